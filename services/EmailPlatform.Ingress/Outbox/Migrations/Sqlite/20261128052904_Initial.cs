@@ -1,0 +1,45 @@
+﻿using System;
+using Microsoft.EntityFrameworkCore.Migrations;
+
+#nullable disable
+
+namespace EmailPlatform.Ingress.Outbox.Migrations.Sqlite
+{
+    /// <inheritdoc />
+    public partial class Initial : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.CreateTable(
+                name: "outbox_emails",
+                columns: table => new
+                {
+                    id = table.Column<Guid>(type: "TEXT", nullable: false),
+                    accepted_at = table.Column<DateTime>(type: "TEXT", nullable: false),
+                    payload = table.Column<string>(type: "TEXT", nullable: false),
+                    bcc = table.Column<string>(type: "TEXT", nullable: false),
+                    trace_parent = table.Column<string>(type: "TEXT", nullable: true),
+                    published_at = table.Column<DateTime>(type: "TEXT", nullable: true),
+                    publish_attempts = table.Column<int>(type: "INTEGER", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_outbox_emails", x => x.id);
+                });
+
+            migrationBuilder.CreateIndex(
+                name: "ix_outbox_emails_accepted_at",
+                table: "outbox_emails",
+                column: "accepted_at",
+                filter: "published_at IS NULL");
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropTable(
+                name: "outbox_emails");
+        }
+    }
+}

@@ -1,0 +1,76 @@
+using EmailPlatform.Contracts;
+using MimeKit;
+
+namespace EmailPlatform.Ingress.Sending;
+
+/// <summary>Decodes base64 attachment content. Remote <c>path</c> attachments are refused: the server never fetches URLs.</summary>
+internal static class AttachmentReader
+{
+    public const int MaxAttachments = 100;
+
+    public static IReadOnlyList<EmailAttachment> Read(SendEmailValidator.Errors errors, IReadOnlyList<AttachmentRequest>? attachments)
+    {
+        var result = new List<EmailAttachment>();
+        if (attachments is null)
+        {
+            return result;
+        }
+
+        if (attachments.Count > MaxAttachments)
+        {
+            errors.Add("attachments", $"At most {MaxAttachments} attachments are allowed.", "invalid_attachment");
+            return result;
+        }
+
+        for (var i = 0; i < attachments.Count; i++)
+        {
+            var field = $"attachments[{i}]";
+            var attachment = attachments[i];
+            if (attachment?.Path is not null)
+            {
+                errors.Add($"{field}.path", "Attachments by path (URL) are not supported: send the content as base64.", "invalid_attachment");
+                continue;
+            }
+
+            if (attachment is null || string.IsNullOrEmpty(attachment.Filename) || !errors.HeaderSafe($"{field}.filename", attachment.Filename))
+            {
+                errors.Add($"{field}.filename", "A filename without control characters is required.", "invalid_attachment");
+                continue;
+            }
+
+            var content = Decode(attachment.Content);
+            if (content is null)
+            {
+                errors.Add($"{field}.content", "The content must be base64.", "invalid_attachment");
+                continue;
+            }
+
+            var contentType = attachment.ContentType ?? MimeTypes.GetMimeType(attachment.Filename);
+            if (!ContentType.TryParse(contentType, out _) || SendEmailValidator.ContainsControl(contentType))
+            {
+                errors.Add($"{field}.content_type", $"'{contentType}' is not a valid MIME type.", "invalid_attachment");
+                continue;
+            }
+
+            if (attachment.ContentId is { } contentId && !errors.HeaderSafe($"{field}.content_id", contentId))
+            {
+                continue;
+            }
+
+            result.Add(new EmailAttachment(attachment.Filename, contentType, attachment.ContentId, content));
+        }
+
+        return result;
+    }
+
+    private static byte[]? Decode(string? base64)
+    {
+        if (base64 is null)
+        {
+            return null;
+        }
+
+        var buffer = new byte[base64.Length * 3 / 4 + 3];
+        return Convert.TryFromBase64String(base64, buffer, out var written) ? buffer[..written] : null;
+    }
+}

@@ -1,0 +1,57 @@
+using System.Text.Json.Serialization;
+using EmailPlatform.Contracts;
+
+namespace EmailPlatform.Ingress.Sending;
+
+/// <summary>
+/// The body of <c>POST /v1/emails</c>, in Resend's wire shape (snake_case). <c>to</c>, <c>cc</c>,
+/// <c>bcc</c> and <c>reply_to</c> take a string or an array of strings. <c>metadata</c> and
+/// <c>priority</c> are ours.
+/// </summary>
+public sealed record SendEmailRequest
+{
+    public string? From { get; init; }
+
+    [JsonConverter(typeof(StringOrArrayConverter))]
+    public IReadOnlyList<string>? To { get; init; }
+
+    [JsonConverter(typeof(StringOrArrayConverter))]
+    public IReadOnlyList<string>? Cc { get; init; }
+
+    [JsonConverter(typeof(StringOrArrayConverter))]
+    public IReadOnlyList<string>? Bcc { get; init; }
+
+    [JsonConverter(typeof(StringOrArrayConverter))]
+    public IReadOnlyList<string>? ReplyTo { get; init; }
+
+    public string? Subject { get; init; }
+
+    public string? Html { get; init; }
+
+    public string? Text { get; init; }
+
+    public IReadOnlyDictionary<string, string>? Headers { get; init; }
+
+    public IReadOnlyList<AttachmentRequest>? Attachments { get; init; }
+
+    public IReadOnlyList<TagRequest>? Tags { get; init; }
+
+    public IReadOnlyDictionary<string, string>? Metadata { get; init; }
+
+    public EmailPriority? Priority { get; init; }
+
+    /// <summary>Not supported by this server yet: refused rather than sent at the wrong time.</summary>
+    public string? ScheduledAt { get; init; }
+
+    /// <summary>Not supported by this server yet: refused rather than sent without its content.</summary>
+    public object? Template { get; init; }
+}
+
+public sealed record AttachmentRequest(
+    string? Filename,
+    string? Content,
+    string? ContentType,
+    string? ContentId,
+    string? Path);
+
+public sealed record TagRequest(string? Name, string? Value);

@@ -1,0 +1,253 @@
+using System.Text.RegularExpressions;
+using EmailPlatform.ServiceDefaults.Problems;
+using MimeKit;
+
+namespace EmailPlatform.Ingress.Sending;
+
+/// <summary>
+/// Checks a send request before anything is stored. Addresses are parsed with MimeKit in strict mode; CR,
+/// LF, NUL and every other control character are refused in anything that becomes a header (addresses,
+/// display names, subject, header names and values, filenames, tags), so nothing can inject a header.
+/// </summary>
+internal static partial class SendEmailValidator
+{
+    public const int MaxRecipientsPerField = 50;
+    public const int MaxHeaderValueLength = 998;
+
+    /// <summary>Headers the platform writes itself; a client may not set or override them.</summary>
+    private static readonly HashSet<string> ReservedHeaders = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "From", "To", "Cc", "Bcc", "Reply-To", "Subject", "Date", "Message-ID", "Sender", "Return-Path",
+        "MIME-Version", "Content-Type", "Content-Transfer-Encoding", "Content-Disposition", "Content-ID",
+        "Received", "DKIM-Signature", "X-Email-Id",
+    };
+
+    private static readonly ParserOptions StrictAddresses = new()
+    {
+        AddressParserComplianceMode = RfcComplianceMode.Strict,
+        AllowAddressesWithoutDomain = false,
+        AllowUnquotedCommasInAddresses = false,
+    };
+
+    public static ValidationResult Validate(SendEmailRequest request)
+    {
+        var errors = new Errors();
+
+        var from = errors.Required("from", request.From) ? ParseMailbox(errors, "from", request.From!) : null;
+        var to = ParseList(errors, "to", request.To, required: true);
+        var cc = ParseList(errors, "cc", request.Cc, required: false);
+        var bcc = ParseList(errors, "bcc", request.Bcc, required: false);
+        var replyTo = ParseList(errors, "reply_to", request.ReplyTo, required: false);
+
+        if (errors.Required("subject", request.Subject))
+        {
+            errors.HeaderSafe("subject", request.Subject!);
+        }
+
+        if (string.IsNullOrEmpty(request.Html) && string.IsNullOrEmpty(request.Text))
+        {
+            errors.Missing("html", "Either html or text is required.");
+        }
+
+        CheckHeaders(errors, request.Headers);
+        var attachments = AttachmentReader.Read(errors, request.Attachments);
+        CheckTags(errors, request.Tags);
+        CheckMetadata(errors, request.Metadata);
+
+        if (request.ScheduledAt is not null)
+        {
+            errors.Add("scheduled_at", "Scheduled sending is not supported by this server yet; send without scheduled_at.");
+        }
+
+        if (request.Template is not null)
+        {
+            errors.Add("template", "Templates are not supported by this server yet; send subject and html or text.");
+        }
+
+        if (!errors.IsEmpty)
+        {
+            return ValidationResult.Invalid(errors.ToDictionary(), errors.ProblemName);
+        }
+
+        return ValidationResult.Valid(new ValidatedEmail(from!, to, cc, bcc, replyTo, attachments));
+    }
+
+    private static MailboxAddress? ParseMailbox(Errors errors, string field, string value)
+    {
+        if (!errors.HeaderSafe(field, value))
+        {
+            return null;
+        }
+
+        if (!MailboxAddress.TryParse(StrictAddresses, value, out var mailbox) || !mailbox.Address.Contains('@', StringComparison.Ordinal))
+        {
+            errors.Add(field, $"'{value}' is not a valid email address. Use 'name@example.com' or 'Name <name@example.com>'.",
+                field == "from" ? ApiProblems.InvalidFromAddress : null);
+            return null;
+        }
+
+        return mailbox;
+    }
+
+    private static List<MailboxAddress> ParseList(Errors errors, string field, IReadOnlyList<string>? values, bool required)
+    {
+        var result = new List<MailboxAddress>();
+        if (values is null || values.Count == 0)
+        {
+            if (required)
+            {
+                errors.Missing(field, $"The {field} field is required: at least one recipient.");
+            }
+
+            return result;
+        }
+
+        if (values.Count > MaxRecipientsPerField)
+        {
+            errors.Add(field, $"At most {MaxRecipientsPerField} addresses are allowed in {field}; got {values.Count}.");
+            return result;
+        }
+
+        for (var i = 0; i < values.Count; i++)
+        {
+            if (ParseMailbox(errors, $"{field}[{i}]", values[i] ?? "") is { } mailbox)
+            {
+                result.Add(mailbox);
+            }
+        }
+
+        return result;
+    }
+
+    private static void CheckHeaders(Errors errors, IReadOnlyDictionary<string, string>? headers)
+    {
+        foreach (var (name, value) in headers ?? new Dictionary<string, string>())
+        {
+            var field = $"headers.{name}";
+            if (!HeaderName().IsMatch(name))
+            {
+                errors.Add(field, "A header name is 1 to 76 printable ASCII characters without spaces or ':'.");
+            }
+            else if (ReservedHeaders.Contains(name))
+            {
+                errors.Add(field, $"The {name} header is set by the platform and cannot be given in headers.");
+            }
+
+            if (value is null)
+            {
+                errors.Add(field, "A header value must be a string.");
+            }
+            else
+            {
+                errors.HeaderSafe(field, value);
+            }
+        }
+    }
+
+    private static void CheckTags(Errors errors, IReadOnlyList<TagRequest>? tags)
+    {
+        for (var i = 0; i < (tags?.Count ?? 0); i++)
+        {
+            var tag = tags![i];
+            if (tag is null || string.IsNullOrEmpty(tag.Name) || !TagText().IsMatch(tag.Name))
+            {
+                errors.Add($"tags[{i}].name", "A tag name is 1 to 256 ASCII letters, digits, '_' or '-'.");
+            }
+
+            if (tag?.Value is null || !TagText().IsMatch(tag.Value))
+            {
+                errors.Add($"tags[{i}].value", "A tag value is 1 to 256 ASCII letters, digits, '_' or '-'.");
+            }
+        }
+    }
+
+    private static void CheckMetadata(Errors errors, IReadOnlyDictionary<string, string>? metadata)
+    {
+        foreach (var (key, value) in metadata ?? new Dictionary<string, string>())
+        {
+            if (key.Length is 0 or > 256 || ContainsControl(key))
+            {
+                errors.Add($"metadata.{key}", "A metadata key is 1 to 256 characters without control characters.");
+            }
+
+            if (value is null)
+            {
+                errors.Add($"metadata.{key}", "A metadata value must be a string.");
+            }
+        }
+    }
+
+    internal static bool ContainsControl(string value)
+    {
+        foreach (var c in value)
+        {
+            if (char.IsControl(c) || c is '\u2028' or '\u2029')
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    [GeneratedRegex("^[!-9;-~]{1,76}$")]
+    private static partial Regex HeaderName();
+
+    [GeneratedRegex("^[A-Za-z0-9_-]{1,256}$")]
+    private static partial Regex TagText();
+
+    /// <summary>Collects per-field messages and decides the problem's <c>name</c>.</summary>
+    internal sealed class Errors
+    {
+        private readonly Dictionary<string, List<string>> _errors = new(StringComparer.Ordinal);
+        private string? _name;
+
+        public bool IsEmpty => _errors.Count == 0;
+
+        public string ProblemName => _name ?? ApiProblems.ValidationError;
+
+        public void Add(string field, string message, string? name = null)
+        {
+            if (!_errors.TryGetValue(field, out var list))
+            {
+                _errors[field] = list = [];
+            }
+
+            list.Add(message);
+            _name ??= name;
+        }
+
+        public void Missing(string field, string message) => Add(field, message, ApiProblems.MissingRequiredField);
+
+        public bool Required(string field, string? value)
+        {
+            if (string.IsNullOrWhiteSpace(value))
+            {
+                Missing(field, $"The {field} field is required.");
+                return false;
+            }
+
+            return true;
+        }
+
+        /// <summary>Refuses control characters (CR, LF, NUL, ...) and over-long values in what becomes a header.</summary>
+        public bool HeaderSafe(string field, string value)
+        {
+            if (ContainsControl(value))
+            {
+                Add(field, $"The {field} field must not contain control characters such as CR, LF or NUL.");
+                return false;
+            }
+
+            if (value.Length > MaxHeaderValueLength)
+            {
+                Add(field, $"The {field} field is longer than {MaxHeaderValueLength} characters.");
+                return false;
+            }
+
+            return true;
+        }
+
+        public Dictionary<string, string[]> ToDictionary() => _errors.ToDictionary(e => e.Key, e => e.Value.ToArray(), StringComparer.Ordinal);
+    }
+}

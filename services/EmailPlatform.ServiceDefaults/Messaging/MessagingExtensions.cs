@@ -1,0 +1,66 @@
+using MassTransit;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace EmailPlatform.ServiceDefaults.Messaging;
+
+public static class MessagingExtensions
+{
+    public const string ConnectionStringName = "RabbitMq";
+
+    /// <summary>
+    /// The bus: RabbitMQ when <c>ConnectionStrings:RabbitMq</c> (an amqp URI) is set, with publisher
+    /// confirms, durable quorum queues and kebab-case endpoint names. Only a single-process host may fall
+    /// back to the in-memory transport (<paramref name="allowInMemory"/>); a distributed service without a
+    /// broker would silently lose mail, so it refuses to start instead.
+    /// </summary>
+    public static IHostApplicationBuilder AddMessageBus(
+        this IHostApplicationBuilder builder,
+        Action<IBusRegistrationConfigurator> registerConsumers,
+        bool allowInMemory = false)
+    {
+        var rabbitMq = builder.Configuration.GetConnectionString(ConnectionStringName);
+        if (string.IsNullOrWhiteSpace(rabbitMq) && !allowInMemory)
+        {
+            throw new InvalidOperationException(
+                $"ConnectionStrings:{ConnectionStringName} is required: set it (env ConnectionStrings__{ConnectionStringName}) to an amqp URI such as amqp://user:password@rabbitmq:5672/.");
+        }
+
+        builder.Services.AddMassTransit(bus =>
+        {
+            bus.SetKebabCaseEndpointNameFormatter();
+            bus.ConfigureHealthCheckOptions(h => h.Tags.Add(Extensions.ReadyTag));
+            registerConsumers(bus);
+
+            if (string.IsNullOrWhiteSpace(rabbitMq))
+            {
+                bus.UsingInMemory((context, cfg) => cfg.ConfigureEndpoints(context));
+                return;
+            }
+
+            bus.AddConfigureEndpointsCallback((_, _, endpoint) =>
+            {
+                if (endpoint is IRabbitMqReceiveEndpointConfigurator rabbit)
+                {
+                    rabbit.SetQuorumQueue();
+                }
+            });
+            bus.UsingRabbitMq((context, cfg) =>
+            {
+                cfg.Host(new Uri(rabbitMq), host => host.PublisherConfirmation = true);
+                cfg.ConfigureEndpoints(context);
+            });
+        });
+
+        builder.Services.AddOptions<MassTransitHostOptions>().Configure(o =>
+        {
+            // Start without waiting for the broker: the ingress keeps accepting into its outbox while
+            // RabbitMQ is down. Stop by letting in-flight consumers finish.
+            o.WaitUntilStarted = false;
+            o.StopTimeout = TimeSpan.FromSeconds(25);
+            o.ConsumerStopTimeout = TimeSpan.FromSeconds(20);
+        });
+        return builder;
+    }
+}

@@ -1,0 +1,82 @@
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace EmailPlatform.ServiceDefaults.Storage;
+
+/// <summary>
+/// Each service owns a <see cref="DbContext"/> and ships EF Core migrations for two providers: PostgreSQL
+/// (production, <c>ConnectionStrings:Postgres</c>) and SQLite (the standalone host,
+/// <c>ConnectionStrings:Sqlite</c>). A provider-specific subclass of the context carries each set of
+/// migrations, so one model has one migration history per provider.
+/// </summary>
+public static class StoreExtensions
+{
+    public const string PostgresConnectionName = "Postgres";
+    public const string SqliteConnectionName = "Sqlite";
+
+    public static IHostApplicationBuilder AddStore<TContext, TPostgres, TSqlite>(
+        this IHostApplicationBuilder builder, string migrationsHistoryTable)
+        where TContext : DbContext
+        where TPostgres : TContext
+        where TSqlite : TContext
+    {
+        var postgres = builder.Configuration.GetConnectionString(PostgresConnectionName);
+        var sqlite = builder.Configuration.GetConnectionString(SqliteConnectionName);
+
+        if (!string.IsNullOrWhiteSpace(postgres))
+        {
+            builder.Services.AddDbContext<TContext, TPostgres>(o => o
+                .UseNpgsql(postgres, npgsql => npgsql.MigrationsHistoryTable(migrationsHistoryTable))
+                .UseSnakeCaseNamingConvention());
+        }
+        else if (!string.IsNullOrWhiteSpace(sqlite))
+        {
+            builder.Services.AddDbContext<TContext, TSqlite>(o => o
+                .UseSqlite(sqlite, s => s.MigrationsHistoryTable(migrationsHistoryTable))
+                .UseSnakeCaseNamingConvention());
+        }
+        else
+        {
+            throw new InvalidOperationException(
+                $"ConnectionStrings:{PostgresConnectionName} is required: set it (env ConnectionStrings__{PostgresConnectionName}) " +
+                $"to a PostgreSQL connection string, or ConnectionStrings:{SqliteConnectionName} for a single-process setup.");
+        }
+
+        builder.Services.AddHealthChecks().AddDbContextCheck<TContext>(typeof(TContext).Name, tags: [Extensions.ReadyTag]);
+        return builder;
+    }
+
+    /// <summary>Applies pending migrations: the explicit <c>migrate</c> step of a distributed deployment.</summary>
+    public static async Task MigrateStoreAsync<TContext>(this IServiceProvider services, CancellationToken cancellationToken = default)
+        where TContext : DbContext
+    {
+        await using var scope = services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<TContext>();
+        if (db.Database.IsSqlite())
+        {
+            PrepareSqlite(db.Database.GetConnectionString()!);
+        }
+
+        await db.Database.MigrateAsync(cancellationToken);
+    }
+
+    /// <summary>Creates the database file's folder and switches it to WAL, so readers never block the writer.</summary>
+    private static void PrepareSqlite(string connectionString)
+    {
+        var file = new SqliteConnectionStringBuilder(connectionString).DataSource;
+        var folder = Path.GetDirectoryName(Path.GetFullPath(file));
+        if (!string.IsNullOrEmpty(folder))
+        {
+            Directory.CreateDirectory(folder);
+        }
+
+        using var connection = new SqliteConnection(connectionString);
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA journal_mode=WAL;";
+        command.ExecuteNonQuery();
+    }
+}

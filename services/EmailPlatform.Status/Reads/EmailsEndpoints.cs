@@ -1,0 +1,47 @@
+using EmailPlatform.ServiceDefaults.Problems;
+using EmailPlatform.Status.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+
+namespace EmailPlatform.Status.Reads;
+
+public static class EmailsEndpoints
+{
+    public static RouteGroupBuilder MapEmailReads(this IEndpointRouteBuilder routes)
+    {
+        var group = routes.MapGroup("/v1/emails")
+            .WithTags("Emails")
+            .RequireAuthorization();
+
+        group.MapGet("/{id}", GetAsync)
+            .WithName("GetEmail")
+            .WithSummary("Returns an email with each recipient's state and the timeline of events.");
+
+        return group;
+    }
+
+    internal static async Task<Results<Ok<EmailResponse>, ProblemHttpResult>> GetAsync(
+        string id, StatusDbContext db, CancellationToken cancellationToken)
+    {
+        if (!Guid.TryParse(id, out var emailId))
+        {
+            return NotFound(id);
+        }
+
+        var email = await db.Emails.AsNoTracking().Include(e => e.Recipients)
+            .SingleOrDefaultAsync(e => e.Id == emailId, cancellationToken);
+        if (email is null)
+        {
+            return NotFound(id);
+        }
+
+        var events = await db.Events.AsNoTracking()
+            .Where(e => e.EmailId == emailId)
+            .OrderBy(e => e.OccurredAt).ThenBy(e => e.RecordedAt)
+            .ToListAsync(cancellationToken);
+        return TypedResults.Ok(EmailResponse.Create(email, events));
+    }
+
+    private static ProblemHttpResult NotFound(string id) => ApiProblems.Problem(
+        StatusCodes.Status404NotFound, ApiProblems.NotFound, "Email not found.", $"No email with id '{id}' exists.");
+}

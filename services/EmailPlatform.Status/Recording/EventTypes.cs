@@ -1,0 +1,11 @@
+using EmailPlatform.Status.Storage;
+
+namespace EmailPlatform.Status.Recording;
+
+/// <summary>Timeline event types, named as webhooks will name them.</summary>
+public static class EventTypes
+{
+    public const string Queued = "email.queued";
+
+    public static string For(EmailState state) => "email." + state.ToWire();
+}

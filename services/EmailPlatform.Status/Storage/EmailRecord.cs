@@ -1,0 +1,50 @@
+using EmailPlatform.Contracts;
+
+namespace EmailPlatform.Status.Storage;
+
+/// <summary>
+/// One accepted email as the status service knows it. An outcome can arrive before the email's
+/// <c>EmailQueued</c> event (they travel on different queues); then the row exists with only its id until
+/// the details arrive, and <see cref="AcceptedAt"/> is null.
+/// </summary>
+public sealed class EmailRecord
+{
+    public Guid Id { get; set; }
+
+    public string? MessageId { get; set; }
+
+    public string? From { get; set; }
+
+    public List<string> To { get; set; } = [];
+
+    public List<string> Cc { get; set; } = [];
+
+    public List<string> Bcc { get; set; } = [];
+
+    public List<string> ReplyTo { get; set; } = [];
+
+    public string? Subject { get; set; }
+
+    public string? Html { get; set; }
+
+    public string? Text { get; set; }
+
+    public List<string> AttachmentNames { get; set; } = [];
+
+    public List<EmailTag> Tags { get; set; } = [];
+
+    public Dictionary<string, string> Metadata { get; set; } = [];
+
+    public EmailPriority Priority { get; set; }
+
+    public DateTime? AcceptedAt { get; set; }
+
+    public EmailState State { get; set; } = EmailState.Queued;
+
+    public DateTime UpdatedAt { get; set; }
+
+    /// <summary>Optimistic concurrency: the derived state is never computed from a stale set of recipients.</summary>
+    public int Version { get; set; }
+
+    public List<RecipientRecord> Recipients { get; set; } = [];
+}
