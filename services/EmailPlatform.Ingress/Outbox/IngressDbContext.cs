@@ -1,3 +1,4 @@
+using EmailPlatform.ServiceDefaults.Storage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Design;
 
@@ -9,6 +10,9 @@ public class IngressDbContext(DbContextOptions options) : DbContext(options)
     public const string MigrationsHistoryTable = "__ingress_migrations";
 
     public DbSet<OutboxEmail> OutboxEmails => Set<OutboxEmail>();
+
+    protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder) =>
+        configurationBuilder.Properties<DateTime>().HaveConversion<UtcDateTimeConverter>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {

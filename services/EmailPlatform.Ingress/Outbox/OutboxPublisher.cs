@@ -8,8 +8,8 @@ using Microsoft.Extensions.Options;
 namespace EmailPlatform.Ingress.Outbox;
 
 /// <summary>
-/// Moves accepted emails from the outbox onto the bus: publishes <see cref="SendEmail"/> and
-/// <see cref="EmailQueued"/>, waits for the broker's confirms, then marks the rows published in the same
+/// Moves accepted emails from the outbox onto the bus: publishes <see cref="EmailQueued"/>, then
+/// <see cref="SendEmail"/>, waits for the broker's confirms, then marks the rows published in the same
 /// transaction that locked them. A crash between confirm and commit publishes the email again, which the
 /// consumers tolerate (at-least-once, idempotent). With PostgreSQL, rows are claimed with
 /// <c>FOR UPDATE SKIP LOCKED</c>, so several ingress replicas never publish the same batch together.
@@ -107,8 +107,9 @@ internal sealed class OutboxPublisher(
         using var activity = OutboxTelemetry.Source.StartActivity("outbox publish", ActivityKind.Producer, parent);
         activity?.SetTag("email.id", row.Id);
 
-        await bus.Publish(command, cancellationToken);
+        // The status service hears of the email before any worker can report an outcome for it.
         await bus.Publish(ToQueued(command, row.Bcc, clock.GetUtcNow()), cancellationToken);
+        await bus.Publish(command, cancellationToken);
     }
 
     private static EmailQueued ToQueued(SendEmail command, IReadOnlyList<string> bcc, DateTimeOffset now) => new(

@@ -1,5 +1,4 @@
 using EmailPlatform.Contracts;
-using MimeKit;
 
 namespace EmailPlatform.Ingress.Sending;
 
@@ -19,10 +18,10 @@ internal static class AcceptedEmail
             EmailId: id,
             MessageId: $"{id:N}@{domain}",
             Envelope: new Envelope(email.From.Address, rcptTo),
-            From: email.From.ToString(),
-            To: Format(email.To),
-            Cc: Format(email.Cc),
-            ReplyTo: Format(email.ReplyTo),
+            From: request.From!.Trim(),
+            To: Trimmed(request.To),
+            Cc: Trimmed(request.Cc),
+            ReplyTo: Trimmed(request.ReplyTo),
             Subject: request.Subject!,
             Html: request.Html,
             Text: request.Text,
@@ -34,6 +33,7 @@ internal static class AcceptedEmail
             AcceptedAt: clock.GetUtcNow());
     }
 
-    public static IReadOnlyList<string> Format(IEnumerable<MailboxAddress> mailboxes) =>
-        mailboxes.Select(m => m.ToString()).ToList();
+    /// <summary>Addresses as the client wrote them (validated already), for headers and for display.</summary>
+    public static IReadOnlyList<string> Trimmed(IReadOnlyList<string>? addresses) =>
+        addresses?.Select(a => a.Trim()).ToList() ?? [];
 }

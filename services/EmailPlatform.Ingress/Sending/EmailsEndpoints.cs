@@ -57,7 +57,7 @@ public static class EmailsEndpoints
             Id = command.EmailId,
             AcceptedAt = command.AcceptedAt.UtcDateTime,
             Payload = JsonSerializer.Serialize(command, OutboxJson.Options),
-            Bcc = AcceptedEmail.Format(validation.Email.Bcc).ToList(),
+            Bcc = [.. AcceptedEmail.Trimmed(body.Value!.Bcc)],
             TraceParent = Activity.Current?.Id,
         });
         await db.SaveChangesAsync(cancellationToken);

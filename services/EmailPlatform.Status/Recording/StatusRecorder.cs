@@ -134,10 +134,22 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock)
 
     private async Task SaveAsync(EmailRecord email, CancellationToken cancellationToken)
     {
-        email.State = EmailStates.Derive(email.Recipients.Select(r => r.State));
+        // Until the email's details arrive, its full recipient list is unknown: it cannot be final yet.
+        var state = EmailStates.Derive(email.Recipients.Select(r => r.State));
+        email.State = email.AcceptedAt is null && state.IsTerminal() ? EmailState.Sending : state;
         email.UpdatedAt = Now;
         email.Version++;
-        await db.SaveChangesAsync(cancellationToken);
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateException)
+        {
+            // Another event for this email won the race (a concurrent insert or update). Forget what this
+            // attempt tracked so the consumer's retry starts again from what is now stored.
+            db.ChangeTracker.Clear();
+            throw;
+        }
     }
 
     private static string AddressOf(string mailbox) =>

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using EmailPlatform.Contracts;
+using EmailPlatform.ServiceDefaults.Storage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.ChangeTracking;
 using Microsoft.EntityFrameworkCore.Design;
@@ -20,6 +21,7 @@ public class StatusDbContext(DbContextOptions options) : DbContext(options)
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
+        configurationBuilder.Properties<DateTime>().HaveConversion<UtcDateTimeConverter>();
         configurationBuilder.Properties<EmailState>().HaveConversion<StateConverter>().HaveMaxLength(16);
         configurationBuilder.Properties<EmailPriority>().HaveConversion<string>().HaveMaxLength(16);
     }

@@ -1,0 +1,46 @@
+using EmailPlatform.Delivery.Relays;
+using EmailPlatform.Delivery.Sending;
+using EmailPlatform.Delivery.Smtp;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace EmailPlatform.Delivery;
+
+/// <summary>The delivery worker's pieces, for its own host and for the standalone host.</summary>
+public static class DeliveryExtensions
+{
+    /// <summary>Binds and validates <c>Delivery</c> (fails at start naming the bad key) and registers the sender.</summary>
+    public static IHostApplicationBuilder AddDelivery(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<DeliveryOptions>()
+            .BindConfiguration(DeliveryOptions.SectionName)
+            .PostConfigure(options =>
+            {
+                foreach (var relay in options.Relays.Where(r => string.IsNullOrWhiteSpace(r.Name)))
+                {
+                    relay.Name = relay.Host;
+                }
+            })
+            .ValidateOnStart();
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<DeliveryOptions>, DeliveryOptionsValidator>());
+
+        builder.Services.AddMetrics();
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.TryAddSingleton<DeliveryMetrics>();
+        builder.Services.TryAddSingleton<RelayPicker>();
+        builder.Services.TryAddSingleton<SmtpRelayClient>();
+        builder.Services.TryAddSingleton<EmailSender>();
+        return builder;
+    }
+
+    /// <summary>Registers the <c>SendEmail</c> consumer; pass to <c>AddMessageBus</c>.</summary>
+    public static IBusRegistrationConfigurator AddDeliveryConsumers(this IBusRegistrationConfigurator bus)
+    {
+        bus.AddConsumer<SendEmailConsumer, SendEmailConsumerDefinition>();
+        return bus;
+    }
+
+    /// <summary>Maps <c>GET /v1/relays</c> (API key required) and returns its group.</summary>
+    public static RouteGroupBuilder MapDelivery(this IEndpointRouteBuilder endpoints) => endpoints.MapRelays();
+}

@@ -1,0 +1,21 @@
+using System.Diagnostics;
+
+namespace EmailPlatform.Delivery;
+
+/// <summary>The delivery worker's trace source and the attribute names its spans and metrics carry.</summary>
+internal static class DeliveryTelemetry
+{
+    /// <summary>Both the ActivitySource and the Meter use this name (ServiceDefaults listens to <c>EmailPlatform.*</c>).</summary>
+    public const string Name = "EmailPlatform.Delivery";
+
+    public static readonly ActivitySource Source = new(Name);
+
+    public const string EmailId = "email.id";
+    public const string ServerAddress = "server.address";
+    public const string ServerPort = "server.port";
+    public const string Relay = "emailplatform.relay";
+    public const string RecipientCount = "emailplatform.recipient.count";
+    public const string ReplyCode = "smtp.reply.code";
+    public const string EnhancedCode = "smtp.reply.enhanced_code";
+    public const string ErrorType = "error.type";
+}

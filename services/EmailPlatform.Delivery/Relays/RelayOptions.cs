@@ -1,0 +1,31 @@
+namespace EmailPlatform.Delivery.Relays;
+
+/// <summary>One upstream SMTP relay: an entry of <c>Delivery:Relays</c>.</summary>
+public sealed class RelayOptions
+{
+    /// <summary>The relay's name in events, logs and metrics. Defaults to <see cref="Host"/>.</summary>
+    public string Name { get; set; } = "";
+
+    public string Host { get; set; } = "";
+
+    public int Port { get; set; } = 25;
+
+    public RelaySecurity Security { get; set; } = RelaySecurity.Auto;
+
+    /// <summary>SMTP AUTH user name; no authentication when empty.</summary>
+    public string? Username { get; set; }
+
+    public string? Password { get; set; }
+
+    /// <summary>The most connections this worker opens to the relay at once.</summary>
+    public int MaxConnections { get; set; } = 4;
+
+    /// <summary>A rate limit for the relay, if it has one (enforced by a later issue's relay routing).</summary>
+    public int? MaxMessagesPerSecond { get; set; }
+
+    /// <summary>Lower numbers are tried first.</summary>
+    public int Priority { get; set; }
+
+    /// <summary>Share of traffic among relays of equal priority (used by a later issue's relay routing).</summary>
+    public int Weight { get; set; } = 1;
+}

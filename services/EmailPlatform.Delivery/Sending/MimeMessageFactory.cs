@@ -1,0 +1,87 @@
+using EmailPlatform.Contracts;
+using MimeKit;
+
+namespace EmailPlatform.Delivery.Sending;
+
+/// <summary>
+/// Builds the MIME message for a <see cref="SendEmail"/>. Deterministic: the same command always gives the same
+/// headers, so every attempt carries the <c>Message-ID</c> fixed at accept. There is never a <c>Bcc</c> header:
+/// blind recipients are only in the envelope.
+/// </summary>
+internal static class MimeMessageFactory
+{
+    public const string EmailIdHeader = "X-Email-Id";
+
+    /// <summary>Headers the platform sets itself; a client-supplied header of the same name is ignored.</summary>
+    private static readonly HashSet<string> Reserved = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "From", "Sender", "To", "Cc", "Bcc", "Reply-To", "Subject", "Date", "Message-ID",
+        "MIME-Version", "Content-Type", "Content-Transfer-Encoding", EmailIdHeader,
+    };
+
+    public static MimeMessage Create(SendEmail email)
+    {
+        RejectLineBreaks("Subject", email.Subject, email.EmailId);
+
+        var message = new MimeMessage();
+        message.From.Add(MailboxAddress.Parse(email.From));
+        message.To.AddRange(email.To.Select(MailboxAddress.Parse));
+        message.Cc.AddRange(email.Cc.Select(MailboxAddress.Parse));
+        message.ReplyTo.AddRange(email.ReplyTo.Select(MailboxAddress.Parse));
+        message.Subject = email.Subject;
+        message.Date = email.AcceptedAt;
+
+        // MimeKit takes the id without angle brackets and writes "Message-Id: <id>".
+        message.MessageId = email.MessageId.Trim().TrimStart('<').TrimEnd('>');
+
+        foreach (var (name, value) in email.Headers)
+        {
+            RejectLineBreaks(name, value, email.EmailId);
+            if (!Reserved.Contains(name))
+            {
+                message.Headers.Add(name, value);
+            }
+        }
+
+        message.Headers.Add(EmailIdHeader, email.EmailId.ToString());
+        message.Body = CreateBody(email);
+        return message;
+    }
+
+    /// <summary>The ingress rejects these; a command that has one anyway is faulted, never sent (header injection).</summary>
+    private static void RejectLineBreaks(string name, string value, Guid emailId)
+    {
+        if (value.AsSpan().ContainsAny('\r', '\n'))
+        {
+            throw new FormatException($"Header '{name}' of email {emailId} contains CR or LF.");
+        }
+    }
+
+    /// <summary>
+    /// multipart/mixed( multipart/alternative( text/plain, multipart/related( text/html, inline parts ) ), attachments ),
+    /// each level present only when needed. Inline parts (those with a Content-ID) go next to the HTML that
+    /// references them; without HTML they are ordinary attachments.
+    /// </summary>
+    private static MimeEntity CreateBody(SendEmail email)
+    {
+        var body = new BodyBuilder { TextBody = email.Text, HtmlBody = email.Html };
+        foreach (var attachment in email.Attachments)
+        {
+            var contentType = ContentType.TryParse(attachment.ContentType, out var parsed)
+                ? parsed
+                : new ContentType("application", "octet-stream");
+
+            if (attachment.ContentId is { Length: > 0 } contentId && email.Html is not null)
+            {
+                var inline = body.LinkedResources.Add(attachment.Filename, attachment.Content, contentType);
+                inline.ContentId = contentId.Trim().TrimStart('<').TrimEnd('>');
+            }
+            else
+            {
+                body.Attachments.Add(attachment.Filename, attachment.Content, contentType);
+            }
+        }
+
+        return body.ToMessageBody();
+    }
+}

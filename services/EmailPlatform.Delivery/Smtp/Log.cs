@@ -1,0 +1,22 @@
+using Microsoft.Extensions.Logging;
+
+namespace EmailPlatform.Delivery.Smtp;
+
+/// <summary>SMTP attempt logs (event ids 2000–2099). Email id and relay only: never addresses, bodies or credentials.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(2001, LogLevel.Debug, "Sending email {EmailId} through relay {Relay} ({Host}:{Port}) to {RecipientCount} recipient(s)")]
+    public static partial void Sending(ILogger logger, Guid emailId, string relay, string host, int port, int recipientCount);
+
+    [LoggerMessage(2002, LogLevel.Debug, "Relay {Relay} accepted email {EmailId} with {ReplyCode} {EnhancedCode}; {RejectedCount} recipient(s) refused at RCPT TO")]
+    public static partial void Accepted(ILogger logger, Guid emailId, string relay, int replyCode, string? enhancedCode, int rejectedCount);
+
+    [LoggerMessage(2003, LogLevel.Information, "Relay {Relay} answered {ReplyCode} {EnhancedCode} to {Stage} for email {EmailId}")]
+    public static partial void Refused(ILogger logger, Guid emailId, string relay, string stage, int replyCode, string? enhancedCode);
+
+    [LoggerMessage(2004, LogLevel.Warning, "SMTP attempt for email {EmailId} through relay {Relay} failed: {Reason}")]
+    public static partial void TransportFault(ILogger logger, Exception exception, Guid emailId, string relay, string reason);
+
+    [LoggerMessage(2005, LogLevel.Debug, "Could not close the SMTP session cleanly for email {EmailId} through relay {Relay}")]
+    public static partial void QuitFailed(ILogger logger, Exception exception, Guid emailId, string relay);
+}

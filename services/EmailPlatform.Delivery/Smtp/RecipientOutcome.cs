@@ -1,0 +1,21 @@
+using EmailPlatform.Contracts;
+
+namespace EmailPlatform.Delivery.Smtp;
+
+internal enum RecipientOutcomeKind
+{
+    /// <summary>The relay answered 2xx after the final dot.</summary>
+    Delivered,
+
+    /// <summary>A 4xx reply or a transport fault: try again later.</summary>
+    Deferred,
+
+    /// <summary>A 5xx reply: final for this recipient.</summary>
+    Bounced,
+}
+
+/// <summary>
+/// What one SMTP attempt did for one envelope recipient. <see cref="Reply"/> is the relay's answer when
+/// there was one; <see cref="Reason"/> says in words why a recipient was not delivered.
+/// </summary>
+internal sealed record RecipientOutcome(string Recipient, RecipientOutcomeKind Kind, SmtpReply? Reply, string? Reason);

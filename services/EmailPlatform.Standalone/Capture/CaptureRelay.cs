@@ -1,0 +1,71 @@
+using System.Buffers;
+using System.Net;
+using SmtpServer;
+using SmtpServer.Protocol;
+using SmtpServer.Storage;
+using SmtpServerServices = SmtpServer.ComponentModel.ServiceProvider;
+
+namespace EmailPlatform.Standalone.Capture;
+
+/// <summary>
+/// The built-in SMTP relay of the standalone host: listens on 127.0.0.1 and writes every message it
+/// receives, as sent, to an <c>.eml</c> file under <c>data/mail/</c>. Delivery reaches it over a real
+/// socket through the same SMTP code as any upstream relay.
+/// </summary>
+internal sealed class CaptureRelay(StandaloneOptions options, ILogger<CaptureRelay> logger) : IHostedService
+{
+    public const string RelayName = "capture";
+
+    private readonly CancellationTokenSource _stopping = new();
+    private SmtpServer.SmtpServer? _server;
+    private Task _running = Task.CompletedTask;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(options.MailDirectory);
+        var serverOptions = new SmtpServerOptionsBuilder()
+            .ServerName("emailplatform-capture")
+            .Endpoint(e => e.Endpoint(new IPEndPoint(IPAddress.Loopback, options.CaptureRelayPort)))
+            .Build();
+
+        var services = new SmtpServerServices();
+        services.Add(new EmlFileStore(options.MailDirectory, logger));
+        _server = new SmtpServer.SmtpServer(serverOptions, services);
+        _running = _server.StartAsync(_stopping.Token);
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync();
+        _server?.Shutdown();
+        await _running.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _stopping.Dispose();
+    }
+
+    private sealed class EmlFileStore(string folder, ILogger logger) : MessageStore
+    {
+        public override async Task<SmtpResponse> SaveAsync(
+            ISessionContext context, IMessageTransaction transaction, ReadOnlySequence<byte> buffer, CancellationToken cancellationToken)
+        {
+            var name = $"{DateTime.UtcNow:yyyyMMdd'T'HHmmssfff}-{Guid.NewGuid():N}.eml";
+            var path = Path.Combine(folder, name);
+            await using (var file = File.Create(path))
+            {
+                foreach (var segment in buffer)
+                {
+                    await file.WriteAsync(segment, cancellationToken);
+                }
+            }
+
+            Log.Captured(logger, name, transaction.To.Count);
+            return SmtpResponse.Ok;
+        }
+    }
+}
+
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 4000, Level = LogLevel.Information, Message = "Captured {File} for {RecipientCount} recipient(s)")]
+    public static partial void Captured(ILogger logger, string file, int recipientCount);
+}

@@ -1,0 +1,29 @@
+using EmailPlatform.Delivery;
+using EmailPlatform.Ingress;
+using EmailPlatform.ServiceDefaults;
+using EmailPlatform.ServiceDefaults.Messaging;
+using EmailPlatform.Standalone;
+using EmailPlatform.Standalone.Capture;
+using EmailPlatform.Status;
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.AddStandaloneDefaults();
+builder.AddServiceDefaults();
+builder.AddCaptureRelay();
+builder.AddIngress();
+builder.AddDelivery();
+builder.AddStatus();
+builder.AddMessageBus(bus => { bus.AddDeliveryConsumers(); bus.AddStatusConsumers(); }, allowInMemory: true);
+
+var app = builder.Build();
+
+await app.MigrateStandaloneStoresAsync();
+
+app.MapDefaultEndpoints();
+app.MapIngress();
+app.MapDelivery();
+app.MapStatus();
+app.PrintWelcomeOnStart();
+
+app.Run();

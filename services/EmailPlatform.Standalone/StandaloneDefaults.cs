@@ -1,0 +1,111 @@
+using System.Security.Cryptography;
+using EmailPlatform.Ingress.Outbox;
+using EmailPlatform.ServiceDefaults.Storage;
+using EmailPlatform.Standalone.Capture;
+using EmailPlatform.Status.Storage;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+
+namespace EmailPlatform.Standalone;
+
+/// <summary>
+/// The embedded defaults that let one process run the whole platform on a laptop. Each default applies only
+/// where configuration says nothing: a configured key, store, broker or relay always wins.
+/// </summary>
+internal static class StandaloneDefaults
+{
+    private const string DefaultUrl = "http://localhost:8080";
+
+    public static IHostApplicationBuilder AddStandaloneDefaults(this WebApplicationBuilder builder)
+    {
+        var options = builder.Configuration.GetSection(StandaloneOptions.SectionName).Get<StandaloneOptions>() ?? new StandaloneOptions();
+        builder.Services.AddSingleton(options);
+        Directory.CreateDirectory(options.DataDirectory);
+
+        var defaults = new Dictionary<string, string?>();
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]))
+        {
+            builder.WebHost.UseUrls(DefaultUrl);
+        }
+
+        if (string.IsNullOrEmpty(builder.Configuration.GetConnectionString(StoreExtensions.PostgresConnectionName))
+            && string.IsNullOrEmpty(builder.Configuration.GetConnectionString(StoreExtensions.SqliteConnectionName)))
+        {
+            defaults[$"ConnectionStrings:{StoreExtensions.SqliteConnectionName}"] = $"Data Source={options.DatabaseFile}";
+        }
+
+        if (string.IsNullOrEmpty(builder.Configuration["Auth:BootstrapKey"]))
+        {
+            defaults["Auth:BootstrapKey"] = LoadOrCreateKey(options.KeyFile);
+        }
+
+        if (!builder.Configuration.GetSection("Delivery:Relays").GetChildren().Any())
+        {
+            defaults["Delivery:Relays:0:Name"] = CaptureRelay.RelayName;
+            defaults["Delivery:Relays:0:Host"] = "127.0.0.1";
+            defaults["Delivery:Relays:0:Port"] = options.CaptureRelayPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            defaults["Delivery:Relays:0:Security"] = "None";
+        }
+
+        builder.Configuration.AddInMemoryCollection(defaults);
+        return builder;
+    }
+
+    /// <summary>The standalone host applies its own migrations at start; distributed services never do.</summary>
+    public static async Task MigrateStandaloneStoresAsync(this WebApplication app)
+    {
+        await app.Services.MigrateStoreAsync<IngressDbContext>();
+        await app.Services.MigrateStoreAsync<StatusDbContext>();
+    }
+
+    public static void PrintWelcomeOnStart(this WebApplication app) => app.Lifetime.ApplicationStarted.Register(() =>
+    {
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses;
+        var url = addresses?.FirstOrDefault() ?? DefaultUrl;
+        var key = app.Configuration["Auth:BootstrapKey"];
+        var options = app.Services.GetRequiredService<StandaloneOptions>();
+        var capture = app.Services.GetService<CaptureRelay>() is not null
+            ? $"Mail is captured by the built-in relay on 127.0.0.1:{options.CaptureRelayPort} into {Path.GetFullPath(options.MailDirectory)}"
+            : "Mail goes to the relays configured in Delivery:Relays";
+
+        Console.WriteLine($$"""
+
+            EmailPlatform standalone is running at {{url}}
+              API key:  {{key}}
+              {{capture}}
+              API docs: {{url}}/docs
+
+            Send an email:
+              curl -sS {{url}}/v1/emails \
+                -H 'Authorization: Bearer {{key}}' \
+                -H 'Content-Type: application/json' \
+                -d '{"from": "Acme <hello@acme.test>", "to": "you@example.test", "subject": "Hello", "text": "It works."}'
+
+            Then read its status (use the id from the answer):
+              curl -sS {{url}}/v1/emails/<id> -H 'Authorization: Bearer {{key}}'
+
+            """);
+    });
+
+    /// <summary>A key generated on first start and kept under the data directory, so the curl above keeps working.</summary>
+    private static string LoadOrCreateKey(string file)
+    {
+        if (File.Exists(file))
+        {
+            var existing = File.ReadAllText(file).Trim();
+            if (existing.Length >= 24)
+            {
+                return existing;
+            }
+        }
+
+        var key = "ep_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        File.WriteAllText(file, key);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
+        return key;
+    }
+}

@@ -1,0 +1,88 @@
+using EmailPlatform.Delivery.Relays;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace EmailPlatform.Delivery.Tests.Relays;
+
+public sealed class DeliveryOptionsValidatorTests
+{
+    [Fact]
+    public void NoRelaysFailsNamingTheKeyToConfigure()
+    {
+        var result = new DeliveryOptionsValidator().Validate(null, new DeliveryOptions());
+
+        Assert.True(result.Failed);
+        Assert.Contains(result.Failures!, f => f.StartsWith("Delivery:Relays is empty", StringComparison.Ordinal) && f.Contains("Delivery:Relays:0:Host", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void RelayWithoutHostFailsNamingItsIndex()
+    {
+        var options = new DeliveryOptions { Relays = [new() { Name = "a", Host = "smtp.a" }, new() { Name = "b" }] };
+
+        var result = new DeliveryOptionsValidator().Validate(null, options);
+
+        Assert.Contains(result.Failures!, f => f.StartsWith("Delivery:Relays:1:Host is required", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void EveryBadValueIsReportedAtOnce()
+    {
+        var options = new DeliveryOptions
+        {
+            Relays = [new() { Name = "a", Host = "smtp.a", Port = 70000, MaxConnections = 0, Username = "user", Weight = 0 }, new() { Name = "A", Host = "smtp.b", MaxMessagesPerSecond = 0 }],
+            CommandTimeout = TimeSpan.Zero,
+        };
+
+        var failures = new DeliveryOptionsValidator().Validate(null, options).Failures!.ToList();
+
+        Assert.Contains(failures, f => f.StartsWith("Delivery:Relays:0:Port must be between 1 and 65535", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Delivery:Relays:0:MaxConnections", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Delivery:Relays:0:Password is required", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Delivery:Relays:0:Weight", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Delivery:Relays:1:Name 'A' is already used by Delivery:Relays:0", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Delivery:Relays:1:MaxMessagesPerSecond", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Delivery:CommandTimeout", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void HostWithoutRelaysFailsToStartWithTheMessage()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.AddDelivery();
+        using var host = builder.Build();
+
+        var error = Assert.Throws<OptionsValidationException>(() => host.Services.GetRequiredService<IOptions<DeliveryOptions>>().Value);
+        Assert.Contains("Delivery:Relays is empty", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void RelaysBindFromConfigurationWithDefaultsAndTheHostAsName()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Delivery:Relays:0:Host"] = "smtp.backup.example",
+            ["Delivery:Relays:0:Priority"] = "10",
+            ["Delivery:Relays:1:Name"] = "primary",
+            ["Delivery:Relays:1:Host"] = "smtp.example",
+            ["Delivery:Relays:1:Port"] = "587",
+            ["Delivery:Relays:1:Security"] = "StartTls",
+            ["Delivery:ConnectTimeout"] = "00:00:05",
+        });
+        builder.AddDelivery();
+        using var host = builder.Build();
+
+        var options = host.Services.GetRequiredService<IOptions<DeliveryOptions>>().Value;
+
+        Assert.Equal("smtp.backup.example", options.Relays[0].Name);
+        Assert.Equal(25, options.Relays[0].Port);
+        Assert.Equal(RelaySecurity.Auto, options.Relays[0].Security);
+        Assert.Equal(4, options.Relays[0].MaxConnections);
+        Assert.Equal(RelaySecurity.StartTls, options.Relays[1].Security);
+        Assert.Equal(TimeSpan.FromSeconds(5), options.ConnectTimeout);
+        Assert.Equal("primary", RelayPicker.Primary(options).Name);
+    }
+}

@@ -1,0 +1,255 @@
+using EmailPlatform.Testing;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using EmailPlatform.Contracts;
+using EmailPlatform.Delivery.Relays;
+using EmailPlatform.Delivery.Sending;
+using EmailPlatform.Delivery.Smtp;
+using EmailPlatform.Delivery.Tests.Support;
+using MimeKit;
+using SmtpServer.Protocol;
+
+namespace EmailPlatform.Delivery.Tests.Smtp;
+
+/// <summary>The SMTP attempt against a real SMTP server over a socket, scripted per test.</summary>
+public sealed class SmtpRelayClientTests : IAsyncLifetime
+{
+    private const string Accepted = "alice@example.com";
+    private const string Unknown = "nobody@example.com";
+    private const string Busy = "busy@example.com";
+
+    private ScriptedSmtpServer _relay = null!;
+
+    public async Task InitializeAsync() => _relay = await ScriptedSmtpServer.StartAsync();
+
+    public async Task DisposeAsync() => await _relay.DisposeAsync();
+
+    [Fact]
+    public async Task OneRecipientRefused550AndOne451BounceAndDeferOnlyThoseTwo()
+    {
+        _relay.RcptReplies[Unknown] = Reply(550, "5.1.1 User unknown");
+        _relay.RcptReplies[Busy] = Reply(451, "4.2.0 Mailbox busy");
+        var email = TestEmails.Create(to: [Accepted, Unknown], bcc: [Busy]);
+
+        var outcomes = await SendAsync(email);
+
+        var delivered = Outcome(outcomes, Accepted);
+        Assert.Equal(RecipientOutcomeKind.Delivered, delivered.Kind);
+        Assert.Equal(250, delivered.Reply!.Code);
+        Assert.Null(delivered.Reason);
+
+        var bounced = Outcome(outcomes, Unknown);
+        Assert.Equal(RecipientOutcomeKind.Bounced, bounced.Kind);
+        Assert.Equal(new SmtpReply(550, "5.1.1", bounced.Reply!.Text), bounced.Reply);
+        Assert.StartsWith("5.1.1 User unknown", bounced.Reply.Text, StringComparison.Ordinal);
+
+        var deferred = Outcome(outcomes, Busy);
+        Assert.Equal(RecipientOutcomeKind.Deferred, deferred.Kind);
+        Assert.Equal(451, deferred.Reply!.Code);
+        Assert.Equal("4.2.0", deferred.Reply.EnhancedCode);
+        Assert.Contains("RCPT TO", deferred.Reason, StringComparison.Ordinal);
+
+        var received = Assert.Single(_relay.Received);
+        Assert.Equal("bounces@emailplatform.local", received.MailFrom);
+        Assert.Equal([Accepted], received.RcptTo);
+    }
+
+    [Fact]
+    public async Task RelayReceivesTheMessageWithItsMessageIdSubjectAndBodyAndNoBcc()
+    {
+        var email = TestEmails.Create(to: [Accepted], bcc: ["hidden@example.com"]);
+
+        var outcomes = await SendAsync(email);
+
+        Assert.All(outcomes, o => Assert.Equal(RecipientOutcomeKind.Delivered, o.Kind));
+        var received = Assert.Single(_relay.Received);
+        Assert.Equal([Accepted, "hidden@example.com"], received.RcptTo);
+
+        var message = MimeMessage.Load(new MemoryStream(received.Raw));
+        Assert.Equal(email.MessageId, message.MessageId);
+        Assert.Equal(email.Subject, message.Subject);
+        Assert.Equal(email.Text, message.TextBody?.Trim());
+        Assert.Equal(email.Html, message.HtmlBody?.Trim());
+        Assert.Empty(message.Bcc);
+        Assert.DoesNotContain("hidden@example.com", Encoding.UTF8.GetString(received.Raw), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(452, "4.3.1 Insufficient system storage", "Deferred")]
+    [InlineData(554, "5.6.0 Message content rejected", "Bounced")]
+    public async Task ReplyToTheMessageDataAppliesToEveryAcceptedRecipient(int code, string text, string expected)
+    {
+        _relay.RcptReplies[Unknown] = Reply(550, "5.1.1 User unknown");
+        _relay.DataReply = Reply(code, text);
+        var email = TestEmails.Create(to: [Accepted, "bob@example.com", Unknown]);
+
+        var outcomes = await SendAsync(email);
+
+        foreach (var recipient in new[] { Accepted, "bob@example.com" })
+        {
+            var outcome = Outcome(outcomes, recipient);
+            Assert.Equal(Enum.Parse<RecipientOutcomeKind>(expected), outcome.Kind);
+            Assert.Equal(code, outcome.Reply!.Code);
+            Assert.Equal(text[..5], outcome.Reply.EnhancedCode);
+            Assert.Contains("DATA", outcome.Reason, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(RecipientOutcomeKind.Bounced, Outcome(outcomes, Unknown).Kind);
+        Assert.Equal(550, Outcome(outcomes, Unknown).Reply!.Code);
+    }
+
+    [Fact]
+    public async Task EveryRecipientRefusedKeepsEachRecipientsOwnReply()
+    {
+        _relay.RcptReplies[Unknown] = Reply(550, "5.1.1 User unknown");
+        _relay.RcptReplies[Busy] = Reply(451, "4.2.0 Mailbox busy");
+
+        var outcomes = await SendAsync(TestEmails.Create(to: [Unknown, Busy]));
+
+        Assert.Equal(RecipientOutcomeKind.Bounced, Outcome(outcomes, Unknown).Kind);
+        Assert.Equal(550, Outcome(outcomes, Unknown).Reply!.Code);
+        Assert.Equal(RecipientOutcomeKind.Deferred, Outcome(outcomes, Busy).Kind);
+        Assert.Equal(451, Outcome(outcomes, Busy).Reply!.Code);
+        Assert.Empty(_relay.Received);
+    }
+
+    [Theory]
+    [InlineData(451, "4.7.1 Sender greylisted", "Deferred")]
+    [InlineData(553, "5.7.1 Sender address rejected", "Bounced")]
+    public async Task RefusedMailFromAppliesToEveryRecipient(int code, string text, string expected)
+    {
+        _relay.MailFromReply = Reply(code, text);
+        _relay.RcptReplies[Unknown] = Reply(550, "5.1.1 User unknown");
+
+        var outcomes = await SendAsync(TestEmails.Create(to: [Accepted, Unknown]));
+
+        Assert.Equal(2, outcomes.Count);
+        Assert.All(outcomes, o =>
+        {
+            Assert.Equal(Enum.Parse<RecipientOutcomeKind>(expected), o.Kind);
+            Assert.Equal(code, o.Reply!.Code);
+            Assert.Contains("MAIL FROM", o.Reason, StringComparison.Ordinal);
+        });
+        Assert.Empty(_relay.Received);
+    }
+
+    [Fact]
+    public async Task ConnectionDroppedAfterDataDefersWithAReasonAndNoReply()
+    {
+        _relay.DisconnectAfterData = true;
+
+        var outcomes = await SendAsync(TestEmails.Create(to: [Accepted, "bob@example.com"]));
+
+        Assert.Equal(2, outcomes.Count);
+        Assert.All(outcomes, o =>
+        {
+            Assert.Equal(RecipientOutcomeKind.Deferred, o.Kind);
+            Assert.Null(o.Reply);
+            Assert.Contains("scripted", o.Reason, StringComparison.Ordinal);
+        });
+    }
+
+    [Fact]
+    public async Task NothingListeningDefersEveryRecipientWithAReason()
+    {
+        var port = TestRelays.UnusedPort();
+        var email = TestEmails.Create(to: [Accepted, "bob@example.com"], cc: ["carol@example.com"]);
+
+        var outcomes = await TestRelays.Client().SendAsync(
+            TestRelays.Local(port), MimeMessageFactory.Create(email), email.Envelope, email.EmailId, CancellationToken.None);
+
+        Assert.Equal(3, outcomes.Count);
+        Assert.All(outcomes, o =>
+        {
+            Assert.Equal(RecipientOutcomeKind.Deferred, o.Kind);
+            Assert.Null(o.Reply);
+            Assert.Contains($"127.0.0.1:{port}", o.Reason, StringComparison.Ordinal);
+            Assert.Contains("ConnectionRefused", o.Reason, StringComparison.Ordinal);
+        });
+    }
+
+    [Fact]
+    public async Task RelayThatNeverGreetsDefersAfterTheConnectTimeout()
+    {
+        using var silent = new TcpListener(IPAddress.Loopback, 0);
+        silent.Start();
+        var port = ((IPEndPoint)silent.LocalEndpoint).Port;
+        var email = TestEmails.Create();
+        var client = TestRelays.Client(new DeliveryOptions { ConnectTimeout = TimeSpan.FromMilliseconds(500), CommandTimeout = TimeSpan.FromSeconds(30) });
+
+        var outcomes = await client.SendAsync(TestRelays.Local(port), MimeMessageFactory.Create(email), email.Envelope, email.EmailId, CancellationToken.None);
+
+        var outcome = Assert.Single(outcomes);
+        Assert.Equal(RecipientOutcomeKind.Deferred, outcome.Kind);
+        Assert.Contains("Timed out connecting", outcome.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RequiredStartTlsThatTheRelayDoesNotOfferDefers()
+    {
+        var email = TestEmails.Create();
+
+        var outcomes = await TestRelays.Client().SendAsync(
+            TestRelays.Local(_relay.Port, RelaySecurity.StartTls), MimeMessageFactory.Create(email), email.Envelope, email.EmailId, CancellationToken.None);
+
+        var outcome = Assert.Single(outcomes);
+        Assert.Equal(RecipientOutcomeKind.Deferred, outcome.Kind);
+        Assert.Contains("STARTTLS", outcome.Reason, StringComparison.Ordinal);
+        Assert.Empty(_relay.Received);
+    }
+
+    [Fact]
+    public async Task ShutdownCancellationIsNotTurnedIntoAnOutcome()
+    {
+        var email = TestEmails.Create();
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => TestRelays.Client().SendAsync(
+            TestRelays.Local(_relay.Port), MimeMessageFactory.Create(email), email.Envelope, email.EmailId, cancelled.Token));
+    }
+
+    [Fact]
+    public async Task EachAttemptIsASpanWithTheRelayTheServerAndTheReply()
+    {
+        var email = TestEmails.Create(to: [Accepted, "bob@example.com"]);
+        var spans = new List<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "EmailPlatform.Delivery",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activity =>
+            {
+                if (Equals(activity.GetTagItem("email.id"), email.EmailId))
+                {
+                    lock (spans)
+                    {
+                        spans.Add(activity);
+                    }
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+
+        await SendAsync(email);
+
+        var span = Assert.Single(spans);
+        Assert.Equal(ActivityKind.Client, span.Kind);
+        Assert.Equal("scripted", span.GetTagItem("emailplatform.relay"));
+        Assert.Equal("127.0.0.1", span.GetTagItem("server.address"));
+        Assert.Equal(_relay.Port, span.GetTagItem("server.port"));
+        Assert.Equal(2, span.GetTagItem("emailplatform.recipient.count"));
+        Assert.Equal(250, span.GetTagItem("smtp.reply.code"));
+        Assert.NotEqual(ActivityStatusCode.Error, span.Status);
+    }
+
+    private Task<IReadOnlyList<RecipientOutcome>> SendAsync(SendEmail email) =>
+        TestRelays.Client().SendAsync(TestRelays.Local(_relay.Port), MimeMessageFactory.Create(email), email.Envelope, email.EmailId, CancellationToken.None);
+
+    private static RecipientOutcome Outcome(IReadOnlyList<RecipientOutcome> outcomes, string recipient) =>
+        Assert.Single(outcomes, o => o.Recipient == recipient);
+
+    private static SmtpResponse Reply(int code, string text) => new((SmtpReplyCode)code, text);
+}

@@ -1,0 +1,96 @@
+using System.Net.Http.Headers;
+using EmailPlatform.Testing;
+
+namespace EmailPlatform.EndToEnd.Tests;
+
+/// <summary>
+/// The three services as separate processes in distributed mode, on a PostgreSQL database and a RabbitMQ
+/// virtual host of their own, delivering to the given SMTP relay. Migrations run first as the explicit
+/// <c>migrate</c> step a deployment runs.
+/// </summary>
+internal sealed class DistributedPlatform : IAsyncDisposable
+{
+    private readonly List<IAsyncDisposable> _owned = [];
+
+    private DistributedPlatform(string apiKey) => ApiKey = apiKey;
+
+    public string ApiKey { get; }
+
+    public TemporaryDatabase Database { get; private set; } = null!;
+
+    public ServiceProcess Ingress { get; private set; } = null!;
+
+    public ServiceProcess Delivery { get; private set; } = null!;
+
+    public ServiceProcess Status { get; private set; } = null!;
+
+    public static async Task<DistributedPlatform> StartAsync(string relayHost, int relayPort)
+    {
+        var platform = new DistributedPlatform(TestInfrastructure.NewApiKey());
+        try
+        {
+            await platform.StartServicesAsync(relayHost, relayPort);
+            return platform;
+        }
+        catch
+        {
+            await platform.DisposeAsync();
+            throw;
+        }
+    }
+
+    public HttpClient CreateClient()
+    {
+        var client = new HttpClient { BaseAddress = Ingress.Url, Timeout = TimeSpan.FromSeconds(30) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", ApiKey);
+        return client;
+    }
+
+    /// <summary>Everything the services printed, for a failing assertion's message.</summary>
+    public string Logs => string.Join(Environment.NewLine + "----" + Environment.NewLine,
+        new[] { Ingress, Delivery, Status }.Where(s => s is not null).Select(s => $"[{s.Name}]{Environment.NewLine}{s.Output}"));
+
+    public async ValueTask DisposeAsync()
+    {
+        for (var i = _owned.Count - 1; i >= 0; i--)
+        {
+            await _owned[i].DisposeAsync();
+        }
+    }
+
+    private async Task StartServicesAsync(string relayHost, int relayPort)
+    {
+        Database = Own(await TemporaryDatabase.CreateAsync());
+        var vhost = Own(await TemporaryVirtualHost.CreateAsync());
+
+        var shared = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings__Postgres"] = Database.ConnectionString,
+            ["ConnectionStrings__RabbitMq"] = vhost.Uri.ToString(),
+            ["Auth__BootstrapKey"] = ApiKey,
+        };
+
+        await Task.WhenAll(
+            ServiceProcess.RunToCompletionAsync("EmailPlatform.Ingress", shared, "migrate"),
+            ServiceProcess.RunToCompletionAsync("EmailPlatform.Status", shared, "migrate"));
+
+        Status = Own(await ServiceProcess.StartAsync("EmailPlatform.Status", shared));
+        Delivery = Own(await ServiceProcess.StartAsync("EmailPlatform.Delivery", new Dictionary<string, string?>(shared)
+        {
+            ["Delivery__Relays__0__Name"] = "test-relay",
+            ["Delivery__Relays__0__Host"] = relayHost,
+            ["Delivery__Relays__0__Port"] = relayPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Delivery__Relays__0__Security"] = "None",
+        }));
+        Ingress = Own(await ServiceProcess.StartAsync("EmailPlatform.Ingress", new Dictionary<string, string?>(shared)
+        {
+            ["Ingress__StatusUrl"] = Status.Url!.ToString(),
+        }));
+    }
+
+    private T Own<T>(T resource) where T : IAsyncDisposable
+    {
+        _owned.Add(resource);
+        return resource;
+    }
+}

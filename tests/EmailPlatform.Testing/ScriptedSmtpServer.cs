@@ -1,0 +1,115 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Net;
+using SmtpServer;
+using SmtpServer.ComponentModel;
+using SmtpServer.Mail;
+using SmtpServer.Net;
+using SmtpServer.Protocol;
+using SmtpServer.Storage;
+using SmtpServerHost = SmtpServer.SmtpServer;
+
+namespace EmailPlatform.Testing;
+
+/// <summary>What the scripted relay received: the envelope as sent over the wire and the raw message.</summary>
+public sealed record ReceivedMessage(string MailFrom, IReadOnlyList<string> RcptTo, byte[] Raw);
+
+/// <summary>
+/// A real SMTP server (the SmtpServer package) on 127.0.0.1 and an OS-chosen port, answering as scripted:
+/// per-recipient RCPT replies, a MAIL FROM reply, a reply to the final dot, or a dropped connection at DATA.
+/// </summary>
+public sealed class ScriptedSmtpServer : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop;
+    private readonly SmtpServerHost _server;
+    private readonly Task _running;
+
+    private ScriptedSmtpServer(SmtpServerHost server, CancellationTokenSource stop, Task running, int port)
+    {
+        _server = server;
+        _stop = stop;
+        _running = running;
+        Port = port;
+    }
+
+    public int Port { get; }
+
+    /// <summary>Replies to RCPT TO by address; unlisted recipients are accepted with 250.</summary>
+    public ConcurrentDictionary<string, SmtpResponse> RcptReplies { get; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>A refusal of MAIL FROM; null accepts.</summary>
+    public SmtpResponse? MailFromReply { get; set; }
+
+    /// <summary>The reply to the final dot; null stores the message and answers 250.</summary>
+    public SmtpResponse? DataReply { get; set; }
+
+    /// <summary>Drop the connection after the message data, without a reply.</summary>
+    public bool DisconnectAfterData { get; set; }
+
+    public ConcurrentQueue<ReceivedMessage> Received { get; } = new();
+
+    public static async Task<ScriptedSmtpServer> StartAsync()
+    {
+        var listeners = new EndpointListenerFactory();
+        var started = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        listeners.EndpointStarted += (_, e) => started.TrySetResult(((IPEndPoint)e.LocalEndPoint).Port);
+
+        var options = new SmtpServerOptionsBuilder()
+            .ServerName("scripted.test")
+            .Endpoint(e => e.Endpoint(new IPEndPoint(IPAddress.Loopback, 0)))
+            .Build();
+
+        var services = new ServiceProvider();
+        services.Add(listeners);
+        ScriptedSmtpServer? self = null;
+        var script = new Script(() => self!);
+        services.Add((IMailboxFilter)script);
+        services.Add((IMessageStore)script);
+
+        var server = new SmtpServerHost(options, services);
+        var stop = new CancellationTokenSource();
+        var running = server.StartAsync(stop.Token);
+        var port = await started.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        self = new ScriptedSmtpServer(server, stop, running, port);
+        return self;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _server.Shutdown();
+        await _stop.CancelAsync();
+        await Task.WhenAny(_running, Task.Delay(TimeSpan.FromSeconds(5)));
+        _stop.Dispose();
+    }
+
+    /// <summary>Both the mailbox filter and the message store, reading the script of the server it belongs to.</summary>
+    private sealed class Script(Func<ScriptedSmtpServer> server) : MessageStore, IMailboxFilter
+    {
+        public Task<bool> CanAcceptFromAsync(ISessionContext context, IMailbox from, int size, CancellationToken cancellationToken) =>
+            server().MailFromReply is { } reply ? throw new SmtpResponseException(reply) : Task.FromResult(true);
+
+        public Task<bool> CanDeliverToAsync(ISessionContext context, IMailbox to, IMailbox from, CancellationToken cancellationToken) =>
+            server().RcptReplies.TryGetValue(to.AsAddress(), out var reply) ? throw new SmtpResponseException(reply) : Task.FromResult(true);
+
+        public override Task<SmtpResponse> SaveAsync(
+            ISessionContext context, IMessageTransaction transaction, ReadOnlySequence<byte> buffer, CancellationToken cancellationToken)
+        {
+            var self = server();
+            if (self.DisconnectAfterData)
+            {
+                // Close the socket before the server can answer the final dot.
+                context.Pipe.Dispose();
+                throw new IOException("Scripted disconnect after DATA.");
+            }
+
+            if (self.DataReply is { } reply)
+            {
+                return Task.FromResult(reply);
+            }
+
+            self.Received.Enqueue(new ReceivedMessage(
+                transaction.From.AsAddress(), transaction.To.Select(t => t.AsAddress()).ToList(), buffer.ToArray()));
+            return Task.FromResult(SmtpResponse.Ok);
+        }
+    }
+}
