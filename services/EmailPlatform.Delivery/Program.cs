@@ -6,9 +6,9 @@ using EmailPlatform.ServiceDefaults.Messaging;
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
+builder.AddMessageBus(bus => bus.AddDeliveryConsumers());
 builder.AddApiKeyAuthentication();
 builder.AddDelivery();
-builder.AddMessageBus(bus => bus.AddDeliveryConsumers());
 
 var app = builder.Build();
 

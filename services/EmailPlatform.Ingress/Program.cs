@@ -7,8 +7,8 @@ using EmailPlatform.ServiceDefaults.Storage;
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
+builder.AddMessageBus(_ => { }, readyWithoutBroker: true);
 builder.AddIngress();
-builder.AddMessageBus(_ => { });
 
 var app = builder.Build();
 

@@ -1,6 +1,7 @@
 using EmailPlatform.ServiceDefaults.Json;
 using EmailPlatform.ServiceDefaults.Problems;
 using EmailPlatform.ServiceDefaults.Telemetry;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.DependencyInjection;
@@ -37,6 +38,12 @@ public static class Extensions
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        if (app.Services.GetService<IAuthenticationSchemeProvider>() is not null)
+        {
+            // Explicitly after the two above, so a failure in authentication is a problem detail too.
+            app.UseAuthentication();
+            app.UseAuthorization();
+        }
 
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = r => r.Tags.Contains(LiveTag) });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = r => r.Tags.Contains(ReadyTag) });

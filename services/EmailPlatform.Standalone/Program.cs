@@ -11,10 +11,10 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddStandaloneDefaults();
 builder.AddServiceDefaults();
 builder.AddCaptureRelay();
+builder.AddMessageBus(bus => bus.AddDeliveryConsumers().AddStatusConsumers(), allowInMemory: true);
 builder.AddIngress();
 builder.AddDelivery();
 builder.AddStatus();
-builder.AddMessageBus(bus => { bus.AddDeliveryConsumers(); bus.AddStatusConsumers(); }, allowInMemory: true);
 
 var app = builder.Build();
 

@@ -7,8 +7,8 @@ using EmailPlatform.Status.Storage;
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
-builder.AddStatus();
 builder.AddMessageBus(bus => bus.AddStatusConsumers());
+builder.AddStatus();
 
 var app = builder.Build();
 

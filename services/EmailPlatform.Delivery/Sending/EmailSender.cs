@@ -26,10 +26,18 @@ internal sealed class EmailSender(
 
         // The relay has answered: publish what it said even if shutdown begins now, or the redelivered command
         // would send the message a second time.
-        foreach (var outcome in outcomes)
+        // A failure from here on must not retry the consumer: that would send the message again.
+        try
         {
-            await PublishAsync(publisher, email.EmailId, relay.Name, attempt, outcome);
-            metrics.RecordOutcome(relay.Name, outcome.Kind);
+            foreach (var outcome in outcomes)
+            {
+                await PublishAsync(publisher, email.EmailId, relay.Name, attempt, outcome);
+                metrics.RecordOutcome(relay.Name, outcome.Kind);
+            }
+        }
+        catch (Exception ex)
+        {
+            throw new OutcomeNotPublishedException(email.EmailId, ex);
         }
 
         Log.Outcome(logger, email.EmailId, attempt, relay.Name,
@@ -53,3 +61,10 @@ internal sealed class EmailSender(
         };
     }
 }
+
+/// <summary>
+/// The relay answered but the outcome could not be published. Not retried (a retry would send the message
+/// again): the command faults to the error queue, where the email id and the cause are visible.
+/// </summary>
+internal sealed class OutcomeNotPublishedException(Guid emailId, Exception inner)
+    : Exception($"Email {emailId} was handed to the relay, but its outcome could not be published.", inner);

@@ -7,8 +7,9 @@ namespace EmailPlatform.Delivery.Sending;
 
 /// <summary>
 /// Endpoint policy for <see cref="SendEmailConsumer"/>. SMTP replies and transport faults are outcomes, published
-/// rather than thrown, so the retry here is only for unexpected errors (a bus hiccup while publishing): a few
-/// short tries, then the message faults to the error queue. Malformed input is not retried at all.
+/// rather than thrown, so the retry here is only for unexpected errors before the relay is reached: a few short
+/// tries, then the message faults to the error queue. Malformed input is not retried at all, and neither is a
+/// failure after the relay answered (that retry would send the message twice).
 /// </summary>
 internal sealed class SendEmailConsumerDefinition : ConsumerDefinition<SendEmailConsumer>
 {
@@ -27,6 +28,7 @@ internal sealed class SendEmailConsumerDefinition : ConsumerDefinition<SendEmail
         endpointConfigurator.UseMessageRetry(retry =>
         {
             retry.Intervals(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5));
+            retry.Ignore<OutcomeNotPublishedException>();
             retry.Ignore<ParseException>();
             retry.Ignore<FormatException>();
             retry.Ignore<ArgumentException>();

@@ -20,6 +20,4 @@ public sealed class OutboxEmail
     public string? TraceParent { get; set; }
 
     public DateTime? PublishedAt { get; set; }
-
-    public int PublishAttempts { get; set; }
 }

@@ -77,7 +77,6 @@ internal sealed class OutboxPublisher(
         foreach (var row in batch)
         {
             row.PublishedAt = now;
-            row.PublishAttempts++;
         }
 
         await db.SaveChangesAsync(cancellationToken);

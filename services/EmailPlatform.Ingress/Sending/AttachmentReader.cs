@@ -32,16 +32,21 @@ internal static class AttachmentReader
                 continue;
             }
 
-            if (attachment is null || string.IsNullOrEmpty(attachment.Filename) || !errors.HeaderSafe($"{field}.filename", attachment.Filename))
+            if (attachment is null || string.IsNullOrEmpty(attachment.Filename))
             {
-                errors.Add($"{field}.filename", "A filename without control characters is required.", "invalid_attachment");
+                errors.Add($"{field}.filename", "A filename is required.", "invalid_attachment");
+                continue;
+            }
+
+            if (!errors.HeaderSafe($"{field}.filename", attachment.Filename))
+            {
                 continue;
             }
 
             var content = Decode(attachment.Content);
-            if (content is null)
+            if (content is null or { Length: 0 })
             {
-                errors.Add($"{field}.content", "The content must be base64.", "invalid_attachment");
+                errors.Add($"{field}.content", "The content is required, as non-empty base64.", "invalid_attachment");
                 continue;
             }
 

@@ -6,6 +6,7 @@ using EmailPlatform.ServiceDefaults.Json;
 using EmailPlatform.ServiceDefaults.Problems;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using Microsoft.OpenApi;
 
 namespace EmailPlatform.Ingress.Sending;
 
@@ -20,7 +21,17 @@ public static class EmailsEndpoints
         group.MapPost("/", SendAsync)
             .WithName("SendEmail")
             .WithSummary("Accepts one email for delivery.")
-            .Accepts<SendEmailRequest>("application/json");
+            .AddOpenApiOperationTransformer(async (operation, context, cancellationToken) =>
+            {
+                // The handler reads the body itself (to turn every malformed body into a clear problem), so
+                // describe it here; routing-level Accepts metadata would answer 415 before authentication.
+                var schema = await context.GetOrCreateSchemaAsync(typeof(SendEmailRequest), null, cancellationToken);
+                operation.RequestBody = new OpenApiRequestBody
+                {
+                    Required = true,
+                    Content = new Dictionary<string, OpenApiMediaType> { ["application/json"] = new() { Schema = schema } },
+                };
+            });
 
         return group;
     }

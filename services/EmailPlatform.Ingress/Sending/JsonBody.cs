@@ -46,7 +46,7 @@ internal static class JsonBody
     private static string Describe(JsonException ex) => ex.InnerException switch
     {
         DecoderFallbackException => "it is not valid UTF-8.",
-        _ when ex.Message.StartsWith("Expected", StringComparison.Ordinal) => ex.Message,
+        _ when ex.Message.StartsWith(StringOrArrayConverter.Expectation, StringComparison.Ordinal) => StringOrArrayConverter.Expectation,
         _ when ex.Message.Contains("could not be converted", StringComparison.Ordinal) => "a value has the wrong type.",
         _ when ex.Message.Contains("maximum configured depth", StringComparison.Ordinal) => "it is nested too deeply.",
         _ => "the JSON is malformed.",

@@ -6,6 +6,8 @@ namespace EmailPlatform.Ingress.Sending;
 /// <summary>Reads <c>"a@x.com"</c> and <c>["a@x.com", "b@x.com"]</c> alike, as Resend's API accepts both.</summary>
 internal sealed class StringOrArrayConverter : JsonConverter<IReadOnlyList<string>>
 {
+    public const string Expectation = "Expected a string or an array of strings.";
+
     public override IReadOnlyList<string>? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
     {
         switch (reader.TokenType)
@@ -20,7 +22,7 @@ internal sealed class StringOrArrayConverter : JsonConverter<IReadOnlyList<strin
                 {
                     if (reader.TokenType != JsonTokenType.String)
                     {
-                        throw new JsonException("Expected a string or an array of strings.");
+                        throw new JsonException(Expectation);
                     }
 
                     values.Add(reader.GetString()!);
@@ -28,7 +30,7 @@ internal sealed class StringOrArrayConverter : JsonConverter<IReadOnlyList<strin
 
                 return values;
             default:
-                throw new JsonException("Expected a string or an array of strings.");
+                throw new JsonException(Expectation);
         }
     }
 

@@ -35,12 +35,17 @@ internal sealed class ApiKeyAuthenticationHandler(
             return Task.FromResult(AuthenticateResult.NoResult());
         }
 
-        if (!header.StartsWith(BearerPrefix, StringComparison.OrdinalIgnoreCase))
+        if (!header.StartsWith(BearerPrefix, StringComparison.OrdinalIgnoreCase) && !header.Equals(BearerPrefix.Trim(), StringComparison.OrdinalIgnoreCase))
         {
             return Task.FromResult(AuthenticateResult.Fail("The Authorization header must use the Bearer scheme."));
         }
 
-        var key = header[BearerPrefix.Length..].Trim();
+        var key = header.Length > BearerPrefix.Length ? header[BearerPrefix.Length..].Trim() : "";
+        if (key.Length == 0)
+        {
+            return Task.FromResult(AuthenticateResult.NoResult());
+        }
+
         if (!CryptographicOperations.FixedTimeEquals(Hash(key), _bootstrapHash))
         {
             return Task.FromResult(AuthenticateResult.Fail("The API key is not valid."));

@@ -13,12 +13,15 @@ public static class MessagingExtensions
     /// The bus: RabbitMQ when <c>ConnectionStrings:RabbitMq</c> (an amqp URI) is set, with publisher
     /// confirms, durable quorum queues and kebab-case endpoint names. Only a single-process host may fall
     /// back to the in-memory transport (<paramref name="allowInMemory"/>); a distributed service without a
-    /// broker would silently lose mail, so it refuses to start instead.
+    /// broker would silently lose mail, so it refuses to start instead. A service that keeps doing its job
+    /// while the broker is down (the ingress accepts into its outbox) passes
+    /// <paramref name="readyWithoutBroker"/> so its readiness does not depend on the broker.
     /// </summary>
     public static IHostApplicationBuilder AddMessageBus(
         this IHostApplicationBuilder builder,
         Action<IBusRegistrationConfigurator> registerConsumers,
-        bool allowInMemory = false)
+        bool allowInMemory = false,
+        bool readyWithoutBroker = false)
     {
         var rabbitMq = builder.Configuration.GetConnectionString(ConnectionStringName);
         if (string.IsNullOrWhiteSpace(rabbitMq) && !allowInMemory)
@@ -30,7 +33,15 @@ public static class MessagingExtensions
         builder.Services.AddMassTransit(bus =>
         {
             bus.SetKebabCaseEndpointNameFormatter();
-            bus.ConfigureHealthCheckOptions(h => h.Tags.Add(Extensions.ReadyTag));
+            bus.ConfigureHealthCheckOptions(h =>
+            {
+                h.Tags.Clear();
+                h.Tags.Add("masstransit");
+                if (!readyWithoutBroker)
+                {
+                    h.Tags.Add(Extensions.ReadyTag);
+                }
+            });
             registerConsumers(bus);
 
             if (string.IsNullOrWhiteSpace(rabbitMq))

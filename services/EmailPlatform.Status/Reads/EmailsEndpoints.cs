@@ -30,8 +30,9 @@ public static class EmailsEndpoints
 
         var email = await db.Emails.AsNoTracking().Include(e => e.Recipients)
             .SingleOrDefaultAsync(e => e.Id == emailId, cancellationToken);
-        if (email is null)
+        if (email is null || email.AcceptedAt is null)
         {
+            // Outcomes can arrive before the email's details; until those are here there is no email to show.
             return NotFound(id);
         }
 

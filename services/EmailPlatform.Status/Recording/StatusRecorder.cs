@@ -21,6 +21,13 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock)
         }
 
         var email = await LoadOrAddAsync(queued.EmailId, cancellationToken);
+        if (email.AcceptedAt is not null)
+        {
+            // The outbox published this email again (a crash between the broker's confirm and the commit):
+            // same email, new event id. Its details are already here.
+            return;
+        }
+
         email.MessageId = queued.MessageId;
         email.From = queued.From;
         email.To = [.. queued.To];
@@ -97,10 +104,17 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock)
         await SaveAsync(email, cancellationToken);
     }
 
-    /// <summary>Whether an event in <paramref name="state"/> from <paramref name="attempt"/> may replace what the recipient shows.</summary>
+    /// <summary>
+    /// Whether an event in <paramref name="state"/> from <paramref name="attempt"/> may replace what the recipient
+    /// shows: nothing replaces a final state; a final state replaces any pending one, whatever its attempt (a
+    /// relay's 250 or 5xx is a fact even when it is reported late); otherwise a later attempt wins, and within
+    /// one attempt a state only advances.
+    /// </summary>
     internal static bool Supersedes(RecipientRecord recipient, EmailState state, int attempt) =>
         !recipient.State.IsTerminal()
-        && (attempt > recipient.Attempt || (attempt == recipient.Attempt && state.Progress() > recipient.State.Progress()));
+        && (state.IsTerminal()
+            || attempt > recipient.Attempt
+            || (attempt == recipient.Attempt && state.Progress() > recipient.State.Progress()));
 
     private DateTime Now => clock.GetUtcNow().UtcDateTime;
 

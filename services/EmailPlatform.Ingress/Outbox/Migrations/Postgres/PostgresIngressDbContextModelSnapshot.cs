@@ -43,10 +43,6 @@ namespace EmailPlatform.Ingress.Outbox.Migrations.Postgres
                         .HasColumnType("text")
                         .HasColumnName("payload");
 
-                    b.Property<int>("PublishAttempts")
-                        .HasColumnType("integer")
-                        .HasColumnName("publish_attempts");
-
                     b.Property<DateTime?>("PublishedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("published_at");

@@ -37,10 +37,6 @@ namespace EmailPlatform.Ingress.Outbox.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("payload");
 
-                    b.Property<int>("PublishAttempts")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("publish_attempts");
-
                     b.Property<DateTime?>("PublishedAt")
                         .HasColumnType("TEXT")
                         .HasColumnName("published_at");

@@ -1,9 +1,10 @@
 ﻿using System;
+using System.Collections.Generic;
 using Microsoft.EntityFrameworkCore.Migrations;
 
 #nullable disable
 
-namespace EmailPlatform.Ingress.Outbox.Migrations.Sqlite
+namespace EmailPlatform.Ingress.Outbox.Migrations.Postgres
 {
     /// <inheritdoc />
     public partial class Initial : Migration
@@ -15,13 +16,12 @@ namespace EmailPlatform.Ingress.Outbox.Migrations.Sqlite
                 name: "outbox_emails",
                 columns: table => new
                 {
-                    id = table.Column<Guid>(type: "TEXT", nullable: false),
-                    accepted_at = table.Column<DateTime>(type: "TEXT", nullable: false),
-                    payload = table.Column<string>(type: "TEXT", nullable: false),
-                    bcc = table.Column<string>(type: "TEXT", nullable: false),
-                    trace_parent = table.Column<string>(type: "TEXT", nullable: true),
-                    published_at = table.Column<DateTime>(type: "TEXT", nullable: true),
-                    publish_attempts = table.Column<int>(type: "INTEGER", nullable: false)
+                    id = table.Column<Guid>(type: "uuid", nullable: false),
+                    accepted_at = table.Column<DateTime>(type: "timestamp with time zone", nullable: false),
+                    payload = table.Column<string>(type: "text", nullable: false),
+                    bcc = table.Column<List<string>>(type: "text[]", nullable: false),
+                    trace_parent = table.Column<string>(type: "text", nullable: true),
+                    published_at = table.Column<DateTime>(type: "timestamp with time zone", nullable: true)
                 },
                 constraints: table =>
                 {

@@ -1,0 +1,113 @@
+using System.Net;
+using System.Text.Json;
+using EmailPlatform.Ingress.Tests.Support;
+using EmailPlatform.Testing;
+
+namespace EmailPlatform.Ingress.Tests.Hosting;
+
+/// <summary>What every host serves besides its API: probes, the OpenAPI document, metrics and problem details for unknown routes.</summary>
+public sealed class DefaultEndpointsTests
+{
+    [Fact]
+    public async Task LivenessProbeAnswersWithoutAnApiKey()
+    {
+        await using var app = await IngressApp.StartAsync();
+        using var client = app.CreateAnonymousClient();
+
+        using var response = await client.GetAsync(new Uri("/health/live", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("Healthy", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task ReadinessProbeTurnsHealthyOnceTheStoreAndTheBrokerAreReachable()
+    {
+        await using var app = await IngressApp.StartAsync();
+        using var client = app.CreateAnonymousClient();
+
+        var status = await Eventually.GetAsync(
+            async () =>
+            {
+                using var response = await client.GetAsync(new Uri("/health/ready", UriKind.Relative));
+                return response.StatusCode;
+            },
+            s => s == HttpStatusCode.OK,
+            TimeSpan.FromSeconds(15),
+            "/health/ready to answer 200");
+
+        Assert.Equal(HttpStatusCode.OK, status);
+    }
+
+    [Fact]
+    public async Task OpenApiDocumentDescribesTheSendEndpoint()
+    {
+        await using var app = await IngressApp.StartAsync();
+        using var client = app.CreateAnonymousClient();
+
+        using var response = await client.GetAsync(new Uri("/openapi/v1.json", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var send = json.RootElement.GetProperty("paths").GetProperty("/v1/emails").GetProperty("post");
+        Assert.Equal("SendEmail", send.GetProperty("operationId").GetString());
+        Assert.True(send.GetProperty("requestBody").GetProperty("content").TryGetProperty("application/json", out _));
+        Assert.True(send.GetProperty("responses").TryGetProperty("202", out _));
+    }
+
+    [Fact]
+    public async Task MetricsEndpointServesPrometheusTextIncludingAcceptedEmails()
+    {
+        await using var app = await IngressApp.StartAsync();
+        using (var accepted = await app.PostEmailAsync(SendBodies.Json().ToJsonString()))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        }
+
+        using var client = app.CreateAnonymousClient();
+        using var response = await client.GetAsync(new Uri("/metrics", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.Contains("# TYPE emailplatform_accepted_total counter", text, StringComparison.Ordinal);
+        Assert.Contains("# TYPE http_server_request_duration_seconds histogram", text, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("/v1/nothing-here")]
+    [InlineData("/v1/emails/batch/x/y")]
+    public async Task UnknownRouteUnderV1ReturnsNotFoundProblem(string path)
+    {
+        await using var app = await IngressApp.StartAsync();
+        using var client = app.CreateClient();
+
+        using var response = await client.GetAsync(new Uri(path, UriKind.Relative));
+
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.NotFound, "not_found");
+    }
+
+    [Fact]
+    public async Task GettingAnEmailWithoutAStatusServiceConfiguredReturnsAProblem()
+    {
+        await using var app = await IngressApp.StartAsync();
+        using var client = app.CreateClient();
+
+        using var response = await client.GetAsync(new Uri($"/v1/emails/{Guid.NewGuid()}", UriKind.Relative));
+
+        var name = response.StatusCode == HttpStatusCode.MethodNotAllowed ? "method_not_allowed" : "not_found";
+        Assert.Contains(response.StatusCode, new[] { HttpStatusCode.NotFound, HttpStatusCode.MethodNotAllowed });
+        await ProblemAssert.IsProblemAsync(response, response.StatusCode, name);
+    }
+
+    [Fact]
+    public async Task ListingEmailsWithoutAStatusServiceConfiguredReturnsMethodNotAllowedProblem()
+    {
+        await using var app = await IngressApp.StartAsync();
+        using var client = app.CreateClient();
+
+        using var response = await client.GetAsync(new Uri("/v1/emails", UriKind.Relative));
+
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.MethodNotAllowed, "method_not_allowed");
+    }
+}

@@ -1,0 +1,312 @@
+using EmailPlatform.Ingress.Sending;
+using EmailPlatform.Ingress.Tests.Support;
+
+namespace EmailPlatform.Ingress.Tests.Sending;
+
+/// <summary>The checks made before anything is stored: addresses, header injection, limits, unsupported fields.</summary>
+public sealed class SendEmailValidatorTests
+{
+    [Fact]
+    public void MinimalRequestIsValid()
+    {
+        var result = SendEmailValidator.Validate(SendBodies.Minimal());
+
+        Assert.NotNull(result.Email);
+        Assert.Empty(result.Errors);
+        Assert.Equal("billing@acme.test", result.Email.From.Address);
+        Assert.Equal("alice@example.test", Assert.Single(result.Email.To).Address);
+        Assert.Empty(result.Email.Attachments);
+    }
+
+    [Fact]
+    public void FromWithDisplayNameIsValidAndKeepsTheName()
+    {
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { From = "Acme Billing <billing@acme.test>" });
+
+        Assert.NotNull(result.Email);
+        Assert.Equal("Acme Billing", result.Email.From.Name);
+        Assert.Equal("billing@acme.test", result.Email.From.Address);
+    }
+
+    [Fact]
+    public void AllRecipientFieldsAreParsed()
+    {
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with
+        {
+            To = ["a@example.test", "Bob <b@example.test>"],
+            Cc = ["c@example.test"],
+            Bcc = ["d@example.test"],
+            ReplyTo = ["support@acme.test"],
+        });
+
+        Assert.NotNull(result.Email);
+        Assert.Equal(["a@example.test", "b@example.test"], result.Email.To.Select(m => m.Address));
+        Assert.Equal("c@example.test", Assert.Single(result.Email.Cc).Address);
+        Assert.Equal("d@example.test", Assert.Single(result.Email.Bcc).Address);
+        Assert.Equal("support@acme.test", Assert.Single(result.Email.ReplyTo).Address);
+    }
+
+    [Fact]
+    public void MissingToIsAMissingRequiredField()
+    {
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { To = null });
+
+        AssertInvalid(result, "missing_required_field", "to");
+    }
+
+    [Fact]
+    public void EmptyToIsAMissingRequiredField()
+    {
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { To = [] });
+
+        AssertInvalid(result, "missing_required_field", "to");
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("")]
+    [InlineData("   ")]
+    public void MissingFromIsAMissingRequiredField(string? from)
+    {
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { From = from });
+
+        AssertInvalid(result, "missing_required_field", "from");
+    }
+
+    [Fact]
+    public void MissingSubjectIsAMissingRequiredField()
+    {
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Subject = null });
+
+        AssertInvalid(result, "missing_required_field", "subject");
+    }
+
+    [Theory]
+    [InlineData("billing")]
+    [InlineData("billing@")]
+    [InlineData("@acme.test")]
+    [InlineData("Acme <billing@acme.test")]
+    [InlineData("billing@acme.test, other@acme.test")]
+    public void InvalidFromIsAnInvalidFromAddress(string from)
+    {
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { From = from });
+
+        var messages = AssertInvalid(result, "invalid_from_address", "from");
+        Assert.Contains("not a valid email address", Assert.Single(messages), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("alice")]
+    [InlineData("alice@")]
+    [InlineData("alice example.test")]
+    public void InvalidToAddressIsAValidationErrorNamingItsIndex(string to)
+    {
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { To = ["ok@example.test", to] });
+
+        AssertInvalid(result, "validation_error", "to[1]");
+    }
+
+    [Theory]
+    [MemberData(nameof(ControlCharactersInHeaderFields))]
+    public void ControlCharacterInAnythingThatBecomesAHeaderIsRefused(string field, string control)
+    {
+        var request = field switch
+        {
+            "subject" => SendBodies.Minimal() with { Subject = $"Your{control}receipt" },
+            "from" => SendBodies.Minimal() with { From = $"Acme{control}Billing <billing@acme.test>" },
+            "to[0]" => SendBodies.Minimal() with { To = [$"Alice{control} <alice@example.test>"] },
+            "headers.X-Note" => SendBodies.Minimal() with { Headers = new Dictionary<string, string> { ["X-Note"] = $"a{control}Bcc: victim@example.test" } },
+            "tags[0].value" => SendBodies.Minimal() with { Tags = [new TagRequest("category", $"receipt{control}x")] },
+            "tags[0].name" => SendBodies.Minimal() with { Tags = [new TagRequest($"cat{control}egory", "receipt")] },
+            "attachments[0].filename" => SendBodies.Minimal() with { Attachments = [new AttachmentRequest($"a{control}.txt", "aGk=", null, null, null)] },
+            _ => throw new ArgumentOutOfRangeException(nameof(field), field, null),
+        };
+
+        var result = SendEmailValidator.Validate(request);
+
+        Assert.Null(result.Email);
+        Assert.True(result.Errors.ContainsKey(field), $"No error for {field}; errors: {string.Join(", ", result.Errors.Keys)}");
+    }
+
+    public static TheoryData<string, string> ControlCharactersInHeaderFields()
+    {
+        var data = new TheoryData<string, string>();
+        string[] fields = ["subject", "from", "to[0]", "headers.X-Note", "tags[0].value", "tags[0].name", "attachments[0].filename"];
+        string[] controls = ["\r\n", "\r", "\n", "\0", "\t", "\u007f", "\u2028", "\u2029", "\u0085"];
+        foreach (var field in fields)
+        {
+            foreach (var control in controls)
+            {
+                data.Add(field, control);
+            }
+        }
+
+        return data;
+    }
+
+    [Fact]
+    public void CrlfInSubjectSaysWhatIsWrong()
+    {
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Subject = "Hi\r\nBcc: victim@example.test" });
+
+        var message = Assert.Single(AssertInvalid(result, "validation_error", "subject"));
+        Assert.Contains("control characters", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void OverlongSubjectIsRefused()
+    {
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Subject = new string('x', SendEmailValidator.MaxHeaderValueLength + 1) });
+
+        AssertInvalid(result, "validation_error", "subject");
+    }
+
+    [Theory]
+    [InlineData("X Note")]
+    [InlineData("X:Note")]
+    [InlineData("X-Nöte")]
+    [InlineData("")]
+    public void HeaderNameThatIsNotAFieldNameIsRefused(string name)
+    {
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Headers = new Dictionary<string, string> { [name] = "value" } });
+
+        var message = Assert.Single(AssertInvalid(result, "validation_error", $"headers.{name}"));
+        Assert.Contains("header name", message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("Bcc")]
+    [InlineData("bcc")]
+    [InlineData("Content-Type")]
+    [InlineData("From")]
+    [InlineData("MIME-Version")]
+    [InlineData("Content-Transfer-Encoding")]
+    [InlineData("Message-ID")]
+    [InlineData("X-Email-Id")]
+    public void ReservedHeaderIsRefused(string name)
+    {
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Headers = new Dictionary<string, string> { [name] = "value" } });
+
+        var message = Assert.Single(AssertInvalid(result, "validation_error", $"headers.{name}"));
+        Assert.Contains("set by the platform", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void CustomHeaderIsAllowed()
+    {
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with
+        {
+            Headers = new Dictionary<string, string> { ["X-Entity-Ref-ID"] = "order-42", ["List-Unsubscribe"] = "<mailto:unsub@acme.test>" },
+        });
+
+        Assert.NotNull(result.Email);
+    }
+
+    [Fact]
+    public void FiftyRecipientsAreAllowed()
+    {
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { To = Recipients(SendEmailValidator.MaxRecipientsPerField) });
+
+        Assert.NotNull(result.Email);
+        Assert.Equal(50, result.Email.To.Count);
+    }
+
+    [Fact]
+    public void MoreThanFiftyRecipientsAreRefused()
+    {
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { To = Recipients(51) });
+
+        var message = Assert.Single(AssertInvalid(result, "validation_error", "to"));
+        Assert.Contains("At most 50", message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("has space", "ok")]
+    [InlineData("dot.ted", "ok")]
+    [InlineData("ümlaut", "ok")]
+    [InlineData("", "ok")]
+    [InlineData("ok", "a/b")]
+    [InlineData("ok", "")]
+    [InlineData("ok", null)]
+    public void TagWithCharactersOutsideTheAllowedSetIsRefused(string name, string? value)
+    {
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Tags = [new TagRequest(name, value)] });
+
+        Assert.Null(result.Email);
+        Assert.Contains(result.Errors.Keys, k => k is "tags[0].name" or "tags[0].value");
+    }
+
+    [Fact]
+    public void TagLongerThan256CharactersIsRefused()
+    {
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Tags = [new TagRequest("ok", new string('v', 257))] });
+
+        AssertInvalid(result, "validation_error", "tags[0].value");
+    }
+
+    [Fact]
+    public void TagsOfLettersDigitsUnderscoresAndDashesAreValid()
+    {
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Tags = [new TagRequest("user_id-2", "A-9_z")] });
+
+        Assert.NotNull(result.Email);
+    }
+
+    [Theory]
+    [InlineData(null, null)]
+    [InlineData("", "")]
+    public void NeitherHtmlNorTextIsAMissingRequiredField(string? html, string? text)
+    {
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Html = html, Text = text });
+
+        var message = Assert.Single(AssertInvalid(result, "missing_required_field", "html"));
+        Assert.Contains("html or text", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void HtmlAloneIsEnough()
+    {
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Text = null, Html = "<p>Hi</p>" });
+
+        Assert.NotNull(result.Email);
+    }
+
+    [Fact]
+    public void ScheduledAtIsRefusedAsNotSupported()
+    {
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { ScheduledAt = "2030-01-01T00:00:00Z" });
+
+        var message = Assert.Single(AssertInvalid(result, "validation_error", "scheduled_at"));
+        Assert.Contains("not supported", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TemplateIsRefusedAsNotSupported()
+    {
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Template = new { id = "welcome" } });
+
+        var message = Assert.Single(AssertInvalid(result, "validation_error", "template"));
+        Assert.Contains("not supported", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void EveryProblemIsReportedAtOnceAndTheFirstNamedOneNamesTheProblem()
+    {
+        var result = SendEmailValidator.Validate(new SendEmailRequest { From = "nope", Subject = "Hi\n" });
+
+        Assert.Null(result.Email);
+        Assert.Equal("invalid_from_address", result.ProblemName);
+        Assert.Equal(["from", "html", "subject", "to"], result.Errors.Keys.Order(StringComparer.Ordinal));
+    }
+
+    internal static string[] AssertInvalid(ValidationResult result, string problemName, string field)
+    {
+        Assert.Null(result.Email);
+        Assert.Equal(problemName, result.ProblemName);
+        Assert.True(result.Errors.TryGetValue(field, out var messages), $"No error for {field}; errors: {string.Join(", ", result.Errors.Keys)}");
+        return messages;
+    }
+
+    private static string[] Recipients(int count) =>
+        Enumerable.Range(0, count).Select(i => $"r{i}@example.test").ToArray();
+}

@@ -1,0 +1,74 @@
+using System.Net;
+using System.Text.Json;
+using EmailPlatform.Contracts;
+using EmailPlatform.Status.Tests.Support;
+using EmailPlatform.Testing;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EmailPlatform.Status.Tests.Recording;
+
+/// <summary>The consumers as deployed: events published to a real RabbitMQ virtual host reach the read API.</summary>
+public sealed class StatusConsumersTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task EventsPublishedOnRabbitMqAreRecordedAndReadBack()
+    {
+        await using var api = await StatusApi.StartAsync();
+        using var client = api.CreateClient();
+        // Ready means the bus is connected and its endpoints (queues bound to the event exchanges) exist.
+        await Eventually.GetAsync(
+            async () => (await client.GetAsync(new Uri("/health/ready", UriKind.Relative))).StatusCode,
+            status => status == HttpStatusCode.OK, Timeout, "the status service to be ready");
+        var bus = api.Services.GetRequiredService<IBus>();
+        var emailId = Guid.NewGuid();
+        var deferred = TestEvents.Deferred(emailId, "bob@example.com", nextAttemptAt: DateTimeOffset.UtcNow.AddMinutes(5));
+        var failed = new EmailFailed(NewId.NextGuid(), emailId, "carol@example.com", null, 3, null, "retry window expired", DateTimeOffset.UtcNow);
+
+        await bus.Publish(TestEvents.Delivered(emailId, "alice@example.com"));
+        await bus.Publish(TestEvents.Queued(emailId, to: ["alice@example.com", "bob@example.com"], cc: ["carol@example.com"]));
+        await bus.Publish(deferred);
+        await bus.Publish(failed);
+
+        var delayed = await GetWhenAsync(client, emailId, e => e.GetProperty("events").GetArrayLength() == 4, "four recorded events");
+        Assert.Equal("delivery_delayed", delayed.GetProperty("last_event").GetString());
+        Assert.Equal("Your receipt", delayed.GetProperty("subject").GetString());
+        var bob = Recipient(delayed, "bob@example.com");
+        Assert.Equal(("deferred", deferred.Reason, 451), (bob.GetProperty("status").GetString(), bob.GetProperty("reason").GetString(), bob.GetProperty("last_reply").GetProperty("code").GetInt32()));
+        Assert.Equal(JsonValueKind.String, bob.GetProperty("next_attempt_at").ValueKind);
+        var carol = Recipient(delayed, "carol@example.com");
+        Assert.Equal(("failed", "retry window expired", 3), (carol.GetProperty("status").GetString(), carol.GetProperty("reason").GetString(), carol.GetProperty("attempts").GetInt32()));
+        Assert.Equal("delivered", Recipient(delayed, "alice@example.com").GetProperty("status").GetString());
+
+        await bus.Publish(TestEvents.Bounced(emailId, "bob@example.com", attempt: 2));
+
+        var final = await GetWhenAsync(client, emailId, e => e.GetProperty("last_event").GetString() == "bounced", "the bounce to be recorded");
+        Assert.Equal("bounced", Recipient(final, "bob@example.com").GetProperty("status").GetString());
+        Assert.Equal(5, final.GetProperty("events").GetArrayLength());
+    }
+
+    private static async Task<JsonElement> GetWhenAsync(HttpClient client, Guid emailId, Func<JsonElement, bool> done, string what)
+    {
+        var body = await Eventually.GetAsync(
+            async () =>
+            {
+                using var response = await client.GetAsync(new Uri($"/v1/emails/{emailId}", UriKind.Relative));
+                return response.IsSuccessStatusCode ? await response.Content.ReadAsStringAsync() : null;
+            },
+            json => json is not null && done(Parse(json)),
+            Timeout,
+            what);
+        return Parse(body!);
+    }
+
+    private static JsonElement Parse(string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        return document.RootElement.Clone();
+    }
+
+    private static JsonElement Recipient(JsonElement email, string address) =>
+        email.GetProperty("recipients").EnumerateArray().Single(r => r.GetProperty("email").GetString() == address);
+}

@@ -1,0 +1,275 @@
+using EmailPlatform.Status.Recording;
+using EmailPlatform.Status.Storage;
+using EmailPlatform.Status.Tests.Support;
+using Microsoft.EntityFrameworkCore;
+
+namespace EmailPlatform.Status.Tests.Recording;
+
+/// <summary>The recorder against a real, migrated PostgreSQL database of its own per test.</summary>
+public sealed class StatusRecorderTests
+{
+    private const string Alice = "alice@example.com";
+    private const string Bob = "bob@example.com";
+
+    [Fact]
+    public async Task QueuedThenDeliveredToEveryRecipientMakesTheEmailDelivered()
+    {
+        await using var store = await StatusStore.PostgresAsync();
+        var emailId = Guid.NewGuid();
+        var queued = TestEvents.Queued(emailId, to: ["Alice <Alice@Example.com>"], cc: [Bob]);
+        var toAlice = TestEvents.Delivered(emailId, Alice, relay: "relay-a");
+        var toBob = TestEvents.Delivered(emailId, Bob, relay: "relay-b");
+
+        await store.RecordAsync(queued);
+        await store.RecordAsync(toAlice);
+        await store.RecordAsync(toBob);
+
+        var email = await store.EmailAsync(emailId);
+        Assert.Equal(EmailState.Delivered, email.State);
+        Assert.Equal(("Acme <noreply@acme.test>", "Your receipt", queued.MessageId), (email.From, email.Subject, email.MessageId));
+        Assert.Equal(queued.AcceptedAt.UtcDateTime, email.AcceptedAt!.Value, TimeSpan.FromMilliseconds(1));
+        Assert.Equal(DateTimeKind.Utc, email.AcceptedAt.Value.Kind);
+        Assert.Equal(["Alice <Alice@Example.com>"], email.To);
+        Assert.Equal("receipt", Assert.Single(email.Tags).Value);
+        Assert.Equal("A-1001", email.Metadata["order_id"]);
+
+        var recipients = email.Recipients.OrderBy(r => r.Address, StringComparer.Ordinal).ToList();
+        Assert.Equal([(Alice, "to"), (Bob, "cc")], recipients.Select(r => (r.Address, r.Kind)));
+        Assert.All(recipients, r =>
+        {
+            Assert.Equal(EmailState.Delivered, r.State);
+            Assert.Equal((1, 250, "2.0.0", "Ok: queued as 4F2A1"), (r.Attempt, r.SmtpCode, r.EnhancedCode, r.SmtpText));
+            Assert.Null(r.NextAttemptAt);
+        });
+
+        var events = await store.EventsAsync(emailId);
+        Assert.Equal(
+            [(queued.EventId, EventTypes.Queued, null, null, 0), (toAlice.EventId, "email.delivered", Alice, "relay-a", 1), (toBob.EventId, "email.delivered", Bob, "relay-b", 1)],
+            events.Select(e => (e.Id, e.Type, e.Recipient, e.Relay, e.Attempt)));
+        Assert.Equal((250, "2.0.0", "Ok: queued as 4F2A1"), (events[1].SmtpCode, events[1].EnhancedCode, events[1].SmtpText));
+    }
+
+    [Fact]
+    public async Task RedeliveredEventIsRecordedOnce()
+    {
+        await using var store = await StatusStore.PostgresAsync();
+        var emailId = Guid.NewGuid();
+        var queued = TestEvents.Queued(emailId, to: [Alice]);
+        var delivered = TestEvents.Delivered(emailId, Alice);
+
+        await store.RecordAsync(queued);
+        await store.RecordAsync(queued);
+        await store.RecordAsync(delivered);
+        await store.RecordAsync(delivered);
+
+        Assert.Equal(2, (await store.EventsAsync(emailId)).Count);
+        Assert.Equal(1, await store.CountRecipientsAsync(emailId));
+        var email = await store.EmailAsync(emailId);
+        Assert.Equal(EmailState.Delivered, email.State);
+        Assert.Equal(2, email.Version);
+    }
+
+    [Fact]
+    public async Task EmailRepublishedByTheOutboxWithANewEventIdIsQueuedOnce()
+    {
+        await using var store = await StatusStore.PostgresAsync();
+        var emailId = Guid.NewGuid();
+        var queued = TestEvents.Queued(emailId, to: [Alice]);
+
+        await store.RecordAsync(queued);
+        await store.RecordAsync(queued with { EventId = Guid.NewGuid() });
+
+        var events = await store.EventsAsync(emailId);
+        Assert.Equal(queued.EventId, Assert.Single(events).Id);
+    }
+
+    [Fact]
+    public async Task OutcomeBeforeTheEmailsDetailsIsKeptButNotFinalUntilTheDetailsArrive()
+    {
+        await using var store = await StatusStore.PostgresAsync();
+        var emailId = Guid.NewGuid();
+        var delivered = TestEvents.Delivered(emailId, Alice);
+
+        await store.RecordAsync(delivered);
+
+        var early = await store.EmailAsync(emailId);
+        Assert.Null(early.AcceptedAt);
+        Assert.Null(early.Subject);
+        Assert.False(early.State.IsTerminal(), $"An email whose recipients are not all known yet must not be final, was {early.State}.");
+        Assert.Equal(EmailState.Delivered, Assert.Single(early.Recipients).State);
+        Assert.Null(early.Recipients[0].Kind);
+
+        await store.RecordAsync(TestEvents.Queued(emailId, to: [Alice]));
+
+        var email = await store.EmailAsync(emailId);
+        Assert.Equal(EmailState.Delivered, email.State);
+        Assert.Equal(("Your receipt", "Acme <noreply@acme.test>"), (email.Subject, email.From));
+        Assert.NotNull(email.AcceptedAt);
+        var recipient = Assert.Single(email.Recipients);
+        Assert.Equal(("to", EmailState.Delivered, 250), (recipient.Kind, recipient.State, recipient.SmtpCode));
+    }
+
+    [Fact]
+    public async Task OutcomeBeforeTheDetailsDoesNotFinishAnEmailWithOtherRecipientsStillPending()
+    {
+        await using var store = await StatusStore.PostgresAsync();
+        var emailId = Guid.NewGuid();
+
+        await store.RecordAsync(TestEvents.Delivered(emailId, Alice));
+        await store.RecordAsync(TestEvents.Queued(emailId, to: [Alice, Bob]));
+
+        var email = await store.EmailAsync(emailId);
+        Assert.Equal(EmailState.Queued, email.State);
+        Assert.Equal(EmailState.Queued, email.Recipients.Single(r => r.Address == Bob).State);
+    }
+
+    [Fact]
+    public async Task LateDeferralOfTheSameAttemptDoesNotUndoADelivery()
+    {
+        await using var store = await StatusStore.PostgresAsync();
+        var emailId = Guid.NewGuid();
+        var lateDeferral = TestEvents.Deferred(emailId, Alice, attempt: 1, nextAttemptAt: DateTimeOffset.UtcNow.AddMinutes(5));
+
+        await store.RecordAsync(TestEvents.Queued(emailId, to: [Alice]));
+        await store.RecordAsync(TestEvents.Delivered(emailId, Alice, attempt: 1));
+        await store.RecordAsync(lateDeferral);
+
+        var email = await store.EmailAsync(emailId);
+        Assert.Equal(EmailState.Delivered, email.State);
+        var recipient = Assert.Single(email.Recipients);
+        Assert.Equal((EmailState.Delivered, 250), (recipient.State, recipient.SmtpCode));
+        Assert.Null(recipient.Reason);
+        Assert.Null(recipient.NextAttemptAt);
+        Assert.Contains(await store.EventsAsync(emailId), e => e.Id == lateDeferral.EventId && e.Type == "email.deferred");
+    }
+
+    [Fact]
+    public async Task DeferredRecipientDeliveredOnTheNextAttemptAndOtherBouncedMakesTheEmailBounced()
+    {
+        await using var store = await StatusStore.PostgresAsync();
+        var emailId = Guid.NewGuid();
+
+        await store.RecordAsync(TestEvents.Queued(emailId, to: [Alice, Bob]));
+        await store.RecordAsync(TestEvents.Deferred(emailId, Alice, attempt: 1, nextAttemptAt: DateTimeOffset.UtcNow.AddMinutes(1)));
+        Assert.Equal(EmailState.Deferred, (await store.EmailAsync(emailId)).State);
+
+        await store.RecordAsync(TestEvents.Delivered(emailId, Alice, attempt: 2));
+        var afterRetry = await store.EmailAsync(emailId);
+        var alice = afterRetry.Recipients.Single(r => r.Address == Alice);
+        Assert.Equal((EmailState.Delivered, 2, 250), (alice.State, alice.Attempt, alice.SmtpCode));
+        Assert.Null(alice.Reason);
+        Assert.Null(alice.NextAttemptAt);
+        Assert.Equal(EmailState.Queued, afterRetry.State);
+
+        await store.RecordAsync(TestEvents.Bounced(emailId, Bob));
+
+        var email = await store.EmailAsync(emailId);
+        Assert.Equal(EmailState.Bounced, email.State);
+        var bob = email.Recipients.Single(r => r.Address == Bob);
+        Assert.Equal((EmailState.Bounced, 550, "5.1.1", "User unknown"), (bob.State, bob.SmtpCode, bob.EnhancedCode, bob.SmtpText));
+        Assert.Equal(
+            ["email.queued", "email.deferred", "email.delivered", "email.bounced"],
+            (await store.EventsAsync(emailId)).Select(e => e.Type));
+    }
+
+    [Fact]
+    public async Task DeferredRecipientShowsTheReasonAndWhenTheNextAttemptIsDue()
+    {
+        await using var store = await StatusStore.PostgresAsync();
+        var emailId = Guid.NewGuid();
+        var nextAttemptAt = DateTimeOffset.UtcNow.AddMinutes(15);
+        var deferred = TestEvents.Deferred(emailId, Alice, attempt: 1, nextAttemptAt: nextAttemptAt);
+
+        await store.RecordAsync(TestEvents.Queued(emailId, to: [Alice]));
+        await store.RecordAsync(deferred);
+
+        var email = await store.EmailAsync(emailId);
+        Assert.Equal(EmailState.Deferred, email.State);
+        var recipient = Assert.Single(email.Recipients);
+        Assert.Equal(EmailState.Deferred, recipient.State);
+        Assert.Equal("greylisted by the recipient's server", recipient.Reason);
+        Assert.Equal((451, "4.7.1"), (recipient.SmtpCode, recipient.EnhancedCode));
+        Assert.Equal(nextAttemptAt.UtcDateTime, recipient.NextAttemptAt!.Value, TimeSpan.FromMilliseconds(1));
+        Assert.Equal(DateTimeKind.Utc, recipient.NextAttemptAt.Value.Kind);
+        var recorded = (await store.EventsAsync(emailId)).Single(e => e.Id == deferred.EventId);
+        Assert.Equal(("greylisted by the recipient's server", "relay-a"), (recorded.Reason, recorded.Relay));
+        Assert.Equal(nextAttemptAt.UtcDateTime, recorded.NextAttemptAt!.Value, TimeSpan.FromMilliseconds(1));
+    }
+
+    [Fact]
+    public async Task ConcurrentOutcomesForABrandNewEmailBothEndUpRecordedAfterTheLosersRetry()
+    {
+        await using var store = await StatusStore.PostgresAsync();
+        var emailId = Guid.NewGuid();
+        var toAlice = TestEvents.Delivered(emailId, Alice);
+        var toBob = TestEvents.Bounced(emailId, Bob);
+        var rendezvous = new SaveRendezvous(parties: 2);
+
+        var attempts = new[] { store.RecordAsync(toAlice, rendezvous), store.RecordAsync(toBob, rendezvous) };
+        var loserIndex = await OneFailsWithAWriteConflictAsync(attempts);
+
+        // The loser wrote nothing: only the winner's email row, recipient and event are there.
+        var winner = loserIndex == 0 ? Bob : Alice;
+        var between = await store.EmailAsync(emailId);
+        Assert.Equal(1, between.Version);
+        Assert.Equal(winner, Assert.Single(between.Recipients).Address);
+        Assert.Equal(winner, Assert.Single(await store.EventsAsync(emailId)).Recipient);
+
+        // The consumer's retry policy runs the message again on a fresh scope.
+        await store.RecordAsync(loserIndex == 0 ? toAlice : toBob);
+
+        var email = await store.EmailAsync(emailId);
+        Assert.Equal(2, email.Version);
+        Assert.Equal(
+            [(Alice, EmailState.Delivered, 250), (Bob, EmailState.Bounced, 550)],
+            email.Recipients.OrderBy(r => r.Address, StringComparer.Ordinal).Select(r => (r.Address, r.State, r.SmtpCode)));
+        Assert.Equal(2, (await store.EventsAsync(emailId)).Count);
+        Assert.False(email.State.IsTerminal());
+
+        await store.RecordAsync(TestEvents.Queued(emailId, to: [Alice, Bob]));
+        Assert.Equal(EmailState.Bounced, (await store.EmailAsync(emailId)).State);
+    }
+
+    [Fact]
+    public async Task ConcurrentOutcomesForAKnownEmailNeverOverwriteEachOther()
+    {
+        await using var store = await StatusStore.PostgresAsync();
+        var emailId = Guid.NewGuid();
+        await store.RecordAsync(TestEvents.Queued(emailId, to: [Alice, Bob]));
+        var toAlice = TestEvents.Delivered(emailId, Alice);
+        var toBob = TestEvents.Delivered(emailId, Bob);
+        var rendezvous = new SaveRendezvous(parties: 2);
+
+        var attempts = new[] { store.RecordAsync(toAlice, rendezvous), store.RecordAsync(toBob, rendezvous) };
+        var loserIndex = await OneFailsWithAWriteConflictAsync(attempts);
+
+        // Without the email's version check the loser would have saved and derived "queued" from a stale recipient list.
+        var between = await store.EmailAsync(emailId);
+        Assert.Equal((2, EmailState.Queued), (between.Version, between.State));
+        Assert.Single(between.Recipients, r => r.State == EmailState.Delivered);
+        Assert.Equal(2, (await store.EventsAsync(emailId)).Count);
+
+        await store.RecordAsync(loserIndex == 0 ? toAlice : toBob);
+
+        var email = await store.EmailAsync(emailId);
+        Assert.Equal((3, EmailState.Delivered), (email.Version, email.State));
+        Assert.All(email.Recipients, r => Assert.Equal(EmailState.Delivered, r.State));
+        Assert.Equal(3, (await store.EventsAsync(emailId)).Count);
+    }
+
+    private static async Task<int> OneFailsWithAWriteConflictAsync(Task[] attempts)
+    {
+        try
+        {
+            await Task.WhenAll(attempts);
+        }
+        catch (DbUpdateException)
+        {
+        }
+
+        var failed = attempts.Select((task, index) => (task, index)).Where(a => a.task.IsFaulted).ToList();
+        var (loser, loserIndex) = Assert.Single(failed);
+        Assert.IsAssignableFrom<DbUpdateException>(loser.Exception!.InnerException);
+        return loserIndex;
+    }
+}

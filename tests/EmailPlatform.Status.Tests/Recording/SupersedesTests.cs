@@ -1,0 +1,58 @@
+using EmailPlatform.Status.Recording;
+using EmailPlatform.Status.Storage;
+
+namespace EmailPlatform.Status.Tests.Recording;
+
+/// <summary>Which event may replace what a recipient shows: the rule that makes any arrival order safe.</summary>
+public sealed class SupersedesTests
+{
+    [Theory]
+    [InlineData(EmailState.Delivered)]
+    [InlineData(EmailState.Bounced)]
+    [InlineData(EmailState.Failed)]
+    public void TerminalRecipientNeverChangesEvenForALaterAttempt(EmailState terminal)
+    {
+        var recipient = Recipient(terminal, attempt: 1);
+
+        Assert.False(StatusRecorder.Supersedes(recipient, EmailState.Deferred, 2));
+        Assert.False(StatusRecorder.Supersedes(recipient, EmailState.Delivered, 2));
+        Assert.False(StatusRecorder.Supersedes(recipient, EmailState.Bounced, 1));
+    }
+
+    [Fact]
+    public void HigherAttemptWinsEvenWithLessProgress() =>
+        Assert.True(StatusRecorder.Supersedes(Recipient(EmailState.Deferred, attempt: 1), EmailState.Sending, 2));
+
+    [Fact]
+    public void SameAttemptOnlyAdvances()
+    {
+        var deferred = Recipient(EmailState.Deferred, attempt: 2);
+
+        Assert.True(StatusRecorder.Supersedes(deferred, EmailState.Delivered, 2));
+        Assert.False(StatusRecorder.Supersedes(deferred, EmailState.Deferred, 2));
+        Assert.False(StatusRecorder.Supersedes(deferred, EmailState.Sending, 2));
+    }
+
+    [Fact]
+    public void PendingStateFromALowerAttemptIsIgnored()
+    {
+        var deferred = Recipient(EmailState.Deferred, attempt: 3);
+
+        Assert.False(StatusRecorder.Supersedes(deferred, EmailState.Deferred, 2));
+        Assert.False(StatusRecorder.Supersedes(deferred, EmailState.Sending, 2));
+    }
+
+    [Theory]
+    [InlineData(EmailState.Delivered)]
+    [InlineData(EmailState.Bounced)]
+    [InlineData(EmailState.Failed)]
+    public void FinalStateReportedLateStillReplacesAPendingOne(EmailState final) =>
+        Assert.True(StatusRecorder.Supersedes(Recipient(EmailState.Deferred, attempt: 3), final, 2));
+
+    [Fact]
+    public void FirstOutcomeReplacesAFreshRecipient() =>
+        Assert.True(StatusRecorder.Supersedes(new RecipientRecord { Address = "a@example.com" }, EmailState.Deferred, 1));
+
+    private static RecipientRecord Recipient(EmailState state, int attempt) =>
+        new() { Address = "alice@example.com", State = state, Attempt = attempt };
+}
