@@ -1,3 +1,4 @@
+using EmailPlatform.Testing;
 using System.Net;
 using System.Net.Http.Headers;
 using EmailPlatform.Ingress.Tests.Support;

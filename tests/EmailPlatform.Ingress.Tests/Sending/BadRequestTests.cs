@@ -1,3 +1,4 @@
+using EmailPlatform.Testing;
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;

@@ -1,3 +1,4 @@
+using EmailPlatform.Testing;
 using System.Net;
 using System.Text.Json;
 using EmailPlatform.Status.Recording;
@@ -126,7 +127,7 @@ public sealed class GetEmailTests
 
         using var response = await client.GetAsync(new Uri($"/v1/emails/{Guid.NewGuid()}", UriKind.Relative));
 
-        await AssertProblemAsync(response, HttpStatusCode.NotFound, "not_found");
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.NotFound, "not_found");
     }
 
     [Fact]
@@ -143,7 +144,7 @@ public sealed class GetEmailTests
 
         using var response = await client.GetAsync(new Uri($"/v1/emails/{emailId}", UriKind.Relative));
 
-        await AssertProblemAsync(response, HttpStatusCode.NotFound, "not_found");
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.NotFound, "not_found");
     }
 
     [Fact]
@@ -154,7 +155,7 @@ public sealed class GetEmailTests
 
         using var response = await client.GetAsync(new Uri("/v1/emails/not-a-guid", UriKind.Relative));
 
-        await AssertProblemAsync(response, HttpStatusCode.NotFound, "not_found");
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.NotFound, "not_found");
     }
 
     [Fact]
@@ -165,7 +166,7 @@ public sealed class GetEmailTests
 
         using var response = await client.GetAsync(new Uri($"/v1/emails/{Guid.NewGuid()}", UriKind.Relative));
 
-        await AssertProblemAsync(response, HttpStatusCode.Unauthorized, "missing_api_key");
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.Unauthorized, "missing_api_key");
     }
 
     [Fact]
@@ -177,20 +178,7 @@ public sealed class GetEmailTests
 
         using var response = await client.GetAsync(new Uri($"/v1/emails/{Guid.NewGuid()}", UriKind.Relative));
 
-        await AssertProblemAsync(response, HttpStatusCode.Forbidden, "invalid_api_key");
-    }
-
-    private static async Task AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string name)
-    {
-        Assert.Equal(status, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        var problem = json.RootElement;
-        Assert.Equal(name, problem.GetProperty("name").GetString());
-        Assert.Equal("https://emailplatform.dev/problems/" + name, problem.GetProperty("type").GetString());
-        Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
-        Assert.Equal((int)status, problem.GetProperty("statusCode").GetInt32());
-        Assert.False(string.IsNullOrWhiteSpace(problem.GetProperty("message").GetString()));
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.Forbidden, "invalid_api_key");
     }
 
     private static (int, string?, string?) Reply(JsonElement reply) =>

@@ -1,13 +1,14 @@
 using System.Net;
 using System.Text.Json;
+using Xunit;
 
-namespace EmailPlatform.Ingress.Tests.Support;
+namespace EmailPlatform.Testing;
 
 /// <summary>
 /// What every error answer must be (WIRE.md): <c>application/problem+json</c> with the RFC 9457 members and the
 /// members Resend's clients read (<c>name</c>, <c>message</c>, <c>statusCode</c>).
 /// </summary>
-internal static class ProblemAssert
+public static class ProblemAssert
 {
     public const string TypeBase = "https://emailplatform.dev/problems/";
 
