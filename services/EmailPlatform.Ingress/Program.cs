@@ -1,3 +1,4 @@
+using EmailPlatform.Ingress.Storage;
 using EmailPlatform.Ingress;
 using EmailPlatform.Ingress.Outbox;
 using EmailPlatform.ServiceDefaults;

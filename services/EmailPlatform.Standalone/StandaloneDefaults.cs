@@ -1,3 +1,4 @@
+using EmailPlatform.Ingress.Storage;
 using System.Security.Cryptography;
 using EmailPlatform.Ingress.Outbox;
 using EmailPlatform.ServiceDefaults.Storage;

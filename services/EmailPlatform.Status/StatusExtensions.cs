@@ -22,7 +22,7 @@ public static class StatusExtensions
 
     public static IBusRegistrationConfigurator AddStatusConsumers(this IBusRegistrationConfigurator bus)
     {
-        bus.AddConsumer<EmailQueuedConsumer, EmailQueuedConsumerDefinition>();
+        bus.AddConsumer<EmailLifecycleConsumer, EmailLifecycleConsumerDefinition>();
         bus.AddConsumer<RecipientOutcomeConsumer, RecipientOutcomeConsumerDefinition>();
         return bus;
     }

@@ -21,6 +21,12 @@ internal static class MimeMessageFactory
 
     public static MimeMessage Create(SendEmail email)
     {
+        if (email.RawMessage is { } raw)
+        {
+            // A raw send is the client's own message, checked and given its Message-ID at accept: send it as it is.
+            return MimeMessage.Load(new MemoryStream(raw, writable: false));
+        }
+
         RejectLineBreaks("Subject", email.Subject, email.EmailId);
 
         var message = new MimeMessage();

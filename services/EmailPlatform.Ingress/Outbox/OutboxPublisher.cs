@@ -1,6 +1,5 @@
+using EmailPlatform.Ingress.Storage;
 using System.Diagnostics;
-using System.Text.Json;
-using EmailPlatform.Contracts;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -8,12 +7,14 @@ using Microsoft.Extensions.Options;
 namespace EmailPlatform.Ingress.Outbox;
 
 /// <summary>
-/// Moves accepted emails from the outbox onto the bus: publishes <see cref="EmailQueued"/>, then
-/// <see cref="SendEmail"/>, waits for the broker's confirms, then marks the rows published in the same
-/// transaction that locked them. A crash between confirm and commit publishes the email again, which the
-/// consumers tolerate (at-least-once, idempotent). With PostgreSQL, rows are claimed with
-/// <c>FOR UPDATE SKIP LOCKED</c>, so several ingress replicas never publish the same batch together.
-/// While the broker is down the ingress keeps accepting; this loop backs off and catches up afterwards.
+/// Moves due outbox messages onto the bus, waits for the broker's confirms, then marks them published in the
+/// same transaction that locked them. A crash between confirm and commit publishes them again, which every
+/// consumer tolerates (at-least-once, idempotent). Events go out before commands, so the status service hears
+/// of an email before any worker can report on it. With PostgreSQL, rows are claimed with
+/// <c>FOR UPDATE SKIP LOCKED</c>: several ingress replicas never publish the same message together, and a
+/// cancel waits for a batch in flight. While the broker is down the ingress keeps accepting; this loop backs
+/// off and catches up afterwards. It wakes when signalled, and otherwise every poll interval, which is also
+/// how scheduled emails leave on time.
 /// </summary>
 internal sealed class OutboxPublisher(
     IServiceScopeFactory scopes,
@@ -61,7 +62,8 @@ internal sealed class OutboxPublisher(
         var db = scope.ServiceProvider.GetRequiredService<IngressDbContext>();
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
 
-        var batch = await ClaimBatchAsync(db, cancellationToken);
+        var now = clock.GetUtcNow().UtcDateTime;
+        var batch = await ClaimDueAsync(db, now, cancellationToken);
         if (batch.Count == 0)
         {
             return 0;
@@ -70,63 +72,44 @@ internal sealed class OutboxPublisher(
         using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
         {
             timeout.CancelAfter(_options.PublishTimeout);
-            await Task.WhenAll(batch.Select(row => PublishAsync(row, timeout.Token)));
+            await Task.WhenAll(batch.Where(m => !OutboxMessageTypes.IsCommand(m.MessageType)).Select(m => PublishAsync(m, timeout.Token)));
+            await Task.WhenAll(batch.Where(m => OutboxMessageTypes.IsCommand(m.MessageType)).Select(m => PublishAsync(m, timeout.Token)));
         }
 
-        var now = clock.GetUtcNow().UtcDateTime;
-        foreach (var row in batch)
+        foreach (var message in batch)
         {
-            row.PublishedAt = now;
+            message.PublishedAt = now;
         }
 
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         OutboxTelemetry.Published.Add(batch.Count);
-        OutboxTelemetry.RecordLag(now - batch.Min(r => r.AcceptedAt));
+        OutboxTelemetry.RecordLag(now - batch.Min(m => m.AvailableAt));
         Log.Published(logger, batch.Count);
         return batch.Count;
     }
 
-    private Task<List<OutboxEmail>> ClaimBatchAsync(IngressDbContext db, CancellationToken cancellationToken)
+    private Task<List<OutboxMessage>> ClaimDueAsync(IngressDbContext db, DateTime now, CancellationToken cancellationToken)
     {
         var size = _options.BatchSize;
-        var pending = db.Database.IsNpgsql()
-            ? db.OutboxEmails.FromSql(
-                $"SELECT * FROM outbox_emails WHERE published_at IS NULL ORDER BY accepted_at LIMIT {size} FOR UPDATE SKIP LOCKED")
-            : db.OutboxEmails.Where(e => e.PublishedAt == null).OrderBy(e => e.AcceptedAt).Take(size);
-        return pending.ToListAsync(cancellationToken);
+        var due = db.Database.IsNpgsql()
+            ? db.OutboxMessages.FromSql($"""
+                SELECT * FROM outbox_messages
+                WHERE published_at IS NULL AND available_at <= {now}
+                ORDER BY available_at, id
+                LIMIT {size}
+                FOR UPDATE SKIP LOCKED
+                """)
+            : db.OutboxMessages.Where(m => m.PublishedAt == null && m.AvailableAt <= now).OrderBy(m => m.AvailableAt).ThenBy(m => m.Id).Take(size);
+        return due.ToListAsync(cancellationToken);
     }
 
-    private async Task PublishAsync(OutboxEmail row, CancellationToken cancellationToken)
+    private async Task PublishAsync(OutboxMessage row, CancellationToken cancellationToken)
     {
-        var command = JsonSerializer.Deserialize<SendEmail>(row.Payload, OutboxJson.Options)
-            ?? throw new InvalidOperationException($"Outbox row {row.Id} has an empty payload.");
-
+        var (message, type) = OutboxMessageTypes.Read(row);
         ActivityContext.TryParse(row.TraceParent, null, out var parent);
-        using var activity = OutboxTelemetry.Source.StartActivity("outbox publish", ActivityKind.Producer, parent);
-        activity?.SetTag("email.id", row.Id);
-
-        // The status service hears of the email before any worker can report an outcome for it.
-        await bus.Publish(ToQueued(command, row.Bcc, clock.GetUtcNow()), cancellationToken);
-        await bus.Publish(command, cancellationToken);
+        using var activity = OutboxTelemetry.Source.StartActivity("outbox publish " + row.MessageType, ActivityKind.Producer, parent);
+        activity?.SetTag("email.id", row.EmailId);
+        await bus.Publish(message, type, cancellationToken);
     }
-
-    private static EmailQueued ToQueued(SendEmail command, IReadOnlyList<string> bcc, DateTimeOffset now) => new(
-        EventId: NewId.NextGuid(),
-        EmailId: command.EmailId,
-        MessageId: command.MessageId,
-        From: command.From,
-        To: command.To,
-        Cc: command.Cc,
-        Bcc: bcc,
-        ReplyTo: command.ReplyTo,
-        Subject: command.Subject,
-        Html: command.Html,
-        Text: command.Text,
-        AttachmentNames: command.Attachments.Select(a => a.Filename).ToList(),
-        Tags: command.Tags,
-        Metadata: command.Metadata,
-        Priority: command.Priority,
-        AcceptedAt: command.AcceptedAt,
-        Timestamp: now);
 }

@@ -3,41 +3,77 @@ using System.Text.Json;
 using EmailPlatform.ServiceDefaults.Json;
 using EmailPlatform.ServiceDefaults.Problems;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 
 namespace EmailPlatform.Ingress.Sending;
 
+/// <summary>A request body read whole (for the idempotency hash) and parsed with the public API's conventions.</summary>
+internal sealed record JsonBody<T>(T? Value, byte[] Raw, ProblemHttpResult? Problem) where T : class;
+
 /// <summary>
-/// Reads a JSON body with the public API's conventions and turns every way it can be wrong (content type,
-/// syntax, types, encoding) into a clear problem instead of the framework's bare 400.
+/// Reads a JSON body and turns every way it can be wrong (content type, size, syntax, types, encoding) into a
+/// clear problem instead of the framework's bare 400.
 /// </summary>
 internal static class JsonBody
 {
-    public static async Task<(T? Value, ProblemHttpResult? Problem)> ReadAsync<T>(HttpRequest request, CancellationToken cancellationToken)
+    public static async Task<JsonBody<T>> ReadAsync<T>(HttpRequest request, CancellationToken cancellationToken)
         where T : class
     {
         if (!request.HasJsonContentType())
         {
-            return (null, ApiProblems.Problem(StatusCodes.Status415UnsupportedMediaType, ApiProblems.UnsupportedMediaType,
+            return Fail<T>(ApiProblems.Problem(StatusCodes.Status415UnsupportedMediaType, ApiProblems.UnsupportedMediaType,
                 "Unsupported media type.", "Send the request body as JSON with 'Content-Type: application/json'."));
+        }
+
+        var limit = request.HttpContext.RequestServices.GetRequiredService<IOptions<IngressOptions>>().Value.MaxRequestBodyBytes;
+        var raw = await ReadBoundedAsync(request, limit, cancellationToken);
+        if (raw is null)
+        {
+            return Fail<T>(ApiProblems.Problem(StatusCodes.Status413PayloadTooLarge, ApiProblems.PayloadTooLarge,
+                "Request body too large.", $"The request body is larger than {limit} bytes."));
         }
 
         try
         {
-            var value = await request.ReadFromJsonAsync<T>(WireJson.Options, cancellationToken);
-            return value is null
-                ? (null, Invalid("The request body must be a JSON object."))
-                : (value, null);
+            var value = JsonSerializer.Deserialize<T>(new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(raw), WireJson.Options);
+            return value is null ? Fail<T>(Invalid("The request body must not be null.")) : new JsonBody<T>(value, raw, null);
+        }
+        catch (DecoderFallbackException)
+        {
+            return Fail<T>(Invalid("The request body is not valid UTF-8."));
         }
         catch (JsonException ex)
         {
             var where = string.IsNullOrEmpty(ex.Path) || ex.Path == "$" ? "" : $" at '{ex.Path.TrimStart('$', '.')}'";
-            return (null, Invalid($"The request body is not valid JSON for this endpoint{where}: {Describe(ex)}"));
-        }
-        catch (InvalidOperationException ex) when (ex.InnerException is DecoderFallbackException)
-        {
-            return (null, Invalid("The request body is not valid UTF-8."));
+            return Fail<T>(Invalid($"The request body is not valid JSON for this endpoint{where}: {Describe(ex)}"));
         }
     }
+
+    /// <returns>The body, or null when it is longer than <paramref name="limit"/>.</returns>
+    private static async Task<byte[]?> ReadBoundedAsync(HttpRequest request, long limit, CancellationToken cancellationToken)
+    {
+        if (request.ContentLength > limit)
+        {
+            return null;
+        }
+
+        using var buffer = new MemoryStream(request.ContentLength is { } length ? (int)length : 4096);
+        var chunk = new byte[81920];
+        int read;
+        while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > limit)
+            {
+                return null;
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return buffer.ToArray();
+    }
+
+    private static JsonBody<T> Fail<T>(ProblemHttpResult problem) where T : class => new(null, [], problem);
 
     private static ProblemHttpResult Invalid(string detail) =>
         ApiProblems.Problem(StatusCodes.Status400BadRequest, ApiProblems.ValidationError, "The request body is invalid.", detail);
@@ -45,9 +81,8 @@ internal static class JsonBody
     /// <summary>The serializer's messages name .NET types; say what the client can act on instead.</summary>
     private static string Describe(JsonException ex) => ex.InnerException switch
     {
-        DecoderFallbackException => "it is not valid UTF-8.",
         _ when ex.Message.StartsWith(StringOrArrayConverter.Expectation, StringComparison.Ordinal) => StringOrArrayConverter.Expectation,
-        _ when ex.Message.Contains("could not be converted", StringComparison.Ordinal) => "a value has the wrong type.",
+        _ when ex.Message.Contains("could not be converted", StringComparison.Ordinal) => "a value has the wrong type or is not one of the allowed values.",
         _ when ex.Message.Contains("maximum configured depth", StringComparison.Ordinal) => "it is nested too deeply.",
         _ => "the JSON is malformed.",
     };

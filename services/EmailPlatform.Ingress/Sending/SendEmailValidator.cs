@@ -29,7 +29,7 @@ internal static partial class SendEmailValidator
         AllowUnquotedCommasInAddresses = false,
     };
 
-    public static ValidationResult Validate(SendEmailRequest request)
+    public static ValidationResult Validate(SendEmailRequest request, SendLimits limits)
     {
         var errors = new Errors();
 
@@ -38,6 +38,10 @@ internal static partial class SendEmailValidator
         var cc = ParseList(errors, "cc", request.Cc, required: false);
         var bcc = ParseList(errors, "bcc", request.Bcc, required: false);
         var replyTo = ParseList(errors, "reply_to", request.ReplyTo, required: false);
+        if (to.Count + cc.Count + bcc.Count > limits.MaxRecipients)
+        {
+            errors.Add("to", $"At most {limits.MaxRecipients} recipients (to, cc and bcc together) are allowed in one email.");
+        }
 
         if (errors.Required("subject", request.Subject))
         {
@@ -54,10 +58,7 @@ internal static partial class SendEmailValidator
         CheckTags(errors, request.Tags);
         CheckMetadata(errors, request.Metadata);
 
-        if (request.ScheduledAt is not null)
-        {
-            errors.Add("scheduled_at", "Scheduled sending is not supported by this server yet; send without scheduled_at.");
-        }
+        var scheduledAt = ScheduleValidator.Check(errors, request.ScheduledAt, limits);
 
         if (request.Template is not null)
         {
@@ -69,10 +70,10 @@ internal static partial class SendEmailValidator
             return ValidationResult.Invalid(errors.ToDictionary(), errors.ProblemName);
         }
 
-        return ValidationResult.Valid(new ValidatedEmail(from!, to, cc, bcc, replyTo, attachments));
+        return ValidationResult.Valid(new ValidatedEmail(from!, to, cc, bcc, replyTo, attachments, scheduledAt));
     }
 
-    private static MailboxAddress? ParseMailbox(Errors errors, string field, string value)
+    internal static MailboxAddress? ParseMailbox(Errors errors, string field, string value)
     {
         if (!errors.HeaderSafe(field, value))
         {
@@ -89,7 +90,7 @@ internal static partial class SendEmailValidator
         return mailbox;
     }
 
-    private static List<MailboxAddress> ParseList(Errors errors, string field, IReadOnlyList<string>? values, bool required)
+    internal static List<MailboxAddress> ParseList(Errors errors, string field, IReadOnlyList<string>? values, bool required)
     {
         var result = new List<MailboxAddress>();
         if (values is null || values.Count == 0)
@@ -144,7 +145,7 @@ internal static partial class SendEmailValidator
         }
     }
 
-    private static void CheckTags(Errors errors, IReadOnlyList<TagRequest>? tags)
+    internal static void CheckTags(Errors errors, IReadOnlyList<TagRequest>? tags)
     {
         for (var i = 0; i < (tags?.Count ?? 0); i++)
         {
@@ -161,7 +162,7 @@ internal static partial class SendEmailValidator
         }
     }
 
-    private static void CheckMetadata(Errors errors, IReadOnlyDictionary<string, string>? metadata)
+    internal static void CheckMetadata(Errors errors, IReadOnlyDictionary<string, string>? metadata)
     {
         foreach (var (key, value) in metadata ?? new Dictionary<string, string>())
         {

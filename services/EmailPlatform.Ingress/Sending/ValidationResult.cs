@@ -10,7 +10,8 @@ internal sealed record ValidatedEmail(
     IReadOnlyList<MailboxAddress> Cc,
     IReadOnlyList<MailboxAddress> Bcc,
     IReadOnlyList<MailboxAddress> ReplyTo,
-    IReadOnlyList<EmailAttachment> Attachments);
+    IReadOnlyList<EmailAttachment> Attachments,
+    DateTimeOffset? ScheduledAt);
 
 internal sealed record ValidationResult(ValidatedEmail? Email, IDictionary<string, string[]> Errors, string ProblemName)
 {

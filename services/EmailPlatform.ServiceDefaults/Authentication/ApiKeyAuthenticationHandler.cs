@@ -1,4 +1,3 @@
-using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Encodings.Web;
@@ -11,15 +10,18 @@ using Microsoft.Extensions.Options;
 namespace EmailPlatform.ServiceDefaults.Authentication;
 
 /// <summary>
-/// <c>Authorization: Bearer &lt;api key&gt;</c>. A missing key answers 401 <c>missing_api_key</c>, a wrong
-/// one 403 <c>invalid_api_key</c>, both as problem details. Keys are compared by hash in constant time.
+/// <c>Authorization: Bearer &lt;api key&gt;</c>. The bootstrap key (compared by hash in constant time) is an
+/// admin; any other key goes to the service's <see cref="IApiKeyResolver"/>, if it has one. A missing key
+/// answers 401 <c>missing_api_key</c>, an unknown or revoked one 401 <c>invalid_api_key</c>, a key without
+/// the scope an endpoint needs 403 <c>restricted_api_key</c>; all as problem details.
 /// </summary>
 internal sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
     IOptions<AuthOptions> auth,
-    IProblemDetailsService problems)
+    IProblemDetailsService problems,
+    IApiKeyResolver? resolver = null)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
@@ -27,32 +29,32 @@ internal sealed class ApiKeyAuthenticationHandler(
 
     private readonly byte[] _bootstrapHash = Hash(auth.Value.BootstrapKey);
 
-    protected override Task<AuthenticateResult> HandleAuthenticateAsync()
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         string? header = Request.Headers.Authorization;
         if (string.IsNullOrEmpty(header))
         {
-            return Task.FromResult(AuthenticateResult.NoResult());
+            return AuthenticateResult.NoResult();
         }
 
         if (!header.StartsWith(BearerPrefix, StringComparison.OrdinalIgnoreCase) && !header.Equals(BearerPrefix.Trim(), StringComparison.OrdinalIgnoreCase))
         {
-            return Task.FromResult(AuthenticateResult.Fail("The Authorization header must use the Bearer scheme."));
+            return AuthenticateResult.Fail("The Authorization header must use the Bearer scheme: 'Authorization: Bearer <key>'.");
         }
 
         var key = header.Length > BearerPrefix.Length ? header[BearerPrefix.Length..].Trim() : "";
         if (key.Length == 0)
         {
-            return Task.FromResult(AuthenticateResult.NoResult());
+            return AuthenticateResult.NoResult();
         }
 
-        if (!CryptographicOperations.FixedTimeEquals(Hash(key), _bootstrapHash))
-        {
-            return Task.FromResult(AuthenticateResult.Fail("The API key is not valid."));
-        }
+        var identity = CryptographicOperations.FixedTimeEquals(Hash(key), _bootstrapHash)
+            ? ApiKeyIdentity.Bootstrap
+            : resolver is null ? null : await resolver.ResolveAsync(key, Context.RequestAborted);
 
-        var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, "bootstrap"), new Claim(ClaimTypes.Role, "admin")], SchemeName);
-        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName)));
+        return identity is null
+            ? AuthenticateResult.Fail("The API key is not valid: it is unknown or has been revoked.")
+            : AuthenticateResult.Success(new AuthenticationTicket(identity.ToPrincipal(SchemeName), SchemeName));
     }
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
@@ -61,7 +63,7 @@ internal sealed class ApiKeyAuthenticationHandler(
         var problem = result.Failure is null
             ? ApiProblems.Create(StatusCodes.Status401Unauthorized, ApiProblems.MissingApiKey,
                 "Missing API key.", "Send the API key in the Authorization header: 'Authorization: Bearer <key>'.")
-            : ApiProblems.Create(StatusCodes.Status403Forbidden, ApiProblems.InvalidApiKey,
+            : ApiProblems.Create(StatusCodes.Status401Unauthorized, ApiProblems.InvalidApiKey,
                 "Invalid API key.", result.Failure.Message);
 
         Response.StatusCode = problem.Status!.Value;
@@ -71,8 +73,8 @@ internal sealed class ApiKeyAuthenticationHandler(
 
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties)
     {
-        var problem = ApiProblems.Create(StatusCodes.Status403Forbidden, "restricted_api_key",
-            "Restricted API key.", "This API key is not allowed to perform this action.");
+        var problem = ApiProblems.Create(StatusCodes.Status403Forbidden, ApiProblems.RestrictedApiKey,
+            "Restricted API key.", "This API key does not have the scope this endpoint needs.");
         Response.StatusCode = StatusCodes.Status403Forbidden;
         return problems.WriteAsync(new ProblemDetailsContext { HttpContext = Context, ProblemDetails = problem }).AsTask();
     }

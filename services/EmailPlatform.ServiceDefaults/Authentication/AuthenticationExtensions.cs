@@ -22,7 +22,13 @@ public static class AuthenticationExtensions
 
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
-        builder.Services.AddAuthorization();
+        var authorization = builder.Services.AddAuthorizationBuilder();
+        foreach (var scope in ApiKeyScopes.All)
+        {
+            authorization.AddPolicy(scope, policy => policy.RequireAssertion(
+                context => ApiKeyIdentity.From(context.User)?.Has(scope) == true));
+        }
+
         return builder;
     }
 }

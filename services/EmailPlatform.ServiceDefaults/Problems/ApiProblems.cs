@@ -17,6 +17,7 @@ public static class ApiProblems
     public const string InvalidFromAddress = "invalid_from_address";
     public const string MissingApiKey = "missing_api_key";
     public const string InvalidApiKey = "invalid_api_key";
+    public const string RestrictedApiKey = "restricted_api_key";
     public const string NotFound = "not_found";
     public const string MethodNotAllowed = "method_not_allowed";
     public const string PayloadTooLarge = "payload_too_large";
@@ -24,6 +25,7 @@ public static class ApiProblems
     public const string RateLimitExceeded = "rate_limit_exceeded";
     public const string ApplicationError = "application_error";
     public const string InternalServerError = "internal_server_error";
+    public const string ServiceUnavailable = "service_unavailable";
 
     public static ProblemHttpResult Problem(int status, string name, string title, string detail) =>
         TypedResults.Problem(Create(status, name, title, detail));
@@ -63,13 +65,14 @@ public static class ApiProblems
     {
         StatusCodes.Status400BadRequest => ValidationError,
         StatusCodes.Status401Unauthorized => MissingApiKey,
-        StatusCodes.Status403Forbidden => InvalidApiKey,
+        StatusCodes.Status403Forbidden => RestrictedApiKey,
         StatusCodes.Status404NotFound => NotFound,
         StatusCodes.Status405MethodNotAllowed => MethodNotAllowed,
         StatusCodes.Status413PayloadTooLarge => PayloadTooLarge,
         StatusCodes.Status415UnsupportedMediaType => UnsupportedMediaType,
         StatusCodes.Status422UnprocessableEntity => ValidationError,
         StatusCodes.Status429TooManyRequests => RateLimitExceeded,
+        StatusCodes.Status503ServiceUnavailable => ServiceUnavailable,
         >= 500 => InternalServerError,
         _ => ApplicationError,
     };

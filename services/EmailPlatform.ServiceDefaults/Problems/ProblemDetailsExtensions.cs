@@ -17,6 +17,8 @@ internal static class ProblemDetailsExtensions
             ApiProblems.Enrich(context.ProblemDetails);
         });
 
+        services.AddExceptionHandler<StoreUnavailableHandler>();
+
         // Registered after the framework's writer, so it is only the fallback for clients that do not accept JSON.
         services.AddSingleton<IProblemDetailsWriter, JsonProblemDetailsWriter>();
         return services;
@@ -28,6 +30,7 @@ internal static class ProblemDetailsExtensions
         StatusCodes.Status404NotFound => $"Nothing exists at {request.Path}.",
         StatusCodes.Status405MethodNotAllowed => $"{request.Method} is not allowed on {request.Path}.",
         StatusCodes.Status415UnsupportedMediaType => "Send the request body as JSON with 'Content-Type: application/json'.",
+        StatusCodes.Status413PayloadTooLarge => "The request body is larger than this server accepts.",
         >= 500 => "The server could not complete the request. It has been logged; retrying later may succeed.",
         _ => null,
     };

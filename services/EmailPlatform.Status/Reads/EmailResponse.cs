@@ -41,7 +41,7 @@ public sealed record EmailResponse(
         Html: email.Html,
         Text: email.Text,
         CreatedAt: email.AcceptedAt,
-        ScheduledAt: null,
+        ScheduledAt: email.ScheduledAt,
         LastEvent: email.State.ToLastEvent(),
         Tags: email.Tags,
         MessageId: email.MessageId,

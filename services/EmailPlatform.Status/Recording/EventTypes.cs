@@ -5,7 +5,9 @@ namespace EmailPlatform.Status.Recording;
 /// <summary>Timeline event types, named as webhooks will name them.</summary>
 public static class EventTypes
 {
+    public const string Accepted = "email.accepted";
     public const string Queued = "email.queued";
+    public const string Scheduled = "email.scheduled";
 
     public static string For(EmailState state) => "email." + state.ToWire();
 }

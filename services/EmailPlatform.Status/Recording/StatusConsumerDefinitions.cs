@@ -12,10 +12,10 @@ internal static class StatusRetry
         endpoint.UseMessageRetry(r => r.Intervals(20, 50, 100, 250, 500, 1000, 2000, 5000, 10000));
 }
 
-public sealed class EmailQueuedConsumerDefinition : ConsumerDefinition<EmailQueuedConsumer>
+public sealed class EmailLifecycleConsumerDefinition : ConsumerDefinition<EmailLifecycleConsumer>
 {
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator,
-        IConsumerConfigurator<EmailQueuedConsumer> consumerConfigurator, IRegistrationContext context) =>
+        IConsumerConfigurator<EmailLifecycleConsumer> consumerConfigurator, IRegistrationContext context) =>
         StatusRetry.Apply(endpointConfigurator);
 }
 

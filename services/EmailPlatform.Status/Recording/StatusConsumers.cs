@@ -4,11 +4,17 @@ using MassTransit;
 
 namespace EmailPlatform.Status.Recording;
 
-/// <summary>Records what the ingress accepted.</summary>
-public sealed class EmailQueuedConsumer(StatusRecorder recorder) : IConsumer<EmailQueued>
+/// <summary>Records what the ingress did with an email: accepted, queued, rescheduled, canceled.</summary>
+public sealed class EmailLifecycleConsumer(StatusRecorder recorder) :
+    IConsumer<EmailAccepted>, IConsumer<EmailQueued>, IConsumer<EmailRescheduled>, IConsumer<EmailCanceled>
 {
-    public Task Consume(ConsumeContext<EmailQueued> context) =>
-        recorder.RecordQueuedAsync(context.Message, context.CancellationToken);
+    public Task Consume(ConsumeContext<EmailAccepted> context) => recorder.RecordAcceptedAsync(context.Message, context.CancellationToken);
+
+    public Task Consume(ConsumeContext<EmailQueued> context) => recorder.RecordQueuedAsync(context.Message, context.CancellationToken);
+
+    public Task Consume(ConsumeContext<EmailRescheduled> context) => recorder.RecordRescheduledAsync(context.Message, context.CancellationToken);
+
+    public Task Consume(ConsumeContext<EmailCanceled> context) => recorder.RecordCanceledAsync(context.Message, context.CancellationToken);
 }
 
 /// <summary>Records what the delivery workers observed, one recipient per event.</summary>

@@ -13,55 +13,110 @@ namespace EmailPlatform.Status.Recording;
 /// </summary>
 public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock)
 {
-    public async Task RecordQueuedAsync(EmailQueued queued, CancellationToken cancellationToken)
+    /// <summary>The email's details; its recipients start <c>scheduled</c> or <c>queued</c>.</summary>
+    public async Task RecordAcceptedAsync(EmailAccepted accepted, CancellationToken cancellationToken)
     {
-        if (await AlreadyRecordedAsync(queued.EventId, cancellationToken))
+        if (await AlreadyRecordedAsync(accepted.EventId, cancellationToken))
         {
             return;
         }
 
-        var email = await LoadOrAddAsync(queued.EmailId, cancellationToken);
+        var email = await LoadOrAddAsync(accepted.EmailId, cancellationToken);
         if (email.AcceptedAt is not null)
         {
-            // The outbox published this email again (a crash between the broker's confirm and the commit):
-            // same email, new event id. Its details are already here.
+            // Already known: a copy published again under another event id changes nothing.
             return;
         }
 
-        email.MessageId = queued.MessageId;
-        email.From = queued.From;
-        email.To = [.. queued.To];
-        email.Cc = [.. queued.Cc];
-        email.Bcc = [.. queued.Bcc];
-        email.ReplyTo = [.. queued.ReplyTo];
-        email.Subject = queued.Subject;
-        email.Html = queued.Html;
-        email.Text = queued.Text;
-        email.AttachmentNames = [.. queued.AttachmentNames];
-        email.Tags = [.. queued.Tags];
-        email.Metadata = new Dictionary<string, string>(queued.Metadata);
-        email.Priority = queued.Priority;
-        email.AcceptedAt = queued.AcceptedAt.UtcDateTime;
+        email.MessageId = accepted.MessageId;
+        email.From = accepted.From;
+        email.To = [.. accepted.To];
+        email.Cc = [.. accepted.Cc];
+        email.Bcc = [.. accepted.Bcc];
+        email.ReplyTo = [.. accepted.ReplyTo];
+        email.Subject = accepted.Subject;
+        email.Html = accepted.Html;
+        email.Text = accepted.Text;
+        email.AttachmentNames = [.. accepted.AttachmentNames];
+        email.Tags = [.. accepted.Tags];
+        email.Metadata = new Dictionary<string, string>(accepted.Metadata);
+        email.Priority = accepted.Priority;
+        email.AcceptedAt = accepted.AcceptedAt.UtcDateTime;
+        email.ScheduledAt ??= accepted.ScheduledAt?.UtcDateTime;
 
-        foreach (var (kind, addresses) in new[] { ("to", queued.To), ("cc", queued.Cc), ("bcc", queued.Bcc) })
+        // A scheduled email waits as 'scheduled' unless its EmailQueued (or an outcome) got here first.
+        var queuedAlready = await db.Events.AnyAsync(e => e.EmailId == accepted.EmailId && e.Type == EventTypes.Queued, cancellationToken);
+        var initial = accepted.ScheduledAt is not null && !queuedAlready ? EmailState.Scheduled : EmailState.Queued;
+        foreach (var (kind, addresses) in new[] { ("to", accepted.To), ("cc", accepted.Cc), ("bcc", accepted.Bcc) })
         {
             foreach (var address in addresses.Select(AddressOf))
             {
-                var recipient = FindOrAddRecipient(email, address);
+                var recipient = FindOrAddRecipient(email, address, initial);
                 recipient.Kind ??= kind;
             }
         }
 
-        db.Events.Add(new EventRecord
-        {
-            Id = queued.EventId,
-            EmailId = queued.EmailId,
-            Type = EventTypes.Queued,
-            OccurredAt = queued.Timestamp.UtcDateTime,
-            RecordedAt = Now,
-        });
+        AddEvent(accepted.EventId, accepted.EmailId, accepted.ScheduledAt is null ? EventTypes.Accepted : EventTypes.Scheduled,
+            accepted.Timestamp, accepted.ScheduledAt);
         await SaveAsync(email, cancellationToken);
     }
+
+    /// <summary>The email was handed to the delivery workers: scheduled recipients become queued.</summary>
+    public Task RecordQueuedAsync(EmailQueued queued, CancellationToken cancellationToken) =>
+        RecordLifecycleAsync(queued.EventId, queued.EmailId, EventTypes.Queued, queued.Timestamp, null, email =>
+        {
+            foreach (var recipient in email.Recipients.Where(r => r.State == EmailState.Scheduled))
+            {
+                Move(recipient, EmailState.Queued);
+            }
+        }, cancellationToken);
+
+    public Task RecordRescheduledAsync(EmailRescheduled rescheduled, CancellationToken cancellationToken) =>
+        RecordLifecycleAsync(rescheduled.EventId, rescheduled.EmailId, EventTypes.Scheduled, rescheduled.Timestamp, rescheduled.ScheduledAt,
+            email => email.ScheduledAt = rescheduled.ScheduledAt.UtcDateTime, cancellationToken);
+
+    /// <summary>Canceled before it was sent: every recipient not already final is canceled.</summary>
+    public Task RecordCanceledAsync(EmailCanceled canceled, CancellationToken cancellationToken) =>
+        RecordLifecycleAsync(canceled.EventId, canceled.EmailId, EventTypes.For(EmailState.Canceled), canceled.Timestamp, null, email =>
+        {
+            foreach (var recipient in email.Recipients.Where(r => !r.State.IsTerminal()))
+            {
+                Move(recipient, EmailState.Canceled);
+            }
+        }, cancellationToken);
+
+    private async Task RecordLifecycleAsync(
+        Guid eventId, Guid emailId, string type, DateTimeOffset timestamp, DateTimeOffset? scheduledAt,
+        Action<EmailRecord> apply, CancellationToken cancellationToken)
+    {
+        if (await AlreadyRecordedAsync(eventId, cancellationToken))
+        {
+            return;
+        }
+
+        var email = await LoadOrAddAsync(emailId, cancellationToken);
+        apply(email);
+        AddEvent(eventId, emailId, type, timestamp, scheduledAt);
+        await SaveAsync(email, cancellationToken);
+    }
+
+    private void Move(RecipientRecord recipient, EmailState state)
+    {
+        recipient.State = state;
+        recipient.UpdatedAt = Now;
+        recipient.Version++;
+    }
+
+    private void AddEvent(Guid eventId, Guid emailId, string type, DateTimeOffset timestamp, DateTimeOffset? scheduledAt) =>
+        db.Events.Add(new EventRecord
+        {
+            Id = eventId,
+            EmailId = emailId,
+            Type = type,
+            OccurredAt = timestamp.UtcDateTime,
+            NextAttemptAt = scheduledAt?.UtcDateTime,
+            RecordedAt = Now,
+        });
 
     public async Task RecordOutcomeAsync(IRecipientOutcome outcome, EmailState state, string? reason, DateTimeOffset? nextAttemptAt, CancellationToken cancellationToken)
     {
@@ -133,13 +188,13 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock)
         return email;
     }
 
-    private static RecipientRecord FindOrAddRecipient(EmailRecord email, string address)
+    private static RecipientRecord FindOrAddRecipient(EmailRecord email, string address, EmailState initial = EmailState.Queued)
     {
         var key = address.ToLowerInvariant();
         var recipient = email.Recipients.Find(r => r.Address == key);
         if (recipient is null)
         {
-            recipient = new RecipientRecord { EmailId = email.Id, Address = key };
+            recipient = new RecipientRecord { EmailId = email.Id, Address = key, State = initial };
             email.Recipients.Add(recipient);
         }
 

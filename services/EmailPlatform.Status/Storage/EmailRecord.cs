@@ -39,6 +39,8 @@ public sealed class EmailRecord
 
     public DateTime? AcceptedAt { get; set; }
 
+    public DateTime? ScheduledAt { get; set; }
+
     public EmailState State { get; set; } = EmailState.Queued;
 
     public DateTime UpdatedAt { get; set; }

@@ -5,7 +5,7 @@ using EmailPlatform.Ingress.Tests.Support;
 
 namespace EmailPlatform.Ingress.Tests.Authentication;
 
-/// <summary><c>Authorization: Bearer &lt;key&gt;</c>: a missing key is 401, a wrong one 403, as Resend answers.</summary>
+/// <summary><c>Authorization: Bearer &lt;key&gt;</c>: a missing or unknown key is 401; a key without the scope is 403.</summary>
 public sealed class ApiKeyTests
 {
     [Fact]
@@ -22,7 +22,7 @@ public sealed class ApiKeyTests
     }
 
     [Fact]
-    public async Task PostingWithAWrongKeyReturnsInvalidApiKey()
+    public async Task PostingWithAnUnknownKeyReturnsInvalidApiKey()
     {
         await using var app = await IngressApp.StartAsync();
         using var client = app.CreateAnonymousClient();
@@ -30,7 +30,7 @@ public sealed class ApiKeyTests
 
         using var response = await PostAsync(client);
 
-        await ProblemAssert.IsDetailedProblemAsync(response, HttpStatusCode.Forbidden, "invalid_api_key");
+        await ProblemAssert.IsDetailedProblemAsync(response, HttpStatusCode.Unauthorized, "invalid_api_key");
         Assert.Equal(0, await app.CountOutboxAsync());
     }
 
@@ -44,7 +44,7 @@ public sealed class ApiKeyTests
 
         using var response = await PostAsync(client);
 
-        var problem = await ProblemAssert.IsDetailedProblemAsync(response, HttpStatusCode.Forbidden, "invalid_api_key");
+        var problem = await ProblemAssert.IsDetailedProblemAsync(response, HttpStatusCode.Unauthorized, "invalid_api_key");
         Assert.Contains("Bearer", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Equal(0, await app.CountOutboxAsync());
     }

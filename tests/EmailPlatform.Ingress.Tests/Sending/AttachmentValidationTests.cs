@@ -131,7 +131,7 @@ public sealed class AttachmentValidationTests
                 new AttachmentRequest("ok.txt", "aGk=", null, null, null),
                 new AttachmentRequest("bad.txt", "%%%", null, null, null),
             ],
-        });
+        }, SendBodies.Limits);
 
         SendEmailValidatorTests.AssertInvalid(result, "invalid_attachment", "attachments[1].content");
         Assert.DoesNotContain(result.Errors.Keys, k => k.StartsWith("attachments[0]", StringComparison.Ordinal));
@@ -144,11 +144,11 @@ public sealed class AttachmentValidationTests
             .Select(i => new AttachmentRequest($"a{i}.txt", "aGk=", null, null, null))
             .ToList();
 
-        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Attachments = many });
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Attachments = many }, SendBodies.Limits);
 
         SendEmailValidatorTests.AssertInvalid(result, "invalid_attachment", "attachments");
     }
 
     private static ValidationResult Validate(AttachmentRequest attachment) =>
-        SendEmailValidator.Validate(SendBodies.Minimal() with { Attachments = [attachment] });
+        SendEmailValidator.Validate(SendBodies.Minimal() with { Attachments = [attachment] }, SendBodies.Limits);
 }

@@ -9,7 +9,7 @@ public sealed class SendEmailValidatorTests
     [Fact]
     public void MinimalRequestIsValid()
     {
-        var result = SendEmailValidator.Validate(SendBodies.Minimal());
+        var result = SendEmailValidator.Validate(SendBodies.Minimal(), SendBodies.Limits);
 
         Assert.NotNull(result.Email);
         Assert.Empty(result.Errors);
@@ -21,7 +21,7 @@ public sealed class SendEmailValidatorTests
     [Fact]
     public void FromWithDisplayNameIsValidAndKeepsTheName()
     {
-        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { From = "Acme Billing <billing@acme.test>" });
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { From = "Acme Billing <billing@acme.test>" }, SendBodies.Limits);
 
         Assert.NotNull(result.Email);
         Assert.Equal("Acme Billing", result.Email.From.Name);
@@ -37,7 +37,7 @@ public sealed class SendEmailValidatorTests
             Cc = ["c@example.test"],
             Bcc = ["d@example.test"],
             ReplyTo = ["support@acme.test"],
-        });
+        }, SendBodies.Limits);
 
         Assert.NotNull(result.Email);
         Assert.Equal(["a@example.test", "b@example.test"], result.Email.To.Select(m => m.Address));
@@ -49,7 +49,7 @@ public sealed class SendEmailValidatorTests
     [Fact]
     public void MissingToIsAMissingRequiredField()
     {
-        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { To = null });
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { To = null }, SendBodies.Limits);
 
         AssertInvalid(result, "missing_required_field", "to");
     }
@@ -57,7 +57,7 @@ public sealed class SendEmailValidatorTests
     [Fact]
     public void EmptyToIsAMissingRequiredField()
     {
-        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { To = [] });
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { To = [] }, SendBodies.Limits);
 
         AssertInvalid(result, "missing_required_field", "to");
     }
@@ -68,7 +68,7 @@ public sealed class SendEmailValidatorTests
     [InlineData("   ")]
     public void MissingFromIsAMissingRequiredField(string? from)
     {
-        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { From = from });
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { From = from }, SendBodies.Limits);
 
         AssertInvalid(result, "missing_required_field", "from");
     }
@@ -76,7 +76,7 @@ public sealed class SendEmailValidatorTests
     [Fact]
     public void MissingSubjectIsAMissingRequiredField()
     {
-        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Subject = null });
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Subject = null }, SendBodies.Limits);
 
         AssertInvalid(result, "missing_required_field", "subject");
     }
@@ -89,7 +89,7 @@ public sealed class SendEmailValidatorTests
     [InlineData("billing@acme.test, other@acme.test")]
     public void InvalidFromIsAnInvalidFromAddress(string from)
     {
-        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { From = from });
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { From = from }, SendBodies.Limits);
 
         var messages = AssertInvalid(result, "invalid_from_address", "from");
         Assert.Contains("not a valid email address", Assert.Single(messages), StringComparison.Ordinal);
@@ -101,7 +101,7 @@ public sealed class SendEmailValidatorTests
     [InlineData("alice example.test")]
     public void InvalidToAddressIsAValidationErrorNamingItsIndex(string to)
     {
-        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { To = ["ok@example.test", to] });
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { To = ["ok@example.test", to] }, SendBodies.Limits);
 
         AssertInvalid(result, "validation_error", "to[1]");
     }
@@ -122,7 +122,7 @@ public sealed class SendEmailValidatorTests
             _ => throw new ArgumentOutOfRangeException(nameof(field), field, null),
         };
 
-        var result = SendEmailValidator.Validate(request);
+        var result = SendEmailValidator.Validate(request, SendBodies.Limits);
 
         Assert.Null(result.Email);
         Assert.True(result.Errors.ContainsKey(field), $"No error for {field}; errors: {string.Join(", ", result.Errors.Keys)}");
@@ -147,7 +147,7 @@ public sealed class SendEmailValidatorTests
     [Fact]
     public void CrlfInSubjectSaysWhatIsWrong()
     {
-        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Subject = "Hi\r\nBcc: victim@example.test" });
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Subject = "Hi\r\nBcc: victim@example.test" }, SendBodies.Limits);
 
         var message = Assert.Single(AssertInvalid(result, "validation_error", "subject"));
         Assert.Contains("control characters", message, StringComparison.Ordinal);
@@ -156,7 +156,7 @@ public sealed class SendEmailValidatorTests
     [Fact]
     public void OverlongSubjectIsRefused()
     {
-        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Subject = new string('x', SendEmailValidator.MaxHeaderValueLength + 1) });
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Subject = new string('x', SendEmailValidator.MaxHeaderValueLength + 1) }, SendBodies.Limits);
 
         AssertInvalid(result, "validation_error", "subject");
     }
@@ -168,7 +168,7 @@ public sealed class SendEmailValidatorTests
     [InlineData("")]
     public void HeaderNameThatIsNotAFieldNameIsRefused(string name)
     {
-        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Headers = new Dictionary<string, string> { [name] = "value" } });
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Headers = new Dictionary<string, string> { [name] = "value" } }, SendBodies.Limits);
 
         var message = Assert.Single(AssertInvalid(result, "validation_error", $"headers.{name}"));
         Assert.Contains("header name", message, StringComparison.Ordinal);
@@ -185,7 +185,7 @@ public sealed class SendEmailValidatorTests
     [InlineData("X-Email-Id")]
     public void ReservedHeaderIsRefused(string name)
     {
-        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Headers = new Dictionary<string, string> { [name] = "value" } });
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Headers = new Dictionary<string, string> { [name] = "value" } }, SendBodies.Limits);
 
         var message = Assert.Single(AssertInvalid(result, "validation_error", $"headers.{name}"));
         Assert.Contains("set by the platform", message, StringComparison.Ordinal);
@@ -197,7 +197,7 @@ public sealed class SendEmailValidatorTests
         var result = SendEmailValidator.Validate(SendBodies.Minimal() with
         {
             Headers = new Dictionary<string, string> { ["X-Entity-Ref-ID"] = "order-42", ["List-Unsubscribe"] = "<mailto:unsub@acme.test>" },
-        });
+        }, SendBodies.Limits);
 
         Assert.NotNull(result.Email);
     }
@@ -205,7 +205,7 @@ public sealed class SendEmailValidatorTests
     [Fact]
     public void FiftyRecipientsAreAllowed()
     {
-        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { To = Recipients(SendEmailValidator.MaxRecipientsPerField) });
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { To = Recipients(SendEmailValidator.MaxRecipientsPerField) }, SendBodies.Limits);
 
         Assert.NotNull(result.Email);
         Assert.Equal(50, result.Email.To.Count);
@@ -214,7 +214,7 @@ public sealed class SendEmailValidatorTests
     [Fact]
     public void MoreThanFiftyRecipientsAreRefused()
     {
-        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { To = Recipients(51) });
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { To = Recipients(51) }, SendBodies.Limits);
 
         var message = Assert.Single(AssertInvalid(result, "validation_error", "to"));
         Assert.Contains("At most 50", message, StringComparison.Ordinal);
@@ -230,7 +230,7 @@ public sealed class SendEmailValidatorTests
     [InlineData("ok", null)]
     public void TagWithCharactersOutsideTheAllowedSetIsRefused(string name, string? value)
     {
-        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Tags = [new TagRequest(name, value)] });
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Tags = [new TagRequest(name, value)] }, SendBodies.Limits);
 
         Assert.Null(result.Email);
         Assert.Contains(result.Errors.Keys, k => k is "tags[0].name" or "tags[0].value");
@@ -239,7 +239,7 @@ public sealed class SendEmailValidatorTests
     [Fact]
     public void TagLongerThan256CharactersIsRefused()
     {
-        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Tags = [new TagRequest("ok", new string('v', 257))] });
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Tags = [new TagRequest("ok", new string('v', 257))] }, SendBodies.Limits);
 
         AssertInvalid(result, "validation_error", "tags[0].value");
     }
@@ -247,7 +247,7 @@ public sealed class SendEmailValidatorTests
     [Fact]
     public void TagsOfLettersDigitsUnderscoresAndDashesAreValid()
     {
-        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Tags = [new TagRequest("user_id-2", "A-9_z")] });
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Tags = [new TagRequest("user_id-2", "A-9_z")] }, SendBodies.Limits);
 
         Assert.NotNull(result.Email);
     }
@@ -257,7 +257,7 @@ public sealed class SendEmailValidatorTests
     [InlineData("", "")]
     public void NeitherHtmlNorTextIsAMissingRequiredField(string? html, string? text)
     {
-        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Html = html, Text = text });
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Html = html, Text = text }, SendBodies.Limits);
 
         var message = Assert.Single(AssertInvalid(result, "missing_required_field", "html"));
         Assert.Contains("html or text", message, StringComparison.Ordinal);
@@ -266,24 +266,49 @@ public sealed class SendEmailValidatorTests
     [Fact]
     public void HtmlAloneIsEnough()
     {
-        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Text = null, Html = "<p>Hi</p>" });
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Text = null, Html = "<p>Hi</p>" }, SendBodies.Limits);
 
         Assert.NotNull(result.Email);
     }
 
-    [Fact]
-    public void ScheduledAtIsRefusedAsNotSupported()
+    [Theory]
+    [InlineData("2001-01-01T00:00:00Z", "in the future")]
+    [InlineData("2099-01-01T00:00:00Z", "at most 30 days ahead")]
+    [InlineData("tomorrow at nine", "ISO 8601")]
+    [InlineData("2026-13-45T99:00:00Z", "ISO 8601")]
+    public void ScheduledAtInThePastTooFarAheadOrNotIso8601IsRefused(string scheduledAt, string expected)
     {
-        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { ScheduledAt = "2030-01-01T00:00:00Z" });
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { ScheduledAt = scheduledAt }, SendBodies.Limits);
 
         var message = Assert.Single(AssertInvalid(result, "validation_error", "scheduled_at"));
-        Assert.Contains("not supported", message, StringComparison.Ordinal);
+        Assert.Contains(expected, message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ScheduledAtInTheNextDaysIsAcceptedInUtc()
+    {
+        var at = DateTimeOffset.UtcNow.AddDays(2).ToOffset(TimeSpan.FromHours(2));
+
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { ScheduledAt = at.ToString("O") }, SendBodies.Limits);
+
+        Assert.NotNull(result.Email);
+        Assert.Equal(at, result.Email.ScheduledAt);
+        Assert.Equal(TimeSpan.Zero, result.Email.ScheduledAt!.Value.Offset);
+    }
+
+    [Fact]
+    public void MoreRecipientsThanTheConfiguredTotalAreRefused()
+    {
+        var limits = SendBodies.Limits with { MaxRecipients = 3 };
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { To = ["a@x.test", "b@x.test"], Cc = ["c@x.test"], Bcc = ["d@x.test"] }, limits);
+
+        Assert.Contains("At most 3 recipients", Assert.Single(AssertInvalid(result, "validation_error", "to")), StringComparison.Ordinal);
     }
 
     [Fact]
     public void TemplateIsRefusedAsNotSupported()
     {
-        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Template = new { id = "welcome" } });
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Template = new { id = "welcome" } }, SendBodies.Limits);
 
         var message = Assert.Single(AssertInvalid(result, "validation_error", "template"));
         Assert.Contains("not supported", message, StringComparison.Ordinal);
@@ -292,7 +317,7 @@ public sealed class SendEmailValidatorTests
     [Fact]
     public void EveryProblemIsReportedAtOnceAndTheFirstNamedOneNamesTheProblem()
     {
-        var result = SendEmailValidator.Validate(new SendEmailRequest { From = "nope", Subject = "Hi\n" });
+        var result = SendEmailValidator.Validate(new SendEmailRequest { From = "nope", Subject = "Hi\n" }, SendBodies.Limits);
 
         Assert.Null(result.Email);
         Assert.Equal("invalid_from_address", result.ProblemName);

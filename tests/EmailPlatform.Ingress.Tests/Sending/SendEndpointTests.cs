@@ -53,7 +53,7 @@ public sealed class SendEndpointTests
         var row = await app.FindOutboxRowAsync(id);
         Assert.NotNull(row);
         Assert.Equal(["dave@example.test"], row.Bcc);
-        var command = JsonSerializer.Deserialize<SendEmail>(row.Payload, OutboxJson.Options)!;
+        var command = row.Command;
         Assert.Equal(id, command.EmailId);
         Assert.Equal("Acme Billing <billing@acme.test>", command.From);
         Assert.Equal(["alice@example.test"], command.To);
@@ -83,7 +83,7 @@ public sealed class SendEndpointTests
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         var row = await app.FindOutboxRowAsync(AcceptedId(await response.Content.ReadAsStringAsync()));
         Assert.NotNull(row);
-        Assert.Equal(["alice@example.test"], JsonSerializer.Deserialize<SendEmail>(row.Payload, OutboxJson.Options)!.To);
+        Assert.Equal(["alice@example.test"], row.Command.To);
     }
 
     private static Guid AcceptedId(string body)

@@ -1,4 +1,7 @@
+using EmailPlatform.Ingress.Storage;
 using System.Net.Http.Headers;
+using System.Text.Json;
+using EmailPlatform.Contracts;
 using System.Net.Http.Json;
 using EmailPlatform.Ingress.Outbox;
 using EmailPlatform.ServiceDefaults.Storage;
@@ -96,13 +99,30 @@ internal sealed class IngressApp : IAsyncDisposable
         return await client.PostAsJsonAsync(new Uri("/v1/emails", UriKind.Relative), body);
     }
 
-    public Task<long> CountOutboxAsync() => _database.CountAsync("outbox_emails");
-
-    public async Task<OutboxEmail?> FindOutboxRowAsync(Guid id)
+    /// <summary>How many emails have messages in the outbox (each accepted email writes several).</summary>
+    public async Task<int> CountOutboxAsync()
     {
         await using var scope = Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<IngressDbContext>();
-        return await db.OutboxEmails.AsNoTracking().SingleOrDefaultAsync(e => e.Id == id);
+        return await db.OutboxMessages.Select(m => m.EmailId).Distinct().CountAsync();
+    }
+
+    /// <summary>What the outbox holds for one accepted email, or null when it holds nothing for it.</summary>
+    public async Task<OutboxEntry?> FindOutboxRowAsync(Guid id)
+    {
+        await using var scope = Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<IngressDbContext>();
+        var rows = await db.OutboxMessages.AsNoTracking().Where(m => m.EmailId == id).ToListAsync();
+        var send = rows.SingleOrDefault(r => r.MessageType == nameof(SendEmail));
+        var accepted = rows.SingleOrDefault(r => r.MessageType == nameof(EmailAccepted));
+        return send is null || accepted is null
+            ? null
+            : new OutboxEntry(
+                JsonSerializer.Deserialize<SendEmail>(send.Payload, OutboxMessageTypes.Json)!,
+                JsonSerializer.Deserialize<EmailAccepted>(accepted.Payload, OutboxMessageTypes.Json)!,
+                send.AvailableAt,
+                send.PublishedAt,
+                rows.Count);
     }
 
     public async ValueTask DisposeAsync() => await DisposeAllAsync(_factory, _virtualHost, _database);
@@ -131,4 +151,12 @@ internal sealed class IngressApp : IAsyncDisposable
             }
         }
     }
+}
+
+/// <summary>An accepted email as the outbox holds it: its command, its accepted event, when it is due and whether it went out.</summary>
+internal sealed record OutboxEntry(SendEmail Command, EmailAccepted Accepted, DateTime AvailableAt, DateTime? PublishedAt, int Messages)
+{
+    public IReadOnlyList<string> Bcc => Accepted.Bcc;
+
+    public DateTime AcceptedAt => Command.AcceptedAt.UtcDateTime;
 }

@@ -6,6 +6,9 @@ namespace EmailPlatform.Ingress.Tests.Support;
 /// <summary>Send requests that pass validation, for tests to spoil one thing at a time.</summary>
 internal static class SendBodies
 {
+    /// <summary>The default limits, now.</summary>
+    public static SendLimits Limits => SendLimits.From(new IngressOptions(), TimeProvider.System);
+
     /// <summary>The smallest valid request, as the typed record the validator takes.</summary>
     public static SendEmailRequest Minimal() => new()
     {

@@ -16,13 +16,13 @@ public sealed class GetEmailTests
     {
         await using var api = await StatusApi.StartAsync();
         var emailId = Guid.NewGuid();
-        var queued = TestEvents.Queued(emailId, to: ["Alice <alice@example.com>", "bob@example.com"]);
+        var queued = TestEvents.Accepted(emailId, to: ["Alice <alice@example.com>", "bob@example.com"]);
         var toAlice = TestEvents.Delivered(emailId, "alice@example.com", relay: "relay-a");
         var toBob = TestEvents.Bounced(emailId, "bob@example.com", relay: "relay-b");
         await using (var scope = api.Services.CreateAsyncScope())
         {
             var recorder = scope.ServiceProvider.GetRequiredService<StatusRecorder>();
-            await recorder.RecordQueuedAsync(queued, CancellationToken.None);
+            await recorder.RecordAcceptedAsync(queued, CancellationToken.None);
         }
 
         await using (var scope = api.Services.CreateAsyncScope())
@@ -77,7 +77,7 @@ public sealed class GetEmailTests
 
         var events = email.GetProperty("events").EnumerateArray().ToList();
         Assert.Equal(
-            [(queued.EventId, "email.queued", null), (toAlice.EventId, "email.delivered", "alice@example.com"), (toBob.EventId, "email.bounced", "bob@example.com")],
+            [(queued.EventId, "email.accepted", null), (toAlice.EventId, "email.delivered", "alice@example.com"), (toBob.EventId, "email.bounced", "bob@example.com")],
             events.Select(e => (e.GetProperty("id").GetGuid(), e.GetProperty("type").GetString(), e.GetProperty("recipient").GetString())));
         Assert.All(events, e => Assert.EndsWith("Z", e.GetProperty("created_at").GetString(), StringComparison.Ordinal));
         Assert.Equal(JsonValueKind.Null, events[0].GetProperty("smtp").ValueKind);
@@ -94,7 +94,7 @@ public sealed class GetEmailTests
         await using (var scope = api.Services.CreateAsyncScope())
         {
             await scope.ServiceProvider.GetRequiredService<StatusRecorder>()
-                .RecordQueuedAsync(TestEvents.Queued(emailId, to: ["alice@example.com"], cc: ["carol@example.com"]), CancellationToken.None);
+                .RecordAcceptedAsync(TestEvents.Accepted(emailId, to: ["alice@example.com"], cc: ["carol@example.com"]), CancellationToken.None);
         }
 
         var deferred = TestEvents.Deferred(emailId, "alice@example.com", nextAttemptAt: DateTimeOffset.UtcNow.AddMinutes(5));
@@ -178,7 +178,7 @@ public sealed class GetEmailTests
 
         using var response = await client.GetAsync(new Uri($"/v1/emails/{Guid.NewGuid()}", UriKind.Relative));
 
-        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.Forbidden, "invalid_api_key");
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.Unauthorized, "invalid_api_key");
     }
 
     private static (int, string?, string?) Reply(JsonElement reply) =>

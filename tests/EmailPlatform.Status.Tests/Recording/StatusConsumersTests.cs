@@ -28,7 +28,7 @@ public sealed class StatusConsumersTests
         var failed = new EmailFailed(NewId.NextGuid(), emailId, "carol@example.com", null, 3, null, "retry window expired", DateTimeOffset.UtcNow);
 
         await bus.Publish(TestEvents.Delivered(emailId, "alice@example.com"));
-        await bus.Publish(TestEvents.Queued(emailId, to: ["alice@example.com", "bob@example.com"], cc: ["carol@example.com"]));
+        await bus.Publish(TestEvents.Accepted(emailId, to: ["alice@example.com", "bob@example.com"], cc: ["carol@example.com"]));
         await bus.Publish(deferred);
         await bus.Publish(failed);
 

@@ -11,7 +11,7 @@ public sealed class StatusRecorderSqliteTests
     {
         await using var store = await StatusStore.SqliteAsync();
         var emailId = Guid.NewGuid();
-        var queued = TestEvents.Queued(emailId, to: ["alice@example.com"], bcc: ["audit@example.com"]);
+        var queued = TestEvents.Accepted(emailId, to: ["alice@example.com"], bcc: ["audit@example.com"]);
         var nextAttemptAt = DateTimeOffset.UtcNow.AddMinutes(10);
 
         await store.RecordAsync(queued);
@@ -37,7 +37,7 @@ public sealed class StatusRecorderSqliteTests
             email.Recipients.OrderBy(r => r.Address, StringComparer.Ordinal).Select(r => (r.Address, r.Kind)));
 
         var events = await store.EventsAsync(emailId);
-        Assert.Equal(["email.queued", "email.deferred", "email.delivered", "email.delivered"], events.Select(e => e.Type));
+        Assert.Equal(["email.accepted", "email.deferred", "email.delivered", "email.delivered"], events.Select(e => e.Type));
         Assert.All(events, e => Assert.Equal((DateTimeKind.Utc, DateTimeKind.Utc), (e.OccurredAt.Kind, e.RecordedAt.Kind)));
         Assert.Equal(queued.Timestamp.UtcDateTime, events[0].OccurredAt);
         Assert.Equal(nextAttemptAt.UtcDateTime, events[1].NextAttemptAt!.Value);

@@ -16,7 +16,7 @@ public sealed class StatusRecorderTests
     {
         await using var store = await StatusStore.PostgresAsync();
         var emailId = Guid.NewGuid();
-        var queued = TestEvents.Queued(emailId, to: ["Alice <Alice@Example.com>"], cc: [Bob]);
+        var queued = TestEvents.Accepted(emailId, to: ["Alice <Alice@Example.com>"], cc: [Bob]);
         var toAlice = TestEvents.Delivered(emailId, Alice, relay: "relay-a");
         var toBob = TestEvents.Delivered(emailId, Bob, relay: "relay-b");
 
@@ -44,7 +44,7 @@ public sealed class StatusRecorderTests
 
         var events = await store.EventsAsync(emailId);
         Assert.Equal(
-            [(queued.EventId, EventTypes.Queued, null, null, 0), (toAlice.EventId, "email.delivered", Alice, "relay-a", 1), (toBob.EventId, "email.delivered", Bob, "relay-b", 1)],
+            [(queued.EventId, EventTypes.Accepted, null, null, 0), (toAlice.EventId, "email.delivered", Alice, "relay-a", 1), (toBob.EventId, "email.delivered", Bob, "relay-b", 1)],
             events.Select(e => (e.Id, e.Type, e.Recipient, e.Relay, e.Attempt)));
         Assert.Equal((250, "2.0.0", "Ok: queued as 4F2A1"), (events[1].SmtpCode, events[1].EnhancedCode, events[1].SmtpText));
     }
@@ -54,7 +54,7 @@ public sealed class StatusRecorderTests
     {
         await using var store = await StatusStore.PostgresAsync();
         var emailId = Guid.NewGuid();
-        var queued = TestEvents.Queued(emailId, to: [Alice]);
+        var queued = TestEvents.Accepted(emailId, to: [Alice]);
         var delivered = TestEvents.Delivered(emailId, Alice);
 
         await store.RecordAsync(queued);
@@ -74,7 +74,7 @@ public sealed class StatusRecorderTests
     {
         await using var store = await StatusStore.PostgresAsync();
         var emailId = Guid.NewGuid();
-        var queued = TestEvents.Queued(emailId, to: [Alice]);
+        var queued = TestEvents.Accepted(emailId, to: [Alice]);
 
         await store.RecordAsync(queued);
         await store.RecordAsync(queued with { EventId = Guid.NewGuid() });
@@ -99,7 +99,7 @@ public sealed class StatusRecorderTests
         Assert.Equal(EmailState.Delivered, Assert.Single(early.Recipients).State);
         Assert.Null(early.Recipients[0].Kind);
 
-        await store.RecordAsync(TestEvents.Queued(emailId, to: [Alice]));
+        await store.RecordAsync(TestEvents.Accepted(emailId, to: [Alice]));
 
         var email = await store.EmailAsync(emailId);
         Assert.Equal(EmailState.Delivered, email.State);
@@ -116,7 +116,7 @@ public sealed class StatusRecorderTests
         var emailId = Guid.NewGuid();
 
         await store.RecordAsync(TestEvents.Delivered(emailId, Alice));
-        await store.RecordAsync(TestEvents.Queued(emailId, to: [Alice, Bob]));
+        await store.RecordAsync(TestEvents.Accepted(emailId, to: [Alice, Bob]));
 
         var email = await store.EmailAsync(emailId);
         Assert.Equal(EmailState.Queued, email.State);
@@ -130,7 +130,7 @@ public sealed class StatusRecorderTests
         var emailId = Guid.NewGuid();
         var lateDeferral = TestEvents.Deferred(emailId, Alice, attempt: 1, nextAttemptAt: DateTimeOffset.UtcNow.AddMinutes(5));
 
-        await store.RecordAsync(TestEvents.Queued(emailId, to: [Alice]));
+        await store.RecordAsync(TestEvents.Accepted(emailId, to: [Alice]));
         await store.RecordAsync(TestEvents.Delivered(emailId, Alice, attempt: 1));
         await store.RecordAsync(lateDeferral);
 
@@ -149,7 +149,7 @@ public sealed class StatusRecorderTests
         await using var store = await StatusStore.PostgresAsync();
         var emailId = Guid.NewGuid();
 
-        await store.RecordAsync(TestEvents.Queued(emailId, to: [Alice, Bob]));
+        await store.RecordAsync(TestEvents.Accepted(emailId, to: [Alice, Bob]));
         await store.RecordAsync(TestEvents.Deferred(emailId, Alice, attempt: 1, nextAttemptAt: DateTimeOffset.UtcNow.AddMinutes(1)));
         Assert.Equal(EmailState.Deferred, (await store.EmailAsync(emailId)).State);
 
@@ -168,7 +168,7 @@ public sealed class StatusRecorderTests
         var bob = email.Recipients.Single(r => r.Address == Bob);
         Assert.Equal((EmailState.Bounced, 550, "5.1.1", "User unknown"), (bob.State, bob.SmtpCode, bob.EnhancedCode, bob.SmtpText));
         Assert.Equal(
-            ["email.queued", "email.deferred", "email.delivered", "email.bounced"],
+            ["email.accepted", "email.deferred", "email.delivered", "email.bounced"],
             (await store.EventsAsync(emailId)).Select(e => e.Type));
     }
 
@@ -180,7 +180,7 @@ public sealed class StatusRecorderTests
         var nextAttemptAt = DateTimeOffset.UtcNow.AddMinutes(15);
         var deferred = TestEvents.Deferred(emailId, Alice, attempt: 1, nextAttemptAt: nextAttemptAt);
 
-        await store.RecordAsync(TestEvents.Queued(emailId, to: [Alice]));
+        await store.RecordAsync(TestEvents.Accepted(emailId, to: [Alice]));
         await store.RecordAsync(deferred);
 
         var email = await store.EmailAsync(emailId);
@@ -226,7 +226,7 @@ public sealed class StatusRecorderTests
         Assert.Equal(2, (await store.EventsAsync(emailId)).Count);
         Assert.False(email.State.IsTerminal());
 
-        await store.RecordAsync(TestEvents.Queued(emailId, to: [Alice, Bob]));
+        await store.RecordAsync(TestEvents.Accepted(emailId, to: [Alice, Bob]));
         Assert.Equal(EmailState.Bounced, (await store.EmailAsync(emailId)).State);
     }
 
@@ -235,7 +235,7 @@ public sealed class StatusRecorderTests
     {
         await using var store = await StatusStore.PostgresAsync();
         var emailId = Guid.NewGuid();
-        await store.RecordAsync(TestEvents.Queued(emailId, to: [Alice, Bob]));
+        await store.RecordAsync(TestEvents.Accepted(emailId, to: [Alice, Bob]));
         var toAlice = TestEvents.Delivered(emailId, Alice);
         var toBob = TestEvents.Delivered(emailId, Bob);
         var rendezvous = new SaveRendezvous(parties: 2);

@@ -62,8 +62,17 @@ internal sealed class StatusStore : IAsyncDisposable
 
     public StatusDbContext NewContext(params IInterceptor[] interceptors) => _newContext(interceptors);
 
+    public Task RecordAsync(EmailAccepted accepted, params IInterceptor[] interceptors) =>
+        WithRecorderAsync(r => r.RecordAcceptedAsync(accepted, CancellationToken.None), interceptors);
+
     public Task RecordAsync(EmailQueued queued, params IInterceptor[] interceptors) =>
         WithRecorderAsync(r => r.RecordQueuedAsync(queued, CancellationToken.None), interceptors);
+
+    public Task RecordAsync(EmailCanceled canceled, params IInterceptor[] interceptors) =>
+        WithRecorderAsync(r => r.RecordCanceledAsync(canceled, CancellationToken.None), interceptors);
+
+    public Task RecordAsync(EmailRescheduled rescheduled, params IInterceptor[] interceptors) =>
+        WithRecorderAsync(r => r.RecordRescheduledAsync(rescheduled, CancellationToken.None), interceptors);
 
     /// <summary>Records an outcome the way <see cref="RecipientOutcomeConsumer"/> maps it.</summary>
     public Task RecordAsync(IRecipientOutcome outcome, params IInterceptor[] interceptors) =>

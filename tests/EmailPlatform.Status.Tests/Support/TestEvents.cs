@@ -6,16 +6,17 @@ namespace EmailPlatform.Status.Tests.Support;
 /// <summary>Events as the ingress and the delivery workers publish them, with a fresh event id each.</summary>
 internal static class TestEvents
 {
-    public static readonly SmtpReply Accepted = new(250, "2.0.0", "Ok: queued as 4F2A1");
+    public static readonly SmtpReply Ok = new(250, "2.0.0", "Ok: queued as 4F2A1");
     public static readonly SmtpReply UserUnknown = new(550, "5.1.1", "User unknown");
     public static readonly SmtpReply Greylisted = new(451, "4.7.1", "Greylisted, try again later");
 
-    public static EmailQueued Queued(
+    public static EmailAccepted Accepted(
         Guid emailId,
         IReadOnlyList<string> to,
         IReadOnlyList<string>? cc = null,
         IReadOnlyList<string>? bcc = null,
-        IReadOnlyList<string>? replyTo = null) => new(
+        IReadOnlyList<string>? replyTo = null,
+        DateTimeOffset? scheduledAt = null) => new(
         EventId: NewId.NextGuid(),
         EmailId: emailId,
         MessageId: $"<{emailId:N}@emailplatform.test>",
@@ -32,10 +33,17 @@ internal static class TestEvents
         Metadata: new Dictionary<string, string> { ["order_id"] = "A-1001" },
         Priority: EmailPriority.High,
         AcceptedAt: DateTimeOffset.UtcNow.AddSeconds(-5),
+        ScheduledAt: scheduledAt,
         Timestamp: DateTimeOffset.UtcNow.AddSeconds(-4));
 
+    public static EmailQueued Queued(Guid emailId) => new(NewId.NextGuid(), emailId, DateTimeOffset.UtcNow.AddSeconds(-3));
+
+    public static EmailCanceled Canceled(Guid emailId) => new(NewId.NextGuid(), emailId, DateTimeOffset.UtcNow);
+
+    public static EmailRescheduled Rescheduled(Guid emailId, DateTimeOffset at) => new(NewId.NextGuid(), emailId, at, DateTimeOffset.UtcNow);
+
     public static EmailDelivered Delivered(Guid emailId, string recipient, int attempt = 1, string relay = "relay-a") =>
-        new(NewId.NextGuid(), emailId, recipient, relay, attempt, Accepted, DateTimeOffset.UtcNow);
+        new(NewId.NextGuid(), emailId, recipient, relay, attempt, Ok, DateTimeOffset.UtcNow);
 
     public static EmailBounced Bounced(Guid emailId, string recipient, int attempt = 1, string relay = "relay-a") =>
         new(NewId.NextGuid(), emailId, recipient, relay, attempt, UserUnknown, DateTimeOffset.UtcNow);

@@ -76,6 +76,10 @@ namespace EmailPlatform.Status.Storage.Migrations.Postgres
                         .HasColumnType("text[]")
                         .HasColumnName("reply_to");
 
+                    b.Property<DateTime?>("ScheduledAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("scheduled_at");
+
                     b.Property<string>("State")
                         .IsRequired()
                         .HasMaxLength(16)

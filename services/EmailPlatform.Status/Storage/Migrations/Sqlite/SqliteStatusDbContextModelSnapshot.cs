@@ -70,6 +70,10 @@ namespace EmailPlatform.Status.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("reply_to");
 
+                    b.Property<DateTime?>("ScheduledAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("scheduled_at");
+
                     b.Property<string>("State")
                         .IsRequired()
                         .HasMaxLength(16)

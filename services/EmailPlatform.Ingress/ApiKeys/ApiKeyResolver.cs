@@ -1,0 +1,42 @@
+using EmailPlatform.Ingress.Storage;
+using EmailPlatform.Ingress.Outbox;
+using EmailPlatform.ServiceDefaults.Authentication;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Caching.Memory;
+
+namespace EmailPlatform.Ingress.ApiKeys;
+
+/// <summary>
+/// Resolves keys from the store by hash, caching each answer (hits and misses) for
+/// <see cref="CacheDuration"/>: a revocation takes effect on every replica within that time, and a flood of
+/// wrong keys costs one query per key per interval.
+/// </summary>
+internal sealed class ApiKeyResolver(IServiceScopeFactory scopes, IMemoryCache cache, TimeProvider clock) : IApiKeyResolver
+{
+    public static readonly TimeSpan CacheDuration = TimeSpan.FromSeconds(5);
+
+    public async ValueTask<ApiKeyIdentity?> ResolveAsync(string presentedKey, CancellationToken cancellationToken)
+    {
+        if (!presentedKey.StartsWith(ApiKeyTokens.Prefix, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var hash = ApiKeyTokens.Hash(presentedKey);
+        var cacheKey = "api-key:" + Convert.ToBase64String(hash);
+        if (cache.TryGetValue(cacheKey, out ApiKeyIdentity? cached))
+        {
+            return cached;
+        }
+
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<IngressDbContext>();
+        var record = await db.ApiKeys.AsNoTracking().SingleOrDefaultAsync(k => k.Hash == hash, cancellationToken);
+        var identity = record is null || record.RevokedAt is not null
+            ? null
+            : new ApiKeyIdentity(record.Id.ToString(), record.Name, record.Scopes, record.AllowedSenderDomains, record.RateLimitPerSecond);
+
+        cache.Set(cacheKey, identity, clock.GetUtcNow() + CacheDuration);
+        return identity;
+    }
+}

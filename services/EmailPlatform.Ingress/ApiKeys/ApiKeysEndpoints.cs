@@ -1,0 +1,124 @@
+using EmailPlatform.Ingress.Storage;
+using System.Globalization;
+using EmailPlatform.Ingress.Outbox;
+using EmailPlatform.Ingress.Sending;
+using EmailPlatform.ServiceDefaults.Authentication;
+using EmailPlatform.ServiceDefaults.Problems;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+
+namespace EmailPlatform.Ingress.ApiKeys;
+
+/// <summary><c>/v1/api-keys</c>: create (the token is shown once), list and revoke keys. Admin scope.</summary>
+public static class ApiKeysEndpoints
+{
+    private static readonly IdnMapping Idn = new();
+
+    public static RouteGroupBuilder MapApiKeys(this IEndpointRouteBuilder routes)
+    {
+        var group = routes.MapGroup("/v1/api-keys")
+            .WithTags("API keys")
+            .RequireAuthorization(ApiKeyScopes.Admin);
+
+        group.MapPost("/", CreateAsync).WithName("CreateApiKey").WithSummary("Creates an API key; its token is in this answer only.");
+        group.MapGet("/", ListAsync).WithName("ListApiKeys").WithSummary("Lists API keys (never their tokens).");
+        group.MapDelete("/{id}", RevokeAsync).WithName("RevokeApiKey")
+            .WithSummary("Revokes an API key; every replica refuses it within seconds.");
+        return group;
+    }
+
+    internal static async Task<Results<Created<ApiKeyCreatedResponse>, ValidationProblem, ProblemHttpResult>> CreateAsync(
+        HttpRequest httpRequest, IngressDbContext db, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var body = await JsonBody.ReadAsync<CreateApiKeyRequest>(httpRequest, cancellationToken);
+        if (body.Problem is not null)
+        {
+            return body.Problem;
+        }
+
+        var request = body.Value!;
+        var errors = Validate(request, out var domains);
+        if (errors.Count > 0)
+        {
+            return ApiProblems.Validation(errors);
+        }
+
+        var token = ApiKeyTokens.Generate();
+        var key = new ApiKeyRecord
+        {
+            Id = Guid.CreateVersion7(),
+            Name = request.Name!.Trim(),
+            Prefix = ApiKeyTokens.Display(token),
+            Hash = ApiKeyTokens.Hash(token),
+            Scopes = [.. (request.Scopes ?? [ApiKeyScopes.Send, ApiKeyScopes.Read]).Distinct(StringComparer.Ordinal)],
+            AllowedSenderDomains = domains,
+            RateLimitPerSecond = request.RateLimitPerSecond,
+            CreatedAt = clock.GetUtcNow().UtcDateTime,
+        };
+        db.ApiKeys.Add(key);
+        await db.SaveChangesAsync(cancellationToken);
+
+        return TypedResults.Created($"/v1/api-keys/{key.Id}", new ApiKeyCreatedResponse(
+            "api_key", key.Id, token, key.Name, key.Prefix, key.Scopes, key.AllowedSenderDomains, key.RateLimitPerSecond, key.CreatedAt));
+    }
+
+    internal static async Task<Ok<ApiKeyListResponse>> ListAsync(IngressDbContext db, CancellationToken cancellationToken)
+    {
+        var keys = await db.ApiKeys.AsNoTracking().OrderBy(k => k.CreatedAt).ToListAsync(cancellationToken);
+        return TypedResults.Ok(new ApiKeyListResponse("list", false, keys.Select(ApiKeyResponse.From).ToList()));
+    }
+
+    internal static async Task<Results<Ok<ApiKeyResponse>, ProblemHttpResult>> RevokeAsync(
+        string id, IngressDbContext db, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var key = Guid.TryParse(id, out var keyId) ? await db.ApiKeys.FindAsync([keyId], cancellationToken) : null;
+        if (key is null)
+        {
+            return ApiProblems.Problem(StatusCodes.Status404NotFound, ApiProblems.NotFound, "API key not found.", $"No API key with id '{id}' exists.");
+        }
+
+        key.RevokedAt ??= clock.GetUtcNow().UtcDateTime;
+        await db.SaveChangesAsync(cancellationToken);
+        return TypedResults.Ok(ApiKeyResponse.From(key));
+    }
+
+    private static Dictionary<string, string[]> Validate(CreateApiKeyRequest request, out List<string> domains)
+    {
+        var errors = new Dictionary<string, string[]>();
+        domains = [];
+        if (string.IsNullOrWhiteSpace(request.Name) || request.Name.Length > 100 || SendEmailValidator.ContainsControl(request.Name))
+        {
+            errors["name"] = ["A name of 1 to 100 characters without control characters is required."];
+        }
+
+        if (request.Scopes is { } scopes && (scopes.Count == 0 || scopes.Any(s => !ApiKeyScopes.IsKnown(s))))
+        {
+            errors["scopes"] = [$"Scopes are one or more of: {string.Join(", ", ApiKeyScopes.All)}."];
+        }
+
+        foreach (var domain in request.AllowedSenderDomains ?? [])
+        {
+            try
+            {
+                var ascii = Idn.GetAscii(domain.Trim().TrimEnd('.')).ToLowerInvariant();
+                if (ascii.Length == 0 || !ascii.Contains('.', StringComparison.Ordinal) || SendEmailValidator.ContainsControl(ascii))
+                {
+                    throw new ArgumentException("not a domain", nameof(request));
+                }
+
+                domains.Add(ascii);
+            }
+            catch (ArgumentException)
+            {
+                errors["allowed_sender_domains"] = [$"'{domain}' is not a domain name."];
+            }
+        }
+
+        if (request.RateLimitPerSecond is <= 0 or > 1_000_000)
+        {
+            errors["rate_limit_per_second"] = ["The rate limit is a number of emails per second above 0."];
+        }
+
+        return errors;
+    }
+}

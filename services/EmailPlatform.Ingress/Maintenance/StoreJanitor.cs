@@ -1,0 +1,55 @@
+using EmailPlatform.Ingress.Idempotency;
+using EmailPlatform.Ingress.Outbox;
+using EmailPlatform.Ingress.Storage;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace EmailPlatform.Ingress.Maintenance;
+
+/// <summary>
+/// Keeps the ingress store small: deletes outbox messages published longer ago than
+/// <c>Ingress:Outbox:Retention</c> (their payloads hold bodies and attachments) and expired idempotency records.
+/// Runs every few minutes on every replica; the deletes are idempotent.
+/// </summary>
+internal sealed partial class StoreJanitor(
+    IServiceScopeFactory scopes, IOptions<OutboxOptions> outbox, TimeProvider clock, ILogger<StoreJanitor> logger) : BackgroundService
+{
+    private static readonly TimeSpan Interval = TimeSpan.FromMinutes(5);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(Interval, clock);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                try
+                {
+                    await SweepAsync(stoppingToken);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    SweepFailed(logger, ex);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping.
+        }
+    }
+
+    internal async Task<(int Outbox, int Idempotency)> SweepAsync(CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<IngressDbContext>();
+        var now = clock.GetUtcNow().UtcDateTime;
+        var publishedBefore = now - outbox.Value.Retention;
+        var messages = await db.OutboxMessages.Where(m => m.PublishedAt != null && m.PublishedAt < publishedBefore).ExecuteDeleteAsync(cancellationToken);
+        var records = await db.IdempotencyRecords.Where(r => r.ExpiresAt <= now).ExecuteDeleteAsync(cancellationToken);
+        return (messages, records);
+    }
+
+    [LoggerMessage(EventId = 1200, Level = LogLevel.Warning, Message = "Cleaning the ingress store failed; trying again later")]
+    private static partial void SweepFailed(ILogger logger, Exception exception);
+}

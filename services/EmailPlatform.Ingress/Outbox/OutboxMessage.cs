@@ -1,0 +1,30 @@
+namespace EmailPlatform.Ingress.Outbox;
+
+/// <summary>
+/// A bus message written in the same transaction as the change it announces, and published by
+/// <see cref="OutboxPublisher"/> once <see cref="AvailableAt"/> has come: at once for most, at the chosen
+/// time for a scheduled email's <c>SendEmail</c>. <see cref="PublishedAt"/> is set only after the broker
+/// confirmed the message.
+/// </summary>
+public sealed class OutboxMessage
+{
+    /// <summary>Version 7 (time-ordered): messages written together are published in the order written.</summary>
+    public Guid Id { get; set; }
+
+    public Guid EmailId { get; set; }
+
+    /// <summary>The contract's type name, such as <c>SendEmail</c> (see <see cref="OutboxMessageTypes"/>).</summary>
+    public required string MessageType { get; set; }
+
+    /// <summary>The message as JSON.</summary>
+    public required string Payload { get; set; }
+
+    public DateTime CreatedAt { get; set; }
+
+    public DateTime AvailableAt { get; set; }
+
+    public DateTime? PublishedAt { get; set; }
+
+    /// <summary>W3C <c>traceparent</c> of the request that wrote it, so the publish joins that trace.</summary>
+    public string? TraceParent { get; set; }
+}

@@ -1,0 +1,24 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace EmailPlatform.Ingress.RateLimiting;
+
+/// <summary>Configuration section <c>Ingress:RateLimit</c>.</summary>
+public sealed class RateLimitOptions
+{
+    public const string SectionName = "Ingress:RateLimit";
+
+    /// <summary>Requests per second per API key (a key's own <c>rate_limit_per_second</c> overrides it).</summary>
+    [Range(0.01, 1_000_000, ErrorMessage = "Ingress:RateLimit:PermitsPerSecond must be above 0.")]
+    public double PermitsPerSecond { get; set; } = 100;
+
+    /// <summary>How many seconds of unused rate a key may save up and spend at once.</summary>
+    [Range(1, 3600, ErrorMessage = "Ingress:RateLimit:BurstSeconds must be between 1 and 3600.")]
+    public double BurstSeconds { get; set; } = 2;
+
+    /// <summary>
+    /// Ingress replicas sharing the limit. Each replica enforces its share (limit ÷ replicas) on its own, which
+    /// is exact when the load balancer spreads a key's requests evenly and needs no shared state on the hot path.
+    /// </summary>
+    [Range(1, 1000, ErrorMessage = "Ingress:RateLimit:Replicas must be between 1 and 1000.")]
+    public int Replicas { get; set; } = 1;
+}

@@ -1,0 +1,33 @@
+namespace EmailPlatform.Ingress.RateLimiting;
+
+/// <summary>A token bucket: <see cref="Capacity"/> tokens, refilled at <see cref="Rate"/> per second.</summary>
+internal sealed class TokenBucket(double rate, double capacity, long nowTicks)
+{
+    private readonly Lock _lock = new();
+    private double _tokens = capacity;
+    private long _updatedTicks = nowTicks;
+
+    public double Rate { get; } = rate;
+
+    public double Capacity { get; } = capacity;
+
+    /// <summary>Takes one token if there is one; always says what is left and when the bucket is full again.</summary>
+    public (bool Taken, int Remaining, TimeSpan UntilFull, TimeSpan UntilNext) TryTake(long nowTicks)
+    {
+        lock (_lock)
+        {
+            var elapsed = TimeSpan.FromTicks(Math.Max(0, nowTicks - _updatedTicks)).TotalSeconds;
+            _tokens = Math.Min(Capacity, _tokens + elapsed * Rate);
+            _updatedTicks = nowTicks;
+
+            var taken = _tokens >= 1;
+            if (taken)
+            {
+                _tokens -= 1;
+            }
+
+            var untilNext = taken ? TimeSpan.Zero : TimeSpan.FromSeconds((1 - _tokens) / Rate);
+            return (taken, (int)Math.Floor(_tokens), TimeSpan.FromSeconds((Capacity - _tokens) / Rate), untilNext);
+        }
+    }
+}

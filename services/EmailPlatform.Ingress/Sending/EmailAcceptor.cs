@@ -1,0 +1,162 @@
+using System.Globalization;
+using EmailPlatform.Contracts;
+using EmailPlatform.Ingress.Idempotency;
+using EmailPlatform.Ingress.Storage;
+using EmailPlatform.ServiceDefaults.Authentication;
+using EmailPlatform.ServiceDefaults.Problems;
+using EmailPlatform.ServiceDefaults.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using MimeKit;
+
+namespace EmailPlatform.Ingress.Sending;
+
+/// <summary>The idempotency key of a request, with the hash of the request it was first used for.</summary>
+internal sealed record IdempotencyContext(string ApiKeyId, string Key, byte[] RequestHash);
+
+/// <summary>
+/// The unit of work of one accept request (single, batch or raw): checks the idempotency key and the caller's
+/// sender domains, stages the emails into the outbox, and commits everything in one transaction — the emails,
+/// their bus messages and the idempotency record — before anything is answered.
+/// </summary>
+internal sealed class EmailAcceptor(
+    IngressDbContext db,
+    Outbox.Outbox outbox,
+    IdempotentRequests idempotency,
+    IOptions<IngressOptions> options,
+    TimeProvider clock)
+{
+    private static readonly IdnMapping Idn = new();
+
+    public SendLimits Limits => SendLimits.From(options.Value, clock);
+
+    /// <summary>
+    /// Reads the <c>Idempotency-Key</c>. Returns the earlier answer when the same request was accepted before,
+    /// a problem when the key is malformed or was used for another request, or the context to commit with.
+    /// </summary>
+    public async Task<(IdempotencyContext? Context, T? Replay, ProblemHttpResult? Problem)> BeginAsync<T>(
+        HttpContext http, ApiKeyIdentity caller, byte[] body, CancellationToken cancellationToken)
+        where T : class
+    {
+        var (key, problem) = IdempotentRequests.ReadKey(http.Request);
+        if (problem is not null || key is null)
+        {
+            return (null, null, problem);
+        }
+
+        var context = new IdempotencyContext(caller.Id, key, IdempotentRequests.HashRequest(http.Request, body));
+        var previous = await idempotency.FindAsync(context.ApiKeyId, context.Key, context.RequestHash, cancellationToken);
+        return previous switch
+        {
+            null => (context, null, null),
+            { SameRequest: true } => (context, IdempotentRequests.Replay<T>(http, previous), null),
+            _ => (context, null, IdempotentRequests.Mismatch()),
+        };
+    }
+
+    /// <summary>A key restricted to some sender domains may not send from any other (403).</summary>
+    public static ProblemHttpResult? CheckSenders(ApiKeyIdentity caller, params IEnumerable<MailboxAddress> senders)
+    {
+        if (caller.AllowedSenderDomains.Count == 0)
+        {
+            return null;
+        }
+
+        foreach (var sender in senders)
+        {
+            var domain = AsciiDomain(sender.Domain);
+            if (!caller.AllowedSenderDomains.Any(d => domain == d || domain.EndsWith("." + d, StringComparison.Ordinal)))
+            {
+                return ApiProblems.Problem(StatusCodes.Status403Forbidden, ApiProblems.RestrictedApiKey, "Sender domain not allowed.",
+                    $"This API key may only send from {string.Join(", ", caller.AllowedSenderDomains)}; '{sender.Address}' is not in them.");
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Adds an accepted email (and its bus messages) to the unit of work.</summary>
+    public void Stage(SendEmail command, IReadOnlyList<string> bcc, DateTimeOffset? scheduledAt) =>
+        outbox.Accept(command, bcc, scheduledAt);
+
+    /// <summary>
+    /// Commits the unit of work with the idempotency record. When a concurrent request with the same key
+    /// committed first, nothing of this one is kept and the winner's answer is returned instead.
+    /// </summary>
+    public async Task<(T? Response, ProblemHttpResult? Problem)> CommitAsync<T>(
+        HttpContext http, IdempotencyContext? context, int statusCode, T response, CancellationToken cancellationToken)
+        where T : class
+    {
+        if (context is not null)
+        {
+            await idempotency.ForgetExpiredAsync(context.ApiKeyId, context.Key, cancellationToken);
+            idempotency.Remember(context.ApiKeyId, context.Key, context.RequestHash, statusCode, response);
+        }
+
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateException ex) when (context is not null && StoreErrors.IsUniqueViolation(ex))
+        {
+            db.ChangeTracker.Clear();
+            var winner = await idempotency.FindAsync(context.ApiKeyId, context.Key, context.RequestHash, cancellationToken);
+            return winner switch
+            {
+                null => (null, ApiProblems.Problem(StatusCodes.Status409Conflict, "concurrent_idempotent_requests",
+                    "Concurrent idempotent requests.", "Another request with this Idempotency-Key is in progress; retry shortly.")),
+                { SameRequest: true } => (IdempotentRequests.Replay<T>(http, winner), null),
+                _ => (null, IdempotentRequests.Mismatch()),
+            };
+        }
+
+        outbox.Notify();
+        return (response, null);
+    }
+
+    /// <summary>Builds the <see cref="SendEmail"/> command, fixing its id and Message-ID once.</summary>
+    public SendEmail CreateCommand(SendEmailRequest request, ValidatedEmail email)
+    {
+        var id = Guid.CreateVersion7();
+        return new SendEmail(
+            EmailId: id,
+            MessageId: MessageIdFor(id, email.From),
+            Envelope: new Envelope(email.From.Address, Envelope(email.To, email.Cc, email.Bcc)),
+            From: request.From!.Trim(),
+            To: Trimmed(request.To),
+            Cc: Trimmed(request.Cc),
+            ReplyTo: Trimmed(request.ReplyTo),
+            Subject: request.Subject!,
+            Html: request.Html,
+            Text: request.Text,
+            Headers: request.Headers ?? new Dictionary<string, string>(),
+            Attachments: email.Attachments,
+            Tags: (request.Tags ?? []).Select(t => new EmailTag(t.Name!, t.Value!)).ToList(),
+            Metadata: request.Metadata ?? new Dictionary<string, string>(),
+            Priority: request.Priority ?? EmailPriority.Normal,
+            AcceptedAt: clock.GetUtcNow());
+    }
+
+    public string MessageIdFor(Guid emailId, MailboxAddress from) =>
+        $"{emailId:N}@{options.Value.MessageIdDomain ?? AsciiDomain(from.Domain)}";
+
+    public static IReadOnlyList<string> Envelope(params IEnumerable<MailboxAddress>[] fields) =>
+        fields.SelectMany(f => f).Select(m => m.Address).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+
+    /// <summary>Addresses as the client wrote them (validated already), for headers and for display.</summary>
+    public static IReadOnlyList<string> Trimmed(IReadOnlyList<string>? addresses) =>
+        addresses?.Select(a => a.Trim()).ToList() ?? [];
+
+    private static string AsciiDomain(string domain)
+    {
+        try
+        {
+            return Idn.GetAscii(domain).ToLowerInvariant();
+        }
+        catch (ArgumentException)
+        {
+            return domain.ToLowerInvariant();
+        }
+    }
+}

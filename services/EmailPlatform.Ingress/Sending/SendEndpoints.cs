@@ -1,0 +1,96 @@
+using System.Diagnostics;
+using EmailPlatform.Ingress.Batches;
+using EmailPlatform.Ingress.Outbox;
+using EmailPlatform.Ingress.RateLimiting;
+using EmailPlatform.Ingress.Raw;
+using EmailPlatform.Ingress.Scheduling;
+using EmailPlatform.ServiceDefaults.Authentication;
+using EmailPlatform.ServiceDefaults.Problems;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace EmailPlatform.Ingress.Sending;
+
+/// <summary>
+/// <c>/v1/emails</c> writes: send one, send a batch, send raw MIME, cancel and reschedule. Each answers only
+/// after its transaction committed; nothing invalid is stored.
+/// </summary>
+public static class SendEndpoints
+{
+    public static RouteGroupBuilder MapSending(this IEndpointRouteBuilder routes)
+    {
+        var group = routes.MapGroup("/v1/emails")
+            .WithTags("Emails")
+            .RequireAuthorization(ApiKeyScopes.Send)
+            .AddEndpointFilter<RateLimitFilter>()
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+
+        group.MapPost("/", SendAsync)
+            .WithName("SendEmail")
+            .WithSummary("Accepts one email for delivery (or for its scheduled time).")
+            .WithJsonRequestBody<SendEmailRequest>()
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+
+        group.MapBatch();
+        group.MapRaw();
+        group.MapScheduling();
+        return group;
+    }
+
+    internal static async Task<Results<Accepted<EmailAcceptedResponse>, ValidationProblem, ProblemHttpResult>> SendAsync(
+        HttpContext http, EmailAcceptor acceptor, CancellationToken cancellationToken)
+    {
+        var caller = ApiKeyIdentity.From(http.User)!;
+        var body = await JsonBody.ReadAsync<SendEmailRequest>(http.Request, cancellationToken);
+        if (body.Problem is not null)
+        {
+            return body.Problem;
+        }
+
+        var (idempotency, replay, refused) = await acceptor.BeginAsync<EmailAcceptedResponse>(http, caller, body.Raw, cancellationToken);
+        if (refused is not null)
+        {
+            return refused;
+        }
+
+        if (replay is not null)
+        {
+            return Accepted(replay);
+        }
+
+        var validation = SendEmailValidator.Validate(body.Value!, acceptor.Limits);
+        if (validation.Email is not { } email)
+        {
+            return ApiProblems.Validation(validation.Errors, validation.ProblemName);
+        }
+
+        if (EmailAcceptor.CheckSenders(caller, email.From) is { } forbidden)
+        {
+            return forbidden;
+        }
+
+        var command = acceptor.CreateCommand(body.Value!, email);
+        Activity.Current?.SetTag("email.id", command.EmailId);
+        acceptor.Stage(command, EmailAcceptor.Trimmed(body.Value!.Bcc), email.ScheduledAt);
+
+        var (response, problem) = await acceptor.CommitAsync(
+            http, idempotency, StatusCodes.Status202Accepted, new EmailAcceptedResponse(command.EmailId), cancellationToken);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        OutboxTelemetry.Accepted.Add(1);
+        return Accepted(response!);
+    }
+
+    private static Accepted<EmailAcceptedResponse> Accepted(EmailAcceptedResponse response) =>
+        TypedResults.Accepted($"/v1/emails/{response.Id}", response);
+}
+
+/// <summary>The answer to an accepted send: <c>{"id": "…"}</c>, as Resend's clients read it.</summary>
+public sealed record EmailAcceptedResponse(Guid Id);

@@ -1,0 +1,33 @@
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+
+namespace EmailPlatform.ServiceDefaults.Storage;
+
+/// <summary>Tells apart, for both providers, the store errors that callers handle differently.</summary>
+public static class StoreErrors
+{
+    /// <summary>A unique or primary key constraint refused the write: another writer got there first.</summary>
+    public static bool IsUniqueViolation(DbUpdateException exception) => exception.InnerException switch
+    {
+        PostgresException postgres => postgres.SqlState == PostgresErrorCodes.UniqueViolation,
+        SqliteException sqlite => sqlite.SqliteErrorCode == 19 && sqlite.SqliteExtendedErrorCode is 1555 or 2067,
+        _ => false,
+    };
+
+    /// <summary>The store could not be reached or did not answer in time: worth retrying later, not a bug.</summary>
+    public static bool IsUnavailable(Exception exception) => exception switch
+    {
+        PostgresException postgres => postgres.SqlState.StartsWith("08", StringComparison.Ordinal)   // connection exception
+            || postgres.SqlState.StartsWith("57P", StringComparison.Ordinal)                         // shutdown, cannot connect now
+            || postgres.SqlState == PostgresErrorCodes.TooManyConnections,
+        NpgsqlException npgsql => npgsql.IsTransient,
+        SqliteException sqlite => sqlite.SqliteErrorCode is 5 or 6,                                 // busy, locked
+        TimeoutException => true,
+        DbUpdateException update when update.InnerException is not null => IsUnavailable(update.InnerException),
+        DbException when exception.InnerException is not null => IsUnavailable(exception.InnerException),
+        InvalidOperationException when exception.InnerException is not null => IsUnavailable(exception.InnerException),
+        _ => false,
+    };
+}

@@ -1,0 +1,217 @@
+using EmailPlatform.Deployment.Tests.Support;
+
+namespace EmailPlatform.Deployment.Tests.Chart;
+
+public sealed class HelmChartTests
+{
+    private static readonly string[] Components = ["ingress", "delivery", "status"];
+
+    private static readonly Dictionary<string, string> ProjectOf = new()
+    {
+        ["ingress"] = "EmailPlatform.Ingress",
+        ["delivery"] = "EmailPlatform.Delivery",
+        ["status"] = "EmailPlatform.Status",
+    };
+
+    public static TheoryData<string> ValuesFiles() =>
+        ["", .. Directory.EnumerateFiles(Repo.PathOf($"{Helm.Chart}/ci"), "*-values.yaml").Select(f => $"ci/{Path.GetFileName(f)}").Order()];
+
+    private static List<Dictionary<object, object>> Render(string valuesFile) =>
+        valuesFile.Length == 0 ? Helm.Template() : Helm.Template(valuesFile);
+
+    [Theory]
+    [MemberData(nameof(ValuesFiles))]
+    public void LintsCleanly(string valuesFile)
+    {
+        var args = new List<string> { "lint", Helm.Chart, "--strict" };
+        if (valuesFile.Length > 0)
+        {
+            args.AddRange(["-f", $"{Helm.Chart}/{valuesFile}"]);
+        }
+
+        var output = Helm.Run([.. args]);
+        Assert.Contains("0 chart(s) failed", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("[WARNING]", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("[ERROR]", output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(ValuesFiles))]
+    public void RendersADeploymentAndServicePerComponent(string valuesFile)
+    {
+        var manifests = Render(valuesFile);
+        Assert.Equal(3, manifests.OfKind("Deployment").Count());
+        Assert.All(Components, c => Assert.Single(manifests.OfKind("Service"), s => s.Component() == c));
+        Assert.All(Components, c => Assert.NotNull(manifests.Deployment(c)));
+    }
+
+    [Theory]
+    [MemberData(nameof(ValuesFiles))]
+    public void ProbesTheHealthEndpoints(string valuesFile)
+    {
+        foreach (var deployment in Render(valuesFile).OfKind("Deployment"))
+        {
+            var container = Assert.Single(deployment.Containers());
+            Assert.Equal("/health/live", Yaml.Str(container, "livenessProbe.httpGet.path"));
+            Assert.Equal("/health/ready", Yaml.Str(container, "readinessProbe.httpGet.path"));
+            Assert.Equal("/health/live", Yaml.Str(container, "startupProbe.httpGet.path"));
+            Assert.Equal("http", Yaml.Str(container, "readinessProbe.httpGet.port"));
+            Assert.Contains(Yaml.List(Yaml.At(container, "ports")), p => Yaml.Str(p, "name") == "http" && Yaml.Str(p, "containerPort") == "8080");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(ValuesFiles))]
+    public void RunsNonRootOnAReadOnlyRootFilesystemWithAWritableTmp(string valuesFile)
+    {
+        var manifests = Render(valuesFile);
+        foreach (var workload in manifests.OfKind("Deployment").Concat(manifests.OfKind("Job")))
+        {
+            var name = workload.Name();
+            Assert.Equal("true", Yaml.Str(workload, "spec.template.spec.securityContext.runAsNonRoot"));
+            Assert.Equal("RuntimeDefault", Yaml.Str(workload, "spec.template.spec.securityContext.seccompProfile.type"));
+            var tmp = Yaml.List(Yaml.At(workload, "spec.template.spec.volumes")).Single(v => Yaml.Str(v, "name") == "tmp");
+            Assert.NotNull(Yaml.At(tmp, "emptyDir"));
+            Assert.All(workload.Containers(), container =>
+            {
+                Assert.True(Yaml.Str(container, "securityContext.readOnlyRootFilesystem") == "true", $"{name}: root filesystem is writable");
+                Assert.Equal("false", Yaml.Str(container, "securityContext.allowPrivilegeEscalation"));
+                Assert.Equal(["ALL"], Yaml.List(Yaml.At(container, "securityContext.capabilities.drop")));
+                Assert.Contains(Yaml.List(Yaml.At(container, "volumeMounts")), m => Yaml.Str(m, "mountPath") == "/tmp");
+            });
+        }
+    }
+
+    [Fact]
+    public void GivesEveryServiceAtLeastThirtySecondsToDrain()
+    {
+        foreach (var deployment in Helm.Template().OfKind("Deployment"))
+        {
+            var grace = int.Parse(Yaml.Str(deployment, "spec.template.spec.terminationGracePeriodSeconds")!, System.Globalization.CultureInfo.InvariantCulture);
+            Assert.InRange(grace, 30, 120);
+        }
+    }
+
+    [Fact]
+    public void MigratesBothSchemasInAPreInstallAndPreUpgradeHookJob()
+    {
+        var manifests = Helm.Template();
+        var job = Assert.Single(manifests.OfKind("Job"));
+        Assert.Equal("pre-install,pre-upgrade", Yaml.Key(Yaml.At(job, "metadata.annotations"), "helm.sh/hook"));
+
+        var containers = job.Containers().ToList();
+        Assert.Equal(2, containers.Count);
+        Assert.All(containers, c => Assert.Equal(["migrate"], Yaml.List(Yaml.At(c, "args"))));
+        Assert.Contains(containers, c => Yaml.Str(c, "image")!.Contains("/ingress:", StringComparison.Ordinal));
+        Assert.Contains(containers, c => Yaml.Str(c, "image")!.Contains("/status:", StringComparison.Ordinal));
+        Assert.Equal("Never", Yaml.Str(job, "spec.template.spec.restartPolicy"));
+
+        // The hook runs before the release's own Secret exists, so it must not depend on it.
+        var release = manifests.OfKind("Secret").Where(s => Yaml.At(s, "metadata.annotations") is null).Select(s => s.Name()).ToHashSet();
+        var referenced = containers.SelectMany(c => Yaml.List(Yaml.At(c, "env"))).Select(e => Yaml.Str(e, "valueFrom.secretKeyRef.name")).OfType<string>();
+        Assert.All(referenced, name => Assert.DoesNotContain(name, release));
+    }
+
+    [Theory]
+    [MemberData(nameof(ValuesFiles))]
+    public void ConfigurationKeysAreOnesTheServicesRead(string valuesFile)
+    {
+        var manifests = Render(valuesFile);
+        foreach (var component in Components)
+        {
+            var known = ServiceSources.KeysReadBy(ProjectOf[component]);
+            var names = manifests.Deployment(component).EnvironmentNames(manifests).ToList();
+            foreach (var name in names)
+            {
+                if (ServiceSources.KeyOf(name) is { } key)
+                {
+                    Assert.True(known.Contains(key), $"{component} gets {name}, but {ProjectOf[component]} reads no '{key}'");
+                }
+            }
+
+            Assert.Contains("Auth__BootstrapKey", names);
+            Assert.Contains("ConnectionStrings__RabbitMq", names);
+            Assert.Equal(component != "delivery", names.Contains("ConnectionStrings__Postgres"));
+        }
+    }
+
+    [Fact]
+    public void RendersEachRelayIntoIndexedDeliveryKeysWithCredentialsFromTheSecret()
+    {
+        var manifests = Helm.Template("ci/all-on-values.yaml");
+        var delivery = manifests.Deployment("delivery");
+        var names = delivery.EnvironmentNames(manifests).ToHashSet();
+        Assert.Contains("Delivery__Relays__0__Host", names);
+        Assert.Contains("Delivery__Relays__1__Host", names);
+        Assert.Contains("Delivery__Relays__1__Security", names);
+
+        var password = Yaml.List(Yaml.At(Assert.Single(delivery.Containers()), "env")).Single(e => Yaml.Str(e, "name") == "Delivery__Relays__0__Password");
+        Assert.Equal("emailplatform-credentials", Yaml.Str(password, "valueFrom.secretKeyRef.name"));
+        Assert.Null(Yaml.At(password, "value"));
+    }
+
+    [Fact]
+    public void AnExistingSecretReplacesTheChartsSecret()
+    {
+        var manifests = Helm.Template("ci/all-on-values.yaml");
+        Assert.Empty(manifests.OfKind("Secret"));
+        var references = manifests.OfKind("Deployment").Concat(manifests.OfKind("Job"))
+            .SelectMany(w => w.Containers()).SelectMany(c => Yaml.List(Yaml.At(c, "env")))
+            .Select(e => Yaml.Str(e, "valueFrom.secretKeyRef.name")).OfType<string>().ToHashSet();
+        Assert.Equal(["emailplatform-credentials"], references);
+    }
+
+    [Fact]
+    public void WithoutAnExistingSecretTheChartGeneratesAnApiKey()
+    {
+        var secret = Helm.Template().OfKind("Secret").Single(s => Yaml.At(s, "metadata.annotations") is null);
+        Assert.True(Yaml.Str(secret, "stringData.bootstrap-key")!.Length >= 24);
+    }
+
+    [Fact]
+    public void TurningEverythingOnAddsRoutingAutoscalingAndMonitoring()
+    {
+        var manifests = Helm.Template("ci/all-on-values.yaml");
+        string[] kinds = ["Ingress", "HTTPRoute", "HorizontalPodAutoscaler", "ServiceMonitor", "PrometheusRule", "PodDisruptionBudget"];
+        Assert.All(kinds, kind => Assert.NotEmpty(manifests.OfKind(kind)));
+        Assert.Null(Yaml.At(manifests.Deployment("delivery"), "spec.replicas"));
+        Assert.Equal("ServiceMonitor", Yaml.Str(manifests.OfKind("ServiceMonitor").Single(), "kind"));
+        Assert.Equal("/metrics", Yaml.Str(Yaml.List(Yaml.At(manifests.OfKind("ServiceMonitor").Single(), "spec.endpoints")).Single(), "path"));
+    }
+
+    [Fact]
+    public void ShipsTheSameAlertRulesAndDashboardAsTheComposeStack()
+    {
+        var manifests = Helm.Template("ci/all-on-values.yaml");
+        var rule = manifests.OfKind("PrometheusRule").Single();
+        var shipped = Yaml.List(Yaml.At(rule, "spec.groups")).SelectMany(g => Yaml.List(Yaml.At(g, "rules"))).Select(r => Yaml.Str(r, "alert")).ToList();
+        var compose = Yaml.List(Yaml.At(Yaml.Parse(Repo.Read(AlertRulesTests.RulesFile)), "groups"))
+            .SelectMany(g => Yaml.List(Yaml.At(g, "rules"))).Select(r => Yaml.Str(r, "alert")).ToList();
+        Assert.Equal(compose, shipped);
+
+        var dashboards = manifests.OfKind("ConfigMap").Single(c => c.Name().EndsWith("-dashboards", StringComparison.Ordinal));
+        Assert.Equal(Repo.Read(DashboardTests.DashboardFile).TrimEnd(), Yaml.Key(Yaml.At(dashboards, "data"), "email-platform.json")!.TrimEnd());
+    }
+
+    [Fact]
+    public void KedaScalesTheDeliveryWorkersOnTheSendEmailQueueInsteadOfTheHpa()
+    {
+        var manifests = Helm.Template("ci/keda-values.yaml");
+        var scaledObject = manifests.OfKind("ScaledObject").Single();
+        Assert.Empty(manifests.OfKind("HorizontalPodAutoscaler"));
+        Assert.Equal(manifests.Deployment("delivery").Name(), Yaml.Str(scaledObject, "spec.scaleTargetRef.name"));
+        var trigger = Yaml.List(Yaml.At(scaledObject, "spec.triggers")).Single();
+        Assert.Equal("rabbitmq", Yaml.Str(trigger, "type"));
+        Assert.Equal("send-email", Yaml.Str(trigger, "metadata.queueName"));
+        Assert.Equal("ConnectionStrings__RabbitMq", Yaml.Str(trigger, "metadata.hostFromEnv"));
+    }
+
+    [Fact]
+    public void TheChartsCopiesOfTheRulesAndDashboardMatchDeploy()
+    {
+        Assert.True(Repo.Read(AlertRulesTests.RulesFile) == Repo.Read($"{Helm.Chart}/files/prometheus/emailplatform.yml"),
+            $"copy {AlertRulesTests.RulesFile} to {Helm.Chart}/files/prometheus/emailplatform.yml");
+        Assert.True(Repo.Read(DashboardTests.DashboardFile) == Repo.Read($"{Helm.Chart}/files/dashboards/email-platform.json"),
+            $"copy {DashboardTests.DashboardFile} to {Helm.Chart}/files/dashboards/email-platform.json");
+    }
+}
