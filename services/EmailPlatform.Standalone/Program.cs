@@ -6,7 +6,8 @@ using EmailPlatform.Standalone;
 using EmailPlatform.Standalone.Capture;
 using EmailPlatform.Status;
 
-var builder = WebApplication.CreateBuilder(args);
+// Settings files ship next to the binary; data/ stays relative to the directory it is run from.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 
 builder.AddStandaloneDefaults();
 builder.AddServiceDefaults();

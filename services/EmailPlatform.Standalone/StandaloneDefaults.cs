@@ -20,6 +20,11 @@ internal static class StandaloneDefaults
     public static IHostApplicationBuilder AddStandaloneDefaults(this WebApplicationBuilder builder)
     {
         var options = builder.Configuration.GetSection(StandaloneOptions.SectionName).Get<StandaloneOptions>() ?? new StandaloneOptions();
+        if (options.CaptureRelayPort is < 1 or > 65535)
+        {
+            throw new InvalidOperationException($"Standalone:CaptureRelayPort must be a TCP port (1-65535); got {options.CaptureRelayPort}.");
+        }
+
         builder.Services.AddSingleton(options);
         Directory.CreateDirectory(options.DataDirectory);
 
@@ -38,6 +43,7 @@ internal static class StandaloneDefaults
         if (string.IsNullOrEmpty(builder.Configuration["Auth:BootstrapKey"]))
         {
             defaults["Auth:BootstrapKey"] = LoadOrCreateKey(options.KeyFile);
+            options.KeyIsGenerated = true;
         }
 
         if (!builder.Configuration.GetSection("Delivery:Relays").GetChildren().Any())
@@ -61,10 +67,11 @@ internal static class StandaloneDefaults
 
     public static void PrintWelcomeOnStart(this WebApplication app) => app.Lifetime.ApplicationStarted.Register(() =>
     {
+        var options = app.Services.GetRequiredService<StandaloneOptions>();
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses;
         var url = addresses?.FirstOrDefault() ?? DefaultUrl;
-        var key = app.Configuration["Auth:BootstrapKey"];
-        var options = app.Services.GetRequiredService<StandaloneOptions>();
+        // A key the operator configured is theirs to know; only a generated one is shown.
+        var key = options.KeyIsGenerated ? app.Configuration["Auth:BootstrapKey"] : "<your Auth:BootstrapKey>";
         var capture = app.Services.GetService<CaptureRelay>() is not null
             ? $"Mail is captured by the built-in relay on 127.0.0.1:{options.CaptureRelayPort} into {Path.GetFullPath(options.MailDirectory)}"
             : "Mail goes to the relays configured in Delivery:Relays";

@@ -11,6 +11,9 @@ public sealed class StandaloneOptions
     /// <summary>Port of the built-in capture relay on 127.0.0.1 (used when no Delivery:Relays are configured).</summary>
     public int CaptureRelayPort { get; set; } = 2525;
 
+    /// <summary>Whether the API key was generated here (and may be shown) rather than configured.</summary>
+    internal bool KeyIsGenerated { get; set; }
+
     public string MailDirectory => Path.Combine(DataDirectory, "mail");
 
     public string DatabaseFile => Path.Combine(DataDirectory, "emailplatform.db");

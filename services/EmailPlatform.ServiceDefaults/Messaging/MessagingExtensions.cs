@@ -26,8 +26,12 @@ public static class MessagingExtensions
         var rabbitMq = builder.Configuration.GetConnectionString(ConnectionStringName);
         if (string.IsNullOrWhiteSpace(rabbitMq) && !allowInMemory)
         {
-            throw new InvalidOperationException(
-                $"ConnectionStrings:{ConnectionStringName} is required: set it (env ConnectionStrings__{ConnectionStringName}) to an amqp URI such as amqp://user:password@rabbitmq:5672/.");
+            // Fails when the host starts, naming the key; a one-shot command such as 'migrate' (which builds the
+            // host but never starts it) needs no broker.
+            builder.Services.AddOptions<MassTransitHostOptions>()
+                .Validate(_ => false,
+                    $"ConnectionStrings:{ConnectionStringName} is required: set it (env ConnectionStrings__{ConnectionStringName}) to an amqp URI such as amqp://user:password@rabbitmq:5672/.")
+                .ValidateOnStart();
         }
 
         builder.Services.AddMassTransit(bus =>

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net;
 using SmtpServer;
+using SmtpServer.Net;
 using SmtpServer.Protocol;
 using SmtpServer.Storage;
 using SmtpServerServices = SmtpServer.ComponentModel.ServiceProvider;
@@ -20,7 +21,7 @@ internal sealed class CaptureRelay(StandaloneOptions options, ILogger<CaptureRel
     private SmtpServer.SmtpServer? _server;
     private Task _running = Task.CompletedTask;
 
-    public Task StartAsync(CancellationToken cancellationToken)
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(options.MailDirectory);
         var serverOptions = new SmtpServerOptionsBuilder()
@@ -28,11 +29,24 @@ internal sealed class CaptureRelay(StandaloneOptions options, ILogger<CaptureRel
             .Endpoint(e => e.Endpoint(new IPEndPoint(IPAddress.Loopback, options.CaptureRelayPort)))
             .Build();
 
+        var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var listeners = new EndpointListenerFactory();
+        listeners.EndpointStarted += (_, _) => listening.TrySetResult();
+
         var services = new SmtpServerServices();
+        services.Add(listeners);
         services.Add(new EmlFileStore(options.MailDirectory, logger));
         _server = new SmtpServer.SmtpServer(serverOptions, services);
         _running = _server.StartAsync(_stopping.Token);
-        return Task.CompletedTask;
+
+        // Fail the start, naming the setting, when the port cannot be bound: otherwise every email would be deferred.
+        var first = await Task.WhenAny(listening.Task, _running).WaitAsync(TimeSpan.FromSeconds(10), cancellationToken);
+        if (first == _running || _running.IsFaulted)
+        {
+            var reason = _running.Exception?.GetBaseException().Message ?? "it stopped";
+            throw new InvalidOperationException(
+                $"The capture relay cannot listen on 127.0.0.1:{options.CaptureRelayPort} ({reason}). Set Standalone:CaptureRelayPort to a free port.");
+        }
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)

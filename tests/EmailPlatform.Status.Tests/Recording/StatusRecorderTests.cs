@@ -50,6 +50,70 @@ public sealed class StatusRecorderTests
     }
 
     [Fact]
+    public async Task ScheduledEmailWaitsAsScheduledThenIsQueuedAndDelivered()
+    {
+        await using var store = await StatusStore.PostgresAsync();
+        var emailId = Guid.NewGuid();
+        var at = DateTimeOffset.UtcNow.AddMinutes(10);
+
+        await store.RecordAsync(TestEvents.Accepted(emailId, to: [Alice], scheduledAt: at));
+        var scheduled = await store.EmailAsync(emailId);
+        Assert.Equal(EmailState.Scheduled, scheduled.State);
+        Assert.Equal("scheduled", scheduled.State.ToLastEvent());
+        Assert.Equal(at.UtcDateTime, scheduled.ScheduledAt!.Value, TimeSpan.FromMilliseconds(1));
+        Assert.Equal(EmailState.Scheduled, Assert.Single(scheduled.Recipients).State);
+
+        await store.RecordAsync(TestEvents.Queued(emailId));
+        Assert.Equal(EmailState.Queued, (await store.EmailAsync(emailId)).State);
+
+        await store.RecordAsync(TestEvents.Delivered(emailId, Alice));
+        Assert.Equal(EmailState.Delivered, (await store.EmailAsync(emailId)).State);
+        Assert.Equal([EventTypes.Scheduled, EventTypes.Queued, "email.delivered"], (await store.EventsAsync(emailId)).Select(e => e.Type));
+    }
+
+    [Fact]
+    public async Task CanceledScheduledEmailIsCanceledForEveryRecipient()
+    {
+        await using var store = await StatusStore.PostgresAsync();
+        var emailId = Guid.NewGuid();
+
+        await store.RecordAsync(TestEvents.Accepted(emailId, to: [Alice], cc: [Bob], scheduledAt: DateTimeOffset.UtcNow.AddHours(1)));
+        await store.RecordAsync(TestEvents.Canceled(emailId));
+
+        var email = await store.EmailAsync(emailId);
+        Assert.Equal(EmailState.Canceled, email.State);
+        Assert.Equal("canceled", email.State.ToLastEvent());
+        Assert.All(email.Recipients, r => Assert.Equal(EmailState.Canceled, r.State));
+    }
+
+    [Fact]
+    public async Task RescheduledEmailShowsItsNewTime()
+    {
+        await using var store = await StatusStore.PostgresAsync();
+        var emailId = Guid.NewGuid();
+        var later = DateTimeOffset.UtcNow.AddDays(3);
+
+        await store.RecordAsync(TestEvents.Accepted(emailId, to: [Alice], scheduledAt: DateTimeOffset.UtcNow.AddHours(1)));
+        await store.RecordAsync(TestEvents.Rescheduled(emailId, later));
+
+        var email = await store.EmailAsync(emailId);
+        Assert.Equal(EmailState.Scheduled, email.State);
+        Assert.Equal(later.UtcDateTime, email.ScheduledAt!.Value, TimeSpan.FromMilliseconds(1));
+    }
+
+    [Fact]
+    public async Task QueuedBeforeItsAcceptedEventStillEndsQueuedNotScheduled()
+    {
+        await using var store = await StatusStore.PostgresAsync();
+        var emailId = Guid.NewGuid();
+
+        await store.RecordAsync(TestEvents.Queued(emailId));
+        await store.RecordAsync(TestEvents.Accepted(emailId, to: [Alice], scheduledAt: DateTimeOffset.UtcNow.AddSeconds(1)));
+
+        Assert.Equal(EmailState.Queued, Assert.Single((await store.EmailAsync(emailId)).Recipients).State);
+    }
+
+    [Fact]
     public async Task RedeliveredEventIsRecordedOnce()
     {
         await using var store = await StatusStore.PostgresAsync();
