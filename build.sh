@@ -227,10 +227,40 @@ install_helm() {
   log "helm: $("$HELM" version --short 2>/dev/null || echo unknown) ($HELM)"
 }
 
+# ---------------------------------------------------------------- node (Resend SDK compatibility test)
+
+# tests/resend-compat runs the official Resend Node SDK against the API (ResendSdkTests). npm ci runs only
+# when node_modules is missing or package-lock.json changed since the last install, so a second run needs no
+# network. The SDK (resend 6.x) declares Node >= 20; Debian 12's own nodejs is 18.
+RESEND_COMPAT_DIR="tests/resend-compat"
+
+install_node_deps() {
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    log "installing nodejs and npm (apt)"
+    as_root apt-get update >&2
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm >&2
+  fi
+  local major
+  major="$(node -p 'process.versions.node.split(".")[0]')"
+  [[ $major -ge 20 ]] || log "warning: node $(node --version) is older than the Resend SDK's minimum (20); ResendSdkTests may fail"
+  local stamp="$RESEND_COMPAT_DIR/node_modules/.lock-sha256" want
+  want="$(sha256sum "$RESEND_COMPAT_DIR/package-lock.json" | cut -d' ' -f1)"
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+    log "node packages in $RESEND_COMPAT_DIR are up to date"
+    return 0
+  fi
+  log "npm ci in $RESEND_COMPAT_DIR"
+  local t0=$SECONDS
+  (cd "$RESEND_COMPAT_DIR" && npm ci --no-audit --no-fund >&2) || die "npm ci in $RESEND_COMPAT_DIR failed"
+  echo "$want" >"$stamp"
+  log "node packages installed ($((SECONDS - t0))s)"
+}
+
 # ---------------------------------------------------------------- infra
 
 infra_up() {
   install_packages
+  install_node_deps
   install_helm
   start_rabbitmq
   start_postgres

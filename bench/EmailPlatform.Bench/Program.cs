@@ -1,0 +1,160 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace EmailPlatform.Bench;
+
+/// <summary>
+/// Load generator for the accept path (<c>POST /v1/emails</c>).
+/// <list type="bullet">
+/// <item><c>--mode saturate --concurrency N</c>: closed loop, N workers each sending the next request as soon as
+/// the previous one is answered; measures the throughput at saturation.</item>
+/// <item><c>--mode rate --rate R</c>: open loop, requests scheduled at fixed intervals whatever the answers do;
+/// latency is measured from the scheduled send time, so a stall is not hidden (no coordinated omission).</item>
+/// </list>
+/// </summary>
+public static class Program
+{
+    private const string Usage = """
+        usage: EmailPlatform.Bench --url http://127.0.0.1:5101 --key KEY
+                                   [--mode saturate|rate] [--concurrency 64] [--rate 1000] [--duration 20s]
+                                   [--body-size 2048] [--idempotency-keys] [--max-connections N]
+                                   [--label NAME] [--out result.json]
+        """;
+
+    public static async Task<int> Main(string[] args)
+    {
+        Options options;
+        try
+        {
+            options = Options.Parse(args);
+        }
+        catch (ArgumentException ex)
+        {
+            await Console.Error.WriteLineAsync(ex.Message + Environment.NewLine + Usage);
+            return 2;
+        }
+
+        using var client = CreateClient(options);
+        var body = EmailBody(options.BodySize);
+        var load = new Load(client, options, body);
+        var result = options.Mode == "rate" ? await load.RunOpenLoopAsync() : await load.RunClosedLoopAsync();
+
+        var json = result.ToJson(options);
+        Console.WriteLine(result.Summary(options));
+        if (options.Out is not null)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(options.Out))!);
+            await File.WriteAllTextAsync(options.Out, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        }
+
+        return result.Requests > 0 ? 0 : 1;
+    }
+
+    private static HttpClient CreateClient(Options options)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            MaxConnectionsPerServer = options.MaxConnections,
+            PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
+            UseProxy = false,
+            UseCookies = false,
+            AllowAutoRedirect = false,
+            AutomaticDecompression = DecompressionMethods.None,
+        };
+        var client = new HttpClient(handler) { BaseAddress = options.Url, Timeout = TimeSpan.FromSeconds(10) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", options.Key);
+        client.DefaultRequestHeaders.UserAgent.ParseAdd("EmailPlatform.Bench/1.0");
+        return client;
+    }
+
+    /// <summary>A one-recipient email whose JSON is <paramref name="size"/> bytes (the text part fills it up).</summary>
+    public static byte[] EmailBody(int size)
+    {
+        var text = new StringBuilder();
+        var email = new JsonObject
+        {
+            ["from"] = "Bench <bench@acme.test>",
+            ["to"] = new JsonArray("reader@example.test"),
+            ["subject"] = "Accept-path benchmark",
+            ["text"] = "",
+            ["tags"] = new JsonArray(new JsonObject { ["name"] = "bench", ["value"] = "accept" }),
+        };
+        var fill = Math.Max(0, size - Encoding.UTF8.GetByteCount(email.ToJsonString()));
+        const string Words = "The quick brown fox jumps over the lazy dog. ";
+        while (text.Length < fill)
+        {
+            text.Append(Words);
+        }
+
+        email["text"] = text.ToString(0, fill);
+        return Encoding.UTF8.GetBytes(email.ToJsonString());
+    }
+}
+
+internal sealed record Options(
+    Uri Url, string Key, string Mode, int Concurrency, double Rate, TimeSpan Duration, int BodySize,
+    bool IdempotencyKeys, int MaxConnections, string Label, string? Out)
+{
+    public static Options Parse(string[] args)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        var flags = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < args.Length; i++)
+        {
+            var name = args[i];
+            if (!name.StartsWith("--", StringComparison.Ordinal))
+            {
+                throw new ArgumentException($"unexpected argument '{name}'");
+            }
+
+            if (name is "--idempotency-keys")
+            {
+                flags.Add(name);
+            }
+            else if (i + 1 < args.Length)
+            {
+                values[name] = args[++i];
+            }
+            else
+            {
+                throw new ArgumentException($"{name} needs a value");
+            }
+        }
+
+        string Get(string name, string fallback) => values.GetValueOrDefault(name, fallback);
+        var url = values.TryGetValue("--url", out var u) ? new Uri(u) : throw new ArgumentException("--url is required");
+        var key = values.TryGetValue("--key", out var k) ? k : Environment.GetEnvironmentVariable("EMAILPLATFORM_API_KEY")
+            ?? throw new ArgumentException("--key (or EMAILPLATFORM_API_KEY) is required");
+        var mode = Get("--mode", "saturate");
+        if (mode is not ("saturate" or "rate"))
+        {
+            throw new ArgumentException("--mode is saturate or rate");
+        }
+
+        var concurrency = int.Parse(Get("--concurrency", "64"), CultureInfo.InvariantCulture);
+        var rate = double.Parse(Get("--rate", "1000"), CultureInfo.InvariantCulture);
+        var duration = ParseDuration(Get("--duration", "20s"));
+        var maxConnections = int.Parse(Get("--max-connections", mode == "rate" ? "256" : concurrency.ToString(CultureInfo.InvariantCulture)),
+            CultureInfo.InvariantCulture);
+        if (concurrency < 1 || rate <= 0 || duration <= TimeSpan.Zero || maxConnections < 1)
+        {
+            throw new ArgumentException("--concurrency, --rate, --duration and --max-connections must be positive");
+        }
+
+        return new Options(url, key, mode, concurrency, rate, duration,
+            int.Parse(Get("--body-size", "2048"), CultureInfo.InvariantCulture),
+            flags.Contains("--idempotency-keys"), maxConnections, Get("--label", mode), values.GetValueOrDefault("--out"));
+    }
+
+    private static TimeSpan ParseDuration(string value) =>
+        value.EndsWith("ms", StringComparison.Ordinal) ? TimeSpan.FromMilliseconds(double.Parse(value[..^2], CultureInfo.InvariantCulture))
+        : value.EndsWith('s') ? TimeSpan.FromSeconds(double.Parse(value[..^1], CultureInfo.InvariantCulture))
+        : value.EndsWith('m') ? TimeSpan.FromMinutes(double.Parse(value[..^1], CultureInfo.InvariantCulture))
+        : TimeSpan.FromSeconds(double.Parse(value, CultureInfo.InvariantCulture));
+}

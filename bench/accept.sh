@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# bench/accept.sh — the accept path (POST /v1/emails) of the ingress, on this machine's PostgreSQL and RabbitMQ.
+#
+#   bench/accept.sh                      warm-up, saturation (closed loop), then a fixed 1,000 req/s (open loop)
+#   CONCURRENCY=32 RATE=2000 DURATION=30s bench/accept.sh
+#
+# It builds the ingress and the load generator in Release, creates a PostgreSQL database and a RabbitMQ virtual
+# host of its own, runs the ingress's `migrate`, starts the ingress (Production, rate limit out of the way,
+# logging at Warning) on a loopback port, runs the load, reads the ingress's peak RSS (VmHWM), prints a table and
+# writes artifacts/bench/accept.json. Everything it started or created is removed on exit.
+# Needs the infra of `./build.sh infra-up` (PostgreSQL role emailplatform with CREATEDB, RabbitMQ guest).
+#
+# Settings (environment): DURATION (20s), WARMUP (10s), CONCURRENCY (64), RATE (1000), BODY_SIZE (2048),
+# IDEMPOTENCY_KEYS (0; 1 sends a unique Idempotency-Key with every request), NO_BUILD (0),
+# PG_HOST/PG_PORT/PG_USER/PG_PASSWORD (127.0.0.1/5432/emailplatform/emailplatform), PG_OPTIONS (extra connection
+# string settings for the ingress, e.g. "SSL Mode=Disable"), RABBITMQ_URI (amqp://guest:guest@127.0.0.1:5672).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+DURATION="${DURATION:-20s}"
+WARMUP="${WARMUP:-10s}"
+CONCURRENCY="${CONCURRENCY:-64}"
+RATE="${RATE:-1000}"
+BODY_SIZE="${BODY_SIZE:-2048}"
+IDEMPOTENCY_KEYS="${IDEMPOTENCY_KEYS:-0}"
+NO_BUILD="${NO_BUILD:-0}"
+PG_HOST="${PG_HOST:-127.0.0.1}"
+PG_PORT="${PG_PORT:-5432}"
+PG_USER="${PG_USER:-emailplatform}"
+PG_PASSWORD="${PG_PASSWORD:-emailplatform}"
+RABBITMQ_URI="${RABBITMQ_URI:-amqp://guest:guest@127.0.0.1:5672}"
+
+OUT_DIR="artifacts/bench"
+RUN_ID="$(date +%s)-$$"
+DB_NAME="ep_bench_${RUN_ID//-/_}"
+VHOST="ep-bench-$RUN_ID"
+INGRESS_DLL="services/EmailPlatform.Ingress/bin/Release/net10.0/EmailPlatform.Ingress.dll"
+BENCH_DLL="bench/EmailPlatform.Bench/bin/Release/net10.0/EmailPlatform.Bench.dll"
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+log() { echo "==> $*" >&2; }
+die() { echo "==> ERROR: $*" >&2; exit 1; }
+
+SUDO=()
+[[ $(id -u) -eq 0 ]] || SUDO=(sudo)
+rabbitmqctl_() { timeout 60 "${SUDO[@]}" rabbitmqctl -q "$@" >/dev/null; }
+psql_() { PGPASSWORD="$PG_PASSWORD" PGCONNECT_TIMEOUT=10 psql -X -q -v ON_ERROR_STOP=1 -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres "$@"; }
+
+INGRESS_PID=""
+CREATED_DB=0
+CREATED_VHOST=0
+WORK_DIR="$(mktemp -d -t emailplatform-bench-XXXXXX)"
+
+cleanup() {
+  local rc=$?
+  set +e
+  trap - EXIT INT TERM
+  if [[ -n "$INGRESS_PID" ]] && kill -0 "$INGRESS_PID" 2>/dev/null; then
+    log "stopping the ingress (pid $INGRESS_PID)"
+    kill -TERM "$INGRESS_PID" 2>/dev/null
+    for _ in $(seq 20); do kill -0 "$INGRESS_PID" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL "$INGRESS_PID" 2>/dev/null
+    wait "$INGRESS_PID" 2>/dev/null
+  fi
+  if [[ $CREATED_DB -eq 1 ]]; then
+    log "dropping database $DB_NAME"
+    psql_ -c "DROP DATABASE IF EXISTS \"$DB_NAME\" WITH (FORCE)" >&2
+  fi
+  if [[ $CREATED_VHOST -eq 1 ]]; then
+    log "deleting RabbitMQ vhost $VHOST"
+    rabbitmqctl_ delete_vhost "$VHOST"
+  fi
+  if [[ $rc -ne 0 && -f "$WORK_DIR/ingress.log" ]]; then
+    log "ingress output (last 40 lines):"
+    tail -n 40 "$WORK_DIR/ingress.log" >&2
+  fi
+  rm -rf "$WORK_DIR"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
+
+# ---------------------------------------------------------------- build
+
+if [[ $NO_BUILD != 1 ]]; then
+  log "building the ingress and the load generator (Release)"
+  dotnet build services/EmailPlatform.Ingress/EmailPlatform.Ingress.csproj -c Release -v q -nologo >&2 || die "build of the ingress failed"
+  dotnet build bench/EmailPlatform.Bench/EmailPlatform.Bench.csproj -c Release -v q -nologo >&2 || die "build of the load generator failed"
+fi
+[[ -f $INGRESS_DLL && -f $BENCH_DLL ]] || die "missing build output ($INGRESS_DLL, $BENCH_DLL)"
+
+# ---------------------------------------------------------------- store and broker
+
+pg_isready -q -h "$PG_HOST" -p "$PG_PORT" || die "PostgreSQL is not accepting connections on $PG_HOST:$PG_PORT (./build.sh infra-up)"
+log "creating database $DB_NAME"
+psql_ -c "CREATE DATABASE \"$DB_NAME\"" >&2
+CREATED_DB=1
+
+log "creating RabbitMQ vhost $VHOST"
+rabbit_user="${RABBITMQ_URI#amqp://}"; rabbit_user="${rabbit_user%%:*}"
+rabbitmqctl_ add_vhost "$VHOST" || die "rabbitmqctl add_vhost failed (is RabbitMQ running? ./build.sh infra-up)"
+CREATED_VHOST=1
+rabbitmqctl_ set_permissions -p "$VHOST" "$rabbit_user" '.*' '.*' '.*'
+
+API_KEY="bench_$(python3 -c 'import secrets; print(secrets.token_hex(24))')"
+export ConnectionStrings__Postgres="Host=$PG_HOST;Port=$PG_PORT;Username=$PG_USER;Password=$PG_PASSWORD;Database=$DB_NAME${PG_OPTIONS:+;$PG_OPTIONS}"
+export ConnectionStrings__RabbitMq="${RABBITMQ_URI%/}/$VHOST"
+export Auth__BootstrapKey="$API_KEY"
+export DOTNET_ENVIRONMENT=Production ASPNETCORE_ENVIRONMENT=Production
+export Logging__LogLevel__Default=Warning
+export Ingress__RateLimit__PermitsPerSecond=1000000
+unset OTEL_EXPORTER_OTLP_ENDPOINT
+
+log "migrating"
+timeout 120 dotnet "$INGRESS_DLL" migrate >"$WORK_DIR/migrate.log" 2>&1 || { cat "$WORK_DIR/migrate.log" >&2; die "ingress migrate failed"; }
+
+# ---------------------------------------------------------------- ingress
+
+PORT="$(free_port)"
+URL="http://127.0.0.1:$PORT"
+log "starting the ingress on $URL"
+dotnet "$INGRESS_DLL" --urls "$URL" >"$WORK_DIR/ingress.log" 2>&1 &
+INGRESS_PID=$!
+for _ in $(seq 120); do
+  kill -0 "$INGRESS_PID" 2>/dev/null || die "the ingress exited while starting"
+  curl -sf -o /dev/null "$URL/health/ready" && break
+  sleep 0.5
+done
+curl -sf -o /dev/null "$URL/health/ready" || die "the ingress was not ready within 60 s"
+rss_mb() { awk -v k="$1:" '$1 == k { printf "%.1f", $2 / 1024 }' "/proc/$INGRESS_PID/status"; }
+IDLE_RSS="$(rss_mb VmRSS)"
+log "ingress ready (pid $INGRESS_PID, RSS ${IDLE_RSS} MB)"
+
+mkdir -p "$OUT_DIR"
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+bench() { # label args...
+  local label=$1; shift
+  local extra=()
+  [[ $IDEMPOTENCY_KEYS == 1 ]] && extra+=(--idempotency-keys)
+  timeout 300 dotnet "$BENCH_DLL" --url "$URL" --key "$API_KEY" --body-size "$BODY_SIZE" --label "$label" \
+    --out "$WORK_DIR/$label.json" "${extra[@]}" "$@" >&2 || die "load generator failed ($label)"
+  kill -0 "$INGRESS_PID" 2>/dev/null || die "the ingress died during $label"
+}
+
+log "warm-up: $WARMUP at concurrency $CONCURRENCY"
+bench warmup --mode saturate --concurrency "$CONCURRENCY" --duration "$WARMUP"
+log "saturation: $DURATION, closed loop, concurrency $CONCURRENCY"
+bench saturate --mode saturate --concurrency "$CONCURRENCY" --duration "$DURATION"
+sleep 2 # let the outbox publisher catch up before the latency run
+log "fixed rate: $RATE req/s for $DURATION, open loop"
+bench rate --mode rate --rate "$RATE" --duration "$DURATION"
+
+LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
+PEAK_RSS="$(rss_mb VmHWM)"
+END_RSS="$(rss_mb VmRSS)"
+
+# ---------------------------------------------------------------- report
+
+python3 - "$WORK_DIR" "$OUT_DIR/accept.json" "$PEAK_RSS" "$IDLE_RSS" "$END_RSS" "$LOAD_BEFORE" "$LOAD_AFTER" <<'PY'
+import json, os, platform, sys, datetime
+work, out, peak, idle, end = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
+load_before, load_after = sys.argv[6], sys.argv[7]
+runs = {name: json.load(open(os.path.join(work, name + ".json"))) for name in ("warmup", "saturate", "rate")}
+sat, rate = runs["saturate"], runs["rate"]
+def cpu():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+result = {
+    "benchmark": "accept",
+    "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    "machine": {"cpus": os.cpu_count(), "cpu": cpu(), "loadavg_before": load_before, "loadavg_after": load_after},
+    "saturate_accepted_per_s": sat["accepted_per_s"],
+    "saturate_p50_ms": sat["latency_ms"]["p50"],
+    "saturate_p99_ms": sat["latency_ms"]["p99"],
+    "rate_target_per_s": rate["target_rate"],
+    "rate_accepted_per_s": rate["accepted_per_s"],
+    "accept_p50_ms": rate["latency_ms"]["p50"],
+    "accept_p95_ms": rate["latency_ms"]["p95"],
+    "accept_p99_ms": rate["latency_ms"]["p99"],
+    "accept_max_ms": rate["latency_ms"]["max"],
+    "ingress_rss_mb": {"idle": idle, "peak": peak, "end": end},
+    "targets": {
+        "saturate_accepted_per_s >= 5000": sat["accepted_per_s"] >= 5000,
+        "accept_p99_ms <= 25 at 1000/s": rate["latency_ms"]["p99"] <= 25,
+        "ingress peak rss < 250 MB": peak < 250,
+    },
+    "runs": runs,
+}
+json.dump(result, open(out, "w"), indent=2)
+def errors(r):
+    return ", ".join(f"{k}×{v}" for k, v in r["errors"].items()) or "none"
+rows = [
+    ("saturation (closed loop, concurrency %s)" % sat["concurrency"], "%.0f/s" % sat["accepted_per_s"],
+     sat["latency_ms"]["p50"], sat["latency_ms"]["p95"], sat["latency_ms"]["p99"], sat["latency_ms"]["max"], errors(sat)),
+    ("fixed rate (open loop, %g/s)" % rate["target_rate"], "%.0f/s" % rate["accepted_per_s"],
+     rate["latency_ms"]["p50"], rate["latency_ms"]["p95"], rate["latency_ms"]["p99"], rate["latency_ms"]["max"], errors(rate)),
+]
+print("%-42s %10s %8s %8s %8s %8s  %s" % ("run", "accepted", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors"))
+for r in rows:
+    print("%-42s %10s %8.2f %8.2f %8.2f %8.2f  %s" % r)
+print("ingress RSS: idle %.0f MB, peak (VmHWM) %.0f MB, end %.0f MB" % (idle, peak, end))
+print("load average (1/5/15 min): before %s, after %s (%d CPUs; other work on the machine skews the figures)" % (load_before, load_after, os.cpu_count()))
+for name, ok in result["targets"].items():
+    print("target %-36s %s" % (name, "met" if ok else "MISSED"))
+print("written: " + out)
+PY
