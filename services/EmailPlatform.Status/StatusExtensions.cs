@@ -2,7 +2,10 @@ using EmailPlatform.ServiceDefaults.Authentication;
 using EmailPlatform.ServiceDefaults.Storage;
 using EmailPlatform.Status.Reads;
 using EmailPlatform.Status.Recording;
+using EmailPlatform.Status.Retention;
 using EmailPlatform.Status.Storage;
+using EmailPlatform.Status.Suppressions;
+using EmailPlatform.Status.Webhooks;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -17,6 +20,20 @@ public static class StatusExtensions
         builder.AddStore<StatusDbContext, PostgresStatusDbContext, SqliteStatusDbContext>(StatusDbContext.MigrationsHistoryTable);
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddScoped<StatusRecorder>();
+        builder.Services.AddWebhooks();
+        builder.Services.AddOptions<SuppressionOptions>()
+            .BindConfiguration(SuppressionOptions.SectionName)
+            .Validate(o => o.Codes.All(c => System.Text.RegularExpressions.Regex.IsMatch(c, @"^5\.\d{1,3}(\.\d{1,3})?$")),
+                "Status:Suppression:HardBounceCodes must hold enhanced codes of class 5 such as 5.1.1 or 5.1.")
+            .ValidateOnStart();
+        builder.Services.AddScoped<AutoSuppression>();
+        builder.Services.AddOptions<RetentionOptions>()
+            .BindConfiguration(RetentionOptions.SectionName)
+            .Validate(o => o.BodiesAfter > TimeSpan.Zero && o.EventsAfter > TimeSpan.Zero, "Status:Retention:BodiesAfter and Status:Retention:EventsAfter must be positive.")
+            .Validate(o => o.Interval > TimeSpan.Zero && o.BatchSize > 0, "Status:Retention:Interval and Status:Retention:BatchSize must be positive.")
+            .ValidateOnStart();
+        builder.Services.AddScoped<RetentionPurger>();
+        builder.Services.AddHostedService<RetentionService>();
         return builder;
     }
 
@@ -30,6 +47,9 @@ public static class StatusExtensions
     public static IEndpointRouteBuilder MapStatus(this IEndpointRouteBuilder routes)
     {
         routes.MapEmailReads();
+        routes.MapWebhooks();
+        routes.MapSuppressions();
+        routes.MapRecipientErasure();
         return routes;
     }
 }

@@ -1,3 +1,4 @@
+using EmailPlatform.ServiceDefaults.Authentication;
 using EmailPlatform.ServiceDefaults.Problems;
 using EmailPlatform.Status.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -11,7 +12,11 @@ public static class EmailsEndpoints
     {
         var group = routes.MapGroup("/v1/emails")
             .WithTags("Emails")
-            .RequireAuthorization();
+            .RequireAuthorization(ApiKeyScopes.Read);
+
+        group.MapGet("/", ListEmails.HandleAsync)
+            .WithName("ListEmails")
+            .WithSummary("Lists emails newest first, filtered by status, recipient, from, tag, metadata and created-at range, in cursor pages.");
 
         group.MapGet("/{id}", GetAsync)
             .WithName("GetEmail")

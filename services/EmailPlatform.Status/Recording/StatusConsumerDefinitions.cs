@@ -63,5 +63,6 @@ public sealed class RecipientOutcomeConsumerDefinition : ConsumerDefinition<Reci
         StatusEndpointPolicy.PartitionByEmail<RecipientOutcomeConsumer, EmailDeferred>(consumerConfigurator, partitioner);
         StatusEndpointPolicy.PartitionByEmail<RecipientOutcomeConsumer, EmailBounced>(consumerConfigurator, partitioner);
         StatusEndpointPolicy.PartitionByEmail<RecipientOutcomeConsumer, EmailFailed>(consumerConfigurator, partitioner);
+        StatusEndpointPolicy.PartitionByEmail<RecipientOutcomeConsumer, EmailSuppressed>(consumerConfigurator, partitioner);
     }
 }

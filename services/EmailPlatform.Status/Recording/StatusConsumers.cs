@@ -19,7 +19,7 @@ public sealed class EmailLifecycleConsumer(StatusRecorder recorder) :
 
 /// <summary>Records what the delivery workers observed, one recipient per event.</summary>
 public sealed class RecipientOutcomeConsumer(StatusRecorder recorder) :
-    IConsumer<EmailDelivered>, IConsumer<EmailDeferred>, IConsumer<EmailBounced>, IConsumer<EmailFailed>
+    IConsumer<EmailDelivered>, IConsumer<EmailDeferred>, IConsumer<EmailBounced>, IConsumer<EmailFailed>, IConsumer<EmailSuppressed>
 {
     public Task Consume(ConsumeContext<EmailDelivered> context) =>
         recorder.RecordOutcomeAsync(context.Message, EmailState.Delivered, null, null, context.CancellationToken);
@@ -32,4 +32,7 @@ public sealed class RecipientOutcomeConsumer(StatusRecorder recorder) :
 
     public Task Consume(ConsumeContext<EmailFailed> context) =>
         recorder.RecordOutcomeAsync(context.Message, EmailState.Failed, context.Message.Reason, null, context.CancellationToken);
+
+    public Task Consume(ConsumeContext<EmailSuppressed> context) =>
+        recorder.RecordOutcomeAsync(context.Message, EmailState.Suppressed, context.Message.Reason, null, context.CancellationToken);
 }

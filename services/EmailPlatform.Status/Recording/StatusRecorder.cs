@@ -1,5 +1,7 @@
 using EmailPlatform.Contracts;
 using EmailPlatform.Status.Storage;
+using EmailPlatform.Status.Suppressions;
+using EmailPlatform.Status.Webhooks;
 using Microsoft.EntityFrameworkCore;
 using MimeKit;
 
@@ -11,7 +13,7 @@ namespace EmailPlatform.Status.Recording;
 /// final state is final, and within the same attempt a state only advances. Concurrent writers for one
 /// email meet optimistic concurrency and the loser is retried by the consumer's retry policy.
 /// </summary>
-public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock)
+public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, WebhookOutbox webhooks, AutoSuppression suppressions)
 {
     /// <summary>The email's details; its recipients start <c>scheduled</c> or <c>queued</c>.</summary>
     public async Task RecordAcceptedAsync(EmailAccepted accepted, CancellationToken cancellationToken)
@@ -30,6 +32,7 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock)
 
         email.MessageId = accepted.MessageId;
         email.From = accepted.From;
+        email.FromAddress = AddressOf(accepted.From).ToLowerInvariant();
         email.To = [.. accepted.To];
         email.Cc = [.. accepted.Cc];
         email.Bcc = [.. accepted.Bcc];
@@ -56,8 +59,18 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock)
             }
         }
 
-        AddEvent(accepted.EventId, accepted.EmailId, accepted.ScheduledAt is null ? EventTypes.Accepted : EventTypes.Scheduled,
-            accepted.Timestamp, accepted.ScheduledAt);
+        foreach (var tag in accepted.Tags.DistinctBy(t => (t.Name, t.Value)))
+        {
+            db.EmailLabels.Add(new EmailLabelRecord { EmailId = email.Id, Kind = EmailLabelRecord.TagKind, Name = tag.Name, Value = tag.Value });
+        }
+
+        foreach (var (key, value) in accepted.Metadata)
+        {
+            db.EmailLabels.Add(new EmailLabelRecord { EmailId = email.Id, Kind = EmailLabelRecord.MetadataKind, Name = key, Value = value });
+        }
+
+        await AddEventAsync(email, accepted.EventId, accepted.ScheduledAt is null ? EventTypes.Accepted : EventTypes.Scheduled,
+            accepted.Timestamp, accepted.ScheduledAt, cancellationToken);
         await SaveAsync(email, cancellationToken);
     }
 
@@ -96,7 +109,7 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock)
 
         var email = await LoadOrAddAsync(emailId, cancellationToken);
         apply(email);
-        AddEvent(eventId, emailId, type, timestamp, scheduledAt);
+        await AddEventAsync(email, eventId, type, timestamp, scheduledAt, cancellationToken);
         await SaveAsync(email, cancellationToken);
     }
 
@@ -107,16 +120,23 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock)
         recipient.Version++;
     }
 
-    private void AddEvent(Guid eventId, Guid emailId, string type, DateTimeOffset timestamp, DateTimeOffset? scheduledAt) =>
-        db.Events.Add(new EventRecord
+    private Task AddEventAsync(EmailRecord email, Guid eventId, string type, DateTimeOffset timestamp, DateTimeOffset? scheduledAt, CancellationToken cancellationToken) =>
+        AddEventAsync(email, new EventRecord
         {
             Id = eventId,
-            EmailId = emailId,
+            EmailId = email.Id,
             Type = type,
             OccurredAt = timestamp.UtcDateTime,
             NextAttemptAt = scheduledAt?.UtcDateTime,
             RecordedAt = Now,
-        });
+        }, cancellationToken);
+
+    /// <summary>The timeline entry and, in the same unit of work, its webhook deliveries.</summary>
+    private async Task AddEventAsync(EmailRecord email, EventRecord @event, CancellationToken cancellationToken)
+    {
+        db.Events.Add(@event);
+        await webhooks.AddAsync(@event, email.AcceptedAt is null ? null : email, cancellationToken);
+    }
 
     public async Task RecordOutcomeAsync(IRecipientOutcome outcome, EmailState state, string? reason, DateTimeOffset? nextAttemptAt, CancellationToken cancellationToken)
     {
@@ -140,7 +160,7 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock)
             recipient.Version++;
         }
 
-        db.Events.Add(new EventRecord
+        var @event = new EventRecord
         {
             Id = outcome.EventId,
             EmailId = outcome.EmailId,
@@ -155,7 +175,13 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock)
             Reason = reason,
             NextAttemptAt = nextAttemptAt?.UtcDateTime,
             RecordedAt = Now,
-        });
+        };
+        await AddEventAsync(email, @event, cancellationToken);
+        if (state == EmailState.Bounced)
+        {
+            await suppressions.OnBounceAsync(@event, cancellationToken);
+        }
+
         await SaveAsync(email, cancellationToken);
     }
 

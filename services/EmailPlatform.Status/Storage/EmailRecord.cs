@@ -15,6 +15,9 @@ public sealed class EmailRecord
 
     public string? From { get; set; }
 
+    /// <summary>The sender's address alone, lower-cased: what <c>GET /v1/emails?from=</c> matches.</summary>
+    public string? FromAddress { get; set; }
+
     public List<string> To { get; set; } = [];
 
     public List<string> Cc { get; set; } = [];

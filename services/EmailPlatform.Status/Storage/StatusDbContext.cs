@@ -1,6 +1,8 @@
 using System.Text.Json;
 using EmailPlatform.Contracts;
 using EmailPlatform.ServiceDefaults.Storage;
+using EmailPlatform.Status.Suppressions;
+using EmailPlatform.Status.Webhooks;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.ChangeTracking;
 using Microsoft.EntityFrameworkCore.Design;
@@ -19,6 +21,18 @@ public class StatusDbContext(DbContextOptions options) : DbContext(options)
 
     public DbSet<EventRecord> Events => Set<EventRecord>();
 
+    public DbSet<EmailLabelRecord> EmailLabels => Set<EmailLabelRecord>();
+
+    public DbSet<WebhookSubscriptionRecord> WebhookSubscriptions => Set<WebhookSubscriptionRecord>();
+
+    public DbSet<WebhookDeliveryRecord> WebhookDeliveries => Set<WebhookDeliveryRecord>();
+
+    public DbSet<WebhookAttemptRecord> WebhookAttempts => Set<WebhookAttemptRecord>();
+
+    public DbSet<SuppressionRecord> Suppressions => Set<SuppressionRecord>();
+
+    public DbSet<AuditRecord> AuditRecords => Set<AuditRecord>();
+
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
         configurationBuilder.Properties<DateTime>().HaveConversion<UtcDateTimeConverter>();
@@ -34,14 +48,58 @@ public class StatusDbContext(DbContextOptions options) : DbContext(options)
         email.Property(e => e.Metadata).HasConversion(new JsonConverter<Dictionary<string, string>>(), new JsonComparer<Dictionary<string, string>>());
         email.Property(e => e.Version).IsConcurrencyToken();
         email.HasMany(e => e.Recipients).WithOne().HasForeignKey(r => r.EmailId);
+        email.Property(e => e.FromAddress).HasMaxLength(320);
+
+        // The list's keyset order (created_at desc, id desc), alone and behind its equality filters.
+        email.HasIndex(e => new { e.AcceptedAt, e.Id });
+        email.HasIndex(e => new { e.State, e.AcceptedAt, e.Id });
+        email.HasIndex(e => new { e.FromAddress, e.AcceptedAt, e.Id });
 
         var recipient = modelBuilder.Entity<RecipientRecord>();
         recipient.HasKey(r => new { r.EmailId, r.Address });
         recipient.Property(r => r.Version).IsConcurrencyToken();
+        recipient.HasIndex(r => r.Address);
 
         var @event = modelBuilder.Entity<EventRecord>();
         @event.Property(e => e.Id).ValueGeneratedNever();
         @event.HasIndex(e => new { e.EmailId, e.OccurredAt });
+        @event.HasIndex(e => e.OccurredAt);
+
+        var label = modelBuilder.Entity<EmailLabelRecord>();
+        label.HasKey(l => new { l.EmailId, l.Kind, l.Name, l.Value });
+        label.Property(l => l.Kind).HasMaxLength(8);
+        label.HasIndex(l => new { l.Kind, l.Name, l.Value });
+
+        var subscription = modelBuilder.Entity<WebhookSubscriptionRecord>();
+        subscription.Property(s => s.Id).ValueGeneratedNever();
+        subscription.Property(s => s.Url).HasMaxLength(2048);
+        subscription.Property(s => s.Events).HasConversion(new JsonConverter<List<string>>(), new JsonComparer<List<string>>());
+        subscription.HasMany<WebhookDeliveryRecord>().WithOne().HasForeignKey(d => d.SubscriptionId).OnDelete(DeleteBehavior.Cascade);
+
+        var delivery = modelBuilder.Entity<WebhookDeliveryRecord>();
+        delivery.Property(d => d.Id).ValueGeneratedNever();
+        delivery.Property(d => d.MessageId).HasMaxLength(64);
+        delivery.Property(d => d.EventType).HasMaxLength(32);
+        delivery.Property(d => d.Status).HasMaxLength(16);
+        delivery.HasIndex(d => new { d.Status, d.NextAttemptAt }).HasFilter("status = 'pending'");
+        delivery.HasIndex(d => new { d.SubscriptionId, d.CreatedAt });
+        delivery.HasIndex(d => d.EmailId);
+        delivery.HasMany(d => d.Log).WithOne().HasForeignKey(a => a.DeliveryId).OnDelete(DeleteBehavior.Cascade);
+
+        var attempt = modelBuilder.Entity<WebhookAttemptRecord>();
+        attempt.Property(a => a.Id).ValueGeneratedNever();
+        attempt.HasIndex(a => a.DeliveryId);
+
+        var suppression = modelBuilder.Entity<SuppressionRecord>();
+        suppression.HasKey(s => s.Address);
+        suppression.Property(s => s.Address).HasMaxLength(320);
+        suppression.Property(s => s.Source).HasMaxLength(16);
+        suppression.HasIndex(s => s.CreatedAt);
+
+        var audit = modelBuilder.Entity<AuditRecord>();
+        audit.Property(a => a.Id).ValueGeneratedNever();
+        audit.Property(a => a.Action).HasMaxLength(64);
+        audit.HasIndex(a => a.OccurredAt);
     }
 
     private sealed class StateConverter() : ValueConverter<EmailState, string>(

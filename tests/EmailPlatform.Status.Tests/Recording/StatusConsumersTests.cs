@@ -47,6 +47,31 @@ public sealed class StatusConsumersTests
         var final = await GetWhenAsync(client, emailId, e => e.GetProperty("last_event").GetString() == "bounced", "the bounce to be recorded");
         Assert.Equal("bounced", Recipient(final, "bob@example.com").GetProperty("status").GetString());
         Assert.Equal(5, final.GetProperty("events").GetArrayLength());
+
+        // 5.1.1 user unknown: the address is suppressed, with the bounce as its source.
+        using var suppressed = await client.GetAsync(new Uri("/v1/suppressions/bob@example.com", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, suppressed.StatusCode);
+    }
+
+    [Fact]
+    public async Task SuppressedRecipientEventOnRabbitMqMakesTheRecipientSuppressed()
+    {
+        await using var api = await StatusApi.StartAsync();
+        using var client = api.CreateClient();
+        await Eventually.GetAsync(
+            async () => (await client.GetAsync(new Uri("/health/ready", UriKind.Relative))).StatusCode,
+            status => status == HttpStatusCode.OK, Timeout, "the status service to be ready");
+        var bus = api.Services.GetRequiredService<IBus>();
+        var emailId = Guid.NewGuid();
+
+        await bus.Publish(TestEvents.Accepted(emailId, to: ["alice@example.com", "bob@example.com"]));
+        await bus.Publish(new EmailSuppressed(NewId.NextGuid(), emailId, "bob@example.com", "Hard bounce 550 5.1.1", DateTimeOffset.UtcNow));
+        await bus.Publish(TestEvents.Delivered(emailId, "alice@example.com"));
+
+        var final = await GetWhenAsync(client, emailId, e => e.GetProperty("last_event").GetString() == "suppressed", "the suppression to be recorded");
+        var bob = Recipient(final, "bob@example.com");
+        Assert.Equal(("suppressed", "Hard bounce 550 5.1.1"), (bob.GetProperty("status").GetString(), bob.GetProperty("reason").GetString()));
+        Assert.Contains(final.GetProperty("events").EnumerateArray(), e => e.GetProperty("type").GetString() == "email.suppressed");
     }
 
     private static async Task<JsonElement> GetWhenAsync(HttpClient client, Guid emailId, Func<JsonElement, bool> done, string what)

@@ -1,9 +1,13 @@
 using System.Net.Http.Headers;
+using EmailPlatform.Contracts;
 using EmailPlatform.ServiceDefaults.Storage;
+using EmailPlatform.Status.Recording;
 using EmailPlatform.Status.Storage;
 using EmailPlatform.Testing;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace EmailPlatform.Status.Tests.Support;
 
@@ -30,18 +34,61 @@ internal sealed class StatusApi : IAsyncDisposable
 
     public IServiceProvider Services => Factory.Services;
 
-    public static async Task<StatusApi> StartAsync()
+    /// <param name="settings">Configuration on top of the connection strings and key (e.g. a short webhook retry schedule).</param>
+    /// <param name="services">Replacements in the container, such as a <see cref="ManualClock"/>.</param>
+    public static async Task<StatusApi> StartAsync(IReadOnlyDictionary<string, string>? settings = null, Action<IServiceCollection>? services = null)
     {
         var database = await TemporaryDatabase.CreateAsync();
         var virtualHost = await TemporaryVirtualHost.CreateAsync();
         var apiKey = TestInfrastructure.NewApiKey();
-        var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web => web
-            .UseEnvironment("Production")
-            .UseSetting("ConnectionStrings:Postgres", database.ConnectionString)
-            .UseSetting("ConnectionStrings:RabbitMq", virtualHost.Uri.ToString())
-            .UseSetting("Auth:BootstrapKey", apiKey));
+        var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
+        {
+            web.UseEnvironment("Production")
+                .UseSetting("ConnectionStrings:Postgres", database.ConnectionString)
+                .UseSetting("ConnectionStrings:RabbitMq", virtualHost.Uri.ToString())
+                .UseSetting("Auth:BootstrapKey", apiKey);
+            foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+            {
+                web.UseSetting(key, value);
+            }
+
+            if (services is not null)
+            {
+                web.ConfigureTestServices(services);
+            }
+        });
         await factory.Services.MigrateStoreAsync<StatusDbContext>();
         return new StatusApi(database, virtualHost, factory, apiKey);
+    }
+
+    /// <summary>Records events through the service's own recorder, each in a scope of its own as a consumer would.</summary>
+    public async Task RecordAsync(params object[] events)
+    {
+        foreach (var @event in events)
+        {
+            await using var scope = Services.CreateAsyncScope();
+            var recorder = scope.ServiceProvider.GetRequiredService<StatusRecorder>();
+            await (@event switch
+            {
+                EmailAccepted e => recorder.RecordAcceptedAsync(e, CancellationToken.None),
+                EmailQueued e => recorder.RecordQueuedAsync(e, CancellationToken.None),
+                EmailCanceled e => recorder.RecordCanceledAsync(e, CancellationToken.None),
+                EmailRescheduled e => recorder.RecordRescheduledAsync(e, CancellationToken.None),
+                EmailDelivered e => recorder.RecordOutcomeAsync(e, EmailState.Delivered, null, null, CancellationToken.None),
+                EmailDeferred e => recorder.RecordOutcomeAsync(e, EmailState.Deferred, e.Reason, e.NextAttemptAt, CancellationToken.None),
+                EmailBounced e => recorder.RecordOutcomeAsync(e, EmailState.Bounced, null, null, CancellationToken.None),
+                EmailFailed e => recorder.RecordOutcomeAsync(e, EmailState.Failed, e.Reason, null, CancellationToken.None),
+                EmailSuppressed e => recorder.RecordOutcomeAsync(e, EmailState.Suppressed, e.Reason, null, CancellationToken.None),
+                _ => throw new ArgumentOutOfRangeException(nameof(events), @event.GetType().Name),
+            });
+        }
+    }
+
+    /// <summary>Runs <paramref name="work"/> on a fresh context of the service's store.</summary>
+    public async Task<T> WithStoreAsync<T>(Func<StatusDbContext, Task<T>> work)
+    {
+        await using var scope = Services.CreateAsyncScope();
+        return await work(scope.ServiceProvider.GetRequiredService<StatusDbContext>());
     }
 
     /// <summary>A client that sends the API key.</summary>

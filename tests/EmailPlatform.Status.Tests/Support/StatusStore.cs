@@ -1,10 +1,13 @@
 using EmailPlatform.Contracts;
 using EmailPlatform.Status.Recording;
 using EmailPlatform.Status.Storage;
+using EmailPlatform.Status.Suppressions;
+using EmailPlatform.Status.Webhooks;
 using EmailPlatform.Testing;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.Extensions.Options;
 
 namespace EmailPlatform.Status.Tests.Support;
 
@@ -82,6 +85,7 @@ internal sealed class StatusStore : IAsyncDisposable
             EmailDeferred d => r.RecordOutcomeAsync(outcome, EmailState.Deferred, d.Reason, d.NextAttemptAt, CancellationToken.None),
             EmailBounced => r.RecordOutcomeAsync(outcome, EmailState.Bounced, null, null, CancellationToken.None),
             EmailFailed f => r.RecordOutcomeAsync(outcome, EmailState.Failed, f.Reason, null, CancellationToken.None),
+            EmailSuppressed s => r.RecordOutcomeAsync(outcome, EmailState.Suppressed, s.Reason, null, CancellationToken.None),
             _ => throw new ArgumentOutOfRangeException(nameof(outcome)),
         }, interceptors);
 
@@ -122,6 +126,8 @@ internal sealed class StatusStore : IAsyncDisposable
     private async Task WithRecorderAsync(Func<StatusRecorder, Task> record, IInterceptor[] interceptors)
     {
         await using var db = NewContext(interceptors);
-        await record(new StatusRecorder(db, TimeProvider.System));
+        var subscriptions = new WebhookSubscriptionCache(Options.Create(new WebhookOptions()), TimeProvider.System);
+        var suppressions = new AutoSuppression(db, Options.Create(new SuppressionOptions()), TimeProvider.System);
+        await record(new StatusRecorder(db, TimeProvider.System, new WebhookOutbox(db, subscriptions, TimeProvider.System), suppressions));
     }
 }

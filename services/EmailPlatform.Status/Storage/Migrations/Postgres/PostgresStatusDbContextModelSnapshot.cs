@@ -23,6 +23,73 @@ namespace EmailPlatform.Status.Storage.Migrations.Postgres
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
+            modelBuilder.Entity("EmailPlatform.Status.Storage.AuditRecord", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<string>("Action")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("action");
+
+                    b.Property<string>("Actor")
+                        .HasColumnType("text")
+                        .HasColumnName("actor");
+
+                    b.Property<string>("Details")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("details");
+
+                    b.Property<DateTime>("OccurredAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("occurred_at");
+
+                    b.Property<string>("Subject")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("subject");
+
+                    b.HasKey("Id")
+                        .HasName("pk_audit_records");
+
+                    b.HasIndex("OccurredAt")
+                        .HasDatabaseName("ix_audit_records_occurred_at");
+
+                    b.ToTable("audit_records", (string)null);
+                });
+
+            modelBuilder.Entity("EmailPlatform.Status.Storage.EmailLabelRecord", b =>
+                {
+                    b.Property<Guid>("EmailId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("email_id");
+
+                    b.Property<string>("Kind")
+                        .HasMaxLength(8)
+                        .HasColumnType("character varying(8)")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("Name")
+                        .HasColumnType("text")
+                        .HasColumnName("name");
+
+                    b.Property<string>("Value")
+                        .HasColumnType("text")
+                        .HasColumnName("value");
+
+                    b.HasKey("EmailId", "Kind", "Name", "Value")
+                        .HasName("pk_email_labels");
+
+                    b.HasIndex("Kind", "Name", "Value")
+                        .HasDatabaseName("ix_email_labels_kind_name_value");
+
+                    b.ToTable("email_labels", (string)null);
+                });
+
             modelBuilder.Entity("EmailPlatform.Status.Storage.EmailRecord", b =>
                 {
                     b.Property<Guid>("Id")
@@ -51,6 +118,11 @@ namespace EmailPlatform.Status.Storage.Migrations.Postgres
                     b.Property<string>("From")
                         .HasColumnType("text")
                         .HasColumnName("from");
+
+                    b.Property<string>("FromAddress")
+                        .HasMaxLength(320)
+                        .HasColumnType("character varying(320)")
+                        .HasColumnName("from_address");
 
                     b.Property<string>("Html")
                         .HasColumnType("text")
@@ -116,6 +188,15 @@ namespace EmailPlatform.Status.Storage.Migrations.Postgres
                     b.HasKey("Id")
                         .HasName("pk_emails");
 
+                    b.HasIndex("AcceptedAt", "Id")
+                        .HasDatabaseName("ix_emails_accepted_at_id");
+
+                    b.HasIndex("FromAddress", "AcceptedAt", "Id")
+                        .HasDatabaseName("ix_emails_from_address_accepted_at_id");
+
+                    b.HasIndex("State", "AcceptedAt", "Id")
+                        .HasDatabaseName("ix_emails_state_accepted_at_id");
+
                     b.ToTable("emails", (string)null);
                 });
 
@@ -176,6 +257,9 @@ namespace EmailPlatform.Status.Storage.Migrations.Postgres
 
                     b.HasKey("Id")
                         .HasName("pk_events");
+
+                    b.HasIndex("OccurredAt")
+                        .HasDatabaseName("ix_events_occurred_at");
 
                     b.HasIndex("EmailId", "OccurredAt")
                         .HasDatabaseName("ix_events_email_id_occurred_at");
@@ -239,7 +323,253 @@ namespace EmailPlatform.Status.Storage.Migrations.Postgres
                     b.HasKey("EmailId", "Address")
                         .HasName("pk_recipients");
 
+                    b.HasIndex("Address")
+                        .HasDatabaseName("ix_recipients_address");
+
                     b.ToTable("recipients", (string)null);
+                });
+
+            modelBuilder.Entity("EmailPlatform.Status.Suppressions.SuppressionRecord", b =>
+                {
+                    b.Property<string>("Address")
+                        .HasMaxLength(320)
+                        .HasColumnType("character varying(320)")
+                        .HasColumnName("address");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("EnhancedCode")
+                        .HasColumnType("text")
+                        .HasColumnName("enhanced_code");
+
+                    b.Property<DateTime?>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("expires_at");
+
+                    b.Property<string>("Reason")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("reason");
+
+                    b.Property<string>("Source")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("source");
+
+                    b.Property<Guid?>("SourceEmailId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("source_email_id");
+
+                    b.Property<Guid?>("SourceEventId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("source_event_id");
+
+                    b.Property<DateTime>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("updated_at");
+
+                    b.HasKey("Address")
+                        .HasName("pk_suppressions");
+
+                    b.HasIndex("CreatedAt")
+                        .HasDatabaseName("ix_suppressions_created_at");
+
+                    b.ToTable("suppressions", (string)null);
+                });
+
+            modelBuilder.Entity("EmailPlatform.Status.Webhooks.WebhookAttemptRecord", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<int>("Attempt")
+                        .HasColumnType("integer")
+                        .HasColumnName("attempt");
+
+                    b.Property<DateTime>("AttemptedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("attempted_at");
+
+                    b.Property<Guid>("DeliveryId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("delivery_id");
+
+                    b.Property<string>("Error")
+                        .HasColumnType("text")
+                        .HasColumnName("error");
+
+                    b.Property<int>("LatencyMs")
+                        .HasColumnType("integer")
+                        .HasColumnName("latency_ms");
+
+                    b.Property<int?>("StatusCode")
+                        .HasColumnType("integer")
+                        .HasColumnName("status_code");
+
+                    b.HasKey("Id")
+                        .HasName("pk_webhook_attempts");
+
+                    b.HasIndex("DeliveryId")
+                        .HasDatabaseName("ix_webhook_attempts_delivery_id");
+
+                    b.ToTable("webhook_attempts", (string)null);
+                });
+
+            modelBuilder.Entity("EmailPlatform.Status.Webhooks.WebhookDeliveryRecord", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("integer")
+                        .HasColumnName("attempts");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<DateTime?>("DeliveredAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("delivered_at");
+
+                    b.Property<Guid>("EmailId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("email_id");
+
+                    b.Property<Guid>("EventId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("event_id");
+
+                    b.Property<string>("EventType")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("event_type");
+
+                    b.Property<DateTime?>("LastAttemptAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("last_attempt_at");
+
+                    b.Property<string>("LastError")
+                        .HasColumnType("text")
+                        .HasColumnName("last_error");
+
+                    b.Property<int?>("LastLatencyMs")
+                        .HasColumnType("integer")
+                        .HasColumnName("last_latency_ms");
+
+                    b.Property<int?>("LastStatusCode")
+                        .HasColumnType("integer")
+                        .HasColumnName("last_status_code");
+
+                    b.Property<DateTime?>("LockedUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("locked_until");
+
+                    b.Property<string>("MessageId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("message_id");
+
+                    b.Property<DateTime?>("NextAttemptAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("next_attempt_at");
+
+                    b.Property<string>("Payload")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("payload");
+
+                    b.Property<Guid?>("ReplayOf")
+                        .HasColumnType("uuid")
+                        .HasColumnName("replay_of");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("status");
+
+                    b.Property<Guid>("SubscriptionId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("subscription_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_webhook_deliveries");
+
+                    b.HasIndex("EmailId")
+                        .HasDatabaseName("ix_webhook_deliveries_email_id");
+
+                    b.HasIndex("Status", "NextAttemptAt")
+                        .HasDatabaseName("ix_webhook_deliveries_status_next_attempt_at")
+                        .HasFilter("status = 'pending'");
+
+                    b.HasIndex("SubscriptionId", "CreatedAt")
+                        .HasDatabaseName("ix_webhook_deliveries_subscription_id_created_at");
+
+                    b.ToTable("webhook_deliveries", (string)null);
+                });
+
+            modelBuilder.Entity("EmailPlatform.Status.Webhooks.WebhookSubscriptionRecord", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<int>("ConsecutiveFailures")
+                        .HasColumnType("integer")
+                        .HasColumnName("consecutive_failures");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<DateTime?>("DisabledAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("disabled_at");
+
+                    b.Property<string>("DisabledReason")
+                        .HasColumnType("text")
+                        .HasColumnName("disabled_reason");
+
+                    b.Property<bool>("Enabled")
+                        .HasColumnType("boolean")
+                        .HasColumnName("enabled");
+
+                    b.Property<string>("Events")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("events");
+
+                    b.Property<DateTime?>("FailingSince")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("failing_since");
+
+                    b.Property<string>("Secret")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("secret");
+
+                    b.Property<DateTime>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("updated_at");
+
+                    b.Property<string>("Url")
+                        .IsRequired()
+                        .HasMaxLength(2048)
+                        .HasColumnType("character varying(2048)")
+                        .HasColumnName("url");
+
+                    b.HasKey("Id")
+                        .HasName("pk_webhook_subscriptions");
+
+                    b.ToTable("webhook_subscriptions", (string)null);
                 });
 
             modelBuilder.Entity("EmailPlatform.Status.Storage.RecipientRecord", b =>
@@ -252,9 +582,34 @@ namespace EmailPlatform.Status.Storage.Migrations.Postgres
                         .HasConstraintName("fk_recipients_emails_email_id");
                 });
 
+            modelBuilder.Entity("EmailPlatform.Status.Webhooks.WebhookAttemptRecord", b =>
+                {
+                    b.HasOne("EmailPlatform.Status.Webhooks.WebhookDeliveryRecord", null)
+                        .WithMany("Log")
+                        .HasForeignKey("DeliveryId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_webhook_attempts_webhook_deliveries_delivery_id");
+                });
+
+            modelBuilder.Entity("EmailPlatform.Status.Webhooks.WebhookDeliveryRecord", b =>
+                {
+                    b.HasOne("EmailPlatform.Status.Webhooks.WebhookSubscriptionRecord", null)
+                        .WithMany()
+                        .HasForeignKey("SubscriptionId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_webhook_deliveries_webhook_subscriptions_subscription_id");
+                });
+
             modelBuilder.Entity("EmailPlatform.Status.Storage.EmailRecord", b =>
                 {
                     b.Navigation("Recipients");
+                });
+
+            modelBuilder.Entity("EmailPlatform.Status.Webhooks.WebhookDeliveryRecord", b =>
+                {
+                    b.Navigation("Log");
                 });
 #pragma warning restore 612, 618
         }

@@ -17,6 +17,73 @@ namespace EmailPlatform.Status.Storage.Migrations.Sqlite
 #pragma warning disable 612, 618
             modelBuilder.HasAnnotation("ProductVersion", "10.0.15");
 
+            modelBuilder.Entity("EmailPlatform.Status.Storage.AuditRecord", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<string>("Action")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("action");
+
+                    b.Property<string>("Actor")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("actor");
+
+                    b.Property<string>("Details")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("details");
+
+                    b.Property<DateTime>("OccurredAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("occurred_at");
+
+                    b.Property<string>("Subject")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("subject");
+
+                    b.HasKey("Id")
+                        .HasName("pk_audit_records");
+
+                    b.HasIndex("OccurredAt")
+                        .HasDatabaseName("ix_audit_records_occurred_at");
+
+                    b.ToTable("audit_records", (string)null);
+                });
+
+            modelBuilder.Entity("EmailPlatform.Status.Storage.EmailLabelRecord", b =>
+                {
+                    b.Property<Guid>("EmailId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("email_id");
+
+                    b.Property<string>("Kind")
+                        .HasMaxLength(8)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("Name")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<string>("Value")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("value");
+
+                    b.HasKey("EmailId", "Kind", "Name", "Value")
+                        .HasName("pk_email_labels");
+
+                    b.HasIndex("Kind", "Name", "Value")
+                        .HasDatabaseName("ix_email_labels_kind_name_value");
+
+                    b.ToTable("email_labels", (string)null);
+                });
+
             modelBuilder.Entity("EmailPlatform.Status.Storage.EmailRecord", b =>
                 {
                     b.Property<Guid>("Id")
@@ -45,6 +112,11 @@ namespace EmailPlatform.Status.Storage.Migrations.Sqlite
                     b.Property<string>("From")
                         .HasColumnType("TEXT")
                         .HasColumnName("from");
+
+                    b.Property<string>("FromAddress")
+                        .HasMaxLength(320)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("from_address");
 
                     b.Property<string>("Html")
                         .HasColumnType("TEXT")
@@ -110,6 +182,15 @@ namespace EmailPlatform.Status.Storage.Migrations.Sqlite
                     b.HasKey("Id")
                         .HasName("pk_emails");
 
+                    b.HasIndex("AcceptedAt", "Id")
+                        .HasDatabaseName("ix_emails_accepted_at_id");
+
+                    b.HasIndex("FromAddress", "AcceptedAt", "Id")
+                        .HasDatabaseName("ix_emails_from_address_accepted_at_id");
+
+                    b.HasIndex("State", "AcceptedAt", "Id")
+                        .HasDatabaseName("ix_emails_state_accepted_at_id");
+
                     b.ToTable("emails", (string)null);
                 });
 
@@ -170,6 +251,9 @@ namespace EmailPlatform.Status.Storage.Migrations.Sqlite
 
                     b.HasKey("Id")
                         .HasName("pk_events");
+
+                    b.HasIndex("OccurredAt")
+                        .HasDatabaseName("ix_events_occurred_at");
 
                     b.HasIndex("EmailId", "OccurredAt")
                         .HasDatabaseName("ix_events_email_id_occurred_at");
@@ -233,7 +317,253 @@ namespace EmailPlatform.Status.Storage.Migrations.Sqlite
                     b.HasKey("EmailId", "Address")
                         .HasName("pk_recipients");
 
+                    b.HasIndex("Address")
+                        .HasDatabaseName("ix_recipients_address");
+
                     b.ToTable("recipients", (string)null);
+                });
+
+            modelBuilder.Entity("EmailPlatform.Status.Suppressions.SuppressionRecord", b =>
+                {
+                    b.Property<string>("Address")
+                        .HasMaxLength(320)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("address");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("EnhancedCode")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("enhanced_code");
+
+                    b.Property<DateTime?>("ExpiresAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("expires_at");
+
+                    b.Property<string>("Reason")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("reason");
+
+                    b.Property<string>("Source")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("source");
+
+                    b.Property<Guid?>("SourceEmailId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("source_email_id");
+
+                    b.Property<Guid?>("SourceEventId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("source_event_id");
+
+                    b.Property<DateTime>("UpdatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("updated_at");
+
+                    b.HasKey("Address")
+                        .HasName("pk_suppressions");
+
+                    b.HasIndex("CreatedAt")
+                        .HasDatabaseName("ix_suppressions_created_at");
+
+                    b.ToTable("suppressions", (string)null);
+                });
+
+            modelBuilder.Entity("EmailPlatform.Status.Webhooks.WebhookAttemptRecord", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<int>("Attempt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("attempt");
+
+                    b.Property<DateTime>("AttemptedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("attempted_at");
+
+                    b.Property<Guid>("DeliveryId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("delivery_id");
+
+                    b.Property<string>("Error")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("error");
+
+                    b.Property<int>("LatencyMs")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("latency_ms");
+
+                    b.Property<int?>("StatusCode")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("status_code");
+
+                    b.HasKey("Id")
+                        .HasName("pk_webhook_attempts");
+
+                    b.HasIndex("DeliveryId")
+                        .HasDatabaseName("ix_webhook_attempts_delivery_id");
+
+                    b.ToTable("webhook_attempts", (string)null);
+                });
+
+            modelBuilder.Entity("EmailPlatform.Status.Webhooks.WebhookDeliveryRecord", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("attempts");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<DateTime?>("DeliveredAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("delivered_at");
+
+                    b.Property<Guid>("EmailId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("email_id");
+
+                    b.Property<Guid>("EventId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("event_id");
+
+                    b.Property<string>("EventType")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("event_type");
+
+                    b.Property<DateTime?>("LastAttemptAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("last_attempt_at");
+
+                    b.Property<string>("LastError")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("last_error");
+
+                    b.Property<int?>("LastLatencyMs")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("last_latency_ms");
+
+                    b.Property<int?>("LastStatusCode")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("last_status_code");
+
+                    b.Property<DateTime?>("LockedUntil")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("locked_until");
+
+                    b.Property<string>("MessageId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("message_id");
+
+                    b.Property<DateTime?>("NextAttemptAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("next_attempt_at");
+
+                    b.Property<string>("Payload")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("payload");
+
+                    b.Property<Guid?>("ReplayOf")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("replay_of");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("status");
+
+                    b.Property<Guid>("SubscriptionId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("subscription_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_webhook_deliveries");
+
+                    b.HasIndex("EmailId")
+                        .HasDatabaseName("ix_webhook_deliveries_email_id");
+
+                    b.HasIndex("Status", "NextAttemptAt")
+                        .HasDatabaseName("ix_webhook_deliveries_status_next_attempt_at")
+                        .HasFilter("status = 'pending'");
+
+                    b.HasIndex("SubscriptionId", "CreatedAt")
+                        .HasDatabaseName("ix_webhook_deliveries_subscription_id_created_at");
+
+                    b.ToTable("webhook_deliveries", (string)null);
+                });
+
+            modelBuilder.Entity("EmailPlatform.Status.Webhooks.WebhookSubscriptionRecord", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<int>("ConsecutiveFailures")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("consecutive_failures");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<DateTime?>("DisabledAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("disabled_at");
+
+                    b.Property<string>("DisabledReason")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("disabled_reason");
+
+                    b.Property<bool>("Enabled")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("enabled");
+
+                    b.Property<string>("Events")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("events");
+
+                    b.Property<DateTime?>("FailingSince")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("failing_since");
+
+                    b.Property<string>("Secret")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("secret");
+
+                    b.Property<DateTime>("UpdatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("updated_at");
+
+                    b.Property<string>("Url")
+                        .IsRequired()
+                        .HasMaxLength(2048)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("url");
+
+                    b.HasKey("Id")
+                        .HasName("pk_webhook_subscriptions");
+
+                    b.ToTable("webhook_subscriptions", (string)null);
                 });
 
             modelBuilder.Entity("EmailPlatform.Status.Storage.RecipientRecord", b =>
@@ -246,9 +576,34 @@ namespace EmailPlatform.Status.Storage.Migrations.Sqlite
                         .HasConstraintName("fk_recipients_emails_email_id");
                 });
 
+            modelBuilder.Entity("EmailPlatform.Status.Webhooks.WebhookAttemptRecord", b =>
+                {
+                    b.HasOne("EmailPlatform.Status.Webhooks.WebhookDeliveryRecord", null)
+                        .WithMany("Log")
+                        .HasForeignKey("DeliveryId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_webhook_attempts_webhook_deliveries_delivery_id");
+                });
+
+            modelBuilder.Entity("EmailPlatform.Status.Webhooks.WebhookDeliveryRecord", b =>
+                {
+                    b.HasOne("EmailPlatform.Status.Webhooks.WebhookSubscriptionRecord", null)
+                        .WithMany()
+                        .HasForeignKey("SubscriptionId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_webhook_deliveries_webhook_subscriptions_subscription_id");
+                });
+
             modelBuilder.Entity("EmailPlatform.Status.Storage.EmailRecord", b =>
                 {
                     b.Navigation("Recipients");
+                });
+
+            modelBuilder.Entity("EmailPlatform.Status.Webhooks.WebhookDeliveryRecord", b =>
+                {
+                    b.Navigation("Log");
                 });
 #pragma warning restore 612, 618
         }

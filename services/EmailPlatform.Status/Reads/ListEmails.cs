@@ -1,0 +1,193 @@
+using System.Globalization;
+using EmailPlatform.ServiceDefaults.Problems;
+using EmailPlatform.Status.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.EntityFrameworkCore;
+
+namespace EmailPlatform.Status.Reads;
+
+/// <summary>The query string of <c>GET /v1/emails</c>.</summary>
+public sealed record ListEmailsQuery(
+    [FromQuery(Name = "status")] string? Status,
+    [FromQuery(Name = "recipient")] string? Recipient,
+    [FromQuery(Name = "from")] string? From,
+    [FromQuery(Name = "tag")] string[]? Tag,
+    [FromQuery(Name = "metadata")] string[]? Metadata,
+    [FromQuery(Name = "created_after")] string? CreatedAfter,
+    [FromQuery(Name = "created_before")] string? CreatedBefore,
+    [FromQuery(Name = "limit")] string? Limit,
+    [FromQuery(Name = "cursor")] string? Cursor,
+    [FromQuery(Name = "after")] string? After,
+    [FromQuery(Name = "before")] string? Before);
+
+/// <summary>
+/// <c>GET /v1/emails</c>: newest first (created_at desc, id desc), filtered by status, recipient, sender, tags
+/// (<c>name:value</c>), metadata (<c>key=value</c>) and a created-at range, in keyset pages of at most 100.
+/// </summary>
+public static class ListEmails
+{
+    public const int DefaultLimit = 20;
+    public const int MaxLimit = 100;
+
+    internal static async Task<Results<Ok<EmailListResponse>, ValidationProblem>> HandleAsync(
+        [AsParameters] ListEmailsQuery query, StatusDbContext db, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        var emails = db.Emails.AsNoTracking().Where(e => e.AcceptedAt != null);
+
+        var limit = DefaultLimit;
+        if (query.Limit is not null && (!int.TryParse(query.Limit, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > MaxLimit))
+        {
+            errors["limit"] = [$"limit must be between 1 and {MaxLimit}."];
+        }
+
+        if (query.Status is not null)
+        {
+            if (ParseState(query.Status) is { } state)
+            {
+                emails = emails.Where(e => e.State == state);
+            }
+            else
+            {
+                errors["status"] = [$"'{query.Status}' is not a status."];
+            }
+        }
+
+        if (!string.IsNullOrWhiteSpace(query.Recipient))
+        {
+            var address = query.Recipient.Trim().ToLowerInvariant();
+            emails = emails.Where(e => db.Recipients.Any(r => r.EmailId == e.Id && r.Address == address));
+        }
+
+        if (!string.IsNullOrWhiteSpace(query.From))
+        {
+            var sender = query.From.Trim().ToLowerInvariant();
+            emails = emails.Where(e => e.FromAddress == sender);
+        }
+
+        emails = FilterByLabels(emails, db, query.Tag, ':', EmailLabelRecord.TagKind, "tag", errors);
+        emails = FilterByLabels(emails, db, query.Metadata, '=', EmailLabelRecord.MetadataKind, "metadata", errors);
+
+        if (ParseTime(query.CreatedAfter, "created_after", errors) is { } after)
+        {
+            emails = emails.Where(e => e.AcceptedAt >= after);
+        }
+
+        if (ParseTime(query.CreatedBefore, "created_before", errors) is { } before)
+        {
+            emails = emails.Where(e => e.AcceptedAt < before);
+        }
+
+        if (new[] { query.Cursor, query.After, query.Before }.Count(p => p is not null) > 1)
+        {
+            errors["cursor"] = ["Use one of cursor, after and before."];
+        }
+
+        var (position, backwards) = await PositionAsync(db, query, errors, cancellationToken);
+        if (errors.Count > 0)
+        {
+            return ApiProblems.Validation(errors, ApiProblems.ValidationError);
+        }
+
+        List<EmailRecord> page;
+        if (position is { } p && backwards)
+        {
+            // Resend's before=<id>: the page just newer than that email, still shown newest first.
+            page = await emails
+                .Where(e => e.AcceptedAt > p.CreatedAt || (e.AcceptedAt == p.CreatedAt && e.Id.CompareTo(p.Id) > 0))
+                .OrderBy(e => e.AcceptedAt).ThenBy(e => e.Id).Take(limit + 1).ToListAsync(cancellationToken);
+            var hasNewer = page.Count > limit;
+            page = [.. page.Take(limit).Reverse()];
+            return TypedResults.Ok(Response(page, hasNewer, limit, page.Count == 0 ? null : Cursor(page[^1])));
+        }
+
+        if (position is { } q)
+        {
+            emails = emails.Where(e => e.AcceptedAt < q.CreatedAt || (e.AcceptedAt == q.CreatedAt && e.Id.CompareTo(q.Id) < 0));
+        }
+
+        page = await emails.OrderByDescending(e => e.AcceptedAt).ThenByDescending(e => e.Id).Take(limit + 1).ToListAsync(cancellationToken);
+        var hasMore = page.Count > limit;
+        page = [.. page.Take(limit)];
+        return TypedResults.Ok(Response(page, hasMore, limit, hasMore ? Cursor(page[^1]) : null));
+    }
+
+    private static EmailListResponse Response(List<EmailRecord> page, bool hasMore, int limit, string? next) =>
+        new("list", hasMore, page.Select(EmailSummaryResponse.Create).ToList(), next);
+
+    private static string Cursor(EmailRecord email) => new EmailListCursor(email.AcceptedAt!.Value, email.Id).Encode();
+
+    private static async Task<(EmailListCursor? Position, bool Backwards)> PositionAsync(
+        StatusDbContext db, ListEmailsQuery query, Dictionary<string, string[]> errors, CancellationToken cancellationToken)
+    {
+        if (query.Cursor is not null)
+        {
+            if (EmailListCursor.TryDecode(query.Cursor, out var cursor))
+            {
+                return (cursor, false);
+            }
+
+            errors["cursor"] = ["cursor is not a cursor returned by this API."];
+            return (null, false);
+        }
+
+        var (name, value) = query.After is not null ? ("after", query.After) : ("before", query.Before);
+        if (value is null)
+        {
+            return (null, false);
+        }
+
+        var anchor = Guid.TryParse(value, out var id)
+            ? await db.Emails.AsNoTracking().Where(e => e.Id == id && e.AcceptedAt != null)
+                .Select(e => new { e.Id, e.AcceptedAt }).SingleOrDefaultAsync(cancellationToken)
+            : null;
+        if (anchor is null)
+        {
+            errors[name] = [$"{name} must be the id of an email."];
+            return (null, false);
+        }
+
+        return (new EmailListCursor(anchor.AcceptedAt!.Value, anchor.Id), name == "before");
+    }
+
+    private static IQueryable<EmailRecord> FilterByLabels(
+        IQueryable<EmailRecord> emails, StatusDbContext db, string[]? filters, char separator, string kind, string field, Dictionary<string, string[]> errors)
+    {
+        foreach (var filter in filters ?? [])
+        {
+            var at = filter.IndexOf(separator, StringComparison.Ordinal);
+            if (at <= 0)
+            {
+                errors[field] = [$"{field} must be written name{separator}value."];
+                continue;
+            }
+
+            var (name, value) = (filter[..at], filter[(at + 1)..]);
+            emails = emails.Where(e => db.EmailLabels.Any(l => l.EmailId == e.Id && l.Kind == kind && l.Name == name && l.Value == value));
+        }
+
+        return emails;
+    }
+
+    private static DateTime? ParseTime(string? value, string field, Dictionary<string, string[]> errors)
+    {
+        if (value is null)
+        {
+            return null;
+        }
+
+        if (DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time))
+        {
+            return time.UtcDateTime;
+        }
+
+        errors[field] = [$"{field} must be an ISO 8601 date and time."];
+        return null;
+    }
+
+    private static EmailState? ParseState(string value) =>
+        value == "delivery_delayed" ? EmailState.Deferred
+        : Enum.TryParse<EmailState>(value, ignoreCase: true, out var state) && !char.IsAsciiDigit(value[0]) ? state
+        : null;
+}

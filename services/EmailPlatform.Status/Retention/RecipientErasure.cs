@@ -1,0 +1,91 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using EmailPlatform.ServiceDefaults.Authentication;
+using EmailPlatform.ServiceDefaults.Problems;
+using EmailPlatform.Status.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using MimeKit;
+
+namespace EmailPlatform.Status.Retention;
+
+public sealed record ErasureResponse(string Object, Guid AuditId, int Emails, int Events, int Suppressions, int WebhookDeliveries);
+
+/// <summary>
+/// <c>DELETE /v1/recipients/{address}</c> (admin): a data-protection erasure. In every email sent to the address, the
+/// address is replaced by a random placeholder (in to/cc/bcc/reply_to, the recipient row and its events, whose
+/// SMTP text may quote it), the bodies are removed, pending and past webhook deliveries of those emails are deleted,
+/// and so is a suppression of the address. An audit record keeps the SHA-256 of the address, who asked and the counts.
+/// </summary>
+public static class RecipientErasure
+{
+    public const string Action = "recipient.erased";
+
+    public static RouteHandlerBuilder MapRecipientErasure(this IEndpointRouteBuilder routes) =>
+        routes.MapDelete("/v1/recipients/{address}", EraseAsync)
+            .WithTags("Privacy").WithName("EraseRecipient").RequireAuthorization(ApiKeyScopes.Admin)
+            .WithSummary("Erases everything about one recipient address, and records the erasure in the audit log.");
+
+    internal static async Task<Results<Ok<ErasureResponse>, ValidationProblem>> EraseAsync(
+        string address, HttpContext http, StatusDbContext db, TimeProvider clock, ILogger<ErasureResponse> logger, CancellationToken cancellationToken)
+    {
+        var key = address.Trim().ToLowerInvariant();
+        if (key.Length is 0 or > 320 || !key.Contains('@', StringComparison.Ordinal))
+        {
+            return ApiProblems.Validation(new Dictionary<string, string[]> { ["address"] = ["address must be an email address."] });
+        }
+
+        var placeholder = $"erased-{Guid.NewGuid():N}@erased.invalid";
+        var now = clock.GetUtcNow().UtcDateTime;
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+
+        var emailIds = await db.Recipients.Where(r => r.Address == key).Select(r => r.EmailId).ToListAsync(cancellationToken);
+        var emails = await db.Emails.Include(e => e.Recipients).Where(e => emailIds.Contains(e.Id)).ToListAsync(cancellationToken);
+        foreach (var email in emails)
+        {
+            email.To = Replace(email.To, key, placeholder);
+            email.Cc = Replace(email.Cc, key, placeholder);
+            email.Bcc = Replace(email.Bcc, key, placeholder);
+            email.ReplyTo = Replace(email.ReplyTo, key, placeholder);
+            email.Html = null;
+            email.Text = null;
+            email.UpdatedAt = now;
+            email.Version++;
+
+            var old = email.Recipients.Single(r => r.Address == key);
+            email.Recipients.Remove(old);
+            db.Recipients.Remove(old);
+            email.Recipients.Add(new RecipientRecord
+            {
+                EmailId = email.Id, Address = placeholder, Kind = old.Kind, State = old.State, Attempt = old.Attempt,
+                SmtpCode = old.SmtpCode, EnhancedCode = old.EnhancedCode, Reason = old.Reason, NextAttemptAt = old.NextAttemptAt, UpdatedAt = now,
+            });
+        }
+
+        await db.SaveChangesAsync(cancellationToken);
+        var events = await db.Events.Where(e => emailIds.Contains(e.EmailId) && e.Recipient == key)
+            .ExecuteUpdateAsync(s => s.SetProperty(e => e.Recipient, placeholder).SetProperty(e => e.SmtpText, (string?)null), cancellationToken);
+        var deliveries = await db.WebhookDeliveries.Where(d => emailIds.Contains(d.EmailId)).ExecuteDeleteAsync(cancellationToken);
+        var suppressions = await db.Suppressions.Where(s => s.Address == key).ExecuteDeleteAsync(cancellationToken);
+
+        var audit = new AuditRecord
+        {
+            Id = Guid.CreateVersion7(),
+            Action = Action,
+            Subject = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key))),
+            Actor = ApiKeyIdentity.From(http.User)?.Id,
+            OccurredAt = now,
+            Details = JsonSerializer.Serialize(new { emails = emails.Count, events, suppressions, webhook_deliveries = deliveries }),
+        };
+        db.AuditRecords.Add(audit);
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+
+        Log.Erased(logger, emails.Count, audit.Id);
+        return TypedResults.Ok(new ErasureResponse("erasure", audit.Id, emails.Count, events, suppressions, deliveries));
+    }
+
+    private static List<string> Replace(List<string> mailboxes, string key, string placeholder) =>
+        [.. mailboxes.Select(m => (MailboxAddress.TryParse(m, out var parsed) ? parsed.Address : m).Equals(key, StringComparison.OrdinalIgnoreCase) ? placeholder : m)];
+}

@@ -1,0 +1,106 @@
+using EmailPlatform.Status.Storage;
+using EmailPlatform.Status.Webhooks;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace EmailPlatform.Status.Retention;
+
+/// <summary>Removes what the retention settings say is too old, in short batches.</summary>
+public sealed class RetentionPurger(StatusDbContext db, IOptions<RetentionOptions> options, TimeProvider clock)
+{
+    public async Task<RetentionResult> PurgeAsync(CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        var now = clock.GetUtcNow().UtcDateTime;
+        var bodiesBefore = now - settings.BodiesAfter;
+        var eventsBefore = now - settings.EventsAfter;
+        var batch = settings.BatchSize;
+
+        var bodies = await RepeatAsync(async () =>
+        {
+            var ids = await db.Emails
+                .Where(e => e.AcceptedAt < bodiesBefore && (e.Html != null || e.Text != null || e.AttachmentNames.Count > 0))
+                .Select(e => e.Id).Take(batch).ToListAsync(cancellationToken);
+            return ids.Count == 0 ? 0 : await db.Emails.Where(e => ids.Contains(e.Id)).ExecuteUpdateAsync(s => s
+                .SetProperty(e => e.Html, (string?)null)
+                .SetProperty(e => e.Text, (string?)null)
+                .SetProperty(e => e.AttachmentNames, new List<string>()), cancellationToken);
+        }, batch);
+
+        var events = await RepeatAsync(async () =>
+        {
+            var ids = await db.Events.Where(e => e.OccurredAt < eventsBefore).Select(e => e.Id).Take(batch).ToListAsync(cancellationToken);
+            return ids.Count == 0 ? 0 : await db.Events.Where(e => ids.Contains(e.Id)).ExecuteDeleteAsync(cancellationToken);
+        }, batch);
+
+        var deliveries = await RepeatAsync(async () =>
+        {
+            var ids = await db.WebhookDeliveries
+                .Where(d => d.CreatedAt < eventsBefore && d.Status != WebhookDeliveryStatus.Pending)
+                .Select(d => d.Id).Take(batch).ToListAsync(cancellationToken);
+            return ids.Count == 0 ? 0 : await db.WebhookDeliveries.Where(d => ids.Contains(d.Id)).ExecuteDeleteAsync(cancellationToken);
+        }, batch);
+
+        return new RetentionResult(bodies, events, deliveries);
+    }
+
+    private static async Task<int> RepeatAsync(Func<Task<int>> step, int batch)
+    {
+        var total = 0;
+        int done;
+        do
+        {
+            done = await step();
+            total += done;
+        }
+        while (done >= batch);
+        return total;
+    }
+}
+
+public sealed record RetentionResult(int Bodies, int Events, int WebhookDeliveries);
+
+/// <summary>Runs <see cref="RetentionPurger"/> every <see cref="RetentionOptions.Interval"/>.</summary>
+public sealed class RetentionService(IServiceScopeFactory scopes, IOptions<RetentionOptions> options, ILogger<RetentionService> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await using var scope = scopes.CreateAsyncScope();
+                var result = await scope.ServiceProvider.GetRequiredService<RetentionPurger>().PurgeAsync(stoppingToken);
+                if (result.Bodies + result.Events + result.WebhookDeliveries > 0)
+                {
+                    Log.Purged(logger, result.Bodies, result.Events, result.WebhookDeliveries);
+                }
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                Log.PurgeFailed(logger, ex);
+            }
+
+            try
+            {
+                await Task.Delay(options.Value.Interval, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+}
+
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 3201, Level = LogLevel.Information, Message = "Retention purge: bodies of {Bodies} emails, {Events} events, {Deliveries} webhook deliveries")]
+    public static partial void Purged(ILogger logger, int bodies, int events, int deliveries);
+
+    [LoggerMessage(EventId = 3202, Level = LogLevel.Error, Message = "Retention purge failed; it runs again at the next interval")]
+    public static partial void PurgeFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 3203, Level = LogLevel.Information, Message = "Recipient erased from {Emails} emails (audit {AuditId})")]
+    public static partial void Erased(ILogger logger, int emails, Guid auditId);
+}

@@ -1,0 +1,33 @@
+namespace EmailPlatform.Status.Suppressions;
+
+/// <summary>An address that must not be sent to, why, and until when.</summary>
+public sealed class SuppressionRecord
+{
+    /// <summary>Lower-cased address.</summary>
+    public required string Address { get; set; }
+
+    public required string Reason { get; set; }
+
+    /// <summary><c>bounce</c>, <c>api</c> or <c>import</c>.</summary>
+    public required string Source { get; set; }
+
+    /// <summary>The bounce event that suppressed the address, when <see cref="Source"/> is <c>bounce</c>.</summary>
+    public Guid? SourceEventId { get; set; }
+
+    public Guid? SourceEmailId { get; set; }
+
+    public string? EnhancedCode { get; set; }
+
+    public DateTime CreatedAt { get; set; }
+
+    public DateTime UpdatedAt { get; set; }
+
+    public DateTime? ExpiresAt { get; set; }
+}
+
+public static class SuppressionSources
+{
+    public const string Bounce = "bounce";
+    public const string Api = "api";
+    public const string Import = "import";
+}

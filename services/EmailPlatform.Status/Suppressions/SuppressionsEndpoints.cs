@@ -1,0 +1,177 @@
+using EmailPlatform.ServiceDefaults.Authentication;
+using EmailPlatform.ServiceDefaults.Problems;
+using EmailPlatform.Status.Storage;
+using EmailPlatform.Status.Webhooks;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using MimeKit;
+
+namespace EmailPlatform.Status.Suppressions;
+
+public sealed record PutSuppressionRequest(string? Reason, DateTimeOffset? ExpiresAt);
+
+public sealed record ImportSuppressionItem(string? Email, string? Reason, DateTimeOffset? ExpiresAt);
+
+public sealed record ImportResponse(string Object, int Imported);
+
+public sealed record SuppressionResponse(
+    string Object, string Email, string Reason, string Source, Guid? SourceEventId, Guid? SourceEmailId, string? EnhancedCode,
+    DateTime CreatedAt, DateTime UpdatedAt, DateTime? ExpiresAt)
+{
+    public static SuppressionResponse Create(SuppressionRecord s) => new(
+        "suppression", s.Address, s.Reason, s.Source, s.SourceEventId, s.SourceEmailId, s.EnhancedCode, s.CreatedAt, s.UpdatedAt, s.ExpiresAt);
+}
+
+/// <summary>
+/// <c>/v1/suppressions</c>: reads with the <c>read</c> scope (the delivery workers' lookup is
+/// <c>GET /v1/suppressions/{address}</c>: 200 suppressed, 404 not), changes with <c>admin</c>. Expired entries
+/// count as absent.
+/// </summary>
+public static class SuppressionsEndpoints
+{
+    public const int MaxImport = 10_000;
+
+    public static RouteGroupBuilder MapSuppressions(this IEndpointRouteBuilder routes)
+    {
+        var group = routes.MapGroup("/v1/suppressions").WithTags("Suppressions").RequireAuthorization(ApiKeyScopes.Read);
+        group.MapGet("/", ListAsync).WithName("ListSuppressions").WithSummary("Suppressed addresses in address order; search matches a part of the address.");
+        group.MapGet("/{address}", GetAsync).WithName("GetSuppression").WithSummary("200 when the address is suppressed, 404 when it may be sent to.");
+        group.MapPut("/{address}", PutAsync).WithName("PutSuppression").RequireAuthorization(ApiKeyScopes.Admin);
+        group.MapDelete("/{address}", DeleteAsync).WithName("DeleteSuppression").RequireAuthorization(ApiKeyScopes.Admin);
+        group.MapPost("/import", ImportAsync).WithName("ImportSuppressions").RequireAuthorization(ApiKeyScopes.Admin)
+            .WithSummary($"Adds or replaces up to {MaxImport} suppressions: [{{email, reason, expires_at?}}].");
+        return group;
+    }
+
+    internal static async Task<Results<Ok<ListResponse<SuppressionResponse>>, ValidationProblem>> ListAsync(
+        StatusDbContext db, TimeProvider clock, CancellationToken cancellationToken, string? search = null, int? limit = null, string? after = null)
+    {
+        if (limit is < 1 or > 100)
+        {
+            return ApiProblems.Validation(new Dictionary<string, string[]> { ["limit"] = ["limit must be between 1 and 100."] });
+        }
+
+        var now = clock.GetUtcNow().UtcDateTime;
+        var query = db.Suppressions.AsNoTracking().Where(s => s.ExpiresAt == null || s.ExpiresAt > now);
+        if (!string.IsNullOrWhiteSpace(search))
+        {
+            var part = search.Trim().ToLowerInvariant();
+            query = query.Where(s => s.Address.Contains(part));
+        }
+
+        if (!string.IsNullOrEmpty(after))
+        {
+            var from = after.ToLowerInvariant();
+            query = query.Where(s => string.Compare(s.Address, from) > 0);
+        }
+
+        var take = limit ?? 20;
+        var page = await query.OrderBy(s => s.Address).Take(take + 1).ToListAsync(cancellationToken);
+        return TypedResults.Ok(ListResponse<SuppressionResponse>.Of(page.Take(take).Select(SuppressionResponse.Create).ToList(), page.Count > take));
+    }
+
+    internal static async Task<Results<Ok<SuppressionResponse>, ProblemHttpResult>> GetAsync(
+        string address, StatusDbContext db, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var key = address.Trim().ToLowerInvariant();
+        var now = clock.GetUtcNow().UtcDateTime;
+        var suppression = await db.Suppressions.AsNoTracking()
+            .SingleOrDefaultAsync(s => s.Address == key && (s.ExpiresAt == null || s.ExpiresAt > now), cancellationToken);
+        return suppression is null ? NotFound(address) : TypedResults.Ok(SuppressionResponse.Create(suppression));
+    }
+
+    internal static async Task<Results<Ok<SuppressionResponse>, ValidationProblem>> PutAsync(
+        string address, PutSuppressionRequest request, StatusDbContext db, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var errors = Validate(address, request.Reason, "reason");
+        if (errors.Count > 0)
+        {
+            return ApiProblems.Validation(errors);
+        }
+
+        var suppression = await UpsertAsync(db, address, request.Reason!, request.ExpiresAt, SuppressionSources.Api, clock.GetUtcNow().UtcDateTime, cancellationToken);
+        await db.SaveChangesAsync(cancellationToken);
+        return TypedResults.Ok(SuppressionResponse.Create(suppression));
+    }
+
+    internal static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string address, StatusDbContext db, CancellationToken cancellationToken)
+    {
+        var key = address.Trim().ToLowerInvariant();
+        var deleted = await db.Suppressions.Where(s => s.Address == key).ExecuteDeleteAsync(cancellationToken);
+        return deleted == 0 ? NotFound(address) : TypedResults.NoContent();
+    }
+
+    internal static async Task<Results<Ok<ImportResponse>, ValidationProblem>> ImportAsync(
+        List<ImportSuppressionItem> items, StatusDbContext db, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (items.Count > MaxImport)
+        {
+            errors["$"] = [$"Import at most {MaxImport} suppressions at once."];
+        }
+
+        for (var i = 0; i < items.Count && errors.Count < 20; i++)
+        {
+            foreach (var (field, messages) in Validate(items[i].Email, items[i].Reason ?? "imported", "reason"))
+            {
+                errors[$"[{i}].{(field == "address" ? "email" : field)}"] = messages;
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            return ApiProblems.Validation(errors);
+        }
+
+        var now = clock.GetUtcNow().UtcDateTime;
+        foreach (var item in items.DistinctBy(i => i.Email!.Trim().ToLowerInvariant()))
+        {
+            await UpsertAsync(db, item.Email!, item.Reason ?? "Imported.", item.ExpiresAt, SuppressionSources.Import, now, cancellationToken);
+        }
+
+        await db.SaveChangesAsync(cancellationToken);
+        return TypedResults.Ok(new ImportResponse("import", items.Count));
+    }
+
+    private static async Task<SuppressionRecord> UpsertAsync(
+        StatusDbContext db, string address, string reason, DateTimeOffset? expiresAt, string source, DateTime now, CancellationToken cancellationToken)
+    {
+        var key = address.Trim().ToLowerInvariant();
+        var suppression = db.Suppressions.Local.FirstOrDefault(s => s.Address == key)
+            ?? await db.Suppressions.SingleOrDefaultAsync(s => s.Address == key, cancellationToken);
+        if (suppression is null)
+        {
+            suppression = new SuppressionRecord { Address = key, Reason = reason, Source = source, CreatedAt = now };
+            db.Suppressions.Add(suppression);
+        }
+
+        suppression.Reason = reason;
+        suppression.Source = source;
+        suppression.SourceEventId = null;
+        suppression.SourceEmailId = null;
+        suppression.EnhancedCode = null;
+        suppression.ExpiresAt = expiresAt?.UtcDateTime;
+        suppression.UpdatedAt = now;
+        return suppression;
+    }
+
+    private static Dictionary<string, string[]> Validate(string? address, string? reason, string reasonField)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (string.IsNullOrWhiteSpace(address) || address.Length > 320 || !MailboxAddress.TryParse(address.Trim(), out var parsed)
+            || parsed.Address != address.Trim() || !address.Contains('@', StringComparison.Ordinal))
+        {
+            errors["address"] = ["The address must be a plain email address (local@domain) of at most 320 characters."];
+        }
+
+        if (string.IsNullOrWhiteSpace(reason) || reason.Length > 1000)
+        {
+            errors[reasonField] = ["reason is required (at most 1000 characters)."];
+        }
+
+        return errors;
+    }
+
+    private static ProblemHttpResult NotFound(string address) => ApiProblems.Problem(
+        StatusCodes.Status404NotFound, ApiProblems.NotFound, "Not suppressed.", "The address is not on the suppression list.");
+}

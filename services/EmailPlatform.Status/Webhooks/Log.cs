@@ -1,0 +1,13 @@
+namespace EmailPlatform.Status.Webhooks;
+
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 3101, Level = LogLevel.Warning, Message = "Webhook subscription {SubscriptionId} disabled: {Reason}")]
+    public static partial void SubscriptionDisabled(ILogger logger, Guid subscriptionId, string reason);
+
+    [LoggerMessage(EventId = 3102, Level = LogLevel.Error, Message = "The webhook dispatcher failed a round; it tries again")]
+    public static partial void DispatchFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 3103, Level = LogLevel.Debug, Message = "Webhook delivery {DeliveryId} for email {EmailId} attempt {Attempt}: {Outcome}")]
+    public static partial void Attempted(ILogger logger, Guid deliveryId, Guid emailId, int attempt, string outcome);
+}

@@ -1,0 +1,118 @@
+using EmailPlatform.ServiceDefaults.Problems;
+using EmailPlatform.Status.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+
+namespace EmailPlatform.Status.Webhooks;
+
+/// <summary>A subscription's delivery log, and replay of one delivery or of every event in a time range.</summary>
+public static class WebhookDeliveriesEndpoints
+{
+    public const int MaxReplay = 10_000;
+
+    public static RouteGroupBuilder MapWebhookDeliveries(this RouteGroupBuilder webhooks)
+    {
+        webhooks.MapGet("/{id}/deliveries", ListAsync).WithName("ListWebhookDeliveries")
+            .WithSummary("The newest deliveries first, each with its attempts (status code, latency, error) and next attempt.");
+        webhooks.MapPost("/{id}/deliveries/{deliveryId}/replay", ReplayOneAsync).WithName("ReplayWebhookDelivery");
+        webhooks.MapPost("/{id}/replay", ReplayRangeAsync).WithName("ReplayWebhookRange")
+            .WithSummary("Sends again every subscribed event that occurred in [from, to), including while the subscription was disabled.");
+        return webhooks;
+    }
+
+    internal static async Task<Results<Ok<ListResponse<WebhookDeliveryResponse>>, ProblemHttpResult>> ListAsync(
+        string id, StatusDbContext db, CancellationToken cancellationToken, int? limit = null, string? status = null, DateTimeOffset? before = null)
+    {
+        if (await WebhooksEndpoints.FindAsync(db, id, cancellationToken) is not { } subscription)
+        {
+            return WebhooksEndpoints.NotFound(id);
+        }
+
+        var take = Math.Clamp(limit ?? 20, 1, 100);
+        var query = db.WebhookDeliveries.AsNoTracking().Include(d => d.Log).Where(d => d.SubscriptionId == subscription.Id);
+        if (status is not null)
+        {
+            query = query.Where(d => d.Status == status);
+        }
+
+        if (before is { } until)
+        {
+            var untilUtc = until.UtcDateTime;
+            query = query.Where(d => d.CreatedAt < untilUtc);
+        }
+
+        var page = await query.OrderByDescending(d => d.CreatedAt).ThenByDescending(d => d.Id).Take(take + 1).ToListAsync(cancellationToken);
+        return TypedResults.Ok(ListResponse<WebhookDeliveryResponse>.Of(
+            page.Take(take).Select(WebhookDeliveryResponse.From).ToList(), page.Count > take));
+    }
+
+    internal static async Task<Results<Accepted<WebhookDeliveryResponse>, ProblemHttpResult>> ReplayOneAsync(
+        string id, string deliveryId, StatusDbContext db, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        if (await WebhooksEndpoints.FindAsync(db, id, cancellationToken) is not { } subscription)
+        {
+            return WebhooksEndpoints.NotFound(id);
+        }
+
+        var original = Guid.TryParse(deliveryId, out var originalId)
+            ? await db.WebhookDeliveries.AsNoTracking().SingleOrDefaultAsync(d => d.Id == originalId && d.SubscriptionId == subscription.Id, cancellationToken)
+            : null;
+        if (original is null)
+        {
+            return ApiProblems.Problem(StatusCodes.Status404NotFound, ApiProblems.NotFound, "Delivery not found.",
+                $"Webhook '{id}' has no delivery '{deliveryId}'.");
+        }
+
+        var now = clock.GetUtcNow().UtcDateTime;
+        var replay = new WebhookDeliveryRecord
+        {
+            Id = Guid.CreateVersion7(),
+            SubscriptionId = subscription.Id,
+            MessageId = original.MessageId,
+            EventId = original.EventId,
+            EmailId = original.EmailId,
+            EventType = original.EventType,
+            Payload = original.Payload,
+            CreatedAt = now,
+            NextAttemptAt = now,
+            ReplayOf = original.Id,
+        };
+        db.WebhookDeliveries.Add(replay);
+        await db.SaveChangesAsync(cancellationToken);
+        return TypedResults.Accepted($"/v1/webhooks/{subscription.Id}/deliveries", WebhookDeliveryResponse.From(replay));
+    }
+
+    internal static async Task<Results<Accepted<ReplayResponse>, ValidationProblem, ProblemHttpResult>> ReplayRangeAsync(
+        string id, ReplayRangeRequest request, StatusDbContext db, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        if (await WebhooksEndpoints.FindAsync(db, id, cancellationToken) is not { } subscription)
+        {
+            return WebhooksEndpoints.NotFound(id);
+        }
+
+        if (request.From is not { } from || request.To is not { } to || from >= to)
+        {
+            return ApiProblems.Validation(new Dictionary<string, string[]> { ["from"] = ["from and to are required, and from must be before to."] });
+        }
+
+        var (fromUtc, toUtc) = (from.UtcDateTime, to.UtcDateTime);
+        var types = subscription.Events;
+        var events = db.Events.AsNoTracking().Where(e => e.OccurredAt >= fromUtc && e.OccurredAt < toUtc && types.Contains(e.Type));
+        if (await events.CountAsync(cancellationToken) > MaxReplay)
+        {
+            return ApiProblems.Validation(new Dictionary<string, string[]> { ["to"] = [$"The range holds more than {MaxReplay} events; replay it in smaller ranges."] });
+        }
+
+        var found = await events.OrderBy(e => e.OccurredAt).ToListAsync(cancellationToken);
+        var emailIds = found.Select(e => e.EmailId).Distinct().ToList();
+        var emails = await db.Emails.AsNoTracking().Where(e => emailIds.Contains(e.Id)).ToDictionaryAsync(e => e.Id, cancellationToken);
+        var now = clock.GetUtcNow().UtcDateTime;
+        var replays = found
+            .Select(e => WebhookOutbox.NewDelivery(subscription.Id, e, WebhookPayload.Serialize(e, emails.GetValueOrDefault(e.EmailId)), now))
+            .ToList();
+        db.WebhookDeliveries.AddRange(replays);
+        await db.SaveChangesAsync(cancellationToken);
+        return TypedResults.Accepted($"/v1/webhooks/{subscription.Id}/deliveries",
+            new ReplayResponse("replay", replays.Count, replays.Select(r => r.Id).ToList()));
+    }
+}

@@ -1,0 +1,205 @@
+using System.Collections.Concurrent;
+using EmailPlatform.Status.Storage;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace EmailPlatform.Status.Webhooks;
+
+/// <summary>
+/// Sends due webhook deliveries. Each round claims a batch with a lease (<c>FOR UPDATE SKIP LOCKED</c> on PostgreSQL,
+/// so replicas share the work), sends them in parallel, and records each attempt; a failed attempt is retried after
+/// the next step of <see cref="WebhookOptions.Schedule"/>, and a subscription whose attempts keep failing is disabled.
+/// A crash mid-round leaves leases that expire, so deliveries are sent at least once.
+/// </summary>
+public sealed class WebhookDispatcher(
+    IServiceScopeFactory scopes,
+    WebhookSender sender,
+    WebhookSubscriptionCache subscriptionCache,
+    IOptions<WebhookOptions> options,
+    TimeProvider clock,
+    ILogger<WebhookDispatcher> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var sent = 0;
+            try
+            {
+                sent = await DispatchOnceAsync(stoppingToken);
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                Log.DispatchFailed(logger, ex);
+            }
+
+            if (sent < options.Value.BatchSize)
+            {
+                try
+                {
+                    await Task.Delay(options.Value.PollInterval, stoppingToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// <returns>How many deliveries were attempted.</returns>
+    public async Task<int> DispatchOnceAsync(CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<StatusDbContext>();
+        var now = clock.GetUtcNow().UtcDateTime;
+        var lease = now + settings.Timeout + TimeSpan.FromSeconds(30);
+
+        var ids = await ClaimAsync(db, now, lease, settings.BatchSize, cancellationToken);
+        if (ids.Count == 0)
+        {
+            return 0;
+        }
+
+        var deliveries = await db.WebhookDeliveries.Where(d => ids.Contains(d.Id)).ToListAsync(cancellationToken);
+        var subscriptionIds = deliveries.Select(d => d.SubscriptionId).Distinct().ToList();
+        var subscriptions = await db.WebhookSubscriptions.AsNoTracking()
+            .Where(s => subscriptionIds.Contains(s.Id)).ToDictionaryAsync(s => s.Id, cancellationToken);
+
+        var results = new ConcurrentDictionary<Guid, (WebhookAttemptResult Result, DateTime At)>();
+        await Parallel.ForEachAsync(deliveries, new ParallelOptions { MaxDegreeOfParallelism = settings.MaxConcurrency, CancellationToken = cancellationToken },
+            async (delivery, ct) =>
+            {
+                var subscription = subscriptions[delivery.SubscriptionId];
+                var at = clock.GetUtcNow().UtcDateTime;
+                results[delivery.Id] = (await sender.SendAsync(subscription.Url, subscription.Secret, delivery, ct), at);
+            });
+
+        foreach (var delivery in deliveries)
+        {
+            var (result, at) = results[delivery.Id];
+            Record(delivery, result, at, settings.Schedule);
+            Log.Attempted(logger, delivery.Id, delivery.EmailId, delivery.Attempts, result.Succeeded ? "delivered" : result.Error ?? "failed");
+        }
+
+        await db.SaveChangesAsync(cancellationToken);
+        await UpdateHealthAsync(db, deliveries, results, cancellationToken);
+        return deliveries.Count;
+    }
+
+    private static void Record(WebhookDeliveryRecord delivery, WebhookAttemptResult result, DateTime at, IReadOnlyList<TimeSpan> schedule)
+    {
+        delivery.Attempts++;
+        delivery.LastAttemptAt = at;
+        delivery.LastStatusCode = result.StatusCode;
+        delivery.LastLatencyMs = result.LatencyMs;
+        delivery.LastError = result.Error;
+        delivery.LockedUntil = null;
+        if (result.Succeeded)
+        {
+            delivery.Status = WebhookDeliveryStatus.Delivered;
+            delivery.DeliveredAt = at;
+            delivery.NextAttemptAt = null;
+        }
+        else if (delivery.Attempts > schedule.Count)
+        {
+            delivery.Status = WebhookDeliveryStatus.Failed;
+            delivery.NextAttemptAt = null;
+        }
+        else
+        {
+            delivery.NextAttemptAt = at + schedule[delivery.Attempts - 1];
+        }
+
+        delivery.Log.Add(new WebhookAttemptRecord
+        {
+            Id = Guid.CreateVersion7(),
+            DeliveryId = delivery.Id,
+            Attempt = delivery.Attempts,
+            AttemptedAt = at,
+            StatusCode = result.StatusCode,
+            LatencyMs = result.LatencyMs,
+            Error = result.Error,
+        });
+    }
+
+    /// <summary>A success resets a subscription's run of failures; a run long enough in time and count disables it.</summary>
+    private async Task UpdateHealthAsync(
+        StatusDbContext db, List<WebhookDeliveryRecord> deliveries,
+        ConcurrentDictionary<Guid, (WebhookAttemptResult Result, DateTime At)> results, CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        var now = clock.GetUtcNow().UtcDateTime;
+        foreach (var group in deliveries.GroupBy(d => d.SubscriptionId))
+        {
+            var id = group.Key;
+            if (group.Any(d => results[d.Id].Result.Succeeded))
+            {
+                await db.WebhookSubscriptions.Where(s => s.Id == id && s.ConsecutiveFailures > 0)
+                    .ExecuteUpdateAsync(s => s.SetProperty(x => x.ConsecutiveFailures, 0).SetProperty(x => x.FailingSince, (DateTime?)null), cancellationToken);
+                continue;
+            }
+
+            var failures = group.Count();
+            var firstFailure = group.Min(d => results[d.Id].At);
+            await db.WebhookSubscriptions.Where(s => s.Id == id)
+                .ExecuteUpdateAsync(s => s
+                    .SetProperty(x => x.ConsecutiveFailures, x => x.ConsecutiveFailures + failures)
+                    .SetProperty(x => x.FailingSince, x => x.FailingSince ?? firstFailure), cancellationToken);
+
+            var failingBefore = now - settings.DisableAfter;
+            var reason = $"Every attempt failed for at least {settings.DisableAfter} and {settings.DisableAfterFailures} times in a row.";
+            var disabled = await db.WebhookSubscriptions
+                .Where(s => s.Id == id && s.Enabled && s.ConsecutiveFailures >= settings.DisableAfterFailures && s.FailingSince <= failingBefore)
+                .ExecuteUpdateAsync(s => s
+                    .SetProperty(x => x.Enabled, false)
+                    .SetProperty(x => x.DisabledAt, now)
+                    .SetProperty(x => x.DisabledReason, reason)
+                    .SetProperty(x => x.UpdatedAt, now), cancellationToken);
+            if (disabled > 0)
+            {
+                subscriptionCache.Invalidate();
+                Log.SubscriptionDisabled(logger, id, reason);
+            }
+        }
+    }
+
+    internal static async Task<List<Guid>> ClaimAsync(StatusDbContext db, DateTime now, DateTime lease, int batchSize, CancellationToken cancellationToken)
+    {
+        if (db.Database.IsNpgsql())
+        {
+            return await db.Database.SqlQuery<Guid>($"""
+                UPDATE webhook_deliveries SET locked_until = {lease}
+                WHERE id IN (
+                    SELECT d.id FROM webhook_deliveries d
+                    JOIN webhook_subscriptions s ON s.id = d.subscription_id
+                    WHERE d.status = 'pending' AND d.next_attempt_at <= {now}
+                      AND (d.locked_until IS NULL OR d.locked_until < {now}) AND s.enabled
+                    ORDER BY d.next_attempt_at
+                    LIMIT {batchSize}
+                    FOR UPDATE OF d SKIP LOCKED)
+                RETURNING id AS "Value"
+                """).ToListAsync(cancellationToken);
+        }
+
+        // SQLite (the single-process standalone host): one writer at a time, so a conditional update is a claim.
+        var due = await db.WebhookDeliveries
+            .Where(d => d.Status == WebhookDeliveryStatus.Pending && d.NextAttemptAt <= now && (d.LockedUntil == null || d.LockedUntil < now))
+            .Where(d => db.WebhookSubscriptions.Any(s => s.Id == d.SubscriptionId && s.Enabled))
+            .OrderBy(d => d.NextAttemptAt).Take(batchSize).Select(d => d.Id)
+            .ToListAsync(cancellationToken);
+        var claimed = new List<Guid>();
+        foreach (var id in due)
+        {
+            var rows = await db.WebhookDeliveries.Where(d => d.Id == id && (d.LockedUntil == null || d.LockedUntil < now))
+                .ExecuteUpdateAsync(s => s.SetProperty(d => d.LockedUntil, lease), cancellationToken);
+            if (rows == 1)
+            {
+                claimed.Add(id);
+            }
+        }
+
+        return claimed;
+    }
+}

@@ -1,0 +1,44 @@
+namespace EmailPlatform.Status.Webhooks;
+
+/// <summary>Configuration section <c>Webhooks</c>.</summary>
+public sealed class WebhookOptions
+{
+    public const string SectionName = "Webhooks";
+
+    /// <summary>5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 4 h, 8 h, 8 h: eleven attempts over about a day.</summary>
+    public static readonly IReadOnlyList<TimeSpan> DefaultRetrySchedule =
+    [
+        TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(2), TimeSpan.FromMinutes(10),
+        TimeSpan.FromMinutes(30), TimeSpan.FromHours(1), TimeSpan.FromHours(2), TimeSpan.FromHours(4),
+        TimeSpan.FromHours(8), TimeSpan.FromHours(8),
+    ];
+
+    /// <summary>Allow targets that resolve to private, loopback or link-local addresses (tests, private networks).</summary>
+    public bool AllowPrivateTargets { get; set; }
+
+    /// <summary>The wait before each retry; after the last one fails the delivery is <c>failed</c>.</summary>
+    public TimeSpan[]? RetrySchedule { get; set; }
+
+    /// <summary>How long one HTTP attempt may take.</summary>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How often the dispatcher looks for due deliveries when it found none.</summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How many deliveries a dispatcher claims at once.</summary>
+    public int BatchSize { get; set; } = 50;
+
+    /// <summary>How many HTTP requests a dispatcher has in flight.</summary>
+    public int MaxConcurrency { get; set; } = 8;
+
+    /// <summary>A subscription whose attempts all failed for this long …</summary>
+    public TimeSpan DisableAfter { get; set; } = TimeSpan.FromDays(3);
+
+    /// <summary>… and at least this many times in a row is disabled.</summary>
+    public int DisableAfterFailures { get; set; } = 50;
+
+    /// <summary>How long a replica reuses the list of subscriptions when recording events (changes made through this replica apply at once).</summary>
+    public TimeSpan SubscriptionCacheDuration { get; set; } = TimeSpan.FromSeconds(5);
+
+    public IReadOnlyList<TimeSpan> Schedule => RetrySchedule is { Length: > 0 } schedule ? schedule : DefaultRetrySchedule;
+}

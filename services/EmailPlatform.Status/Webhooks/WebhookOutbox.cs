@@ -1,0 +1,77 @@
+using EmailPlatform.Status.Storage;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace EmailPlatform.Status.Webhooks;
+
+/// <summary>
+/// Adds one delivery row per enabled subscription that wants an event, to the recorder's unit of work: the
+/// deliveries commit (or roll back) with the event itself, and recording costs one insert more per subscriber.
+/// </summary>
+public sealed class WebhookOutbox(StatusDbContext db, WebhookSubscriptionCache subscriptions, TimeProvider clock)
+{
+    public async Task AddAsync(EventRecord @event, EmailRecord? email, CancellationToken cancellationToken)
+    {
+        if (!WebhookEventTypes.IsKnown(@event.Type))
+        {
+            return;
+        }
+
+        var wanted = (await subscriptions.GetAsync(db, cancellationToken))
+            .Where(s => s.Events.Contains(@event.Type, StringComparer.Ordinal))
+            .ToList();
+        if (wanted.Count == 0)
+        {
+            return;
+        }
+
+        var payload = WebhookPayload.Serialize(@event, email);
+        var now = clock.GetUtcNow().UtcDateTime;
+        foreach (var subscription in wanted)
+        {
+            db.WebhookDeliveries.Add(NewDelivery(subscription.Id, @event, payload, now));
+        }
+    }
+
+    public static WebhookDeliveryRecord NewDelivery(Guid subscriptionId, EventRecord @event, string payload, DateTime now, Guid? replayOf = null) => new()
+    {
+        Id = Guid.CreateVersion7(),
+        SubscriptionId = subscriptionId,
+        MessageId = MessageIdFor(@event.Id),
+        EventId = @event.Id,
+        EmailId = @event.EmailId,
+        EventType = @event.Type,
+        Payload = payload,
+        CreatedAt = now,
+        NextAttemptAt = now,
+        ReplayOf = replayOf,
+    };
+
+    public static string MessageIdFor(Guid eventId) => $"msg_{eventId:N}";
+}
+
+/// <summary>
+/// The enabled subscriptions, reused for <see cref="WebhookOptions.SubscriptionCacheDuration"/> so that recording
+/// an event does not read them every time. Changes made through this replica's API invalidate it at once.
+/// </summary>
+public sealed class WebhookSubscriptionCache(IOptions<WebhookOptions> options, TimeProvider clock)
+{
+    private volatile Snapshot? _snapshot;
+
+    public async Task<IReadOnlyList<WebhookSubscriptionRecord>> GetAsync(StatusDbContext db, CancellationToken cancellationToken)
+    {
+        var now = clock.GetTimestamp();
+        if (_snapshot is { } snapshot && clock.GetElapsedTime(snapshot.Taken, now) < options.Value.SubscriptionCacheDuration)
+        {
+            return snapshot.Subscriptions;
+        }
+
+        var subscriptions = await db.WebhookSubscriptions.AsNoTracking().Where(s => s.Enabled).ToListAsync(cancellationToken);
+        _snapshot = new Snapshot(now, subscriptions);
+        return subscriptions;
+    }
+
+    public void Invalidate() => _snapshot = null;
+
+    private sealed record Snapshot(long Taken, IReadOnlyList<WebhookSubscriptionRecord> Subscriptions);
+}

@@ -1,0 +1,105 @@
+namespace EmailPlatform.Status.Webhooks;
+
+/// <summary>A webhook endpoint and the event types it wants.</summary>
+public sealed class WebhookSubscriptionRecord
+{
+    public Guid Id { get; set; }
+
+    public required string Url { get; set; }
+
+    public List<string> Events { get; set; } = [];
+
+    /// <summary><c>whsec_</c> + base64 of the signing key; shown once, at creation.</summary>
+    public required string Secret { get; set; }
+
+    public bool Enabled { get; set; } = true;
+
+    public DateTime? DisabledAt { get; set; }
+
+    public string? DisabledReason { get; set; }
+
+    /// <summary>Attempts failed in a row since the last success.</summary>
+    public int ConsecutiveFailures { get; set; }
+
+    /// <summary>When the current run of failures began; null after a success.</summary>
+    public DateTime? FailingSince { get; set; }
+
+    public DateTime CreatedAt { get; set; }
+
+    public DateTime UpdatedAt { get; set; }
+}
+
+/// <summary>
+/// One event to send to one subscription: the outbox row written with the event, then the dispatcher's state.
+/// <see cref="MessageId"/> is the Standard Webhooks <c>webhook-id</c>: the same on every attempt and replay.
+/// </summary>
+public sealed class WebhookDeliveryRecord
+{
+    public Guid Id { get; set; }
+
+    public Guid SubscriptionId { get; set; }
+
+    public required string MessageId { get; set; }
+
+    public Guid EventId { get; set; }
+
+    public Guid EmailId { get; set; }
+
+    public required string EventType { get; set; }
+
+    /// <summary>The JSON body, fixed when the event was recorded.</summary>
+    public required string Payload { get; set; }
+
+    public string Status { get; set; } = WebhookDeliveryStatus.Pending;
+
+    public int Attempts { get; set; }
+
+    public DateTime CreatedAt { get; set; }
+
+    public DateTime? NextAttemptAt { get; set; }
+
+    /// <summary>A dispatcher's lease on the row; after it expires another dispatcher may claim it again.</summary>
+    public DateTime? LockedUntil { get; set; }
+
+    public DateTime? LastAttemptAt { get; set; }
+
+    public int? LastStatusCode { get; set; }
+
+    public int? LastLatencyMs { get; set; }
+
+    public string? LastError { get; set; }
+
+    public DateTime? DeliveredAt { get; set; }
+
+    /// <summary>The delivery this one replays, if it is a replay.</summary>
+    public Guid? ReplayOf { get; set; }
+
+    public List<WebhookAttemptRecord> Log { get; set; } = [];
+}
+
+public static class WebhookDeliveryStatus
+{
+    public const string Pending = "pending";
+    public const string Delivered = "delivered";
+
+    /// <summary>Every attempt of the retry schedule failed.</summary>
+    public const string Failed = "failed";
+}
+
+/// <summary>One HTTP attempt of a delivery: the log the subscription's owner reads.</summary>
+public sealed class WebhookAttemptRecord
+{
+    public Guid Id { get; set; }
+
+    public Guid DeliveryId { get; set; }
+
+    public int Attempt { get; set; }
+
+    public DateTime AttemptedAt { get; set; }
+
+    public int? StatusCode { get; set; }
+
+    public int LatencyMs { get; set; }
+
+    public string? Error { get; set; }
+}

@@ -1,0 +1,61 @@
+namespace EmailPlatform.Status.Webhooks;
+
+public sealed record CreateWebhookRequest(string? Url, List<string>? Events);
+
+public sealed record UpdateWebhookRequest(string? Url, List<string>? Events, bool? Enabled);
+
+public sealed record ReplayRangeRequest(DateTimeOffset? From, DateTimeOffset? To);
+
+/// <summary>A subscription; <see cref="Secret"/> is only present in the answer to its creation.</summary>
+public sealed record WebhookResponse(
+    string Object,
+    Guid Id,
+    string Url,
+    IReadOnlyList<string> Events,
+    bool Enabled,
+    DateTime? DisabledAt,
+    string? DisabledReason,
+    int ConsecutiveFailures,
+    DateTime CreatedAt,
+    DateTime UpdatedAt,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    string? Secret = null)
+{
+    public static WebhookResponse From(WebhookSubscriptionRecord s, bool withSecret = false) => new(
+        "webhook", s.Id, s.Url, s.Events, s.Enabled, s.DisabledAt, s.DisabledReason, s.ConsecutiveFailures,
+        s.CreatedAt, s.UpdatedAt, withSecret ? s.Secret : null);
+}
+
+public sealed record WebhookDeliveryResponse(
+    string Object,
+    Guid Id,
+    string MessageId,
+    Guid EventId,
+    Guid EmailId,
+    string EventType,
+    string Status,
+    int Attempts,
+    DateTime CreatedAt,
+    DateTime? NextAttemptAt,
+    DateTime? LastAttemptAt,
+    int? LastStatusCode,
+    int? LastLatencyMs,
+    string? LastError,
+    DateTime? DeliveredAt,
+    Guid? ReplayOf,
+    IReadOnlyList<WebhookAttemptResponse> Log)
+{
+    public static WebhookDeliveryResponse From(WebhookDeliveryRecord d) => new(
+        "webhook_delivery", d.Id, d.MessageId, d.EventId, d.EmailId, d.EventType, d.Status, d.Attempts, d.CreatedAt,
+        d.NextAttemptAt, d.LastAttemptAt, d.LastStatusCode, d.LastLatencyMs, d.LastError, d.DeliveredAt, d.ReplayOf,
+        d.Log.OrderBy(a => a.Attempt).Select(a => new WebhookAttemptResponse(a.Attempt, a.AttemptedAt, a.StatusCode, a.LatencyMs, a.Error)).ToList());
+}
+
+public sealed record WebhookAttemptResponse(int Attempt, DateTime AttemptedAt, int? StatusCode, int LatencyMs, string? Error);
+
+public sealed record ListResponse<T>(string Object, bool HasMore, IReadOnlyList<T> Data)
+{
+    public static ListResponse<T> Of(IReadOnlyList<T> data, bool hasMore = false) => new("list", hasMore, data);
+}
+
+public sealed record ReplayResponse(string Object, int Replayed, IReadOnlyList<Guid> DeliveryIds);

@@ -1,0 +1,140 @@
+using EmailPlatform.ServiceDefaults.Authentication;
+using EmailPlatform.ServiceDefaults.Problems;
+using EmailPlatform.Status.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace EmailPlatform.Status.Webhooks;
+
+/// <summary><c>/v1/webhooks</c>: subscriptions (admin scope). Their delivery log and replay are in <see cref="WebhookDeliveriesEndpoints"/>.</summary>
+public static class WebhooksEndpoints
+{
+    public static RouteGroupBuilder MapWebhooks(this IEndpointRouteBuilder routes)
+    {
+        var group = routes.MapGroup("/v1/webhooks").WithTags("Webhooks").RequireAuthorization(ApiKeyScopes.Admin);
+        group.MapPost("/", CreateAsync).WithName("CreateWebhook").WithSummary("Subscribes a URL to event types; the answer carries the signing secret, once.");
+        group.MapGet("/", ListAsync).WithName("ListWebhooks");
+        group.MapGet("/{id}", GetAsync).WithName("GetWebhook");
+        group.MapPatch("/{id}", UpdateAsync).WithName("UpdateWebhook").WithSummary("Changes url or events, or re-enables a disabled subscription with {\"enabled\": true}.");
+        group.MapDelete("/{id}", DeleteAsync).WithName("DeleteWebhook");
+        group.MapWebhookDeliveries();
+        return group;
+    }
+
+    internal static async Task<Results<Created<WebhookResponse>, ValidationProblem>> CreateAsync(
+        CreateWebhookRequest request, StatusDbContext db, WebhookSubscriptionCache cache, IOptions<WebhookOptions> options,
+        TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var errors = await ValidateAsync(request.Url, request.Events, required: true, options.Value, cancellationToken);
+        if (errors.Count > 0)
+        {
+            return ApiProblems.Validation(errors);
+        }
+
+        var now = clock.GetUtcNow().UtcDateTime;
+        var subscription = new WebhookSubscriptionRecord
+        {
+            Id = Guid.CreateVersion7(),
+            Url = request.Url!,
+            Events = request.Events!.Distinct(StringComparer.Ordinal).ToList(),
+            Secret = WebhookSignature.NewSecret(),
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+        db.WebhookSubscriptions.Add(subscription);
+        await db.SaveChangesAsync(cancellationToken);
+        cache.Invalidate();
+        return TypedResults.Created($"/v1/webhooks/{subscription.Id}", WebhookResponse.From(subscription, withSecret: true));
+    }
+
+    internal static async Task<Ok<ListResponse<WebhookResponse>>> ListAsync(StatusDbContext db, CancellationToken cancellationToken)
+    {
+        var subscriptions = await db.WebhookSubscriptions.AsNoTracking().OrderBy(s => s.CreatedAt).ToListAsync(cancellationToken);
+        return TypedResults.Ok(ListResponse<WebhookResponse>.Of(subscriptions.Select(s => WebhookResponse.From(s)).ToList()));
+    }
+
+    internal static async Task<Results<Ok<WebhookResponse>, ProblemHttpResult>> GetAsync(string id, StatusDbContext db, CancellationToken cancellationToken) =>
+        await FindAsync(db, id, cancellationToken) is { } subscription ? TypedResults.Ok(WebhookResponse.From(subscription)) : NotFound(id);
+
+    internal static async Task<Results<Ok<WebhookResponse>, ValidationProblem, ProblemHttpResult>> UpdateAsync(
+        string id, UpdateWebhookRequest request, StatusDbContext db, WebhookSubscriptionCache cache, IOptions<WebhookOptions> options,
+        TimeProvider clock, CancellationToken cancellationToken)
+    {
+        if (await FindAsync(db, id, cancellationToken) is not { } subscription)
+        {
+            return NotFound(id);
+        }
+
+        var errors = await ValidateAsync(request.Url, request.Events, required: false, options.Value, cancellationToken);
+        if (errors.Count > 0)
+        {
+            return ApiProblems.Validation(errors);
+        }
+
+        subscription.Url = request.Url ?? subscription.Url;
+        subscription.Events = request.Events?.Distinct(StringComparer.Ordinal).ToList() ?? subscription.Events;
+        if (request.Enabled is { } enabled && enabled != subscription.Enabled)
+        {
+            subscription.Enabled = enabled;
+            subscription.DisabledAt = enabled ? null : clock.GetUtcNow().UtcDateTime;
+            subscription.DisabledReason = enabled ? null : "Disabled through the API.";
+            subscription.ConsecutiveFailures = 0;
+            subscription.FailingSince = null;
+        }
+
+        subscription.UpdatedAt = clock.GetUtcNow().UtcDateTime;
+        await db.SaveChangesAsync(cancellationToken);
+        cache.Invalidate();
+        return TypedResults.Ok(WebhookResponse.From(subscription));
+    }
+
+    internal static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
+        string id, StatusDbContext db, WebhookSubscriptionCache cache, CancellationToken cancellationToken)
+    {
+        if (await FindAsync(db, id, cancellationToken) is not { } subscription)
+        {
+            return NotFound(id);
+        }
+
+        db.WebhookSubscriptions.Remove(subscription);
+        await db.SaveChangesAsync(cancellationToken);
+        cache.Invalidate();
+        return TypedResults.NoContent();
+    }
+
+    internal static async Task<WebhookSubscriptionRecord?> FindAsync(StatusDbContext db, string id, CancellationToken cancellationToken) =>
+        Guid.TryParse(id, out var subscriptionId)
+            ? await db.WebhookSubscriptions.SingleOrDefaultAsync(s => s.Id == subscriptionId, cancellationToken)
+            : null;
+
+    internal static ProblemHttpResult NotFound(string id) => ApiProblems.Problem(
+        StatusCodes.Status404NotFound, ApiProblems.NotFound, "Webhook not found.", $"No webhook with id '{id}' exists.");
+
+    private static async Task<Dictionary<string, string[]>> ValidateAsync(
+        string? url, List<string>? events, bool required, WebhookOptions options, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (url is not null || required)
+        {
+            if (await WebhookTargets.ValidateAsync(url, options.AllowPrivateTargets, cancellationToken) is { } problem)
+            {
+                errors["url"] = [problem];
+            }
+        }
+
+        if (events is not null || required)
+        {
+            if (events is not { Count: > 0 })
+            {
+                errors["events"] = [$"events must list at least one of: {string.Join(", ", WebhookEventTypes.All)}."];
+            }
+            else if (events.FirstOrDefault(e => !WebhookEventTypes.IsKnown(e)) is { } unknown)
+            {
+                errors["events"] = [$"'{unknown}' is not an event type; use: {string.Join(", ", WebhookEventTypes.All)}."];
+            }
+        }
+
+        return errors;
+    }
+}

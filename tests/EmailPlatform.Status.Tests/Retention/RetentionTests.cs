@@ -1,0 +1,112 @@
+using System.Net;
+using System.Text.Json;
+using EmailPlatform.Status.Storage;
+using EmailPlatform.Status.Tests.Support;
+using EmailPlatform.Status.Webhooks;
+using EmailPlatform.Testing;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EmailPlatform.Status.Tests.Retention;
+
+/// <summary>The background purge of bodies and events, driven by a clock the test moves, and erasure of an address.</summary>
+public sealed class RetentionTests
+{
+    private const string Alice = "alice@example.com";
+
+    [Fact]
+    public async Task BackgroundPurgeRemovesBodiesAfterThirtyDaysAndEventsAfterNinety()
+    {
+        var clock = new ManualClock(DateTimeOffset.UtcNow);
+        await using var api = await StatusApi.StartAsync(
+            new Dictionary<string, string> { ["Status:Retention:Interval"] = "00:00:00.100" },
+            s => s.AddSingleton<TimeProvider>(clock));
+        var old = Guid.NewGuid();
+        var recent = Guid.NewGuid();
+        await api.RecordAsync(
+            TestEvents.Accepted(old, to: [Alice]), TestEvents.Delivered(old, Alice),
+            TestEvents.Accepted(recent, to: [Alice]) with { AcceptedAt = DateTimeOffset.UtcNow.AddDays(35) });
+
+        clock.Advance(TimeSpan.FromDays(40));
+        var purged = await Eventually.GetAsync(() => api.WithStoreAsync(db => db.Emails.AsNoTracking().SingleAsync(e => e.Id == old)),
+            e => e.Html is null, TimeSpan.FromSeconds(10), "the old email's bodies purged");
+        Assert.Null(purged.Text);
+        Assert.Empty(purged.AttachmentNames);
+        Assert.Equal("Your receipt", purged.Subject);
+        var kept = await api.WithStoreAsync(db => db.Emails.AsNoTracking().SingleAsync(e => e.Id == recent));
+        Assert.NotNull(kept.Html);
+        Assert.Equal(["receipt.pdf"], kept.AttachmentNames);
+        Assert.Equal(3, await api.WithStoreAsync(db => db.Events.CountAsync()));
+
+        clock.Advance(TimeSpan.FromDays(60));
+        await Eventually.GetAsync(() => api.WithStoreAsync(db => db.Events.CountAsync(e => e.EmailId == old)),
+            n => n == 0, TimeSpan.FromSeconds(10), "the old email's events purged");
+
+        // The email itself stays readable, with its recipients' states.
+        using var client = api.CreateClient();
+        using var response = await client.GetAsync(new Uri($"/v1/emails/{old}", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("delivered", json.RootElement.GetProperty("last_event").GetString());
+        Assert.Equal(JsonValueKind.Null, json.RootElement.GetProperty("html").ValueKind);
+    }
+
+    [Fact]
+    public async Task ErasingAnAddressRemovesItEverywhereAndLeavesAnAuditRecord()
+    {
+        await using var api = await StatusApi.StartAsync(new Dictionary<string, string> { ["Webhooks:AllowPrivateTargets"] = "true" });
+        using var client = api.CreateClient();
+        var first = Guid.NewGuid();
+        var second = Guid.NewGuid();
+        var untouched = Guid.NewGuid();
+        await api.WithStoreAsync(async db =>
+        {
+            db.WebhookSubscriptions.Add(new WebhookSubscriptionRecord
+            {
+                Id = Guid.NewGuid(), Url = "http://127.0.0.1:9/hooks", Events = ["email.bounced"], Secret = WebhookSignature.NewSecret(),
+                CreatedAt = DateTime.UtcNow, UpdatedAt = DateTime.UtcNow,
+            });
+            return await db.SaveChangesAsync();
+        });
+        await api.RecordAsync(
+            TestEvents.Accepted(first, to: ["Bob <Bob@Example.com>", Alice]), TestEvents.Bounced(first, "bob@example.com"), TestEvents.Delivered(first, Alice),
+            TestEvents.Accepted(second, to: [Alice], cc: ["bob@example.com"]),
+            TestEvents.Accepted(untouched, to: [Alice]));
+        using (var suppressed = await client.GetAsync(new Uri("/v1/suppressions/bob@example.com", UriKind.Relative)))
+        {
+            Assert.Equal(HttpStatusCode.OK, suppressed.StatusCode);
+        }
+
+        using var erase = await client.DeleteAsync(new Uri("/v1/recipients/BOB@example.com", UriKind.Relative));
+
+        var body = await erase.Content.ReadAsStringAsync();
+        Assert.True(erase.StatusCode == HttpStatusCode.OK, body);
+        using var result = JsonDocument.Parse(body);
+        Assert.Equal((2, 1, 1, 1), (result.RootElement.GetProperty("emails").GetInt32(), result.RootElement.GetProperty("events").GetInt32(),
+            result.RootElement.GetProperty("suppressions").GetInt32(), result.RootElement.GetProperty("webhook_deliveries").GetInt32()));
+        Assert.Equal(0, await api.WithStoreAsync(db => db.WebhookDeliveries.CountAsync()));
+
+        foreach (var id in new[] { first, second })
+        {
+            using var response = await client.GetAsync(new Uri($"/v1/emails/{id}", UriKind.Relative));
+            var json = await response.Content.ReadAsStringAsync();
+            Assert.DoesNotContain("bob@example.com", json, StringComparison.OrdinalIgnoreCase);
+            Assert.Contains("erased.invalid", json, StringComparison.Ordinal);
+        }
+
+        Assert.Empty(await api.WithStoreAsync(db => db.Recipients.Where(r => r.Address == "bob@example.com").ToListAsync()));
+        Assert.Equal(0, await api.WithStoreAsync(db => db.Events.CountAsync(e => e.Recipient == "bob@example.com")));
+        Assert.Equal(3, await api.WithStoreAsync(db => db.Recipients.CountAsync(r => r.Address == Alice)));
+        var email = await api.WithStoreAsync(db => db.Emails.AsNoTracking().SingleAsync(e => e.Id == first));
+        Assert.Equal(EmailState.Bounced, email.State);
+        using (var suppressed = await client.GetAsync(new Uri("/v1/suppressions/bob@example.com", UriKind.Relative)))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, suppressed.StatusCode);
+        }
+
+        var audit = Assert.Single(await api.WithStoreAsync(db => db.AuditRecords.AsNoTracking().ToListAsync()));
+        Assert.Equal(("recipient.erased", "bootstrap"), (audit.Action, audit.Actor));
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("bob@example.com"u8.ToArray())), audit.Subject);
+        Assert.DoesNotContain("bob", audit.Details, StringComparison.OrdinalIgnoreCase);
+    }
+}

@@ -1,0 +1,100 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using EmailPlatform.Contracts;
+using EmailPlatform.Status.Tests.Support;
+using EmailPlatform.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EmailPlatform.Status.Tests.Suppressions;
+
+/// <summary>The suppression list: automatic on hard bounces, and managed through <c>/v1/suppressions</c>.</summary>
+public sealed class SuppressionTests
+{
+    [Fact]
+    public async Task UserUnknownBounceSuppressesTheAddressButAPolicyBounceDoesNot()
+    {
+        await using var api = await StatusApi.StartAsync();
+        var emailId = Guid.NewGuid();
+        var unknown = TestEvents.Bounced(emailId, "bob@example.com");
+        var policy = TestEvents.Bounced(emailId, "carol@example.com") with { Reply = new SmtpReply(550, "5.7.1", "Message rejected as spam") };
+        await api.RecordAsync(TestEvents.Accepted(emailId, to: ["Bob@Example.com", "carol@example.com"]), unknown, policy);
+        using var client = api.CreateClient();
+
+        var bob = await GetJsonAsync(client, "/v1/suppressions/BOB@example.com");
+        Assert.Equal("suppression", bob.GetProperty("object").GetString());
+        Assert.Equal("bob@example.com", bob.GetProperty("email").GetString());
+        Assert.Equal("bounce", bob.GetProperty("source").GetString());
+        Assert.Equal(unknown.EventId, bob.GetProperty("source_event_id").GetGuid());
+        Assert.Equal(emailId, bob.GetProperty("source_email_id").GetGuid());
+        Assert.Equal("5.1.1", bob.GetProperty("enhanced_code").GetString());
+        Assert.Contains("User unknown", bob.GetProperty("reason").GetString(), StringComparison.Ordinal);
+
+        using var carol = await client.GetAsync(new Uri("/v1/suppressions/carol@example.com", UriKind.Relative));
+        await ProblemAssert.IsProblemAsync(carol, HttpStatusCode.NotFound, "not_found");
+    }
+
+    [Fact]
+    public async Task SuppressionsArePutSearchedPagedImportedExpiredAndDeleted()
+    {
+        var clock = new ManualClock(DateTimeOffset.UtcNow);
+        await using var api = await StatusApi.StartAsync(services: s => s.AddSingleton<TimeProvider>(clock));
+        using var client = api.CreateClient();
+
+        using (var put = await client.PutAsJsonAsync(new Uri("/v1/suppressions/Dave@Example.com", UriKind.Relative),
+            new { reason = "Asked to stop", expires_at = clock.GetUtcNow().AddDays(1) }))
+        {
+            Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        }
+
+        using (var import = await client.PostAsJsonAsync(new Uri("/v1/suppressions/import", UriKind.Relative), new object[]
+        {
+            new { email = "a1@example.org", reason = "legacy list" },
+            new { email = "a2@example.org" },
+            new { email = "a3@example.org", reason = "legacy list" },
+        }))
+        {
+            Assert.Equal(HttpStatusCode.OK, import.StatusCode);
+        }
+
+        var dave = await GetJsonAsync(client, "/v1/suppressions/dave@example.com");
+        Assert.Equal(("api", "Asked to stop"), (dave.GetProperty("source").GetString(), dave.GetProperty("reason").GetString()));
+
+        var search = await GetJsonAsync(client, "/v1/suppressions?search=example.org&limit=2");
+        Assert.True(search.GetProperty("has_more").GetBoolean());
+        Assert.Equal(["a1@example.org", "a2@example.org"], Emails(search));
+        var next = await GetJsonAsync(client, "/v1/suppressions?search=example.org&limit=2&after=a2@example.org");
+        Assert.Equal(["a3@example.org"], Emails(next));
+        Assert.False(next.GetProperty("has_more").GetBoolean());
+
+        clock.Advance(TimeSpan.FromDays(2));
+        using (var expired = await client.GetAsync(new Uri("/v1/suppressions/dave@example.com", UriKind.Relative)))
+        {
+            await ProblemAssert.IsProblemAsync(expired, HttpStatusCode.NotFound, "not_found");
+        }
+
+        using (var delete = await client.DeleteAsync(new Uri("/v1/suppressions/a1@example.org", UriKind.Relative)))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, delete.StatusCode);
+        }
+
+        Assert.Equal(["a2@example.org", "a3@example.org"], Emails(await GetJsonAsync(client, "/v1/suppressions")));
+
+        using var invalid = await client.PutAsJsonAsync(new Uri("/v1/suppressions/not-an-address", UriKind.Relative), new { reason = "x" });
+        await ProblemAssert.IsValidationProblemAsync(invalid, "validation_error", "address");
+        using var badImport = await client.PostAsJsonAsync(new Uri("/v1/suppressions/import", UriKind.Relative), new object[] { new { email = "nope" } });
+        await ProblemAssert.IsValidationProblemAsync(badImport, "validation_error", "[0].email");
+    }
+
+    private static List<string?> Emails(JsonElement list) =>
+        [.. list.GetProperty("data").EnumerateArray().Select(s => s.GetProperty("email").GetString())];
+
+    private static async Task<JsonElement> GetJsonAsync(HttpClient client, string path)
+    {
+        using var response = await client.GetAsync(new Uri(path, UriKind.Relative));
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, body);
+        using var json = JsonDocument.Parse(body);
+        return json.RootElement.Clone();
+    }
+}

@@ -1,0 +1,183 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using EmailPlatform.Status.Tests.Support;
+using EmailPlatform.Status.Webhooks;
+using EmailPlatform.Testing;
+using Microsoft.EntityFrameworkCore;
+using static EmailPlatform.Status.Tests.Webhooks.WebhookTesting;
+
+namespace EmailPlatform.Status.Tests.Webhooks;
+
+/// <summary>Webhooks end to end: recorded events, the outbox, the dispatcher and a real HTTP receiver on loopback.</summary>
+public sealed class WebhookDeliveryTests
+{
+    private const string Alice = "alice@example.com";
+
+    [Fact]
+    public async Task ReceiverFailingTwiceGetsTheSignedEventOnceDeliveredWithTheRetriesInTheLog()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.FailFirst = 2;
+        await using var api = await StatusApi.StartAsync(FastRetries());
+        using var client = api.CreateClient();
+        var (subscriptionId, secret) = await SubscribeAsync(client, receiver.Url, "email.delivered");
+        Assert.StartsWith("whsec_", secret, StringComparison.Ordinal);
+        Assert.InRange(Convert.FromBase64String(secret["whsec_".Length..]).Length, 24, 32);
+
+        var emailId = Guid.NewGuid();
+        var delivered = TestEvents.Delivered(emailId, Alice, relay: "relay-a");
+        await api.RecordAsync(TestEvents.Accepted(emailId, to: [Alice]), delivered);
+
+        var requests = await ReceivedAsync(receiver, 3, "three attempts");
+        Assert.Equal([500, 500, 200], requests.Select(r => r.Answered));
+        Assert.Single(requests.Select(r => r.Id).Distinct());
+        Assert.Equal(WebhookOutbox.MessageIdFor(delivered.EventId), requests[0].Id);
+        Assert.All(requests, r => AssertSigned(r, secret));
+
+        using var body = JsonDocument.Parse(requests[2].Body);
+        Assert.Equal("email.delivered", body.RootElement.GetProperty("type").GetString());
+        Assert.True(body.RootElement.TryGetProperty("created_at", out _));
+        var data = body.RootElement.GetProperty("data");
+        Assert.Equal(emailId, data.GetProperty("email_id").GetGuid());
+        Assert.Equal(Alice, data.GetProperty("recipient").GetString());
+        Assert.Equal("relay-a", data.GetProperty("relay").GetString());
+        Assert.Equal(1, data.GetProperty("attempt").GetInt32());
+        Assert.Equal(250, data.GetProperty("smtp").GetProperty("code").GetInt32());
+        Assert.Equal("2.0.0", data.GetProperty("smtp").GetProperty("enhanced_code").GetString());
+        Assert.Equal("receipt", data.GetProperty("tags")[0].GetProperty("value").GetString());
+        Assert.Equal("A-1001", data.GetProperty("metadata").GetProperty("order_id").GetString());
+
+        var log = await Eventually.GetAsync(() => DeliveriesAsync(client, subscriptionId),
+            l => l.GetProperty("data")[0].GetProperty("status").GetString() == "delivered", TimeSpan.FromSeconds(10), "the delivery marked delivered");
+        var delivery = Assert.Single(log.GetProperty("data").EnumerateArray());
+        Assert.Equal(3, delivery.GetProperty("attempts").GetInt32());
+        Assert.Equal(200, delivery.GetProperty("last_status_code").GetInt32());
+        Assert.Equal(JsonValueKind.Null, delivery.GetProperty("next_attempt_at").ValueKind);
+        var attempts = delivery.GetProperty("log").EnumerateArray().ToList();
+        Assert.Equal([(1, 500), (2, 500), (3, 200)], attempts.Select(a => (a.GetProperty("attempt").GetInt32(), a.GetProperty("status_code").GetInt32())));
+        Assert.All(attempts, a => Assert.True(a.GetProperty("latency_ms").GetInt32() >= 0));
+        Assert.Contains("500", attempts[0].GetProperty("error").GetString(), StringComparison.Ordinal);
+
+        // Delivered means done: nothing more arrives, and the accepted event (not subscribed) never did.
+        await Task.Delay(800);
+        Assert.Equal(3, receiver.Requests.Count);
+    }
+
+    [Fact]
+    public async Task ReplayingADeliveryOrATimeRangeSendsTheSameMessagesAgain()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var api = await StatusApi.StartAsync(FastRetries());
+        using var client = api.CreateClient();
+        var (subscriptionId, secret) = await SubscribeAsync(client, receiver.Url, "email.delivered", "email.bounced");
+        var emailId = Guid.NewGuid();
+        var before = DateTimeOffset.UtcNow.AddMinutes(-1);
+        var toAlice = TestEvents.Delivered(emailId, Alice);
+        var toBob = TestEvents.Bounced(emailId, "bob@example.com");
+        await api.RecordAsync(TestEvents.Accepted(emailId, to: [Alice, "bob@example.com"]), toAlice, toBob);
+        var first = await ReceivedAsync(receiver, 2, "both events");
+
+        var log = await Eventually.GetAsync(() => DeliveriesAsync(client, subscriptionId),
+            l => l.GetProperty("data").EnumerateArray().All(d => d.GetProperty("status").GetString() == "delivered"), TimeSpan.FromSeconds(10), "both delivered");
+        var bounce = log.GetProperty("data").EnumerateArray().Single(d => d.GetProperty("event_type").GetString() == "email.bounced");
+        var bounceId = bounce.GetProperty("id").GetGuid();
+
+        using (var replay = await client.PostAsync(new Uri($"/v1/webhooks/{subscriptionId}/deliveries/{bounceId}/replay", UriKind.Relative), null))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, replay.StatusCode);
+        }
+
+        var afterOne = await ReceivedAsync(receiver, 3, "the replayed delivery");
+        Assert.Equal(WebhookOutbox.MessageIdFor(toBob.EventId), afterOne[2].Id);
+        Assert.Equal(first.Single(r => r.Id == afterOne[2].Id).Body, afterOne[2].Body);
+        AssertSigned(afterOne[2], secret);
+
+        using (var range = await client.PostAsJsonAsync(new Uri($"/v1/webhooks/{subscriptionId}/replay", UriKind.Relative),
+            new { from = before, to = DateTimeOffset.UtcNow.AddMinutes(1) }))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, range.StatusCode);
+            using var json = JsonDocument.Parse(await range.Content.ReadAsStringAsync());
+            Assert.Equal(2, json.RootElement.GetProperty("replayed").GetInt32());
+        }
+
+        var all = await ReceivedAsync(receiver, 5, "the replayed range");
+        Assert.Equal(
+            new[] { WebhookOutbox.MessageIdFor(toAlice.EventId), WebhookOutbox.MessageIdFor(toBob.EventId) }.Order(),
+            all.Skip(3).Select(r => r.Id).Order());
+
+        using var missing = await client.PostAsync(new Uri($"/v1/webhooks/{subscriptionId}/deliveries/{Guid.NewGuid()}/replay", UriKind.Relative), null);
+        await ProblemAssert.IsProblemAsync(missing, HttpStatusCode.NotFound, "not_found");
+    }
+
+    [Fact]
+    public async Task SubscriptionFailingContinuouslyIsDisabledAndResumesWhenReEnabled()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.FailAll = true;
+        var settings = FastRetries(retries: 10);
+        settings["Webhooks:DisableAfter"] = "00:00:00";
+        settings["Webhooks:DisableAfterFailures"] = "3";
+        await using var api = await StatusApi.StartAsync(settings);
+        using var client = api.CreateClient();
+        var (subscriptionId, _) = await SubscribeAsync(client, receiver.Url, "email.delivered");
+        var emailId = Guid.NewGuid();
+        await api.RecordAsync(TestEvents.Accepted(emailId, to: [Alice]), TestEvents.Delivered(emailId, Alice));
+
+        var disabled = await Eventually.GetAsync(() => GetJsonAsync(client, $"/v1/webhooks/{subscriptionId}"),
+            s => !s.GetProperty("enabled").GetBoolean(), TimeSpan.FromSeconds(20), "the subscription disabled");
+        Assert.False(string.IsNullOrEmpty(disabled.GetProperty("disabled_reason").GetString()));
+        Assert.NotEqual(JsonValueKind.Null, disabled.GetProperty("disabled_at").ValueKind);
+        await Task.Delay(600);
+        var attemptsWhileDisabled = receiver.Requests.Count;
+        Assert.Equal(3, attemptsWhileDisabled);
+
+        // Events recorded while disabled are not queued for it (a range replay can send them later).
+        var other = Guid.NewGuid();
+        await api.RecordAsync(TestEvents.Accepted(other, to: [Alice]), TestEvents.Delivered(other, Alice));
+        Assert.Equal(1, await api.WithStoreAsync(db => db.WebhookDeliveries.CountAsync()));
+
+        receiver.FailAll = false;
+        using (var patch = await client.PatchAsJsonAsync(new Uri($"/v1/webhooks/{subscriptionId}", UriKind.Relative), new { enabled = true }))
+        {
+            Assert.Equal(HttpStatusCode.OK, patch.StatusCode);
+            using var json = JsonDocument.Parse(await patch.Content.ReadAsStringAsync());
+            Assert.True(json.RootElement.GetProperty("enabled").GetBoolean());
+            Assert.Equal(JsonValueKind.Null, json.RootElement.GetProperty("disabled_reason").ValueKind);
+        }
+
+        var requests = await ReceivedAsync(receiver, 4, "the pending delivery sent after re-enabling");
+        Assert.Equal(200, requests[3].Answered);
+    }
+
+    [Fact]
+    public async Task PrivateTargetStoredBehindTheApisBackIsRefusedAtSendTime()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var settings = FastRetries();
+        settings["Webhooks:AllowPrivateTargets"] = "false";
+        await using var api = await StatusApi.StartAsync(settings);
+        using var client = api.CreateClient();
+        var subscriptionId = Guid.NewGuid();
+        await api.WithStoreAsync(async db =>
+        {
+            db.WebhookSubscriptions.Add(new WebhookSubscriptionRecord
+            {
+                Id = subscriptionId, Url = receiver.Url.ToString(), Events = ["email.delivered"], Secret = WebhookSignature.NewSecret(),
+                CreatedAt = DateTime.UtcNow, UpdatedAt = DateTime.UtcNow,
+            });
+            return await db.SaveChangesAsync();
+        });
+
+        var emailId = Guid.NewGuid();
+        await api.RecordAsync(TestEvents.Accepted(emailId, to: [Alice]), TestEvents.Delivered(emailId, Alice));
+
+        var log = await Eventually.GetAsync(() => DeliveriesAsync(client, subscriptionId),
+            l => l.GetProperty("data")[0].GetProperty("attempts").GetInt32() >= 1, TimeSpan.FromSeconds(10), "a refused attempt");
+        var delivery = log.GetProperty("data")[0];
+        Assert.Equal("pending", delivery.GetProperty("status").GetString());
+        Assert.Contains("private", delivery.GetProperty("last_error").GetString(), StringComparison.Ordinal);
+        Assert.Equal(JsonValueKind.Null, delivery.GetProperty("last_status_code").ValueKind);
+        Assert.Empty(receiver.Requests);
+    }
+}

@@ -1,0 +1,64 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using EmailPlatform.Status.Tests.Support;
+using EmailPlatform.Testing;
+
+namespace EmailPlatform.Status.Tests.Webhooks;
+
+internal static class WebhookTesting
+{
+    /// <summary>Loopback receivers allowed, retries after 200 ms, the dispatcher polling every 100 ms.</summary>
+    public static Dictionary<string, string> FastRetries(int retries = 5)
+    {
+        var settings = new Dictionary<string, string>
+        {
+            ["Webhooks:AllowPrivateTargets"] = "true",
+            ["Webhooks:PollInterval"] = "00:00:00.100",
+            ["Webhooks:SubscriptionCacheDuration"] = "00:00:00",
+        };
+        for (var i = 0; i < retries; i++)
+        {
+            settings[$"Webhooks:RetrySchedule:{i}"] = "00:00:00.200";
+        }
+
+        return settings;
+    }
+
+    public static async Task<(Guid Id, string Secret)> SubscribeAsync(HttpClient client, Uri url, params string[] events)
+    {
+        using var response = await client.PostAsJsonAsync(new Uri("/v1/webhooks", UriKind.Relative), new { url, events });
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.Created, body);
+        using var json = JsonDocument.Parse(body);
+        return (json.RootElement.GetProperty("id").GetGuid(), json.RootElement.GetProperty("secret").GetString()!);
+    }
+
+    public static async Task<JsonElement> GetJsonAsync(HttpClient client, string path)
+    {
+        using var response = await client.GetAsync(new Uri(path, UriKind.Relative));
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, body);
+        using var json = JsonDocument.Parse(body);
+        return json.RootElement.Clone();
+    }
+
+    public static Task<JsonElement> DeliveriesAsync(HttpClient client, Guid subscriptionId) =>
+        GetJsonAsync(client, $"/v1/webhooks/{subscriptionId}/deliveries");
+
+    public static Task<List<ReceivedWebhook>> ReceivedAsync(WebhookReceiver receiver, int count, string what) =>
+        Eventually.GetAsync(() => Task.FromResult(receiver.Requests.ToList()), r => r.Count >= count, TimeSpan.FromSeconds(20), what);
+
+    /// <summary>Verifies a request as a Standard Webhooks receiver does, with the secret it was given.</summary>
+    public static void AssertSigned(ReceivedWebhook request, string secret)
+    {
+        Assert.StartsWith("v1,", request.Signature, StringComparison.Ordinal);
+        var key = Convert.FromBase64String(secret["whsec_".Length..]);
+        var expected = Convert.ToBase64String(HMACSHA256.HashData(key, Encoding.UTF8.GetBytes($"{request.Id}.{request.Timestamp}.{request.Body}")));
+        Assert.Equal("v1," + expected, request.Signature);
+        var timestamp = DateTimeOffset.FromUnixTimeSeconds(long.Parse(request.Timestamp, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(DateTimeOffset.UtcNow, timestamp, TimeSpan.FromMinutes(1));
+    }
+}
