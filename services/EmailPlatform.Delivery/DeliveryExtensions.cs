@@ -1,6 +1,10 @@
+using EmailPlatform.Delivery.Claims;
 using EmailPlatform.Delivery.Relays;
+using EmailPlatform.Delivery.Retries;
 using EmailPlatform.Delivery.Sending;
 using EmailPlatform.Delivery.Smtp;
+using EmailPlatform.Delivery.Storage;
+using EmailPlatform.ServiceDefaults.Storage;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -10,7 +14,11 @@ namespace EmailPlatform.Delivery;
 /// <summary>The delivery worker's pieces, for its own host and for the standalone host.</summary>
 public static class DeliveryExtensions
 {
-    /// <summary>Binds and validates <c>Delivery</c> (fails at start naming the bad key) and registers the sender.</summary>
+    /// <summary>
+    /// Binds and validates <c>Delivery</c> (fails at start naming the bad key), registers the delivery store
+    /// (<c>ConnectionStrings:Postgres</c>, or <c>ConnectionStrings:Sqlite</c> standalone; migrate it with
+    /// <c>MigrateStoreAsync&lt;DeliveryDbContext&gt;()</c>), the sender and the retry scheduler.
+    /// </summary>
     public static IHostApplicationBuilder AddDelivery(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<DeliveryOptions>()
@@ -28,9 +36,15 @@ public static class DeliveryExtensions
         builder.Services.AddMetrics();
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton<DeliveryMetrics>();
-        builder.Services.TryAddSingleton<RelayPicker>();
+        builder.Services.TryAddSingleton<RelayRouter>();
+        builder.Services.TryAddSingleton<Dkim.DkimSigning>();
+        builder.Services.TryAddSingleton<SmtpConnectionPools>();
         builder.Services.TryAddSingleton<SmtpRelayClient>();
-        builder.Services.TryAddSingleton<EmailSender>();
+        builder.AddStore<DeliveryDbContext, PostgresDeliveryDbContext, SqliteDeliveryDbContext>(DeliveryDbContext.MigrationsHistoryTable);
+        builder.Services.TryAddSingleton<RetrySignal>();
+        builder.Services.TryAddScoped<DeliveryLedger>();
+        builder.Services.TryAddScoped<EmailSender>();
+        builder.Services.AddHostedService<RetryScheduler>();
         return builder;
     }
 
@@ -38,6 +52,7 @@ public static class DeliveryExtensions
     public static IBusRegistrationConfigurator AddDeliveryConsumers(this IBusRegistrationConfigurator bus)
     {
         bus.AddConsumer<SendEmailConsumer, SendEmailConsumerDefinition>();
+        bus.AddConsumer<SendEmailFaultConsumer, SendEmailFaultConsumerDefinition>();
         return bus;
     }
 

@@ -1,7 +1,9 @@
 using EmailPlatform.Delivery;
+using EmailPlatform.Delivery.Storage;
 using EmailPlatform.ServiceDefaults;
 using EmailPlatform.ServiceDefaults.Authentication;
 using EmailPlatform.ServiceDefaults.Messaging;
+using EmailPlatform.ServiceDefaults.Storage;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -11,6 +13,12 @@ builder.AddApiKeyAuthentication();
 builder.AddDelivery();
 
 var app = builder.Build();
+
+if (args is ["migrate", ..])
+{
+    await app.Services.MigrateStoreAsync<DeliveryDbContext>();
+    return;
+}
 
 app.MapDefaultEndpoints();
 app.MapDelivery();

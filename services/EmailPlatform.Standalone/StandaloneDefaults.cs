@@ -1,3 +1,4 @@
+using EmailPlatform.Delivery.Storage;
 using EmailPlatform.Ingress.Storage;
 using System.Security.Cryptography;
 using EmailPlatform.Ingress.Outbox;
@@ -62,6 +63,7 @@ internal static class StandaloneDefaults
     public static async Task MigrateStandaloneStoresAsync(this WebApplication app)
     {
         await app.Services.MigrateStoreAsync<IngressDbContext>();
+        await app.Services.MigrateStoreAsync<DeliveryDbContext>();
         await app.Services.MigrateStoreAsync<StatusDbContext>();
     }
 

@@ -72,7 +72,8 @@ internal sealed class DistributedPlatform : IAsyncDisposable
 
         await Task.WhenAll(
             ServiceProcess.RunToCompletionAsync("EmailPlatform.Ingress", shared, "migrate"),
-            ServiceProcess.RunToCompletionAsync("EmailPlatform.Status", shared, "migrate"));
+            ServiceProcess.RunToCompletionAsync("EmailPlatform.Status", shared, "migrate"),
+            ServiceProcess.RunToCompletionAsync("EmailPlatform.Delivery", shared, "migrate"));
 
         Status = Own(await ServiceProcess.StartAsync("EmailPlatform.Status", shared));
         Delivery = Own(await ServiceProcess.StartAsync("EmailPlatform.Delivery", new Dictionary<string, string?>(shared)

@@ -1,16 +1,77 @@
+using EmailPlatform.Delivery.Dkim;
+
 namespace EmailPlatform.Delivery.Relays;
 
-/// <summary>Configuration section <c>Delivery</c>: the upstream relays and SMTP timeouts.</summary>
+/// <summary>Configuration section <c>Delivery</c>: the upstream relays, SMTP timeouts, connection pooling and retries.</summary>
 public sealed class DeliveryOptions
 {
     public const string SectionName = "Delivery";
 
+    /// <summary>The retry intervals when <see cref="RetrySchedule"/> is not configured: growing, then every 4 hours.</summary>
+    public static readonly IReadOnlyList<TimeSpan> DefaultRetrySchedule =
+    [
+        TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(15), TimeSpan.FromMinutes(30),
+        TimeSpan.FromHours(1), TimeSpan.FromHours(2), TimeSpan.FromHours(4),
+    ];
+
     /// <summary>The upstream relays (<c>Delivery:Relays:0:Host</c>, env <c>Delivery__Relays__0__Host</c>, …).</summary>
     public List<RelayOptions> Relays { get; set; } = [];
+
+    /// <summary>DKIM keys by sender domain (<c>Delivery:Dkim:0:Domain</c>, <c>:Selector</c>, <c>:PrivateKey</c> or <c>:PrivateKeyFile</c>).</summary>
+    public List<DkimKeyOptions> Dkim { get; set; } = [];
 
     /// <summary>How long connecting, the greeting, STARTTLS and AUTH may take together.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>How long any single read or write on an open SMTP connection may take.</summary>
     public TimeSpan CommandTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Quick retries of a failed connect (refused, reset, timed out), jittered, before the recipients are deferred.</summary>
+    public int ConnectRetries { get; set; } = 2;
+
+    /// <summary>A pooled connection is closed after this many messages and a new one opened.</summary>
+    public int MaxMessagesPerConnection { get; set; } = 100;
+
+    /// <summary>A pooled connection unused for this long is closed rather than reused.</summary>
+    public TimeSpan ConnectionIdleTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Transport failures in a row after which a relay is skipped (its breaker opens) and traffic fails over.</summary>
+    public int BreakerFailureThreshold { get; set; } = 5;
+
+    /// <summary>How long an open breaker skips its relay before one message probes it again.</summary>
+    public TimeSpan BreakerCoolDown { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Wait before attempt 2, 3, … of a deferred recipient (<c>Delivery:RetrySchedule:0</c> = <c>00:01:00</c>, …);
+    /// the last interval repeats. Empty means <see cref="DefaultRetrySchedule"/>.
+    /// </summary>
+    public List<TimeSpan> RetrySchedule { get; set; } = [];
+
+    /// <summary>How long after its first attempt a recipient is retried at all; then it fails as expired.</summary>
+    public TimeSpan MaxRetryAge { get; set; } = TimeSpan.FromDays(2);
+
+    /// <summary>How long a worker's claim on a recipient holds; a claim left by a crashed worker is taken over after it.</summary>
+    public TimeSpan ClaimLease { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>A retry handed back to the bus and not picked up within this time is handed back again.</summary>
+    public TimeSpan RequeueAfter { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>The longest the retry scheduler sleeps before looking for due retries that another replica recorded.</summary>
+    public TimeSpan RetryPollInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How many due recipients the retry scheduler claims at once.</summary>
+    public int RetryBatchSize { get; set; } = 200;
+
+    /// <summary>Final delivery records are kept this long, to recognise a redelivered command; then deleted.</summary>
+    public TimeSpan RecordRetention { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>The schedule in effect: <see cref="RetrySchedule"/>, or the default when it is empty.</summary>
+    public IReadOnlyList<TimeSpan> EffectiveRetrySchedule => RetrySchedule.Count > 0 ? RetrySchedule : DefaultRetrySchedule;
+
+    /// <summary>The wait after attempt <paramref name="attempt"/> (1-based) failed temporarily.</summary>
+    public TimeSpan RetryDelayAfter(int attempt)
+    {
+        var schedule = EffectiveRetrySchedule;
+        return schedule[Math.Clamp(attempt - 1, 0, schedule.Count - 1)];
+    }
 }

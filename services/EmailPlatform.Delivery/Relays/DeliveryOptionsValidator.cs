@@ -1,3 +1,4 @@
+using EmailPlatform.Delivery.Dkim;
 using Microsoft.Extensions.Options;
 
 namespace EmailPlatform.Delivery.Relays;
@@ -42,8 +43,57 @@ internal sealed class DeliveryOptionsValidator : IValidateOptions<DeliveryOption
             }
         }
 
+        var domains = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i < options.Dkim.Count; i++)
+        {
+            ValidateDkimKey($"{section}:Dkim:{i}", options.Dkim[i], domains, failures);
+        }
+
         ValidateTimeout($"{section}:ConnectTimeout", options.ConnectTimeout, failures);
         ValidateTimeout($"{section}:CommandTimeout", options.CommandTimeout, failures);
+        ValidateTimeout($"{section}:ConnectionIdleTimeout", options.ConnectionIdleTimeout, failures);
+
+        if (options.ConnectRetries is < 0 or > 10)
+        {
+            failures.Add($"{section}:ConnectRetries must be between 0 and 10 (was {options.ConnectRetries}).");
+        }
+
+        if (options.MaxMessagesPerConnection < 1)
+        {
+            failures.Add($"{section}:MaxMessagesPerConnection must be at least 1 (was {options.MaxMessagesPerConnection}).");
+        }
+
+        for (var i = 0; i < options.RetrySchedule.Count; i++)
+        {
+            if (options.RetrySchedule[i] <= TimeSpan.Zero)
+            {
+                failures.Add($"{section}:RetrySchedule:{i} must be greater than 0 (was {options.RetrySchedule[i]:c}).");
+            }
+        }
+
+        Positive($"{section}:MaxRetryAge", options.MaxRetryAge, failures);
+        Positive($"{section}:BreakerCoolDown", options.BreakerCoolDown, failures);
+        if (options.BreakerFailureThreshold < 1)
+        {
+            failures.Add($"{section}:BreakerFailureThreshold must be at least 1 (was {options.BreakerFailureThreshold}).");
+        }
+
+        Positive($"{section}:RequeueAfter", options.RequeueAfter, failures);
+        Positive($"{section}:RetryPollInterval", options.RetryPollInterval, failures);
+        Positive($"{section}:RecordRetention", options.RecordRetention, failures);
+
+        // A claim must outlive the longest attempt it covers, or a second worker would take over a live send.
+        var longestAttempt = (options.ConnectTimeout * (options.ConnectRetries + 1)) + (options.CommandTimeout * 4);
+        if (options.ClaimLease <= longestAttempt)
+        {
+            failures.Add($"{section}:ClaimLease must be longer than ({section}:ConnectRetries + 1) × {section}:ConnectTimeout + 4 × {section}:CommandTimeout " +
+                $"({longestAttempt:c}), the longest an attempt can take (was {options.ClaimLease:c}).");
+        }
+
+        if (options.RetryBatchSize < 1)
+        {
+            failures.Add($"{section}:RetryBatchSize must be at least 1 (was {options.RetryBatchSize}).");
+        }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
@@ -74,6 +124,14 @@ internal sealed class DeliveryOptionsValidator : IValidateOptions<DeliveryOption
             failures.Add($"{key}:Password is required when {key}:Username is set.");
         }
 
+        if (!string.IsNullOrEmpty(relay.Username) && relay.Security is RelaySecurity.None or RelaySecurity.Auto)
+        {
+            // Auto falls back to plain text when STARTTLS is not offered (or is stripped by someone in the middle):
+            // credentials must never cross the wire in the clear, so they require a security that cannot fall back.
+            failures.Add($"{key}:Security must be StartTls or SslOnConnect when {key}:Username is set " +
+                $"(was {relay.Security}): credentials are never sent over an unencrypted connection.");
+        }
+
         if (relay.MaxConnections < 1)
         {
             failures.Add($"{key}:MaxConnections must be at least 1 (was {relay.MaxConnections}).");
@@ -87,6 +145,45 @@ internal sealed class DeliveryOptionsValidator : IValidateOptions<DeliveryOption
         if (relay.Weight < 1)
         {
             failures.Add($"{key}:Weight must be at least 1 (was {relay.Weight}).");
+        }
+    }
+
+    private static void ValidateDkimKey(string key, DkimKeyOptions dkim, HashSet<string> domains, List<string> failures)
+    {
+        if (string.IsNullOrWhiteSpace(dkim.Domain) || string.IsNullOrWhiteSpace(dkim.Selector))
+        {
+            failures.Add($"{key}:Domain and {key}:Selector are both required.");
+            return;
+        }
+
+        if (!domains.Add(dkim.Domain))
+        {
+            failures.Add($"{key}:Domain '{dkim.Domain}' has more than one key: one key per domain.");
+        }
+
+        if (string.IsNullOrEmpty(dkim.PrivateKey) == string.IsNullOrEmpty(dkim.PrivateKeyFile))
+        {
+            failures.Add($"{key}: set exactly one of {key}:PrivateKey (PEM) and {key}:PrivateKeyFile (path of a mounted PEM file).");
+            return;
+        }
+
+        try
+        {
+            DkimSigning.CreateSigner(dkim);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or ArgumentException
+            or NotSupportedException or Org.BouncyCastle.Security.SecurityUtilityException or Org.BouncyCastle.OpenSsl.PemException
+            or InvalidCastException)
+        {
+            failures.Add($"{key}: the private key for '{dkim.Domain}' could not be read as an RSA key in PEM ({ex.GetType().Name}).");
+        }
+    }
+
+    private static void Positive(string key, TimeSpan value, List<string> failures)
+    {
+        if (value <= TimeSpan.Zero)
+        {
+            failures.Add($"{key} must be greater than 0 (was {value:c}).");
         }
     }
 

@@ -12,7 +12,7 @@ public sealed class RelayOptions
 
     public RelaySecurity Security { get; set; } = RelaySecurity.Auto;
 
-    /// <summary>SMTP AUTH user name; no authentication when empty.</summary>
+    /// <summary>SMTP AUTH user name; no authentication when empty. Requires Security StartTls or SslOnConnect.</summary>
     public string? Username { get; set; }
 
     public string? Password { get; set; }
@@ -20,12 +20,12 @@ public sealed class RelayOptions
     /// <summary>The most connections this worker opens to the relay at once.</summary>
     public int MaxConnections { get; set; } = 4;
 
-    /// <summary>A rate limit for the relay, if it has one (enforced by a later issue's relay routing).</summary>
+    /// <summary>A rate limit for the relay, if it has one: enforced per worker replica (see <see cref="RelayRouter"/>).</summary>
     public int? MaxMessagesPerSecond { get; set; }
 
-    /// <summary>Lower numbers are tried first.</summary>
+    /// <summary>Failover order: lower numbers are tried first; a higher one only when those are failing.</summary>
     public int Priority { get; set; }
 
-    /// <summary>Share of traffic among relays of equal priority (used by a later issue's relay routing).</summary>
+    /// <summary>Share of traffic among relays of equal priority.</summary>
     public int Weight { get; set; } = 1;
 }

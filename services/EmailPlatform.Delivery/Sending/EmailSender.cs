@@ -1,4 +1,5 @@
 using EmailPlatform.Contracts;
+using EmailPlatform.Delivery.Claims;
 using EmailPlatform.Delivery.Relays;
 using EmailPlatform.Delivery.Smtp;
 using MassTransit;
@@ -6,65 +7,133 @@ using MassTransit;
 namespace EmailPlatform.Delivery.Sending;
 
 /// <summary>
-/// Sends one <see cref="SendEmail"/>: builds the message, picks the relay, makes one SMTP attempt and publishes
-/// one outcome event per recipient (<see cref="EmailDelivered"/>, <see cref="EmailDeferred"/> or
-/// <see cref="EmailBounced"/>). Scheduling the next attempt of a deferred recipient is a later issue.
+/// Sends one <see cref="SendEmail"/>: builds the message, claims its recipients (<see cref="DeliveryLedger"/>), makes
+/// one SMTP attempt for those it claimed, records and publishes one outcome event per recipient
+/// (<see cref="EmailDelivered"/>, <see cref="EmailDeferred"/> with its next attempt, <see cref="EmailBounced"/> or
+/// <see cref="EmailFailed"/>). Recipients already recorded are not sent again; their outcome is re-published.
 /// </summary>
 internal sealed class EmailSender(
-    RelayPicker relays,
+    RelayRouter relays,
     SmtpRelayClient smtp,
+    DeliveryLedger ledger,
+    Dkim.DkimSigning dkim,
     DeliveryMetrics metrics,
-    TimeProvider time,
     ILogger<EmailSender> logger)
 {
-    public async Task SendAsync(SendEmail email, int attempt, IPublishEndpoint publisher, CancellationToken cancellationToken)
+    public async Task SendAsync(SendEmail email, IPublishEndpoint publisher, CancellationToken cancellationToken)
     {
+        // Malformed input throws here, before anything is claimed: the command faults and its recipients fail.
         var message = MimeMessageFactory.Create(email);
-        var relay = relays.Pick();
+        dkim.Sign(message);
+        var claim = await ledger.ClaimAsync(email, DeliveryLedger.RecipientsOf(email), cancellationToken);
 
-        var outcomes = await smtp.SendAsync(relay, message, email.Envelope, email.EmailId, cancellationToken);
+        foreach (var record in claim.AlreadyRecorded)
+        {
+            await RecordedOutcomes.PublishAsync(publisher, record, cancellationToken);
+        }
 
-        // The relay has answered: publish what it said even if shutdown begins now, or the redelivered command
-        // would send the message a second time.
-        // A failure from here on must not retry the consumer: that would send the message again.
+        if (claim.ToSend.Count == 0)
+        {
+            return;
+        }
+
+        var envelope = email.Envelope with { RcptTo = claim.ToSend.Select(r => r.Recipient).ToList() };
+        IReadOnlyList<RecipientOutcome> outcomes;
+        string? relayName;
         try
         {
-            foreach (var outcome in outcomes)
-            {
-                await PublishAsync(publisher, email.EmailId, relay.Name, attempt, outcome);
-                metrics.RecordOutcome(relay.Name, outcome.Kind);
-            }
+            (outcomes, relayName) = await SendThroughRelaysAsync(email.EmailId, message, envelope, cancellationToken);
         }
         catch (Exception ex)
         {
-            throw new OutcomeNotPublishedException(email.EmailId, ex);
+            // Shutdown or an unexpected error before the relay answered: hand the claim back for the next attempt.
+            await ReleaseAsync(email, claim, ex);
+            throw;
         }
 
-        Log.Outcome(logger, email.EmailId, attempt, relay.Name,
-            outcomes.Count(o => o.Kind == RecipientOutcomeKind.Delivered),
-            outcomes.Count(o => o.Kind == RecipientOutcomeKind.Deferred),
-            outcomes.Count(o => o.Kind == RecipientOutcomeKind.Bounced));
-    }
+        // The relay has answered: record it even if shutdown begins now (RecordAsync does not take the token).
+        // A crash between the relay's answer and this write is the one duplicate window (see DeliveryLedger).
+        var recorded = await ledger.RecordAsync(email, claim, relayName, outcomes);
 
-    private Task PublishAsync(IPublishEndpoint publisher, Guid emailId, string relay, int attempt, RecipientOutcome outcome)
-    {
-        var now = time.GetUtcNow();
-        return outcome switch
+        // Publishing may fail (broker down): the consumer's retry then finds the outcomes recorded and publishes them
+        // again under the same event ids, without sending anything.
+        foreach (var record in recorded)
         {
-            { Kind: RecipientOutcomeKind.Delivered, Reply: { } reply } => publisher.Publish(
-                new EmailDelivered(NewId.NextGuid(), emailId, outcome.Recipient, relay, attempt, reply, now)),
-            { Kind: RecipientOutcomeKind.Bounced, Reply: { } reply } => publisher.Publish(
-                new EmailBounced(NewId.NextGuid(), emailId, outcome.Recipient, relay, attempt, reply, now)),
-            _ => publisher.Publish(
-                new EmailDeferred(NewId.NextGuid(), emailId, outcome.Recipient, relay, attempt, outcome.Reply,
-                    outcome.Reason ?? "The relay did not accept the message.", NextAttemptAt: null, now)),
-        };
-    }
-}
+            await RecordedOutcomes.PublishAsync(publisher, record, CancellationToken.None);
+            metrics.RecordOutcome(relayName ?? "none", RecordedOutcomes.KindOf(record.State));
+        }
 
-/// <summary>
-/// The relay answered but the outcome could not be published. Not retried (a retry would send the message
-/// again): the command faults to the error queue, where the email id and the cause are visible.
-/// </summary>
-internal sealed class OutcomeNotPublishedException(Guid emailId, Exception inner)
-    : Exception($"Email {emailId} was handed to the relay, but its outcome could not be published.", inner);
+        Log.Outcome(logger, email.EmailId, recorded.Count > 0 ? recorded.Max(r => r.Attempt) : 0, relayName ?? "none",
+            Count(recorded, RecipientOutcomeKind.Delivered), Count(recorded, RecipientOutcomeKind.Deferred),
+            Count(recorded, RecipientOutcomeKind.Bounced), Count(recorded, RecipientOutcomeKind.Failed));
+    }
+
+    /// <summary>
+    /// Tries the relays in routing order. It moves on to the next relay only when the current one failed before any
+    /// mail transaction began (nothing reached it, so nothing can be duplicated); once a relay has answered inside a
+    /// transaction, or the session broke mid-message, that is the attempt's outcome.
+    /// </summary>
+    private async Task<(IReadOnlyList<RecipientOutcome> Outcomes, string? Relay)> SendThroughRelaysAsync(
+        Guid emailId, MimeKit.MimeMessage message, Envelope envelope, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<RecipientOutcome>? outcomes = null;
+        string? used = null;
+        foreach (var relay in relays.Candidates())
+        {
+            if (!relays.TryEnter(relay))
+            {
+                continue;
+            }
+
+            try
+            {
+                await relays.WaitForRateLimitAsync(relay, cancellationToken);
+                outcomes = await smtp.SendAsync(relay, message, envelope, emailId, cancellationToken);
+            }
+            catch
+            {
+                relays.Failed(relay);
+                throw;
+            }
+
+            used = relay.Name;
+            var transportFailure = outcomes.All(o => o.RelayUnavailable || (o.Kind == RecipientOutcomeKind.Deferred && o.Reply is null));
+            if (!transportFailure)
+            {
+                relays.Succeeded(relay);
+                break;
+            }
+
+            if (relays.Failed(relay))
+            {
+                Log.BreakerOpened(logger, relay.Name);
+            }
+
+            if (!outcomes.All(o => o.RelayUnavailable))
+            {
+                break;
+            }
+        }
+
+        return outcomes is null
+            ? (envelope.RcptTo.Select(r => new RecipientOutcome(r, RecipientOutcomeKind.Deferred, null,
+                "No relay is available: every relay is failing and skipped for a cool-down.")).ToList(), null)
+            : (outcomes, used);
+    }
+
+    private async Task ReleaseAsync(SendEmail email, Claim claim, Exception cause)
+    {
+        try
+        {
+            await ledger.ReleaseAsync(email, claim);
+        }
+        catch (Exception ex)
+        {
+            // The claim then lapses after Delivery:ClaimLease and the scheduler hands it back: late, not lost.
+            Log.ReleaseFailed(logger, ex, email.EmailId, cause.GetType().Name);
+        }
+    }
+
+    private static int Count(IEnumerable<Storage.DeliveryRecord> records, RecipientOutcomeKind kind) =>
+        records.Count(r => RecordedOutcomes.KindOf(r.State) == kind);
+}

@@ -6,6 +6,18 @@ namespace EmailPlatform.Delivery.Sending;
 internal static partial class Log
 {
     [LoggerMessage(1001, LogLevel.Information,
-        "Email {EmailId} attempt {Attempt} through relay {Relay}: {Delivered} delivered, {Deferred} deferred, {Bounced} bounced")]
-    public static partial void Outcome(ILogger logger, Guid emailId, int attempt, string relay, int delivered, int deferred, int bounced);
+        "Email {EmailId} attempt {Attempt} through relay {Relay}: {Delivered} delivered, {Deferred} deferred, {Bounced} bounced, {Failed} failed")]
+    public static partial void Outcome(ILogger logger, Guid emailId, int attempt, string relay, int delivered, int deferred, int bounced, int failed);
+
+    [LoggerMessage(1002, LogLevel.Error,
+        "Email {EmailId} faulted ({ExceptionType}): its {RecipientCount} unfinished recipient(s) are marked failed; the command is in the error queue")]
+    public static partial void Faulted(ILogger logger, Guid emailId, string exceptionType, int recipientCount);
+
+    [LoggerMessage(1003, LogLevel.Warning,
+        "Could not hand back the claim on email {EmailId} after {Cause}; it is handed back when the claim lapses")]
+    public static partial void ReleaseFailed(ILogger logger, Exception exception, Guid emailId, string cause);
+
+    [LoggerMessage(1004, LogLevel.Warning,
+        "Relay {Relay} failed repeatedly: it is skipped for Delivery:BreakerCoolDown, then probed with one message")]
+    public static partial void BreakerOpened(ILogger logger, string relay);
 }

@@ -7,6 +7,5 @@ namespace EmailPlatform.Delivery.Sending;
 internal sealed class SendEmailConsumer(EmailSender sender) : IConsumer<SendEmail>
 {
     public Task Consume(ConsumeContext<SendEmail> context) =>
-        // Attempts count broker redeliveries; an in-process retry after an unexpected error is the same attempt.
-        sender.SendAsync(context.Message, context.GetRedeliveryCount() + 1, context, context.CancellationToken);
+        sender.SendAsync(context.Message, context, context.CancellationToken);
 }

@@ -6,18 +6,19 @@ using MimeKit;
 namespace EmailPlatform.Delivery.Sending;
 
 /// <summary>
-/// Endpoint policy for <see cref="SendEmailConsumer"/>. SMTP replies and transport faults are outcomes, published
-/// rather than thrown, so the retry here is only for unexpected errors before the relay is reached: a few short
-/// tries, then the message faults to the error queue. Malformed input is not retried at all, and neither is a
-/// failure after the relay answered (that retry would send the message twice).
+/// Endpoint policy for <see cref="SendEmailConsumer"/>. SMTP replies and transport faults are outcomes, recorded and
+/// published rather than thrown, so the retry here is for unexpected errors: a store conflict with a concurrent
+/// claim, a store or broker hiccup, a failed publish after the outcome was recorded (the retry re-publishes the
+/// recorded outcome and sends nothing). A few short tries, then the message faults to the error queue and
+/// <see cref="SendEmailFaultConsumer"/> fails its unfinished recipients. Malformed input is not retried at all.
 /// </summary>
 internal sealed class SendEmailConsumerDefinition : ConsumerDefinition<SendEmailConsumer>
 {
     public SendEmailConsumerDefinition(IOptions<DeliveryOptions> options)
     {
-        // One SMTP connection per message in flight (no pooling yet), so the relay's connection limit is
-        // this worker's concurrency limit.
-        ConcurrentMessageLimit = RelayPicker.Primary(options.Value).MaxConnections;
+        // Each message in flight holds one pooled connection while it is sent, so the relay's connection limit is
+        // this worker's concurrency limit: more would only wait for a connection while holding a broker message.
+        ConcurrentMessageLimit = RelayRouter.Primary(options.Value).MaxConnections;
     }
 
     protected override void ConfigureConsumer(
@@ -28,7 +29,6 @@ internal sealed class SendEmailConsumerDefinition : ConsumerDefinition<SendEmail
         endpointConfigurator.UseMessageRetry(retry =>
         {
             retry.Intervals(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5));
-            retry.Ignore<OutcomeNotPublishedException>();
             retry.Ignore<ParseException>();
             retry.Ignore<FormatException>();
             retry.Ignore<ArgumentException>();

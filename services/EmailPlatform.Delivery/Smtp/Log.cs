@@ -14,9 +14,15 @@ internal static partial class Log
     [LoggerMessage(2003, LogLevel.Information, "Relay {Relay} answered {ReplyCode} {EnhancedCode} to {Stage} for email {EmailId}")]
     public static partial void Refused(ILogger logger, Guid emailId, string relay, string stage, int replyCode, string? enhancedCode);
 
-    [LoggerMessage(2004, LogLevel.Warning, "SMTP attempt for email {EmailId} through relay {Relay} failed: {Reason}")]
-    public static partial void TransportFault(ILogger logger, Exception exception, Guid emailId, string relay, string reason);
+    [LoggerMessage(2004, LogLevel.Warning, "SMTP attempt for email {EmailId} through relay {Relay} ({Host}:{Port}) failed: {Reason}")]
+    public static partial void TransportFault(ILogger logger, Exception exception, Guid emailId, string relay, string host, int port, string reason);
 
-    [LoggerMessage(2005, LogLevel.Debug, "Could not close the SMTP session cleanly for email {EmailId} through relay {Relay}")]
-    public static partial void QuitFailed(ILogger logger, Exception exception, Guid emailId, string relay);
+    [LoggerMessage(2005, LogLevel.Debug, "Could not close an SMTP connection to relay {Relay} cleanly")]
+    public static partial void QuitFailed(ILogger logger, Exception exception, string relay);
+
+    [LoggerMessage(2006, LogLevel.Debug, "An idle SMTP connection to relay {Relay} failed its NOOP check; opening a new one")]
+    public static partial void StaleConnection(ILogger logger, Exception exception, string relay);
+
+    [LoggerMessage(2007, LogLevel.Debug, "Connecting to a relay failed; retry {Retry} in {Delay}")]
+    public static partial void ConnectRetry(ILogger logger, Exception? exception, int retry, TimeSpan delay);
 }

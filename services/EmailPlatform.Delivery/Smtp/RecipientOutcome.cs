@@ -12,10 +12,20 @@ internal enum RecipientOutcomeKind
 
     /// <summary>A 5xx reply: final for this recipient.</summary>
     Bounced,
+
+    /// <summary>Cannot be sent through this relay at all (an address needing SMTPUTF8 it lacks): final, never retried.</summary>
+    Failed,
 }
 
 /// <summary>
 /// What one SMTP attempt did for one envelope recipient. <see cref="Reply"/> is the relay's answer when
 /// there was one; <see cref="Reason"/> says in words why a recipient was not delivered.
 /// </summary>
-internal sealed record RecipientOutcome(string Recipient, RecipientOutcomeKind Kind, SmtpReply? Reply, string? Reason);
+internal sealed record RecipientOutcome(string Recipient, RecipientOutcomeKind Kind, SmtpReply? Reply, string? Reason)
+{
+    /// <summary>
+    /// The relay failed before any mail transaction began (connect, greeting, EHLO, STARTTLS, AUTH): nothing of the
+    /// message reached it, so another relay may be tried at once without risking a duplicate.
+    /// </summary>
+    public bool RelayUnavailable { get; init; }
+}

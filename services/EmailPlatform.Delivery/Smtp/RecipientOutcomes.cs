@@ -47,6 +47,10 @@ internal static class RecipientOutcomes
         IReadOnlyList<SmtpRecipient> recipients, IReadOnlyDictionary<MailboxAddress, SmtpResponse> rejected) =>
         recipients.Select(r => Classified(r.Address, ToReply(rejected[r.Mailbox]), SmtpStage.RcptTo)).ToList();
 
+    /// <summary>The recipients cannot be sent at all (no reply involved): <see cref="RecipientOutcomeKind.Failed"/>.</summary>
+    public static IReadOnlyList<RecipientOutcome> Failed(IEnumerable<SmtpRecipient> recipients, string reason) =>
+        recipients.Select(r => new RecipientOutcome(r.Address, RecipientOutcomeKind.Failed, null, reason)).ToList();
+
     public static SmtpReply ToReply(SmtpResponse response) =>
         SmtpReplyClassifier.ToReply((int)response.StatusCode, response.Response);
 

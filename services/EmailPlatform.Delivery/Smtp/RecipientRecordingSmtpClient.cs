@@ -28,6 +28,16 @@ internal sealed class RecipientRecordingSmtpClient : SmtpClient
     /// </remarks>
     public SmtpResponse? SenderRefusal { get; private set; }
 
+    /// <summary>Forgets the previous transaction's refusals: a pooled connection carries one message after another.</summary>
+    public void BeginTransaction()
+    {
+        _rejected.Clear();
+        SenderRefusal = null;
+    }
+
+    /// <summary>Sends <c>RSET</c>: after a refused transaction, the connection starts the next one from a clean state.</summary>
+    public Task ResetAsync(CancellationToken cancellationToken) => SendCommandAsync("RSET", cancellationToken);
+
     protected override void OnSenderNotAccepted(MimeMessage message, MailboxAddress mailbox, SmtpResponse response)
     {
         SenderRefusal = response;

@@ -17,31 +17,31 @@ internal static class SmtpFaults
         or SslHandshakeException or AuthenticationException or ServiceNotConnectedException
         or ServiceNotAuthenticatedException or SmtpProtocolException or NotSupportedException;
 
-    public static string Describe(Exception exception, RelayOptions relay, bool connecting, DeliveryOptions options)
+    /// <summary>
+    /// The public reason for a transport fault: it goes into events that API clients read, so it names the relay
+    /// and the kind of failure but never the relay's host or port, nor exception text (both stay in the logs).
+    /// </summary>
+    public static string Describe(Exception exception, RelayOptions relay, bool connecting, DeliveryOptions options) => exception switch
     {
-        var endpoint = $"{relay.Host}:{relay.Port}";
-        return exception switch
-        {
-            SocketException socket when connecting =>
-                $"Could not connect to relay '{relay.Name}' at {endpoint}: {socket.SocketErrorCode}.",
-            OperationCanceledException or TimeoutException when connecting =>
-                $"Timed out connecting to relay '{relay.Name}' at {endpoint} (Delivery:ConnectTimeout {options.ConnectTimeout:c}).",
-            OperationCanceledException or TimeoutException =>
-                $"Timed out waiting for relay '{relay.Name}' at {endpoint} (Delivery:CommandTimeout {options.CommandTimeout:c}).",
-            SslHandshakeException =>
-                $"The TLS handshake with relay '{relay.Name}' at {endpoint} failed.",
-            AuthenticationException =>
-                $"Relay '{relay.Name}' at {endpoint} refused the configured credentials: {exception.Message}",
-            ServiceNotAuthenticatedException =>
-                $"Relay '{relay.Name}' at {endpoint} requires authentication: configure its Username and Password.",
-            NotSupportedException when connecting =>
-                $"Relay '{relay.Name}' at {endpoint} does not offer STARTTLS, which Security={relay.Security} requires.",
-            NotSupportedException =>
-                $"Relay '{relay.Name}' at {endpoint} does not support what this message needs: {exception.Message}",
-            _ =>
-                $"The SMTP session with relay '{relay.Name}' at {endpoint} failed: {exception.Message}",
-        };
-    }
+        SocketException socket when connecting =>
+            $"Could not connect to relay '{relay.Name}': {socket.SocketErrorCode}.",
+        OperationCanceledException or TimeoutException when connecting =>
+            $"Timed out connecting to relay '{relay.Name}' (Delivery:ConnectTimeout {options.ConnectTimeout:c}).",
+        OperationCanceledException or TimeoutException =>
+            $"Timed out waiting for relay '{relay.Name}' (Delivery:CommandTimeout {options.CommandTimeout:c}).",
+        SslHandshakeException =>
+            $"The TLS handshake with relay '{relay.Name}' failed.",
+        AuthenticationException =>
+            $"Relay '{relay.Name}' refused the configured credentials.",
+        ServiceNotAuthenticatedException =>
+            $"Relay '{relay.Name}' requires authentication: configure its Username and Password.",
+        NotSupportedException when connecting =>
+            $"Relay '{relay.Name}' does not offer STARTTLS, which Security={relay.Security} requires.",
+        NotSupportedException =>
+            $"Relay '{relay.Name}' does not support what this message needs (such as SMTPUTF8 for an internationalized address).",
+        _ =>
+            $"The SMTP session with relay '{relay.Name}' failed ({exception.GetType().Name}).",
+    };
 
     public static SecureSocketOptions ToSecureSocketOptions(RelaySecurity security) => security switch
     {

@@ -2,9 +2,12 @@ using System.Diagnostics;
 using System.Globalization;
 using EmailPlatform.Contracts;
 using EmailPlatform.Delivery.Relays;
+using System.Net.Sockets;
 using MailKit.Net.Smtp;
 using Microsoft.Extensions.Options;
 using MimeKit;
+using Polly;
+using Polly.Retry;
 
 namespace EmailPlatform.Delivery.Smtp;
 
@@ -13,9 +16,19 @@ namespace EmailPlatform.Delivery.Smtp;
 /// per recipient. SMTP replies and transport faults become outcomes, never exceptions; only a cancelled
 /// <c>cancellationToken</c> (shutdown) or an unexpected error escapes.
 /// </summary>
-/// <remarks>Connects per message for now: connection pooling is a later issue.</remarks>
-internal sealed class SmtpRelayClient(IOptions<DeliveryOptions> options, DeliveryMetrics metrics, ILogger<SmtpRelayClient> logger)
+/// <remarks>
+/// Connections come from the relay's <see cref="SmtpConnectionPool"/>: reused while they work, closed after a
+/// transport fault. Only the connect is retried in place (Polly: a few short, jittered tries for a refused or reset
+/// connection); everything longer is a deferral, persisted by the caller.
+/// </remarks>
+internal sealed class SmtpRelayClient(
+    IOptions<DeliveryOptions> options,
+    SmtpConnectionPools pools,
+    DeliveryMetrics metrics,
+    ILogger<SmtpRelayClient> logger)
 {
+    private readonly ResiliencePipeline _connectRetry = ConnectRetry(options.Value, logger);
+
     public async Task<IReadOnlyList<RecipientOutcome>> SendAsync(
         RelayOptions relay, MimeMessage message, Envelope envelope, Guid emailId, CancellationToken cancellationToken)
     {
@@ -30,34 +43,62 @@ internal sealed class SmtpRelayClient(IOptions<DeliveryOptions> options, Deliver
         Log.Sending(logger, emailId, relay.Name, relay.Host, relay.Port, recipients.Count);
         var started = Stopwatch.GetTimestamp();
 
-        using var client = new RecipientRecordingSmtpClient { Timeout = (int)settings.CommandTimeout.TotalMilliseconds };
-        var connected = false;
+        var pool = pools.For(relay);
+        var connection = await pool.RentAsync(cancellationToken);
+        var client = connection.Client;
+        client.BeginTransaction();
+        var reusable = false;
+        var connected = client.IsConnected;
+        IReadOnlyList<RecipientOutcome> failed = [];
+        var sendable = recipients;
         SmtpReply? reply = null;
         string? errorType = null;
         IReadOnlyList<RecipientOutcome> outcomes;
         try
         {
-            await ConnectAsync(client, relay, settings.ConnectTimeout, cancellationToken);
-            connected = true;
+            if (!connected)
+            {
+                await _connectRetry.ExecuteAsync(
+                    async token => await ConnectAsync(client, relay, settings.ConnectTimeout, token), cancellationToken);
+                connected = true;
+            }
 
-            // MailKit returns from SendAsync only when the reply to the final dot is exactly 250: any other code
-            // throws SmtpCommandException. So 250 is the relay's real code here; the text is the relay's own.
-            var text = await client.SendAsync(message, sender, recipients.Select(r => r.Mailbox), cancellationToken);
-            reply = SmtpReplyClassifier.ToReply((int)SmtpStatusCode.Ok, text);
-            outcomes = RecipientOutcomes.FromReply(recipients, client.Rejected, reply, SmtpStage.Data);
-            Log.Accepted(logger, emailId, relay.Name, reply.Code, reply.EnhancedCode, client.Rejected.Count);
+            reusable = true;
+
+            // An internationalized address (RFC 6531) can only go to a relay that offers SMTPUTF8: without it that
+            // recipient can never be sent through this relay, so it fails now instead of being retried for days.
+            var unsendable = client.Capabilities.HasFlag(SmtpCapabilities.UTF8) ? []
+                : sender.IsInternational ? recipients
+                : recipients.Where(r => r.Mailbox.IsInternational).ToList();
+            failed = RecipientOutcomes.Failed(unsendable, Utf8Unsupported(relay, sender.IsInternational));
+            sendable = recipients.Except(unsendable).ToList();
+            if (sendable.Count == 0)
+            {
+                errorType = "smtputf8_unsupported";
+                outcomes = failed;
+            }
+            else
+            {
+                // MailKit returns from SendAsync only when the reply to the final dot is exactly 250: any other code
+                // throws SmtpCommandException. So 250 is the relay's real code here; the text is the relay's own.
+                connection.Messages++;
+                var text = await client.SendAsync(message, sender, sendable.Select(r => r.Mailbox), cancellationToken);
+                reply = SmtpReplyClassifier.ToReply((int)SmtpStatusCode.Ok, text);
+                outcomes = [.. failed, .. RecipientOutcomes.FromReply(sendable, client.Rejected, reply, SmtpStage.Data)];
+                Log.Accepted(logger, emailId, relay.Name, reply.Code, reply.EnhancedCode, client.Rejected.Count);
+            }
         }
         catch (SmtpCommandException) when (connected && client.SenderRefusal is { } refusal)
         {
             reply = RecipientOutcomes.ToReply(refusal);
             errorType = reply.Code.ToString(CultureInfo.InvariantCulture);
             Log.Refused(logger, emailId, relay.Name, SmtpStage.MailFrom.Describe(), reply.Code, reply.EnhancedCode);
-            outcomes = RecipientOutcomes.AllFromReply(recipients, reply, SmtpStage.MailFrom);
+            outcomes = [.. failed, .. RecipientOutcomes.AllFromReply(sendable, reply, SmtpStage.MailFrom)];
         }
-        catch (SmtpCommandException) when (connected && recipients.All(r => client.Rejected.ContainsKey(r.Mailbox)))
+        catch (SmtpCommandException) when (connected && sendable.All(r => client.Rejected.ContainsKey(r.Mailbox)))
         {
             // Every RCPT TO was refused: the 554 "No recipients were accepted." is MailKit's, not the relay's.
-            outcomes = RecipientOutcomes.AllRefusedAtRcptTo(recipients, client.Rejected);
+            outcomes = [.. failed, .. RecipientOutcomes.AllRefusedAtRcptTo(sendable, client.Rejected)];
             errorType = "no_recipients_accepted";
         }
         catch (SmtpCommandException ex) when (connected)
@@ -66,7 +107,7 @@ internal sealed class SmtpRelayClient(IOptions<DeliveryOptions> options, Deliver
             reply = SmtpReplyClassifier.ToReply((int)ex.StatusCode, ex.Message);
             errorType = reply.Code.ToString(CultureInfo.InvariantCulture);
             Log.Refused(logger, emailId, relay.Name, SmtpStage.Data.Describe(), reply.Code, reply.EnhancedCode);
-            outcomes = RecipientOutcomes.FromReply(recipients, client.Rejected, reply, SmtpStage.Data);
+            outcomes = [.. failed, .. RecipientOutcomes.FromReply(sendable, client.Rejected, reply, SmtpStage.Data)];
         }
         catch (SmtpCommandException ex)
         {
@@ -74,32 +115,102 @@ internal sealed class SmtpRelayClient(IOptions<DeliveryOptions> options, Deliver
             reply = SmtpReplyClassifier.ToReply((int)ex.StatusCode, ex.Message);
             errorType = reply.Code.ToString(CultureInfo.InvariantCulture);
             Log.Refused(logger, emailId, relay.Name, SmtpStage.Connect.Describe(), reply.Code, reply.EnhancedCode);
-            outcomes = RecipientOutcomes.Deferred(recipients, client.Rejected, reply,
-                $"Relay '{relay.Name}' answered {reply.Code} at {SmtpStage.Connect.Describe()}.");
+            outcomes = Unavailable(RecipientOutcomes.Deferred(recipients, client.Rejected, reply,
+                $"Relay '{relay.Name}' answered {reply.Code} at {SmtpStage.Connect.Describe()}."));
+        }
+        catch (NotSupportedException ex) when (connected && !cancellationToken.IsCancellationRequested)
+        {
+            reusable = false;
+            // After the session is up, MailKit says "not supported" only for what the message itself needs (SMTPUTF8):
+            // retrying the same message through the same relay cannot succeed, so it fails rather than defers.
+            var reason = SmtpFaults.Describe(ex, relay, connecting: false, settings);
+            errorType = "not_supported";
+            Log.TransportFault(logger, ex, emailId, relay.Name, relay.Host, relay.Port, reason);
+            outcomes = [.. failed, .. RecipientOutcomes.Failed(sendable, reason)];
         }
         catch (Exception ex) when (SmtpFaults.IsTransportFault(ex) && !cancellationToken.IsCancellationRequested)
         {
+            reusable = false;
             var reason = SmtpFaults.Describe(ex, relay, connecting: !connected, settings);
             errorType = ex.GetType().Name;
-            Log.TransportFault(logger, ex, emailId, relay.Name, reason);
+            Log.TransportFault(logger, ex, emailId, relay.Name, relay.Host, relay.Port, reason);
             outcomes = client.SenderRefusal is { } refusal
-                ? RecipientOutcomes.AllFromReply(recipients, RecipientOutcomes.ToReply(refusal), SmtpStage.MailFrom)
-                : RecipientOutcomes.Deferred(recipients, client.Rejected, null, reason);
+                ? [.. failed, .. RecipientOutcomes.AllFromReply(sendable, RecipientOutcomes.ToReply(refusal), SmtpStage.MailFrom)]
+                : connected
+                    ? [.. failed, .. RecipientOutcomes.Deferred(sendable, client.Rejected, null, reason)]
+                    : Unavailable(RecipientOutcomes.Deferred(sendable, client.Rejected, null, reason));
+        }
+        catch
+        {
+            // Shutdown or an unexpected error: the session is in an unknown state.
+            reusable = false;
+            throw;
         }
         finally
         {
             metrics.RecordAttempt(relay.Name, Stopwatch.GetElapsedTime(started), errorType);
+            if (reusable && errorType is not null)
+            {
+                reusable = await ResetAsync(client, relay);
+            }
+
+            pool.Return(connection, reusable);
         }
 
-        await QuitAsync(client, emailId, relay);
         Complete(activity, reply, errorType);
         return outcomes;
     }
+
+    /// <summary>After a refused transaction, RSET so the pooled connection starts the next one clean; false if that fails.</summary>
+    private async Task<bool> ResetAsync(RecipientRecordingSmtpClient client, RelayOptions relay)
+    {
+        if (!client.IsConnected)
+        {
+            return false;
+        }
+
+        try
+        {
+            using var timeout = new CancellationTokenSource(options.Value.CommandTimeout);
+            await client.ResetAsync(timeout.Token);
+            return true;
+        }
+        catch (Exception ex) when (SmtpFaults.IsTransportFault(ex) || ex is SmtpCommandException)
+        {
+            Log.QuitFailed(logger, ex, relay.Name);
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Retries a connect that failed fast (refused, reset) a few times with short jittered backoff. A timeout is not
+    /// retried here: it already took <c>Delivery:ConnectTimeout</c>, and the recipients are deferred instead.
+    /// </summary>
+    private static ResiliencePipeline ConnectRetry(DeliveryOptions options, ILogger logger) => options.ConnectRetries == 0
+        ? ResiliencePipeline.Empty
+        : new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
+        {
+            ShouldHandle = new PredicateBuilder().Handle<SocketException>().Handle<IOException>(),
+            MaxRetryAttempts = options.ConnectRetries,
+            Delay = TimeSpan.FromMilliseconds(200),
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = true,
+            OnRetry = args =>
+            {
+                Log.ConnectRetry(logger, args.Outcome.Exception, args.AttemptNumber + 1, args.RetryDelay);
+                return ValueTask.CompletedTask;
+            },
+        }).Build();
 
     private static async Task ConnectAsync(SmtpClient client, RelayOptions relay, TimeSpan timeout, CancellationToken cancellationToken)
     {
         using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         connectTimeout.CancelAfter(timeout);
+        if (client.IsConnected)
+        {
+            // A retry after a session that broke half-way through its start.
+            await client.DisconnectAsync(quit: false, connectTimeout.Token);
+        }
 
         await client.ConnectAsync(relay.Host, relay.Port, SmtpFaults.ToSecureSocketOptions(relay.Security), connectTimeout.Token);
         if (!string.IsNullOrEmpty(relay.Username))
@@ -108,24 +219,12 @@ internal sealed class SmtpRelayClient(IOptions<DeliveryOptions> options, Deliver
         }
     }
 
-    /// <summary>Ends the session politely; the outcome is already decided, so a failing QUIT changes nothing.</summary>
-    private async Task QuitAsync(SmtpClient client, Guid emailId, RelayOptions relay)
-    {
-        if (!client.IsConnected)
-        {
-            return;
-        }
+    private static IReadOnlyList<RecipientOutcome> Unavailable(IReadOnlyList<RecipientOutcome> outcomes) =>
+        outcomes.Select(o => o with { RelayUnavailable = true }).ToList();
 
-        try
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            await client.DisconnectAsync(quit: true, timeout.Token);
-        }
-        catch (Exception ex) when (SmtpFaults.IsTransportFault(ex) || ex is SmtpCommandException)
-        {
-            Log.QuitFailed(logger, ex, emailId, relay.Name);
-        }
-    }
+    private static string Utf8Unsupported(RelayOptions relay, bool sender) => sender
+        ? $"The sender address needs SMTPUTF8, which relay '{relay.Name}' does not support."
+        : $"The recipient address needs SMTPUTF8, which relay '{relay.Name}' does not support.";
 
     private static Activity? StartActivity(RelayOptions relay, Guid emailId, int recipientCount)
     {

@@ -4,10 +4,10 @@ using EmailPlatform.Contracts;
 namespace EmailPlatform.Delivery.Smtp;
 
 /// <summary>
-/// Turns an SMTP reply into an outcome. The RFC 3463 enhanced status code at the start of the reply text
-/// (<c>5.1.1</c>, <c>4.7.1</c>, …) decides when present; otherwise the reply code's first digit does:
-/// 2xx delivered, 4xx deferred, 5xx bounced. Anything else is deferred: never bounce on a reply we do not
-/// understand.
+/// Turns an SMTP reply into an outcome. The reply code decides success: only a 2xx is delivered, whatever its
+/// text says. For a 4xx or 5xx the RFC 3463 enhanced status code at the start of the reply text (<c>5.1.1</c>,
+/// <c>4.7.1</c>, …) decides between deferred (4) and bounced (5) when present; otherwise the code's first digit
+/// does. Anything else is deferred: never bounce on a reply we do not understand.
 /// </summary>
 internal static partial class SmtpReplyClassifier
 {
@@ -38,13 +38,20 @@ internal static partial class SmtpReplyClassifier
 
     public static RecipientOutcomeKind Classify(int code, string? enhancedCode)
     {
-        var replyClass = enhancedCode is { Length: > 0 } ? enhancedCode[0] - '0' : code / 100;
-        return replyClass switch
+        var codeClass = code / 100;
+        if (code is < 200 or > 599 || codeClass is not (2 or 4 or 5))
         {
-            2 => RecipientOutcomeKind.Delivered,
-            5 => RecipientOutcomeKind.Bounced,
-            _ => RecipientOutcomeKind.Deferred,
-        };
+            return RecipientOutcomeKind.Deferred;
+        }
+
+        if (codeClass == 2)
+        {
+            return RecipientOutcomeKind.Delivered;
+        }
+
+        // A failure reply: the enhanced class may say 4 or 5, never turn it into a success.
+        var failureClass = enhancedCode is ['4' or '5', ..] ? enhancedCode[0] - '0' : codeClass;
+        return failureClass == 5 ? RecipientOutcomeKind.Bounced : RecipientOutcomeKind.Deferred;
     }
 
     [GeneratedRegex(@"^[245]\.\d{1,3}\.\d{1,3}(?=\s|$)", RegexOptions.CultureInvariant)]

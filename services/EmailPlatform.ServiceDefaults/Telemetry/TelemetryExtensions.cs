@@ -31,6 +31,7 @@ internal static class TelemetryExtensions
                 .AddMeter("MassTransit", OwnSources)
                 .AddPrometheusExporter())
             .WithTracing(tracing => tracing
+                .AddProcessor(new EmailIdSpanProcessor())
                 .AddSource("MassTransit", OwnSources)
                 .AddAspNetCoreInstrumentation(o => o.Filter = IsNotInfrastructure)
                 .AddHttpClientInstrumentation());

@@ -13,7 +13,7 @@ namespace EmailPlatform.Standalone.Capture;
 /// receives, as sent, to an <c>.eml</c> file under <c>data/mail/</c>. Delivery reaches it over a real
 /// socket through the same SMTP code as any upstream relay.
 /// </summary>
-internal sealed class CaptureRelay(StandaloneOptions options, ILogger<CaptureRelay> logger) : IHostedService
+internal sealed class CaptureRelay(StandaloneOptions options, ILogger<CaptureRelay> logger) : IHostedService, IDisposable
 {
     public const string RelayName = "capture";
 
@@ -51,11 +51,17 @@ internal sealed class CaptureRelay(StandaloneOptions options, ILogger<CaptureRel
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        if (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
         await _stopping.CancelAsync();
         _server?.Shutdown();
         await _running.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        _stopping.Dispose();
     }
+
+    public void Dispose() => _stopping.Dispose();
 
     private sealed class EmlFileStore(string folder, ILogger logger) : MessageStore
     {

@@ -47,10 +47,34 @@ public sealed class DeliveryOptionsValidatorTests
         Assert.Contains(failures, f => f.StartsWith("Delivery:CommandTimeout", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData(RelaySecurity.None)]
+    [InlineData(RelaySecurity.Auto)]
+    public void CredentialsOnARelayThatMayBePlainTextFailNamingTheSecurityKey(RelaySecurity security)
+    {
+        var options = new DeliveryOptions { Relays = [new() { Name = "a", Host = "smtp.a", Security = security, Username = "user", Password = "secret" }] };
+
+        var result = new DeliveryOptionsValidator().Validate(null, options);
+
+        Assert.True(result.Failed);
+        Assert.Contains(result.Failures!, f => f.StartsWith("Delivery:Relays:0:Security must be StartTls or SslOnConnect when Delivery:Relays:0:Username is set", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(RelaySecurity.StartTls)]
+    [InlineData(RelaySecurity.SslOnConnect)]
+    public void CredentialsOnAnEncryptedRelayAreValid(RelaySecurity security)
+    {
+        var options = new DeliveryOptions { Relays = [new() { Name = "a", Host = "smtp.a", Security = security, Username = "user", Password = "secret" }] };
+
+        Assert.True(new DeliveryOptionsValidator().Validate(null, options).Succeeded);
+    }
+
     [Fact]
     public void HostWithoutRelaysFailsToStartWithTheMessage()
     {
         var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:Sqlite"] = "Data Source=:memory:" });
         builder.AddDelivery();
         using var host = builder.Build();
 
@@ -71,6 +95,7 @@ public sealed class DeliveryOptionsValidatorTests
             ["Delivery:Relays:1:Port"] = "587",
             ["Delivery:Relays:1:Security"] = "StartTls",
             ["Delivery:ConnectTimeout"] = "00:00:05",
+            ["ConnectionStrings:Sqlite"] = "Data Source=:memory:",
         });
         builder.AddDelivery();
         using var host = builder.Build();
@@ -83,6 +108,6 @@ public sealed class DeliveryOptionsValidatorTests
         Assert.Equal(4, options.Relays[0].MaxConnections);
         Assert.Equal(RelaySecurity.StartTls, options.Relays[1].Security);
         Assert.Equal(TimeSpan.FromSeconds(5), options.ConnectTimeout);
-        Assert.Equal("primary", RelayPicker.Primary(options).Name);
+        Assert.Equal("primary", RelayRouter.Primary(options).Name);
     }
 }

@@ -58,6 +58,7 @@ public sealed class RelayEndpointTests
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Auth:BootstrapKey"] = ApiKey,
+            ["ConnectionStrings:Sqlite"] = "Data Source=:memory:",
             ["Delivery:Relays:0:Name"] = "primary",
             ["Delivery:Relays:0:Host"] = "smtp.example",
             ["Delivery:Relays:0:Port"] = "587",

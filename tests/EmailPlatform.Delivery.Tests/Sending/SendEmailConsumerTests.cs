@@ -1,12 +1,9 @@
-using EmailPlatform.Testing;
 using EmailPlatform.Contracts;
 using EmailPlatform.Delivery.Sending;
 using EmailPlatform.Delivery.Tests.Support;
+using EmailPlatform.Testing;
 using MassTransit;
 using MassTransit.Testing;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using SmtpServer.Protocol;
 
 namespace EmailPlatform.Delivery.Tests.Sending;
@@ -26,9 +23,8 @@ public sealed class SendEmailConsumerTests : IAsyncLifetime
         _relay.RcptReplies["nobody@example.com"] = new SmtpResponse((SmtpReplyCode)550, "5.1.1 User unknown");
         _relay.RcptReplies["busy@example.com"] = new SmtpResponse((SmtpReplyCode)451, "4.2.0 Mailbox busy");
         var email = TestEmails.Create(to: ["alice@example.com", "nobody@example.com"], bcc: ["busy@example.com"]);
-        await using var provider = BuildServices();
-        var harness = provider.GetRequiredService<ITestHarness>();
-        await harness.Start();
+        await using var host = await DeliveryHost.StartAsync(_relay.Port);
+        var harness = host.Harness;
 
         await harness.Bus.Publish(email);
 
@@ -40,7 +36,7 @@ public sealed class SendEmailConsumerTests : IAsyncLifetime
         Assert.Equal(("alice@example.com", email.EmailId, "scripted", 1, 250), (delivered.Recipient, delivered.EmailId, delivered.Relay, delivered.Attempt, delivered.Reply.Code));
         Assert.Equal(("nobody@example.com", "5.1.1"), (bounced.Recipient, bounced.Reply.EnhancedCode));
         Assert.Equal(("busy@example.com", 451), (deferred.Recipient, deferred.Reply?.Code));
-        Assert.Null(deferred.NextAttemptAt);
+        Assert.Equal(deferred.Timestamp + TimeSpan.FromMinutes(1), deferred.NextAttemptAt);
         Assert.NotEqual(delivered.EventId, bounced.EventId);
         Assert.False(await harness.Published.Any<Fault<SendEmail>>());
     }
@@ -49,29 +45,34 @@ public sealed class SendEmailConsumerTests : IAsyncLifetime
     public async Task MalformedCommandFaultsInsteadOfBeingSwallowed()
     {
         var email = TestEmails.Create(headers: new Dictionary<string, string> { ["X-Note"] = "a\r\nBcc: victim@example.com" });
-        await using var provider = BuildServices();
-        var harness = provider.GetRequiredService<ITestHarness>();
-        await harness.Start();
+        await using var host = await DeliveryHost.StartAsync(_relay.Port);
+        var harness = host.Harness;
 
         await harness.Bus.Publish(email);
 
         Assert.True(await harness.Published.Any<Fault<SendEmail>>());
+        var failed = await host.WaitForAsync<EmailFailed>(f => f.Count == 1, "EmailFailed for the one recipient");
+        Assert.Equal((email.EmailId, "alice@example.com"), (failed[0].EmailId, failed[0].Recipient));
+        Assert.Equal("The message is malformed and cannot be sent.", failed[0].Reason);
         Assert.False(await harness.Published.Any<EmailDelivered>());
         Assert.Empty(_relay.Received);
     }
 
-    private ServiceProvider BuildServices()
+    [Fact]
+    public async Task FaultedCommandMarksEveryEnvelopeRecipientFailedOnce()
     {
-        var builder = Host.CreateApplicationBuilder();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        var email = TestEmails.Create(to: ["alice@example.com", "ALICE@example.com"], bcc: ["bob@example.com"]) with
         {
-            ["Delivery:Relays:0:Name"] = "scripted",
-            ["Delivery:Relays:0:Host"] = "127.0.0.1",
-            ["Delivery:Relays:0:Port"] = _relay.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Delivery:Relays:0:Security"] = "None",
-        });
-        builder.AddDelivery();
-        builder.Services.AddMassTransitTestHarness(bus => bus.AddDeliveryConsumers());
-        return builder.Services.BuildServiceProvider(validateScopes: true);
+            Envelope = new Envelope("not an address", ["alice@example.com", "ALICE@example.com", "bob@example.com"]),
+        };
+        await using var host = await DeliveryHost.StartAsync(_relay.Port);
+
+        await host.Harness.Bus.Publish(email);
+
+        var failed = await host.WaitForAsync<EmailFailed>(f => f.Count >= 2, "EmailFailed per recipient");
+        await Task.Delay(300);
+        Assert.Equal(2, host.Published<EmailFailed>().Count);
+        Assert.Equal(["alice@example.com", "bob@example.com"], failed.Select(f => f.Recipient).Order());
+        Assert.Empty(_relay.Received);
     }
 }

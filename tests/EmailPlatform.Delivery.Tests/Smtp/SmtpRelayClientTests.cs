@@ -165,8 +165,10 @@ public sealed class SmtpRelayClientTests : IAsyncLifetime
         {
             Assert.Equal(RecipientOutcomeKind.Deferred, o.Kind);
             Assert.Null(o.Reply);
-            Assert.Contains($"127.0.0.1:{port}", o.Reason, StringComparison.Ordinal);
             Assert.Contains("ConnectionRefused", o.Reason, StringComparison.Ordinal);
+            Assert.Contains("'scripted'", o.Reason, StringComparison.Ordinal);
+            Assert.DoesNotContain("127.0.0.1", o.Reason, StringComparison.Ordinal);
+            Assert.DoesNotContain(port.ToString(System.Globalization.CultureInfo.InvariantCulture), o.Reason, StringComparison.Ordinal);
         });
     }
 
@@ -198,6 +200,33 @@ public sealed class SmtpRelayClientTests : IAsyncLifetime
         Assert.Equal(RecipientOutcomeKind.Deferred, outcome.Kind);
         Assert.Contains("STARTTLS", outcome.Reason, StringComparison.Ordinal);
         Assert.Empty(_relay.Received);
+    }
+
+    [Fact]
+    public async Task InternationalizedRecipientToARelayWithoutSmtpUtf8FailsOnlyThatRecipient()
+    {
+        await using var minimal = new MinimalSmtpServer();
+        var email = TestEmails.Create(to: [Accepted, "jörg@example.com"]);
+
+        var outcomes = await TestRelays.Client().SendAsync(
+            TestRelays.Local(minimal.Port, RelaySecurity.None), MimeMessageFactory.Create(email), email.Envelope, email.EmailId, CancellationToken.None);
+
+        Assert.Equal(RecipientOutcomeKind.Delivered, Outcome(outcomes, Accepted).Kind);
+        var failed = Outcome(outcomes, "jörg@example.com");
+        Assert.Equal(RecipientOutcomeKind.Failed, failed.Kind);
+        Assert.Contains("SMTPUTF8", failed.Reason, StringComparison.Ordinal);
+        Assert.Equal([Accepted], Assert.Single(minimal.Received));
+    }
+
+    [Fact]
+    public async Task InternationalizedRecipientToARelayWithSmtpUtf8IsSent()
+    {
+        var email = TestEmails.Create(to: ["jörg@example.com"]);
+
+        var outcome = Assert.Single(await SendAsync(email));
+
+        Assert.Equal(RecipientOutcomeKind.Delivered, outcome.Kind);
+        Assert.Equal(["jörg@example.com"], Assert.Single(_relay.Received).RcptTo);
     }
 
     [Fact]

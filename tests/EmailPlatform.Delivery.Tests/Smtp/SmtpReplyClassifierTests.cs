@@ -15,12 +15,26 @@ public sealed class SmtpReplyClassifierTests
     [InlineData(0, "garbage", "Deferred")]
     [InlineData(999, "", "Deferred")]
     [InlineData(354, "Start mail input", "Deferred")]
+    [InlineData(550, "2.0.0 Ok", "Bounced")]
+    [InlineData(451, "2.0.0 Ok", "Deferred")]
+    [InlineData(451, "5.7.1 Policy", "Bounced")]
+    [InlineData(250, "5.0.0 Odd but accepted", "Delivered")]
+    [InlineData(250, "4.0.0 Odd but accepted", "Delivered")]
+    [InlineData(354, "2.0.0 Go ahead", "Deferred")]
+    [InlineData(199, "2.0.0", "Deferred")]
     public void RepliesAreClassifiedByEnhancedCodeFirstThenByReplyCode(int code, string text, string expected)
     {
         var reply = SmtpReplyClassifier.ToReply(code, text);
 
         Assert.Equal(Enum.Parse<RecipientOutcomeKind>(expected), SmtpReplyClassifier.Classify(reply));
     }
+
+    [Theory]
+    [InlineData(550, "2.1.5 Recipient ok")]
+    [InlineData(421, "2.0.0 Bye")]
+    [InlineData(554, "2.6.0 Queued")]
+    public void NonSuccessReplyCodeIsNeverDeliveredWhateverItsEnhancedCodeSays(int code, string text) =>
+        Assert.NotEqual(RecipientOutcomeKind.Delivered, SmtpReplyClassifier.Classify(SmtpReplyClassifier.ToReply(code, text)));
 
     [Theory]
     [InlineData("5.1.1 User unknown", "5.1.1")]

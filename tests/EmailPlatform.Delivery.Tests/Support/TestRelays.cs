@@ -13,10 +13,17 @@ internal static class TestRelays
     public static RelayOptions Local(int port, RelaySecurity security = RelaySecurity.Auto) =>
         new() { Name = "scripted", Host = "127.0.0.1", Port = port, Security = security };
 
-    public static SmtpRelayClient Client(DeliveryOptions? options = null) => new(
-        Options.Create(options ?? new DeliveryOptions { ConnectTimeout = TimeSpan.FromSeconds(10), CommandTimeout = TimeSpan.FromSeconds(10) }),
-        Metrics(),
-        NullLogger<SmtpRelayClient>.Instance);
+    public static SmtpRelayClient Client(DeliveryOptions? options = null)
+    {
+        var settings = Options.Create(options ?? new DeliveryOptions { ConnectTimeout = TimeSpan.FromSeconds(10), CommandTimeout = TimeSpan.FromSeconds(10) });
+        return new SmtpRelayClient(settings, Pools(settings.Value), Metrics(), NullLogger<SmtpRelayClient>.Instance);
+    }
+
+    public static SmtpConnectionPools Pools(DeliveryOptions options) =>
+        new(Options.Create(options), TimeProvider.System, NullLogger<SmtpConnectionPools>.Instance);
+
+    public static SmtpRelayClient Client(DeliveryOptions options, SmtpConnectionPools pools) =>
+        new(Options.Create(options), pools, Metrics(), NullLogger<SmtpRelayClient>.Instance);
 
     public static DeliveryMetrics Metrics() =>
         new(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());

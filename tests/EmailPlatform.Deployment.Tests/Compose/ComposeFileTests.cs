@@ -82,7 +82,7 @@ public sealed class ComposeFileTests
         {
             ["EmailPlatform.Ingress"] = [.. everyService, "ConnectionStrings__Postgres", "Ingress__StatusUrl"],
             ["EmailPlatform.Status"] = [.. everyService, "ConnectionStrings__Postgres"],
-            ["EmailPlatform.Delivery"] = [.. everyService, "Delivery__Relays__0__Host", "Delivery__Relays__0__Port"],
+            ["EmailPlatform.Delivery"] = [.. everyService, "ConnectionStrings__Postgres", "Delivery__Relays__0__Host", "Delivery__Relays__0__Port"],
         };
         foreach (var (project, keys) in required)
         {

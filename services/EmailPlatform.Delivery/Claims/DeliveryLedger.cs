@@ -1,0 +1,291 @@
+using System.Text.Json;
+using EmailPlatform.Contracts;
+using EmailPlatform.Delivery.Relays;
+using EmailPlatform.Delivery.Retries;
+using EmailPlatform.Delivery.Smtp;
+using EmailPlatform.Delivery.Storage;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace EmailPlatform.Delivery.Claims;
+
+/// <summary>
+/// Exactly-once as far as SMTP allows: a worker claims an email's recipients in the store before it speaks SMTP and
+/// records each recipient's outcome after the relay answers.
+/// <list type="bullet">
+/// <item>A redelivered or duplicated <see cref="SendEmail"/> whose recipients already have an outcome is not sent
+/// again: the recorded outcome is re-published under its original event id instead.</item>
+/// <item>A recipient claimed by another worker is left alone; if that worker dies, its claim lapses after
+/// <c>Delivery:ClaimLease</c> and the retry scheduler hands the recipient back to the bus.</item>
+/// <item>Attempt numbers live here, so a broker redelivery continues the count instead of restarting it.</item>
+/// </list>
+/// The one window left: the relay answered 250 but the worker died (or lost the store) before the outcome was
+/// recorded. The claim then lapses and the recipient is sent again with the same <c>Message-ID</c>: a duplicate the
+/// receiving side can recognise, never a loss. Nothing else in the worker can send a message twice.
+/// </summary>
+internal sealed class DeliveryLedger(
+    DeliveryDbContext db,
+    IOptions<DeliveryOptions> options,
+    TimeProvider time,
+    RetrySignal signal)
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.General);
+
+    /// <summary>The distinct envelope recipients, as the relay gets them.</summary>
+    public static IReadOnlyList<string> RecipientsOf(SendEmail email) =>
+        (email.Envelope?.RcptTo ?? []).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+
+    public async Task<Claim> ClaimAsync(SendEmail email, IReadOnlyList<string> recipients, CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        var now = Now;
+        var claimId = NewId.NextGuid();
+        var existing = await db.Deliveries.Where(d => d.EmailId == email.EmailId).ToListAsync(cancellationToken);
+        var toSend = new List<DeliveryRecord>();
+        var recorded = new List<DeliveryRecord>();
+        var sentElsewhere = false;
+
+        foreach (var recipient in recipients)
+        {
+            var record = existing.Find(d => d.Recipient == recipient);
+            if (record is null)
+            {
+                record = new DeliveryRecord
+                {
+                    EmailId = email.EmailId,
+                    Recipient = recipient,
+                    FirstAttemptAt = now,
+                    ExpiresAt = now + settings.MaxRetryAge,
+                };
+                db.Deliveries.Add(record);
+            }
+            else if (record.State.IsFinal() || (record.State == DeliveryState.Deferred && record.DueAt > now))
+            {
+                // Final, or waiting for its next attempt (the scheduler owns that): say again what was recorded.
+                recorded.Add(record);
+                continue;
+            }
+            else if (record.State == DeliveryState.Sending && record.DueAt > now)
+            {
+                // Another worker holds a live claim. Keep the command so that, should that worker have died, the
+                // scheduler can hand the recipient back to the bus once the claim lapses.
+                sentElsewhere = true;
+                continue;
+            }
+
+            record.State = DeliveryState.Sending;
+            record.Attempt++;
+            record.ClaimId = claimId;
+            record.DueAt = now + settings.ClaimLease;
+            Touch(record, now);
+            toSend.Add(record);
+        }
+
+        if (sentElsewhere)
+        {
+            await KeepCommandAsync(email, now, cancellationToken);
+        }
+
+        await SaveAsync(cancellationToken);
+        return new Claim(claimId, toSend, recorded);
+    }
+
+    /// <summary>
+    /// Records what the relay said for each claimed recipient and returns the records to publish. Runs to the end
+    /// even during shutdown: the relay has answered, and an unrecorded 250 would be sent again.
+    /// </summary>
+    public async Task<IReadOnlyList<DeliveryRecord>> RecordAsync(SendEmail email, Claim claim, string? relay, IReadOnlyList<RecipientOutcome> outcomes)
+    {
+        var settings = options.Value;
+        var now = Now;
+        var result = new List<DeliveryRecord>();
+        var deferred = false;
+
+        foreach (var outcome in outcomes)
+        {
+            var record = claim.ToSend.FirstOrDefault(r => r.Recipient == outcome.Recipient);
+            if (record is null || record.ClaimId != claim.ClaimId)
+            {
+                continue;
+            }
+
+            record.Relay = relay;
+            record.ReplyCode = outcome.Reply?.Code;
+            record.EnhancedCode = outcome.Reply?.EnhancedCode;
+            record.ReplyText = outcome.Reply?.Text;
+            record.Reason = outcome.Reason;
+            record.ClaimId = null;
+            record.DueAt = null;
+
+            switch (outcome.Kind)
+            {
+                case RecipientOutcomeKind.Delivered:
+                    record.State = DeliveryState.Delivered;
+                    break;
+                case RecipientOutcomeKind.Bounced:
+                    record.State = DeliveryState.Bounced;
+                    break;
+                case RecipientOutcomeKind.Failed:
+                    record.State = DeliveryState.Failed;
+                    break;
+                default:
+                    if (now >= record.ExpiresAt)
+                    {
+                        record.State = DeliveryState.Failed;
+                        record.Reason = $"Expired: still not delivered after {record.Attempt} attempt(s) over {settings.MaxRetryAge:c} " +
+                            $"(Delivery:MaxRetryAge). Last attempt: {outcome.Reason}";
+                    }
+                    else
+                    {
+                        // The last attempt happens at the deadline, so the full window is used.
+                        var next = now + settings.RetryDelayAfter(record.Attempt);
+                        record.State = DeliveryState.Deferred;
+                        record.DueAt = next < record.ExpiresAt ? next : record.ExpiresAt;
+                        deferred = true;
+                    }
+
+                    break;
+            }
+
+            record.OutcomeEventId = NewId.NextGuid();
+            record.OutcomeAt = now;
+            Touch(record, now);
+            result.Add(record);
+        }
+
+        if (deferred)
+        {
+            await KeepCommandAsync(email, now, CancellationToken.None);
+        }
+        else
+        {
+            await ForgetCommandIfDoneAsync(email.EmailId, CancellationToken.None);
+        }
+
+        await SaveAsync(CancellationToken.None);
+        if (deferred)
+        {
+            signal.Notify();
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Hands a claim back without an outcome (shutdown, or an unexpected error before the relay answered): the
+    /// redelivered command, or else the scheduler after <c>Delivery:RequeueAfter</c>, sends it.
+    /// </summary>
+    public async Task ReleaseAsync(SendEmail email, Claim claim)
+    {
+        var now = Now;
+        foreach (var record in claim.ToSend.Where(r => r.ClaimId == claim.ClaimId))
+        {
+            record.State = DeliveryState.Queued;
+            record.ClaimId = null;
+            record.DueAt = now + options.Value.RequeueAfter;
+            Touch(record, now);
+        }
+
+        await KeepCommandAsync(email, now, CancellationToken.None);
+        await SaveAsync(CancellationToken.None);
+    }
+
+    /// <summary>
+    /// The command faulted: every recipient without an outcome (and not being sent by another worker right now)
+    /// fails with <paramref name="reason"/>. Returns those and the ones already final, to publish.
+    /// </summary>
+    public async Task<IReadOnlyList<DeliveryRecord>> FailUnfinishedAsync(
+        SendEmail email, IReadOnlyList<string> recipients, string reason, CancellationToken cancellationToken)
+    {
+        var now = Now;
+        var existing = await db.Deliveries.Where(d => d.EmailId == email.EmailId).ToListAsync(cancellationToken);
+        var result = new List<DeliveryRecord>();
+        foreach (var recipient in recipients)
+        {
+            var record = existing.Find(d => d.Recipient == recipient);
+            if (record is null)
+            {
+                record = new DeliveryRecord
+                {
+                    EmailId = email.EmailId, Recipient = recipient, FirstAttemptAt = now, ExpiresAt = now, Attempt = 1,
+                };
+                db.Deliveries.Add(record);
+            }
+            else if (record.State.IsFinal())
+            {
+                result.Add(record);
+                continue;
+            }
+            else if (record.State == DeliveryState.Deferred || (record.State == DeliveryState.Sending && record.DueAt > now))
+            {
+                // Still in someone's hands (the scheduler's, or a live claim): they will record its outcome.
+                continue;
+            }
+
+            record.State = DeliveryState.Failed;
+            record.Attempt = Math.Max(record.Attempt, 1);
+            record.Reason = reason;
+            record.ClaimId = null;
+            record.DueAt = null;
+            record.OutcomeEventId = NewId.NextGuid();
+            record.OutcomeAt = now;
+            Touch(record, now);
+            result.Add(record);
+        }
+
+        await ForgetCommandIfDoneAsync(email.EmailId, cancellationToken, pending: existing);
+        await SaveAsync(cancellationToken);
+        return result;
+    }
+
+    public static SendEmail? ReadCommand(RetryMessage message) => JsonSerializer.Deserialize<SendEmail>(message.Command, Json);
+
+    private async Task KeepCommandAsync(SendEmail email, DateTime now, CancellationToken cancellationToken)
+    {
+        if (db.RetryMessages.Local.Any(m => m.EmailId == email.EmailId)
+            || await db.RetryMessages.AnyAsync(m => m.EmailId == email.EmailId, cancellationToken))
+        {
+            return;
+        }
+
+        db.RetryMessages.Add(new RetryMessage { EmailId = email.EmailId, Command = JsonSerializer.Serialize(email, Json), CreatedAt = now });
+    }
+
+    private async Task ForgetCommandIfDoneAsync(Guid emailId, CancellationToken cancellationToken, List<DeliveryRecord>? pending = null)
+    {
+        var records = pending ?? await db.Deliveries.Where(d => d.EmailId == emailId).ToListAsync(cancellationToken);
+        if (records.Any(r => !r.State.IsFinal()))
+        {
+            return;
+        }
+
+        var stored = await db.RetryMessages.FindAsync([emailId], cancellationToken);
+        if (stored is not null)
+        {
+            db.RetryMessages.Remove(stored);
+        }
+    }
+
+    private async Task SaveAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateException)
+        {
+            // Another worker got there first (a concurrent claim): the consumer's retry starts again from the store.
+            db.ChangeTracker.Clear();
+            throw;
+        }
+    }
+
+    private static void Touch(DeliveryRecord record, DateTime now)
+    {
+        record.UpdatedAt = now;
+        record.Version++;
+    }
+
+    private DateTime Now => time.GetUtcNow().UtcDateTime;
+}

@@ -1,0 +1,73 @@
+namespace EmailPlatform.Delivery.Relays;
+
+/// <summary>
+/// A relay's circuit breaker. After <c>Delivery:BreakerFailureThreshold</c> transport failures in a row (refused,
+/// reset, timed out, TLS failure, session broken) the relay is skipped for <c>Delivery:BreakerCoolDown</c> and traffic
+/// fails over. Then one message probes it (half-open): a reply from the relay closes the breaker, another transport
+/// failure opens it for a new cool-down. SMTP replies, even 4xx/5xx, are the relay working and count as success.
+/// </summary>
+internal sealed class RelayBreaker(DeliveryOptions options, TimeProvider time)
+{
+    private readonly Lock _gate = new();
+    private int _failures;
+    private DateTimeOffset? _openUntil;
+    private bool _probing;
+
+    public bool IsOpen
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _openUntil is { } until && (time.GetUtcNow() < until || _probing);
+            }
+        }
+    }
+
+    /// <summary>Whether a message may go to the relay now; in half-open state only the one probe may.</summary>
+    public bool TryEnter()
+    {
+        lock (_gate)
+        {
+            if (_openUntil is not { } until)
+            {
+                return true;
+            }
+
+            if (time.GetUtcNow() < until || _probing)
+            {
+                return false;
+            }
+
+            _probing = true;
+            return true;
+        }
+    }
+
+    public void Succeeded()
+    {
+        lock (_gate)
+        {
+            _failures = 0;
+            _openUntil = null;
+            _probing = false;
+        }
+    }
+
+    /// <returns>True when this failure opened the breaker.</returns>
+    public bool Failed()
+    {
+        lock (_gate)
+        {
+            _failures++;
+            if (_probing || (_openUntil is null && _failures >= options.BreakerFailureThreshold))
+            {
+                _probing = false;
+                _openUntil = time.GetUtcNow() + options.BreakerCoolDown;
+                return true;
+            }
+
+            return false;
+        }
+    }
+}

@@ -1,0 +1,11 @@
+namespace EmailPlatform.Delivery.Retries;
+
+/// <summary>Retry scheduler logs (event ids 3000–3099). Email id only: never addresses.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(3001, LogLevel.Debug, "Handed email {EmailId} back to the bus for {RecipientCount} due recipient(s)")]
+    public static partial void HandedBack(ILogger logger, Guid emailId, int recipientCount);
+
+    [LoggerMessage(3002, LogLevel.Warning, "The retry scheduler could not run; it tries again shortly")]
+    public static partial void SchedulerFailed(ILogger logger, Exception exception);
+}

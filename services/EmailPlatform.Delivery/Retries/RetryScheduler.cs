@@ -1,0 +1,159 @@
+using EmailPlatform.Contracts;
+using EmailPlatform.Delivery.Claims;
+using EmailPlatform.Delivery.Relays;
+using EmailPlatform.Delivery.Storage;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace EmailPlatform.Delivery.Retries;
+
+/// <summary>
+/// The persisted retry schedule. Deferred recipients wait in the store, not on the broker (no message is held while
+/// waiting, and RabbitMQ's delayed-message plugin is not needed). When they are due, this hands a
+/// <see cref="SendEmail"/> for just those recipients back to the bus, where any worker takes it like a new one.
+/// It also hands back recipients whose claim lapsed (a worker died mid-send) and hand-backs presumed lost.
+/// </summary>
+/// <remarks>
+/// Every replica runs one. On PostgreSQL due rows are claimed with <c>FOR UPDATE SKIP LOCKED</c>, so replicas
+/// share the work without handing back the same recipient twice; SQLite is the single-process standalone host.
+/// It sleeps until the next due time (bounded by <c>Delivery:RetryPollInterval</c>, for rows other replicas write)
+/// and is woken early when this worker records a deferral: it never busy-polls.
+/// </remarks>
+internal sealed class RetryScheduler(
+    IServiceScopeFactory scopes,
+    IOptions<DeliveryOptions> options,
+    TimeProvider time,
+    RetrySignal signal,
+    ILogger<RetryScheduler> logger) : BackgroundService
+{
+    private DateTime _lastCleanup = DateTime.MinValue;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var settings = options.Value;
+            TimeSpan wait;
+            try
+            {
+                var (handedBack, nextDue) = await RunOnceAsync(stoppingToken);
+                wait = handedBack >= settings.RetryBatchSize ? TimeSpan.Zero : Until(nextDue, settings.RetryPollInterval);
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                Log.SchedulerFailed(logger, ex);
+                wait = settings.RetryPollInterval < TimeSpan.FromSeconds(5) ? settings.RetryPollInterval : TimeSpan.FromSeconds(5);
+            }
+
+            if (wait > TimeSpan.Zero)
+            {
+                await signal.WaitAsync(wait, stoppingToken);
+            }
+        }
+    }
+
+    /// <summary>Hands back what is due now; returns how many recipients and when the next one is due.</summary>
+    internal async Task<(int HandedBack, DateTime? NextDue)> RunOnceAsync(CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<DeliveryDbContext>();
+        var bus = scope.ServiceProvider.GetRequiredService<IBus>();
+        var now = time.GetUtcNow().UtcDateTime;
+
+        int count;
+        await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
+        {
+            var due = await DueAsync(db, now, settings.RetryBatchSize, cancellationToken);
+            count = due.Count;
+            var commands = new List<SendEmail>();
+            var lost = new List<DeliveryRecord>();
+            foreach (var email in due.GroupBy(d => d.EmailId))
+            {
+                var stored = await db.RetryMessages.FindAsync([email.Key], cancellationToken);
+                var command = stored is null ? null : DeliveryLedger.ReadCommand(stored);
+                foreach (var record in email)
+                {
+                    if (command is null)
+                    {
+                        record.State = DeliveryState.Failed;
+                        record.Reason = "The delivery worker no longer has this message to retry.";
+                        record.DueAt = null;
+                        record.OutcomeEventId = NewId.NextGuid();
+                        record.OutcomeAt = now;
+                        lost.Add(record);
+                    }
+                    else
+                    {
+                        record.State = DeliveryState.Queued;
+                        record.ClaimId = null;
+                        record.DueAt = now + settings.RequeueAfter;
+                    }
+
+                    record.UpdatedAt = now;
+                    record.Version++;
+                }
+
+                if (command is not null)
+                {
+                    commands.Add(command with { Envelope = command.Envelope with { RcptTo = email.Select(r => r.Recipient).ToList() } });
+                }
+            }
+
+            await db.SaveChangesAsync(cancellationToken);
+
+            // Published before the commit: a crash in between hands the same recipients back again later, which the
+            // claims turn into nothing worse than one extra command on the bus.
+            foreach (var command in commands)
+            {
+                await bus.Publish(command, cancellationToken);
+                Log.HandedBack(logger, command.EmailId, command.Envelope.RcptTo.Count);
+            }
+
+            foreach (var record in lost)
+            {
+                await RecordedOutcomes.PublishAsync(bus, record, cancellationToken);
+            }
+
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        await CleanUpAsync(db, now, settings, cancellationToken);
+        var nextDue = await db.Deliveries.Where(d => d.DueAt != null).MinAsync(d => d.DueAt, cancellationToken);
+        return (count, nextDue);
+    }
+
+    private static Task<List<DeliveryRecord>> DueAsync(DeliveryDbContext db, DateTime now, int batch, CancellationToken cancellationToken) =>
+        db.Database.IsNpgsql()
+            ? db.Deliveries
+                .FromSql($"SELECT * FROM deliveries WHERE due_at <= {now} ORDER BY due_at LIMIT {batch} FOR UPDATE SKIP LOCKED")
+                .ToListAsync(cancellationToken)
+            : db.Deliveries.Where(d => d.DueAt <= now).OrderBy(d => d.DueAt).Take(batch).ToListAsync(cancellationToken);
+
+    /// <summary>Hourly: final records past <c>Delivery:RecordRetention</c> are no longer needed to recognise a redelivery.</summary>
+    private async Task CleanUpAsync(DeliveryDbContext db, DateTime now, DeliveryOptions settings, CancellationToken cancellationToken)
+    {
+        if (now - _lastCleanup < TimeSpan.FromHours(1))
+        {
+            return;
+        }
+
+        _lastCleanup = now;
+        var before = now - settings.RecordRetention;
+        await db.Deliveries.Where(d => d.DueAt == null && d.UpdatedAt < before).ExecuteDeleteAsync(cancellationToken);
+    }
+
+    private TimeSpan Until(DateTime? nextDue, TimeSpan poll)
+    {
+        if (nextDue is null)
+        {
+            return poll;
+        }
+
+        var wait = nextDue.Value - time.GetUtcNow().UtcDateTime;
+        // Rows due now that another replica holds locked: look again shortly, not in a tight loop.
+        var floor = TimeSpan.FromMilliseconds(200);
+        return wait < floor ? floor : wait < poll ? wait : poll;
+    }
+}

@@ -1,0 +1,107 @@
+using EmailPlatform.Contracts;
+using EmailPlatform.Delivery.Storage;
+using EmailPlatform.Delivery.Tests.Support;
+using EmailPlatform.Testing;
+using MassTransit.Testing;
+using Microsoft.EntityFrameworkCore;
+using SmtpServer.Protocol;
+
+namespace EmailPlatform.Delivery.Tests.Claims;
+
+/// <summary>Claims and recorded outcomes: a command delivered twice by the bus is sent once, on both stores.</summary>
+public sealed class IdempotentSendingTests : IAsyncLifetime
+{
+    private ScriptedSmtpServer _relay = null!;
+
+    public async Task InitializeAsync() => _relay = await ScriptedSmtpServer.StartAsync();
+
+    public async Task DisposeAsync() => await _relay.DisposeAsync();
+
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
+    public async Task SameSendEmailConsumedTwiceSendsOneMessageAndRepublishesTheSameEvent(TestStore store)
+    {
+        var email = TestEmails.Create(to: ["alice@example.com", "bob@example.com"]);
+        await using var host = await DeliveryHost.StartAsync(_relay.Port, store);
+
+        await host.Harness.Bus.Publish(email);
+        await host.WaitForAsync<EmailDelivered>(d => d.Count == 2, "the first delivery");
+        await host.Harness.Bus.Publish(email);
+
+        var delivered = await host.WaitForAsync<EmailDelivered>(d => d.Count == 4, "the recorded outcomes published again");
+        Assert.Single(_relay.Received);
+        Assert.Equal(2, delivered.Select(d => d.EventId).Distinct().Count());
+        Assert.All(delivered, d => Assert.Equal(1, d.Attempt));
+        Assert.False(await host.Harness.Published.Any<EmailDeferred>());
+    }
+
+    [Fact]
+    public async Task CommandRedeliveredWhileItsRecipientWaitsForARetryIsNotSentEarly()
+    {
+        _relay.RcptReplies["alice@example.com"] = new SmtpResponse((SmtpReplyCode)451, "4.2.0 Mailbox busy");
+        var email = TestEmails.Create();
+        await using var host = await DeliveryHost.StartAsync(_relay.Port);
+
+        await host.Harness.Bus.Publish(email);
+        var first = Assert.Single(await host.WaitForAsync<EmailDeferred>(d => d.Count == 1, "the deferral"));
+        _relay.RcptReplies.Clear();
+        await host.Harness.Bus.Publish(email);
+
+        var deferred = await host.WaitForAsync<EmailDeferred>(d => d.Count == 2, "the deferral published again");
+        Assert.Equal(first.EventId, deferred[1].EventId);
+        Assert.Empty(_relay.Received);
+        Assert.False(await host.Harness.Published.Any<EmailDelivered>());
+    }
+
+    [Fact]
+    public async Task ClaimLeftByACrashedWorkerIsTakenOverAfterItsLeaseWithTheNextAttemptNumber()
+    {
+        var email = TestEmails.Create();
+        await using var host = await DeliveryHost.StartAsync(_relay.Port);
+
+        // A worker claimed the recipient and died: its lease has run out. The bus delivers the command again.
+        await host.QueryAsync(async db =>
+        {
+            var now = DateTime.UtcNow;
+            db.Deliveries.Add(new DeliveryRecord
+            {
+                EmailId = email.EmailId, Recipient = "alice@example.com", State = DeliveryState.Sending, Attempt = 1,
+                ClaimId = Guid.NewGuid(), DueAt = now.AddSeconds(-1), FirstAttemptAt = now, ExpiresAt = now.AddDays(2), UpdatedAt = now,
+            });
+            return await db.SaveChangesAsync();
+        });
+        await host.Harness.Bus.Publish(email);
+
+        var delivered = Assert.Single(await host.WaitForAsync<EmailDelivered>(d => d.Count == 1, "the delivery"));
+        Assert.Equal(2, delivered.Attempt);
+        Assert.Single(_relay.Received);
+        var record = await host.QueryAsync(db => db.Deliveries.SingleAsync(d => d.EmailId == email.EmailId));
+        Assert.Equal((DeliveryState.Delivered, 2, (Guid?)null), (record.State, record.Attempt, record.ClaimId));
+    }
+
+    [Fact]
+    public async Task LiveClaimOfAnotherWorkerIsLeftAloneAndTheCommandKeptForATakeover()
+    {
+        var email = TestEmails.Create();
+        await using var host = await DeliveryHost.StartAsync(_relay.Port);
+        await host.QueryAsync(async db =>
+        {
+            var now = DateTime.UtcNow;
+            db.Deliveries.Add(new DeliveryRecord
+            {
+                EmailId = email.EmailId, Recipient = "alice@example.com", State = DeliveryState.Sending, Attempt = 1,
+                ClaimId = Guid.NewGuid(), DueAt = now.AddMinutes(5), FirstAttemptAt = now, ExpiresAt = now.AddDays(2), UpdatedAt = now,
+            });
+            return await db.SaveChangesAsync();
+        });
+
+        await host.Harness.Bus.Publish(email);
+
+        Assert.True(await host.Harness.Consumed.Any<SendEmail>());
+        await Eventually.GetAsync(() => host.QueryAsync(db => db.RetryMessages.AnyAsync(m => m.EmailId == email.EmailId)),
+            kept => kept, TimeSpan.FromSeconds(10), "the command kept for a takeover");
+        Assert.Empty(_relay.Received);
+        Assert.False(await host.Harness.Published.Any<EmailDelivered>());
+    }
+}

@@ -1,0 +1,125 @@
+using System.Globalization;
+using EmailPlatform.Contracts;
+using EmailPlatform.Delivery.Relays;
+using EmailPlatform.Delivery.Tests.Support;
+using EmailPlatform.Testing;
+using Microsoft.Extensions.Options;
+
+namespace EmailPlatform.Delivery.Tests.Relays;
+
+/// <summary>Priority failover, weighted sharing and the per-relay breaker: in the router, and through the worker to real sockets.</summary>
+public sealed class RelayRoutingTests : IAsyncLifetime
+{
+    private ScriptedSmtpServer _relay = null!;
+
+    public async Task InitializeAsync() => _relay = await ScriptedSmtpServer.StartAsync();
+
+    public async Task DisposeAsync() => await _relay.DisposeAsync();
+
+    [Fact]
+    public async Task UnreachablePrimaryFailsOverToTheBackupRelayInTheSameAttempt()
+    {
+        var email = TestEmails.Create();
+        await using var host = await DeliveryHost.StartAsync(_relay.Port, settings: TwoRelays(TestRelays.UnusedPort(), threshold: 5));
+
+        await host.Harness.Bus.Publish(email);
+
+        var delivered = Assert.Single(await host.WaitForAsync<EmailDelivered>(d => d.Count == 1, "the delivery through the backup"));
+        Assert.Equal(("backup", 1), (delivered.Relay, delivered.Attempt));
+        Assert.Empty(host.Published<EmailDeferred>());
+        Assert.Single(_relay.Received);
+    }
+
+    [Fact]
+    public async Task RelayWhoseBreakerOpenedIsSkippedUntilItsCoolDownEnds()
+    {
+        await using var dead = new CountingProxy(TestRelays.UnusedPort());
+        await using var host = await DeliveryHost.StartAsync(_relay.Port, settings: TwoRelays(dead.Port, threshold: 1));
+
+        await host.Harness.Bus.Publish(TestEmails.Create());
+        await host.WaitForAsync<EmailDelivered>(d => d.Count == 1, "the first delivery");
+        await host.Harness.Bus.Publish(TestEmails.Create());
+        await host.WaitForAsync<EmailDelivered>(d => d.Count == 2, "the second delivery");
+
+        Assert.Equal(1, dead.Sessions);
+        Assert.All(host.Published<EmailDelivered>(), d => Assert.Equal("backup", d.Relay));
+    }
+
+    [Fact]
+    public void LowerPriorityIsAlwaysTriedFirstAndWeightsShareTrafficWithinAPriority()
+    {
+        var router = Router(
+            new RelayOptions { Name = "heavy", Host = "a", Priority = 0, Weight = 3 },
+            new RelayOptions { Name = "light", Host = "b", Priority = 0, Weight = 1 },
+            new RelayOptions { Name = "backup", Host = "c", Priority = 10 });
+
+        var firsts = Enumerable.Range(0, 4000).Select(_ => router.Candidates()).ToList();
+
+        Assert.All(firsts, c => Assert.Equal("backup", c[^1].Name));
+        Assert.All(firsts, c => Assert.Equal(3, c.Count));
+        var heavyShare = firsts.Count(c => c[0].Name == "heavy") / 4000.0;
+        Assert.InRange(heavyShare, 0.70, 0.80);
+    }
+
+    [Fact]
+    public void OpenBreakerLetsOneProbeThroughAfterItsCoolDownAndClosesWhenItSucceeds()
+    {
+        var time = new ManualTime();
+        var breaker = new RelayBreaker(new DeliveryOptions { BreakerFailureThreshold = 2, BreakerCoolDown = TimeSpan.FromSeconds(30) }, time);
+
+        Assert.False(breaker.Failed());
+        Assert.True(breaker.Failed());
+        Assert.False(breaker.TryEnter());
+
+        time.Advance(TimeSpan.FromSeconds(31));
+        Assert.True(breaker.TryEnter());
+        Assert.False(breaker.TryEnter());
+
+        breaker.Succeeded();
+        Assert.True(breaker.TryEnter());
+        Assert.True(breaker.TryEnter());
+    }
+
+    [Fact]
+    public void FailedProbeOpensTheBreakerForAnotherCoolDown()
+    {
+        var time = new ManualTime();
+        var breaker = new RelayBreaker(new DeliveryOptions { BreakerFailureThreshold = 1, BreakerCoolDown = TimeSpan.FromSeconds(30) }, time);
+        breaker.Failed();
+        time.Advance(TimeSpan.FromSeconds(31));
+        Assert.True(breaker.TryEnter());
+
+        Assert.True(breaker.Failed());
+
+        Assert.False(breaker.TryEnter());
+        time.Advance(TimeSpan.FromSeconds(31));
+        Assert.True(breaker.TryEnter());
+    }
+
+    private static RelayRouter Router(params RelayOptions[] relays) =>
+        new(Options.Create(new DeliveryOptions { Relays = [.. relays] }), TimeProvider.System);
+
+    private Dictionary<string, string?> TwoRelays(int primaryPort, int threshold) => new()
+    {
+        ["Delivery:Relays:0:Name"] = "primary",
+        ["Delivery:Relays:0:Port"] = primaryPort.ToString(CultureInfo.InvariantCulture),
+        ["Delivery:Relays:1:Name"] = "backup",
+        ["Delivery:Relays:1:Host"] = "127.0.0.1",
+        ["Delivery:Relays:1:Port"] = _relay.Port.ToString(CultureInfo.InvariantCulture),
+        ["Delivery:Relays:1:Security"] = "None",
+        ["Delivery:Relays:1:Priority"] = "10",
+        ["Delivery:ConnectRetries"] = "0",
+        ["Delivery:ConnectTimeout"] = "00:00:05",
+        ["Delivery:BreakerFailureThreshold"] = threshold.ToString(CultureInfo.InvariantCulture),
+        ["Delivery:BreakerCoolDown"] = "00:10:00",
+    };
+
+    private sealed class ManualTime : TimeProvider
+    {
+        private DateTimeOffset _now = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+        public override DateTimeOffset GetUtcNow() => _now;
+
+        public void Advance(TimeSpan by) => _now += by;
+    }
+}

@@ -1,0 +1,86 @@
+using EmailPlatform.Contracts;
+using EmailPlatform.Delivery.Relays;
+using EmailPlatform.Delivery.Tests.Support;
+using EmailPlatform.Testing;
+using Microsoft.EntityFrameworkCore;
+using SmtpServer.Protocol;
+
+namespace EmailPlatform.Delivery.Tests.Retries;
+
+/// <summary>The persisted retry schedule with short intervals, against a scripted relay, on both stores.</summary>
+public sealed class RetryScheduleTests : IAsyncLifetime
+{
+    private const string Alice = "alice@example.com";
+
+    private ScriptedSmtpServer _relay = null!;
+
+    public async Task InitializeAsync() => _relay = await ScriptedSmtpServer.StartAsync();
+
+    public async Task DisposeAsync() => await _relay.DisposeAsync();
+
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
+    public async Task RelayAnswering451ThenAcceptingDeliversOnAttempt2(TestStore store)
+    {
+        _relay.RcptReplies[Alice] = new SmtpResponse((SmtpReplyCode)451, "4.7.1 Greylisted, try again later");
+        var email = TestEmails.Create(to: [Alice, "bob@example.com"]);
+        await using var host = await DeliveryHost.StartAsync(_relay.Port, store, ShortSchedule("00:00:01"));
+
+        await host.Harness.Bus.Publish(email);
+        var deferred = (await host.WaitForAsync<EmailDeferred>(d => d.Count >= 1, "the deferral")).First(d => d.Attempt == 1);
+        _relay.RcptReplies.Clear();
+
+        var delivered = await host.WaitForAsync<EmailDelivered>(d => d.Any(e => e.Recipient == Alice), "the retry's delivery");
+        Assert.Equal((1, 451, "4.7.1"), (deferred.Attempt, deferred.Reply?.Code, deferred.Reply?.EnhancedCode));
+        Assert.Equal(deferred.Timestamp + TimeSpan.FromSeconds(1), deferred.NextAttemptAt);
+        var attempts = host.Published<EmailDeferred>().Count + 1;
+        Assert.Equal(attempts, delivered.Single(d => d.Recipient == Alice).Attempt);
+        Assert.InRange(attempts, 2, 3);
+        Assert.Equal(1, delivered.Single(d => d.Recipient == "bob@example.com").Attempt);
+        Assert.Equal(2, _relay.Received.Count);
+        Assert.Equal([Alice], _relay.Received.Last().RcptTo);
+        Assert.Empty(await host.QueryAsync(db => db.RetryMessages.ToListAsync()));
+    }
+
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
+    public async Task RecipientStillDeferredWhenTheRetryWindowExpiresFails(TestStore store)
+    {
+        _relay.RcptReplies[Alice] = new SmtpResponse((SmtpReplyCode)451, "4.2.0 Mailbox busy");
+        var email = TestEmails.Create();
+        var settings = ShortSchedule("00:00:01");
+        settings["Delivery:MaxRetryAge"] = "00:00:02";
+        await using var host = await DeliveryHost.StartAsync(_relay.Port, store, settings);
+
+        await host.Harness.Bus.Publish(email);
+
+        var failed = Assert.Single(await host.WaitForAsync<EmailFailed>(f => f.Count == 1, "the expiry"));
+        var deferred = host.Published<EmailDeferred>();
+        Assert.StartsWith("Expired", failed.Reason, StringComparison.Ordinal);
+        Assert.Equal(451, failed.Reply?.Code);
+        Assert.Equal(deferred.Count + 1, failed.Attempt);
+        Assert.InRange(failed.Attempt, 2, 4);
+        Assert.Equal(Enumerable.Range(1, deferred.Count), deferred.Select(d => d.Attempt).Order());
+        Assert.Empty(await host.QueryAsync(db => db.RetryMessages.ToListAsync()));
+    }
+
+    [Fact]
+    public void DefaultScheduleGrowsThenRepeatsEveryFourHours()
+    {
+        var options = new DeliveryOptions();
+
+        Assert.Equal(TimeSpan.FromMinutes(1), options.RetryDelayAfter(1));
+        Assert.Equal(TimeSpan.FromMinutes(5), options.RetryDelayAfter(2));
+        Assert.Equal(TimeSpan.FromHours(4), options.RetryDelayAfter(7));
+        Assert.Equal(TimeSpan.FromHours(4), options.RetryDelayAfter(30));
+        Assert.Equal(TimeSpan.FromDays(2), options.MaxRetryAge);
+    }
+
+    private static Dictionary<string, string?> ShortSchedule(string interval) => new()
+    {
+        ["Delivery:RetrySchedule:0"] = interval,
+        ["Delivery:RetryPollInterval"] = "00:00:05",
+    };
+}

@@ -1,0 +1,99 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace EmailPlatform.Delivery.Tests.Support;
+
+/// <summary>
+/// A bare SMTP server over a real socket that offers no extensions beyond 8BITMIME (no SMTPUTF8, no PIPELINING):
+/// the kind of older relay the SmtpServer package cannot play, since it always offers SMTPUTF8.
+/// </summary>
+internal sealed class MinimalSmtpServer : IAsyncDisposable
+{
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _accepting;
+    private int _sessions;
+
+    public MinimalSmtpServer()
+    {
+        _listener.Start();
+        _accepting = AcceptAsync();
+    }
+
+    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+    public int Sessions => Volatile.Read(ref _sessions);
+
+    /// <summary>The RCPT TO addresses of every message received, one list per message.</summary>
+    public ConcurrentQueue<IReadOnlyList<string>> Received { get; } = new();
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _listener.Stop();
+        await _accepting.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _stop.Dispose();
+    }
+
+    private async Task AcceptAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            var socket = await _listener.AcceptTcpClientAsync(_stop.Token);
+            Interlocked.Increment(ref _sessions);
+            _ = Task.Run(() => ServeAsync(socket));
+        }
+    }
+
+    private async Task ServeAsync(TcpClient socket)
+    {
+        using var _ = socket;
+        var stream = socket.GetStream();
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        await using var writer = new StreamWriter(stream, new UTF8Encoding(false)) { NewLine = "\r\n", AutoFlush = true };
+        var rcpt = new List<string>();
+        try
+        {
+            await writer.WriteLineAsync("220 minimal.test ESMTP");
+            while (await reader.ReadLineAsync(_stop.Token) is { } line)
+            {
+                var verb = line.Split(' ', 2)[0].ToUpperInvariant();
+                switch (verb)
+                {
+                    case "EHLO":
+                        await writer.WriteAsync("250-minimal.test\r\n250 8BITMIME\r\n");
+                        break;
+                    case "RCPT":
+                        rcpt.Add(line[(line.IndexOf('<', StringComparison.Ordinal) + 1)..line.LastIndexOf('>')]);
+                        await writer.WriteLineAsync("250 2.1.5 Ok");
+                        break;
+                    case "DATA":
+                        await writer.WriteLineAsync("354 End data with <CR><LF>.<CR><LF>");
+                        while (await reader.ReadLineAsync(_stop.Token) is { } data && data != ".")
+                        {
+                        }
+
+                        Received.Enqueue(rcpt.ToList());
+                        rcpt.Clear();
+                        await writer.WriteLineAsync("250 2.0.0 Ok: queued");
+                        break;
+                    case "QUIT":
+                        await writer.WriteLineAsync("221 2.0.0 Bye");
+                        return;
+                    case "RSET":
+                        rcpt.Clear();
+                        await writer.WriteLineAsync("250 2.0.0 Ok");
+                        break;
+                    default:
+                        await writer.WriteLineAsync("250 2.0.0 Ok");
+                        break;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
+        {
+        }
+    }
+}

@@ -1,0 +1,89 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using EmailPlatform.Testing;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Trace;
+
+namespace EmailPlatform.Standalone.Tests;
+
+/// <summary>
+/// One trace per email: the HTTP POST, the outbox publish, the bus hop, the SMTP attempt and the status write
+/// share one trace id, carried by W3C trace context through the outbox row and MassTransit's headers. The
+/// standalone host runs every service in one process, so an in-memory exporter sees all their spans.
+/// </summary>
+public sealed class OneTracePerEmailTests : IDisposable
+{
+    private readonly string _dataDirectory = Directory.CreateTempSubdirectory("emailplatform-trace-").FullName;
+
+    [Fact]
+    public async Task IngressOutboxWorkerSmtpAndStatusSpansShareOneTrace()
+    {
+        var spans = new SpanCollection();
+        var apiKey = TestInfrastructure.NewApiKey();
+        await using var factory = new WebApplicationFactory<StandaloneOptions>().WithWebHostBuilder(web =>
+        {
+            web.UseSetting("Auth:BootstrapKey", apiKey);
+            web.UseSetting("Standalone:DataDirectory", _dataDirectory);
+            web.UseSetting("Standalone:CaptureRelayPort", ServiceProcess.FreeTcpPort().ToString(System.Globalization.CultureInfo.InvariantCulture));
+            web.ConfigureServices(services => services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddInMemoryExporter(spans)));
+        });
+        using var client = factory.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+
+        using var response = await client.PostAsJsonAsync("/v1/emails", new { from = "hello@acme.test", to = "you@example.test", subject = "Traced", text = "Hi." });
+        var id = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["id"]!.GetValue<string>();
+        await Eventually.GetAsync(
+            async () =>
+            {
+                using var read = await client.GetAsync(new Uri($"/v1/emails/{id}", UriKind.Relative));
+                return read.IsSuccessStatusCode ? JsonNode.Parse(await read.Content.ReadAsStringAsync())?["status"]?.GetValue<string>() : null;
+            },
+            status => status == "delivered", TimeSpan.FromSeconds(15), "the email to be delivered");
+
+        var post = await Eventually.GetAsync(
+            () => Task.FromResult(Snapshot(spans).FirstOrDefault(s => s.Kind == ActivityKind.Server && s.DisplayName.StartsWith("POST", StringComparison.Ordinal))),
+            s => s is not null, TimeSpan.FromSeconds(5), "the POST span");
+        var trace = Snapshot(spans).Where(s => s.TraceId == post!.TraceId).ToList();
+
+        Assert.Contains(trace, s => s.Source.Name == "EmailPlatform.Ingress" && s.DisplayName == "outbox publish SendEmail");
+        Assert.Contains(trace, s => IsConsume(s, "send-email"));
+        Assert.Contains(trace, s => s.Source.Name == "EmailPlatform.Delivery" && s.DisplayName == "smtp send");
+        Assert.Contains(trace, s => IsConsume(s, "recipient-outcome"));
+        Assert.Contains(trace, s => IsConsume(s, "email-lifecycle"));
+        Assert.All(trace.Where(s => s.Source.Name != "Microsoft.AspNetCore" && !s.DisplayName.EndsWith(" receive", StringComparison.Ordinal)),
+            s => Assert.True(id == s.GetTagItem("email.id")?.ToString(), $"{s.Source.Name} '{s.DisplayName}' has no email.id"));
+    }
+
+    private static bool IsConsume(Activity span, string endpoint) =>
+        span.Source.Name == "MassTransit" && span.Kind == ActivityKind.Consumer && span.DisplayName == endpoint + " process";
+
+    private static List<Activity> Snapshot(SpanCollection spans) => spans.Snapshot();
+
+    public void Dispose() => Directory.Delete(_dataDirectory, recursive: true);
+}
+
+/// <summary>The exporter adds from the threads that end spans while the test reads: a collection safe for both.</summary>
+internal sealed class SpanCollection : System.Collections.ObjectModel.Collection<Activity>
+{
+    private readonly Lock _lock = new();
+
+    public List<Activity> Snapshot()
+    {
+        lock (_lock)
+        {
+            return [.. this];
+        }
+    }
+
+    protected override void InsertItem(int index, Activity item)
+    {
+        lock (_lock)
+        {
+            base.InsertItem(index, item);
+        }
+    }
+}
