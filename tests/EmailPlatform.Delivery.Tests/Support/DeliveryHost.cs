@@ -86,7 +86,7 @@ internal sealed class DeliveryHost : IAsyncDisposable
     public List<T> Published<T>() where T : class => _recorder.Of<T>().ToList();
 
     /// <summary>Waits until the published messages of type <typeparamref name="T"/> satisfy <paramref name="done"/>.</summary>
-    public Task<List<T>> WaitForAsync<T>(Func<List<T>, bool> done, string what, int seconds = 20) where T : class =>
+    public Task<List<T>> WaitForAsync<T>(Func<List<T>, bool> done, string what, int seconds = 60) where T : class =>
         Eventually.GetAsync(() => Task.FromResult(Published<T>()), done, TimeSpan.FromSeconds(seconds), what);
 
     public async Task<T> QueryAsync<T>(Func<DeliveryDbContext, Task<T>> query)
