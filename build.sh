@@ -154,6 +154,7 @@ ensure_pg_role() {
 SELECT format('CREATE ROLE %I', :'role')
 WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role') \gexec
 SELECT format('ALTER ROLE %I WITH LOGIN CREATEDB PASSWORD %L', :'role', :'pw') \gexec
+SELECT format('GRANT pg_signal_backend TO %I', :'role') \gexec
 SQL
   # Verify password auth over TCP, exactly as the tests will connect.
   PGPASSWORD="$PG_PASSWORD" PGCONNECT_TIMEOUT=10 \

@@ -1,14 +1,20 @@
 namespace EmailPlatform.Ingress.ApiKeys;
 
 /// <summary>The body of <c>POST /v1/api-keys</c>.</summary>
-/// <param name="Scopes">Any of <c>send</c>, <c>read</c>, <c>admin</c>; <c>["send", "read"]</c> when omitted.</param>
-/// <param name="AllowedSenderDomains">When given, this key may only send <c>from</c> these domains.</param>
-/// <param name="RateLimitPerSecond">This key's sending rate; the configured default when omitted.</param>
-public sealed record CreateApiKeyRequest(
-    string? Name,
-    IReadOnlyList<string>? Scopes,
-    IReadOnlyList<string>? AllowedSenderDomains,
-    double? RateLimitPerSecond);
+public sealed record CreateApiKeyRequest
+{
+    /// <summary>What the key is for, 1 to 100 characters (required).</summary>
+    public string? Name { get; init; }
+
+    /// <summary>Any of <c>send</c>, <c>read</c>, <c>admin</c>; <c>["send", "read"]</c> when omitted.</summary>
+    public IReadOnlyList<string>? Scopes { get; init; }
+
+    /// <summary>When given, this key may only send <c>from</c> these domains and their subdomains.</summary>
+    public IReadOnlyList<string>? AllowedSenderDomains { get; init; }
+
+    /// <summary>This key's request rate per second; the configured default when omitted.</summary>
+    public double? RateLimitPerSecond { get; init; }
+}
 
 /// <summary>An API key as listed: never the key itself.</summary>
 public record ApiKeyResponse(

@@ -1,5 +1,4 @@
 using EmailPlatform.Ingress.Storage;
-using System.Globalization;
 using EmailPlatform.Ingress.Outbox;
 using EmailPlatform.Ingress.Sending;
 using EmailPlatform.ServiceDefaults.Authentication;
@@ -12,18 +11,23 @@ namespace EmailPlatform.Ingress.ApiKeys;
 /// <summary><c>/v1/api-keys</c>: create (the token is shown once), list and revoke keys. Admin scope.</summary>
 public static class ApiKeysEndpoints
 {
-    private static readonly IdnMapping Idn = new();
-
     public static RouteGroupBuilder MapApiKeys(this IEndpointRouteBuilder routes)
     {
         var group = routes.MapGroup("/v1/api-keys")
             .WithTags("API keys")
-            .RequireAuthorization(ApiKeyScopes.Admin);
+            .RequireAuthorization(ApiKeyScopes.Admin)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
-        group.MapPost("/", CreateAsync).WithName("CreateApiKey").WithSummary("Creates an API key; its token is in this answer only.");
+        group.MapPost("/", CreateAsync).WithName("CreateApiKey").WithSummary("Creates an API key; its token is in this answer only.")
+            .WithJsonRequestBody<CreateApiKeyRequest>(OpenApiBodies.CreateApiKeyExample)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
         group.MapGet("/", ListAsync).WithName("ListApiKeys").WithSummary("Lists API keys (never their tokens).");
         group.MapDelete("/{id}", RevokeAsync).WithName("RevokeApiKey")
-            .WithSummary("Revokes an API key; every replica refuses it within seconds.");
+            .WithSummary("Revokes an API key; every replica refuses it within seconds.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return group;
     }
 
@@ -98,19 +102,13 @@ public static class ApiKeysEndpoints
 
         foreach (var domain in request.AllowedSenderDomains ?? [])
         {
-            try
+            if (DomainNames.TryToAscii(domain?.Trim().TrimEnd('.'), out var ascii) && ascii.Contains('.', StringComparison.Ordinal))
             {
-                var ascii = Idn.GetAscii(domain.Trim().TrimEnd('.')).ToLowerInvariant();
-                if (ascii.Length == 0 || !ascii.Contains('.', StringComparison.Ordinal) || SendEmailValidator.ContainsControl(ascii))
-                {
-                    throw new ArgumentException("not a domain", nameof(request));
-                }
-
                 domains.Add(ascii);
             }
-            catch (ArgumentException)
+            else
             {
-                errors["allowed_sender_domains"] = [$"'{domain}' is not a domain name."];
+                errors["allowed_sender_domains"] = [$"'{domain}' is not a domain name such as example.com."];
             }
         }
 

@@ -21,7 +21,7 @@ internal static class BatchEndpoint
         group.MapPost("/batch", SendBatchAsync)
             .WithName("SendBatch")
             .WithSummary("Accepts up to 100 emails at once.")
-            .WithJsonRequestBody<SendEmailRequest[]>()
+            .WithJsonRequestBody<SendEmailRequest[]>(OpenApiBodies.BatchExample)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);

@@ -7,4 +7,8 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1101, Level = LogLevel.Warning, Message = "Publishing the outbox failed; retrying in {Delay}")]
     public static partial void PublishFailed(ILogger logger, Exception exception, TimeSpan delay);
+
+    [LoggerMessage(EventId = 1102, Level = LogLevel.Error,
+        Message = "Outbox message {OutboxMessageId} of email {EmailId} (type '{MessageType}') cannot be read and will never be published; it is parked (available_at 9999-12-31) for inspection")]
+    public static partial void Unpublishable(ILogger logger, Exception exception, Guid outboxMessageId, Guid emailId, string messageType);
 }

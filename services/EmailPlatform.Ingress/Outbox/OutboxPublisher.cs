@@ -1,5 +1,7 @@
 using EmailPlatform.Ingress.Storage;
 using System.Diagnostics;
+using System.Text.Json;
+using EmailPlatform.ServiceDefaults.Telemetry;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -12,7 +14,8 @@ namespace EmailPlatform.Ingress.Outbox;
 /// consumer tolerates (at-least-once, idempotent). Events go out before commands, so the status service hears
 /// of an email before any worker can report on it. With PostgreSQL, rows are claimed with
 /// <c>FOR UPDATE SKIP LOCKED</c>: several ingress replicas never publish the same message together, and a
-/// cancel waits for a batch in flight. While the broker is down the ingress keeps accepting; this loop backs
+/// cancel waits for a batch in flight. A row that cannot be read (unknown type, bad payload) is logged and
+/// parked, so it never blocks the rows behind it. While the broker is down the ingress keeps accepting; this loop backs
 /// off and catches up afterwards. It wakes when signalled, and otherwise every poll interval, which is also
 /// how scheduled emails leave on time.
 /// </summary>
@@ -25,6 +28,9 @@ internal sealed class OutboxPublisher(
     ILogger<OutboxPublisher> logger) : BackgroundService
 {
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
+
+    /// <summary>The <c>available_at</c> of a parked row: never due. Find them with <c>published_at IS NULL AND available_at = '9999-12-31'</c>.</summary>
+    internal static readonly DateTime Parked = new(9999, 12, 31, 0, 0, 0, DateTimeKind.Utc);
     private readonly OutboxOptions _options = options.Value;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -69,23 +75,42 @@ internal sealed class OutboxPublisher(
             return 0;
         }
 
+        var publishable = new List<(OutboxMessage Row, object Message, Type Type)>(batch.Count);
+        foreach (var row in batch)
+        {
+            if (Read(row) is { } read)
+            {
+                publishable.Add((row, read.Message, read.Type));
+            }
+            else
+            {
+                // A row that can never be published must not hold back the rows behind it: it is parked
+                // (left unpublished, never due again) for an operator to inspect, and logged as an error.
+                row.AvailableAt = Parked;
+            }
+        }
+
         using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
         {
             timeout.CancelAfter(_options.PublishTimeout);
-            await Task.WhenAll(batch.Where(m => !OutboxMessageTypes.IsCommand(m.MessageType)).Select(m => PublishAsync(m, timeout.Token)));
-            await Task.WhenAll(batch.Where(m => OutboxMessageTypes.IsCommand(m.MessageType)).Select(m => PublishAsync(m, timeout.Token)));
+            await Task.WhenAll(publishable.Where(m => !OutboxMessageTypes.IsCommand(m.Row.MessageType)).Select(m => PublishAsync(m, timeout.Token)));
+            await Task.WhenAll(publishable.Where(m => OutboxMessageTypes.IsCommand(m.Row.MessageType)).Select(m => PublishAsync(m, timeout.Token)));
         }
 
-        foreach (var message in batch)
+        foreach (var (message, _, _) in publishable)
         {
             message.PublishedAt = now;
         }
 
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        OutboxTelemetry.Published.Add(batch.Count);
-        OutboxTelemetry.RecordLag(now - batch.Min(m => m.AvailableAt));
-        Log.Published(logger, batch.Count);
+        if (publishable.Count > 0)
+        {
+            OutboxTelemetry.Published.Add(publishable.Count);
+            OutboxTelemetry.RecordLag(now - publishable.Min(m => m.Row.AvailableAt));
+            Log.Published(logger, publishable.Count);
+        }
+
         return batch.Count;
     }
 
@@ -104,12 +129,26 @@ internal sealed class OutboxPublisher(
         return due.ToListAsync(cancellationToken);
     }
 
-    private async Task PublishAsync(OutboxMessage row, CancellationToken cancellationToken)
+    /// <summary>The row's message, or null (logged) when its type is unknown or its payload unreadable.</summary>
+    private (object Message, Type Type)? Read(OutboxMessage row)
     {
-        var (message, type) = OutboxMessageTypes.Read(row);
+        try
+        {
+            return OutboxMessageTypes.Read(row);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or JsonException or NotSupportedException or ArgumentException)
+        {
+            Log.Unpublishable(logger, ex, row.Id, row.EmailId, row.MessageType);
+            return null;
+        }
+    }
+
+    private async Task PublishAsync((OutboxMessage Row, object Message, Type Type) item, CancellationToken cancellationToken)
+    {
+        var (row, message, type) = item;
         ActivityContext.TryParse(row.TraceParent, null, out var parent);
         using var activity = OutboxTelemetry.Source.StartActivity("outbox publish " + row.MessageType, ActivityKind.Producer, parent);
-        activity?.SetTag("email.id", row.EmailId);
+        EmailTelemetry.SetEmailId(activity, row.EmailId);
         await bus.Publish(message, type, cancellationToken);
     }
 }

@@ -45,3 +45,13 @@ internal sealed class RateLimitFilter(IOptions<RateLimitOptions> options, TimePr
 
     private static string Seconds(double value) => Math.Ceiling(value).ToString(CultureInfo.InvariantCulture);
 }
+
+internal static class RateLimitFilterExtensions
+{
+    /// <summary>
+    /// Adds the one <see cref="RateLimitFilter"/> instance (its buckets are the limiter's state).
+    /// <c>AddEndpointFilter&lt;T&gt;()</c> would create a new filter, with empty buckets, for every request.
+    /// </summary>
+    public static RouteGroupBuilder AddRateLimit(this RouteGroupBuilder group, IEndpointRouteBuilder routes) =>
+        group.AddEndpointFilter(routes.ServiceProvider.GetRequiredService<RateLimitFilter>());
+}

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using EmailPlatform.Contracts;
 using EmailPlatform.Ingress.Outbox;
 using EmailPlatform.Ingress.Sending;
+using EmailPlatform.ServiceDefaults.Telemetry;
 using EmailPlatform.ServiceDefaults.Authentication;
 using EmailPlatform.ServiceDefaults.Problems;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -19,7 +20,7 @@ internal static class RawEndpoint
         group.MapPost("/raw", SendRawAsync)
             .WithName("SendRawEmail")
             .WithSummary("Accepts a complete RFC 5322 message (base64) with its SMTP envelope.")
-            .WithJsonRequestBody<RawEmailRequest>()
+            .WithJsonRequestBody<RawEmailRequest>(OpenApiBodies.RawExample)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
@@ -65,7 +66,7 @@ internal static class RawEndpoint
         }
 
         using var raw = new MemoryStream();
-        await message.WriteToAsync(raw, cancellationToken);
+        await message.WriteToAsync(RawMessageReader.Rfc5322, raw, cancellationToken);
         var command = new SendEmail(
             EmailId: id,
             MessageId: message.MessageId,
@@ -86,7 +87,7 @@ internal static class RawEndpoint
         {
             RawMessage = raw.ToArray(),
         };
-        Activity.Current?.SetTag("email.id", id);
+        EmailTelemetry.SetEmailId(Activity.Current, id);
 
         var visible = message.To.Mailboxes.Concat(message.Cc.Mailboxes).Select(m => m.Address).ToHashSet(StringComparer.OrdinalIgnoreCase);
         var bcc = command.Envelope.RcptTo.Where(r => !visible.Contains(r)).ToList();

@@ -17,16 +17,23 @@ internal sealed record ValidatedRawEmail(
 /// </summary>
 internal static class RawMessageReader
 {
+    /// <summary>How the accepted message is stored: as on the wire (CRLF), whatever the platform's own line ending.</summary>
+    public static readonly FormatOptions Rfc5322 = CreateFormat();
+
+    private static FormatOptions CreateFormat()
+    {
+        var format = FormatOptions.Default.Clone();
+        format.NewLineFormat = NewLineFormat.Dos;
+        return format;
+    }
+
     public static (ValidatedRawEmail? Email, IDictionary<string, string[]> Errors, string ProblemName) Validate(
         RawEmailRequest request, SendLimits limits)
     {
         var errors = new SendEmailValidator.Errors();
         var mailFrom = errors.Required("mail_from", request.MailFrom) ? SendEmailValidator.ParseMailbox(errors, "mail_from", request.MailFrom!) : null;
-        var rcptTo = SendEmailValidator.ParseList(errors, "rcpt_to", request.RcptTo, required: true);
-        if (rcptTo.Count > limits.MaxRecipients)
-        {
-            errors.Add("rcpt_to", $"At most {limits.MaxRecipients} recipients are allowed in one email.");
-        }
+        // The envelope is the whole recipient list: the total limit applies, not the per-header-field one.
+        var rcptTo = SendEmailValidator.ParseList(errors, "rcpt_to", request.RcptTo, required: true, maxCount: limits.MaxRecipients);
 
         SendEmailValidator.CheckTags(errors, request.Tags);
         SendEmailValidator.CheckMetadata(errors, request.Metadata);

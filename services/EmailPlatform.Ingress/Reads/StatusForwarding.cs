@@ -21,7 +21,7 @@ public static class StatusForwarding
         var group = routes.MapGroup("/v1/emails")
             .WithTags("Emails")
             .RequireAuthorization(ApiKeyScopes.Read)
-            .AddEndpointFilter<RateLimitFilter>();
+            .AddRateLimit(routes);
         group.MapGet("/{id}", ForwardAsync).WithName("GetEmailViaIngress").ExcludeFromDescription();
         group.MapGet("/", ForwardAsync).WithName("ListEmailsViaIngress").ExcludeFromDescription();
         return group;

@@ -28,7 +28,7 @@ internal static class ScheduleEndpoints
         group.MapPatch("/{id}", RescheduleAsync)
             .WithName("RescheduleEmail")
             .WithSummary("Moves a scheduled email that has not been sent to a new time.")
-            .WithJsonRequestBody<RescheduleRequest>()
+            .WithJsonRequestBody<RescheduleRequest>(OpenApiBodies.RescheduleExample)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict);
     }

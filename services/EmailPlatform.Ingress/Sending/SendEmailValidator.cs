@@ -80,7 +80,8 @@ internal static partial class SendEmailValidator
             return null;
         }
 
-        if (!MailboxAddress.TryParse(StrictAddresses, value, out var mailbox) || !mailbox.Address.Contains('@', StringComparison.Ordinal))
+        if (!MailboxAddress.TryParse(StrictAddresses, value, out var mailbox) || !mailbox.Address.Contains('@', StringComparison.Ordinal)
+            || !DomainNames.IsValidMailDomain(mailbox.Domain))
         {
             errors.Add(field, $"'{value}' is not a valid email address. Use 'name@example.com' or 'Name <name@example.com>'.",
                 field == "from" ? ApiProblems.InvalidFromAddress : null);
@@ -90,7 +91,8 @@ internal static partial class SendEmailValidator
         return mailbox;
     }
 
-    internal static List<MailboxAddress> ParseList(Errors errors, string field, IReadOnlyList<string>? values, bool required)
+    /// <param name="maxCount">The most addresses the field takes; <see cref="MaxRecipientsPerField"/> unless given.</param>
+    internal static List<MailboxAddress> ParseList(Errors errors, string field, IReadOnlyList<string>? values, bool required, int maxCount = MaxRecipientsPerField)
     {
         var result = new List<MailboxAddress>();
         if (values is null || values.Count == 0)
@@ -103,9 +105,9 @@ internal static partial class SendEmailValidator
             return result;
         }
 
-        if (values.Count > MaxRecipientsPerField)
+        if (values.Count > maxCount)
         {
-            errors.Add(field, $"At most {MaxRecipientsPerField} addresses are allowed in {field}; got {values.Count}.");
+            errors.Add(field, $"At most {maxCount} addresses are allowed in {field}; got {values.Count}.");
             return result;
         }
 

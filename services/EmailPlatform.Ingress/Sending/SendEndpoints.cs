@@ -4,6 +4,7 @@ using EmailPlatform.Ingress.Outbox;
 using EmailPlatform.Ingress.RateLimiting;
 using EmailPlatform.Ingress.Raw;
 using EmailPlatform.Ingress.Scheduling;
+using EmailPlatform.ServiceDefaults.Telemetry;
 using EmailPlatform.ServiceDefaults.Authentication;
 using EmailPlatform.ServiceDefaults.Problems;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -21,7 +22,7 @@ public static class SendEndpoints
         var group = routes.MapGroup("/v1/emails")
             .WithTags("Emails")
             .RequireAuthorization(ApiKeyScopes.Send)
-            .AddEndpointFilter<RateLimitFilter>()
+            .AddRateLimit(routes)
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
@@ -30,7 +31,7 @@ public static class SendEndpoints
         group.MapPost("/", SendAsync)
             .WithName("SendEmail")
             .WithSummary("Accepts one email for delivery (or for its scheduled time).")
-            .WithJsonRequestBody<SendEmailRequest>()
+            .WithJsonRequestBody<SendEmailRequest>(OpenApiBodies.SendExample)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
@@ -74,7 +75,7 @@ public static class SendEndpoints
         }
 
         var command = acceptor.CreateCommand(body.Value!, email);
-        Activity.Current?.SetTag("email.id", command.EmailId);
+        EmailTelemetry.SetEmailId(Activity.Current, command.EmailId);
         acceptor.Stage(command, EmailAcceptor.Trimmed(body.Value!.Bcc), email.ScheduledAt);
 
         var (response, problem) = await acceptor.CommitAsync(

@@ -8,6 +8,7 @@ public static class EventTypes
     public const string Accepted = "email.accepted";
     public const string Queued = "email.queued";
     public const string Scheduled = "email.scheduled";
+    public const string Canceled = "email.canceled";
 
     public static string For(EmailState state) => "email." + state.ToWire();
 }

@@ -47,9 +47,13 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
         email.AcceptedAt = accepted.AcceptedAt.UtcDateTime;
         email.ScheduledAt ??= accepted.ScheduledAt?.UtcDateTime;
 
-        // A scheduled email waits as 'scheduled' unless its EmailQueued (or an outcome) got here first.
-        var queuedAlready = await db.Events.AnyAsync(e => e.EmailId == accepted.EmailId && e.Type == EventTypes.Queued, cancellationToken);
-        var initial = accepted.ScheduledAt is not null && !queuedAlready ? EmailState.Scheduled : EmailState.Queued;
+        // A scheduled email waits as 'scheduled' unless its EmailQueued got here first; a cancel that overtook the
+        // accept (they travel on different queues) still wins.
+        var earlier = await db.Events.Where(e => e.EmailId == accepted.EmailId && (e.Type == EventTypes.Queued || e.Type == EventTypes.Canceled))
+            .Select(e => e.Type).ToListAsync(cancellationToken);
+        var initial = earlier.Contains(EventTypes.Canceled) ? EmailState.Canceled
+            : accepted.ScheduledAt is not null && !earlier.Contains(EventTypes.Queued) ? EmailState.Scheduled
+            : EmailState.Queued;
         foreach (var (kind, addresses) in new[] { ("to", accepted.To), ("cc", accepted.Cc), ("bcc", accepted.Bcc) })
         {
             foreach (var address in addresses.Select(AddressOf))
@@ -90,7 +94,7 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
 
     /// <summary>Canceled before it was sent: every recipient not already final is canceled.</summary>
     public Task RecordCanceledAsync(EmailCanceled canceled, CancellationToken cancellationToken) =>
-        RecordLifecycleAsync(canceled.EventId, canceled.EmailId, EventTypes.For(EmailState.Canceled), canceled.Timestamp, null, email =>
+        RecordLifecycleAsync(canceled.EventId, canceled.EmailId, EventTypes.Canceled, canceled.Timestamp, null, email =>
         {
             foreach (var recipient in email.Recipients.Where(r => !r.State.IsTerminal()))
             {

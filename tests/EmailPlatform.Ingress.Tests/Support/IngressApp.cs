@@ -21,26 +21,37 @@ namespace EmailPlatform.Ingress.Tests.Support;
 internal sealed class IngressApp : IAsyncDisposable
 {
     private readonly WebApplicationFactory<Program> _factory;
-    private readonly TemporaryDatabase _database;
+    private readonly TemporaryDatabase? _ownedDatabase;
     private readonly TemporaryVirtualHost? _virtualHost;
 
-    private IngressApp(WebApplicationFactory<Program> factory, TemporaryDatabase database, TemporaryVirtualHost? virtualHost, string apiKey)
+    private IngressApp(WebApplicationFactory<Program> factory, TemporaryDatabase database, bool ownsDatabase, TemporaryVirtualHost? virtualHost, string apiKey)
     {
         _factory = factory;
-        _database = database;
+        Database = database;
+        _ownedDatabase = ownsDatabase ? database : null;
         _virtualHost = virtualHost;
         ApiKey = apiKey;
     }
 
     public string ApiKey { get; }
 
+    /// <summary>The PostgreSQL database this ingress stores in (its own, or one shared with another ingress).</summary>
+    public TemporaryDatabase Database { get; }
+
+    /// <summary>The amqp URI of the broker this ingress publishes to.</summary>
+    public Uri? RabbitMq { get; private set; }
+
     public IServiceProvider Services => _factory.Services;
 
     /// <param name="rabbitMq">The broker to use; a fresh virtual host on the test broker when null.</param>
     /// <param name="settings">More configuration, such as <c>Ingress:StatusUrl</c>.</param>
-    public static async Task<IngressApp> StartAsync(Uri? rabbitMq = null, IReadOnlyDictionary<string, string?>? settings = null)
+    /// <param name="database">A database shared with another ingress (a second replica); this app does not drop it.</param>
+    /// <param name="apiKey">The bootstrap key; a new random one when null (replicas share theirs).</param>
+    public static async Task<IngressApp> StartAsync(
+        Uri? rabbitMq = null, IReadOnlyDictionary<string, string?>? settings = null, TemporaryDatabase? database = null, string? apiKey = null)
     {
-        var database = await TemporaryDatabase.CreateAsync();
+        var ownsDatabase = database is null;
+        database ??= await TemporaryDatabase.CreateAsync();
         TemporaryVirtualHost? virtualHost = null;
         WebApplicationFactory<Program>? factory = null;
         try
@@ -51,7 +62,7 @@ internal sealed class IngressApp : IAsyncDisposable
                 rabbitMq = virtualHost.Uri;
             }
 
-            var apiKey = TestInfrastructure.NewApiKey();
+            apiKey ??= TestInfrastructure.NewApiKey();
             factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
             {
                 web.UseSetting("ConnectionStrings:Postgres", database.ConnectionString);
@@ -64,11 +75,11 @@ internal sealed class IngressApp : IAsyncDisposable
             });
 
             await factory.Services.MigrateStoreAsync<IngressDbContext>();
-            return new IngressApp(factory, database, virtualHost, apiKey);
+            return new IngressApp(factory, database, ownsDatabase, virtualHost, apiKey) { RabbitMq = rabbitMq };
         }
         catch
         {
-            await DisposeAllAsync(factory, virtualHost, database);
+            await DisposeAllAsync(factory, virtualHost, ownsDatabase ? database : null);
             throw;
         }
     }
@@ -79,6 +90,58 @@ internal sealed class IngressApp : IAsyncDisposable
         var client = _factory.CreateClient();
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", ApiKey);
         return client;
+    }
+
+    /// <summary>A client that sends <c>Authorization: Bearer &lt;apiKey&gt;</c>.</summary>
+    public HttpClient CreateClient(string apiKey)
+    {
+        var client = _factory.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+        return client;
+    }
+
+    /// <summary>Creates an API key with the bootstrap key; returns its token and id.</summary>
+    public async Task<(string Token, Guid Id)> CreateApiKeyAsync(object body)
+    {
+        using var client = CreateClient();
+        using var response = await client.PostAsJsonAsync(new Uri("/v1/api-keys", UriKind.Relative), body);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == System.Net.HttpStatusCode.Created, $"{(int)response.StatusCode}: {text}");
+        using var json = JsonDocument.Parse(text);
+        return (json.RootElement.GetProperty("token").GetString()!, json.RootElement.GetProperty("id").GetGuid());
+    }
+
+    /// <summary>Posts raw JSON to <paramref name="path"/> with the client's credentials and any extra headers.</summary>
+    public static async Task<HttpResponseMessage> PostJsonAsync(
+        HttpClient client, string path, string json, params (string Name, string Value)[] headers)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(path, UriKind.Relative))
+        {
+            Content = new StringContent(json, System.Text.Encoding.UTF8, "application/json"),
+        };
+        foreach (var (name, value) in headers)
+        {
+            request.Headers.TryAddWithoutValidation(name, value);
+        }
+
+        return await client.SendAsync(request);
+    }
+
+    /// <summary>Every row of the outbox (all types).</summary>
+    public async Task<List<OutboxMessage>> OutboxRowsAsync()
+    {
+        await using var scope = Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<IngressDbContext>();
+        return await db.OutboxMessages.AsNoTracking().OrderBy(m => m.Id).ToListAsync();
+    }
+
+    /// <summary>Runs SQL on this ingress's database.</summary>
+    public async Task<int> ExecuteSqlAsync(string sql)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(Database.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand(sql, connection);
+        return await command.ExecuteNonQueryAsync();
     }
 
     /// <summary>A client without credentials.</summary>
@@ -125,9 +188,9 @@ internal sealed class IngressApp : IAsyncDisposable
                 rows.Count);
     }
 
-    public async ValueTask DisposeAsync() => await DisposeAllAsync(_factory, _virtualHost, _database);
+    public async ValueTask DisposeAsync() => await DisposeAllAsync(_factory, _virtualHost, _ownedDatabase);
 
-    private static async Task DisposeAllAsync(WebApplicationFactory<Program>? factory, TemporaryVirtualHost? virtualHost, TemporaryDatabase database)
+    private static async Task DisposeAllAsync(WebApplicationFactory<Program>? factory, TemporaryVirtualHost? virtualHost, TemporaryDatabase? database)
     {
         try
         {
@@ -147,7 +210,10 @@ internal sealed class IngressApp : IAsyncDisposable
             }
             finally
             {
-                await database.DisposeAsync();
+                if (database is not null)
+                {
+                    await database.DisposeAsync();
+                }
             }
         }
     }

@@ -87,6 +87,20 @@ public sealed class StatusRecorderTests
     }
 
     [Fact]
+    public async Task CancelThatOvertakesTheAcceptStillCancelsTheEmail()
+    {
+        await using var store = await StatusStore.PostgresAsync();
+        var emailId = Guid.NewGuid();
+
+        await store.RecordAsync(TestEvents.Canceled(emailId));
+        await store.RecordAsync(TestEvents.Accepted(emailId, to: [Alice], scheduledAt: DateTimeOffset.UtcNow.AddHours(1)));
+
+        var email = await store.EmailAsync(emailId);
+        Assert.Equal(EmailState.Canceled, email.State);
+        Assert.Equal(EmailState.Canceled, Assert.Single(email.Recipients).State);
+    }
+
+    [Fact]
     public async Task RescheduledEmailShowsItsNewTime()
     {
         await using var store = await StatusStore.PostgresAsync();

@@ -1,0 +1,176 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using EmailPlatform.Contracts;
+using EmailPlatform.Ingress.Tests.Support;
+using EmailPlatform.Testing;
+using RabbitMQ.Client;
+using Xunit.Abstractions;
+
+namespace EmailPlatform.Ingress.Tests.Outbox;
+
+/// <summary>
+/// The outbox over real PostgreSQL and RabbitMQ: it drains after a broker outage, two replicas on one database
+/// never publish a message twice, and one unreadable row never blocks the others.
+/// </summary>
+public sealed class OutboxPublishingTests(ITestOutputHelper output)
+{
+    private const string SendEmailExchange = "EmailPlatform.Contracts:SendEmail";
+    private static readonly TimeSpan PublishWait = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task EmailsAcceptedWhileTheBrokerWasDownArePublishedWhenItIsBack()
+    {
+        const int count = 200;
+        await using var database = await TemporaryDatabase.CreateAsync();
+        var apiKey = TestInfrastructure.NewApiKey();
+        var nowhere = new Uri($"amqp://guest:guest@127.0.0.1:{ServiceProcess.FreeTcpPort()}/");
+
+        var ids = new List<Guid>();
+        await using (var offline = await IngressApp.StartAsync(rabbitMq: nowhere, database: database, apiKey: apiKey))
+        {
+            using var client = offline.CreateClient();
+            for (var i = 0; i < count; i++)
+            {
+                using var response = await IngressApp.PostJsonAsync(client, "/v1/emails", SendBodies.Json().ToJsonString());
+                Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+                ids.Add(JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetGuid());
+            }
+
+            Assert.Equal(count * 3, await Unpublished(database));
+        }
+
+        // The broker is back: an ingress on the same database with a reachable broker drains the backlog.
+        await using var vhost = await TemporaryVirtualHost.CreateAsync();
+        await using var queue = await CountingQueue.BindAsync(vhost.Uri, SendEmailExchange);
+        var clock = Stopwatch.StartNew();
+        await using var online = await IngressApp.StartAsync(rabbitMq: vhost.Uri, database: database, apiKey: apiKey);
+        await Eventually.GetAsync(() => Unpublished(database), n => n == 0, PublishWait, "the outbox to drain");
+        clock.Stop();
+
+        var published = await queue.DrainAsync();
+        Assert.Equal(ids.Order(), published.Order());
+        output.WriteLine($"Catch-up: {count} emails ({count * 3} outbox messages) published in {clock.Elapsed.TotalSeconds:0.00} s " +
+            $"including host start = {count / clock.Elapsed.TotalSeconds:0} emails/s");
+    }
+
+    [Fact]
+    public async Task TwoIngressReplicasOnOneDatabaseNeverPublishTheSameMessageTwice()
+    {
+        const int count = 150;
+        await using var database = await TemporaryDatabase.CreateAsync();
+        await using var vhost = await TemporaryVirtualHost.CreateAsync();
+        await using var queue = await CountingQueue.BindAsync(vhost.Uri, SendEmailExchange);
+        var apiKey = TestInfrastructure.NewApiKey();
+        var settings = new Dictionary<string, string?> { ["Ingress:Outbox:BatchSize"] = "5", ["Ingress:Outbox:PollInterval"] = "00:00:00.050" };
+        await using var first = await IngressApp.StartAsync(vhost.Uri, settings, database, apiKey);
+        await using var second = await IngressApp.StartAsync(vhost.Uri, settings, database, apiKey);
+        using var firstClient = first.CreateClient();
+        using var secondClient = second.CreateClient();
+
+        // A few requests at a time: the test databases do not pool connections, and PostgreSQL has a connection limit.
+        using var gate = new SemaphoreSlim(8);
+        var ids = await Task.WhenAll(Enumerable.Range(0, count).Select(async i =>
+        {
+            await gate.WaitAsync();
+            using var release = new Release(gate);
+            using var response = await IngressApp.PostJsonAsync(i % 2 == 0 ? firstClient : secondClient, "/v1/emails", SendBodies.Json().ToJsonString());
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+            return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetGuid();
+        }));
+        await Eventually.GetAsync(() => Unpublished(database), n => n == 0, PublishWait, "the outbox to drain");
+        await Task.Delay(500);
+
+        var published = await queue.DrainAsync();
+        Assert.Equal(count, published.Count);
+        Assert.Equal(ids.Order(), published.Order());
+    }
+
+    [Fact]
+    public async Task UnreadableRowsAreParkedAndDoNotBlockTheOthers()
+    {
+        await using var app = await IngressApp.StartAsync();
+        var unknownType = Guid.NewGuid();
+        var badPayload = Guid.NewGuid();
+        var nullPayload = Guid.NewGuid();
+        await app.ExecuteSqlAsync($"""
+            INSERT INTO outbox_messages (id, email_id, message_type, payload, created_at, available_at)
+            VALUES ('{unknownType}', '{Guid.NewGuid()}', 'SomethingElse', '{"{}"}', now(), now() - interval '1 hour'),
+                   ('{badPayload}', '{Guid.NewGuid()}', 'SendEmail', '{"{not json"}', now(), now() - interval '1 hour'),
+                   ('{nullPayload}', '{Guid.NewGuid()}', 'EmailQueued', 'null', now(), now() - interval '1 hour')
+            """);
+
+        using var response = await app.PostEmailAsync(SendBodies.Json().ToJsonString());
+        var id = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetGuid();
+
+        var row = await Eventually.GetAsync(() => app.FindOutboxRowAsync(id), r => r?.PublishedAt is not null, PublishWait, "the good email to be published");
+        Assert.NotNull(row);
+        var poison = (await app.OutboxRowsAsync()).Where(r => r.Id == unknownType || r.Id == badPayload || r.Id == nullPayload).ToList();
+        Assert.Equal(3, poison.Count);
+        Assert.All(poison, r =>
+        {
+            Assert.Null(r.PublishedAt);
+            Assert.Equal(new DateTime(9999, 12, 31, 0, 0, 0, DateTimeKind.Utc), r.AvailableAt);
+        });
+    }
+
+    private sealed class Release(SemaphoreSlim gate) : IDisposable
+    {
+        public void Dispose() => gate.Release();
+    }
+
+    private static async Task<long> Unpublished(TemporaryDatabase database)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(database.ConnectionString);
+        await connection.OpenAsync();
+        await using var count = new Npgsql.NpgsqlCommand("SELECT count(*) FROM outbox_messages WHERE published_at IS NULL", connection);
+        return (long)(await count.ExecuteScalarAsync())!;
+    }
+
+    /// <summary>A queue of the test's own bound to a message type's exchange, to count what was published.</summary>
+    private sealed class CountingQueue : IAsyncDisposable
+    {
+        private readonly IConnection _connection;
+        private readonly IChannel _channel;
+        private readonly string _queue;
+
+        private CountingQueue(IConnection connection, IChannel channel, string queue)
+        {
+            _connection = connection;
+            _channel = channel;
+            _queue = queue;
+        }
+
+        public static async Task<CountingQueue> BindAsync(Uri broker, string exchange)
+        {
+            var connection = await new ConnectionFactory { Uri = broker }.CreateConnectionAsync();
+            var channel = await connection.CreateChannelAsync();
+            // The same declaration MassTransit makes for a published message type.
+            await channel.ExchangeDeclareAsync(exchange, ExchangeType.Fanout, durable: true, autoDelete: false);
+            var queue = await channel.QueueDeclareAsync("outbox-test-" + Guid.NewGuid().ToString("N"), durable: false, exclusive: false, autoDelete: false);
+            await channel.QueueBindAsync(queue.QueueName, exchange, "");
+            return new CountingQueue(connection, channel, queue.QueueName);
+        }
+
+        /// <summary>The email ids of every SendEmail in the queue, duplicates included.</summary>
+        public async Task<List<Guid>> DrainAsync()
+        {
+            var ids = new List<Guid>();
+            while (await _channel.BasicGetAsync(_queue, autoAck: true) is { } message)
+            {
+                using var envelope = JsonDocument.Parse(Encoding.UTF8.GetString(message.Body.Span));
+                ids.Add(envelope.RootElement.GetProperty("message").GetProperty("emailId").GetGuid());
+            }
+
+            return ids;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _channel.QueueDeleteAsync(_queue);
+            await _channel.DisposeAsync();
+            await _connection.DisposeAsync();
+        }
+    }
+}

@@ -1,0 +1,122 @@
+using System.Net;
+using System.Globalization;
+using EmailPlatform.Ingress.Tests.Support;
+using EmailPlatform.Testing;
+
+namespace EmailPlatform.Ingress.Tests.RateLimiting;
+
+/// <summary>Per API key token buckets: 429 with Retry-After, RateLimit-* headers on every answer.</summary>
+public sealed class RateLimitTests
+{
+    private static readonly Dictionary<string, string?> OnePerSecond = new()
+    {
+        ["Ingress:RateLimit:PermitsPerSecond"] = "1",
+        ["Ingress:RateLimit:BurstSeconds"] = "2",
+    };
+
+    [Fact]
+    public async Task RequestsOverTheBurstAreRefusedWith429AndRetryAfter()
+    {
+        await using var app = await IngressApp.StartAsync(settings: OnePerSecond);
+        using var client = app.CreateClient();
+        var body = SendBodies.Json().ToJsonString();
+
+        using var first = await IngressApp.PostJsonAsync(client, "/v1/emails", body);
+        using var second = await IngressApp.PostJsonAsync(client, "/v1/emails", body);
+        using var third = await IngressApp.PostJsonAsync(client, "/v1/emails", body);
+
+        Assert.Equal(HttpStatusCode.Accepted, first.StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, second.StatusCode);
+        await ProblemAssert.IsDetailedProblemAsync(third, HttpStatusCode.TooManyRequests, "rate_limit_exceeded");
+        var retryAfter = int.Parse(Assert.Single(third.Headers.GetValues("Retry-After")), CultureInfo.InvariantCulture);
+        Assert.InRange(retryAfter, 1, 2);
+        Assert.Equal(2, await app.CountOutboxAsync());
+
+        Assert.Equal(("2", "1"), Headers(first));
+        Assert.Equal(("2", "0"), Headers(second));
+        Assert.Equal(("2", "0"), Headers(third));
+        Assert.All(new[] { first, second, third }, r => Assert.InRange(
+            int.Parse(r.Headers.GetValues("RateLimit-Reset").Single(), CultureInfo.InvariantCulture), 0, 2));
+    }
+
+    [Fact]
+    public async Task TheBucketRefillsAtTheConfiguredRate()
+    {
+        await using var app = await IngressApp.StartAsync(settings: OnePerSecond);
+        using var client = app.CreateClient();
+        var body = SendBodies.Json().ToJsonString();
+        for (var i = 0; i < 2; i++)
+        {
+            using var _ = await IngressApp.PostJsonAsync(client, "/v1/emails", body);
+        }
+
+        using var refused = await IngressApp.PostJsonAsync(client, "/v1/emails", body);
+        var wait = int.Parse(refused.Headers.GetValues("Retry-After").Single(), CultureInfo.InvariantCulture);
+        await Task.Delay(TimeSpan.FromSeconds(wait) + TimeSpan.FromMilliseconds(100));
+        using var later = await IngressApp.PostJsonAsync(client, "/v1/emails", body);
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, later.StatusCode);
+    }
+
+    [Fact]
+    public async Task LimitsArePerKey()
+    {
+        await using var app = await IngressApp.StartAsync(settings: OnePerSecond);
+        var (token, _) = await app.CreateApiKeyAsync(new { name = "other" });
+        using var bootstrap = app.CreateClient();
+        using var other = app.CreateClient(token);
+        var body = SendBodies.Json().ToJsonString();
+        for (var i = 0; i < 3; i++)
+        {
+            using var _ = await IngressApp.PostJsonAsync(bootstrap, "/v1/emails", body);
+        }
+
+        using var exhausted = await IngressApp.PostJsonAsync(bootstrap, "/v1/emails", body);
+        using var unaffected = await IngressApp.PostJsonAsync(other, "/v1/emails", body);
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, exhausted.StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, unaffected.StatusCode);
+        Assert.Equal(("2", "1"), Headers(unaffected));
+    }
+
+    [Fact]
+    public async Task KeyWithItsOwnRateUsesIt()
+    {
+        await using var app = await IngressApp.StartAsync(settings: OnePerSecond);
+        var (token, _) = await app.CreateApiKeyAsync(new { name = "fast", rate_limit_per_second = 5 });
+        using var client = app.CreateClient(token);
+        var body = SendBodies.Json().ToJsonString();
+
+        var statuses = new List<HttpStatusCode>();
+        HttpResponseMessage? last = null;
+        for (var i = 0; i < 11; i++)
+        {
+            last?.Dispose();
+            last = await IngressApp.PostJsonAsync(client, "/v1/emails", body);
+            statuses.Add(last.StatusCode);
+        }
+
+        using (last)
+        {
+            // Capacity 5/s x 2 s = 10: ten accepted (a refill during the loop may add one), then refused.
+            Assert.True(statuses.Take(10).All(s => s == HttpStatusCode.Accepted), string.Join(",", statuses));
+            Assert.Equal("10", last!.Headers.GetValues("RateLimit-Limit").Single());
+        }
+    }
+
+    [Fact]
+    public async Task ValidationProblemsAlsoCarryRateLimitHeaders()
+    {
+        await using var app = await IngressApp.StartAsync(settings: OnePerSecond);
+        using var client = app.CreateClient();
+
+        using var response = await IngressApp.PostJsonAsync(client, "/v1/emails", "{}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(("2", "1"), Headers(response));
+    }
+
+    private static (string Limit, string Remaining) Headers(HttpResponseMessage response) =>
+        (response.Headers.GetValues("RateLimit-Limit").Single(), response.Headers.GetValues("RateLimit-Remaining").Single());
+}
