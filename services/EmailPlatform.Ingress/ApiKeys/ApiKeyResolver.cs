@@ -11,8 +11,11 @@ namespace EmailPlatform.Ingress.ApiKeys;
 /// <see cref="CacheDuration"/>: a revocation takes effect on every replica within that time, and a flood of
 /// wrong keys costs one query per key per interval.
 /// </summary>
-internal sealed class ApiKeyResolver(IServiceScopeFactory scopes, IMemoryCache cache, TimeProvider clock) : IApiKeyResolver
+internal sealed class ApiKeyResolver(IServiceScopeFactory scopes, TimeProvider clock) : IApiKeyResolver, IDisposable
 {
+    /// <summary>Bounded: a flood of made-up keys evicts entries instead of growing memory.</summary>
+    private readonly MemoryCache _cache = new(new MemoryCacheOptions { SizeLimit = 10_000 });
+
     public static readonly TimeSpan CacheDuration = TimeSpan.FromSeconds(5);
 
     public async ValueTask<ApiKeyIdentity?> ResolveAsync(string presentedKey, CancellationToken cancellationToken)
@@ -24,7 +27,7 @@ internal sealed class ApiKeyResolver(IServiceScopeFactory scopes, IMemoryCache c
 
         var hash = ApiKeyTokens.Hash(presentedKey);
         var cacheKey = "api-key:" + Convert.ToBase64String(hash);
-        if (cache.TryGetValue(cacheKey, out ApiKeyIdentity? cached))
+        if (_cache.TryGetValue(cacheKey, out ApiKeyIdentity? cached))
         {
             return cached;
         }
@@ -36,7 +39,9 @@ internal sealed class ApiKeyResolver(IServiceScopeFactory scopes, IMemoryCache c
             ? null
             : new ApiKeyIdentity(record.Id.ToString(), record.Name, record.Scopes, record.AllowedSenderDomains, record.RateLimitPerSecond);
 
-        cache.Set(cacheKey, identity, clock.GetUtcNow() + CacheDuration);
+        _cache.Set(cacheKey, identity, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpiration = clock.GetUtcNow() + CacheDuration });
         return identity;
     }
+
+    public void Dispose() => _cache.Dispose();
 }

@@ -53,7 +53,14 @@ internal static class RawEndpoint
             return ApiProblems.Validation(errors, name);
         }
 
-        if (EmailAcceptor.CheckSenders(caller, email.MailFrom, email.Message.From.Mailboxes.First()) is { } forbidden)
+        // Every mailbox the message claims to be from (each From, and Sender) must be one the key may send as.
+        var senders = email.Message.From.Mailboxes.Append(email.MailFrom);
+        if (email.Message.Sender is { } sender)
+        {
+            senders = senders.Append(sender);
+        }
+
+        if (EmailAcceptor.CheckSenders(caller, senders) is { } forbidden)
         {
             return forbidden;
         }

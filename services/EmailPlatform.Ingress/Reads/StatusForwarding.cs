@@ -7,24 +7,34 @@ using Microsoft.Extensions.Options;
 namespace EmailPlatform.Ingress.Reads;
 
 /// <summary>
-/// Serves the <c>/v1/emails</c> reads on the ingress's URL by forwarding them to the status service
-/// (<c>Ingress:StatusUrl</c>), so clients configure one base URL for everything. The ingress checks the caller's
-/// key and its <c>read</c> scope (the keys live in its store) and calls the status service with the bootstrap
-/// key, which is the only key the status service knows.
+/// Serves the status service's API on the ingress's URL by forwarding it (<c>Ingress:StatusUrl</c>): the email
+/// reads, webhooks, suppressions and recipient erasure, so clients configure one base URL for everything. The
+/// ingress checks the caller's key and the scope each route needs (the keys live in its store) and calls the
+/// status service with the bootstrap key, which is the only key the status service knows.
 /// </summary>
 public static class StatusForwarding
 {
     public const string HttpClientName = "status";
 
-    public static RouteGroupBuilder MapStatusForwarding(this IEndpointRouteBuilder routes)
+    public static IEndpointRouteBuilder MapStatusForwarding(this IEndpointRouteBuilder routes)
     {
-        var group = routes.MapGroup("/v1/emails")
-            .WithTags("Emails")
-            .RequireAuthorization(ApiKeyScopes.Read)
-            .AddRateLimit(routes);
-        group.MapGet("/{id}", ForwardAsync).WithName("GetEmailViaIngress").ExcludeFromDescription();
-        group.MapGet("/", ForwardAsync).WithName("ListEmailsViaIngress").ExcludeFromDescription();
-        return group;
+        var emails = routes.MapGroup("/v1/emails").WithTags("Emails").RequireAuthorization(ApiKeyScopes.Read).AddRateLimit(routes);
+        emails.MapGet("/{id}", ForwardAsync).WithName("GetEmailViaIngress").ExcludeFromDescription();
+        emails.MapGet("/", ForwardAsync).WithName("ListEmailsViaIngress").ExcludeFromDescription();
+
+        var webhooks = routes.MapGroup("/v1/webhooks").RequireAuthorization(ApiKeyScopes.Admin).AddRateLimit(routes).ExcludeFromDescription();
+        webhooks.MapMethods("/", [HttpMethods.Get, HttpMethods.Post], ForwardAsync);
+        webhooks.MapMethods("/{**rest}", [HttpMethods.Get, HttpMethods.Post, HttpMethods.Patch, HttpMethods.Delete], ForwardAsync);
+
+        var suppressions = routes.MapGroup("/v1/suppressions").AddRateLimit(routes).ExcludeFromDescription();
+        suppressions.MapGet("/", ForwardAsync).RequireAuthorization(ApiKeyScopes.Read);
+        suppressions.MapGet("/{**rest}", ForwardAsync).RequireAuthorization(ApiKeyScopes.Read);
+        suppressions.MapMethods("/{**rest}", [HttpMethods.Put, HttpMethods.Post, HttpMethods.Delete], ForwardAsync)
+            .RequireAuthorization(ApiKeyScopes.Admin);
+
+        var recipients = routes.MapGroup("/v1/recipients").RequireAuthorization(ApiKeyScopes.Admin).AddRateLimit(routes).ExcludeFromDescription();
+        recipients.MapDelete("/{address}", ForwardAsync);
+        return routes;
     }
 
     internal static IServiceCollection AddStatusForwarding(this IServiceCollection services) =>
@@ -35,15 +45,23 @@ public static class StatusForwarding
         HttpContext context, IHttpClientFactory clients, IOptions<AuthOptions> auth, CancellationToken cancellationToken)
     {
         var client = clients.CreateClient(HttpClientName);
-        using var request = new HttpRequestMessage(HttpMethod.Get, context.Request.Path + context.Request.QueryString);
+        using var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), context.Request.Path + context.Request.QueryString);
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", auth.Value.BootstrapKey);
+        if (context.Request.ContentLength > 0 || context.Request.Headers.TransferEncoding.Count > 0)
+        {
+            request.Content = new StreamContent(context.Request.Body);
+            if (context.Request.ContentType is { } contentType)
+            {
+                request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
+            }
+        }
 
         HttpResponseMessage response;
         try
         {
             response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
         }
-        catch (HttpRequestException)
+        catch (Exception ex) when (ex is HttpRequestException || (ex is TaskCanceledException && !cancellationToken.IsCancellationRequested))
         {
             context.Response.Headers.RetryAfter = "5";
             return ApiProblems.Problem(StatusCodes.Status503ServiceUnavailable, ApiProblems.ServiceUnavailable,
@@ -54,6 +72,14 @@ public static class StatusForwarding
         {
             context.Response.StatusCode = (int)response.StatusCode;
             context.Response.ContentType = response.Content.Headers.ContentType?.ToString();
+            foreach (var header in new[] { "Location", "Retry-After", "Idempotent-Replayed" })
+            {
+                if (response.Headers.TryGetValues(header, out var values))
+                {
+                    context.Response.Headers[header] = values.ToArray();
+                }
+            }
+
             await response.Content.CopyToAsync(context.Response.Body, cancellationToken);
             return Results.Empty;
         }

@@ -54,7 +54,9 @@ public sealed class WebhookDispatcher(
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<StatusDbContext>();
         var now = clock.GetUtcNow().UtcDateTime;
-        var lease = now + settings.Timeout + TimeSpan.FromSeconds(30);
+        // The lease covers the whole round: the batch is sent MaxConcurrency at a time, each send bounded by Timeout.
+        var rounds = (settings.BatchSize + settings.MaxConcurrency - 1) / settings.MaxConcurrency;
+        var lease = now + settings.Timeout * rounds + TimeSpan.FromSeconds(30);
 
         var ids = await ClaimAsync(db, now, lease, settings.BatchSize, cancellationToken);
         if (ids.Count == 0)

@@ -29,6 +29,8 @@ internal static class WebhooksExtensions
                 return new SocketsHttpHandler
                 {
                     AllowAutoRedirect = false,
+                    // Through a proxy the check would see the proxy's address, not the target's.
+                    UseProxy = false,
                     PooledConnectionLifetime = TimeSpan.FromMinutes(2),
                     ConnectCallback = (context, cancellationToken) => WebhookTargets.ConnectAsync(context, allowPrivate, cancellationToken),
                 };

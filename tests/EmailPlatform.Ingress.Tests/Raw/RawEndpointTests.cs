@@ -142,11 +142,20 @@ public sealed class RawEndpointTests
         spoofed.From.Clear();
         spoofed.From.Add(MailboxAddress.Parse("ceo@other.test"));
 
+        var secondFrom = Message();
+        secondFrom.From.Add(MailboxAddress.Parse("ceo@other.test"));
+        var sender = Message();
+        sender.Sender = MailboxAddress.Parse("ceo@other.test");
+
         using var headerFrom = await IngressApp.PostJsonAsync(client, "/v1/emails/raw", Body(spoofed, "bounces@acme.test", "alice@example.test"));
         using var envelopeFrom = await IngressApp.PostJsonAsync(client, "/v1/emails/raw", Body(Message(), "bounces@other.test", "alice@example.test"));
+        using var anotherFrom = await IngressApp.PostJsonAsync(client, "/v1/emails/raw", Body(secondFrom, "bounces@acme.test", "alice@example.test"));
+        using var senderHeader = await IngressApp.PostJsonAsync(client, "/v1/emails/raw", Body(sender, "bounces@acme.test", "alice@example.test"));
 
         await ProblemAssert.IsDetailedProblemAsync(headerFrom, HttpStatusCode.Forbidden, "restricted_api_key");
         await ProblemAssert.IsDetailedProblemAsync(envelopeFrom, HttpStatusCode.Forbidden, "restricted_api_key");
+        await ProblemAssert.IsDetailedProblemAsync(anotherFrom, HttpStatusCode.Forbidden, "restricted_api_key");
+        await ProblemAssert.IsDetailedProblemAsync(senderHeader, HttpStatusCode.Forbidden, "restricted_api_key");
         Assert.Equal(0, await app.CountOutboxAsync());
     }
 

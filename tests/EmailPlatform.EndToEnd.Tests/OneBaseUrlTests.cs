@@ -1,0 +1,46 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using EmailPlatform.Testing;
+
+namespace EmailPlatform.EndToEnd.Tests;
+
+/// <summary>In distributed mode every <c>/v1</c> resource is served on the ingress's URL, with the caller's scopes checked there.</summary>
+public sealed class OneBaseUrlTests
+{
+    [Fact]
+    public async Task StatusResourcesAreReachableThroughTheIngressWithScopesChecked()
+    {
+        await using var relay = await ScriptedSmtpServer.StartAsync();
+        await using var platform = await DistributedPlatform.StartAsync("127.0.0.1", relay.Port);
+        using var admin = platform.CreateClient();
+
+        using (var put = await admin.PutAsJsonAsync("/v1/suppressions/gone@example.test", new { reason = "asked to stop" }))
+        {
+            Assert.True(put.IsSuccessStatusCode, await put.Content.ReadAsStringAsync());
+        }
+
+        var suppression = JsonNode.Parse(await admin.GetStringAsync(new Uri("/v1/suppressions/gone@example.test", UriKind.Relative)))!;
+        Assert.Equal("asked to stop", suppression["reason"]!.GetValue<string>());
+
+        var id = await EmailApi.SendAsync(admin, new { from = "noreply@acme.test", to = "alice@example.test", subject = "Listed", text = "Hi." });
+        var list = await Eventually.GetAsync(
+            async () => JsonNode.Parse(await admin.GetStringAsync(new Uri("/v1/emails?limit=10", UriKind.Relative)))!,
+            l => l["data"]!.AsArray().Any(e => e!["id"]!.GetValue<string>() == id), TimeSpan.FromSeconds(20), "the email in the list");
+        Assert.Equal("list", list["object"]!.GetValue<string>());
+
+        // A webhook to a loopback address is refused by the status service (no private targets here): its problem comes through.
+        using (var webhook = await admin.PostAsJsonAsync("/v1/webhooks", new { url = "http://127.0.0.1:9/hook", events = new[] { "email.delivered" } }))
+        {
+            await ProblemAssert.IsProblemAsync(webhook, HttpStatusCode.BadRequest, "validation_error");
+        }
+
+        // A key that may only send is refused by the ingress itself.
+        using var created = await admin.PostAsJsonAsync("/v1/api-keys", new { name = "sender", scopes = new[] { "send" } });
+        var token = JsonNode.Parse(await created.Content.ReadAsStringAsync())!["token"]!.GetValue<string>();
+        using var sender = platform.CreateClient();
+        sender.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        using var forbidden = await sender.GetAsync(new Uri("/v1/webhooks", UriKind.Relative));
+        await ProblemAssert.IsProblemAsync(forbidden, HttpStatusCode.Forbidden, "restricted_api_key");
+    }
+}
