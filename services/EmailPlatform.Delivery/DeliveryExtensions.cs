@@ -4,6 +4,7 @@ using EmailPlatform.Delivery.Retries;
 using EmailPlatform.Delivery.Sending;
 using EmailPlatform.Delivery.Smtp;
 using EmailPlatform.Delivery.Storage;
+using EmailPlatform.Delivery.Suppressions;
 using EmailPlatform.ServiceDefaults.Storage;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -17,7 +18,10 @@ public static class DeliveryExtensions
     /// <summary>
     /// Binds and validates <c>Delivery</c> (fails at start naming the bad key), registers the delivery store
     /// (<c>ConnectionStrings:Postgres</c>, or <c>ConnectionStrings:Sqlite</c> standalone; migrate it with
-    /// <c>MigrateStoreAsync&lt;DeliveryDbContext&gt;()</c>), the sender and the retry scheduler.
+    /// <c>MigrateStoreAsync&lt;DeliveryDbContext&gt;()</c>), the sender and the retry scheduler. When
+    /// <c>Delivery:StatusUrl</c> is set, recipients are checked against the status service's suppression list
+    /// (<see cref="ISuppressionList"/>, cached for <c>Delivery:SuppressionCacheDuration</c>); a host may register its
+    /// own <see cref="ISuppressionList"/> instead, before or after this call.
     /// </summary>
     public static IHostApplicationBuilder AddDelivery(this IHostApplicationBuilder builder)
     {
@@ -44,6 +48,11 @@ public static class DeliveryExtensions
         builder.Services.TryAddSingleton<RetrySignal>();
         builder.Services.TryAddScoped<DeliveryLedger>();
         builder.Services.TryAddScoped<EmailSender>();
+        if (!string.IsNullOrWhiteSpace(builder.Configuration[$"{DeliveryOptions.SectionName}:{nameof(DeliveryOptions.StatusUrl)}"]))
+        {
+            builder.Services.AddHttpSuppressionList();
+        }
+
         builder.Services.AddHostedService<RetryScheduler>();
         return builder;
     }

@@ -28,11 +28,12 @@ internal sealed class DeliveryMetrics
 
     /// <remarks>
     /// <see cref="RecipientOutcomeKind.Failed"/> is not counted yet: an <c>emailplatform.failed</c> counter needs a
-    /// panel on the shared dashboard (deploy/grafana), which the deployment tests require for every own series.
+    /// panel on the shared dashboard (deploy/grafana), which the deployment tests require for every own series; nor is
+    /// <see cref="RecipientOutcomeKind.Suppressed"/> (no relay involved), for the same reason.
     /// </remarks>
     public void RecordOutcome(string relay, RecipientOutcomeKind kind)
     {
-        if (kind == RecipientOutcomeKind.Failed)
+        if (kind is RecipientOutcomeKind.Failed or RecipientOutcomeKind.Suppressed)
         {
             return;
         }

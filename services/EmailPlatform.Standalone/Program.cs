@@ -1,4 +1,5 @@
 using EmailPlatform.Delivery;
+using EmailPlatform.Delivery.Suppressions;
 using EmailPlatform.Ingress;
 using EmailPlatform.ServiceDefaults;
 using EmailPlatform.ServiceDefaults.Messaging;
@@ -16,6 +17,7 @@ builder.AddMessageBus(bus => bus.AddDeliveryConsumers().AddStatusConsumers(), al
 builder.AddIngress();
 builder.AddDelivery();
 builder.AddStatus();
+builder.Services.AddSingleton<ISuppressionList, StoreSuppressionList>();
 
 var app = builder.Build();
 

@@ -92,7 +92,8 @@ internal sealed class DeliveryLedger(
     }
 
     /// <summary>
-    /// Records what the relay said for each claimed recipient and returns the records to publish. Runs to the end
+    /// Records what the relay said for each claimed recipient (or that it is suppressed, not sent) and returns the
+    /// records to publish. Runs to the end
     /// even during shutdown: the relay has answered, and an unrecorded 250 would be sent again.
     /// </summary>
     public async Task<IReadOnlyList<DeliveryRecord>> RecordAsync(SendEmail email, Claim claim, string? relay, IReadOnlyList<RecipientOutcome> outcomes)
@@ -128,6 +129,11 @@ internal sealed class DeliveryLedger(
                     break;
                 case RecipientOutcomeKind.Failed:
                     record.State = DeliveryState.Failed;
+                    break;
+                case RecipientOutcomeKind.Suppressed:
+                    // Nothing was sent: no relay, and the event carries the suppression's reason.
+                    record.State = DeliveryState.Suppressed;
+                    record.Relay = null;
                     break;
                 default:
                     if (now >= record.ExpiresAt)

@@ -22,6 +22,9 @@ internal static class RecordedOutcomes
                 new EmailDelivered(eventId, record.EmailId, record.Recipient, record.Relay ?? "", record.Attempt, reply, at), cancellationToken),
             DeliveryState.Bounced when reply is not null => publisher.Publish(
                 new EmailBounced(eventId, record.EmailId, record.Recipient, record.Relay ?? "", record.Attempt, reply, at), cancellationToken),
+            DeliveryState.Suppressed => publisher.Publish(
+                new EmailSuppressed(eventId, record.EmailId, record.Recipient, record.Reason ?? "The address is on the suppression list.", at),
+                cancellationToken),
             DeliveryState.Deferred => publisher.Publish(
                 new EmailDeferred(eventId, record.EmailId, record.Recipient, record.Relay, record.Attempt, reply,
                     record.Reason ?? "The relay did not accept the message.",
@@ -37,6 +40,7 @@ internal static class RecordedOutcomes
         DeliveryState.Delivered => RecipientOutcomeKind.Delivered,
         DeliveryState.Bounced => RecipientOutcomeKind.Bounced,
         DeliveryState.Failed => RecipientOutcomeKind.Failed,
+        DeliveryState.Suppressed => RecipientOutcomeKind.Suppressed,
         _ => RecipientOutcomeKind.Deferred,
     };
 }

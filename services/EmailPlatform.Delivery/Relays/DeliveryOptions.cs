@@ -65,6 +65,18 @@ public sealed class DeliveryOptions
     /// <summary>Final delivery records are kept this long, to recognise a redelivered command; then deleted.</summary>
     public TimeSpan RecordRetention { get; set; } = TimeSpan.FromDays(7);
 
+    /// <summary>
+    /// Base URL of the status service (<c>http://status:8080</c>), whose suppression list the worker checks before
+    /// SMTP. Not set: no suppression lookups over HTTP (the standalone host checks its own store instead).
+    /// </summary>
+    public Uri? StatusUrl { get; set; }
+
+    /// <summary>
+    /// How long a suppression lookup's answer (suppressed or not) is cached per address: the most a worker lags behind
+    /// a change to the suppression list. <c>00:00:00</c> disables the cache.
+    /// </summary>
+    public TimeSpan SuppressionCacheDuration { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>The schedule in effect: <see cref="RetrySchedule"/>, or the default when it is empty.</summary>
     public IReadOnlyList<TimeSpan> EffectiveRetrySchedule => RetrySchedule.Count > 0 ? RetrySchedule : DefaultRetrySchedule;
 

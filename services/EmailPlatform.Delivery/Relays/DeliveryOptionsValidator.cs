@@ -11,6 +11,9 @@ internal sealed class DeliveryOptionsValidator : IValidateOptions<DeliveryOption
 {
     private static readonly TimeSpan MaxTimeout = TimeSpan.FromMinutes(10);
 
+    /// <summary>A longer cache would keep sending to an address long after it was suppressed.</summary>
+    private static readonly TimeSpan MaxSuppressionCacheDuration = TimeSpan.FromHours(1);
+
     public ValidateOptionsResult Validate(string? name, DeliveryOptions options)
     {
         var failures = new List<string>();
@@ -93,6 +96,17 @@ internal sealed class DeliveryOptionsValidator : IValidateOptions<DeliveryOption
         if (options.RetryBatchSize < 1)
         {
             failures.Add($"{section}:RetryBatchSize must be at least 1 (was {options.RetryBatchSize}).");
+        }
+
+        if (options.StatusUrl is { } statusUrl && (!statusUrl.IsAbsoluteUri || (statusUrl.Scheme != Uri.UriSchemeHttp && statusUrl.Scheme != Uri.UriSchemeHttps)))
+        {
+            failures.Add($"{section}:StatusUrl must be an absolute http or https URL of the status service, e.g. http://status:8080 (was '{statusUrl}').");
+        }
+
+        if (options.SuppressionCacheDuration < TimeSpan.Zero || options.SuppressionCacheDuration > MaxSuppressionCacheDuration)
+        {
+            failures.Add($"{section}:SuppressionCacheDuration must be between 00:00:00 (no cache) and {MaxSuppressionCacheDuration:c} " +
+                $"(was {options.SuppressionCacheDuration:c}).");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

@@ -2,6 +2,7 @@ using EmailPlatform.Contracts;
 using EmailPlatform.Delivery.Claims;
 using EmailPlatform.Delivery.Relays;
 using EmailPlatform.Delivery.Smtp;
+using EmailPlatform.Delivery.Suppressions;
 using MassTransit;
 
 namespace EmailPlatform.Delivery.Sending;
@@ -11,6 +12,8 @@ namespace EmailPlatform.Delivery.Sending;
 /// one SMTP attempt for those it claimed, records and publishes one outcome event per recipient
 /// (<see cref="EmailDelivered"/>, <see cref="EmailDeferred"/> with its next attempt, <see cref="EmailBounced"/> or
 /// <see cref="EmailFailed"/>). Recipients already recorded are not sent again; their outcome is re-published.
+/// Claimed recipients on the suppression list (<see cref="ISuppressionList"/>, when the host has one) are not sent:
+/// they are recorded final and published as <see cref="EmailSuppressed"/>; when every one is, no SMTP session opens.
 /// </summary>
 internal sealed class EmailSender(
     RelayRouter relays,
@@ -18,7 +21,8 @@ internal sealed class EmailSender(
     DeliveryLedger ledger,
     Dkim.DkimSigning dkim,
     DeliveryMetrics metrics,
-    ILogger<EmailSender> logger)
+    ILogger<EmailSender> logger,
+    ISuppressionList? suppressions = null)
 {
     public async Task SendAsync(SendEmail email, IPublishEndpoint publisher, CancellationToken cancellationToken)
     {
@@ -37,12 +41,19 @@ internal sealed class EmailSender(
             return;
         }
 
-        var envelope = email.Envelope with { RcptTo = claim.ToSend.Select(r => r.Recipient).ToList() };
         IReadOnlyList<RecipientOutcome> outcomes;
-        string? relayName;
+        string? relayName = null;
         try
         {
-            (outcomes, relayName) = await SendThroughRelaysAsync(email.EmailId, message, envelope, cancellationToken);
+            var suppressed = await FindSuppressedAsync(claim, cancellationToken);
+            var rcptTo = claim.ToSend.Select(r => r.Recipient).Where(r => suppressed.All(s => s.Recipient != r)).ToList();
+            outcomes = suppressed;
+            if (rcptTo.Count > 0)
+            {
+                IReadOnlyList<RecipientOutcome> sent;
+                (sent, relayName) = await SendThroughRelaysAsync(email.EmailId, message, email.Envelope with { RcptTo = rcptTo }, cancellationToken);
+                outcomes = [.. suppressed, .. sent];
+            }
         }
         catch (Exception ex)
         {
@@ -65,7 +76,26 @@ internal sealed class EmailSender(
 
         Log.Outcome(logger, email.EmailId, recorded.Count > 0 ? recorded.Max(r => r.Attempt) : 0, relayName ?? "none",
             Count(recorded, RecipientOutcomeKind.Delivered), Count(recorded, RecipientOutcomeKind.Deferred),
-            Count(recorded, RecipientOutcomeKind.Bounced), Count(recorded, RecipientOutcomeKind.Failed));
+            Count(recorded, RecipientOutcomeKind.Bounced), Count(recorded, RecipientOutcomeKind.Failed),
+            Count(recorded, RecipientOutcomeKind.Suppressed));
+    }
+
+    /// <summary>
+    /// The claimed recipients on the suppression list, looked up concurrently. The list answers "not suppressed" when
+    /// it cannot tell, so only shutdown makes this throw.
+    /// </summary>
+    private async Task<IReadOnlyList<RecipientOutcome>> FindSuppressedAsync(Claim claim, CancellationToken cancellationToken)
+    {
+        if (suppressions is null)
+        {
+            return [];
+        }
+
+        var reasons = await Task.WhenAll(claim.ToSend.Select(r => suppressions.FindAsync(r.Recipient, cancellationToken).AsTask()));
+        return claim.ToSend.Zip(reasons)
+            .Where(p => p.Second is not null)
+            .Select(p => new RecipientOutcome(p.First.Recipient, RecipientOutcomeKind.Suppressed, null, p.Second))
+            .ToList();
     }
 
     /// <summary>

@@ -6,8 +6,8 @@ namespace EmailPlatform.Delivery.Sending;
 internal static partial class Log
 {
     [LoggerMessage(1001, LogLevel.Information,
-        "Email {EmailId} attempt {Attempt} through relay {Relay}: {Delivered} delivered, {Deferred} deferred, {Bounced} bounced, {Failed} failed")]
-    public static partial void Outcome(ILogger logger, Guid emailId, int attempt, string relay, int delivered, int deferred, int bounced, int failed);
+        "Email {EmailId} attempt {Attempt} through relay {Relay}: {Delivered} delivered, {Deferred} deferred, {Bounced} bounced, {Failed} failed, {Suppressed} suppressed")]
+    public static partial void Outcome(ILogger logger, Guid emailId, int attempt, string relay, int delivered, int deferred, int bounced, int failed, int suppressed);
 
     [LoggerMessage(1002, LogLevel.Error,
         "Email {EmailId} faulted ({ExceptionType}): its {RecipientCount} unfinished recipient(s) are marked failed; the command is in the error queue")]

@@ -15,6 +15,9 @@ internal enum RecipientOutcomeKind
 
     /// <summary>Cannot be sent through this relay at all (an address needing SMTPUTF8 it lacks): final, never retried.</summary>
     Failed,
+
+    /// <summary>On the suppression list (<see cref="RecipientOutcome.Reason"/> says why): not sent, final.</summary>
+    Suppressed,
 }
 
 /// <summary>

@@ -15,9 +15,12 @@ internal enum DeliveryState
     Delivered,
     Bounced,
     Failed,
+
+    /// <summary>On the suppression list when it was to be sent: not sent at all. Final.</summary>
+    Suppressed,
 }
 
 internal static class DeliveryStates
 {
-    public static bool IsFinal(this DeliveryState state) => state is DeliveryState.Delivered or DeliveryState.Bounced or DeliveryState.Failed;
+    public static bool IsFinal(this DeliveryState state) => state is DeliveryState.Delivered or DeliveryState.Bounced or DeliveryState.Failed or DeliveryState.Suppressed;
 }

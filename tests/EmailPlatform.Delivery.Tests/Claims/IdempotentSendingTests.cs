@@ -69,6 +69,14 @@ public sealed class IdempotentSendingTests : IAsyncLifetime
                 EmailId = email.EmailId, Recipient = "alice@example.com", State = DeliveryState.Sending, Attempt = 1,
                 ClaimId = Guid.NewGuid(), DueAt = now.AddSeconds(-1), FirstAttemptAt = now, ExpiresAt = now.AddDays(2), UpdatedAt = now,
             });
+
+            // What the crashed worker stored with its claim, so the retry scheduler may hand it back too.
+            db.RetryMessages.Add(new RetryMessage
+            {
+                EmailId = email.EmailId,
+                Command = System.Text.Json.JsonSerializer.Serialize(email, new System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerDefaults.General)),
+                CreatedAt = now,
+            });
             return await db.SaveChangesAsync();
         });
         await host.Harness.Bus.Publish(email);

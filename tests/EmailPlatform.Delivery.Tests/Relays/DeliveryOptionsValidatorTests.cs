@@ -47,6 +47,26 @@ public sealed class DeliveryOptionsValidatorTests
         Assert.Contains(failures, f => f.StartsWith("Delivery:CommandTimeout", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void BadStatusUrlAndSuppressionCacheDurationFailNamingTheirKeys()
+    {
+        var options = new DeliveryOptions
+        {
+            Relays = [new() { Name = "a", Host = "smtp.a" }],
+            StatusUrl = new Uri("ftp://status"),
+            SuppressionCacheDuration = TimeSpan.FromHours(2),
+        };
+
+        var failures = new DeliveryOptionsValidator().Validate(null, options).Failures!.ToList();
+
+        Assert.Contains(failures, f => f.StartsWith("Delivery:StatusUrl must be an absolute http or https URL", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Delivery:SuppressionCacheDuration must be between", StringComparison.Ordinal));
+        Assert.True(new DeliveryOptionsValidator().Validate(null, new DeliveryOptions
+        {
+            Relays = [new() { Name = "a", Host = "smtp.a" }], StatusUrl = new Uri("http://status:8080"), SuppressionCacheDuration = TimeSpan.Zero,
+        }).Succeeded);
+    }
+
     [Theory]
     [InlineData(RelaySecurity.None)]
     [InlineData(RelaySecurity.Auto)]

@@ -42,7 +42,9 @@ internal sealed class DeliveryHost : IAsyncDisposable
 
     public IServiceProvider Services => _provider;
 
-    public static async Task<DeliveryHost> StartAsync(int relayPort, TestStore store = TestStore.Sqlite, IDictionary<string, string?>? settings = null)
+    /// <param name="services">Registers more services after <c>AddDelivery</c> (a fake <c>ISuppressionList</c>, …).</param>
+    public static async Task<DeliveryHost> StartAsync(
+        int relayPort, TestStore store = TestStore.Sqlite, IDictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null)
     {
         var config = new Dictionary<string, string?>
         {
@@ -73,6 +75,7 @@ internal sealed class DeliveryHost : IAsyncDisposable
         var builder = Host.CreateApplicationBuilder();
         builder.Configuration.AddInMemoryCollection(config);
         builder.AddDelivery();
+        services?.Invoke(builder.Services);
         builder.Services.AddMassTransitTestHarness(bus => bus.AddDeliveryConsumers());
         var provider = builder.Services.BuildServiceProvider(validateScopes: true);
         await provider.MigrateStoreAsync<DeliveryDbContext>();

@@ -1,0 +1,172 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using EmailPlatform.Contracts;
+using EmailPlatform.Delivery.Relays;
+using EmailPlatform.Delivery.Suppressions;
+using EmailPlatform.Delivery.Tests.Support;
+using EmailPlatform.ServiceDefaults.Authentication;
+using EmailPlatform.Testing;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace EmailPlatform.Delivery.Tests.Suppressions;
+
+/// <summary><see cref="HttpSuppressionList"/> against a tiny status service on loopback.</summary>
+public sealed class HttpSuppressionListTests : IAsyncLifetime
+{
+    private const string Key = "test-bootstrap-key-0123456789";
+    private readonly ConcurrentQueue<(string Address, string? Authorization)> _requests = new();
+    private readonly ConcurrentDictionary<string, string> _suppressed = new();
+    private WebApplication _status = null!;
+    private int _failWith;
+    private TimeSpan _delay;
+
+    public async Task InitializeAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        _status = builder.Build();
+        _status.MapGet("/v1/suppressions/{address}", async (string address, HttpContext context) =>
+        {
+            _requests.Enqueue((address, context.Request.Headers.Authorization.ToString()));
+            await Task.Delay(_delay, context.RequestAborted);
+            if (_failWith != 0)
+            {
+                return Results.StatusCode(_failWith);
+            }
+
+            return _suppressed.TryGetValue(address, out var reason)
+                ? Results.Json(new { @object = "suppression", email = address, reason, source = "api" })
+                : Results.NotFound();
+        });
+        await _status.StartAsync();
+        _suppressed["gone@example.com"] = "Hard bounce 550 5.1.1";
+    }
+
+    public async Task DisposeAsync() => await _status.DisposeAsync();
+
+    private Uri StatusUrl => new(_status.Urls.First());
+
+    [Fact]
+    public async Task SuppressedAddressGivesItsReasonAndAnUnknownOneNull()
+    {
+        await using var services = Create(StatusUrl);
+        var list = services.GetRequiredService<ISuppressionList>();
+
+        Assert.Equal("Hard bounce 550 5.1.1", await list.FindAsync("Gone@Example.com", CancellationToken.None));
+        Assert.Null(await list.FindAsync("alice@example.com", CancellationToken.None));
+
+        Assert.Equal([("gone@example.com", $"Bearer {Key}"), ("alice@example.com", $"Bearer {Key}")], _requests.ToArray());
+    }
+
+    [Fact]
+    public async Task BothAnswersAreCachedPerAddressForTheCacheDuration()
+    {
+        await using var services = Create(StatusUrl);
+        var list = services.GetRequiredService<ISuppressionList>();
+        await list.FindAsync("gone@example.com", CancellationToken.None);
+        await list.FindAsync("alice@example.com", CancellationToken.None);
+        _suppressed.Clear();
+        _suppressed["alice@example.com"] = "Added by API";
+
+        Assert.Equal("Hard bounce 550 5.1.1", await list.FindAsync("GONE@example.com", CancellationToken.None));
+        Assert.Null(await list.FindAsync("alice@example.com", CancellationToken.None));
+        Assert.Equal(2, _requests.Count);
+    }
+
+    [Fact]
+    public async Task NoCacheDurationAsksEveryTime()
+    {
+        await using var services = Create(StatusUrl, TimeSpan.Zero);
+        var list = services.GetRequiredService<ISuppressionList>();
+        await list.FindAsync("gone@example.com", CancellationToken.None);
+        _suppressed.Clear();
+
+        Assert.Null(await list.FindAsync("gone@example.com", CancellationToken.None));
+        Assert.Equal(2, _requests.Count);
+    }
+
+    [Fact]
+    public async Task ServerErrorGivesNullAndIsNotCached()
+    {
+        await using var services = Create(StatusUrl);
+        var list = services.GetRequiredService<ISuppressionList>();
+        _failWith = 503;
+
+        Assert.Null(await list.FindAsync("gone@example.com", CancellationToken.None));
+        _failWith = 0;
+        Assert.Equal("Hard bounce 550 5.1.1", await list.FindAsync("gone@example.com", CancellationToken.None));
+        Assert.Equal(2, _requests.Count);
+    }
+
+    [Fact]
+    public async Task StatusServiceDownGivesNull()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        var closedPort = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        await using var services = Create(new Uri($"http://127.0.0.1:{closedPort}"));
+
+        Assert.Null(await services.GetRequiredService<ISuppressionList>().FindAsync("gone@example.com", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task SlowStatusServiceGivesNullAfterTheTimeout()
+    {
+        await using var services = Create(StatusUrl);
+        _delay = TimeSpan.FromSeconds(10);
+        var stopwatch = Stopwatch.StartNew();
+
+        Assert.Null(await services.GetRequiredService<ISuppressionList>().FindAsync("gone@example.com", CancellationToken.None));
+        Assert.InRange(stopwatch.Elapsed, HttpSuppressionList.Timeout - TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(8));
+    }
+
+    [Fact]
+    public async Task WorkerWithAStatusUrlSuppressesWhatTheStatusServiceSays()
+    {
+        await using var relay = await ScriptedSmtpServer.StartAsync();
+        await using var host = await DeliveryHost.StartAsync(relay.Port, settings: new Dictionary<string, string?>
+        {
+            ["Delivery:StatusUrl"] = StatusUrl.ToString(),
+            ["Auth:BootstrapKey"] = Key,
+        });
+        var email = TestEmails.Create(to: ["gone@example.com", "alice@example.com"]);
+
+        Assert.IsType<HttpSuppressionList>(host.Services.GetRequiredService<ISuppressionList>());
+        await host.Harness.Bus.Publish(email);
+
+        var suppressed = Assert.Single(await host.WaitForAsync<EmailSuppressed>(s => s.Count == 1, "the suppression"));
+        await host.WaitForAsync<EmailDelivered>(d => d.Count == 1, "the delivery");
+        Assert.Equal(("gone@example.com", "Hard bounce 550 5.1.1"), (suppressed.Recipient, suppressed.Reason));
+        Assert.Equal(["alice@example.com"], Assert.Single(relay.Received).RcptTo);
+    }
+
+    [Fact]
+    public void ListRegisteredByTheHostWinsOverTheHttpOne()
+    {
+        var fake = new FakeSuppressionList();
+        var services = new ServiceCollection().AddSingleton<ISuppressionList>(fake).AddHttpSuppressionList();
+
+        using var provider = services.BuildServiceProvider();
+        Assert.Same(fake, provider.GetRequiredService<ISuppressionList>());
+    }
+
+    private static ServiceProvider Create(Uri statusUrl, TimeSpan? cacheDuration = null)
+    {
+        var services = new ServiceCollection().AddLogging();
+        services.Configure<DeliveryOptions>(o =>
+        {
+            o.StatusUrl = statusUrl;
+            o.SuppressionCacheDuration = cacheDuration ?? TimeSpan.FromMinutes(1);
+        });
+        services.Configure<AuthOptions>(o => o.BootstrapKey = Key);
+        return services.AddHttpSuppressionList().BuildServiceProvider();
+    }
+}
