@@ -82,6 +82,9 @@ internal sealed class DistributedPlatform : IAsyncDisposable
             ["Delivery__Relays__0__Host"] = relayHost,
             ["Delivery__Relays__0__Port"] = relayPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Delivery__Relays__0__Security"] = "None",
+            ["Delivery__StatusUrl"] = Status.Url!.ToString(),
+            // No lookup cache here, so a suppression takes effect on the very next send.
+            ["Delivery__SuppressionCacheDuration"] = "00:00:00",
         }));
         Ingress = Own(await ServiceProcess.StartAsync("EmailPlatform.Ingress", new Dictionary<string, string?>(shared)
         {
