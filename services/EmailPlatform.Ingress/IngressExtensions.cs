@@ -6,6 +6,7 @@ using EmailPlatform.Ingress.RateLimiting;
 using EmailPlatform.Ingress.Reads;
 using EmailPlatform.Ingress.Sending;
 using EmailPlatform.Ingress.Storage;
+using EmailPlatform.Ingress.Templates;
 using EmailPlatform.ServiceDefaults.Authentication;
 using EmailPlatform.ServiceDefaults.Storage;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -45,6 +46,8 @@ public static class IngressExtensions
         builder.Services.AddScoped<Outbox.Outbox>();
         builder.Services.AddScoped<IdempotentRequests>();
         builder.Services.AddScoped<EmailAcceptor>();
+        builder.Services.AddSingleton<TemplateRenderer>();
+        builder.Services.AddScoped<TemplateSending>();
         builder.Services.AddHostedService<OutboxPublisher>();
         builder.Services.AddHostedService<StoreJanitor>();
         builder.Services.AddStatusForwarding();
@@ -55,6 +58,7 @@ public static class IngressExtensions
     {
         routes.MapSending();
         routes.MapApiKeys();
+        routes.MapTemplates();
         if (routes.ServiceProvider.GetRequiredService<IOptions<IngressOptions>>().Value.StatusUrl is not null)
         {
             routes.MapStatusForwarding();

@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using EmailPlatform.Contracts;
+using EmailPlatform.Ingress.Templates;
 
 namespace EmailPlatform.Ingress.Sending;
 
@@ -43,8 +44,8 @@ public sealed record SendEmailRequest
     /// <summary>Not supported by this server yet: refused rather than sent at the wrong time.</summary>
     public string? ScheduledAt { get; init; }
 
-    /// <summary>Not supported by this server yet: refused rather than sent without its content.</summary>
-    public object? Template { get; init; }
+    /// <summary>A stored template to render at accept: <c>{"id": "welcome@2", "variables": {...}}</c>.</summary>
+    public TemplateReference? Template { get; init; }
 }
 
 public sealed record AttachmentRequest(

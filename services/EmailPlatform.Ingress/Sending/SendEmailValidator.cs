@@ -62,7 +62,8 @@ internal static partial class SendEmailValidator
 
         if (request.Template is not null)
         {
-            errors.Add("template", "Templates are not supported by this server yet; send subject and html or text.");
+            // POST /v1/emails renders templates before validating; the batch endpoint does not take them yet.
+            errors.Add("template", "Templates are not supported in a batch yet; send templated emails one by one with POST /v1/emails.");
         }
 
         if (!errors.IsEmpty)

@@ -4,6 +4,7 @@ using EmailPlatform.Ingress.Outbox;
 using EmailPlatform.Ingress.RateLimiting;
 using EmailPlatform.Ingress.Raw;
 using EmailPlatform.Ingress.Scheduling;
+using EmailPlatform.Ingress.Templates;
 using EmailPlatform.ServiceDefaults.Telemetry;
 using EmailPlatform.ServiceDefaults.Authentication;
 using EmailPlatform.ServiceDefaults.Problems;
@@ -32,6 +33,7 @@ public static class SendEndpoints
             .WithName("SendEmail")
             .WithSummary("Accepts one email for delivery (or for its scheduled time).")
             .WithJsonRequestBody<SendEmailRequest>(OpenApiBodies.SendExample)
+            .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
@@ -43,7 +45,7 @@ public static class SendEndpoints
     }
 
     internal static async Task<Results<Accepted<EmailAcceptedResponse>, ValidationProblem, ProblemHttpResult>> SendAsync(
-        HttpContext http, EmailAcceptor acceptor, CancellationToken cancellationToken)
+        HttpContext http, EmailAcceptor acceptor, TemplateSending templates, CancellationToken cancellationToken)
     {
         var caller = ApiKeyIdentity.From(http.User)!;
         var body = await JsonBody.ReadAsync<SendEmailRequest>(http.Request, cancellationToken);
@@ -63,7 +65,13 @@ public static class SendEndpoints
             return Accepted(replay);
         }
 
-        var validation = SendEmailValidator.Validate(body.Value!, acceptor.Limits);
+        var (request, unrendered) = await templates.ApplyAsync(body.Value!, cancellationToken);
+        if (unrendered is not null)
+        {
+            return unrendered;
+        }
+
+        var validation = SendEmailValidator.Validate(request!, acceptor.Limits);
         if (validation.Email is not { } email)
         {
             return ApiProblems.Validation(validation.Errors, validation.ProblemName);
@@ -74,9 +82,9 @@ public static class SendEndpoints
             return forbidden;
         }
 
-        var command = acceptor.CreateCommand(body.Value!, email);
+        var command = acceptor.CreateCommand(request!, email);
         EmailTelemetry.SetEmailId(Activity.Current, command.EmailId);
-        acceptor.Stage(command, EmailAcceptor.Trimmed(body.Value!.Bcc), email.ScheduledAt);
+        acceptor.Stage(command, EmailAcceptor.Trimmed(request!.Bcc), email.ScheduledAt);
 
         var (response, problem) = await acceptor.CommitAsync(
             http, idempotency, StatusCodes.Status202Accepted, new EmailAcceptedResponse(command.EmailId), cancellationToken);

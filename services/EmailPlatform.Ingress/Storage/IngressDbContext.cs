@@ -2,12 +2,13 @@ using EmailPlatform.ServiceDefaults.Storage;
 using EmailPlatform.Ingress.ApiKeys;
 using EmailPlatform.Ingress.Idempotency;
 using EmailPlatform.Ingress.Outbox;
+using EmailPlatform.Ingress.Templates;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Design;
 
 namespace EmailPlatform.Ingress.Storage;
 
-/// <summary>The ingress's store: the outbox, API keys and idempotency records.</summary>
+/// <summary>The ingress's store: the outbox, API keys, idempotency records and templates.</summary>
 public class IngressDbContext(DbContextOptions options) : DbContext(options)
 {
     public const string MigrationsHistoryTable = "__ingress_migrations";
@@ -17,6 +18,10 @@ public class IngressDbContext(DbContextOptions options) : DbContext(options)
     public DbSet<ApiKeyRecord> ApiKeys => Set<ApiKeyRecord>();
 
     public DbSet<IdempotencyRecord> IdempotencyRecords => Set<IdempotencyRecord>();
+
+    public DbSet<TemplateRecord> Templates => Set<TemplateRecord>();
+
+    public DbSet<TemplateVersionRecord> TemplateVersions => Set<TemplateVersionRecord>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder) =>
         configurationBuilder.Properties<DateTime>().HaveConversion<UtcDateTimeConverter>();
@@ -41,6 +46,8 @@ public class IngressDbContext(DbContextOptions options) : DbContext(options)
         idempotency.Property(r => r.ApiKeyId).HasMaxLength(64);
         idempotency.Property(r => r.Key).HasMaxLength(IdempotencyRecord.MaxKeyLength);
         idempotency.HasIndex(r => r.ExpiresAt);
+
+        TemplateModel.Configure(modelBuilder);
     }
 }
 

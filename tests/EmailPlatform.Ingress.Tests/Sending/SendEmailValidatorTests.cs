@@ -308,7 +308,7 @@ public sealed class SendEmailValidatorTests
     [Fact]
     public void TemplateIsRefusedAsNotSupported()
     {
-        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Template = new { id = "welcome" } }, SendBodies.Limits);
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Template = new() { Id = "welcome" } }, SendBodies.Limits);
 
         var message = Assert.Single(AssertInvalid(result, "validation_error", "template"));
         Assert.Contains("not supported", message, StringComparison.Ordinal);

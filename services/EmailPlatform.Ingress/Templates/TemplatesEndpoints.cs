@@ -1,0 +1,221 @@
+using System.Text.Json;
+using EmailPlatform.Ingress.Sending;
+using EmailPlatform.Ingress.Storage;
+using EmailPlatform.ServiceDefaults.Authentication;
+using EmailPlatform.ServiceDefaults.Json;
+using EmailPlatform.ServiceDefaults.Problems;
+using EmailPlatform.ServiceDefaults.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+
+namespace EmailPlatform.Ingress.Templates;
+
+/// <summary>
+/// <c>/v1/templates</c>: create (version 1, a draft), list, read (<c>{id or alias}[@version]</c>), edit (a new draft),
+/// publish the latest draft, delete, and render a preview. Admin scope.
+/// </summary>
+public static class TemplatesEndpoints
+{
+    public static RouteGroupBuilder MapTemplates(this IEndpointRouteBuilder routes)
+    {
+        var group = routes.MapGroup("/v1/templates")
+            .WithTags("Templates")
+            .RequireAuthorization(ApiKeyScopes.Admin)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+
+        group.MapPost("/", CreateAsync).WithName("CreateTemplate").WithSummary("Creates a template; its first version is a draft.")
+            .Accepts<TemplateRequest>("application/json")
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+        group.MapGet("/", ListAsync).WithName("ListTemplates").WithSummary("Lists templates (without their content).");
+        group.MapGet("/{reference}", GetAsync).WithName("GetTemplate")
+            .WithSummary("Reads a template by id or alias: its latest version, or the one pinned with '@3'.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapPatch("/{reference}", UpdateAsync).WithName("UpdateTemplate")
+            .WithSummary("Edits a template: the given fields, over its latest version, become a new draft version.")
+            .Accepts<TemplateRequest>("application/json")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+        group.MapPost("/{reference}/publish", PublishAsync).WithName("PublishTemplate")
+            .WithSummary("Publishes the latest version: sends without a pinned version use it from now on.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapDelete("/{reference}", DeleteAsync).WithName("DeleteTemplate").WithSummary("Deletes a template and all its versions.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapPost("/{reference}/render", RenderAsync).WithName("RenderTemplate")
+            .WithSummary("Renders a template (its latest version, or a pinned one) with variables, without sending.")
+            .Accepts<RenderTemplateRequest>("application/json")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+        return group;
+    }
+
+    internal static async Task<Results<Created<TemplateResponse>, ValidationProblem, ProblemHttpResult>> CreateAsync(
+        HttpRequest httpRequest, IngressDbContext db, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var body = await JsonBody.ReadAsync<TemplateRequest>(httpRequest, cancellationToken);
+        if (body.Problem is not null)
+        {
+            return body.Problem;
+        }
+
+        var request = body.Value!;
+        var errors = TemplateRules.Check(request, creating: true);
+        if (errors.Count > 0)
+        {
+            return ApiProblems.Validation(errors);
+        }
+
+        var now = clock.GetUtcNow().UtcDateTime;
+        var template = new TemplateRecord { Id = Guid.CreateVersion7(), Name = request.Name!.Trim(), Alias = request.Alias, CreatedAt = now };
+        var version = NewVersion(template.Id, 1, request, previous: null, now);
+        template.Versions.Add(version);
+        db.Templates.Add(template);
+        if (await SaveAsync(db, request.Alias, cancellationToken) is { } conflict)
+        {
+            return conflict;
+        }
+
+        return TypedResults.Created($"/v1/templates/{template.Id}", TemplateResponse.From(template, version));
+    }
+
+    internal static async Task<Ok<TemplateListResponse>> ListAsync(IngressDbContext db, CancellationToken cancellationToken)
+    {
+        var templates = await db.Templates.AsNoTracking().OrderBy(t => t.CreatedAt)
+            .Select(t => new TemplateSummary("template", t.Id, t.Name, t.Alias,
+                t.Versions.Where(v => v.PublishedAt != null).Max(v => (int?)v.Version), t.Versions.Max(v => v.Version), t.CreatedAt))
+            .ToListAsync(cancellationToken);
+        return TypedResults.Ok(new TemplateListResponse("list", false, templates));
+    }
+
+    internal static async Task<Results<Ok<TemplateResponse>, ProblemHttpResult>> GetAsync(
+        string reference, IngressDbContext db, CancellationToken cancellationToken)
+    {
+        var (template, version) = await TemplateStore.FindAsync(db, reference, published: false, cancellationToken);
+        return template is null || version is null
+            ? TemplateProblems.NotFound(reference, published: false)
+            : TypedResults.Ok(TemplateResponse.From(template, version));
+    }
+
+    internal static async Task<Results<Ok<TemplateResponse>, ValidationProblem, ProblemHttpResult>> UpdateAsync(
+        string reference, HttpRequest httpRequest, IngressDbContext db, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var body = await JsonBody.ReadAsync<TemplateRequest>(httpRequest, cancellationToken);
+        if (body.Problem is not null)
+        {
+            return body.Problem;
+        }
+
+        var request = body.Value!;
+        var errors = TemplateRules.Check(request, creating: false);
+        if (errors.Count > 0)
+        {
+            return ApiProblems.Validation(errors);
+        }
+
+        var template = await TemplateStore.FindTemplateAsync(db, reference, cancellationToken);
+        if (template is null)
+        {
+            return TemplateProblems.NotFound(reference, published: false);
+        }
+
+        var latest = template.Versions.MaxBy(v => v.Version)!;
+        var merged = NewVersion(template.Id, latest.Version + 1, request, latest, clock.GetUtcNow().UtcDateTime);
+        if (string.IsNullOrEmpty(merged.Html) && string.IsNullOrEmpty(merged.Text))
+        {
+            return ApiProblems.Validation(new Dictionary<string, string[]> { ["html"] = ["Either html or text is required."] });
+        }
+
+        template.Name = request.Name?.Trim() ?? template.Name;
+        template.Alias = request.Alias ?? template.Alias;
+        template.Versions.Add(merged);
+        if (await SaveAsync(db, request.Alias, cancellationToken) is { } conflict)
+        {
+            return conflict;
+        }
+
+        return TypedResults.Ok(TemplateResponse.From(template, merged));
+    }
+
+    internal static async Task<Results<Ok<TemplateResponse>, ProblemHttpResult>> PublishAsync(
+        string reference, IngressDbContext db, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var template = await TemplateStore.FindTemplateAsync(db, reference, cancellationToken);
+        if (template is null)
+        {
+            return TemplateProblems.NotFound(reference, published: false);
+        }
+
+        var latest = template.Versions.MaxBy(v => v.Version)!;
+        latest.PublishedAt ??= clock.GetUtcNow().UtcDateTime;
+        await db.SaveChangesAsync(cancellationToken);
+        return TypedResults.Ok(TemplateResponse.From(template, latest));
+    }
+
+    internal static async Task<Results<Ok<TemplateDeletedResponse>, ProblemHttpResult>> DeleteAsync(
+        string reference, IngressDbContext db, CancellationToken cancellationToken)
+    {
+        var template = await TemplateStore.FindTemplateAsync(db, reference, cancellationToken);
+        if (template is null)
+        {
+            return TemplateProblems.NotFound(reference, published: false);
+        }
+
+        db.Templates.Remove(template);
+        await db.SaveChangesAsync(cancellationToken);
+        return TypedResults.Ok(new TemplateDeletedResponse("template", template.Id, true));
+    }
+
+    internal static async Task<Results<Ok<RenderedTemplateResponse>, ProblemHttpResult>> RenderAsync(
+        string reference, HttpRequest httpRequest, IngressDbContext db, TemplateRenderer renderer, CancellationToken cancellationToken)
+    {
+        var body = await JsonBody.ReadAsync<RenderTemplateRequest>(httpRequest, cancellationToken);
+        if (body.Problem is not null)
+        {
+            return body.Problem;
+        }
+
+        var (template, version) = await TemplateStore.FindAsync(db, reference, published: false, cancellationToken);
+        if (template is null || version is null)
+        {
+            return TemplateProblems.NotFound(reference, published: false);
+        }
+
+        var outcome = renderer.Render(version, body.Value!.Variables, TemplateParts.All, "variables");
+        if (outcome.Rendered is not { } rendered)
+        {
+            return TemplateProblems.Unrenderable(outcome.Errors);
+        }
+
+        var text = rendered.Text ?? (string.IsNullOrEmpty(rendered.Html) ? null : HtmlText.From(rendered.Html));
+        return TypedResults.Ok(new RenderedTemplateResponse("template", template.Id, version.Version, rendered.Subject!, rendered.Html, text));
+    }
+
+    private static TemplateVersionRecord NewVersion(Guid templateId, int number, TemplateRequest request, TemplateVersionRecord? previous, DateTime now) => new()
+    {
+        TemplateId = templateId,
+        Version = number,
+        Subject = request.Subject ?? previous!.Subject,
+        Html = request.Html ?? previous?.Html,
+        Text = request.Text ?? previous?.Text,
+        Variables = request.Variables is { } variables ? JsonSerializer.Serialize(variables, WireJson.Options) : previous?.Variables ?? "[]",
+        CreatedAt = now,
+    };
+
+    /// <summary>Saves; a taken alias (or a concurrent edit that took the same version number) is a 409.</summary>
+    private static async Task<ProblemHttpResult?> SaveAsync(IngressDbContext db, string? alias, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+            return null;
+        }
+        catch (DbUpdateException ex) when (StoreErrors.IsUniqueViolation(ex))
+        {
+            return ApiProblems.Problem(StatusCodes.Status409Conflict, "template_conflict", "Template conflict.", alias is null
+                ? "The template was edited concurrently; read it again and retry."
+                : $"The alias '{alias}' is taken by another template, or the template was edited concurrently.");
+        }
+    }
+}

@@ -1,0 +1,299 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using EmailPlatform.Ingress.Tests.Support;
+
+namespace EmailPlatform.Ingress.Tests.Templates;
+
+/// <summary><c>/v1/templates</c> and sends with <c>template</c>, over HTTP against a real PostgreSQL.</summary>
+public sealed class TemplateEndpointTests
+{
+    private static JsonObject Welcome() => new()
+    {
+        ["name"] = "Welcome",
+        ["alias"] = "welcome",
+        ["subject"] = "Welcome, {{ name }}!",
+        ["html"] = "<p>Hello {{ name }}, you have {{ credits }} credits.</p><p><a href=\"https://acme.test/start\">Get started</a></p>",
+        ["variables"] = new JsonArray(
+            new JsonObject { ["name"] = "name", ["type"] = "string", ["required"] = true },
+            new JsonObject { ["name"] = "credits", ["type"] = "number", ["required"] = false, ["default"] = 5 },
+            new JsonObject { ["name"] = "vip", ["type"] = "boolean", ["required"] = false }),
+    };
+
+    [Fact]
+    public async Task TemplateIsCreatedAsDraftAndEditsCreateVersionsThatStayPinnable()
+    {
+        await using var app = await IngressApp.StartAsync();
+        using var client = app.CreateClient();
+
+        var created = await SendAsync(client, HttpMethod.Post, "/v1/templates", Welcome(), HttpStatusCode.Created);
+        Assert.Equal("template", created.GetProperty("object").GetString());
+        Assert.Equal(1, created.GetProperty("version").GetInt32());
+        Assert.Equal("draft", created.GetProperty("status").GetString());
+        Assert.Equal(JsonValueKind.Null, created.GetProperty("published_version").ValueKind);
+        var id = created.GetProperty("id").GetString()!;
+
+        var published = await SendAsync(client, HttpMethod.Post, $"/v1/templates/{id}/publish", null, HttpStatusCode.OK);
+        Assert.Equal("published", published.GetProperty("status").GetString());
+
+        var edited = await SendAsync(client, HttpMethod.Patch, "/v1/templates/welcome", new JsonObject { ["subject"] = "Hi {{ name }}" }, HttpStatusCode.OK);
+        Assert.Equal((2, "draft", 1), (edited.GetProperty("version").GetInt32(), edited.GetProperty("status").GetString(), edited.GetProperty("published_version").GetInt32()));
+        Assert.Contains("credits", edited.GetProperty("html").GetString(), StringComparison.Ordinal);
+
+        var first = await SendAsync(client, HttpMethod.Get, "/v1/templates/welcome@1", null, HttpStatusCode.OK);
+        Assert.Equal("Welcome, {{ name }}!", first.GetProperty("subject").GetString());
+        var latest = await SendAsync(client, HttpMethod.Get, $"/v1/templates/{id}", null, HttpStatusCode.OK);
+        Assert.Equal("Hi {{ name }}", latest.GetProperty("subject").GetString());
+
+        // Sends use the published version until the draft is published, or a pinned one.
+        Assert.Equal("Welcome, Ada!", (await SendTemplatedAsync(app, "welcome", new JsonObject { ["name"] = "Ada" })).Subject);
+        Assert.Equal("Hi Ada", (await SendTemplatedAsync(app, "welcome@2", new JsonObject { ["name"] = "Ada" })).Subject);
+        await SendAsync(client, HttpMethod.Post, "/v1/templates/welcome/publish", null, HttpStatusCode.OK);
+        Assert.Equal("Hi Ada", (await SendTemplatedAsync(app, "welcome", new JsonObject { ["name"] = "Ada" })).Subject);
+        Assert.Equal("Welcome, Ada!", (await SendTemplatedAsync(app, $"{id}@1", new JsonObject { ["name"] = "Ada" })).Subject);
+
+        var list = await SendAsync(client, HttpMethod.Get, "/v1/templates", null, HttpStatusCode.OK);
+        var listed = Assert.Single(list.GetProperty("data").EnumerateArray());
+        Assert.Equal((2, 2), (listed.GetProperty("published_version").GetInt32(), listed.GetProperty("latest_version").GetInt32()));
+
+        await SendAsync(client, HttpMethod.Delete, "/v1/templates/welcome", null, HttpStatusCode.OK);
+        await SendAsync(client, HttpMethod.Get, $"/v1/templates/{id}", null, HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task TemplateWithoutAPublishedVersionCannotBeSentUnpinned()
+    {
+        await using var app = await IngressApp.StartAsync();
+        using var client = app.CreateClient();
+        await SendAsync(client, HttpMethod.Post, "/v1/templates", Welcome(), HttpStatusCode.Created);
+
+        using var response = await app.PostEmailAsync(Templated("welcome", new JsonObject { ["name"] = "Ada" }).ToJsonString());
+
+        await AssertProblemAsync(response, HttpStatusCode.NotFound, "not_found");
+        Assert.Equal(0, await app.CountOutboxAsync());
+    }
+
+    [Fact]
+    public async Task SendWithTemplateStoresTheRenderedContentWithATextPartKeepingLinks()
+    {
+        await using var app = await IngressApp.StartAsync();
+        await CreatePublishedAsync(app, Welcome());
+
+        var command = await SendTemplatedAsync(app, "welcome", new JsonObject { ["name"] = "Ada", ["unknown"] = "ignored" });
+
+        Assert.Equal("Welcome, Ada!", command.Subject);
+        Assert.Equal("<p>Hello Ada, you have 5 credits.</p><p><a href=\"https://acme.test/start\">Get started</a></p>", command.Html);
+        Assert.Equal("Hello Ada, you have 5 credits.\n\nGet started (https://acme.test/start)", command.Text);
+    }
+
+    [Fact]
+    public async Task FieldsGivenAlongsideTheTemplateOverrideIt()
+    {
+        await using var app = await IngressApp.StartAsync();
+        await CreatePublishedAsync(app, Welcome());
+        var body = Templated("welcome", new JsonObject { ["name"] = "Ada" });
+        body["subject"] = "Chosen subject";
+        body["text"] = "Chosen text";
+
+        using var response = await app.PostEmailAsync(body.ToJsonString());
+
+        var command = (await AcceptedAsync(app, response)).Command;
+        Assert.Equal(("Chosen subject", "Chosen text"), (command.Subject, command.Text));
+        Assert.StartsWith("<p>Hello Ada", command.Html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task HostileVariableValuesAreHtmlEncodedInTheHtmlPart()
+    {
+        await using var app = await IngressApp.StartAsync();
+        await CreatePublishedAsync(app, Welcome());
+
+        var command = await SendTemplatedAsync(app, "welcome", new JsonObject { ["name"] = "<script>alert(\"x\")</script>' onload='" });
+
+        Assert.DoesNotContain("<script>", command.Html, StringComparison.Ordinal);
+        Assert.Contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&#x27; onload=&#x27;", command.Html, StringComparison.Ordinal);
+        Assert.Equal("Welcome, <script>alert(\"x\")</script>' onload='!", command.Subject);
+    }
+
+    [Theory]
+    [InlineData("Ada\r\nBcc: victim@example.test")]
+    [InlineData("Ada\nX-Injected: yes")]
+    [InlineData("Ada\u0000")]
+    public async Task ControlCharactersInASubjectVariableAreRefusedAndNothingIsStored(string name)
+    {
+        await using var app = await IngressApp.StartAsync();
+        await CreatePublishedAsync(app, Welcome());
+
+        using var response = await app.PostEmailAsync(Templated("welcome", new JsonObject { ["name"] = name }).ToJsonString());
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.UnprocessableEntity, "invalid_template_variables");
+        Assert.True(problem.GetProperty("errors").TryGetProperty("subject", out _), problem.ToString());
+        Assert.Equal(0, await app.CountOutboxAsync());
+    }
+
+    [Fact]
+    public async Task MissingAndWrongTypedVariablesAreEachListedIn422()
+    {
+        await using var app = await IngressApp.StartAsync();
+        await CreatePublishedAsync(app, Welcome());
+
+        using var response = await app.PostEmailAsync(Templated("welcome", new JsonObject { ["credits"] = "many", ["vip"] = 1 }).ToJsonString());
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.UnprocessableEntity, "invalid_template_variables");
+        var errors = problem.GetProperty("errors");
+        Assert.Equal(["template.variables.credits", "template.variables.name", "template.variables.vip"],
+            errors.EnumerateObject().Select(e => e.Name).Order(StringComparer.Ordinal));
+        Assert.Contains("required", errors.GetProperty("template.variables.name")[0].GetString(), StringComparison.Ordinal);
+        Assert.Contains("must be a number", errors.GetProperty("template.variables.credits")[0].GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, await app.CountOutboxAsync());
+    }
+
+    [Theory]
+    [InlineData("no-such-template")]
+    [InlineData("0195a3c2-0000-7000-8000-000000000000")]
+    [InlineData("welcome@9")]
+    public async Task UnknownTemplateOrVersionIsA404Problem(string reference)
+    {
+        await using var app = await IngressApp.StartAsync();
+        await CreatePublishedAsync(app, Welcome());
+
+        using var response = await app.PostEmailAsync(Templated(reference, new JsonObject { ["name"] = "Ada" }).ToJsonString());
+
+        await AssertProblemAsync(response, HttpStatusCode.NotFound, "not_found");
+        Assert.Equal(0, await app.CountOutboxAsync());
+    }
+
+    [Fact]
+    public async Task RenderReturnsTheRenderedPartsWithoutSending()
+    {
+        await using var app = await IngressApp.StartAsync();
+        using var client = app.CreateClient();
+        await SendAsync(client, HttpMethod.Post, "/v1/templates", Welcome(), HttpStatusCode.Created);
+
+        var rendered = await SendAsync(client, HttpMethod.Post, "/v1/templates/welcome/render",
+            new JsonObject { ["variables"] = new JsonObject { ["name"] = "Bo & Co", ["credits"] = 7.5 } }, HttpStatusCode.OK);
+
+        Assert.Equal("Welcome, Bo & Co!", rendered.GetProperty("subject").GetString());
+        Assert.StartsWith("<p>Hello Bo &amp; Co, you have 7.5 credits.</p>", rendered.GetProperty("html").GetString(), StringComparison.Ordinal);
+        Assert.StartsWith("Hello Bo & Co, you have 7.5 credits.", rendered.GetProperty("text").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, await app.CountOutboxAsync());
+
+        using var missing = await client.PostAsync(new Uri("/v1/templates/welcome/render", UriKind.Relative),
+            new StringContent("""{"variables": {}}""", System.Text.Encoding.UTF8, "application/json"));
+        await AssertProblemAsync(missing, HttpStatusCode.UnprocessableEntity, "invalid_template_variables");
+    }
+
+    [Fact]
+    public async Task TemplateWithInvalidLiquidOrVariablesIsRefused()
+    {
+        await using var app = await IngressApp.StartAsync();
+        using var client = app.CreateClient();
+        var body = Welcome();
+        body["html"] = "<p>{% if name %}unclosed</p>";
+        body["variables"] = new JsonArray(new JsonObject { ["name"] = "count", ["type"] = "integer" });
+
+        var problem = await SendAsync(client, HttpMethod.Post, "/v1/templates", body, HttpStatusCode.BadRequest);
+
+        var errors = problem.GetProperty("errors");
+        Assert.True(errors.TryGetProperty("html", out _) && errors.TryGetProperty("variables[0]", out _), problem.ToString());
+    }
+
+    [Theory]
+    [InlineData("{% include '/etc/passwd' %}")]
+    [InlineData("{% render 'secrets' %}")]
+    public async Task TemplatesCannotIncludeFiles(string html)
+    {
+        await using var app = await IngressApp.StartAsync();
+        using var client = app.CreateClient();
+        var body = Welcome();
+        body["html"] = html;
+
+        var problem = await SendAsync(client, HttpMethod.Post, "/v1/templates", body, HttpStatusCode.BadRequest);
+
+        Assert.Contains("Unknown tag", problem.GetProperty("errors").GetProperty("html")[0].GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RunawayLoopIsStoppedWith422()
+    {
+        await using var app = await IngressApp.StartAsync();
+        using var client = app.CreateClient();
+        var body = Welcome();
+        body["text"] = "{% for i in (1..times) %}{{ i }}{% endfor %}";
+        body["variables"] = new JsonArray(new JsonObject { ["name"] = "times", ["type"] = "number", ["required"] = true });
+        await SendAsync(client, HttpMethod.Post, "/v1/templates", body, HttpStatusCode.Created);
+
+        var problem = await SendAsync(client, HttpMethod.Post, "/v1/templates/welcome/render",
+            new JsonObject { ["variables"] = new JsonObject { ["times"] = 100_000_000 } }, HttpStatusCode.UnprocessableEntity);
+
+        Assert.True(problem.GetProperty("errors").TryGetProperty("template", out _), problem.ToString());
+    }
+
+    [Fact]
+    public async Task TemplatesRequireTheAdminScope()
+    {
+        await using var app = await IngressApp.StartAsync();
+        var (token, _) = await app.CreateApiKeyAsync(new { name = "sender", scopes = new[] { "send" } });
+        using var client = app.CreateClient(token);
+
+        using var response = await client.GetAsync(new Uri("/v1/templates", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+    }
+
+    private static JsonObject Templated(string id, JsonObject variables)
+    {
+        var body = SendBodies.Json();
+        body.Remove("subject");
+        body.Remove("html");
+        body.Remove("text");
+        body["template"] = new JsonObject { ["id"] = id, ["variables"] = variables };
+        return body;
+    }
+
+    private static async Task CreatePublishedAsync(IngressApp app, JsonObject template)
+    {
+        using var client = app.CreateClient();
+        var created = await SendAsync(client, HttpMethod.Post, "/v1/templates", template, HttpStatusCode.Created);
+        await SendAsync(client, HttpMethod.Post, $"/v1/templates/{created.GetProperty("id").GetString()}/publish", null, HttpStatusCode.OK);
+    }
+
+    private static async Task<EmailPlatform.Contracts.SendEmail> SendTemplatedAsync(IngressApp app, string id, JsonObject variables)
+    {
+        using var response = await app.PostEmailAsync(Templated(id, variables).ToJsonString());
+        var entry = await AcceptedAsync(app, response);
+        Assert.Equal(entry.Command.Subject, entry.Accepted.Subject);
+        Assert.Equal(entry.Command.Html, entry.Accepted.Html);
+        return entry.Command;
+    }
+
+    private static async Task<OutboxEntry> AcceptedAsync(IngressApp app, HttpResponseMessage response)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, $"{(int)response.StatusCode}: {text}");
+        var id = JsonDocument.Parse(text).RootElement.GetProperty("id").GetGuid();
+        var entry = await app.FindOutboxRowAsync(id);
+        Assert.NotNull(entry);
+        return entry;
+    }
+
+    private static async Task<JsonElement> SendAsync(HttpClient client, HttpMethod method, string path, JsonObject? body, HttpStatusCode expected)
+    {
+        using var request = new HttpRequestMessage(method, new Uri(path, UriKind.Relative));
+        request.Content = new StringContent(body?.ToJsonString() ?? "{}", System.Text.Encoding.UTF8, "application/json");
+        using var response = await client.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == expected, $"{method} {path}: {(int)response.StatusCode} {text}");
+        return text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    private static async Task<JsonElement> AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string name)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == status, $"{(int)response.StatusCode}: {text}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = JsonDocument.Parse(text).RootElement.Clone();
+        Assert.Equal(name, problem.GetProperty("name").GetString());
+        return problem;
+    }
+}
