@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using EmailPlatform.Ingress.Outbox;
 using EmailPlatform.Ingress.Sending;
+using EmailPlatform.Ingress.Templates;
 using EmailPlatform.ServiceDefaults.Authentication;
 using EmailPlatform.ServiceDefaults.Problems;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -27,7 +28,7 @@ internal static class BatchEndpoint
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
 
     internal static async Task<Results<Ok<BatchResponse>, ValidationProblem, ProblemHttpResult>> SendBatchAsync(
-        HttpContext http, EmailAcceptor acceptor, CancellationToken cancellationToken)
+        HttpContext http, EmailAcceptor acceptor, TemplateSending templates, CancellationToken cancellationToken)
     {
         var caller = ApiKeyIdentity.From(http.User)!;
         var permissive = http.Request.Headers[ModeHeader].ToString() switch
@@ -75,9 +76,21 @@ internal static class BatchEndpoint
         for (var i = 0; i < requests.Count; i++)
         {
             var request = requests[i];
-            var validation = request is null
-                ? ValidationResult.Invalid(new Dictionary<string, string[]> { ["$"] = ["An email must be a JSON object."] }, ApiProblems.ValidationError)
-                : SendEmailValidator.Validate(request, limits);
+            ValidationResult validation;
+            if (request is null)
+            {
+                validation = ValidationResult.Invalid(new Dictionary<string, string[]> { ["$"] = ["An email must be a JSON object."] }, ApiProblems.ValidationError);
+            }
+            else
+            {
+                // A template is rendered first, as for a single send; what it cannot render is this email's error.
+                var (rendered, unrendered) = await templates.ApplyAsync(request, cancellationToken);
+                request = rendered;
+                validation = unrendered is not null
+                    ? ValidationResult.Invalid(unrendered.Errors, ApiProblems.ValidationError)
+                    : SendEmailValidator.Validate(request!, limits);
+            }
+
             if (validation.Email is not { } email)
             {
                 foreach (var (field, messages) in validation.Errors)

@@ -60,12 +60,6 @@ internal static partial class SendEmailValidator
 
         var scheduledAt = ScheduleValidator.Check(errors, request.ScheduledAt, limits);
 
-        if (request.Template is not null)
-        {
-            // POST /v1/emails renders templates before validating; the batch endpoint does not take them yet.
-            errors.Add("template", "Templates are not supported in a batch yet; send templated emails one by one with POST /v1/emails.");
-        }
-
         if (!errors.IsEmpty)
         {
             return ValidationResult.Invalid(errors.ToDictionary(), errors.ProblemName);

@@ -68,10 +68,21 @@ public static class SendEndpoints
         var (request, unrendered) = await templates.ApplyAsync(body.Value!, cancellationToken);
         if (unrendered is not null)
         {
-            return unrendered;
+            return unrendered.Problem;
         }
 
-        var validation = SendEmailValidator.Validate(request!, acceptor.Limits);
+        return await AcceptAsync(http, acceptor, caller, idempotency, request!, cancellationToken);
+    }
+
+    /// <summary>
+    /// Accepts one plain (already rendered) send: validates it, checks the caller's sender domains, stages it into
+    /// the outbox and commits. Shared by <c>POST /v1/emails</c> and <c>POST /v1/templates/{id}/test</c>.
+    /// </summary>
+    internal static async Task<Results<Accepted<EmailAcceptedResponse>, ValidationProblem, ProblemHttpResult>> AcceptAsync(
+        HttpContext http, EmailAcceptor acceptor, ApiKeyIdentity caller, IdempotencyContext? idempotency, SendEmailRequest request,
+        CancellationToken cancellationToken)
+    {
+        var validation = SendEmailValidator.Validate(request, acceptor.Limits);
         if (validation.Email is not { } email)
         {
             return ApiProblems.Validation(validation.Errors, validation.ProblemName);
@@ -82,9 +93,9 @@ public static class SendEndpoints
             return forbidden;
         }
 
-        var command = acceptor.CreateCommand(request!, email);
+        var command = acceptor.CreateCommand(request, email);
         EmailTelemetry.SetEmailId(Activity.Current, command.EmailId);
-        acceptor.Stage(command, EmailAcceptor.Trimmed(request!.Bcc), email.ScheduledAt);
+        acceptor.Stage(command, EmailAcceptor.Trimmed(request.Bcc), email.ScheduledAt);
 
         var (response, problem) = await acceptor.CommitAsync(
             http, idempotency, StatusCodes.Status202Accepted, new EmailAcceptedResponse(command.EmailId), cancellationToken);
@@ -97,7 +108,7 @@ public static class SendEndpoints
         return Accepted(response!);
     }
 
-    private static Accepted<EmailAcceptedResponse> Accepted(EmailAcceptedResponse response) =>
+    internal static Accepted<EmailAcceptedResponse> Accepted(EmailAcceptedResponse response) =>
         TypedResults.Accepted($"/v1/emails/{response.Id}", response);
 }
 

@@ -28,6 +28,16 @@ public sealed record RenderTemplateRequest
     public IReadOnlyDictionary<string, JsonElement>? Variables { get; init; }
 }
 
+/// <summary>The body of <c>POST /v1/templates/{id}/test</c>: one recipient, the sender (checked as a send's is) and the variables.</summary>
+public sealed record TestTemplateRequest
+{
+    public string? To { get; init; }
+
+    public string? From { get; init; }
+
+    public IReadOnlyDictionary<string, JsonElement>? Variables { get; init; }
+}
+
 /// <summary><c>template</c> in a send: a template id or alias, optionally pinned (<c>welcome@3</c>), and its variables.</summary>
 public sealed record TemplateReference
 {

@@ -6,12 +6,26 @@ using Microsoft.AspNetCore.Http.HttpResults;
 namespace EmailPlatform.Ingress.Templates;
 
 /// <summary>
+/// Why a templated send could not be rendered: the problem a single send answers with, and the same reasons by
+/// field (<c>template.id</c>, <c>template.variables.name</c>, <c>subject</c>…), which a batch keys by index.
+/// </summary>
+internal sealed record TemplateFailure(ProblemHttpResult Problem, IDictionary<string, string[]> Errors);
+
+/// <summary>
 /// Turns a send with <c>template: {id, variables}</c> into the plain send it stands for, at accept: the rendered subject,
 /// HTML and text, unless the request gives its own. A text part is derived from the HTML when there is none.
+/// Scoped: the templates a request names are read once per request (a batch may name one template a hundred times).
 /// </summary>
 internal sealed class TemplateSending(IngressDbContext db, TemplateRenderer renderer)
 {
-    public async Task<(SendEmailRequest? Request, ProblemHttpResult? Problem)> ApplyAsync(SendEmailRequest request, CancellationToken cancellationToken)
+    private readonly Dictionary<(string, bool), TemplateVersionRecord?> _versions = new();
+
+    /// <param name="published">
+    /// True for sends: an unpinned reference names the latest published version. False for test sends, which render the
+    /// latest version, draft included.
+    /// </param>
+    public async Task<(SendEmailRequest? Request, TemplateFailure? Failure)> ApplyAsync(
+        SendEmailRequest request, CancellationToken cancellationToken, bool published = true)
     {
         if (request.Template is not { } reference)
         {
@@ -20,21 +34,29 @@ internal sealed class TemplateSending(IngressDbContext db, TemplateRenderer rend
 
         if (string.IsNullOrWhiteSpace(reference.Id))
         {
-            return (null, ApiProblems.Problem(StatusCodes.Status422UnprocessableEntity, ApiProblems.MissingRequiredField,
-                "The request is invalid.", "The template.id field is required: a template id or alias, optionally pinned ('welcome@2')."));
+            const string message = "The template.id field is required: a template id or alias, optionally pinned ('welcome@2').";
+            return (null, new TemplateFailure(
+                ApiProblems.Problem(StatusCodes.Status422UnprocessableEntity, ApiProblems.MissingRequiredField, "The request is invalid.", message),
+                new Dictionary<string, string[]> { ["template.id"] = [message] }));
         }
 
-        var (_, version) = await TemplateStore.FindAsync(db, reference.Id, published: true, cancellationToken);
+        if (!_versions.TryGetValue((reference.Id, published), out var version))
+        {
+            (_, version) = await TemplateStore.FindAsync(db, reference.Id, published, cancellationToken);
+            _versions[(reference.Id, published)] = version;
+        }
+
         if (version is null)
         {
-            return (null, TemplateProblems.NotFound(reference.Id, published: true));
+            var notFound = TemplateProblems.NotFound(reference.Id, published);
+            return (null, new TemplateFailure(notFound, new Dictionary<string, string[]> { ["template.id"] = [notFound.ProblemDetails.Detail!] }));
         }
 
         var parts = new TemplateParts(request.Subject is null, request.Html is null, request.Text is null);
         var outcome = renderer.Render(version, reference.Variables, parts, "template.variables");
         if (outcome.Rendered is not { } rendered)
         {
-            return (null, TemplateProblems.Unrenderable(outcome.Errors));
+            return (null, new TemplateFailure(TemplateProblems.Unrenderable(outcome.Errors), outcome.Errors));
         }
 
         var html = request.Html ?? rendered.Html;

@@ -12,7 +12,7 @@ namespace EmailPlatform.Ingress.Templates;
 
 /// <summary>
 /// <c>/v1/templates</c>: create (version 1, a draft), list, read (<c>{id or alias}[@version]</c>), edit (a new draft),
-/// publish the latest draft, delete, and render a preview. Admin scope.
+/// publish the latest draft, delete, render a preview, and send a test email. Admin scope.
 /// </summary>
 public static class TemplatesEndpoints
 {
@@ -47,6 +47,13 @@ public static class TemplatesEndpoints
             .WithSummary("Renders a template (its latest version, or a pinned one) with variables, without sending.")
             .Accepts<RenderTemplateRequest>("application/json")
             .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+        group.MapPost("/{reference}/test", TestAsync).WithName("TestTemplate")
+            .WithSummary("Sends one email rendered from a template (its latest version, draft included, or a pinned one) to one address.")
+            .Accepts<TestTemplateRequest>("application/json")
+            .Produces<EmailAcceptedResponse>(StatusCodes.Status202Accepted)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
         return group;
     }
@@ -190,6 +197,47 @@ public static class TemplatesEndpoints
 
         var text = rendered.Text ?? (string.IsNullOrEmpty(rendered.Html) ? null : HtmlText.From(rendered.Html));
         return TypedResults.Ok(new RenderedTemplateResponse("template", template.Id, version.Version, rendered.Subject!, rendered.Html, text));
+    }
+
+    /// <summary>
+    /// Renders the latest version (draft included) or a pinned one and accepts it as one email to <c>to</c>, from
+    /// <c>from</c>, through the same path as <c>POST /v1/emails</c>: validation, sender domains, outbox, Idempotency-Key.
+    /// </summary>
+    internal static async Task<Results<Accepted<EmailAcceptedResponse>, ValidationProblem, ProblemHttpResult>> TestAsync(
+        string reference, HttpContext http, EmailAcceptor acceptor, TemplateSending templates, CancellationToken cancellationToken)
+    {
+        var caller = ApiKeyIdentity.From(http.User)!;
+        var body = await JsonBody.ReadAsync<TestTemplateRequest>(http.Request, cancellationToken);
+        if (body.Problem is not null)
+        {
+            return body.Problem;
+        }
+
+        var (idempotency, replay, refused) = await acceptor.BeginAsync<EmailAcceptedResponse>(http, caller, body.Raw, cancellationToken);
+        if (refused is not null)
+        {
+            return refused;
+        }
+
+        if (replay is not null)
+        {
+            return SendEndpoints.Accepted(replay);
+        }
+
+        var test = body.Value!;
+        var send = new SendEmailRequest
+        {
+            From = test.From,
+            To = test.To is null ? null : [test.To],
+            Template = new TemplateReference { Id = reference, Variables = test.Variables },
+        };
+        var (request, unrendered) = await templates.ApplyAsync(send, cancellationToken, published: false);
+        if (unrendered is not null)
+        {
+            return unrendered.Problem;
+        }
+
+        return await SendEndpoints.AcceptAsync(http, acceptor, caller, idempotency, request!, cancellationToken);
     }
 
     private static TemplateVersionRecord NewVersion(Guid templateId, int number, TemplateRequest request, TemplateVersionRecord? previous, DateTime now) => new()

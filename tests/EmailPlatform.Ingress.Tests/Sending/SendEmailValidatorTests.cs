@@ -306,15 +306,6 @@ public sealed class SendEmailValidatorTests
     }
 
     [Fact]
-    public void TemplateIsRefusedAsNotSupported()
-    {
-        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Template = new() { Id = "welcome" } }, SendBodies.Limits);
-
-        var message = Assert.Single(AssertInvalid(result, "validation_error", "template"));
-        Assert.Contains("not supported", message, StringComparison.Ordinal);
-    }
-
-    [Fact]
     public void EveryProblemIsReportedAtOnceAndTheFirstNamedOneNamesTheProblem()
     {
         var result = SendEmailValidator.Validate(new SendEmailRequest { From = "nope", Subject = "Hi\n" }, SendBodies.Limits);

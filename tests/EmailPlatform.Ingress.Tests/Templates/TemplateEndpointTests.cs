@@ -230,6 +230,106 @@ public sealed class TemplateEndpointTests
     }
 
     [Fact]
+    public async Task StrictBatchWithTwoTemplatedEmailsStoresBothRendered()
+    {
+        await using var app = await IngressApp.StartAsync();
+        await CreatePublishedAsync(app, Welcome());
+        using var client = app.CreateClient();
+        var body = new JsonArray(Templated("welcome", new JsonObject { ["name"] = "Ada" }), Templated("welcome", new JsonObject { ["name"] = "Bo", ["credits"] = 9 }));
+
+        using var response = await IngressApp.PostJsonAsync(client, "/v1/emails/batch", body.ToJsonString());
+
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+        var ids = JsonDocument.Parse(text).RootElement.GetProperty("data").EnumerateArray().Select(e => e.GetProperty("id").GetGuid()).ToList();
+        Assert.Equal(2, ids.Count);
+        var first = (await app.FindOutboxRowAsync(ids[0]))!.Command;
+        var second = (await app.FindOutboxRowAsync(ids[1]))!.Command;
+        Assert.Equal(("Welcome, Ada!", "Welcome, Bo!"), (first.Subject, second.Subject));
+        Assert.StartsWith("<p>Hello Bo, you have 9 credits.</p>", second.Html, StringComparison.Ordinal);
+        Assert.StartsWith("Hello Ada, you have 5 credits.", first.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task StrictBatchWithAnUnrenderableTemplateStoresNothingAndKeysTheErrorByIndex()
+    {
+        await using var app = await IngressApp.StartAsync();
+        await CreatePublishedAsync(app, Welcome());
+        using var client = app.CreateClient();
+        var body = new JsonArray(Templated("welcome", new JsonObject { ["name"] = "Ada" }), Templated("no-such-template", new JsonObject()),
+            Templated("welcome", new JsonObject()));
+
+        using var response = await IngressApp.PostJsonAsync(client, "/v1/emails/batch", body.ToJsonString());
+
+        var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, "validation_error");
+        var errors = problem.GetProperty("errors");
+        Assert.Equal(["[1].template.id", "[2].template.variables.name"], errors.EnumerateObject().Select(e => e.Name).Order(StringComparer.Ordinal));
+        Assert.Equal(0, await app.CountOutboxAsync());
+    }
+
+    [Fact]
+    public async Task PermissiveBatchWithAnUnknownTemplateAcceptsTheOther()
+    {
+        await using var app = await IngressApp.StartAsync();
+        await CreatePublishedAsync(app, Welcome());
+        using var client = app.CreateClient();
+        var body = new JsonArray(Templated("no-such-template", new JsonObject { ["name"] = "Ada" }), Templated("welcome", new JsonObject { ["name"] = "Bo" }));
+
+        using var response = await IngressApp.PostJsonAsync(client, "/v1/emails/batch", body.ToJsonString(), ("x-batch-validation", "permissive"));
+
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+        var json = JsonDocument.Parse(text).RootElement;
+        var id = Assert.Single(json.GetProperty("data").EnumerateArray()).GetProperty("id").GetGuid();
+        Assert.Equal("Welcome, Bo!", (await app.FindOutboxRowAsync(id))!.Command.Subject);
+        var error = Assert.Single(json.GetProperty("errors").EnumerateArray());
+        Assert.Equal(0, error.GetProperty("index").GetInt32());
+        Assert.Contains("no-such-template", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal(1, await app.CountOutboxAsync());
+    }
+
+    [Fact]
+    public async Task TestSendStoresOneEmailRenderedFromTheLatestDraftToTheGivenAddress()
+    {
+        await using var app = await IngressApp.StartAsync();
+        await CreatePublishedAsync(app, Welcome());
+        using var client = app.CreateClient();
+        await SendAsync(client, HttpMethod.Patch, "/v1/templates/welcome", new JsonObject { ["subject"] = "Draft for {{ name }}" }, HttpStatusCode.OK);
+
+        var accepted = await SendAsync(client, HttpMethod.Post, "/v1/templates/welcome/test", new JsonObject
+        {
+            ["to"] = "tester@example.test",
+            ["from"] = "Acme <hello@acme.test>",
+            ["variables"] = new JsonObject { ["name"] = "Ada" },
+        }, HttpStatusCode.Accepted);
+
+        var entry = await app.FindOutboxRowAsync(accepted.GetProperty("id").GetGuid());
+        Assert.NotNull(entry);
+        Assert.Equal(1, await app.CountOutboxAsync());
+        Assert.Equal("tester@example.test", Assert.Single(entry.Command.To));
+        Assert.Equal("Acme <hello@acme.test>", entry.Command.From);
+        Assert.Equal("Draft for Ada", entry.Command.Subject);
+        Assert.Equal("<p>Hello Ada, you have 5 credits.</p><p><a href=\"https://acme.test/start\">Get started</a></p>", entry.Command.Html);
+        Assert.StartsWith("Hello Ada, you have 5 credits.", entry.Command.Text, StringComparison.Ordinal);
+
+        // Pinned to the published version; and 'from' is required, as for a send.
+        var pinned = await SendAsync(client, HttpMethod.Post, "/v1/templates/welcome@1/test", new JsonObject
+        {
+            ["to"] = "tester@example.test",
+            ["from"] = "hello@acme.test",
+            ["variables"] = new JsonObject { ["name"] = "Ada" },
+        }, HttpStatusCode.Accepted);
+        Assert.Equal("Welcome, Ada!", (await app.FindOutboxRowAsync(pinned.GetProperty("id").GetGuid()))!.Command.Subject);
+        var noSender = await SendAsync(client, HttpMethod.Post, "/v1/templates/welcome/test", new JsonObject
+        {
+            ["to"] = "tester@example.test",
+            ["variables"] = new JsonObject { ["name"] = "Ada" },
+        }, HttpStatusCode.BadRequest);
+        Assert.True(noSender.GetProperty("errors").TryGetProperty("from", out _), noSender.ToString());
+        Assert.Equal(2, await app.CountOutboxAsync());
+    }
+
+    [Fact]
     public async Task TemplatesRequireTheAdminScope()
     {
         await using var app = await IngressApp.StartAsync();
