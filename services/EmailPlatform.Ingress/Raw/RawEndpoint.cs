@@ -28,25 +28,15 @@ internal static class RawEndpoint
     internal static async Task<Results<Accepted<EmailAcceptedResponse>, ValidationProblem, ProblemHttpResult>> SendRawAsync(
         HttpContext http, EmailAcceptor acceptor, TimeProvider clock, CancellationToken cancellationToken)
     {
-        var caller = ApiKeyIdentity.From(http.User)!;
-        var body = await JsonBody.ReadAsync<RawEmailRequest>(http.Request, cancellationToken);
-        if (body.Problem is not null)
+        var start = await acceptor.StartAsync<RawEmailRequest>(http, cancellationToken);
+        if (start.Answer is { } answer)
         {
-            return body.Problem;
+            return answer;
         }
 
-        var (idempotency, replay, refused) = await acceptor.BeginAsync<EmailAcceptedResponse>(http, caller, body.Raw, cancellationToken);
-        if (refused is not null)
-        {
-            return refused;
-        }
+        var (caller, idempotency) = (start.Caller, start.Idempotency);
 
-        if (replay is not null)
-        {
-            return TypedResults.Accepted($"/v1/emails/{replay.Id}", replay);
-        }
-
-        var request = body.Value!;
+        var request = start.Body!;
         var (email, errors, name) = RawMessageReader.Validate(request, acceptor.Limits);
         if (email is null)
         {

@@ -15,6 +15,14 @@ namespace EmailPlatform.Ingress.Sending;
 /// <summary>The idempotency key of a request, with the hash of the request it was first used for.</summary>
 internal sealed record IdempotencyContext(string ApiKeyId, string Key, byte[] RequestHash);
 
+/// <summary>What <see cref="EmailAcceptor.StartAsync{T}"/> found: an answer to give at once, or a body to accept.</summary>
+internal sealed record AcceptStart<T>(
+    ApiKeyIdentity Caller,
+    T? Body,
+    IdempotencyContext? Idempotency,
+    Results<Accepted<EmailAcceptedResponse>, ValidationProblem, ProblemHttpResult>? Answer)
+    where T : class;
+
 /// <summary>
 /// The unit of work of one accept request (single, batch or raw): checks the idempotency key and the caller's
 /// sender domains, stages the emails into the outbox, and commits everything in one transaction — the emails,
@@ -53,6 +61,27 @@ internal sealed class EmailAcceptor(
             { SameRequest: true } => (context, IdempotentRequests.Replay<T>(http, previous), null),
             _ => (context, null, IdempotentRequests.Mismatch()),
         };
+    }
+
+    /// <summary>
+    /// The start every single-email accept shares (send, raw, template test): reads the JSON body and the
+    /// <c>Idempotency-Key</c>. <see cref="AcceptStart{T}.Answer"/> is set when the request is answered already
+    /// (a problem, or the earlier answer to the same request); otherwise <see cref="AcceptStart{T}.Body"/> is the
+    /// request to accept.
+    /// </summary>
+    public async Task<AcceptStart<T>> StartAsync<T>(HttpContext http, CancellationToken cancellationToken) where T : class
+    {
+        var caller = ApiKeyIdentity.From(http.User)!;
+        var body = await JsonBody.ReadAsync<T>(http.Request, cancellationToken);
+        if (body.Problem is not null)
+        {
+            return new(caller, null, null, body.Problem);
+        }
+
+        var (idempotency, replay, refused) = await BeginAsync<EmailAcceptedResponse>(http, caller, body.Raw, cancellationToken);
+        return refused is not null ? new(caller, null, null, refused)
+            : replay is not null ? new(caller, null, null, SendEndpoints.Accepted(replay))
+            : new(caller, body.Value, idempotency, null);
     }
 
     /// <summary>A key restricted to some sender domains may not send from any other (403).</summary>

@@ -47,25 +47,15 @@ public static class SendEndpoints
     internal static async Task<Results<Accepted<EmailAcceptedResponse>, ValidationProblem, ProblemHttpResult>> SendAsync(
         HttpContext http, EmailAcceptor acceptor, TemplateSending templates, CancellationToken cancellationToken)
     {
-        var caller = ApiKeyIdentity.From(http.User)!;
-        var body = await JsonBody.ReadAsync<SendEmailRequest>(http.Request, cancellationToken);
-        if (body.Problem is not null)
+        var start = await acceptor.StartAsync<SendEmailRequest>(http, cancellationToken);
+        if (start.Answer is { } answer)
         {
-            return body.Problem;
+            return answer;
         }
 
-        var (idempotency, replay, refused) = await acceptor.BeginAsync<EmailAcceptedResponse>(http, caller, body.Raw, cancellationToken);
-        if (refused is not null)
-        {
-            return refused;
-        }
+        var (caller, idempotency) = (start.Caller, start.Idempotency);
 
-        if (replay is not null)
-        {
-            return Accepted(replay);
-        }
-
-        var (request, unrendered) = await templates.ApplyAsync(body.Value!, cancellationToken);
+        var (request, unrendered) = await templates.ApplyAsync(start.Body!, cancellationToken);
         if (unrendered is not null)
         {
             return unrendered.Problem;

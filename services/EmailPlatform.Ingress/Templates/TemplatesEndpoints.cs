@@ -206,25 +206,15 @@ public static class TemplatesEndpoints
     internal static async Task<Results<Accepted<EmailAcceptedResponse>, ValidationProblem, ProblemHttpResult>> TestAsync(
         string reference, HttpContext http, EmailAcceptor acceptor, TemplateSending templates, CancellationToken cancellationToken)
     {
-        var caller = ApiKeyIdentity.From(http.User)!;
-        var body = await JsonBody.ReadAsync<TestTemplateRequest>(http.Request, cancellationToken);
-        if (body.Problem is not null)
+        var start = await acceptor.StartAsync<TestTemplateRequest>(http, cancellationToken);
+        if (start.Answer is { } answer)
         {
-            return body.Problem;
+            return answer;
         }
 
-        var (idempotency, replay, refused) = await acceptor.BeginAsync<EmailAcceptedResponse>(http, caller, body.Raw, cancellationToken);
-        if (refused is not null)
-        {
-            return refused;
-        }
+        var (caller, idempotency) = (start.Caller, start.Idempotency);
 
-        if (replay is not null)
-        {
-            return SendEndpoints.Accepted(replay);
-        }
-
-        var test = body.Value!;
+        var test = start.Body!;
         var send = new SendEmailRequest
         {
             From = test.From,
