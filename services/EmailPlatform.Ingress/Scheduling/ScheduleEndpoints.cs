@@ -36,24 +36,10 @@ internal static class ScheduleEndpoints
     internal static async Task<Results<Ok<EmailReference>, ProblemHttpResult>> CancelAsync(
         string id, IngressDbContext db, Outbox.Outbox outbox, TimeProvider clock, CancellationToken cancellationToken)
     {
-        if (!Guid.TryParse(id, out var emailId))
-        {
-            return NotFound(id);
-        }
-
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        var pending = await LockPendingAsync(db, emailId, cancellationToken);
-        if (!pending.Any(m => OutboxMessageTypes.IsCommand(m.MessageType)))
-        {
-            return await AlreadySentOrUnknownAsync(db, id, emailId, cancellationToken);
-        }
-
-        db.OutboxMessages.RemoveRange(pending.Where(m => m.MessageType is nameof(SendEmail) or nameof(EmailQueued)));
-        outbox.Add(emailId, new EmailCanceled(NewId.NextGuid(), emailId, clock.GetUtcNow()), clock.GetUtcNow());
-        await db.SaveChangesAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        outbox.Notify();
-        return TypedResults.Ok(new EmailReference("email", emailId));
+        var (changed, problem) = await ChangeUnsentAsync(id, db, outbox, cancellationToken,
+            unsent => db.OutboxMessages.RemoveRange(unsent),
+            emailId => new EmailCanceled(NewId.NextGuid(), emailId, clock.GetUtcNow()), clock);
+        return problem is null ? TypedResults.Ok(changed!) : problem;
     }
 
     internal static async Task<Results<Ok<EmailReference>, ValidationProblem, ProblemHttpResult>> RescheduleAsync(
@@ -67,33 +53,45 @@ internal static class ScheduleEndpoints
         }
 
         var errors = new SendEmailValidator.Errors();
-        if (errors.Required("scheduled_at", body.Value!.ScheduledAt) && ScheduleValidator.Check(errors, body.Value.ScheduledAt, acceptor.Limits) is { } at)
+        if (!errors.Required("scheduled_at", body.Value!.ScheduledAt)
+            || ScheduleValidator.Check(errors, body.Value.ScheduledAt, acceptor.Limits) is not { } at)
         {
-            if (!Guid.TryParse(id, out var emailId))
-            {
-                return NotFound(id);
-            }
-
-            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-            var pending = await LockPendingAsync(db, emailId, cancellationToken);
-            if (!pending.Any(m => OutboxMessageTypes.IsCommand(m.MessageType)))
-            {
-                return await AlreadySentOrUnknownAsync(db, id, emailId, cancellationToken);
-            }
-
-            foreach (var message in pending.Where(m => m.MessageType is nameof(SendEmail) or nameof(EmailQueued)))
-            {
-                message.AvailableAt = at.UtcDateTime;
-            }
-
-            outbox.Add(emailId, new EmailRescheduled(NewId.NextGuid(), emailId, at, clock.GetUtcNow()), clock.GetUtcNow());
-            await db.SaveChangesAsync(cancellationToken);
-            await transaction.CommitAsync(cancellationToken);
-            outbox.Notify();
-            return TypedResults.Ok(new EmailReference("email", emailId));
+            return ApiProblems.Validation(errors.ToDictionary(), errors.ProblemName);
         }
 
-        return ApiProblems.Validation(errors.ToDictionary(), errors.ProblemName);
+        var (changed, problem) = await ChangeUnsentAsync(id, db, outbox, cancellationToken,
+            unsent => unsent.ForEach(m => m.AvailableAt = at.UtcDateTime),
+            emailId => new EmailRescheduled(NewId.NextGuid(), emailId, at, clock.GetUtcNow()), clock);
+        return problem is null ? TypedResults.Ok(changed!) : problem;
+    }
+
+    /// <summary>
+    /// Locks the email's unpublished rows, applies <paramref name="change"/> to its not yet sent
+    /// <c>EmailQueued</c> and <c>SendEmail</c>, announces it, and commits; or says why it cannot (404, 409).
+    /// </summary>
+    private static async Task<(EmailReference? Changed, ProblemHttpResult? Problem)> ChangeUnsentAsync<TEvent>(
+        string id, IngressDbContext db, Outbox.Outbox outbox, CancellationToken cancellationToken,
+        Action<List<OutboxMessage>> change, Func<Guid, TEvent> announce, TimeProvider clock)
+        where TEvent : class
+    {
+        if (!Guid.TryParse(id, out var emailId))
+        {
+            return (null, NotFound(id));
+        }
+
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var pending = await LockPendingAsync(db, emailId, cancellationToken);
+        if (!pending.Any(m => OutboxMessageTypes.IsCommand(m.MessageType)))
+        {
+            return (null, await AlreadySentOrUnknownAsync(db, id, emailId, cancellationToken));
+        }
+
+        change([.. pending.Where(m => m.MessageType is nameof(SendEmail) or nameof(EmailQueued))]);
+        outbox.Add(emailId, announce(emailId), clock.GetUtcNow());
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        outbox.Notify();
+        return (new EmailReference("email", emailId), null);
     }
 
     /// <summary>The email's unpublished outbox rows, locked until the transaction ends (waiting for a publish in flight).</summary>
