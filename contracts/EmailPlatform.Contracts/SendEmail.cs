@@ -28,4 +28,10 @@ public sealed record SendEmail(
     /// Message-ID fixed at accept). The other fields then describe it but are not used to build it.
     /// </summary>
     public byte[]? RawMessage { get; init; }
+
+    /// <summary>
+    /// The client's deadline (request field <c>expires_at</c>): recipients not delivered by then are <c>failed</c>
+    /// (expired) instead of retried further. Null: the worker's configured maximum age from <see cref="AcceptedAt"/>.
+    /// </summary>
+    public DateTimeOffset? ExpiresAt { get; init; }
 }

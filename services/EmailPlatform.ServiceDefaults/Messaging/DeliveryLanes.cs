@@ -1,0 +1,36 @@
+using EmailPlatform.Contracts;
+using MassTransit;
+
+namespace EmailPlatform.ServiceDefaults.Messaging;
+
+/// <summary>
+/// The priority lanes <see cref="SendEmail"/> travels in: one queue per <see cref="EmailPriority"/>
+/// (<c>send-email-high</c>, <c>send-email-normal</c>, <c>send-email-bulk</c>), each consumed by the workers with
+/// its own concurrency, so a password reset never waits behind a bulk backlog. Whoever puts a
+/// <see cref="SendEmail"/> on the bus (the ingress outbox, a worker's retry) goes through <see cref="SendAsync"/>.
+/// </summary>
+public static class DeliveryLanes
+{
+    public const string High = "send-email-high";
+    public const string Normal = "send-email-normal";
+    public const string Bulk = "send-email-bulk";
+
+    public static IReadOnlyList<string> All { get; } = [High, Normal, Bulk];
+
+    public static string QueueName(EmailPriority priority) => priority switch
+    {
+        EmailPriority.High => High,
+        EmailPriority.Bulk => Bulk,
+        _ => Normal,
+    };
+
+    /// <summary>The address a lane's messages are sent to (the lane's exchange, bound to its queue by the workers).</summary>
+    public static Uri Address(EmailPriority priority) => new($"exchange:{QueueName(priority)}");
+
+    /// <summary>Sends the command into its lane.</summary>
+    public static async Task SendAsync(ISendEndpointProvider endpoints, SendEmail command, CancellationToken cancellationToken)
+    {
+        var endpoint = await endpoints.GetSendEndpoint(Address(command.Priority));
+        await endpoint.Send(command, cancellationToken);
+    }
+}
