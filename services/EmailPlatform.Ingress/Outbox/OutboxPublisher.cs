@@ -1,6 +1,8 @@
 using EmailPlatform.Ingress.Storage;
 using System.Diagnostics;
 using System.Text.Json;
+using EmailPlatform.Contracts;
+using EmailPlatform.ServiceDefaults.Messaging;
 using EmailPlatform.ServiceDefaults.Telemetry;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
@@ -11,7 +13,8 @@ namespace EmailPlatform.Ingress.Outbox;
 /// <summary>
 /// Moves due outbox messages onto the bus, waits for the broker's confirms, then marks them published in the
 /// same transaction that locked them. A crash between confirm and commit publishes them again, which every
-/// consumer tolerates (at-least-once, idempotent). Events go out before commands, so the status service hears
+/// consumer tolerates (at-least-once, idempotent). Events are published; <see cref="SendEmail"/> is sent into its
+/// priority lane (<see cref="DeliveryLanes"/>). Events go out before commands, so the status service hears
 /// of an email before any worker can report on it. With PostgreSQL, rows are claimed with
 /// <c>FOR UPDATE SKIP LOCKED</c>: several ingress replicas never publish the same message together, and a
 /// cancel waits for a batch in flight. A row that cannot be read (unknown type, bad payload) is logged and
@@ -149,6 +152,14 @@ internal sealed class OutboxPublisher(
         ActivityContext.TryParse(row.TraceParent, null, out var parent);
         using var activity = OutboxTelemetry.Source.StartActivity("outbox publish " + row.MessageType, ActivityKind.Producer, parent);
         EmailTelemetry.SetEmailId(activity, row.EmailId);
-        await bus.Publish(message, type, cancellationToken);
+        if (message is SendEmail command)
+        {
+            // The command goes to its priority lane; the events are published to whoever subscribes.
+            await DeliveryLanes.SendAsync(bus, command, cancellationToken);
+        }
+        else
+        {
+            await bus.Publish(message, type, cancellationToken);
+        }
     }
 }

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using EmailPlatform.Contracts;
 using EmailPlatform.Ingress.Tests.Support;
+using EmailPlatform.ServiceDefaults.Messaging;
 using EmailPlatform.Testing;
 using RabbitMQ.Client;
 using Xunit.Abstractions;
@@ -16,7 +17,6 @@ namespace EmailPlatform.Ingress.Tests.Outbox;
 /// </summary>
 public sealed class OutboxPublishingTests(ITestOutputHelper output)
 {
-    private const string SendEmailExchange = "EmailPlatform.Contracts:SendEmail";
     private static readonly TimeSpan PublishWait = TimeSpan.FromSeconds(30);
 
     [Fact]
@@ -43,7 +43,7 @@ public sealed class OutboxPublishingTests(ITestOutputHelper output)
 
         // The broker is back: an ingress on the same database with a reachable broker drains the backlog.
         await using var vhost = await TemporaryVirtualHost.CreateAsync();
-        await using var queue = await CountingQueue.BindAsync(vhost.Uri, SendEmailExchange);
+        await using var queue = await CountingQueue.BindAsync(vhost.Uri);
         var clock = Stopwatch.StartNew();
         await using var online = await IngressApp.StartAsync(rabbitMq: vhost.Uri, database: database, apiKey: apiKey);
         await Eventually.GetAsync(() => Unpublished(database), n => n == 0, PublishWait, "the outbox to drain");
@@ -61,7 +61,7 @@ public sealed class OutboxPublishingTests(ITestOutputHelper output)
         const int count = 150;
         await using var database = await TemporaryDatabase.CreateAsync();
         await using var vhost = await TemporaryVirtualHost.CreateAsync();
-        await using var queue = await CountingQueue.BindAsync(vhost.Uri, SendEmailExchange);
+        await using var queue = await CountingQueue.BindAsync(vhost.Uri);
         var apiKey = TestInfrastructure.NewApiKey();
         var settings = new Dictionary<string, string?> { ["Ingress:Outbox:BatchSize"] = "5", ["Ingress:Outbox:PollInterval"] = "00:00:00.050" };
         await using var first = await IngressApp.StartAsync(vhost.Uri, settings, database, apiKey);
@@ -85,6 +85,31 @@ public sealed class OutboxPublishingTests(ITestOutputHelper output)
         var published = await queue.DrainAsync();
         Assert.Equal(count, published.Count);
         Assert.Equal(ids.Order(), published.Order());
+    }
+
+    [Fact]
+    public async Task EachSendEmailGoesIntoTheLaneOfItsPriority()
+    {
+        await using var app = await IngressApp.StartAsync();
+        await using var high = await CountingQueue.BindAsync(app.RabbitMq!, DeliveryLanes.High);
+        await using var normal = await CountingQueue.BindAsync(app.RabbitMq!, DeliveryLanes.Normal);
+        await using var bulk = await CountingQueue.BindAsync(app.RabbitMq!, DeliveryLanes.Bulk);
+
+        var ids = new Dictionary<string, Guid>();
+        foreach (var priority in new[] { "high", "normal", "bulk" })
+        {
+            using var response = await app.PostEmailAsync(SendBodies.Json(b => b["priority"] = priority).ToJsonString());
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+            ids[priority] = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetGuid();
+        }
+
+        using var unprioritized = await app.PostEmailAsync(SendBodies.Json().ToJsonString());
+        var unprioritizedId = JsonDocument.Parse(await unprioritized.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetGuid();
+
+        await Eventually.GetAsync(async () => (await app.OutboxRowsAsync()).Count(r => r.PublishedAt is null), n => n == 0, PublishWait, "the outbox to drain");
+        Assert.Equal([ids["high"]], await high.DrainAsync());
+        Assert.Equal(new[] { ids["normal"], unprioritizedId }.Order(), (await normal.DrainAsync()).Order());
+        Assert.Equal([ids["bulk"]], await bulk.DrainAsync());
     }
 
     [Fact]
@@ -128,7 +153,7 @@ public sealed class OutboxPublishingTests(ITestOutputHelper output)
         return (long)(await count.ExecuteScalarAsync())!;
     }
 
-    /// <summary>A queue of the test's own bound to a message type's exchange, to count what was published.</summary>
+    /// <summary>A queue of the test's own bound to the given delivery lanes' exchanges (all when none), to count the SendEmail commands sent.</summary>
     private sealed class CountingQueue : IAsyncDisposable
     {
         private readonly IConnection _connection;
@@ -142,14 +167,18 @@ public sealed class OutboxPublishingTests(ITestOutputHelper output)
             _queue = queue;
         }
 
-        public static async Task<CountingQueue> BindAsync(Uri broker, string exchange)
+        public static async Task<CountingQueue> BindAsync(Uri broker, params IReadOnlyList<string> lanes)
         {
             var connection = await new ConnectionFactory { Uri = broker }.CreateConnectionAsync();
             var channel = await connection.CreateChannelAsync();
-            // The same declaration MassTransit makes for a published message type.
-            await channel.ExchangeDeclareAsync(exchange, ExchangeType.Fanout, durable: true, autoDelete: false);
             var queue = await channel.QueueDeclareAsync("outbox-test-" + Guid.NewGuid().ToString("N"), durable: false, exclusive: false, autoDelete: false);
-            await channel.QueueBindAsync(queue.QueueName, exchange, "");
+            foreach (var lane in lanes.Count == 0 ? DeliveryLanes.All : lanes)
+            {
+                // The same declaration MassTransit makes for the exchange it sends a lane's commands to.
+                await channel.ExchangeDeclareAsync(lane, ExchangeType.Fanout, durable: true, autoDelete: false);
+                await channel.QueueBindAsync(queue.QueueName, lane, "");
+            }
+
             return new CountingQueue(connection, channel, queue.QueueName);
         }
 
