@@ -27,6 +27,54 @@ public sealed class MetricNamesTests
         Assert.All(expected, e => Assert.Contains(e, Metrics.Own));
     }
 
+    [Fact]
+    public void NoPlannedInstrumentIsCreatedByTheSourcesAlready()
+    {
+        var exported = Metrics.PlannedInstruments
+            .SelectMany(planned => Metrics.OwnInstruments.Where(own => own.Name == planned.Name))
+            .ToList();
+        Assert.True(exported.Count == 0,
+            "now created by the sources, so remove from Metrics.PlannedInstruments (and drop 'Planned:' from their panels, " +
+            $"planned: \"true\" from their alerts): {string.Join("; ", exported)}");
+    }
+
+    [Fact]
+    public void PlannedInstrumentsAreNamedAndUnitedLikeTheOwnOnes()
+    {
+        Assert.All(Metrics.PlannedInstruments, i =>
+        {
+            Assert.StartsWith("emailplatform.", i.Name, StringComparison.Ordinal);
+            Assert.Matches(@"^(s|\{[a-z]+\})$", i.Unit);
+        });
+        Assert.Equal(Metrics.PlannedInstruments.Count, Metrics.PlannedInstruments.Select(i => i.Name).Distinct().Count());
+        Assert.Empty(Metrics.Planned.Intersect(Metrics.External));
+    }
+
+    [Fact]
+    public void InstrumentsAreReadFromLiteralsConstantsAndNamedArguments()
+    {
+        const string source = """
+            _a = meter.CreateCounter<long>("emailplatform.failed", "{recipient}", "Recipients given up on.");
+            _b = meter.CreateHistogram<double>(Names.TimeToDelivered, unit: "s",
+                advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [1, 5] });
+            meter.CreateObservableGauge("emailplatform.queue.depth", () => Observe(lanes, 3), "{message}", "Ready messages.");
+            meter.CreateObservableGauge<int>(name: "emailplatform.relay.breaker.state", observeValues: () => [], unit: "{state}");
+            meter.CreateObservableGauge<double>("emailplatform.oldest", () => Oldest(), Units.Seconds);
+            """;
+        var constants = new Dictionary<string, string> { ["TimeToDelivered"] = "emailplatform.time_to_delivered", ["Seconds"] = "s" };
+        var found = Metrics.InstrumentsIn(source, "Example.cs", constants).Select(i => i with { File = null }).ToList();
+        Assert.Equal(
+        [
+            new Metrics.Instrument("Counter", "emailplatform.failed", "{recipient}"),
+            new Metrics.Instrument("Histogram", "emailplatform.time_to_delivered", "s"),
+            new Metrics.Instrument("ObservableGauge", "emailplatform.queue.depth", "{message}"),
+            new Metrics.Instrument("ObservableGauge", "emailplatform.relay.breaker.state", "{state}"),
+            new Metrics.Instrument("ObservableGauge", "emailplatform.oldest", "s"),
+        ], found);
+        Assert.Contains("emailplatform_oldest_seconds", found[4].Series);
+        Assert.Throws<InvalidOperationException>(() => Metrics.InstrumentsIn("meter.CreateCounter<long>(NameOf(x));", "Bad.cs", constants).ToList());
+    }
+
     [Theory]
     [InlineData("sum by (le) (rate(a_bucket{x=~\"y|z\"}[5m]))", "a_bucket")]
     [InlineData("histogram_quantile(0.99, sum by (le, relay) (rate(b_bucket[$__rate_interval]))) > 30", "b_bucket")]

@@ -4,8 +4,9 @@ namespace EmailPlatform.Deployment.Tests.Support;
 
 /// <summary>
 /// The Prometheus series a dashboard or alert may query: our own, derived from the instruments the sources
-/// create (converted the way the OpenTelemetry Prometheus exporter names them), plus the external ones the
-/// stack exports (RabbitMQ's plugin, ASP.NET Core, the .NET runtime, MassTransit).
+/// create (converted the way the OpenTelemetry Prometheus exporter names them), the ones issue 6 promises and
+/// the sources do not create yet (<see cref="PlannedInstruments"/>), plus the external ones the stack exports
+/// (RabbitMQ's plugin, ASP.NET Core, the .NET runtime, MassTransit).
 /// </summary>
 internal static partial class Metrics
 {
@@ -27,22 +28,36 @@ internal static partial class Metrics
     };
 
     /// <summary>
-    /// Series that issue 6 (part 2) promises and the services do not export yet. Dashboards and alerts may use
-    /// them only where they say so (a panel description starting with "Planned", an alert labelled planned).
+    /// Instruments issue 6 (part 2) promises that no source creates yet. Dashboards and alerts may use their
+    /// series only where they say so (a panel description starting with "Planned:", an alert labelled
+    /// planned). Once a service creates one, it must leave this list (a test names it), so that the
+    /// dashboard and the alerts stop calling it planned.
     /// </summary>
-    public static readonly IReadOnlySet<string> Planned = new HashSet<string>
-    {
-        "emailplatform_webhook_deliveries_total",
-        "emailplatform_webhook_failures_total",
-    };
+    public static readonly IReadOnlyList<Instrument> PlannedInstruments =
+    [
+        new("Counter", "emailplatform.webhook.deliveries", "{delivery}"),
+        new("Counter", "emailplatform.webhook.failures", "{delivery}"),
+        new("Histogram", "emailplatform.webhook.delivery.duration", "s"),
+        new("ObservableGauge", "emailplatform.webhook.pending", "{delivery}"),
+    ];
+
+    /// <summary>The instruments the shipped sources create, with the file that creates each.</summary>
+    public static readonly IReadOnlyList<Instrument> OwnInstruments = FindInstruments();
 
     /// <summary>The series our instruments produce, e.g. <c>emailplatform_smtp_attempt_duration_seconds_bucket</c>.</summary>
-    public static readonly IReadOnlySet<string> Own = Repo.SourceFiles()
-        .SelectMany(f => Instrument().Matches(File.ReadAllText(f)))
-        .SelectMany(m => PrometheusSeries(m.Groups["kind"].Value, m.Groups["name"].Value, m.Groups["unit"].Success ? m.Groups["unit"].Value : null))
-        .ToHashSet();
+    public static readonly IReadOnlySet<string> Own = OwnInstruments.SelectMany(i => i.Series).ToHashSet();
+
+    public static readonly IReadOnlySet<string> Planned = PlannedInstruments.SelectMany(i => i.Series).ToHashSet();
 
     public static bool IsKnown(string series) => Own.Contains(series) || External.Contains(series) || Planned.Contains(series);
+
+    /// <summary>One instrument: its kind (<c>Counter</c>, <c>ObservableGauge</c>…), name and unit.</summary>
+    public sealed record Instrument(string Kind, string Name, string? Unit, string? File = null)
+    {
+        public IEnumerable<string> Series => PrometheusSeries(Kind, Name, Unit);
+
+        public override string ToString() => File is null ? $"{Kind} {Name}" : $"{Kind} {Name} ({File})";
+    }
 
     /// <summary>
     /// How the OpenTelemetry Prometheus exporter names an instrument: dots (and anything else outside
@@ -80,6 +95,111 @@ internal static partial class Metrics
             .ToHashSet();
     }
 
+    /// <summary>
+    /// The <c>Create*</c> calls on a <c>Meter</c> in one C# text, with the name and unit taken from string
+    /// literals or string constants (<paramref name="constants"/>), positional or named. An instrument whose
+    /// name cannot be read fails loudly rather than going unchecked.
+    /// </summary>
+    public static IEnumerable<Instrument> InstrumentsIn(string text, string file, IReadOnlyDictionary<string, string> constants)
+    {
+        foreach (Match call in InstrumentCall().Matches(text))
+        {
+            var kind = call.Groups["kind"].Value;
+            var arguments = Arguments(text, call.Index + call.Length);
+            var named = arguments.Select(a => NamedArgument().Match(a)).Where(m => m.Success)
+                .ToDictionary(m => m.Groups["name"].Value, m => m.Groups["value"].Value.Trim());
+            var positional = arguments.Where(a => !NamedArgument().IsMatch(a)).ToList();
+
+            // Create{Counter,Histogram,UpDownCounter,Gauge}(name, unit, …); CreateObservable*(name, callback, unit, …).
+            var unitIndex = kind.StartsWith("Observable", StringComparison.Ordinal) ? 2 : 1;
+            var name = named.GetValueOrDefault("name") ?? positional.ElementAtOrDefault(0);
+            var unit = named.GetValueOrDefault("unit") ?? positional.ElementAtOrDefault(unitIndex);
+
+            var resolvedName = StringValue(name, constants)
+                ?? throw new InvalidOperationException($"{file}: cannot read the name of Create{kind}({string.Join(", ", arguments)})");
+            yield return new Instrument(kind, resolvedName, StringValue(unit, constants), file);
+        }
+    }
+
+    private static List<Instrument> FindInstruments()
+    {
+        var files = Repo.SourceFiles().Select(f => (File: Repo.Relative(f), Text: System.IO.File.ReadAllText(f))).ToList();
+        var constants = files
+            .SelectMany(f => StringConstant().Matches(f.Text))
+            .GroupBy(m => m.Groups["name"].Value)
+            .Where(g => g.Select(m => m.Groups["value"].Value).Distinct().Count() == 1)
+            .ToDictionary(g => g.Key, g => g.First().Groups["value"].Value);
+        return files.SelectMany(f => InstrumentsIn(f.Text, f.File, constants)).ToList();
+    }
+
+    /// <summary>The top-level, comma-separated arguments of the call whose '(' ends at <paramref name="start"/>.</summary>
+    private static List<string> Arguments(string text, int start)
+    {
+        var arguments = new List<string>();
+        var depth = 0;
+        var current = start;
+        for (var i = start; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (c == '"')
+            {
+                i = EndOfString(text, i);
+            }
+            else if (c is '(' or '[' or '{')
+            {
+                depth++;
+            }
+            else if (c is ')' or ']' or '}' && depth > 0)
+            {
+                depth--;
+            }
+            else if (c == ')' || (c == ',' && depth == 0))
+            {
+                arguments.Add(text[current..i].Trim());
+                current = i + 1;
+                if (c == ')')
+                {
+                    return arguments;
+                }
+            }
+        }
+
+        throw new InvalidOperationException($"unbalanced call at offset {start}");
+    }
+
+    private static int EndOfString(string text, int quote)
+    {
+        for (var i = quote + 1; i < text.Length; i++)
+        {
+            if (text[i] == '\\')
+            {
+                i++;
+            }
+            else if (text[i] == '"')
+            {
+                return i;
+            }
+        }
+
+        return text.Length - 1;
+    }
+
+    /// <summary><c>"s"</c> → s; <c>DeliveryTelemetry.Seconds</c> → the constant's value; anything else → null.</summary>
+    private static string? StringValue(string? argument, IReadOnlyDictionary<string, string> constants)
+    {
+        if (argument is null)
+        {
+            return null;
+        }
+
+        if (argument.Length >= 2 && argument[0] == '"' && argument[^1] == '"')
+        {
+            return argument[1..^1];
+        }
+
+        return MemberAccess().IsMatch(argument) ? constants.GetValueOrDefault(argument.Split('.')[^1]) : null;
+    }
+
     private static readonly HashSet<string> Keywords =
         ["and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring", "group_left", "group_right", "inf", "nan", "Inf", "NaN"];
 
@@ -103,8 +223,17 @@ internal static partial class Metrics
         _ => Sanitize(unit),
     };
 
-    [GeneratedRegex("""Create(?<kind>Counter|Histogram|UpDownCounter|Gauge|ObservableCounter|ObservableGauge|ObservableUpDownCounter)<\w+>\(\s*"(?<name>[^"]+)"(?:\s*,\s*"(?<unit>[^"]*)")?""")]
-    private static partial Regex Instrument();
+    [GeneratedRegex(@"\bCreate(?<kind>Counter|Histogram|UpDownCounter|Gauge|ObservableCounter|ObservableGauge|ObservableUpDownCounter)\s*(?:<[\w\s,.?]+>)?\s*\(")]
+    private static partial Regex InstrumentCall();
+
+    [GeneratedRegex(@"^(?<name>[A-Za-z_]\w*)\s*:(?!:)\s*(?<value>.+)$", RegexOptions.Singleline)]
+    private static partial Regex NamedArgument();
+
+    [GeneratedRegex(@"^[A-Za-z_][\w.]*$")]
+    private static partial Regex MemberAccess();
+
+    [GeneratedRegex("""const\s+string\s+(?<name>\w+)\s*=\s*"(?<value>[^"]*)"\s*;""")]
+    private static partial Regex StringConstant();
 
     [GeneratedRegex("[^a-zA-Z0-9_:]")]
     private static partial Regex NonMetricCharacter();
