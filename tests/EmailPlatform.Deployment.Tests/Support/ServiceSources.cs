@@ -20,6 +20,15 @@ internal static partial class ServiceSources
     public static IReadOnlySet<string> CheckedRoots { get; } =
         KeysByProject.Values.SelectMany(k => k).Select(k => k.Split(':')[0]).ToHashSet(StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>
+    /// The RabbitMQ queues of the priority lanes (<c>send-email-high</c>, …), read from the constants of
+    /// <c>DeliveryLanes</c>: what KEDA scales on and the alerts and dashboard select.
+    /// </summary>
+    public static IReadOnlyList<string> DeliveryLanes { get; } =
+        StringConstant().Matches(Repo.Read("services/EmailPlatform.ServiceDefaults/Messaging/DeliveryLanes.cs"))
+            .Select(m => m.Groups["value"].Value)
+            .ToList();
+
     /// <summary><c>services/EmailPlatform.Ingress/EmailPlatform.Ingress.csproj</c> for <c>EmailPlatform.Ingress</c>.</summary>
     public static string ProjectFile(string project) => ProjectFiles().Single(p => Path.GetFileNameWithoutExtension(p) == project);
 
