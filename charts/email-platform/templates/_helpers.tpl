@@ -76,6 +76,12 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "relay-%s-%s" (index . 0 | lower | replace " " "-") (index . 1) }}
 {{- end }}
 
+{{/* A configuration value as the string .NET binds: whole numbers without an exponent (YAML reads 1000000 as a
+     float, which toString would render as 1e+06). */}}
+{{- define "email-platform.configValue" -}}
+{{- if and (kindIs "float64" .) (eq (floor .) .) }}{{ int64 . }}{{ else }}{{ toString . }}{{ end }}
+{{- end }}
+
 {{/* Environment every component reads: the API key, the broker and OTLP. */}}
 {{- define "email-platform.commonEnv" -}}
 - name: Auth__BootstrapKey

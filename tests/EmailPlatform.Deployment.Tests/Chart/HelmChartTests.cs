@@ -195,16 +195,55 @@ public sealed class HelmChartTests
     }
 
     [Fact]
-    public void KedaScalesTheDeliveryWorkersOnTheSendEmailQueueInsteadOfTheHpa()
+    public void KedaScalesTheDeliveryWorkersOnEveryPriorityLaneInsteadOfTheHpa()
     {
         var manifests = Helm.Template("ci/keda-values.yaml");
         var scaledObject = manifests.OfKind("ScaledObject").Single();
         Assert.Empty(manifests.OfKind("HorizontalPodAutoscaler"));
         Assert.Equal(manifests.Deployment("delivery").Name(), Yaml.Str(scaledObject, "spec.scaleTargetRef.name"));
-        var trigger = Yaml.List(Yaml.At(scaledObject, "spec.triggers")).Single();
-        Assert.Equal("rabbitmq", Yaml.Str(trigger, "type"));
-        Assert.Equal("send-email", Yaml.Str(trigger, "metadata.queueName"));
-        Assert.Equal("ConnectionStrings__RabbitMq", Yaml.Str(trigger, "metadata.hostFromEnv"));
+        var triggers = Yaml.List(Yaml.At(scaledObject, "spec.triggers"));
+        Assert.All(triggers, trigger =>
+        {
+            Assert.Equal("rabbitmq", Yaml.Str(trigger, "type"));
+            Assert.Equal("QueueLength", Yaml.Str(trigger, "metadata.mode"));
+            Assert.Equal("ConnectionStrings__RabbitMq", Yaml.Str(trigger, "metadata.hostFromEnv"));
+            Assert.True(int.Parse(Yaml.Str(trigger, "metadata.value")!, System.Globalization.CultureInfo.InvariantCulture) > 0);
+        });
+
+        var lanes = ServiceSources.DeliveryLanes;
+        Assert.Equal(["send-email-bulk", "send-email-high", "send-email-normal"], lanes.Order());
+        Assert.Equal(lanes.Order(), triggers.Select(t => Yaml.Str(t, "metadata.queueName")).Order());
+
+        // The delivery container carries the variable KEDA reads the broker address from.
+        Assert.Contains("ConnectionStrings__RabbitMq", manifests.Deployment("delivery").EnvironmentNames(manifests));
+    }
+
+    [Fact]
+    public void ConfigMapsTakeExtraConfigurationKeysThatWinOverTheChartsOwn()
+    {
+        var manifests = Helm.Template("ci/all-on-values.yaml");
+        Dictionary<object, object> Data(string component) =>
+            Yaml.Map(Yaml.At(manifests.OfKind("ConfigMap").Single(c => c.Component() == component), "data"), component);
+
+        Assert.All(Components, c =>
+        {
+            Assert.Equal("Information", Data(c)["Logging__LogLevel__Default"]);
+            Assert.Equal("json", Data(c)["Logging__Console__FormatterName"]);
+        });
+        Assert.Equal("200", Data("ingress")["Ingress__Outbox__BatchSize"]);
+        Assert.Equal("2.00:00:00", Data("delivery")["Delivery__MaxRetryAge"]);
+        Assert.Equal("1000000", Data("delivery")["Delivery__RetryBatchSize"]);
+        Assert.Equal("00:02:00", Data("delivery")["Delivery__CommandTimeout"]);
+        Assert.Equal("30.00:00:00", Data("status")["Status__Retention__BodiesAfter"]);
+        Assert.DoesNotContain("Delivery__MaxRetryAge", Data("ingress").Keys);
+    }
+
+    [Fact]
+    public void LogsAreJsonByDefault()
+    {
+        var manifests = Helm.Template();
+        Assert.All(manifests.OfKind("ConfigMap").Where(c => c.Component() is not null),
+            c => Assert.Equal("json", Yaml.Str(c, "data.Logging__Console__FormatterName")));
     }
 
     [Fact]
