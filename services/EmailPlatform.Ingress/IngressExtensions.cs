@@ -4,11 +4,13 @@ using EmailPlatform.Ingress.Maintenance;
 using EmailPlatform.Ingress.Outbox;
 using EmailPlatform.Ingress.RateLimiting;
 using EmailPlatform.Ingress.Reads;
+using EmailPlatform.Ingress.Scheduling;
 using EmailPlatform.Ingress.Sending;
 using EmailPlatform.Ingress.Storage;
 using EmailPlatform.Ingress.Templates;
 using EmailPlatform.ServiceDefaults.Authentication;
 using EmailPlatform.ServiceDefaults.Storage;
+using MassTransit;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -46,12 +48,20 @@ public static class IngressExtensions
         builder.Services.AddScoped<Outbox.Outbox>();
         builder.Services.AddScoped<IdempotentRequests>();
         builder.Services.AddScoped<EmailAcceptor>();
+        builder.Services.AddScoped<UnsentEmails>();
         builder.Services.AddSingleton<TemplateRenderer>();
         builder.Services.AddScoped<TemplateSending>();
         builder.Services.AddHostedService<OutboxPublisher>();
         builder.Services.AddHostedService<StoreJanitor>();
         builder.Services.AddStatusForwarding();
         return builder;
+    }
+
+    /// <summary>Registers the ingress's consumers (the <see cref="Contracts.CancelEmail"/> of bulk cancels); pass to <c>AddMessageBus</c>.</summary>
+    public static IBusRegistrationConfigurator AddIngressConsumers(this IBusRegistrationConfigurator bus)
+    {
+        bus.AddConsumer<CancelEmailConsumer, CancelEmailConsumerDefinition>();
+        return bus;
     }
 
     public static IEndpointRouteBuilder MapIngress(this IEndpointRouteBuilder routes)

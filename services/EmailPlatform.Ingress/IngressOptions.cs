@@ -27,4 +27,8 @@ public sealed class IngressOptions
     /// <summary>How far ahead <c>scheduled_at</c> may be.</summary>
     [Range(typeof(TimeSpan), "00:01:00", "365.00:00:00", ErrorMessage = "Ingress:MaxScheduleAhead must be between 1 minute and 365 days.")]
     public TimeSpan MaxScheduleAhead { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>How far ahead <c>expires_at</c> (a send's delivery deadline) may be.</summary>
+    [Range(typeof(TimeSpan), "00:01:00", "365.00:00:00", ErrorMessage = "Ingress:MaxExpiresAhead must be between 1 minute and 365 days.")]
+    public TimeSpan MaxExpiresAhead { get; set; } = TimeSpan.FromDays(30);
 }

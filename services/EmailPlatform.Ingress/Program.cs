@@ -8,7 +8,7 @@ using EmailPlatform.ServiceDefaults.Storage;
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
-builder.AddMessageBus(_ => { }, readyWithoutBroker: true);
+builder.AddMessageBus(bus => bus.AddIngressConsumers(), readyWithoutBroker: true);
 builder.AddIngress();
 
 var app = builder.Build();

@@ -13,7 +13,7 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = ar
 builder.AddStandaloneDefaults();
 builder.AddServiceDefaults();
 builder.AddCaptureRelay();
-builder.AddMessageBus(bus => bus.AddDeliveryConsumers().AddStatusConsumers(), allowInMemory: true);
+builder.AddMessageBus(bus => bus.AddDeliveryConsumers().AddStatusConsumers().AddIngressConsumers(), allowInMemory: true);
 builder.AddIngress();
 builder.AddDelivery();
 builder.AddStatus();

@@ -25,4 +25,7 @@ public sealed record RawEmailRequest
     public EmailPriority? Priority { get; init; }
 
     public string? ScheduledAt { get; init; }
+
+    /// <summary>The delivery deadline, as <c>expires_at</c> of <c>POST /v1/emails</c>.</summary>
+    public string? ExpiresAt { get; init; }
 }

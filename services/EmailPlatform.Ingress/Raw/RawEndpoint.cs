@@ -83,6 +83,7 @@ internal static class RawEndpoint
             AcceptedAt: clock.GetUtcNow())
         {
             RawMessage = raw.ToArray(),
+            ExpiresAt = email.ExpiresAt,
         };
         EmailTelemetry.SetEmailId(Activity.Current, id);
 

@@ -8,7 +8,8 @@ internal sealed record ValidatedRawEmail(
     MimeMessage Message,
     MailboxAddress MailFrom,
     IReadOnlyList<MailboxAddress> RcptTo,
-    DateTimeOffset? ScheduledAt);
+    DateTimeOffset? ScheduledAt,
+    DateTimeOffset? ExpiresAt);
 
 /// <summary>
 /// Checks a raw send: the base64 decodes, the bytes parse as an RFC 5322 message with a From header, the
@@ -38,10 +39,11 @@ internal static class RawMessageReader
         SendEmailValidator.CheckTags(errors, request.Tags);
         SendEmailValidator.CheckMetadata(errors, request.Metadata);
         var scheduledAt = ScheduleValidator.Check(errors, request.ScheduledAt, limits);
+        var expiresAt = ScheduleValidator.CheckExpiry(errors, request.ExpiresAt, scheduledAt, limits);
         var message = errors.Required("raw", request.Raw) ? Parse(errors, request.Raw!) : null;
 
         return errors.IsEmpty
-            ? (new ValidatedRawEmail(message!, mailFrom!, rcptTo, scheduledAt), new Dictionary<string, string[]>(), "")
+            ? (new ValidatedRawEmail(message!, mailFrom!, rcptTo, scheduledAt, expiresAt), new Dictionary<string, string[]>(), "")
             : (null, errors.ToDictionary(), errors.ProblemName);
     }
 

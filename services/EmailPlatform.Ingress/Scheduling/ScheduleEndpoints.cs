@@ -1,19 +1,12 @@
-using EmailPlatform.Contracts;
-using EmailPlatform.Ingress.Outbox;
 using EmailPlatform.Ingress.Sending;
-using EmailPlatform.Ingress.Storage;
 using EmailPlatform.ServiceDefaults.Problems;
-using MassTransit;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.EntityFrameworkCore;
 
 namespace EmailPlatform.Ingress.Scheduling;
 
 /// <summary>
-/// <c>POST /v1/emails/{id}/cancel</c> and <c>PATCH /v1/emails/{id}</c> (<c>scheduled_at</c>). Both work while the
-/// email's <c>SendEmail</c> is still in the outbox, that is until it is due and published. The pending rows are
-/// locked first, so a cancel and the publisher never both win: either the email is canceled and never sent,
-/// or it was already handed to delivery and the cancel answers 409.
+/// <c>POST /v1/emails/{id}/cancel</c> and <c>PATCH /v1/emails/{id}</c> (<c>scheduled_at</c>), through
+/// <see cref="UnsentEmails"/>: an email already handed to delivery answers 409, an unknown one 404.
 /// </summary>
 internal static class ScheduleEndpoints
 {
@@ -34,17 +27,19 @@ internal static class ScheduleEndpoints
     }
 
     internal static async Task<Results<Ok<EmailReference>, ProblemHttpResult>> CancelAsync(
-        string id, IngressDbContext db, Outbox.Outbox outbox, TimeProvider clock, CancellationToken cancellationToken)
+        string id, UnsentEmails unsent, CancellationToken cancellationToken)
     {
-        var (changed, problem) = await ChangeUnsentAsync(id, db, outbox, cancellationToken,
-            unsent => db.OutboxMessages.RemoveRange(unsent),
-            emailId => new EmailCanceled(NewId.NextGuid(), emailId, clock.GetUtcNow()), clock);
-        return problem is null ? TypedResults.Ok(changed!) : problem;
+        if (!Guid.TryParse(id, out var emailId))
+        {
+            return NotFound(id);
+        }
+
+        var outcome = await unsent.CancelAsync(emailId, cancellationToken);
+        return outcome == UnsentChange.Changed ? TypedResults.Ok(new EmailReference("email", emailId)) : Refused(id, outcome);
     }
 
     internal static async Task<Results<Ok<EmailReference>, ValidationProblem, ProblemHttpResult>> RescheduleAsync(
-        string id, HttpRequest request, IngressDbContext db, Outbox.Outbox outbox, EmailAcceptor acceptor,
-        TimeProvider clock, CancellationToken cancellationToken)
+        string id, HttpRequest request, UnsentEmails unsent, EmailAcceptor acceptor, CancellationToken cancellationToken)
     {
         var body = await JsonBody.ReadAsync<RescheduleRequest>(request, cancellationToken);
         if (body.Problem is not null)
@@ -59,53 +54,25 @@ internal static class ScheduleEndpoints
             return ApiProblems.Validation(errors.ToDictionary(), errors.ProblemName);
         }
 
-        var (changed, problem) = await ChangeUnsentAsync(id, db, outbox, cancellationToken,
-            unsent => unsent.ForEach(m => m.AvailableAt = at.UtcDateTime),
-            emailId => new EmailRescheduled(NewId.NextGuid(), emailId, at, clock.GetUtcNow()), clock);
-        return problem is null ? TypedResults.Ok(changed!) : problem;
-    }
-
-    /// <summary>
-    /// Locks the email's unpublished rows, applies <paramref name="change"/> to its not yet sent
-    /// <c>EmailQueued</c> and <c>SendEmail</c>, announces it, and commits; or says why it cannot (404, 409).
-    /// </summary>
-    private static async Task<(EmailReference? Changed, ProblemHttpResult? Problem)> ChangeUnsentAsync<TEvent>(
-        string id, IngressDbContext db, Outbox.Outbox outbox, CancellationToken cancellationToken,
-        Action<List<OutboxMessage>> change, Func<Guid, TEvent> announce, TimeProvider clock)
-        where TEvent : class
-    {
         if (!Guid.TryParse(id, out var emailId))
         {
-            return (null, NotFound(id));
+            return NotFound(id);
         }
 
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        var pending = await LockPendingAsync(db, emailId, cancellationToken);
-        if (!pending.Any(m => OutboxMessageTypes.IsCommand(m.MessageType)))
+        var outcome = await unsent.RescheduleAsync(emailId, at, cancellationToken);
+        if (outcome == UnsentChange.AfterExpiry)
         {
-            return (null, await AlreadySentOrUnknownAsync(db, id, emailId, cancellationToken));
+            errors.Add("scheduled_at", $"scheduled_at must be before the email's expires_at; {at:O} is not.");
+            return ApiProblems.Validation(errors.ToDictionary(), errors.ProblemName);
         }
 
-        change([.. pending.Where(m => m.MessageType is nameof(SendEmail) or nameof(EmailQueued))]);
-        outbox.Add(emailId, announce(emailId), clock.GetUtcNow());
-        await db.SaveChangesAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        outbox.Notify();
-        return (new EmailReference("email", emailId), null);
+        return outcome == UnsentChange.Changed ? TypedResults.Ok(new EmailReference("email", emailId)) : Refused(id, outcome);
     }
 
-    /// <summary>The email's unpublished outbox rows, locked until the transaction ends (waiting for a publish in flight).</summary>
-    private static Task<List<OutboxMessage>> LockPendingAsync(IngressDbContext db, Guid emailId, CancellationToken cancellationToken) =>
-        (db.Database.IsNpgsql()
-            ? db.OutboxMessages.FromSql($"SELECT * FROM outbox_messages WHERE email_id = {emailId} AND published_at IS NULL FOR UPDATE")
-            : db.OutboxMessages.Where(m => m.EmailId == emailId && m.PublishedAt == null))
-        .ToListAsync(cancellationToken);
-
-    private static async Task<ProblemHttpResult> AlreadySentOrUnknownAsync(IngressDbContext db, string id, Guid emailId, CancellationToken cancellationToken) =>
-        await db.OutboxMessages.AnyAsync(m => m.EmailId == emailId, cancellationToken)
-            ? ApiProblems.Problem(StatusCodes.Status409Conflict, ApiProblems.ValidationError, "Email already sent.",
-                $"Email '{id}' was already handed to delivery or canceled; only a scheduled email that has not been sent can be canceled or rescheduled.")
-            : NotFound(id);
+    private static ProblemHttpResult Refused(string id, UnsentChange outcome) => outcome == UnsentChange.AlreadySent
+        ? ApiProblems.Problem(StatusCodes.Status409Conflict, ApiProblems.ValidationError, "Email already sent.",
+            $"Email '{id}' was already handed to delivery or canceled; only a scheduled email that has not been sent can be canceled or rescheduled.")
+        : NotFound(id);
 
     private static ProblemHttpResult NotFound(string id) => ApiProblems.Problem(
         StatusCodes.Status404NotFound, ApiProblems.NotFound, "Email not found.", $"No email with id '{id}' is waiting to be sent.");

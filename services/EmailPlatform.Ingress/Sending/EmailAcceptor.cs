@@ -164,7 +164,10 @@ internal sealed class EmailAcceptor(
             Tags: (request.Tags ?? []).Select(t => new EmailTag(t.Name!, t.Value!)).ToList(),
             Metadata: request.Metadata ?? new Dictionary<string, string>(),
             Priority: request.Priority ?? EmailPriority.Normal,
-            AcceptedAt: clock.GetUtcNow());
+            AcceptedAt: clock.GetUtcNow())
+        {
+            ExpiresAt = email.ExpiresAt,
+        };
     }
 
     public string MessageIdFor(Guid emailId, MailboxAddress from) =>

@@ -8,7 +8,8 @@ internal static class OpenApiBodies
     public const string SendExample = """
         {"from": "Acme <orders@acme.example>", "to": ["alice@example.com"], "subject": "Your order #1234",
          "html": "<p>Thanks for your order.</p>", "text": "Thanks for your order.",
-         "tags": [{"name": "category", "value": "order"}], "metadata": {"order_id": "1234"}, "priority": "high"}
+         "tags": [{"name": "category", "value": "order"}], "metadata": {"order_id": "1234"}, "priority": "high",
+         "expires_at": "2026-12-01T10:30:00Z"}
         """;
 
     public const string BatchExample = """
@@ -18,7 +19,8 @@ internal static class OpenApiBodies
 
     public const string RawExample = """
         {"raw": "RnJvbTogb3JkZXJzQGFjbWUuZXhhbXBsZQ0KVG86IGFsaWNlQGV4YW1wbGUuY29tDQpTdWJqZWN0OiBIaQ0KDQpIZWxsby4NCg==",
-         "mail_from": "bounces@acme.example", "rcpt_to": ["alice@example.com"]}
+         "mail_from": "bounces@acme.example", "rcpt_to": ["alice@example.com"], "scheduled_at": "2026-12-01T09:30:00Z",
+         "expires_at": "2026-12-02T09:30:00Z"}
         """;
 
     public const string RescheduleExample = """{"scheduled_at": "2026-12-01T09:30:00Z"}""";

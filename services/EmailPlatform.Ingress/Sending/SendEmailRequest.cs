@@ -41,8 +41,14 @@ public sealed record SendEmailRequest
 
     public EmailPriority? Priority { get; init; }
 
-    /// <summary>Not supported by this server yet: refused rather than sent at the wrong time.</summary>
+    /// <summary>When to send (ISO 8601, future, at most <c>Ingress:MaxScheduleAhead</c> ahead); now when absent.</summary>
     public string? ScheduledAt { get; init; }
+
+    /// <summary>
+    /// Ours: the delivery deadline (ISO 8601, future, after <c>scheduled_at</c>, at most <c>Ingress:MaxExpiresAhead</c>
+    /// ahead). Recipients not delivered by then fail as expired instead of being retried further.
+    /// </summary>
+    public string? ExpiresAt { get; init; }
 
     /// <summary>A stored template to render at accept: <c>{"id": "welcome@2", "variables": {...}}</c>.</summary>
     public TemplateReference? Template { get; init; }

@@ -59,13 +59,14 @@ internal static partial class SendEmailValidator
         CheckMetadata(errors, request.Metadata);
 
         var scheduledAt = ScheduleValidator.Check(errors, request.ScheduledAt, limits);
+        var expiresAt = ScheduleValidator.CheckExpiry(errors, request.ExpiresAt, scheduledAt, limits);
 
         if (!errors.IsEmpty)
         {
             return ValidationResult.Invalid(errors.ToDictionary(), errors.ProblemName);
         }
 
-        return ValidationResult.Valid(new ValidatedEmail(from!, to, cc, bcc, replyTo, attachments, scheduledAt));
+        return ValidationResult.Valid(new ValidatedEmail(from!, to, cc, bcc, replyTo, attachments, scheduledAt, expiresAt));
     }
 
     internal static MailboxAddress? ParseMailbox(Errors errors, string field, string value)

@@ -11,7 +11,8 @@ internal sealed record ValidatedEmail(
     IReadOnlyList<MailboxAddress> Bcc,
     IReadOnlyList<MailboxAddress> ReplyTo,
     IReadOnlyList<EmailAttachment> Attachments,
-    DateTimeOffset? ScheduledAt);
+    DateTimeOffset? ScheduledAt,
+    DateTimeOffset? ExpiresAt);
 
 internal sealed record ValidationResult(ValidatedEmail? Email, IDictionary<string, string[]> Errors, string ProblemName)
 {

@@ -43,7 +43,7 @@ internal sealed class IngressApp : IAsyncDisposable
 
     public IServiceProvider Services => _factory.Services;
 
-    /// <param name="rabbitMq">The broker to use; a fresh virtual host on the test broker when null.</param>
+    /// <param name="rabbitMq">The broker to use; a fresh virtual host on the test broker, with the delivery lanes' queues, when null.</param>
     /// <param name="settings">More configuration, such as <c>Ingress:StatusUrl</c>.</param>
     /// <param name="database">A database shared with another ingress (a second replica); this app does not drop it.</param>
     /// <param name="apiKey">The bootstrap key; a new random one when null (replicas share theirs).</param>
@@ -60,6 +60,7 @@ internal sealed class IngressApp : IAsyncDisposable
             {
                 virtualHost = await TemporaryVirtualHost.CreateAsync();
                 rabbitMq = virtualHost.Uri;
+                await LaneQueues.DeclareAsync(rabbitMq);
             }
 
             apiKey ??= TestInfrastructure.NewApiKey();

@@ -87,6 +87,20 @@ public sealed class TemplateEndpointTests
     }
 
     [Fact]
+    public async Task ExpiresAtOfATemplatedSendReachesTheCommand()
+    {
+        await using var app = await IngressApp.StartAsync();
+        await CreatePublishedAsync(app, Welcome());
+        var expiresAt = DateTimeOffset.UtcNow.AddHours(4);
+        var body = Templated("welcome", new JsonObject { ["name"] = "Ada" });
+        body["expires_at"] = expiresAt.ToString("O");
+
+        using var response = await app.PostEmailAsync(body.ToJsonString());
+
+        Assert.Equal(expiresAt, (await AcceptedAsync(app, response)).Command.ExpiresAt);
+    }
+
+    [Fact]
     public async Task FieldsGivenAlongsideTheTemplateOverrideIt()
     {
         await using var app = await IngressApp.StartAsync();

@@ -1,0 +1,32 @@
+using EmailPlatform.Contracts;
+using MassTransit;
+
+namespace EmailPlatform.Ingress.Scheduling;
+
+/// <summary>
+/// The status service's bulk cancel, one email per <see cref="CancelEmail"/>: cancels it exactly as
+/// <c>POST /v1/emails/{id}/cancel</c> does. An email that already left, was canceled before (a redelivered command
+/// included) or is unknown to this ingress is left alone, so the command is safe to repeat.
+/// </summary>
+internal sealed class CancelEmailConsumer(UnsentEmails unsent, ILogger<CancelEmailConsumer> logger) : IConsumer<CancelEmail>
+{
+    public async Task Consume(ConsumeContext<CancelEmail> context)
+    {
+        var outcome = await unsent.CancelAsync(context.Message.EmailId, context.CancellationToken);
+        Log.CancelCommandHandled(logger, context.Message.EmailId, context.Message.CommandId, outcome);
+    }
+}
+
+/// <summary>
+/// The <c>cancel-email</c> endpoint: a few cancels at a time (each locks one email's outbox rows), and store
+/// outages retried briefly in place before the message faults to the error queue.
+/// </summary>
+internal sealed class CancelEmailConsumerDefinition : ConsumerDefinition<CancelEmailConsumer>
+{
+    public CancelEmailConsumerDefinition() => ConcurrentMessageLimit = 8;
+
+    protected override void ConfigureConsumer(
+        IReceiveEndpointConfigurator endpointConfigurator, IConsumerConfigurator<CancelEmailConsumer> consumerConfigurator,
+        IRegistrationContext context) =>
+        endpointConfigurator.UseMessageRetry(r => r.Exponential(5, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(200)));
+}

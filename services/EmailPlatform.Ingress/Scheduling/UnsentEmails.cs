@@ -1,0 +1,91 @@
+using EmailPlatform.Contracts;
+using EmailPlatform.Ingress.Outbox;
+using EmailPlatform.Ingress.Storage;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+
+namespace EmailPlatform.Ingress.Scheduling;
+
+/// <summary>What became of a cancel or reschedule.</summary>
+internal enum UnsentChange
+{
+    /// <summary>Done, and announced on the bus.</summary>
+    Changed,
+
+    /// <summary>The email was handed to delivery (or canceled) already; nothing changed.</summary>
+    AlreadySent,
+
+    /// <summary>The ingress never accepted an email with this id.</summary>
+    Unknown,
+
+    /// <summary>The new time is not before the email's <c>expires_at</c>; nothing changed.</summary>
+    AfterExpiry,
+}
+
+/// <summary>
+/// Cancel and reschedule of an email that has not left yet, for <c>POST /v1/emails/{id}/cancel</c>,
+/// <c>PATCH /v1/emails/{id}</c> and the <see cref="CancelEmail"/> command. Both work while the email's
+/// <c>SendEmail</c> is still in the outbox, that is until it is due and published. The pending rows are locked
+/// first, so a cancel and the publisher never both win: either the email is canceled and never sent, or it was
+/// already handed to delivery and nothing changes.
+/// </summary>
+internal sealed class UnsentEmails(IngressDbContext db, Outbox.Outbox outbox, TimeProvider clock)
+{
+    public Task<UnsentChange> CancelAsync(Guid emailId, CancellationToken cancellationToken) =>
+        ChangeAsync(emailId, cancellationToken,
+            (unsent, _) =>
+            {
+                db.OutboxMessages.RemoveRange(unsent);
+                return true;
+            },
+            () => new EmailCanceled(NewId.NextGuid(), emailId, clock.GetUtcNow()));
+
+    public Task<UnsentChange> RescheduleAsync(Guid emailId, DateTimeOffset at, CancellationToken cancellationToken) =>
+        ChangeAsync(emailId, cancellationToken,
+            (unsent, command) =>
+            {
+                if (command.ExpiresAt is { } expiresAt && at >= expiresAt)
+                {
+                    return false;
+                }
+
+                unsent.ForEach(m => m.AvailableAt = at.UtcDateTime);
+                return true;
+            },
+            () => new EmailRescheduled(NewId.NextGuid(), emailId, at, clock.GetUtcNow()));
+
+    /// <summary>
+    /// Locks the email's unpublished rows, applies <paramref name="change"/> to its not yet sent <c>EmailQueued</c>
+    /// and <c>SendEmail</c> (given the command, for what it says about the email), announces it, and commits.
+    /// </summary>
+    private async Task<UnsentChange> ChangeAsync<TEvent>(
+        Guid emailId, CancellationToken cancellationToken, Func<List<OutboxMessage>, SendEmail, bool> change, Func<TEvent> announce)
+        where TEvent : class
+    {
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var pending = await LockPendingAsync(emailId, cancellationToken);
+        if (pending.FirstOrDefault(m => OutboxMessageTypes.IsCommand(m.MessageType)) is not { } sendRow)
+        {
+            return await db.OutboxMessages.AnyAsync(m => m.EmailId == emailId, cancellationToken) ? UnsentChange.AlreadySent : UnsentChange.Unknown;
+        }
+
+        var command = (SendEmail)OutboxMessageTypes.Read(sendRow).Message;
+        if (!change([.. pending.Where(m => m.MessageType is nameof(SendEmail) or nameof(EmailQueued))], command))
+        {
+            return UnsentChange.AfterExpiry;
+        }
+
+        outbox.Add(emailId, announce(), clock.GetUtcNow());
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        outbox.Notify();
+        return UnsentChange.Changed;
+    }
+
+    /// <summary>The email's unpublished outbox rows, locked until the transaction ends (waiting for a publish in flight).</summary>
+    private Task<List<OutboxMessage>> LockPendingAsync(Guid emailId, CancellationToken cancellationToken) =>
+        (db.Database.IsNpgsql()
+            ? db.OutboxMessages.FromSql($"SELECT * FROM outbox_messages WHERE email_id = {emailId} AND published_at IS NULL FOR UPDATE")
+            : db.OutboxMessages.Where(m => m.EmailId == emailId && m.PublishedAt == null))
+        .ToListAsync(cancellationToken);
+}

@@ -1,0 +1,111 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text.Json;
+using EmailPlatform.Contracts;
+using EmailPlatform.Ingress.Tests.Support;
+using EmailPlatform.Testing;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EmailPlatform.Ingress.Tests.Scheduling;
+
+/// <summary>
+/// Cancel and reschedule of an email that has not left, by HTTP and by the <see cref="CancelEmail"/> command of the
+/// status service's bulk cancel, on the real PostgreSQL and RabbitMQ.
+/// </summary>
+public sealed class CancelAndRescheduleTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task ReschedulingToOrPastTheEmailsExpiresAtIsRefusedAndChangesNothing()
+    {
+        await using var app = await IngressApp.StartAsync();
+        using var client = app.CreateClient();
+        var scheduledAt = DateTimeOffset.UtcNow.AddHours(1);
+        var expiresAt = scheduledAt.AddHours(1);
+        var id = await AcceptAsync(app, SendBodies.Json(b => { b["scheduled_at"] = scheduledAt.ToString("O"); b["expires_at"] = expiresAt.ToString("O"); }).ToJsonString());
+
+        using var late = await client.PatchAsync(new Uri($"/v1/emails/{id}", UriKind.Relative),
+            new StringContent($$"""{"scheduled_at": "{{expiresAt.AddMinutes(1):O}}"}""", System.Text.Encoding.UTF8, "application/json"));
+        await ProblemAssert.IsValidationProblemAsync(late, "validation_error", "scheduled_at");
+        var unchanged = await app.FindOutboxRowAsync(id);
+        Assert.Equal(scheduledAt.UtcDateTime, unchanged!.AvailableAt, TimeSpan.FromMilliseconds(1));
+        Assert.DoesNotContain(await app.OutboxRowsAsync(), r => r.EmailId == id && r.MessageType == nameof(EmailRescheduled));
+
+        using var earlier = await client.PatchAsync(new Uri($"/v1/emails/{id}", UriKind.Relative),
+            new StringContent($$"""{"scheduled_at": "{{expiresAt.AddMinutes(-1):O}}"}""", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, earlier.StatusCode);
+        Assert.Equal(expiresAt.AddMinutes(-1).UtcDateTime, (await app.FindOutboxRowAsync(id))!.AvailableAt, TimeSpan.FromMilliseconds(1));
+    }
+
+    [Fact]
+    public async Task CancelEmailCommandCancelsLikeTheEndpointAndIgnoresRepeatsSentAndUnknownEmails()
+    {
+        await using var app = await IngressApp.StartAsync();
+        var consumed = new ConsumedCommands();
+        var bus = app.Services.GetRequiredService<IBus>();
+        using var observer = new ObserverHandle(bus.ConnectConsumeMessageObserver(consumed));
+        var scheduled = await AcceptAsync(app, SendBodies.Json(b => b["scheduled_at"] = DateTimeOffset.UtcNow.AddHours(1).ToString("O")).ToJsonString());
+        var immediate = await AcceptAsync(app, SendBodies.Json().ToJsonString());
+        await Eventually.GetAsync(() => app.FindOutboxRowAsync(immediate), r => r?.PublishedAt is not null, Wait, "the immediate email to leave");
+
+        // Each command is sent and handled before the next, so what each one changed can be told apart.
+        foreach (var (emailId, label) in new[] { (scheduled, "cancel"), (scheduled, "repeat"), (immediate, "already sent"), (Guid.NewGuid(), "unknown") })
+        {
+            var command = new CancelEmail(NewId.NextGuid(), emailId, DateTimeOffset.UtcNow);
+            await bus.Publish(command);
+            var outcome = await consumed.WaitAsync(command.CommandId, Wait);
+            Assert.True(outcome is null, $"{label}: {outcome}");
+        }
+
+        var rows = await app.OutboxRowsAsync();
+        Assert.DoesNotContain(rows, r => r.EmailId == scheduled && r.MessageType is nameof(SendEmail) or nameof(EmailQueued));
+        Assert.Single(rows, r => r.EmailId == scheduled && r.MessageType == nameof(EmailCanceled));
+        Assert.DoesNotContain(rows, r => r.EmailId == immediate && r.MessageType == nameof(EmailCanceled));
+        Assert.NotNull(await app.FindOutboxRowAsync(immediate));
+
+        // The endpoint agrees: the email is canceled already.
+        using var client = app.CreateClient();
+        using var again = await client.PostAsync(new Uri($"/v1/emails/{scheduled}/cancel", UriKind.Relative), null);
+        Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
+    }
+
+    private static async Task<Guid> AcceptAsync(IngressApp app, string json)
+    {
+        using var response = await app.PostEmailAsync(json);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, $"{(int)response.StatusCode}: {text}");
+        return JsonDocument.Parse(text).RootElement.GetProperty("id").GetGuid();
+    }
+
+    private sealed class ObserverHandle(ConnectHandle handle) : IDisposable
+    {
+        public void Dispose() => handle.Disconnect();
+    }
+
+    /// <summary>Completes when the ingress's consumer has handled a command: null when it succeeded, the fault's text otherwise.</summary>
+    private sealed class ConsumedCommands : IConsumeMessageObserver<CancelEmail>
+    {
+        private readonly ConcurrentDictionary<Guid, TaskCompletionSource<string?>> _outcomes = new();
+
+        public async Task<string?> WaitAsync(Guid commandId, TimeSpan timeout) => await Outcome(commandId).Task.WaitAsync(timeout);
+
+        public Task PreConsume(ConsumeContext<CancelEmail> context) => Task.CompletedTask;
+
+        public Task PostConsume(ConsumeContext<CancelEmail> context)
+        {
+            Outcome(context.Message.CommandId).TrySetResult(null);
+            return Task.CompletedTask;
+        }
+
+        public Task ConsumeFault(ConsumeContext<CancelEmail> context, Exception exception)
+        {
+            Outcome(context.Message.CommandId).TrySetResult(exception.ToString());
+            return Task.CompletedTask;
+        }
+
+        private TaskCompletionSource<string?> Outcome(Guid commandId) =>
+            _outcomes.GetOrAdd(commandId, _ => new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously));
+    }
+}
