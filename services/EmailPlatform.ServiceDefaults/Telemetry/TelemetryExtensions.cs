@@ -1,7 +1,9 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -16,6 +18,7 @@ internal static class TelemetryExtensions
 
     public static IHostApplicationBuilder AddTelemetry(this IHostApplicationBuilder builder)
     {
+        builder.AddStructuredLogging();
         builder.Logging.AddOpenTelemetry(logging =>
         {
             logging.IncludeFormattedMessage = true;
@@ -42,6 +45,22 @@ internal static class TelemetryExtensions
         }
 
         return builder;
+    }
+
+    /// <summary>
+    /// Every log entry carries the trace and span ids and the W3C baggage of the work it belongs to, which holds
+    /// the email id (<see cref="EmailTelemetry.EmailIdKey"/>): as scope values in the JSON console format
+    /// (<c>Logging:Console:FormatterName=json</c>, where scopes are on unless
+    /// <c>Logging:Console:FormatterOptions:IncludeScopes</c> says otherwise) and as attributes over OTLP.
+    /// </summary>
+    private static void AddStructuredLogging(this IHostApplicationBuilder builder)
+    {
+        builder.Logging.Configure(o => o.ActivityTrackingOptions =
+            ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId | ActivityTrackingOptions.ParentId | ActivityTrackingOptions.Baggage);
+
+        // Scopes default to on for JSON; the configuration section is bound again afterwards so that it still wins.
+        builder.Services.Configure<JsonConsoleFormatterOptions>(o => o.IncludeScopes = true);
+        builder.Services.Configure<JsonConsoleFormatterOptions>(builder.Configuration.GetSection("Logging:Console:FormatterOptions"));
     }
 
     private static bool IsNotInfrastructure(HttpContext context) =>
