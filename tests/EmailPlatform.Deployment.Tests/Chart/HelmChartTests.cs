@@ -247,6 +247,25 @@ public sealed class HelmChartTests
     }
 
     [Fact]
+    public void NotesNameHowTheWorkersScaleAndWhatMonitoringIsInstalled()
+    {
+        static string Notes(string valuesFile)
+        {
+            var output = Helm.Run("install", "--dry-run=client", "emailplatform", Helm.Chart, "--namespace", "mail", "-f", $"{Helm.Chart}/{valuesFile}");
+            return output[output.IndexOf("NOTES:", StringComparison.Ordinal)..];
+        }
+
+        var keda = Notes("ci/keda-values.yaml");
+        Assert.Contains("KEDA on send-email-high, send-email-normal, send-email-bulk", keda, StringComparison.Ordinal);
+        Assert.DoesNotContain("Monitoring:", keda, StringComparison.Ordinal);
+
+        var allOn = Notes("ci/all-on-values.yaml");
+        Assert.Contains("HPA 2-12 replicas", allOn, StringComparison.Ordinal);
+        Assert.Contains("PrometheusRule emailplatform-email-platform", allOn, StringComparison.Ordinal);
+        Assert.Contains("ConfigMap emailplatform-email-platform-dashboards", allOn, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void TheChartsCopiesOfTheRulesAndDashboardMatchDeploy()
     {
         Assert.True(Repo.Read(AlertRulesTests.RulesFile) == Repo.Read($"{Helm.Chart}/files/prometheus/emailplatform.yml"),
