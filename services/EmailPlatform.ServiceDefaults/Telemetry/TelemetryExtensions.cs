@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Configuration.Memory;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using OpenTelemetry;
@@ -52,9 +53,17 @@ internal static class TelemetryExtensions
     /// the email id (<see cref="EmailTelemetry.EmailIdKey"/>): as scope values in the JSON console format
     /// (<c>Logging:Console:FormatterName=json</c>, where scopes are on unless
     /// <c>Logging:Console:FormatterOptions:IncludeScopes</c> says otherwise) and as attributes over OTLP.
+    /// HttpClient's per-request logs stay below Warning unless configured: they name each URL, and the
+    /// suppression lookups carry a recipient address in theirs.
     /// </summary>
     private static void AddStructuredLogging(this IHostApplicationBuilder builder)
     {
+        // First source, so appsettings and the environment override it.
+        builder.Configuration.Sources.Insert(0, new MemoryConfigurationSource
+        {
+            InitialData = new Dictionary<string, string?> { ["Logging:LogLevel:System.Net.Http.HttpClient"] = "Warning" },
+        });
+
         builder.Logging.Configure(o => o.ActivityTrackingOptions =
             ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId | ActivityTrackingOptions.ParentId | ActivityTrackingOptions.Baggage);
 

@@ -59,6 +59,23 @@ public sealed class StructuredLoggingTests
         }
     }
 
+    [Fact]
+    public void HttpClientRequestLogsNamingUrlsAreOffUnlessConfigured()
+    {
+        const string category = "System.Net.Http.HttpClient.suppressions.LogicalHandler";
+        using (var host = Build(new Dictionary<string, string?> { ["Logging:LogLevel:Default"] = "Debug" }))
+        {
+            var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger(category);
+            Assert.False(logger.IsEnabled(LogLevel.Information));
+            Assert.True(logger.IsEnabled(LogLevel.Warning));
+        }
+
+        using (var host = Build(new Dictionary<string, string?> { ["Logging:LogLevel:System.Net.Http.HttpClient"] = "Information" }))
+        {
+            Assert.True(host.Services.GetRequiredService<ILoggerFactory>().CreateLogger(category).IsEnabled(LogLevel.Information));
+        }
+    }
+
     private static IHost Build(Dictionary<string, string?> settings, ILoggerProvider? provider = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ApplicationName = "EmailPlatform.Test", DisableDefaults = false });
