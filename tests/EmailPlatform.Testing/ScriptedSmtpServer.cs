@@ -48,7 +48,8 @@ public sealed class ScriptedSmtpServer : IAsyncDisposable
 
     public ConcurrentQueue<ReceivedMessage> Received { get; } = new();
 
-    public static async Task<ScriptedSmtpServer> StartAsync()
+    /// <param name="port">0 for an OS-chosen port; a given one to come back where a stopped server was.</param>
+    public static async Task<ScriptedSmtpServer> StartAsync(int port = 0)
     {
         var listeners = new EndpointListenerFactory();
         var started = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -56,7 +57,7 @@ public sealed class ScriptedSmtpServer : IAsyncDisposable
 
         var options = new SmtpServerOptionsBuilder()
             .ServerName("scripted.test")
-            .Endpoint(e => e.Endpoint(new IPEndPoint(IPAddress.Loopback, 0)))
+            .Endpoint(e => e.Endpoint(new IPEndPoint(IPAddress.Loopback, port)))
             .Build();
 
         var services = new ServiceProvider();
@@ -69,8 +70,8 @@ public sealed class ScriptedSmtpServer : IAsyncDisposable
         var server = new SmtpServerHost(options, services);
         var stop = new CancellationTokenSource();
         var running = server.StartAsync(stop.Token);
-        var port = await started.Task.WaitAsync(TimeSpan.FromSeconds(10));
-        self = new ScriptedSmtpServer(server, stop, running, port);
+        var bound = await started.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        self = new ScriptedSmtpServer(server, stop, running, bound);
         return self;
     }
 

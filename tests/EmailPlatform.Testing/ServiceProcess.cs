@@ -35,11 +35,24 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The operating system's id of the process: for signals and for its memory in <c>/proc</c>.</summary>
+    public int ProcessId => _process.Id;
+
     /// <summary>Starts a host on a free loopback port and waits until <c>/health/live</c> answers.</summary>
     public static async Task<ServiceProcess> StartAsync(
         string project, IDictionary<string, string?> environment, string? workingDirectory = null, params string[] args)
     {
         var url = new Uri($"http://127.0.0.1:{FreeTcpPort()}");
+        return await StartAtAsync(project, url, environment, workingDirectory, args);
+    }
+
+    /// <summary>
+    /// Starts a host on a given URL and waits until <c>/health/live</c> answers: a host restarted at the URL the
+    /// others were configured with.
+    /// </summary>
+    public static async Task<ServiceProcess> StartAtAsync(
+        string project, Uri url, IDictionary<string, string?> environment, string? workingDirectory = null, params string[] args)
+    {
         var env = new Dictionary<string, string?>(environment) { ["ASPNETCORE_URLS"] = url.ToString() };
         var service = Start(project, env, workingDirectory, url, args);
         await service.WaitUntilLiveAsync(TimeSpan.FromSeconds(60));
