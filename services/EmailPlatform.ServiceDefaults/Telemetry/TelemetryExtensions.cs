@@ -53,15 +53,21 @@ internal static class TelemetryExtensions
     /// the email id (<see cref="EmailTelemetry.EmailIdKey"/>): as scope values in the JSON console format
     /// (<c>Logging:Console:FormatterName=json</c>, where scopes are on unless
     /// <c>Logging:Console:FormatterOptions:IncludeScopes</c> says otherwise) and as attributes over OTLP.
-    /// HttpClient's per-request logs stay below Warning unless configured: they name each URL, and the
-    /// suppression lookups carry a recipient address in theirs.
+    /// Per-request logs of ASP.NET Core and HttpClient and EF Core's per-command logs stay below Warning unless
+    /// configured: traces cover them, and request logs name each URL (the suppression lookups carry a recipient
+    /// address in theirs).
     /// </summary>
     private static void AddStructuredLogging(this IHostApplicationBuilder builder)
     {
         // First source, so appsettings and the environment override it.
         builder.Configuration.Sources.Insert(0, new MemoryConfigurationSource
         {
-            InitialData = new Dictionary<string, string?> { ["Logging:LogLevel:System.Net.Http.HttpClient"] = "Warning" },
+            InitialData = new Dictionary<string, string?>
+            {
+                ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+                ["Logging:LogLevel:Microsoft.EntityFrameworkCore"] = "Warning",
+                ["Logging:LogLevel:System.Net.Http.HttpClient"] = "Warning",
+            },
         });
 
         builder.Logging.Configure(o => o.ActivityTrackingOptions =

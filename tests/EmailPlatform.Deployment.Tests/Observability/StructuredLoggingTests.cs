@@ -59,18 +59,21 @@ public sealed class StructuredLoggingTests
         }
     }
 
-    [Fact]
-    public void HttpClientRequestLogsNamingUrlsAreOffUnlessConfigured()
+    [Theory]
+    [InlineData("System.Net.Http.HttpClient.suppressions.LogicalHandler", "System.Net.Http.HttpClient")]
+    [InlineData("Microsoft.AspNetCore.Hosting.Diagnostics", "Microsoft.AspNetCore")]
+    [InlineData("Microsoft.EntityFrameworkCore.Database.Command", "Microsoft.EntityFrameworkCore")]
+    public void PerRequestLogsAreOffUnlessConfigured(string category, string configured)
     {
-        const string category = "System.Net.Http.HttpClient.suppressions.LogicalHandler";
         using (var host = Build(new Dictionary<string, string?> { ["Logging:LogLevel:Default"] = "Debug" }))
         {
             var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger(category);
             Assert.False(logger.IsEnabled(LogLevel.Information));
             Assert.True(logger.IsEnabled(LogLevel.Warning));
+            Assert.True(host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("EmailPlatform.Delivery").IsEnabled(LogLevel.Debug));
         }
 
-        using (var host = Build(new Dictionary<string, string?> { ["Logging:LogLevel:System.Net.Http.HttpClient"] = "Information" }))
+        using (var host = Build(new Dictionary<string, string?> { [$"Logging:LogLevel:{configured}"] = "Information" }))
         {
             Assert.True(host.Services.GetRequiredService<ILoggerFactory>().CreateLogger(category).IsEnabled(LogLevel.Information));
         }
