@@ -1,8 +1,9 @@
+using System.Diagnostics;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Configuration.Memory;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using OpenTelemetry;
@@ -37,8 +38,12 @@ internal static class TelemetryExtensions
             .WithTracing(tracing => tracing
                 .AddProcessor(new EmailIdSpanProcessor())
                 .AddSource("MassTransit", OwnSources)
-                .AddAspNetCoreInstrumentation(o => o.Filter = IsNotInfrastructure)
-                .AddHttpClientInstrumentation());
+                .AddAspNetCoreInstrumentation(o =>
+                {
+                    o.Filter = IsNotInfrastructure;
+                    o.EnrichWithHttpRequest = (activity, _) => RedactAddresses(activity, "url.path");
+                })
+                .AddHttpClientInstrumentation(o => o.EnrichWithHttpRequestMessage = (activity, _) => RedactAddresses(activity, "url.full")));
 
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
         {
@@ -76,6 +81,14 @@ internal static class TelemetryExtensions
         // Scopes default to on for JSON; the configuration section is bound again afterwards so that it still wins.
         builder.Services.Configure<JsonConsoleFormatterOptions>(o => o.IncludeScopes = true);
         builder.Services.Configure<JsonConsoleFormatterOptions>(builder.Configuration.GetSection("Logging:Console:FormatterOptions"));
+    }
+
+    private static void RedactAddresses(Activity activity, string tag)
+    {
+        if (activity.GetTagItem(tag) is string url)
+        {
+            activity.SetTag(tag, EmailTelemetry.RedactAddresses(url));
+        }
     }
 
     private static bool IsNotInfrastructure(HttpContext context) =>
