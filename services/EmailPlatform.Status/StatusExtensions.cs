@@ -20,6 +20,14 @@ public static class StatusExtensions
         builder.AddStore<StatusDbContext, PostgresStatusDbContext, SqliteStatusDbContext>(StatusDbContext.MigrationsHistoryTable);
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddScoped<StatusRecorder>();
+        builder.Services.AddOptions<RecordingOptions>()
+            .BindConfiguration(RecordingOptions.SectionName)
+            .Validate(o => o.MaxBatchSize is > 0 and <= 5000, "Status:Recording:MaxBatchSize must be between 1 and 5000.")
+            .Validate(o => o.MaxBatchDelay >= TimeSpan.Zero && o.MaxBatchDelay <= TimeSpan.FromSeconds(1), "Status:Recording:MaxBatchDelay must be between 0 and 1 second.")
+            .Validate(o => o.ConcurrentMessageLimit is > 0 and <= 10000, "Status:Recording:ConcurrentMessageLimit must be between 1 and 10000.")
+            .ValidateOnStart();
+        builder.Services.AddSingleton<RecordingMetrics>();
+        builder.Services.AddSingleton<StatusEventWriter>();
         builder.Services.AddWebhooks();
         builder.Services.AddOptions<SuppressionOptions>()
             .BindConfiguration(SuppressionOptions.SectionName)

@@ -5,7 +5,8 @@ namespace EmailPlatform.Status.Reads;
 
 /// <summary>
 /// <c>GET /v1/emails/{id}</c>: Resend's email object (<c>object</c> … <c>last_event</c>, <c>message_id</c>)
-/// followed by ours: the derived <c>status</c>, <c>metadata</c>, each recipient's state and the timeline.
+/// followed by ours: <c>trace_id</c> (the W3C trace the email was accepted in, to look it up in a trace backend), the
+/// derived <c>status</c>, <c>metadata</c>, each recipient's state and the timeline.
 /// </summary>
 public sealed record EmailResponse(
     string Object,
@@ -23,6 +24,7 @@ public sealed record EmailResponse(
     string LastEvent,
     IReadOnlyList<EmailTag> Tags,
     string? MessageId,
+    string? TraceId,
     string Status,
     IReadOnlyDictionary<string, string> Metadata,
     IReadOnlyList<string> Attachments,
@@ -45,6 +47,7 @@ public sealed record EmailResponse(
         LastEvent: email.State.ToLastEvent(),
         Tags: email.Tags,
         MessageId: email.MessageId,
+        TraceId: email.TraceId,
         Status: email.State.ToWire(),
         Metadata: email.Metadata,
         Attachments: email.AttachmentNames,

@@ -8,185 +8,89 @@ using MimeKit;
 namespace EmailPlatform.Status.Recording;
 
 /// <summary>
-/// Records events into the store exactly once (by event id) and tolerates any order: an outcome may come
-/// before the email's details, and a late or redelivered event never moves a recipient backwards — a
-/// final state is final, and within the same attempt a state only advances. Concurrent writers for one
-/// email meet optimistic concurrency and the loser is retried by the consumer's retry policy.
+/// Records a batch of events in one transaction, each exactly once (by event id), tolerating any order: an outcome
+/// may come before the email's details, and a late or redelivered event never moves a recipient backwards — a final
+/// state is final, and within the same attempt a state only advances. The batch reads what it needs in a few
+/// set-based queries (the emails with their recipients, which of its event ids are already stored), applies the
+/// events in memory in the order they came, and writes everything, webhook deliveries and suppressions included, in
+/// one <c>SaveChanges</c>. On PostgreSQL the batch first locks its emails' rows in id order, so replicas writing
+/// events of the same email wait for each other instead of overwriting; an email's version stays as a check.
 /// </summary>
 public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, WebhookOutbox webhooks, AutoSuppression suppressions)
 {
-    /// <summary>The email's details; its recipients start <c>scheduled</c> or <c>queued</c>.</summary>
-    public async Task RecordAcceptedAsync(EmailAccepted accepted, CancellationToken cancellationToken)
+    private readonly StatusDbContext _db = db;
+    private readonly WebhookOutbox _webhooks = webhooks;
+    private readonly AutoSuppression _suppressions = suppressions;
+
+    /// <summary>Records one event on its own (tests, tools).</summary>
+    public Task<IReadOnlyList<string>> RecordAsync(object message, CancellationToken cancellationToken) =>
+        RecordAsync([new StatusEvent(message)], cancellationToken);
+
+    /// <returns>The types of the events newly recorded (not those already there).</returns>
+    public async Task<IReadOnlyList<string>> RecordAsync(IReadOnlyList<StatusEvent> batch, CancellationToken cancellationToken)
     {
-        if (await AlreadyRecordedAsync(accepted.EventId, cancellationToken))
+        try
         {
-            return;
+            return await RecordBatchAsync(batch, cancellationToken);
         }
-
-        var email = await LoadOrAddAsync(accepted.EmailId, cancellationToken);
-        if (email.AcceptedAt is not null)
+        catch
         {
-            // Already known: a copy published again under another event id changes nothing.
-            return;
+            // Forget what this attempt tracked, so a retry on this context starts again from what is stored.
+            _db.ChangeTracker.Clear();
+            throw;
         }
-
-        email.MessageId = accepted.MessageId;
-        email.From = accepted.From;
-        email.FromAddress = AddressOf(accepted.From).ToLowerInvariant();
-        email.To = [.. accepted.To];
-        email.Cc = [.. accepted.Cc];
-        email.Bcc = [.. accepted.Bcc];
-        email.ReplyTo = [.. accepted.ReplyTo];
-        email.Subject = accepted.Subject;
-        email.Html = accepted.Html;
-        email.Text = accepted.Text;
-        email.AttachmentNames = [.. accepted.AttachmentNames];
-        email.Tags = [.. accepted.Tags];
-        email.Metadata = new Dictionary<string, string>(accepted.Metadata);
-        email.Priority = accepted.Priority;
-        email.AcceptedAt = accepted.AcceptedAt.UtcDateTime;
-        email.ScheduledAt ??= accepted.ScheduledAt?.UtcDateTime;
-
-        // A scheduled email waits as 'scheduled' unless its EmailQueued got here first; a cancel that overtook the
-        // accept (they travel on different queues) still wins.
-        var earlier = await db.Events.Where(e => e.EmailId == accepted.EmailId && (e.Type == EventTypes.Queued || e.Type == EventTypes.Canceled))
-            .Select(e => e.Type).ToListAsync(cancellationToken);
-        var initial = earlier.Contains(EventTypes.Canceled) ? EmailState.Canceled
-            : accepted.ScheduledAt is not null && !earlier.Contains(EventTypes.Queued) ? EmailState.Scheduled
-            : EmailState.Queued;
-        foreach (var (kind, addresses) in new[] { ("to", accepted.To), ("cc", accepted.Cc), ("bcc", accepted.Bcc) })
-        {
-            foreach (var address in addresses.Select(AddressOf))
-            {
-                var recipient = FindOrAddRecipient(email, address, initial);
-                recipient.Kind ??= kind;
-            }
-        }
-
-        foreach (var tag in accepted.Tags.DistinctBy(t => (t.Name, t.Value)))
-        {
-            db.EmailLabels.Add(new EmailLabelRecord { EmailId = email.Id, Kind = EmailLabelRecord.TagKind, Name = tag.Name, Value = tag.Value });
-        }
-
-        foreach (var (key, value) in accepted.Metadata)
-        {
-            db.EmailLabels.Add(new EmailLabelRecord { EmailId = email.Id, Kind = EmailLabelRecord.MetadataKind, Name = key, Value = value });
-        }
-
-        await AddEventAsync(email, accepted.EventId, accepted.ScheduledAt is null ? EventTypes.Accepted : EventTypes.Scheduled,
-            accepted.Timestamp, accepted.ScheduledAt, cancellationToken);
-        await SaveAsync(email, cancellationToken);
     }
 
-    /// <summary>The email was handed to the delivery workers: scheduled recipients become queued.</summary>
-    public Task RecordQueuedAsync(EmailQueued queued, CancellationToken cancellationToken) =>
-        RecordLifecycleAsync(queued.EventId, queued.EmailId, EventTypes.Queued, queued.Timestamp, null, email =>
-        {
-            foreach (var recipient in email.Recipients.Where(r => r.State == EmailState.Scheduled))
-            {
-                Move(recipient, EmailState.Queued);
-            }
-        }, cancellationToken);
-
-    public Task RecordRescheduledAsync(EmailRescheduled rescheduled, CancellationToken cancellationToken) =>
-        RecordLifecycleAsync(rescheduled.EventId, rescheduled.EmailId, EventTypes.Scheduled, rescheduled.Timestamp, rescheduled.ScheduledAt,
-            email => email.ScheduledAt = rescheduled.ScheduledAt.UtcDateTime, cancellationToken);
-
-    /// <summary>Canceled before it was sent: every recipient not already final is canceled.</summary>
-    public Task RecordCanceledAsync(EmailCanceled canceled, CancellationToken cancellationToken) =>
-        RecordLifecycleAsync(canceled.EventId, canceled.EmailId, EventTypes.Canceled, canceled.Timestamp, null, email =>
-        {
-            foreach (var recipient in email.Recipients.Where(r => !r.State.IsTerminal()))
-            {
-                Move(recipient, EmailState.Canceled);
-            }
-        }, cancellationToken);
-
-    private async Task RecordLifecycleAsync(
-        Guid eventId, Guid emailId, string type, DateTimeOffset timestamp, DateTimeOffset? scheduledAt,
-        Action<EmailRecord> apply, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<string>> RecordBatchAsync(IReadOnlyList<StatusEvent> batch, CancellationToken cancellationToken)
     {
-        if (await AlreadyRecordedAsync(eventId, cancellationToken))
+        var emailIds = batch.Select(e => e.EmailId).Distinct().Order().ToArray();
+        var eventIds = batch.Select(e => e.EventId).Distinct().ToArray();
+        await using var transaction = await _db.Database.BeginTransactionAsync(cancellationToken);
+        if (_db.Database.IsNpgsql())
         {
-            return;
+            await _db.Database.ExecuteSqlAsync($"SELECT 1 FROM emails WHERE id = ANY({emailIds}) ORDER BY id FOR UPDATE", cancellationToken);
         }
 
-        var email = await LoadOrAddAsync(emailId, cancellationToken);
-        apply(email);
-        await AddEventAsync(email, eventId, type, timestamp, scheduledAt, cancellationToken);
-        await SaveAsync(email, cancellationToken);
+        var unit = new Unit(
+            this,
+            await _db.Emails.Include(e => e.Recipients).Where(e => emailIds.Contains(e.Id)).ToDictionaryAsync(e => e.Id, cancellationToken),
+            [.. await _db.Events.Where(e => eventIds.Contains(e.Id)).Select(e => e.Id).ToListAsync(cancellationToken)],
+            await LifecycleOfAcceptedAsync(batch, cancellationToken));
+        await _suppressions.PrepareAsync(batch.Select(e => e.Message).OfType<EmailBounced>().Select(b => b.Recipient.ToLowerInvariant()), cancellationToken);
+
+        foreach (var @event in batch)
+        {
+            await unit.ApplyAsync(@event, cancellationToken);
+        }
+
+        if (unit.Recorded.Count == 0)
+        {
+            return [];
+        }
+
+        unit.DeriveStates();
+        if (_db.Database.IsNpgsql())
+        {
+            await PostgresBulkWrite.WriteAsync(_db, cancellationToken);
+        }
+
+        await _db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return unit.Recorded;
     }
 
-    private void Move(RecipientRecord recipient, EmailState state)
+    /// <summary>For the batch's accepts: which of their emails already have a queued or canceled event.</summary>
+    private async Task<HashSet<(Guid, string)>> LifecycleOfAcceptedAsync(IReadOnlyList<StatusEvent> batch, CancellationToken cancellationToken)
     {
-        recipient.State = state;
-        recipient.UpdatedAt = Now;
-        recipient.Version++;
-    }
-
-    private Task AddEventAsync(EmailRecord email, Guid eventId, string type, DateTimeOffset timestamp, DateTimeOffset? scheduledAt, CancellationToken cancellationToken) =>
-        AddEventAsync(email, new EventRecord
+        var accepted = batch.Where(e => e.Message is EmailAccepted).Select(e => e.EmailId).Distinct().ToArray();
+        if (accepted.Length == 0)
         {
-            Id = eventId,
-            EmailId = email.Id,
-            Type = type,
-            OccurredAt = timestamp.UtcDateTime,
-            NextAttemptAt = scheduledAt?.UtcDateTime,
-            RecordedAt = Now,
-        }, cancellationToken);
-
-    /// <summary>The timeline entry and, in the same unit of work, its webhook deliveries.</summary>
-    private async Task AddEventAsync(EmailRecord email, EventRecord @event, CancellationToken cancellationToken)
-    {
-        db.Events.Add(@event);
-        await webhooks.AddAsync(@event, email.AcceptedAt is null ? null : email, cancellationToken);
-    }
-
-    public async Task RecordOutcomeAsync(IRecipientOutcome outcome, EmailState state, string? reason, DateTimeOffset? nextAttemptAt, CancellationToken cancellationToken)
-    {
-        if (await AlreadyRecordedAsync(outcome.EventId, cancellationToken))
-        {
-            return;
+            return [];
         }
 
-        var email = await LoadOrAddAsync(outcome.EmailId, cancellationToken);
-        var recipient = FindOrAddRecipient(email, outcome.Recipient);
-        if (Supersedes(recipient, state, outcome.Attempt))
-        {
-            recipient.State = state;
-            recipient.Attempt = outcome.Attempt;
-            recipient.SmtpCode = outcome.Reply?.Code;
-            recipient.EnhancedCode = outcome.Reply?.EnhancedCode;
-            recipient.SmtpText = outcome.Reply?.Text;
-            recipient.Reason = reason;
-            recipient.NextAttemptAt = state == EmailState.Deferred ? nextAttemptAt?.UtcDateTime : null;
-            recipient.UpdatedAt = Now;
-            recipient.Version++;
-        }
-
-        var @event = new EventRecord
-        {
-            Id = outcome.EventId,
-            EmailId = outcome.EmailId,
-            Type = EventTypes.For(state),
-            Recipient = recipient.Address,
-            OccurredAt = outcome.Timestamp.UtcDateTime,
-            Relay = outcome.Relay,
-            Attempt = outcome.Attempt,
-            SmtpCode = outcome.Reply?.Code,
-            EnhancedCode = outcome.Reply?.EnhancedCode,
-            SmtpText = outcome.Reply?.Text,
-            Reason = reason,
-            NextAttemptAt = nextAttemptAt?.UtcDateTime,
-            RecordedAt = Now,
-        };
-        await AddEventAsync(email, @event, cancellationToken);
-        if (state == EmailState.Bounced)
-        {
-            await suppressions.OnBounceAsync(@event, cancellationToken);
-        }
-
-        await SaveAsync(email, cancellationToken);
+        var found = await _db.Events.Where(e => accepted.Contains(e.EmailId) && (e.Type == EventTypes.Queued || e.Type == EventTypes.Canceled))
+            .Select(e => new { e.EmailId, e.Type }).ToListAsync(cancellationToken);
+        return [.. found.Select(e => (e.EmailId, e.Type))];
     }
 
     /// <summary>
@@ -203,54 +107,225 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
 
     private DateTime Now => clock.GetUtcNow().UtcDateTime;
 
-    private Task<bool> AlreadyRecordedAsync(Guid eventId, CancellationToken cancellationToken) =>
-        db.Events.AnyAsync(e => e.Id == eventId, cancellationToken);
-
-    private async Task<EmailRecord> LoadOrAddAsync(Guid emailId, CancellationToken cancellationToken)
-    {
-        var email = await db.Emails.Include(e => e.Recipients).SingleOrDefaultAsync(e => e.Id == emailId, cancellationToken);
-        if (email is null)
-        {
-            email = new EmailRecord { Id = emailId };
-            db.Emails.Add(email);
-        }
-
-        return email;
-    }
-
-    private static RecipientRecord FindOrAddRecipient(EmailRecord email, string address, EmailState initial = EmailState.Queued)
-    {
-        var key = address.ToLowerInvariant();
-        var recipient = email.Recipients.Find(r => r.Address == key);
-        if (recipient is null)
-        {
-            recipient = new RecipientRecord { EmailId = email.Id, Address = key, State = initial };
-            email.Recipients.Add(recipient);
-        }
-
-        return recipient;
-    }
-
-    private async Task SaveAsync(EmailRecord email, CancellationToken cancellationToken)
-    {
-        // Until the email's details arrive, its full recipient list is unknown: it cannot be final yet.
-        var state = EmailStates.Derive(email.Recipients.Select(r => r.State));
-        email.State = email.AcceptedAt is null && state.IsTerminal() ? EmailState.Sending : state;
-        email.UpdatedAt = Now;
-        email.Version++;
-        try
-        {
-            await db.SaveChangesAsync(cancellationToken);
-        }
-        catch (DbUpdateException)
-        {
-            // Another event for this email won the race (a concurrent insert or update). Forget what this
-            // attempt tracked so the consumer's retry starts again from what is now stored.
-            db.ChangeTracker.Clear();
-            throw;
-        }
-    }
-
     private static string AddressOf(string mailbox) =>
         MailboxAddress.TryParse(mailbox, out var parsed) ? parsed.Address : mailbox;
+
+    /// <summary>One batch: the emails it touches, the event ids already stored, and what it has recorded so far.</summary>
+    private sealed class Unit(
+        StatusRecorder recorder, Dictionary<Guid, EmailRecord> emails, HashSet<Guid> stored, HashSet<(Guid EmailId, string Type)> lifecycle)
+    {
+        private readonly HashSet<EmailRecord> _touched = [];
+
+        public List<string> Recorded { get; } = [];
+
+        private StatusDbContext Db => recorder._db;
+
+        public Task ApplyAsync(StatusEvent @event, CancellationToken cancellationToken)
+        {
+            // Already stored, or twice in this batch: a redelivery changes nothing.
+            if (!stored.Add(@event.EventId))
+            {
+                return Task.CompletedTask;
+            }
+
+            return @event.Message switch
+            {
+                EmailAccepted m => AcceptedAsync(m, @event.TraceId, cancellationToken),
+                EmailQueued m => LifecycleAsync(m.EventId, m.EmailId, EventTypes.Queued, m.Timestamp, null, email =>
+                {
+                    foreach (var recipient in email.Recipients.Where(r => r.State == EmailState.Scheduled))
+                    {
+                        Move(recipient, EmailState.Queued);
+                    }
+                }, cancellationToken),
+                EmailRescheduled m => LifecycleAsync(m.EventId, m.EmailId, EventTypes.Scheduled, m.Timestamp, m.ScheduledAt,
+                    email => email.ScheduledAt = m.ScheduledAt.UtcDateTime, cancellationToken),
+                // Canceled before it was sent: every recipient not already final is canceled.
+                EmailCanceled m => LifecycleAsync(m.EventId, m.EmailId, EventTypes.Canceled, m.Timestamp, null, email =>
+                {
+                    foreach (var recipient in email.Recipients.Where(r => !r.State.IsTerminal()))
+                    {
+                        Move(recipient, EmailState.Canceled);
+                    }
+                }, cancellationToken),
+                EmailDelivered m => OutcomeAsync(m, EmailState.Delivered, null, null, cancellationToken),
+                EmailDeferred m => OutcomeAsync(m, EmailState.Deferred, m.Reason, m.NextAttemptAt, cancellationToken),
+                EmailBounced m => OutcomeAsync(m, EmailState.Bounced, null, null, cancellationToken),
+                EmailFailed m => OutcomeAsync(m, EmailState.Failed, m.Reason, null, cancellationToken),
+                EmailSuppressed m => OutcomeAsync(m, EmailState.Suppressed, m.Reason, null, cancellationToken),
+                _ => throw new ArgumentException($"{@event.Message.GetType().Name} is not an event the status service records."),
+            };
+        }
+
+        /// <summary>The email's details; its recipients start <c>scheduled</c> or <c>queued</c>.</summary>
+        private async Task AcceptedAsync(EmailAccepted accepted, string? traceId, CancellationToken cancellationToken)
+        {
+            var email = EmailFor(accepted.EmailId);
+            if (email.AcceptedAt is not null)
+            {
+                // Already known: a copy published again under another event id changes nothing.
+                return;
+            }
+
+            email.MessageId = accepted.MessageId;
+            email.From = accepted.From;
+            email.FromAddress = AddressOf(accepted.From).ToLowerInvariant();
+            email.To = [.. accepted.To];
+            email.Cc = [.. accepted.Cc];
+            email.Bcc = [.. accepted.Bcc];
+            email.ReplyTo = [.. accepted.ReplyTo];
+            email.Subject = accepted.Subject;
+            email.Html = accepted.Html;
+            email.Text = accepted.Text;
+            email.AttachmentNames = [.. accepted.AttachmentNames];
+            email.Tags = [.. accepted.Tags];
+            email.Metadata = new Dictionary<string, string>(accepted.Metadata);
+            email.Priority = accepted.Priority;
+            email.AcceptedAt = accepted.AcceptedAt.UtcDateTime;
+            email.ScheduledAt ??= accepted.ScheduledAt?.UtcDateTime;
+            email.TraceId ??= traceId;
+
+            // A scheduled email waits as 'scheduled' unless its EmailQueued got here first; a cancel that overtook the
+            // accept (they travel on different queues) still wins.
+            var initial = lifecycle.Contains((email.Id, EventTypes.Canceled)) ? EmailState.Canceled
+                : accepted.ScheduledAt is not null && !lifecycle.Contains((email.Id, EventTypes.Queued)) ? EmailState.Scheduled
+                : EmailState.Queued;
+            foreach (var (kind, addresses) in new[] { ("to", accepted.To), ("cc", accepted.Cc), ("bcc", accepted.Bcc) })
+            {
+                foreach (var address in addresses.Select(AddressOf))
+                {
+                    var recipient = FindOrAddRecipient(email, address, initial);
+                    recipient.Kind ??= kind;
+                }
+            }
+
+            foreach (var tag in accepted.Tags.DistinctBy(t => (t.Name, t.Value)))
+            {
+                Db.EmailLabels.Add(new EmailLabelRecord { EmailId = email.Id, Kind = EmailLabelRecord.TagKind, Name = tag.Name, Value = tag.Value });
+            }
+
+            foreach (var (key, value) in accepted.Metadata)
+            {
+                Db.EmailLabels.Add(new EmailLabelRecord { EmailId = email.Id, Kind = EmailLabelRecord.MetadataKind, Name = key, Value = value });
+            }
+
+            await AddEventAsync(email, NewEvent(email.Id, accepted.EventId, accepted.ScheduledAt is null ? EventTypes.Accepted : EventTypes.Scheduled,
+                accepted.Timestamp, accepted.ScheduledAt), cancellationToken);
+        }
+
+        private async Task LifecycleAsync(
+            Guid eventId, Guid emailId, string type, DateTimeOffset timestamp, DateTimeOffset? scheduledAt,
+            Action<EmailRecord> apply, CancellationToken cancellationToken)
+        {
+            var email = EmailFor(emailId);
+            apply(email);
+            lifecycle.Add((emailId, type));
+            await AddEventAsync(email, NewEvent(emailId, eventId, type, timestamp, scheduledAt), cancellationToken);
+        }
+
+        private async Task OutcomeAsync(IRecipientOutcome outcome, EmailState state, string? reason, DateTimeOffset? nextAttemptAt, CancellationToken cancellationToken)
+        {
+            var email = EmailFor(outcome.EmailId);
+            var recipient = FindOrAddRecipient(email, outcome.Recipient);
+            if (Supersedes(recipient, state, outcome.Attempt))
+            {
+                recipient.State = state;
+                recipient.Attempt = outcome.Attempt;
+                recipient.SmtpCode = outcome.Reply?.Code;
+                recipient.EnhancedCode = outcome.Reply?.EnhancedCode;
+                recipient.SmtpText = outcome.Reply?.Text;
+                recipient.Reason = reason;
+                recipient.NextAttemptAt = state == EmailState.Deferred ? nextAttemptAt?.UtcDateTime : null;
+                recipient.UpdatedAt = recorder.Now;
+                recipient.Version++;
+            }
+
+            var @event = new EventRecord
+            {
+                Id = outcome.EventId,
+                EmailId = outcome.EmailId,
+                Type = EventTypes.For(state),
+                Recipient = recipient.Address,
+                OccurredAt = outcome.Timestamp.UtcDateTime,
+                Relay = outcome.Relay,
+                Attempt = outcome.Attempt,
+                SmtpCode = outcome.Reply?.Code,
+                EnhancedCode = outcome.Reply?.EnhancedCode,
+                SmtpText = outcome.Reply?.Text,
+                Reason = reason,
+                NextAttemptAt = nextAttemptAt?.UtcDateTime,
+                RecordedAt = recorder.Now,
+            };
+            await AddEventAsync(email, @event, cancellationToken);
+            if (state == EmailState.Bounced)
+            {
+                recorder._suppressions.OnBounce(@event);
+            }
+        }
+
+        /// <summary>Each touched email's state, derived from its recipients once per batch, and its version.</summary>
+        public void DeriveStates()
+        {
+            var now = recorder.Now;
+            foreach (var email in _touched)
+            {
+                // Until the email's details arrive, its full recipient list is unknown: it cannot be final yet.
+                var state = EmailStates.Derive(email.Recipients.Select(r => r.State));
+                email.State = email.AcceptedAt is null && state.IsTerminal() ? EmailState.Sending : state;
+                email.UpdatedAt = now;
+                email.Version++;
+            }
+        }
+
+        private EventRecord NewEvent(Guid emailId, Guid eventId, string type, DateTimeOffset timestamp, DateTimeOffset? scheduledAt) => new()
+        {
+            Id = eventId,
+            EmailId = emailId,
+            Type = type,
+            OccurredAt = timestamp.UtcDateTime,
+            NextAttemptAt = scheduledAt?.UtcDateTime,
+            RecordedAt = recorder.Now,
+        };
+
+        /// <summary>The timeline entry and, in the same unit of work, its webhook deliveries.</summary>
+        private async Task AddEventAsync(EmailRecord email, EventRecord @event, CancellationToken cancellationToken)
+        {
+            Db.Events.Add(@event);
+            Recorded.Add(@event.Type);
+            _touched.Add(email);
+            await recorder._webhooks.AddAsync(@event, email.AcceptedAt is null ? null : email, cancellationToken);
+        }
+
+        private void Move(RecipientRecord recipient, EmailState state)
+        {
+            recipient.State = state;
+            recipient.UpdatedAt = recorder.Now;
+            recipient.Version++;
+        }
+
+        private EmailRecord EmailFor(Guid emailId)
+        {
+            if (!emails.TryGetValue(emailId, out var email))
+            {
+                email = new EmailRecord { Id = emailId };
+                Db.Emails.Add(email);
+                emails[emailId] = email;
+            }
+
+            return email;
+        }
+
+        private static RecipientRecord FindOrAddRecipient(EmailRecord email, string address, EmailState initial = EmailState.Queued)
+        {
+            var key = address.ToLowerInvariant();
+            var recipient = email.Recipients.Find(r => r.Address == key);
+            if (recipient is null)
+            {
+                recipient = new RecipientRecord { EmailId = email.Id, Address = key, State = initial };
+                email.Recipients.Add(recipient);
+            }
+
+            return recipient;
+        }
+    }
 }

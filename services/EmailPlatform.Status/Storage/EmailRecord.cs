@@ -46,6 +46,9 @@ public sealed class EmailRecord
 
     public EmailState State { get; set; } = EmailState.Queued;
 
+    /// <summary>The W3C trace id (32 hex digits) of the trace the email was accepted in, taken from its <c>EmailAccepted</c>.</summary>
+    public string? TraceId { get; set; }
+
     public DateTime UpdatedAt { get; set; }
 
     /// <summary>Optimistic concurrency: the derived state is never computed from a stale set of recipients.</summary>

@@ -49,6 +49,7 @@ public class StatusDbContext(DbContextOptions options) : DbContext(options)
         email.Property(e => e.Version).IsConcurrencyToken();
         email.HasMany(e => e.Recipients).WithOne().HasForeignKey(r => r.EmailId);
         email.Property(e => e.FromAddress).HasMaxLength(320);
+        email.Property(e => e.TraceId).HasMaxLength(32);
 
         // The list's keyset order (created_at desc, id desc), alone and behind its equality filters.
         email.HasIndex(e => new { e.AcceptedAt, e.Id });
@@ -59,6 +60,8 @@ public class StatusDbContext(DbContextOptions options) : DbContext(options)
         recipient.HasKey(r => new { r.EmailId, r.Address });
         recipient.Property(r => r.Version).IsConcurrencyToken();
         recipient.HasIndex(r => r.Address);
+        // Bulk retry's selection: only the few recipients waiting for a retry or given up on are in it.
+        recipient.HasIndex(r => new { r.State, r.EmailId }).HasFilter("state IN ('deferred', 'failed')");
 
         var @event = modelBuilder.Entity<EventRecord>();
         @event.Property(e => e.Id).ValueGeneratedNever();

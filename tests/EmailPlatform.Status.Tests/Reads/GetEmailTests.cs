@@ -22,19 +22,19 @@ public sealed class GetEmailTests
         await using (var scope = api.Services.CreateAsyncScope())
         {
             var recorder = scope.ServiceProvider.GetRequiredService<StatusRecorder>();
-            await recorder.RecordAcceptedAsync(queued, CancellationToken.None);
+            await recorder.RecordAsync(queued, CancellationToken.None);
         }
 
         await using (var scope = api.Services.CreateAsyncScope())
         {
             var recorder = scope.ServiceProvider.GetRequiredService<StatusRecorder>();
-            await recorder.RecordOutcomeAsync(toAlice, EmailState.Delivered, null, null, CancellationToken.None);
+            await recorder.RecordAsync(toAlice, CancellationToken.None);
         }
 
         await using (var scope = api.Services.CreateAsyncScope())
         {
             var recorder = scope.ServiceProvider.GetRequiredService<StatusRecorder>();
-            await recorder.RecordOutcomeAsync(toBob, EmailState.Bounced, null, null, CancellationToken.None);
+            await recorder.RecordAsync(toBob, CancellationToken.None);
         }
 
         using var client = api.CreateClient();
@@ -94,14 +94,14 @@ public sealed class GetEmailTests
         await using (var scope = api.Services.CreateAsyncScope())
         {
             await scope.ServiceProvider.GetRequiredService<StatusRecorder>()
-                .RecordAcceptedAsync(TestEvents.Accepted(emailId, to: ["alice@example.com"], cc: ["carol@example.com"]), CancellationToken.None);
+                .RecordAsync(TestEvents.Accepted(emailId, to: ["alice@example.com"], cc: ["carol@example.com"]), CancellationToken.None);
         }
 
         var deferred = TestEvents.Deferred(emailId, "alice@example.com", nextAttemptAt: DateTimeOffset.UtcNow.AddMinutes(5));
         await using (var scope = api.Services.CreateAsyncScope())
         {
             await scope.ServiceProvider.GetRequiredService<StatusRecorder>()
-                .RecordOutcomeAsync(deferred, EmailState.Deferred, deferred.Reason, deferred.NextAttemptAt, CancellationToken.None);
+                .RecordAsync(deferred, CancellationToken.None);
         }
 
         using var client = api.CreateClient();
@@ -138,8 +138,8 @@ public sealed class GetEmailTests
         var emailId = Guid.NewGuid();
         await using (var scope = api.Services.CreateAsyncScope())
         {
-            await scope.ServiceProvider.GetRequiredService<StatusRecorder>().RecordOutcomeAsync(
-                TestEvents.Delivered(emailId, "alice@example.com"), EmailState.Delivered, null, null, CancellationToken.None);
+            await scope.ServiceProvider.GetRequiredService<StatusRecorder>().RecordAsync(
+                TestEvents.Delivered(emailId, "alice@example.com"), CancellationToken.None);
         }
 
         using var response = await client.GetAsync(new Uri($"/v1/emails/{emailId}", UriKind.Relative));

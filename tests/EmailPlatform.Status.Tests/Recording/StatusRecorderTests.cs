@@ -1,7 +1,7 @@
 using EmailPlatform.Status.Recording;
 using EmailPlatform.Status.Storage;
 using EmailPlatform.Status.Tests.Support;
-using Microsoft.EntityFrameworkCore;
+using Npgsql;
 
 namespace EmailPlatform.Status.Tests.Recording;
 
@@ -281,20 +281,25 @@ public sealed class StatusRecorderTests
         var emailId = Guid.NewGuid();
         var toAlice = TestEvents.Delivered(emailId, Alice);
         var toBob = TestEvents.Bounced(emailId, Bob);
-        var rendezvous = new SaveRendezvous(parties: 2);
 
-        var attempts = new[] { store.RecordAsync(toAlice, rendezvous), store.RecordAsync(toBob, rendezvous) };
-        var loserIndex = await OneFailsWithAWriteConflictAsync(attempts);
+        // There is no row to lock yet: both writers insert the email, the second waits for the first's insert and then
+        // fails on the key instead of overwriting it.
+        var hold = new HoldUntilAnotherWriterWaits(store.PostgresConnectionString!);
+        var first = store.RecordAsync(toAlice, hold);
+        await hold.Holding.WaitAsync(TimeSpan.FromSeconds(60));
+        var second = store.RecordAsync(toBob);
+        await first.WaitAsync(TimeSpan.FromSeconds(90));
+        var conflict = await Assert.ThrowsAsync<PostgresException>(() => second.WaitAsync(TimeSpan.FromSeconds(90)));
+        Assert.Equal(PostgresErrorCodes.UniqueViolation, conflict.SqlState);
 
         // The loser wrote nothing: only the winner's email row, recipient and event are there.
-        var winner = loserIndex == 0 ? Bob : Alice;
         var between = await store.EmailAsync(emailId);
         Assert.Equal(1, between.Version);
-        Assert.Equal(winner, Assert.Single(between.Recipients).Address);
-        Assert.Equal(winner, Assert.Single(await store.EventsAsync(emailId)).Recipient);
+        Assert.Equal(Alice, Assert.Single(between.Recipients).Address);
+        Assert.Equal(Alice, Assert.Single(await store.EventsAsync(emailId)).Recipient);
 
-        // The consumer's retry policy runs the message again on a fresh scope.
-        await store.RecordAsync(loserIndex == 0 ? toAlice : toBob);
+        // The writer (or the consumer's retry policy) records it again on a fresh scope.
+        await store.RecordAsync(toBob);
 
         var email = await store.EmailAsync(emailId);
         Assert.Equal(2, email.Version);
@@ -309,25 +314,21 @@ public sealed class StatusRecorderTests
     }
 
     [Fact]
-    public async Task ConcurrentOutcomesForAKnownEmailNeverOverwriteEachOther()
+    public async Task ConcurrentBatchesForAKnownEmailWaitForEachOtherAndBothApply()
     {
         await using var store = await StatusStore.PostgresAsync();
         var emailId = Guid.NewGuid();
         await store.RecordAsync(TestEvents.Accepted(emailId, to: [Alice, Bob]));
         var toAlice = TestEvents.Delivered(emailId, Alice);
         var toBob = TestEvents.Delivered(emailId, Bob);
-        var rendezvous = new SaveRendezvous(parties: 2);
 
-        var attempts = new[] { store.RecordAsync(toAlice, rendezvous), store.RecordAsync(toBob, rendezvous) };
-        var loserIndex = await OneFailsWithAWriteConflictAsync(attempts);
-
-        // Without the email's version check the loser would have saved and derived "queued" from a stale recipient list.
-        var between = await store.EmailAsync(emailId);
-        Assert.Equal((2, EmailState.Queued), (between.Version, between.State));
-        Assert.Single(between.Recipients, r => r.State == EmailState.Delivered);
-        Assert.Equal(2, (await store.EventsAsync(emailId)).Count);
-
-        await store.RecordAsync(loserIndex == 0 ? toAlice : toBob);
+        // The first writer holds its lock on the email until the second is seen waiting for it; without the lock
+        // the second would read the stale recipients and either fail on the version or derive the wrong state.
+        var hold = new HoldUntilAnotherWriterWaits(store.PostgresConnectionString!);
+        var first = store.RecordAsync(toAlice, hold);
+        await hold.Holding.WaitAsync(TimeSpan.FromSeconds(60));
+        var second = store.RecordAsync(toBob);
+        await Task.WhenAll(first, second).WaitAsync(TimeSpan.FromSeconds(90));
 
         var email = await store.EmailAsync(emailId);
         Assert.Equal((3, EmailState.Delivered), (email.Version, email.State));
@@ -335,19 +336,28 @@ public sealed class StatusRecorderTests
         Assert.Equal(3, (await store.EventsAsync(emailId)).Count);
     }
 
-    private static async Task<int> OneFailsWithAWriteConflictAsync(Task[] attempts)
+    [Fact]
+    public async Task OneBatchRecordsEventsOfManyEmailsInOrderAndSkipsDuplicates()
     {
-        try
-        {
-            await Task.WhenAll(attempts);
-        }
-        catch (DbUpdateException)
-        {
-        }
+        await using var store = await StatusStore.PostgresAsync();
+        var (one, two) = (Guid.NewGuid(), Guid.NewGuid());
+        var delivered = TestEvents.Delivered(one, Alice);
+        var lateDeferral = TestEvents.Deferred(one, Alice, attempt: 1, nextAttemptAt: DateTimeOffset.UtcNow.AddMinutes(5));
+        var queuedFirst = TestEvents.Queued(two);
 
-        var failed = attempts.Select((task, index) => (task, index)).Where(a => a.task.IsFaulted).ToList();
-        var (loser, loserIndex) = Assert.Single(failed);
-        Assert.IsAssignableFrom<DbUpdateException>(loser.Exception!.InnerException);
-        return loserIndex;
+        await store.RecordBatchAsync(
+            delivered, TestEvents.Accepted(one, to: [Alice]), lateDeferral, delivered,
+            queuedFirst, TestEvents.Accepted(two, to: [Bob], scheduledAt: DateTimeOffset.UtcNow.AddHours(1)), TestEvents.Bounced(two, Bob));
+        await store.RecordBatchAsync(delivered, lateDeferral);
+
+        var first = await store.EmailAsync(one);
+        Assert.Equal((EmailState.Delivered, 1), (first.State, first.Version));
+        Assert.Equal((EmailState.Delivered, 250), (Assert.Single(first.Recipients).State, first.Recipients[0].SmtpCode));
+        Assert.Equal(["email.accepted", "email.deferred", "email.delivered"], (await store.EventsAsync(one)).Select(e => e.Type).Order());
+        var second = await store.EmailAsync(two);
+        Assert.Equal((EmailState.Bounced, "to"), (second.State, Assert.Single(second.Recipients).Kind));
+        Assert.Equal(["email.bounced", "email.queued", "email.scheduled"], (await store.EventsAsync(two)).Select(e => e.Type).Order());
+        await using var db = store.NewContext();
+        Assert.Equal(Bob, Assert.Single(db.Suppressions).Address);
     }
 }

@@ -68,19 +68,7 @@ internal sealed class StatusApi : IAsyncDisposable
         {
             await using var scope = Services.CreateAsyncScope();
             var recorder = scope.ServiceProvider.GetRequiredService<StatusRecorder>();
-            await (@event switch
-            {
-                EmailAccepted e => recorder.RecordAcceptedAsync(e, CancellationToken.None),
-                EmailQueued e => recorder.RecordQueuedAsync(e, CancellationToken.None),
-                EmailCanceled e => recorder.RecordCanceledAsync(e, CancellationToken.None),
-                EmailRescheduled e => recorder.RecordRescheduledAsync(e, CancellationToken.None),
-                EmailDelivered e => recorder.RecordOutcomeAsync(e, EmailState.Delivered, null, null, CancellationToken.None),
-                EmailDeferred e => recorder.RecordOutcomeAsync(e, EmailState.Deferred, e.Reason, e.NextAttemptAt, CancellationToken.None),
-                EmailBounced e => recorder.RecordOutcomeAsync(e, EmailState.Bounced, null, null, CancellationToken.None),
-                EmailFailed e => recorder.RecordOutcomeAsync(e, EmailState.Failed, e.Reason, null, CancellationToken.None),
-                EmailSuppressed e => recorder.RecordOutcomeAsync(e, EmailState.Suppressed, e.Reason, null, CancellationToken.None),
-                _ => throw new ArgumentOutOfRangeException(nameof(events), @event.GetType().Name),
-            });
+            await recorder.RecordAsync(@event, CancellationToken.None);
         }
     }
 

@@ -20,11 +20,15 @@ internal sealed class StatusStore : IAsyncDisposable
     private readonly Func<IInterceptor[], StatusDbContext> _newContext;
     private readonly Func<ValueTask> _dispose;
 
-    private StatusStore(Func<IInterceptor[], StatusDbContext> newContext, Func<ValueTask> dispose)
+    private StatusStore(Func<IInterceptor[], StatusDbContext> newContext, Func<ValueTask> dispose, string? postgres = null)
     {
         _newContext = newContext;
         _dispose = dispose;
+        PostgresConnectionString = postgres;
     }
+
+    /// <summary>The temporary database's connection string (PostgreSQL stores only).</summary>
+    public string? PostgresConnectionString { get; }
 
     public static async Task<StatusStore> PostgresAsync()
     {
@@ -35,7 +39,8 @@ internal sealed class StatusStore : IAsyncDisposable
                 .UseSnakeCaseNamingConvention()
                 .AddInterceptors(interceptors)
                 .Options),
-            database.DisposeAsync);
+            database.DisposeAsync,
+            database.ConnectionString);
         await store.MigrateAsync();
         return store;
     }
@@ -65,29 +70,13 @@ internal sealed class StatusStore : IAsyncDisposable
 
     public StatusDbContext NewContext(params IInterceptor[] interceptors) => _newContext(interceptors);
 
-    public Task RecordAsync(EmailAccepted accepted, params IInterceptor[] interceptors) =>
-        WithRecorderAsync(r => r.RecordAcceptedAsync(accepted, CancellationToken.None), interceptors);
+    /// <summary>Records one event in a transaction of its own, as a batch of one.</summary>
+    public Task RecordAsync(object message, params IInterceptor[] interceptors) =>
+        WithRecorderAsync(r => r.RecordAsync(message, CancellationToken.None), interceptors);
 
-    public Task RecordAsync(EmailQueued queued, params IInterceptor[] interceptors) =>
-        WithRecorderAsync(r => r.RecordQueuedAsync(queued, CancellationToken.None), interceptors);
-
-    public Task RecordAsync(EmailCanceled canceled, params IInterceptor[] interceptors) =>
-        WithRecorderAsync(r => r.RecordCanceledAsync(canceled, CancellationToken.None), interceptors);
-
-    public Task RecordAsync(EmailRescheduled rescheduled, params IInterceptor[] interceptors) =>
-        WithRecorderAsync(r => r.RecordRescheduledAsync(rescheduled, CancellationToken.None), interceptors);
-
-    /// <summary>Records an outcome the way <see cref="RecipientOutcomeConsumer"/> maps it.</summary>
-    public Task RecordAsync(IRecipientOutcome outcome, params IInterceptor[] interceptors) =>
-        WithRecorderAsync(r => outcome switch
-        {
-            EmailDelivered => r.RecordOutcomeAsync(outcome, EmailState.Delivered, null, null, CancellationToken.None),
-            EmailDeferred d => r.RecordOutcomeAsync(outcome, EmailState.Deferred, d.Reason, d.NextAttemptAt, CancellationToken.None),
-            EmailBounced => r.RecordOutcomeAsync(outcome, EmailState.Bounced, null, null, CancellationToken.None),
-            EmailFailed f => r.RecordOutcomeAsync(outcome, EmailState.Failed, f.Reason, null, CancellationToken.None),
-            EmailSuppressed s => r.RecordOutcomeAsync(outcome, EmailState.Suppressed, s.Reason, null, CancellationToken.None),
-            _ => throw new ArgumentOutOfRangeException(nameof(outcome)),
-        }, interceptors);
+    /// <summary>Records the events as one batch, in the order given, as the writer hands them to the recorder.</summary>
+    public Task RecordBatchAsync(params object[] messages) =>
+        WithRecorderAsync(r => r.RecordAsync([.. messages.Select(m => new StatusEvent(m))], CancellationToken.None), []);
 
     public async Task<EmailRecord?> FindEmailAsync(Guid emailId)
     {
@@ -123,7 +112,7 @@ internal sealed class StatusStore : IAsyncDisposable
         await db.Database.MigrateAsync();
     }
 
-    private async Task WithRecorderAsync(Func<StatusRecorder, Task> record, IInterceptor[] interceptors)
+    private async Task WithRecorderAsync<T>(Func<StatusRecorder, Task<T>> record, IInterceptor[] interceptors)
     {
         await using var db = NewContext(interceptors);
         var subscriptions = new WebhookSubscriptionCache(Options.Create(new WebhookOptions()), TimeProvider.System);

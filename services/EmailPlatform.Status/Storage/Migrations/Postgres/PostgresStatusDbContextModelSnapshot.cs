@@ -176,6 +176,11 @@ namespace EmailPlatform.Status.Storage.Migrations.Postgres
                         .HasColumnType("text[]")
                         .HasColumnName("to");
 
+                    b.Property<string>("TraceId")
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("trace_id");
+
                     b.Property<DateTime>("UpdatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("updated_at");
@@ -325,6 +330,10 @@ namespace EmailPlatform.Status.Storage.Migrations.Postgres
 
                     b.HasIndex("Address")
                         .HasDatabaseName("ix_recipients_address");
+
+                    b.HasIndex("State", "EmailId")
+                        .HasDatabaseName("ix_recipients_state_email_id")
+                        .HasFilter("state IN ('deferred', 'failed')");
 
                     b.ToTable("recipients", (string)null);
                 });

@@ -170,6 +170,11 @@ namespace EmailPlatform.Status.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("to");
 
+                    b.Property<string>("TraceId")
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("trace_id");
+
                     b.Property<DateTime>("UpdatedAt")
                         .HasColumnType("TEXT")
                         .HasColumnName("updated_at");
@@ -319,6 +324,10 @@ namespace EmailPlatform.Status.Storage.Migrations.Sqlite
 
                     b.HasIndex("Address")
                         .HasDatabaseName("ix_recipients_address");
+
+                    b.HasIndex("State", "EmailId")
+                        .HasDatabaseName("ix_recipients_state_email_id")
+                        .HasFilter("state IN ('deferred', 'failed')");
 
                     b.ToTable("recipients", (string)null);
                 });

@@ -1,0 +1,62 @@
+using EmailPlatform.Contracts;
+using MassTransit;
+
+namespace EmailPlatform.StatusBench;
+
+/// <summary>
+/// The events of a day's traffic, in the order the workers would produce them: emails accepted and queued in waves of
+/// <see cref="Wave"/>, then their outcomes. Each email has two recipients (to + cc); 10% of recipients are deferred
+/// once and delivered on the second attempt, 2% bounce (5.1.1, so they are also suppressed), the rest are delivered.
+/// </summary>
+internal static class EventMix
+{
+    private const int Wave = 1000;
+    private static readonly SmtpReply Ok = new(250, "2.0.0", "Ok: queued as 4F2A1");
+    private static readonly SmtpReply Greylisted = new(451, "4.7.1", "Greylisted, try again later");
+    private static readonly SmtpReply UserUnknown = new(550, "5.1.1", "User unknown");
+
+    /// <summary>At least <paramref name="count"/> events (whole emails), deterministic for a seed.</summary>
+    public static List<object> Create(int count, int seed = 42)
+    {
+        var random = new Random(seed);
+        var events = new List<object>(count + 16);
+        var now = DateTimeOffset.UtcNow;
+        while (events.Count < count)
+        {
+            var wave = Enumerable.Range(0, Wave).Select(_ => NewId.NextGuid()).ToList();
+            var outcomes = new List<object>();
+            var retries = new List<object>();
+            foreach (var emailId in wave)
+            {
+                var recipients = new[] { $"user{random.Next(1_000_000)}@example.com", $"copy{random.Next(1_000_000)}@example.org" };
+                events.Add(new EmailAccepted(NewId.NextGuid(), emailId, $"<{emailId:N}@bench.test>", "Acme <noreply@acme.test>",
+                    [recipients[0]], [recipients[1]], [], [], "Your receipt", "<p>Thanks for your order.</p>", "Thanks for your order.",
+                    [], [new EmailTag("category", "receipt")], new Dictionary<string, string> { ["order_id"] = "A-" + random.Next(100_000) },
+                    EmailPriority.Normal, now, null, now));
+                events.Add(new EmailQueued(NewId.NextGuid(), emailId, now));
+                foreach (var recipient in recipients)
+                {
+                    var roll = random.Next(100);
+                    if (roll < 2)
+                    {
+                        outcomes.Add(new EmailBounced(NewId.NextGuid(), emailId, recipient, "relay-a", 1, UserUnknown, now));
+                    }
+                    else if (roll < 12)
+                    {
+                        outcomes.Add(new EmailDeferred(NewId.NextGuid(), emailId, recipient, "relay-a", 1, Greylisted, "greylisted", now.AddMinutes(5), now));
+                        retries.Add(new EmailDelivered(NewId.NextGuid(), emailId, recipient, "relay-b", 2, Ok, now));
+                    }
+                    else
+                    {
+                        outcomes.Add(new EmailDelivered(NewId.NextGuid(), emailId, recipient, "relay-a", 1, Ok, now));
+                    }
+                }
+            }
+
+            events.AddRange(outcomes);
+            events.AddRange(retries);
+        }
+
+        return events;
+    }
+}

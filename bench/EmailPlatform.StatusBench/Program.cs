@@ -1,0 +1,185 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using EmailPlatform.ServiceDefaults;
+using EmailPlatform.ServiceDefaults.Storage;
+using EmailPlatform.Status;
+using EmailPlatform.Status.Recording;
+using EmailPlatform.Status.Storage;
+using EmailPlatform.StatusBench;
+using MassTransit;
+using Npgsql;
+
+// Three modes, driven by bench/status.sh:
+//   recorder --postgres CONN --events N [--concurrency C]   the recorder alone: N events through the status service's
+//                                                            single writer (as C concurrent consumers would), in-process
+//   publish  --rabbitmq URI --events N                      publishes N events to the bus (for the service to drain later)
+//   measure  --postgres CONN --expect N [--timeout S]       waits until N events are in the store and reports the rate
+var mode = args.FirstOrDefault() ?? throw new ArgumentException("mode: recorder | publish | measure");
+var options = Options.Parse(args.Skip(1));
+var result = mode switch
+{
+    "recorder" => await RecorderAsync(options),
+    "publish" => await PublishAsync(options),
+    "measure" => await MeasureAsync(options),
+    _ => throw new ArgumentException($"unknown mode '{mode}'"),
+};
+var json = JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true });
+if (options.Get("out") is { } outFile)
+{
+    await File.WriteAllTextAsync(outFile, json);
+}
+
+Console.WriteLine(json);
+return 0;
+
+static async Task<Dictionary<string, object>> RecorderAsync(Options options)
+{
+    var events = EventMix.Create(options.Int("events", 100_000));
+    var concurrency = options.Int("concurrency", 1000);
+    var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
+    builder.Configuration["ConnectionStrings:Postgres"] = options.Required("postgres");
+    builder.Configuration["Auth:BootstrapKey"] = "bench_" + Guid.NewGuid().ToString("N");
+    builder.Logging.SetMinimumLevel(LogLevel.Warning);
+    builder.AddServiceDefaults();
+    builder.AddStatus();
+    await using var app = builder.Build();
+    await app.Services.MigrateStoreAsync<StatusDbContext>();
+    var writer = app.Services.GetRequiredService<StatusEventWriter>();
+
+    // Warm-up on a small set of its own (JIT, connection pool), not counted.
+    var warmup = EventMix.Create(2_000, seed: 7);
+    await FeedAsync(writer, warmup, concurrency);
+
+    var started = Stopwatch.GetTimestamp();
+    await FeedAsync(writer, events, concurrency);
+    var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
+    return new Dictionary<string, object>
+    {
+        ["mode"] = "recorder",
+        ["events"] = events.Count,
+        ["concurrency"] = concurrency,
+        ["seconds"] = Math.Round(elapsed, 3),
+        ["events_per_s"] = Math.Round(events.Count / elapsed),
+        ["peak_rss_mb"] = PeakRssMb(),
+    };
+}
+
+// As the consumers do: at most `concurrency` events waiting for their batch's commit at any time.
+static async Task FeedAsync(StatusEventWriter writer, List<object> events, int concurrency)
+{
+    var next = -1;
+    var workers = Enumerable.Range(0, concurrency).Select(async _ =>
+    {
+        int i;
+        while ((i = Interlocked.Increment(ref next)) < events.Count)
+        {
+            await writer.RecordAsync(events[i], CancellationToken.None);
+        }
+    });
+    await Task.WhenAll(workers);
+}
+
+static async Task<Dictionary<string, object>> PublishAsync(Options options)
+{
+    var events = EventMix.Create(options.Int("events", 100_000));
+    var bus = Bus.Factory.CreateUsingRabbitMq(cfg => cfg.Host(new Uri(options.Required("rabbitmq")), h => h.PublisherConfirmation = true));
+    await bus.StartAsync();
+    try
+    {
+        var started = Stopwatch.GetTimestamp();
+        var next = -1;
+        var publishers = Enumerable.Range(0, 64).Select(async _ =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < events.Count)
+            {
+                await bus.Publish(events[i], events[i].GetType());
+            }
+        });
+        await Task.WhenAll(publishers);
+        var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        return new Dictionary<string, object>
+        {
+            ["mode"] = "publish",
+            ["events"] = events.Count,
+            ["seconds"] = Math.Round(elapsed, 3),
+            ["published_per_s"] = Math.Round(events.Count / elapsed),
+        };
+    }
+    finally
+    {
+        await bus.StopAsync();
+    }
+}
+
+// The rate is read from the store itself: events / (last recorded_at - first recorded_at).
+static async Task<Dictionary<string, object>> MeasureAsync(Options options)
+{
+    var expect = options.Int("expect", 0);
+    var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(options.Int("timeout", 600));
+    await using var connection = new NpgsqlConnection(options.Required("postgres"));
+    await connection.OpenAsync();
+    await using var command = new NpgsqlCommand("SELECT count(*), min(recorded_at), max(recorded_at) FROM events", connection);
+    while (true)
+    {
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            await reader.ReadAsync();
+            var count = reader.GetInt64(0);
+            if (count >= expect || DateTime.UtcNow > deadline)
+            {
+                var seconds = count > 1 ? (reader.GetDateTime(2) - reader.GetDateTime(1)).TotalSeconds : 0;
+                return new Dictionary<string, object>
+                {
+                    ["mode"] = "measure",
+                    ["expected"] = expect,
+                    ["recorded"] = count,
+                    ["complete"] = count >= expect,
+                    ["seconds"] = Math.Round(seconds, 3),
+                    ["events_per_s"] = seconds > 0 ? Math.Round(count / seconds) : 0,
+                };
+            }
+        }
+
+        await Task.Delay(200);
+    }
+}
+
+static double PeakRssMb()
+{
+    foreach (var line in File.ReadLines("/proc/self/status"))
+    {
+        if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+        {
+            return Math.Round(double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024, 1);
+        }
+    }
+
+    return 0;
+}
+
+internal sealed class Options(Dictionary<string, string> values)
+{
+    public static Options Parse(IEnumerable<string> args)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        using var e = args.GetEnumerator();
+        while (e.MoveNext())
+        {
+            var key = e.Current.StartsWith("--", StringComparison.Ordinal) ? e.Current[2..] : throw new ArgumentException($"unexpected '{e.Current}'");
+            values[key] = e.MoveNext() ? e.Current : throw new ArgumentException($"--{key} needs a value");
+        }
+
+        return new Options(values);
+    }
+
+    public string? Get(string key) => values.GetValueOrDefault(key);
+
+    public string Required(string key) => Get(key) ?? throw new ArgumentException($"--{key} is required");
+
+    public int Int(string key, int fallback) => Get(key) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+}

@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# bench/status.sh — how fast the status service records events into PostgreSQL, on this machine's PostgreSQL and RabbitMQ.
+#
+#   bench/status.sh                      both runs below with the defaults
+#   EVENTS=200000 bench/status.sh
+#
+# 1. recorder: the status service's writer and recorder in-process (no bus), fed EVENTS events by 1,000 concurrent
+#    callers as the consumers would; events/s and the process's peak RSS.
+# 2. bus: EVENTS events are published to a fresh RabbitMQ virtual host while the status service is stopped (its queues
+#    declared by a first start), then the service is started and drains them; events/s is read from the store
+#    (count / (last recorded_at - first recorded_at)), with the service's peak RSS (VmHWM).
+# Event mix (both runs): per email accepted + queued and two recipients; 10% of recipients deferred once then
+# delivered, 2% bounced (and suppressed), the rest delivered. A database and a vhost of its own for each run, removed
+# on exit; writes artifacts/bench/status.json.
+#
+# Settings (environment): EVENTS (100000), NO_BUILD (0), PG_HOST/PG_PORT/PG_USER/PG_PASSWORD
+# (127.0.0.1/5432/emailplatform/emailplatform), RABBITMQ_URI (amqp://guest:guest@127.0.0.1:5672),
+# extra service settings such as Status__Recording__MaxBatchSize pass through the environment.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+EVENTS="${EVENTS:-100000}"
+NO_BUILD="${NO_BUILD:-0}"
+PG_HOST="${PG_HOST:-127.0.0.1}"
+PG_PORT="${PG_PORT:-5432}"
+PG_USER="${PG_USER:-emailplatform}"
+PG_PASSWORD="${PG_PASSWORD:-emailplatform}"
+RABBITMQ_URI="${RABBITMQ_URI:-amqp://guest:guest@127.0.0.1:5672}"
+
+OUT_DIR="artifacts/bench"
+RUN_ID="$(date +%s)-$$"
+STATUS_DLL="services/EmailPlatform.Status/bin/Release/net10.0/EmailPlatform.Status.dll"
+BENCH_DLL="bench/EmailPlatform.StatusBench/bin/Release/net10.0/EmailPlatform.StatusBench.dll"
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+log() { echo "==> $*" >&2; }
+die() { echo "==> ERROR: $*" >&2; exit 1; }
+
+SUDO=()
+[[ $(id -u) -eq 0 ]] || SUDO=(sudo)
+rabbitmqctl_() { timeout 60 "${SUDO[@]}" rabbitmqctl -q "$@" >/dev/null; }
+psql_() { PGPASSWORD="$PG_PASSWORD" PGCONNECT_TIMEOUT=10 psql -X -q -v ON_ERROR_STOP=1 -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres "$@"; }
+pg_conn() { echo "Host=$PG_HOST;Port=$PG_PORT;Username=$PG_USER;Password=$PG_PASSWORD;Database=$1"; }
+
+STATUS_PID=""
+DATABASES=()
+VHOST=""
+WORK_DIR="$(mktemp -d -t emailplatform-status-bench-XXXXXX)"
+
+stop_status() {
+  if [[ -n "$STATUS_PID" ]] && kill -0 "$STATUS_PID" 2>/dev/null; then
+    kill -TERM "$STATUS_PID" 2>/dev/null
+    for _ in $(seq 60); do kill -0 "$STATUS_PID" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL "$STATUS_PID" 2>/dev/null
+    wait "$STATUS_PID" 2>/dev/null
+  fi
+  STATUS_PID=""
+}
+
+cleanup() {
+  local rc=$?
+  set +e
+  trap - EXIT INT TERM
+  stop_status
+  for db in "${DATABASES[@]}"; do
+    log "dropping database $db"
+    psql_ -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >&2
+  done
+  if [[ -n "$VHOST" ]]; then
+    log "deleting RabbitMQ vhost $VHOST"
+    rabbitmqctl_ delete_vhost "$VHOST"
+  fi
+  if [[ $rc -ne 0 && -f "$WORK_DIR/status.log" ]]; then
+    log "status service output (last 40 lines):"
+    tail -n 40 "$WORK_DIR/status.log" >&2
+  fi
+  rm -rf "$WORK_DIR"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+new_database() { # name
+  psql_ -c "CREATE DATABASE \"$1\"" >&2
+  DATABASES+=("$1")
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
+
+# ---------------------------------------------------------------- build
+
+if [[ $NO_BUILD != 1 ]]; then
+  log "building the status service and the benchmark (Release)"
+  dotnet build services/EmailPlatform.Status/EmailPlatform.Status.csproj -c Release -v q -nologo >&2 || die "build of the status service failed"
+  dotnet build bench/EmailPlatform.StatusBench/EmailPlatform.StatusBench.csproj -c Release -v q -nologo >&2 || die "build of the benchmark failed"
+fi
+[[ -f $STATUS_DLL && -f $BENCH_DLL ]] || die "missing build output ($STATUS_DLL, $BENCH_DLL)"
+pg_isready -q -h "$PG_HOST" -p "$PG_PORT" || die "PostgreSQL is not accepting connections on $PG_HOST:$PG_PORT (./build.sh infra-up)"
+mkdir -p "$OUT_DIR"
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# ---------------------------------------------------------------- 1. the recorder alone
+
+DB_RECORDER="ep_bench_status_rec_${RUN_ID//-/_}"
+new_database "$DB_RECORDER"
+log "recorder alone: $EVENTS events"
+timeout 900 dotnet "$BENCH_DLL" recorder --postgres "$(pg_conn "$DB_RECORDER")" --events "$EVENTS" --out "$WORK_DIR/recorder.json" \
+  >"$WORK_DIR/recorder.log" 2>&1 || { tail -n 40 "$WORK_DIR/recorder.log" >&2; die "recorder run failed"; }
+
+# ---------------------------------------------------------------- 2. from the bus
+
+DB_BUS="ep_bench_status_bus_${RUN_ID//-/_}"
+new_database "$DB_BUS"
+VHOST="ep-bench-status-$RUN_ID"
+rabbit_user="${RABBITMQ_URI#amqp://}"; rabbit_user="${rabbit_user%%:*}"
+rabbitmqctl_ add_vhost "$VHOST" || die "rabbitmqctl add_vhost failed (is RabbitMQ running? ./build.sh infra-up)"
+rabbitmqctl_ set_permissions -p "$VHOST" "$rabbit_user" '.*' '.*' '.*'
+
+export ConnectionStrings__Postgres="$(pg_conn "$DB_BUS")"
+export ConnectionStrings__RabbitMq="${RABBITMQ_URI%/}/$VHOST"
+export Auth__BootstrapKey="bench_$(python3 -c 'import secrets; print(secrets.token_hex(24))')"
+export DOTNET_ENVIRONMENT=Production ASPNETCORE_ENVIRONMENT=Production
+export Logging__LogLevel__Default=Warning
+unset OTEL_EXPORTER_OTLP_ENDPOINT
+
+timeout 120 dotnet "$STATUS_DLL" migrate >"$WORK_DIR/migrate.log" 2>&1 || { cat "$WORK_DIR/migrate.log" >&2; die "status migrate failed"; }
+
+start_status() {
+  local port url
+  port="$(free_port)"; url="http://127.0.0.1:$port"
+  dotnet "$STATUS_DLL" --urls "$url" >>"$WORK_DIR/status.log" 2>&1 &
+  STATUS_PID=$!
+  for _ in $(seq 120); do
+    kill -0 "$STATUS_PID" 2>/dev/null || die "the status service exited while starting"
+    curl -sf -o /dev/null "$url/health/ready" && return 0
+    sleep 0.5
+  done
+  die "the status service was not ready within 60 s"
+}
+
+log "declaring the status queues (first start of the service)"
+start_status
+stop_status
+
+log "publishing $EVENTS events to vhost $VHOST while the service is stopped"
+timeout 900 dotnet "$BENCH_DLL" publish --rabbitmq "${RABBITMQ_URI%/}/$VHOST" --events "$EVENTS" --out "$WORK_DIR/publish.json" \
+  >"$WORK_DIR/publish.log" 2>&1 || { tail -n 40 "$WORK_DIR/publish.log" >&2; die "publishing failed"; }
+EXPECTED="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["events"])' "$WORK_DIR/publish.json")"
+
+log "starting the status service to drain them"
+start_status
+timeout 900 dotnet "$BENCH_DLL" measure --postgres "$(pg_conn "$DB_BUS")" --expect "$EXPECTED" --timeout 600 --out "$WORK_DIR/bus.json" \
+  >"$WORK_DIR/measure.log" 2>&1 || { tail -n 40 "$WORK_DIR/measure.log" >&2; die "measuring failed"; }
+PEAK_RSS="$(awk '$1 == "VmHWM:" { printf "%.1f", $2 / 1024 }' "/proc/$STATUS_PID/status")"
+stop_status
+LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# ---------------------------------------------------------------- report
+
+python3 - "$WORK_DIR" "$OUT_DIR/status.json" "$PEAK_RSS" "$LOAD_BEFORE" "$LOAD_AFTER" <<'PY'
+import json, os, sys, datetime
+work, out, peak, load_before, load_after = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4], sys.argv[5]
+rec, pub, bus = (json.load(open(os.path.join(work, n + ".json"))) for n in ("recorder", "publish", "bus"))
+result = {
+    "benchmark": "status",
+    "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    "machine": {"cpus": os.cpu_count(), "loadavg_before": load_before, "loadavg_after": load_after},
+    "recorder_events_per_s": rec["events_per_s"],
+    "recorder_peak_rss_mb": rec["peak_rss_mb"],
+    "bus_events_per_s": bus["events_per_s"],
+    "bus_complete": bus["complete"],
+    "status_service_peak_rss_mb": peak,
+    "published_per_s": pub["published_per_s"],
+    "targets": {
+        "bus_events_per_s >= 10000": bus["events_per_s"] >= 10000,
+        "recorder_events_per_s >= 10000": rec["events_per_s"] >= 10000,
+        "status service peak rss < 250 MB": peak < 250,
+    },
+    "runs": {"recorder": rec, "publish": pub, "bus": bus},
+}
+json.dump(result, open(out, "w"), indent=2)
+print("%-44s %12s %14s" % ("run", "events/s", "peak RSS (MB)"))
+print("%-44s %12.0f %14.0f" % ("recorder alone (%d events, in-process)" % rec["events"], rec["events_per_s"], rec["peak_rss_mb"]))
+print("%-44s %12.0f %14.0f" % ("from RabbitMQ (%d of %d recorded)" % (bus["recorded"], bus["expected"]), bus["events_per_s"], peak))
+print("(published beforehand at %.0f events/s)" % pub["published_per_s"])
+print("load average (1/5/15 min): before %s, after %s (%d CPUs; other work on the machine skews the figures)" % (load_before, load_after, os.cpu_count()))
+for name, ok in result["targets"].items():
+    print("target %-36s %s" % (name, "met" if ok else "MISSED"))
+print("written: " + out)
+PY

@@ -1,0 +1,112 @@
+using EmailPlatform.Status.Storage;
+using EmailPlatform.Status.Webhooks;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.ChangeTracking;
+using Microsoft.EntityFrameworkCore.Metadata;
+using Npgsql;
+
+namespace EmailPlatform.Status.Recording;
+
+/// <summary>
+/// Writes a recorder batch's rows to PostgreSQL set-based instead of one statement per row: the added rows of the hot
+/// tables with one binary <c>COPY</c> each, the changed ones with one <c>COPY</c> into a temporary table and one
+/// <c>UPDATE … FROM</c>. What it wrote is marked unchanged, so the <c>SaveChanges</c> that follows writes only the
+/// rest (suppressions). Columns, types and value conversions come from the EF model, so the two stay in step.
+/// The version columns are written, not checked: the recorder holds the emails' row locks, which is the stronger guarantee.
+/// </summary>
+internal static class PostgresBulkWrite
+{
+    /// <summary>In dependency order: emails before the rows that refer to them.</summary>
+    private static readonly Type[] Tables =
+        [typeof(EmailRecord), typeof(RecipientRecord), typeof(EventRecord), typeof(EmailLabelRecord), typeof(WebhookDeliveryRecord)];
+
+    public static async Task WriteAsync(StatusDbContext db, CancellationToken cancellationToken)
+    {
+        db.ChangeTracker.DetectChanges();
+        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
+        foreach (var clrType in Tables)
+        {
+            var entityType = db.Model.FindEntityType(clrType)!;
+            var entries = db.ChangeTracker.Entries().Where(e => e.Metadata == entityType).ToList();
+            var added = entries.Where(e => e.State == EntityState.Added).ToList();
+            var modified = entries.Where(e => e.State == EntityState.Modified).ToList();
+            if (added.Count > 0)
+            {
+                await CopyAsync(connection, entityType, entityType.GetTableName()!, added, cancellationToken);
+            }
+
+            if (modified.Count > 0)
+            {
+                await UpdateAsync(connection, entityType, modified, cancellationToken);
+            }
+
+            foreach (var entry in added.Concat(modified))
+            {
+                entry.State = EntityState.Unchanged;
+            }
+        }
+    }
+
+    private static async Task UpdateAsync(NpgsqlConnection connection, IEntityType entityType, List<EntityEntry> modified, CancellationToken cancellationToken)
+    {
+        var table = entityType.GetTableName()!;
+        var staging = "staging_" + table;
+        var key = entityType.FindPrimaryKey()!.Properties.Select(p => p.GetColumnName()).ToList();
+        var changed = entityType.GetProperties()
+            .Where(p => modified.Any(e => e.Property(p.Name).IsModified))
+            .Select(p => p.GetColumnName()).Except(key).ToList();
+
+        // Session-local and emptied at each commit, so it is created once per pooled connection.
+        await ExecuteAsync(connection, $"CREATE TEMP TABLE IF NOT EXISTS {Quote(staging)} (LIKE {Quote(table)}) ON COMMIT DELETE ROWS", cancellationToken);
+        await CopyAsync(connection, entityType, staging, modified, cancellationToken);
+        var set = string.Join(", ", changed.Select(c => $"{Quote(c)} = s.{Quote(c)}"));
+        var match = string.Join(" AND ", key.Select(c => $"t.{Quote(c)} = s.{Quote(c)}"));
+        await ExecuteAsync(connection, $"UPDATE {Quote(table)} AS t SET {set} FROM {Quote(staging)} AS s WHERE {match}", cancellationToken);
+    }
+
+    private static async Task CopyAsync(NpgsqlConnection connection, IEntityType entityType, string table, List<EntityEntry> entries, CancellationToken cancellationToken)
+    {
+        var properties = entityType.GetProperties().ToList();
+        var columns = string.Join(", ", properties.Select(p => Quote(p.GetColumnName())));
+        await using var importer = await connection.BeginBinaryImportAsync($"COPY {Quote(table)} ({columns}) FROM STDIN (FORMAT BINARY)", cancellationToken);
+        foreach (var entry in entries)
+        {
+            await importer.StartRowAsync(cancellationToken);
+            foreach (var property in properties)
+            {
+                var value = entry.Property(property.Name).CurrentValue;
+                if (property.GetTypeMapping().Converter is { } converter && value is not null)
+                {
+                    value = converter.ConvertToProvider(value);
+                }
+
+                if (value is null)
+                {
+                    await importer.WriteNullAsync(cancellationToken);
+                }
+                else
+                {
+                    await importer.WriteAsync(value, StoreType(property), cancellationToken);
+                }
+            }
+        }
+
+        await importer.CompleteAsync(cancellationToken);
+    }
+
+    private static string StoreType(IProperty property)
+    {
+        var storeType = property.GetColumnType();
+        // COPY names the type without its length: character varying(16) is written as character varying.
+        var length = storeType.IndexOf('(', StringComparison.Ordinal);
+        return length < 0 ? storeType : storeType[..length];
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+}
