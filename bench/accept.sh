@@ -7,7 +7,9 @@
 # It builds the ingress and the load generator in Release, creates a PostgreSQL database and a RabbitMQ virtual
 # host of its own, runs the ingress's `migrate`, starts the ingress (Production, rate limit out of the way,
 # logging at Warning) on a loopback port, runs the load, reads the ingress's peak RSS (VmHWM), prints a table and
-# writes artifacts/bench/accept.json. Everything it started or created is removed on exit.
+# writes artifacts/bench/accept.json. The delivery lanes' queues are declared in the virtual host (no worker consumes
+# them), so the outbox publisher does its production work while the accepts are measured. Everything it started or
+# created is removed on exit.
 # Needs the infra of `./build.sh infra-up` (PostgreSQL role emailplatform with CREATEDB, RabbitMQ guest).
 #
 # Settings (environment): DURATION (20s), WARMUP (10s), CONCURRENCY (64), RATE (1000), BODY_SIZE (2048),
@@ -115,6 +117,9 @@ export DOTNET_ENVIRONMENT=Production ASPNETCORE_ENVIRONMENT=Production
 export Logging__LogLevel__Default=Warning
 export Ingress__RateLimit__PermitsPerSecond=1000000
 unset OTEL_EXPORTER_OTLP_ENDPOINT
+
+log "declaring the delivery lanes' queues (as the workers would)"
+timeout 60 dotnet "$BENCH_DLL" --declare-lanes "$ConnectionStrings__RabbitMq" >&2 || die "declaring the lanes failed"
 
 log "migrating"
 timeout 120 dotnet "$INGRESS_DLL" migrate >"$WORK_DIR/migrate.log" 2>&1 || { cat "$WORK_DIR/migrate.log" >&2; die "ingress migrate failed"; }

@@ -24,10 +24,17 @@ public static class Program
                                    [--mode saturate|rate] [--concurrency 64] [--rate 1000] [--duration 20s]
                                    [--body-size 2048] [--idempotency-keys] [--max-connections N]
                                    [--label NAME] [--out result.json]
+               EmailPlatform.Bench --declare-lanes amqp://guest:guest@127.0.0.1:5672/vhost
         """;
 
     public static async Task<int> Main(string[] args)
     {
+        if (args is ["--declare-lanes", var broker])
+        {
+            await Lanes.DeclareAsync(new Uri(broker));
+            return 0;
+        }
+
         Options options;
         try
         {

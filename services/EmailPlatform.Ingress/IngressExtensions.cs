@@ -46,6 +46,11 @@ public static class IngressExtensions
         builder.Services.AddSingleton<RateLimitFilter>();
         builder.Services.AddSingleton<OutboxSignal>();
         builder.Services.AddScoped<Outbox.Outbox>();
+        if (builder.Configuration.GetConnectionString(StoreExtensions.PostgresConnectionName) is { Length: > 0 } postgres)
+        {
+            builder.Services.AddSingleton(_ => new OutboxWriter(postgres));
+        }
+
         builder.Services.AddScoped<IdempotentRequests>();
         builder.Services.AddScoped<EmailAcceptor>();
         builder.Services.AddScoped<UnsentEmails>();

@@ -8,19 +8,23 @@ namespace EmailPlatform.Ingress.Outbox;
 
 /// <summary>
 /// Writes what an accepted, rescheduled or canceled email must announce into the outbox of the caller's
-/// <see cref="IngressDbContext"/>; the caller's <c>SaveChanges</c> commits it with everything else, or nothing.
+/// <see cref="IngressDbContext"/>; the caller's <c>SaveChanges</c> commits it with everything else, or nothing. An
+/// accept only builds its rows (<see cref="Accept"/>): the caller commits them through the context or, on
+/// PostgreSQL, through the group commit of <see cref="OutboxWriter"/>.
 /// </summary>
 public sealed class Outbox(IngressDbContext db, OutboxSignal signal, TimeProvider clock)
 {
     /// <summary>
-    /// An accepted email: <see cref="EmailAccepted"/> now; <see cref="EmailQueued"/> and <see cref="SendEmail"/>
-    /// now, or at <paramref name="scheduledAt"/>.
+    /// The rows of an accepted email: <see cref="EmailAccepted"/> now; <see cref="EmailQueued"/> and
+    /// <see cref="SendEmail"/> now, or at <paramref name="scheduledAt"/>.
     /// </summary>
-    public void Accept(SendEmail command, IReadOnlyList<string> bcc, DateTimeOffset? scheduledAt)
+    public OutboxMessage[] Accept(SendEmail command, IReadOnlyList<string> bcc, DateTimeOffset? scheduledAt)
     {
         var now = clock.GetUtcNow();
         var due = scheduledAt ?? now;
-        Add(command.EmailId, new EmailAccepted(
+        return
+        [
+            Row(command.EmailId, new EmailAccepted(
             EventId: NewId.NextGuid(),
             EmailId: command.EmailId,
             MessageId: command.MessageId,
@@ -38,9 +42,10 @@ public sealed class Outbox(IngressDbContext db, OutboxSignal signal, TimeProvide
             Priority: command.Priority,
             AcceptedAt: command.AcceptedAt,
             ScheduledAt: scheduledAt,
-            Timestamp: now), now);
-        Add(command.EmailId, new EmailQueued(NewId.NextGuid(), command.EmailId, due), due);
-        Add(command.EmailId, command, due);
+            Timestamp: now), now),
+            Row(command.EmailId, new EmailQueued(NewId.NextGuid(), command.EmailId, due), due),
+            Row(command.EmailId, command, due),
+        ];
     }
 
     /// <summary>Messages for this email that the publisher has not sent yet (the ones a cancel or reschedule changes).</summary>
@@ -48,7 +53,10 @@ public sealed class Outbox(IngressDbContext db, OutboxSignal signal, TimeProvide
         db.OutboxMessages.Where(m => m.EmailId == emailId && m.PublishedAt == null);
 
     public void Add<T>(Guid emailId, T message, DateTimeOffset availableAt) where T : class =>
-        db.OutboxMessages.Add(new OutboxMessage
+        db.OutboxMessages.Add(Row(emailId, message, availableAt));
+
+    private OutboxMessage Row<T>(Guid emailId, T message, DateTimeOffset availableAt) where T : class =>
+        new()
         {
             Id = Guid.CreateVersion7(),
             EmailId = emailId,
@@ -57,7 +65,7 @@ public sealed class Outbox(IngressDbContext db, OutboxSignal signal, TimeProvide
             CreatedAt = clock.GetUtcNow().UtcDateTime,
             AvailableAt = availableAt.UtcDateTime,
             TraceParent = Activity.Current?.Id,
-        });
+        };
 
     /// <summary>Call after the commit: wakes the publisher for what is due now.</summary>
     public void Notify() => signal.Notify();

@@ -79,6 +79,7 @@ internal sealed class OutboxPublisher(
         }
 
         var publishable = new List<(OutboxMessage Row, object Message, Type Type)>(batch.Count);
+        var parked = new List<Guid>();
         foreach (var row in batch)
         {
             if (Read(row) is { } read)
@@ -89,7 +90,7 @@ internal sealed class OutboxPublisher(
             {
                 // A row that can never be published must not hold back the rows behind it: it is parked
                 // (left unpublished, never due again) for an operator to inspect, and logged as an error.
-                row.AvailableAt = Parked;
+                parked.Add(row.Id);
             }
         }
 
@@ -100,12 +101,16 @@ internal sealed class OutboxPublisher(
             await Task.WhenAll(publishable.Where(m => OutboxMessageTypes.IsCommand(m.Row.MessageType)).Select(m => PublishAsync(m, timeout.Token)));
         }
 
-        foreach (var (message, _, _) in publishable)
+        // One statement for the batch (not one UPDATE per row): the rows are still locked by this transaction.
+        var published = publishable.Select(m => m.Row.Id).ToList();
+        await db.OutboxMessages.Where(m => published.Contains(m.Id))
+            .ExecuteUpdateAsync(set => set.SetProperty(m => m.PublishedAt, now), cancellationToken);
+        if (parked.Count > 0)
         {
-            message.PublishedAt = now;
+            await db.OutboxMessages.Where(m => parked.Contains(m.Id))
+                .ExecuteUpdateAsync(set => set.SetProperty(m => m.AvailableAt, Parked), cancellationToken);
         }
 
-        await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         if (publishable.Count > 0)
         {
@@ -129,7 +134,7 @@ internal sealed class OutboxPublisher(
                 FOR UPDATE SKIP LOCKED
                 """)
             : db.OutboxMessages.Where(m => m.PublishedAt == null && m.AvailableAt <= now).OrderBy(m => m.AvailableAt).ThenBy(m => m.Id).Take(size);
-        return due.ToListAsync(cancellationToken);
+        return due.AsNoTracking().ToListAsync(cancellationToken);
     }
 
     /// <summary>The row's message, or null (logged) when its type is unknown or its payload unreadable.</summary>

@@ -1,6 +1,7 @@
 using System.Globalization;
 using EmailPlatform.Contracts;
 using EmailPlatform.Ingress.Idempotency;
+using EmailPlatform.Ingress.Outbox;
 using EmailPlatform.Ingress.Storage;
 using EmailPlatform.ServiceDefaults.Authentication;
 using EmailPlatform.ServiceDefaults.Problems;
@@ -26,16 +27,21 @@ internal sealed record AcceptStart<T>(
 /// <summary>
 /// The unit of work of one accept request (single, batch or raw): checks the idempotency key and the caller's
 /// sender domains, stages the emails into the outbox, and commits everything in one transaction — the emails,
-/// their bus messages and the idempotency record — before anything is answered.
+/// their bus messages and the idempotency record — before anything is answered. On PostgreSQL a request without
+/// an idempotency key commits through the group commit of <see cref="OutboxWriter"/> (one statement for many
+/// concurrent requests); otherwise through the request's <see cref="IngressDbContext"/>.
 /// </summary>
 internal sealed class EmailAcceptor(
     IngressDbContext db,
     Outbox.Outbox outbox,
     IdempotentRequests idempotency,
     IOptions<IngressOptions> options,
-    TimeProvider clock)
+    TimeProvider clock,
+    OutboxWriter? groupCommit = null)
 {
     private static readonly IdnMapping Idn = new();
+
+    private readonly List<OutboxMessage> _staged = [];
 
     public SendLimits Limits => SendLimits.From(options.Value, clock);
 
@@ -107,7 +113,7 @@ internal sealed class EmailAcceptor(
 
     /// <summary>Adds an accepted email (and its bus messages) to the unit of work.</summary>
     public void Stage(SendEmail command, IReadOnlyList<string> bcc, DateTimeOffset? scheduledAt) =>
-        outbox.Accept(command, bcc, scheduledAt);
+        _staged.AddRange(outbox.Accept(command, bcc, scheduledAt));
 
     /// <summary>
     /// Commits the unit of work with the idempotency record. When a concurrent request with the same key
@@ -117,6 +123,14 @@ internal sealed class EmailAcceptor(
         HttpContext http, IdempotencyContext? context, int statusCode, T response, CancellationToken cancellationToken)
         where T : class
     {
+        if (context is null && groupCommit is not null)
+        {
+            await groupCommit.WriteAsync(_staged);
+            outbox.Notify();
+            return (response, null);
+        }
+
+        db.OutboxMessages.AddRange(_staged);
         if (context is not null)
         {
             await idempotency.ForgetExpiredAsync(context.ApiKeyId, context.Key, cancellationToken);
