@@ -1,5 +1,6 @@
 using EmailPlatform.ServiceDefaults.Authentication;
 using EmailPlatform.ServiceDefaults.Storage;
+using EmailPlatform.Status.Bulk;
 using EmailPlatform.Status.Reads;
 using EmailPlatform.Status.Recording;
 using EmailPlatform.Status.Retention;
@@ -40,6 +41,10 @@ public static class StatusExtensions
             .Validate(o => o.BodiesAfter > TimeSpan.Zero && o.EventsAfter > TimeSpan.Zero, "Status:Retention:BodiesAfter and Status:Retention:EventsAfter must be positive.")
             .Validate(o => o.Interval > TimeSpan.Zero && o.BatchSize > 0, "Status:Retention:Interval and Status:Retention:BatchSize must be positive.")
             .ValidateOnStart();
+        builder.Services.AddOptions<BulkOptions>()
+            .BindConfiguration(BulkOptions.SectionName)
+            .Validate(o => o.MaxEmails is > 0 and <= 100_000, "Status:Bulk:MaxEmails must be between 1 and 100000.")
+            .ValidateOnStart();
         builder.Services.AddScoped<RetentionPurger>();
         builder.Services.AddHostedService<RetentionService>();
         return builder;
@@ -58,6 +63,7 @@ public static class StatusExtensions
         routes.MapWebhooks();
         routes.MapSuppressions();
         routes.MapRecipientErasure();
+        routes.MapBulk();
         return routes;
     }
 }

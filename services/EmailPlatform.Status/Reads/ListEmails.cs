@@ -44,7 +44,7 @@ public static class ListEmails
 
         if (query.Status is not null)
         {
-            if (ParseState(query.Status) is { } state)
+            if (EmailFilter.ParseState(query.Status) is { } state)
             {
                 emails = emails.Where(e => e.State == state);
             }
@@ -54,30 +54,8 @@ public static class ListEmails
             }
         }
 
-        if (!string.IsNullOrWhiteSpace(query.Recipient))
-        {
-            var address = query.Recipient.Trim().ToLowerInvariant();
-            emails = emails.Where(e => db.Recipients.Any(r => r.EmailId == e.Id && r.Address == address));
-        }
-
-        if (!string.IsNullOrWhiteSpace(query.From))
-        {
-            var sender = query.From.Trim().ToLowerInvariant();
-            emails = emails.Where(e => e.FromAddress == sender);
-        }
-
-        emails = FilterByLabels(emails, db, query.Tag, ':', EmailLabelRecord.TagKind, "tag", errors);
-        emails = FilterByLabels(emails, db, query.Metadata, '=', EmailLabelRecord.MetadataKind, "metadata", errors);
-
-        if (ParseTime(query.CreatedAfter, "created_after", errors) is { } after)
-        {
-            emails = emails.Where(e => e.AcceptedAt >= after);
-        }
-
-        if (ParseTime(query.CreatedBefore, "created_before", errors) is { } before)
-        {
-            emails = emails.Where(e => e.AcceptedAt < before);
-        }
+        emails = new EmailFilter(query.Status, query.Recipient, query.From, query.Tag, query.Metadata, query.CreatedAfter, query.CreatedBefore)
+            .Apply(emails, db, errors);
 
         if (new[] { query.Cursor, query.After, query.Before }.Count(p => p is not null) > 1)
         {
@@ -150,44 +128,4 @@ public static class ListEmails
 
         return (new EmailListCursor(anchor.AcceptedAt!.Value, anchor.Id), name == "before");
     }
-
-    private static IQueryable<EmailRecord> FilterByLabels(
-        IQueryable<EmailRecord> emails, StatusDbContext db, string[]? filters, char separator, string kind, string field, Dictionary<string, string[]> errors)
-    {
-        foreach (var filter in filters ?? [])
-        {
-            var at = filter.IndexOf(separator, StringComparison.Ordinal);
-            if (at <= 0)
-            {
-                errors[field] = [$"{field} must be written name{separator}value."];
-                continue;
-            }
-
-            var (name, value) = (filter[..at], filter[(at + 1)..]);
-            emails = emails.Where(e => db.EmailLabels.Any(l => l.EmailId == e.Id && l.Kind == kind && l.Name == name && l.Value == value));
-        }
-
-        return emails;
-    }
-
-    private static DateTime? ParseTime(string? value, string field, Dictionary<string, string[]> errors)
-    {
-        if (value is null)
-        {
-            return null;
-        }
-
-        if (DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time))
-        {
-            return time.UtcDateTime;
-        }
-
-        errors[field] = [$"{field} must be an ISO 8601 date and time."];
-        return null;
-    }
-
-    private static EmailState? ParseState(string value) =>
-        value == "delivery_delayed" ? EmailState.Deferred
-        : Enum.TryParse<EmailState>(value, ignoreCase: true, out var state) && !char.IsAsciiDigit(value[0]) ? state
-        : null;
 }

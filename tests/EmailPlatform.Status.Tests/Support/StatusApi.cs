@@ -32,6 +32,9 @@ internal sealed class StatusApi : IAsyncDisposable
 
     public string ApiKey { get; }
 
+    /// <summary>The amqp URI of the service's virtual host, for a listener of the commands it sends.</summary>
+    public Uri RabbitMqUri => _virtualHost.Uri;
+
     public IServiceProvider Services => Factory.Services;
 
     /// <param name="settings">Configuration on top of the connection strings and key (e.g. a short webhook retry schedule).</param>

@@ -1,0 +1,172 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using EmailPlatform.Contracts;
+using EmailPlatform.ServiceDefaults.Authentication;
+using EmailPlatform.ServiceDefaults.Json;
+using EmailPlatform.ServiceDefaults.Problems;
+using EmailPlatform.Status.Reads;
+using EmailPlatform.Status.Storage;
+using MassTransit;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace EmailPlatform.Status.Bulk;
+
+/// <summary>
+/// <c>/v1/bulk</c> (admin): retry the <c>deferred</c> or <c>failed</c> recipients, or cancel the <c>scheduled</c> emails,
+/// that a filter selects. Each email touched gets one command on the bus — <see cref="RetryRecipients"/> to the
+/// delivery workers, <see cref="CancelEmail"/> to the ingress — which are safe to repeat; the outcomes come back as
+/// the usual events. At most <see cref="BulkOptions.MaxEmails"/> emails per request, newest first; a dry run reports
+/// the same selection and sends nothing. A real run is recorded in the audit log first (with a recipient filter
+/// only as its SHA-256, so an erasure leaves no address behind).
+/// </summary>
+public static class BulkEndpoints
+{
+    public const string RetryAction = "bulk.retry";
+    public const string CancelAction = "bulk.cancel";
+
+    /// <summary>How many touched emails the answer lists.</summary>
+    public const int PageSize = 100;
+
+    private const int PublishConcurrency = 32;
+
+    private static readonly EmailState[] Retryable = [EmailState.Deferred, EmailState.Failed];
+
+    public static RouteGroupBuilder MapBulk(this IEndpointRouteBuilder routes)
+    {
+        var group = routes.MapGroup("/v1/bulk").WithTags("Bulk").RequireAuthorization(ApiKeyScopes.Admin);
+        group.MapPost("/retry", RetryAsync).WithName("BulkRetry")
+            .WithSummary("Retries now the deferred or failed recipients of the emails a filter selects (filter.status: deferred, failed or absent for both).");
+        group.MapPost("/cancel", CancelAsync).WithName("BulkCancel")
+            .WithSummary("Cancels the scheduled emails a filter selects (filter.status: scheduled or absent).");
+        return group;
+    }
+
+    internal static async Task<Results<Ok<BulkResponse>, ValidationProblem>> RetryAsync(
+        BulkRequest request, HttpContext http, StatusDbContext db, IPublishEndpoint bus, IOptions<BulkOptions> options, TimeProvider clock,
+        CancellationToken cancellationToken)
+    {
+        var filter = request.Filter ?? new EmailFilter();
+        var errors = new Dictionary<string, string[]>();
+        var states = Retryable;
+        if (filter.Status is not null)
+        {
+            states = EmailFilter.ParseState(filter.Status) is { } state && Retryable.Contains(state)
+                ? [state]
+                : [];
+            if (states.Length == 0)
+            {
+                errors["filter.status"] = [$"A retry selects deferred or failed recipients; filter.status must be 'deferred' or 'failed' (or absent for both), not '{filter.Status}'."];
+            }
+        }
+
+        var emails = Select(db, filter, request.Cursor, errors);
+        if (errors.Count > 0)
+        {
+            return ApiProblems.Validation(errors);
+        }
+
+        emails = emails.Where(e => db.Recipients.Any(r => r.EmailId == e.Id && states.Contains(r.State)));
+        var (page, truncated, next) = await PageAsync(emails, options.Value.MaxEmails, cancellationToken);
+        var ids = page.Select(p => p.Id).ToList();
+        var recipients = (await db.Recipients.AsNoTracking()
+                .Where(r => ids.Contains(r.EmailId) && states.Contains(r.State))
+                .Select(r => new { r.EmailId, r.Address }).ToListAsync(cancellationToken))
+            .ToLookup(r => r.EmailId, r => r.Address);
+        var items = ids.Select(id => new BulkItem(id, [.. recipients[id].Order(StringComparer.Ordinal)])).ToList();
+
+        var now = clock.GetUtcNow();
+        return TypedResults.Ok(await RunAsync(
+            "bulk_retry", RetryAction, request, filter, items, truncated, next, now, http, db, cancellationToken,
+            item => bus.Publish(new RetryRecipients(NewId.NextGuid(), item.EmailId, item.Recipients, now), cancellationToken)));
+    }
+
+    internal static async Task<Results<Ok<BulkResponse>, ValidationProblem>> CancelAsync(
+        BulkRequest request, HttpContext http, StatusDbContext db, IPublishEndpoint bus, IOptions<BulkOptions> options, TimeProvider clock,
+        CancellationToken cancellationToken)
+    {
+        var filter = request.Filter ?? new EmailFilter();
+        var errors = new Dictionary<string, string[]>();
+        if (filter.Status is not null && EmailFilter.ParseState(filter.Status) != EmailState.Scheduled)
+        {
+            errors["filter.status"] = [$"A cancel selects scheduled emails; filter.status must be 'scheduled' (or absent), not '{filter.Status}'."];
+        }
+
+        var emails = Select(db, filter, request.Cursor, errors);
+        if (errors.Count > 0)
+        {
+            return ApiProblems.Validation(errors);
+        }
+
+        emails = emails.Where(e => e.State == EmailState.Scheduled);
+        var (page, truncated, next) = await PageAsync(emails, options.Value.MaxEmails, cancellationToken);
+        var items = page.Select(p => new BulkItem(p.Id, [])).ToList();
+
+        var now = clock.GetUtcNow();
+        return TypedResults.Ok(await RunAsync(
+            "bulk_cancel", CancelAction, request, filter, items, truncated, next, now, http, db, cancellationToken,
+            item => bus.Publish(new CancelEmail(NewId.NextGuid(), item.EmailId, now), cancellationToken)));
+    }
+
+    /// <summary>The emails the filter selects below the cursor (newest first, as in the list).</summary>
+    private static IQueryable<EmailRecord> Select(StatusDbContext db, EmailFilter filter, string? cursor, Dictionary<string, string[]> errors)
+    {
+        var emails = filter.Apply(db.Emails.AsNoTracking().Where(e => e.AcceptedAt != null), db, errors, "filter.");
+        if (cursor is null)
+        {
+            return emails;
+        }
+
+        if (!EmailListCursor.TryDecode(cursor, out var position))
+        {
+            errors["cursor"] = ["cursor must be a next_cursor returned by this endpoint."];
+            return emails;
+        }
+
+        return emails.Where(e => e.AcceptedAt < position.CreatedAt || (e.AcceptedAt == position.CreatedAt && e.Id.CompareTo(position.Id) < 0));
+    }
+
+    private static async Task<(List<EmailListCursor> Page, bool Truncated, string? Next)> PageAsync(
+        IQueryable<EmailRecord> emails, int max, CancellationToken cancellationToken)
+    {
+        var found = await emails.OrderByDescending(e => e.AcceptedAt).ThenByDescending(e => e.Id)
+            .Select(e => new { e.AcceptedAt, e.Id }).Take(max + 1).ToListAsync(cancellationToken);
+        var page = found.Take(max).Select(e => new EmailListCursor(e.AcceptedAt!.Value, e.Id)).ToList();
+        var truncated = found.Count > max;
+        return (page, truncated, truncated ? page[^1].Encode() : null);
+    }
+
+    private static async Task<BulkResponse> RunAsync(
+        string kind, string action, BulkRequest request, EmailFilter filter, List<BulkItem> items, bool truncated, string? next,
+        DateTimeOffset now, HttpContext http, StatusDbContext db, CancellationToken cancellationToken, Func<BulkItem, Task> send)
+    {
+        var recipients = items.Sum(i => i.Recipients.Count);
+        Guid? auditId = null;
+        if (request.DryRun != true && items.Count > 0)
+        {
+            var audit = new AuditRecord
+            {
+                Id = Guid.CreateVersion7(),
+                Action = action,
+                Subject = JsonSerializer.Serialize(filter with { Recipient = Hash(filter.Recipient) }, WireJson.Options),
+                Actor = ApiKeyIdentity.From(http.User)?.Id,
+                OccurredAt = now.UtcDateTime,
+                Details = JsonSerializer.Serialize(new { emails = items.Count, recipients, truncated, cursor = request.Cursor }, WireJson.Options),
+            };
+            db.AuditRecords.Add(audit);
+            await db.SaveChangesAsync(cancellationToken);
+            auditId = audit.Id;
+
+            await Parallel.ForEachAsync(items, new ParallelOptions { MaxDegreeOfParallelism = PublishConcurrency, CancellationToken = cancellationToken },
+                async (item, _) => await send(item));
+        }
+
+        return new BulkResponse(kind, auditId, request.DryRun == true, items.Count, recipients, truncated, next, [.. items.Take(PageSize)]);
+    }
+
+    private static string? Hash(string? address) => address is null
+        ? null
+        : "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(address.Trim().ToLowerInvariant())));
+}

@@ -1,0 +1,92 @@
+using System.Globalization;
+using EmailPlatform.Status.Storage;
+
+namespace EmailPlatform.Status.Reads;
+
+/// <summary>
+/// The email filters shared by <c>GET /v1/emails</c> (query string) and the bulk operations (JSON <c>filter</c>):
+/// recipient, sender, tags (<c>name:value</c>), metadata (<c>key=value</c>) and a created-at range. <c>status</c> is
+/// parsed here but applied by the caller, because it means the email's state in the list and the recipients' state in
+/// a bulk retry.
+/// </summary>
+public sealed record EmailFilter(
+    string? Status = null,
+    string? Recipient = null,
+    string? From = null,
+    string[]? Tag = null,
+    string[]? Metadata = null,
+    string? CreatedAfter = null,
+    string? CreatedBefore = null)
+{
+    /// <summary>Applies every filter but <see cref="Status"/>; a malformed one adds an error under <paramref name="prefix"/> + its name.</summary>
+    internal IQueryable<EmailRecord> Apply(IQueryable<EmailRecord> emails, StatusDbContext db, Dictionary<string, string[]> errors, string prefix = "")
+    {
+        if (!string.IsNullOrWhiteSpace(Recipient))
+        {
+            var address = Recipient.Trim().ToLowerInvariant();
+            emails = emails.Where(e => db.Recipients.Any(r => r.EmailId == e.Id && r.Address == address));
+        }
+
+        if (!string.IsNullOrWhiteSpace(From))
+        {
+            var sender = From.Trim().ToLowerInvariant();
+            emails = emails.Where(e => e.FromAddress == sender);
+        }
+
+        emails = FilterByLabels(emails, db, Tag, ':', EmailLabelRecord.TagKind, prefix + "tag", errors);
+        emails = FilterByLabels(emails, db, Metadata, '=', EmailLabelRecord.MetadataKind, prefix + "metadata", errors);
+
+        if (ParseTime(CreatedAfter, prefix + "created_after", errors) is { } after)
+        {
+            emails = emails.Where(e => e.AcceptedAt >= after);
+        }
+
+        if (ParseTime(CreatedBefore, prefix + "created_before", errors) is { } before)
+        {
+            emails = emails.Where(e => e.AcceptedAt < before);
+        }
+
+        return emails;
+    }
+
+    /// <summary>A state by its wire name; Resend's <c>delivery_delayed</c> is our <c>deferred</c>.</summary>
+    public static EmailState? ParseState(string value) =>
+        value == "delivery_delayed" ? EmailState.Deferred
+        : Enum.TryParse<EmailState>(value, ignoreCase: true, out var state) && value.Length > 0 && !char.IsAsciiDigit(value[0]) ? state
+        : null;
+
+    private static IQueryable<EmailRecord> FilterByLabels(
+        IQueryable<EmailRecord> emails, StatusDbContext db, string[]? filters, char separator, string kind, string field, Dictionary<string, string[]> errors)
+    {
+        foreach (var filter in filters ?? [])
+        {
+            var at = filter?.IndexOf(separator, StringComparison.Ordinal) ?? -1;
+            if (at <= 0)
+            {
+                errors[field] = [$"{field} must be written name{separator}value."];
+                continue;
+            }
+
+            var (name, value) = (filter![..at], filter[(at + 1)..]);
+            emails = emails.Where(e => db.EmailLabels.Any(l => l.EmailId == e.Id && l.Kind == kind && l.Name == name && l.Value == value));
+        }
+
+        return emails;
+    }
+
+    private static DateTime? ParseTime(string? value, string field, Dictionary<string, string[]> errors)
+    {
+        if (value is null)
+        {
+            return null;
+        }
+
+        if (DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time))
+        {
+            return time.UtcDateTime;
+        }
+
+        errors[field] = [$"{field} must be an ISO 8601 date and time."];
+        return null;
+    }
+}
