@@ -1,10 +1,13 @@
 using EmailPlatform.Delivery.Claims;
+using EmailPlatform.Delivery.Lanes;
+using EmailPlatform.Delivery.Monitoring;
 using EmailPlatform.Delivery.Relays;
 using EmailPlatform.Delivery.Retries;
 using EmailPlatform.Delivery.Sending;
 using EmailPlatform.Delivery.Smtp;
 using EmailPlatform.Delivery.Storage;
 using EmailPlatform.Delivery.Suppressions;
+using EmailPlatform.ServiceDefaults.Messaging;
 using EmailPlatform.ServiceDefaults.Storage;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -48,20 +51,36 @@ public static class DeliveryExtensions
         builder.Services.TryAddSingleton<RetrySignal>();
         builder.Services.TryAddScoped<DeliveryLedger>();
         builder.Services.TryAddScoped<EmailSender>();
+        builder.Services.TryAddScoped<RecipientRetries>();
         if (!string.IsNullOrWhiteSpace(builder.Configuration[$"{DeliveryOptions.SectionName}:{nameof(DeliveryOptions.StatusUrl)}"]))
         {
             builder.Services.AddHttpSuppressionList();
         }
 
         builder.Services.AddHostedService<RetryScheduler>();
+
+        if (builder.Configuration.GetConnectionString(MessagingExtensions.ConnectionStringName) is { Length: > 0 } rabbitMq)
+        {
+            builder.Services.TryAddSingleton(_ => new LaneDepths(new Uri(rabbitMq)));
+        }
+
+        builder.Services.TryAddSingleton<DeliveryGauges>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<DeliveryGauges>());
         return builder;
     }
 
-    /// <summary>Registers the <c>SendEmail</c> consumer; pass to <c>AddMessageBus</c>.</summary>
+    /// <summary>
+    /// Registers the consumers; pass to <c>AddMessageBus</c>. <c>SendEmail</c> is consumed once per priority lane, each
+    /// on its own receive endpoint (<c>send-email-high</c>, <c>send-email-normal</c>, <c>send-email-bulk</c>, see
+    /// <see cref="ServiceDefaults.Messaging.DeliveryLanes"/>); <c>RetryRecipients</c> on <c>retry-recipients</c>.
+    /// </summary>
     public static IBusRegistrationConfigurator AddDeliveryConsumers(this IBusRegistrationConfigurator bus)
     {
-        bus.AddConsumer<SendEmailConsumer, SendEmailConsumerDefinition>();
+        bus.AddConsumer<SendEmailConsumer<HighLane>, SendEmailConsumerDefinition<HighLane>>();
+        bus.AddConsumer<SendEmailConsumer<NormalLane>, SendEmailConsumerDefinition<NormalLane>>();
+        bus.AddConsumer<SendEmailConsumer<BulkLane>, SendEmailConsumerDefinition<BulkLane>>();
         bus.AddConsumer<SendEmailFaultConsumer, SendEmailFaultConsumerDefinition>();
+        bus.AddConsumer<RetryRecipientsConsumer, RetryRecipientsConsumerDefinition>();
         return bus;
     }
 

@@ -18,4 +18,8 @@ internal static class DeliveryTelemetry
     public const string ReplyCode = "smtp.reply.code";
     public const string EnhancedCode = "smtp.reply.enhanced_code";
     public const string ErrorType = "error.type";
+    public const string Priority = "emailplatform.priority";
+    public const string EnhancedClass = "emailplatform.enhanced_class";
+    public const string Reason = "emailplatform.reason";
+    public const string Lane = "emailplatform.lane";
 }

@@ -44,7 +44,9 @@ internal sealed class DeliveryLedger(
         var existing = await db.Deliveries.Where(d => d.EmailId == email.EmailId).ToListAsync(cancellationToken);
         var toSend = new List<DeliveryRecord>();
         var recorded = new List<DeliveryRecord>();
+        var expired = new List<DeliveryRecord>();
         var sentElsewhere = false;
+        var deadline = email.ExpiresAt?.UtcDateTime;
 
         foreach (var recipient in recipients)
         {
@@ -56,7 +58,7 @@ internal sealed class DeliveryLedger(
                     EmailId = email.EmailId,
                     Recipient = recipient,
                     FirstAttemptAt = now,
-                    ExpiresAt = now + settings.MaxRetryAge,
+                    ExpiresAt = deadline ?? now + settings.MaxRetryAge,
                 };
                 db.Deliveries.Add(record);
             }
@@ -74,6 +76,14 @@ internal sealed class DeliveryLedger(
                 continue;
             }
 
+            if (now >= deadline)
+            {
+                // The client's own deadline has passed: no attempt starts after it.
+                Expire(record, now, $"Expired: the email's expires_at ({email.ExpiresAt:O}) passed before attempt {record.Attempt + 1} could start.");
+                expired.Add(record);
+                continue;
+            }
+
             record.State = DeliveryState.Sending;
             record.Attempt++;
             record.ClaimId = claimId;
@@ -86,9 +96,13 @@ internal sealed class DeliveryLedger(
         {
             await KeepCommandAsync(email, now, cancellationToken);
         }
+        else if (expired.Count > 0)
+        {
+            await SettleCommandAsync(email, now, cancellationToken, existing);
+        }
 
         await SaveAsync(cancellationToken);
-        return new Claim(claimId, toSend, recorded);
+        return new Claim(claimId, toSend, recorded) { Expired = expired, ClaimedAt = now };
     }
 
     /// <summary>
@@ -129,6 +143,7 @@ internal sealed class DeliveryLedger(
                     break;
                 case RecipientOutcomeKind.Failed:
                     record.State = DeliveryState.Failed;
+                    record.FailedAs = FailureKind.Unsupported;
                     break;
                 case RecipientOutcomeKind.Suppressed:
                     // Nothing was sent: no relay, and the event carries the suppression's reason.
@@ -139,8 +154,10 @@ internal sealed class DeliveryLedger(
                     if (now >= record.ExpiresAt)
                     {
                         record.State = DeliveryState.Failed;
-                        record.Reason = $"Expired: still not delivered after {record.Attempt} attempt(s) over {settings.MaxRetryAge:c} " +
-                            $"(Delivery:MaxRetryAge). Last attempt: {outcome.Reason}";
+                        record.FailedAs = FailureKind.Expired;
+                        record.Reason = email.ExpiresAt is { } deadline
+                            ? $"Expired: still not delivered after {record.Attempt} attempt(s) when the email's expires_at ({deadline:O}) passed. Last attempt: {outcome.Reason}"
+                            : $"Expired: still not delivered after {record.Attempt} attempt(s) over {settings.MaxRetryAge:c} (Delivery:MaxRetryAge). Last attempt: {outcome.Reason}";
                     }
                     else
                     {
@@ -160,15 +177,7 @@ internal sealed class DeliveryLedger(
             result.Add(record);
         }
 
-        if (deferred)
-        {
-            await KeepCommandAsync(email, now, CancellationToken.None);
-        }
-        else
-        {
-            await ForgetCommandIfDoneAsync(email.EmailId, CancellationToken.None);
-        }
-
+        await SettleCommandAsync(email, now, CancellationToken.None);
         await SaveAsync(CancellationToken.None);
         if (deferred)
         {
@@ -202,7 +211,7 @@ internal sealed class DeliveryLedger(
     /// fails with <paramref name="reason"/>. Returns those and the ones already final, to publish.
     /// </summary>
     public async Task<IReadOnlyList<DeliveryRecord>> FailUnfinishedAsync(
-        SendEmail email, IReadOnlyList<string> recipients, string reason, CancellationToken cancellationToken)
+        SendEmail email, IReadOnlyList<string> recipients, string reason, string failedAs, CancellationToken cancellationToken)
     {
         var now = Now;
         var existing = await db.Deliveries.Where(d => d.EmailId == email.EmailId).ToListAsync(cancellationToken);
@@ -230,6 +239,7 @@ internal sealed class DeliveryLedger(
             }
 
             record.State = DeliveryState.Failed;
+            record.FailedAs = failedAs;
             record.Attempt = Math.Max(record.Attempt, 1);
             record.Reason = reason;
             record.ClaimId = null;
@@ -240,32 +250,81 @@ internal sealed class DeliveryLedger(
             result.Add(record);
         }
 
-        await ForgetCommandIfDoneAsync(email.EmailId, cancellationToken, pending: existing);
+        // A malformed command fails the same way however often it is retried: nothing to keep for that.
+        if (failedAs == FailureKind.Rejected)
+        {
+            await ForgetCommandAsync(email.EmailId, cancellationToken);
+        }
+        else
+        {
+            await SettleCommandAsync(email, now, cancellationToken, existing);
+        }
+
         await SaveAsync(cancellationToken);
         return result;
     }
 
     public static SendEmail? ReadCommand(RetryMessage message) => JsonSerializer.Deserialize<SendEmail>(message.Command, Json);
 
-    private async Task KeepCommandAsync(SendEmail email, DateTime now, CancellationToken cancellationToken)
+    /// <summary>Fails a recipient as expired (no attempt may start any more), for publishing.</summary>
+    internal static void Expire(DeliveryRecord record, DateTime now, string reason)
     {
-        if (db.RetryMessages.Local.Any(m => m.EmailId == email.EmailId)
-            || await db.RetryMessages.AnyAsync(m => m.EmailId == email.EmailId, cancellationToken))
-        {
-            return;
-        }
-
-        db.RetryMessages.Add(new RetryMessage { EmailId = email.EmailId, Command = JsonSerializer.Serialize(email, Json), CreatedAt = now });
+        record.State = DeliveryState.Failed;
+        record.FailedAs = FailureKind.Expired;
+        record.Attempt = Math.Max(record.Attempt, 1);
+        record.Reason = reason;
+        record.ClaimId = null;
+        record.DueAt = null;
+        record.OutcomeEventId = NewId.NextGuid();
+        record.OutcomeAt = now;
+        Touch(record, now);
     }
 
-    private async Task ForgetCommandIfDoneAsync(Guid emailId, CancellationToken cancellationToken, List<DeliveryRecord>? pending = null)
+    private async Task KeepCommandAsync(SendEmail email, DateTime now, CancellationToken cancellationToken)
     {
-        var records = pending ?? await db.Deliveries.Where(d => d.EmailId == emailId).ToListAsync(cancellationToken);
-        if (records.Any(r => !r.State.IsFinal()))
+        var stored = db.RetryMessages.Local.FirstOrDefault(m => m.EmailId == email.EmailId)
+            ?? await db.RetryMessages.FindAsync([email.EmailId], cancellationToken);
+        if (stored is null)
         {
-            return;
+            db.RetryMessages.Add(new RetryMessage { EmailId = email.EmailId, Command = JsonSerializer.Serialize(email, Json), CreatedAt = now });
+        }
+        else
+        {
+            stored.KeepUntil = null;
+        }
+    }
+
+    /// <summary>
+    /// Decides what becomes of the email's stored command once recipients changed: kept while any recipient is not
+    /// final; kept for <c>Delivery:FailedContentRetention</c> when all are final and some failed (a bulk retry may send
+    /// them again); deleted otherwise.
+    /// </summary>
+    private async Task SettleCommandAsync(SendEmail email, DateTime now, CancellationToken cancellationToken, List<DeliveryRecord>? loaded = null)
+    {
+        var records = loaded ?? await db.Deliveries.Where(d => d.EmailId == email.EmailId).ToListAsync(cancellationToken);
+        foreach (var added in db.Deliveries.Local.Where(d => d.EmailId == email.EmailId && !records.Contains(d)))
+        {
+            records.Add(added);
         }
 
+        if (records.Any(r => !r.State.IsFinal()))
+        {
+            await KeepCommandAsync(email, now, cancellationToken);
+        }
+        else if (records.Any(r => r.State == DeliveryState.Failed))
+        {
+            await KeepCommandAsync(email, now, cancellationToken);
+            var stored = db.RetryMessages.Local.First(m => m.EmailId == email.EmailId);
+            stored.KeepUntil = now + options.Value.FailedContentRetention;
+        }
+        else
+        {
+            await ForgetCommandAsync(email.EmailId, cancellationToken);
+        }
+    }
+
+    private async Task ForgetCommandAsync(Guid emailId, CancellationToken cancellationToken)
+    {
         var stored = await db.RetryMessages.FindAsync([emailId], cancellationToken);
         if (stored is not null)
         {

@@ -1,4 +1,5 @@
 using EmailPlatform.Delivery.Dkim;
+using EmailPlatform.Delivery.Lanes;
 
 namespace EmailPlatform.Delivery.Relays;
 
@@ -19,6 +20,9 @@ public sealed class DeliveryOptions
 
     /// <summary>DKIM keys by sender domain (<c>Delivery:Dkim:0:Domain</c>, <c>:Selector</c>, <c>:PrivateKey</c> or <c>:PrivateKeyFile</c>).</summary>
     public List<DkimKeyOptions> Dkim { get; set; } = [];
+
+    /// <summary>Concurrency and prefetch per priority lane (<c>Delivery:Lanes:High:ConcurrentMessageLimit</c>, …).</summary>
+    public LanesOptions Lanes { get; set; } = new();
 
     /// <summary>How long connecting, the greeting, STARTTLS and AUTH may take together.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(30);
@@ -61,6 +65,12 @@ public sealed class DeliveryOptions
 
     /// <summary>How many due recipients the retry scheduler claims at once.</summary>
     public int RetryBatchSize { get; set; } = 200;
+
+    /// <summary>
+    /// How long the content of an email with a failed recipient is kept after its last recipient became final, so that
+    /// an operator's bulk retry (<c>RetryRecipients</c>) can still send it. At most <see cref="RecordRetention"/>.
+    /// </summary>
+    public TimeSpan FailedContentRetention { get; set; } = TimeSpan.FromDays(3);
 
     /// <summary>Final delivery records are kept this long, to recognise a redelivered command; then deleted.</summary>
     public TimeSpan RecordRetention { get; set; } = TimeSpan.FromDays(7);

@@ -93,6 +93,26 @@ internal sealed class DeliveryOptionsValidator : IValidateOptions<DeliveryOption
                 $"({longestAttempt:c}), the longest an attempt can take (was {options.ClaimLease:c}).");
         }
 
+        Positive($"{section}:FailedContentRetention", options.FailedContentRetention, failures);
+        if (options.FailedContentRetention > options.RecordRetention)
+        {
+            failures.Add($"{section}:FailedContentRetention must not exceed {section}:RecordRetention ({options.RecordRetention:c}): a retry needs the " +
+                $"recipient's record as well as the content (was {options.FailedContentRetention:c}).");
+        }
+
+        foreach (var (lane, settings) in new[] { ("High", options.Lanes.High), ("Normal", options.Lanes.Normal), ("Bulk", options.Lanes.Bulk) })
+        {
+            if (settings.ConcurrentMessageLimit is < 1)
+            {
+                failures.Add($"{section}:Lanes:{lane}:ConcurrentMessageLimit must be at least 1 (was {settings.ConcurrentMessageLimit}).");
+            }
+
+            if (settings.PrefetchCount is < 1)
+            {
+                failures.Add($"{section}:Lanes:{lane}:PrefetchCount must be at least 1 (was {settings.PrefetchCount}).");
+            }
+        }
+
         if (options.RetryBatchSize < 1)
         {
             failures.Add($"{section}:RetryBatchSize must be at least 1 (was {options.RetryBatchSize}).");

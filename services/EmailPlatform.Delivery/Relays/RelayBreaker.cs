@@ -13,6 +13,20 @@ internal sealed class RelayBreaker(DeliveryOptions options, TimeProvider time)
     private DateTimeOffset? _openUntil;
     private bool _probing;
 
+    /// <summary>Closed; half-open (cooled down, or its probe is out); open (skipped).</summary>
+    public BreakerState State
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _openUntil is not { } until ? BreakerState.Closed
+                    : _probing || time.GetUtcNow() >= until ? BreakerState.HalfOpen
+                    : BreakerState.Open;
+            }
+        }
+    }
+
     public bool IsOpen
     {
         get
@@ -44,6 +58,15 @@ internal sealed class RelayBreaker(DeliveryOptions options, TimeProvider time)
         }
     }
 
+    /// <summary>The message that entered never reached the relay (its claim was lost): a probe may go again.</summary>
+    public void Abandoned()
+    {
+        lock (_gate)
+        {
+            _probing = false;
+        }
+    }
+
     public void Succeeded()
     {
         lock (_gate)
@@ -70,4 +93,12 @@ internal sealed class RelayBreaker(DeliveryOptions options, TimeProvider time)
             return false;
         }
     }
+}
+
+/// <summary>A breaker's state as the <c>emailplatform.relay.breaker.state</c> gauge reports it.</summary>
+internal enum BreakerState
+{
+    Closed = 0,
+    HalfOpen = 1,
+    Open = 2,
 }

@@ -46,7 +46,11 @@ internal sealed class RelayRouter(IOptions<DeliveryOptions> options, TimeProvide
 
     public bool IsOpen(RelayOptions relay) => Breaker(relay).IsOpen;
 
+    public BreakerState BreakerState(RelayOptions relay) => Breaker(relay).State;
+
     public void Succeeded(RelayOptions relay) => Breaker(relay).Succeeded();
+
+    public void Abandoned(RelayOptions relay) => Breaker(relay).Abandoned();
 
     /// <returns>True when this failure opened the relay's breaker.</returns>
     public bool Failed(RelayOptions relay) => Breaker(relay).Failed();

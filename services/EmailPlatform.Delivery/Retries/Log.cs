@@ -8,4 +8,8 @@ internal static partial class Log
 
     [LoggerMessage(3002, LogLevel.Warning, "The retry scheduler could not run; it tries again shortly")]
     public static partial void SchedulerFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(3003, LogLevel.Information,
+        "Retry of email {EmailId} requested (command {CommandId}): {Due} recipient(s) due now, {WithoutContent} failed one(s) whose content is no longer kept")]
+    public static partial void RetryRequested(ILogger logger, Guid emailId, Guid commandId, int due, int withoutContent);
 }

@@ -2,6 +2,7 @@ using EmailPlatform.Contracts;
 using EmailPlatform.Delivery.Claims;
 using EmailPlatform.Delivery.Relays;
 using EmailPlatform.Delivery.Storage;
+using EmailPlatform.ServiceDefaults.Messaging;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -12,7 +13,9 @@ namespace EmailPlatform.Delivery.Retries;
 /// The persisted retry schedule. Deferred recipients wait in the store, not on the broker (no message is held while
 /// waiting, and RabbitMQ's delayed-message plugin is not needed). When they are due, this hands a
 /// <see cref="SendEmail"/> for just those recipients back to the bus, where any worker takes it like a new one.
-/// It also hands back recipients whose claim lapsed (a worker died mid-send) and hand-backs presumed lost.
+/// It also hands back recipients whose claim lapsed (a worker died mid-send) and hand-backs presumed lost. The
+/// command goes back into its priority lane (<see cref="DeliveryLanes"/>). A recipient of an email whose own
+/// <c>ExpiresAt</c> has passed is failed (expired) here instead of handed back.
 /// </summary>
 /// <remarks>
 /// Every replica runs one. On PostgreSQL due rows are claimed with <c>FOR UPDATE SKIP LOCKED</c>, so replicas
@@ -25,6 +28,7 @@ internal sealed class RetryScheduler(
     IOptions<DeliveryOptions> options,
     TimeProvider time,
     RetrySignal signal,
+    DeliveryMetrics metrics,
     ILogger<RetryScheduler> logger) : BackgroundService
 {
     private DateTime _lastCleanup = DateTime.MinValue;
@@ -68,21 +72,31 @@ internal sealed class RetryScheduler(
             var due = await DueAsync(db, now, settings.RetryBatchSize, cancellationToken);
             count = due.Count;
             var commands = new List<SendEmail>();
-            var lost = new List<DeliveryRecord>();
+            var finished = new List<(DeliveryRecord Record, EmailPriority? Priority)>();
             foreach (var email in due.GroupBy(d => d.EmailId))
             {
                 var stored = await db.RetryMessages.FindAsync([email.Key], cancellationToken);
                 var command = stored is null ? null : DeliveryLedger.ReadCommand(stored);
+                var expired = command?.ExpiresAt is { } deadline && now >= deadline.UtcDateTime;
                 foreach (var record in email)
                 {
                     if (command is null)
                     {
                         record.State = DeliveryState.Failed;
+                        record.FailedAs = FailureKind.Lost;
                         record.Reason = "The delivery worker no longer has this message to retry.";
                         record.DueAt = null;
                         record.OutcomeEventId = NewId.NextGuid();
                         record.OutcomeAt = now;
-                        lost.Add(record);
+                        finished.Add((record, null));
+                    }
+                    else if (expired)
+                    {
+                        DeliveryLedger.Expire(record, now,
+                            $"Expired: still not delivered after {record.Attempt} attempt(s) when the email's expires_at ({command.ExpiresAt:O}) passed. " +
+                            $"Last attempt: {record.Reason ?? "none"}");
+                        finished.Add((record, command.Priority));
+                        continue;
                     }
                     else
                     {
@@ -95,9 +109,14 @@ internal sealed class RetryScheduler(
                     record.Version++;
                 }
 
-                if (command is not null)
+                if (command is not null && !expired)
                 {
                     commands.Add(command with { Envelope = command.Envelope with { RcptTo = email.Select(r => r.Recipient).ToList() } });
+                }
+                else if (stored is not null && (await db.Deliveries.Where(d => d.EmailId == email.Key).ToListAsync(cancellationToken)).All(d => d.State.IsFinal()))
+                {
+                    // Every recipient is final now: keep the content only as long as a bulk retry may want it.
+                    stored.KeepUntil = now + settings.FailedContentRetention;
                 }
             }
 
@@ -105,18 +124,24 @@ internal sealed class RetryScheduler(
 
             // Published before the commit: a crash in between hands the same recipients back again later, which the
             // claims turn into nothing worse than one extra command on the bus.
+            // A lane without a bound queue makes the send throw (mandatory): the transaction rolls back and the rows
+            // stay due for the next round.
             foreach (var command in commands)
             {
-                await bus.Publish(command, cancellationToken);
+                await DeliveryLanes.SendAsync(bus, command, cancellationToken);
                 Log.HandedBack(logger, command.EmailId, command.Envelope.RcptTo.Count);
             }
 
-            foreach (var record in lost)
+            foreach (var (record, _) in finished)
             {
                 await RecordedOutcomes.PublishAsync(bus, record, cancellationToken);
             }
 
             await transaction.CommitAsync(cancellationToken);
+            foreach (var (record, priority) in finished)
+            {
+                metrics.RecordOutcome(record, priority);
+            }
         }
 
         await CleanUpAsync(db, now, settings, cancellationToken);
@@ -131,7 +156,10 @@ internal sealed class RetryScheduler(
                 .ToListAsync(cancellationToken)
             : db.Deliveries.Where(d => d.DueAt <= now).OrderBy(d => d.DueAt).Take(batch).ToListAsync(cancellationToken);
 
-    /// <summary>Hourly: final records past <c>Delivery:RecordRetention</c> are no longer needed to recognise a redelivery.</summary>
+    /// <summary>
+    /// Hourly: final records past <c>Delivery:RecordRetention</c> are no longer needed to recognise a redelivery, nor
+    /// carried-out operator commands; kept content past its <see cref="RetryMessage.KeepUntil"/> is deleted.
+    /// </summary>
     private async Task CleanUpAsync(DeliveryDbContext db, DateTime now, DeliveryOptions settings, CancellationToken cancellationToken)
     {
         if (now - _lastCleanup < TimeSpan.FromHours(1))
@@ -142,6 +170,8 @@ internal sealed class RetryScheduler(
         _lastCleanup = now;
         var before = now - settings.RecordRetention;
         await db.Deliveries.Where(d => d.DueAt == null && d.UpdatedAt < before).ExecuteDeleteAsync(cancellationToken);
+        await db.ProcessedCommands.Where(c => c.ProcessedAt < before).ExecuteDeleteAsync(cancellationToken);
+        await db.RetryMessages.Where(m => m.KeepUntil != null && m.KeepUntil < now).ExecuteDeleteAsync(cancellationToken);
     }
 
     private TimeSpan Until(DateTime? nextDue, TimeSpan poll)

@@ -4,6 +4,7 @@ using EmailPlatform.Delivery.Relays;
 using EmailPlatform.Delivery.Smtp;
 using EmailPlatform.Delivery.Suppressions;
 using MassTransit;
+using Microsoft.Extensions.Options;
 
 namespace EmailPlatform.Delivery.Sending;
 
@@ -14,6 +15,9 @@ namespace EmailPlatform.Delivery.Sending;
 /// <see cref="EmailFailed"/>). Recipients already recorded are not sent again; their outcome is re-published.
 /// Claimed recipients on the suppression list (<see cref="ISuppressionList"/>, when the host has one) are not sent:
 /// they are recorded final and published as <see cref="EmailSuppressed"/>; when every one is, no SMTP session opens.
+/// An email whose <c>ExpiresAt</c> has passed is failed (expired) without SMTP. The email waits for a pooled connection
+/// with its priority; its claim's lease is kept alive meanwhile and confirmed right before <c>MAIL FROM</c>
+/// (<see cref="ClaimLease"/>).
 /// </summary>
 internal sealed class EmailSender(
     RelayRouter relays,
@@ -21,6 +25,9 @@ internal sealed class EmailSender(
     DeliveryLedger ledger,
     Dkim.DkimSigning dkim,
     DeliveryMetrics metrics,
+    IServiceScopeFactory scopes,
+    IOptions<DeliveryOptions> options,
+    TimeProvider time,
     ILogger<EmailSender> logger,
     ISuppressionList? suppressions = null)
 {
@@ -36,6 +43,12 @@ internal sealed class EmailSender(
             await RecordedOutcomes.PublishAsync(publisher, record, cancellationToken);
         }
 
+        foreach (var record in claim.Expired)
+        {
+            await RecordedOutcomes.PublishAsync(publisher, record, CancellationToken.None);
+            metrics.RecordOutcome(record, email.Priority);
+        }
+
         if (claim.ToSend.Count == 0)
         {
             return;
@@ -43,6 +56,7 @@ internal sealed class EmailSender(
 
         IReadOnlyList<RecipientOutcome> outcomes;
         string? relayName = null;
+        var lease = ClaimLease.Keep(claim, scopes, options.Value, time, logger);
         try
         {
             var suppressed = await FindSuppressedAsync(claim, cancellationToken);
@@ -51,16 +65,28 @@ internal sealed class EmailSender(
             if (rcptTo.Count > 0)
             {
                 IReadOnlyList<RecipientOutcome> sent;
-                (sent, relayName) = await SendThroughRelaysAsync(email.EmailId, message, email.Envelope with { RcptTo = rcptTo }, cancellationToken);
+                var attempt = new SmtpAttempt(email.EmailId, email.Priority) { BeforeTransaction = lease.RenewBeforeTransactionAsync };
+                (sent, relayName) = await SendThroughRelaysAsync(attempt, message, email.Envelope with { RcptTo = rcptTo }, cancellationToken);
                 outcomes = [.. suppressed, .. sent];
             }
+        }
+        catch (ClaimLostException ex)
+        {
+            // The lease ran out anyway (the store was unreachable for most of it) and the recipients were handed to
+            // someone else: theirs to send now.
+            await lease.DisposeAsync();
+            Log.ClaimLost(logger, ex, email.EmailId);
+            return;
         }
         catch (Exception ex)
         {
             // Shutdown or an unexpected error before the relay answered: hand the claim back for the next attempt.
+            await lease.DisposeAsync();
             await ReleaseAsync(email, claim, ex);
             throw;
         }
+
+        await lease.DisposeAsync();
 
         // The relay has answered: record it even if shutdown begins now (RecordAsync does not take the token).
         // A crash between the relay's answer and this write is the one duplicate window (see DeliveryLedger).
@@ -71,7 +97,7 @@ internal sealed class EmailSender(
         foreach (var record in recorded)
         {
             await RecordedOutcomes.PublishAsync(publisher, record, CancellationToken.None);
-            metrics.RecordOutcome(relayName ?? "none", RecordedOutcomes.KindOf(record.State));
+            metrics.RecordOutcome(record, email.Priority, email.AcceptedAt);
         }
 
         Log.Outcome(logger, email.EmailId, recorded.Count > 0 ? recorded.Max(r => r.Attempt) : 0, relayName ?? "none",
@@ -104,7 +130,7 @@ internal sealed class EmailSender(
     /// transaction, or the session broke mid-message, that is the attempt's outcome.
     /// </summary>
     private async Task<(IReadOnlyList<RecipientOutcome> Outcomes, string? Relay)> SendThroughRelaysAsync(
-        Guid emailId, MimeKit.MimeMessage message, Envelope envelope, CancellationToken cancellationToken)
+        SmtpAttempt attempt, MimeKit.MimeMessage message, Envelope envelope, CancellationToken cancellationToken)
     {
         IReadOnlyList<RecipientOutcome>? outcomes = null;
         string? used = null;
@@ -118,7 +144,13 @@ internal sealed class EmailSender(
             try
             {
                 await relays.WaitForRateLimitAsync(relay, cancellationToken);
-                outcomes = await smtp.SendAsync(relay, message, envelope, emailId, cancellationToken);
+                outcomes = await smtp.SendAsync(relay, message, envelope, attempt, cancellationToken);
+            }
+            catch (ClaimLostException)
+            {
+                // Not the relay's doing: its breaker is left as it was.
+                relays.Abandoned(relay);
+                throw;
             }
             catch
             {

@@ -20,4 +20,8 @@ internal static partial class Log
     [LoggerMessage(1004, LogLevel.Warning,
         "Relay {Relay} failed repeatedly: it is skipped for Delivery:BreakerCoolDown, then probed with one message")]
     public static partial void BreakerOpened(ILogger logger, string relay);
+
+    [LoggerMessage(1005, LogLevel.Warning,
+        "The claim on email {EmailId} lapsed and was taken over before MAIL FROM; this worker does not send it")]
+    public static partial void ClaimLost(ILogger logger, Exception exception, Guid emailId);
 }

@@ -1,4 +1,6 @@
+using EmailPlatform.Delivery.Lanes;
 using EmailPlatform.Delivery.Relays;
+using EmailPlatform.ServiceDefaults.Messaging;
 using MassTransit;
 using Microsoft.Extensions.Options;
 using MimeKit;
@@ -6,24 +8,40 @@ using MimeKit;
 namespace EmailPlatform.Delivery.Sending;
 
 /// <summary>
-/// Endpoint policy for <see cref="SendEmailConsumer"/>. SMTP replies and transport faults are outcomes, recorded and
-/// published rather than thrown, so the retry here is for unexpected errors: a store conflict with a concurrent
-/// claim, a store or broker hiccup, a failed publish after the outcome was recorded (the retry re-publishes the
-/// recorded outcome and sends nothing). A few short tries, then the message faults to the error queue and
-/// <see cref="SendEmailFaultConsumer"/> fails its unfinished recipients. Malformed input is not retried at all.
+/// Endpoint policy for one lane's <see cref="SendEmailConsumer{TLane}"/>: the endpoint is the lane's queue
+/// (<see cref="DeliveryLanes"/>), with the lane's concurrency and prefetch (<c>Delivery:Lanes</c>). It does not subscribe
+/// to published <c>SendEmail</c> (no consume topology): the command is sent into one lane, and a publish bound to all
+/// three queues would send every email three times over.
 /// </summary>
-internal sealed class SendEmailConsumerDefinition : ConsumerDefinition<SendEmailConsumer>
+/// <remarks>
+/// SMTP replies and transport faults are outcomes, recorded and published rather than thrown, so the retry here is
+/// for unexpected errors: a store conflict with a concurrent claim, a store or broker hiccup, a failed publish after
+/// the outcome was recorded (the retry re-publishes the recorded outcome and sends nothing). A few short tries, then
+/// the message faults to the lane's error queue and <see cref="SendEmailFaultConsumer"/> fails its unfinished
+/// recipients. Malformed input is not retried at all.
+/// </remarks>
+internal sealed class SendEmailConsumerDefinition<TLane> : ConsumerDefinition<SendEmailConsumer<TLane>>
+    where TLane : IDeliveryLane
 {
     public SendEmailConsumerDefinition(IOptions<DeliveryOptions> options)
     {
-        // Each message in flight holds one pooled connection while it is sent, so the relay's connection limit is
-        // this worker's concurrency limit: more would only wait for a connection while holding a broker message.
-        ConcurrentMessageLimit = RelayRouter.Primary(options.Value).MaxConnections;
+        var lane = options.Value.Lanes.For(TLane.Priority);
+        var concurrency = lane.ConcurrentMessageLimit ?? RelayRouter.Primary(options.Value).MaxConnections;
+        var queue = DeliveryLanes.QueueName(TLane.Priority);
+        EndpointName = queue;
+        ConcurrentMessageLimit = concurrency;
+        Endpoint(endpoint =>
+        {
+            endpoint.Name = queue;
+            endpoint.ConfigureConsumeTopology = false;
+            endpoint.ConcurrentMessageLimit = concurrency;
+            endpoint.PrefetchCount = lane.PrefetchCount ?? concurrency;
+        });
     }
 
     protected override void ConfigureConsumer(
         IReceiveEndpointConfigurator endpointConfigurator,
-        IConsumerConfigurator<SendEmailConsumer> consumerConfigurator,
+        IConsumerConfigurator<SendEmailConsumer<TLane>> consumerConfigurator,
         IRegistrationContext context)
     {
         endpointConfigurator.UseMessageRetry(retry =>

@@ -1,5 +1,6 @@
 using EmailPlatform.Contracts;
 using EmailPlatform.Delivery.Claims;
+using EmailPlatform.Delivery.Storage;
 using MassTransit;
 
 namespace EmailPlatform.Delivery.Sending;
@@ -9,30 +10,36 @@ namespace EmailPlatform.Delivery.Sending;
 /// its retries) still goes to the error queue for a person to look at, and its recipients without an outcome end
 /// <c>failed</c> with a reason, so the status API never shows them <c>queued</c> forever.
 /// </summary>
-internal sealed class SendEmailFaultConsumer(DeliveryLedger ledger, ILogger<SendEmailFaultConsumer> logger) : IConsumer<Fault<SendEmail>>
+internal sealed class SendEmailFaultConsumer(DeliveryLedger ledger, DeliveryMetrics metrics, ILogger<SendEmailFaultConsumer> logger) : IConsumer<Fault<SendEmail>>
 {
     public async Task Consume(ConsumeContext<Fault<SendEmail>> context)
     {
         var email = context.Message.Message;
-        var reason = ReasonFor(context.Message.Exceptions);
-        var records = await ledger.FailUnfinishedAsync(email, DeliveryLedger.RecipientsOf(email), reason, context.CancellationToken);
+        var malformed = IsMalformed(context.Message.Exceptions);
+        var reason = malformed
+            ? "The message is malformed and cannot be sent."
+            : "The delivery worker could not send the message because of an unexpected error.";
+        var records = await ledger.FailUnfinishedAsync(
+            email, DeliveryLedger.RecipientsOf(email), reason, malformed ? FailureKind.Rejected : FailureKind.Fault, context.CancellationToken);
 
         foreach (var record in records)
         {
             await RecordedOutcomes.PublishAsync(context, record, context.CancellationToken);
+            if (record.FailedAs is not null)
+            {
+                metrics.RecordOutcome(record, email.Priority);
+            }
         }
 
         Log.Faulted(logger, email.EmailId, context.Message.Exceptions.FirstOrDefault()?.ExceptionType ?? "unknown", records.Count);
     }
 
-    /// <summary>A public reason: what kind of failure, never the exception's text (that stays in the error queue and logs).</summary>
-    internal static string ReasonFor(IEnumerable<ExceptionInfo> exceptions)
-    {
-        var types = exceptions.Select(e => e.ExceptionType).ToList();
-        return types.Any(t => t.EndsWith(nameof(FormatException), StringComparison.Ordinal)
-                || t.EndsWith("ParseException", StringComparison.Ordinal)
-                || t.EndsWith(nameof(ArgumentException), StringComparison.Ordinal))
-            ? "The message is malformed and cannot be sent."
-            : "The delivery worker could not send the message because of an unexpected error.";
-    }
+    /// <summary>
+    /// Whether the command itself is bad (it would fail the same way every time). The public reason says only what
+    /// kind of failure it was, never the exception's text (that stays in the error queue and logs).
+    /// </summary>
+    internal static bool IsMalformed(IEnumerable<ExceptionInfo> exceptions) =>
+        exceptions.Select(e => e.ExceptionType).Any(t => t.EndsWith(nameof(FormatException), StringComparison.Ordinal)
+            || t.EndsWith("ParseException", StringComparison.Ordinal)
+            || t.EndsWith(nameof(ArgumentException), StringComparison.Ordinal));
 }

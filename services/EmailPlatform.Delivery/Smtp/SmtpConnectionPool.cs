@@ -1,3 +1,4 @@
+using EmailPlatform.Contracts;
 using EmailPlatform.Delivery.Relays;
 using MailKit.Net.Smtp;
 
@@ -8,13 +9,15 @@ namespace EmailPlatform.Delivery.Smtp;
 /// reused across messages, most recently used first so that surplus connections idle out. A connection is closed
 /// instead of reused after <c>Delivery:MaxMessagesPerConnection</c> messages, after <c>Delivery:ConnectionIdleTimeout</c>
 /// unused, when a NOOP check fails after it sat idle, or after any transport fault; the next rent opens a new one.
+/// With every connection busy, the next one to come free goes to the waiting message of the highest priority
+/// (<see cref="PrioritySlots"/>).
 /// </summary>
 internal sealed class SmtpConnectionPool(RelayOptions relay, DeliveryOptions options, TimeProvider time, ILogger logger) : IAsyncDisposable
 {
     /// <summary>A connection idle longer than this is checked with NOOP before it carries a message.</summary>
     private static readonly TimeSpan CheckAfterIdle = TimeSpan.FromSeconds(1);
 
-    private readonly SemaphoreSlim _slots = new(relay.MaxConnections, relay.MaxConnections);
+    private readonly PrioritySlots _slots = new(relay.MaxConnections);
     private readonly List<PooledConnection> _idle = [];
     private readonly Lock _gate = new();
     private int _opened;
@@ -24,14 +27,17 @@ internal sealed class SmtpConnectionPool(RelayOptions relay, DeliveryOptions opt
     /// <summary>Connections opened since start (each new SMTP session counts once).</summary>
     public int Opened => Volatile.Read(ref _opened);
 
+    /// <summary>Connections carrying a message right now (or being opened for one).</summary>
+    public int InUse => _slots.InUse;
+
     /// <summary>
     /// A connection to send one message over: an idle one that still works, or a new one (not yet connected: the
     /// caller connects it, so a connect failure is classified like any other). Always give it back with
     /// <see cref="Return"/>.
     /// </summary>
-    public async Task<PooledConnection> RentAsync(CancellationToken cancellationToken)
+    public async Task<PooledConnection> RentAsync(EmailPriority priority, CancellationToken cancellationToken)
     {
-        await _slots.WaitAsync(cancellationToken);
+        await _slots.WaitAsync(priority, cancellationToken);
         try
         {
             while (TakeIdle() is { } idle)

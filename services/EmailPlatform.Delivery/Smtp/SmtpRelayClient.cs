@@ -30,9 +30,10 @@ internal sealed class SmtpRelayClient(
     private readonly ResiliencePipeline _connectRetry = ConnectRetry(options.Value, logger);
 
     public async Task<IReadOnlyList<RecipientOutcome>> SendAsync(
-        RelayOptions relay, MimeMessage message, Envelope envelope, Guid emailId, CancellationToken cancellationToken)
+        RelayOptions relay, MimeMessage message, Envelope envelope, SmtpAttempt attempt, CancellationToken cancellationToken)
     {
         var settings = options.Value;
+        var emailId = attempt.EmailId;
         var sender = MailboxAddress.Parse(envelope.MailFrom);
         var recipients = envelope.RcptTo
             .Distinct(StringComparer.OrdinalIgnoreCase)
@@ -44,7 +45,7 @@ internal sealed class SmtpRelayClient(
         var started = Stopwatch.GetTimestamp();
 
         var pool = pools.For(relay);
-        var connection = await pool.RentAsync(cancellationToken);
+        var connection = await pool.RentAsync(attempt.Priority, cancellationToken);
         var client = connection.Client;
         client.BeginTransaction();
         var reusable = false;
@@ -81,6 +82,11 @@ internal sealed class SmtpRelayClient(
             {
                 // MailKit returns from SendAsync only when the reply to the final dot is exactly 250: any other code
                 // throws SmtpCommandException. So 250 is the relay's real code here; the text is the relay's own.
+                if (attempt.BeforeTransaction is { } beforeTransaction)
+                {
+                    await beforeTransaction(cancellationToken);
+                }
+
                 connection.Messages++;
                 var text = await client.SendAsync(message, sender, sendable.Select(r => r.Mailbox), cancellationToken);
                 reply = SmtpReplyClassifier.ToReply((int)SmtpStatusCode.Ok, text);
@@ -139,6 +145,13 @@ internal sealed class SmtpRelayClient(
                 : connected
                     ? [.. failed, .. RecipientOutcomes.Deferred(sendable, client.Rejected, null, reason)]
                     : Unavailable(RecipientOutcomes.Deferred(sendable, client.Rejected, null, reason));
+        }
+        catch (Claims.ClaimLostException)
+        {
+            // Nothing of this message reached the relay: the connection stays clean for the next one.
+            errorType = "claim_lost";
+            reusable = true;
+            throw;
         }
         catch
         {

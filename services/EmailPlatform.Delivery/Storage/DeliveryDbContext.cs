@@ -5,7 +5,7 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
 namespace EmailPlatform.Delivery.Storage;
 
-/// <summary>The delivery worker's store: a record per email recipient (claims, attempts, retries) and the commands to retry.</summary>
+/// <summary>The delivery worker's store: a record per email recipient (claims, attempts, retries), the commands to retry, and the operator commands already carried out.</summary>
 public class DeliveryDbContext(DbContextOptions options) : DbContext(options)
 {
     public const string MigrationsHistoryTable = "__delivery_migrations";
@@ -13,6 +13,8 @@ public class DeliveryDbContext(DbContextOptions options) : DbContext(options)
     internal DbSet<DeliveryRecord> Deliveries => Set<DeliveryRecord>();
 
     internal DbSet<RetryMessage> RetryMessages => Set<RetryMessage>();
+
+    internal DbSet<ProcessedCommand> ProcessedCommands => Set<ProcessedCommand>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -30,11 +32,19 @@ public class DeliveryDbContext(DbContextOptions options) : DbContext(options)
         delivery.Property(d => d.EnhancedCode).HasMaxLength(16);
         delivery.Property(d => d.Version).IsConcurrencyToken();
         delivery.HasIndex(d => d.DueAt);
+        delivery.Ignore(d => d.FailedAs);
 
         var retry = modelBuilder.Entity<RetryMessage>();
         retry.ToTable("retry_messages");
         retry.HasKey(r => r.EmailId);
         retry.Property(r => r.EmailId).ValueGeneratedNever();
+        retry.HasIndex(r => r.KeepUntil);
+
+        var command = modelBuilder.Entity<ProcessedCommand>();
+        command.ToTable("processed_commands");
+        command.HasKey(c => c.CommandId);
+        command.Property(c => c.CommandId).ValueGeneratedNever();
+        command.HasIndex(c => c.ProcessedAt);
     }
 
     private sealed class StateConverter() : ValueConverter<DeliveryState, string>(

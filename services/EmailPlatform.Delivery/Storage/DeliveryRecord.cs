@@ -47,5 +47,11 @@ internal sealed class DeliveryRecord
 
     public DateTime UpdatedAt { get; set; }
 
+    /// <summary>
+    /// Set in memory when this process fails the recipient (<see cref="Storage.FailureKind"/>), for the
+    /// <c>emailplatform.failed</c> counter's reason tag. Not stored.
+    /// </summary>
+    public string? FailedAs { get; set; }
+
     public int Version { get; set; }
 }

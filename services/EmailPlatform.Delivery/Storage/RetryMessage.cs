@@ -2,7 +2,9 @@ namespace EmailPlatform.Delivery.Storage;
 
 /// <summary>
 /// The command of an email that has recipients still to retry, kept so the scheduler can hand it back to the bus
-/// for just those recipients. Stored only while needed (a deferral, or a claim a crashed worker may have left).
+/// for just those recipients. Stored while needed (a deferral, or a claim a crashed worker may have left), and after
+/// a recipient failed for <c>Delivery:FailedContentRetention</c> (<see cref="KeepUntil"/>), so that an operator's
+/// <c>RetryRecipients</c> can send it again; deleted once every recipient is final and none failed.
 /// </summary>
 internal sealed class RetryMessage
 {
@@ -12,4 +14,7 @@ internal sealed class RetryMessage
     public string Command { get; set; } = "";
 
     public DateTime CreatedAt { get; set; }
+
+    /// <summary>Null while recipients are still being sent or retried; else when the content is deleted.</summary>
+    public DateTime? KeepUntil { get; set; }
 }

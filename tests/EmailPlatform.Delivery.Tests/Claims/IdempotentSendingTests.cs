@@ -25,9 +25,9 @@ public sealed class IdempotentSendingTests : IAsyncLifetime
         var email = TestEmails.Create(to: ["alice@example.com", "bob@example.com"]);
         await using var host = await DeliveryHost.StartAsync(_relay.Port, store);
 
-        await host.Harness.Bus.Publish(email);
+        await host.SendAsync(email);
         await host.WaitForAsync<EmailDelivered>(d => d.Count == 2, "the first delivery");
-        await host.Harness.Bus.Publish(email);
+        await host.SendAsync(email);
 
         var delivered = await host.WaitForAsync<EmailDelivered>(d => d.Count == 4, "the recorded outcomes published again");
         Assert.Single(_relay.Received);
@@ -43,10 +43,10 @@ public sealed class IdempotentSendingTests : IAsyncLifetime
         var email = TestEmails.Create();
         await using var host = await DeliveryHost.StartAsync(_relay.Port);
 
-        await host.Harness.Bus.Publish(email);
+        await host.SendAsync(email);
         var first = Assert.Single(await host.WaitForAsync<EmailDeferred>(d => d.Count == 1, "the deferral"));
         _relay.RcptReplies.Clear();
-        await host.Harness.Bus.Publish(email);
+        await host.SendAsync(email);
 
         var deferred = await host.WaitForAsync<EmailDeferred>(d => d.Count == 2, "the deferral published again");
         Assert.Equal(first.EventId, deferred[1].EventId);
@@ -79,7 +79,7 @@ public sealed class IdempotentSendingTests : IAsyncLifetime
             });
             return await db.SaveChangesAsync();
         });
-        await host.Harness.Bus.Publish(email);
+        await host.SendAsync(email);
 
         var delivered = Assert.Single(await host.WaitForAsync<EmailDelivered>(d => d.Count == 1, "the delivery"));
         Assert.Equal(2, delivered.Attempt);
@@ -104,7 +104,7 @@ public sealed class IdempotentSendingTests : IAsyncLifetime
             return await db.SaveChangesAsync();
         });
 
-        await host.Harness.Bus.Publish(email);
+        await host.SendAsync(email);
 
         Assert.True(await host.Harness.Consumed.Any<SendEmail>());
         await Eventually.GetAsync(() => host.QueryAsync(db => db.RetryMessages.AnyAsync(m => m.EmailId == email.EmailId)),

@@ -35,7 +35,7 @@ public sealed class DkimSigningTests : IAsyncLifetime
             ["Delivery:Dkim:0:PrivateKey"] = _key.ExportRSAPrivateKeyPem(),
         });
 
-        await host.Harness.Bus.Publish(email);
+        await host.SendAsync(email);
         await host.WaitForAsync<EmailDelivered>(d => d.Count == 1, "the delivery");
 
         var received = MimeMessage.Load(new MemoryStream(Assert.Single(_relay.Received).Raw));
@@ -64,7 +64,7 @@ public sealed class DkimSigningTests : IAsyncLifetime
             ["Delivery:Dkim:0:PrivateKey"] = _key.ExportRSAPrivateKeyPem(),
         });
 
-        await host.Harness.Bus.Publish(TestEmails.Create());
+        await host.SendAsync(TestEmails.Create());
         await host.WaitForAsync<EmailDelivered>(d => d.Count == 1, "the delivery");
 
         var received = MimeMessage.Load(new MemoryStream(Assert.Single(_relay.Received).Raw));

@@ -22,7 +22,7 @@ public sealed class RelayRoutingTests : IAsyncLifetime
         var email = TestEmails.Create();
         await using var host = await DeliveryHost.StartAsync(_relay.Port, settings: TwoRelays(TestRelays.UnusedPort(), threshold: 5));
 
-        await host.Harness.Bus.Publish(email);
+        await host.SendAsync(email);
 
         var delivered = Assert.Single(await host.WaitForAsync<EmailDelivered>(d => d.Count == 1, "the delivery through the backup"));
         Assert.Equal(("backup", 1), (delivered.Relay, delivered.Attempt));
@@ -36,9 +36,9 @@ public sealed class RelayRoutingTests : IAsyncLifetime
         await using var dead = new CountingProxy(TestRelays.UnusedPort());
         await using var host = await DeliveryHost.StartAsync(_relay.Port, settings: TwoRelays(dead.Port, threshold: 1));
 
-        await host.Harness.Bus.Publish(TestEmails.Create());
+        await host.SendAsync(TestEmails.Create());
         await host.WaitForAsync<EmailDelivered>(d => d.Count == 1, "the first delivery");
-        await host.Harness.Bus.Publish(TestEmails.Create());
+        await host.SendAsync(TestEmails.Create());
         await host.WaitForAsync<EmailDelivered>(d => d.Count == 2, "the second delivery");
 
         Assert.Equal(1, dead.Sessions);

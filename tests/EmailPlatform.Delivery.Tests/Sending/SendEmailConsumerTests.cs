@@ -1,4 +1,5 @@
 using EmailPlatform.Contracts;
+using EmailPlatform.Delivery.Lanes;
 using EmailPlatform.Delivery.Sending;
 using EmailPlatform.Delivery.Tests.Support;
 using EmailPlatform.Testing;
@@ -26,9 +27,9 @@ public sealed class SendEmailConsumerTests : IAsyncLifetime
         await using var host = await DeliveryHost.StartAsync(_relay.Port);
         var harness = host.Harness;
 
-        await harness.Bus.Publish(email);
+        await host.SendAsync(email);
 
-        Assert.True(await harness.GetConsumerHarness<SendEmailConsumer>().Consumed.Any<SendEmail>());
+        Assert.True(await harness.GetConsumerHarness<SendEmailConsumer<NormalLane>>().Consumed.Any<SendEmail>());
         var delivered = Assert.Single(harness.Published.Select<EmailDelivered>()).Context.Message;
         var bounced = Assert.Single(harness.Published.Select<EmailBounced>()).Context.Message;
         var deferred = Assert.Single(harness.Published.Select<EmailDeferred>()).Context.Message;
@@ -48,7 +49,7 @@ public sealed class SendEmailConsumerTests : IAsyncLifetime
         await using var host = await DeliveryHost.StartAsync(_relay.Port);
         var harness = host.Harness;
 
-        await harness.Bus.Publish(email);
+        await host.SendAsync(email);
 
         Assert.True(await harness.Published.Any<Fault<SendEmail>>());
         var failed = await host.WaitForAsync<EmailFailed>(f => f.Count == 1, "EmailFailed for the one recipient");
@@ -67,7 +68,7 @@ public sealed class SendEmailConsumerTests : IAsyncLifetime
         };
         await using var host = await DeliveryHost.StartAsync(_relay.Port);
 
-        await host.Harness.Bus.Publish(email);
+        await host.SendAsync(email);
 
         var failed = await host.WaitForAsync<EmailFailed>(f => f.Count >= 2, "EmailFailed per recipient");
         await Task.Delay(300);

@@ -117,6 +117,6 @@ public sealed class ConnectionPoolTests : IAsyncLifetime
     private static Task<IReadOnlyList<RecipientOutcome>> SendAsync(SmtpRelayClient client, RelayOptions relay, string to = "alice@example.com")
     {
         var email = TestEmails.Create(to: [to]);
-        return client.SendAsync(relay, MimeMessageFactory.Create(email), email.Envelope, email.EmailId, CancellationToken.None);
+        return client.SendAsync(relay, MimeMessageFactory.Create(email), email.Envelope, new SmtpAttempt(email.EmailId), CancellationToken.None);
     }
 }

@@ -158,7 +158,7 @@ public sealed class SmtpRelayClientTests : IAsyncLifetime
         var email = TestEmails.Create(to: [Accepted, "bob@example.com"], cc: ["carol@example.com"]);
 
         var outcomes = await TestRelays.Client().SendAsync(
-            TestRelays.Local(port), MimeMessageFactory.Create(email), email.Envelope, email.EmailId, CancellationToken.None);
+            TestRelays.Local(port), MimeMessageFactory.Create(email), email.Envelope, new SmtpAttempt(email.EmailId), CancellationToken.None);
 
         Assert.Equal(3, outcomes.Count);
         Assert.All(outcomes, o =>
@@ -181,7 +181,7 @@ public sealed class SmtpRelayClientTests : IAsyncLifetime
         var email = TestEmails.Create();
         var client = TestRelays.Client(new DeliveryOptions { ConnectTimeout = TimeSpan.FromMilliseconds(500), CommandTimeout = TimeSpan.FromSeconds(30) });
 
-        var outcomes = await client.SendAsync(TestRelays.Local(port), MimeMessageFactory.Create(email), email.Envelope, email.EmailId, CancellationToken.None);
+        var outcomes = await client.SendAsync(TestRelays.Local(port), MimeMessageFactory.Create(email), email.Envelope, new SmtpAttempt(email.EmailId), CancellationToken.None);
 
         var outcome = Assert.Single(outcomes);
         Assert.Equal(RecipientOutcomeKind.Deferred, outcome.Kind);
@@ -194,7 +194,7 @@ public sealed class SmtpRelayClientTests : IAsyncLifetime
         var email = TestEmails.Create();
 
         var outcomes = await TestRelays.Client().SendAsync(
-            TestRelays.Local(_relay.Port, RelaySecurity.StartTls), MimeMessageFactory.Create(email), email.Envelope, email.EmailId, CancellationToken.None);
+            TestRelays.Local(_relay.Port, RelaySecurity.StartTls), MimeMessageFactory.Create(email), email.Envelope, new SmtpAttempt(email.EmailId), CancellationToken.None);
 
         var outcome = Assert.Single(outcomes);
         Assert.Equal(RecipientOutcomeKind.Deferred, outcome.Kind);
@@ -209,7 +209,7 @@ public sealed class SmtpRelayClientTests : IAsyncLifetime
         var email = TestEmails.Create(to: [Accepted, "jörg@example.com"]);
 
         var outcomes = await TestRelays.Client().SendAsync(
-            TestRelays.Local(minimal.Port, RelaySecurity.None), MimeMessageFactory.Create(email), email.Envelope, email.EmailId, CancellationToken.None);
+            TestRelays.Local(minimal.Port, RelaySecurity.None), MimeMessageFactory.Create(email), email.Envelope, new SmtpAttempt(email.EmailId), CancellationToken.None);
 
         Assert.Equal(RecipientOutcomeKind.Delivered, Outcome(outcomes, Accepted).Kind);
         var failed = Outcome(outcomes, "jörg@example.com");
@@ -237,7 +237,7 @@ public sealed class SmtpRelayClientTests : IAsyncLifetime
         await cancelled.CancelAsync();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => TestRelays.Client().SendAsync(
-            TestRelays.Local(_relay.Port), MimeMessageFactory.Create(email), email.Envelope, email.EmailId, cancelled.Token));
+            TestRelays.Local(_relay.Port), MimeMessageFactory.Create(email), email.Envelope, new SmtpAttempt(email.EmailId), cancelled.Token));
     }
 
     [Fact]
@@ -275,7 +275,7 @@ public sealed class SmtpRelayClientTests : IAsyncLifetime
     }
 
     private Task<IReadOnlyList<RecipientOutcome>> SendAsync(SendEmail email) =>
-        TestRelays.Client().SendAsync(TestRelays.Local(_relay.Port), MimeMessageFactory.Create(email), email.Envelope, email.EmailId, CancellationToken.None);
+        TestRelays.Client().SendAsync(TestRelays.Local(_relay.Port), MimeMessageFactory.Create(email), email.Envelope, new SmtpAttempt(email.EmailId), CancellationToken.None);
 
     private static RecipientOutcome Outcome(IReadOnlyList<RecipientOutcome> outcomes, string recipient) =>
         Assert.Single(outcomes, o => o.Recipient == recipient);

@@ -19,7 +19,7 @@ public sealed class SmtpSinkTests
         var relay = new RelayOptions { Name = "smtp-sink", Host = host, Port = port, Security = RelaySecurity.None };
         var email = TestEmails.Create(to: ["alice@example.com", "bob@example.com"], cc: ["carol@example.com"], bcc: ["dave@example.com"]);
 
-        var outcomes = await TestRelays.Client().SendAsync(relay, MimeMessageFactory.Create(email), email.Envelope, email.EmailId, CancellationToken.None);
+        var outcomes = await TestRelays.Client().SendAsync(relay, MimeMessageFactory.Create(email), email.Envelope, new SmtpAttempt(email.EmailId), CancellationToken.None);
 
         Assert.Equal(4, outcomes.Count);
         Assert.All(outcomes, o =>

@@ -1,5 +1,6 @@
 using System.Globalization;
 using EmailPlatform.Delivery.Storage;
+using EmailPlatform.ServiceDefaults.Messaging;
 using EmailPlatform.ServiceDefaults.Storage;
 using EmailPlatform.Testing;
 using MassTransit;
@@ -84,6 +85,9 @@ internal sealed class DeliveryHost : IAsyncDisposable
         await harness.Start();
         return new DeliveryHost(provider, harness, file, database);
     }
+
+    /// <summary>Sends the command into its priority lane, as the ingress does.</summary>
+    public Task SendAsync(EmailPlatform.Contracts.SendEmail email) => DeliveryLanes.SendAsync(Harness.Bus, email, CancellationToken.None);
 
     /// <summary>Every published message of type <typeparamref name="T"/> so far.</summary>
     public List<T> Published<T>() where T : class => _recorder.Of<T>().ToList();

@@ -140,7 +140,7 @@ public sealed class HttpSuppressionListTests : IAsyncLifetime
         var email = TestEmails.Create(to: ["gone@example.com", "alice@example.com"]);
 
         Assert.IsType<HttpSuppressionList>(host.Services.GetRequiredService<ISuppressionList>());
-        await host.Harness.Bus.Publish(email);
+        await host.SendAsync(email);
 
         var suppressed = Assert.Single(await host.WaitForAsync<EmailSuppressed>(s => s.Count == 1, "the suppression"));
         await host.WaitForAsync<EmailDelivered>(d => d.Count == 1, "the delivery");

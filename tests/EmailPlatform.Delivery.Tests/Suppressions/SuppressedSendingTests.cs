@@ -30,7 +30,7 @@ public sealed class SuppressedSendingTests : IAsyncLifetime
         var email = TestEmails.Create(to: ["Gone@example.com", "alice@example.com"]);
         await using var host = await StartAsync(_relay.Port);
 
-        await host.Harness.Bus.Publish(email);
+        await host.SendAsync(email);
 
         var suppressed = Assert.Single(await host.WaitForAsync<EmailSuppressed>(s => s.Count == 1, "the suppression"));
         var delivered = Assert.Single(await host.WaitForAsync<EmailDelivered>(d => d.Count == 1, "the delivery"));
@@ -54,9 +54,9 @@ public sealed class SuppressedSendingTests : IAsyncLifetime
         await using var proxy = new CountingProxy(_relay.Port);
         await using var host = await StartAsync(proxy.Port, store);
 
-        await host.Harness.Bus.Publish(email);
+        await host.SendAsync(email);
         var first = await host.WaitForAsync<EmailSuppressed>(s => s.Count == 2, "the suppressions");
-        await host.Harness.Bus.Publish(email);
+        await host.SendAsync(email);
 
         var all = await host.WaitForAsync<EmailSuppressed>(s => s.Count == 4, "the suppressions published again");
         Assert.Equal(first.Select(s => s.EventId).Order(), all.Skip(2).Select(s => s.EventId).Order());
@@ -74,7 +74,7 @@ public sealed class SuppressedSendingTests : IAsyncLifetime
         await using var host = await DeliveryHost.StartAsync(_relay.Port);
 
         Assert.Null(host.Services.GetService<ISuppressionList>());
-        await host.Harness.Bus.Publish(email);
+        await host.SendAsync(email);
 
         await host.WaitForAsync<EmailDelivered>(d => d.Count == 1, "the delivery");
         Assert.Single(_relay.Received);

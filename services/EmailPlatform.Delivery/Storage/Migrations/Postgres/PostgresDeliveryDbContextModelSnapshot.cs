@@ -107,6 +107,29 @@ namespace EmailPlatform.Delivery.Storage.Migrations.Postgres
                     b.ToTable("deliveries", (string)null);
                 });
 
+            modelBuilder.Entity("EmailPlatform.Delivery.Storage.ProcessedCommand", b =>
+                {
+                    b.Property<Guid>("CommandId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("command_id");
+
+                    b.Property<Guid>("EmailId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("email_id");
+
+                    b.Property<DateTime>("ProcessedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("processed_at");
+
+                    b.HasKey("CommandId")
+                        .HasName("pk_processed_commands");
+
+                    b.HasIndex("ProcessedAt")
+                        .HasDatabaseName("ix_processed_commands_processed_at");
+
+                    b.ToTable("processed_commands", (string)null);
+                });
+
             modelBuilder.Entity("EmailPlatform.Delivery.Storage.RetryMessage", b =>
                 {
                     b.Property<Guid>("EmailId")
@@ -122,8 +145,15 @@ namespace EmailPlatform.Delivery.Storage.Migrations.Postgres
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
 
+                    b.Property<DateTime?>("KeepUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("keep_until");
+
                     b.HasKey("EmailId")
                         .HasName("pk_retry_messages");
+
+                    b.HasIndex("KeepUntil")
+                        .HasDatabaseName("ix_retry_messages_keep_until");
 
                     b.ToTable("retry_messages", (string)null);
                 });

@@ -102,6 +102,29 @@ namespace EmailPlatform.Delivery.Storage.Migrations.Sqlite
                     b.ToTable("deliveries", (string)null);
                 });
 
+            modelBuilder.Entity("EmailPlatform.Delivery.Storage.ProcessedCommand", b =>
+                {
+                    b.Property<Guid>("CommandId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("command_id");
+
+                    b.Property<Guid>("EmailId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("email_id");
+
+                    b.Property<DateTime>("ProcessedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("processed_at");
+
+                    b.HasKey("CommandId")
+                        .HasName("pk_processed_commands");
+
+                    b.HasIndex("ProcessedAt")
+                        .HasDatabaseName("ix_processed_commands_processed_at");
+
+                    b.ToTable("processed_commands", (string)null);
+                });
+
             modelBuilder.Entity("EmailPlatform.Delivery.Storage.RetryMessage", b =>
                 {
                     b.Property<Guid>("EmailId")
@@ -117,8 +140,15 @@ namespace EmailPlatform.Delivery.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("created_at");
 
+                    b.Property<DateTime?>("KeepUntil")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("keep_until");
+
                     b.HasKey("EmailId")
                         .HasName("pk_retry_messages");
+
+                    b.HasIndex("KeepUntil")
+                        .HasDatabaseName("ix_retry_messages_keep_until");
 
                     b.ToTable("retry_messages", (string)null);
                 });

@@ -1,0 +1,8 @@
+namespace EmailPlatform.Delivery.Claims;
+
+/// <summary>Claim logs (event ids 6000–6099). Email id only: never addresses.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(6001, LogLevel.Warning, "Could not renew the claim on email {EmailId}; trying again at the next beat")]
+    public static partial void RenewFailed(ILogger logger, Exception exception, Guid emailId);
+}

@@ -1,0 +1,88 @@
+using System.Diagnostics.Metrics;
+using EmailPlatform.Contracts;
+using EmailPlatform.Delivery.Tests.Suppressions;
+using EmailPlatform.Delivery.Tests.Support;
+using EmailPlatform.Delivery.Suppressions;
+using EmailPlatform.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using SmtpServer.Protocol;
+
+namespace EmailPlatform.Delivery.Tests.Monitoring;
+
+/// <summary>The worker's instruments (issue 6 §2) as a MeterListener reads them after real sends.</summary>
+public sealed class DeliveryMetricsTests : IAsyncLifetime
+{
+    private ScriptedSmtpServer _relay = null!;
+
+    public async Task InitializeAsync() => _relay = await ScriptedSmtpServer.StartAsync();
+
+    public async Task DisposeAsync() => await _relay.DisposeAsync();
+
+    [Fact]
+    public async Task EveryOutcomeIsCountedWithRelayPriorityAndClass()
+    {
+        _relay.RcptReplies["busy@example.com"] = new SmtpResponse((SmtpReplyCode)451, "4.2.0 Mailbox busy");
+        _relay.RcptReplies["nobody@example.com"] = new SmtpResponse((SmtpReplyCode)550, "5.1.1 User unknown");
+        var suppressions = new FakeSuppressionList();
+        suppressions.Suppressed["gone@example.com"] = "Hard bounce";
+        await using var host = await DeliveryHost.StartAsync(_relay.Port, services: s => s.AddSingleton<ISuppressionList>(suppressions));
+        using var metrics = new MetricsCollector(host.Services.GetRequiredService<IMeterFactory>());
+        var email = TestEmails.Create(to: ["alice@example.com", "busy@example.com", "nobody@example.com", "gone@example.com"]) with
+        {
+            Priority = EmailPriority.High,
+            AcceptedAt = DateTimeOffset.UtcNow.AddSeconds(-2),
+        };
+        var expired = TestEmails.Create(to: ["late@example.com"]) with { Priority = EmailPriority.Bulk, ExpiresAt = DateTimeOffset.UtcNow.AddMinutes(-1) };
+
+        await host.SendAsync(email);
+        await host.SendAsync(expired);
+        await host.WaitForAsync<EmailFailed>(f => f.Count == 1, "the expired email failed");
+        await host.WaitForAsync<EmailDeferred>(d => d.Count == 1, "the deferral");
+        await host.WaitForAsync<EmailSuppressed>(d => d.Count == 1, "the suppression");
+
+        var delivered = Assert.Single(metrics.Of("emailplatform.delivered"));
+        Assert.Equal(("{recipient}", 1d, "scripted", "high"), (delivered.Unit, delivered.Value, delivered.Tags["emailplatform.relay"], delivered.Tags["emailplatform.priority"]));
+        var deferred = Assert.Single(metrics.Of("emailplatform.deferred"));
+        Assert.Equal(("scripted", "high", "4.2"), (deferred.Tags["emailplatform.relay"], deferred.Tags["emailplatform.priority"], deferred.Tags["emailplatform.enhanced_class"]));
+        var bounced = Assert.Single(metrics.Of("emailplatform.bounced"));
+        Assert.Equal(("scripted", "high", "5.1"), (bounced.Tags["emailplatform.relay"], bounced.Tags["emailplatform.priority"], bounced.Tags["emailplatform.enhanced_class"]));
+        var failed = Assert.Single(metrics.Of("emailplatform.failed"));
+        Assert.Equal(("bulk", "expired"), (failed.Tags["emailplatform.priority"], failed.Tags["emailplatform.reason"]));
+        var suppressed = Assert.Single(metrics.Of("emailplatform.suppressed"));
+        Assert.Equal("high", suppressed.Tags["emailplatform.priority"]);
+
+        var timeToDelivered = Assert.Single(metrics.Of("emailplatform.time_to_delivered"));
+        Assert.Equal(("s", "high"), (timeToDelivered.Unit, timeToDelivered.Tags["emailplatform.priority"]));
+        Assert.InRange(timeToDelivered.Value, 2, 120);
+        Assert.Contains(metrics.Of("emailplatform.smtp.attempt.duration"), m => m.Unit == "s" && m.Tags["emailplatform.relay"] == "scripted");
+
+        var inUse = metrics.Of("emailplatform.relay.connections.in_use");
+        Assert.Contains(inUse, m => m.Unit == "{connection}" && m.Tags["emailplatform.relay"] == "scripted" && m.Value == 0);
+        Assert.Contains(metrics.Of("emailplatform.relay.breaker.state"), m => m.Unit == "{state}" && m.Tags["emailplatform.relay"] == "scripted" && m.Value == 0);
+
+        // Read from the store at most every 10 s: the deferred recipient shows up at a later scrape.
+        await Eventually.GetAsync(() => Task.FromResult(metrics.Of("emailplatform.retry.pending")), m => m.Any(p => p.Value == 1),
+            TimeSpan.FromSeconds(60), "one pending retry");
+        Assert.Empty(metrics.Of("emailplatform.queue.depth"));
+    }
+
+    [Fact]
+    public async Task QueueDepthIsReadFromRabbitMqPerLane()
+    {
+        await using var worker = await RabbitMqWorker.StartAsync(_relay.Port);
+        using var metrics = new MetricsCollector(worker.Services.GetRequiredService<IMeterFactory>());
+
+        var depths = await Eventually.GetAsync(() => Task.FromResult(metrics.Of("emailplatform.queue.depth")),
+            m => m.Select(d => d.Tags["emailplatform.lane"]).Distinct().Count() == 3, TimeSpan.FromSeconds(60), "a depth per lane");
+        Assert.All(depths, d => Assert.Equal("{message}", d.Unit));
+        Assert.Equal(["send-email-bulk", "send-email-high", "send-email-normal"], depths.Select(d => d.Tags["emailplatform.lane"]).Distinct().Order());
+    }
+
+    [Theory]
+    [InlineData("5.1.1", 550, "5.1")]
+    [InlineData("4.10.2", 451, "4.10")]
+    [InlineData(null, 451, "4.0")]
+    [InlineData(null, null, "none")]
+    public void EnhancedClassIsTheClassAndSubject(string? enhanced, int? code, string expected) =>
+        Assert.Equal(expected, DeliveryMetrics.EnhancedClass(enhanced, code));
+}
