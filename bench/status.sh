@@ -53,8 +53,8 @@ stop_status() {
   if [[ -n "$STATUS_PID" ]] && kill -0 "$STATUS_PID" 2>/dev/null; then
     kill -TERM "$STATUS_PID" 2>/dev/null
     for _ in $(seq 60); do kill -0 "$STATUS_PID" 2>/dev/null || break; sleep 0.5; done
-    kill -KILL "$STATUS_PID" 2>/dev/null
-    wait "$STATUS_PID" 2>/dev/null
+    kill -KILL "$STATUS_PID" 2>/dev/null || true
+    wait "$STATUS_PID" 2>/dev/null || true
   fi
   STATUS_PID=""
 }
@@ -109,6 +109,7 @@ new_database "$DB_RECORDER"
 log "recorder alone: $EVENTS events"
 timeout 900 dotnet "$BENCH_DLL" recorder --postgres "$(pg_conn "$DB_RECORDER")" --events "$EVENTS" --out "$WORK_DIR/recorder.json" \
   >"$WORK_DIR/recorder.log" 2>&1 || { tail -n 40 "$WORK_DIR/recorder.log" >&2; die "recorder run failed"; }
+log "recorder alone: $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%.0f events/s, peak RSS %.0f MB" % (r["events_per_s"], r["peak_rss_mb"]))' "$WORK_DIR/recorder.json")"
 
 # ---------------------------------------------------------------- 2. from the bus
 

@@ -55,6 +55,8 @@ public sealed partial class StatusEventWriter : IAsyncDisposable
 
     private async Task RunAsync()
     {
+        // The loop outlives the consume that happened to start it: its spans must not join that message's trace.
+        Activity.Current = null;
         var reader = _channel.Reader;
         var batch = new List<Pending>(_options.MaxBatchSize);
         while (await reader.WaitToReadAsync())

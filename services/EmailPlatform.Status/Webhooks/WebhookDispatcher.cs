@@ -16,16 +16,24 @@ public sealed class WebhookDispatcher(
     WebhookSender sender,
     WebhookSubscriptionCache subscriptionCache,
     IOptions<WebhookOptions> options,
+    WebhookMetrics metrics,
     TimeProvider clock,
     ILogger<WebhookDispatcher> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        long? lastHousekeeping = null;
         while (!stoppingToken.IsCancellationRequested)
         {
             var sent = 0;
             try
             {
+                if (lastHousekeeping is not { } last || clock.GetElapsedTime(last) >= WebhookMetrics.PendingRefresh)
+                {
+                    await HousekeepAsync(stoppingToken);
+                    lastHousekeeping = clock.GetTimestamp();
+                }
+
                 sent = await DispatchOnceAsync(stoppingToken);
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
@@ -45,6 +53,16 @@ public sealed class WebhookDispatcher(
                 }
             }
         }
+    }
+
+    /// <summary>Every <see cref="WebhookMetrics.PendingRefresh"/>: skips what disabled subscriptions still have pending, and counts what is due.</summary>
+    public async Task HousekeepAsync(CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<StatusDbContext>();
+        await DisabledSubscriptions.SkipAllPendingAsync(db, cancellationToken);
+        var now = clock.GetUtcNow().UtcDateTime;
+        metrics.SetPending(await db.WebhookDeliveries.CountAsync(d => d.Status == WebhookDeliveryStatus.Pending && d.NextAttemptAt <= now, cancellationToken));
     }
 
     /// <returns>How many deliveries were attempted.</returns>
@@ -161,6 +179,7 @@ public sealed class WebhookDispatcher(
                     .SetProperty(x => x.UpdatedAt, now), cancellationToken);
             if (disabled > 0)
             {
+                await DisabledSubscriptions.SkipPendingAsync(db, id, cancellationToken);
                 subscriptionCache.Invalidate();
                 Log.SubscriptionDisabled(logger, id, reason);
             }

@@ -84,6 +84,12 @@ public static class WebhookDeliveryStatus
 
     /// <summary>Every attempt of the retry schedule failed.</summary>
     public const string Failed = "failed";
+
+    /// <summary>
+    /// Not sent because its subscription was disabled while it waited. It stays in the log, and a replay of its time
+    /// range sends it again once the subscription is re-enabled.
+    /// </summary>
+    public const string Skipped = "skipped";
 }
 
 /// <summary>One HTTP attempt of a delivery: the log the subscription's owner reads.</summary>

@@ -5,11 +5,18 @@ using System.Text;
 namespace EmailPlatform.Status.Webhooks;
 
 /// <summary>One HTTP attempt of one delivery, signed per Standard Webhooks. Never retries: the dispatcher does.</summary>
-public sealed class WebhookSender(IHttpClientFactory clients, TimeProvider clock)
+public sealed class WebhookSender(IHttpClientFactory clients, TimeProvider clock, WebhookMetrics metrics)
 {
     public const string HttpClientName = "webhooks";
 
     public async Task<WebhookAttemptResult> SendAsync(string url, string secret, WebhookDeliveryRecord delivery, CancellationToken cancellationToken)
+    {
+        var result = await AttemptAsync(url, secret, delivery, cancellationToken);
+        metrics.Attempted(result);
+        return result;
+    }
+
+    private async Task<WebhookAttemptResult> AttemptAsync(string url, string secret, WebhookDeliveryRecord delivery, CancellationToken cancellationToken)
     {
         var timestamp = clock.GetUtcNow().ToUnixTimeSeconds();
         using var request = new HttpRequestMessage(HttpMethod.Post, url)
@@ -26,12 +33,13 @@ public sealed class WebhookSender(IHttpClientFactory clients, TimeProvider clock
         {
             using var response = await clients.CreateClient(HttpClientName).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
             var status = (int)response.StatusCode;
-            return new WebhookAttemptResult(response.IsSuccessStatusCode, status, Elapsed(started),
-                response.IsSuccessStatusCode ? null : $"The endpoint answered HTTP {status}.");
+            return response.IsSuccessStatusCode
+                ? new WebhookAttemptResult(true, status, Elapsed(started), null)
+                : new WebhookAttemptResult(false, status, Elapsed(started), $"The endpoint answered HTTP {status}.", $"{status / 100}xx");
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or WebhookTargetRefusedException && !cancellationToken.IsCancellationRequested)
         {
-            return new WebhookAttemptResult(false, null, Elapsed(started), Describe(ex));
+            return new WebhookAttemptResult(false, null, Elapsed(started), Describe(ex), ErrorType(ex));
         }
     }
 
@@ -44,7 +52,16 @@ public sealed class WebhookSender(IHttpClientFactory clients, TimeProvider clock
         _ => "The request failed.",
     };
 
+    /// <summary>The <c>error.type</c> of a failure without a status code.</summary>
+    private static string ErrorType(Exception ex) => ex switch
+    {
+        TaskCanceledException => "timeout",
+        WebhookTargetRefusedException or { InnerException: WebhookTargetRefusedException } => "refused_target",
+        _ => "connection",
+    };
+
     private static int Elapsed(long started) => (int)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
 }
 
-public sealed record WebhookAttemptResult(bool Succeeded, int? StatusCode, int LatencyMs, string? Error);
+/// <param name="ErrorType">For a failure, its kind as the <c>error.type</c> metric tag has it: <c>4xx</c>, <c>5xx</c>, <c>timeout</c>, <c>connection</c>, <c>refused_target</c>.</param>
+public sealed record WebhookAttemptResult(bool Succeeded, int? StatusCode, int LatencyMs, string? Error, string? ErrorType = null);

@@ -16,7 +16,8 @@ public static class WebhooksEndpoints
         group.MapPost("/", CreateAsync).WithName("CreateWebhook").WithSummary("Subscribes a URL to event types; the answer carries the signing secret, once.");
         group.MapGet("/", ListAsync).WithName("ListWebhooks");
         group.MapGet("/{id}", GetAsync).WithName("GetWebhook");
-        group.MapPatch("/{id}", UpdateAsync).WithName("UpdateWebhook").WithSummary("Changes url or events, or re-enables a disabled subscription with {\"enabled\": true}.");
+        group.MapPatch("/{id}", UpdateAsync).WithName("UpdateWebhook")
+            .WithSummary("Changes url or events, or disables ({\"enabled\": false}: its pending deliveries are skipped) or re-enables ({\"enabled\": true}) a subscription.");
         group.MapDelete("/{id}", DeleteAsync).WithName("DeleteWebhook");
         group.MapWebhookDeliveries();
         return group;
@@ -86,6 +87,11 @@ public static class WebhooksEndpoints
         subscription.UpdatedAt = clock.GetUtcNow().UtcDateTime;
         await db.SaveChangesAsync(cancellationToken);
         cache.Invalidate();
+        if (!subscription.Enabled)
+        {
+            await DisabledSubscriptions.SkipPendingAsync(db, subscription.Id, cancellationToken);
+        }
+
         return TypedResults.Ok(WebhookResponse.From(subscription));
     }
 

@@ -37,6 +37,7 @@ internal static class WebhooksExtensions
             });
 
         services.AddSingleton<WebhookSubscriptionCache>();
+        services.AddSingleton<WebhookMetrics>();
         services.AddSingleton<WebhookSender>();
         services.AddScoped<WebhookOutbox>();
         services.AddSingleton<WebhookDispatcher>();

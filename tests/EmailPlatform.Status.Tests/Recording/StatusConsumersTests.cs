@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using EmailPlatform.Contracts;
@@ -72,6 +73,37 @@ public sealed class StatusConsumersTests
         var bob = Recipient(final, "bob@example.com");
         Assert.Equal(("suppressed", "Hard bounce 550 5.1.1"), (bob.GetProperty("status").GetString(), bob.GetProperty("reason").GetString()));
         Assert.Contains(final.GetProperty("events").EnumerateArray(), e => e.GetProperty("type").GetString() == "email.suppressed");
+    }
+
+    [Fact]
+    public async Task TheEmailShowsTheTraceIdItWasAcceptedInAndRecordedEventsAreCounted()
+    {
+        await using var api = await StatusApi.StartAsync();
+        using var client = api.CreateClient();
+        await Eventually.GetAsync(
+            async () => (await client.GetAsync(new Uri("/health/ready", UriKind.Relative))).StatusCode,
+            status => status == HttpStatusCode.OK, Timeout, "the status service to be ready");
+        var bus = api.Services.GetRequiredService<IBus>();
+        var emailId = Guid.NewGuid();
+
+        // As the ingress does: the accept's trace continues through the bus (W3C trace context) into the status service.
+        string acceptedIn;
+        // Recorded (sampled), as a traced request is: MassTransit writes trace context only for a sampled send.
+        using (var ingress = new Activity("ingress accept") { ActivityTraceFlags = ActivityTraceFlags.Recorded }.SetIdFormat(ActivityIdFormat.W3C).Start())
+        {
+            acceptedIn = ingress.TraceId.ToHexString();
+            await bus.Publish(TestEvents.Accepted(emailId, to: ["alice@example.com"]));
+        }
+
+        // The worker's outcome travels in a trace of its own here; the email keeps the accept's.
+        await bus.Publish(TestEvents.Delivered(emailId, "alice@example.com"));
+
+        var email = await GetWhenAsync(client, emailId, e => e.GetProperty("last_event").GetString() == "delivered", "the delivery to be recorded");
+        Assert.Equal(acceptedIn, email.GetProperty("trace_id").GetString());
+
+        var metrics = await client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        Assert.Matches("emailplatform_status_events_recorded_total\\{[^}]*emailplatform_event_type=\"email.accepted\"[^}]*\\} 1", metrics);
+        Assert.Matches("emailplatform_status_events_recorded_total\\{[^}]*emailplatform_event_type=\"email.delivered\"[^}]*\\} 1", metrics);
     }
 
     private static async Task<JsonElement> GetWhenAsync(HttpClient client, Guid emailId, Func<JsonElement, bool> done, string what)

@@ -111,7 +111,7 @@ public sealed class WebhookDeliveryTests
     }
 
     [Fact]
-    public async Task SubscriptionFailingContinuouslyIsDisabledAndResumesWhenReEnabled()
+    public async Task SubscriptionFailingContinuouslyIsDisabledItsPendingDeliverySkippedAndAReplaySendsItAfterReEnabling()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
         receiver.FailAll = true;
@@ -121,6 +121,7 @@ public sealed class WebhookDeliveryTests
         await using var api = await StatusApi.StartAsync(settings);
         using var client = api.CreateClient();
         var (subscriptionId, _) = await SubscribeAsync(client, receiver.Url, "email.delivered");
+        var before = DateTimeOffset.UtcNow.AddMinutes(-1);
         var emailId = Guid.NewGuid();
         await api.RecordAsync(TestEvents.Accepted(emailId, to: [Alice]), TestEvents.Delivered(emailId, Alice));
 
@@ -128,9 +129,10 @@ public sealed class WebhookDeliveryTests
             s => !s.GetProperty("enabled").GetBoolean(), TimeSpan.FromSeconds(20), "the subscription disabled");
         Assert.False(string.IsNullOrEmpty(disabled.GetProperty("disabled_reason").GetString()));
         Assert.NotEqual(JsonValueKind.Null, disabled.GetProperty("disabled_at").ValueKind);
-        await Task.Delay(600);
-        var attemptsWhileDisabled = receiver.Requests.Count;
-        Assert.Equal(3, attemptsWhileDisabled);
+        var skipped = Assert.Single((await DeliveriesAsync(client, subscriptionId)).GetProperty("data").EnumerateArray());
+        Assert.Equal(("skipped", DisabledSubscriptions.Reason), (skipped.GetProperty("status").GetString(), skipped.GetProperty("last_error").GetString()));
+        Assert.Equal(JsonValueKind.Null, skipped.GetProperty("next_attempt_at").ValueKind);
+        Assert.Equal(3, receiver.Requests.Count);
 
         // Events recorded while disabled are not queued for it (a range replay can send them later).
         var other = Guid.NewGuid();
@@ -146,8 +148,63 @@ public sealed class WebhookDeliveryTests
             Assert.Equal(JsonValueKind.Null, json.RootElement.GetProperty("disabled_reason").ValueKind);
         }
 
-        var requests = await ReceivedAsync(receiver, 4, "the pending delivery sent after re-enabling");
-        Assert.Equal(200, requests[3].Answered);
+        using (var replay = await client.PostAsJsonAsync(new Uri($"/v1/webhooks/{subscriptionId}/replay", UriKind.Relative),
+            new { from = before, to = DateTimeOffset.UtcNow.AddMinutes(1) }))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, replay.StatusCode);
+        }
+
+        var requests = await ReceivedAsync(receiver, 5, "both events replayed after re-enabling");
+        Assert.All(requests.Skip(3), r => Assert.Equal(200, r.Answered));
+        Assert.Contains(requests.Skip(3), r => r.Id == requests[0].Id);
+        Assert.Equal("skipped", (await api.WithStoreAsync(db => db.WebhookDeliveries.SingleAsync(d => d.Id == skipped.GetProperty("id").GetGuid()))).Status);
+    }
+
+    [Fact]
+    public async Task DisablingThroughTheApiSkipsPendingDeliveriesWhichAreNotSentAfterReEnablingAndAttemptsShowInMetrics()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.FailAll = true;
+        var settings = FastRetries(retries: 0);
+        settings["Webhooks:RetrySchedule:0"] = "01:00:00";
+        await using var api = await StatusApi.StartAsync(settings);
+        using var client = api.CreateClient();
+        var (subscriptionId, _) = await SubscribeAsync(client, receiver.Url, "email.delivered");
+        var first = Guid.NewGuid();
+        await api.RecordAsync(TestEvents.Accepted(first, to: [Alice]), TestEvents.Delivered(first, Alice));
+        var failed = await ReceivedAsync(receiver, 1, "the first, failed attempt");
+        await Eventually.GetAsync(() => DeliveriesAsync(client, subscriptionId),
+            l => l.GetProperty("data")[0].GetProperty("attempts").GetInt32() == 1, TimeSpan.FromSeconds(20), "the failed attempt recorded");
+
+        using (var patch = await client.PatchAsJsonAsync(new Uri($"/v1/webhooks/{subscriptionId}", UriKind.Relative), new { enabled = false }))
+        {
+            Assert.Equal(HttpStatusCode.OK, patch.StatusCode);
+        }
+
+        var skipped = Assert.Single((await DeliveriesAsync(client, subscriptionId)).GetProperty("data").EnumerateArray());
+        Assert.Equal("skipped", skipped.GetProperty("status").GetString());
+        Assert.Equal(JsonValueKind.Null, skipped.GetProperty("next_attempt_at").ValueKind);
+
+        receiver.FailAll = false;
+        using (var patch = await client.PatchAsJsonAsync(new Uri($"/v1/webhooks/{subscriptionId}", UriKind.Relative), new { enabled = true }))
+        {
+            Assert.Equal(HttpStatusCode.OK, patch.StatusCode);
+        }
+
+        // A new event goes out; the skipped one, even once its retry would have been due, does not.
+        await api.WithStoreAsync(db => db.WebhookDeliveries.ExecuteUpdateAsync(s => s.SetProperty(d => d.NextAttemptAt, DateTime.UtcNow.AddMinutes(-1))));
+        var second = Guid.NewGuid();
+        await api.RecordAsync(TestEvents.Accepted(second, to: [Alice]), TestEvents.Delivered(second, Alice));
+        var requests = await Eventually.GetAsync(() => Task.FromResult(receiver.Succeeded), r => r.Count >= 1, TimeSpan.FromSeconds(20), "the new event");
+        Assert.NotEqual(failed[0].Id, requests[0].Id);
+        Assert.Single(receiver.Requests, r => r.Id == failed[0].Id);
+
+        var metrics = await client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        Assert.Matches("emailplatform_webhook_deliveries_total\\{[^}]*emailplatform_outcome=\"failure\"", metrics);
+        Assert.Matches("emailplatform_webhook_deliveries_total\\{[^}]*emailplatform_outcome=\"success\"", metrics);
+        Assert.Matches("emailplatform_webhook_failures_total\\{[^}]*error_type=\"5xx\"", metrics);
+        Assert.Contains("emailplatform_webhook_delivery_duration_seconds_bucket", metrics, StringComparison.Ordinal);
+        Assert.Contains("emailplatform_webhook_pending", metrics, StringComparison.Ordinal);
     }
 
     [Fact]
