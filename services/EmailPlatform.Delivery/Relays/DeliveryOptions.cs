@@ -18,6 +18,9 @@ public sealed class DeliveryOptions
     /// <summary>The upstream relays (<c>Delivery:Relays:0:Host</c>, env <c>Delivery__Relays__0__Host</c>, …).</summary>
     public List<RelayOptions> Relays { get; set; } = [];
 
+    /// <summary>Routing rules by sender domain or tag (<c>Delivery:Routes:0:SenderDomain</c>, <c>:Tag</c>, <c>:Relays:0</c>).</summary>
+    public List<RouteOptions> Routes { get; set; } = [];
+
     /// <summary>DKIM keys by sender domain (<c>Delivery:Dkim:0:Domain</c>, <c>:Selector</c>, <c>:PrivateKey</c> or <c>:PrivateKeyFile</c>).</summary>
     public List<DkimKeyOptions> Dkim { get; set; } = [];
 

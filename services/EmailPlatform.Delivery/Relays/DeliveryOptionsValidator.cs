@@ -46,6 +46,11 @@ internal sealed class DeliveryOptionsValidator : IValidateOptions<DeliveryOption
             }
         }
 
+        for (var i = 0; i < options.Routes.Count; i++)
+        {
+            ValidateRoute($"{section}:Routes:{i}", options.Routes[i], names, failures);
+        }
+
         var domains = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         for (var i = 0; i < options.Dkim.Count; i++)
         {
@@ -130,6 +135,24 @@ internal sealed class DeliveryOptionsValidator : IValidateOptions<DeliveryOption
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void ValidateRoute(string key, RouteOptions route, Dictionary<string, int> relays, List<string> failures)
+    {
+        if (string.IsNullOrWhiteSpace(route.SenderDomain) && string.IsNullOrWhiteSpace(route.Tag))
+        {
+            failures.Add($"{key} needs a condition: set {key}:SenderDomain (e.g. tenant-a.example) or {key}:Tag (name=value, or name).");
+        }
+
+        if (route.Relays.Count == 0)
+        {
+            failures.Add($"{key}:Relays is empty: name at least one relay of Delivery:Relays ({key}:Relays:0).");
+        }
+
+        foreach (var name in route.Relays.Where(n => !relays.ContainsKey(n)))
+        {
+            failures.Add($"{key}:Relays names '{name}', which is not a relay of Delivery:Relays (by Name).");
+        }
     }
 
     private static void ValidateRelay(string key, RelayOptions relay, List<string> failures)

@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using System.Threading.RateLimiting;
+using EmailPlatform.Contracts;
 using Microsoft.Extensions.Options;
+using MimeKit;
 
 namespace EmailPlatform.Delivery.Relays;
 
@@ -8,7 +10,8 @@ namespace EmailPlatform.Delivery.Relays;
 /// Chooses the relays for an attempt, in the order to try them: by <see cref="RelayOptions.Priority"/> (lowest
 /// first), and within one priority in a random order weighted by <see cref="RelayOptions.Weight"/>, so traffic is
 /// shared by weight and fails over to the next relay, then the next priority. Relays whose breaker is open are
-/// left out; when every breaker is open, the list is empty and the recipients are deferred.
+/// left out; when every breaker is open, the list is empty and the recipients are deferred. A routing rule
+/// (<c>Delivery:Routes</c>, by sender domain or tag) narrows the relays an email may use.
 /// </summary>
 /// <remarks>
 /// <see cref="RelayOptions.MaxMessagesPerSecond"/> is enforced per worker replica (a token bucket here): the workers
@@ -23,11 +26,17 @@ internal sealed class RelayRouter(IOptions<DeliveryOptions> options, TimeProvide
     /// <summary>The relay first in line when every breaker is closed (the lowest priority, first configured).</summary>
     public static RelayOptions Primary(DeliveryOptions options) => options.Relays.OrderBy(r => r.Priority).First();
 
-    /// <summary>The relays to try for one attempt, each already admitted by its breaker.</summary>
-    public IReadOnlyList<RelayOptions> Candidates()
+    /// <summary>
+    /// The relays to try for one attempt of <paramref name="email"/>, in order: those of the first
+    /// <c>Delivery:Routes</c> rule it matches, else all of them.
+    /// </summary>
+    public IReadOnlyList<RelayOptions> Candidates(SendEmail email) => Candidates(RouteFor(email));
+
+    /// <summary>The relays to try for one attempt among <paramref name="relays"/> (all when null).</summary>
+    public IReadOnlyList<RelayOptions> Candidates(IReadOnlyCollection<RelayOptions>? relays = null)
     {
         var result = new List<RelayOptions>();
-        foreach (var group in options.Value.Relays.GroupBy(r => r.Priority).OrderBy(g => g.Key))
+        foreach (var group in (relays ?? options.Value.Relays).GroupBy(r => r.Priority).OrderBy(g => g.Key))
         {
             var remaining = group.ToList();
             while (remaining.Count > 0)
@@ -74,6 +83,46 @@ internal sealed class RelayRouter(IOptions<DeliveryOptions> options, TimeProvide
         }));
         using var lease = await limiter.AcquireAsync(1, cancellationToken);
     }
+
+    /// <summary>The relays of the first routing rule the email matches; null when none does.</summary>
+    internal IReadOnlyCollection<RelayOptions>? RouteFor(SendEmail email)
+    {
+        var settings = options.Value;
+        if (settings.Routes.Count == 0)
+        {
+            return null;
+        }
+
+        var domain = SenderDomain(email.From);
+        foreach (var route in settings.Routes)
+        {
+            if (route.SenderDomain is { Length: > 0 } wanted && !string.Equals(wanted, domain, StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            if (route.Tag is { Length: > 0 } tag && !email.Tags.Any(t => Matches(tag, t)))
+            {
+                continue;
+            }
+
+            var names = new HashSet<string>(route.Relays, StringComparer.OrdinalIgnoreCase);
+            return settings.Relays.Where(r => names.Contains(r.Name)).ToList();
+        }
+
+        return null;
+    }
+
+    private static bool Matches(string rule, EmailTag tag)
+    {
+        var equals = rule.IndexOf('=');
+        return equals < 0
+            ? string.Equals(rule, tag.Name, StringComparison.Ordinal)
+            : string.Equals(rule[..equals], tag.Name, StringComparison.Ordinal) && string.Equals(rule[(equals + 1)..], tag.Value, StringComparison.Ordinal);
+    }
+
+    private static string? SenderDomain(string from) =>
+        MailboxAddress.TryParse(from, out var mailbox) && mailbox.Address.LastIndexOf('@') is var at and > 0 ? mailbox.Address[(at + 1)..] : null;
 
     private RelayBreaker Breaker(RelayOptions relay) => _breakers.GetOrAdd(relay.Name, _ => new RelayBreaker(options.Value, time));
 

@@ -66,7 +66,7 @@ internal sealed class EmailSender(
             {
                 IReadOnlyList<RecipientOutcome> sent;
                 var attempt = new SmtpAttempt(email.EmailId, email.Priority) { BeforeTransaction = lease.RenewBeforeTransactionAsync };
-                (sent, relayName) = await SendThroughRelaysAsync(attempt, message, email.Envelope with { RcptTo = rcptTo }, cancellationToken);
+                (sent, relayName) = await SendThroughRelaysAsync(attempt, email, message, email.Envelope with { RcptTo = rcptTo }, cancellationToken);
                 outcomes = [.. suppressed, .. sent];
             }
         }
@@ -130,11 +130,12 @@ internal sealed class EmailSender(
     /// transaction, or the session broke mid-message, that is the attempt's outcome.
     /// </summary>
     private async Task<(IReadOnlyList<RecipientOutcome> Outcomes, string? Relay)> SendThroughRelaysAsync(
-        SmtpAttempt attempt, MimeKit.MimeMessage message, Envelope envelope, CancellationToken cancellationToken)
+        SmtpAttempt attempt, SendEmail email, MimeKit.MimeMessage message, Envelope envelope, CancellationToken cancellationToken)
     {
+        var routeOf = relays.RouteFor(email);
         IReadOnlyList<RecipientOutcome>? outcomes = null;
         string? used = null;
-        foreach (var relay in relays.Candidates())
+        foreach (var relay in relays.Candidates(routeOf))
         {
             if (!relays.TryEnter(relay))
             {
@@ -179,7 +180,7 @@ internal sealed class EmailSender(
 
         return outcomes is null
             ? (envelope.RcptTo.Select(r => new RecipientOutcome(r, RecipientOutcomeKind.Deferred, null,
-                "No relay is available: every relay is failing and skipped for a cool-down.")).ToList(), null)
+                "No relay is available: every relay this email may use is failing and skipped for a cool-down.")).ToList(), null)
             : (outcomes, used);
     }
 

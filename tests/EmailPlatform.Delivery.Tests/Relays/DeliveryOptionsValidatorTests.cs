@@ -48,6 +48,23 @@ public sealed class DeliveryOptionsValidatorTests
     }
 
     [Fact]
+    public void RouteWithoutAConditionOrWithAnUnknownRelayFailsNamingItsIndex()
+    {
+        var options = new DeliveryOptions
+        {
+            Relays = [new RelayOptions { Name = "shared", Host = "smtp.example" }],
+            Routes = [new RouteOptions { Relays = ["shared"] }, new RouteOptions { Tag = "tenant=a", Relays = ["nowhere"] }, new RouteOptions { SenderDomain = "a.example" }],
+        };
+
+        var failures = new DeliveryOptionsValidator().Validate(null, options).Failures!.ToList();
+
+        Assert.Contains(failures, f => f.StartsWith("Delivery:Routes:0 needs a condition", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Delivery:Routes:1:Relays names 'nowhere'", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Delivery:Routes:2:Relays is empty", StringComparison.Ordinal));
+        Assert.Equal(3, failures.Count);
+    }
+
+    [Fact]
     public void BadStatusUrlAndSuppressionCacheDurationFailNamingTheirKeys()
     {
         var options = new DeliveryOptions

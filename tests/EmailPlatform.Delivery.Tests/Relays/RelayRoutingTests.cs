@@ -46,6 +46,51 @@ public sealed class RelayRoutingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task MailMatchingARouteGoesOnlyThroughItsRelays()
+    {
+        await using var tenantRelay = await ScriptedSmtpServer.StartAsync();
+        var settings = TwoRelays(_relay.Port, threshold: 5);
+        settings["Delivery:Relays:0:Name"] = "shared";
+        settings["Delivery:Relays:0:Host"] = "127.0.0.1";
+        settings["Delivery:Relays:0:Security"] = "None";
+        settings["Delivery:Relays:1:Name"] = "tenant";
+        settings["Delivery:Relays:1:Port"] = tenantRelay.Port.ToString(CultureInfo.InvariantCulture);
+        settings["Delivery:Routes:0:SenderDomain"] = "ACME.example";
+        settings["Delivery:Routes:0:Relays:0"] = "tenant";
+        settings["Delivery:Routes:1:Tag"] = "category=marketing";
+        settings["Delivery:Routes:1:Relays:0"] = "tenant";
+        await using var host = await DeliveryHost.StartAsync(_relay.Port, settings: settings);
+
+        var byDomain = TestEmails.Create(to: ["a@example.com"]);
+        var byTag = TestEmails.Create(to: ["b@example.com"]) with { From = "news@other.example", Tags = [new EmailTag("category", "marketing")] };
+        var unmatched = TestEmails.Create(to: ["c@example.com"]) with { From = "news@other.example", Tags = [new EmailTag("category", "receipt")] };
+        await host.SendAsync(byDomain);
+        await host.SendAsync(byTag);
+        await host.SendAsync(unmatched);
+
+        var delivered = await host.WaitForAsync<EmailDelivered>(d => d.Count == 3, "the three deliveries");
+        Assert.Equal("tenant", delivered.Single(d => d.EmailId == byDomain.EmailId).Relay);
+        Assert.Equal("tenant", delivered.Single(d => d.EmailId == byTag.EmailId).Relay);
+        Assert.Equal("shared", delivered.Single(d => d.EmailId == unmatched.EmailId).Relay);
+        Assert.Equal(["a@example.com", "b@example.com"], tenantRelay.Received.SelectMany(m => m.RcptTo).Order());
+        Assert.Equal(["c@example.com"], _relay.Received.SelectMany(m => m.RcptTo));
+    }
+
+    [Fact]
+    public void RoutedMailNeverFailsOverToARelayOutsideItsRoute()
+    {
+        var options = new DeliveryOptions
+        {
+            Relays = [new RelayOptions { Name = "shared", Host = "a" }, new RelayOptions { Name = "tenant", Host = "b", Priority = 10 }],
+            Routes = [new RouteOptions { SenderDomain = "acme.example", Relays = ["tenant"] }],
+        };
+        var router = new RelayRouter(Options.Create(options), TimeProvider.System);
+
+        Assert.Equal(["tenant"], router.Candidates(TestEmails.Create()).Select(r => r.Name));
+        Assert.Equal(["shared", "tenant"], router.Candidates(TestEmails.Create() with { From = "x@acme.example.org" }).Select(r => r.Name));
+    }
+
+    [Fact]
     public void LowerPriorityIsAlwaysTriedFirstAndWeightsShareTrafficWithinAPriority()
     {
         var router = Router(
