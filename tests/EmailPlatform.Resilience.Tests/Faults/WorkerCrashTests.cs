@@ -1,0 +1,49 @@
+using EmailPlatform.Resilience.Tests.Support;
+using Npgsql;
+using Xunit.Abstractions;
+
+namespace EmailPlatform.Resilience.Tests.Faults;
+
+/// <summary>Delivery workers killed with SIGKILL in the middle of a run, while a second worker keeps going.</summary>
+[Trait("Category", "Fault")]
+public sealed class WorkerCrashTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task WorkerKilledThreeTimesMidRunLosesNothingAndTheSecondWorkerFinishes()
+    {
+        await using var run = await FaultRun.StartAsync(output, workers: 2);
+        var sender = run.Send(FaultScale.Emails, FaultScale.Rate);
+
+        var pendingAtKills = new List<int>();
+        for (var kill = 1; kill <= 3; kill++)
+        {
+            // Kill while the relay is receiving, so transactions are cut off mid-flight.
+            await run.Relay.ReceivedAsync(FaultScale.Emails * kill / 5, sender.Completion);
+            var atRelay = run.Relay.Received.Count;
+            await run.Stack.KillWorkerAsync(0);
+            pendingAtKills.Add(FaultScale.Emails - atRelay);
+            output.WriteLine($"killed worker 0 ({kill} of 3) with {atRelay} of {FaultScale.Emails} emails at the relay");
+            if (kill < 3)
+            {
+                // Back in the race, so that the next kill again cuts off transactions in flight.
+                await run.Stack.StartWorkerAsync(0);
+            }
+        }
+
+        // The only duplicates SMTP allows: a relay's 250 not yet recorded when the worker died, at most one per
+        // connection (4) per kill. The killed worker's claims are taken over after Delivery:ClaimLease.
+        var outcome = await run.SettleAsync("worker kill -9 ×3", sender, allowedDuplicates: 3 * 4);
+        Assert.True(pendingAtKills[0] > 0, "the first kill came after the run had ended: it tested nothing");
+        Assert.True(run.Stack.Workers[0] is null && run.Stack.Workers[1] is not null, "worker 1 alone was to finish the run");
+        output.WriteLine($"recipients sent more than once by the workers' own count (claims taken over after a kill): {await RetriedAsync(run)}");
+        Assert.Equal(sender.Accepted.Count, outcome.Accepted);
+    }
+
+    private static async Task<long> RetriedAsync(FaultRun run)
+    {
+        await using var connection = new NpgsqlConnection(run.Stack.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT count(*) FROM deliveries WHERE attempt > 1", connection);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+}

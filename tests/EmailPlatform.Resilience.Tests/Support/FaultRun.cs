@@ -1,0 +1,205 @@
+using System.Text;
+using EmailPlatform.Testing;
+using MimeKit;
+using MimeKit.Utils;
+using Npgsql;
+using Xunit.Abstractions;
+
+namespace EmailPlatform.Resilience.Tests.Support;
+
+/// <summary>
+/// One fault scenario: the platform as processes delivering to a scripted relay, emails sent at a steady rate, the
+/// fault injected by the test, and then the check every scenario ends with (<see cref="SettleAsync"/>).
+/// </summary>
+internal sealed class FaultRun : IAsyncDisposable
+{
+    /// <summary>
+    /// Short timeouts so a fault costs seconds, not the production minutes: retries every 2 s, a claim left by a
+    /// killed worker taken over after 30 s (it must outlast the longest attempt: 2 × connect + 4 × command timeouts).
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, string?> FastRecovery = new Dictionary<string, string?>
+    {
+        ["Logging__LogLevel__Default"] = "Warning",
+        ["Ingress__RateLimit__PermitsPerSecond"] = "100000",
+        ["Delivery__RetrySchedule__0"] = "00:00:02",
+        ["Delivery__RetryPollInterval"] = "00:00:01",
+        ["Delivery__ConnectTimeout"] = "00:00:03",
+        ["Delivery__ConnectRetries"] = "1",
+        ["Delivery__CommandTimeout"] = "00:00:05",
+        ["Delivery__ClaimLease"] = "00:00:30",
+        ["Delivery__RequeueAfter"] = "00:00:20",
+        ["Delivery__BreakerCoolDown"] = "00:00:02",
+    };
+
+    private readonly ITestOutputHelper _output;
+
+    private FaultRun(ITestOutputHelper output, Relay relay, PlatformStack stack)
+    {
+        _output = output;
+        Relay = relay;
+        Stack = stack;
+    }
+
+    public Relay Relay { get; }
+
+    public PlatformStack Stack { get; }
+
+    public static async Task<FaultRun> StartAsync(ITestOutputHelper output, int workers = 1, string? postgresAdmin = null, Uri? rabbitMq = null)
+    {
+        var relay = await Relay.StartAsync();
+        try
+        {
+            var stack = await PlatformStack.CreateAsync(new PlatformStackOptions
+            {
+                RelayHost = "127.0.0.1",
+                RelayPort = relay.Port,
+                RelayConnections = 4,
+                MaxPoolSize = 5,
+                PostgresAdmin = postgresAdmin,
+                RabbitMq = rabbitMq,
+                Environment = FastRecovery,
+            });
+            try
+            {
+                await stack.StartAllAsync(workers);
+                return new FaultRun(output, relay, stack);
+            }
+            catch
+            {
+                await stack.DisposeAsync();
+                throw;
+            }
+        }
+        catch
+        {
+            await relay.DisposeAsync();
+            throw;
+        }
+    }
+
+    public Sender Send(int count, double rate) => Sender.Start(Stack.CreateClient(), count, rate);
+
+    /// <summary>
+    /// Waits until every accepted email is in a final state, then checks that each was delivered and reached the relay,
+    /// and counts the messages the relay got more than once (by Message-ID). Asserts at most
+    /// <paramref name="allowedDuplicates"/> of those; reports everything to the test output.
+    /// </summary>
+    /// <param name="expectDeferrals">The fault must have deferred some recipients: proof that it hit emails in flight.</param>
+    public async Task<FaultOutcome> SettleAsync(string scenario, Sender sender, int allowedDuplicates, bool expectDeferrals = false)
+    {
+        await sender.Completion;
+        var accepted = sender.Accepted.ToList();
+        Assert.True(accepted.Count > 0, $"{scenario}: nothing was accepted ({Describe(sender.Refused)}).{Environment.NewLine}{Stack.Logs}");
+
+        StatusRows rows;
+        try
+        {
+            rows = await Eventually.GetAsync(
+                () => StatusRows.ReadAsync(Stack.ConnectionString, accepted),
+                r => r.Final == accepted.Count,
+                FaultScale.Settle,
+                $"{scenario}: every accepted email in a final state");
+        }
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException(ex.Message + Environment.NewLine + Stack.Logs, ex);
+        }
+
+        var received = Relay.Received
+            .Select(m => MessageId(m.Raw))
+            .GroupBy(id => id, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+        var missing = rows.MessageIds.Values.Count(id => !received.ContainsKey(id));
+        var duplicates = rows.MessageIds.Values.Sum(id => Math.Max(0, received.GetValueOrDefault(id) - 1));
+        var deferrals = await CountDeferralsAsync(accepted);
+        var outcome = new FaultOutcome(scenario, accepted.Count, sender.Refused, rows.ByState, missing, duplicates, deferrals);
+        _output.WriteLine(outcome.ToString());
+
+        Assert.True(rows.ByState.GetValueOrDefault("delivered") == accepted.Count, $"{outcome}{Environment.NewLine}{Stack.Logs}");
+        Assert.True(missing == 0, $"{missing} accepted email(s) never reached the relay: {outcome}");
+        Assert.True(duplicates <= allowedDuplicates, $"{duplicates} duplicate(s), at most {allowedDuplicates} allowed: {outcome}");
+        Assert.True(!expectDeferrals || deferrals > 0, $"the fault deferred nothing, so it hit no email in flight: {outcome}");
+        return outcome;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Stack.DisposeAsync();
+        await Relay.DisposeAsync();
+    }
+
+    private async Task<long> CountDeferralsAsync(IReadOnlyList<Guid> ids)
+    {
+        await using var connection = new NpgsqlConnection(Stack.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT count(*) FROM events WHERE type = 'email.deferred' AND email_id = ANY(@ids)", connection);
+        command.Parameters.AddWithValue("ids", ids.ToArray());
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    private static string Describe(IReadOnlyDictionary<string, int> counts) =>
+        counts.Count == 0 ? "none" : string.Join(", ", counts.OrderBy(c => c.Key, StringComparer.Ordinal).Select(c => $"{c.Key}×{c.Value}"));
+
+    private static string MessageId(byte[] raw)
+    {
+        var headers = HeaderList.Load(new MemoryStream(raw));
+        return MimeUtils.ParseMessageId(headers[HeaderId.MessageId] ?? "") ?? "";
+    }
+
+    /// <summary>What the status service holds for the accepted emails, read from its tables.</summary>
+    private sealed record StatusRows(int Final, IReadOnlyDictionary<string, int> ByState, IReadOnlyDictionary<Guid, string> MessageIds)
+    {
+        private static readonly HashSet<string> FinalStates = ["delivered", "bounced", "failed", "suppressed", "canceled"];
+
+        public static async Task<StatusRows> ReadAsync(string connectionString, IReadOnlyList<Guid> ids)
+        {
+            var byState = new Dictionary<string, int>(StringComparer.Ordinal);
+            var messageIds = new Dictionary<Guid, string>();
+            var final = 0;
+            try
+            {
+                await using var connection = new NpgsqlConnection(connectionString);
+                await connection.OpenAsync();
+                await using var command = new NpgsqlCommand("SELECT id, state, message_id FROM emails WHERE id = ANY(@ids)", connection);
+                command.Parameters.AddWithValue("ids", ids.ToArray());
+                await using var reader = await command.ExecuteReaderAsync();
+                while (await reader.ReadAsync())
+                {
+                    var state = reader.GetString(1);
+                    byState[state] = byState.GetValueOrDefault(state) + 1;
+                    if (!reader.IsDBNull(2))
+                    {
+                        messageIds[reader.GetGuid(0)] = MimeUtils.ParseMessageId(reader.GetString(2)) ?? reader.GetString(2);
+                        final += FinalStates.Contains(state) ? 1 : 0;
+                    }
+                }
+            }
+            catch (NpgsqlException)
+            {
+                // The store may be the thing that is down: report nothing final yet and look again.
+            }
+
+            byState["(not recorded yet)"] = ids.Count - byState.Values.Sum();
+            return new StatusRows(final, byState, messageIds);
+        }
+
+        public override string ToString() =>
+            $"{Final} of the accepted emails final; by state: {string.Join(", ", ByState.Select(s => $"{s.Key} {s.Value}"))}";
+    }
+}
+
+/// <summary>What one scenario ended with, as reported in the test output.</summary>
+internal sealed record FaultOutcome(string Scenario, int Accepted, IReadOnlyDictionary<string, int> Refused,
+    IReadOnlyDictionary<string, int> ByState, int MissingAtRelay, int Duplicates, long Deferrals)
+{
+    public override string ToString()
+    {
+        var text = new StringBuilder();
+        text.Append(System.Globalization.CultureInfo.InvariantCulture, $"[{Scenario}] accepted {Accepted}; not accepted: ");
+        text.Append(Refused.Count == 0 ? "none" : string.Join(", ", Refused.Select(r => $"{r.Key}×{r.Value}")));
+        text.Append("; final states: ").Append(string.Join(", ", ByState.Where(s => s.Value > 0).Select(s => $"{s.Key} {s.Value}")));
+        text.Append(System.Globalization.CultureInfo.InvariantCulture,
+            $"; deferrals recorded {Deferrals}; missing at the relay {MissingAtRelay}; duplicates at the relay (by Message-ID) {Duplicates}");
+        return text.ToString();
+    }
+}
