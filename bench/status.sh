@@ -13,7 +13,7 @@
 # delivered, 2% bounced (and suppressed), the rest delivered. A database and a vhost of its own for each run, removed
 # on exit; writes artifacts/bench/status.json.
 #
-# Settings (environment): EVENTS (100000), NO_BUILD (0), PG_HOST/PG_PORT/PG_USER/PG_PASSWORD
+# Settings (environment): EVENTS (100000), RUNS ("recorder bus": either or both), NO_BUILD (0), PG_HOST/PG_PORT/PG_USER/PG_PASSWORD
 # (127.0.0.1/5432/emailplatform/emailplatform), RABBITMQ_URI (amqp://guest:guest@127.0.0.1:5672),
 # extra service settings such as Status__Recording__MaxBatchSize pass through the environment.
 set -euo pipefail
@@ -21,6 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 EVENTS="${EVENTS:-100000}"
+RUNS="${RUNS:-recorder bus}"
 NO_BUILD="${NO_BUILD:-0}"
 PG_HOST="${PG_HOST:-127.0.0.1}"
 PG_PORT="${PG_PORT:-5432}"
@@ -104,15 +105,24 @@ LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---------------------------------------------------------------- 1. the recorder alone
 
+echo '{"events": 0, "events_per_s": 0, "peak_rss_mb": 0, "skipped": true}' >"$WORK_DIR/recorder.json"
+echo '{"events": 0, "published_per_s": 0, "skipped": true}' >"$WORK_DIR/publish.json"
+echo '{"expected": 0, "recorded": 0, "complete": false, "events_per_s": 0, "skipped": true}' >"$WORK_DIR/bus.json"
+PEAK_RSS=0
+IDLE_RSS=0
+
+if [[ " $RUNS " == *" recorder "* ]]; then
 DB_RECORDER="ep_bench_status_rec_${RUN_ID//-/_}"
 new_database "$DB_RECORDER"
 log "recorder alone: $EVENTS events"
 timeout 900 dotnet "$BENCH_DLL" recorder --postgres "$(pg_conn "$DB_RECORDER")" --events "$EVENTS" --out "$WORK_DIR/recorder.json" \
   >"$WORK_DIR/recorder.log" 2>&1 || { tail -n 40 "$WORK_DIR/recorder.log" >&2; die "recorder run failed"; }
 log "recorder alone: $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%.0f events/s, peak RSS %.0f MB" % (r["events_per_s"], r["peak_rss_mb"]))' "$WORK_DIR/recorder.json")"
+fi
 
 # ---------------------------------------------------------------- 2. from the bus
 
+if [[ " $RUNS " == *" bus "* ]]; then
 DB_BUS="ep_bench_status_bus_${RUN_ID//-/_}"
 new_database "$DB_BUS"
 VHOST="ep-bench-status-$RUN_ID"
@@ -153,17 +163,19 @@ EXPECTED="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["eve
 
 log "starting the status service to drain them"
 start_status
+IDLE_RSS="$(awk '$1 == "VmRSS:" { printf "%.1f", $2 / 1024 }' "/proc/$STATUS_PID/status")"
 timeout 900 dotnet "$BENCH_DLL" measure --postgres "$(pg_conn "$DB_BUS")" --expect "$EXPECTED" --timeout 600 --out "$WORK_DIR/bus.json" \
   >"$WORK_DIR/measure.log" 2>&1 || { tail -n 40 "$WORK_DIR/measure.log" >&2; die "measuring failed"; }
 PEAK_RSS="$(awk '$1 == "VmHWM:" { printf "%.1f", $2 / 1024 }' "/proc/$STATUS_PID/status")"
 stop_status
+fi
 LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---------------------------------------------------------------- report
 
-python3 - "$WORK_DIR" "$OUT_DIR/status.json" "$PEAK_RSS" "$LOAD_BEFORE" "$LOAD_AFTER" <<'PY'
+python3 - "$WORK_DIR" "$OUT_DIR/status.json" "$PEAK_RSS" "$LOAD_BEFORE" "$LOAD_AFTER" "$IDLE_RSS" <<'PY'
 import json, os, sys, datetime
-work, out, peak, load_before, load_after = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4], sys.argv[5]
+work, out, peak, load_before, load_after, idle = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4], sys.argv[5], float(sys.argv[6])
 rec, pub, bus = (json.load(open(os.path.join(work, n + ".json"))) for n in ("recorder", "publish", "bus"))
 result = {
     "benchmark": "status",
@@ -174,6 +186,7 @@ result = {
     "bus_events_per_s": bus["events_per_s"],
     "bus_complete": bus["complete"],
     "status_service_peak_rss_mb": peak,
+    "status_service_ready_rss_mb": idle,
     "published_per_s": pub["published_per_s"],
     "targets": {
         "bus_events_per_s >= 10000": bus["events_per_s"] >= 10000,
@@ -186,7 +199,7 @@ json.dump(result, open(out, "w"), indent=2)
 print("%-44s %12s %14s" % ("run", "events/s", "peak RSS (MB)"))
 print("%-44s %12.0f %14.0f" % ("recorder alone (%d events, in-process)" % rec["events"], rec["events_per_s"], rec["peak_rss_mb"]))
 print("%-44s %12.0f %14.0f" % ("from RabbitMQ (%d of %d recorded)" % (bus["recorded"], bus["expected"]), bus["events_per_s"], peak))
-print("(published beforehand at %.0f events/s)" % pub["published_per_s"])
+print("(published beforehand at %.0f events/s; the service's RSS when ready to drain: %.0f MB)" % (pub["published_per_s"], idle))
 print("load average (1/5/15 min): before %s, after %s (%d CPUs; other work on the machine skews the figures)" % (load_before, load_after, os.cpu_count()))
 for name, ok in result["targets"].items():
     print("target %-36s %s" % (name, "met" if ok else "MISSED"))

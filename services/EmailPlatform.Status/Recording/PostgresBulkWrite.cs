@@ -10,7 +10,7 @@ namespace EmailPlatform.Status.Recording;
 /// <summary>
 /// Writes a recorder batch's rows to PostgreSQL set-based instead of one statement per row: the added rows of the hot
 /// tables with one binary <c>COPY</c> each, the changed ones with one <c>COPY</c> into a temporary table and one
-/// <c>UPDATE … FROM</c>. What it wrote is marked unchanged, so the <c>SaveChanges</c> that follows writes only the
+/// <c>INSERT … ON CONFLICT DO UPDATE</c> from it. What it wrote is marked unchanged, so the <c>SaveChanges</c> that follows writes only the
 /// rest (suppressions). Columns, types and value conversions come from the EF model, so the two stay in step.
 /// The version columns are written, not checked: the recorder holds the emails' row locks, which is the stronger guarantee.
 /// </summary>
@@ -55,13 +55,22 @@ internal static class PostgresBulkWrite
         var changed = entityType.GetProperties()
             .Where(p => modified.Any(e => e.Property(p.Name).IsModified))
             .Select(p => p.GetColumnName()).Except(key).ToList();
+        if (changed.Count == 0)
+        {
+            return;
+        }
 
-        // Session-local and emptied at each commit, so it is created once per pooled connection.
+        // Session-local and emptied at each commit, so it is created once per pooled connection. The rows go back through
+        // INSERT … ON CONFLICT rather than UPDATE … FROM: each finds its row through the primary key, whatever the planner
+        // would guess about a temporary table without statistics.
         await ExecuteAsync(connection, $"CREATE TEMP TABLE IF NOT EXISTS {Quote(staging)} (LIKE {Quote(table)}) ON COMMIT DELETE ROWS", cancellationToken);
         await CopyAsync(connection, entityType, staging, modified, cancellationToken);
-        var set = string.Join(", ", changed.Select(c => $"{Quote(c)} = s.{Quote(c)}"));
-        var match = string.Join(" AND ", key.Select(c => $"t.{Quote(c)} = s.{Quote(c)}"));
-        await ExecuteAsync(connection, $"UPDATE {Quote(table)} AS t SET {set} FROM {Quote(staging)} AS s WHERE {match}", cancellationToken);
+        var columns = string.Join(", ", entityType.GetProperties().Select(p => Quote(p.GetColumnName())));
+        var set = string.Join(", ", changed.Select(c => $"{Quote(c)} = EXCLUDED.{Quote(c)}"));
+        await ExecuteAsync(connection, $"""
+            INSERT INTO {Quote(table)} ({columns}) SELECT {columns} FROM {Quote(staging)}
+            ON CONFLICT ({string.Join(", ", key.Select(Quote))}) DO UPDATE SET {set}
+            """, cancellationToken);
     }
 
     private static async Task CopyAsync(NpgsqlConnection connection, IEntityType entityType, string table, List<EntityEntry> entries, CancellationToken cancellationToken)

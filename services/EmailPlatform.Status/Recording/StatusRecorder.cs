@@ -13,8 +13,10 @@ namespace EmailPlatform.Status.Recording;
 /// state is final, and within the same attempt a state only advances. The batch reads what it needs in a few
 /// set-based queries (the emails with their recipients, which of its event ids are already stored), applies the
 /// events in memory in the order they came, and writes everything, webhook deliveries and suppressions included, in
-/// one <c>SaveChanges</c>. On PostgreSQL the batch first locks its emails' rows in id order, so replicas writing
-/// events of the same email wait for each other instead of overwriting; an email's version stays as a check.
+/// one transaction. On PostgreSQL the batch first locks its emails' rows in id order, so replicas writing events of
+/// the same email wait for each other instead of overwriting, and the rows go out set-based
+/// (<see cref="PostgresBulkWrite"/>); two replicas creating the same new email meet on its key and the loser is
+/// recorded again. On SQLite (the single-process host, one writer) <c>SaveChanges</c> writes them, the versions checked.
 /// </summary>
 public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, WebhookOutbox webhooks, AutoSuppression suppressions)
 {

@@ -1,0 +1,66 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using EmailPlatform.Testing;
+
+namespace EmailPlatform.EndToEnd.Tests;
+
+/// <summary>
+/// Bulk operations in distributed mode, through the one base URL: the ingress forwards <c>/v1/bulk/*</c> to the
+/// status service, which selects the emails and sends one <c>CancelEmail</c> each over RabbitMQ back to the ingress.
+/// </summary>
+public sealed class BulkOperationsTests
+{
+    private static readonly TimeSpan Bounded = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task BulkCancelCancelsTheScheduledEmailsAFilterSelectsAndADryRunCancelsNothing()
+    {
+        await using var relay = await ScriptedSmtpServer.StartAsync();
+        await using var platform = await DistributedPlatform.StartAsync("127.0.0.1", relay.Port);
+        using var client = platform.CreateClient();
+        var later = DateTimeOffset.UtcNow.AddHours(1);
+        var spring = new[] { await EmailApi.SendAsync(client, Email("Spring 1", later, "spring")), await EmailApi.SendAsync(client, Email("Spring 2", later, "spring")) };
+        var autumn = await EmailApi.SendAsync(client, Email("Autumn", later, "autumn"));
+        foreach (var id in spring.Append(autumn))
+        {
+            await platform.WithLogsAsync(() => Eventually.GetAsync(
+                () => EmailApi.GetAsync(client, id), e => e?["status"]?.GetValue<string>() == "scheduled", Bounded, $"email {id} to show as scheduled"));
+        }
+
+        var dryRun = await PostAsync(client, new { filter = new { tag = new[] { "campaign:spring" } }, dry_run = true });
+        Assert.Equal((2, true), (dryRun["emails"]!.GetValue<int>(), dryRun["dry_run"]!.GetValue<bool>()));
+        Assert.Equal(spring.Order(), dryRun["data"]!.AsArray().Select(i => i!["email_id"]!.GetValue<string>()).Order());
+
+        var run = await PostAsync(client, new { filter = new { tag = new[] { "campaign:spring" }, status = "scheduled" } });
+        Assert.Equal(2, run["emails"]!.GetValue<int>());
+
+        foreach (var id in spring)
+        {
+            var canceled = await platform.WithLogsAsync(() => EmailApi.WaitForFinalStateAsync(client, id, Bounded));
+            Assert.True(canceled!["status"]!.GetValue<string>() == "canceled", platform.Logs);
+        }
+
+        // Everything before it on the same path has been applied, and the other campaign was not touched.
+        Assert.Equal("scheduled", (await EmailApi.GetAsync(client, autumn))!["status"]!.GetValue<string>());
+        Assert.Equal(0, (await PostAsync(client, new { filter = new { tag = new[] { "campaign:spring" } }, dry_run = true }))["emails"]!.GetValue<int>());
+    }
+
+    private static async Task<JsonNode> PostAsync(HttpClient client, object body)
+    {
+        using var response = await client.PostAsJsonAsync(new Uri("/v1/bulk/cancel", UriKind.Relative), body);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{(int)response.StatusCode}: {text}");
+        return JsonNode.Parse(text)!;
+    }
+
+    private static object Email(string subject, DateTimeOffset at, string campaign) => new
+    {
+        from = "news@acme.test",
+        to = "alice@example.test",
+        subject,
+        text = "A scheduled hello.",
+        scheduled_at = at.ToString("O"),
+        tags = new[] { new { name = "campaign", value = campaign } },
+    };
+}
