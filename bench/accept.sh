@@ -154,8 +154,13 @@ bench() { # label args...
 
 log "warm-up: $WARMUP at concurrency $CONCURRENCY"
 bench warmup --mode saturate --concurrency "$CONCURRENCY" --duration "$WARMUP"
+# CPU seconds the ingress used (user + system), from /proc: CPU per accepted request is a figure that other work on a
+# shared machine skews much less than requests per second.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$INGRESS_PID/stat"; }
 log "saturation: $DURATION, closed loop, concurrency $CONCURRENCY"
+CPU_BEFORE="$(cpu_s)"
 bench saturate --mode saturate --concurrency "$CONCURRENCY" --duration "$DURATION"
+CPU_AFTER="$(cpu_s)"
 sleep 2 # let the outbox publisher catch up before the latency run
 log "fixed rate: $RATE req/s for $DURATION, open loop"
 bench rate --mode rate --rate "$RATE" --duration "$DURATION"
@@ -166,10 +171,11 @@ END_RSS="$(rss_mb VmRSS)"
 
 # ---------------------------------------------------------------- report
 
-python3 - "$WORK_DIR" "$OUT_DIR/accept.json" "$PEAK_RSS" "$IDLE_RSS" "$END_RSS" "$LOAD_BEFORE" "$LOAD_AFTER" <<'PY'
+python3 - "$WORK_DIR" "$OUT_DIR/accept.json" "$PEAK_RSS" "$IDLE_RSS" "$END_RSS" "$LOAD_BEFORE" "$LOAD_AFTER" "$CPU_BEFORE" "$CPU_AFTER" <<'PY'
 import json, os, platform, sys, datetime
 work, out, peak, idle, end = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
 load_before, load_after = sys.argv[6], sys.argv[7]
+cpu_used = float(sys.argv[9]) - float(sys.argv[8])
 runs = {name: json.load(open(os.path.join(work, name + ".json"))) for name in ("warmup", "saturate", "rate")}
 sat, rate = runs["saturate"], runs["rate"]
 def cpu():
@@ -187,6 +193,7 @@ result = {
     "saturate_accepted_per_s": sat["accepted_per_s"],
     "saturate_p50_ms": sat["latency_ms"]["p50"],
     "saturate_p99_ms": sat["latency_ms"]["p99"],
+    "saturate_ingress_cpu_ms_per_accept": round(1000 * cpu_used / max(1, sat["accepted"]), 3),
     "rate_target_per_s": rate["target_rate"],
     "rate_accepted_per_s": rate["accepted_per_s"],
     "accept_p50_ms": rate["latency_ms"]["p50"],
@@ -214,6 +221,7 @@ print("%-42s %10s %8s %8s %8s %8s  %s" % ("run", "accepted", "p50 ms", "p95 ms",
 for r in rows:
     print("%-42s %10s %8.2f %8.2f %8.2f %8.2f  %s" % r)
 print("ingress RSS: idle %.0f MB, peak (VmHWM) %.0f MB, end %.0f MB" % (idle, peak, end))
+print("ingress CPU during saturation: %.1f s for %d accepted = %.3f ms per accept" % (cpu_used, sat["accepted"], result["saturate_ingress_cpu_ms_per_accept"]))
 print("load average (1/5/15 min): before %s, after %s (%d CPUs; other work on the machine skews the figures)" % (load_before, load_after, os.cpu_count()))
 for name, ok in result["targets"].items():
     print("target %-36s %s" % (name, "met" if ok else "MISSED"))

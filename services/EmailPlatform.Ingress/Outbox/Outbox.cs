@@ -15,38 +15,29 @@ namespace EmailPlatform.Ingress.Outbox;
 public sealed class Outbox(IngressDbContext db, OutboxSignal signal, TimeProvider clock)
 {
     /// <summary>
-    /// The rows of an accepted email: <see cref="EmailAccepted"/> now; <see cref="EmailQueued"/> and
-    /// <see cref="SendEmail"/> now, or at <paramref name="scheduledAt"/>.
+    /// The rows of an accepted email. Sent now: one <see cref="AcceptedEmail"/> row. Scheduled: its
+    /// <see cref="EmailAccepted"/> now, and its <see cref="EmailQueued"/> and <see cref="SendEmail"/> at
+    /// <paramref name="scheduledAt"/>.
     /// </summary>
     public OutboxMessage[] Accept(SendEmail command, IReadOnlyList<string> bcc, DateTimeOffset? scheduledAt)
     {
-        var now = clock.GetUtcNow();
-        var due = scheduledAt ?? now;
-        return
-        [
-            Row(command.EmailId, new EmailAccepted(
-            EventId: NewId.NextGuid(),
-            EmailId: command.EmailId,
-            MessageId: command.MessageId,
-            From: command.From,
-            To: command.To,
-            Cc: command.Cc,
-            Bcc: bcc,
-            ReplyTo: command.ReplyTo,
-            Subject: command.Subject,
-            Html: command.Html,
-            Text: command.Text,
-            AttachmentNames: command.Attachments.Select(a => a.Filename).ToList(),
-            Tags: command.Tags,
-            Metadata: command.Metadata,
-            Priority: command.Priority,
-            AcceptedAt: command.AcceptedAt,
-            ScheduledAt: scheduledAt,
-            Timestamp: now), now),
-            Row(command.EmailId, new EmailQueued(NewId.NextGuid(), command.EmailId, due), due),
-            Row(command.EmailId, command, due),
-        ];
+        var email = new AcceptedEmail(command, bcc, NewId.NextGuid(), NewId.NextGuid(), clock.GetUtcNow());
+        return scheduledAt is { } due ? Split(email, due) : [Row(command.EmailId, email, email.Timestamp)];
     }
+
+    /// <summary>
+    /// The unpublished <see cref="AcceptedEmail"/> row of an email that is to be canceled or rescheduled, as its three
+    /// messages in rows of their own (the same events, by id), for the change to apply to the queued part.
+    /// </summary>
+    public OutboxMessage[] Split(OutboxMessage row) =>
+        Split(JsonSerializer.Deserialize<AcceptedEmail>(row.Payload, OutboxMessageTypes.Json)!, row.AvailableAt);
+
+    private OutboxMessage[] Split(AcceptedEmail email, DateTimeOffset due) =>
+    [
+        Row(email.Command.EmailId, email.Accepted(due > email.Timestamp ? due : null), email.Timestamp),
+        Row(email.Command.EmailId, email.Queued(due), due),
+        Row(email.Command.EmailId, email.Command, due),
+    ];
 
     /// <summary>Messages for this email that the publisher has not sent yet (the ones a cancel or reschedule changes).</summary>
     public IQueryable<OutboxMessage> Pending(Guid emailId) =>

@@ -4,9 +4,15 @@ using EmailPlatform.Contracts;
 
 namespace EmailPlatform.Ingress.Outbox;
 
-/// <summary>The messages the ingress writes to its outbox, stored by name and read back as their contract type.</summary>
+/// <summary>
+/// The messages the ingress writes to its outbox, stored by name and read back as their contract types: one bus
+/// message per row, or the three of an <see cref="Outbox.AcceptedEmail"/>.
+/// </summary>
 internal static class OutboxMessageTypes
 {
+    /// <summary>The row type of an email accepted for now (see <see cref="Outbox.AcceptedEmail"/>).</summary>
+    public const string AcceptedEmailRow = nameof(global::EmailPlatform.Ingress.Outbox.AcceptedEmail);
+
     private static readonly FrozenDictionary<string, Type> ByName = new[]
     {
         typeof(SendEmail), typeof(EmailAccepted), typeof(EmailQueued), typeof(EmailRescheduled), typeof(EmailCanceled),
@@ -15,19 +21,31 @@ internal static class OutboxMessageTypes
     /// <summary>The bus's own JSON shape, independent of the public API's.</summary>
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.General);
 
-    public static bool IsCommand(string name) => name == nameof(SendEmail);
+    /// <summary>Whether a row of this type carries the <see cref="SendEmail"/> of its email.</summary>
+    public static bool HasCommand(string name) => name is nameof(SendEmail) or AcceptedEmailRow;
 
-    public static string NameOf<T>() where T : class => ByName.ContainsKey(typeof(T).Name)
+    public static string NameOf<T>() where T : class => typeof(T) == typeof(AcceptedEmail) || ByName.ContainsKey(typeof(T).Name)
         ? typeof(T).Name
         : throw new ArgumentException($"{typeof(T).Name} is not an outbox message type.");
 
-    public static (object Message, Type Type) Read(OutboxMessage row)
+    /// <summary>The bus messages a row stands for, in the order they are announced.</summary>
+    public static IReadOnlyList<(object Message, Type Type)> Read(OutboxMessage row)
     {
+        if (row.MessageType == AcceptedEmailRow)
+        {
+            return (JsonSerializer.Deserialize<AcceptedEmail>(row.Payload, Json)
+                ?? throw new InvalidOperationException($"Outbox message {row.Id} has an empty payload.")).Messages();
+        }
+
         var type = ByName.TryGetValue(row.MessageType, out var known)
             ? known
             : throw new InvalidOperationException($"Outbox message {row.Id} has the unknown type '{row.MessageType}'.");
         var message = JsonSerializer.Deserialize(row.Payload, type, Json)
             ?? throw new InvalidOperationException($"Outbox message {row.Id} has an empty payload.");
-        return (message, type);
+        return [(message, type)];
     }
+
+    /// <summary>The command a row carries (see <see cref="HasCommand"/>).</summary>
+    public static SendEmail Command(OutboxMessage row) =>
+        Read(row).Select(m => m.Message).OfType<SendEmail>().Single();
 }

@@ -78,13 +78,15 @@ internal sealed class OutboxPublisher(
             return 0;
         }
 
-        var publishable = new List<(OutboxMessage Row, object Message, Type Type)>(batch.Count);
+        var publishable = new List<(OutboxMessage Row, object Message, Type Type)>(batch.Count * 3);
+        var published = new List<Guid>(batch.Count);
         var parked = new List<Guid>();
         foreach (var row in batch)
         {
-            if (Read(row) is { } read)
+            if (Read(row) is { } messages)
             {
-                publishable.Add((row, read.Message, read.Type));
+                publishable.AddRange(messages.Select(m => (row, m.Message, m.Type)));
+                published.Add(row.Id);
             }
             else
             {
@@ -97,12 +99,11 @@ internal sealed class OutboxPublisher(
         using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
         {
             timeout.CancelAfter(_options.PublishTimeout);
-            await Task.WhenAll(publishable.Where(m => !OutboxMessageTypes.IsCommand(m.Row.MessageType)).Select(m => PublishAsync(m, timeout.Token)));
-            await Task.WhenAll(publishable.Where(m => OutboxMessageTypes.IsCommand(m.Row.MessageType)).Select(m => PublishAsync(m, timeout.Token)));
+            await Task.WhenAll(publishable.Where(m => m.Message is not SendEmail).Select(m => PublishAsync(m, timeout.Token)));
+            await Task.WhenAll(publishable.Where(m => m.Message is SendEmail).Select(m => PublishAsync(m, timeout.Token)));
         }
 
         // One statement for the batch (not one UPDATE per row): the rows are still locked by this transaction.
-        var published = publishable.Select(m => m.Row.Id).ToList();
         await db.OutboxMessages.Where(m => published.Contains(m.Id))
             .ExecuteUpdateAsync(set => set.SetProperty(m => m.PublishedAt, now), cancellationToken);
         if (parked.Count > 0)
@@ -112,11 +113,12 @@ internal sealed class OutboxPublisher(
         }
 
         await transaction.CommitAsync(cancellationToken);
-        if (publishable.Count > 0)
+        if (published.Count > 0)
         {
-            OutboxTelemetry.Published.Add(publishable.Count);
+            var emails = publishable.Count(m => m.Message is SendEmail);
+            OutboxTelemetry.Published.Add(emails);
             OutboxTelemetry.RecordLag(now - publishable.Min(m => m.Row.AvailableAt));
-            Log.Published(logger, publishable.Count);
+            Log.Published(logger, emails);
         }
 
         return batch.Count;
@@ -137,8 +139,8 @@ internal sealed class OutboxPublisher(
         return due.AsNoTracking().ToListAsync(cancellationToken);
     }
 
-    /// <summary>The row's message, or null (logged) when its type is unknown or its payload unreadable.</summary>
-    private (object Message, Type Type)? Read(OutboxMessage row)
+    /// <summary>The row's messages, or null (logged) when its type is unknown or its payload unreadable.</summary>
+    private IReadOnlyList<(object Message, Type Type)>? Read(OutboxMessage row)
     {
         try
         {

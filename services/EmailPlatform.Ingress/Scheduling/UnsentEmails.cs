@@ -64,12 +64,24 @@ internal sealed class UnsentEmails(IngressDbContext db, Outbox.Outbox outbox, Ti
     {
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var pending = await LockPendingAsync(emailId, cancellationToken);
-        if (pending.FirstOrDefault(m => OutboxMessageTypes.IsCommand(m.MessageType)) is not { } sendRow)
+        if (pending.FirstOrDefault(m => OutboxMessageTypes.HasCommand(m.MessageType)) is not { } sendRow)
         {
             return await db.OutboxMessages.AnyAsync(m => m.EmailId == emailId, cancellationToken) ? UnsentChange.AlreadySent : UnsentChange.Unknown;
         }
 
-        var command = (SendEmail)OutboxMessageTypes.Read(sendRow).Message;
+        if (sendRow.MessageType == OutboxMessageTypes.AcceptedEmailRow)
+        {
+            // Accepted for now and not yet published: one row, which becomes its three messages so that the change
+            // applies to the queued part while the email's EmailAccepted still leaves.
+            var parts = outbox.Split(sendRow);
+            db.OutboxMessages.Remove(sendRow);
+            db.OutboxMessages.AddRange(parts);
+            pending.Remove(sendRow);
+            pending.AddRange(parts);
+            sendRow = parts.Single(m => m.MessageType == nameof(SendEmail));
+        }
+
+        var command = OutboxMessageTypes.Command(sendRow);
         if (!change([.. pending.Where(m => m.MessageType is nameof(SendEmail) or nameof(EmailQueued))], command))
         {
             return UnsentChange.AfterExpiry;

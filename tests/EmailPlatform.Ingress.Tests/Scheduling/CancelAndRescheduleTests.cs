@@ -40,6 +40,26 @@ public sealed class CancelAndRescheduleTests
     }
 
     [Fact]
+    public async Task AnEmailForNowThatHasNotLeftYetCanBeCanceledAndItsAcceptanceIsStillAnnounced()
+    {
+        // No broker: the email stays in the outbox, as one row, until the cancel splits it.
+        var nowhere = new Uri($"amqp://guest:guest@127.0.0.1:{ServiceProcess.FreeTcpPort()}/");
+        await using var app = await IngressApp.StartAsync(rabbitMq: nowhere);
+        var id = await AcceptAsync(app, SendBodies.Json().ToJsonString());
+        var acceptedEventId = (await app.FindOutboxRowAsync(id))!.Accepted.EventId;
+
+        using var client = app.CreateClient();
+        using var canceled = await client.PostAsync(new Uri($"/v1/emails/{id}/cancel", UriKind.Relative), null);
+
+        Assert.Equal(HttpStatusCode.OK, canceled.StatusCode);
+        var rows = (await app.OutboxRowsAsync()).Where(r => r.EmailId == id).ToList();
+        Assert.Equal([nameof(EmailAccepted), nameof(EmailCanceled)], rows.Select(r => r.MessageType).Order());
+        var accepted = JsonSerializer.Deserialize<EmailAccepted>(rows.Single(r => r.MessageType == nameof(EmailAccepted)).Payload);
+        Assert.Equal(acceptedEventId, accepted!.EventId);
+        Assert.Null(accepted.ScheduledAt);
+    }
+
+    [Fact]
     public async Task CancelEmailCommandCancelsLikeTheEndpointAndIgnoresRepeatsSentAndUnknownEmails()
     {
         await using var app = await IngressApp.StartAsync();

@@ -171,12 +171,22 @@ internal sealed class IngressApp : IAsyncDisposable
         return await db.OutboxMessages.Select(m => m.EmailId).Distinct().CountAsync();
     }
 
-    /// <summary>What the outbox holds for one accepted email, or null when it holds nothing for it.</summary>
+    /// <summary>
+    /// What the outbox holds for one accepted email, or null when it holds nothing for it: its one row when it was
+    /// accepted for now, or its separate <c>EmailAccepted</c> and <c>SendEmail</c> rows when scheduled (or changed).
+    /// </summary>
     public async Task<OutboxEntry?> FindOutboxRowAsync(Guid id)
     {
         await using var scope = Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<IngressDbContext>();
         var rows = await db.OutboxMessages.AsNoTracking().Where(m => m.EmailId == id).ToListAsync();
+        if (rows.SingleOrDefault(r => r.MessageType == OutboxMessageTypes.AcceptedEmailRow) is { } whole)
+        {
+            var messages = OutboxMessageTypes.Read(whole).Select(m => m.Message).ToList();
+            return new OutboxEntry(messages.OfType<SendEmail>().Single(), messages.OfType<EmailAccepted>().Single(),
+                whole.AvailableAt, whole.PublishedAt, rows.Count);
+        }
+
         var send = rows.SingleOrDefault(r => r.MessageType == nameof(SendEmail));
         var accepted = rows.SingleOrDefault(r => r.MessageType == nameof(EmailAccepted));
         return send is null || accepted is null

@@ -1,0 +1,40 @@
+using EmailPlatform.Contracts;
+
+namespace EmailPlatform.Ingress.Outbox;
+
+/// <summary>
+/// An email accepted for sending now, as one outbox row instead of three: the publisher derives its
+/// <see cref="EmailAccepted"/>, <see cref="EmailQueued"/> and <see cref="SendEmail"/> when it publishes them. The body is
+/// stored once and the store writes, locks and marks one row per email. The events' ids are fixed here, at accept, so
+/// a row published twice (a crash between the broker's confirm and the commit) repeats the same events, which the
+/// status service recognises. A scheduled email keeps three rows: its <see cref="EmailAccepted"/> leaves at once, the
+/// rest at its time.
+/// </summary>
+internal sealed record AcceptedEmail(SendEmail Command, IReadOnlyList<string> Bcc, Guid AcceptedEventId, Guid QueuedEventId, DateTimeOffset Timestamp)
+{
+    public EmailAccepted Accepted(DateTimeOffset? scheduledAt = null) => new(
+        EventId: AcceptedEventId,
+        EmailId: Command.EmailId,
+        MessageId: Command.MessageId,
+        From: Command.From,
+        To: Command.To,
+        Cc: Command.Cc,
+        Bcc: Bcc,
+        ReplyTo: Command.ReplyTo,
+        Subject: Command.Subject,
+        Html: Command.Html,
+        Text: Command.Text,
+        AttachmentNames: Command.Attachments.Select(a => a.Filename).ToList(),
+        Tags: Command.Tags,
+        Metadata: Command.Metadata,
+        Priority: Command.Priority,
+        AcceptedAt: Command.AcceptedAt,
+        ScheduledAt: scheduledAt,
+        Timestamp: Timestamp);
+
+    public EmailQueued Queued(DateTimeOffset due) => new(QueuedEventId, Command.EmailId, due);
+
+    /// <summary>What the row stands for, in the order it is announced: the events, then the command.</summary>
+    public IReadOnlyList<(object Message, Type Type)> Messages() =>
+        [(Accepted(), typeof(EmailAccepted)), (Queued(Timestamp), typeof(EmailQueued)), (Command, typeof(SendEmail))];
+}
