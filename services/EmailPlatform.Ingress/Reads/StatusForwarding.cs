@@ -1,4 +1,7 @@
+using System.Net;
 using System.Net.Http.Headers;
+using EmailPlatform.Ingress.Storage;
+using EmailPlatform.ServiceDefaults.Json;
 using EmailPlatform.Ingress.RateLimiting;
 using EmailPlatform.ServiceDefaults.Authentication;
 using EmailPlatform.ServiceDefaults.Problems;
@@ -19,7 +22,7 @@ public static class StatusForwarding
     public static IEndpointRouteBuilder MapStatusForwarding(this IEndpointRouteBuilder routes)
     {
         var emails = routes.MapGroup("/v1/emails").WithTags("Emails").RequireAuthorization(ApiKeyScopes.Read).AddRateLimit(routes);
-        emails.MapGet("/{id}", ForwardAsync).WithName("GetEmailViaIngress").ExcludeFromDescription();
+        emails.MapGet("/{id}", GetEmailAsync).WithName("GetEmailViaIngress").ExcludeFromDescription();
         emails.MapGet("/", ForwardAsync).WithName("ListEmailsViaIngress").ExcludeFromDescription();
 
         var webhooks = routes.MapGroup("/v1/webhooks").RequireAuthorization(ApiKeyScopes.Admin).AddRateLimit(routes).ExcludeFromDescription();
@@ -45,7 +48,49 @@ public static class StatusForwarding
         services.AddHttpClient(HttpClientName, (sp, http) =>
             http.BaseAddress = sp.GetRequiredService<IOptions<IngressOptions>>().Value.StatusUrl).Services;
 
+    /// <summary>
+    /// <c>GET /v1/emails/{id}</c>: the status service's answer, except that an email it does not know yet (accepted a
+    /// moment ago, its events still on their way) is answered from the ingress's outbox (<see cref="PendingEmails"/>).
+    /// </summary>
+    private static async Task<IResult> GetEmailAsync(
+        string id, HttpContext context, IHttpClientFactory clients, IOptions<AuthOptions> auth, IngressDbContext db, TimeProvider clock,
+        CancellationToken cancellationToken)
+    {
+        var (response, unavailable) = await SendAsync(context, clients, auth, cancellationToken);
+        if (response is null)
+        {
+            return unavailable!;
+        }
+
+        using (response)
+        {
+            if (response.StatusCode == HttpStatusCode.NotFound && Guid.TryParse(id, out var emailId)
+                && await PendingEmails.FindAsync(db, emailId, clock, cancellationToken) is { } pending)
+            {
+                return TypedResults.Json(pending, WireJson.Options);
+            }
+
+            return await CopyAsync(response, context, cancellationToken);
+        }
+    }
+
     private static async Task<IResult> ForwardAsync(
+        HttpContext context, IHttpClientFactory clients, IOptions<AuthOptions> auth, CancellationToken cancellationToken)
+    {
+        var (response, unavailable) = await SendAsync(context, clients, auth, cancellationToken);
+        if (response is null)
+        {
+            return unavailable!;
+        }
+
+        using (response)
+        {
+            return await CopyAsync(response, context, cancellationToken);
+        }
+    }
+
+    /// <summary>The request, forwarded; or the 503 to answer when the status service cannot be reached.</summary>
+    private static async Task<(HttpResponseMessage? Response, IResult? Unavailable)> SendAsync(
         HttpContext context, IHttpClientFactory clients, IOptions<AuthOptions> auth, CancellationToken cancellationToken)
     {
         var client = clients.CreateClient(HttpClientName);
@@ -60,32 +105,31 @@ public static class StatusForwarding
             }
         }
 
-        HttpResponseMessage response;
         try
         {
-            response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+            return (await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken), null);
         }
         catch (Exception ex) when (ex is HttpRequestException || (ex is TaskCanceledException && !cancellationToken.IsCancellationRequested))
         {
             context.Response.Headers.RetryAfter = "5";
-            return ApiProblems.Problem(StatusCodes.Status503ServiceUnavailable, ApiProblems.ServiceUnavailable,
-                "Service unavailable.", "The status service cannot be reached; retry in a few seconds.");
+            return (null, ApiProblems.Problem(StatusCodes.Status503ServiceUnavailable, ApiProblems.ServiceUnavailable,
+                "Service unavailable.", "The status service cannot be reached; retry in a few seconds."));
         }
+    }
 
-        using (response)
+    private static async Task<IResult> CopyAsync(HttpResponseMessage response, HttpContext context, CancellationToken cancellationToken)
+    {
+        context.Response.StatusCode = (int)response.StatusCode;
+        context.Response.ContentType = response.Content.Headers.ContentType?.ToString();
+        foreach (var header in new[] { "Location", "Retry-After", "Idempotent-Replayed" })
         {
-            context.Response.StatusCode = (int)response.StatusCode;
-            context.Response.ContentType = response.Content.Headers.ContentType?.ToString();
-            foreach (var header in new[] { "Location", "Retry-After", "Idempotent-Replayed" })
+            if (response.Headers.TryGetValues(header, out var values))
             {
-                if (response.Headers.TryGetValues(header, out var values))
-                {
-                    context.Response.Headers[header] = values.ToArray();
-                }
+                context.Response.Headers[header] = values.ToArray();
             }
-
-            await response.Content.CopyToAsync(context.Response.Body, cancellationToken);
-            return Results.Empty;
         }
+
+        await response.Content.CopyToAsync(context.Response.Body, cancellationToken);
+        return Results.Empty;
     }
 }

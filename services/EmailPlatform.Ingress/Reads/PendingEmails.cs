@@ -1,0 +1,105 @@
+using System.Diagnostics;
+using EmailPlatform.Contracts;
+using EmailPlatform.Ingress.Outbox;
+using EmailPlatform.Ingress.Storage;
+using Microsoft.EntityFrameworkCore;
+using MimeKit;
+
+namespace EmailPlatform.Ingress.Reads;
+
+/// <summary>
+/// An email the ingress accepted that the status service has not recorded yet (its events are still in the outbox
+/// or on the bus), so that <c>GET /v1/emails/{id}</c> right after the 202 finds it instead of answering 404. Built
+/// from the outbox in the status service's shape: Resend's email object with <c>last_event</c> <c>queued</c>,
+/// <c>scheduled</c> or <c>canceled</c>, our <c>status</c>, the recipients in that state, and no events yet.
+/// </summary>
+internal static class PendingEmails
+{
+    public static async Task<PendingEmailResponse?> FindAsync(IngressDbContext db, Guid id, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var rows = await db.OutboxMessages.AsNoTracking().Where(m => m.EmailId == id).ToListAsync(cancellationToken);
+        var messages = rows
+            .Where(r => r.MessageType is OutboxMessageTypes.AcceptedEmailRow or nameof(EmailAccepted) or nameof(SendEmail) or nameof(EmailCanceled))
+            .SelectMany(r => OutboxMessageTypes.Read(r).Select(m => (Row: r, m.Message)))
+            .ToList();
+        if (messages.Select(m => m.Message).OfType<EmailAccepted>().FirstOrDefault() is not { } accepted)
+        {
+            return null;
+        }
+
+        var send = messages.FirstOrDefault(m => m.Message is SendEmail);
+        var status = messages.Any(m => m.Message is EmailCanceled) ? "canceled"
+            : send.Row is { PublishedAt: null } && send.Row.AvailableAt > clock.GetUtcNow().UtcDateTime ? "scheduled"
+            : "queued";
+        var row = messages.First(m => m.Message is EmailAccepted).Row;
+        return new PendingEmailResponse(
+            Object: "email",
+            Id: id,
+            From: accepted.From,
+            To: accepted.To,
+            Cc: NullIfEmpty(accepted.Cc),
+            Bcc: NullIfEmpty(accepted.Bcc),
+            ReplyTo: NullIfEmpty(accepted.ReplyTo),
+            Subject: accepted.Subject,
+            Html: accepted.Html,
+            Text: accepted.Text,
+            CreatedAt: accepted.AcceptedAt.UtcDateTime,
+            ScheduledAt: accepted.ScheduledAt?.UtcDateTime,
+            LastEvent: status,
+            Tags: accepted.Tags,
+            MessageId: accepted.MessageId,
+            TraceId: ActivityContext.TryParse(row.TraceParent, null, out var trace) ? trace.TraceId.ToHexString() : null,
+            Status: status,
+            Metadata: accepted.Metadata,
+            Attachments: accepted.AttachmentNames,
+            Recipients: Recipients(accepted, status, row.CreatedAt),
+            Events: []);
+    }
+
+    private static List<PendingRecipient> Recipients(EmailAccepted accepted, string status, DateTime at)
+    {
+        var recipients = new List<PendingRecipient>();
+        foreach (var (kind, field) in new[] { ("to", accepted.To), ("cc", accepted.Cc), ("bcc", accepted.Bcc) })
+        {
+            foreach (var value in field)
+            {
+                var address = MailboxAddress.TryParse(value, out var mailbox) ? mailbox.Address : value;
+                if (!recipients.Exists(r => string.Equals(r.Email, address, StringComparison.OrdinalIgnoreCase)))
+                {
+                    recipients.Add(new PendingRecipient(address, kind, status, 0, null, null, null, at));
+                }
+            }
+        }
+
+        return recipients;
+    }
+
+    private static IReadOnlyList<string>? NullIfEmpty(IReadOnlyList<string> values) => values.Count == 0 ? null : values;
+}
+
+/// <summary>The status service's email object (<c>GET /v1/emails/{id}</c>) for an email it has not recorded yet.</summary>
+internal sealed record PendingEmailResponse(
+    string Object,
+    Guid Id,
+    string From,
+    IReadOnlyList<string> To,
+    IReadOnlyList<string>? Cc,
+    IReadOnlyList<string>? Bcc,
+    IReadOnlyList<string>? ReplyTo,
+    string Subject,
+    string? Html,
+    string? Text,
+    DateTime CreatedAt,
+    DateTime? ScheduledAt,
+    string LastEvent,
+    IReadOnlyList<EmailTag> Tags,
+    string MessageId,
+    string? TraceId,
+    string Status,
+    IReadOnlyDictionary<string, string> Metadata,
+    IReadOnlyList<string> Attachments,
+    IReadOnlyList<PendingRecipient> Recipients,
+    IReadOnlyList<object> Events);
+
+internal sealed record PendingRecipient(
+    string Email, string Type, string Status, int Attempts, object? LastReply, string? Reason, DateTime? NextAttemptAt, DateTime UpdatedAt);
