@@ -157,7 +157,7 @@ internal sealed class OutboxPublisher(
     {
         var (row, message, type) = item;
         ActivityContext.TryParse(row.TraceParent, null, out var parent);
-        using var activity = OutboxTelemetry.Source.StartActivity("outbox publish " + row.MessageType, ActivityKind.Producer, parent);
+        using var activity = OutboxTelemetry.Source.StartActivity("outbox publish " + type.Name, ActivityKind.Producer, parent);
         EmailTelemetry.SetEmailId(activity, row.EmailId);
         if (message is SendEmail command)
         {
