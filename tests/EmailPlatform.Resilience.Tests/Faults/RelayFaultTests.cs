@@ -14,7 +14,7 @@ public sealed class RelayFaultTests(ITestOutputHelper output)
         await using var run = await FaultRun.StartAsync(output);
         var sender = run.Send(FaultScale.Emails, FaultScale.Rate);
 
-        await sender.AnsweredAsync(FaultScale.Emails / 5);
+        await run.Relay.ReceivedAsync(0.2, sender);
         var relay = run.Relay.Server!;
         relay.MailFromReply = new SmtpResponse((SmtpReplyCode)421, "4.3.2 Service shutting down, try later");
         await Task.Delay(FaultScale.Window / 2);
@@ -34,7 +34,7 @@ public sealed class RelayFaultTests(ITestOutputHelper output)
         await using var run = await FaultRun.StartAsync(output);
         var sender = run.Send(FaultScale.Emails, FaultScale.Rate);
 
-        await sender.AnsweredAsync(FaultScale.Emails / 5);
+        await run.Relay.ReceivedAsync(0.2, sender);
         await run.Relay.StopAsync();
         await Task.Delay(FaultScale.Window);
         await run.Relay.StartAgainAsync();

@@ -13,7 +13,7 @@ public sealed class StatusOutageTests(ITestOutputHelper output)
         await using var run = await FaultRun.StartAsync(output);
         var sender = run.Send(FaultScale.Emails, FaultScale.Rate);
 
-        await sender.AnsweredAsync(FaultScale.Emails / 5);
+        await run.Relay.ReceivedAsync(0.2, sender);
         await run.Stack.StopStatusAsync(graceful: false);
         await Task.Delay(FaultScale.Window);
         await run.Stack.StartStatusAsync();

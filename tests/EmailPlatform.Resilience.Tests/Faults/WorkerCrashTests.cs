@@ -18,7 +18,7 @@ public sealed class WorkerCrashTests(ITestOutputHelper output)
         for (var kill = 1; kill <= 3; kill++)
         {
             // Kill while the relay is receiving, so transactions are cut off mid-flight.
-            await run.Relay.ReceivedAsync(FaultScale.Emails * kill / 5, sender.Completion);
+            await run.Relay.ReceivedAsync(kill / 5.0, sender);
             var atRelay = run.Relay.Received.Count;
             await run.Stack.KillWorkerAsync(0);
             pendingAtKills.Add(FaultScale.Emails - atRelay);

@@ -115,7 +115,11 @@ internal sealed class FaultRun : IAsyncDisposable
         var outcome = new FaultOutcome(scenario, accepted.Count, sender.Refused, rows.ByState, missing, duplicates, deferrals);
         _output.WriteLine(outcome.ToString());
 
-        Assert.True(rows.ByState.GetValueOrDefault("delivered") == accepted.Count, $"{outcome}{Environment.NewLine}{Stack.Logs}");
+        if (rows.ByState.GetValueOrDefault("delivered") != accepted.Count)
+        {
+            Assert.Fail($"{outcome}{Environment.NewLine}Not delivered:{Environment.NewLine}{await UndeliveredTimelinesAsync(accepted)}{Environment.NewLine}{Stack.Logs}");
+        }
+
         Assert.True(missing == 0, $"{missing} accepted email(s) never reached the relay: {outcome}");
         Assert.True(duplicates <= allowedDuplicates, $"{duplicates} duplicate(s), at most {allowedDuplicates} allowed: {outcome}");
         Assert.True(!expectDeferrals || deferrals > 0, $"the fault deferred nothing, so it hit no email in flight: {outcome}");
@@ -126,6 +130,25 @@ internal sealed class FaultRun : IAsyncDisposable
     {
         await Stack.DisposeAsync();
         await Relay.DisposeAsync();
+    }
+
+    /// <summary>The timelines of a few accepted emails that were not delivered, for the failure message.</summary>
+    private async Task<string> UndeliveredTimelinesAsync(IReadOnlyList<Guid> ids)
+    {
+        await using var connection = new NpgsqlConnection(Stack.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            "SELECT e.email_id, e.type, e.occurred_at, e.attempt, e.smtp_code, e.smtp_text, e.reason FROM events e " +
+            "WHERE e.email_id IN (SELECT id FROM emails WHERE id = ANY(@ids) AND state <> 'delivered' LIMIT 5) ORDER BY e.email_id, e.occurred_at", connection);
+        command.Parameters.AddWithValue("ids", ids.ToArray());
+        await using var reader = await command.ExecuteReaderAsync();
+        var lines = new List<string>();
+        while (await reader.ReadAsync())
+        {
+            lines.Add(string.Join(" | ", Enumerable.Range(0, reader.FieldCount).Select(i => reader.IsDBNull(i) ? "-" : Convert.ToString(reader.GetValue(i), System.Globalization.CultureInfo.InvariantCulture))));
+        }
+
+        return string.Join(Environment.NewLine, lines);
     }
 
     private async Task<long> CountDeferralsAsync(IReadOnlyList<Guid> ids)

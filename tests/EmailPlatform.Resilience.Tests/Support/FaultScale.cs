@@ -10,7 +10,7 @@ internal static class FaultScale
     public static bool Full => string.Equals(Environment.GetEnvironmentVariable("EMAILPLATFORM_FAULT_SCALE"), "full", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Emails sent during one fault run.</summary>
-    public static int Emails => Full ? 5000 : 400;
+    public static int Emails => Full ? 5000 : 300;
 
     /// <summary>The steady rate they are sent at, so the fault hits a run in progress.</summary>
     public static double Rate => Full ? 250 : 40;

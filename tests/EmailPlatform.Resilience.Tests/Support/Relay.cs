@@ -37,25 +37,25 @@ internal sealed class Relay : IAsyncDisposable
     /// <summary>Every message accepted with 250, by every incarnation of the relay.</summary>
     public IReadOnlyList<ReceivedMessage> Received => [.. _earlier, .. Server?.Received ?? []];
 
-    /// <summary>Waits until the relay has <paramref name="count"/> messages, or <paramref name="orUntil"/> is done and it has stopped growing.</summary>
-    public async Task ReceivedAsync(int count, Task orUntil)
+    /// <summary>
+    /// Waits until the relay has received <paramref name="fraction"/> of the emails the sender got accepted (of all it
+    /// sends while it is still sending), so that a fault injected next lands while the workers are delivering.
+    /// </summary>
+    public async Task ReceivedAsync(double fraction, Sender sender)
     {
-        while (Received.Count < count)
+        var deadline = DateTime.UtcNow + FaultScale.Settle;
+        while (DateTime.UtcNow < deadline)
         {
-            if (orUntil.IsCompleted)
+            var target = sender.Completion.IsCompleted ? sender.Accepted.Count : FaultScale.Emails;
+            if (Received.Count >= Math.Max(1, (int)(target * fraction)))
             {
-                var before = Received.Count;
-                await Task.Delay(1000);
-                if (Received.Count == before)
-                {
-                    return;
-                }
+                return;
             }
-            else
-            {
-                await Task.Delay(20);
-            }
+
+            await Task.Delay(20);
         }
+
+        throw new TimeoutException($"The relay received {Received.Count} emails in {FaultScale.Settle}, fewer than {fraction:P0} of those sent.");
     }
 
     public async ValueTask DisposeAsync()
