@@ -13,6 +13,9 @@ internal sealed record BenchOptions(
     int BodySize,
     int FillConcurrency,
     int WarmupMessages,
+    string Mode,
+    int Connections,
+    int SinkPort,
     string? Out)
 {
     public static BenchOptions Parse(string[] args)
@@ -21,6 +24,13 @@ internal sealed record BenchOptions(
         for (var i = 0; i + 1 < args.Length; i += 2)
         {
             values[args[i].TrimStart('-')] = args[i + 1];
+        }
+
+        if (values.GetValueOrDefault("mode") == "bare")
+        {
+            values.TryAdd("worker-dll", "");
+            values.TryAdd("broker", "amqp://unused/");
+            values.TryAdd("postgres", "");
         }
 
         string Required(string name) => values.TryGetValue(name, out var value)
@@ -38,6 +48,9 @@ internal sealed record BenchOptions(
             Int("body-size", 2048),
             Int("fill-concurrency", 64),
             Int("warmup", 200),
+            values.GetValueOrDefault("mode") ?? "lanes",
+            Int("connections", 4),
+            Int("sink-port", 0),
             values.GetValueOrDefault("out"));
     }
 }

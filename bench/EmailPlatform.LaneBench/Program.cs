@@ -1,5 +1,7 @@
 // bench/lanes.sh drives this: the latency of high-priority email to the relay while a bulk backlog is queued
 // (issue 4 §7: 50,000 bulk queued, high p99 ≤ 1 s). See bench/lanes.sh for the settings.
+// With --mode throughput (bench/delivery-speed.sh): the worker draining a pre-filled queue against a bare MailKit
+// loop with the same connection count, both to the same sink (issue 4: worker ≥ 70% of the bare loop).
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -14,6 +16,14 @@ using Microsoft.Extensions.Logging;
 using RabbitMQ.Client;
 
 var options = BenchOptions.Parse(args);
+if (options.Mode == "bare")
+{
+    // The bare MailKit loop, in a process of its own like the worker, so both cross a process boundary to the sink.
+    var rate = await Throughput.BareLoopAsync(options, options.SinkPort);
+    Console.WriteLine(FormattableString.Invariant($"{rate} {Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds}"));
+    return 0;
+}
+
 await using var sink = new SmtpSink();
 Console.Error.WriteLine($"==> SMTP sink on 127.0.0.1:{sink.Port}");
 
@@ -27,6 +37,19 @@ await sender.StartAsync();
 var bus = sender.Services.GetRequiredService<IBus>();
 
 var worker = new WorkerProcess(options, sink.Port);
+if (options.Mode == "throughput")
+{
+    try
+    {
+        return await Throughput.RunAsync(options, sink, bus, worker);
+    }
+    finally
+    {
+        await worker.DisposeAsync();
+        await sender.StopAsync();
+    }
+}
+
 try
 {
     Console.Error.WriteLine("==> starting the worker once, so that it declares and binds the lanes' queues");
@@ -150,14 +173,7 @@ finally
     await sender.StopAsync();
 }
 
-static SendEmail Email(EmailPriority priority, string to, int bodySize)
-{
-    var id = Guid.CreateVersion7();
-    return new SendEmail(
-        id, $"{id:N}@lanebench.test", new Envelope("bounces@lanebench.test", [to]), "Bench <bench@lanebench.test>", [to], [], [],
-        priority == EmailPriority.High ? "Reset your password" : "Our newsletter", null, new string('x', bodySize),
-        new Dictionary<string, string>(), [], [], new Dictionary<string, string>(), priority, DateTimeOffset.UtcNow);
-}
+static SendEmail Email(EmailPriority priority, string to, int bodySize) => Emails.Create(priority, to, bodySize);
 
 static double Percentile(double[] sorted, double p) =>
     sorted.Length == 0 ? double.NaN : Math.Round(sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)], 1);

@@ -12,6 +12,20 @@ internal sealed class WorkerProcess(BenchOptions options, int sinkPort) : IAsync
 {
     private Process? _process;
 
+    /// <summary>CPU time (user + system) the running worker has used so far, from /proc.</summary>
+    public TimeSpan CpuTime
+    {
+        get
+        {
+            var fields = File.ReadAllText($"/proc/{_process!.Id}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            // After the command name: state is field 3, utime 14 and stime 15 (1-based over the whole line).
+            var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            return TimeSpan.FromSeconds(ticks / 100.0);
+        }
+    }
+
+    public int ProcessId => _process?.Id ?? 0;
+
     public async Task StartAsync()
     {
         var port = FreePort();
@@ -27,6 +41,7 @@ internal sealed class WorkerProcess(BenchOptions options, int sinkPort) : IAsync
         env["Delivery__Relays__0__Host"] = "127.0.0.1";
         env["Delivery__Relays__0__Port"] = sinkPort.ToString(CultureInfo.InvariantCulture);
         env["Delivery__Relays__0__Security"] = "None";
+        env["Delivery__Relays__0__MaxConnections"] = options.Connections.ToString(CultureInfo.InvariantCulture);
         env["DOTNET_ENVIRONMENT"] = "Production";
         env["ASPNETCORE_ENVIRONMENT"] = "Production";
         env["Logging__LogLevel__Default"] = "Warning";

@@ -12,6 +12,12 @@ internal sealed record Claim(Guid ClaimId, IReadOnlyList<DeliveryRecord> ToSend,
 {
     public IReadOnlyList<DeliveryRecord> Expired { get; init; } = [];
 
+    /// <summary>
+    /// The email had no records before this claim: every record of it is this claim's, tracked by the same store
+    /// context, and no command of it can have been kept yet, so recording the outcome needs no further lookups.
+    /// </summary>
+    public bool Fresh { get; init; }
+
     /// <summary>When the claim was taken (UTC): the lease runs from here until renewed (<see cref="ClaimLease"/>).</summary>
     public DateTime ClaimedAt { get; init; }
 }

@@ -102,7 +102,7 @@ internal sealed class DeliveryLedger(
         }
 
         await SaveAsync(cancellationToken);
-        return new Claim(claimId, toSend, recorded) { Expired = expired, ClaimedAt = now };
+        return new Claim(claimId, toSend, recorded) { Expired = expired, ClaimedAt = now, Fresh = existing.Count == 0 && !sentElsewhere };
     }
 
     /// <summary>
@@ -177,7 +177,17 @@ internal sealed class DeliveryLedger(
             result.Add(record);
         }
 
-        await SettleCommandAsync(email, now, CancellationToken.None);
+        // A fresh claim's records are all tracked here and no command of it was kept: no store round trip needed to
+        // settle it on the usual path (every recipient final, none failed). Two of the five per delivered message.
+        if (claim.Fresh)
+        {
+            await SettleCommandAsync(email, now, CancellationToken.None, db.Deliveries.Local.Where(d => d.EmailId == email.EmailId).ToList(), mayBeStored: false);
+        }
+        else
+        {
+            await SettleCommandAsync(email, now, CancellationToken.None);
+        }
+
         await SaveAsync(CancellationToken.None);
         if (deferred)
         {
@@ -299,7 +309,8 @@ internal sealed class DeliveryLedger(
     /// final; kept for <c>Delivery:FailedContentRetention</c> when all are final and some failed (a bulk retry may send
     /// them again); deleted otherwise.
     /// </summary>
-    private async Task SettleCommandAsync(SendEmail email, DateTime now, CancellationToken cancellationToken, List<DeliveryRecord>? loaded = null)
+    private async Task SettleCommandAsync(
+        SendEmail email, DateTime now, CancellationToken cancellationToken, List<DeliveryRecord>? loaded = null, bool mayBeStored = true)
     {
         var records = loaded ?? await db.Deliveries.Where(d => d.EmailId == email.EmailId).ToListAsync(cancellationToken);
         foreach (var added in db.Deliveries.Local.Where(d => d.EmailId == email.EmailId && !records.Contains(d)))
@@ -317,7 +328,7 @@ internal sealed class DeliveryLedger(
             var stored = db.RetryMessages.Local.First(m => m.EmailId == email.EmailId);
             stored.KeepUntil = now + options.Value.FailedContentRetention;
         }
-        else
+        else if (mayBeStored)
         {
             await ForgetCommandAsync(email.EmailId, cancellationToken);
         }

@@ -172,6 +172,13 @@ internal sealed class RetryScheduler(
         await db.Deliveries.Where(d => d.DueAt == null && d.UpdatedAt < before).ExecuteDeleteAsync(cancellationToken);
         await db.ProcessedCommands.Where(c => c.ProcessedAt < before).ExecuteDeleteAsync(cancellationToken);
         await db.RetryMessages.Where(m => m.KeepUntil != null && m.KeepUntil < now).ExecuteDeleteAsync(cancellationToken);
+
+        // A command kept by a worker that found another's live claim, after that other worker (on a fresh claim, which
+        // skips the lookup) recorded every recipient final: nothing is pending for it any more.
+        var orphanedBefore = now - settings.ClaimLease;
+        await db.RetryMessages
+            .Where(m => m.KeepUntil == null && m.CreatedAt < orphanedBefore && !db.Deliveries.Any(d => d.EmailId == m.EmailId && d.DueAt != null))
+            .ExecuteDeleteAsync(cancellationToken);
     }
 
     private TimeSpan Until(DateTime? nextDue, TimeSpan poll)

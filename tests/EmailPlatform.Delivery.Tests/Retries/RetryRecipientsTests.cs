@@ -73,8 +73,8 @@ public sealed class RetryRecipientsTests : IAsyncLifetime
 
         // The email's own (past) deadline no longer applies: the retry reached the relay and failed on its new window.
         var failed = Assert.Single(await host.WaitForAsync<EmailFailed>(f => f.Count == 1, "the retried recipient failed again"));
-        Assert.Equal(451, failed.Reply?.Code);
         Assert.StartsWith("Expired: still not delivered after", failed.Reason, StringComparison.Ordinal);
+        Assert.InRange(failed.Attempt, 2, 10);
         var stored = await host.QueryAsync(db => db.RetryMessages.AsNoTracking().SingleAsync());
         Assert.Null(JsonSerializer.Deserialize<SendEmail>(stored.Command)!.ExpiresAt);
         Assert.NotNull(stored.KeepUntil);
