@@ -27,17 +27,6 @@ internal sealed class RelayBreaker(DeliveryOptions options, TimeProvider time)
         }
     }
 
-    public bool IsOpen
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _openUntil is { } until && (time.GetUtcNow() < until || _probing);
-            }
-        }
-    }
-
     /// <summary>Whether a message may go to the relay now; in half-open state only the one probe may.</summary>
     public bool TryEnter()
     {

@@ -53,8 +53,6 @@ internal sealed class RelayRouter(IOptions<DeliveryOptions> options, TimeProvide
     /// <summary>Whether <paramref name="relay"/> may take a message now (its breaker is closed, or this is its probe).</summary>
     public bool TryEnter(RelayOptions relay) => Breaker(relay).TryEnter();
 
-    public bool IsOpen(RelayOptions relay) => Breaker(relay).IsOpen;
-
     public BreakerState BreakerState(RelayOptions relay) => Breaker(relay).State;
 
     public void Succeeded(RelayOptions relay) => Breaker(relay).Succeeded();

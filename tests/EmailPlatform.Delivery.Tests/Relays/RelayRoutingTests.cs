@@ -126,6 +126,25 @@ public sealed class RelayRoutingTests : IAsyncLifetime
     }
 
     [Fact]
+    public void BreakerStateIsClosedThenOpenThenHalfOpenAfterItsCoolDown()
+    {
+        var time = new ManualTime();
+        var breaker = new RelayBreaker(new DeliveryOptions { BreakerFailureThreshold = 1, BreakerCoolDown = TimeSpan.FromSeconds(30) }, time);
+        Assert.Equal(BreakerState.Closed, breaker.State);
+
+        breaker.Failed();
+        Assert.Equal(BreakerState.Open, breaker.State);
+
+        time.Advance(TimeSpan.FromSeconds(31));
+        Assert.Equal(BreakerState.HalfOpen, breaker.State);
+        Assert.True(breaker.TryEnter());
+        Assert.Equal(BreakerState.HalfOpen, breaker.State);
+
+        breaker.Succeeded();
+        Assert.Equal(BreakerState.Closed, breaker.State);
+    }
+
+    [Fact]
     public void FailedProbeOpensTheBreakerForAnotherCoolDown()
     {
         var time = new ManualTime();
