@@ -7,7 +7,7 @@ internal sealed record BenchOptions
 {
     public const string Usage = """
         usage: EmailPlatform.LoadBench --sink HOST:PORT [--mode e2e|delivery] [--emails 5000] [--concurrency 32]
-                                       [--rate 1000] [--rate-emails 10000] [--workers 1] [--connections 4]
+                                       [--rate 1000] [--rate-emails 10000] [--workers 1] [--connections 4] [--baseline-emails N]
                                        [--message-size 2048] [--attachments 0] [--attachment-size 10240]
                                        [--recipients 1] [--priority-mix normal=1] [--warmup 300]
                                        [--state-dir DIR] [--out artifacts/bench/latest.json (delivery.json)]
@@ -31,6 +31,9 @@ internal sealed record BenchOptions
     public int RateEmails { get; init; } = 10_000;
 
     public int Workers { get; init; } = 1;
+
+    /// <summary>Messages of the baseline loop; at least 10,000 unless given, since the sink is fast and a short run is mostly noise.</summary>
+    public int BaselineEmails { get; init; }
 
     /// <summary>SMTP connections per worker; the baseline opens workers × connections.</summary>
     public int Connections { get; init; } = 4;
@@ -83,6 +86,7 @@ internal sealed record BenchOptions
             Rate = values.TryGetValue("--rate", out var r) ? double.Parse(r, CultureInfo.InvariantCulture) : 1000,
             RateEmails = Int("--rate-emails", 10_000),
             Workers = Int("--workers", 1),
+            BaselineEmails = Int("--baseline-emails", Math.Max(Int("--emails", 5000), 10_000)),
             Connections = Int("--connections", 4),
             MessageSize = Int("--message-size", 2048),
             Attachments = Int("--attachments", 0),
@@ -98,7 +102,7 @@ internal sealed record BenchOptions
             throw new ArgumentException("--mode is e2e or delivery");
         }
 
-        if (options.Emails < 1 || options.Concurrency < 1 || options.Workers < 1 || options.Connections < 1
+        if (options.Emails < 1 || options.BaselineEmails < 1 || options.Concurrency < 1 || options.Workers < 1 || options.Connections < 1
             || options.Recipients is < 1 or > 100 || options.Rate < 0 || options.Warmup < 0 || options.MessageSize < 256)
         {
             throw new ArgumentException("--emails, --concurrency, --workers, --connections must be positive, --recipients 1–100, --message-size ≥ 256");

@@ -49,8 +49,7 @@ public static class Program
             }, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }),
         };
 
-        // At least 10,000 messages: the sink is fast, and a run of a fraction of a second measures little but noise.
-        var baselineCount = Math.Max(options.Emails, 10_000);
+        var baselineCount = options.BaselineEmails;
         Log($"baseline: bare MailKit loop, {options.BaselineConnections} connection(s), {baselineCount} messages to {options.SinkHost}:{options.SinkPort}");
         await Baseline.RunAsync(emails, options.SinkHost, options.SinkPort, 500, options.BaselineConnections);
         var (baselineSent, baselineElapsed) = await Baseline.RunAsync(emails, options.SinkHost, options.SinkPort, baselineCount, options.BaselineConnections);
