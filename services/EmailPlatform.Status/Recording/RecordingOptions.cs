@@ -6,7 +6,7 @@ public sealed class RecordingOptions
     public const string SectionName = "Status:Recording";
 
     /// <summary>The most events recorded in one transaction.</summary>
-    public int MaxBatchSize { get; set; } = 250;
+    public int MaxBatchSize { get; set; } = 128;
 
     /// <summary>
     /// How long the writer waits for more events when fewer than <see cref="MaxBatchSize"/> are ready. Zero (the
@@ -19,5 +19,5 @@ public sealed class RecordingOptions
     /// Messages each status queue hands to this replica at once (and its prefetch). Each waits, unacknowledged, for
     /// the commit of the batch it is in, so this bounds what a batch can gather: keep it at least <see cref="MaxBatchSize"/>.
     /// </summary>
-    public int ConcurrentMessageLimit { get; set; } = 250;
+    public int ConcurrentMessageLimit { get; set; } = 128;
 }
