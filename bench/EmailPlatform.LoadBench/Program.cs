@@ -176,7 +176,14 @@ public static class Program
             await Task.Delay(250);
         }
 
+        // The broker's queue lengths are statistics it refreshes every few seconds: look until they show the fill.
         var queued = await Broker.QueuedAsync(stack.VirtualHost, "send-email");
+        for (var look = 0; look < 60 && queued < fill.Accepted.Count; look++)
+        {
+            await Task.Delay(1000);
+            queued = await Broker.QueuedAsync(stack.VirtualHost, "send-email");
+        }
+
         Log($"accepted {fill.Accepted.Count}; {queued} SendEmail message(s) waiting in the lane queues");
         await stack.StopIngressAsync();
 

@@ -226,8 +226,11 @@ public sealed class PlatformStack : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        var running = new[] { Ingress, Status }.Concat(Workers).OfType<ServiceProcess>().ToList();
-        await Task.WhenAll(running.Select(async s => await StopAsync(s, graceful: false)));
+        foreach (var service in new[] { Ingress, Status }.Concat(Workers).OfType<ServiceProcess>().ToList())
+        {
+            await StopAsync(service, graceful: false);
+        }
+
         for (var i = _owned.Count - 1; i >= 0; i--)
         {
             await _owned[i].DisposeAsync();

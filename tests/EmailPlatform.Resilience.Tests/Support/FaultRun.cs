@@ -32,6 +32,7 @@ internal sealed class FaultRun : IAsyncDisposable
     };
 
     private readonly ITestOutputHelper _output;
+    private readonly List<HttpClient> _clients = [];
 
     private FaultRun(ITestOutputHelper output, Relay relay, PlatformStack stack)
     {
@@ -77,7 +78,12 @@ internal sealed class FaultRun : IAsyncDisposable
         }
     }
 
-    public Sender Send(int count, double rate) => Sender.Start(Stack.CreateClient(), count, rate);
+    public Sender Send(int count, double rate)
+    {
+        var client = Stack.CreateClient();
+        _clients.Add(client);
+        return Sender.Start(client, count, rate);
+    }
 
     /// <summary>
     /// Waits until every accepted email is in a final state, then checks that each was delivered and reached the relay,
@@ -128,6 +134,7 @@ internal sealed class FaultRun : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _clients.ForEach(c => c.Dispose());
         await Stack.DisposeAsync();
         await Relay.DisposeAsync();
     }
