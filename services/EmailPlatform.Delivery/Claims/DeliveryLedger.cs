@@ -7,6 +7,7 @@ using EmailPlatform.Delivery.Storage;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using Npgsql;
 
 namespace EmailPlatform.Delivery.Claims;
 
@@ -41,16 +42,35 @@ internal sealed class DeliveryLedger(
         var settings = options.Value;
         var now = Now;
         var claimId = NewId.NextGuid();
+        var deadline = email.ExpiresAt?.UtcDateTime;
+        var inserted = 0;
+        if (recipients.Count > 0 && !(now >= deadline) && db.Database.IsNpgsql())
+        {
+            var fresh = await InsertClaimAsync(email.EmailId, recipients, claimId, now, deadline ?? now + settings.MaxRetryAge, cancellationToken);
+            if (fresh.Count == recipients.Count)
+            {
+                return new Claim(claimId, fresh, []) { ClaimedAt = now, Fresh = true };
+            }
+
+            inserted = fresh.Count;
+        }
+
         var existing = await db.Deliveries.Where(d => d.EmailId == email.EmailId).ToListAsync(cancellationToken);
         var toSend = new List<DeliveryRecord>();
         var recorded = new List<DeliveryRecord>();
         var expired = new List<DeliveryRecord>();
         var sentElsewhere = false;
-        var deadline = email.ExpiresAt?.UtcDateTime;
 
         foreach (var recipient in recipients)
         {
             var record = existing.Find(d => d.Recipient == recipient);
+            if (record?.ClaimId == claimId)
+            {
+                // Inserted just now by this claim (InsertClaimAsync): it is this attempt's already.
+                toSend.Add(record);
+                continue;
+            }
+
             if (record is null)
             {
                 record = new DeliveryRecord
@@ -102,8 +122,70 @@ internal sealed class DeliveryLedger(
         }
 
         await SaveAsync(cancellationToken);
-        return new Claim(claimId, toSend, recorded) { Expired = expired, ClaimedAt = now, Fresh = existing.Count == 0 && !sentElsewhere };
+        return new Claim(claimId, toSend, recorded) { Expired = expired, ClaimedAt = now, Fresh = existing.Count == inserted && !sentElsewhere };
     }
+
+    /// <summary>
+    /// The usual case in one store round trip (PostgreSQL): inserts a claimed record (attempt 1) for every recipient
+    /// that has none yet and returns those, tracked as stored, so that recording the outcome is a plain update. When
+    /// every recipient was inserted the claim is complete and fresh; otherwise the email has been seen before (a
+    /// redelivery, a retry, a concurrent duplicate) and <see cref="ClaimAsync"/> goes on with the rest from the store,
+    /// keeping the rows inserted here as its own. The single statement is atomic, and ON CONFLICT DO NOTHING means a
+    /// concurrent claim of the same recipient is never overwritten: it is left out here and found live there.
+    /// </summary>
+    private async Task<List<DeliveryRecord>> InsertClaimAsync(
+        Guid emailId, IReadOnlyList<string> recipients, Guid claimId, DateTime now, DateTime expiresAt, CancellationToken cancellationToken)
+    {
+        var dueAt = now + options.Value.ClaimLease;
+        var claimed = new List<DeliveryRecord>(recipients.Count);
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            await using var command = db.Database.GetDbConnection().CreateCommand();
+            command.CommandText = InsertClaimSql;
+            command.Parameters.Add(new NpgsqlParameter<Guid>("email_id", emailId));
+            command.Parameters.Add(new NpgsqlParameter<string[]>("recipients", [.. recipients]));
+            command.Parameters.Add(new NpgsqlParameter<string>("state", StateValue(DeliveryState.Sending)));
+            command.Parameters.Add(new NpgsqlParameter<Guid>("claim_id", claimId));
+            command.Parameters.Add(new NpgsqlParameter<DateTime>("due_at", dueAt));
+            command.Parameters.Add(new NpgsqlParameter<DateTime>("now", now));
+            command.Parameters.Add(new NpgsqlParameter<DateTime>("expires_at", expiresAt));
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                claimed.Add(new DeliveryRecord
+                {
+                    EmailId = emailId,
+                    Recipient = reader.GetString(0),
+                    State = DeliveryState.Sending,
+                    Attempt = 1,
+                    ClaimId = claimId,
+                    DueAt = dueAt,
+                    FirstAttemptAt = now,
+                    ExpiresAt = expiresAt,
+                    UpdatedAt = now,
+                    Version = 1,
+                });
+            }
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
+
+        db.Deliveries.AttachRange(claimed);
+        return claimed;
+    }
+
+    private const string InsertClaimSql = """
+        INSERT INTO deliveries (email_id, recipient, state, attempt, claim_id, due_at, first_attempt_at, expires_at, updated_at, version)
+        SELECT @email_id, r, @state, 1, @claim_id, @due_at, @now, @expires_at, @now, 1 FROM unnest(@recipients) AS r
+        ON CONFLICT (email_id, recipient) DO NOTHING
+        RETURNING recipient
+        """;
+
+    /// <summary>The stored form of a state, as <see cref="DeliveryDbContext"/>'s converter writes it.</summary>
+    private static string StateValue(DeliveryState state) => state.ToString().ToLowerInvariant();
 
     /// <summary>
     /// Records what the relay said for each claimed recipient (or that it is suppressed, not sent) and returns the
