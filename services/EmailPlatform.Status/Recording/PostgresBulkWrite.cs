@@ -20,16 +20,21 @@ internal static class PostgresBulkWrite
     private static readonly Type[] Tables =
         [typeof(EmailRecord), typeof(RecipientRecord), typeof(EventRecord), typeof(EmailLabelRecord), typeof(WebhookDeliveryRecord)];
 
+    /// <remarks>
+    /// Changes are detected once, here: every other look at the change tracker (and the <c>SaveChanges</c> that follows)
+    /// would otherwise compare every tracked row again, JSON columns included.
+    /// </remarks>
     public static async Task WriteAsync(StatusDbContext db, CancellationToken cancellationToken)
     {
         db.ChangeTracker.DetectChanges();
+        db.ChangeTracker.AutoDetectChangesEnabled = false;
+        var entries = db.ChangeTracker.Entries().Where(e => e.State is EntityState.Added or EntityState.Modified).ToLookup(e => e.Metadata.ClrType);
         var connection = (NpgsqlConnection)db.Database.GetDbConnection();
         foreach (var clrType in Tables)
         {
             var entityType = db.Model.FindEntityType(clrType)!;
-            var entries = db.ChangeTracker.Entries().Where(e => e.Metadata == entityType).ToList();
-            var added = entries.Where(e => e.State == EntityState.Added).ToList();
-            var modified = entries.Where(e => e.State == EntityState.Modified).ToList();
+            var added = entries[clrType].Where(e => e.State == EntityState.Added).ToList();
+            var modified = entries[clrType].Where(e => e.State == EntityState.Modified).ToList();
             if (added.Count > 0)
             {
                 await CopyAsync(connection, entityType, entityType.GetTableName()!, added, cancellationToken);

@@ -73,10 +73,21 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
         unit.DeriveStates();
         if (_db.Database.IsNpgsql())
         {
-            await PostgresBulkWrite.WriteAsync(_db, cancellationToken);
+            try
+            {
+                await PostgresBulkWrite.WriteAsync(_db, cancellationToken);
+                await _db.SaveChangesAsync(cancellationToken);
+            }
+            finally
+            {
+                _db.ChangeTracker.AutoDetectChangesEnabled = true;
+            }
+        }
+        else
+        {
+            await _db.SaveChangesAsync(cancellationToken);
         }
 
-        await _db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return unit.Recorded;
     }

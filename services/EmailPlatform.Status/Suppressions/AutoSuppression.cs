@@ -7,13 +7,20 @@ namespace EmailPlatform.Status.Suppressions;
 /// <summary>Suppresses an address, in the recorder's unit of work, when a bounce's enhanced code says it is dead.</summary>
 public sealed class AutoSuppression(StatusDbContext db, IOptions<SuppressionOptions> options, TimeProvider clock)
 {
+    // What PrepareAsync loaded and OnBounce added, by address: DbSet.Local would compare every tracked row first.
+    private readonly Dictionary<string, SuppressionRecord> _known = new(StringComparer.Ordinal);
+
     /// <summary>Loads the suppressions of a batch's bounced addresses in one query, before <see cref="OnBounce"/> looks them up.</summary>
     public async Task PrepareAsync(IEnumerable<string> addresses, CancellationToken cancellationToken)
     {
+        _known.Clear();
         var wanted = addresses.Distinct(StringComparer.Ordinal).ToArray();
         if (wanted.Length > 0)
         {
-            await db.Suppressions.Where(s => wanted.Contains(s.Address)).LoadAsync(cancellationToken);
+            foreach (var suppression in await db.Suppressions.Where(s => wanted.Contains(s.Address)).ToListAsync(cancellationToken))
+            {
+                _known[suppression.Address] = suppression;
+            }
         }
     }
 
@@ -29,13 +36,13 @@ public sealed class AutoSuppression(StatusDbContext db, IOptions<SuppressionOpti
         }
 
         var now = clock.GetUtcNow().UtcDateTime;
-        var existing = db.Suppressions.Local.FirstOrDefault(s => s.Address == address);
+        var existing = _known.GetValueOrDefault(address);
         if (existing is not null && (existing.ExpiresAt is null || existing.ExpiresAt > now))
         {
             return;
         }
 
-        existing ??= db.Suppressions.Add(new SuppressionRecord { Address = address, Reason = "", Source = SuppressionSources.Bounce, CreatedAt = now }).Entity;
+        existing ??= _known[address] = db.Suppressions.Add(new SuppressionRecord { Address = address, Reason = "", Source = SuppressionSources.Bounce, CreatedAt = now }).Entity;
         existing.Reason = $"Hard bounce {bounce.SmtpCode} {bounce.EnhancedCode}: {bounce.SmtpText}".Trim();
         existing.Source = SuppressionSources.Bounce;
         existing.SourceEventId = bounce.Id;
