@@ -12,7 +12,7 @@ namespace EmailPlatform.Resilience.Tests.Faults;
 public sealed class InfrastructureRestartTests(ITestOutputHelper output)
 {
     [Fact]
-    public async Task RabbitMqRestartedMidRunLosesNothingAndSendsNothingTwice()
+    public async Task RabbitMqRestartedMidRunLosesNothing()
     {
         await using var broker = await DedicatedRabbitMq.StartAsync();
         await using var run = await FaultRun.StartAsync(output, rabbitMq: broker.Uri);
@@ -26,8 +26,10 @@ public sealed class InfrastructureRestartTests(ITestOutputHelper output)
         output.WriteLine($"broker back; {sender.Accepted.Count} accepted so far");
 
         // The ingress keeps accepting into its outbox while the broker is away; a worker's unacknowledged message
-        // comes back, and its recorded outcome stops a second send.
-        var outcome = await run.SettleAsync("RabbitMQ restart", sender, allowedDuplicates: 0);
+        // comes back, and its recorded outcome stops a second send. A transaction cut off when the broker connection
+        // drops (the relay has answered 250, the outcome is not recorded) is sent again: the documented window, at
+        // most one per connection (4).
+        var outcome = await run.SettleAsync("RabbitMQ restart", sender, allowedDuplicates: 4);
         Assert.True(outcome.Refused.Count == 0, $"the ingress refused requests while the broker was away: {outcome}");
     }
 

@@ -70,7 +70,7 @@ public sealed class HostileInputTests(ITestOutputHelper output)
         using var valid = await admin.PostAsJsonAsync("/v1/emails", HostileRequests.ValidEmail());
         Assert.Equal(HttpStatusCode.Accepted, valid.StatusCode);
         await Eventually.GetAsync(() => Task.FromResult(relay.Received.Count), n => n == 1, TimeSpan.FromSeconds(90), "the valid email at the relay");
-        Assert.Equal(1, await CountAsync(stack, "emails"));
+        await Eventually.GetAsync(() => CountAsync(stack, "emails"), n => n == 1, TimeSpan.FromSeconds(60), "the valid email in the status store");
     }
 
     [Fact(Skip = "The ingress accepts some of these today (\"HIGH\", \"high\\n\", \"high, bulk\": its enum parsing ignores case, trims whitespace and combines flags). Reported to the lead; remove this Skip once it refuses them.")]
