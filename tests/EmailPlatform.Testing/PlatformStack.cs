@@ -240,8 +240,6 @@ public sealed class PlatformStack : IAsyncDisposable
     /// <summary>Peak resident memory (<c>VmHWM</c>) of a running process in MB; null once it has exited.</summary>
     public static double? PeakRssMegabytes(ServiceProcess service) => ReadStatusKb(service.ProcessId, "VmHWM") / 1024.0;
 
-    public static double? RssMegabytes(ServiceProcess service) => ReadStatusKb(service.ProcessId, "VmRSS") / 1024.0;
-
     private async Task<ServiceProcess> StartAsync(string project, Uri url)
     {
         var service = await ServiceProcess.StartAtAsync(project, url, _shared);
