@@ -66,7 +66,7 @@ public sealed class OpenApiTests
 
         var body = document.RootElement.GetProperty("paths").GetProperty("/v1/emails").GetProperty("post").GetProperty("requestBody");
         var properties = Resolve(document.RootElement, body.GetProperty("content").GetProperty("application/json").GetProperty("schema")).GetProperty("properties");
-        foreach (var name in new[] { "from", "to", "cc", "bcc", "reply_to", "subject", "html", "text", "headers", "attachments", "tags", "scheduled_at", "metadata", "priority" })
+        foreach (var name in new[] { "from", "to", "cc", "bcc", "reply_to", "subject", "html", "text", "headers", "attachments", "tags", "scheduled_at", "expires_at", "metadata", "priority" })
         {
             Assert.True(properties.TryGetProperty(name, out _), $"SendEmailRequest has no '{name}': {properties}");
         }
