@@ -34,7 +34,7 @@ internal sealed class EmailSender(
     public async Task SendAsync(SendEmail email, IPublishEndpoint publisher, CancellationToken cancellationToken)
     {
         // Malformed input throws here, before anything is claimed: the command faults and its recipients fail.
-        var message = MimeMessageFactory.Create(email);
+        using var message = MimeMessageFactory.Create(email);
         dkim.Sign(message);
         var claim = await ledger.ClaimAsync(email, DeliveryLedger.RecipientsOf(email), cancellationToken);
 

@@ -6,7 +6,7 @@ namespace EmailPlatform.Delivery.Sending;
 /// <summary>
 /// Builds the MIME message for a <see cref="SendEmail"/>. Deterministic: the same command always gives the same
 /// headers, so every attempt carries the <c>Message-ID</c> fixed at accept. There is never a <c>Bcc</c> header:
-/// blind recipients are only in the envelope.
+/// blind recipients are only in the envelope. The caller disposes the message (MimeKit's messages have finalizers).
 /// </summary>
 internal static class MimeMessageFactory
 {
@@ -29,7 +29,9 @@ internal static class MimeMessageFactory
 
         RejectLineBreaks("Subject", email.Subject, email.EmailId);
 
-        var message = new MimeMessage();
+        // Not the parameterless constructor: it generates a Message-Id (host name lookup, random bytes) that would
+        // only be replaced below.
+        var message = new MimeMessage((IEnumerable<Header>)[]) { MimeVersion = new Version(1, 0) };
         message.From.Add(MailboxAddress.Parse(email.From));
         message.To.AddRange(email.To.Select(MailboxAddress.Parse));
         message.Cc.AddRange(email.Cc.Select(MailboxAddress.Parse));
