@@ -9,9 +9,9 @@ namespace EmailPlatform.Status.Recording;
 
 /// <summary>
 /// Writes a recorder batch's rows to PostgreSQL set-based instead of one statement per row: the added rows of the hot
-/// tables with one binary <c>COPY</c> each, the changed ones with one <c>COPY</c> into a temporary table and one
-/// <c>INSERT … ON CONFLICT DO UPDATE</c> from it. What it wrote is marked unchanged, so the <c>SaveChanges</c> that follows writes only the
-/// rest (suppressions). Columns, types and value conversions come from the EF model, so the two stay in step.
+/// tables with one binary <c>COPY</c> each, the changed ones with one <c>UPDATE … FROM unnest(…)</c> each. What it
+/// wrote is marked unchanged, so the <c>SaveChanges</c> that follows writes only the rest (suppressions, and the rare
+/// email whose details arrived after its outcomes). Columns, types and value conversions come from the EF model, so the two stay in step.
 /// The version columns are written, not checked: the recorder holds the emails' row locks, which is the stronger guarantee.
 /// </summary>
 internal static class PostgresBulkWrite
@@ -40,43 +40,65 @@ internal static class PostgresBulkWrite
                 await CopyAsync(connection, entityType, entityType.GetTableName()!, added, cancellationToken);
             }
 
-            if (modified.Count > 0)
-            {
-                await UpdateAsync(connection, entityType, modified, cancellationToken);
-            }
-
-            foreach (var entry in added.Concat(modified))
+            var updated = modified.Count > 0 ? await UpdateAsync(connection, entityType, modified, cancellationToken) : [];
+            foreach (var entry in added.Concat(updated))
             {
                 entry.State = EntityState.Unchanged;
             }
         }
     }
 
-    private static async Task UpdateAsync(NpgsqlConnection connection, IEntityType entityType, List<EntityEntry> modified, CancellationToken cancellationToken)
+    /// <summary>
+    /// One <c>UPDATE … FROM unnest(…)</c> of the changed columns, one array parameter per column: each row is found through
+    /// the primary key (the planner takes an unnest for a few rows), and nothing is created per batch. Rows with a changed
+    /// array column (an email whose details just arrived, rare) cannot travel in an array of arrays: they are left to
+    /// <c>SaveChanges</c>.
+    /// </summary>
+    /// <returns>The entries written.</returns>
+    private static async Task<List<EntityEntry>> UpdateAsync(
+        NpgsqlConnection connection, IEntityType entityType, List<EntityEntry> modified, CancellationToken cancellationToken)
     {
-        var table = entityType.GetTableName()!;
-        var staging = "staging_" + table;
-        var key = entityType.FindPrimaryKey()!.Properties.Select(p => p.GetColumnName()).ToList();
+        var arrays = entityType.GetProperties().Where(p => StoreType(p).EndsWith("[]", StringComparison.Ordinal)).ToList();
+        var rows = modified.Where(e => !arrays.Any(p => e.Property(p.Name).IsModified)).ToList();
+        var key = entityType.FindPrimaryKey()!.Properties;
         var changed = entityType.GetProperties()
-            .Where(p => modified.Any(e => e.Property(p.Name).IsModified))
-            .Select(p => p.GetColumnName()).Except(key).ToList();
-        if (changed.Count == 0)
+            .Where(p => !p.IsPrimaryKey() && !arrays.Contains(p) && rows.Any(e => e.Property(p.Name).IsModified)).ToList();
+        if (rows.Count == 0 || changed.Count == 0)
         {
-            return;
+            return [];
         }
 
-        // Session-local and emptied at each commit, so it is created once per pooled connection. The rows go back through
-        // INSERT … ON CONFLICT rather than UPDATE … FROM: each finds its row through the primary key, whatever the planner
-        // would guess about a temporary table without statistics.
-        await ExecuteAsync(connection, $"CREATE TEMP TABLE IF NOT EXISTS {Quote(staging)} (LIKE {Quote(table)}) ON COMMIT DELETE ROWS", cancellationToken);
-        await CopyAsync(connection, entityType, staging, modified, cancellationToken);
-        var columns = string.Join(", ", entityType.GetProperties().Select(p => Quote(p.GetColumnName())));
-        var set = string.Join(", ", changed.Select(c => $"{Quote(c)} = EXCLUDED.{Quote(c)}"));
-        await ExecuteAsync(connection, $"""
-            INSERT INTO {Quote(table)} ({columns}) SELECT {columns} FROM {Quote(staging)}
-            ON CONFLICT ({string.Join(", ", key.Select(Quote))}) DO UPDATE SET {set}
-            """, cancellationToken);
+        var columns = key.Concat(changed).ToList();
+        await using var command = new NpgsqlCommand { Connection = connection };
+        for (var i = 0; i < columns.Count; i++)
+        {
+            var property = columns[i];
+            var type = property.GetTypeMapping().Converter?.ProviderClrType ?? property.ClrType;
+            if (type.IsValueType && Nullable.GetUnderlyingType(type) is null && property.IsNullable)
+            {
+                type = typeof(Nullable<>).MakeGenericType(type);
+            }
+
+            var values = Array.CreateInstance(type, rows.Count);
+            for (var row = 0; row < rows.Count; row++)
+            {
+                values.SetValue(ProviderValue(property, rows[row].Property(property.Name).CurrentValue), row);
+            }
+
+            command.Parameters.Add(new NpgsqlParameter { ParameterName = "p" + i, Value = values, DataTypeName = StoreType(property) + "[]" });
+        }
+
+        var names = columns.Select(c => Quote(c.GetColumnName())).ToList();
+        var set = string.Join(", ", changed.Select(c => $"{Quote(c.GetColumnName())} = u.{Quote(c.GetColumnName())}"));
+        var match = string.Join(" AND ", key.Select(k => $"t.{Quote(k.GetColumnName())} = u.{Quote(k.GetColumnName())}"));
+        command.CommandText = $"UPDATE {Quote(entityType.GetTableName()!)} AS t SET {set} " +
+            $"FROM unnest({string.Join(", ", columns.Select((_, i) => "@p" + i))}) AS u({string.Join(", ", names)}) WHERE {match}";
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        return rows;
     }
+
+    private static object? ProviderValue(IProperty property, object? value) =>
+        property.GetTypeMapping().Converter is { } converter && value is not null ? converter.ConvertToProvider(value) : value;
 
     private static async Task CopyAsync(NpgsqlConnection connection, IEntityType entityType, string table, List<EntityEntry> entries, CancellationToken cancellationToken)
     {
@@ -88,11 +110,7 @@ internal static class PostgresBulkWrite
             await importer.StartRowAsync(cancellationToken);
             foreach (var property in properties)
             {
-                var value = entry.Property(property.Name).CurrentValue;
-                if (property.GetTypeMapping().Converter is { } converter && value is not null)
-                {
-                    value = converter.ConvertToProvider(value);
-                }
+                var value = ProviderValue(property, entry.Property(property.Name).CurrentValue);
 
                 if (value is null)
                 {
@@ -114,12 +132,6 @@ internal static class PostgresBulkWrite
         // COPY names the type without its length: character varying(16) is written as character varying.
         var length = storeType.IndexOf('(', StringComparison.Ordinal);
         return length < 0 ? storeType : storeType[..length];
-    }
-
-    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     private static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";

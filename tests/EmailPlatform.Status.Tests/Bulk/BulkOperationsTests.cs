@@ -77,13 +77,13 @@ public sealed class BulkOperationsTests
         Assert.Equal((true, 1, 1), (retryBody.GetProperty("dry_run").GetBoolean(), retryBody.GetProperty("emails").GetInt32(), retryBody.GetProperty("recipients").GetInt32()));
         Assert.Equal(JsonValueKind.Null, retryBody.GetProperty("id").ValueKind);
         var cancelBody = await JsonAsync(dryCancel);
-        Assert.Equal([later, muchLater], cancelBody.GetProperty("data").EnumerateArray().Select(i => i.GetProperty("email_id").GetGuid()).Order());
+        Assert.Equal(new[] { later, muchLater }.Order(), cancelBody.GetProperty("data").EnumerateArray().Select(i => i.GetProperty("email_id").GetGuid()).Order());
 
         // The real cancel's commands travel the same queue after anything the dry runs could have sent.
         using var cancel = await PostAsync(client, "cancel", """{"filter": {"status": "scheduled", "created_after": "2000-01-01T00:00:00Z"}}""");
         Assert.Equal(2, (await JsonAsync(cancel)).GetProperty("emails").GetInt32());
         var cancels = await Eventually.GetAsync(() => Task.FromResult(listener.Cancels), c => c.Count >= 2, Timeout, "two CancelEmail commands");
-        Assert.Equal([later, muchLater], cancels.Select(c => c.EmailId).Order());
+        Assert.Equal(new[] { later, muchLater }.Order(), cancels.Select(c => c.EmailId).Order());
         Assert.Empty(listener.Retries);
         Assert.Equal(2, listener.Received.Count);
         Assert.Equal([BulkEndpoints.CancelAction], await api.WithStoreAsync(db => db.AuditRecords.Select(a => a.Action).ToListAsync()));
