@@ -20,7 +20,7 @@ public sealed class InfrastructureRestartTests(ITestOutputHelper output)
 
         await run.Relay.ReceivedAsync(0.2, sender);
         await broker.StopAsync();
-        output.WriteLine($"broker stopped with {run.Relay.Received.Count} emails at the relay, {sender.Accepted.Count} accepted");
+        output.WriteLine($"broker stopped with {run.Relay.ReceivedCount} emails at the relay, {sender.Accepted.Count} accepted");
         await Task.Delay(FaultScale.Window / 3);
         await broker.StartAgainAsync();
         output.WriteLine($"broker back; {sender.Accepted.Count} accepted so far");
@@ -42,7 +42,7 @@ public sealed class InfrastructureRestartTests(ITestOutputHelper output)
 
         await run.Relay.ReceivedAsync(0.2, sender);
         await store.StopAsync();
-        output.WriteLine($"PostgreSQL stopped with {run.Relay.Received.Count} emails at the relay, {sender.Accepted.Count} accepted");
+        output.WriteLine($"PostgreSQL stopped with {run.Relay.ReceivedCount} emails at the relay, {sender.Accepted.Count} accepted");
         await Task.Delay(FaultScale.Window / 3);
         await store.StartAgainAsync();
         output.WriteLine($"PostgreSQL back; {sender.Accepted.Count} accepted so far");

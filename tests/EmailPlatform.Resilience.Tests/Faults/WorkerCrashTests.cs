@@ -19,7 +19,7 @@ public sealed class WorkerCrashTests(ITestOutputHelper output)
         {
             // Kill while the relay is receiving, so transactions are cut off mid-flight.
             await run.Relay.ReceivedAsync(kill / 5.0, sender);
-            var atRelay = run.Relay.Received.Count;
+            var atRelay = run.Relay.ReceivedCount;
             await run.Stack.KillWorkerAsync(0);
             pendingAtKills.Add(FaultScale.Emails - atRelay);
             output.WriteLine($"killed worker 0 ({kill} of 3) with {atRelay} of {FaultScale.Emails} emails at the relay");

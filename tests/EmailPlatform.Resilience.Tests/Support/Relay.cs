@@ -35,7 +35,18 @@ internal sealed class Relay : IAsyncDisposable
     public async Task StartAgainAsync() => Server = await ScriptedSmtpServer.StartAsync(Port);
 
     /// <summary>Every message accepted with 250, by every incarnation of the relay.</summary>
-    public IReadOnlyList<ReceivedMessage> Received => [.. _earlier, .. Server?.Received ?? []];
+    public IReadOnlyList<ReceivedMessage> Received
+    {
+        get
+        {
+            // A snapshot first: the queue grows while it is copied, and a spread would read past its first count.
+            var current = Server?.Received.ToArray() ?? [];
+            return [.. _earlier, .. current];
+        }
+    }
+
+    /// <summary>How many messages the relay has accepted so far, without copying them.</summary>
+    public int ReceivedCount => _earlier.Count + (Server?.Received.Count ?? 0);
 
     /// <summary>
     /// Waits until the relay has received <paramref name="fraction"/> of the emails the sender got accepted (of all it
@@ -47,7 +58,7 @@ internal sealed class Relay : IAsyncDisposable
         while (DateTime.UtcNow < deadline)
         {
             var target = sender.Completion.IsCompleted ? sender.Accepted.Count : FaultScale.Emails;
-            if (Received.Count >= Math.Max(1, (int)(target * fraction)))
+            if (ReceivedCount >= Math.Max(1, (int)(target * fraction)))
             {
                 return;
             }
@@ -55,7 +66,7 @@ internal sealed class Relay : IAsyncDisposable
             await Task.Delay(20);
         }
 
-        throw new TimeoutException($"The relay received {Received.Count} emails in {FaultScale.Settle}, fewer than {fraction:P0} of those sent.");
+        throw new TimeoutException($"The relay received {ReceivedCount} emails in {FaultScale.Settle}, fewer than {fraction:P0} of those sent.");
     }
 
     public async ValueTask DisposeAsync()
