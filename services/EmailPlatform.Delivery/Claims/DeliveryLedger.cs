@@ -8,6 +8,7 @@ using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using NpgsqlTypes;
 
 namespace EmailPlatform.Delivery.Claims;
 
@@ -184,6 +185,70 @@ internal sealed class DeliveryLedger(
         RETURNING recipient
         """;
 
+    /// <summary>
+    /// Writes a recorded outcome. The usual case on PostgreSQL, one recipient's record changed and nothing else, is a
+    /// single conditional UPDATE (on the version the claim read, as EF Core's concurrency check does) without EF Core's
+    /// update pipeline; everything else goes through <see cref="SaveAsync"/>. A version that no longer matches (the
+    /// claim was taken over) fails the same way as there: the consumer's retry starts again from the store.
+    /// </summary>
+    private async Task SaveOutcomeAsync()
+    {
+        var changed = db.ChangeTracker.Entries().Where(e => e.State != EntityState.Unchanged).Take(2).ToList();
+        if (!db.Database.IsNpgsql() || changed is not [{ State: EntityState.Modified, Entity: DeliveryRecord record } entry])
+        {
+            await SaveAsync(CancellationToken.None);
+            return;
+        }
+
+        var storedVersion = entry.Property(nameof(DeliveryRecord.Version)).OriginalValue;
+        int updated;
+        await db.Database.OpenConnectionAsync();
+        try
+        {
+            await using var command = db.Database.GetDbConnection().CreateCommand();
+            command.CommandText = RecordOutcomeSql;
+            command.Parameters.Add(new NpgsqlParameter<string>("state", StateValue(record.State)));
+            command.Parameters.Add(new NpgsqlParameter<int>("attempt", record.Attempt));
+            command.Parameters.Add(Nullable("claim_id", NpgsqlDbType.Uuid, record.ClaimId));
+            command.Parameters.Add(Nullable("due_at", NpgsqlDbType.TimestampTz, record.DueAt));
+            command.Parameters.Add(Nullable("relay", NpgsqlDbType.Varchar, record.Relay));
+            command.Parameters.Add(Nullable("reply_code", NpgsqlDbType.Integer, record.ReplyCode));
+            command.Parameters.Add(Nullable("enhanced_code", NpgsqlDbType.Varchar, record.EnhancedCode));
+            command.Parameters.Add(Nullable("reply_text", NpgsqlDbType.Text, record.ReplyText));
+            command.Parameters.Add(Nullable("reason", NpgsqlDbType.Text, record.Reason));
+            command.Parameters.Add(Nullable("outcome_event_id", NpgsqlDbType.Uuid, record.OutcomeEventId));
+            command.Parameters.Add(Nullable("outcome_at", NpgsqlDbType.TimestampTz, record.OutcomeAt));
+            command.Parameters.Add(new NpgsqlParameter<DateTime>("updated_at", record.UpdatedAt));
+            command.Parameters.Add(new NpgsqlParameter<int>("version", record.Version));
+            command.Parameters.Add(new NpgsqlParameter<Guid>("email_id", record.EmailId));
+            command.Parameters.Add(new NpgsqlParameter<string>("recipient", record.Recipient));
+            command.Parameters.Add(new NpgsqlParameter<int>("stored_version", (int)storedVersion!));
+            updated = await command.ExecuteNonQueryAsync();
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
+
+        if (updated != 1)
+        {
+            db.ChangeTracker.Clear();
+            throw new DbUpdateConcurrencyException($"The record of {record.Recipient} for email {record.EmailId} changed since it was claimed.");
+        }
+
+        db.ChangeTracker.AcceptAllChanges();
+    }
+
+    private static NpgsqlParameter Nullable<T>(string name, NpgsqlDbType type, T? value) =>
+        new(name, type) { Value = (object?)value ?? DBNull.Value };
+
+    private const string RecordOutcomeSql = """
+        UPDATE deliveries SET state = @state, attempt = @attempt, claim_id = @claim_id, due_at = @due_at, relay = @relay,
+            reply_code = @reply_code, enhanced_code = @enhanced_code, reply_text = @reply_text, reason = @reason,
+            outcome_event_id = @outcome_event_id, outcome_at = @outcome_at, updated_at = @updated_at, version = @version
+        WHERE email_id = @email_id AND recipient = @recipient AND version = @stored_version
+        """;
+
     /// <summary>The stored form of a state, as <see cref="DeliveryDbContext"/>'s converter writes it.</summary>
     private static string StateValue(DeliveryState state) => state.ToString().ToLowerInvariant();
 
@@ -270,7 +335,7 @@ internal sealed class DeliveryLedger(
             await SettleCommandAsync(email, now, CancellationToken.None);
         }
 
-        await SaveAsync(CancellationToken.None);
+        await SaveOutcomeAsync();
         if (deferred)
         {
             signal.Notify();
