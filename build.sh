@@ -135,7 +135,9 @@ start_postgres() {
     log "PostgreSQL $PG_VERSION/$PG_CLUSTER already running"
   else
     log "starting PostgreSQL $PG_VERSION/$PG_CLUSTER"
-    as_root pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" start >&2
+    # The test projects run in parallel, each with its own hosts and connection pools: the default 100
+    # connections run out (53300) on a busy run, so this throwaway server allows more.
+    as_root pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" start -- -o "-c max_connections=300" >&2
     STARTED_POSTGRES=1
   fi
   wait_for 60 pg_isready -q -h 127.0.0.1 -p 5432 || die "PostgreSQL is not accepting connections on 127.0.0.1:5432"
