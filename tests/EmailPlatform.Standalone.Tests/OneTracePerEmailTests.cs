@@ -50,7 +50,7 @@ public sealed class OneTracePerEmailTests : IDisposable
         var trace = Snapshot(spans).Where(s => s.TraceId == post!.TraceId).ToList();
 
         Assert.Contains(trace, s => s.Source.Name == "EmailPlatform.Ingress" && s.DisplayName == "outbox publish SendEmail");
-        Assert.Contains(trace, s => IsConsume(s, "send-email"));
+        Assert.Contains(trace, s => IsConsume(s, "send-email-normal"));
         Assert.Contains(trace, s => s.Source.Name == "EmailPlatform.Delivery" && s.DisplayName == "smtp send");
         Assert.Contains(trace, s => IsConsume(s, "recipient-outcome"));
         Assert.Contains(trace, s => IsConsume(s, "email-lifecycle"));
