@@ -10,7 +10,8 @@ namespace EmailPlatform.ServiceDefaults.Storage;
 /// Each service owns a <see cref="DbContext"/> and ships EF Core migrations for two providers: PostgreSQL
 /// (production, <c>ConnectionStrings:Postgres</c>) and SQLite (the standalone host,
 /// <c>ConnectionStrings:Sqlite</c>). A provider-specific subclass of the context carries each set of
-/// migrations, so one model has one migration history per provider.
+/// migrations, so one model has one migration history per provider. The context options depend on configuration
+/// only, so they are built once per process (singleton lifetime) instead of with every request's context.
 /// </summary>
 public static class StoreExtensions
 {
@@ -30,13 +31,13 @@ public static class StoreExtensions
         {
             builder.Services.AddDbContext<TContext, TPostgres>(o => o
                 .UseNpgsql(postgres, npgsql => npgsql.MigrationsHistoryTable(migrationsHistoryTable))
-                .UseSnakeCaseNamingConvention());
+                .UseSnakeCaseNamingConvention(), optionsLifetime: ServiceLifetime.Singleton);
         }
         else if (!string.IsNullOrWhiteSpace(sqlite))
         {
             builder.Services.AddDbContext<TContext, TSqlite>(o => o
                 .UseSqlite(sqlite, s => s.MigrationsHistoryTable(migrationsHistoryTable))
-                .UseSnakeCaseNamingConvention());
+                .UseSnakeCaseNamingConvention(), optionsLifetime: ServiceLifetime.Singleton);
         }
         else
         {
