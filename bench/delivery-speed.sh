@@ -17,7 +17,10 @@
 # Settings (environment): MESSAGES (5000), WARMUP (1000), CONNECTIONS (4), BODY_SIZE (2048), NO_BUILD (0),
 # PG_HOST/PG_PORT/PG_USER/PG_PASSWORD (127.0.0.1/5432/emailplatform/emailplatform), PG_OPTIONS (extra connection
 # string settings for the worker, e.g. "SSL Mode=Disable"),
-# RABBITMQ_URI (amqp://guest:guest@127.0.0.1:5672).
+# RABBITMQ_URI (amqp://guest:guest@127.0.0.1:5672), WORKER_DLL (another build of the worker to compare against, e.g. a
+# `git worktree` of an earlier commit built in Release, with NO_BUILD=1).
+# worker_jit_cpu_ms_per_message is the part of worker_cpu_ms_per_message spent by the runtime's background tier-up JIT
+# during the measured window: a start-up cost that a larger WARMUP shrinks, and the noisiest part on a loaded machine.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -37,7 +40,7 @@ OUT_DIR="artifacts/bench"
 RUN_ID="$(date +%s)-$$"
 DB_NAME="ep_speed_${RUN_ID//-/_}"
 VHOST="ep-speed-$RUN_ID"
-WORKER_DLL="services/EmailPlatform.Delivery/bin/Release/net10.0/EmailPlatform.Delivery.dll"
+WORKER_DLL="${WORKER_DLL:-services/EmailPlatform.Delivery/bin/Release/net10.0/EmailPlatform.Delivery.dll}"
 BENCH_DLL="bench/EmailPlatform.LaneBench/bin/Release/net10.0/EmailPlatform.LaneBench.dll"
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1

@@ -64,12 +64,14 @@ internal static class Throughput
         // Measured after the warm-up (JIT and tiering, connection pools, caches): the steady state of a running worker.
         Console.Error.WriteLine($"==> worker pid {worker.ProcessId} warmed up; measuring {options.Bulk:N0} deliveries");
         var workerCpuBefore = worker.CpuTime;
+        var workerJitBefore = worker.JitCpuTime;
         while (sink.Messages - afterBare < total && Stopwatch.GetTimestamp() < deadline)
         {
             await Task.Delay(20);
         }
 
         var workerCpu = worker.CpuTime - workerCpuBefore;
+        var workerJit = worker.JitCpuTime - workerJitBefore;
         var workerTimes = sink.Accepted.Where(a => a.Key.StartsWith("worker-", StringComparison.Ordinal)).Select(a => a.Value).Order()
             .Skip(options.WarmupMessages).ToArray();
         var workerRate = workerTimes.Length > 1
@@ -89,6 +91,9 @@ internal static class Throughput
             // CPU per message is what a shared, overloaded machine skews least (the bare loop's includes its start-up).
             bare_cpu_ms_per_message = Math.Round(bareCpu.TotalMilliseconds / options.Bulk, 3),
             worker_cpu_ms_per_message = Math.Round(workerCpu.TotalMilliseconds / options.Bulk, 3),
+            // Of that, the background tier-up JIT still at work after the warm-up: a start-up cost, not a per-message one
+            // (it varies most from run to run on a loaded machine, as it depends on when that thread gets a core).
+            worker_jit_cpu_ms_per_message = Math.Round(workerJit.TotalMilliseconds / options.Bulk, 3),
         };
 
         var json = JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true });

@@ -24,6 +24,37 @@ internal sealed class WorkerProcess(BenchOptions options, int sinkPort) : IAsync
         }
     }
 
+    /// <summary>
+    /// CPU time the runtime's background tier-up compiler (thread ".NET Tiered Com") has used so far: re-JIT of hot
+    /// methods, which goes on for a while after start-up and is no cost of the steady state.
+    /// </summary>
+    public TimeSpan JitCpuTime
+    {
+        get
+        {
+            long ticks = 0;
+            foreach (var task in Directory.EnumerateDirectories($"/proc/{_process!.Id}/task"))
+            {
+                try
+                {
+                    if (!File.ReadAllText(Path.Combine(task, "comm")).StartsWith(".NET Tiered", StringComparison.Ordinal))
+                    {
+                        continue;
+                    }
+
+                    var fields = File.ReadAllText(Path.Combine(task, "stat")).Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    ticks += long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+                }
+                catch (IOException)
+                {
+                    // The thread ended while being read.
+                }
+            }
+
+            return TimeSpan.FromSeconds(ticks / 100.0);
+        }
+    }
+
     public int ProcessId => _process?.Id ?? 0;
 
     public async Task StartAsync()
