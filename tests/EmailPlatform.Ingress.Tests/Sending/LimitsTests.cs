@@ -81,6 +81,9 @@ public sealed class LimitsTests
     [InlineData("urgent")]
     [InlineData("HIGHEST")]
     [InlineData("3")]
+    [InlineData("HIGH")]
+    [InlineData("high, bulk")]
+    [InlineData(" high")]
     public async Task UnknownPriorityIsRefused(string priority)
     {
         await using var app = await IngressApp.StartAsync();
