@@ -87,8 +87,12 @@ internal sealed class SmtpRelayClient(
                     await beforeTransaction(cancellationToken);
                 }
 
+                // Once MAIL FROM goes out the transaction is finished, whatever happens to the consumer: each command is
+                // bounded by Delivery:CommandTimeout (the client's Timeout). Abandoning it on the consume token (which a
+                // dropped broker connection cancels, as does shutdown) could leave a relay's 250 unrecorded and the
+                // message sent again; finished, its outcome is recorded and a redelivery sends nothing.
                 connection.Messages++;
-                var text = await client.SendAsync(message, sender, sendable.Select(r => r.Mailbox), cancellationToken);
+                var text = await client.SendAsync(message, sender, sendable.Select(r => r.Mailbox), CancellationToken.None);
                 reply = SmtpReplyClassifier.ToReply((int)SmtpStatusCode.Ok, text);
                 outcomes = [.. failed, .. RecipientOutcomes.FromReply(sendable, client.Rejected, reply, SmtpStage.Data)];
                 Log.Accepted(logger, emailId, relay.Name, reply.Code, reply.EnhancedCode, client.Rejected.Count);
