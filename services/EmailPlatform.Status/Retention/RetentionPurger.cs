@@ -20,7 +20,7 @@ public sealed class RetentionPurger(StatusDbContext db, IOptions<RetentionOption
         {
             var ids = await db.Emails
                 .Where(e => e.AcceptedAt < bodiesBefore && (e.Html != null || e.Text != null || e.AttachmentNames.Count > 0))
-                .Select(e => e.Id).Take(batch).ToListAsync(cancellationToken);
+                .OrderBy(e => e.AcceptedAt).ThenBy(e => e.Id).Select(e => e.Id).Take(batch).ToListAsync(cancellationToken);
             return ids.Count == 0 ? 0 : await db.Emails.Where(e => ids.Contains(e.Id)).ExecuteUpdateAsync(s => s
                 .SetProperty(e => e.Html, (string?)null)
                 .SetProperty(e => e.Text, (string?)null)
@@ -29,7 +29,7 @@ public sealed class RetentionPurger(StatusDbContext db, IOptions<RetentionOption
 
         var events = await RepeatAsync(async () =>
         {
-            var ids = await db.Events.Where(e => e.OccurredAt < eventsBefore).Select(e => e.Id).Take(batch).ToListAsync(cancellationToken);
+            var ids = await db.Events.Where(e => e.OccurredAt < eventsBefore).OrderBy(e => e.OccurredAt).Select(e => e.Id).Take(batch).ToListAsync(cancellationToken);
             return ids.Count == 0 ? 0 : await db.Events.Where(e => ids.Contains(e.Id)).ExecuteDeleteAsync(cancellationToken);
         }, batch);
 
@@ -37,7 +37,7 @@ public sealed class RetentionPurger(StatusDbContext db, IOptions<RetentionOption
         {
             var ids = await db.WebhookDeliveries
                 .Where(d => d.CreatedAt < eventsBefore && d.Status != WebhookDeliveryStatus.Pending)
-                .Select(d => d.Id).Take(batch).ToListAsync(cancellationToken);
+                .OrderBy(d => d.Id).Select(d => d.Id).Take(batch).ToListAsync(cancellationToken);
             return ids.Count == 0 ? 0 : await db.WebhookDeliveries.Where(d => ids.Contains(d.Id)).ExecuteDeleteAsync(cancellationToken);
         }, batch);
 
