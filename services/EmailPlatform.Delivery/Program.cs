@@ -5,6 +5,11 @@ using EmailPlatform.ServiceDefaults.Authentication;
 using EmailPlatform.ServiceDefaults.Messaging;
 using EmailPlatform.ServiceDefaults.Storage;
 
+if (args is [HealthProbe.Command, ..])
+{
+    return await HealthProbe.RunAsync(args);
+}
+
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
@@ -17,10 +22,11 @@ var app = builder.Build();
 if (args is ["migrate", ..])
 {
     await app.Services.MigrateStoreAsync<DeliveryDbContext>();
-    return;
+    return 0;
 }
 
 app.MapDefaultEndpoints();
 app.MapDelivery();
 
-app.Run();
+await app.RunAsync();
+return 0;

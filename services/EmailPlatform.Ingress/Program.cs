@@ -5,6 +5,11 @@ using EmailPlatform.ServiceDefaults;
 using EmailPlatform.ServiceDefaults.Messaging;
 using EmailPlatform.ServiceDefaults.Storage;
 
+if (args is [HealthProbe.Command, ..])
+{
+    return await HealthProbe.RunAsync(args);
+}
+
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
@@ -16,10 +21,11 @@ var app = builder.Build();
 if (args is ["migrate", ..])
 {
     await app.Services.MigrateStoreAsync<IngressDbContext>();
-    return;
+    return 0;
 }
 
 app.MapDefaultEndpoints();
 app.MapIngress();
 
-app.Run();
+await app.RunAsync();
+return 0;

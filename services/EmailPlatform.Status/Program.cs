@@ -4,6 +4,11 @@ using EmailPlatform.ServiceDefaults.Storage;
 using EmailPlatform.Status;
 using EmailPlatform.Status.Storage;
 
+if (args is [HealthProbe.Command, ..])
+{
+    return await HealthProbe.RunAsync(args);
+}
+
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
@@ -15,10 +20,11 @@ var app = builder.Build();
 if (args is ["migrate", ..])
 {
     await app.Services.MigrateStoreAsync<StatusDbContext>();
-    return;
+    return 0;
 }
 
 app.MapDefaultEndpoints();
 app.MapStatus();
 
-app.Run();
+await app.RunAsync();
+return 0;

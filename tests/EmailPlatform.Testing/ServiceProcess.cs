@@ -71,6 +71,15 @@ public sealed class ServiceProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Runs a host's one-shot command to completion and returns its exit code and output, whatever they are.</summary>
+    public static async Task<(int ExitCode, string Output)> RunAsync(string project, IDictionary<string, string?> environment, params string[] args)
+    {
+        await using var service = Start(project, environment, null, null, args);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        await service._process.WaitForExitAsync(timeout.Token);
+        return (service._process.ExitCode, service.Output);
+    }
+
     public static int FreeTcpPort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);

@@ -139,6 +139,18 @@ public sealed class ComposeFileTests
     }
 
     [Fact]
+    public void PlatformServicesCheckTheirHealthWithTheirOwnCommand()
+    {
+        var platform = ComposeFile.Services
+            .Where(s => ComposeFile.ProjectOf(s.Value) is { } project && project != "EmailPlatform.Standalone" && !ComposeFile.IsMigration(s.Value))
+            .ToList();
+        Assert.Equal(3, platform.Select(s => ComposeFile.ProjectOf(s.Value)).Distinct().Count());
+        Assert.All(platform, s => Assert.Equal(
+            ["CMD", "dotnet", $"{ComposeFile.ProjectOf(s.Value)}.dll", "healthcheck"],
+            Yaml.List(Yaml.At(s.Value, "healthcheck.test")).Select(o => o.ToString())));
+    }
+
+    [Fact]
     public void ServicesWithAStoreWaitForTheirMigrationToComplete()
     {
         foreach (var (name, service) in ComposeFile.Services)

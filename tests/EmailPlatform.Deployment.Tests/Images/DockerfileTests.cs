@@ -14,6 +14,17 @@ public sealed class DockerfileTests
         Assert.True(File.Exists(Repo.PathOf($"services/{host}/Dockerfile")), $"services/{host}/Dockerfile is missing");
 
     [Theory]
+    [InlineData("EmailPlatform.Ingress")]
+    [InlineData("EmailPlatform.Delivery")]
+    [InlineData("EmailPlatform.Status")]
+    public void TheHealthCheckIsTheServicesOwnCommand(string host)
+    {
+        var check = Load(host).FinalStage.SingleOrDefault(i => i.Keyword == "HEALTHCHECK");
+        Assert.NotNull(check);
+        Assert.EndsWith($"CMD [\"dotnet\", \"{host}.dll\", \"healthcheck\"]", check.Arguments, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [MemberData(nameof(Hosts))]
     public void BuildsInOneStageAndRunsInAnother(string host)
     {
