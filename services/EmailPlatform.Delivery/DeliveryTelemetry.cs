@@ -15,6 +15,9 @@ internal static class DeliveryTelemetry
     public const string ServerPort = "server.port";
     public const string Relay = "emailplatform.relay";
     public const string RecipientCount = "emailplatform.recipient.count";
+
+    /// <summary>The message as the relay receives it after DATA (CRLF line endings), in bytes: the figure SMTP <c>SIZE</c> uses.</summary>
+    public const string MessageSize = "emailplatform.message.size";
     public const string ReplyCode = "smtp.reply.code";
     public const string EnhancedCode = "smtp.reply.enhanced_code";
     public const string ErrorType = "error.type";

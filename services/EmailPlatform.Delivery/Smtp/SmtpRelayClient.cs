@@ -40,7 +40,7 @@ internal sealed class SmtpRelayClient(
             .Select(address => new SmtpRecipient(address, MailboxAddress.Parse(address)))
             .ToList();
 
-        using var activity = StartActivity(relay, emailId, recipients.Count);
+        using var activity = StartActivity(relay, emailId, recipients.Count, message);
         Log.Sending(logger, emailId, relay.Name, relay.Host, relay.Port, recipients.Count);
         var started = Stopwatch.GetTimestamp();
 
@@ -243,7 +243,7 @@ internal sealed class SmtpRelayClient(
         ? $"The sender address needs SMTPUTF8, which relay '{relay.Name}' does not support."
         : $"The recipient address needs SMTPUTF8, which relay '{relay.Name}' does not support.";
 
-    private static Activity? StartActivity(RelayOptions relay, Guid emailId, int recipientCount)
+    private static Activity? StartActivity(RelayOptions relay, Guid emailId, int recipientCount, MimeMessage message)
     {
         var activity = DeliveryTelemetry.Source.StartActivity("smtp send", ActivityKind.Client);
         activity?.SetTag(DeliveryTelemetry.EmailId, emailId)
@@ -251,7 +251,26 @@ internal sealed class SmtpRelayClient(
             .SetTag(DeliveryTelemetry.ServerAddress, relay.Host)
             .SetTag(DeliveryTelemetry.ServerPort, relay.Port)
             .SetTag(DeliveryTelemetry.RecipientCount, recipientCount);
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag(DeliveryTelemetry.MessageSize, MessageSize(message));
+        }
+
         return activity;
+    }
+
+    /// <summary>
+    /// The message's size as MailKit measures it for SIZE: written with CRLF line endings to a stream that only counts.
+    /// It costs one more serialization of the message, so it is measured only for a span that is recorded.
+    /// </summary>
+    private static long MessageSize(MimeMessage message)
+    {
+        var format = FormatOptions.Default.Clone();
+        format.NewLineFormat = NewLineFormat.Dos;
+        format.EnsureNewLine = true;
+        using var measuring = new MimeKit.IO.MeasuringStream();
+        message.WriteTo(format, measuring);
+        return measuring.Length;
     }
 
     private static void Complete(Activity? activity, SmtpReply? reply, string? errorType)

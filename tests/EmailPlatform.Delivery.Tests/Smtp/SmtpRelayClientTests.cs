@@ -241,7 +241,7 @@ public sealed class SmtpRelayClientTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task EachAttemptIsASpanWithTheRelayTheServerAndTheReply()
+    public async Task EachAttemptIsASpanWithTheRelayTheServerTheReplyAndTheMessageSize()
     {
         var email = TestEmails.Create(to: [Accepted, "bob@example.com"]);
         var spans = new List<Activity>();
@@ -272,6 +272,10 @@ public sealed class SmtpRelayClientTests : IAsyncLifetime
         Assert.Equal(2, span.GetTagItem("emailplatform.recipient.count"));
         Assert.Equal(250, span.GetTagItem("smtp.reply.code"));
         Assert.NotEqual(ActivityStatusCode.Error, span.Status);
+        // The message's bytes as sent after DATA, ending in CRLF; the relay's copy leaves out that last CRLF, which it
+        // reads as the start of the end-of-data "CRLF . CRLF".
+        var received = Assert.Single(_relay.Received);
+        Assert.Equal(received.Raw.Length + 2L, span.GetTagItem("emailplatform.message.size"));
     }
 
     private Task<IReadOnlyList<RecipientOutcome>> SendAsync(SendEmail email) =>
