@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
@@ -11,28 +13,34 @@ using OpenTelemetry.Trace;
 namespace EmailPlatform.Standalone.Tests;
 
 /// <summary>
-/// One trace per email: the HTTP POST, the outbox publish, the bus hop, the SMTP attempt and the status write
-/// share one trace id, carried by W3C trace context through the outbox row and MassTransit's headers. The
-/// standalone host runs every service in one process, so an in-memory exporter sees all their spans.
+/// One trace per email: the HTTP POST, the outbox publish, the bus hop, the SMTP attempt, the status write and the
+/// webhook delivery share one trace id, carried by W3C trace context through the outbox row, MassTransit's headers and
+/// the webhook delivery row. The standalone host runs every service in one process, so an in-memory exporter sees all
+/// their spans.
 /// </summary>
 public sealed class OneTracePerEmailTests : IDisposable
 {
     private readonly string _dataDirectory = Directory.CreateTempSubdirectory("emailplatform-trace-").FullName;
 
     [Fact]
-    public async Task IngressOutboxWorkerSmtpAndStatusSpansShareOneTrace()
+    public async Task IngressOutboxWorkerSmtpStatusAndWebhookSpansShareOneTrace()
     {
         var spans = new SpanCollection();
         var apiKey = TestInfrastructure.NewApiKey();
+        using var receiver = new WebhookEndpoint();
         await using var factory = new WebApplicationFactory<StandaloneOptions>().WithWebHostBuilder(web =>
         {
             web.UseSetting("Auth:BootstrapKey", apiKey);
             web.UseSetting("Standalone:DataDirectory", _dataDirectory);
+            web.UseSetting("Webhooks:AllowPrivateTargets", "true");
             web.UseSetting("Standalone:CaptureRelayPort", ServiceProcess.FreeTcpPort().ToString(System.Globalization.CultureInfo.InvariantCulture));
             web.ConfigureServices(services => services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddInMemoryExporter(spans)));
         });
         using var client = factory.CreateClient();
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+
+        using var subscribed = await client.PostAsJsonAsync("/v1/webhooks", new { url = receiver.Url, events = new[] { "email.delivered" } });
+        Assert.Equal(HttpStatusCode.Created, subscribed.StatusCode);
 
         using var response = await client.PostAsJsonAsync("/v1/emails", new { from = "hello@acme.test", to = "you@example.test", subject = "Traced", text = "Hi." });
         var id = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["id"]!.GetValue<string>();
@@ -45,9 +53,22 @@ public sealed class OneTracePerEmailTests : IDisposable
             status => status == "delivered", TimeSpan.FromSeconds(15), "the email to be delivered");
 
         var post = await Eventually.GetAsync(
-            () => Task.FromResult(Snapshot(spans).FirstOrDefault(s => s.Kind == ActivityKind.Server && s.DisplayName.StartsWith("POST", StringComparison.Ordinal))),
+            () => Task.FromResult(Snapshot(spans).FirstOrDefault(s => s.Kind == ActivityKind.Server && Equals(s.GetTagItem("url.path"), "/v1/emails"))),
             s => s is not null, TimeSpan.FromSeconds(5), "the POST span");
+        var webhook = await Eventually.GetAsync(
+            () => Task.FromResult(Snapshot(spans).FirstOrDefault(s => s.Source.Name == "EmailPlatform.Status" && s.DisplayName == "webhook deliver")),
+            s => s is not null, TimeSpan.FromSeconds(15), "the webhook delivery span");
         var trace = Snapshot(spans).Where(s => s.TraceId == post!.TraceId).ToList();
+
+        Assert.Equal(post!.TraceId, webhook!.TraceId);
+        Assert.Equal(ActivityKind.Client, webhook.Kind);
+        Assert.Equal(200, webhook.GetTagItem("http.response.status_code"));
+        Assert.Equal(1, webhook.GetTagItem("emailplatform.webhook.attempt"));
+        Assert.Equal(receiver.Url.ToString(), webhook.GetTagItem("url.full"));
+        Assert.Null(webhook.GetTagItem("error.type"));
+        // The endpoint itself is told the email's trace (the HTTP client's span under the webhook span is its parent).
+        var traceParent = Assert.Single(receiver.TraceParents);
+        Assert.Equal(post.TraceId, ActivityContext.Parse(traceParent!, null).TraceId);
 
         Assert.Contains(trace, s => s.Source.Name == "EmailPlatform.Ingress" && s.DisplayName == "outbox publish SendEmail");
         Assert.Contains(trace, s => IsConsume(s, "send-email-normal"));
@@ -56,6 +77,46 @@ public sealed class OneTracePerEmailTests : IDisposable
         Assert.Contains(trace, s => IsConsume(s, "email-lifecycle"));
         Assert.All(trace.Where(s => s.Source.Name != "Microsoft.AspNetCore" && !s.DisplayName.EndsWith(" receive", StringComparison.Ordinal)),
             s => Assert.True(id == s.GetTagItem("email.id")?.ToString(), $"{s.Source.Name} '{s.DisplayName}' has no email.id"));
+    }
+
+    /// <summary>A webhook endpoint on loopback that answers 200 and keeps the <c>traceparent</c> of every request.</summary>
+    private sealed class WebhookEndpoint : IDisposable
+    {
+        private readonly HttpListener _listener = new();
+
+        public WebhookEndpoint()
+        {
+            Url = new Uri($"http://127.0.0.1:{ServiceProcess.FreeTcpPort()}/hooks/");
+            _listener.Prefixes.Add(Url.ToString());
+            _listener.Start();
+            _ = Task.Run(ServeAsync);
+        }
+
+        public Uri Url { get; }
+
+        public ConcurrentQueue<string?> TraceParents { get; } = new();
+
+        public void Dispose() => _listener.Close();
+
+        private async Task ServeAsync()
+        {
+            while (true)
+            {
+                HttpListenerContext context;
+                try
+                {
+                    context = await _listener.GetContextAsync();
+                }
+                catch (Exception ex) when (ex is HttpListenerException or ObjectDisposedException)
+                {
+                    return;
+                }
+
+                TraceParents.Enqueue(context.Request.Headers["traceparent"]);
+                context.Response.StatusCode = 200;
+                context.Response.Close();
+            }
+        }
     }
 
     private static bool IsConsume(Activity span, string endpoint) =>

@@ -4,9 +4,10 @@ namespace EmailPlatform.Status.Recording;
 
 /// <summary>
 /// One event to record, as it came off the bus, with the W3C trace id of the consume that received it (the email's
-/// trace, kept on the email when the event is its <see cref="EmailAccepted"/>).
+/// trace, kept on the email when the event is its <see cref="EmailAccepted"/>) and that consume's W3C
+/// <c>traceparent</c>, kept on the webhook deliveries the event causes so that each is a span in the email's trace.
 /// </summary>
-public sealed record StatusEvent(object Message, string? TraceId = null)
+public sealed record StatusEvent(object Message, string? TraceId = null, string? TraceParent = null)
 {
     public Guid EventId => Message switch
     {

@@ -41,7 +41,10 @@ public sealed partial class StatusEventWriter : IAsyncDisposable
     /// <summary>Completes once <paramref name="message"/> is committed (or was already recorded); throws if it could not be.</summary>
     public async Task RecordAsync(object message, CancellationToken cancellationToken)
     {
-        var pending = new Pending(new StatusEvent(message, Activity.Current?.TraceId.ToHexString()), Activity.Current?.Context);
+        // Captured here, per message: the batch that records it runs outside every message's trace.
+        var current = Activity.Current;
+        var traceParent = current is { IdFormat: ActivityIdFormat.W3C } ? current.Id : null;
+        var pending = new Pending(new StatusEvent(message, current?.TraceId.ToHexString(), traceParent), current?.Context);
         await _channel.Writer.WriteAsync(pending, cancellationToken);
         await pending.Done.Task.WaitAsync(cancellationToken);
     }

@@ -129,6 +129,9 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
     {
         private readonly HashSet<EmailRecord> _touched = [];
 
+        /// <summary>The <c>traceparent</c> of the event being applied, for the webhook deliveries it adds.</summary>
+        private string? _traceParent;
+
         public List<string> Recorded { get; } = [];
 
         private StatusDbContext Db => recorder._db;
@@ -141,6 +144,7 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
                 return Task.CompletedTask;
             }
 
+            _traceParent = @event.TraceParent;
             return @event.Message switch
             {
                 EmailAccepted m => AcceptedAsync(m, @event.TraceId, cancellationToken),
@@ -306,7 +310,7 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
             Db.Events.Add(@event);
             Recorded.Add(@event.Type);
             _touched.Add(email);
-            await recorder._webhooks.AddAsync(@event, email.AcceptedAt is null ? null : email, cancellationToken);
+            await recorder._webhooks.AddAsync(@event, email.AcceptedAt is null ? null : email, _traceParent, cancellationToken);
         }
 
         private void Move(RecipientRecord recipient, EmailState state)

@@ -84,6 +84,7 @@ public class StatusDbContext(DbContextOptions options) : DbContext(options)
         delivery.Property(d => d.MessageId).HasMaxLength(64);
         delivery.Property(d => d.EventType).HasMaxLength(32);
         delivery.Property(d => d.Status).HasMaxLength(16);
+        delivery.Property(d => d.TraceParent).HasMaxLength(55);
         delivery.HasIndex(d => new { d.Status, d.NextAttemptAt }).HasFilter("status = 'pending'");
         delivery.HasIndex(d => new { d.SubscriptionId, d.CreatedAt });
         delivery.HasIndex(d => d.EmailId);

@@ -10,7 +10,8 @@ namespace EmailPlatform.Status.Webhooks;
 /// </summary>
 public sealed class WebhookOutbox(StatusDbContext db, WebhookSubscriptionCache subscriptions, TimeProvider clock)
 {
-    public async Task AddAsync(EventRecord @event, EmailRecord? email, CancellationToken cancellationToken)
+    /// <param name="traceParent">The W3C <c>traceparent</c> of the consume that recorded the event: each attempt is a span under it.</param>
+    public async Task AddAsync(EventRecord @event, EmailRecord? email, string? traceParent, CancellationToken cancellationToken)
     {
         if (!WebhookEventTypes.IsKnown(@event.Type))
         {
@@ -29,11 +30,12 @@ public sealed class WebhookOutbox(StatusDbContext db, WebhookSubscriptionCache s
         var now = clock.GetUtcNow().UtcDateTime;
         foreach (var subscription in wanted)
         {
-            db.WebhookDeliveries.Add(NewDelivery(subscription.Id, @event, payload, now));
+            db.WebhookDeliveries.Add(NewDelivery(subscription.Id, @event, payload, now, traceParent: traceParent));
         }
     }
 
-    public static WebhookDeliveryRecord NewDelivery(Guid subscriptionId, EventRecord @event, string payload, DateTime now, Guid? replayOf = null) => new()
+    public static WebhookDeliveryRecord NewDelivery(
+        Guid subscriptionId, EventRecord @event, string payload, DateTime now, Guid? replayOf = null, string? traceParent = null) => new()
     {
         Id = Guid.CreateVersion7(),
         SubscriptionId = subscriptionId,
@@ -45,6 +47,7 @@ public sealed class WebhookOutbox(StatusDbContext db, WebhookSubscriptionCache s
         CreatedAt = now,
         NextAttemptAt = now,
         ReplayOf = replayOf,
+        TraceParent = traceParent,
     };
 
     public static string MessageIdFor(Guid eventId) => $"msg_{eventId:N}";

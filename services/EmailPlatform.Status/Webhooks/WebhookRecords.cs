@@ -74,6 +74,12 @@ public sealed class WebhookDeliveryRecord
     /// <summary>The delivery this one replays, if it is a replay.</summary>
     public Guid? ReplayOf { get; set; }
 
+    /// <summary>
+    /// The W3C <c>traceparent</c> of the consume that recorded the event, so that every attempt is a span in the email's
+    /// trace; null for a replay (its attempts start traces of their own) and for rows written before it existed.
+    /// </summary>
+    public string? TraceParent { get; set; }
+
     public List<WebhookAttemptRecord> Log { get; set; } = [];
 }
 

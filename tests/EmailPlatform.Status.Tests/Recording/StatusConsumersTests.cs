@@ -10,6 +10,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace EmailPlatform.Status.Tests.Recording;
 
 /// <summary>The consumers as deployed: events published to a real RabbitMQ virtual host reach the read API.</summary>
+[Collection(RecordedEventsCounter.Collection)]
 public sealed class StatusConsumersTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
@@ -128,4 +129,14 @@ public sealed class StatusConsumersTests
 
     private static JsonElement Recipient(JsonElement email, string address) =>
         email.GetProperty("recipients").EnumerateArray().Single(r => r.GetProperty("email").GetString() == address);
+}
+
+/// <summary>
+/// Tests that record through the service's event writer, which counts into <c>emailplatform.status.events.recorded</c>:
+/// the metrics pipeline listens to that meter by name in every host of the process, so they must not run at the same time
+/// as a test that asserts on the count.
+/// </summary>
+internal static class RecordedEventsCounter
+{
+    public const string Collection = "recorded events counter";
 }

@@ -509,6 +509,11 @@ namespace EmailPlatform.Status.Storage.Migrations.Postgres
                         .HasColumnType("uuid")
                         .HasColumnName("subscription_id");
 
+                    b.Property<string>("TraceParent")
+                        .HasMaxLength(55)
+                        .HasColumnType("character varying(55)")
+                        .HasColumnName("trace_parent");
+
                     b.HasKey("Id")
                         .HasName("pk_webhook_deliveries");
 
