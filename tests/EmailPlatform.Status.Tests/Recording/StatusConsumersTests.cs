@@ -13,7 +13,7 @@ namespace EmailPlatform.Status.Tests.Recording;
 [Collection(RecordedEventsCounter.Collection)]
 public sealed class StatusConsumersTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(90);
 
     [Fact]
     public async Task EventsPublishedOnRabbitMqAreRecordedAndReadBack()
