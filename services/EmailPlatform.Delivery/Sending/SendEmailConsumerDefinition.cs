@@ -26,7 +26,8 @@ internal sealed class SendEmailConsumerDefinition<TLane> : ConsumerDefinition<Se
     public SendEmailConsumerDefinition(IOptions<DeliveryOptions> options)
     {
         var lane = options.Value.Lanes.For(TLane.Priority);
-        var concurrency = lane.ConcurrentMessageLimit ?? RelayRouter.Primary(options.Value).MaxConnections;
+        var connections = RelayRouter.Primary(options.Value).MaxConnections;
+        var concurrency = lane.EffectiveConcurrency(connections);
         var queue = DeliveryLanes.QueueName(TLane.Priority);
         EndpointName = queue;
         ConcurrentMessageLimit = concurrency;
@@ -35,7 +36,7 @@ internal sealed class SendEmailConsumerDefinition<TLane> : ConsumerDefinition<Se
             endpoint.Name = queue;
             endpoint.ConfigureConsumeTopology = false;
             endpoint.ConcurrentMessageLimit = concurrency;
-            endpoint.PrefetchCount = lane.PrefetchCount ?? concurrency;
+            endpoint.PrefetchCount = lane.EffectivePrefetch(connections);
         });
     }
 
