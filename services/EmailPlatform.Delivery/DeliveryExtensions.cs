@@ -48,6 +48,11 @@ public static class DeliveryExtensions
         builder.Services.TryAddSingleton<SmtpConnectionPools>();
         builder.Services.TryAddSingleton<SmtpRelayClient>();
         builder.AddStore<DeliveryDbContext, PostgresDeliveryDbContext, SqliteDeliveryDbContext>(DeliveryDbContext.MigrationsHistoryTable);
+        if (builder.Configuration.GetConnectionString(StoreExtensions.PostgresConnectionName) is { Length: > 0 } postgres)
+        {
+            builder.Services.TryAddSingleton(_ => new LedgerWrites(postgres));
+        }
+
         builder.Services.TryAddSingleton<RetrySignal>();
         builder.Services.TryAddScoped<DeliveryLedger>();
         builder.Services.TryAddScoped<EmailSender>();

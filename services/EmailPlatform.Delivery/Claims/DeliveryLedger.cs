@@ -7,8 +7,6 @@ using EmailPlatform.Delivery.Storage;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
-using Npgsql;
-using NpgsqlTypes;
 
 namespace EmailPlatform.Delivery.Claims;
 
@@ -30,7 +28,8 @@ internal sealed class DeliveryLedger(
     DeliveryDbContext db,
     IOptions<DeliveryOptions> options,
     TimeProvider time,
-    RetrySignal signal)
+    RetrySignal signal,
+    LedgerWrites? writes = null)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.General);
 
@@ -45,9 +44,11 @@ internal sealed class DeliveryLedger(
         var claimId = NewId.NextGuid();
         var deadline = email.ExpiresAt?.UtcDateTime;
         var inserted = 0;
-        if (recipients.Count > 0 && !(now >= deadline) && db.Database.IsNpgsql())
+        if (recipients.Count > 0 && !(now >= deadline) && writes is not null)
         {
-            var fresh = await InsertClaimAsync(email.EmailId, recipients, claimId, now, deadline ?? now + settings.MaxRetryAge, cancellationToken);
+            // Not abandoned on cancellation: once handed over, the claim commits (or not) with its batch, and this attempt
+            // must know which.
+            var fresh = await InsertClaimAsync(writes, email.EmailId, recipients, claimId, now, deadline ?? now + settings.MaxRetryAge);
             if (fresh.Count == recipients.Count)
             {
                 return new Claim(claimId, fresh, []) { ClaimedAt = now, Fresh = true };
@@ -127,110 +128,54 @@ internal sealed class DeliveryLedger(
     }
 
     /// <summary>
-    /// The usual case in one store round trip (PostgreSQL): inserts a claimed record (attempt 1) for every recipient
-    /// that has none yet and returns those, tracked as stored, so that recording the outcome is a plain update. When
-    /// every recipient was inserted the claim is complete and fresh; otherwise the email has been seen before (a
-    /// redelivery, a retry, a concurrent duplicate) and <see cref="ClaimAsync"/> goes on with the rest from the store,
-    /// keeping the rows inserted here as its own. The single statement is atomic, and ON CONFLICT DO NOTHING means a
-    /// concurrent claim of the same recipient is never overwritten: it is left out here and found live there.
+    /// The usual case in one store round trip (PostgreSQL, group-committed with other messages' claims by
+    /// <see cref="LedgerWrites"/>): inserts a claimed record (attempt 1) for every recipient that has none yet and returns
+    /// those, tracked as stored, so that recording the outcome is a plain update. When every recipient was inserted the
+    /// claim is complete and fresh; otherwise the email has been seen before (a redelivery, a retry, a concurrent
+    /// duplicate) and <see cref="ClaimAsync"/> goes on with the rest from the store, keeping the rows inserted here as its
+    /// own. The statement is atomic, and ON CONFLICT DO NOTHING means a concurrent claim of the same recipient is never
+    /// overwritten: it is left out here and found live there.
     /// </summary>
     private async Task<List<DeliveryRecord>> InsertClaimAsync(
-        Guid emailId, IReadOnlyList<string> recipients, Guid claimId, DateTime now, DateTime expiresAt, CancellationToken cancellationToken)
+        LedgerWrites store, Guid emailId, IReadOnlyList<string> recipients, Guid claimId, DateTime now, DateTime expiresAt)
     {
         var dueAt = now + options.Value.ClaimLease;
-        var claimed = new List<DeliveryRecord>(recipients.Count);
-        await db.Database.OpenConnectionAsync(cancellationToken);
-        try
+        var inserted = await store.ClaimFreshAsync(new FreshClaim(emailId, recipients, claimId, now, dueAt, expiresAt));
+        var claimed = inserted.Select(recipient => new DeliveryRecord
         {
-            await using var command = db.Database.GetDbConnection().CreateCommand();
-            command.CommandText = InsertClaimSql;
-            command.Parameters.Add(new NpgsqlParameter<Guid>("email_id", emailId));
-            command.Parameters.Add(new NpgsqlParameter<string[]>("recipients", [.. recipients]));
-            command.Parameters.Add(new NpgsqlParameter<string>("state", StateValue(DeliveryState.Sending)));
-            command.Parameters.Add(new NpgsqlParameter<Guid>("claim_id", claimId));
-            command.Parameters.Add(new NpgsqlParameter<DateTime>("due_at", dueAt));
-            command.Parameters.Add(new NpgsqlParameter<DateTime>("now", now));
-            command.Parameters.Add(new NpgsqlParameter<DateTime>("expires_at", expiresAt));
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                claimed.Add(new DeliveryRecord
-                {
-                    EmailId = emailId,
-                    Recipient = reader.GetString(0),
-                    State = DeliveryState.Sending,
-                    Attempt = 1,
-                    ClaimId = claimId,
-                    DueAt = dueAt,
-                    FirstAttemptAt = now,
-                    ExpiresAt = expiresAt,
-                    UpdatedAt = now,
-                    Version = 1,
-                });
-            }
-        }
-        finally
-        {
-            await db.Database.CloseConnectionAsync();
-        }
-
+            EmailId = emailId,
+            Recipient = recipient,
+            State = DeliveryState.Sending,
+            Attempt = 1,
+            ClaimId = claimId,
+            DueAt = dueAt,
+            FirstAttemptAt = now,
+            ExpiresAt = expiresAt,
+            UpdatedAt = now,
+            Version = 1,
+        }).ToList();
         db.Deliveries.AttachRange(claimed);
         return claimed;
     }
 
-    private const string InsertClaimSql = """
-        INSERT INTO deliveries (email_id, recipient, state, attempt, claim_id, due_at, first_attempt_at, expires_at, updated_at, version)
-        SELECT @email_id, r, @state, 1, @claim_id, @due_at, @now, @expires_at, @now, 1 FROM unnest(@recipients) AS r
-        ON CONFLICT (email_id, recipient) DO NOTHING
-        RETURNING recipient
-        """;
-
     /// <summary>
     /// Writes a recorded outcome. The usual case on PostgreSQL, one recipient's record changed and nothing else, is a
-    /// single conditional UPDATE (on the version the claim read, as EF Core's concurrency check does) without EF Core's
-    /// update pipeline; everything else goes through <see cref="SaveAsync"/>. A version that no longer matches (the
-    /// claim was taken over) fails the same way as there: the consumer's retry starts again from the store.
+    /// conditional UPDATE on the version the claim read (as EF Core's concurrency check does), group-committed with other
+    /// messages' outcomes by <see cref="LedgerWrites"/>, without EF Core's update pipeline; everything else goes through
+    /// <see cref="SaveAsync"/>. A version that no longer matches (the claim was taken over) fails the same way as there:
+    /// the consumer's retry starts again from the store.
     /// </summary>
     private async Task SaveOutcomeAsync()
     {
         var changed = db.ChangeTracker.Entries().Where(e => e.State != EntityState.Unchanged).Take(2).ToList();
-        if (!db.Database.IsNpgsql() || changed is not [{ State: EntityState.Modified, Entity: DeliveryRecord record } entry])
+        if (writes is null || changed is not [{ State: EntityState.Modified, Entity: DeliveryRecord record } entry])
         {
             await SaveAsync(CancellationToken.None);
             return;
         }
 
-        var storedVersion = entry.Property(nameof(DeliveryRecord.Version)).OriginalValue;
-        int updated;
-        await db.Database.OpenConnectionAsync();
-        try
-        {
-            await using var command = db.Database.GetDbConnection().CreateCommand();
-            command.CommandText = RecordOutcomeSql;
-            command.Parameters.Add(new NpgsqlParameter<string>("state", StateValue(record.State)));
-            command.Parameters.Add(new NpgsqlParameter<int>("attempt", record.Attempt));
-            command.Parameters.Add(Nullable("claim_id", NpgsqlDbType.Uuid, record.ClaimId));
-            command.Parameters.Add(Nullable("due_at", NpgsqlDbType.TimestampTz, record.DueAt));
-            command.Parameters.Add(Nullable("relay", NpgsqlDbType.Varchar, record.Relay));
-            command.Parameters.Add(Nullable("reply_code", NpgsqlDbType.Integer, record.ReplyCode));
-            command.Parameters.Add(Nullable("enhanced_code", NpgsqlDbType.Varchar, record.EnhancedCode));
-            command.Parameters.Add(Nullable("reply_text", NpgsqlDbType.Text, record.ReplyText));
-            command.Parameters.Add(Nullable("reason", NpgsqlDbType.Text, record.Reason));
-            command.Parameters.Add(Nullable("outcome_event_id", NpgsqlDbType.Uuid, record.OutcomeEventId));
-            command.Parameters.Add(Nullable("outcome_at", NpgsqlDbType.TimestampTz, record.OutcomeAt));
-            command.Parameters.Add(new NpgsqlParameter<DateTime>("updated_at", record.UpdatedAt));
-            command.Parameters.Add(new NpgsqlParameter<int>("version", record.Version));
-            command.Parameters.Add(new NpgsqlParameter<Guid>("email_id", record.EmailId));
-            command.Parameters.Add(new NpgsqlParameter<string>("recipient", record.Recipient));
-            command.Parameters.Add(new NpgsqlParameter<int>("stored_version", (int)storedVersion!));
-            updated = await command.ExecuteNonQueryAsync();
-        }
-        finally
-        {
-            await db.Database.CloseConnectionAsync();
-        }
-
-        if (updated != 1)
+        var storedVersion = (int)entry.Property(nameof(DeliveryRecord.Version)).OriginalValue!;
+        if (!await writes.RecordOutcomeAsync(new OutcomeWrite(record, storedVersion)))
         {
             db.ChangeTracker.Clear();
             throw new DbUpdateConcurrencyException($"The record of {record.Recipient} for email {record.EmailId} changed since it was claimed.");
@@ -239,18 +184,8 @@ internal sealed class DeliveryLedger(
         db.ChangeTracker.AcceptAllChanges();
     }
 
-    private static NpgsqlParameter Nullable<T>(string name, NpgsqlDbType type, T? value) =>
-        new(name, type) { Value = (object?)value ?? DBNull.Value };
-
-    private const string RecordOutcomeSql = """
-        UPDATE deliveries SET state = @state, attempt = @attempt, claim_id = @claim_id, due_at = @due_at, relay = @relay,
-            reply_code = @reply_code, enhanced_code = @enhanced_code, reply_text = @reply_text, reason = @reason,
-            outcome_event_id = @outcome_event_id, outcome_at = @outcome_at, updated_at = @updated_at, version = @version
-        WHERE email_id = @email_id AND recipient = @recipient AND version = @stored_version
-        """;
-
     /// <summary>The stored form of a state, as <see cref="DeliveryDbContext"/>'s converter writes it.</summary>
-    private static string StateValue(DeliveryState state) => state.ToString().ToLowerInvariant();
+    internal static string StateValue(DeliveryState state) => state.ToString().ToLowerInvariant();
 
     /// <summary>
     /// Records what the relay said for each claimed recipient (or that it is suppressed, not sent) and returns the

@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using EmailPlatform.ServiceDefaults.Storage;
 using Npgsql;
 using NpgsqlTypes;
@@ -6,13 +5,12 @@ using NpgsqlTypes;
 namespace EmailPlatform.Ingress.Outbox;
 
 /// <summary>
-/// Group commit of accepted emails on PostgreSQL. Concurrent accepts hand their outbox rows here; a writer takes
-/// everything waiting (up to <see cref="MaxRequestsPerCommit"/> requests), inserts it with one statement, which
-/// PostgreSQL commits atomically, and only then completes each request's wait, so every 202 still follows its own
-/// commit. Under load one round trip and one WAL flush serve a whole batch instead of one per request; alone, a request
-/// costs one round trip, as before. A batch that fails for a reason other than the store being unavailable is written
-/// again request by request, so one bad request fails only itself. Requests with an <c>Idempotency-Key</c> do not
-/// come here: they commit on their own, where the unique key on the idempotency record can refuse just them.
+/// Group commit of accepted emails on PostgreSQL (<see cref="GroupCommit{TRequest,TResult}"/>). Concurrent accepts hand
+/// their outbox rows here; a writer inserts everything waiting with one statement, which PostgreSQL commits atomically,
+/// and only then completes each request's wait, so every 202 still follows its own commit. A batch that fails for a
+/// reason other than the store being unavailable is written again request by request, so one bad request fails only
+/// itself. Requests with an <c>Idempotency-Key</c> do not come here: they commit on their own, where the unique key on
+/// the idempotency record can refuse just them.
 /// </summary>
 internal sealed class OutboxWriter : IAsyncDisposable
 {
@@ -27,78 +25,21 @@ internal sealed class OutboxWriter : IAsyncDisposable
         SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7)
         """;
 
-    private readonly Channel<Pending> _pending = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleWriter = false });
     private readonly NpgsqlDataSource _dataSource;
-    private readonly Task[] _writers;
+    private readonly GroupCommit<IReadOnlyList<OutboxMessage>, bool> _commits;
 
     public OutboxWriter(string connectionString)
     {
         _dataSource = NpgsqlDataSource.Create(connectionString);
-        _writers = Enumerable.Range(0, Writers).Select(_ => Task.Run(WriteLoopAsync)).ToArray();
+        _commits = new GroupCommit<IReadOnlyList<OutboxMessage>, bool>(InsertAsync, MaxRequestsPerCommit, Writers);
     }
 
     /// <summary>Completes once <paramref name="rows"/> are committed; throws what the store threw, and then nothing of them is.</summary>
-    public Task WriteAsync(IReadOnlyList<OutboxMessage> rows)
+    public Task WriteAsync(IReadOnlyList<OutboxMessage> rows) => _commits.CommitAsync(rows);
+
+    private async Task<bool[]> InsertAsync(IReadOnlyList<IReadOnlyList<OutboxMessage>> batch)
     {
-        var pending = new Pending(rows);
-        if (!_pending.Writer.TryWrite(pending))
-        {
-            throw new InvalidOperationException("The ingress is shutting down; the outbox writer takes no more accepts.");
-        }
-
-        return pending.Committed.Task;
-    }
-
-    private async Task WriteLoopAsync()
-    {
-        var batch = new List<Pending>(MaxRequestsPerCommit);
-        while (await _pending.Reader.WaitToReadAsync())
-        {
-            while (batch.Count < MaxRequestsPerCommit && _pending.Reader.TryRead(out var next))
-            {
-                batch.Add(next);
-            }
-
-            if (batch.Count > 0)
-            {
-                await CommitAsync(batch);
-                batch.Clear();
-            }
-        }
-    }
-
-    private async Task CommitAsync(List<Pending> batch)
-    {
-        try
-        {
-            await InsertAsync(batch);
-            batch.ForEach(p => p.Committed.TrySetResult());
-        }
-        catch (Exception ex) when (batch.Count > 1 && !StoreErrors.IsUnavailable(ex))
-        {
-            // Not the store: something in one request. Each is written alone, so only that one fails.
-            foreach (var pending in batch)
-            {
-                try
-                {
-                    await InsertAsync([pending]);
-                    pending.Committed.TrySetResult();
-                }
-                catch (Exception single)
-                {
-                    pending.Committed.TrySetException(single);
-                }
-            }
-        }
-        catch (Exception ex)
-        {
-            batch.ForEach(p => p.Committed.TrySetException(ex));
-        }
-    }
-
-    private async Task InsertAsync(IReadOnlyList<Pending> batch)
-    {
-        var count = batch.Sum(p => p.Rows.Count);
+        var count = batch.Sum(rows => rows.Count);
         var ids = new Guid[count];
         var emailIds = new Guid[count];
         var types = new string[count];
@@ -107,9 +48,9 @@ internal sealed class OutboxWriter : IAsyncDisposable
         var availableAt = new DateTime[count];
         var traceParents = new string?[count];
         var i = 0;
-        foreach (var pending in batch)
+        foreach (var rows in batch)
         {
-            foreach (var row in pending.Rows)
+            foreach (var row in rows)
             {
                 (ids[i], emailIds[i], types[i], payloads[i]) = (row.Id, row.EmailId, row.MessageType, row.Payload);
                 (createdAt[i], availableAt[i], traceParents[i]) = (row.CreatedAt, row.AvailableAt, row.TraceParent);
@@ -126,18 +67,13 @@ internal sealed class OutboxWriter : IAsyncDisposable
         command.Parameters.Add(new NpgsqlParameter<DateTime[]> { TypedValue = availableAt, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
         command.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = traceParents, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         await command.ExecuteNonQueryAsync();
+        return new bool[batch.Count];
     }
 
     /// <summary>Stops taking accepts, lets the writers commit what they hold, then closes the connections.</summary>
     public async ValueTask DisposeAsync()
     {
-        _pending.Writer.TryComplete();
-        await Task.WhenAll(_writers);
+        await _commits.DisposeAsync();
         await _dataSource.DisposeAsync();
-    }
-
-    private sealed record Pending(IReadOnlyList<OutboxMessage> Rows)
-    {
-        public TaskCompletionSource Committed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }

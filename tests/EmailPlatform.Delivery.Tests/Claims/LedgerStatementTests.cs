@@ -11,13 +11,15 @@ using Microsoft.Extensions.Options;
 namespace EmailPlatform.Delivery.Tests.Claims;
 
 /// <summary>
-/// The ledger's own PostgreSQL statements (the one-statement claim and outcome write) keep the guarantees of the
-/// EF Core path they shortcut: a claim never overwrites another, a taken-over claim cannot record its outcome, and a
-/// recorded outcome is found again by the next claim instead of being sent.
+/// The ledger's own PostgreSQL statements (the one-statement claim and outcome write, group-committed across messages
+/// by <see cref="LedgerWrites"/>) keep the guarantees of the EF Core path they shortcut: a claim never overwrites
+/// another, a taken-over claim cannot record its outcome, and a recorded outcome is found again by the next claim
+/// instead of being sent.
 /// </summary>
 public sealed class LedgerStatementTests : IAsyncLifetime
 {
     private TemporaryDatabase _database = null!;
+    private LedgerWrites _writes = null!;
     private readonly RetrySignal _signal = new();
 
     public async Task InitializeAsync()
@@ -25,10 +27,12 @@ public sealed class LedgerStatementTests : IAsyncLifetime
         _database = await TemporaryDatabase.CreateAsync();
         await using var db = NewContext();
         await db.Database.MigrateAsync();
+        _writes = new LedgerWrites(_database.ConnectionString);
     }
 
     public async Task DisposeAsync()
     {
+        await _writes.DisposeAsync();
         _signal.Dispose();
         await _database.DisposeAsync();
     }
@@ -99,6 +103,56 @@ public sealed class LedgerStatementTests : IAsyncLifetime
         Assert.True(await check.RetryMessages.AnyAsync(), "the command is kept for the live claim held elsewhere");
     }
 
+    [Fact]
+    public async Task ConcurrentMessagesAreClaimedAndRecordedTogetherEachWithOnlyItsOwnRecipients()
+    {
+        var emails = Enumerable.Range(0, 60)
+            .Select(i => TestEmails.Create(to: [$"r{i}@example.com", $"s{i}@example.com"]))
+            .ToList();
+
+        var results = await Task.WhenAll(emails.Select(async email =>
+        {
+            await using var db = NewContext();
+            var ledger = NewLedger(db);
+            var claim = await ledger.ClaimAsync(email, DeliveryLedger.RecipientsOf(email), CancellationToken.None);
+            Assert.True(claim.Fresh);
+            Assert.Equal(email.Envelope.RcptTo.Order(), claim.ToSend.Select(r => r.Recipient).Order());
+            Assert.All(claim.ToSend, r => Assert.Equal(claim.ClaimId, r.ClaimId));
+            var outcomes = email.Envelope.RcptTo.Select(Delivered).ToList();
+            return await ledger.RecordAsync(email, claim, "sink", outcomes);
+        }));
+
+        Assert.All(results, recorded => Assert.Equal(2, recorded.Count));
+        await using var check = NewContext();
+        var stored = await check.Deliveries.AsNoTracking().ToListAsync();
+        Assert.Equal(120, stored.Count);
+        Assert.All(stored, d => Assert.Equal((DeliveryState.Delivered, (Guid?)null, 2), (d.State, d.ClaimId, d.Version)));
+        Assert.Equal(120, stored.Select(d => d.OutcomeEventId).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task DuplicatedCommandClaimedConcurrentlyIsClaimedOnce()
+    {
+        var email = TestEmails.Create(to: ["alice@example.com", "bob@example.com"]);
+
+        var claims = await Task.WhenAll(Enumerable.Range(0, 8).Select(async _ =>
+        {
+            await using var db = NewContext();
+            try
+            {
+                return (await NewLedger(db).ClaimAsync(email, DeliveryLedger.RecipientsOf(email), CancellationToken.None)).ToSend
+                    .Select(r => r.Recipient).ToList();
+            }
+            catch (DbUpdateException)
+            {
+                // Lost the race on the kept command: the consumer's retry would find both recipients claimed.
+                return [];
+            }
+        }));
+
+        Assert.Equal(["alice@example.com", "bob@example.com"], claims.SelectMany(c => c).Order());
+    }
+
     private static RecipientOutcome Delivered(string recipient) =>
         new(recipient, RecipientOutcomeKind.Delivered, new Contracts.SmtpReply(250, "2.0.0", "Ok: queued"), null);
 
@@ -107,5 +161,5 @@ public sealed class LedgerStatementTests : IAsyncLifetime
         .UseSnakeCaseNamingConvention().Options);
 
     private DeliveryLedger NewLedger(DeliveryDbContext db) =>
-        new(db, Options.Create(new DeliveryOptions()), TimeProvider.System, _signal);
+        new(db, Options.Create(new DeliveryOptions()), TimeProvider.System, _signal, _writes);
 }
