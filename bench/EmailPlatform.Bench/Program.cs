@@ -31,7 +31,7 @@ public static class Program
     {
         if (args is ["--declare-lanes", var broker])
         {
-            await Lanes.DeclareAsync(new Uri(broker));
+            await EmailPlatform.Testing.LaneQueues.DeclareAsync(new Uri(broker));
             return 0;
         }
 

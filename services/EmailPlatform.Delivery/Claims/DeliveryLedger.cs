@@ -330,15 +330,7 @@ internal sealed class DeliveryLedger(
                 continue;
             }
 
-            record.State = DeliveryState.Failed;
-            record.FailedAs = failedAs;
-            record.Attempt = Math.Max(record.Attempt, 1);
-            record.Reason = reason;
-            record.ClaimId = null;
-            record.DueAt = null;
-            record.OutcomeEventId = NewId.NextGuid();
-            record.OutcomeAt = now;
-            Touch(record, now);
+            Fail(record, failedAs, now, reason);
             result.Add(record);
         }
 
@@ -359,10 +351,13 @@ internal sealed class DeliveryLedger(
     public static SendEmail? ReadCommand(RetryMessage message) => JsonSerializer.Deserialize<SendEmail>(message.Command, Json);
 
     /// <summary>Fails a recipient as expired (no attempt may start any more), for publishing.</summary>
-    internal static void Expire(DeliveryRecord record, DateTime now, string reason)
+    internal static void Expire(DeliveryRecord record, DateTime now, string reason) => Fail(record, FailureKind.Expired, now, reason);
+
+    /// <summary>Fails a recipient for good (<paramref name="failedAs"/>: a <see cref="FailureKind"/>), for publishing.</summary>
+    private static void Fail(DeliveryRecord record, string failedAs, DateTime now, string reason)
     {
         record.State = DeliveryState.Failed;
-        record.FailedAs = FailureKind.Expired;
+        record.FailedAs = failedAs;
         record.Attempt = Math.Max(record.Attempt, 1);
         record.Reason = reason;
         record.ClaimId = null;
