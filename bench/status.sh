@@ -10,7 +10,8 @@
 #    declared by a first start), then the service is started and drains them; events/s is read from the store
 #    (count / (last recorded_at - first recorded_at)), with the service's peak RSS (VmHWM).
 # Both report the CPU time the recording process itself spent per 1,000 events (not PostgreSQL's or RabbitMQ's), a
-# figure that other load on the machine skews far less than events/s.
+# figure that other load on the machine skews far less than events/s; the bus run also reports the service's managed
+# allocations per event and its GC pause time (from its /metrics), which other load does not skew at all.
 # Event mix (both runs): per email accepted + queued and two recipients; 10% of recipients deferred once then
 # delivered, 2% bounced (and suppressed), the rest delivered. A database and a vhost of its own for each run, removed
 # on exit; writes artifacts/bench/status.json.
@@ -112,6 +113,9 @@ echo '{"events": 0, "published_per_s": 0, "skipped": true}' >"$WORK_DIR/publish.
 echo '{"expected": 0, "recorded": 0, "complete": false, "events_per_s": 0, "skipped": true}' >"$WORK_DIR/bus.json"
 PEAK_RSS=0
 IDLE_RSS=0
+STATUS_URL=""
+echo '{}' >"$WORK_DIR/gc-before.json"
+echo '{}' >"$WORK_DIR/gc-after.json"
 SERVICE_CPU_MS=0
 
 if [[ " $RUNS " == *" recorder "* ]]; then
@@ -149,7 +153,7 @@ start_status() {
   STATUS_PID=$!
   for _ in $(seq 120); do
     kill -0 "$STATUS_PID" 2>/dev/null || die "the status service exited while starting"
-    curl -sf -o /dev/null "$url/health/ready" && return 0
+    curl -sf -o /dev/null "$url/health/ready" && { STATUS_URL="$url"; return 0; }
     sleep 0.5
   done
   die "the status service was not ready within 60 s"
@@ -169,8 +173,22 @@ start_status
 IDLE_RSS="$(awk '$1 == "VmRSS:" { printf "%.1f", $2 / 1024 }' "/proc/$STATUS_PID/status")"
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$STATUS_PID/stat"; }
 CPU_BEFORE="$(cpu_ticks)"
+# The runtime's own counters, as the service exports them: bytes allocated and seconds paused by the GC so far.
+gc_counters() {
+  curl -sf "$STATUS_URL/metrics" | python3 -c '
+import json, sys
+wanted = {"dotnet_gc_heap_total_allocated_bytes_total": "allocated_bytes", "dotnet_gc_pause_time_seconds_total": "pause_s"}
+out = {}
+for line in sys.stdin:
+    name = line.split("{")[0].split(" ")[0]
+    if name in wanted:
+        out[wanted[name]] = float(line.rsplit(" ", 1)[1])
+print(json.dumps(out))' || echo '{}'
+}
+gc_counters >"$WORK_DIR/gc-before.json"
 timeout 900 dotnet "$BENCH_DLL" measure --postgres "$(pg_conn "$DB_BUS")" --expect "$EXPECTED" --timeout 600 --out "$WORK_DIR/bus.json" \
   >"$WORK_DIR/measure.log" 2>&1 || { tail -n 40 "$WORK_DIR/measure.log" >&2; die "measuring failed"; }
+gc_counters >"$WORK_DIR/gc-after.json"
 PEAK_RSS="$(awk '$1 == "VmHWM:" { printf "%.1f", $2 / 1024 }' "/proc/$STATUS_PID/status")"
 SERVICE_CPU_MS=$(( ( $(cpu_ticks) - CPU_BEFORE ) * 1000 / $(getconf CLK_TCK) ))
 stop_status
@@ -183,7 +201,8 @@ python3 - "$WORK_DIR" "$OUT_DIR/status.json" "$PEAK_RSS" "$LOAD_BEFORE" "$LOAD_A
 import json, os, sys, datetime
 work, out, peak, load_before, load_after, idle = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4], sys.argv[5], float(sys.argv[6])
 service_cpu_ms = float(sys.argv[7])
-rec, pub, bus = (json.load(open(os.path.join(work, n + ".json"))) for n in ("recorder", "publish", "bus"))
+rec, pub, bus, gc0, gc1 = (json.load(open(os.path.join(work, n + ".json"))) for n in ("recorder", "publish", "bus", "gc-before", "gc-after"))
+gc = {k: gc1[k] - gc0[k] for k in ("allocated_bytes", "pause_s") if k in gc0 and k in gc1}
 result = {
     "benchmark": "status",
     "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -195,6 +214,8 @@ result = {
     "status_service_peak_rss_mb": peak,
     "status_service_ready_rss_mb": idle,
     "status_service_cpu_ms_per_1000_events": round(service_cpu_ms * 1000 / bus["recorded"], 1) if bus["recorded"] else 0,
+    "status_service_allocated_kb_per_event": round(gc["allocated_bytes"] / 1024 / bus["recorded"], 1) if bus["recorded"] and "allocated_bytes" in gc else 0,
+    "status_service_gc_pause_s": round(gc.get("pause_s", 0), 2),
     "published_per_s": pub["published_per_s"],
     "targets": {
         "bus_events_per_s >= 10000": bus["events_per_s"] >= 10000,
@@ -208,6 +229,7 @@ print("%-44s %12s %14s %18s" % ("run", "events/s", "peak RSS (MB)", "CPU ms/1000
 print("%-44s %12.0f %14.0f %18.1f" % ("recorder alone (%d events, in-process)" % rec["events"], rec["events_per_s"], rec["peak_rss_mb"], rec.get("cpu_ms_per_1000_events", 0)))
 print("%-44s %12.0f %14.0f %18.1f" % ("from RabbitMQ (%d of %d recorded)" % (bus["recorded"], bus["expected"]), bus["events_per_s"], peak, result["status_service_cpu_ms_per_1000_events"]))
 print("(CPU: the benchmark's or the status service's own process, not PostgreSQL's or RabbitMQ's)")
+print("(status service while draining: %.1f KB allocated per event, %.2f s in GC pauses)" % (result["status_service_allocated_kb_per_event"], result["status_service_gc_pause_s"]))
 print("(published beforehand at %.0f events/s; the service's RSS when ready to drain: %.0f MB)" % (pub["published_per_s"], idle))
 print("load average (1/5/15 min): before %s, after %s (%d CPUs; other work on the machine skews the figures)" % (load_before, load_after, os.cpu_count()))
 for name, ok in result["targets"].items():

@@ -1,8 +1,10 @@
+using System.Collections.Concurrent;
 using EmailPlatform.Status.Storage;
 using EmailPlatform.Status.Webhooks;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.ChangeTracking;
 using Microsoft.EntityFrameworkCore.Metadata;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 using Npgsql;
 
 namespace EmailPlatform.Status.Recording;
@@ -32,15 +34,15 @@ internal static class PostgresBulkWrite
         var connection = (NpgsqlConnection)db.Database.GetDbConnection();
         foreach (var clrType in Tables)
         {
-            var entityType = db.Model.FindEntityType(clrType)!;
+            var table = Table.For(db.Model.FindEntityType(clrType)!);
             var added = entries[clrType].Where(e => e.State == EntityState.Added).ToList();
             var modified = entries[clrType].Where(e => e.State == EntityState.Modified).ToList();
             if (added.Count > 0)
             {
-                await CopyAsync(connection, entityType, entityType.GetTableName()!, added, cancellationToken);
+                await CopyAsync(connection, table, added, cancellationToken);
             }
 
-            var updated = modified.Count > 0 ? await UpdateAsync(connection, entityType, modified, cancellationToken) : [];
+            var updated = modified.Count > 0 ? await UpdateAsync(connection, table, modified, cancellationToken) : [];
             foreach (var entry in added.Concat(updated))
             {
                 entry.State = EntityState.Unchanged;
@@ -56,69 +58,55 @@ internal static class PostgresBulkWrite
     /// </summary>
     /// <returns>The entries written.</returns>
     private static async Task<List<EntityEntry>> UpdateAsync(
-        NpgsqlConnection connection, IEntityType entityType, List<EntityEntry> modified, CancellationToken cancellationToken)
+        NpgsqlConnection connection, Table table, List<EntityEntry> modified, CancellationToken cancellationToken)
     {
-        var arrays = entityType.GetProperties().Where(p => StoreType(p).EndsWith("[]", StringComparison.Ordinal)).ToList();
-        var rows = modified.Where(e => !arrays.Any(p => e.Property(p.Name).IsModified)).ToList();
-        var key = entityType.FindPrimaryKey()!.Properties;
-        var changed = entityType.GetProperties()
-            .Where(p => !p.IsPrimaryKey() && !arrays.Contains(p) && rows.Any(e => e.Property(p.Name).IsModified)).ToList();
+        var rows = modified.Where(e => !table.Arrays.Any(c => e.Property(c.Property).IsModified)).ToList();
+        var changed = table.Updatable.Where(c => rows.Any(e => e.Property(c.Property).IsModified)).ToList();
         if (rows.Count == 0 || changed.Count == 0)
         {
             return [];
         }
 
-        var columns = key.Concat(changed).ToList();
+        var columns = table.Key.Concat(changed).ToList();
+        var values = rows.ConvertAll(e => e.CurrentValues);
         await using var command = new NpgsqlCommand { Connection = connection };
         for (var i = 0; i < columns.Count; i++)
         {
-            var property = columns[i];
-            var type = property.GetTypeMapping().Converter?.ProviderClrType ?? property.ClrType;
-            if (type.IsValueType && Nullable.GetUnderlyingType(type) is null && property.IsNullable)
-            {
-                type = typeof(Nullable<>).MakeGenericType(type);
-            }
-
-            var values = Array.CreateInstance(type, rows.Count);
+            var column = columns[i];
+            var array = Array.CreateInstance(column.ProviderType, rows.Count);
             for (var row = 0; row < rows.Count; row++)
             {
-                values.SetValue(ProviderValue(property, rows[row].Property(property.Name).CurrentValue), row);
+                array.SetValue(column.ToProvider(values[row][column.Property]), row);
             }
 
-            command.Parameters.Add(new NpgsqlParameter { ParameterName = "p" + i, Value = values, DataTypeName = StoreType(property) + "[]" });
+            command.Parameters.Add(new NpgsqlParameter { ParameterName = "p" + i, Value = array, DataTypeName = column.StoreType + "[]" });
         }
 
-        var names = columns.Select(c => Quote(c.GetColumnName())).ToList();
-        var set = string.Join(", ", changed.Select(c => $"{Quote(c.GetColumnName())} = u.{Quote(c.GetColumnName())}"));
-        var match = string.Join(" AND ", key.Select(k => $"t.{Quote(k.GetColumnName())} = u.{Quote(k.GetColumnName())}"));
-        command.CommandText = $"UPDATE {Quote(entityType.GetTableName()!)} AS t SET {set} " +
-            $"FROM unnest({string.Join(", ", columns.Select((_, i) => "@p" + i))}) AS u({string.Join(", ", names)}) WHERE {match}";
+        var set = string.Join(", ", changed.Select(c => $"{c.Name} = u.{c.Name}"));
+        var match = string.Join(" AND ", table.Key.Select(k => $"t.{k.Name} = u.{k.Name}"));
+        command.CommandText = $"UPDATE {table.Name} AS t SET {set} " +
+            $"FROM unnest({string.Join(", ", columns.Select((_, i) => "@p" + i))}) AS u({string.Join(", ", columns.Select(c => c.Name))}) WHERE {match}";
         await command.ExecuteNonQueryAsync(cancellationToken);
         return rows;
     }
 
-    private static object? ProviderValue(IProperty property, object? value) =>
-        property.GetTypeMapping().Converter is { } converter && value is not null ? converter.ConvertToProvider(value) : value;
-
-    private static async Task CopyAsync(NpgsqlConnection connection, IEntityType entityType, string table, List<EntityEntry> entries, CancellationToken cancellationToken)
+    private static async Task CopyAsync(NpgsqlConnection connection, Table table, List<EntityEntry> entries, CancellationToken cancellationToken)
     {
-        var properties = entityType.GetProperties().ToList();
-        var columns = string.Join(", ", properties.Select(p => Quote(p.GetColumnName())));
-        await using var importer = await connection.BeginBinaryImportAsync($"COPY {Quote(table)} ({columns}) FROM STDIN (FORMAT BINARY)", cancellationToken);
+        await using var importer = await connection.BeginBinaryImportAsync(table.Copy, cancellationToken);
         foreach (var entry in entries)
         {
+            var values = entry.CurrentValues;
             await importer.StartRowAsync(cancellationToken);
-            foreach (var property in properties)
+            foreach (var column in table.Columns)
             {
-                var value = ProviderValue(property, entry.Property(property.Name).CurrentValue);
-
+                var value = column.ToProvider(values[column.Property]);
                 if (value is null)
                 {
                     await importer.WriteNullAsync(cancellationToken);
                 }
                 else
                 {
-                    await importer.WriteAsync(value, StoreType(property), cancellationToken);
+                    await importer.WriteAsync(value, column.StoreType, cancellationToken);
                 }
             }
         }
@@ -126,7 +114,66 @@ internal static class PostgresBulkWrite
         await importer.CompleteAsync(cancellationToken);
     }
 
-    private static string StoreType(IProperty property)
+    /// <summary>What the statements of one table need from the model, worked out once per entity type and process.</summary>
+    private sealed class Table
+    {
+        private static readonly ConcurrentDictionary<IEntityType, Table> Plans = new();
+
+        private Table(IEntityType entityType)
+        {
+            Name = Quote(entityType.GetTableName()!);
+            Columns = [.. entityType.GetProperties().Select(p => new Column(p))];
+            Copy = $"COPY {Name} ({string.Join(", ", Columns.Select(c => c.Name))}) FROM STDIN (FORMAT BINARY)";
+            Key = [.. Columns.Where(c => c.Property.IsPrimaryKey())];
+            Arrays = [.. Columns.Where(c => c.StoreType.EndsWith("[]", StringComparison.Ordinal))];
+            Updatable = [.. Columns.Where(c => !c.Property.IsPrimaryKey() && !Arrays.Contains(c))];
+        }
+
+        public string Name { get; }
+
+        public string Copy { get; }
+
+        public IReadOnlyList<Column> Columns { get; }
+
+        public IReadOnlyList<Column> Key { get; }
+
+        /// <summary>Array columns: an <c>unnest</c> cannot carry them.</summary>
+        public IReadOnlyList<Column> Arrays { get; }
+
+        public IReadOnlyList<Column> Updatable { get; }
+
+        public static Table For(IEntityType entityType) => Plans.GetOrAdd(entityType, e => new Table(e));
+    }
+
+    private sealed class Column
+    {
+        private readonly ValueConverter? _converter;
+
+        public Column(IProperty property)
+        {
+            Property = property;
+            Name = Quote(property.GetColumnName());
+            StoreType = StoreTypeOf(property);
+            _converter = property.GetTypeMapping().Converter;
+            var type = _converter?.ProviderClrType ?? property.ClrType;
+            ProviderType = type.IsValueType && Nullable.GetUnderlyingType(type) is null && property.IsNullable
+                ? typeof(Nullable<>).MakeGenericType(type)
+                : type;
+        }
+
+        public IProperty Property { get; }
+
+        public string Name { get; }
+
+        /// <summary>The column's type as <c>COPY</c> and the array parameters name it.</summary>
+        public string StoreType { get; }
+
+        public Type ProviderType { get; }
+
+        public object? ToProvider(object? value) => _converter is not null && value is not null ? _converter.ConvertToProvider(value) : value;
+    }
+
+    private static string StoreTypeOf(IProperty property)
     {
         var storeType = property.GetColumnType();
         // COPY names the type without its length: character varying(16) is written as character varying.

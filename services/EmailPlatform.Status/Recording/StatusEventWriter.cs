@@ -9,9 +9,10 @@ namespace EmailPlatform.Status.Recording;
 /// <summary>
 /// The single writer of a replica: consumers hand it their events and wait, and it records whatever has gathered as
 /// one batch in one transaction (<see cref="StatusRecorder"/>), then releases the waiting consumers so their messages
-/// are acknowledged only after the commit. A batch that fails on a conflict (another replica's write, a duplicate
-/// delivery racing its twin) is recorded again one event per transaction, so one bad event faults only its own
-/// message; any other failure (the store is down) faults the whole batch and the consumers' retry policy takes over.
+/// are acknowledged only after the commit. A batch that fails for any reason but the store being out of reach (a
+/// conflict with another replica's write, a duplicate delivery racing its twin, an event the store refuses) is recorded
+/// again one event per transaction, so one bad event faults only its own message; when the store is out of reach the
+/// whole batch faults and the consumers' retry policy takes over.
 /// </summary>
 public sealed partial class StatusEventWriter : IAsyncDisposable
 {
@@ -104,9 +105,9 @@ public sealed partial class StatusEventWriter : IAsyncDisposable
                 pending.Done.TrySetResult();
             }
         }
-        catch (Exception ex) when (batch.Count > 1 && IsConflict(ex))
+        catch (Exception ex) when (batch.Count > 1 && !IsStoreUnavailable(ex))
         {
-            LogBatchConflict(_logger, batch.Count, ex);
+            LogBatchFailed(_logger, batch.Count, ex);
             foreach (var pending in batch)
             {
                 try
@@ -142,14 +143,35 @@ public sealed partial class StatusEventWriter : IAsyncDisposable
         _metrics.Recorded(recorded);
     }
 
+    /// <summary>
+    /// The store could not be reached or is not taking work (connection refused or broken, timeouts, too many
+    /// connections, shutting down): recording the events one at a time would only fail as many times.
+    /// </summary>
+    internal static bool IsStoreUnavailable(Exception ex) =>
+        !IsConflict(ex) && Chain(ex).Any(e => e is NpgsqlException { IsTransient: true } or TimeoutException);
+
+    /// <summary>
+    /// An event the store refuses however often it is tried (a data exception, class 22: a NUL character in a text,
+    /// a value out of range): retrying cannot help, so it goes to the error queue at once.
+    /// </summary>
+    internal static bool IsBadEvent(Exception ex) =>
+        Chain(ex).Any(e => e is PostgresException { SqlState: ['2', '2', ..] });
+
     /// <summary>Failures that another try, with fewer events at once, can get past.</summary>
     private static bool IsConflict(Exception ex) =>
-        ex is DbUpdateException
-        || ex is PostgresException { SqlState: PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.UniqueViolation }
-        || ex.InnerException is { } inner && IsConflict(inner);
+        Chain(ex).Any(e => e is DbUpdateException
+            || e is PostgresException { SqlState: PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.UniqueViolation });
 
-    [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "A batch of {Count} events met a write conflict; recording them one at a time")]
-    private static partial void LogBatchConflict(ILogger logger, int count, Exception exception);
+    private static IEnumerable<Exception> Chain(Exception ex)
+    {
+        for (Exception? e = ex; e is not null; e = e.InnerException)
+        {
+            yield return e;
+        }
+    }
+
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "A batch of {Count} events failed; recording them one at a time")]
+    private static partial void LogBatchFailed(ILogger logger, int count, Exception exception);
 
     private sealed record Pending(StatusEvent Event, ActivityContext? Context)
     {

@@ -4,7 +4,6 @@ using EmailPlatform.ServiceDefaults.Storage;
 using EmailPlatform.Status.Suppressions;
 using EmailPlatform.Status.Webhooks;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.ChangeTracking;
 using Microsoft.EntityFrameworkCore.Design;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
@@ -44,8 +43,8 @@ public class StatusDbContext(DbContextOptions options) : DbContext(options)
     {
         var email = modelBuilder.Entity<EmailRecord>();
         email.Property(e => e.Id).ValueGeneratedNever();
-        email.Property(e => e.Tags).HasConversion(new JsonConverter<List<EmailTag>>(), new JsonComparer<List<EmailTag>>());
-        email.Property(e => e.Metadata).HasConversion(new JsonConverter<Dictionary<string, string>>(), new JsonComparer<Dictionary<string, string>>());
+        email.Property(e => e.Tags).HasConversion(new JsonConverter<List<EmailTag>>(), new JsonColumnComparers.ListComparer<EmailTag>());
+        email.Property(e => e.Metadata).HasConversion(new JsonConverter<Dictionary<string, string>>(), new JsonColumnComparers.DictionaryComparer());
         email.Property(e => e.Version).IsConcurrencyToken();
         email.HasMany(e => e.Recipients).WithOne().HasForeignKey(r => r.EmailId);
         email.Property(e => e.FromAddress).HasMaxLength(320);
@@ -76,7 +75,7 @@ public class StatusDbContext(DbContextOptions options) : DbContext(options)
         var subscription = modelBuilder.Entity<WebhookSubscriptionRecord>();
         subscription.Property(s => s.Id).ValueGeneratedNever();
         subscription.Property(s => s.Url).HasMaxLength(2048);
-        subscription.Property(s => s.Events).HasConversion(new JsonConverter<List<string>>(), new JsonComparer<List<string>>());
+        subscription.Property(s => s.Events).HasConversion(new JsonConverter<List<string>>(), new JsonColumnComparers.ListComparer<string>());
         subscription.HasMany<WebhookDeliveryRecord>().WithOne().HasForeignKey(d => d.SubscriptionId).OnDelete(DeleteBehavior.Cascade);
 
         var delivery = modelBuilder.Entity<WebhookDeliveryRecord>();
@@ -113,11 +112,6 @@ public class StatusDbContext(DbContextOptions options) : DbContext(options)
         value => JsonSerializer.Serialize(value, JsonSerializerOptions.Default),
         json => JsonSerializer.Deserialize<T>(json, JsonSerializerOptions.Default)!)
         where T : new();
-
-    private sealed class JsonComparer<T>() : ValueComparer<T>(
-        (a, b) => JsonSerializer.Serialize(a, JsonSerializerOptions.Default) == JsonSerializer.Serialize(b, JsonSerializerOptions.Default),
-        value => JsonSerializer.Serialize(value, JsonSerializerOptions.Default).GetHashCode(StringComparison.Ordinal),
-        value => JsonSerializer.Deserialize<T>(JsonSerializer.Serialize(value, JsonSerializerOptions.Default), JsonSerializerOptions.Default)!);
 }
 
 /// <summary>The model with PostgreSQL migrations.</summary>

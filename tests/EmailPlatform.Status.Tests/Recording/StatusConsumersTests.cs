@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
@@ -105,6 +106,59 @@ public sealed class StatusConsumersTests
         var metrics = await client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
         Assert.Matches("emailplatform_status_events_recorded_total\\{[^}]*emailplatform_event_type=\"email.accepted\"[^}]*\\} 1", metrics);
         Assert.Matches("emailplatform_status_events_recorded_total\\{[^}]*emailplatform_event_type=\"email.delivered\"[^}]*\\} 1", metrics);
+    }
+
+    [Fact]
+    public async Task ABatchWithADuplicateAndAnEventTheStoreRefusesRecordsTheOthersOnceAndFaultsOnlyThatEvent()
+    {
+        // Half a second of gathering puts everything published below into one batch.
+        await using var api = await StatusApi.StartAsync(new Dictionary<string, string> { ["Status:Recording:MaxBatchDelay"] = "00:00:00.5" });
+        using var client = api.CreateClient();
+        await Eventually.GetAsync(
+            async () => (await client.GetAsync(new Uri("/health/ready", UriKind.Relative))).StatusCode,
+            status => status == HttpStatusCode.OK, Timeout, "the status service to be ready");
+        var faults = new ConcurrentQueue<Fault<EmailBounced>>();
+        var listener = Bus.Factory.CreateUsingRabbitMq(cfg =>
+        {
+            cfg.Host(api.RabbitMqUri);
+            cfg.ReceiveEndpoint("status-faults-test", e => e.Handler<Fault<EmailBounced>>(context =>
+            {
+                faults.Enqueue(context.Message);
+                return Task.CompletedTask;
+            }));
+        });
+        await listener.StartAsync(new CancellationTokenSource(Timeout).Token);
+        try
+        {
+            var bus = api.Services.GetRequiredService<IBus>();
+            var emailId = Guid.NewGuid();
+            var delivered = TestEvents.Delivered(emailId, "alice@example.com");
+            // PostgreSQL stores no NUL character in a text: this event can never be recorded.
+            var refused = TestEvents.Bounced(emailId, "bob@example.com") with { Reply = new SmtpReply(550, "5.1.1", "User\0unknown") };
+            var deferred = TestEvents.Deferred(emailId, "carol@example.com");
+
+            await bus.Publish(TestEvents.Accepted(emailId, to: ["alice@example.com", "bob@example.com", "carol@example.com"]));
+            await bus.Publish(delivered);
+            await bus.Publish(refused);
+            await bus.Publish(delivered);
+            await bus.Publish(deferred);
+
+            var fault = await Eventually.GetAsync(
+                () => Task.FromResult(faults.TryPeek(out var f) ? f : null), f => f is not null, Timeout, "the refused event's fault");
+            Assert.Equal(refused.EventId, fault!.Message.EventId);
+            var email = await GetWhenAsync(client, emailId, e => e.GetProperty("events").GetArrayLength() >= 3, "the other events to be recorded");
+            Assert.Equal(
+                ["email.accepted", "email.deferred", "email.delivered"],
+                email.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("type").GetString()).Order());
+            Assert.Equal("delivered", Recipient(email, "alice@example.com").GetProperty("status").GetString());
+            Assert.Equal("queued", Recipient(email, "bob@example.com").GetProperty("status").GetString());
+            Assert.Equal("deferred", Recipient(email, "carol@example.com").GetProperty("status").GetString());
+            Assert.Single(faults);
+        }
+        finally
+        {
+            await listener.StopAsync();
+        }
     }
 
     private static async Task<JsonElement> GetWhenAsync(HttpClient client, Guid emailId, Func<JsonElement, bool> done, string what)
