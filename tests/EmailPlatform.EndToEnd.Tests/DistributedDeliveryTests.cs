@@ -11,7 +11,8 @@ namespace EmailPlatform.EndToEnd.Tests;
 /// </summary>
 public sealed class DistributedDeliveryTests
 {
-    private static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(30);
+    // Three service processes, PostgreSQL and RabbitMQ share two cores with the rest of the test run.
+    private static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(90);
 
     [Fact]
     public async Task EmailPostedToIngressArrivesAtTheRelayAndIsReportedDelivered()

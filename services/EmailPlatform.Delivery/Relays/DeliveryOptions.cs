@@ -90,6 +90,12 @@ public sealed class DeliveryOptions
     /// </summary>
     public TimeSpan SuppressionCacheDuration { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// How long one suppression lookup at the status service may take; then it counts as failed and the recipient as
+    /// not suppressed (a status outage never stops delivery).
+    /// </summary>
+    public TimeSpan SuppressionLookupTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>The schedule in effect: <see cref="RetrySchedule"/>, or the default when it is empty.</summary>
     public IReadOnlyList<TimeSpan> EffectiveRetrySchedule => RetrySchedule.Count > 0 ? RetrySchedule : DefaultRetrySchedule;
 

@@ -24,9 +24,6 @@ internal sealed class HttpSuppressionList(
 {
     public const string HttpClientName = "status-suppressions";
 
-    /// <summary>How long one lookup may take, retries included.</summary>
-    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
-
     /// <summary>The most addresses cached at once; beyond it, new answers are simply not cached.</summary>
     public const int CacheSize = 100_000;
 
@@ -93,10 +90,14 @@ internal sealed class HttpSuppressionList(
 
 internal static class HttpSuppressionListExtensions
 {
-    /// <summary>The named client (2 s timeout) and <see cref="HttpSuppressionList"/>, unless a host registered its own list.</summary>
+    /// <summary>
+    /// The named client (<c>Delivery:SuppressionLookupTimeout</c>) and <see cref="HttpSuppressionList"/>, unless a host
+    /// registered its own list.
+    /// </summary>
     public static IServiceCollection AddHttpSuppressionList(this IServiceCollection services)
     {
-        services.AddHttpClient(HttpSuppressionList.HttpClientName, http => http.Timeout = HttpSuppressionList.Timeout);
+        services.AddHttpClient(HttpSuppressionList.HttpClientName)
+            .ConfigureHttpClient((provider, http) => http.Timeout = provider.GetRequiredService<IOptions<DeliveryOptions>>().Value.SuppressionLookupTimeout);
         services.TryAddSingleton<ISuppressionList, HttpSuppressionList>();
         return services;
     }
