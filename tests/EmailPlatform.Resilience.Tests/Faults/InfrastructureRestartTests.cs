@@ -16,7 +16,7 @@ public sealed class InfrastructureRestartTests(ITestOutputHelper output)
     public async Task RabbitMqRestartedMidRunLosesNothing()
     {
         await using var broker = await DedicatedRabbitMq.StartAsync();
-        await using var run = await FaultRun.StartAsync(output, rabbitMq: broker.Uri);
+        await using var run = await FaultRun.StartAsync(output, rabbitMq: broker.Uri, listQueues: broker.ListQueuesAsync);
         var sender = run.Send(FaultScale.Emails, FaultScale.Rate);
 
         await run.Relay.ReceivedAsync(0.2, sender);

@@ -109,6 +109,14 @@ internal sealed class DedicatedRabbitMq : IAsyncDisposable
         }
     }
 
+    /// <summary>The node's queues (default virtual host), one per line: name, ready, unacknowledged, consumers.</summary>
+    public async Task<string> ListQueuesAsync()
+    {
+        var (code, output) = await Shell.RunAsync(User, _environment, TimeSpan.FromSeconds(70), "/usr/lib/rabbitmq/bin/rabbitmqctl", "-q", "-n", Node,
+            "list_queues", "name", "messages_ready", "messages_unacknowledged", "consumers");
+        return code == 0 ? output : $"rabbitmqctl list_queues failed ({code}): {output}";
+    }
+
     public async ValueTask DisposeAsync()
     {
         var (code, _) = await Shell.RunAsync(User, _environment, Timeout, "/usr/lib/rabbitmq/bin/rabbitmqctl", "-q", "-n", Node, "stop");
