@@ -11,8 +11,7 @@ namespace EmailPlatform.Resilience.Tests.Faults;
 [Trait("Category", "Fault")]
 public sealed class InfrastructureRestartTests(ITestOutputHelper output)
 {
-    [FullScaleFact("in one of three CI runs on 2026-11-28, 239 of 300 emails stayed queued for 3 minutes after the " +
-        "broker came back; until that is understood this scenario is not a reliable CI gate (see the README's Fault tolerance).")]
+    [Fact]
     public async Task RabbitMqRestartedMidRunLosesNothing()
     {
         await using var broker = await DedicatedRabbitMq.StartAsync();
@@ -32,6 +31,40 @@ public sealed class InfrastructureRestartTests(ITestOutputHelper output)
         // most one per connection (4).
         var outcome = await run.SettleAsync("RabbitMQ restart", sender, allowedDuplicates: 4);
         Assert.True(outcome.Refused.Count == 0, $"the ingress refused requests while the broker was away: {outcome}");
+    }
+
+    /// <summary>
+    /// The broker stops confirming (a memory alarm: it no longer reads from publishing connections) and is then
+    /// restarted, so the worker's connection closes while its consumes wait for the confirms of their outcomes. Those
+    /// confirms never come: RabbitMQ.Client 7.2 does not complete a confirm still awaited on a channel that is closed and
+    /// disposed. A consume that waits for it regardless never ends and keeps one of its lane's permits (the concurrency
+    /// limit outlives the channel); with every permit kept, nothing in the lane is taken again. That is how a CI run left
+    /// 239 of 300 emails queued: a plain restart hits it only when confirms are outstanding as the connection closes,
+    /// which the alarm makes likely (not certain: whether the library completes them depends on a race with the
+    /// channel's disposal). UnconfirmedPublishTests in the Delivery tests prove the bound itself.
+    /// </summary>
+    [Fact]
+    public async Task RabbitMqRestartedWhileOutcomesWaitForConfirmsLosesNothing()
+    {
+        await using var broker = await DedicatedRabbitMq.StartAsync();
+        await using var run = await FaultRun.StartAsync(output, rabbitMq: broker.Uri, listQueues: broker.ListQueuesAsync);
+        // Sent for long enough that the worker is still busy when the alarm (seconds of rabbitmqctl) takes effect.
+        var emails = FaultScale.Emails * 6;
+        var sender = run.Send(emails, FaultScale.Rate);
+
+        await run.Relay.ReceivedAsync(0.05, sender);
+        await broker.BlockPublishersAsync();
+        var blockedAt = run.Relay.ReceivedCount;
+        Assert.True(blockedAt < emails, $"the run was over before the broker stopped confirming ({blockedAt} emails at the relay)");
+        await Task.Delay(FaultScale.Window / 3);
+        await broker.StopAsync();
+        output.WriteLine($"broker stopped confirming with {blockedAt} emails at the relay, stopped with {run.Relay.ReceivedCount}, {sender.Accepted.Count} accepted");
+        await broker.StartAgainAsync();
+        output.WriteLine($"broker back (without the alarm); {sender.Accepted.Count} accepted so far");
+
+        // A relay's 250 whose outcome could not be confirmed is recorded, so the redelivered command publishes it and
+        // sends nothing; the at most one duplicate per connection (4) is the restart's own window, as above.
+        await run.SettleAsync("RabbitMQ restarted with confirms pending", sender, allowedDuplicates: 4);
     }
 
     [Fact]

@@ -109,6 +109,16 @@ internal sealed class DedicatedRabbitMq : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Raises a memory alarm (a watermark of one byte, until the node restarts): the node stops reading from publishing
+    /// connections, so every publish from then on waits for a confirm that does not come while the node is up.
+    /// </summary>
+    public async Task BlockPublishersAsync()
+    {
+        await Shell.RunCheckedAsync(User, _environment, Timeout, "/usr/lib/rabbitmq/bin/rabbitmqctl", "-q", "-n", Node,
+            "set_vm_memory_high_watermark", "absolute", "1");
+    }
+
     /// <summary>The node's queues (default virtual host), one per line: name, ready, unacknowledged, consumers.</summary>
     public async Task<string> ListQueuesAsync()
     {
