@@ -1,4 +1,6 @@
 using EmailPlatform.Resilience.Tests.Support;
+using EmailPlatform.Testing;
+using Npgsql;
 using Xunit.Abstractions;
 
 namespace EmailPlatform.Resilience.Tests.Faults;
@@ -34,37 +36,39 @@ public sealed class InfrastructureRestartTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// The broker stops confirming (a memory alarm: it no longer reads from publishing connections) and is then
-    /// restarted, so the worker's connection closes while its consumes wait for the confirms of their outcomes. Those
-    /// confirms never come: RabbitMQ.Client 7.2 does not complete a confirm still awaited on a channel that is closed and
-    /// disposed. A consume that waits for it regardless never ends and keeps one of its lane's permits (the concurrency
-    /// limit outlives the channel); with every permit kept, nothing in the lane is taken again. That is how a CI run left
-    /// 239 of 300 emails queued: a plain restart hits it only when confirms are outstanding as the connection closes,
-    /// which the alarm makes likely (not certain: whether the library completes them depends on a race with the
-    /// channel's disposal). UnconfirmedPublishTests in the Delivery tests prove the bound itself.
+    /// The broker stops confirming (a memory alarm: it no longer reads from publishing connections), the worker takes
+    /// commands, sends them and waits for its outcomes' confirms, and then the broker is restarted, so the connection
+    /// closes under those waits. The confirms never come: RabbitMQ.Client 7.2 leaves a confirm still awaited on a
+    /// channel that is closed and disposed pending for ever. A consume waiting for it regardless never ends and keeps
+    /// one of its lane's permits (the concurrency limit outlives the channel); with all of them kept, nothing in the lane
+    /// is taken again. That is how a CI run left 239 of 300 emails queued: a plain restart hits it only when confirms are
+    /// outstanding as the connection closes. UnconfirmedPublishTests in the Delivery tests prove the bound itself.
     /// </summary>
     [Fact]
     public async Task RabbitMqRestartedWhileOutcomesWaitForConfirmsLosesNothing()
     {
         await using var broker = await DedicatedRabbitMq.StartAsync();
         await using var run = await FaultRun.StartAsync(output, rabbitMq: broker.Uri, listQueues: broker.ListQueuesAsync);
-        // Sent for long enough that the worker is still busy when the alarm (seconds of rabbitmqctl) takes effect.
-        var emails = FaultScale.Emails * 6;
-        var sender = run.Send(emails, FaultScale.Rate);
 
-        await run.Relay.ReceivedAsync(0.05, sender);
+        // The commands wait in their lane while the worker is away, so that it has work whenever the alarm (seconds of
+        // rabbitmqctl) is in effect: every consume it then starts sends its message and waits for the outcome's confirm.
+        await run.Stack.StopWorkerAsync(0, TimeSpan.FromSeconds(30));
+        var sender = run.Send(FaultScale.Emails, FaultScale.Rate);
+        await sender.Completion;
+        await Eventually.GetAsync(() => UnpublishedAsync(run.Stack), count => count == 0, FaultScale.Settle, "every command in its lane");
         await broker.BlockPublishersAsync();
-        var blockedAt = run.Relay.ReceivedCount;
-        Assert.True(blockedAt < emails, $"the run was over before the broker stopped confirming ({blockedAt} emails at the relay)");
+        await run.Stack.StartWorkerAsync(0);
+        await Eventually.GetAsync(() => Task.FromResult(run.Relay.ReceivedCount), count => count > 0, FaultScale.Settle, "the worker sending");
         await Task.Delay(FaultScale.Window / 3);
-        await broker.StopAsync();
-        output.WriteLine($"broker stopped confirming with {blockedAt} emails at the relay, stopped with {run.Relay.ReceivedCount}, {sender.Accepted.Count} accepted");
-        await broker.StartAgainAsync();
-        output.WriteLine($"broker back (without the alarm); {sender.Accepted.Count} accepted so far");
+        output.WriteLine($"broker not confirming; {run.Relay.ReceivedCount} emails at the relay, {sender.Accepted.Count} accepted");
 
-        // A relay's 250 whose outcome could not be confirmed is recorded, so the redelivered command publishes it and
-        // sends nothing; the at most one duplicate per connection (4) is the restart's own window, as above.
-        await run.SettleAsync("RabbitMQ restarted with confirms pending", sender, allowedDuplicates: 4);
+        await broker.StopAsync();
+        await broker.StartAgainAsync();
+        output.WriteLine("broker back (without the alarm)");
+
+        // A relay's 250 whose outcome was not confirmed is recorded, so the redelivered command publishes it and sends
+        // nothing: no duplicates here.
+        await run.SettleAsync("RabbitMQ restarted with confirms pending", sender, allowedDuplicates: 0);
     }
 
     [Fact]
@@ -84,5 +88,14 @@ public sealed class InfrastructureRestartTests(ITestOutputHelper output)
         // Requests refused with 503 while the store is down were never accepted. A worker that had the relay's 250 but
         // could not record it sends again after its claim lapses: at most one per connection (4), the documented window.
         await run.SettleAsync("PostgreSQL restart", sender, allowedDuplicates: 4);
+    }
+
+    /// <summary>The ingress outbox's messages not yet published.</summary>
+    private static async Task<long> UnpublishedAsync(PlatformStack stack)
+    {
+        await using var connection = new NpgsqlConnection(stack.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT count(*) FROM outbox_messages WHERE published_at IS NULL", connection);
+        return (long)(await command.ExecuteScalarAsync())!;
     }
 }
