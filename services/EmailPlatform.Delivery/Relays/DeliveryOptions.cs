@@ -33,6 +33,12 @@ public sealed class DeliveryOptions
     /// <summary>How long any single read or write on an open SMTP connection may take.</summary>
     public TimeSpan CommandTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// How long publishing an outcome or handing a command back may wait for the broker to confirm it; then the attempt
+    /// fails and is repeated (the redelivered command, the scheduler's next round) instead of waiting for ever.
+    /// </summary>
+    public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Quick retries of a failed connect (refused, reset, timed out), jittered, before the recipients are deferred.</summary>
     public int ConnectRetries { get; set; } = 2;
 

@@ -60,6 +60,7 @@ internal sealed class DeliveryOptionsValidator : IValidateOptions<DeliveryOption
         ValidateTimeout($"{section}:ConnectTimeout", options.ConnectTimeout, failures);
         ValidateTimeout($"{section}:CommandTimeout", options.CommandTimeout, failures);
         ValidateTimeout($"{section}:ConnectionIdleTimeout", options.ConnectionIdleTimeout, failures);
+        ValidateTimeout($"{section}:PublishTimeout", options.PublishTimeout, failures);
         ValidateTimeout($"{section}:SuppressionLookupTimeout", options.SuppressionLookupTimeout, failures);
 
         if (options.ConnectRetries is < 0 or > 10)

@@ -1,6 +1,7 @@
 using EmailPlatform.Contracts;
 using EmailPlatform.Delivery.Claims;
 using EmailPlatform.Delivery.Relays;
+using EmailPlatform.Delivery.Sending;
 using EmailPlatform.Delivery.Storage;
 using EmailPlatform.ServiceDefaults.Messaging;
 using MassTransit;
@@ -124,17 +125,18 @@ internal sealed class RetryScheduler(
 
             // Published before the commit: a crash in between hands the same recipients back again later, which the
             // claims turn into nothing worse than one extra command on the bus.
-            // A lane without a bound queue makes the send throw (mandatory): the transaction rolls back and the rows
-            // stay due for the next round.
+            // A lane without a bound queue makes the send throw (mandatory), and a send the broker does not confirm
+            // within Delivery:PublishTimeout throws too (a confirm lost in a broker restart would otherwise hold this
+            // loop, and the rows it locked, for ever): the transaction rolls back and the rows stay due for the next round.
             foreach (var command in commands)
             {
-                await DeliveryLanes.SendAsync(bus, command, cancellationToken);
+                await PublishDeadline.RunAsync(settings.PublishTimeout, cancellationToken, token => DeliveryLanes.SendAsync(bus, command, token));
                 Log.HandedBack(logger, command.EmailId, command.Envelope.RcptTo.Count);
             }
 
             foreach (var (record, _) in finished)
             {
-                await RecordedOutcomes.PublishAsync(bus, record, cancellationToken);
+                await PublishDeadline.RunAsync(settings.PublishTimeout, cancellationToken, token => RecordedOutcomes.PublishAsync(bus, record, token));
             }
 
             await transaction.CommitAsync(cancellationToken);

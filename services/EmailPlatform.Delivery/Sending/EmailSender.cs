@@ -40,12 +40,12 @@ internal sealed class EmailSender(
 
         foreach (var record in claim.AlreadyRecorded)
         {
-            await RecordedOutcomes.PublishAsync(publisher, record, cancellationToken);
+            await PublishAsync(publisher, record, cancellationToken);
         }
 
         foreach (var record in claim.Expired)
         {
-            await RecordedOutcomes.PublishAsync(publisher, record, CancellationToken.None);
+            await PublishAsync(publisher, record, CancellationToken.None);
             metrics.RecordOutcome(record, email.Priority);
         }
 
@@ -92,11 +92,12 @@ internal sealed class EmailSender(
         // A crash between the relay's answer and this write is the one duplicate window (see DeliveryLedger).
         var recorded = await ledger.RecordAsync(email, claim, relayName, outcomes);
 
-        // Publishing may fail (broker down): the consumer's retry then finds the outcomes recorded and publishes them
-        // again under the same event ids, without sending anything.
+        // Publishing may fail (broker down) or go unconfirmed (Delivery:PublishTimeout): the consumer's retry, or the
+        // redelivered command, then finds the outcomes recorded and publishes them again under the same event ids,
+        // without sending anything.
         foreach (var record in recorded)
         {
-            await RecordedOutcomes.PublishAsync(publisher, record, CancellationToken.None);
+            await PublishAsync(publisher, record, CancellationToken.None);
             metrics.RecordOutcome(record, email.Priority, email.AcceptedAt);
         }
 
@@ -105,6 +106,10 @@ internal sealed class EmailSender(
             Count(recorded, RecipientOutcomeKind.Bounced), Count(recorded, RecipientOutcomeKind.Failed),
             Count(recorded, RecipientOutcomeKind.Suppressed));
     }
+
+    /// <summary>Publishes a recorded outcome, waiting for the broker's confirm at most <c>Delivery:PublishTimeout</c>.</summary>
+    private Task PublishAsync(IPublishEndpoint publisher, Storage.DeliveryRecord record, CancellationToken cancellationToken) =>
+        PublishDeadline.RunAsync(options.Value.PublishTimeout, cancellationToken, token => RecordedOutcomes.PublishAsync(publisher, record, token));
 
     /// <summary>
     /// The claimed recipients on the suppression list, looked up concurrently. The list answers "not suppressed" when

@@ -109,6 +109,24 @@ internal sealed class DedicatedRabbitMq : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Raises a memory alarm (a watermark of one byte, until the node restarts): the node stops reading from publishing
+    /// connections, so every publish from then on waits for a confirm that does not come while the node is up.
+    /// </summary>
+    public async Task BlockPublishersAsync()
+    {
+        await Shell.RunCheckedAsync(User, _environment, Timeout, "/usr/lib/rabbitmq/bin/rabbitmqctl", "-q", "-n", Node,
+            "set_vm_memory_high_watermark", "absolute", "1");
+    }
+
+    /// <summary>The node's queues (default virtual host), one per line: name, ready, unacknowledged, consumers.</summary>
+    public async Task<string> ListQueuesAsync()
+    {
+        var (code, output) = await Shell.RunAsync(User, _environment, TimeSpan.FromSeconds(70), "/usr/lib/rabbitmq/bin/rabbitmqctl", "-q", "-n", Node,
+            "list_queues", "name", "messages_ready", "messages_unacknowledged", "consumers");
+        return code == 0 ? output : $"rabbitmqctl list_queues failed ({code}): {output}";
+    }
+
     public async ValueTask DisposeAsync()
     {
         var (code, _) = await Shell.RunAsync(User, _environment, Timeout, "/usr/lib/rabbitmq/bin/rabbitmqctl", "-q", "-n", Node, "stop");

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text;
 using EmailPlatform.Testing;
 using MimeKit;
@@ -33,19 +34,24 @@ internal sealed class FaultRun : IAsyncDisposable
 
     private readonly ITestOutputHelper _output;
     private readonly List<HttpClient> _clients = [];
+    private readonly Func<Task<string>> _listQueues;
 
-    private FaultRun(ITestOutputHelper output, Relay relay, PlatformStack stack)
+    private FaultRun(ITestOutputHelper output, Relay relay, PlatformStack stack, Func<Task<string>>? listQueues)
     {
         _output = output;
         Relay = relay;
         Stack = stack;
+        _listQueues = listQueues ?? (() => SharedBrokerQueuesAsync(stack.VirtualHost));
     }
 
     public Relay Relay { get; }
 
     public PlatformStack Stack { get; }
 
-    public static async Task<FaultRun> StartAsync(ITestOutputHelper output, int workers = 1, string? postgresAdmin = null, Uri? rabbitMq = null)
+    /// <param name="listQueues">Lists the broker's queues for a run that does not settle (a dedicated broker's own
+    /// <c>rabbitmqctl</c>); by default the shared broker's, for the stack's virtual host.</param>
+    public static async Task<FaultRun> StartAsync(ITestOutputHelper output, int workers = 1, string? postgresAdmin = null, Uri? rabbitMq = null,
+        Func<Task<string>>? listQueues = null)
     {
         var relay = await Relay.StartAsync();
         try
@@ -63,7 +69,7 @@ internal sealed class FaultRun : IAsyncDisposable
             try
             {
                 await stack.StartAllAsync(workers);
-                return new FaultRun(output, relay, stack);
+                return new FaultRun(output, relay, stack, listQueues);
             }
             catch
             {
@@ -94,6 +100,7 @@ internal sealed class FaultRun : IAsyncDisposable
     public async Task<FaultOutcome> SettleAsync(string scenario, Sender sender, int allowedDuplicates, bool expectDeferrals = false)
     {
         await sender.Completion;
+        var settling = Stopwatch.StartNew();
         var accepted = sender.Accepted.ToList();
         Assert.True(accepted.Count > 0, $"{scenario}: nothing was accepted ({Describe(sender.Refused)}).{Environment.NewLine}{Stack.Logs}");
 
@@ -108,8 +115,12 @@ internal sealed class FaultRun : IAsyncDisposable
         }
         catch (TimeoutException ex)
         {
-            throw new TimeoutException(ex.Message + Environment.NewLine + Stack.Logs, ex);
+            var report = await StuckRunReport.DescribeAsync(Stack, Relay, accepted, _listQueues);
+            _output.WriteLine(report);
+            throw new TimeoutException(ex.Message + Environment.NewLine + report + Environment.NewLine + Stack.Logs, ex);
         }
+
+        _output.WriteLine($"{scenario}: every accepted email final {settling.Elapsed.TotalSeconds:F0} s after the last was sent");
 
         var received = Relay.Received
             .Select(m => MessageId(m.Raw))
@@ -165,6 +176,14 @@ internal sealed class FaultRun : IAsyncDisposable
         await using var command = new NpgsqlCommand("SELECT count(*) FROM events WHERE type = 'email.deferred' AND email_id = ANY(@ids)", connection);
         command.Parameters.AddWithValue("ids", ids.ToArray());
         return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    /// <summary>The queues of <paramref name="virtualHost"/> on this machine's broker, one per line.</summary>
+    private static async Task<string> SharedBrokerQueuesAsync(string virtualHost)
+    {
+        var (code, output) = await Shell.RunAsync(null, new Dictionary<string, string>(), TimeSpan.FromSeconds(60),
+            "rabbitmqctl", "-q", "list_queues", "-p", virtualHost, "name", "messages_ready", "messages_unacknowledged", "consumers");
+        return code == 0 ? output : $"rabbitmqctl list_queues failed ({code}): {output}";
     }
 
     private static string Describe(IReadOnlyDictionary<string, int> counts) =>

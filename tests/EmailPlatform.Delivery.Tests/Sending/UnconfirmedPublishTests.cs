@@ -1,0 +1,116 @@
+using EmailPlatform.Contracts;
+using EmailPlatform.Delivery.Sending;
+using EmailPlatform.Delivery.Storage;
+using EmailPlatform.Delivery.Tests.Support;
+using EmailPlatform.Testing;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using SmtpServer.Protocol;
+
+namespace EmailPlatform.Delivery.Tests.Sending;
+
+/// <summary>
+/// A publish the broker never confirms, as after a broker restart: RabbitMQ.Client 7.2 leaves a confirm still awaited
+/// on a channel that is closed and disposed pending for ever, and MassTransit waits for it as long as its token allows.
+/// The worker's waits are bounded by <c>Delivery:PublishTimeout</c>: a consume ends (and its lane keeps the permit), and
+/// the retry scheduler goes on to its next round.
+/// </summary>
+public sealed class UnconfirmedPublishTests : IAsyncLifetime
+{
+    private static readonly Dictionary<string, string?> ShortPublishTimeout = new() { ["Delivery:PublishTimeout"] = "00:00:01" };
+
+    private ScriptedSmtpServer _relay = null!;
+
+    public async Task InitializeAsync() => _relay = await ScriptedSmtpServer.StartAsync();
+
+    public async Task DisposeAsync() => await _relay.DisposeAsync();
+
+    [Fact]
+    public async Task OutcomeTheBrokerNeverConfirmsEndsTheAttemptAfterThePublishTimeoutWithTheDeliveryRecorded()
+    {
+        var email = TestEmails.Create();
+        await using var host = await DeliveryHost.StartAsync(_relay.Port, settings: ShortPublishTimeout);
+        var unconfirmed = host.Harness.Bus.ConnectPublishObserver(new NeverConfirmed<EmailDelivered>());
+        await using var scope = host.Services.CreateAsyncScope();
+        var sender = scope.ServiceProvider.GetRequiredService<EmailSender>();
+
+        // The consume was cancelled (the broker connection dropped) after the relay took the message: the outcome is
+        // published without the consume's token, as it must be.
+        var attempt = sender.SendAsync(email, host.Harness.Bus, CancellationToken.None);
+        var ended = await Task.WhenAny(attempt, Task.Delay(TimeSpan.FromSeconds(30)));
+
+        Assert.True(ended == attempt, "the attempt still waits for a confirm that will never come");
+        var timeout = await Assert.ThrowsAsync<TimeoutException>(() => attempt);
+        Assert.Contains("Delivery:PublishTimeout", timeout.Message, StringComparison.Ordinal);
+        Assert.Single(_relay.Received);
+        var record = await host.QueryAsync(db => db.Deliveries.SingleAsync(d => d.EmailId == email.EmailId));
+        Assert.Equal(DeliveryState.Delivered, record.State);
+
+        // The broker is back and the command is redelivered: the recorded outcome is published, nothing is sent again.
+        unconfirmed.Disconnect();
+        await host.SendAsync(email);
+        var delivered = Assert.Single(await host.WaitForAsync<EmailDelivered>(d => d.Count == 1, "the recorded outcome published"));
+        Assert.Equal(record.OutcomeEventId, delivered.EventId);
+        Assert.Single(_relay.Received);
+    }
+
+    [Fact]
+    public async Task RetryHandBackTheBrokerNeverConfirmsIsHandedBackAgainOnceItDoes()
+    {
+        _relay.RcptReplies["alice@example.com"] = new SmtpResponse((SmtpReplyCode)451, "4.2.0 Mailbox busy");
+        var email = TestEmails.Create();
+        var settings = new Dictionary<string, string?>(ShortPublishTimeout)
+        {
+            ["Delivery:RetrySchedule:0"] = "00:00:01",
+            ["Delivery:RetryPollInterval"] = "00:00:01",
+        };
+        await using var host = await DeliveryHost.StartAsync(_relay.Port, settings: settings);
+        await host.SendAsync(email);
+        await host.WaitForAsync<EmailDeferred>(d => d.Count == 1, "the deferral");
+        _relay.RcptReplies.Clear();
+
+        // The retry falls due while the broker takes the scheduler's hand-back but never confirms it.
+        var neverConfirmed = new NeverConfirmed<SendEmail>();
+        var unconfirmed = host.Harness.Bus.ConnectSendObserver(neverConfirmed);
+        await Eventually.GetAsync(() => Task.FromResult(neverConfirmed.Waited), waited => waited > 0, TimeSpan.FromSeconds(30),
+            "the scheduler handing the retry back");
+        unconfirmed.Disconnect();
+
+        // A scheduler still waiting for that confirm would hand back nothing, ever again.
+        var delivered = Assert.Single(await host.WaitForAsync<EmailDelivered>(d => d.Count == 1, "the retry delivered", seconds: 30));
+        Assert.Equal(2, delivered.Attempt);
+        Assert.Single(_relay.Received);
+    }
+
+    /// <summary>Publishes of <typeparamref name="TMessage"/> wait for a confirm that never comes, until their token is cancelled.</summary>
+    private sealed class NeverConfirmed<TMessage> : IPublishObserver, ISendObserver
+        where TMessage : class
+    {
+        private int _waited;
+
+        /// <summary>How many publishes or sends of <typeparamref name="TMessage"/> have waited so far.</summary>
+        public int Waited => Volatile.Read(ref _waited);
+
+        public Task PrePublish<T>(PublishContext<T> context) where T : class => WaitAsync(context);
+
+        public Task PostPublish<T>(PublishContext<T> context) where T : class => Task.CompletedTask;
+
+        public Task PublishFault<T>(PublishContext<T> context, Exception exception) where T : class => Task.CompletedTask;
+
+        public Task PreSend<T>(SendContext<T> context) where T : class => WaitAsync(context);
+
+        public Task PostSend<T>(SendContext<T> context) where T : class => Task.CompletedTask;
+
+        public Task SendFault<T>(SendContext<T> context, Exception exception) where T : class => Task.CompletedTask;
+
+        private async Task WaitAsync<T>(SendContext<T> context) where T : class
+        {
+            if (context.Message is TMessage)
+            {
+                Interlocked.Increment(ref _waited);
+                await Task.Delay(Timeout.Infinite, context.CancellationToken);
+            }
+        }
+    }
+}
