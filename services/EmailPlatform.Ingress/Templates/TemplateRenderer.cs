@@ -25,7 +25,7 @@ internal sealed record RenderOutcome(RenderedTemplate? Rendered, Dictionary<stri
 /// Renders template versions with Fluid (Liquid). Templates see only the declared variables, as Liquid strings,
 /// numbers and booleans: no .NET objects, no files (<c>include</c>/<c>render</c> find nothing), no network.
 /// HTML output is HTML-encoded; the subject and text are not, and a subject that renders to a control character
-/// is refused. Parsed versions are cached per (template, version), a bounded number of them.
+/// is refused. Loops are capped in steps, nesting and range length (<see cref="BoundedRanges"/>). Parsed versions are cached per (template, version), a bounded number of them.
 /// </summary>
 internal sealed class TemplateRenderer : IDisposable
 {
@@ -58,7 +58,7 @@ internal sealed class TemplateRenderer : IDisposable
     {
         if (Parser.TryParse(source, out var parsed, out var message))
         {
-            template = parsed;
+            template = BoundedRanges.Apply(parsed);
             error = "";
             return true;
         }
@@ -117,7 +117,7 @@ internal sealed class TemplateRenderer : IDisposable
         }
         catch (InvalidOperationException)
         {
-            // Fluid's limits (MaxSteps, MaxRecursion) stop a runaway template.
+            // Fluid's limits (MaxSteps, MaxRecursion) and BoundedRanges stop a runaway template.
             errors["template"] = ["The template did not finish rendering within its limits: a loop runs too long or blocks nest too deeply."];
             return new RenderOutcome(null, errors);
         }
