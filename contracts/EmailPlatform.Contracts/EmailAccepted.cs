@@ -23,4 +23,11 @@ public sealed record EmailAccepted(
     EmailPriority Priority,
     DateTimeOffset AcceptedAt,
     DateTimeOffset? ScheduledAt,
-    DateTimeOffset Timestamp);
+    DateTimeOffset Timestamp)
+{
+    /// <summary>
+    /// Set when the bodies alone were too large for the bus (<c>Ingress:InlineContentLimit</c>): <see cref="Html"/> and
+    /// <see cref="Text"/> are then null here and the status service reads them from the content store.
+    /// </summary>
+    public StoredContent? StoredBody { get; init; }
+}

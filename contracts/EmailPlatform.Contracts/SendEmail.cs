@@ -34,4 +34,11 @@ public sealed record SendEmail(
     /// (expired) instead of retried further. Null: the worker's configured maximum age from <see cref="AcceptedAt"/>.
     /// </summary>
     public DateTimeOffset? ExpiresAt { get; init; }
+
+    /// <summary>
+    /// Set when the email was too large to travel on the bus (<c>Ingress:InlineContentLimit</c>): <see cref="Html"/>,
+    /// <see cref="Text"/>, <see cref="Attachments"/> and <see cref="RawMessage"/> are then empty here and kept in the
+    /// content store, from which the worker loads them before building the message.
+    /// </summary>
+    public StoredContent? StoredContent { get; init; }
 }

@@ -31,4 +31,21 @@ public sealed class IngressOptions
     /// <summary>How far ahead <c>expires_at</c> (a send's delivery deadline) may be.</summary>
     [Range(typeof(TimeSpan), "00:01:00", "365.00:00:00", ErrorMessage = "Ingress:MaxExpiresAhead must be between 1 minute and 365 days.")]
     public TimeSpan MaxExpiresAhead { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>
+    /// Largest email content (bodies in UTF-8 plus decoded attachments or raw message) that travels on the bus; a
+    /// larger email's content goes to the content store and its bus messages carry only a reference to it, so that
+    /// the broker's memory stays small however large the emails in flight. 0 stores every email's content.
+    /// </summary>
+    [Range(0, 64L * 1024 * 1024, ErrorMessage = "Ingress:InlineContentLimit must be between 0 and 64 MB.")]
+    public long InlineContentLimit { get; set; } = 256 * 1024;
+
+    /// <summary>
+    /// How long stored content is kept after the email is due (its <c>expires_at</c> if later): it must cover the
+    /// workers' retries (<c>Delivery:MaxRetryAge</c>, 2 days) and the time failed content is kept for an operator's
+    /// retry (<c>Delivery:FailedContentRetention</c>, 3 days). A worker that finds the content gone fails the email's
+    /// remaining recipients.
+    /// </summary>
+    [Range(typeof(TimeSpan), "01:00:00", "365.00:00:00", ErrorMessage = "Ingress:StoredContentRetention must be between 1 hour and 365 days.")]
+    public TimeSpan StoredContentRetention { get; set; } = TimeSpan.FromDays(7);
 }

@@ -225,7 +225,7 @@ internal sealed class DeliveryLedger(
                     break;
                 case RecipientOutcomeKind.Failed:
                     record.State = DeliveryState.Failed;
-                    record.FailedAs = FailureKind.Unsupported;
+                    record.FailedAs = outcome.FailedAs ?? FailureKind.Unsupported;
                     break;
                 case RecipientOutcomeKind.Suppressed:
                     // Nothing was sent: no relay, and the event carries the suppression's reason.

@@ -3,6 +3,7 @@ using EmailPlatform.Delivery.Claims;
 using EmailPlatform.Delivery.Relays;
 using EmailPlatform.Delivery.Smtp;
 using EmailPlatform.Delivery.Suppressions;
+using EmailPlatform.ServiceDefaults.Storage;
 using MassTransit;
 using Microsoft.Extensions.Options;
 
@@ -17,7 +18,8 @@ namespace EmailPlatform.Delivery.Sending;
 /// they are recorded final and published as <see cref="EmailSuppressed"/>; when every one is, no SMTP session opens.
 /// An email whose <c>ExpiresAt</c> has passed is failed (expired) without SMTP. The email waits for a pooled connection
 /// with its priority; its claim's lease is kept alive meanwhile and confirmed right before <c>MAIL FROM</c>
-/// (<see cref="ClaimLease"/>).
+/// (<see cref="ClaimLease"/>). The content of a large email is loaded from the content store
+/// (<see cref="StoredContents"/>); if the store no longer has it, its unsent recipients fail without SMTP.
 /// </summary>
 internal sealed class EmailSender(
     RelayRouter relays,
@@ -28,14 +30,23 @@ internal sealed class EmailSender(
     IServiceScopeFactory scopes,
     IOptions<DeliveryOptions> options,
     TimeProvider time,
+    Storage.DeliveryDbContext db,
     ILogger<EmailSender> logger,
     ISuppressionList? suppressions = null)
 {
     public async Task SendAsync(SendEmail email, IPublishEndpoint publisher, CancellationToken cancellationToken)
     {
+        // A large email's content comes from the content store; the ledger keeps the command without it. When the store
+        // is out of reach this throws before anything is claimed, and the consumer's retry or redelivery tries again.
+        var content = await StoredContents.LoadAsync(db, email, cancellationToken);
+
         // Malformed input throws here, before anything is claimed: the command faults and its recipients fail.
-        using var message = MimeMessageFactory.Create(email);
-        dkim.Sign(message);
+        using var message = content is null ? null : MimeMessageFactory.Create(content);
+        if (message is not null)
+        {
+            dkim.Sign(message);
+        }
+
         var claim = await ledger.ClaimAsync(email, DeliveryLedger.RecipientsOf(email), cancellationToken);
 
         foreach (var record in claim.AlreadyRecorded)
@@ -62,7 +73,16 @@ internal sealed class EmailSender(
             var suppressed = await FindSuppressedAsync(claim, cancellationToken);
             var rcptTo = claim.ToSend.Select(r => r.Recipient).Where(r => suppressed.All(s => s.Recipient != r)).ToList();
             outcomes = suppressed;
-            if (rcptTo.Count > 0)
+            if (rcptTo.Count > 0 && message is null)
+            {
+                Log.ContentGone(logger, email.EmailId);
+                outcomes = [.. suppressed, .. rcptTo.Select(r => new RecipientOutcome(r, RecipientOutcomeKind.Failed, null,
+                    "The email's content is no longer in the content store (Ingress:StoredContentRetention passed before it could be sent).")
+                {
+                    FailedAs = Storage.FailureKind.Lost,
+                })];
+            }
+            else if (rcptTo.Count > 0 && message is not null)
             {
                 IReadOnlyList<RecipientOutcome> sent;
                 var attempt = new SmtpAttempt(email.EmailId, email.Priority) { BeforeTransaction = lease.RenewBeforeTransactionAsync };

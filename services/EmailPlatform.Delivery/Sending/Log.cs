@@ -24,4 +24,8 @@ internal static partial class Log
     [LoggerMessage(1005, LogLevel.Warning,
         "The claim on email {EmailId} lapsed and was taken over before MAIL FROM; this worker does not send it")]
     public static partial void ClaimLost(ILogger logger, Exception exception, Guid emailId);
+
+    [LoggerMessage(1006, LogLevel.Error,
+        "The content of email {EmailId} is no longer in the content store; its unsent recipients are marked failed")]
+    public static partial void ContentGone(ILogger logger, Guid emailId);
 }

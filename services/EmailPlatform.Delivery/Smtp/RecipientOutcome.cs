@@ -13,7 +13,10 @@ internal enum RecipientOutcomeKind
     /// <summary>A 5xx reply: final for this recipient.</summary>
     Bounced,
 
-    /// <summary>Cannot be sent through this relay at all (an address needing SMTPUTF8 it lacks): final, never retried.</summary>
+    /// <summary>
+    /// Cannot be sent at all (an address needing SMTPUTF8 the relay lacks, or content the store no longer has): final,
+    /// never retried.
+    /// </summary>
     Failed,
 
     /// <summary>On the suppression list (<see cref="RecipientOutcome.Reason"/> says why): not sent, final.</summary>
@@ -31,4 +34,7 @@ internal sealed record RecipientOutcome(string Recipient, RecipientOutcomeKind K
     /// message reached it, so another relay may be tried at once without risking a duplicate.
     /// </summary>
     public bool RelayUnavailable { get; init; }
+
+    /// <summary>For <see cref="RecipientOutcomeKind.Failed"/>: why (a <see cref="Storage.FailureKind"/>); unsupported when not set.</summary>
+    public string? FailedAs { get; init; }
 }

@@ -45,6 +45,9 @@ public class DeliveryDbContext(DbContextOptions options) : DbContext(options)
         command.HasKey(c => c.CommandId);
         command.Property(c => c.CommandId).ValueGeneratedNever();
         command.HasIndex(c => c.ProcessedAt);
+
+        // Read only: the content of large emails, which the ingress's migrations create and the ingress writes.
+        StoredContents.Configure(modelBuilder, migrated: false);
     }
 
     private sealed class StateConverter() : ValueConverter<DeliveryState, string>(

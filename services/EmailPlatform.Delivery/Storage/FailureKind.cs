@@ -18,6 +18,6 @@ internal static class FailureKind
     /// <summary>No relay can carry it (an address needs SMTPUTF8 the relay lacks).</summary>
     public const string Unsupported = "unsupported";
 
-    /// <summary>The worker no longer had the message content to retry it.</summary>
+    /// <summary>The message content was gone: the worker no longer kept it for a retry, or the content store no longer had it.</summary>
     public const string Lost = "lost";
 }

@@ -8,7 +8,8 @@ namespace EmailPlatform.Ingress.Maintenance;
 
 /// <summary>
 /// Keeps the ingress store small: deletes outbox messages published longer ago than
-/// <c>Ingress:Outbox:Retention</c> (their payloads hold bodies and attachments) and expired idempotency records.
+/// <c>Ingress:Outbox:Retention</c> (their payloads hold bodies and attachments), stored content past its time
+/// (<c>Ingress:StoredContentRetention</c>) and expired idempotency records.
 /// Runs every few minutes on every replica; the deletes are idempotent.
 /// </summary>
 internal sealed partial class StoreJanitor(
@@ -39,15 +40,17 @@ internal sealed partial class StoreJanitor(
         }
     }
 
-    internal async Task<(int Outbox, int Idempotency)> SweepAsync(CancellationToken cancellationToken)
+    internal async Task<(int Outbox, int Contents, int Idempotency)> SweepAsync(CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<IngressDbContext>();
         var now = clock.GetUtcNow().UtcDateTime;
         var publishedBefore = now - outbox.Value.Retention;
         var messages = await db.OutboxMessages.Where(m => m.PublishedAt != null && m.PublishedAt < publishedBefore).ExecuteDeleteAsync(cancellationToken);
+        // Attachments go with their content (ON DELETE CASCADE).
+        var contents = await db.EmailContents.Where(c => c.KeepUntil <= now).ExecuteDeleteAsync(cancellationToken);
         var records = await db.IdempotencyRecords.Where(r => r.ExpiresAt <= now).ExecuteDeleteAsync(cancellationToken);
-        return (messages, records);
+        return (messages, contents, records);
     }
 
     [LoggerMessage(EventId = 1200, Level = LogLevel.Warning, Message = "Cleaning the ingress store failed; trying again later")]

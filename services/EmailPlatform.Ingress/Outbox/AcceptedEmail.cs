@@ -8,10 +8,14 @@ namespace EmailPlatform.Ingress.Outbox;
 /// stored once and the store writes, locks and marks one row per email. The events' ids are fixed here, at accept, so
 /// a row published twice (a crash between the broker's confirm and the commit) repeats the same events, which the
 /// status service recognises. A scheduled email keeps three rows: its <see cref="EmailAccepted"/> leaves at once, the
-/// rest at its time.
+/// rest at its time. When the command's content is in the content store (<see cref="SendEmail.StoredContent"/>),
+/// <see cref="Stored"/> keeps what its <see cref="EmailAccepted"/> still tells the status service.
 /// </summary>
 internal sealed record AcceptedEmail(SendEmail Command, IReadOnlyList<string> Bcc, Guid AcceptedEventId, Guid QueuedEventId, DateTimeOffset Timestamp)
 {
+    /// <summary>Set when the command's content is stored: the attachments' names, and the bodies when small enough to travel.</summary>
+    public StoredSummary? Stored { get; init; }
+
     public EmailAccepted Accepted(DateTimeOffset? scheduledAt = null) => new(
         EventId: AcceptedEventId,
         EmailId: Command.EmailId,
@@ -22,15 +26,18 @@ internal sealed record AcceptedEmail(SendEmail Command, IReadOnlyList<string> Bc
         Bcc: Bcc,
         ReplyTo: Command.ReplyTo,
         Subject: Command.Subject,
-        Html: Command.Html,
-        Text: Command.Text,
-        AttachmentNames: Command.Attachments.Select(a => a.Filename).ToList(),
+        Html: Stored is null ? Command.Html : Stored.Html,
+        Text: Stored is null ? Command.Text : Stored.Text,
+        AttachmentNames: Stored?.AttachmentNames ?? Command.Attachments.Select(a => a.Filename).ToList(),
         Tags: Command.Tags,
         Metadata: Command.Metadata,
         Priority: Command.Priority,
         AcceptedAt: Command.AcceptedAt,
         ScheduledAt: scheduledAt,
-        Timestamp: Timestamp);
+        Timestamp: Timestamp)
+    {
+        StoredBody = Stored?.StoredBody,
+    };
 
     public EmailQueued Queued(DateTimeOffset due) => new(QueuedEventId, Command.EmailId, due);
 
@@ -38,3 +45,9 @@ internal sealed record AcceptedEmail(SendEmail Command, IReadOnlyList<string> Bc
     public IReadOnlyList<(object Message, Type Type)> Messages() =>
         [(Accepted(), typeof(EmailAccepted)), (Queued(Timestamp), typeof(EmailQueued)), (Command, typeof(SendEmail))];
 }
+
+/// <summary>
+/// What an <see cref="EmailAccepted"/> carries of an email whose content is stored: the bodies inline unless they alone
+/// are over the inline limit (then <see cref="StoredBody"/> points at them), and the attachments' names.
+/// </summary>
+internal sealed record StoredSummary(string? Html, string? Text, IReadOnlyList<string> AttachmentNames, StoredContent? StoredBody);

@@ -2,7 +2,9 @@ using EmailPlatform.Ingress.Storage;
 using System.Diagnostics;
 using System.Text.Json;
 using EmailPlatform.Contracts;
+using EmailPlatform.ServiceDefaults.Storage;
 using MassTransit;
+using Microsoft.Extensions.Options;
 
 namespace EmailPlatform.Ingress.Outbox;
 
@@ -12,17 +14,30 @@ namespace EmailPlatform.Ingress.Outbox;
 /// accept only builds its rows (<see cref="Accept"/>): the caller commits them through the context or, on
 /// PostgreSQL, through the group commit of <see cref="OutboxWriter"/>.
 /// </summary>
-public sealed class Outbox(IngressDbContext db, OutboxSignal signal, TimeProvider clock)
+public sealed class Outbox(IngressDbContext db, OutboxSignal signal, IOptions<IngressOptions> options, TimeProvider clock)
 {
     /// <summary>
     /// The rows of an accepted email. Sent now: one <see cref="AcceptedEmail"/> row. Scheduled: its
     /// <see cref="EmailAccepted"/> now, and its <see cref="EmailQueued"/> and <see cref="SendEmail"/> at
-    /// <paramref name="scheduledAt"/>.
+    /// <paramref name="scheduledAt"/>. An email whose content is over <c>Ingress:InlineContentLimit</c> also gets its
+    /// <see cref="EmailContentRecord"/>, to commit with the rows, and its messages carry only a reference to it.
     /// </summary>
-    public OutboxMessage[] Accept(SendEmail command, IReadOnlyList<string> bcc, DateTimeOffset? scheduledAt)
+    public (OutboxMessage[] Rows, EmailContentRecord? Content) Accept(SendEmail command, IReadOnlyList<string> bcc, DateTimeOffset? scheduledAt)
     {
-        var email = new AcceptedEmail(command, bcc, NewId.NextGuid(), NewId.NextGuid(), clock.GetUtcNow());
-        return scheduledAt is { } due ? Split(email, due) : [Row(command.EmailId, email, email.Timestamp)];
+        var settings = options.Value;
+        var now = clock.GetUtcNow();
+        var due = scheduledAt ?? now;
+        var keepUntil = (command.ExpiresAt > due ? command.ExpiresAt.Value : due) + settings.StoredContentRetention;
+        var (sent, content) = StoredContents.Offload(command, settings.InlineContentLimit, now.UtcDateTime, keepUntil.UtcDateTime);
+        var email = new AcceptedEmail(sent, bcc, NewId.NextGuid(), NewId.NextGuid(), now)
+        {
+            Stored = content is null ? null
+                : StoredContents.BodySize(command.Html, command.Text) <= settings.InlineContentLimit
+                    ? new StoredSummary(command.Html, command.Text, [.. command.Attachments.Select(a => a.Filename)], null)
+                    : new StoredSummary(null, null, [.. command.Attachments.Select(a => a.Filename)], sent.StoredContent),
+        };
+        OutboxMessage[] rows = scheduledAt is { } at ? Split(email, at) : [Row(command.EmailId, email, email.Timestamp)];
+        return (rows, content);
     }
 
     /// <summary>

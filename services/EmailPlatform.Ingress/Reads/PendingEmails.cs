@@ -2,6 +2,7 @@ using System.Diagnostics;
 using EmailPlatform.Contracts;
 using EmailPlatform.Ingress.Outbox;
 using EmailPlatform.Ingress.Storage;
+using EmailPlatform.ServiceDefaults.Storage;
 using Microsoft.EntityFrameworkCore;
 using MimeKit;
 
@@ -32,6 +33,7 @@ internal static class PendingEmails
             : send.Row is { PublishedAt: null } && send.Row.AvailableAt > clock.GetUtcNow().UtcDateTime ? "scheduled"
             : "queued";
         var row = messages.First(m => m.Message is EmailAccepted).Row;
+        var bodies = accepted.StoredBody is { } stored ? await StoredContents.LoadBodiesAsync(db, stored, cancellationToken) : null;
         return new PendingEmailResponse(
             Object: "email",
             Id: id,
@@ -41,8 +43,8 @@ internal static class PendingEmails
             Bcc: NullIfEmpty(accepted.Bcc),
             ReplyTo: NullIfEmpty(accepted.ReplyTo),
             Subject: accepted.Subject,
-            Html: accepted.Html,
-            Text: accepted.Text,
+            Html: bodies?.Html ?? accepted.Html,
+            Text: bodies?.Text ?? accepted.Text,
             CreatedAt: accepted.AcceptedAt.UtcDateTime,
             ScheduledAt: accepted.ScheduledAt?.UtcDateTime,
             LastEvent: status,

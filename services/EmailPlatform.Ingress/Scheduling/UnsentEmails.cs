@@ -3,6 +3,7 @@ using EmailPlatform.Ingress.Outbox;
 using EmailPlatform.Ingress.Storage;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace EmailPlatform.Ingress.Scheduling;
 
@@ -29,7 +30,7 @@ internal enum UnsentChange
 /// first, so a cancel and the publisher never both win: either the email is canceled and never sent, or it was
 /// already handed to delivery and nothing changes.
 /// </summary>
-internal sealed class UnsentEmails(IngressDbContext db, Outbox.Outbox outbox, TimeProvider clock)
+internal sealed class UnsentEmails(IngressDbContext db, Outbox.Outbox outbox, IOptions<IngressOptions> options, TimeProvider clock)
 {
     public Task<UnsentChange> CancelAsync(Guid emailId, CancellationToken cancellationToken) =>
         ChangeAsync(emailId, cancellationToken,
@@ -52,14 +53,21 @@ internal sealed class UnsentEmails(IngressDbContext db, Outbox.Outbox outbox, Ti
                 unsent.ForEach(m => m.AvailableAt = at.UtcDateTime);
                 return true;
             },
-            () => new EmailRescheduled(NewId.NextGuid(), emailId, at, clock.GetUtcNow()));
+            () => new EmailRescheduled(NewId.NextGuid(), emailId, at, clock.GetUtcNow()),
+            // Stored content is kept for as long after the new time as after the old one.
+            command => command.StoredContent is { } stored
+                ? db.EmailContents.Where(c => c.EmailId == stored.Key && c.KeepUntil < at.UtcDateTime + options.Value.StoredContentRetention)
+                    .ExecuteUpdateAsync(c => c.SetProperty(r => r.KeepUntil, at.UtcDateTime + options.Value.StoredContentRetention), cancellationToken)
+                : Task.CompletedTask);
 
     /// <summary>
     /// Locks the email's unpublished rows, applies <paramref name="change"/> to its not yet sent <c>EmailQueued</c>
-    /// and <c>SendEmail</c> (given the command, for what it says about the email), announces it, and commits.
+    /// and <c>SendEmail</c> (given the command, for what it says about the email), then <paramref name="alongside"/>,
+    /// announces it, and commits.
     /// </summary>
     private async Task<UnsentChange> ChangeAsync<TEvent>(
-        Guid emailId, CancellationToken cancellationToken, Func<List<OutboxMessage>, SendEmail, bool> change, Func<TEvent> announce)
+        Guid emailId, CancellationToken cancellationToken, Func<List<OutboxMessage>, SendEmail, bool> change, Func<TEvent> announce,
+        Func<SendEmail, Task>? alongside = null)
         where TEvent : class
     {
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
@@ -85,6 +93,11 @@ internal sealed class UnsentEmails(IngressDbContext db, Outbox.Outbox outbox, Ti
         if (!change([.. pending.Where(m => m.MessageType is nameof(SendEmail) or nameof(EmailQueued))], command))
         {
             return UnsentChange.AfterExpiry;
+        }
+
+        if (alongside is not null)
+        {
+            await alongside(command);
         }
 
         outbox.Add(emailId, announce(), clock.GetUtcNow());

@@ -29,7 +29,8 @@ internal sealed record AcceptStart<T>(
 /// sender domains, stages the emails into the outbox, and commits everything in one transaction — the emails,
 /// their bus messages and the idempotency record — before anything is answered. On PostgreSQL a request without
 /// an idempotency key commits through the group commit of <see cref="OutboxWriter"/> (one statement for many
-/// concurrent requests); otherwise through the request's <see cref="IngressDbContext"/>.
+/// concurrent requests); otherwise (and always when a staged email's content is stored, <see cref="EmailContentRecord"/>)
+/// through the request's <see cref="IngressDbContext"/>.
 /// </summary>
 internal sealed class EmailAcceptor(
     IngressDbContext db,
@@ -42,6 +43,8 @@ internal sealed class EmailAcceptor(
     private static readonly IdnMapping Idn = new();
 
     private readonly List<OutboxMessage> _staged = [];
+
+    private readonly List<EmailContentRecord> _contents = [];
 
     public SendLimits Limits => SendLimits.From(options.Value, clock);
 
@@ -111,9 +114,16 @@ internal sealed class EmailAcceptor(
         return null;
     }
 
-    /// <summary>Adds an accepted email (and its bus messages) to the unit of work.</summary>
-    public void Stage(SendEmail command, IReadOnlyList<string> bcc, DateTimeOffset? scheduledAt) =>
-        _staged.AddRange(outbox.Accept(command, bcc, scheduledAt));
+    /// <summary>Adds an accepted email (its bus messages, and its content when that is stored) to the unit of work.</summary>
+    public void Stage(SendEmail command, IReadOnlyList<string> bcc, DateTimeOffset? scheduledAt)
+    {
+        var (rows, content) = outbox.Accept(command, bcc, scheduledAt);
+        _staged.AddRange(rows);
+        if (content is not null)
+        {
+            _contents.Add(content);
+        }
+    }
 
     /// <summary>
     /// Commits the unit of work with the idempotency record. When a concurrent request with the same key
@@ -123,7 +133,8 @@ internal sealed class EmailAcceptor(
         HttpContext http, IdempotencyContext? context, int statusCode, T response, CancellationToken cancellationToken)
         where T : class
     {
-        if (context is null && groupCommit is not null)
+        // Stored content commits through the context: large emails gain nothing from sharing a statement.
+        if (context is null && groupCommit is not null && _contents.Count == 0)
         {
             await groupCommit.WriteAsync(_staged);
             outbox.Notify();
@@ -131,6 +142,7 @@ internal sealed class EmailAcceptor(
         }
 
         db.OutboxMessages.AddRange(_staged);
+        db.EmailContents.AddRange(_contents);
         if (context is not null)
         {
             await idempotency.ForgetExpiredAsync(context.ApiKeyId, context.Key, cancellationToken);

@@ -8,12 +8,17 @@ using Microsoft.EntityFrameworkCore.Design;
 
 namespace EmailPlatform.Ingress.Storage;
 
-/// <summary>The ingress's store: the outbox, API keys, idempotency records and templates.</summary>
+/// <summary>
+/// The ingress's store: the outbox, the content of large emails (<see cref="StoredContents"/>, which the other services
+/// read), API keys, idempotency records and templates.
+/// </summary>
 public class IngressDbContext(DbContextOptions options) : DbContext(options)
 {
     public const string MigrationsHistoryTable = "__ingress_migrations";
 
     public DbSet<OutboxMessage> OutboxMessages => Set<OutboxMessage>();
+
+    public DbSet<EmailContentRecord> EmailContents => Set<EmailContentRecord>();
 
     public DbSet<ApiKeyRecord> ApiKeys => Set<ApiKeyRecord>();
 
@@ -34,6 +39,8 @@ public class IngressDbContext(DbContextOptions options) : DbContext(options)
         // Only unpublished rows are ever scanned; the partial index stays as small as the backlog.
         outbox.HasIndex(m => new { m.AvailableAt, m.Id }).HasFilter("published_at IS NULL");
         outbox.HasIndex(m => m.EmailId);
+
+        StoredContents.Configure(modelBuilder, migrated: true);
 
         var keys = modelBuilder.Entity<ApiKeyRecord>();
         keys.Property(k => k.Id).ValueGeneratedNever();

@@ -1,13 +1,28 @@
 using EmailPlatform.Contracts;
+using EmailPlatform.ServiceDefaults.Storage;
+using EmailPlatform.Status.Storage;
 using MassTransit;
 
 namespace EmailPlatform.Status.Recording;
 
-/// <summary>Records what the ingress did with an email: accepted, queued, rescheduled, canceled.</summary>
-public sealed class EmailLifecycleConsumer(StatusEventWriter writer) :
+/// <summary>
+/// Records what the ingress did with an email: accepted, queued, rescheduled, canceled. Bodies too large for the bus
+/// (<see cref="EmailAccepted.StoredBody"/>) are read from the content store first; if it no longer has them (the
+/// event waited longer than <c>Ingress:StoredContentRetention</c>), the email is recorded without them.
+/// </summary>
+public sealed class EmailLifecycleConsumer(StatusEventWriter writer, StatusDbContext db) :
     IConsumer<EmailAccepted>, IConsumer<EmailQueued>, IConsumer<EmailRescheduled>, IConsumer<EmailCanceled>
 {
-    public Task Consume(ConsumeContext<EmailAccepted> context) => writer.RecordAsync(context.Message, context.CancellationToken);
+    public async Task Consume(ConsumeContext<EmailAccepted> context)
+    {
+        var accepted = context.Message;
+        if (accepted.StoredBody is { } stored && await StoredContents.LoadBodiesAsync(db, stored, context.CancellationToken) is { } bodies)
+        {
+            accepted = accepted with { Html = bodies.Html, Text = bodies.Text };
+        }
+
+        await writer.RecordAsync(accepted, context.CancellationToken);
+    }
 
     public Task Consume(ConsumeContext<EmailQueued> context) => writer.RecordAsync(context.Message, context.CancellationToken);
 

@@ -103,6 +103,9 @@ public class StatusDbContext(DbContextOptions options) : DbContext(options)
         audit.Property(a => a.Id).ValueGeneratedNever();
         audit.Property(a => a.Action).HasMaxLength(64);
         audit.HasIndex(a => a.OccurredAt);
+
+        // Read only: the bodies of large emails, which the ingress's migrations create and the ingress writes.
+        StoredContents.Configure(modelBuilder, migrated: false);
     }
 
     private sealed class StateConverter() : ValueConverter<EmailState, string>(
