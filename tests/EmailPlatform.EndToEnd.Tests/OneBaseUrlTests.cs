@@ -26,7 +26,7 @@ public sealed class OneBaseUrlTests
         var id = await EmailApi.SendAsync(admin, new { from = "noreply@acme.test", to = "alice@example.test", subject = "Listed", text = "Hi." });
         var list = await Eventually.GetAsync(
             async () => JsonNode.Parse(await admin.GetStringAsync(new Uri("/v1/emails?limit=10", UriKind.Relative)))!,
-            l => l["data"]!.AsArray().Any(e => e!["id"]!.GetValue<string>() == id), TimeSpan.FromSeconds(20), "the email in the list");
+            l => l["data"]!.AsArray().Any(e => e!["id"]!.GetValue<string>() == id), TimeSpan.FromSeconds(90), "the email in the list");
         Assert.Equal("list", list["object"]!.GetValue<string>());
 
         // A webhook to a loopback address is refused by the status service (no private targets here): its problem comes through.

@@ -12,7 +12,7 @@ namespace EmailPlatform.EndToEnd.Tests;
 /// </summary>
 public sealed class RawDeliveryTests
 {
-    private static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(90);
 
     [Fact]
     public async Task RawMessageArrivesAtTheRelayWithItsBodyUnchangedAndTheGivenEnvelope()

@@ -11,7 +11,7 @@ namespace EmailPlatform.EndToEnd.Tests;
 /// </summary>
 public sealed class ScheduledSendingTests
 {
-    private static readonly TimeSpan Bounded = TimeSpan.FromSeconds(40);
+    private static readonly TimeSpan Bounded = TimeSpan.FromSeconds(90);
 
     [Fact]
     public async Task ScheduledEmailWaitsAsScheduledAndArrivesAfterItsTime()

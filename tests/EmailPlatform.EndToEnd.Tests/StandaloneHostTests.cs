@@ -23,7 +23,7 @@ public sealed class StandaloneHostTests : IDisposable
 
         var subject = "Standalone " + Guid.NewGuid().ToString("N");
         var id = await EmailApi.SendAsync(client, new { from = "Acme <hello@acme.test>", to = "you@example.test", subject, text = "It works." });
-        var email = await EmailApi.WaitForFinalStateAsync(client, id, TimeSpan.FromSeconds(15));
+        var email = await EmailApi.WaitForFinalStateAsync(client, id, TimeSpan.FromSeconds(60));
 
         Assert.True(email!["status"]!.GetValue<string>() == "delivered", host.Output);
         var delivered = email["events"]!.AsArray().Single(e => e!["type"]!.GetValue<string>() == "email.delivered");
@@ -51,7 +51,7 @@ public sealed class StandaloneHostTests : IDisposable
 
         var id = await EmailApi.SendAsync(client, new { from = "hello@acme.test", to = "you@example.test", subject = "Hi", text = "Hi." });
 
-        var email = await EmailApi.WaitForFinalStateAsync(client, id, TimeSpan.FromSeconds(15));
+        var email = await EmailApi.WaitForFinalStateAsync(client, id, TimeSpan.FromSeconds(60));
         Assert.Equal("delivered", email!["status"]!.GetValue<string>());
         Assert.Equal(key, (await File.ReadAllTextAsync(Path.Combine(_workingDirectory, "data", "api-key"))).Trim());
         Assert.Contains($"curl -sS {host.Url!.ToString().TrimEnd('/')}/v1/emails", host.Output, StringComparison.Ordinal);

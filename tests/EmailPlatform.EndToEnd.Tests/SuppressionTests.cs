@@ -6,7 +6,7 @@ namespace EmailPlatform.EndToEnd.Tests;
 /// <summary>A hard bounce suppresses the address, and the next send to it is suppressed without any SMTP for it.</summary>
 public sealed class SuppressionTests
 {
-    private static readonly TimeSpan Bounded = TimeSpan.FromSeconds(40);
+    private static readonly TimeSpan Bounded = TimeSpan.FromSeconds(90);
 
     [Fact]
     public async Task HardBounceSuppressesTheAddressAndTheNextSendSkipsIt()

@@ -41,7 +41,7 @@ public sealed class TemplateDeliveryTests
             to = "ada@example.test",
             template = new { id = "receipt", variables = new { name = "Ada <b>", total = 42 } },
         });
-        var email = await EmailApi.WaitForFinalStateAsync(client, id, TimeSpan.FromSeconds(40));
+        var email = await EmailApi.WaitForFinalStateAsync(client, id, TimeSpan.FromSeconds(90));
 
         Assert.True(email!["status"]!.GetValue<string>() == "delivered", platform.Logs);
         var message = MimeMessage.Load(new MemoryStream(Assert.Single(relay.Received).Raw));
