@@ -46,6 +46,9 @@ public sealed class ScriptedSmtpServer : IAsyncDisposable
     /// <summary>Drop the connection after the message data, without a reply.</summary>
     public bool DisconnectAfterData { get; set; }
 
+    /// <summary>Runs when a message has arrived, before the server answers the final dot (to break something then).</summary>
+    public Func<Task>? BeforeDataReply { get; set; }
+
     public ConcurrentQueue<ReceivedMessage> Received { get; } = new();
 
     /// <param name="port">0 for an OS-chosen port; a given one to come back where a stopped server was.</param>
@@ -92,10 +95,16 @@ public sealed class ScriptedSmtpServer : IAsyncDisposable
         public Task<bool> CanDeliverToAsync(ISessionContext context, IMailbox to, IMailbox from, CancellationToken cancellationToken) =>
             server().RcptReplies.TryGetValue(to.AsAddress(), out var reply) ? throw new SmtpResponseException(reply) : Task.FromResult(true);
 
-        public override Task<SmtpResponse> SaveAsync(
+        public override async Task<SmtpResponse> SaveAsync(
             ISessionContext context, IMessageTransaction transaction, ReadOnlySequence<byte> buffer, CancellationToken cancellationToken)
         {
             var self = server();
+            var raw = buffer.ToArray();
+            if (self.BeforeDataReply is { } before)
+            {
+                await before();
+            }
+
             if (self.DisconnectAfterData)
             {
                 // Close the socket before the server can answer the final dot.
@@ -105,12 +114,12 @@ public sealed class ScriptedSmtpServer : IAsyncDisposable
 
             if (self.DataReply is { } reply)
             {
-                return Task.FromResult(reply);
+                return reply;
             }
 
             self.Received.Enqueue(new ReceivedMessage(
-                transaction.From.AsAddress(), transaction.To.Select(t => t.AsAddress()).ToList(), buffer.ToArray()));
-            return Task.FromResult(SmtpResponse.Ok);
+                transaction.From.AsAddress(), transaction.To.Select(t => t.AsAddress()).ToList(), raw));
+            return SmtpResponse.Ok;
         }
     }
 }

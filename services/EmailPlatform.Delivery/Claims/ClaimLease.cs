@@ -42,6 +42,9 @@ internal sealed class ClaimLease : IAsyncDisposable
         _heartbeat = HeartbeatAsync();
     }
 
+    /// <summary>When the claim lapses unless renewed again: the last renewal (or the claim) plus <c>Delivery:ClaimLease</c>.</summary>
+    public DateTime ClaimedUntil => new DateTime(Interlocked.Read(ref _renewedAtTicks), DateTimeKind.Utc) + _options.ClaimLease;
+
     public static ClaimLease Keep(Claim claim, IServiceScopeFactory scopes, DeliveryOptions options, TimeProvider time, ILogger logger) =>
         new(claim, scopes, options, time, logger);
 

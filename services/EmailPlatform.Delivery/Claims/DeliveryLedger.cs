@@ -4,6 +4,7 @@ using EmailPlatform.Delivery.Relays;
 using EmailPlatform.Delivery.Retries;
 using EmailPlatform.Delivery.Smtp;
 using EmailPlatform.Delivery.Storage;
+using EmailPlatform.ServiceDefaults.Storage;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -29,9 +30,16 @@ internal sealed class DeliveryLedger(
     IOptions<DeliveryOptions> options,
     TimeProvider time,
     RetrySignal signal,
+    ILogger<DeliveryLedger> logger,
     LedgerWrites? writes = null)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.General);
+
+    /// <summary>The first pause before an outcome's record is tried again while the store is unreachable; it doubles each time.</summary>
+    private static readonly TimeSpan FirstRecordPause = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>The longest pause between two tries of an outcome's record.</summary>
+    private static readonly TimeSpan LongestRecordPause = TimeSpan.FromSeconds(5);
 
     /// <summary>The distinct envelope recipients, as the relay gets them.</summary>
     public static IReadOnlyList<string> RecipientsOf(SendEmail email) =>
@@ -189,10 +197,14 @@ internal sealed class DeliveryLedger(
 
     /// <summary>
     /// Records what the relay said for each claimed recipient (or that it is suppressed, not sent) and returns the
-    /// records to publish. Runs to the end
-    /// even during shutdown: the relay has answered, and an unrecorded 250 would be sent again.
+    /// records to publish. Runs to the end even during shutdown: the relay has answered, and an unrecorded 250 would be
+    /// sent again once the claim lapses. For the same reason a store that cannot be reached is tried again in place,
+    /// with growing pauses, for as long as the claim is this worker's (<paramref name="claimedUntil"/>, read before
+    /// each pause): a store outage shorter than the lease costs a wait, not a duplicate. Anything else (a conflict: the
+    /// claim was taken over) fails at once, as before.
     /// </summary>
-    public async Task<IReadOnlyList<DeliveryRecord>> RecordAsync(SendEmail email, Claim claim, string? relay, IReadOnlyList<RecipientOutcome> outcomes)
+    public async Task<IReadOnlyList<DeliveryRecord>> RecordAsync(
+        SendEmail email, Claim claim, string? relay, IReadOnlyList<RecipientOutcome> outcomes, Func<DateTime>? claimedUntil = null)
     {
         var settings = options.Value;
         var now = Now;
@@ -259,6 +271,33 @@ internal sealed class DeliveryLedger(
             result.Add(record);
         }
 
+        var pause = FirstRecordPause;
+        for (var tries = 1; ; tries++)
+        {
+            try
+            {
+                await SaveRecordedAsync(email, claim, now);
+                break;
+            }
+            catch (Exception ex) when (StoreErrors.IsUnavailable(ex) && claimedUntil is not null && Now + pause < claimedUntil())
+            {
+                Log.RecordRetried(logger, ex, email.EmailId, tries, pause);
+                await Task.Delay(pause, time);
+                pause = pause * 2 < LongestRecordPause ? pause * 2 : LongestRecordPause;
+            }
+        }
+
+        if (deferred)
+        {
+            signal.Notify();
+        }
+
+        return result;
+    }
+
+    /// <summary>Settles the email's kept command and writes the recorded outcomes; tried again as a whole after a store error.</summary>
+    private async Task SaveRecordedAsync(SendEmail email, Claim claim, DateTime now)
+    {
         // A fresh claim's records are all tracked here and no command of it was kept: no store round trip needed to
         // settle it on the usual path (every recipient final, none failed). Two of the five per delivered message.
         if (claim.Fresh)
@@ -271,12 +310,6 @@ internal sealed class DeliveryLedger(
         }
 
         await SaveOutcomeAsync();
-        if (deferred)
-        {
-            signal.Notify();
-        }
-
-        return result;
     }
 
     /// <summary>
@@ -426,9 +459,10 @@ internal sealed class DeliveryLedger(
         {
             await db.SaveChangesAsync(cancellationToken);
         }
-        catch (DbUpdateException)
+        catch (DbUpdateException ex) when (!StoreErrors.IsUnavailable(ex))
         {
             // Another worker got there first (a concurrent claim): the consumer's retry starts again from the store.
+            // (An unreachable store leaves the changes tracked, so that an outcome's record can be tried again.)
             db.ChangeTracker.Clear();
             throw;
         }

@@ -106,11 +106,18 @@ internal sealed class EmailSender(
             throw;
         }
 
-        await lease.DisposeAsync();
-
-        // The relay has answered: record it even if shutdown begins now (RecordAsync does not take the token).
-        // A crash between the relay's answer and this write is the one duplicate window (see DeliveryLedger).
-        var recorded = await ledger.RecordAsync(email, claim, relayName, outcomes);
+        // The relay has answered: record it even if shutdown begins now (RecordAsync does not take the token), and
+        // while the store is unreachable keep trying for as long as the claim holds; the lease goes on renewing it
+        // meanwhile. A crash between the relay's answer and this write is the one duplicate window (see DeliveryLedger).
+        IReadOnlyList<Storage.DeliveryRecord> recorded;
+        try
+        {
+            recorded = await ledger.RecordAsync(email, claim, relayName, outcomes, () => lease.ClaimedUntil);
+        }
+        finally
+        {
+            await lease.DisposeAsync();
+        }
 
         // Publishing may fail (broker down) or go unconfirmed (Delivery:PublishTimeout): the consumer's retry, or the
         // redelivered command, then finds the outcomes recorded and publishes them again under the same event ids,

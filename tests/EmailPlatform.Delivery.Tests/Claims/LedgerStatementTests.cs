@@ -161,5 +161,5 @@ public sealed class LedgerStatementTests : IAsyncLifetime
         .UseSnakeCaseNamingConvention().Options);
 
     private DeliveryLedger NewLedger(DeliveryDbContext db) =>
-        new(db, Options.Create(new DeliveryOptions()), TimeProvider.System, _signal, _writes);
+        new(db, Options.Create(new DeliveryOptions()), TimeProvider.System, _signal, Microsoft.Extensions.Logging.Abstractions.NullLogger<DeliveryLedger>.Instance, _writes);
 }

@@ -44,8 +44,10 @@ internal sealed class DeliveryHost : IAsyncDisposable
     public IServiceProvider Services => _provider;
 
     /// <param name="services">Registers more services after <c>AddDelivery</c> (a fake <c>ISuppressionList</c>, …).</param>
+    /// <param name="routeStore">Changes the PostgreSQL connection string the worker uses (through a proxy, …).</param>
     public static async Task<DeliveryHost> StartAsync(
-        int relayPort, TestStore store = TestStore.Sqlite, IDictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null)
+        int relayPort, TestStore store = TestStore.Sqlite, IDictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null,
+        Func<string, string>? routeStore = null)
     {
         var config = new Dictionary<string, string?>
         {
@@ -60,7 +62,7 @@ internal sealed class DeliveryHost : IAsyncDisposable
         if (store == TestStore.Postgres)
         {
             database = await TemporaryDatabase.CreateAsync();
-            config["ConnectionStrings:Postgres"] = database.ConnectionString;
+            config["ConnectionStrings:Postgres"] = routeStore is null ? database.ConnectionString : routeStore(database.ConnectionString);
         }
         else
         {

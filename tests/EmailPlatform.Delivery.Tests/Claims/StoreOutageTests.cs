@@ -1,0 +1,54 @@
+using EmailPlatform.Contracts;
+using EmailPlatform.Delivery.Storage;
+using EmailPlatform.Delivery.Tests.Support;
+using EmailPlatform.Testing;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+
+namespace EmailPlatform.Delivery.Tests.Claims;
+
+/// <summary>
+/// The store goes away between the relay's 250 and the record of it: the worker keeps trying the record in place while
+/// its claim holds, so the outcome is recorded once the store is back and the message is not sent a second time.
+/// </summary>
+public sealed class StoreOutageTests
+{
+    [Fact]
+    public async Task OutcomeTheStoreMissedIsRecordedWhenItIsBackAndTheEmailIsNotSentAgain()
+    {
+        var admin = new NpgsqlConnectionStringBuilder(TestInfrastructure.PostgresAdmin);
+        await using var store = new StoreOutageProxy(admin.Host!, admin.Port);
+        await using var relay = await ScriptedSmtpServer.StartAsync();
+        var cut = 0;
+        relay.BeforeDataReply = () =>
+        {
+            // The first message reaches the relay: the store goes away before the relay answers 250.
+            if (Interlocked.Exchange(ref cut, 1) == 0)
+            {
+                store.Cut();
+                _ = Task.Delay(TimeSpan.FromSeconds(3)).ContinueWith(_ => store.Restore(), TaskScheduler.Default);
+            }
+
+            return Task.CompletedTask;
+        };
+        await using var host = await DeliveryHost.StartAsync(relay.Port, TestStore.Postgres, new Dictionary<string, string?>
+        {
+            // Without the record in place, the claim would lapse after this lease and the email be sent again.
+            ["Delivery:ClaimLease"] = "00:00:30",
+            ["Delivery:RequeueAfter"] = "00:00:20",
+            ["Delivery:RetryPollInterval"] = "00:00:01",
+            ["Delivery:CommandTimeout"] = "00:00:05",
+            ["Delivery:ConnectTimeout"] = "00:00:03",
+        }, routeStore: store.Route);
+        var email = TestEmails.Create();
+
+        await host.SendAsync(email);
+
+        var delivered = Assert.Single(await host.WaitForAsync<EmailDelivered>(d => d.Count >= 1, "the delivery", seconds: 90));
+        Assert.Equal(1, delivered.Attempt);
+        Assert.Equal(1, Volatile.Read(ref cut));
+        var record = await host.QueryAsync(db => db.Deliveries.AsNoTracking().SingleAsync(d => d.EmailId == email.EmailId));
+        Assert.Equal((DeliveryState.Delivered, 1), (record.State, record.Attempt));
+        Assert.Single(relay.Received);
+    }
+}
