@@ -23,13 +23,15 @@ public sealed class ScriptedSmtpServer : IAsyncDisposable
     private readonly CancellationTokenSource _stop;
     private readonly SmtpServerHost _server;
     private readonly Task _running;
+    private readonly ConcurrentDictionary<ISessionContext, byte> _sessions;
 
-    private ScriptedSmtpServer(SmtpServerHost server, CancellationTokenSource stop, Task running, int port)
+    private ScriptedSmtpServer(SmtpServerHost server, CancellationTokenSource stop, Task running, int port, ConcurrentDictionary<ISessionContext, byte> sessions)
     {
         _server = server;
         _stop = stop;
         _running = running;
         Port = port;
+        _sessions = sessions;
     }
 
     public int Port { get; }
@@ -71,16 +73,31 @@ public sealed class ScriptedSmtpServer : IAsyncDisposable
         services.Add((IMessageStore)script);
 
         var server = new SmtpServerHost(options, services);
+        var sessions = new ConcurrentDictionary<ISessionContext, byte>();
+        server.SessionCreated += (_, e) => sessions.TryAdd(e.Context, 0);
+        server.SessionCompleted += (_, e) => sessions.TryRemove(e.Context, out var _);
+        server.SessionFaulted += (_, e) => sessions.TryRemove(e.Context, out var _);
+        server.SessionCancelled += (_, e) => sessions.TryRemove(e.Context, out var _);
         var stop = new CancellationTokenSource();
         var running = server.StartAsync(stop.Token);
         var bound = await started.Task.WaitAsync(TimeSpan.FromSeconds(10));
-        self = new ScriptedSmtpServer(server, stop, running, bound);
+        self = new ScriptedSmtpServer(server, stop, running, bound, sessions);
         return self;
     }
 
+    /// <summary>
+    /// Stops the way a relay that goes away does: open sessions are cut off without a reply. (Cancelled mid-message,
+    /// the SmtpServer package itself would answer 554 "transaction failed", a permanent refusal no real relay gives
+    /// when it shuts down, and the worker would rightly bounce the recipients.)
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         _server.Shutdown();
+        foreach (var session in _sessions.Keys)
+        {
+            session.Pipe?.Dispose();
+        }
+
         await _stop.CancelAsync();
         await Task.WhenAny(_running, Task.Delay(TimeSpan.FromSeconds(5)));
         _stop.Dispose();
