@@ -191,6 +191,8 @@ internal sealed class DeliveryOptionsValidator : IValidateOptions<DeliveryOption
                 $"(was {relay.Security}): credentials are never sent over an unencrypted connection.");
         }
 
+        ValidateTrustedCertificate(key, relay, failures);
+
         if (relay.MaxConnections < 1)
         {
             failures.Add($"{key}:MaxConnections must be at least 1 (was {relay.MaxConnections}).");
@@ -204,6 +206,39 @@ internal sealed class DeliveryOptionsValidator : IValidateOptions<DeliveryOption
         if (relay.Weight < 1)
         {
             failures.Add($"{key}:Weight must be at least 1 (was {relay.Weight}).");
+        }
+    }
+
+    private static void ValidateTrustedCertificate(string key, RelayOptions relay, List<string> failures)
+    {
+        var inline = !string.IsNullOrWhiteSpace(relay.TrustedCertificate);
+        var file = !string.IsNullOrWhiteSpace(relay.TrustedCertificateFile);
+        if (!inline && !file)
+        {
+            return;
+        }
+
+        if (inline && file)
+        {
+            failures.Add($"{key}: set at most one of {key}:TrustedCertificate (PEM) and {key}:TrustedCertificateFile (path of a mounted PEM file).");
+            return;
+        }
+
+        if (relay.Security == RelaySecurity.None)
+        {
+            failures.Add($"{key}:{(inline ? "TrustedCertificate" : "TrustedCertificateFile")} is set but {key}:Security is None: " +
+                "without TLS there is no certificate to check.");
+        }
+
+        try
+        {
+            RelayCertificates.Trusted(relay);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException
+            or System.Security.Cryptography.CryptographicException)
+        {
+            failures.Add($"{key}:{(inline ? "TrustedCertificate" : "TrustedCertificateFile")} could not be read as a PEM certificate " +
+                $"({ex.GetType().Name}: {ex.Message}).");
         }
     }
 

@@ -17,6 +17,16 @@ public sealed class RelayOptions
 
     public string? Password { get; set; }
 
+    /// <summary>
+    /// A certificate to trust for this relay, in PEM, besides the system's roots: the relay's own (self-signed, or
+    /// pinned) certificate, or the private CA that issued it. Given inline (from a secret) or as a mounted file
+    /// (<see cref="TrustedCertificateFile"/>). Certificate validation is otherwise on, as for any TLS connection.
+    /// </summary>
+    public string? TrustedCertificate { get; set; }
+
+    /// <summary>The path of a mounted PEM file holding <see cref="TrustedCertificate"/>.</summary>
+    public string? TrustedCertificateFile { get; set; }
+
     /// <summary>The most connections this worker opens to the relay at once.</summary>
     public int MaxConnections { get; set; } = 4;
 

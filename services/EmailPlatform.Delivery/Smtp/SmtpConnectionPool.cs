@@ -18,6 +18,7 @@ internal sealed class SmtpConnectionPool(RelayOptions relay, DeliveryOptions opt
     private static readonly TimeSpan CheckAfterIdle = TimeSpan.FromSeconds(1);
 
     private readonly PrioritySlots _slots = new(relay.MaxConnections);
+    private readonly System.Net.Security.RemoteCertificateValidationCallback? _validateCertificate = RelayCertificates.ValidatorFor(relay);
     private readonly List<PooledConnection> _idle = [];
     private readonly Lock _gate = new();
     private int _opened;
@@ -51,7 +52,11 @@ internal sealed class SmtpConnectionPool(RelayOptions relay, DeliveryOptions opt
             }
 
             Interlocked.Increment(ref _opened);
-            var client = new RecipientRecordingSmtpClient { Timeout = (int)options.CommandTimeout.TotalMilliseconds };
+            var client = new RecipientRecordingSmtpClient
+            {
+                Timeout = (int)options.CommandTimeout.TotalMilliseconds,
+                ServerCertificateValidationCallback = _validateCertificate,
+            };
             return new PooledConnection(client, time.GetTimestamp());
         }
         catch

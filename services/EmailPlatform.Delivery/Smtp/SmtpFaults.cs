@@ -29,6 +29,9 @@ internal static class SmtpFaults
             $"Timed out connecting to relay '{relay.Name}' (Delivery:ConnectTimeout {options.ConnectTimeout:c}).",
         OperationCanceledException or TimeoutException =>
             $"Timed out waiting for relay '{relay.Name}' (Delivery:CommandTimeout {options.CommandTimeout:c}).",
+        SslHandshakeException { ServerCertificate: not null } =>
+            $"The TLS handshake with relay '{relay.Name}' failed: its certificate is not trusted (a self-signed or private-CA " +
+            "certificate can be trusted with the relay's TrustedCertificate or TrustedCertificateFile).",
         SslHandshakeException =>
             $"The TLS handshake with relay '{relay.Name}' failed.",
         AuthenticationException =>
