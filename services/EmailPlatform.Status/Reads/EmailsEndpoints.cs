@@ -1,5 +1,6 @@
 using EmailPlatform.ServiceDefaults.Authentication;
 using EmailPlatform.ServiceDefaults.Problems;
+using EmailPlatform.ServiceDefaults.Storage;
 using EmailPlatform.Status.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -33,6 +34,9 @@ public static class EmailsEndpoints
             return NotFound(id);
         }
 
+        // One snapshot for the email, its recipients and its timeline: read apart, a batch committing in between could
+        // show an event whose effect on its recipient is missing (four events recorded, the recipient still queued).
+        await using var snapshot = await ReadSnapshot.BeginAsync(db, cancellationToken);
         var email = await db.Emails.AsNoTracking().Include(e => e.Recipients)
             .SingleOrDefaultAsync(e => e.Id == emailId, cancellationToken);
         if (email is null || email.AcceptedAt is null)
