@@ -19,7 +19,8 @@ public sealed class ScheduledSendingTests
         await using var relay = await ScriptedSmtpServer.StartAsync();
         await using var platform = await DistributedPlatform.StartAsync("127.0.0.1", relay.Port);
         using var client = platform.CreateClient();
-        var at = DateTimeOffset.UtcNow.AddSeconds(15);
+        // Far enough ahead that a loaded machine records it as scheduled in time (the check below says when it did not).
+        var at = DateTimeOffset.UtcNow.AddSeconds(45);
 
         var id = await EmailApi.SendAsync(client, Email("Later", at));
 
@@ -57,7 +58,7 @@ public sealed class ScheduledSendingTests
         await using var relay = await ScriptedSmtpServer.StartAsync();
         await using var platform = await DistributedPlatform.StartAsync("127.0.0.1", relay.Port);
         using var client = platform.CreateClient();
-        var soon = DateTimeOffset.UtcNow.AddSeconds(25);
+        var soon = DateTimeOffset.UtcNow.AddSeconds(50);
         var canceledId = await EmailApi.SendAsync(client, Email("Canceled", soon));
         var movedId = await EmailApi.SendAsync(client, Email("Moved", DateTimeOffset.UtcNow.AddHours(1)));
 
@@ -74,7 +75,7 @@ public sealed class ScheduledSendingTests
         Assert.Equal("email", reference["object"]!.GetValue<string>());
         Assert.Equal(canceledId, reference["id"]!.GetValue<string>());
 
-        var newTime = DateTimeOffset.UtcNow.AddSeconds(15);
+        var newTime = DateTimeOffset.UtcNow.AddSeconds(30);
         using var patch = await client.PatchAsJsonAsync($"/v1/emails/{movedId}", new { scheduled_at = newTime.ToString("O") });
         var patchBody = await patch.Content.ReadAsStringAsync();
         Assert.True(patch.StatusCode == HttpStatusCode.OK, $"{(int)patch.StatusCode}: {patchBody}");
