@@ -12,7 +12,7 @@ namespace EmailPlatform.Delivery.Claims;
 /// <list type="bullet">
 /// <item>In the background, every third of the lease, it moves the lease's end forward.</item>
 /// <item>Right before <c>MAIL FROM</c> (<see cref="RenewBeforeTransactionAsync"/>), when less than the longest
-/// transaction (4 × <c>Delivery:CommandTimeout</c>) is left, it renews once more and so confirms the claim is still
+/// transaction (<see cref="DeliveryOptions.LongestTransaction"/>) is left, it renews once more and so confirms the claim is still
 /// this worker's; if it is not, <see cref="ClaimLostException"/> abandons the attempt with nothing sent. A fresh claim
 /// (the usual case) costs no extra store round trip.</item>
 /// </list>
@@ -52,7 +52,7 @@ internal sealed class ClaimLease : IAsyncDisposable
     {
         var renewedAt = new DateTime(Interlocked.Read(ref _renewedAtTicks), DateTimeKind.Utc);
         var left = renewedAt + _options.ClaimLease - _time.GetUtcNow().UtcDateTime;
-        if (left > _options.CommandTimeout * 4)
+        if (left > _options.LongestTransaction)
         {
             return;
         }

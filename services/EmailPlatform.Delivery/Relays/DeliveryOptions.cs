@@ -34,6 +34,13 @@ public sealed class DeliveryOptions
     public TimeSpan CommandTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>
+    /// How long writing the message data and waiting for the reply to its final dot may take (RFC 5321 suggests 10
+    /// minutes; relays filter content then). A wait that runs out after the whole message went out is an unknown
+    /// outcome: the relay may have taken it, and the retry goes out with the same Message-ID.
+    /// </summary>
+    public TimeSpan DataTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
     /// How long publishing an outcome or handing a command back may wait for the broker to confirm it; then the attempt
     /// fails and is repeated (the redelivered command, the scheduler's next round) instead of waiting for ever.
     /// </summary>
@@ -103,6 +110,12 @@ public sealed class DeliveryOptions
     public TimeSpan SuppressionLookupTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>The schedule in effect: <see cref="RetrySchedule"/>, or the default when it is empty.</summary>
+    /// <summary>
+    /// The longest one mail transaction on an open connection can take: the check of a pooled connection, MAIL FROM with
+    /// the RCPT TOs, DATA (a <see cref="CommandTimeout"/> each), then the message and its final dot (<see cref="DataTimeout"/>).
+    /// </summary>
+    public TimeSpan LongestTransaction => (CommandTimeout * 3) + DataTimeout;
+
     public IReadOnlyList<TimeSpan> EffectiveRetrySchedule => RetrySchedule.Count > 0 ? RetrySchedule : DefaultRetrySchedule;
 
     /// <summary>The wait after attempt <paramref name="attempt"/> (1-based) failed temporarily.</summary>

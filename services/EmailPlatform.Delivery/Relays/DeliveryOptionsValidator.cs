@@ -59,6 +59,7 @@ internal sealed class DeliveryOptionsValidator : IValidateOptions<DeliveryOption
 
         ValidateTimeout($"{section}:ConnectTimeout", options.ConnectTimeout, failures);
         ValidateTimeout($"{section}:CommandTimeout", options.CommandTimeout, failures);
+        ValidateTimeout($"{section}:DataTimeout", options.DataTimeout, failures);
         ValidateTimeout($"{section}:ConnectionIdleTimeout", options.ConnectionIdleTimeout, failures);
         ValidateTimeout($"{section}:PublishTimeout", options.PublishTimeout, failures);
         ValidateTimeout($"{section}:SuppressionLookupTimeout", options.SuppressionLookupTimeout, failures);
@@ -93,10 +94,10 @@ internal sealed class DeliveryOptionsValidator : IValidateOptions<DeliveryOption
         Positive($"{section}:RecordRetention", options.RecordRetention, failures);
 
         // A claim must outlive the longest attempt it covers, or a second worker would take over a live send.
-        var longestAttempt = (options.ConnectTimeout * (options.ConnectRetries + 1)) + (options.CommandTimeout * 4);
+        var longestAttempt = (options.ConnectTimeout * (options.ConnectRetries + 1)) + options.LongestTransaction;
         if (options.ClaimLease <= longestAttempt)
         {
-            failures.Add($"{section}:ClaimLease must be longer than ({section}:ConnectRetries + 1) × {section}:ConnectTimeout + 4 × {section}:CommandTimeout " +
+            failures.Add($"{section}:ClaimLease must be longer than ({section}:ConnectRetries + 1) × {section}:ConnectTimeout + 3 × {section}:CommandTimeout + {section}:DataTimeout " +
                 $"({longestAttempt:c}), the longest an attempt can take (was {options.ClaimLease:c}).");
         }
 

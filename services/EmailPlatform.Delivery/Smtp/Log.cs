@@ -25,4 +25,8 @@ internal static partial class Log
 
     [LoggerMessage(2007, LogLevel.Debug, "Connecting to a relay failed; retry {Retry} in {Delay}")]
     public static partial void ConnectRetry(ILogger logger, Exception? exception, int retry, TimeSpan delay);
+
+    [LoggerMessage(2010, LogLevel.Warning,
+        "Email {EmailId}: relay {Relay} ({Host}:{Port}) received the whole message but gave no reply to its end; unknown outcome, deferred")]
+    public static partial void UnknownOutcome(ILogger logger, Exception exception, Guid emailId, string relay, string host, int port);
 }

@@ -46,6 +46,14 @@ internal static class SmtpFaults
             $"The SMTP session with relay '{relay.Name}' failed ({exception.GetType().Name}).",
     };
 
+    /// <summary>The public reason for an unknown outcome: the whole message went out and no reply to its final dot came.</summary>
+    public static string DescribeUnknownOutcome(Exception exception, RelayOptions relay, DeliveryOptions options) =>
+        $"Unknown outcome: relay '{relay.Name}' received the whole message but " +
+        (exception is OperationCanceledException or TimeoutException
+            ? $"did not answer its end within Delivery:DataTimeout ({options.DataTimeout:c})"
+            : "closed the connection before answering its end") +
+        "; it may have accepted it. Retried with the same Message-ID, so a receiver that got it can recognise the copy.";
+
     public static SecureSocketOptions ToSecureSocketOptions(RelaySecurity security) => security switch
     {
         RelaySecurity.None => SecureSocketOptions.None,

@@ -54,6 +54,7 @@ internal sealed class SmtpRelayClient(
         var sendable = recipients;
         SmtpReply? reply = null;
         string? errorType = null;
+        DataTransfer? transfer = null;
         IReadOnlyList<RecipientOutcome> outcomes;
         try
         {
@@ -92,7 +93,17 @@ internal sealed class SmtpRelayClient(
                 // dropped broker connection cancels, as does shutdown) could leave a relay's 250 unrecorded and the
                 // message sent again; finished, its outcome is recorded and a redelivery sends nothing.
                 connection.Messages++;
-                var text = await client.SendAsync(message, sender, sendable.Select(r => r.Mailbox), CancellationToken.None);
+                transfer = new DataTransfer(client, settings.DataTimeout);
+                string text;
+                try
+                {
+                    text = await client.SendAsync(message, sender, sendable.Select(r => r.Mailbox), CancellationToken.None, transfer);
+                }
+                finally
+                {
+                    client.Timeout = (int)settings.CommandTimeout.TotalMilliseconds;
+                }
+
                 reply = SmtpReplyClassifier.ToReply((int)SmtpStatusCode.Ok, text);
                 outcomes = [.. failed, .. RecipientOutcomes.FromReply(sendable, client.Rejected, reply, SmtpStage.Data)];
                 Log.Accepted(logger, emailId, relay.Name, reply.Code, reply.EnhancedCode, client.Rejected.Count);
@@ -137,6 +148,16 @@ internal sealed class SmtpRelayClient(
             errorType = "not_supported";
             Log.TransportFault(logger, ex, emailId, relay.Name, relay.Host, relay.Port, reason);
             outcomes = [.. failed, .. RecipientOutcomes.Failed(sendable, reason)];
+        }
+        catch (Exception ex) when (SmtpFaults.IsTransportFault(ex) && !cancellationToken.IsCancellationRequested && transfer is { WholeMessageSent: true })
+        {
+            // The relay has the whole message but no answer came: it may have taken it. Deferred like any transport
+            // fault, and retried with the same Message-ID, so a receiver that did take it can recognise the second copy.
+            reusable = false;
+            var reason = SmtpFaults.DescribeUnknownOutcome(ex, relay, settings);
+            errorType = "unknown_outcome";
+            Log.UnknownOutcome(logger, ex, emailId, relay.Name, relay.Host, relay.Port);
+            outcomes = [.. failed, .. RecipientOutcomes.Deferred(sendable, client.Rejected, null, reason)];
         }
         catch (Exception ex) when (SmtpFaults.IsTransportFault(ex) && !cancellationToken.IsCancellationRequested)
         {

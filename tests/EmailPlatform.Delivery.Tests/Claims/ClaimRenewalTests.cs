@@ -29,6 +29,7 @@ public sealed class ClaimRenewalTests : IAsyncLifetime
             ["Delivery:Lanes:Normal:ConcurrentMessageLimit"] = "40",
             ["Delivery:ConnectTimeout"] = "00:00:03",
             ["Delivery:CommandTimeout"] = "00:00:03",
+            ["Delivery:DataTimeout"] = "00:00:03",
             ["Delivery:ConnectRetries"] = "0",
             ["Delivery:ClaimLease"] = "00:00:16",
             ["Delivery:RetryPollInterval"] = "00:00:01",

@@ -38,6 +38,7 @@ public sealed class StoreOutageTests
             ["Delivery:RequeueAfter"] = "00:00:20",
             ["Delivery:RetryPollInterval"] = "00:00:01",
             ["Delivery:CommandTimeout"] = "00:00:05",
+            ["Delivery:DataTimeout"] = "00:00:05",
             ["Delivery:ConnectTimeout"] = "00:00:03",
         }, routeStore: store.Route);
         var email = TestEmails.Create();

@@ -148,7 +148,42 @@ public sealed class SmtpRelayClientTests : IAsyncLifetime
             Assert.Equal(RecipientOutcomeKind.Deferred, o.Kind);
             Assert.Null(o.Reply);
             Assert.Contains("scripted", o.Reason, StringComparison.Ordinal);
+            Assert.StartsWith("Unknown outcome: relay 'scripted' received the whole message but closed the connection", o.Reason, StringComparison.Ordinal);
         });
+    }
+
+    [Fact]
+    public async Task ReplyToTheFinalDotIsAwaitedForTheDataTimeoutNotTheCommandTimeout()
+    {
+        _relay.BeforeDataReply = () => Task.Delay(TimeSpan.FromSeconds(3));
+        var email = TestEmails.Create();
+        var client = TestRelays.Client(new DeliveryOptions
+        {
+            ConnectTimeout = TimeSpan.FromSeconds(10), CommandTimeout = TimeSpan.FromSeconds(1), DataTimeout = TimeSpan.FromSeconds(20),
+        });
+
+        var outcomes = await client.SendAsync(TestRelays.Local(_relay.Port), MimeMessageFactory.Create(email), email.Envelope, new SmtpAttempt(email.EmailId), CancellationToken.None);
+
+        Assert.Equal(RecipientOutcomeKind.Delivered, Assert.Single(outcomes).Kind);
+    }
+
+    [Fact]
+    public async Task NoReplyToTheFinalDotWithinTheDataTimeoutIsAnUnknownOutcomeDeferred()
+    {
+        _relay.BeforeDataReply = () => Task.Delay(TimeSpan.FromSeconds(4));
+        var email = TestEmails.Create();
+        var client = TestRelays.Client(new DeliveryOptions
+        {
+            ConnectTimeout = TimeSpan.FromSeconds(10), CommandTimeout = TimeSpan.FromSeconds(10), DataTimeout = TimeSpan.FromSeconds(1),
+        });
+
+        var outcomes = await client.SendAsync(TestRelays.Local(_relay.Port), MimeMessageFactory.Create(email), email.Envelope, new SmtpAttempt(email.EmailId), CancellationToken.None);
+
+        var outcome = Assert.Single(outcomes);
+        Assert.Equal(RecipientOutcomeKind.Deferred, outcome.Kind);
+        Assert.Null(outcome.Reply);
+        Assert.StartsWith("Unknown outcome: relay 'scripted' received the whole message but did not answer its end within Delivery:DataTimeout (00:00:01)",
+            outcome.Reason, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -16,7 +16,7 @@ internal sealed class FaultRun : IAsyncDisposable
 {
     /// <summary>
     /// Short timeouts so a fault costs seconds, not the production minutes: retries every 2 s, a claim left by a
-    /// killed worker taken over after 30 s (it must outlast the longest attempt: 2 × connect + 4 × command timeouts).
+    /// killed worker taken over after 30 s (it must outlast the longest attempt: 2 × connect + 3 × command + data timeouts).
     /// </summary>
     public static readonly IReadOnlyDictionary<string, string?> FastRecovery = new Dictionary<string, string?>
     {
@@ -27,6 +27,7 @@ internal sealed class FaultRun : IAsyncDisposable
         ["Delivery__ConnectTimeout"] = "00:00:03",
         ["Delivery__ConnectRetries"] = "1",
         ["Delivery__CommandTimeout"] = "00:00:05",
+        ["Delivery__DataTimeout"] = "00:00:05",
         ["Delivery__ClaimLease"] = "00:00:30",
         ["Delivery__RequeueAfter"] = "00:00:20",
         ["Delivery__BreakerCoolDown"] = "00:00:02",
