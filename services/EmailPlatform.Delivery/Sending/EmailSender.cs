@@ -38,10 +38,10 @@ internal sealed class EmailSender(
     {
         // A large email's content comes from the content store; the ledger keeps the command without it. When the store
         // is out of reach this throws before anything is claimed, and the consumer's retry or redelivery tries again.
-        var content = await StoredContents.LoadAsync(db, email, cancellationToken);
+        var whole = await StoredContents.LoadAsync(db, email, cancellationToken);
 
         // Malformed input throws here, before anything is claimed: the command faults and its recipients fail.
-        using var message = content is null ? null : MimeMessageFactory.Create(content);
+        using var message = whole is null ? null : MimeMessageFactory.Create(whole);
         if (message is not null)
         {
             dkim.Sign(message);
@@ -182,6 +182,12 @@ internal sealed class EmailSender(
             catch (ClaimLostException)
             {
                 // Not the relay's doing: its breaker is left as it was.
+                relays.Abandoned(relay);
+                throw;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // Shutdown, or the broker connection dropped under the consume: not the relay's doing either.
                 relays.Abandoned(relay);
                 throw;
             }
