@@ -43,7 +43,19 @@ internal sealed class SmtpConnectionPool(RelayOptions relay, DeliveryOptions opt
         {
             while (TakeIdle() is { } idle)
             {
-                if (await IsUsableAsync(idle, cancellationToken))
+                bool usable;
+                try
+                {
+                    usable = await IsUsableAsync(idle, cancellationToken);
+                }
+                catch
+                {
+                    // Cancelled during the NOOP check (MailKit has dropped the session then): out of the pool, so disposed here.
+                    await CloseAsync(idle);
+                    throw;
+                }
+
+                if (usable)
                 {
                     return idle;
                 }
