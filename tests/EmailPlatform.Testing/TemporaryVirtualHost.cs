@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace EmailPlatform.Testing;
 
 /// <summary>
@@ -31,21 +29,5 @@ public sealed class TemporaryVirtualHost : IAsyncDisposable
 
     public async ValueTask DisposeAsync() => await RabbitMqCtlAsync("delete_vhost", Name);
 
-    private static async Task RabbitMqCtlAsync(params string[] args)
-    {
-        var start = new ProcessStartInfo("rabbitmqctl") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"rabbitmqctl {string.Join(' ', args)} failed ({process.ExitCode}): {await stderr}{await stdout}");
-        }
-    }
+    private static Task RabbitMqCtlAsync(params string[] args) => Command.RunAsync("rabbitmqctl", args);
 }

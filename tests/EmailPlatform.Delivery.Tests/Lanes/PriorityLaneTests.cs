@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using EmailPlatform.Contracts;
 using EmailPlatform.Delivery.Tests.Support;
 using EmailPlatform.ServiceDefaults.Messaging;
@@ -107,19 +106,6 @@ public sealed class PriorityLaneTests : IAsyncLifetime
 
     private static SendEmail Email(EmailPriority priority, string to) => TestEmails.Create(to: [to]) with { Priority = priority };
 
-    private static async Task<List<string>> RabbitMqCtlAsync(params string[] args)
-    {
-        var start = new ProcessStartInfo("rabbitmqctl") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-        Assert.True(process.ExitCode == 0, $"rabbitmqctl failed: {await stderr}");
-        return (await stdout).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
-    }
+    private static async Task<List<string>> RabbitMqCtlAsync(params string[] args) =>
+        (await Command.RunAsync("rabbitmqctl", args)).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
 using System.Security.Cryptography;
@@ -45,8 +44,8 @@ internal sealed class PostfixRelay : IAsyncDisposable
         {
             await File.WriteAllTextAsync(Path.Combine(directory, "main.cf"), MainCf(directory, downstreamPort));
             await File.WriteAllTextAsync(Path.Combine(directory, "master.cf"), MasterCf(port));
-            await RunAsync("chown", "postfix", Path.Combine(directory, "data"));
-            await RunAsync("postfix", "-c", directory, "start");
+            await Command.RunAsync("chown", "postfix", Path.Combine(directory, "data"));
+            await Command.RunAsync("postfix", "-c", directory, "start");
             await Eventually.GetAsync(() => Task.FromResult(Listening(port)), up => up, TimeSpan.FromSeconds(30), $"Postfix to listen on {port}");
             return relay;
         }
@@ -62,7 +61,7 @@ internal sealed class PostfixRelay : IAsyncDisposable
     {
         try
         {
-            await RunAsync("postfix", "-c", _directory, "stop");
+            await Command.RunAsync("postfix", "-c", _directory, "stop");
         }
         catch (InvalidOperationException)
         {
@@ -155,24 +154,6 @@ internal sealed class PostfixRelay : IAsyncDisposable
         catch (SocketException)
         {
             return false;
-        }
-    }
-
-    private static async Task RunAsync(string command, params string[] args)
-    {
-        var start = new ProcessStartInfo(command) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{command} {string.Join(' ', args)} failed ({process.ExitCode}): {await stderr}{await stdout}");
         }
     }
 }
