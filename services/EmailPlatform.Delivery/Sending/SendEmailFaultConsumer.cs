@@ -1,7 +1,9 @@
 using EmailPlatform.Contracts;
 using EmailPlatform.Delivery.Claims;
+using EmailPlatform.Delivery.Relays;
 using EmailPlatform.Delivery.Storage;
 using MassTransit;
+using Microsoft.Extensions.Options;
 
 namespace EmailPlatform.Delivery.Sending;
 
@@ -10,7 +12,8 @@ namespace EmailPlatform.Delivery.Sending;
 /// its retries) still goes to the error queue for a person to look at, and its recipients without an outcome end
 /// <c>failed</c> with a reason, so the status API never shows them <c>queued</c> forever.
 /// </summary>
-internal sealed class SendEmailFaultConsumer(DeliveryLedger ledger, DeliveryMetrics metrics, ILogger<SendEmailFaultConsumer> logger) : IConsumer<Fault<SendEmail>>
+internal sealed class SendEmailFaultConsumer(
+    DeliveryLedger ledger, DeliveryMetrics metrics, IOptions<DeliveryOptions> options, ILogger<SendEmailFaultConsumer> logger) : IConsumer<Fault<SendEmail>>
 {
     public async Task Consume(ConsumeContext<Fault<SendEmail>> context)
     {
@@ -24,7 +27,10 @@ internal sealed class SendEmailFaultConsumer(DeliveryLedger ledger, DeliveryMetr
 
         foreach (var record in records)
         {
-            await RecordedOutcomes.PublishAsync(context, record, context.CancellationToken);
+            // Bounded like the sender's publishes (PublishDeadline): a confirm lost with a broker restart would otherwise
+            // hold this endpoint's permit for good; the retry policy publishes the recorded outcome again.
+            await PublishDeadline.RunAsync(options.Value.PublishTimeout, context.CancellationToken,
+                token => RecordedOutcomes.PublishAsync(context, record, token));
             if (record.FailedAs is not null)
             {
                 metrics.RecordOutcome(record, email.Priority);

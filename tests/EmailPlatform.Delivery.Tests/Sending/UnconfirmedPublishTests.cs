@@ -83,7 +83,31 @@ public sealed class UnconfirmedPublishTests : IAsyncLifetime
         Assert.Single(_relay.Received);
     }
 
-    /// <summary>Publishes of <typeparamref name="TMessage"/> wait for a confirm that never comes, until their token is cancelled.</summary>
+    [Fact]
+    public async Task FailureOfAFaultedCommandTheBrokerNeverConfirmsIsPublishedAgainOnceItDoes()
+    {
+        await using var host = await DeliveryHost.StartAsync(_relay.Port, settings: ShortPublishTimeout);
+        var neverConfirmed = new NeverConfirmed<EmailFailed>();
+        var unconfirmed = host.Harness.Bus.ConnectPublishObserver(neverConfirmed);
+        var malformed = TestEmails.Create(headers: new Dictionary<string, string> { ["X-Note"] = "a\r\nBcc: victim@example.com" });
+
+        await host.SendAsync(malformed);
+
+        // The fault consumer's publish of the recipient's failure waits for its confirm; bounded, it ends and the
+        // consumer's retry tries again. A wait without a bound would be the only one, for ever.
+        await Eventually.GetAsync(() => Task.FromResult(neverConfirmed.Waited), waited => waited >= 2, TimeSpan.FromSeconds(30),
+            "the failure's publish to end and be tried again");
+        unconfirmed.Disconnect();
+
+        var failed = Assert.Single(await host.WaitForAsync<EmailFailed>(f => f.Count >= 1, "the failure published", seconds: 30));
+        Assert.Equal((malformed.EmailId, "alice@example.com"), (failed.EmailId, failed.Recipient));
+        Assert.Empty(_relay.Received);
+    }
+
+    /// <summary>
+    /// Publishes of <typeparamref name="TMessage"/> wait for a confirm that never comes, until their token is cancelled,
+    /// or for a minute at most: a wait the worker fails to bound then fails its test instead of hanging the run.
+    /// </summary>
     private sealed class NeverConfirmed<TMessage> : IPublishObserver, ISendObserver
         where TMessage : class
     {
@@ -109,7 +133,7 @@ public sealed class UnconfirmedPublishTests : IAsyncLifetime
             if (context.Message is TMessage)
             {
                 Interlocked.Increment(ref _waited);
-                await Task.Delay(Timeout.Infinite, context.CancellationToken);
+                await Task.Delay(TimeSpan.FromMinutes(1), context.CancellationToken);
             }
         }
     }
