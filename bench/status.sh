@@ -8,7 +8,9 @@
 #    callers as the consumers would; events/s and the process's peak RSS.
 # 2. bus: EVENTS events are published to a fresh RabbitMQ virtual host while the status service is stopped (its queues
 #    declared by a first start), then the service is started and drains them; events/s is read from the store
-#    (count / (last recorded_at - first recorded_at)), with the service's peak RSS (VmHWM).
+#    (count / (last recorded_at - first recorded_at)), with the service's peak RSS (VmHWM). The drain starts cold, so
+#    the rate of its second half (the later half of the events, by recorded_at) is reported too: a service that has
+#    been running, as in production, works at that rate.
 # Both report the CPU time the recording process itself spent per 1,000 events (not PostgreSQL's or RabbitMQ's), a
 # figure that other load on the machine skews far less than events/s; the bus run also reports the service's managed
 # allocations per event and its GC pause time (from its /metrics), which other load does not skew at all.
@@ -16,7 +18,13 @@
 # delivered, 2% bounced (and suppressed), the rest delivered. A database and a vhost of its own for each run, removed
 # on exit; writes artifacts/bench/status.json.
 #
-# Settings (environment): EVENTS (100000), RUNS ("recorder bus": either or both), NO_BUILD (0), PG_HOST/PG_PORT/PG_USER/PG_PASSWORD
+# Profiling the bus run: TRACE_PROFILE=cpu-sampling (or gc-verbose, or any dotnet-trace profile) records the status
+# service's first TRACE_SECONDS (20) of the drain with dotnet-trace (`dotnet tool install -g dotnet-trace`) into
+# artifacts/bench/status-drain.nettrace;
+# read it with `dotnet-trace report artifacts/bench/status-drain.nettrace topN` or PerfView. The trace's own cost
+# lowers that run's figures.
+#
+# Settings (environment): EVENTS (100000), RUNS ("recorder bus": either or both), NO_BUILD (0), TRACE_PROFILE (none), PG_HOST/PG_PORT/PG_USER/PG_PASSWORD
 # (127.0.0.1/5432/emailplatform/emailplatform), RABBITMQ_URI (amqp://guest:guest@127.0.0.1:5672),
 # extra service settings such as Status__Recording__MaxBatchSize pass through the environment.
 set -euo pipefail
@@ -186,9 +194,20 @@ for line in sys.stdin:
 print(json.dumps(out))' || echo '{}'
 }
 gc_counters >"$WORK_DIR/gc-before.json"
+TRACE_PID=""
+if [[ -n "${TRACE_PROFILE:-}" ]]; then
+  command -v dotnet-trace >/dev/null || die "TRACE_PROFILE needs dotnet-trace (dotnet tool install -g dotnet-trace)"
+  dotnet-trace collect -p "$STATUS_PID" --profile "$TRACE_PROFILE" --duration "00:00:00:${TRACE_SECONDS:-20}" \
+    -o "$OUT_DIR/status-drain.nettrace" </dev/null >"$WORK_DIR/trace.log" 2>&1 &
+  TRACE_PID=$!
+fi
 timeout 900 dotnet "$BENCH_DLL" measure --postgres "$(pg_conn "$DB_BUS")" --expect "$EXPECTED" --timeout 600 --out "$WORK_DIR/bus.json" \
   >"$WORK_DIR/measure.log" 2>&1 || { tail -n 40 "$WORK_DIR/measure.log" >&2; die "measuring failed"; }
 gc_counters >"$WORK_DIR/gc-after.json"
+if [[ -n "$TRACE_PID" ]]; then
+  wait "$TRACE_PID" || { cat "$WORK_DIR/trace.log" >&2; die "dotnet-trace failed"; }
+  log "trace of the drain: $OUT_DIR/status-drain.nettrace"
+fi
 PEAK_RSS="$(awk '$1 == "VmHWM:" { printf "%.1f", $2 / 1024 }' "/proc/$STATUS_PID/status")"
 SERVICE_CPU_MS=$(( ( $(cpu_ticks) - CPU_BEFORE ) * 1000 / $(getconf CLK_TCK) ))
 stop_status
@@ -210,6 +229,7 @@ result = {
     "recorder_events_per_s": rec["events_per_s"],
     "recorder_peak_rss_mb": rec["peak_rss_mb"],
     "bus_events_per_s": bus["events_per_s"],
+    "bus_second_half_events_per_s": bus.get("second_half_events_per_s", 0),
     "bus_complete": bus["complete"],
     "status_service_peak_rss_mb": peak,
     "status_service_ready_rss_mb": idle,
@@ -228,6 +248,8 @@ json.dump(result, open(out, "w"), indent=2)
 print("%-44s %12s %14s %18s" % ("run", "events/s", "peak RSS (MB)", "CPU ms/1000 events"))
 print("%-44s %12.0f %14.0f %18.1f" % ("recorder alone (%d events, in-process)" % rec["events"], rec["events_per_s"], rec["peak_rss_mb"], rec.get("cpu_ms_per_1000_events", 0)))
 print("%-44s %12.0f %14.0f %18.1f" % ("from RabbitMQ (%d of %d recorded)" % (bus["recorded"], bus["expected"]), bus["events_per_s"], peak, result["status_service_cpu_ms_per_1000_events"]))
+if bus.get("second_half_events_per_s"):
+    print("%-44s %12.0f" % ("  its second half (%d s, the JIT warmed up)" % bus["second_half_seconds"], bus["second_half_events_per_s"]))
 print("(CPU: the benchmark's or the status service's own process, not PostgreSQL's or RabbitMQ's)")
 print("(status service while draining: %.1f KB allocated per event, %.2f s in GC pauses)" % (result["status_service_allocated_kb_per_event"], result["status_service_gc_pause_s"]))
 print("(published beforehand at %.0f events/s; the service's RSS when ready to drain: %.0f MB)" % (pub["published_per_s"], idle))
