@@ -23,9 +23,10 @@ public sealed class ScriptedSmtpServer : IAsyncDisposable
     private readonly CancellationTokenSource _stop;
     private readonly SmtpServerHost _server;
     private readonly Task _running;
-    private readonly ConcurrentDictionary<ISessionContext, byte> _sessions;
+    private readonly Sessions _sessions;
+    private int _disposed;
 
-    private ScriptedSmtpServer(SmtpServerHost server, CancellationTokenSource stop, Task running, int port, ConcurrentDictionary<ISessionContext, byte> sessions)
+    private ScriptedSmtpServer(SmtpServerHost server, CancellationTokenSource stop, Task running, int port, Sessions sessions)
     {
         _server = server;
         _stop = stop;
@@ -68,16 +69,16 @@ public sealed class ScriptedSmtpServer : IAsyncDisposable
         var services = new ServiceProvider();
         services.Add(listeners);
         ScriptedSmtpServer? self = null;
-        var script = new Script(() => self!);
+        var sessions = new Sessions();
+        var script = new Script(() => self!, sessions);
         services.Add((IMailboxFilter)script);
         services.Add((IMessageStore)script);
 
         var server = new SmtpServerHost(options, services);
-        var sessions = new ConcurrentDictionary<ISessionContext, byte>();
-        server.SessionCreated += (_, e) => sessions.TryAdd(e.Context, 0);
-        server.SessionCompleted += (_, e) => sessions.TryRemove(e.Context, out var _);
-        server.SessionFaulted += (_, e) => sessions.TryRemove(e.Context, out var _);
-        server.SessionCancelled += (_, e) => sessions.TryRemove(e.Context, out var _);
+        server.SessionCreated += (_, e) => sessions.Add(e.Context);
+        server.SessionCompleted += (_, e) => sessions.Remove(e.Context);
+        server.SessionFaulted += (_, e) => sessions.Remove(e.Context);
+        server.SessionCancelled += (_, e) => sessions.Remove(e.Context);
         var stop = new CancellationTokenSource();
         var running = server.StartAsync(stop.Token);
         var bound = await started.Task.WaitAsync(TimeSpan.FromSeconds(10));
@@ -92,29 +93,81 @@ public sealed class ScriptedSmtpServer : IAsyncDisposable
     /// </summary>
     public async ValueTask DisposeAsync()
     {
-        _server.Shutdown();
-        foreach (var session in _sessions.Keys)
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
         {
-            session.Pipe?.Dispose();
+            return;
         }
 
+        _sessions.CutAll();
+        _server.Shutdown();
         await _stop.CancelAsync();
         await Task.WhenAny(_running, Task.Delay(TimeSpan.FromSeconds(5)));
         _stop.Dispose();
     }
 
-    /// <summary>Both the mailbox filter and the message store, reading the script of the server it belongs to.</summary>
-    private sealed class Script(Func<ScriptedSmtpServer> server) : MessageStore, IMailboxFilter
+    /// <summary>
+    /// The open sessions. Once <see cref="CutAll"/> has run, every session is cut off: those open then at once, one
+    /// that opens later (a connection the listener took just before it stopped) as it is created, and any that still
+    /// reaches a command the script answers. A session the server had to cancel instead would get its 554.
+    /// </summary>
+    private sealed class Sessions
     {
-        public Task<bool> CanAcceptFromAsync(ISessionContext context, IMailbox from, int size, CancellationToken cancellationToken) =>
-            server().MailFromReply is { } reply ? throw new SmtpResponseException(reply) : Task.FromResult(true);
+        private readonly ConcurrentDictionary<ISessionContext, byte> _open = new();
+        private volatile bool _cut;
 
-        public Task<bool> CanDeliverToAsync(ISessionContext context, IMailbox to, IMailbox from, CancellationToken cancellationToken) =>
-            server().RcptReplies.TryGetValue(to.AsAddress(), out var reply) ? throw new SmtpResponseException(reply) : Task.FromResult(true);
+        public void Add(ISessionContext session)
+        {
+            _open.TryAdd(session, 0);
+            if (_cut)
+            {
+                session.Pipe?.Dispose();
+            }
+        }
+
+        public void Remove(ISessionContext session) => _open.TryRemove(session, out _);
+
+        public void CutAll()
+        {
+            // The flag first: a session added while this runs is then either seen below or cut by Add.
+            _cut = true;
+            foreach (var session in _open.Keys)
+            {
+                session.Pipe?.Dispose();
+            }
+        }
+
+        /// <summary>Cuts <paramref name="session"/> off if the server is stopping; true if it did.</summary>
+        public bool CutIfStopping(ISessionContext session)
+        {
+            if (!_cut)
+            {
+                return false;
+            }
+
+            session.Pipe?.Dispose();
+            return true;
+        }
+    }
+
+    /// <summary>Both the mailbox filter and the message store, reading the script of the server it belongs to.</summary>
+    private sealed class Script(Func<ScriptedSmtpServer> server, Sessions sessions) : MessageStore, IMailboxFilter
+    {
+        public Task<bool> CanAcceptFromAsync(ISessionContext context, IMailbox from, int size, CancellationToken cancellationToken)
+        {
+            ThrowIfStopping(context);
+            return server().MailFromReply is { } reply ? throw new SmtpResponseException(reply) : Task.FromResult(true);
+        }
+
+        public Task<bool> CanDeliverToAsync(ISessionContext context, IMailbox to, IMailbox from, CancellationToken cancellationToken)
+        {
+            ThrowIfStopping(context);
+            return server().RcptReplies.TryGetValue(to.AsAddress(), out var reply) ? throw new SmtpResponseException(reply) : Task.FromResult(true);
+        }
 
         public override async Task<SmtpResponse> SaveAsync(
             ISessionContext context, IMessageTransaction transaction, ReadOnlySequence<byte> buffer, CancellationToken cancellationToken)
         {
+            ThrowIfStopping(context);
             var self = server();
             var raw = buffer.ToArray();
             if (self.BeforeDataReply is { } before)
@@ -137,6 +190,14 @@ public sealed class ScriptedSmtpServer : IAsyncDisposable
             self.Received.Enqueue(new ReceivedMessage(
                 transaction.From.AsAddress(), transaction.To.Select(t => t.AsAddress()).ToList(), raw));
             return SmtpResponse.Ok;
+        }
+
+        private void ThrowIfStopping(ISessionContext context)
+        {
+            if (sessions.CutIfStopping(context))
+            {
+                throw new IOException("The relay is stopping: the session is cut off without a reply.");
+            }
         }
     }
 }
