@@ -18,13 +18,14 @@
 # delivered, 2% bounced (and suppressed), the rest delivered. A database and a vhost of its own for each run, removed
 # on exit; writes artifacts/bench/status.json.
 #
-# Profiling the bus run: TRACE_PROFILE=cpu-sampling (or gc-verbose, or any dotnet-trace profile) records the status
-# service's first TRACE_SECONDS (20) of the drain with dotnet-trace (`dotnet tool install -g dotnet-trace`) into
-# artifacts/bench/status-drain.nettrace;
-# read it with `dotnet-trace report artifacts/bench/status-drain.nettrace topN` or PerfView. The trace's own cost
-# lowers that run's figures.
+# Profiling the bus run: TRACE_PROFILE=gc-verbose (allocations sampled with their stacks), or
+# dotnet-sampled-thread-time, or any other profile `dotnet-trace collect` takes, records the status service's first
+# TRACE_SECONDS (20) of the drain with dotnet-trace (`dotnet tool install -g dotnet-trace`) into
+# artifacts/bench/status-drain.nettrace, for PerfView or `dotnet-trace report`. The trace's own cost lowers that run's
+# figures.
 #
-# Settings (environment): EVENTS (100000), RUNS ("recorder bus": either or both), NO_BUILD (0), TRACE_PROFILE (none), PG_HOST/PG_PORT/PG_USER/PG_PASSWORD
+# Settings (environment): EVENTS (100000), RUNS ("recorder bus": either or both), NO_BUILD (0), TRACE_PROFILE (none),
+# TRACE_SECONDS (20), PG_HOST/PG_PORT/PG_USER/PG_PASSWORD
 # (127.0.0.1/5432/emailplatform/emailplatform), RABBITMQ_URI (amqp://guest:guest@127.0.0.1:5672),
 # extra service settings such as Status__Recording__MaxBatchSize pass through the environment.
 set -euo pipefail
