@@ -156,13 +156,8 @@ public sealed class SmtpRelayClientTests : IAsyncLifetime
     public async Task ReplyToTheFinalDotIsAwaitedForTheDataTimeoutNotTheCommandTimeout()
     {
         _relay.BeforeDataReply = () => Task.Delay(TimeSpan.FromSeconds(3));
-        var email = TestEmails.Create();
-        var client = TestRelays.Client(new DeliveryOptions
-        {
-            ConnectTimeout = TimeSpan.FromSeconds(10), CommandTimeout = TimeSpan.FromSeconds(1), DataTimeout = TimeSpan.FromSeconds(20),
-        });
 
-        var outcomes = await client.SendAsync(TestRelays.Local(_relay.Port), MimeMessageFactory.Create(email), email.Envelope, new SmtpAttempt(email.EmailId), CancellationToken.None);
+        var outcomes = await SendWithTimeoutsAsync(command: TimeSpan.FromSeconds(1), data: TimeSpan.FromSeconds(20));
 
         Assert.Equal(RecipientOutcomeKind.Delivered, Assert.Single(outcomes).Kind);
     }
@@ -171,13 +166,8 @@ public sealed class SmtpRelayClientTests : IAsyncLifetime
     public async Task NoReplyToTheFinalDotWithinTheDataTimeoutIsAnUnknownOutcomeDeferred()
     {
         _relay.BeforeDataReply = () => Task.Delay(TimeSpan.FromSeconds(4));
-        var email = TestEmails.Create();
-        var client = TestRelays.Client(new DeliveryOptions
-        {
-            ConnectTimeout = TimeSpan.FromSeconds(10), CommandTimeout = TimeSpan.FromSeconds(10), DataTimeout = TimeSpan.FromSeconds(1),
-        });
 
-        var outcomes = await client.SendAsync(TestRelays.Local(_relay.Port), MimeMessageFactory.Create(email), email.Envelope, new SmtpAttempt(email.EmailId), CancellationToken.None);
+        var outcomes = await SendWithTimeoutsAsync(command: TimeSpan.FromSeconds(10), data: TimeSpan.FromSeconds(1));
 
         var outcome = Assert.Single(outcomes);
         Assert.Equal(RecipientOutcomeKind.Deferred, outcome.Kind);
@@ -311,6 +301,14 @@ public sealed class SmtpRelayClientTests : IAsyncLifetime
         // reads as the start of the end-of-data "CRLF . CRLF".
         var received = Assert.Single(_relay.Received);
         Assert.Equal(received.Raw.Length + 2L, span.GetTagItem("emailplatform.message.size"));
+    }
+
+    /// <summary>Sends one email to the scripted relay with the given command and final-dot timeouts.</summary>
+    private async Task<IReadOnlyList<RecipientOutcome>> SendWithTimeoutsAsync(TimeSpan command, TimeSpan data)
+    {
+        var email = TestEmails.Create();
+        var client = TestRelays.Client(new DeliveryOptions { ConnectTimeout = TimeSpan.FromSeconds(10), CommandTimeout = command, DataTimeout = data });
+        return await client.SendAsync(TestRelays.Local(_relay.Port), MimeMessageFactory.Create(email), email.Envelope, new SmtpAttempt(email.EmailId), CancellationToken.None);
     }
 
     private Task<IReadOnlyList<RecipientOutcome>> SendAsync(SendEmail email) =>
