@@ -26,8 +26,8 @@
 #
 # Settings (environment): EVENTS (100000), RUNS ("recorder bus": either or both), NO_BUILD (0), TRACE_PROFILE (none),
 # TRACE_SECONDS (20), PG_HOST/PG_PORT/PG_USER/PG_PASSWORD
-# (127.0.0.1/5432/emailplatform/emailplatform), RABBITMQ_URI (amqp://guest:guest@127.0.0.1:5672),
-# extra service settings such as Status__Recording__MaxBatchSize pass through the environment.
+# (127.0.0.1/5432/emailplatform/emailplatform), RABBITMQ_URI (amqp://guest:guest@127.0.0.1:5672), STATUS_DLL (another
+# build of the service to compare against, e.g. a ReadyToRun publish), extra service settings such as Status__Recording__MaxBatchSize pass through the environment.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -43,7 +43,7 @@ RABBITMQ_URI="${RABBITMQ_URI:-amqp://guest:guest@127.0.0.1:5672}"
 
 OUT_DIR="artifacts/bench"
 RUN_ID="$(date +%s)-$$"
-STATUS_DLL="services/EmailPlatform.Status/bin/Release/net10.0/EmailPlatform.Status.dll"
+STATUS_DLL="${STATUS_DLL:-services/EmailPlatform.Status/bin/Release/net10.0/EmailPlatform.Status.dll}"
 BENCH_DLL="bench/EmailPlatform.StatusBench/bin/Release/net10.0/EmailPlatform.StatusBench.dll"
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using EmailPlatform.Testing;
+using SmtpServer.Protocol;
 
 namespace EmailPlatform.EndToEnd.Tests;
 
@@ -46,9 +47,44 @@ public sealed class BulkOperationsTests
         Assert.Equal(0, (await PostAsync(client, new { filter = new { tag = new[] { "campaign:spring" } }, dry_run = true }))["emails"]!.GetValue<int>());
     }
 
-    private static async Task<JsonNode> PostAsync(HttpClient client, object body)
+    [Fact]
+    public async Task BulkRetryOfAFailedRecipientDeliversItOnceAndTheStatusShowsTheRetry()
     {
-        using var response = await client.PostAsJsonAsync(new Uri("/v1/bulk/cancel", UriKind.Relative), body);
+        await using var relay = await ScriptedSmtpServer.StartAsync();
+        relay.RcptReplies["alice@example.test"] = new SmtpResponse((SmtpReplyCode)451, "4.2.0 Mailbox busy");
+        await using var platform = await DistributedPlatform.StartAsync("127.0.0.1", relay.Port);
+        using var client = platform.CreateClient();
+
+        // Deferred by the relay until its own expires_at passes, then failed.
+        var id = await EmailApi.SendAsync(client, new
+        {
+            from = "news@acme.test",
+            to = "alice@example.test",
+            subject = "Retry me",
+            text = "A hello that fails first.",
+            expires_at = DateTimeOffset.UtcNow.AddSeconds(4).ToString("O"),
+            tags = new[] { new { name = "campaign", value = "retry" } },
+        });
+        var failed = await platform.WithLogsAsync(() => EmailApi.WaitForFinalStateAsync(client, id, Bounded));
+        Assert.True(failed!["status"]!.GetValue<string>() == "failed", platform.Logs);
+        var failedAttempt = failed["recipients"]!.AsArray().Single()!["attempts"]!.GetValue<int>();
+
+        relay.RcptReplies.Clear();
+        var run = await PostAsync(client, new { filter = new { tag = new[] { "campaign:retry" }, status = "failed" } }, "retry");
+        Assert.Equal((1, 1), (run["emails"]!.GetValue<int>(), run["recipients"]!.GetValue<int>()));
+
+        var delivered = await platform.WithLogsAsync(() => Eventually.GetAsync(
+            () => EmailApi.GetAsync(client, id), e => e?["status"]?.GetValue<string>() == "delivered", Bounded, "the retried email delivered"));
+        var alice = delivered!["recipients"]!.AsArray().Single()!;
+        Assert.Equal("delivered", alice["status"]!.GetValue<string>());
+        Assert.True(alice["attempts"]!.GetValue<int>() > failedAttempt, delivered.ToJsonString());
+        Assert.Equal("delivered", delivered["last_event"]!.GetValue<string>());
+        Assert.Single(relay.Received);
+    }
+
+    private static async Task<JsonNode> PostAsync(HttpClient client, object body, string operation = "cancel")
+    {
+        using var response = await client.PostAsJsonAsync(new Uri($"/v1/bulk/{operation}", UriKind.Relative), body);
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.OK, $"{(int)response.StatusCode}: {text}");
         return JsonNode.Parse(text)!;

@@ -108,15 +108,18 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
 
     /// <summary>
     /// Whether an event in <paramref name="state"/> from <paramref name="attempt"/> may replace what the recipient
-    /// shows: nothing replaces a final state; a final state replaces any pending one, whatever its attempt (a
-    /// relay's 250 or 5xx is a fact even when it is reported late); otherwise a later attempt wins, and within
-    /// one attempt a state only advances.
+    /// shows: a final state replaces any pending one, whatever its attempt (a relay's 250 or 5xx is a fact even when
+    /// it is reported late); otherwise a later attempt wins, and within one attempt a state only advances. Nothing
+    /// replaces a final state, with one exception: <c>failed</c> gives way to a later attempt, since only an operator's
+    /// retry (<c>POST /v1/bulk/retry</c>) makes the workers try a failed recipient again, and they number that attempt
+    /// after the one that failed.
     /// </summary>
     internal static bool Supersedes(RecipientRecord recipient, EmailState state, int attempt) =>
-        !recipient.State.IsTerminal()
-        && (state.IsTerminal()
-            || attempt > recipient.Attempt
-            || (attempt == recipient.Attempt && state.Progress() > recipient.State.Progress()));
+        recipient.State.IsTerminal()
+            ? recipient.State == EmailState.Failed && attempt > recipient.Attempt
+            : state.IsTerminal()
+                || attempt > recipient.Attempt
+                || (attempt == recipient.Attempt && state.Progress() > recipient.State.Progress());
 
     private DateTime Now => clock.GetUtcNow().UtcDateTime;
 

@@ -1,6 +1,8 @@
+using EmailPlatform.Contracts;
 using EmailPlatform.Status.Recording;
 using EmailPlatform.Status.Storage;
 using EmailPlatform.Status.Tests.Support;
+using MassTransit;
 using Npgsql;
 
 namespace EmailPlatform.Status.Tests.Recording;
@@ -247,6 +249,32 @@ public sealed class StatusRecorderTests
         Assert.Equal((EmailState.Bounced, 550, "5.1.1", "User unknown"), (bob.State, bob.SmtpCode, bob.EnhancedCode, bob.SmtpText));
         Assert.Equal(
             ["email.accepted", "email.deferred", "email.delivered", "email.bounced"],
+            (await store.EventsAsync(emailId)).Select(e => e.Type));
+    }
+
+    [Fact]
+    public async Task FailedRecipientRetriedByAnOperatorShowsTheRetrysAttemptsButNotLateOnesOfTheFailedAttempt()
+    {
+        await using var store = await StatusStore.PostgresAsync();
+        var emailId = Guid.NewGuid();
+        await store.RecordAsync(TestEvents.Accepted(emailId, to: [Alice]));
+        await store.RecordAsync(new EmailFailed(NewId.NextGuid(), emailId, Alice, "relay-a", 9, null, "retry window expired", DateTimeOffset.UtcNow));
+        Assert.Equal(EmailState.Failed, (await store.EmailAsync(emailId)).State);
+
+        // POST /v1/bulk/retry: the workers try again from attempt 10. A late copy of attempt 9's deferral changes nothing.
+        await store.RecordAsync(TestEvents.Deferred(emailId, Alice, attempt: 9, nextAttemptAt: DateTimeOffset.UtcNow.AddMinutes(1)));
+        Assert.Equal(EmailState.Failed, (await store.EmailAsync(emailId)).State);
+        await store.RecordAsync(TestEvents.Deferred(emailId, Alice, attempt: 10, nextAttemptAt: DateTimeOffset.UtcNow.AddMinutes(1)));
+        Assert.Equal(EmailState.Deferred, (await store.EmailAsync(emailId)).State);
+        await store.RecordAsync(TestEvents.Delivered(emailId, Alice, attempt: 11));
+
+        var email = await store.EmailAsync(emailId);
+        Assert.Equal(EmailState.Delivered, email.State);
+        var alice = Assert.Single(email.Recipients);
+        Assert.Equal((EmailState.Delivered, 11, 250), (alice.State, alice.Attempt, alice.SmtpCode));
+        Assert.Null(alice.Reason);
+        Assert.Equal(
+            ["email.accepted", "email.failed", "email.deferred", "email.deferred", "email.delivered"],
             (await store.EventsAsync(emailId)).Select(e => e.Type));
     }
 

@@ -9,7 +9,8 @@ public sealed class SupersedesTests
     [Theory]
     [InlineData(EmailState.Delivered)]
     [InlineData(EmailState.Bounced)]
-    [InlineData(EmailState.Failed)]
+    [InlineData(EmailState.Suppressed)]
+    [InlineData(EmailState.Canceled)]
     public void TerminalRecipientNeverChangesEvenForALaterAttempt(EmailState terminal)
     {
         var recipient = Recipient(terminal, attempt: 1);
@@ -17,6 +18,21 @@ public sealed class SupersedesTests
         Assert.False(StatusRecorder.Supersedes(recipient, EmailState.Deferred, 2));
         Assert.False(StatusRecorder.Supersedes(recipient, EmailState.Delivered, 2));
         Assert.False(StatusRecorder.Supersedes(recipient, EmailState.Bounced, 1));
+    }
+
+    [Fact]
+    public void FailedRecipientGivesWayOnlyToTheAttemptsOfARetry()
+    {
+        var failed = Recipient(EmailState.Failed, attempt: 9);
+
+        // The operator's retry (POST /v1/bulk/retry): the workers go on from attempt 10.
+        Assert.True(StatusRecorder.Supersedes(failed, EmailState.Deferred, 10));
+        Assert.True(StatusRecorder.Supersedes(failed, EmailState.Delivered, 10));
+
+        // Anything from the attempt that failed, or before it, is late.
+        Assert.False(StatusRecorder.Supersedes(failed, EmailState.Deferred, 9));
+        Assert.False(StatusRecorder.Supersedes(failed, EmailState.Delivered, 9));
+        Assert.False(StatusRecorder.Supersedes(failed, EmailState.Deferred, 3));
     }
 
     [Fact]
