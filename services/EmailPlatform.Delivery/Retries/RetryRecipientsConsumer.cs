@@ -1,4 +1,5 @@
 using EmailPlatform.Contracts;
+using EmailPlatform.ServiceDefaults.Messaging;
 using MassTransit;
 
 namespace EmailPlatform.Delivery.Retries;
@@ -12,14 +13,21 @@ internal sealed class RetryRecipientsConsumer(RecipientRetries retries) : IConsu
 /// <summary>
 /// The <c>retry-recipients</c> endpoint subscribes to published <see cref="RetryRecipients"/>, so the status service
 /// may publish it (or send it to <c>exchange:retry-recipients</c>); one replica carries each command out. A store
-/// conflict with a worker recording an outcome for the same recipient at that moment is retried from scratch.
+/// conflict with a worker recording an outcome for the same recipient at that moment is retried from scratch; a store
+/// outage is waited for (<see cref="StoreOutageRetry"/>).
 /// </summary>
 internal sealed class RetryRecipientsConsumerDefinition : ConsumerDefinition<RetryRecipientsConsumer>
 {
     protected override void ConfigureConsumer(
         IReceiveEndpointConfigurator endpointConfigurator,
         IConsumerConfigurator<RetryRecipientsConsumer> consumerConfigurator,
-        IRegistrationContext context) =>
-        endpointConfigurator.UseMessageRetry(retry => retry.Intervals(
-            TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(15)));
+        IRegistrationContext context)
+    {
+        endpointConfigurator.UseStoreOutageRetry();
+        endpointConfigurator.UseMessageRetry(retry =>
+        {
+            retry.Intervals(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(15));
+            retry.IgnoreOutages();
+        });
+    }
 }

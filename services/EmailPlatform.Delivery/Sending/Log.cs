@@ -28,4 +28,8 @@ internal static partial class Log
     [LoggerMessage(1006, LogLevel.Error,
         "The content of email {EmailId} is no longer in the content store; its unsent recipients are marked failed")]
     public static partial void ContentGone(ILogger logger, Guid emailId);
+
+    [LoggerMessage(1007, LogLevel.Error,
+        "Email {EmailId} waited for the store for as long as a message may be held and still could not reach it: the command goes back into its lane to wait again, no recipient is failed for it (the error queue keeps a copy, which is harmless to move back)")]
+    public static partial void StoreOutageOutlasted(ILogger logger, Guid emailId);
 }

@@ -15,10 +15,11 @@ namespace EmailPlatform.Delivery.Sending;
 /// </summary>
 /// <remarks>
 /// SMTP replies and transport faults are outcomes, recorded and published rather than thrown, so the retry here is
-/// for unexpected errors: a store conflict with a concurrent claim, a store or broker hiccup, a failed publish after
-/// the outcome was recorded (the retry re-publishes the recorded outcome and sends nothing). A few short tries, then
-/// the message faults to the lane's error queue and <see cref="SendEmailFaultConsumer"/> fails its unfinished
-/// recipients. Malformed input is not retried at all.
+/// for unexpected errors: a store conflict with a concurrent claim, a broker hiccup, a failed publish after the outcome
+/// was recorded (the retry re-publishes the recorded outcome and sends nothing). A few short tries, then the message
+/// faults to the lane's error queue and <see cref="SendEmailFaultConsumer"/> fails its unfinished recipients. Malformed
+/// input is not retried at all. A store that cannot be reached is waited for instead, for about
+/// <see cref="StoreOutageRetry.Span"/> (<see cref="StoreOutageRetry"/>): no recipient fails because the store was down.
 /// </remarks>
 internal sealed class SendEmailConsumerDefinition<TLane> : ConsumerDefinition<SendEmailConsumer<TLane>>
     where TLane : IDeliveryLane
@@ -45,9 +46,11 @@ internal sealed class SendEmailConsumerDefinition<TLane> : ConsumerDefinition<Se
         IConsumerConfigurator<SendEmailConsumer<TLane>> consumerConfigurator,
         IRegistrationContext context)
     {
+        endpointConfigurator.UseStoreOutageRetry();
         endpointConfigurator.UseMessageRetry(retry =>
         {
             retry.Intervals(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5));
+            retry.IgnoreOutages();
             retry.Ignore<ParseException>();
             retry.Ignore<FormatException>();
             retry.Ignore<ArgumentException>();

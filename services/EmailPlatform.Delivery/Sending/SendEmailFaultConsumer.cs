@@ -2,6 +2,8 @@ using EmailPlatform.Contracts;
 using EmailPlatform.Delivery.Claims;
 using EmailPlatform.Delivery.Relays;
 using EmailPlatform.Delivery.Storage;
+using EmailPlatform.ServiceDefaults.Messaging;
+using EmailPlatform.ServiceDefaults.Storage;
 using MassTransit;
 using Microsoft.Extensions.Options;
 
@@ -10,7 +12,9 @@ namespace EmailPlatform.Delivery.Sending;
 /// <summary>
 /// The never-stuck rule: a <see cref="SendEmail"/> that faulted (malformed, or an unexpected error that outlived
 /// its retries) still goes to the error queue for a person to look at, and its recipients without an outcome end
-/// <c>failed</c> with a reason, so the status API never shows them <c>queued</c> forever.
+/// <c>failed</c> with a reason, so the status API never shows them <c>queued</c> forever. Except when it faulted only
+/// because the store stayed out of reach for all of <see cref="StoreOutageRetry.Span"/>: nothing was decided, so
+/// nothing fails; the command goes back into its lane to wait for the store again.
 /// </summary>
 internal sealed class SendEmailFaultConsumer(
     DeliveryLedger ledger, DeliveryMetrics metrics, IOptions<DeliveryOptions> options, ILogger<SendEmailFaultConsumer> logger) : IConsumer<Fault<SendEmail>>
@@ -18,6 +22,14 @@ internal sealed class SendEmailFaultConsumer(
     public async Task Consume(ConsumeContext<Fault<SendEmail>> context)
     {
         var email = context.Message.Message;
+        if (IsStoreOutage(context.Message.Exceptions))
+        {
+            await PublishDeadline.RunAsync(options.Value.PublishTimeout, context.CancellationToken,
+                token => DeliveryLanes.SendAsync(context, email, token));
+            Log.StoreOutageOutlasted(logger, email.EmailId);
+            return;
+        }
+
         var malformed = IsMalformed(context.Message.Exceptions);
         var reason = malformed
             ? "The message is malformed and cannot be sent."
@@ -44,6 +56,9 @@ internal sealed class SendEmailFaultConsumer(
     /// Whether the command itself is bad (it would fail the same way every time). The public reason says only what
     /// kind of failure it was, never the exception's text (that stays in the error queue and logs).
     /// </summary>
+    internal static bool IsStoreOutage(IEnumerable<ExceptionInfo> exceptions) =>
+        exceptions.Select(e => e.ExceptionType).Any(t => t.EndsWith(nameof(StoreUnavailableException), StringComparison.Ordinal));
+
     internal static bool IsMalformed(IEnumerable<ExceptionInfo> exceptions) =>
         exceptions.Select(e => e.ExceptionType).Any(t => t.EndsWith(nameof(FormatException), StringComparison.Ordinal)
             || t.EndsWith("ParseException", StringComparison.Ordinal)

@@ -1,3 +1,4 @@
+using EmailPlatform.ServiceDefaults.Messaging;
 using MassTransit;
 
 namespace EmailPlatform.Delivery.Sending;
@@ -8,7 +9,13 @@ internal sealed class SendEmailFaultConsumerDefinition : ConsumerDefinition<Send
     protected override void ConfigureConsumer(
         IReceiveEndpointConfigurator endpointConfigurator,
         IConsumerConfigurator<SendEmailFaultConsumer> consumerConfigurator,
-        IRegistrationContext context) =>
-        endpointConfigurator.UseMessageRetry(retry => retry.Intervals(
-            TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(15)));
+        IRegistrationContext context)
+    {
+        endpointConfigurator.UseStoreOutageRetry();
+        endpointConfigurator.UseMessageRetry(retry =>
+        {
+            retry.Intervals(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(15));
+            retry.IgnoreOutages();
+        });
+    }
 }

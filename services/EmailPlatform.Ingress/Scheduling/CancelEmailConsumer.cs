@@ -1,4 +1,5 @@
 using EmailPlatform.Contracts;
+using EmailPlatform.ServiceDefaults.Messaging;
 using MassTransit;
 
 namespace EmailPlatform.Ingress.Scheduling;
@@ -18,8 +19,9 @@ internal sealed class CancelEmailConsumer(UnsentEmails unsent, ILogger<CancelEma
 }
 
 /// <summary>
-/// The <c>cancel-email</c> endpoint: a few cancels at a time (each locks one email's outbox rows), and store
-/// outages retried briefly in place before the message faults to the error queue.
+/// The <c>cancel-email</c> endpoint: a few cancels at a time (each locks one email's outbox rows); other errors are
+/// retried briefly in place before the message faults to the error queue, store outages for longer
+/// (<see cref="StoreOutageRetry"/>).
 /// </summary>
 internal sealed class CancelEmailConsumerDefinition : ConsumerDefinition<CancelEmailConsumer>
 {
@@ -27,6 +29,13 @@ internal sealed class CancelEmailConsumerDefinition : ConsumerDefinition<CancelE
 
     protected override void ConfigureConsumer(
         IReceiveEndpointConfigurator endpointConfigurator, IConsumerConfigurator<CancelEmailConsumer> consumerConfigurator,
-        IRegistrationContext context) =>
-        endpointConfigurator.UseMessageRetry(r => r.Exponential(5, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(200)));
+        IRegistrationContext context)
+    {
+        endpointConfigurator.UseStoreOutageRetry();
+        endpointConfigurator.UseMessageRetry(r =>
+        {
+            r.Exponential(5, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(200));
+            r.IgnoreOutages();
+        });
+    }
 }

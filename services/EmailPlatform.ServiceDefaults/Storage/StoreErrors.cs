@@ -19,6 +19,7 @@ public static class StoreErrors
     /// <summary>The store could not be reached or did not answer in time: worth retrying later, not a bug.</summary>
     public static bool IsUnavailable(Exception exception) => exception switch
     {
+        StoreUnavailableException => true,
         PostgresException postgres => postgres.SqlState.StartsWith("08", StringComparison.Ordinal)   // connection exception
             || postgres.SqlState.StartsWith("57P", StringComparison.Ordinal)                         // shutdown, cannot connect now
             || postgres.SqlState == PostgresErrorCodes.TooManyConnections,

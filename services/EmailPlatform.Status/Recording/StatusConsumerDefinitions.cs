@@ -1,3 +1,4 @@
+using EmailPlatform.ServiceDefaults.Messaging;
 using MassTransit;
 using Microsoft.Extensions.Options;
 
@@ -6,9 +7,10 @@ namespace EmailPlatform.Status.Recording;
 /// <summary>
 /// Endpoint policy shared by the status consumers. Many messages are taken at once (each waits for the commit of the
 /// batch it joined in <see cref="StatusEventWriter"/>), and the broker's prefetch matches, so a batch can fill while
-/// the previous one commits. A failed write is retried with jittered exponential back-off, which also rides out short
-/// store outages, except an event the store refuses outright (<see cref="StatusEventWriter.IsBadEvent"/>); what still
-/// fails goes to the error queue as a fault, never acknowledged and lost.
+/// the previous one commits. A failed write is retried with jittered exponential back-off, except an event the store
+/// refuses outright (<see cref="StatusEventWriter.IsBadEvent"/>); a store that cannot be reached is waited for, for about
+/// <see cref="StoreOutageRetry.Span"/> (<see cref="StoreOutageRetry"/>); what still fails goes to the error queue as a
+/// fault, never acknowledged and lost.
 /// </summary>
 internal static class StatusEndpointPolicy
 {
@@ -16,10 +18,12 @@ internal static class StatusEndpointPolicy
     {
         endpoint.ConcurrentMessageLimit = options.ConcurrentMessageLimit;
         endpoint.PrefetchCount = options.ConcurrentMessageLimit;
+        endpoint.UseStoreOutageRetry();
         endpoint.UseMessageRetry(r =>
         {
             r.Exponential(10, TimeSpan.FromMilliseconds(20), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100));
             r.Handle<Exception>(ex => !StatusEventWriter.IsBadEvent(ex));
+            r.IgnoreOutages();
         });
     }
 }

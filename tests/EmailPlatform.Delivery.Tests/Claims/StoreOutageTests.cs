@@ -8,11 +8,43 @@ using Npgsql;
 namespace EmailPlatform.Delivery.Tests.Claims;
 
 /// <summary>
-/// The store goes away between the relay's 250 and the record of it: the worker keeps trying the record in place while
+/// The store goes away. Between the relay's 250 and the record of it, the worker keeps trying the record in place while
 /// its claim holds, so the outcome is recorded once the store is back and the message is not sent a second time.
+/// Before the claim, the message waits for the store (StoreOutageRetry) instead of faulting and failing its recipients.
 /// </summary>
 public sealed class StoreOutageTests
 {
+    [Fact]
+    public async Task EmailsArrivingWhileTheStoreIsDownWaitForItAndAreDeliveredOnceNoneFailed()
+    {
+        var admin = new NpgsqlConnectionStringBuilder(TestInfrastructure.PostgresAdmin);
+        await using var store = new StoreOutageProxy(admin.Host!, admin.Port);
+        await using var relay = await ScriptedSmtpServer.StartAsync();
+        await using var host = await DeliveryHost.StartAsync(relay.Port, TestStore.Postgres, new Dictionary<string, string?>
+        {
+            ["Delivery:RetryPollInterval"] = "00:00:01",
+        }, routeStore: store.Route);
+        var emails = Enumerable.Range(0, 3).Select(_ => TestEmails.Create()).ToList();
+
+        store.Cut();
+        foreach (var email in emails)
+        {
+            await host.SendAsync(email);
+        }
+
+        // Longer than the consumer's own retries (200 ms, 1 s, 5 s) and the fault consumer's first ones after them: the
+        // emails used to fault here, and their recipients were failed once the store answered again.
+        await Task.Delay(TimeSpan.FromSeconds(15));
+        Assert.Empty(host.Published<EmailFailed>());
+        Assert.Empty(relay.Received);
+        store.Restore();
+
+        var delivered = await host.WaitForAsync<EmailDelivered>(d => d.Count >= emails.Count, "the three deliveries", seconds: 120);
+        Assert.Equal(emails.Select(e => e.EmailId).Order(), delivered.Select(d => d.EmailId).Order());
+        Assert.Empty(host.Published<EmailFailed>());
+        Assert.Equal(emails.Count, relay.Received.Count);
+    }
+
     [Fact]
     public async Task OutcomeTheStoreMissedIsRecordedWhenItIsBackAndTheEmailIsNotSentAgain()
     {

@@ -2,6 +2,7 @@ using EmailPlatform.Contracts;
 using EmailPlatform.Delivery.Lanes;
 using EmailPlatform.Delivery.Sending;
 using EmailPlatform.Delivery.Tests.Support;
+using EmailPlatform.ServiceDefaults.Storage;
 using EmailPlatform.Testing;
 using MassTransit;
 using MassTransit.Testing;
@@ -57,6 +58,22 @@ public sealed class SendEmailConsumerTests : IAsyncLifetime
         Assert.Equal("The message is malformed and cannot be sent.", failed[0].Reason);
         Assert.False(await harness.Published.Any<EmailDelivered>());
         Assert.Empty(_relay.Received);
+    }
+
+    [Fact]
+    public async Task CommandThatFaultedOnlyBecauseTheStoreStayedDownGoesBackIntoItsLaneAndNothingFails()
+    {
+        var email = TestEmails.Create();
+        await using var host = await DeliveryHost.StartAsync(_relay.Port);
+
+        // What the lane's endpoint publishes once StoreOutageRetry gives up (after about 23 minutes of outage).
+        await host.Harness.Bus.Publish<Fault<SendEmail>>(new MassTransit.Events.FaultEvent<SendEmail>(
+            email, NewId.NextGuid(), MassTransit.Metadata.HostMetadataCache.Host, new StoreUnavailableException(new TimeoutException("The store did not answer.")), []));
+
+        var delivered = await host.WaitForAsync<EmailDelivered>(d => d.Count >= 1, "the command, back in its lane, delivered");
+        Assert.Equal((email.EmailId, 1), (Assert.Single(delivered).EmailId, delivered[0].Attempt));
+        Assert.Empty(host.Published<EmailFailed>());
+        Assert.Single(_relay.Received);
     }
 
     [Fact]
