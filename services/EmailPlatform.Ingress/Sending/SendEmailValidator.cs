@@ -53,6 +53,9 @@ internal static partial class SendEmailValidator
             errors.Missing("html", "Either html or text is required.");
         }
 
+        errors.NoNul("html", request.Html);
+        errors.NoNul("text", request.Text);
+
         CheckHeaders(errors, request.Headers);
         var attachments = AttachmentReader.Read(errors, request.Attachments);
         CheckTags(errors, request.Tags);
@@ -173,6 +176,10 @@ internal static partial class SendEmailValidator
             {
                 errors.Add($"metadata.{key}", "A metadata value must be a string.");
             }
+            else
+            {
+                errors.NoNul($"metadata.{key}", value);
+            }
         }
     }
 
@@ -245,6 +252,18 @@ internal static partial class SendEmailValidator
             }
 
             return true;
+        }
+
+        /// <summary>
+        /// Refuses NUL (U+0000) in free text (bodies, metadata values), where other control characters such as line breaks
+        /// and tabs belong: no email may contain it (RFC 5322), and PostgreSQL cannot store it in text.
+        /// </summary>
+        public void NoNul(string field, string? value)
+        {
+            if (value is not null && value.Contains('\0', StringComparison.Ordinal))
+            {
+                Add(field, $"The {field} field must not contain NUL (U+0000).");
+            }
         }
 
         public Dictionary<string, string[]> ToDictionary() => _errors.ToDictionary(e => e.Key, e => e.Value.ToArray(), StringComparer.Ordinal);

@@ -121,6 +121,12 @@ internal sealed class TemplateRenderer : IDisposable
             errors["template"] = ["The template did not finish rendering within its limits: a loop runs too long or blocks nest too deeply."];
             return new RenderOutcome(null, errors);
         }
+        catch (ArithmeticException)
+        {
+            // The sender's variables reach Fluid's arithmetic filters: divided_by or modulo 0, times or plus past decimal's range.
+            errors["template"] = [$"The template's arithmetic fails with these variables (a division by zero or a number out of range); check {field}."];
+            return new RenderOutcome(null, errors);
+        }
     }
 
     private CompiledVersion Compile(TemplateVersionRecord version) =>

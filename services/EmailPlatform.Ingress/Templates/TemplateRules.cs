@@ -37,6 +37,14 @@ internal static partial class TemplateRules
             errors["html"] = ["Either html or text is required."];
         }
 
+        foreach (var (field, source) in new[] { ("subject", request.Subject), ("html", request.Html), ("text", request.Text) })
+        {
+            if (source is not null && source.Contains('\0', StringComparison.Ordinal) && !errors.ContainsKey(field))
+            {
+                errors[field] = [$"The {field} field must not contain NUL (U+0000)."];
+            }
+        }
+
         CheckLiquid(errors, "subject", request.Subject);
         CheckLiquid(errors, "html", request.Html);
         CheckLiquid(errors, "text", request.Text);

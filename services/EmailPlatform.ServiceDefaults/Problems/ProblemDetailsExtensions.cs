@@ -18,6 +18,7 @@ internal static class ProblemDetailsExtensions
         });
 
         services.AddExceptionHandler<StoreUnavailableHandler>();
+        services.AddExceptionHandler<UnstorableTextHandler>();
 
         // Registered after the framework's writer, so it is only the fallback for clients that do not accept JSON.
         services.AddSingleton<IProblemDetailsWriter, JsonProblemDetailsWriter>();

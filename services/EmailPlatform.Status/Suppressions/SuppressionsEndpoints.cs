@@ -1,5 +1,6 @@
 using EmailPlatform.ServiceDefaults.Authentication;
 using EmailPlatform.ServiceDefaults.Problems;
+using EmailPlatform.ServiceDefaults.Storage;
 using EmailPlatform.Status.Storage;
 using EmailPlatform.Status.Webhooks;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -89,9 +90,9 @@ public static class SuppressionsEndpoints
             return ApiProblems.Validation(errors);
         }
 
-        var suppression = await UpsertAsync(db, address, request.Reason!, request.ExpiresAt, SuppressionSources.Api, clock.GetUtcNow().UtcDateTime, cancellationToken);
-        await db.SaveChangesAsync(cancellationToken);
-        return TypedResults.Ok(SuppressionResponse.Create(suppression));
+        var item = new ImportSuppressionItem(address, request.Reason, request.ExpiresAt);
+        var stored = await UpsertAsync(db, [item], SuppressionSources.Api, clock.GetUtcNow().UtcDateTime, cancellationToken);
+        return TypedResults.Ok(SuppressionResponse.Create(stored[0]));
     }
 
     internal static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string address, StatusDbContext db, CancellationToken cancellationToken)
@@ -102,7 +103,7 @@ public static class SuppressionsEndpoints
     }
 
     internal static async Task<Results<Ok<ImportResponse>, ValidationProblem>> ImportAsync(
-        List<ImportSuppressionItem> items, StatusDbContext db, TimeProvider clock, CancellationToken cancellationToken)
+        List<ImportSuppressionItem?> items, StatusDbContext db, TimeProvider clock, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
         if (items.Count > MaxImport)
@@ -112,7 +113,13 @@ public static class SuppressionsEndpoints
 
         for (var i = 0; i < items.Count && errors.Count < 20; i++)
         {
-            foreach (var (field, messages) in Validate(items[i].Email, items[i].Reason ?? "imported", "reason"))
+            if (items[i] is not { } item)
+            {
+                errors[$"[{i}]"] = ["Each item is an object: {\"email\": …, \"reason\": …, \"expires_at\": …}."];
+                continue;
+            }
+
+            foreach (var (field, messages) in Validate(item.Email, item.Reason ?? "imported", "reason"))
             {
                 errors[$"[{i}].{(field == "address" ? "email" : field)}"] = messages;
             }
@@ -123,50 +130,68 @@ public static class SuppressionsEndpoints
             return ApiProblems.Validation(errors);
         }
 
-        var now = clock.GetUtcNow().UtcDateTime;
-        foreach (var item in items.DistinctBy(i => i.Email!.Trim().ToLowerInvariant()))
-        {
-            await UpsertAsync(db, item.Email!, item.Reason ?? "Imported.", item.ExpiresAt, SuppressionSources.Import, now, cancellationToken);
-        }
-
-        await db.SaveChangesAsync(cancellationToken);
+        var unique = items.Select(i => i!).DistinctBy(i => Key(i.Email!)).ToList();
+        await UpsertAsync(db, unique, SuppressionSources.Import, clock.GetUtcNow().UtcDateTime, cancellationToken);
         return TypedResults.Ok(new ImportResponse("import", items.Count));
     }
 
-    private static async Task<SuppressionRecord> UpsertAsync(
-        StatusDbContext db, string address, string reason, DateTimeOffset? expiresAt, string source, DateTime now, CancellationToken cancellationToken)
+    /// <summary>
+    /// Adds or replaces the suppressions of distinct addresses in one save, reading the existing ones in one query. Another
+    /// writer (a concurrent PUT or import, a hard bounce) may insert one of the addresses in between: that save fails on
+    /// the key, changes nothing, and is made again over what is there now.
+    /// </summary>
+    private static async Task<List<SuppressionRecord>> UpsertAsync(
+        StatusDbContext db, IReadOnlyList<ImportSuppressionItem> items, string source, DateTime now, CancellationToken cancellationToken)
     {
-        var key = address.Trim().ToLowerInvariant();
-        var suppression = db.Suppressions.Local.FirstOrDefault(s => s.Address == key)
-            ?? await db.Suppressions.SingleOrDefaultAsync(s => s.Address == key, cancellationToken);
-        if (suppression is null)
+        var keys = items.Select(i => Key(i.Email!)).ToList();
+        for (var attempt = 1; ; attempt++)
         {
-            suppression = new SuppressionRecord { Address = key, Reason = reason, Source = source, CreatedAt = now };
-            db.Suppressions.Add(suppression);
-        }
+            var existing = await db.Suppressions.Where(s => keys.Contains(s.Address)).ToDictionaryAsync(s => s.Address, cancellationToken);
+            var stored = new List<SuppressionRecord>(items.Count);
+            foreach (var (item, key) in items.Zip(keys))
+            {
+                if (!existing.TryGetValue(key, out var suppression))
+                {
+                    suppression = new SuppressionRecord { Address = key, Reason = "", Source = source, CreatedAt = now };
+                    db.Suppressions.Add(suppression);
+                }
 
-        suppression.Reason = reason;
-        suppression.Source = source;
-        suppression.SourceEventId = null;
-        suppression.SourceEmailId = null;
-        suppression.EnhancedCode = null;
-        suppression.ExpiresAt = expiresAt?.UtcDateTime;
-        suppression.UpdatedAt = now;
-        return suppression;
+                suppression.Reason = item.Reason ?? "Imported.";
+                suppression.Source = source;
+                suppression.SourceEventId = null;
+                suppression.SourceEmailId = null;
+                suppression.EnhancedCode = null;
+                suppression.ExpiresAt = item.ExpiresAt?.UtcDateTime;
+                suppression.UpdatedAt = now;
+                stored.Add(suppression);
+            }
+
+            try
+            {
+                await db.SaveChangesAsync(cancellationToken);
+                return stored;
+            }
+            catch (DbUpdateException ex) when (attempt < 3 && StoreErrors.IsUniqueViolation(ex))
+            {
+                db.ChangeTracker.Clear();
+            }
+        }
     }
+
+    private static string Key(string address) => address.Trim().ToLowerInvariant();
 
     private static Dictionary<string, string[]> Validate(string? address, string? reason, string reasonField)
     {
         var errors = new Dictionary<string, string[]>();
-        if (string.IsNullOrWhiteSpace(address) || address.Length > 320 || !MailboxAddress.TryParse(address.Trim(), out var parsed)
+        if (string.IsNullOrWhiteSpace(address) || address.Length > 320 || address.Any(char.IsControl) || !MailboxAddress.TryParse(address.Trim(), out var parsed)
             || parsed.Address != address.Trim() || !address.Contains('@', StringComparison.Ordinal))
         {
             errors["address"] = ["The address must be a plain email address (local@domain) of at most 320 characters."];
         }
 
-        if (string.IsNullOrWhiteSpace(reason) || reason.Length > 1000)
+        if (string.IsNullOrWhiteSpace(reason) || reason.Length > 1000 || reason.Contains('\0', StringComparison.Ordinal))
         {
-            errors[reasonField] = ["reason is required (at most 1000 characters)."];
+            errors[reasonField] = ["reason is required (at most 1000 characters, without NUL)."];
         }
 
         return errors;

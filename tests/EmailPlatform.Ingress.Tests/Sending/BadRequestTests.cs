@@ -55,6 +55,43 @@ public sealed class BadRequestTests
     }
 
     [Theory]
+    [InlineData("text", false)]
+    [InlineData("html", false)]
+    [InlineData("metadata", false)]
+    [InlineData("text", true)]
+    public async Task PostingNulInABodyOrAMetadataValueReturnsValidationErrorAndStoresNothing(string field, bool large)
+    {
+        // Large: the body goes to the content store instead of the outbox row; both used to fail in PostgreSQL (a 500,
+        // or a 202 the status service then could not record).
+        await using var app = await IngressApp.StartAsync();
+        var body = SendBodies.Json(b =>
+        {
+            if (field == "metadata")
+            {
+                b["metadata"] = new JsonObject { ["order"] = "A-1\u0000" };
+            }
+            else
+            {
+                b[field] = "Hello\u0000world";
+            }
+
+            if (large)
+            {
+                b["attachments"] = new JsonArray(new JsonObject
+                {
+                    ["filename"] = "big.bin",
+                    ["content"] = Convert.ToBase64String(new byte[300 * 1024]),
+                });
+            }
+        });
+
+        using var response = await app.PostEmailAsync(body.ToJsonString());
+
+        await ProblemAssert.IsValidationProblemAsync(response, "validation_error", field == "metadata" ? "metadata.order" : field);
+        Assert.Equal(0, await app.CountOutboxAsync());
+    }
+
+    [Theory]
     [InlineData("""{"from": "billing@acme.test", "to": """)]
     [InlineData("""{"from": 'billing@acme.test'}""")]
     [InlineData("not json at all")]

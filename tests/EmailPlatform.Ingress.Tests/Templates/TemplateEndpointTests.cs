@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using EmailPlatform.Ingress.Tests.Support;
+using EmailPlatform.Testing;
 
 namespace EmailPlatform.Ingress.Tests.Templates;
 
@@ -286,6 +287,50 @@ public sealed class TemplateEndpointTests
         var errors = problem.GetProperty("errors");
         Assert.Equal(["[1].template.id", "[2].template.variables.name"], errors.EnumerateObject().Select(e => e.Name).Order(StringComparer.Ordinal));
         Assert.Equal(0, await app.CountOutboxAsync());
+    }
+
+    [Fact]
+    public async Task TemplateArithmeticThatFailsWithTheSendersVariablesIsThatEmailsErrorNotA500()
+    {
+        await using var app = await IngressApp.StartAsync();
+        var perItem = Welcome();
+        perItem["alias"] = "per-item";
+        perItem["html"] = "<p>{{ credits | divided_by: vip_count }} credits each</p>";
+        perItem["variables"] = new JsonArray(
+            new JsonObject { ["name"] = "credits", ["type"] = "number", ["required"] = true },
+            new JsonObject { ["name"] = "vip_count", ["type"] = "number", ["required"] = true });
+        await CreatePublishedAsync(app, perItem);
+        using var client = app.CreateClient();
+
+        using var single = await app.PostEmailAsync(Templated("per-item", new JsonObject { ["credits"] = 10, ["vip_count"] = 0 }).ToJsonString());
+        var problem = await ProblemAssert.IsDetailedProblemAsync(single, HttpStatusCode.UnprocessableEntity, "invalid_template_variables");
+        Assert.True(problem.GetProperty("errors").TryGetProperty("template", out _), problem.ToString());
+
+        var body = new JsonArray(
+            Templated("per-item", new JsonObject { ["credits"] = 10, ["vip_count"] = 0 }),
+            Templated("per-item", new JsonObject { ["credits"] = 10, ["vip_count"] = 2 }));
+        using var batch = await IngressApp.PostJsonAsync(client, "/v1/emails/batch", body.ToJsonString(), ("x-batch-validation", "permissive"));
+        var text = await batch.Content.ReadAsStringAsync();
+        Assert.True(batch.StatusCode == HttpStatusCode.OK, text);
+        var json = JsonDocument.Parse(text).RootElement;
+        Assert.Single(json.GetProperty("data").EnumerateArray());
+        Assert.Equal(0, Assert.Single(json.GetProperty("errors").EnumerateArray()).GetProperty("index").GetInt32());
+        Assert.Equal(1, await app.CountOutboxAsync());
+    }
+
+    [Fact]
+    public async Task TemplateSourceWithNulIsRefusedAndNothingIsStored()
+    {
+        await using var app = await IngressApp.StartAsync();
+        using var client = app.CreateClient();
+        var template = Welcome();
+        template["html"] = "<p>Hello {{ name }}\u0000</p>";
+
+        using var response = await IngressApp.PostJsonAsync(client, "/v1/templates", template.ToJsonString());
+
+        await ProblemAssert.IsValidationProblemAsync(response, "validation_error", "html");
+        using var list = await client.GetAsync(new Uri("/v1/templates", UriKind.Relative));
+        Assert.Empty(JsonDocument.Parse(await list.Content.ReadAsStringAsync()).RootElement.GetProperty("data").EnumerateArray());
     }
 
     [Fact]

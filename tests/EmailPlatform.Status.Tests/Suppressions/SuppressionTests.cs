@@ -4,6 +4,7 @@ using System.Text.Json;
 using EmailPlatform.Contracts;
 using EmailPlatform.Status.Tests.Support;
 using EmailPlatform.Testing;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace EmailPlatform.Status.Tests.Suppressions;
@@ -84,6 +85,54 @@ public sealed class SuppressionTests
         await ProblemAssert.IsValidationProblemAsync(invalid, "validation_error", "address");
         using var badImport = await client.PostAsJsonAsync(new Uri("/v1/suppressions/import", UriKind.Relative), new object[] { new { email = "nope" } });
         await ProblemAssert.IsValidationProblemAsync(badImport, "validation_error", "[0].email");
+    }
+
+    [Fact]
+    public async Task BadSuppressionInputIsAProblemNeverA500AndChangesNothing()
+    {
+        await using var api = await StatusApi.StartAsync();
+        using var client = api.CreateClient();
+
+        using (var nullItem = await client.PostAsync(new Uri("/v1/suppressions/import", UriKind.Relative),
+            new StringContent("""[{"email": "ok@example.org"}, null]""", System.Text.Encoding.UTF8, "application/json")))
+        {
+            await ProblemAssert.IsValidationProblemAsync(nullItem, "validation_error", "[1]");
+        }
+
+        using (var nulReason = await client.PutAsJsonAsync(new Uri("/v1/suppressions/eve@example.org", UriKind.Relative), new { reason = "a\u0000b" }))
+        {
+            await ProblemAssert.IsValidationProblemAsync(nulReason, "validation_error", "reason");
+        }
+
+        // NUL reaching PostgreSQL in a search (in a path, the server refuses it first): the client's error, not a 500.
+        using (var search = await client.GetAsync(new Uri("/v1/suppressions?search=%00", UriKind.Relative)))
+        {
+            await ProblemAssert.IsDetailedProblemAsync(search, HttpStatusCode.BadRequest, "validation_error");
+        }
+
+        Assert.Equal(0, await api.WithStoreAsync(db => db.Suppressions.CountAsync()));
+    }
+
+    [Fact]
+    public async Task ConcurrentPutsOfTheSameNewAddressAllSucceedAndLeaveOneSuppression()
+    {
+        await using var api = await StatusApi.StartAsync();
+        using var client = api.CreateClient();
+
+        // Each PUT reads "absent" and inserts: all but one meet the key, and are made again as updates.
+        for (var round = 0; round < 5; round++)
+        {
+            var address = $"race{round}@example.org";
+            var responses = await Task.WhenAll(Enumerable.Range(0, 8).Select(i =>
+                client.PutAsJsonAsync(new Uri($"/v1/suppressions/{address}", UriKind.Relative), new { reason = $"writer {i}" })));
+            foreach (var response in responses)
+            {
+                Assert.True(response.StatusCode == HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
+                response.Dispose();
+            }
+        }
+
+        Assert.Equal(5, await api.WithStoreAsync(db => db.Suppressions.CountAsync()));
     }
 
     private static List<string?> Emails(JsonElement list) =>
