@@ -74,8 +74,10 @@ internal static class RawMessageReader
 
         foreach (var header in message.Headers)
         {
-            // Folding whitespace is legal in the raw header; what must not appear is a control character in the value.
-            if (SendEmailValidator.ContainsControl(header.Value.ReplaceLineEndings(" ").Replace('\t', ' ')))
+            // MimeKit's Value drops every CR and LF, and the message goes out as its raw bytes: the bytes are checked (a
+            // lone CR would start a new header line at many receivers), then the decoded text (NEL, LS, PS …).
+            if (!IsFoldedCleanly(header.RawValue)
+                || SendEmailValidator.ContainsControl(header.Value.Replace("\r\n", " ", StringComparison.Ordinal).Replace('\n', ' ').Replace('\t', ' ')))
             {
                 errors.Add("raw", $"The {header.Field} header contains control characters.");
             }
@@ -83,5 +85,38 @@ internal static class RawMessageReader
 
         message.Headers.RemoveAll(HeaderId.Bcc);
         return message;
+    }
+
+    /// <summary>
+    /// Whether a header's raw value holds no control byte but tab and line breaks, and every line break (CRLF, or a
+    /// lone LF in a message written with Unix line endings) either folds (a space or tab follows) or ends the header.
+    /// </summary>
+    internal static bool IsFoldedCleanly(ReadOnlySpan<byte> raw)
+    {
+        for (var i = 0; i < raw.Length; i++)
+        {
+            var b = raw[i];
+            if (b is (byte)'\r' or (byte)'\n')
+            {
+                var next = b == (byte)'\r' && i + 1 < raw.Length && raw[i + 1] == (byte)'\n' ? i + 2 : i + 1;
+                if (b == (byte)'\r' && next == i + 1)
+                {
+                    return false;
+                }
+
+                if (next < raw.Length && raw[next] is not ((byte)' ' or (byte)'\t'))
+                {
+                    return false;
+                }
+
+                i = next - 1;
+            }
+            else if ((b < 0x20 && b != (byte)'\t') || b == 0x7F)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 }

@@ -16,6 +16,9 @@ internal sealed record JsonBody<T>(T? Value, byte[] Raw, ProblemHttpResult? Prob
 /// </summary>
 internal static class JsonBody
 {
+    /// <summary>The most a request's declared <c>Content-Length</c> reserves before its bytes arrive.</summary>
+    private const int InitialBuffer = 256 * 1024;
+
     public static async Task<JsonBody<T>> ReadAsync<T>(HttpRequest request, CancellationToken cancellationToken)
         where T : class
     {
@@ -57,7 +60,8 @@ internal static class JsonBody
             return null;
         }
 
-        using var buffer = new MemoryStream(request.ContentLength is { } length ? (int)length : 4096);
+        // Sized by the declared length only up to a point: a client declaring 40 MB and sending nothing holds no 40 MB.
+        using var buffer = new MemoryStream(request.ContentLength is { } length ? (int)Math.Min(length, InitialBuffer) : 4096);
         var chunk = new byte[81920];
         int read;
         try

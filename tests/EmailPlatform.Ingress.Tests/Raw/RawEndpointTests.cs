@@ -83,6 +83,47 @@ public sealed class RawEndpointTests
     }
 
     [Theory]
+    [InlineData("From: billing@acme.test\r\nSubject: hi\rBcc: victim@example.test\r\nTo: alice@example.test\r\n\r\nbody")]
+    [InlineData("From: billing@acme.test\r\nSubject: hi\fthere\r\nTo: alice@example.test\r\n\r\nbody")]
+    [InlineData("From: billing@acme.test\r\nSubject: hi\u0085there\r\nTo: alice@example.test\r\n\r\nbody")]
+    [InlineData("From: billing@acme.test\r\nSubject: hi\u0000there\r\nTo: alice@example.test\r\n\r\nbody")]
+    public async Task RawHeaderWithALoneCrOrAnotherControlCharacterIsRefused(string raw)
+    {
+        await using var app = await IngressApp.StartAsync();
+        using var client = app.CreateClient();
+        var body = new JsonObject
+        {
+            ["raw"] = Convert.ToBase64String(Encoding.UTF8.GetBytes(raw)),
+            ["mail_from"] = "billing@acme.test",
+            ["rcpt_to"] = new JsonArray("alice@example.test"),
+        };
+
+        using var response = await IngressApp.PostJsonAsync(client, "/v1/emails/raw", body.ToJsonString());
+
+        await ProblemAssert.IsValidationProblemAsync(response, "validation_error", "raw");
+        Assert.Equal(0, await app.CountOutboxAsync());
+    }
+
+    [Theory]
+    [InlineData("From: billing@acme.test\r\nSubject: a long\r\n\tfolded subject\r\nTo: alice@example.test\r\n\r\nbody")]
+    [InlineData("From: billing@acme.test\nSubject: unix line\n endings, folded\nTo: alice@example.test\n\nbody")]
+    public async Task RawHeadersFoldedWithCrlfOrUnixLineEndingsAreAccepted(string raw)
+    {
+        await using var app = await IngressApp.StartAsync();
+        using var client = app.CreateClient();
+        var body = new JsonObject
+        {
+            ["raw"] = Convert.ToBase64String(Encoding.UTF8.GetBytes(raw)),
+            ["mail_from"] = "billing@acme.test",
+            ["rcpt_to"] = new JsonArray("alice@example.test"),
+        };
+
+        using var response = await IngressApp.PostJsonAsync(client, "/v1/emails/raw", body.ToJsonString());
+
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
+    }
+
+    [Theory]
     [InlineData("This is just some text, not a message.")]
     [InlineData("Subject: no sender\r\n\r\nbody")]
     [InlineData("From: \r\nTo: alice@example.test\r\n\r\nbody")]
