@@ -89,7 +89,7 @@ public static class StatusForwarding
         }
     }
 
-    /// <summary>The request, forwarded; or the 503 to answer when the status service cannot be reached.</summary>
+    /// <summary>The request, forwarded; or the problem to answer: 503 when the status service cannot be reached, 415 for a Content-Type that is not one.</summary>
     private static async Task<(HttpResponseMessage? Response, IResult? Unavailable)> SendAsync(
         HttpContext context, IHttpClientFactory clients, IOptions<AuthOptions> auth, CancellationToken cancellationToken)
     {
@@ -101,7 +101,13 @@ public static class StatusForwarding
             request.Content = new StreamContent(context.Request.Body);
             if (context.Request.ContentType is { } contentType)
             {
-                request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
+                if (!MediaTypeHeaderValue.TryParse(contentType, out var parsed))
+                {
+                    return (null, ApiProblems.Problem(StatusCodes.Status415UnsupportedMediaType, ApiProblems.UnsupportedMediaType,
+                        "Unsupported media type.", "The Content-Type header is not a media type; send the body as JSON with 'Content-Type: application/json'."));
+                }
+
+                request.Content.Headers.ContentType = parsed;
             }
         }
 
@@ -109,8 +115,11 @@ public static class StatusForwarding
         {
             return (await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken), null);
         }
-        catch (Exception ex) when (ex is HttpRequestException || (ex is TaskCanceledException && !cancellationToken.IsCancellationRequested))
+        catch (Exception ex) when (ex is HttpRequestException or Polly.ExecutionRejectedException
+            || (ex is TaskCanceledException && !cancellationToken.IsCancellationRequested))
         {
+            // Unreachable, timed out (the resilience handler's TimeoutRejectedException), or skipped while its circuit is
+            // open (BrokenCircuitException).
             context.Response.Headers.RetryAfter = "5";
             return (null, ApiProblems.Problem(StatusCodes.Status503ServiceUnavailable, ApiProblems.ServiceUnavailable,
                 "Service unavailable.", "The status service cannot be reached; retry in a few seconds."));

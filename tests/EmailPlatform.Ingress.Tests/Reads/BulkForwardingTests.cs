@@ -29,4 +29,44 @@ public sealed class BulkForwardingTests
         Assert.Equal(body, request.Body);
         Assert.Equal("Bearer " + app.ApiKey, request.Authorization);
     }
+
+    [Fact]
+    public async Task AStatusServiceFailingUntilItsCircuitOpensIsA503NeverA500()
+    {
+        // 502 from the stand-in: the ingress's own 500 would be told apart. POSTs are not retried, so the resilience
+        // handler's breaker sees every failure and opens after its minimum throughput (100 in 30 s).
+        using var status = new StatusStandIn(_ => (502, """{"title": "bad gateway"}"""));
+        await using var app = await IngressApp.StartAsync(settings: new Dictionary<string, string?> { ["Ingress:StatusUrl"] = status.Url });
+        using var admin = app.CreateClient();
+
+        var codes = new List<HttpStatusCode>();
+        for (var i = 0; i < 130; i++)
+        {
+            using var response = await admin.PostAsync(new Uri("/v1/bulk/retry", UriKind.Relative), new StringContent("{}", Encoding.UTF8, "application/json"));
+            codes.Add(response.StatusCode);
+            if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
+            {
+                await ProblemAssert.IsProblemAsync(response, HttpStatusCode.ServiceUnavailable, "service_unavailable");
+                Assert.True(response.Headers.RetryAfter is not null);
+            }
+        }
+
+        Assert.All(codes, c => Assert.True(c is HttpStatusCode.BadGateway or HttpStatusCode.ServiceUnavailable, c.ToString()));
+        Assert.Contains(HttpStatusCode.ServiceUnavailable, codes);
+    }
+
+    [Fact]
+    public async Task AForwardedBodyWhoseContentTypeIsNotAMediaTypeIs415()
+    {
+        using var status = new StatusStandIn(_ => (200, "{}"));
+        await using var app = await IngressApp.StartAsync(settings: new Dictionary<string, string?> { ["Ingress:StatusUrl"] = status.Url });
+        using var admin = app.CreateClient();
+        using var content = new ByteArrayContent(Encoding.UTF8.GetBytes("{}"));
+        content.Headers.TryAddWithoutValidation("Content-Type", "not a media type");
+
+        using var response = await admin.PostAsync(new Uri("/v1/bulk/retry", UriKind.Relative), content);
+
+        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnsupportedMediaType, "unsupported_media_type");
+        Assert.Empty(status.Requests);
+    }
 }
