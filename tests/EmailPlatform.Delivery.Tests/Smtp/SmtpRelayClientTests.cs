@@ -152,6 +152,26 @@ public sealed class SmtpRelayClientTests : IAsyncLifetime
         });
     }
 
+    [Theory]
+    [InlineData("554 5.7.1 Message rejected as spam", "Bounced", 554, "5.7.1")]
+    [InlineData("451-4.7.1 Try again later\r\n451 4.7.1 (greylisted)", "Deferred", 451, "4.7.1")]
+    public async Task RefusalOfTheFinalDotFollowedByAClosedConnectionIsTheRelaysRefusalNotAnUnknownOutcome(
+        string finalReply, string kind, int code, string enhancedCode)
+    {
+        // MailKit sends RSET after the refusal, which the closed connection fails: the relay's reply must still be the
+        // outcome, not a transport fault after the whole message went out (an unknown outcome, retried for days).
+        await using var relay = new ClosingAfterFinalDotRelay(finalReply);
+        var email = TestEmails.Create();
+
+        var outcomes = await TestRelays.Client().SendAsync(
+            TestRelays.Local(relay.Port), MimeMessageFactory.Create(email), email.Envelope, new SmtpAttempt(email.EmailId), CancellationToken.None);
+
+        var outcome = Assert.Single(outcomes);
+        Assert.Equal(1, relay.MessagesReceived);
+        Assert.Equal((kind, code, enhancedCode), (outcome.Kind.ToString(), outcome.Reply?.Code, outcome.Reply?.EnhancedCode));
+        Assert.DoesNotContain("Unknown outcome", outcome.Reason ?? "", StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task ReplyToTheFinalDotIsAwaitedForTheDataTimeoutNotTheCommandTimeout()
     {
