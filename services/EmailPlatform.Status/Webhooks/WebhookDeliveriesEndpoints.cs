@@ -1,3 +1,4 @@
+using System.Globalization;
 using EmailPlatform.ServiceDefaults.Problems;
 using EmailPlatform.Status.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -20,8 +21,12 @@ public static class WebhookDeliveriesEndpoints
         return webhooks;
     }
 
-    internal static async Task<Results<Ok<ListResponse<WebhookDeliveryResponse>>, ProblemHttpResult>> ListAsync(
-        string id, StatusDbContext db, CancellationToken cancellationToken, int? limit = null, string? status = null, DateTimeOffset? before = null)
+    /// <param name="before">
+    /// A delivery id (the last one of the previous page: newest first, deliveries made in the same instant, as a range
+    /// replay makes them, are neither skipped nor repeated), or a time (deliveries made before it).
+    /// </param>
+    internal static async Task<Results<Ok<ListResponse<WebhookDeliveryResponse>>, ProblemHttpResult, ValidationProblem>> ListAsync(
+        string id, StatusDbContext db, CancellationToken cancellationToken, int? limit = null, string? status = null, string? before = null)
     {
         if (await WebhooksEndpoints.FindAsync(db, id, cancellationToken) is not { } subscription)
         {
@@ -35,10 +40,25 @@ public static class WebhookDeliveriesEndpoints
             query = query.Where(d => d.Status == status);
         }
 
-        if (before is { } until)
+        if (Guid.TryParse(before, out var beforeId))
+        {
+            var from = await db.WebhookDeliveries.AsNoTracking().Where(d => d.Id == beforeId && d.SubscriptionId == subscription.Id)
+                .Select(d => (DateTime?)d.CreatedAt).SingleOrDefaultAsync(cancellationToken);
+            if (from is not { } createdAt)
+            {
+                return ApiProblems.Validation(new Dictionary<string, string[]> { ["before"] = [$"Webhook '{id}' has no delivery '{before}'."] });
+            }
+
+            query = query.Where(d => d.CreatedAt < createdAt || (d.CreatedAt == createdAt && d.Id.CompareTo(beforeId) < 0));
+        }
+        else if (DateTimeOffset.TryParse(before, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var until))
         {
             var untilUtc = until.UtcDateTime;
             query = query.Where(d => d.CreatedAt < untilUtc);
+        }
+        else if (before is not null)
+        {
+            return ApiProblems.Validation(new Dictionary<string, string[]> { ["before"] = ["before is a delivery id (the last one of the previous page) or an ISO 8601 time."] });
         }
 
         var page = await query.OrderByDescending(d => d.CreatedAt).ThenByDescending(d => d.Id).Take(take + 1).ToListAsync(cancellationToken);

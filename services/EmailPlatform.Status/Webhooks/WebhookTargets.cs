@@ -29,8 +29,9 @@ public static class WebhookTargets
         {
             addresses = await ResolveAsync(uri.IdnHost, cancellationToken);
         }
-        catch (SocketException)
+        catch (Exception ex) when (ex is SocketException or ArgumentException)
         {
+            // ArgumentException: a name DNS cannot even ask for (longer than 255 characters).
             return $"The host '{uri.Host}' does not resolve.";
         }
 

@@ -135,6 +135,10 @@ public static class WebhooksEndpoints
             {
                 errors["events"] = [$"events must list at least one of: {string.Join(", ", WebhookEventTypes.All)}."];
             }
+            else if (events.Any(e => e is null))
+            {
+                errors["events"] = [$"events must list event types, not null; use: {string.Join(", ", WebhookEventTypes.All)}."];
+            }
             else if (events.FirstOrDefault(e => !WebhookEventTypes.IsKnown(e)) is { } unknown)
             {
                 errors["events"] = [$"'{unknown}' is not an event type; use: {string.Join(", ", WebhookEventTypes.All)}."];

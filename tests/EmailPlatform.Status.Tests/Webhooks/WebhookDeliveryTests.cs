@@ -108,6 +108,24 @@ public sealed class WebhookDeliveryTests
 
         using var missing = await client.PostAsync(new Uri($"/v1/webhooks/{subscriptionId}/deliveries/{Guid.NewGuid()}/replay", UriKind.Relative), null);
         await ProblemAssert.IsProblemAsync(missing, HttpStatusCode.NotFound, "not_found");
+
+        // The log pages newest first, each page after the last id of the one before: the range replay made its two
+        // deliveries in one instant, and neither is skipped nor shown twice.
+        var paged = new List<Guid>();
+        string? pageBefore = null;
+        do
+        {
+            var page = await GetJsonAsync(client, $"/v1/webhooks/{subscriptionId}/deliveries?limit=2" + (pageBefore is null ? "" : $"&before={pageBefore}"));
+            var ids = page.GetProperty("data").EnumerateArray().Select(d => d.GetProperty("id").GetGuid()).ToList();
+            paged.AddRange(ids);
+            pageBefore = page.GetProperty("has_more").GetBoolean() ? ids[^1].ToString() : null;
+        }
+        while (pageBefore is not null && paged.Count < 20);
+
+        Assert.Equal(5, paged.Distinct().Count());
+        Assert.Equal(5, paged.Count);
+        using var unknownBefore = await client.GetAsync(new Uri($"/v1/webhooks/{subscriptionId}/deliveries?before={Guid.NewGuid()}", UriKind.Relative));
+        await ProblemAssert.IsValidationProblemAsync(unknownBefore, "validation_error", "before");
     }
 
     [Fact]

@@ -50,6 +50,10 @@ public sealed class WebhookSubscriptionTests
             using var response = await client.PostAsJsonAsync(new Uri("/v1/webhooks", UriKind.Relative), new { url, events = new[] { type } });
             await ProblemAssert.IsValidationProblemAsync(response, "validation_error", field);
         }
+
+        using var nullEvent = await client.PostAsJsonAsync(new Uri("/v1/webhooks", UriKind.Relative),
+            new { url = "https://93.184.215.14/hooks", events = new[] { "email.delivered", null } });
+        await ProblemAssert.IsValidationProblemAsync(nullEvent, "validation_error", "events");
     }
 
     [Fact]
