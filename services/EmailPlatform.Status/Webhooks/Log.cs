@@ -10,4 +10,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3103, Level = LogLevel.Debug, Message = "Webhook delivery {DeliveryId} for email {EmailId} attempt {Attempt}: {Outcome}")]
     public static partial void Attempted(ILogger logger, Guid deliveryId, Guid emailId, int attempt, string outcome);
+
+    [LoggerMessage(EventId = 3104, Level = LogLevel.Information, Message = "A webhook delivery of this round was deleted while it was sent; the round's attempts are saved one by one")]
+    public static partial void RoundSavedOneByOne(ILogger logger, Exception exception);
 }

@@ -82,10 +82,13 @@ public sealed class WebhookDispatcher(
             return 0;
         }
 
-        var deliveries = await db.WebhookDeliveries.Where(d => ids.Contains(d.Id)).ToListAsync(cancellationToken);
-        var subscriptionIds = deliveries.Select(d => d.SubscriptionId).Distinct().ToList();
+        var claimed = await db.WebhookDeliveries.Where(d => ids.Contains(d.Id)).ToListAsync(cancellationToken);
+        var subscriptionIds = claimed.Select(d => d.SubscriptionId).Distinct().ToList();
         var subscriptions = await db.WebhookSubscriptions.AsNoTracking()
             .Where(s => subscriptionIds.Contains(s.Id)).ToDictionaryAsync(s => s.Id, cancellationToken);
+
+        // A subscription deleted since the claim took its deliveries with it: nothing to send for them.
+        var deliveries = claimed.Where(d => subscriptions.ContainsKey(d.SubscriptionId)).ToList();
 
         var results = new ConcurrentDictionary<Guid, (WebhookAttemptResult Result, DateTime At)>();
         await Parallel.ForEachAsync(deliveries, new ParallelOptions { MaxDegreeOfParallelism = settings.MaxConcurrency, CancellationToken = cancellationToken },
@@ -103,9 +106,44 @@ public sealed class WebhookDispatcher(
             Log.Attempted(logger, delivery.Id, delivery.EmailId, delivery.Attempts, result.Succeeded ? "delivered" : result.Error ?? "failed");
         }
 
-        await db.SaveChangesAsync(cancellationToken);
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // A delivery of this round was deleted while it was sent (its subscription deleted, its recipient erased),
+            // and the round's one save failed with it: saved one by one, the others' attempts are kept rather than
+            // sent again once their lease lapses.
+            Log.RoundSavedOneByOne(logger, ex);
+            await SaveOneByOneAsync(deliveries, cancellationToken);
+        }
+
         await UpdateHealthAsync(db, deliveries, results, cancellationToken);
         return deliveries.Count;
+    }
+
+    private async Task SaveOneByOneAsync(List<WebhookDeliveryRecord> deliveries, CancellationToken cancellationToken)
+    {
+        foreach (var delivery in deliveries)
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<StatusDbContext>();
+            db.Entry(delivery).State = EntityState.Modified;
+            foreach (var attempt in delivery.Log)
+            {
+                db.Entry(attempt).State = EntityState.Added;
+            }
+
+            try
+            {
+                await db.SaveChangesAsync(cancellationToken);
+            }
+            catch (DbUpdateException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // This one is gone: there is nothing left to record its attempt on.
+            }
+        }
     }
 
     private static void Record(WebhookDeliveryRecord delivery, WebhookAttemptResult result, DateTime at, IReadOnlyList<TimeSpan> schedule)

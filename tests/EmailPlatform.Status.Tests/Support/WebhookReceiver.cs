@@ -26,6 +26,9 @@ internal sealed class WebhookReceiver : IAsyncDisposable
 
     public bool FailAll { get; set; }
 
+    /// <summary>Runs when a request has arrived, before it is answered.</summary>
+    public Func<Task>? BeforeAnswer { get; set; }
+
     public Uri Url { get; private set; } = null!;
 
     public IReadOnlyList<ReceivedWebhook> Succeeded => [.. Requests.Where(r => r.Answered == StatusCodes.Status200OK)];
@@ -43,6 +46,11 @@ internal sealed class WebhookReceiver : IAsyncDisposable
             using var reader = new StreamReader(request.Body);
             var body = await reader.ReadToEndAsync();
             var n = Interlocked.Increment(ref count);
+            if (receiver.BeforeAnswer is { } beforeAnswer)
+            {
+                await beforeAnswer();
+            }
+
             var status = receiver.FailAll || n <= receiver.FailFirst ? StatusCodes.Status500InternalServerError : StatusCodes.Status200OK;
             receiver.Requests.Enqueue(new ReceivedWebhook(
                 request.Headers["webhook-id"].ToString(), request.Headers["webhook-timestamp"].ToString(),

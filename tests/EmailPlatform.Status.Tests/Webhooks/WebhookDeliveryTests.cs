@@ -129,6 +129,34 @@ public sealed class WebhookDeliveryTests
     }
 
     [Fact]
+    public async Task SubscriptionDeletedWhileItsDeliveryIsSentDoesNotCostTheOtherSubscriptionsTheirRecordedAttempt()
+    {
+        await using var kept = await WebhookReceiver.StartAsync();
+        await using var deleted = await WebhookReceiver.StartAsync();
+        await using var api = await StatusApi.StartAsync(FastRetries());
+        using var client = api.CreateClient();
+        var (keptId, _) = await SubscribeAsync(client, kept.Url, "email.delivered");
+        var (deletedId, _) = await SubscribeAsync(client, deleted.Url, "email.delivered");
+        deleted.BeforeAnswer = async () =>
+        {
+            using var delete = await client.DeleteAsync(new Uri($"/v1/webhooks/{deletedId}", UriKind.Relative));
+            Assert.Equal(HttpStatusCode.NoContent, delete.StatusCode);
+        };
+        var emailId = Guid.NewGuid();
+
+        await api.RecordAsync(TestEvents.Accepted(emailId, to: [Alice]), TestEvents.Delivered(emailId, Alice));
+
+        // Both deliveries went in one round; the deleted one's row is gone when the round records its attempts.
+        var log = await Eventually.GetAsync(() => DeliveriesAsync(client, keptId),
+            l => l.GetProperty("data").EnumerateArray().Any(d => d.GetProperty("status").GetString() == "delivered"), TimeSpan.FromSeconds(15),
+            "the kept subscription's delivery recorded as delivered");
+        Assert.Equal(1, Assert.Single(log.GetProperty("data").EnumerateArray()).GetProperty("attempts").GetInt32());
+        Assert.Single(deleted.Requests);
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.Single(kept.Requests);
+    }
+
+    [Fact]
     public async Task SubscriptionFailingContinuouslyIsDisabledItsPendingDeliverySkippedAndAReplaySendsItAfterReEnabling()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
