@@ -193,7 +193,10 @@ internal sealed class EmailSender(
             }
             catch
             {
-                relays.Failed(relay);
+                // The relay client turns every refusal and transport fault of the relay into outcomes: what is thrown
+                // here is not the relay's doing (an address that does not parse, a store error renewing the claim), and
+                // must not open its breaker for everyone else's mail.
+                relays.Abandoned(relay);
                 throw;
             }
 

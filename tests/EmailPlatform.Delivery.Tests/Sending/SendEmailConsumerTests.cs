@@ -77,6 +77,23 @@ public sealed class SendEmailConsumerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CommandFaultingOnItsOwnEnvelopeDoesNotOpenTheRelaysBreakerForTheNextEmail()
+    {
+        // A breaker that opens at the first failure: a malformed envelope must not count as one of the relay's.
+        await using var host = await DeliveryHost.StartAsync(_relay.Port, settings: new Dictionary<string, string?> { ["Delivery:BreakerFailureThreshold"] = "1" });
+        var malformed = TestEmails.Create() with { Envelope = new Envelope("not an address", ["alice@example.com"]) };
+        await host.SendAsync(malformed);
+        await host.WaitForAsync<EmailFailed>(f => f.Count == 1, "the malformed command's failure");
+
+        var good = TestEmails.Create(to: ["bob@example.com"]);
+        await host.SendAsync(good);
+
+        var delivered = Assert.Single(await host.WaitForAsync<EmailDelivered>(d => d.Count == 1, "the next email delivered"));
+        Assert.Equal(good.EmailId, delivered.EmailId);
+        Assert.Empty(host.Published<EmailDeferred>());
+    }
+
+    [Fact]
     public async Task FaultedCommandMarksEveryEnvelopeRecipientFailedOnce()
     {
         var email = TestEmails.Create(to: ["alice@example.com", "ALICE@example.com"], bcc: ["bob@example.com"]) with
