@@ -41,6 +41,14 @@ public static class RecipientErasure
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
 
         var emailIds = await db.Recipients.Where(r => r.Address == key).Select(r => r.EmailId).ToListAsync(cancellationToken);
+        if (db.Database.IsNpgsql() && emailIds.Count > 0)
+        {
+            // As the recorder does, in the same order: a batch recording events of these emails meanwhile is waited for,
+            // and the emails are read after it, rather than overwritten and refused on their version (a 500).
+            var ordered = emailIds.Distinct().Order().ToArray();
+            await db.Database.ExecuteSqlAsync($"SELECT 1 FROM emails WHERE id = ANY({ordered}) ORDER BY id FOR UPDATE", cancellationToken);
+        }
+
         var emails = await db.Emails.Include(e => e.Recipients).Where(e => emailIds.Contains(e.Id)).ToListAsync(cancellationToken);
         foreach (var email in emails)
         {

@@ -1,11 +1,15 @@
 using System.Net;
 using System.Text.Json;
+using EmailPlatform.Status.Retention;
 using EmailPlatform.Status.Storage;
 using EmailPlatform.Status.Tests.Support;
 using EmailPlatform.Status.Webhooks;
 using EmailPlatform.Testing;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace EmailPlatform.Status.Tests.Retention;
 
@@ -49,6 +53,32 @@ public sealed class RetentionTests
         using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         Assert.Equal("delivered", json.RootElement.GetProperty("last_event").GetString());
         Assert.Equal(JsonValueKind.Null, json.RootElement.GetProperty("html").ValueKind);
+    }
+
+    [Fact]
+    public async Task ErasureWhileARecorderBatchHoldsTheEmailWaitsForItAndLosesNeither()
+    {
+        await using var store = await StatusStore.PostgresAsync();
+        var emailId = Guid.NewGuid();
+        const string Bob = "bob@example.com";
+        await store.RecordAsync(TestEvents.Accepted(emailId, to: [Alice, Bob]));
+
+        // The recorder has locked the email and holds its batch until another writer waits for it.
+        var hold = new HoldUntilAnotherWriterWaits(store.PostgresConnectionString!);
+        var recording = store.RecordAsync(TestEvents.Delivered(emailId, Bob), hold);
+        await hold.Holding.WaitAsync(TimeSpan.FromSeconds(60));
+        await using var db = store.NewContext();
+
+        var erasure = await RecipientErasure.EraseAsync(
+            Alice, new DefaultHttpContext(), db, TimeProvider.System, NullLogger<ErasureResponse>.Instance, CancellationToken.None);
+        await recording.WaitAsync(TimeSpan.FromSeconds(90));
+
+        var erased = Assert.IsType<Ok<ErasureResponse>>(erasure.Result);
+        Assert.Equal(1, erased.Value!.Emails);
+        var email = await store.EmailAsync(emailId);
+        Assert.DoesNotContain(email.Recipients, r => r.Address == Alice);
+        Assert.Equal(EmailState.Delivered, email.Recipients.Single(r => r.Address == Bob).State);
+        Assert.Contains(await store.EventsAsync(emailId), e => e.Recipient == Bob && e.Type == "email.delivered");
     }
 
     [Fact]
