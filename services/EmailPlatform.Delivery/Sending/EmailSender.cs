@@ -31,6 +31,7 @@ internal sealed class EmailSender(
     IOptions<DeliveryOptions> options,
     TimeProvider time,
     Storage.DeliveryDbContext db,
+    IHostApplicationLifetime lifetime,
     ILogger<EmailSender> logger,
     ISuppressionList? suppressions = null)
 {
@@ -85,7 +86,14 @@ internal sealed class EmailSender(
             else if (rcptTo.Count > 0 && message is not null)
             {
                 IReadOnlyList<RecipientOutcome> sent;
-                var attempt = new SmtpAttempt(email.EmailId, email.Priority) { BeforeTransaction = lease.RenewBeforeTransactionAsync };
+                var attempt = new SmtpAttempt(email.EmailId, email.Priority)
+                {
+                    BeforeTransaction = async token =>
+                    {
+                        await HoldIfStoppingAsync(email.EmailId, token);
+                        await lease.RenewBeforeTransactionAsync(token);
+                    },
+                };
                 (sent, relayName) = await SendThroughRelaysAsync(attempt, email, message, email.Envelope with { RcptTo = rcptTo }, cancellationToken);
                 outcomes = [.. suppressed, .. sent];
             }
@@ -132,6 +140,22 @@ internal sealed class EmailSender(
             Count(recorded, RecipientOutcomeKind.Delivered), Count(recorded, RecipientOutcomeKind.Deferred),
             Count(recorded, RecipientOutcomeKind.Bounced), Count(recorded, RecipientOutcomeKind.Failed),
             Count(recorded, RecipientOutcomeKind.Suppressed));
+    }
+
+    /// <summary>
+    /// Once the worker is stopping (SIGTERM), no new SMTP transaction starts: an attempt that got its connection only now
+    /// (it waited for one) holds here, with nothing sent, until MassTransit cancels the consume after its stop timeout;
+    /// the claim is then handed back and the message returns to its queue for another worker. A transaction already past
+    /// <c>MAIL FROM</c> finishes. Without this, one starting just before the process exits could lose its relay's 250
+    /// unrecorded, and be sent again once its claim lapsed.
+    /// </summary>
+    private async Task HoldIfStoppingAsync(Guid emailId, CancellationToken cancellationToken)
+    {
+        if (lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            Log.HeldForShutdown(logger, emailId);
+            await Task.Delay(Timeout.InfiniteTimeSpan, cancellationToken);
+        }
     }
 
     /// <summary>Publishes a recorded outcome, waiting for the broker's confirm at most <c>Delivery:PublishTimeout</c>.</summary>

@@ -32,4 +32,8 @@ internal static partial class Log
     [LoggerMessage(1007, LogLevel.Error,
         "Email {EmailId} waited for the store for as long as a message may be held and still could not reach it: the command goes back into its lane to wait again, no recipient is failed for it (the error queue keeps a copy, which is harmless to move back)")]
     public static partial void StoreOutageOutlasted(ILogger logger, Guid emailId);
+
+    [LoggerMessage(1008, LogLevel.Information,
+        "Email {EmailId} got its connection while the worker is stopping: no transaction starts; the message goes back to its queue")]
+    public static partial void HeldForShutdown(ILogger logger, Guid emailId);
 }

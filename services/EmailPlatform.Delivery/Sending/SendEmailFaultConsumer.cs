@@ -52,13 +52,14 @@ internal sealed class SendEmailFaultConsumer(
         Log.Faulted(logger, email.EmailId, context.Message.Exceptions.FirstOrDefault()?.ExceptionType ?? "unknown", records.Count);
     }
 
+    /// <summary>Whether the command faulted only because the store could not be reached (see <see cref="SendEmailConsumer{TLane}"/>).</summary>
+    internal static bool IsStoreOutage(IEnumerable<ExceptionInfo> exceptions) =>
+        exceptions.Select(e => e.ExceptionType).Any(t => t.EndsWith(nameof(StoreUnavailableException), StringComparison.Ordinal));
+
     /// <summary>
     /// Whether the command itself is bad (it would fail the same way every time). The public reason says only what
     /// kind of failure it was, never the exception's text (that stays in the error queue and logs).
     /// </summary>
-    internal static bool IsStoreOutage(IEnumerable<ExceptionInfo> exceptions) =>
-        exceptions.Select(e => e.ExceptionType).Any(t => t.EndsWith(nameof(StoreUnavailableException), StringComparison.Ordinal));
-
     internal static bool IsMalformed(IEnumerable<ExceptionInfo> exceptions) =>
         exceptions.Select(e => e.ExceptionType).Any(t => t.EndsWith(nameof(FormatException), StringComparison.Ordinal)
             || t.EndsWith("ParseException", StringComparison.Ordinal)

@@ -5,6 +5,7 @@ using EmailPlatform.Delivery.Storage;
 using EmailPlatform.Delivery.Tests.Support;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace EmailPlatform.Delivery.Tests.Claims;
 
@@ -36,5 +37,48 @@ public sealed class ShutdownTests
         Assert.True(record.DueAt > DateTime.UtcNow.AddMinutes(10), "the hand-back waits for the redelivered command first");
         Assert.True(await host.QueryAsync(db => db.RetryMessages.AnyAsync(m => m.EmailId == email.EmailId)));
         Assert.Empty(host.Published<EmailPlatform.Contracts.EmailDeferred>());
+    }
+
+    [Fact]
+    public async Task AttemptThatGetsItsConnectionOnlyAfterShutdownBeganSendsNothingAndHandsItsClaimBack()
+    {
+        await using var relay = await EmailPlatform.Testing.ScriptedSmtpServer.StartAsync();
+        var firstInTransaction = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var releaseFirst = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        relay.BeforeDataReply = () =>
+        {
+            firstInTransaction.TrySetResult();
+            return releaseFirst.Task;
+        };
+        await using var host = await DeliveryHost.StartAsync(relay.Port, settings: new Dictionary<string, string?> { ["Delivery:Relays:0:MaxConnections"] = "1" });
+        var (first, second) = (TestEmails.Create(), TestEmails.Create());
+        using var consume = new CancellationTokenSource();
+
+        await using var firstScope = host.Services.CreateAsyncScope();
+        await using var secondScope = host.Services.CreateAsyncScope();
+        var sendingFirst = firstScope.ServiceProvider.GetRequiredService<EmailSender>().SendAsync(first, host.Harness.Bus, CancellationToken.None);
+        await firstInTransaction.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var sendingSecond = secondScope.ServiceProvider.GetRequiredService<EmailSender>().SendAsync(second, host.Harness.Bus, consume.Token);
+        await EmailPlatform.Testing.Eventually.GetAsync(
+            () => host.QueryAsync(db => db.Deliveries.CountAsync(d => d.EmailId == second.EmailId)), n => n == 1, TimeSpan.FromSeconds(30),
+            "the second claimed, waiting for the one connection");
+
+        // SIGTERM: the first, in its transaction, finishes; the second gets the connection only now.
+        host.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
+        releaseFirst.SetResult();
+        await EmailPlatform.Testing.Eventually.GetAsync(
+            () => host.QueryAsync(db => db.Deliveries.SingleAsync(d => d.EmailId == first.EmailId)), d => d.State == DeliveryState.Delivered,
+            TimeSpan.FromSeconds(30), "the first recorded delivered");
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.Single(relay.Received);
+        Assert.False(sendingSecond.IsCompleted);
+
+        // MassTransit's stop timeout cancels the consume: the message goes back to its queue, the claim with it.
+        await consume.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => sendingSecond.WaitAsync(TimeSpan.FromSeconds(30)));
+        var record = await host.QueryAsync(db => db.Deliveries.SingleAsync(d => d.EmailId == second.EmailId));
+        Assert.Equal((DeliveryState.Queued, (Guid?)null), (record.State, record.ClaimId));
+        Assert.Single(relay.Received);
+        await sendingFirst.WaitAsync(TimeSpan.FromSeconds(30));
     }
 }
