@@ -57,7 +57,8 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
             this,
             await _db.Emails.Include(e => e.Recipients).Where(e => emailIds.Contains(e.Id)).ToDictionaryAsync(e => e.Id, cancellationToken),
             [.. await _db.Events.Where(e => eventIds.Contains(e.Id)).Select(e => e.Id).ToListAsync(cancellationToken)],
-            await LifecycleOfAcceptedAsync(batch, cancellationToken));
+            await LifecycleOfAcceptedAsync(batch, cancellationToken),
+            await LatestReschedulesAsync(batch, cancellationToken));
         await _suppressions.PrepareAsync(batch.Select(e => e.Message).OfType<EmailBounced>().Select(b => b.Recipient.ToLowerInvariant()), cancellationToken);
 
         foreach (var @event in batch)
@@ -106,6 +107,21 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
         return [.. found.Select(e => (e.EmailId, e.Type))];
     }
 
+    /// <summary>For the batch's reschedules: when each of their emails was last rescheduled, as recorded so far.</summary>
+    private async Task<Dictionary<Guid, DateTime>> LatestReschedulesAsync(IReadOnlyList<StatusEvent> batch, CancellationToken cancellationToken)
+    {
+        var rescheduled = batch.Where(e => e.Message is EmailRescheduled).Select(e => e.EmailId).Distinct().ToArray();
+        if (rescheduled.Length == 0)
+        {
+            return [];
+        }
+
+        return await _db.Events.Where(e => rescheduled.Contains(e.EmailId) && e.Type == EventTypes.Scheduled)
+            .GroupBy(e => e.EmailId)
+            .Select(g => new { EmailId = g.Key, Latest = g.Max(e => e.OccurredAt) })
+            .ToDictionaryAsync(g => g.EmailId, g => g.Latest, cancellationToken);
+    }
+
     /// <summary>
     /// Whether an event in <paramref name="state"/> from <paramref name="attempt"/> may replace what the recipient
     /// shows: a final state replaces any pending one, whatever its attempt (a relay's 250 or 5xx is a fact even when
@@ -128,7 +144,8 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
 
     /// <summary>One batch: the emails it touches, the event ids already stored, and what it has recorded so far.</summary>
     private sealed class Unit(
-        StatusRecorder recorder, Dictionary<Guid, EmailRecord> emails, HashSet<Guid> stored, HashSet<(Guid EmailId, string Type)> lifecycle)
+        StatusRecorder recorder, Dictionary<Guid, EmailRecord> emails, HashSet<Guid> stored, HashSet<(Guid EmailId, string Type)> lifecycle,
+        Dictionary<Guid, DateTime> latestReschedules)
     {
         private readonly HashSet<EmailRecord> _touched = [];
 
@@ -158,8 +175,16 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
                         Move(recipient, EmailState.Queued);
                     }
                 }, cancellationToken),
-                EmailRescheduled m => LifecycleAsync(m.EventId, m.EmailId, EventTypes.Scheduled, m.Timestamp, m.ScheduledAt,
-                    email => email.ScheduledAt = m.ScheduledAt.UtcDateTime, cancellationToken),
+                // Two reschedules may be recorded in either order (replicas, concurrent consumes): the later one wins.
+                EmailRescheduled m => LifecycleAsync(m.EventId, m.EmailId, EventTypes.Scheduled, m.Timestamp, m.ScheduledAt, email =>
+                {
+                    var at = m.Timestamp.UtcDateTime;
+                    if (!latestReschedules.TryGetValue(email.Id, out var latest) || at >= latest)
+                    {
+                        email.ScheduledAt = m.ScheduledAt.UtcDateTime;
+                        latestReschedules[email.Id] = at;
+                    }
+                }, cancellationToken),
                 // Canceled before it was sent: every recipient not already final is canceled.
                 EmailCanceled m => LifecycleAsync(m.EventId, m.EmailId, EventTypes.Canceled, m.Timestamp, null, email =>
                 {

@@ -118,6 +118,28 @@ public sealed class StatusRecorderTests
     }
 
     [Fact]
+    public async Task EarlierRescheduleRecordedAfterALaterOneDoesNotUndoIt()
+    {
+        await using var store = await StatusStore.PostgresAsync();
+        var emailId = Guid.NewGuid();
+        var (second, third) = (DateTimeOffset.UtcNow.AddDays(2), DateTimeOffset.UtcNow.AddDays(3));
+        var asked = DateTimeOffset.UtcNow;
+        await store.RecordAsync(TestEvents.Accepted(emailId, to: [Alice], scheduledAt: DateTimeOffset.UtcNow.AddHours(1)));
+
+        // Rescheduled to the second day, then to the third; the events arrive the other way round.
+        await store.RecordAsync(new EmailRescheduled(NewId.NextGuid(), emailId, third, asked.AddSeconds(2)));
+        await store.RecordAsync(new EmailRescheduled(NewId.NextGuid(), emailId, second, asked.AddSeconds(1)));
+        Assert.Equal(third.UtcDateTime, (await store.EmailAsync(emailId)).ScheduledAt!.Value, TimeSpan.FromMilliseconds(1));
+
+        // And in one batch.
+        var fourth = DateTimeOffset.UtcNow.AddDays(4);
+        await store.RecordBatchAsync(
+            new EmailRescheduled(NewId.NextGuid(), emailId, fourth, asked.AddSeconds(4)),
+            new EmailRescheduled(NewId.NextGuid(), emailId, second, asked.AddSeconds(3)));
+        Assert.Equal(fourth.UtcDateTime, (await store.EmailAsync(emailId)).ScheduledAt!.Value, TimeSpan.FromMilliseconds(1));
+    }
+
+    [Fact]
     public async Task QueuedBeforeItsAcceptedEventStillEndsQueuedNotScheduled()
     {
         await using var store = await StatusStore.PostgresAsync();
