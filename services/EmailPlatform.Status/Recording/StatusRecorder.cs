@@ -1,4 +1,5 @@
 using EmailPlatform.Contracts;
+using EmailPlatform.Status.Retention;
 using EmailPlatform.Status.Storage;
 using EmailPlatform.Status.Suppressions;
 using EmailPlatform.Status.Webhooks;
@@ -271,14 +272,16 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
         private async Task OutcomeAsync(IRecipientOutcome outcome, EmailState state, string? reason, DateTimeOffset? nextAttemptAt, CancellationToken cancellationToken)
         {
             var email = EmailFor(outcome.EmailId);
-            var recipient = FindOrAddRecipient(email, outcome.Recipient);
+            var erased = FindErased(email, outcome.Recipient);
+            var recipient = erased ?? FindOrAddRecipient(email, outcome.Recipient);
+            var smtpText = erased is null ? outcome.Reply?.Text : null;
             if (Supersedes(recipient, state, outcome.Attempt))
             {
                 recipient.State = state;
                 recipient.Attempt = outcome.Attempt;
                 recipient.SmtpCode = outcome.Reply?.Code;
                 recipient.EnhancedCode = outcome.Reply?.EnhancedCode;
-                recipient.SmtpText = outcome.Reply?.Text;
+                recipient.SmtpText = smtpText;
                 recipient.Reason = reason;
                 recipient.NextAttemptAt = state == EmailState.Deferred ? nextAttemptAt?.UtcDateTime : null;
                 recipient.UpdatedAt = recorder.Now;
@@ -296,13 +299,13 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
                 Attempt = outcome.Attempt,
                 SmtpCode = outcome.Reply?.Code,
                 EnhancedCode = outcome.Reply?.EnhancedCode,
-                SmtpText = outcome.Reply?.Text,
+                SmtpText = smtpText,
                 Reason = reason,
                 NextAttemptAt = nextAttemptAt?.UtcDateTime,
                 RecordedAt = recorder.Now,
             };
             await AddEventAsync(email, @event, cancellationToken);
-            if (state == EmailState.Bounced)
+            if (state == EmailState.Bounced && erased is null)
             {
                 recorder._suppressions.OnBounce(@event);
             }
@@ -358,6 +361,23 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
             }
 
             return email;
+        }
+
+        /// <summary>
+        /// The placeholder of a recipient erased while the email was in flight (<see cref="RecipientErasure"/>), when an
+        /// outcome for the address arrives later: the email's details are known and the address is no longer among its
+        /// recipients, but its placeholder is.
+        /// </summary>
+        private static RecipientRecord? FindErased(EmailRecord email, string address)
+        {
+            var key = address.ToLowerInvariant();
+            if (email.AcceptedAt is null || email.Recipients.Exists(r => r.Address == key))
+            {
+                return null;
+            }
+
+            var placeholder = RecipientErasure.PlaceholderFor(key);
+            return email.Recipients.Find(r => r.Address == placeholder);
         }
 
         private static RecipientRecord FindOrAddRecipient(EmailRecord email, string address, EmailState initial = EmailState.Queued)

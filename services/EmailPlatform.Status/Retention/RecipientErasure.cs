@@ -17,6 +17,8 @@ public sealed record ErasureResponse(string Object, Guid AuditId, int Emails, in
 /// address is replaced by a random placeholder (in to/cc/bcc/reply_to, the recipient row and its events, whose
 /// SMTP text may quote it), the bodies are removed, pending and past webhook deliveries of those emails are deleted,
 /// and so is a suppression of the address. An audit record keeps the SHA-256 of the address, who asked and the counts.
+/// The placeholder is derived from that hash (<see cref="PlaceholderFor"/>): an outcome that arrives later for an email in
+/// flight at the erasure is recorded on it (see <c>StatusRecorder</c>), without the address or the relay's text.
 /// </summary>
 public static class RecipientErasure
 {
@@ -36,7 +38,7 @@ public static class RecipientErasure
             return ApiProblems.Validation(new Dictionary<string, string[]> { ["address"] = ["address must be an email address."] });
         }
 
-        var placeholder = $"erased-{Guid.NewGuid():N}@erased.invalid";
+        var placeholder = PlaceholderFor(key);
         var now = clock.GetUtcNow().UtcDateTime;
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
 
@@ -93,6 +95,14 @@ public static class RecipientErasure
         Log.Erased(logger, emails.Count, audit.Id);
         return TypedResults.Ok(new ErasureResponse("erasure", audit.Id, emails.Count, events, suppressions, deliveries));
     }
+
+    /// <summary>
+    /// What an erased address becomes: derived from its SHA-256 (which the audit record keeps anyway), so that an event
+    /// of an email still in flight at the erasure (a deferred recipient delivered later) finds the placeholder and is
+    /// recorded on it, instead of bringing the address back.
+    /// </summary>
+    public static string PlaceholderFor(string address) =>
+        $"erased-{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(address.Trim().ToLowerInvariant())))[..32]}@erased.invalid";
 
     private static List<string> Replace(List<string> mailboxes, string key, string placeholder) =>
         [.. mailboxes.Select(m => (MailboxAddress.TryParse(m, out var parsed) ? parsed.Address : m).Equals(key, StringComparison.OrdinalIgnoreCase) ? placeholder : m)];

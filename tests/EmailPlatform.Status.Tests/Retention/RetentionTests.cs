@@ -82,6 +82,34 @@ public sealed class RetentionTests
     }
 
     [Fact]
+    public async Task OutcomeArrivingAfterTheErasureOfItsRecipientIsRecordedWithoutBringingTheAddressBack()
+    {
+        await using var store = await StatusStore.PostgresAsync();
+        var emailId = Guid.NewGuid();
+        const string Bob = "bob@example.com";
+        await store.RecordAsync(TestEvents.Accepted(emailId, to: [Alice, Bob]));
+        await store.RecordAsync(TestEvents.Delivered(emailId, Bob));
+        await store.RecordAsync(TestEvents.Deferred(emailId, Alice, attempt: 1, nextAttemptAt: DateTimeOffset.UtcNow.AddMinutes(1)));
+        await using (var db = store.NewContext())
+        {
+            await RecipientErasure.EraseAsync(Alice, new DefaultHttpContext(), db, TimeProvider.System, NullLogger<ErasureResponse>.Instance, CancellationToken.None);
+        }
+
+        // The deferred attempt succeeds later: its outcome still names the address.
+        await store.RecordAsync(TestEvents.Delivered(emailId, Alice, attempt: 2));
+
+        var email = await store.EmailAsync(emailId);
+        Assert.Equal(EmailState.Delivered, email.State);
+        Assert.DoesNotContain(email.Recipients, r => r.Address == Alice);
+        var placeholder = Assert.Single(email.Recipients, r => r.Address == RecipientErasure.PlaceholderFor(Alice));
+        Assert.Equal((EmailState.Delivered, 2, (string?)null), (placeholder.State, placeholder.Attempt, placeholder.SmtpText));
+        var events = await store.EventsAsync(emailId);
+        Assert.DoesNotContain(events, e => e.Recipient == Alice || (e.SmtpText ?? "").Contains(Alice, StringComparison.Ordinal));
+        Assert.Equal(2, events.Count(e => e.Recipient == placeholder.Address));
+        Assert.Equal(2, await store.CountRecipientsAsync(emailId));
+    }
+
+    [Fact]
     public async Task ErasingAnAddressRemovesItEverywhereAndLeavesAnAuditRecord()
     {
         await using var api = await StatusApi.StartAsync(new Dictionary<string, string> { ["Webhooks:AllowPrivateTargets"] = "true" });
