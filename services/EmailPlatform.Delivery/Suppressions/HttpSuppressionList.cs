@@ -14,7 +14,9 @@ namespace EmailPlatform.Delivery.Suppressions;
 /// suppressed (its <c>reason</c>), 404 is not. Both answers are cached per lower-cased address for
 /// <c>Delivery:SuppressionCacheDuration</c> (default 1 minute): the documented staleness, i.e. an address suppressed
 /// or released at the status service is seen by a worker at most that much later. A failed lookup (timeout after
-/// 2 s, 5xx, unreachable) is logged, not cached, and answers "not suppressed": a status outage never stops delivery.
+/// 2 s, 5xx, unreachable, anything else) is logged, not cached, and answers "not suppressed": a status outage never
+/// stops delivery. The client has no resilience handler: within the 2 s a retry would not fit, and its circuit breaker,
+/// once open, threw past the lookup and failed the email's recipients.
 /// </summary>
 internal sealed class HttpSuppressionList(
     IHttpClientFactory clients,
@@ -69,7 +71,7 @@ internal sealed class HttpSuppressionList(
                 return null;
             }
         }
-        catch (Exception ex) when (!ct.IsCancellationRequested && ex is HttpRequestException or TaskCanceledException or JsonException or IOException)
+        catch (Exception ex) when (!ct.IsCancellationRequested)
         {
             Log.LookupFailed(logger, ex, ex.GetType().Name);
             return null;
@@ -96,8 +98,12 @@ internal static class HttpSuppressionListExtensions
     /// </summary>
     public static IServiceCollection AddHttpSuppressionList(this IServiceCollection services)
     {
+        // RemoveAllResilienceHandlers is marked experimental (EXTEXP0001); it undoes AddServiceDefaults' standard handler.
+#pragma warning disable EXTEXP0001
         services.AddHttpClient(HttpSuppressionList.HttpClientName)
-            .ConfigureHttpClient((provider, http) => http.Timeout = provider.GetRequiredService<IOptions<DeliveryOptions>>().Value.SuppressionLookupTimeout);
+            .ConfigureHttpClient((provider, http) => http.Timeout = provider.GetRequiredService<IOptions<DeliveryOptions>>().Value.SuppressionLookupTimeout)
+            .RemoveAllResilienceHandlers();
+#pragma warning restore EXTEXP0001
         services.TryAddSingleton<ISuppressionList, HttpSuppressionList>();
         return services;
     }

@@ -12,6 +12,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Logging;
 
 namespace EmailPlatform.Delivery.Tests.Suppressions;
@@ -112,6 +113,20 @@ public sealed class HttpSuppressionListTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task StatusServiceFailingLongEnoughToOpenACircuitBreakerStillGivesNull()
+    {
+        // As the services register every HTTP client (AddServiceDefaults): the standard resilience handler, whose breaker
+        // opens after 100 failed calls in 30 s and then throws instead of calling.
+        await using var services = Create(StatusUrl, serviceDefaults: true);
+        var list = services.GetRequiredService<ISuppressionList>();
+        _failWith = 503;
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 120).Select(i => list.FindAsync($"r{i}@example.com", CancellationToken.None).AsTask()));
+        Assert.All(answers, Assert.Null);
+        Assert.Null(await list.FindAsync("gone@example.com", CancellationToken.None));
+    }
+
+    [Fact]
     public async Task StatusServiceDownGivesNull()
     {
         using var probe = new TcpListener(IPAddress.Loopback, 0);
@@ -168,9 +183,14 @@ public sealed class HttpSuppressionListTests : IAsyncLifetime
         Assert.Same(fake, provider.GetRequiredService<ISuppressionList>());
     }
 
-    private static ServiceProvider Create(Uri statusUrl, TimeSpan? cacheDuration = null)
+    private static ServiceProvider Create(Uri statusUrl, TimeSpan? cacheDuration = null, bool serviceDefaults = false)
     {
         var services = new ServiceCollection().AddLogging();
+        if (serviceDefaults)
+        {
+            services.ConfigureHttpClientDefaults(http => http.AddStandardResilienceHandler(o => o.Retry.DisableForUnsafeHttpMethods()));
+        }
+
         services.Configure<DeliveryOptions>(o =>
         {
             o.StatusUrl = statusUrl;
