@@ -163,6 +163,23 @@ public sealed class HelmChartTests
     }
 
     [Fact]
+    public void PodsRollWhenTheChartsOwnSecretChangesButNotOnAnExistingSecretTheyCannotSee()
+    {
+        var owned = Helm.Template();
+        Assert.All(Components, c => Assert.Matches("^[0-9a-f]{64}$", Yaml.Str(owned.Deployment(c), "spec.template.metadata.annotations.checksum/secret")));
+
+        var existing = Helm.Template("ci/all-on-values.yaml");
+        Assert.All(Components, c => Assert.Null(Yaml.At(existing.Deployment(c), "spec.template.metadata.annotations.checksum/secret")));
+    }
+
+    [Fact]
+    public void EachIngressReplicaEnforcesItsShareOfAKeysRateLimit()
+    {
+        var data = Yaml.At(Helm.Template().OfKind("ConfigMap").Single(c => c.Component() == "ingress"), "data");
+        Assert.Equal("2", Yaml.Str(data, "Ingress__RateLimit__Replicas"));
+    }
+
+    [Fact]
     public void WithoutAnExistingSecretTheChartGeneratesAnApiKey()
     {
         var secret = Helm.Template().OfKind("Secret").Single(s => Yaml.At(s, "metadata.annotations") is null);
