@@ -160,14 +160,14 @@ public sealed class SmtpRelayClientTests : IAsyncLifetime
     {
         // MailKit sends RSET after the refusal, which the closed connection fails: the relay's reply must still be the
         // outcome, not a transport fault after the whole message went out (an unknown outcome, retried for days).
-        await using var relay = new ClosingAfterFinalDotRelay(finalReply);
+        await using var relay = new MinimalSmtpServer(finalReply, closeAfterFinalReply: true);
         var email = TestEmails.Create();
 
         var outcomes = await TestRelays.Client().SendAsync(
             TestRelays.Local(relay.Port), MimeMessageFactory.Create(email), email.Envelope, new SmtpAttempt(email.EmailId), CancellationToken.None);
 
         var outcome = Assert.Single(outcomes);
-        Assert.Equal(1, relay.MessagesReceived);
+        Assert.Single(relay.Received);
         Assert.Equal((kind, code, enhancedCode), (outcome.Kind.ToString(), outcome.Reply?.Code, outcome.Reply?.EnhancedCode));
         Assert.DoesNotContain("Unknown outcome", outcome.Reason ?? "", StringComparison.Ordinal);
     }

@@ -7,17 +7,25 @@ namespace EmailPlatform.Delivery.Tests.Support;
 
 /// <summary>
 /// A bare SMTP server over a real socket that offers no extensions beyond 8BITMIME (no SMTPUTF8, no PIPELINING):
-/// the kind of older relay the SmtpServer package cannot play, since it always offers SMTPUTF8.
+/// the kind of older relay the SmtpServer package cannot play, since it always offers SMTPUTF8. It can also answer the
+/// final dot with a refusal and close the connection at once, as many content filters do, which the SmtpServer
+/// package cannot do either.
 /// </summary>
 internal sealed class MinimalSmtpServer : IAsyncDisposable
 {
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly CancellationTokenSource _stop = new();
+    private readonly string _finalReply;
+    private readonly bool _closeAfterFinalReply;
     private readonly Task _accepting;
     private int _sessions;
 
-    public MinimalSmtpServer()
+    /// <param name="finalReply">The reply to the final dot, one or more CRLF-separated lines.</param>
+    /// <param name="closeAfterFinalReply">Close the connection right after that reply.</param>
+    public MinimalSmtpServer(string finalReply = "250 2.0.0 Ok: queued", bool closeAfterFinalReply = false)
     {
+        _finalReply = finalReply;
+        _closeAfterFinalReply = closeAfterFinalReply;
         _listener.Start();
         _accepting = AcceptAsync();
     }
@@ -77,7 +85,12 @@ internal sealed class MinimalSmtpServer : IAsyncDisposable
 
                         Received.Enqueue(rcpt.ToList());
                         rcpt.Clear();
-                        await writer.WriteLineAsync("250 2.0.0 Ok: queued");
+                        await writer.WriteLineAsync(_finalReply);
+                        if (_closeAfterFinalReply)
+                        {
+                            return;
+                        }
+
                         break;
                     case "QUIT":
                         await writer.WriteLineAsync("221 2.0.0 Bye");
