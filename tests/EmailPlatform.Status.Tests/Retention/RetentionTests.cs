@@ -17,6 +17,7 @@ namespace EmailPlatform.Status.Tests.Retention;
 public sealed class RetentionTests
 {
     private const string Alice = "alice@example.com";
+    private const string Bob = "bob@example.com";
 
     [Fact]
     public async Task BackgroundPurgeRemovesBodiesAfterThirtyDaysAndEventsAfterNinety()
@@ -60,7 +61,6 @@ public sealed class RetentionTests
     {
         await using var store = await StatusStore.PostgresAsync();
         var emailId = Guid.NewGuid();
-        const string Bob = "bob@example.com";
         await store.RecordAsync(TestEvents.Accepted(emailId, to: [Alice, Bob]));
 
         // The recorder has locked the email and holds its batch until another writer waits for it.
@@ -69,8 +69,7 @@ public sealed class RetentionTests
         await hold.Holding.WaitAsync(TimeSpan.FromSeconds(60));
         await using var db = store.NewContext();
 
-        var erasure = await RecipientErasure.EraseAsync(
-            Alice, new DefaultHttpContext(), db, TimeProvider.System, NullLogger<ErasureResponse>.Instance, CancellationToken.None);
+        var erasure = await EraseAsync(db, Alice);
         await recording.WaitAsync(TimeSpan.FromSeconds(90));
 
         var erased = Assert.IsType<Ok<ErasureResponse>>(erasure.Result);
@@ -86,13 +85,12 @@ public sealed class RetentionTests
     {
         await using var store = await StatusStore.PostgresAsync();
         var emailId = Guid.NewGuid();
-        const string Bob = "bob@example.com";
         await store.RecordAsync(TestEvents.Accepted(emailId, to: [Alice, Bob]));
         await store.RecordAsync(TestEvents.Delivered(emailId, Bob));
         await store.RecordAsync(TestEvents.Deferred(emailId, Alice, attempt: 1, nextAttemptAt: DateTimeOffset.UtcNow.AddMinutes(1)));
         await using (var db = store.NewContext())
         {
-            await RecipientErasure.EraseAsync(Alice, new DefaultHttpContext(), db, TimeProvider.System, NullLogger<ErasureResponse>.Instance, CancellationToken.None);
+            await EraseAsync(db, Alice);
         }
 
         // The deferred attempt succeeds later: its outcome still names the address.
@@ -167,4 +165,8 @@ public sealed class RetentionTests
         Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("bob@example.com"u8.ToArray())), audit.Subject);
         Assert.DoesNotContain("bob", audit.Details, StringComparison.OrdinalIgnoreCase);
     }
+
+    /// <summary><c>DELETE /v1/recipients/{address}</c>'s handler, called on a context of the test's own.</summary>
+    private static Task<Results<Ok<ErasureResponse>, ValidationProblem>> EraseAsync(StatusDbContext db, string address) =>
+        RecipientErasure.EraseAsync(address, new DefaultHttpContext(), db, TimeProvider.System, NullLogger<ErasureResponse>.Instance, CancellationToken.None);
 }
