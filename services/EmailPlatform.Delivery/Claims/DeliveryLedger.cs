@@ -457,7 +457,20 @@ internal sealed class DeliveryLedger(
     {
         try
         {
-            await db.SaveChangesAsync(cancellationToken);
+            try
+            {
+                await db.SaveChangesAsync(cancellationToken);
+            }
+            catch (DbUpdateException ex) when (StoreErrors.IsUniqueViolation(ex))
+            {
+                if (!await KeepStoredCommandAsync(cancellationToken))
+                {
+                    throw;
+                }
+
+                // Nothing was written (one transaction); the same changes again, now updating the stored command.
+                await db.SaveChangesAsync(cancellationToken);
+            }
         }
         catch (DbUpdateException ex) when (!StoreErrors.IsUnavailable(ex))
         {
@@ -466,6 +479,35 @@ internal sealed class DeliveryLedger(
             db.ChangeTracker.Clear();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The email's command was about to be kept, but another worker stored it between this one's look and its write (a
+    /// concurrent duplicate of the command finding this worker's live claim keeps it, and so does every claim or record
+    /// that leaves a recipient unfinished). Both rows are the same command, so the stored one is updated with this
+    /// worker's decision instead (its <see cref="RetryMessage.KeepUntil"/>: this worker holds the claims, so it knows
+    /// best). Without this the whole save failed, and a recorded 250 in it was lost: the recipient would be sent again
+    /// once the claim lapsed. Returns false when the conflict was not about the command (a concurrent claim of a new
+    /// recipient: the caller fails as before).
+    /// </summary>
+    private async Task<bool> KeepStoredCommandAsync(CancellationToken cancellationToken)
+    {
+        var added = db.ChangeTracker.Entries<RetryMessage>().FirstOrDefault(e => e.State == EntityState.Added);
+        if (added is null)
+        {
+            return false;
+        }
+
+        var mine = added.Entity;
+        var stored = await db.RetryMessages.AsNoTracking().FirstOrDefaultAsync(m => m.EmailId == mine.EmailId, cancellationToken);
+        if (stored is null)
+        {
+            return false;
+        }
+
+        added.State = EntityState.Detached;
+        db.RetryMessages.Attach(stored).Property(m => m.KeepUntil).CurrentValue = mine.KeepUntil;
+        return true;
     }
 
     private static void Touch(DeliveryRecord record, DateTime now)

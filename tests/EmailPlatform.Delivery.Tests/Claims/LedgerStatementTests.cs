@@ -6,6 +6,7 @@ using EmailPlatform.Delivery.Storage;
 using EmailPlatform.Delivery.Tests.Support;
 using EmailPlatform.Testing;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.Options;
 
 namespace EmailPlatform.Delivery.Tests.Claims;
@@ -135,30 +136,89 @@ public sealed class LedgerStatementTests : IAsyncLifetime
     {
         var email = TestEmails.Create(to: ["alice@example.com", "bob@example.com"]);
 
+        // Every claim succeeds: the ones finding the recipients claimed elsewhere all keep the command, which only
+        // one of them can insert; the others update it instead of failing.
         var claims = await Task.WhenAll(Enumerable.Range(0, 8).Select(async _ =>
         {
             await using var db = NewContext();
-            try
-            {
-                return (await NewLedger(db).ClaimAsync(email, DeliveryLedger.RecipientsOf(email), CancellationToken.None)).ToSend
-                    .Select(r => r.Recipient).ToList();
-            }
-            catch (DbUpdateException)
-            {
-                // Lost the race on the kept command: the consumer's retry would find both recipients claimed.
-                return [];
-            }
+            return (await NewLedger(db).ClaimAsync(email, DeliveryLedger.RecipientsOf(email), CancellationToken.None)).ToSend
+                .Select(r => r.Recipient).ToList();
         }));
 
         Assert.Equal(["alice@example.com", "bob@example.com"], claims.SelectMany(c => c).Order());
+        await using var check = NewContext();
+        Assert.Equal(1, await check.RetryMessages.CountAsync());
+    }
+
+    [Fact]
+    public async Task OutcomeIsRecordedWhenADuplicateCommandKeepsTheCommandJustBeforeIt()
+    {
+        // alice's 250 and bob's 451 are recorded together, and bob's deferral keeps the command. A duplicate of the
+        // command, consumed by another worker at that moment, finds the live claims and keeps the command first.
+        var email = TestEmails.Create(to: ["alice@example.com", "bob@example.com"]);
+        var duplicateKept = false;
+        var beforeSave = new BeforeSave(async () =>
+        {
+            if (duplicateKept)
+            {
+                return;
+            }
+
+            duplicateKept = true;
+            await using var other = NewContext();
+            var duplicate = await NewLedger(other).ClaimAsync(email, DeliveryLedger.RecipientsOf(email), CancellationToken.None);
+            Assert.Empty(duplicate.ToSend);
+        });
+
+        await using (var db = NewContext(beforeSave))
+        {
+            var ledger = NewLedger(db);
+            var claim = await ledger.ClaimAsync(email, DeliveryLedger.RecipientsOf(email), CancellationToken.None);
+            var deferred = new RecipientOutcome("bob@example.com", RecipientOutcomeKind.Deferred, new Contracts.SmtpReply(451, "4.3.0", "Try again later"), "451 4.3.0 Try again later");
+
+            var recorded = await ledger.RecordAsync(email, claim, "sink", [Delivered("alice@example.com"), deferred]);
+
+            Assert.True(duplicateKept);
+            Assert.Equal([DeliveryState.Delivered, DeliveryState.Deferred], recorded.Select(r => r.State));
+        }
+
+        await using var check = NewContext();
+        var stored = await check.Deliveries.AsNoTracking().OrderBy(d => d.Recipient).ToListAsync();
+        Assert.Equal([(DeliveryState.Delivered, (Guid?)null), (DeliveryState.Deferred, null)], stored.Select(d => (d.State, d.ClaimId)));
+        var kept = await check.RetryMessages.AsNoTracking().SingleAsync();
+        Assert.Null(kept.KeepUntil);
+
+        // The next redelivery of the command sends nobody: alice is delivered, bob waits for the scheduler.
+        var again = await NewLedger(check).ClaimAsync(email, DeliveryLedger.RecipientsOf(email), CancellationToken.None);
+        Assert.Empty(again.ToSend);
     }
 
     private static RecipientOutcome Delivered(string recipient) =>
         new(recipient, RecipientOutcomeKind.Delivered, new Contracts.SmtpReply(250, "2.0.0", "Ok: queued"), null);
 
-    private PostgresDeliveryDbContext NewContext() => new(new DbContextOptionsBuilder<PostgresDeliveryDbContext>()
-        .UseNpgsql(_database.ConnectionString, o => o.MigrationsHistoryTable(DeliveryDbContext.MigrationsHistoryTable))
-        .UseSnakeCaseNamingConvention().Options);
+    private PostgresDeliveryDbContext NewContext(BeforeSave? beforeSave = null)
+    {
+        var builder = new DbContextOptionsBuilder<PostgresDeliveryDbContext>()
+            .UseNpgsql(_database.ConnectionString, o => o.MigrationsHistoryTable(DeliveryDbContext.MigrationsHistoryTable))
+            .UseSnakeCaseNamingConvention();
+        if (beforeSave is not null)
+        {
+            builder.AddInterceptors(beforeSave);
+        }
+
+        return new(builder.Options);
+    }
+
+    /// <summary>Runs <paramref name="action"/> after the context decided what to write and before it writes it.</summary>
+    private sealed class BeforeSave(Func<Task> action) : SaveChangesInterceptor
+    {
+        public override async ValueTask<InterceptionResult<int>> SavingChangesAsync(
+            DbContextEventData eventData, InterceptionResult<int> result, CancellationToken cancellationToken = default)
+        {
+            await action();
+            return result;
+        }
+    }
 
     private DeliveryLedger NewLedger(DeliveryDbContext db) =>
         new(db, Options.Create(new DeliveryOptions()), TimeProvider.System, _signal, Microsoft.Extensions.Logging.Abstractions.NullLogger<DeliveryLedger>.Instance, _writes);
