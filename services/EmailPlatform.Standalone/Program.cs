@@ -22,6 +22,7 @@ builder.Services.AddSingleton<ISuppressionList, StoreSuppressionList>();
 var app = builder.Build();
 
 await app.MigrateStandaloneStoresAsync();
+await app.RecoverInMemoryBusAsync();
 
 app.MapDefaultEndpoints();
 app.MapIngress();

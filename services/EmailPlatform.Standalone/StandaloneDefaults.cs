@@ -2,6 +2,7 @@ using EmailPlatform.Delivery.Storage;
 using EmailPlatform.Ingress.Storage;
 using System.Security.Cryptography;
 using EmailPlatform.Ingress.Outbox;
+using EmailPlatform.ServiceDefaults.Messaging;
 using EmailPlatform.ServiceDefaults.Storage;
 using EmailPlatform.Standalone.Capture;
 using EmailPlatform.Status.Storage;
@@ -65,6 +66,21 @@ internal static class StandaloneDefaults
         await app.Services.MigrateStoreAsync<IngressDbContext>();
         await app.Services.MigrateStoreAsync<DeliveryDbContext>();
         await app.Services.MigrateStoreAsync<StatusDbContext>();
+    }
+
+    /// <summary>
+    /// With the in-memory bus (no <c>ConnectionStrings:RabbitMq</c>), publishes again what the last stop lost
+    /// (<see cref="InMemoryBusRecovery"/>); before the host starts, so before the outbox publisher and the consumers run.
+    /// </summary>
+    public static async Task RecoverInMemoryBusAsync(this WebApplication app)
+    {
+        if (!string.IsNullOrWhiteSpace(app.Configuration.GetConnectionString(MessagingExtensions.ConnectionStringName)))
+        {
+            return;
+        }
+
+        await using var scope = app.Services.CreateAsyncScope();
+        await ActivatorUtilities.CreateInstance<InMemoryBusRecovery>(scope.ServiceProvider).RecoverAsync(app.Lifetime.ApplicationStopping);
     }
 
     public static void PrintWelcomeOnStart(this WebApplication app) => app.Lifetime.ApplicationStarted.Register(() =>

@@ -28,29 +28,16 @@ public sealed class OneTracePerEmailTests : IDisposable
         var spans = new SpanCollection();
         var apiKey = TestInfrastructure.NewApiKey();
         using var receiver = new WebhookEndpoint();
-        await using var factory = new WebApplicationFactory<StandaloneOptions>().WithWebHostBuilder(web =>
-        {
-            web.UseSetting("Auth:BootstrapKey", apiKey);
-            web.UseSetting("Standalone:DataDirectory", _dataDirectory);
-            web.UseSetting("Webhooks:AllowPrivateTargets", "true");
-            web.UseSetting("Standalone:CaptureRelayPort", ServiceProcess.FreeTcpPort().ToString(System.Globalization.CultureInfo.InvariantCulture));
-            web.ConfigureServices(services => services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddInMemoryExporter(spans)));
-        });
-        using var client = factory.CreateClient();
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+        await using var factory = StandaloneHost.Create(_dataDirectory, apiKey, ServiceProcess.FreeTcpPort(),
+            web => web.ConfigureServices(services => services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddInMemoryExporter(spans))));
+        using var client = StandaloneHost.Client(factory, apiKey);
 
         using var subscribed = await client.PostAsJsonAsync("/v1/webhooks", new { url = receiver.Url, events = new[] { "email.delivered" } });
         Assert.Equal(HttpStatusCode.Created, subscribed.StatusCode);
 
         using var response = await client.PostAsJsonAsync("/v1/emails", new { from = "hello@acme.test", to = "you@example.test", subject = "Traced", text = "Hi." });
         var id = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["id"]!.GetValue<string>();
-        await Eventually.GetAsync(
-            async () =>
-            {
-                using var read = await client.GetAsync(new Uri($"/v1/emails/{id}", UriKind.Relative));
-                return read.IsSuccessStatusCode ? JsonNode.Parse(await read.Content.ReadAsStringAsync())?["status"]?.GetValue<string>() : null;
-            },
-            status => status == "delivered", TimeSpan.FromSeconds(15), "the email to be delivered");
+        await StandaloneHost.WaitForStatusAsync(client, id, "delivered", TimeSpan.FromSeconds(15));
 
         var post = await Eventually.GetAsync(
             () => Task.FromResult(Snapshot(spans).FirstOrDefault(s => s.Kind == ActivityKind.Server && Equals(s.GetTagItem("url.path"), "/v1/emails"))),

@@ -1,0 +1,99 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using EmailPlatform.Ingress.Storage;
+using EmailPlatform.Status.Recording;
+using EmailPlatform.Status.Storage;
+using EmailPlatform.Testing;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EmailPlatform.Standalone.Tests;
+
+/// <summary>
+/// The in-memory bus loses what no consumer had taken when the standalone host stops. The next start publishes it again
+/// from the outbox, and the workers' ledger keeps that from sending anything twice.
+/// </summary>
+public sealed class InMemoryBusRecoveryTests : IDisposable
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+    private static readonly string Delivered = EventTypes.For(EmailState.Delivered);
+    private readonly string _dataDirectory = Directory.CreateTempSubdirectory("emailplatform-recovery-").FullName;
+    private readonly string _apiKey = TestInfrastructure.NewApiKey();
+    private readonly int _captureRelayPort = ServiceProcess.FreeTcpPort();
+
+    [Fact]
+    public async Task WhatTheBusLostAtAStopIsPublishedAgainAtTheNextStartAndNothingIsSentTwice()
+    {
+        string unknown, outcomeLost, commandLost;
+        await using (var first = StandaloneHost.Create(_dataDirectory, _apiKey, _captureRelayPort))
+        {
+            using var client = StandaloneHost.Client(first, _apiKey);
+            unknown = await SendAsync(client, new { from = "hello@acme.test", to = "ann@example.test", subject = "Unknown", text = "Hi." });
+            outcomeLost = await SendAsync(client, new { from = "hello@acme.test", to = "bea@example.test", subject = "Outcome lost", text = "Hi." });
+            commandLost = await SendAsync(client, new
+            {
+                from = "hello@acme.test", to = "cat@example.test", subject = "Command lost", text = "Hi.", scheduled_at = DateTimeOffset.UtcNow.AddHours(1),
+            });
+            await StandaloneHost.WaitForStatusAsync(client, unknown, "delivered", Timeout);
+            await StandaloneHost.WaitForStatusAsync(client, outcomeLost, "delivered", Timeout);
+            await StandaloneHost.WaitForStatusAsync(client, commandLost, "scheduled", Timeout);
+
+            // What a stop at the wrong moment leaves in the stores, one email for each kind of loss.
+            using var scope = first.Services.CreateScope();
+            var ingress = scope.ServiceProvider.GetRequiredService<IngressDbContext>();
+            var status = scope.ServiceProvider.GetRequiredService<StatusDbContext>();
+            var now = DateTime.UtcNow;
+
+            // The scheduled email came due: its EmailQueued and SendEmail were published, and no consumer took them.
+            var commandId = Guid.Parse(commandLost);
+            Assert.Equal(2, await ingress.OutboxMessages.Where(m => m.EmailId == commandId && m.PublishedAt == null)
+                .ExecuteUpdateAsync(set => set.SetProperty(m => m.AvailableAt, now).SetProperty(m => m.PublishedAt, now)));
+
+            // The worker sent it and recorded the 250; its EmailDelivered was not consumed.
+            var outcomeId = Guid.Parse(outcomeLost);
+            Assert.Equal(1, await status.Events.Where(e => e.EmailId == outcomeId && e.Type == Delivered).ExecuteDeleteAsync());
+            await status.Recipients.Where(r => r.EmailId == outcomeId).ExecuteUpdateAsync(set => set.SetProperty(r => r.State, EmailState.Queued));
+            await status.Emails.Where(e => e.Id == outcomeId).ExecuteUpdateAsync(set => set.SetProperty(e => e.State, EmailState.Queued));
+
+            // The worker sent it; the status service consumed none of its events.
+            var unknownId = Guid.Parse(unknown);
+            await status.Events.Where(e => e.EmailId == unknownId).ExecuteDeleteAsync();
+            await status.EmailLabels.Where(l => l.EmailId == unknownId).ExecuteDeleteAsync();
+            await status.Recipients.Where(r => r.EmailId == unknownId).ExecuteDeleteAsync();
+            await status.Emails.Where(e => e.Id == unknownId).ExecuteDeleteAsync();
+            using var gone = await client.GetAsync(new Uri($"/v1/emails/{unknown}", UriKind.Relative));
+            Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
+        }
+
+        Assert.Equal(2, CapturedMessages());
+
+        await using var second = StandaloneHost.Create(_dataDirectory, _apiKey, _captureRelayPort);
+        using var again = StandaloneHost.Client(second, _apiKey);
+        var sent = await StandaloneHost.WaitForStatusAsync(again, commandLost, "delivered", Timeout);
+        var recorded = await StandaloneHost.WaitForStatusAsync(again, outcomeLost, "delivered", Timeout);
+        var restored = await StandaloneHost.WaitForStatusAsync(again, unknown, "delivered", Timeout);
+
+        Assert.Equal([EventTypes.Accepted, Delivered], Types(restored));
+        Assert.Equal("Unknown", restored!["subject"]!.GetValue<string>());
+        Assert.Contains(Delivered, Types(recorded));
+        Assert.Contains(Delivered, Types(sent));
+        // The scheduled email was sent once, after the restart; the other two were not sent again.
+        Assert.Equal(3, CapturedMessages());
+    }
+
+    private static async Task<string> SendAsync(HttpClient client, object email)
+    {
+        using var response = await client.PostAsJsonAsync("/v1/emails", email);
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        return JsonNode.Parse(await response.Content.ReadAsStringAsync())!["id"]!.GetValue<string>();
+    }
+
+    /// <summary>The timeline's event types other than <c>email.queued</c> (which an email shows once it has been published).</summary>
+    private static List<string> Types(JsonNode? email) =>
+        email!["events"]!.AsArray().Select(e => e!["type"]!.GetValue<string>()).Where(t => t != EventTypes.Queued).ToList();
+
+    private int CapturedMessages() => Directory.GetFiles(Path.Combine(_dataDirectory, "mail"), "*.eml").Length;
+
+    public void Dispose() => Directory.Delete(_dataDirectory, recursive: true);
+}

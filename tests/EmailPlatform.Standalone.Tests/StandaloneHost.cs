@@ -1,0 +1,43 @@
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text.Json.Nodes;
+using EmailPlatform.Testing;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+
+namespace EmailPlatform.Standalone.Tests;
+
+/// <summary>
+/// The standalone host (Program.cs, embedded defaults) in this process, on its own data directory and capture relay
+/// port; two hosts made with the same ones are the same installation started twice.
+/// </summary>
+internal static class StandaloneHost
+{
+    public static WebApplicationFactory<StandaloneOptions> Create(
+        string dataDirectory, string apiKey, int captureRelayPort, Action<IWebHostBuilder>? configure = null) =>
+        new WebApplicationFactory<StandaloneOptions>().WithWebHostBuilder(web =>
+        {
+            web.UseSetting("Auth:BootstrapKey", apiKey);
+            web.UseSetting("Standalone:DataDirectory", dataDirectory);
+            web.UseSetting("Webhooks:AllowPrivateTargets", "true");
+            web.UseSetting("Standalone:CaptureRelayPort", captureRelayPort.ToString(CultureInfo.InvariantCulture));
+            configure?.Invoke(web);
+        });
+
+    public static HttpClient Client(WebApplicationFactory<StandaloneOptions> host, string apiKey)
+    {
+        var client = host.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+        return client;
+    }
+
+    /// <summary>Waits until <c>GET /v1/emails/{id}</c> shows <paramref name="status"/>; returns the email.</summary>
+    public static Task<JsonNode?> WaitForStatusAsync(HttpClient client, string id, string status, TimeSpan timeout) =>
+        Eventually.GetAsync(
+            async () =>
+            {
+                using var read = await client.GetAsync(new Uri($"/v1/emails/{id}", UriKind.Relative));
+                return read.IsSuccessStatusCode ? JsonNode.Parse(await read.Content.ReadAsStringAsync()) : null;
+            },
+            email => email?["status"]?.GetValue<string>() == status, timeout, $"email {id} to be {status}");
+}
