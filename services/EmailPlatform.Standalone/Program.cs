@@ -6,6 +6,7 @@ using EmailPlatform.ServiceDefaults.Messaging;
 using EmailPlatform.Standalone;
 using EmailPlatform.Standalone.Capture;
 using EmailPlatform.Status;
+using EmailPlatform.Status.Reads;
 
 // Settings files ship next to the binary; data/ stays relative to the directory it is run from.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
@@ -18,6 +19,7 @@ builder.AddIngress();
 builder.AddDelivery();
 builder.AddStatus();
 builder.Services.AddSingleton<ISuppressionList, StoreSuppressionList>();
+builder.Services.AddScoped<IPendingEmails, OutboxPendingEmails>();
 
 var app = builder.Build();
 

@@ -1,8 +1,10 @@
 using EmailPlatform.ServiceDefaults.Authentication;
+using EmailPlatform.ServiceDefaults.Json;
 using EmailPlatform.ServiceDefaults.Problems;
 using EmailPlatform.ServiceDefaults.Storage;
 using EmailPlatform.Status.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 
 namespace EmailPlatform.Status.Reads;
@@ -26,8 +28,8 @@ public static class EmailsEndpoints
         return group;
     }
 
-    internal static async Task<Results<Ok<EmailResponse>, ProblemHttpResult>> GetAsync(
-        string id, StatusDbContext db, CancellationToken cancellationToken)
+    internal static async Task<Results<Ok<EmailResponse>, JsonHttpResult<object>, ProblemHttpResult>> GetAsync(
+        string id, StatusDbContext db, [FromServices] IPendingEmails? pending, CancellationToken cancellationToken)
     {
         if (!Guid.TryParse(id, out var emailId))
         {
@@ -41,8 +43,11 @@ public static class EmailsEndpoints
             .SingleOrDefaultAsync(e => e.Id == emailId, cancellationToken);
         if (email is null || email.AcceptedAt is null)
         {
-            // Outcomes can arrive before the email's details; until those are here there is no email to show.
-            return NotFound(id);
+            // Outcomes can arrive before the email's details; until those are here there is no email to show, except
+            // what the accepting side still has of it.
+            return pending is not null && await pending.FindAsync(emailId, cancellationToken) is { } accepted
+                ? TypedResults.Json(accepted, WireJson.Options)
+                : NotFound(id);
         }
 
         var events = await db.Events.AsNoTracking()

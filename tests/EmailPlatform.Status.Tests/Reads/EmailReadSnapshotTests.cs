@@ -31,7 +31,7 @@ public sealed class EmailReadSnapshotTests
         var between = new AfterFirstQuery(() => store.RecordAsync(TestEvents.Delivered(emailId, "alice@example.com")));
         await using var db = store.NewContext(between);
 
-        var result = await EmailsEndpoints.GetAsync(emailId.ToString(), db, CancellationToken.None);
+        var result = await EmailsEndpoints.GetAsync(emailId.ToString(), db, null, CancellationToken.None);
 
         Assert.True(between.Ran, "nothing was committed between the two queries");
         var email = Assert.IsType<Ok<EmailResponse>>(result.Result).Value!;
@@ -41,7 +41,7 @@ public sealed class EmailReadSnapshotTests
         // The read's snapshot is the one before the commit; a read after it sees both.
         Assert.Equal("queued", alice.Status);
         await using var later = store.NewContext();
-        var after = Assert.IsType<Ok<EmailResponse>>((await EmailsEndpoints.GetAsync(emailId.ToString(), later, CancellationToken.None)).Result).Value!;
+        var after = Assert.IsType<Ok<EmailResponse>>((await EmailsEndpoints.GetAsync(emailId.ToString(), later, null, CancellationToken.None)).Result).Value!;
         Assert.Equal("delivered", Assert.Single(after.Recipients).Status);
         Assert.Contains(after.Events, e => e.Type == "email.delivered");
     }
