@@ -8,6 +8,9 @@ namespace EmailPlatform.Status.Retention;
 /// <summary>Removes what the retention settings say is too old, in short batches.</summary>
 public sealed class RetentionPurger(StatusDbContext db, IOptions<RetentionOptions> options, TimeProvider clock)
 {
+    private static readonly string PostgresBodiesSelection = BodiesSelection(postgres: true);
+    private static readonly string SqliteBodiesSelection = BodiesSelection(postgres: false);
+
     public async Task<RetentionResult> PurgeAsync(CancellationToken cancellationToken)
     {
         var settings = options.Value;
@@ -18,9 +21,9 @@ public sealed class RetentionPurger(StatusDbContext db, IOptions<RetentionOption
 
         var bodies = await RepeatAsync(async () =>
         {
-            var ids = await db.Emails
-                .Where(e => e.AcceptedAt < bodiesBefore && (e.Html != null || e.Text != null || e.AttachmentNames.Count > 0))
-                .OrderBy(e => e.AcceptedAt).ThenBy(e => e.Id).Select(e => e.Id).Take(batch).ToListAsync(cancellationToken);
+            // In SQL, so that the filter is the one of the partial index that answers it (StatusDbContext.WithContentSql).
+            var ids = await db.Database.SqlQueryRaw<Guid>(db.Database.IsNpgsql() ? PostgresBodiesSelection : SqliteBodiesSelection,
+                bodiesBefore, batch).ToListAsync(cancellationToken);
             return ids.Count == 0 ? 0 : await db.Emails.Where(e => ids.Contains(e.Id)).ExecuteUpdateAsync(s => s
                 .SetProperty(e => e.Html, (string?)null)
                 .SetProperty(e => e.Text, (string?)null)
@@ -37,12 +40,16 @@ public sealed class RetentionPurger(StatusDbContext db, IOptions<RetentionOption
         {
             var ids = await db.WebhookDeliveries
                 .Where(d => d.CreatedAt < eventsBefore && d.Status != WebhookDeliveryStatus.Pending)
-                .OrderBy(d => d.Id).Select(d => d.Id).Take(batch).ToListAsync(cancellationToken);
+                .OrderBy(d => d.CreatedAt).Select(d => d.Id).Take(batch).ToListAsync(cancellationToken);
             return ids.Count == 0 ? 0 : await db.WebhookDeliveries.Where(d => ids.Contains(d.Id)).ExecuteDeleteAsync(cancellationToken);
         }, batch);
 
         return new RetentionResult(bodies, events, deliveries);
     }
+
+    /// <summary>The oldest emails accepted before {0} that still have content, at most {1} of them.</summary>
+    private static string BodiesSelection(bool postgres) =>
+        $$"""SELECT id AS "Value" FROM emails WHERE ({{StatusDbContext.WithContentSql(postgres)}}) AND accepted_at < {0} ORDER BY accepted_at, id LIMIT {1}""";
 
     private static async Task<int> RepeatAsync(Func<Task<int>> step, int batch)
     {

@@ -23,6 +23,86 @@ namespace EmailPlatform.Status.Storage.Migrations.Postgres
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
+            modelBuilder.Entity("EmailPlatform.ServiceDefaults.Storage.EmailContentAttachment", b =>
+                {
+                    b.Property<Guid>("EmailId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("email_id");
+
+                    b.Property<int>("Position")
+                        .HasColumnType("integer")
+                        .HasColumnName("position");
+
+                    b.Property<byte[]>("Content")
+                        .IsRequired()
+                        .HasColumnType("bytea")
+                        .HasColumnName("content");
+
+                    b.Property<string>("ContentId")
+                        .HasColumnType("text")
+                        .HasColumnName("content_id");
+
+                    b.Property<string>("ContentType")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("content_type");
+
+                    b.Property<string>("Filename")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("filename");
+
+                    b.HasKey("EmailId", "Position")
+                        .HasName("pk_email_content_attachments");
+
+                    b.ToTable("email_content_attachments", null, t =>
+                        {
+                            t.ExcludeFromMigrations();
+                        });
+                });
+
+            modelBuilder.Entity("EmailPlatform.ServiceDefaults.Storage.EmailContentRecord", b =>
+                {
+                    b.Property<Guid>("EmailId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("email_id");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Html")
+                        .HasColumnType("text")
+                        .HasColumnName("html");
+
+                    b.Property<DateTime>("KeepUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("keep_until");
+
+                    b.Property<byte[]>("RawMessage")
+                        .HasColumnType("bytea")
+                        .HasColumnName("raw_message");
+
+                    b.Property<long>("Size")
+                        .HasColumnType("bigint")
+                        .HasColumnName("size");
+
+                    b.Property<string>("Text")
+                        .HasColumnType("text")
+                        .HasColumnName("text");
+
+                    b.HasKey("EmailId")
+                        .HasName("pk_email_contents");
+
+                    b.HasIndex("KeepUntil")
+                        .HasDatabaseName("ix_email_contents_keep_until");
+
+                    b.ToTable("email_contents", null, t =>
+                        {
+                            t.ExcludeFromMigrations();
+                        });
+                });
+
             modelBuilder.Entity("EmailPlatform.Status.Storage.AuditRecord", b =>
                 {
                     b.Property<Guid>("Id")
@@ -201,6 +281,10 @@ namespace EmailPlatform.Status.Storage.Migrations.Postgres
 
                     b.HasIndex("State", "AcceptedAt", "Id")
                         .HasDatabaseName("ix_emails_state_accepted_at_id");
+
+                    b.HasIndex(new[] { "AcceptedAt", "Id" }, "WithContent")
+                        .HasDatabaseName("ix_emails_with_content_accepted_at_id")
+                        .HasFilter("html IS NOT NULL OR text IS NOT NULL OR cardinality(attachment_names) > 0");
 
                     b.ToTable("emails", (string)null);
                 });
@@ -517,6 +601,9 @@ namespace EmailPlatform.Status.Storage.Migrations.Postgres
                     b.HasKey("Id")
                         .HasName("pk_webhook_deliveries");
 
+                    b.HasIndex("CreatedAt")
+                        .HasDatabaseName("ix_webhook_deliveries_created_at");
+
                     b.HasIndex("EmailId")
                         .HasDatabaseName("ix_webhook_deliveries_email_id");
 
@@ -586,6 +673,16 @@ namespace EmailPlatform.Status.Storage.Migrations.Postgres
                     b.ToTable("webhook_subscriptions", (string)null);
                 });
 
+            modelBuilder.Entity("EmailPlatform.ServiceDefaults.Storage.EmailContentAttachment", b =>
+                {
+                    b.HasOne("EmailPlatform.ServiceDefaults.Storage.EmailContentRecord", null)
+                        .WithMany("Attachments")
+                        .HasForeignKey("EmailId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_email_content_attachments_email_contents_email_id");
+                });
+
             modelBuilder.Entity("EmailPlatform.Status.Storage.RecipientRecord", b =>
                 {
                     b.HasOne("EmailPlatform.Status.Storage.EmailRecord", null)
@@ -614,6 +711,11 @@ namespace EmailPlatform.Status.Storage.Migrations.Postgres
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_webhook_deliveries_webhook_subscriptions_subscription_id");
+                });
+
+            modelBuilder.Entity("EmailPlatform.ServiceDefaults.Storage.EmailContentRecord", b =>
+                {
+                    b.Navigation("Attachments");
                 });
 
             modelBuilder.Entity("EmailPlatform.Status.Storage.EmailRecord", b =>

@@ -17,6 +17,86 @@ namespace EmailPlatform.Status.Storage.Migrations.Sqlite
 #pragma warning disable 612, 618
             modelBuilder.HasAnnotation("ProductVersion", "10.0.15");
 
+            modelBuilder.Entity("EmailPlatform.ServiceDefaults.Storage.EmailContentAttachment", b =>
+                {
+                    b.Property<Guid>("EmailId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("email_id");
+
+                    b.Property<int>("Position")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("position");
+
+                    b.Property<byte[]>("Content")
+                        .IsRequired()
+                        .HasColumnType("BLOB")
+                        .HasColumnName("content");
+
+                    b.Property<string>("ContentId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("content_id");
+
+                    b.Property<string>("ContentType")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("content_type");
+
+                    b.Property<string>("Filename")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("filename");
+
+                    b.HasKey("EmailId", "Position")
+                        .HasName("pk_email_content_attachments");
+
+                    b.ToTable("email_content_attachments", null, t =>
+                        {
+                            t.ExcludeFromMigrations();
+                        });
+                });
+
+            modelBuilder.Entity("EmailPlatform.ServiceDefaults.Storage.EmailContentRecord", b =>
+                {
+                    b.Property<Guid>("EmailId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("email_id");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Html")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("html");
+
+                    b.Property<DateTime>("KeepUntil")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("keep_until");
+
+                    b.Property<byte[]>("RawMessage")
+                        .HasColumnType("BLOB")
+                        .HasColumnName("raw_message");
+
+                    b.Property<long>("Size")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("size");
+
+                    b.Property<string>("Text")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("text");
+
+                    b.HasKey("EmailId")
+                        .HasName("pk_email_contents");
+
+                    b.HasIndex("KeepUntil")
+                        .HasDatabaseName("ix_email_contents_keep_until");
+
+                    b.ToTable("email_contents", null, t =>
+                        {
+                            t.ExcludeFromMigrations();
+                        });
+                });
+
             modelBuilder.Entity("EmailPlatform.Status.Storage.AuditRecord", b =>
                 {
                     b.Property<Guid>("Id")
@@ -195,6 +275,10 @@ namespace EmailPlatform.Status.Storage.Migrations.Sqlite
 
                     b.HasIndex("State", "AcceptedAt", "Id")
                         .HasDatabaseName("ix_emails_state_accepted_at_id");
+
+                    b.HasIndex(new[] { "AcceptedAt", "Id" }, "WithContent")
+                        .HasDatabaseName("ix_emails_with_content_accepted_at_id")
+                        .HasFilter("html IS NOT NULL OR text IS NOT NULL OR attachment_names <> '[]'");
 
                     b.ToTable("emails", (string)null);
                 });
@@ -511,6 +595,9 @@ namespace EmailPlatform.Status.Storage.Migrations.Sqlite
                     b.HasKey("Id")
                         .HasName("pk_webhook_deliveries");
 
+                    b.HasIndex("CreatedAt")
+                        .HasDatabaseName("ix_webhook_deliveries_created_at");
+
                     b.HasIndex("EmailId")
                         .HasDatabaseName("ix_webhook_deliveries_email_id");
 
@@ -580,6 +667,16 @@ namespace EmailPlatform.Status.Storage.Migrations.Sqlite
                     b.ToTable("webhook_subscriptions", (string)null);
                 });
 
+            modelBuilder.Entity("EmailPlatform.ServiceDefaults.Storage.EmailContentAttachment", b =>
+                {
+                    b.HasOne("EmailPlatform.ServiceDefaults.Storage.EmailContentRecord", null)
+                        .WithMany("Attachments")
+                        .HasForeignKey("EmailId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_email_content_attachments_email_contents_email_id");
+                });
+
             modelBuilder.Entity("EmailPlatform.Status.Storage.RecipientRecord", b =>
                 {
                     b.HasOne("EmailPlatform.Status.Storage.EmailRecord", null)
@@ -608,6 +705,11 @@ namespace EmailPlatform.Status.Storage.Migrations.Sqlite
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_webhook_deliveries_webhook_subscriptions_subscription_id");
+                });
+
+            modelBuilder.Entity("EmailPlatform.ServiceDefaults.Storage.EmailContentRecord", b =>
+                {
+                    b.Navigation("Attachments");
                 });
 
             modelBuilder.Entity("EmailPlatform.Status.Storage.EmailRecord", b =>
