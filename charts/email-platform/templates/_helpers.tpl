@@ -76,6 +76,69 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "relay-%s-%s" (index . 0 | lower | replace " " "-") (index . 1) }}
 {{- end }}
 
+{{/* The Secret key under which the chart's Secret (or secrets.existingSecret) holds a DKIM private key. Call with the domain. */}}
+{{- define "email-platform.dkimSecretKey" -}}
+{{- printf "dkim-%s-private-key" (lower .) }}
+{{- end }}
+
+{{/* Where DKIM entry <n> takes its private key from, as JSON: secret and key (a Secret key the chart mounts at
+     mountPath) and file (the path the worker reads, Delivery:Dkim:<n>:PrivateKeyFile). Fails on an entry that
+     gives more than one source, or none the chart can use. Call with (list $ <n> <entry>). */}}
+{{- define "email-platform.dkimKey" -}}
+{{- $root := index . 0 }}
+{{- $i := index . 1 }}
+{{- $dkim := index . 2 }}
+{{- $what := printf "delivery.dkim[%d]" $i }}
+{{- $domain := required (printf "%s.domain is required" $what) $dkim.domain }}
+{{- $given := list }}
+{{- range $source := list "privateKey" "privateKeySecret" "privateKeyFile" }}
+{{- if index $dkim $source }}
+{{- $given = append $given $source }}
+{{- end }}
+{{- end }}
+{{- if gt (len $given) 1 }}
+{{- fail (printf "%s (%s): set at most one of privateKey, privateKeySecret and privateKeyFile (got %s)." $what $domain (join ", " $given)) }}
+{{- end }}
+{{- $mountPath := printf "/etc/emailplatform/dkim/%d" $i }}
+{{- $file := printf "%s/private-key.pem" $mountPath }}
+{{- if $dkim.privateKeyFile }}
+{{- dict "file" $dkim.privateKeyFile | toJson }}
+{{- else if $dkim.privateKeySecret }}
+{{- dict "secret" $dkim.privateKeySecret.name "key" $dkim.privateKeySecret.key "mountPath" $mountPath "file" $file | toJson }}
+{{- else }}
+{{- $key := include "email-platform.dkimSecretKey" $domain }}
+{{- if and $dkim.privateKey $root.Values.secrets.existingSecret }}
+{{- fail (printf "%s (%s): privateKey cannot go into secrets.existingSecret '%s', which the chart does not write: put the PEM there under the key %s and leave privateKey empty, or use privateKeySecret." $what $domain $root.Values.secrets.existingSecret $key) }}
+{{- end }}
+{{- if and (not $dkim.privateKey) (not $root.Values.secrets.existingSecret) }}
+{{- fail (printf "%s (%s): the private key is missing: set privateKey (PEM), privateKeySecret (a Secret you manage) or privateKeyFile (a file you mount)." $what $domain) }}
+{{- end }}
+{{- dict "secret" (include "email-platform.secretName" $root) "key" $key "mountPath" $mountPath "file" $file | toJson }}
+{{- end }}
+{{- end }}
+
+{{/* Where relay <n> takes its trusted certificate from, as JSON like email-platform.dkimKey's: {} when it trusts
+     only the system's roots or gives the PEM inline. Fails when the relay gives more than one. Call with (list <n> <relay>). */}}
+{{- define "email-platform.relayCertificate" -}}
+{{- $i := index . 0 }}
+{{- $relay := index . 1 }}
+{{- $given := list }}
+{{- range $source := list "trustedCertificate" "trustedCertificateSecret" "trustedCertificateFile" }}
+{{- if index $relay $source }}
+{{- $given = append $given $source }}
+{{- end }}
+{{- end }}
+{{- if gt (len $given) 1 }}
+{{- fail (printf "delivery.relays[%d] (%s): set at most one of trustedCertificate, trustedCertificateSecret and trustedCertificateFile (got %s)." $i $relay.name (join ", " $given)) }}
+{{- end }}
+{{- with $relay.trustedCertificateSecret }}
+{{- $mountPath := printf "/etc/emailplatform/relays/%d" $i }}
+{{- dict "secret" .name "key" .key "mountPath" $mountPath "file" (printf "%s/trusted-certificate.pem" $mountPath) | toJson }}
+{{- else }}
+{{- dict | toJson }}
+{{- end }}
+{{- end }}
+
 {{/* A configuration value as the string .NET binds: whole numbers without an exponent (YAML reads 1000000 as a
      float, which toString would render as 1e+06). */}}
 {{- define "email-platform.configValue" -}}

@@ -15,6 +15,15 @@ internal sealed class ExternalTool(string name, string environmentVariable, stri
     /// <summary>Runs the tool in the repository root; returns what it wrote, or fails the test with it.</summary>
     public (string Stdout, string Stderr) Run(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
     {
+        var arguments = args.ToList();
+        var (exitCode, stdout, stderr) = TryRun(arguments, environment);
+        Assert.True(exitCode == 0, $"{name} {string.Join(' ', arguments)} exited with {exitCode}:\n{stdout}\n{stderr}");
+        return (stdout, stderr);
+    }
+
+    /// <summary>Runs the tool in the repository root; returns its exit code and what it wrote, whatever the outcome.</summary>
+    public (int ExitCode, string Stdout, string Stderr) TryRun(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
+    {
         var start = new ProcessStartInfo(Path)
         {
             WorkingDirectory = Repo.Root,
@@ -35,9 +44,7 @@ internal sealed class ExternalTool(string name, string environmentVariable, stri
         var stderr = process.StandardError.ReadToEndAsync();
         var stdout = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
-        Assert.True(process.ExitCode == 0,
-            $"{name} {string.Join(' ', start.ArgumentList)} exited with {process.ExitCode}:\n{stdout}\n{stderr.Result}");
-        return (stdout, stderr.Result);
+        return (process.ExitCode, stdout, stderr.Result);
     }
 
     private static string? Find(string name, string environmentVariable, string installedCopy)

@@ -14,17 +14,19 @@ internal static class Helm
 
     private static readonly ExternalTool Tool = new("helm", "HELM", "artifacts/tools/helm/helm", HowToGetIt);
 
-    public static string Path => Tool.Path;
-
-    /// <summary>Runs helm in the repository root; returns stdout, or fails the test with stderr.</summary>
-    public static string Run(params string[] args) => Tool.Run(args, new Dictionary<string, string>
+    // Keep helm away from any kube context or repository cache of the machine.
+    private static readonly Dictionary<string, string> Isolated = new()
     {
-        // Keep helm away from any kube context or repository cache of the machine.
         ["KUBECONFIG"] = "/dev/null",
         ["HELM_CACHE_HOME"] = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "emailplatform-helm-cache"),
         ["HELM_CONFIG_HOME"] = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "emailplatform-helm-config"),
         ["HELM_DATA_HOME"] = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "emailplatform-helm-data"),
-    }).Stdout;
+    };
+
+    public static string Path => Tool.Path;
+
+    /// <summary>Runs helm in the repository root; returns stdout, or fails the test with stderr.</summary>
+    public static string Run(params string[] args) => Tool.Run(args, Isolated).Stdout;
 
     /// <summary><c>helm template</c> of the chart with the given values files, as parsed documents.</summary>
     public static List<Dictionary<object, object>> Template(params string[] valuesFiles)
@@ -36,5 +38,32 @@ internal static class Helm
         }
 
         return Yaml.ParseAll(Run([.. args]));
+    }
+
+    /// <summary><c>helm template</c> of the chart with <paramref name="values"/> (YAML) over its defaults, as parsed documents.</summary>
+    public static List<Dictionary<object, object>> TemplateWith(string values) =>
+        WithValuesFile(values, file => Yaml.ParseAll(Run("template", "emailplatform", Chart, "--namespace", "mail", "-f", file)));
+
+    /// <summary>What <c>helm template</c> writes to stderr when it refuses <paramref name="values"/>; fails the test if it renders them.</summary>
+    public static string TemplateRefuses(string values) =>
+        WithValuesFile(values, file =>
+        {
+            var (exitCode, _, stderr) = Tool.TryRun(["template", "emailplatform", Chart, "--namespace", "mail", "-f", file], Isolated);
+            Assert.True(exitCode != 0, $"helm template rendered values it should refuse:\n{values}");
+            return stderr;
+        });
+
+    private static T WithValuesFile<T>(string values, Func<string, T> use)
+    {
+        var file = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"emailplatform-values-{Guid.NewGuid():N}.yaml");
+        File.WriteAllText(file, values);
+        try
+        {
+            return use(file);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
     }
 }
