@@ -172,6 +172,32 @@ public sealed class SmtpRelayClientTests : IAsyncLifetime
         Assert.DoesNotContain("Unknown outcome", outcome.Reason ?? "", StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("554 5.7.1 Relay access denied", "Bounced", 554, "5.7.1")]
+    [InlineData("451 4.3.0 Insufficient system storage", "Deferred", 451, "4.3.0")]
+    public async Task RefusalOfTheDataCommandFollowedByAClosedConnectionIsTheRelaysRefusal(
+        string refusal, string kind, int code, string enhancedCode)
+    {
+        // Nothing of the message went out: the relay's reply is the outcome (a bounce or a deferral with its codes),
+        // never an unknown outcome, and the next message gets a connection of its own.
+        await using var relay = new MinimalSmtpServer(dataCommandRefusal: refusal);
+        var client = TestRelays.Client();
+        var email = TestEmails.Create();
+
+        for (var attempt = 1; attempt <= 2; attempt++)
+        {
+            var outcomes = await client.SendAsync(
+                TestRelays.Local(relay.Port), MimeMessageFactory.Create(email), email.Envelope, new SmtpAttempt(email.EmailId), CancellationToken.None);
+
+            var outcome = Assert.Single(outcomes);
+            Assert.Equal((kind, code, enhancedCode), (outcome.Kind.ToString(), outcome.Reply?.Code, outcome.Reply?.EnhancedCode));
+            Assert.DoesNotContain("Unknown outcome", outcome.Reason ?? "", StringComparison.Ordinal);
+        }
+
+        Assert.Empty(relay.Received);
+        Assert.Equal(2, relay.Sessions);
+    }
+
     [Fact]
     public async Task ReplyToTheFinalDotIsAwaitedForTheDataTimeoutNotTheCommandTimeout()
     {

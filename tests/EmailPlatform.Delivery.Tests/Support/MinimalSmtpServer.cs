@@ -9,7 +9,7 @@ namespace EmailPlatform.Delivery.Tests.Support;
 /// A bare SMTP server over a real socket that offers no extensions beyond 8BITMIME (no SMTPUTF8, no PIPELINING):
 /// the kind of older relay the SmtpServer package cannot play, since it always offers SMTPUTF8. It can also answer the
 /// final dot with a refusal and close the connection at once, as many content filters do, which the SmtpServer
-/// package cannot do either.
+/// package cannot do either. Or it can refuse the DATA command itself and close, before any of the message is sent.
 /// </summary>
 internal sealed class MinimalSmtpServer : IAsyncDisposable
 {
@@ -17,15 +17,18 @@ internal sealed class MinimalSmtpServer : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly string _finalReply;
     private readonly bool _closeAfterFinalReply;
+    private readonly string? _dataCommandRefusal;
     private readonly Task _accepting;
     private int _sessions;
 
     /// <param name="finalReply">The reply to the final dot, one or more CRLF-separated lines.</param>
     /// <param name="closeAfterFinalReply">Close the connection right after that reply.</param>
-    public MinimalSmtpServer(string finalReply = "250 2.0.0 Ok: queued", bool closeAfterFinalReply = false)
+    /// <param name="dataCommandRefusal">When set, the reply to the DATA command (instead of 354), after which the connection is closed.</param>
+    public MinimalSmtpServer(string finalReply = "250 2.0.0 Ok: queued", bool closeAfterFinalReply = false, string? dataCommandRefusal = null)
     {
         _finalReply = finalReply;
         _closeAfterFinalReply = closeAfterFinalReply;
+        _dataCommandRefusal = dataCommandRefusal;
         _listener.Start();
         _accepting = AcceptAsync();
     }
@@ -77,6 +80,9 @@ internal sealed class MinimalSmtpServer : IAsyncDisposable
                         rcpt.Add(line[(line.IndexOf('<', StringComparison.Ordinal) + 1)..line.LastIndexOf('>')]);
                         await writer.WriteLineAsync("250 2.1.5 Ok");
                         break;
+                    case "DATA" when _dataCommandRefusal is not null:
+                        await writer.WriteLineAsync(_dataCommandRefusal);
+                        return;
                     case "DATA":
                         await writer.WriteLineAsync("354 End data with <CR><LF>.<CR><LF>");
                         while (await reader.ReadLineAsync(_stop.Token) is { } data && data != ".")
