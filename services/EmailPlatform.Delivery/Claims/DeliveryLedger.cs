@@ -6,8 +6,10 @@ using EmailPlatform.Delivery.Smtp;
 using EmailPlatform.Delivery.Storage;
 using EmailPlatform.ServiceDefaults.Storage;
 using MassTransit;
+using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using Npgsql;
 
 namespace EmailPlatform.Delivery.Claims;
 
@@ -37,6 +39,11 @@ internal sealed class DeliveryLedger(
 
     /// <summary>The first pause before an outcome's record is tried again while the store is unreachable; it doubles each time.</summary>
     private static readonly TimeSpan FirstRecordPause = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Tries of one save when the email's kept command was written meanwhile (<see cref="IsAboutTheKeptCommand"/>).</summary>
+    private const int MaxSaveAttempts = 4;
+
+    private const string RetryMessagesTable = "retry_messages";
 
     /// <summary>The longest pause between two tries of an outcome's record.</summary>
     private static readonly TimeSpan LongestRecordPause = TimeSpan.FromSeconds(5);
@@ -457,19 +464,21 @@ internal sealed class DeliveryLedger(
     {
         try
         {
-            try
+            for (var attempt = 1; ; attempt++)
             {
-                await db.SaveChangesAsync(cancellationToken);
-            }
-            catch (DbUpdateException ex) when (StoreErrors.IsUniqueViolation(ex))
-            {
-                if (!await KeepStoredCommandAsync(cancellationToken))
+                DbUpdateException conflict;
+                try
                 {
-                    throw;
+                    await db.SaveChangesAsync(cancellationToken);
+                    return;
+                }
+                catch (DbUpdateException ex) when (attempt < MaxSaveAttempts && IsAboutTheKeptCommand(ex))
+                {
+                    conflict = ex;
                 }
 
-                // Nothing was written (one transaction); the same changes again, now updating the stored command.
-                await db.SaveChangesAsync(cancellationToken);
+                // Nothing was written (one transaction): the same changes again, the kept command's part adjusted.
+                await ReconcileKeptCommandAsync(conflict, cancellationToken);
             }
         }
         catch (DbUpdateException ex) when (!StoreErrors.IsUnavailable(ex))
@@ -482,32 +491,63 @@ internal sealed class DeliveryLedger(
     }
 
     /// <summary>
-    /// The email's command was about to be kept, but another worker stored it between this one's look and its write (a
-    /// concurrent duplicate of the command finding this worker's live claim keeps it, and so does every claim or record
-    /// that leaves a recipient unfinished). Both rows are the same command, so the stored one is updated with this
-    /// worker's decision instead (its <see cref="RetryMessage.KeepUntil"/>: this worker holds the claims, so it knows
-    /// best). Without this the whole save failed, and a recorded 250 in it was lost: the recipient would be sent again
-    /// once the claim lapsed. Returns false when the conflict was not about the command (a concurrent claim of a new
-    /// recipient: the caller fails as before).
+    /// Whether a save failed only because another worker wrote the email's kept command between this one's look and its
+    /// write: it stored the command this one was adding (a concurrent duplicate of the command, finding this worker's live
+    /// claim, keeps it; so does every claim or record that leaves a recipient unfinished), or deleted the one this one
+    /// was changing (its record made every recipient final). Without <see cref="ReconcileKeptCommandAsync"/> the whole
+    /// save failed, and a recorded 250 in it was lost: the recipient would be sent again once the claim lapsed.
     /// </summary>
-    private async Task<bool> KeepStoredCommandAsync(CancellationToken cancellationToken)
+    private static bool IsAboutTheKeptCommand(DbUpdateException exception) => exception switch
     {
-        var added = db.ChangeTracker.Entries<RetryMessage>().FirstOrDefault(e => e.State == EntityState.Added);
-        if (added is null)
+        DbUpdateConcurrencyException concurrency => concurrency.Entries.Count > 0 && concurrency.Entries.All(e => e.Entity is RetryMessage),
+        _ => StoreErrors.IsUniqueViolation(exception) && exception.InnerException switch
         {
-            return false;
+            PostgresException postgres => postgres.TableName == RetryMessagesTable,
+            SqliteException sqlite => sqlite.Message.Contains(RetryMessagesTable + ".", StringComparison.Ordinal),
+            _ => false,
+        },
+    };
+
+    /// <summary>
+    /// Turns this context's write of the kept command into what the store now needs. A command stored meanwhile is the
+    /// same command: it is updated instead of inserted, with this context's <see cref="RetryMessage.KeepUntil"/> when this
+    /// context decided it (it settled every recipient, or it holds an unfinished one) and left as it is otherwise (a
+    /// duplicate that found the recipients claimed elsewhere only wanted it kept, and it is). A command deleted meanwhile
+    /// is inserted again if this context changes it, and forgotten if this context deletes it too.
+    /// </summary>
+    private async Task ReconcileKeptCommandAsync(DbUpdateException conflict, CancellationToken cancellationToken)
+    {
+        if (conflict is DbUpdateConcurrencyException concurrency)
+        {
+            foreach (var gone in concurrency.Entries)
+            {
+                gone.State = gone.State == EntityState.Deleted ? EntityState.Detached : EntityState.Added;
+            }
+
+            return;
         }
 
+        var added = db.ChangeTracker.Entries<RetryMessage>().Single(e => e.State == EntityState.Added);
         var mine = added.Entity;
         var stored = await db.RetryMessages.AsNoTracking().FirstOrDefaultAsync(m => m.EmailId == mine.EmailId, cancellationToken);
         if (stored is null)
         {
-            return false;
+            // Deleted again since: inserted as planned.
+            return;
         }
 
         added.State = EntityState.Detached;
-        db.RetryMessages.Attach(stored).Property(m => m.KeepUntil).CurrentValue = mine.KeepUntil;
-        return true;
+        var entry = db.RetryMessages.Attach(stored);
+        var decides = mine.KeepUntil is not null || db.ChangeTracker.Entries<DeliveryRecord>()
+            .Any(e => e.Entity.EmailId == mine.EmailId && e.State != EntityState.Unchanged && !e.Entity.State.IsFinal());
+        if (decides)
+        {
+            // Written even when unchanged: should the row be deleted before this save, the update finds nothing and the
+            // command is inserted again (above) instead of silently not being kept.
+            var keepUntil = entry.Property(m => m.KeepUntil);
+            keepUntil.CurrentValue = mine.KeepUntil;
+            keepUntil.IsModified = true;
+        }
     }
 
     private static void Touch(DeliveryRecord record, DateTime now)

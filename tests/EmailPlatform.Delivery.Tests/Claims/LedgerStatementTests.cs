@@ -156,32 +156,96 @@ public sealed class LedgerStatementTests : IAsyncLifetime
         // alice's 250 and bob's 451 are recorded together, and bob's deferral keeps the command. A duplicate of the
         // command, consumed by another worker at that moment, finds the live claims and keeps the command first.
         var email = TestEmails.Create(to: ["alice@example.com", "bob@example.com"]);
-        var duplicateKept = false;
-        var beforeSave = new BeforeSave(async () =>
+        var saves = 0;
+        var beforeSave = new BeforeSave(async save =>
         {
-            if (duplicateKept)
+            saves = save;
+            if (save == 1)
             {
-                return;
+                await DuplicateClaimAsync(email);
             }
-
-            duplicateKept = true;
-            await using var other = NewContext();
-            var duplicate = await NewLedger(other).ClaimAsync(email, DeliveryLedger.RecipientsOf(email), CancellationToken.None);
-            Assert.Empty(duplicate.ToSend);
         });
 
-        await using (var db = NewContext(beforeSave))
+        await RecordDeliveredAndDeferredAsync(email, beforeSave);
+
+        Assert.Equal(2, saves);
+        await AssertAliceDeliveredAndBobWaitingWithTheCommandKeptAsync(email);
+    }
+
+    [Fact]
+    public async Task OutcomeIsRecordedWhenTheCommandKeptMeanwhileIsDeletedAgainBeforeTheRetriedSave()
+    {
+        var email = TestEmails.Create(to: ["alice@example.com", "bob@example.com"]);
+        var beforeSave = new BeforeSave(async save =>
         {
-            var ledger = NewLedger(db);
-            var claim = await ledger.ClaimAsync(email, DeliveryLedger.RecipientsOf(email), CancellationToken.None);
-            var deferred = new RecipientOutcome("bob@example.com", RecipientOutcomeKind.Deferred, new Contracts.SmtpReply(451, "4.3.0", "Try again later"), "451 4.3.0 Try again later");
+            if (save == 1)
+            {
+                await DuplicateClaimAsync(email);
+            }
+            else if (save == 2)
+            {
+                await using var other = NewContext();
+                Assert.Equal(1, await other.RetryMessages.ExecuteDeleteAsync());
+            }
+        });
 
-            var recorded = await ledger.RecordAsync(email, claim, "sink", [Delivered("alice@example.com"), deferred]);
+        await RecordDeliveredAndDeferredAsync(email, beforeSave);
 
-            Assert.True(duplicateKept);
-            Assert.Equal([DeliveryState.Delivered, DeliveryState.Deferred], recorded.Select(r => r.State));
+        await AssertAliceDeliveredAndBobWaitingWithTheCommandKeptAsync(email);
+    }
+
+    [Fact]
+    public async Task DuplicateFindingTheClaimsElsewhereLeavesTheRetentionOfAFailedEmailsCommandAlone()
+    {
+        // The duplicate reads the live claims and wants the command kept; meanwhile the claim's holder records every
+        // recipient final, one failed, and keeps the command for a bulk retry (FailedContentRetention). The duplicate,
+        // which holds nothing, must not turn that into "kept while pending" (which the clean-up deletes as orphaned).
+        var email = TestEmails.Create(to: ["alice@example.com", "bob@example.com"]);
+        await using var db = NewContext();
+        var holder = NewLedger(db);
+        var claim = await holder.ClaimAsync(email, DeliveryLedger.RecipientsOf(email), CancellationToken.None);
+        var failed = new RecipientOutcome("bob@example.com", RecipientOutcomeKind.Failed, null, "Message too large for every relay");
+
+        await using (var duplicate = NewContext(new BeforeSave(async save =>
+        {
+            if (save == 1)
+            {
+                await holder.RecordAsync(email, claim, "sink", [Delivered("alice@example.com"), failed]);
+            }
+        })))
+        {
+            Assert.Empty((await NewLedger(duplicate).ClaimAsync(email, DeliveryLedger.RecipientsOf(email), CancellationToken.None)).ToSend);
         }
 
+        await using var check = NewContext();
+        var kept = await check.RetryMessages.AsNoTracking().SingleAsync();
+        Assert.NotNull(kept.KeepUntil);
+        Assert.Equal([DeliveryState.Delivered, DeliveryState.Failed], await check.Deliveries.AsNoTracking().OrderBy(d => d.Recipient).Select(d => d.State).ToListAsync());
+    }
+
+    /// <summary>A duplicate of the command, consumed by another worker, finds the live claims and keeps the command.</summary>
+    private async Task DuplicateClaimAsync(Contracts.SendEmail email)
+    {
+        await using var other = NewContext();
+        var duplicate = await NewLedger(other).ClaimAsync(email, DeliveryLedger.RecipientsOf(email), CancellationToken.None);
+        Assert.Empty(duplicate.ToSend);
+    }
+
+    /// <summary>Claims both recipients and records alice's 250 and bob's 451 together; bob's deferral keeps the command.</summary>
+    private async Task RecordDeliveredAndDeferredAsync(Contracts.SendEmail email, BeforeSave beforeSave)
+    {
+        await using var db = NewContext(beforeSave);
+        var ledger = NewLedger(db);
+        var claim = await ledger.ClaimAsync(email, DeliveryLedger.RecipientsOf(email), CancellationToken.None);
+        var deferred = new RecipientOutcome("bob@example.com", RecipientOutcomeKind.Deferred, new Contracts.SmtpReply(451, "4.3.0", "Try again later"), "451 4.3.0 Try again later");
+
+        var recorded = await ledger.RecordAsync(email, claim, "sink", [Delivered("alice@example.com"), deferred]);
+
+        Assert.Equal([DeliveryState.Delivered, DeliveryState.Deferred], recorded.Select(r => r.State));
+    }
+
+    private async Task AssertAliceDeliveredAndBobWaitingWithTheCommandKeptAsync(Contracts.SendEmail email)
+    {
         await using var check = NewContext();
         var stored = await check.Deliveries.AsNoTracking().OrderBy(d => d.Recipient).ToListAsync();
         Assert.Equal([(DeliveryState.Delivered, (Guid?)null), (DeliveryState.Deferred, null)], stored.Select(d => (d.State, d.ClaimId)));
@@ -209,13 +273,18 @@ public sealed class LedgerStatementTests : IAsyncLifetime
         return new(builder.Options);
     }
 
-    /// <summary>Runs <paramref name="action"/> after the context decided what to write and before it writes it.</summary>
-    private sealed class BeforeSave(Func<Task> action) : SaveChangesInterceptor
+    /// <summary>
+    /// Runs <paramref name="action"/> with the save's number (1, 2, …) after the context decided what to write and before
+    /// it writes it.
+    /// </summary>
+    private sealed class BeforeSave(Func<int, Task> action) : SaveChangesInterceptor
     {
+        private int _saves;
+
         public override async ValueTask<InterceptionResult<int>> SavingChangesAsync(
             DbContextEventData eventData, InterceptionResult<int> result, CancellationToken cancellationToken = default)
         {
-            await action();
+            await action(++_saves);
             return result;
         }
     }
