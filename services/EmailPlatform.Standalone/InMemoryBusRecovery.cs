@@ -1,4 +1,5 @@
 using EmailPlatform.Contracts;
+using EmailPlatform.Delivery.Claims;
 using EmailPlatform.Delivery.Relays;
 using EmailPlatform.Delivery.Storage;
 using EmailPlatform.Ingress.Outbox;
@@ -13,18 +14,23 @@ namespace EmailPlatform.Standalone;
 
 /// <summary>
 /// The in-memory bus keeps nothing across a stop: a message the outbox published, or an outcome a worker published,
-/// that no consumer had taken yet is gone when the process stops (and so is one being consumed when it is killed). With
-/// RabbitMQ the broker keeps them; here, before anything starts, the stores are compared and what was lost is published
-/// again from the ingress's outbox (every consumer is idempotent, so a message that was not lost changes nothing):
+/// that no consumer had taken yet is gone when the process stops, and so is one being consumed when the process is
+/// killed. With RabbitMQ the broker keeps them (and gives an unacknowledged one again); here, before anything starts,
+/// the stores are compared and what was lost is put back:
 /// <list type="bullet">
-/// <item>an outbox row whose events the status service has not recorded;</item>
-/// <item>an outbox row carrying an email's <see cref="SendEmail"/> when no worker has a record of the email (the command
-/// never reached one), or when an outcome a worker recorded is missing from the status service (the worker's ledger
-/// answers the command again with that recorded outcome, under its original event id, and sends nothing).</item>
+/// <item>an outbox row whose events the status service has not recorded is published again;</item>
+/// <item>an outbox row carrying an email's <see cref="SendEmail"/> is published again when no worker has a record of the
+/// email (the command never reached one), or when an outcome a worker recorded is missing from the status service (the
+/// worker's ledger answers the command with that recorded outcome, under its original event id, and sends nothing);</item>
+/// <item>a command a worker was sending when the process was killed (its claim left, no command kept for the
+/// scheduler, as a broker's redelivery would have kept it) is kept for the scheduler, which hands it back once the
+/// claim lapses.</item>
 /// </list>
-/// Only emails the status service does not have in a final state are looked at, and only rows within every store's
-/// retention: a row whose worker records were purged (<c>Delivery:RecordRetention</c>) would be sent again, and one
-/// whose events were purged (<c>Status:Retention:EventsAfter</c>) recorded again.
+/// Every consumer is idempotent, so a message that was not lost changes nothing. Only emails the status service does not
+/// have in a final state, or whose command a worker keeps (an operator's retry of a failed one), are looked at, and only
+/// rows created within every store's retention: an email whose worker records were purged (<c>Delivery:RecordRetention</c>)
+/// would be sent again, and one whose events were purged (<c>Status:Retention:EventsAfter</c>) recorded again. Operator
+/// commands (bulk retry and cancel) go on the bus without an outbox, and one lost at a stop is not recovered.
 /// </summary>
 internal sealed class InMemoryBusRecovery(
     IngressDbContext ingress,
@@ -38,53 +44,65 @@ internal sealed class InMemoryBusRecovery(
     /// <summary>Ids per query: well under SQLite's and PostgreSQL's parameter limits.</summary>
     private const int Chunk = 500;
 
-    /// <summary>Slack on the retention bounds, for clocks and the time between accepting, publishing and recording.</summary>
+    /// <summary>Slack on the retention bounds, for clocks and the time between accepting, sending and recording.</summary>
     private static readonly TimeSpan Margin = TimeSpan.FromHours(1);
 
     private static readonly EmailState[] Final = Enum.GetValues<EmailState>().Where(s => s.IsTerminal()).ToArray();
 
-    /// <summary>Marks the outbox rows to publish again as unpublished; returns how many.</summary>
-    public async Task<int> RecoverAsync(CancellationToken cancellationToken)
+    /// <summary>Puts back what the last stop lost; returns the number of outbox rows published again and of commands kept.</summary>
+    public async Task<(int Republished, int Kept)> RecoverAsync(CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow().UtcDateTime;
-        var publishedAfter = now - deliveryOptions.Value.RecordRetention + Margin;
-        var createdAfter = now - retention.Value.EventsAfter + Margin;
+        // A row is created before any worker record or event of its email, so both are younger than the row.
+        var shortest = deliveryOptions.Value.RecordRetention < retention.Value.EventsAfter ? deliveryOptions.Value.RecordRetention : retention.Value.EventsAfter;
+        var createdAfter = now - shortest + Margin;
         var published = await ingress.OutboxMessages.AsNoTracking()
-            .Where(m => m.PublishedAt != null && m.PublishedAt > publishedAfter && m.CreatedAt > createdAfter)
+            .Where(m => m.PublishedAt != null && m.CreatedAt > createdAfter)
             .Select(m => new { m.Id, m.EmailId })
             .ToListAsync(cancellationToken);
 
-        var unsettled = new HashSet<Guid>(published.Select(m => m.EmailId));
-        foreach (var chunk in unsettled.Chunk(Chunk).ToList())
+        var candidates = new HashSet<Guid>(published.Select(m => m.EmailId));
+        var kept = new HashSet<Guid>();
+        foreach (var chunk in candidates.Chunk(Chunk).ToList())
         {
             var final = await status.Emails.Where(e => chunk.Contains(e.Id) && Final.Contains(e.State)).Select(e => e.Id).ToListAsync(cancellationToken);
-            unsettled.ExceptWith(final);
+            kept.UnionWith(await delivery.RetryMessages.Where(m => chunk.Contains(m.EmailId)).Select(m => m.EmailId).ToListAsync(cancellationToken));
+            candidates.ExceptWith(final.Except(kept));
         }
 
-        var lost = new List<Guid>();
-        foreach (var chunk in published.Where(m => unsettled.Contains(m.EmailId)).Select(m => m.Id).Chunk(Chunk))
+        var republish = new List<Guid>();
+        var keep = new List<RetryMessage>();
+        foreach (var chunk in published.Where(m => candidates.Contains(m.EmailId)).Select(m => m.Id).Chunk(Chunk))
         {
             var rows = await ingress.OutboxMessages.AsNoTracking().Where(m => chunk.Contains(m.Id)).ToListAsync(cancellationToken);
-            lost.AddRange(await LostAsync(rows, cancellationToken));
+            var (lost, orphaned) = await LostAsync(rows, kept, cancellationToken);
+            republish.AddRange(lost);
+            keep.AddRange(orphaned.Select(command => DeliveryLedger.Kept(command, now)));
         }
 
-        foreach (var chunk in lost.Chunk(Chunk))
+        foreach (var chunk in republish.Chunk(Chunk))
         {
             await ingress.OutboxMessages.Where(m => chunk.Contains(m.Id))
                 .ExecuteUpdateAsync(set => set.SetProperty(m => m.PublishedAt, (DateTime?)null), cancellationToken);
         }
 
-        if (lost.Count > 0)
+        delivery.RetryMessages.AddRange(keep);
+        await delivery.SaveChangesAsync(cancellationToken);
+
+        if (republish.Count > 0 || keep.Count > 0)
         {
-            var rows = lost.ToHashSet();
-            Log.Recovered(logger, lost.Count, published.Where(m => rows.Contains(m.Id)).Select(m => m.EmailId).Distinct().Count());
+            var rows = republish.ToHashSet();
+            Log.Recovered(logger, republish.Count, published.Where(m => rows.Contains(m.Id)).Select(m => m.EmailId).Distinct().Count(), keep.Count);
         }
 
-        return lost.Count;
+        return (republish.Count, keep.Count);
     }
 
-    /// <summary>The ids of the rows, all of emails not final at the status service, that hold a lost message.</summary>
-    private async Task<List<Guid>> LostAsync(List<OutboxMessage> rows, CancellationToken cancellationToken)
+    /// <summary>
+    /// Among <paramref name="rows"/> (of emails not final at the status service, or with a kept command), the ids of
+    /// those holding a lost message, and the commands whose send was cut short without a command kept.
+    /// </summary>
+    private async Task<(List<Guid> Lost, List<SendEmail> Orphaned)> LostAsync(List<OutboxMessage> rows, HashSet<Guid> kept, CancellationToken cancellationToken)
     {
         var read = new List<(OutboxMessage Row, IReadOnlyList<object> Messages)>(rows.Count);
         foreach (var row in rows)
@@ -101,7 +119,7 @@ internal sealed class InMemoryBusRecovery(
 
         var emailIds = read.Select(r => r.Row.EmailId).Distinct().ToList();
         var records = await delivery.Deliveries.AsNoTracking().Where(d => emailIds.Contains(d.EmailId))
-            .Select(d => new { d.EmailId, d.OutcomeEventId })
+            .Select(d => new { d.EmailId, d.State, d.OutcomeEventId })
             .ToListAsync(cancellationToken);
         var outcomes = records.Where(d => d.OutcomeEventId is not null).Select(d => d.OutcomeEventId!.Value);
         var events = read.SelectMany(r => r.Messages).Where(m => m is not SendEmail).Select(m => new StatusEvent(m).EventId);
@@ -112,22 +130,24 @@ internal sealed class InMemoryBusRecovery(
             recorded.UnionWith(await status.Events.Where(e => chunk.Contains(e.Id)).Select(e => e.Id).ToListAsync(cancellationToken));
         }
 
-        var commandLost = records.GroupBy(d => d.EmailId)
-            .Where(email => email.Any(d => d.OutcomeEventId is { } id && !recorded.Contains(id)))
-            .Select(email => email.Key)
-            .Concat(emailIds.Except(records.Select(d => d.EmailId)))
-            .ToHashSet();
+        var byEmail = records.GroupBy(d => d.EmailId).ToDictionary(g => g.Key, g => g.ToList());
+        var commandLost = emailIds.Where(id => !byEmail.TryGetValue(id, out var email) || email.Any(d => d.OutcomeEventId is { } e && !recorded.Contains(e))).ToHashSet();
+        // Sending (or handed back) with nothing kept for the scheduler: a consume cut short by a kill.
+        var cutShort = byEmail.Where(email => !kept.Contains(email.Key) && email.Value.Any(d => !d.State.IsFinal()) && !commandLost.Contains(email.Key))
+            .Select(email => email.Key).ToHashSet();
 
-        return read
+        var lost = read
             .Where(r => r.Messages.Any(m => m is SendEmail ? commandLost.Contains(r.Row.EmailId) : !recorded.Contains(new StatusEvent(m).EventId)))
             .Select(r => r.Row.Id)
             .ToList();
+        var orphaned = read.SelectMany(r => r.Messages).OfType<SendEmail>().Where(c => cutShort.Remove(c.EmailId)).ToList();
+        return (lost, orphaned);
     }
 }
 
 internal static partial class Log
 {
     [LoggerMessage(EventId = 4001, Level = LogLevel.Warning,
-        Message = "{Rows} outbox rows of {Emails} emails were published to the in-memory bus and lost when the host stopped; publishing them again")]
-    public static partial void Recovered(ILogger logger, int rows, int emails);
+        Message = "The in-memory bus lost messages at the last stop: {Rows} outbox rows of {Emails} emails published again, {Kept} commands cut short kept for the retry scheduler")]
+    public static partial void Recovered(ILogger logger, int rows, int emails, int kept);
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using EmailPlatform.Delivery.Storage;
 using EmailPlatform.Ingress.Storage;
 using EmailPlatform.Status.Recording;
 using EmailPlatform.Status.Storage;
@@ -23,9 +24,9 @@ public sealed class InMemoryBusRecoveryTests : IDisposable
     private readonly int _captureRelayPort = ServiceProcess.FreeTcpPort();
 
     [Fact]
-    public async Task WhatTheBusLostAtAStopIsPublishedAgainAtTheNextStartAndNothingIsSentTwice()
+    public async Task WhatTheBusLostAtAStopIsPutBackAtTheNextStartAndNothingRecordedIsSentAgain()
     {
-        string unknown, outcomeLost, commandLost;
+        string unknown, outcomeLost, commandLost, cutShort;
         await using (var first = StandaloneHost.Create(_dataDirectory, _apiKey, _captureRelayPort))
         {
             using var client = StandaloneHost.Client(first, _apiKey);
@@ -35,7 +36,9 @@ public sealed class InMemoryBusRecoveryTests : IDisposable
             {
                 from = "hello@acme.test", to = "cat@example.test", subject = "Command lost", text = "Hi.", scheduled_at = DateTimeOffset.UtcNow.AddHours(1),
             });
+            cutShort = await SendAsync(client, new { from = "hello@acme.test", to = "dan@example.test", subject = "Cut short", text = "Hi." });
             await StandaloneHost.WaitForStatusAsync(client, unknown, "delivered", Timeout);
+            await StandaloneHost.WaitForStatusAsync(client, cutShort, "delivered", Timeout);
             await StandaloneHost.WaitForStatusAsync(client, outcomeLost, "delivered", Timeout);
             await StandaloneHost.WaitForStatusAsync(client, commandLost, "scheduled", Timeout);
 
@@ -52,9 +55,18 @@ public sealed class InMemoryBusRecoveryTests : IDisposable
 
             // The worker sent it and recorded the 250; its EmailDelivered was not consumed.
             var outcomeId = Guid.Parse(outcomeLost);
-            Assert.Equal(1, await status.Events.Where(e => e.EmailId == outcomeId && e.Type == Delivered).ExecuteDeleteAsync());
-            await status.Recipients.Where(r => r.EmailId == outcomeId).ExecuteUpdateAsync(set => set.SetProperty(r => r.State, EmailState.Queued));
-            await status.Emails.Where(e => e.Id == outcomeId).ExecuteUpdateAsync(set => set.SetProperty(e => e.State, EmailState.Queued));
+            await ResetToQueuedAsync(status, outcomeId);
+
+            // The process was killed while a worker was sending it: its claim is left (lapsed by the next start), no
+            // outcome recorded, and nothing kept for the scheduler (a broker would have given the command again).
+            var cutShortId = Guid.Parse(cutShort);
+            var delivery = scope.ServiceProvider.GetRequiredService<DeliveryDbContext>();
+            Assert.Equal(1, await delivery.Database.ExecuteSqlAsync($"""
+                UPDATE deliveries SET state = 'sending', claim_id = {Guid.NewGuid().ToString().ToUpperInvariant()}, due_at = {now.AddMinutes(-1)},
+                    outcome_event_id = NULL, reply_code = NULL, version = version + 1
+                WHERE upper(email_id) = {cutShort.ToUpperInvariant()}
+                """));
+            await ResetToQueuedAsync(status, cutShortId);
 
             // The worker sent it; the status service consumed none of its events.
             var unknownId = Guid.Parse(unknown);
@@ -70,21 +82,36 @@ public sealed class InMemoryBusRecoveryTests : IDisposable
             Assert.Equal(("queued", "Unknown", 0), (accepted["status"]!.GetValue<string>(), accepted["subject"]!.GetValue<string>(), accepted["events"]!.AsArray().Count));
         }
 
-        Assert.Equal(2, CapturedMessages());
+        Assert.Equal(3, CapturedMessages());
 
         await using var second = StandaloneHost.Create(_dataDirectory, _apiKey, _captureRelayPort);
         using var again = StandaloneHost.Client(second, _apiKey);
         var sent = await StandaloneHost.WaitForStatusAsync(again, commandLost, "delivered", Timeout);
         var recorded = await StandaloneHost.WaitForStatusAsync(again, outcomeLost, "delivered", Timeout);
         var restored = await StandaloneHost.WaitForStatusAsync(again, unknown, "delivered", Timeout);
+        var resent = await StandaloneHost.WaitForStatusAsync(again, cutShort, "delivered", Timeout);
 
         Assert.Equal([EventTypes.Accepted, Delivered], Types(restored));
         Assert.Equal("Unknown", restored!["subject"]!.GetValue<string>());
         Assert.Contains(Delivered, Types(recorded));
         Assert.Contains(Delivered, Types(sent));
-        // The scheduled email was sent once, after the restart; the other two were not sent again.
-        Assert.Equal(3, CapturedMessages());
+        Assert.Equal(2, Attempt(resent));
+        // The scheduled email was sent once, after the restart, and the one cut short again (here the relay had it
+        // already: the window between a relay's 250 and its record); the other two were not sent again.
+        Assert.Equal(5, CapturedMessages());
     }
+
+    /// <summary>The email's delivered event was not consumed: the status service still has it queued.</summary>
+    private static async Task ResetToQueuedAsync(StatusDbContext status, Guid emailId)
+    {
+        Assert.Equal(1, await status.Events.Where(e => e.EmailId == emailId && e.Type == Delivered).ExecuteDeleteAsync());
+        await status.Recipients.Where(r => r.EmailId == emailId).ExecuteUpdateAsync(set => set.SetProperty(r => r.State, EmailState.Queued));
+        await status.Emails.Where(e => e.Id == emailId).ExecuteUpdateAsync(set => set.SetProperty(e => e.State, EmailState.Queued));
+    }
+
+    /// <summary>The attempt number of the email's delivered event.</summary>
+    private static int Attempt(JsonNode? email) =>
+        email!["events"]!.AsArray().Single(e => e!["type"]!.GetValue<string>() == Delivered)!["attempt"]!.GetValue<int>();
 
     private static async Task<string> SendAsync(HttpClient client, object email)
     {

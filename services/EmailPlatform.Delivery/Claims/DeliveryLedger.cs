@@ -390,6 +390,10 @@ internal sealed class DeliveryLedger(
 
     public static SendEmail? ReadCommand(RetryMessage message) => JsonSerializer.Deserialize<SendEmail>(message.Command, Json);
 
+    /// <summary>The command as kept for the scheduler (see <see cref="RetryMessage"/>).</summary>
+    internal static RetryMessage Kept(SendEmail email, DateTime now) =>
+        new() { EmailId = email.EmailId, Command = JsonSerializer.Serialize(email, Json), CreatedAt = now };
+
     /// <summary>Fails a recipient as expired (no attempt may start any more), for publishing.</summary>
     internal static void Expire(DeliveryRecord record, DateTime now, string reason) => Fail(record, FailureKind.Expired, now, reason);
 
@@ -413,7 +417,7 @@ internal sealed class DeliveryLedger(
             ?? await db.RetryMessages.FindAsync([email.EmailId], cancellationToken);
         if (stored is null)
         {
-            db.RetryMessages.Add(new RetryMessage { EmailId = email.EmailId, Command = JsonSerializer.Serialize(email, Json), CreatedAt = now });
+            db.RetryMessages.Add(Kept(email, now));
         }
         else
         {
