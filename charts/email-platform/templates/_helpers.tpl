@@ -131,6 +131,9 @@ app.kubernetes.io/component: {{ .component }}
 {{- if gt (len $given) 1 }}
 {{- fail (printf "delivery.relays[%d] (%s): set at most one of trustedCertificate, trustedCertificateSecret and trustedCertificateFile (got %s)." $i $relay.name (join ", " $given)) }}
 {{- end }}
+{{- if and $given (eq (toString $relay.security) "None") }}
+{{- fail (printf "delivery.relays[%d] (%s): %s is set but security is None: a certificate to trust needs StartTls, SslOnConnect or Auto." $i $relay.name (first $given)) }}
+{{- end }}
 {{- with $relay.trustedCertificateSecret }}
 {{- $mountPath := printf "/etc/emailplatform/relays/%d" $i }}
 {{- dict "secret" .name "key" .key "mountPath" $mountPath "file" (printf "%s/trusted-certificate.pem" $mountPath) | toJson }}

@@ -105,6 +105,14 @@ public sealed class HelmChartFilesTests
         """, "delivery.relays[0] (primary): set at most one of trustedCertificate, trustedCertificateSecret and trustedCertificateFile")]
     [InlineData("""
         delivery:
+          relays:
+            - name: primary
+              host: smtp.example.net
+              security: None
+              trustedCertificateSecret: { name: relay-ca, key: ca.crt }
+        """, "delivery.relays[0] (primary): trustedCertificateSecret is set but security is None")]
+    [InlineData("""
+        delivery:
           dkim:
             - domain: example.com
               selector: mail2025
