@@ -69,7 +69,7 @@ internal static class StandaloneDefaults
     }
 
     /// <summary>
-    /// With the in-memory bus (no <c>ConnectionStrings:RabbitMq</c>), publishes again what the last stop lost
+    /// With the in-memory bus (no <c>ConnectionStrings:RabbitMq</c>), puts back what the last stop lost
     /// (<see cref="InMemoryBusRecovery"/>); before the host starts, so before the outbox publisher and the consumers run.
     /// </summary>
     public static async Task RecoverInMemoryBusAsync(this WebApplication app)
