@@ -81,7 +81,17 @@ internal sealed class RetryScheduler(
                 var expired = command?.ExpiresAt is { } deadline && now >= deadline.UtcDateTime;
                 foreach (var record in email)
                 {
-                    if (command is null)
+                    if (command is null && record.State == DeliveryState.Sending)
+                    {
+                        // A claim lapsed with nothing kept: its worker stopped during a first attempt, and the broker gives
+                        // that command to the next worker that consumes, which a worker restarting after more than a lease
+                        // meets only now. The recipient waits, unclaimed, one more lease for it (the command claims it at
+                        // once) before it counts as lost.
+                        record.State = DeliveryState.Queued;
+                        record.ClaimId = null;
+                        record.DueAt = now + settings.ClaimLease;
+                    }
+                    else if (command is null)
                     {
                         record.State = DeliveryState.Failed;
                         record.FailedAs = FailureKind.Lost;

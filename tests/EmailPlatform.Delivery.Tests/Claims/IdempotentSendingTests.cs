@@ -89,6 +89,35 @@ public sealed class IdempotentSendingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ClaimLapsedWithNothingKeptWaitsForTheRedeliveredCommandInsteadOfFailingAsLost()
+    {
+        // The only worker claimed the recipient (a first attempt keeps no command) and died; it restarts after more than a
+        // lease, so its retry scheduler finds the lapsed claim before its consumer gets the command back from the broker.
+        var email = TestEmails.Create();
+        await using var host = await DeliveryHost.StartAsync(_relay.Port, settings: new Dictionary<string, string?> { ["Delivery:RetryPollInterval"] = "00:00:01" });
+        await host.QueryAsync(async db =>
+        {
+            var now = DateTime.UtcNow;
+            db.Deliveries.Add(new DeliveryRecord
+            {
+                EmailId = email.EmailId, Recipient = "alice@example.com", State = DeliveryState.Sending, Attempt = 1,
+                ClaimId = Guid.NewGuid(), DueAt = now.AddSeconds(-1), FirstAttemptAt = now, ExpiresAt = now.AddDays(2), UpdatedAt = now,
+            });
+            return await db.SaveChangesAsync();
+        });
+        var waiting = await Eventually.GetAsync(() => host.QueryAsync(db => db.Deliveries.AsNoTracking().SingleAsync(d => d.EmailId == email.EmailId)),
+            record => record.State != DeliveryState.Sending, TimeSpan.FromSeconds(30), "the scheduler to look at the lapsed claim");
+        Assert.Equal((DeliveryState.Queued, (Guid?)null), (waiting.State, waiting.ClaimId));
+
+        await host.SendAsync(email);
+
+        var delivered = Assert.Single(await host.WaitForAsync<EmailDelivered>(d => d.Count == 1, "the delivery"));
+        Assert.Equal(2, delivered.Attempt);
+        Assert.Single(_relay.Received);
+        Assert.False(await host.Harness.Published.Any<EmailFailed>());
+    }
+
+    [Fact]
     public async Task LiveClaimOfAnotherWorkerIsLeftAloneAndTheCommandKeptForATakeover()
     {
         var email = TestEmails.Create();
