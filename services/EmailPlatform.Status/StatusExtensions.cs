@@ -44,7 +44,12 @@ public static class StatusExtensions
         builder.Services.AddOptions<BulkOptions>()
             .BindConfiguration(BulkOptions.SectionName)
             .Validate(o => o.MaxEmails is > 0 and <= 100_000, "Status:Bulk:MaxEmails must be between 1 and 100000.")
+            .Validate(o => o.PublishTimeout >= TimeSpan.FromSeconds(1) && o.PublishTimeout <= TimeSpan.FromMinutes(5), "Status:Bulk:PublishTimeout must be between 1 second and 5 minutes.")
+            .Validate(o => o.PollInterval >= TimeSpan.FromMilliseconds(50) && o.PollInterval <= TimeSpan.FromMinutes(5), "Status:Bulk:PollInterval must be between 50 ms and 5 minutes.")
             .ValidateOnStart();
+        builder.Services.AddSingleton<BulkCommandSignal>();
+        builder.Services.AddSingleton<BulkMetrics>();
+        builder.Services.AddHostedService<BulkCommandPublisher>();
         builder.Services.AddScoped<RetentionPurger>();
         builder.Services.AddHostedService<RetentionService>();
         return builder;

@@ -19,8 +19,10 @@ namespace EmailPlatform.Status.Bulk;
 /// that a filter selects. Each email touched gets one command on the bus — <see cref="RetryRecipients"/> to the
 /// delivery workers, <see cref="CancelEmail"/> to the ingress — which are safe to repeat; the outcomes come back as
 /// the usual events. At most <see cref="BulkOptions.MaxEmails"/> emails per request, newest first; a dry run reports
-/// the same selection and sends nothing. A real run is recorded in the audit log first (with a recipient filter
-/// only as its SHA-256, so an erasure leaves no address behind).
+/// the same selection and sends nothing. A real run commits its audit record (with a recipient filter only as its
+/// SHA-256, so an erasure leaves no address behind) and its commands (<see cref="BulkCommandRecord"/>) in one
+/// transaction, and <see cref="BulkCommandPublisher"/> puts the commands on the bus: the answer never depends on the
+/// broker, and a committed operation is carried out in full, however long the broker is away.
 /// </summary>
 public static class BulkEndpoints
 {
@@ -29,8 +31,6 @@ public static class BulkEndpoints
 
     /// <summary>How many touched emails the answer lists.</summary>
     public const int PageSize = 100;
-
-    private const int PublishConcurrency = 32;
 
     private static readonly EmailState[] Retryable = [EmailState.Deferred, EmailState.Failed];
 
@@ -45,7 +45,7 @@ public static class BulkEndpoints
     }
 
     internal static async Task<Results<Ok<BulkResponse>, ValidationProblem>> RetryAsync(
-        BulkRequest request, HttpContext http, StatusDbContext db, IPublishEndpoint bus, IOptions<BulkOptions> options, TimeProvider clock,
+        BulkRequest request, HttpContext http, StatusDbContext db, BulkCommandSignal signal, IOptions<BulkOptions> options, TimeProvider clock,
         CancellationToken cancellationToken)
     {
         var filter = request.Filter ?? new EmailFilter();
@@ -79,12 +79,12 @@ public static class BulkEndpoints
 
         var now = clock.GetUtcNow();
         return TypedResults.Ok(await RunAsync(
-            "bulk_retry", RetryAction, request, filter, items, truncated, next, now, http, db, cancellationToken,
-            item => bus.Publish(new RetryRecipients(NewId.NextGuid(), item.EmailId, item.Recipients, now), cancellationToken)));
+            "bulk_retry", RetryAction, request, filter, items, truncated, next, now, http, db, signal, cancellationToken,
+            auditId => BulkCommands.Rows(auditId, items.Select(i => new RetryRecipients(NewId.NextGuid(), i.EmailId, i.Recipients, now)), now.UtcDateTime)));
     }
 
     internal static async Task<Results<Ok<BulkResponse>, ValidationProblem>> CancelAsync(
-        BulkRequest request, HttpContext http, StatusDbContext db, IPublishEndpoint bus, IOptions<BulkOptions> options, TimeProvider clock,
+        BulkRequest request, HttpContext http, StatusDbContext db, BulkCommandSignal signal, IOptions<BulkOptions> options, TimeProvider clock,
         CancellationToken cancellationToken)
     {
         var filter = request.Filter ?? new EmailFilter();
@@ -106,8 +106,8 @@ public static class BulkEndpoints
 
         var now = clock.GetUtcNow();
         return TypedResults.Ok(await RunAsync(
-            "bulk_cancel", CancelAction, request, filter, items, truncated, next, now, http, db, cancellationToken,
-            item => bus.Publish(new CancelEmail(NewId.NextGuid(), item.EmailId, now), cancellationToken)));
+            "bulk_cancel", CancelAction, request, filter, items, truncated, next, now, http, db, signal, cancellationToken,
+            auditId => BulkCommands.Rows(auditId, items.Select(i => new CancelEmail(NewId.NextGuid(), i.EmailId, now)), now.UtcDateTime)));
     }
 
     /// <summary>The emails the filter selects below the cursor (newest first, as in the list).</summary>
@@ -140,7 +140,8 @@ public static class BulkEndpoints
 
     private static async Task<BulkResponse> RunAsync(
         string kind, string action, BulkRequest request, EmailFilter filter, List<BulkItem> items, bool truncated, string? next,
-        DateTimeOffset now, HttpContext http, StatusDbContext db, CancellationToken cancellationToken, Func<BulkItem, Task> send)
+        DateTimeOffset now, HttpContext http, StatusDbContext db, BulkCommandSignal signal, CancellationToken cancellationToken,
+        Func<Guid, List<BulkCommandRecord>> commands)
     {
         var recipients = items.Sum(i => i.Recipients.Count);
         Guid? auditId = null;
@@ -156,11 +157,10 @@ public static class BulkEndpoints
                 Details = JsonSerializer.Serialize(new { emails = items.Count, recipients, truncated, cursor = request.Cursor }, WireJson.Options),
             };
             db.AuditRecords.Add(audit);
+            db.BulkCommands.AddRange(commands(audit.Id));
             await db.SaveChangesAsync(cancellationToken);
             auditId = audit.Id;
-
-            await Parallel.ForEachAsync(items, new ParallelOptions { MaxDegreeOfParallelism = PublishConcurrency, CancellationToken = cancellationToken },
-                async (item, _) => await send(item));
+            signal.Notify();
         }
 
         return new BulkResponse(kind, auditId, request.DryRun == true, items.Count, recipients, truncated, next, [.. items.Take(PageSize)]);

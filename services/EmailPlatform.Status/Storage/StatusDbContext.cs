@@ -1,6 +1,7 @@
 using System.Text.Json;
 using EmailPlatform.Contracts;
 using EmailPlatform.ServiceDefaults.Storage;
+using EmailPlatform.Status.Bulk;
 using EmailPlatform.Status.Suppressions;
 using EmailPlatform.Status.Webhooks;
 using Microsoft.EntityFrameworkCore;
@@ -31,6 +32,8 @@ public class StatusDbContext(DbContextOptions options) : DbContext(options)
     public DbSet<SuppressionRecord> Suppressions => Set<SuppressionRecord>();
 
     public DbSet<AuditRecord> AuditRecords => Set<AuditRecord>();
+
+    public DbSet<BulkCommandRecord> BulkCommands => Set<BulkCommandRecord>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -117,6 +120,12 @@ public class StatusDbContext(DbContextOptions options) : DbContext(options)
         audit.Property(a => a.Id).ValueGeneratedNever();
         audit.Property(a => a.Action).HasMaxLength(64);
         audit.HasIndex(a => a.OccurredAt);
+
+        // Rows live from a bulk operation's commit to the broker's confirms: the primary key's order is the publisher's.
+        var bulkCommand = modelBuilder.Entity<BulkCommandRecord>();
+        bulkCommand.Property(c => c.Id).ValueGeneratedNever();
+        bulkCommand.Property(c => c.MessageType).HasMaxLength(64);
+        bulkCommand.Property(c => c.TraceParent).HasMaxLength(55);
 
         // Read only: the bodies of large emails, which the ingress's migrations create and the ingress writes.
         StoredContents.Configure(modelBuilder, migrated: false);

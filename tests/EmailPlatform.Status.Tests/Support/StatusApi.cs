@@ -18,11 +18,13 @@ namespace EmailPlatform.Status.Tests.Support;
 internal sealed class StatusApi : IAsyncDisposable
 {
     private readonly TemporaryDatabase _database;
+    private readonly bool _ownsDatabase;
     private readonly TemporaryVirtualHost _virtualHost;
 
-    private StatusApi(TemporaryDatabase database, TemporaryVirtualHost virtualHost, WebApplicationFactory<Program> factory, string apiKey)
+    private StatusApi(TemporaryDatabase database, bool ownsDatabase, TemporaryVirtualHost virtualHost, WebApplicationFactory<Program> factory, string apiKey)
     {
         _database = database;
+        _ownsDatabase = ownsDatabase;
         _virtualHost = virtualHost;
         Factory = factory;
         ApiKey = apiKey;
@@ -39,16 +41,20 @@ internal sealed class StatusApi : IAsyncDisposable
 
     /// <param name="settings">Configuration on top of the connection strings and key (e.g. a short webhook retry schedule).</param>
     /// <param name="services">Replacements in the container, such as a <see cref="ManualClock"/>.</param>
-    public static async Task<StatusApi> StartAsync(IReadOnlyDictionary<string, string>? settings = null, Action<IServiceCollection>? services = null)
+    /// <param name="database">A database another instance used (a restart, a second replica), left to its owner; by default one of its own.</param>
+    /// <param name="rabbitMq">Another broker address (one where nothing listens, for an outage); by default the virtual host's.</param>
+    public static async Task<StatusApi> StartAsync(
+        IReadOnlyDictionary<string, string>? settings = null, Action<IServiceCollection>? services = null, TemporaryDatabase? database = null, Uri? rabbitMq = null)
     {
-        var database = await TemporaryDatabase.CreateAsync();
+        var ownsDatabase = database is null;
+        database ??= await TemporaryDatabase.CreateAsync();
         var virtualHost = await TemporaryVirtualHost.CreateAsync();
         var apiKey = TestInfrastructure.NewApiKey();
         var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
         {
             web.UseEnvironment("Production")
                 .UseSetting("ConnectionStrings:Postgres", database.ConnectionString)
-                .UseSetting("ConnectionStrings:RabbitMq", virtualHost.Uri.ToString())
+                .UseSetting("ConnectionStrings:RabbitMq", (rabbitMq ?? virtualHost.Uri).ToString())
                 .UseSetting("Auth:BootstrapKey", apiKey);
             foreach (var (key, value) in settings ?? new Dictionary<string, string>())
             {
@@ -61,7 +67,7 @@ internal sealed class StatusApi : IAsyncDisposable
             }
         });
         await factory.Services.MigrateStoreAsync<StatusDbContext>();
-        return new StatusApi(database, virtualHost, factory, apiKey);
+        return new StatusApi(database, ownsDatabase, virtualHost, factory, apiKey);
     }
 
     /// <summary>Records events through the service's own recorder, each in a scope of its own as a consumer would.</summary>
@@ -94,6 +100,9 @@ internal sealed class StatusApi : IAsyncDisposable
     {
         await Factory.DisposeAsync();
         await _virtualHost.DisposeAsync();
-        await _database.DisposeAsync();
+        if (_ownsDatabase)
+        {
+            await _database.DisposeAsync();
+        }
     }
 }

@@ -97,6 +97,46 @@ namespace EmailPlatform.Status.Storage.Migrations.Sqlite
                         });
                 });
 
+            modelBuilder.Entity("EmailPlatform.Status.Bulk.BulkCommandRecord", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<Guid>("AuditId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("audit_id");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("MessageType")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("message_type");
+
+                    b.Property<DateTime?>("ParkedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("parked_at");
+
+                    b.Property<string>("Payload")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("payload");
+
+                    b.Property<string>("TraceParent")
+                        .HasMaxLength(55)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("trace_parent");
+
+                    b.HasKey("Id")
+                        .HasName("pk_bulk_commands");
+
+                    b.ToTable("bulk_commands", (string)null);
+                });
+
             modelBuilder.Entity("EmailPlatform.Status.Storage.AuditRecord", b =>
                 {
                     b.Property<Guid>("Id")

@@ -1,0 +1,144 @@
+using System.Diagnostics;
+using System.Text.Json;
+using EmailPlatform.ServiceDefaults.Messaging;
+using EmailPlatform.Status.Recording;
+using EmailPlatform.Status.Storage;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace EmailPlatform.Status.Bulk;
+
+/// <summary>Wakes the <see cref="BulkCommandPublisher"/> as soon as a bulk operation is committed.</summary>
+public sealed class BulkCommandSignal : WakeSignal;
+
+/// <summary>
+/// Moves the commands of bulk operations (<see cref="BulkCommandRecord"/>) onto the bus, one row at a time: it
+/// publishes the row's commands, waits for the broker's confirms, then deletes the row in the transaction that locked
+/// it. A crash or an outage between confirm and commit publishes the row again, which the commands tolerate (each is
+/// safe to repeat). On PostgreSQL rows are claimed with <c>FOR UPDATE SKIP LOCKED</c>, so replicas share the work and
+/// never publish one row together. While the broker is down the bulk API keeps answering; this loop backs off and
+/// catches up afterwards. It wakes when signalled, and otherwise every <see cref="BulkOptions.PollInterval"/> (rows
+/// another replica left behind). A row that cannot be read is parked, logged, and never blocks the rows behind it.
+/// </summary>
+internal sealed class BulkCommandPublisher(
+    IServiceScopeFactory scopes,
+    IBus bus,
+    BulkCommandSignal signal,
+    IOptions<BulkOptions> options,
+    BulkMetrics metrics,
+    TimeProvider clock,
+    ILogger<BulkCommandPublisher> logger) : BackgroundService
+{
+    private const int PublishConcurrency = 32;
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
+    private static readonly ActivitySource Source = new(RecordingMetrics.MeterName);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var backoff = TimeSpan.Zero;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                if (await PublishOnceAsync(stoppingToken))
+                {
+                    backoff = TimeSpan.Zero;
+                    continue;
+                }
+
+                backoff = TimeSpan.Zero;
+                await signal.WaitAsync(options.Value.PollInterval, stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                backoff = backoff == TimeSpan.Zero ? TimeSpan.FromMilliseconds(250) : TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+                Log.PublishFailed(logger, ex, backoff);
+                await Task.Delay(backoff, clock, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+    }
+
+    /// <returns>Whether there was a row (published or parked).</returns>
+    internal async Task<bool> PublishOnceAsync(CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<StatusDbContext>();
+        // SQLite (the single-process host, one publisher) needs no lock, and a read transaction held over the publish
+        // could not be upgraded to the delete once the recorder had written meanwhile.
+        await using var transaction = db.Database.IsNpgsql() ? await db.Database.BeginTransactionAsync(cancellationToken) : null;
+        var row = await ClaimAsync(db, cancellationToken);
+        if (row is null)
+        {
+            return false;
+        }
+
+        var read = Read(row);
+        if (read is { } commands)
+        {
+            await PublishAsync(row, commands.Type, commands.Commands, cancellationToken);
+            await db.BulkCommands.Where(r => r.Id == row.Id).ExecuteDeleteAsync(cancellationToken);
+        }
+        else
+        {
+            var now = clock.GetUtcNow().UtcDateTime;
+            await db.BulkCommands.Where(r => r.Id == row.Id).ExecuteUpdateAsync(set => set.SetProperty(r => r.ParkedAt, now), cancellationToken);
+        }
+
+        if (transaction is not null)
+        {
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        if (read is { } published)
+        {
+            metrics.Published(row.MessageType, published.Commands.Length);
+            Log.Published(logger, published.Commands.Length, row.MessageType, row.AuditId);
+        }
+
+        return true;
+    }
+
+    private static Task<BulkCommandRecord?> ClaimAsync(StatusDbContext db, CancellationToken cancellationToken)
+    {
+        var unparked = db.Database.IsNpgsql()
+            ? db.BulkCommands.FromSql($"""
+                SELECT * FROM bulk_commands
+                WHERE parked_at IS NULL
+                ORDER BY id
+                LIMIT 1
+                FOR UPDATE SKIP LOCKED
+                """)
+            : db.BulkCommands.Where(r => r.ParkedAt == null).OrderBy(r => r.Id).Take(1);
+        return unparked.AsNoTracking().FirstOrDefaultAsync(cancellationToken);
+    }
+
+    private (Type Type, object[] Commands)? Read(BulkCommandRecord row)
+    {
+        try
+        {
+            return BulkCommands.Read(row);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or JsonException or NotSupportedException)
+        {
+            Log.Unpublishable(logger, ex, row.Id, row.AuditId, row.MessageType);
+            return null;
+        }
+    }
+
+    private async Task PublishAsync(BulkCommandRecord row, Type type, object[] commands, CancellationToken cancellationToken)
+    {
+        ActivityContext.TryParse(row.TraceParent, null, out var parent);
+        using var activity = Source.StartActivity("bulk publish " + type.Name, ActivityKind.Producer, parent);
+        activity?.SetTag("emailplatform.bulk.audit_id", row.AuditId.ToString());
+        activity?.SetTag("emailplatform.bulk.commands", commands.Length);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.Value.PublishTimeout);
+        await Parallel.ForEachAsync(commands, new ParallelOptions { MaxDegreeOfParallelism = PublishConcurrency, CancellationToken = timeout.Token },
+            async (command, token) => await bus.Publish(command, type, token));
+    }
+}

@@ -1,0 +1,172 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using EmailPlatform.Contracts;
+using EmailPlatform.Status.Bulk;
+using EmailPlatform.Status.Recording;
+using EmailPlatform.Status.Tests.Support;
+using EmailPlatform.Testing;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace EmailPlatform.Status.Tests.Bulk;
+
+/// <summary>
+/// A bulk operation's commands go through <c>bulk_commands</c>, on a real PostgreSQL and RabbitMQ: committed with the
+/// operation's audit record whatever the broker does, published in full once it can be, each exactly once across replicas.
+/// </summary>
+public sealed class BulkCommandPublishingTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task AnOperationAnsweredWhileTheBrokerIsDownIsCarriedOutInFullOnceItIsBack()
+    {
+        // One more than a row holds, so the operation spans two rows.
+        const int count = BulkCommands.PerRow + 1;
+        await using var database = await TemporaryDatabase.CreateAsync();
+        var nowhere = new Uri($"amqp://guest:guest@127.0.0.1:{ServiceProcess.FreeTcpPort()}/");
+        var ids = Enumerable.Range(0, count).Select(_ => Guid.NewGuid()).ToList();
+
+        Guid auditId;
+        await using (var offline = await StatusApi.StartAsync(database: database, rabbitMq: nowhere))
+        {
+            await RecordTogetherAsync(offline, [.. ids.SelectMany(id => new object[]
+            {
+                TestEvents.Accepted(id, to: [$"user-{id:N}@example.com"]),
+                TestEvents.Deferred(id, $"user-{id:N}@example.com", nextAttemptAt: DateTimeOffset.UtcNow.AddHours(1)),
+            })]);
+            using var client = offline.CreateClient();
+            // Publishing in the request would wait for the broker until this gives up.
+            client.Timeout = TimeSpan.FromSeconds(30);
+
+            using var response = await PostAsync(client, "retry", """{"filter": {"status": "deferred"}}""");
+
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+            Assert.Equal(count, body.GetProperty("emails").GetInt32());
+            auditId = body.GetProperty("id").GetGuid();
+            var rows = await offline.WithStoreAsync(db => db.BulkCommands.AsNoTracking().ToListAsync());
+            Assert.Equal([BulkCommands.PerRow, 1], rows.Select(r => BulkCommands.Read(r).Commands.Length).Order().Reverse());
+            Assert.All(rows, r => Assert.Equal((auditId, nameof(RetryRecipients), null), (r.AuditId, r.MessageType, r.ParkedAt)));
+        }
+
+        // The broker is back: the service started again on the same store publishes what the first one committed.
+        await using var virtualHost = await TemporaryVirtualHost.CreateAsync();
+        await using var listener = await CommandListener.StartAsync(virtualHost.Uri);
+        await using var online = await StatusApi.StartAsync(database: database, rabbitMq: virtualHost.Uri);
+
+        await Eventually.GetAsync(() => online.WithStoreAsync(db => db.BulkCommands.CountAsync()), n => n == 0, Timeout, "bulk_commands to drain");
+        var retries = await Eventually.GetAsync(() => Task.FromResult(listener.Retries), r => r.Count >= count, Timeout, $"{count} RetryRecipients commands");
+        Assert.Equal(ids.Order(), retries.Select(r => r.EmailId).Order());
+        Assert.Equal(count, retries.Select(r => r.CommandId).Distinct().Count());
+        Assert.All(retries, r => Assert.Equal($"user-{r.EmailId:N}@example.com", Assert.Single(r.Recipients)));
+    }
+
+    [Fact]
+    public async Task RowsThatCannotBeReadAreParkedAndDoNotHoldBackTheOperationsBehindThem()
+    {
+        await using var api = await StatusApi.StartAsync();
+        await using var listener = await CommandListener.StartAsync(api.RabbitMqUri);
+        var scheduled = Guid.NewGuid();
+        await api.RecordAsync(TestEvents.Accepted(scheduled, to: ["alice@example.com"], scheduledAt: DateTimeOffset.UtcNow.AddDays(1)));
+        // Written before the operation, so they come first in the publisher's order.
+        var unknownType = Row("ArchiveEmail", """[{"EmailId": "4b0c3c6e-7f0e-4a54-9d1d-1f0e6a2b9c11"}]""");
+        var badPayload = Row(nameof(CancelEmail), "{not json");
+        var empty = Row(nameof(CancelEmail), "[]");
+        await api.WithStoreAsync(db =>
+        {
+            db.BulkCommands.AddRange(unknownType, badPayload, empty);
+            return db.SaveChangesAsync();
+        });
+        using var client = api.CreateClient();
+
+        using var response = await PostAsync(client, "cancel", """{"filter": {"status": "scheduled"}}""");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var cancels = await Eventually.GetAsync(() => Task.FromResult(listener.Cancels), c => c.Count >= 1, Timeout, "the CancelEmail command");
+        Assert.Equal(scheduled, Assert.Single(cancels).EmailId);
+        var left = await Eventually.GetAsync(
+            () => api.WithStoreAsync(db => db.BulkCommands.AsNoTracking().ToListAsync()), rows => rows.All(r => r.ParkedAt is not null), Timeout, "only parked rows");
+        Assert.Equal(new[] { unknownType.Id, badPayload.Id, empty.Id }.Order(), left.Select(r => r.Id).Order());
+    }
+
+    [Fact]
+    public async Task ReplicasSharingTheStorePublishEveryCommandOnce()
+    {
+        const int rows = 20;
+        await using var database = await TemporaryDatabase.CreateAsync();
+        await using var virtualHost = await TemporaryVirtualHost.CreateAsync();
+        await using var listener = await CommandListener.StartAsync(virtualHost.Uri);
+        await using var first = await StatusApi.StartAsync(database: database, rabbitMq: virtualHost.Uri);
+        await using var second = await StatusApi.StartAsync(database: database, rabbitMq: virtualHost.Uri);
+        var commands = Enumerable.Range(0, rows * 50).Select(_ => new CancelEmail(NewId.NextGuid(), Guid.NewGuid(), DateTimeOffset.UtcNow)).ToList();
+        await first.WithStoreAsync(db =>
+        {
+            // Fifty commands a row, for many rows to share out.
+            foreach (var chunk in commands.Chunk(50))
+            {
+                db.BulkCommands.AddRange(BulkCommands.Rows(Guid.NewGuid(), chunk, DateTime.UtcNow));
+            }
+
+            return db.SaveChangesAsync();
+        });
+
+        // Both replicas at once, each looping until it finds nothing left to claim (their own loops join in too).
+        await Task.WhenAll(PublishAllAsync(first), PublishAllAsync(second));
+
+        await Eventually.GetAsync(() => first.WithStoreAsync(db => db.BulkCommands.CountAsync()), n => n == 0, Timeout, "bulk_commands to drain");
+        await Eventually.GetAsync(() => Task.FromResult(listener.Cancels), c => c.Count >= commands.Count, Timeout, "every CancelEmail command");
+        // Anything published twice would have been confirmed before its row was deleted: give it time to arrive.
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.Equal(commands.Select(c => c.CommandId).Order(), listener.Cancels.Select(c => c.CommandId).Order());
+    }
+
+    [Fact]
+    public void CommandsAreStoredInRowsOfAtMostPerRowAndReadBackAsTheyWere()
+    {
+        var now = DateTime.UtcNow;
+        var auditId = Guid.NewGuid();
+        var commands = Enumerable.Range(0, (2 * BulkCommands.PerRow) + 1)
+            .Select(i => new RetryRecipients(NewId.NextGuid(), Guid.NewGuid(), [$"user{i}@example.com", "ünïcode@exämple.com"], DateTimeOffset.UtcNow))
+            .ToList();
+
+        var rows = BulkCommands.Rows(auditId, commands, now);
+
+        Assert.Equal([BulkCommands.PerRow, BulkCommands.PerRow, 1], rows.Select(r => BulkCommands.Read(r).Commands.Length));
+        Assert.All(rows, r => Assert.Equal((auditId, nameof(RetryRecipients), now, typeof(RetryRecipients)), (r.AuditId, r.MessageType, r.CreatedAt, BulkCommands.Read(r).Type)));
+        var read = rows.SelectMany(r => BulkCommands.Read(r).Commands).Cast<RetryRecipients>().ToList();
+        Assert.Equal(commands.Select(c => (c.CommandId, c.EmailId, string.Join(",", c.Recipients), c.RequestedAt)),
+            read.Select(c => (c.CommandId, c.EmailId, string.Join(",", c.Recipients), c.RequestedAt)));
+        Assert.Throws<ArgumentException>(() => BulkCommands.Rows(auditId, new[] { new EmailQueued(Guid.NewGuid(), Guid.NewGuid(), DateTimeOffset.UtcNow) }, now));
+    }
+
+    private static BulkCommandRecord Row(string type, string payload) => new()
+    {
+        Id = Guid.CreateVersion7(DateTimeOffset.UtcNow.AddMinutes(-1)),
+        AuditId = Guid.NewGuid(),
+        MessageType = type,
+        Payload = payload,
+        CreatedAt = DateTime.UtcNow.AddMinutes(-1),
+    };
+
+    private static async Task PublishAllAsync(StatusApi api)
+    {
+        var publisher = api.Services.GetServices<IHostedService>().OfType<BulkCommandPublisher>().Single();
+        while (await publisher.PublishOnceAsync(CancellationToken.None))
+        {
+        }
+    }
+
+    /// <summary>Records the events in one batch, as the consumers would under load (quicker than one at a time).</summary>
+    private static async Task RecordTogetherAsync(StatusApi api, IReadOnlyList<object> events)
+    {
+        await using var scope = api.Services.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<StatusRecorder>().RecordAsync([.. events.Select(e => new StatusEvent(e))], CancellationToken.None);
+    }
+
+    private static Task<HttpResponseMessage> PostAsync(HttpClient client, string operation, string json) =>
+        client.PostAsync($"/v1/bulk/{operation}", new StringContent(json, Encoding.UTF8, "application/json"));
+}
