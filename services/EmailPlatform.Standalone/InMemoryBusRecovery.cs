@@ -30,7 +30,8 @@ namespace EmailPlatform.Standalone;
 /// have in a final state, or whose command a worker keeps (an operator's retry of a failed one), are looked at, and only
 /// rows created within every store's retention: an email whose worker records were purged (<c>Delivery:RecordRetention</c>)
 /// would be sent again, and one whose events were purged (<c>Status:Retention:EventsAfter</c>) recorded again. Operator
-/// commands (bulk retry and cancel) go on the bus without an outbox, and one lost at a stop is not recovered.
+/// commands (bulk retry and cancel) not yet published at a stop wait in <c>bulk_commands</c> and go out after the start;
+/// one published but not yet taken by its consumer is not recovered.
 /// </summary>
 internal sealed class InMemoryBusRecovery(
     IngressDbContext ingress,

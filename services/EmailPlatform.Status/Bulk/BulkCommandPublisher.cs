@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text.Json;
-using EmailPlatform.ServiceDefaults.Messaging;
 using EmailPlatform.Status.Recording;
 using EmailPlatform.Status.Storage;
 using MassTransit;
@@ -8,9 +7,6 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
 namespace EmailPlatform.Status.Bulk;
-
-/// <summary>Wakes the <see cref="BulkCommandPublisher"/> as soon as a bulk operation is committed.</summary>
-public sealed class BulkCommandSignal : WakeSignal;
 
 /// <summary>
 /// Moves the commands of bulk operations (<see cref="BulkCommandRecord"/>) onto the bus, one row at a time: it
@@ -41,14 +37,12 @@ internal sealed class BulkCommandPublisher(
         {
             try
             {
-                if (await PublishOnceAsync(stoppingToken))
-                {
-                    backoff = TimeSpan.Zero;
-                    continue;
-                }
-
+                var found = await PublishOnceAsync(stoppingToken);
                 backoff = TimeSpan.Zero;
-                await signal.WaitAsync(options.Value.PollInterval, stoppingToken);
+                if (!found)
+                {
+                    await signal.WaitAsync(options.Value.PollInterval, stoppingToken);
+                }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -68,8 +62,8 @@ internal sealed class BulkCommandPublisher(
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<StatusDbContext>();
-        // SQLite (the single-process host, one publisher) needs no lock, and a read transaction held over the publish
-        // could not be upgraded to the delete once the recorder had written meanwhile.
+        // SQLite (the single-process host: one publisher) needs no row lock, and a transaction there takes the write lock
+        // of the one database file that the ingress, the workers and the recorder share, for as long as the publish took.
         await using var transaction = db.Database.IsNpgsql() ? await db.Database.BeginTransactionAsync(cancellationToken) : null;
         var row = await ClaimAsync(db, cancellationToken);
         if (row is null)
@@ -81,7 +75,8 @@ internal sealed class BulkCommandPublisher(
         if (read is { } commands)
         {
             await PublishAsync(row, commands.Type, commands.Commands, cancellationToken);
-            await db.BulkCommands.Where(r => r.Id == row.Id).ExecuteDeleteAsync(cancellationToken);
+            // Confirmed by the broker: from here a stop must not undo the delete, or the row would be published again.
+            await db.BulkCommands.Where(r => r.Id == row.Id).ExecuteDeleteAsync(CancellationToken.None);
         }
         else
         {
@@ -91,7 +86,7 @@ internal sealed class BulkCommandPublisher(
 
         if (transaction is not null)
         {
-            await transaction.CommitAsync(cancellationToken);
+            await transaction.CommitAsync(CancellationToken.None);
         }
 
         if (read is { } published)
@@ -123,7 +118,7 @@ internal sealed class BulkCommandPublisher(
         {
             return BulkCommands.Read(row);
         }
-        catch (Exception ex) when (ex is InvalidOperationException or JsonException or NotSupportedException)
+        catch (Exception ex) when (ex is InvalidOperationException or JsonException or NotSupportedException or ArgumentException)
         {
             Log.Unpublishable(logger, ex, row.Id, row.AuditId, row.MessageType);
             return null;

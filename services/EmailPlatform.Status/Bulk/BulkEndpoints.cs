@@ -21,8 +21,9 @@ namespace EmailPlatform.Status.Bulk;
 /// the usual events. At most <see cref="BulkOptions.MaxEmails"/> emails per request, newest first; a dry run reports
 /// the same selection and sends nothing. A real run commits its audit record (with a recipient filter only as its
 /// SHA-256, so an erasure leaves no address behind) and its commands (<see cref="BulkCommandRecord"/>) in one
-/// transaction, and <see cref="BulkCommandPublisher"/> puts the commands on the bus: the answer never depends on the
-/// broker, and a committed operation is carried out in full, however long the broker is away.
+/// transaction, and <see cref="BulkCommandPublisher"/> puts the commands on the bus: the answer never waits for the
+/// broker, and every command of a committed operation is published once the broker is there. (A failed recipient is
+/// retried only while a worker still holds its content, <c>Delivery:FailedContentRetention</c>.)
 /// </summary>
 public static class BulkEndpoints
 {

@@ -44,7 +44,10 @@ public sealed class RetentionPurger(StatusDbContext db, IOptions<RetentionOption
             return ids.Count == 0 ? 0 : await db.WebhookDeliveries.Where(d => ids.Contains(d.Id)).ExecuteDeleteAsync(cancellationToken);
         }, batch);
 
-        return new RetentionResult(bodies, events, deliveries);
+        // Rows of bulk commands that could never be published, parked for an operator, name recipients: kept as long as events.
+        var parked = await db.BulkCommands.Where(c => c.ParkedAt != null && c.ParkedAt < eventsBefore).ExecuteDeleteAsync(cancellationToken);
+
+        return new RetentionResult(bodies, events, deliveries, parked);
     }
 
     /// <summary>The oldest emails accepted before {0} that still have content, at most {1} of them.</summary>
@@ -65,7 +68,7 @@ public sealed class RetentionPurger(StatusDbContext db, IOptions<RetentionOption
     }
 }
 
-public sealed record RetentionResult(int Bodies, int Events, int WebhookDeliveries);
+public sealed record RetentionResult(int Bodies, int Events, int WebhookDeliveries, int ParkedBulkCommands);
 
 /// <summary>Runs <see cref="RetentionPurger"/> every <see cref="RetentionOptions.Interval"/>.</summary>
 public sealed class RetentionService(IServiceScopeFactory scopes, IOptions<RetentionOptions> options, ILogger<RetentionService> logger) : BackgroundService
@@ -78,9 +81,9 @@ public sealed class RetentionService(IServiceScopeFactory scopes, IOptions<Reten
             {
                 await using var scope = scopes.CreateAsyncScope();
                 var result = await scope.ServiceProvider.GetRequiredService<RetentionPurger>().PurgeAsync(stoppingToken);
-                if (result.Bodies + result.Events + result.WebhookDeliveries > 0)
+                if (result.Bodies + result.Events + result.WebhookDeliveries + result.ParkedBulkCommands > 0)
                 {
-                    Log.Purged(logger, result.Bodies, result.Events, result.WebhookDeliveries);
+                    Log.Purged(logger, result.Bodies, result.Events, result.WebhookDeliveries, result.ParkedBulkCommands);
                 }
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
@@ -102,8 +105,9 @@ public sealed class RetentionService(IServiceScopeFactory scopes, IOptions<Reten
 
 internal static partial class Log
 {
-    [LoggerMessage(EventId = 3201, Level = LogLevel.Information, Message = "Retention purge: bodies of {Bodies} emails, {Events} events, {Deliveries} webhook deliveries")]
-    public static partial void Purged(ILogger logger, int bodies, int events, int deliveries);
+    [LoggerMessage(EventId = 3201, Level = LogLevel.Information,
+        Message = "Retention purge: bodies of {Bodies} emails, {Events} events, {Deliveries} webhook deliveries, {ParkedBulkCommands} parked bulk command rows")]
+    public static partial void Purged(ILogger logger, int bodies, int events, int deliveries, int parkedBulkCommands);
 
     [LoggerMessage(EventId = 3202, Level = LogLevel.Error, Message = "Retention purge failed; it runs again at the next interval")]
     public static partial void PurgeFailed(ILogger logger, Exception exception);

@@ -15,7 +15,7 @@ namespace EmailPlatform.Status.Tests.Bulk;
 
 /// <summary>
 /// A bulk operation's commands go through <c>bulk_commands</c>, on a real PostgreSQL and RabbitMQ: committed with the
-/// operation's audit record whatever the broker does, published in full once it can be, each exactly once across replicas.
+/// operation's audit record whatever the broker does, published in full once it can be, never by two replicas together.
 /// </summary>
 public sealed class BulkCommandPublishingTests
 {

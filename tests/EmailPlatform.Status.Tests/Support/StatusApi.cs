@@ -19,13 +19,15 @@ internal sealed class StatusApi : IAsyncDisposable
 {
     private readonly TemporaryDatabase _database;
     private readonly bool _ownsDatabase;
-    private readonly TemporaryVirtualHost _virtualHost;
+    private readonly TemporaryVirtualHost? _virtualHost;
 
-    private StatusApi(TemporaryDatabase database, bool ownsDatabase, TemporaryVirtualHost virtualHost, WebApplicationFactory<Program> factory, string apiKey)
+    private StatusApi(
+        TemporaryDatabase database, bool ownsDatabase, TemporaryVirtualHost? virtualHost, Uri rabbitMq, WebApplicationFactory<Program> factory, string apiKey)
     {
         _database = database;
         _ownsDatabase = ownsDatabase;
         _virtualHost = virtualHost;
+        RabbitMqUri = rabbitMq;
         Factory = factory;
         ApiKey = apiKey;
     }
@@ -34,27 +36,28 @@ internal sealed class StatusApi : IAsyncDisposable
 
     public string ApiKey { get; }
 
-    /// <summary>The amqp URI of the service's virtual host, for a listener of the commands it sends.</summary>
-    public Uri RabbitMqUri => _virtualHost.Uri;
+    /// <summary>The amqp URI the service uses (its virtual host's, unless given), for a listener of the commands it sends.</summary>
+    public Uri RabbitMqUri { get; }
 
     public IServiceProvider Services => Factory.Services;
 
     /// <param name="settings">Configuration on top of the connection strings and key (e.g. a short webhook retry schedule).</param>
     /// <param name="services">Replacements in the container, such as a <see cref="ManualClock"/>.</param>
     /// <param name="database">A database another instance used (a restart, a second replica), left to its owner; by default one of its own.</param>
-    /// <param name="rabbitMq">Another broker address (one where nothing listens, for an outage); by default the virtual host's.</param>
+    /// <param name="rabbitMq">A broker address left to its owner (one where nothing listens, for an outage); by default a virtual host of its own.</param>
     public static async Task<StatusApi> StartAsync(
         IReadOnlyDictionary<string, string>? settings = null, Action<IServiceCollection>? services = null, TemporaryDatabase? database = null, Uri? rabbitMq = null)
     {
         var ownsDatabase = database is null;
         database ??= await TemporaryDatabase.CreateAsync();
-        var virtualHost = await TemporaryVirtualHost.CreateAsync();
+        var virtualHost = rabbitMq is null ? await TemporaryVirtualHost.CreateAsync() : null;
+        rabbitMq ??= virtualHost!.Uri;
         var apiKey = TestInfrastructure.NewApiKey();
         var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
         {
             web.UseEnvironment("Production")
                 .UseSetting("ConnectionStrings:Postgres", database.ConnectionString)
-                .UseSetting("ConnectionStrings:RabbitMq", (rabbitMq ?? virtualHost.Uri).ToString())
+                .UseSetting("ConnectionStrings:RabbitMq", rabbitMq.ToString())
                 .UseSetting("Auth:BootstrapKey", apiKey);
             foreach (var (key, value) in settings ?? new Dictionary<string, string>())
             {
@@ -67,7 +70,7 @@ internal sealed class StatusApi : IAsyncDisposable
             }
         });
         await factory.Services.MigrateStoreAsync<StatusDbContext>();
-        return new StatusApi(database, ownsDatabase, virtualHost, factory, apiKey);
+        return new StatusApi(database, ownsDatabase, virtualHost, rabbitMq, factory, apiKey);
     }
 
     /// <summary>Records events through the service's own recorder, each in a scope of its own as a consumer would.</summary>
@@ -99,7 +102,11 @@ internal sealed class StatusApi : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Factory.DisposeAsync();
-        await _virtualHost.DisposeAsync();
+        if (_virtualHost is not null)
+        {
+            await _virtualHost.DisposeAsync();
+        }
+
         if (_ownsDatabase)
         {
             await _database.DisposeAsync();
