@@ -13,7 +13,7 @@
 #    been running, as in production, works at that rate.
 # Both report the CPU time the recording process itself spent per 1,000 events (not PostgreSQL's or RabbitMQ's), a
 # figure that other load on the machine skews far less than events/s; the bus run also reports the service's managed
-# allocations per event and its GC pause time (from its /metrics), which other load does not skew at all.
+# allocations per event and its GC pause time (from its /metrics), and the recorder run its own (from the runtime), which other load does not skew at all.
 # Event mix (both runs): per email accepted + queued and two recipients; 10% of recipients deferred once then
 # delivered, 2% bounced (and suppressed), the rest delivered. A database and a vhost of its own for each run, removed
 # on exit; writes artifacts/bench/status.json.
@@ -252,6 +252,8 @@ print("%-44s %12.0f %14.0f %18.1f" % ("from RabbitMQ (%d of %d recorded)" % (bus
 if bus.get("second_half_events_per_s"):
     print("%-44s %12.0f" % ("  its second half (%d s, the JIT warmed up)" % bus["second_half_seconds"], bus["second_half_events_per_s"]))
 print("(CPU: the benchmark's or the status service's own process, not PostgreSQL's or RabbitMQ's)")
+if not rec.get("skipped"):
+    print("(recorder alone: %.1f KB allocated per event, %.2f s in GC pauses)" % (rec.get("allocated_kb_per_event", 0), rec.get("gc_pause_s", 0)))
 print("(status service while draining: %.1f KB allocated per event, %.2f s in GC pauses)" % (result["status_service_allocated_kb_per_event"], result["status_service_gc_pause_s"]))
 print("(published beforehand at %.0f events/s; the service's RSS when ready to drain: %.0f MB)" % (pub["published_per_s"], idle))
 print("load average (1/5/15 min): before %s, after %s (%d CPUs; other work on the machine skews the figures)" % (load_before, load_after, os.cpu_count()))
