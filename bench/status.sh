@@ -25,7 +25,8 @@
 # figures.
 #
 # Settings (environment): EVENTS (100000), RUNS ("recorder bus": either or both), NO_BUILD (0), TRACE_PROFILE (none),
-# TRACE_SECONDS (20), PG_HOST/PG_PORT/PG_USER/PG_PASSWORD
+# TRACE_SECONDS (20), GC_GEN0SIZE (0x1000000, as the status image sets DOTNET_GCgen0size, for both runs; 0: the
+# runtime's default), PG_HOST/PG_PORT/PG_USER/PG_PASSWORD
 # (127.0.0.1/5432/emailplatform/emailplatform), RABBITMQ_URI (amqp://guest:guest@127.0.0.1:5672), STATUS_DLL (another
 # build of the service to compare against, e.g. a ReadyToRun publish), extra service settings such as Status__Recording__MaxBatchSize pass through the environment.
 set -euo pipefail
@@ -33,6 +34,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 EVENTS="${EVENTS:-100000}"
+# The first generation the service image sets (ENV DOTNET_GCgen0size in its Dockerfile); 0 for the runtime's default.
+GC_GEN0SIZE="${GC_GEN0SIZE:-0x1000000}"
 RUNS="${RUNS:-recorder bus}"
 NO_BUILD="${NO_BUILD:-0}"
 PG_HOST="${PG_HOST:-127.0.0.1}"
@@ -131,7 +134,7 @@ if [[ " $RUNS " == *" recorder "* ]]; then
 DB_RECORDER="ep_bench_status_rec_${RUN_ID//-/_}"
 new_database "$DB_RECORDER"
 log "recorder alone: $EVENTS events"
-timeout 900 dotnet "$BENCH_DLL" recorder --postgres "$(pg_conn "$DB_RECORDER")" --events "$EVENTS" --out "$WORK_DIR/recorder.json" \
+DOTNET_GCgen0size="$GC_GEN0SIZE" timeout 900 dotnet "$BENCH_DLL" recorder --postgres "$(pg_conn "$DB_RECORDER")" --events "$EVENTS" --out "$WORK_DIR/recorder.json" \
   >"$WORK_DIR/recorder.log" 2>&1 || { tail -n 40 "$WORK_DIR/recorder.log" >&2; die "recorder run failed"; }
 log "recorder alone: $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%.0f events/s, peak RSS %.0f MB" % (r["events_per_s"], r["peak_rss_mb"]))' "$WORK_DIR/recorder.json")"
 fi
@@ -158,7 +161,7 @@ timeout 120 dotnet "$STATUS_DLL" migrate >"$WORK_DIR/migrate.log" 2>&1 || { cat 
 start_status() {
   local port url
   port="$(free_port)"; url="http://127.0.0.1:$port"
-  dotnet "$STATUS_DLL" --urls "$url" >>"$WORK_DIR/status.log" 2>&1 &
+  DOTNET_GCgen0size="$GC_GEN0SIZE" dotnet "$STATUS_DLL" --urls "$url" >>"$WORK_DIR/status.log" 2>&1 &
   STATUS_PID=$!
   for _ in $(seq 120); do
     kill -0 "$STATUS_PID" 2>/dev/null || die "the status service exited while starting"

@@ -102,6 +102,18 @@ public sealed class DockerfileTests
         }
     }
 
+    [Theory]
+    [InlineData("EmailPlatform.Status", "bench/status.sh")]
+    public void TheBenchmarksAndTestProcessesRunTheServiceWithTheFirstGenerationItsImageSets(string host, string benchmark)
+    {
+        var set = Load(host).FinalStage.Where(i => i.Keyword == "ENV")
+            .Select(i => System.Text.RegularExpressions.Regex.Match(i.Arguments, @"\bDOTNET_GCgen0size=(0x[0-9A-Fa-f]+)\b"))
+            .SingleOrDefault(m => m.Success)?.Groups[1].Value;
+        Assert.NotNull(set);
+        Assert.Contains($"GC_GEN0SIZE=\"${{GC_GEN0SIZE:-{set}}}\"", Repo.Read(benchmark), StringComparison.Ordinal);
+        Assert.Contains($"TryAdd(\"DOTNET_GCgen0size\", \"{set}\")", Repo.Read("tests/EmailPlatform.Testing/ServiceProcess.cs"), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void TheBuildContextLeavesOutBuildOutputAndKeepsWhatTheDockerfilesCopy()
     {
