@@ -30,40 +30,16 @@ internal sealed class OutboxPublisher(
     TimeProvider clock,
     ILogger<OutboxPublisher> logger) : BackgroundService
 {
-    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
-
     /// <summary>The <c>available_at</c> of a parked row: never due. Find them with <c>published_at IS NULL AND available_at = '9999-12-31'</c>.</summary>
     internal static readonly DateTime Parked = new(9999, 12, 31, 0, 0, 0, DateTimeKind.Utc);
     private readonly OutboxOptions _options = options.Value;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        var backoff = TimeSpan.Zero;
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                var published = await PublishBatchAsync(stoppingToken);
-                backoff = TimeSpan.Zero;
-                if (published == _options.BatchSize)
-                {
-                    continue;
-                }
-
-                await signal.WaitAsync(_options.PollInterval, stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex)
-            {
-                backoff = backoff == TimeSpan.Zero ? TimeSpan.FromMilliseconds(250) : TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
-                Log.PublishFailed(logger, ex, backoff);
-                await Task.Delay(backoff, clock, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            }
-        }
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => signal.RunAsync(
+        async cancellationToken => await PublishBatchAsync(cancellationToken) == _options.BatchSize,
+        () => _options.PollInterval,
+        (ex, backoff) => Log.PublishFailed(logger, ex, backoff),
+        clock,
+        stoppingToken);
 
     internal async Task<int> PublishBatchAsync(CancellationToken cancellationToken)
     {

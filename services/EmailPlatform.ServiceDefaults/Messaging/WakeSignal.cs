@@ -9,8 +9,46 @@ namespace EmailPlatform.ServiceDefaults.Messaging;
 /// </summary>
 public abstract class WakeSignal
 {
+    private static readonly TimeSpan FirstBackoff = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
+
     private readonly Channel<bool> _channel = Channel.CreateBounded<bool>(
         new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+
+    /// <summary>
+    /// Runs <paramref name="round"/> until <paramref name="stoppingToken"/> stops it: again at once while a round says
+    /// more is due, otherwise at the next signal or after <paramref name="pollInterval"/>. A failed round (the broker
+    /// or the store away) is reported to <paramref name="failed"/> with the back-off before the next, which doubles
+    /// from 250 ms to 30 s and starts again after a round that worked.
+    /// </summary>
+    public async Task RunAsync(
+        Func<CancellationToken, Task<bool>> round, Func<TimeSpan> pollInterval, Action<Exception, TimeSpan> failed, TimeProvider clock,
+        CancellationToken stoppingToken)
+    {
+        var backoff = TimeSpan.Zero;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                var more = await round(stoppingToken);
+                backoff = TimeSpan.Zero;
+                if (!more)
+                {
+                    await WaitAsync(pollInterval(), stoppingToken);
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                backoff = backoff == TimeSpan.Zero ? FirstBackoff : TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+                failed(ex, backoff);
+                await Task.Delay(backoff, clock, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+    }
 
     public void Notify() => _channel.Writer.TryWrite(true);
 

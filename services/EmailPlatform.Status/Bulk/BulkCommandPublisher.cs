@@ -27,35 +27,14 @@ internal sealed class BulkCommandPublisher(
     ILogger<BulkCommandPublisher> logger) : BackgroundService
 {
     private const int PublishConcurrency = 32;
-    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
     private static readonly ActivitySource Source = new(RecordingMetrics.MeterName);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        var backoff = TimeSpan.Zero;
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                var found = await PublishOnceAsync(stoppingToken);
-                backoff = TimeSpan.Zero;
-                if (!found)
-                {
-                    await signal.WaitAsync(options.Value.PollInterval, stoppingToken);
-                }
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex)
-            {
-                backoff = backoff == TimeSpan.Zero ? TimeSpan.FromMilliseconds(250) : TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
-                Log.PublishFailed(logger, ex, backoff);
-                await Task.Delay(backoff, clock, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            }
-        }
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => signal.RunAsync(
+        PublishOnceAsync,
+        () => options.Value.PollInterval,
+        (ex, backoff) => Log.PublishFailed(logger, ex, backoff),
+        clock,
+        stoppingToken);
 
     /// <returns>Whether there was a row (published or parked).</returns>
     internal async Task<bool> PublishOnceAsync(CancellationToken cancellationToken)
