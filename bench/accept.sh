@@ -17,7 +17,7 @@
 # PG_HOST/PG_PORT/PG_USER/PG_PASSWORD (127.0.0.1/5432/emailplatform/emailplatform), PG_OPTIONS (extra connection
 # string settings for the ingress, e.g. "SSL Mode=Disable"), RABBITMQ_URI (amqp://guest:guest@127.0.0.1:5672),
 # INGRESS_DLL (another build of the ingress to compare against, e.g. a `git worktree` of an earlier commit built in
-# Release, with NO_BUILD=1).
+# Release, with NO_BUILD=1), BENCH_DLL (likewise, another build of the load generator).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -40,7 +40,7 @@ RUN_ID="$(date +%s)-$$"
 DB_NAME="ep_bench_${RUN_ID//-/_}"
 VHOST="ep-bench-$RUN_ID"
 INGRESS_DLL="${INGRESS_DLL:-services/EmailPlatform.Ingress/bin/Release/net10.0/EmailPlatform.Ingress.dll}"
-BENCH_DLL="bench/EmailPlatform.Bench/bin/Release/net10.0/EmailPlatform.Bench.dll"
+BENCH_DLL="${BENCH_DLL:-bench/EmailPlatform.Bench/bin/Release/net10.0/EmailPlatform.Bench.dll}"
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 

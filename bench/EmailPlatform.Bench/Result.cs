@@ -9,13 +9,14 @@ internal sealed class Result
 {
     private readonly long[] _sorted;
 
-    public Result(long[] latencyTicks, Dictionary<string, int> outcomes, TimeSpan elapsed, long generatorLate)
+    public Result(long[] latencyTicks, Dictionary<string, int> outcomes, TimeSpan elapsed, long generatorLate, TimeSpan generatorCpu)
     {
         _sorted = latencyTicks;
         Array.Sort(_sorted);
         Outcomes = outcomes;
         Elapsed = elapsed;
         GeneratorLate = generatorLate;
+        GeneratorCpu = generatorCpu;
     }
 
     public Dictionary<string, int> Outcomes { get; }
@@ -24,6 +25,12 @@ internal sealed class Result
 
     /// <summary>Open loop only: how often the generator found itself more than 10 ms behind its schedule.</summary>
     public long GeneratorLate { get; }
+
+    /// <summary>
+    /// CPU the load generator itself used during the run (user + system): on a machine it shares with the service
+    /// under test, every millisecond of it is one the service did not get.
+    /// </summary>
+    public TimeSpan GeneratorCpu { get; }
 
     public long Requests => _sorted.Length;
 
@@ -69,6 +76,7 @@ internal sealed class Result
                 ["mean"] = Round(Mean),
             },
             ["generator_late"] = options.Mode == "rate" ? GeneratorLate : null,
+            ["generator_cpu_ms_per_request"] = Requests == 0 ? null : Round(GeneratorCpu.TotalMilliseconds / Requests, 3),
         };
     }
 
@@ -81,10 +89,10 @@ internal sealed class Result
         return string.Create(CultureInfo.InvariantCulture,
             $"{options.Label}: {shape}, {Elapsed.TotalSeconds:0.0}s, {Requests} requests, {Accepted} accepted ({AcceptedPerSecond:0}/s), " +
             $"errors [{(errors.Length == 0 ? "none" : errors)}], latency ms p50 {Percentile(50):0.00} p95 {Percentile(95):0.00} " +
-            $"p99 {Percentile(99):0.00} max {Max:0.00}");
+            $"p99 {Percentile(99):0.00} max {Max:0.00}, generator CPU {GeneratorCpu.TotalMilliseconds / Math.Max(1, Requests):0.000} ms per request");
     }
 
     private static double Milliseconds(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
 
-    private static double Round(double value) => double.IsNaN(value) ? 0 : Math.Round(value, 2);
+    private static double Round(double value, int digits = 2) => double.IsNaN(value) ? 0 : Math.Round(value, digits);
 }
