@@ -17,7 +17,7 @@ namespace EmailPlatform.Status.Recording;
 /// one transaction. On PostgreSQL the batch first locks its emails' rows in id order, so replicas writing events of
 /// the same email wait for each other instead of overwriting, and the rows go out set-based
 /// (<see cref="PostgresBulkWrite"/>); two replicas creating the same new email meet on its key and the loser is
-/// recorded again. On SQLite (the single-process host, one writer) <c>SaveChanges</c> writes them, the versions checked.
+/// recorded again, and a batch that reads an email created after its lock (so not locked) starts again. On SQLite (the single-process host, one writer) <c>SaveChanges</c> writes them, the versions checked.
 /// </summary>
 public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, WebhookOutbox webhooks, AutoSuppression suppressions)
 {
@@ -32,31 +32,47 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
     /// <returns>The types of the events newly recorded (not those already there).</returns>
     public async Task<IReadOnlyList<string>> RecordAsync(IReadOnlyList<StatusEvent> batch, CancellationToken cancellationToken)
     {
-        try
+        for (var attempt = 1; ; attempt++)
         {
-            return await RecordBatchAsync(batch, cancellationToken);
-        }
-        catch
-        {
-            // Forget what this attempt tracked, so a retry on this context starts again from what is stored.
-            _db.ChangeTracker.Clear();
-            throw;
+            try
+            {
+                return await RecordBatchAsync(batch, cancellationToken);
+            }
+            catch (Exception ex)
+            {
+                // Forget what this attempt tracked, so a retry on this context starts again from what is stored.
+                _db.ChangeTracker.Clear();
+                if (ex is not EmailCreatedMeanwhileException || attempt == MaxAttempts)
+                {
+                    throw;
+                }
+            }
         }
     }
+
+    /// <summary>Attempts at a batch that keeps finding emails created after its lock (each needs another writer's commit in that gap).</summary>
+    private const int MaxAttempts = 5;
 
     private async Task<IReadOnlyList<string>> RecordBatchAsync(IReadOnlyList<StatusEvent> batch, CancellationToken cancellationToken)
     {
         var emailIds = batch.Select(e => e.EmailId).Distinct().Order().ToArray();
         var eventIds = batch.Select(e => e.EventId).Distinct().ToArray();
         await using var transaction = await _db.Database.BeginTransactionAsync(cancellationToken);
-        if (_db.Database.IsNpgsql())
+        var locked = _db.Database.IsNpgsql()
+            ? await _db.Database.SqlQuery<Guid>($"SELECT id AS \"Value\" FROM emails WHERE id = ANY({emailIds}) ORDER BY id FOR UPDATE")
+                .ToListAsync(cancellationToken)
+            : null;
+        var emails = await _db.Emails.Include(e => e.Recipients).Where(e => emailIds.Contains(e.Id)).ToDictionaryAsync(e => e.Id, cancellationToken);
+        if (locked is not null && emails.Count > locked.Count)
         {
-            await _db.Database.ExecuteSqlAsync($"SELECT 1 FROM emails WHERE id = ANY({emailIds}) ORDER BY id FOR UPDATE", cancellationToken);
+            // An email created by another writer between the lock and the read: read unlocked, it could be changed
+            // under this batch and overwritten with a stale copy. Start again; the email is there to lock now.
+            throw new EmailCreatedMeanwhileException();
         }
 
         var unit = new Unit(
             this,
-            await _db.Emails.Include(e => e.Recipients).Where(e => emailIds.Contains(e.Id)).ToDictionaryAsync(e => e.Id, cancellationToken),
+            emails,
             [.. await _db.Events.Where(e => eventIds.Contains(e.Id)).Select(e => e.Id).ToListAsync(cancellationToken)],
             await LifecycleOfAcceptedAsync(batch, cancellationToken),
             await LatestReschedulesAsync(batch, cancellationToken));
@@ -394,3 +410,7 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
         }
     }
 }
+
+/// <summary>A batch found an email that did not exist when it took its locks; it is recorded again from the start.</summary>
+internal sealed class EmailCreatedMeanwhileException() : Exception("An email was created by another writer after this batch took its locks.");
+

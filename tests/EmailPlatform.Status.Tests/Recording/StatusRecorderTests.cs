@@ -364,6 +364,32 @@ public sealed class StatusRecorderTests
     }
 
     [Fact]
+    public async Task AnEmailCreatedByAnotherWriterBetweenABatchsLockAndItsReadIsLockedAndReadAgain()
+    {
+        await using var store = await StatusStore.PostgresAsync();
+        var emailId = Guid.NewGuid();
+
+        // The first writer records Alice's delivery of an email that does not exist yet, so its lock takes nothing.
+        // Between its lock and its read the email is created; between its read and its write Bob's delivery commits,
+        // unhindered. Written from that read, the email would keep Bob queued and never be delivered.
+        var pauses = new PauseAfterCommands("FOR UPDATE", "FROM emails");
+        var first = store.RecordAsync(TestEvents.Delivered(emailId, Alice), pauses);
+        await pauses.Paused(0).WaitAsync(TimeSpan.FromSeconds(60));
+        await store.RecordAsync(TestEvents.Accepted(emailId, to: [Alice, Bob]));
+        pauses.Resume(0);
+        await pauses.Paused(1).WaitAsync(TimeSpan.FromSeconds(60));
+        var toBob = store.RecordAsync(TestEvents.Delivered(emailId, Bob));
+        await Task.WhenAny(toBob, Task.Delay(TimeSpan.FromSeconds(5))); // waits for the first writer's lock, if it has one
+        pauses.Resume(1);
+        await Task.WhenAll(first, toBob).WaitAsync(TimeSpan.FromSeconds(90));
+
+        var email = await store.EmailAsync(emailId);
+        Assert.Equal(EmailState.Delivered, email.State);
+        Assert.All(email.Recipients, r => Assert.Equal(EmailState.Delivered, r.State));
+        Assert.Equal(3, (await store.EventsAsync(emailId)).Count);
+    }
+
+    [Fact]
     public async Task ConcurrentBatchesForAKnownEmailWaitForEachOtherAndBothApply()
     {
         await using var store = await StatusStore.PostgresAsync();
