@@ -30,4 +30,34 @@ public sealed record EmailAccepted(
     /// <see cref="Text"/> are then null here and the status service reads them from the content store.
     /// </summary>
     public StoredContent? StoredBody { get; init; }
+
+    /// <summary>
+    /// The envelope's recipients (RCPT TO), the addresses the delivery workers report an outcome for. For a JSON send
+    /// they are the addresses of <see cref="To"/>, <see cref="Cc"/> and <see cref="Bcc"/>; a raw send's headers may
+    /// name others (a list, <c>undisclosed-recipients:;</c>), which are then shown but never delivered to. Null from an
+    /// ingress that predates it: the addresses of To, Cc and Bcc then stand for the envelope.
+    /// </summary>
+    public IReadOnlyList<string>? Recipients { get; init; }
+
+    /// <summary>
+    /// The email's recipients, each with the field that names it (<c>to</c>, <c>cc</c> or <c>bcc</c>): the envelope's
+    /// addresses when <see cref="Recipients"/> is set, an address no To or Cc header names being a Bcc; else the
+    /// addresses of To, Cc and Bcc, once each.
+    /// </summary>
+    /// <param name="addressOf">The address of a mailbox as the headers write it (<c>Name &lt;a@b&gt;</c> → <c>a@b</c>).</param>
+    public IReadOnlyList<(string Address, string Field)> RecipientsByField(Func<string, string> addressOf)
+    {
+        ArgumentNullException.ThrowIfNull(addressOf);
+        var named = new[] { ("to", To), ("cc", Cc), ("bcc", Bcc) }
+            .SelectMany(f => f.Item2.Select(m => (Address: addressOf(m), Field: f.Item1)))
+            .DistinctBy(r => r.Address, StringComparer.OrdinalIgnoreCase)
+            .ToList();
+        if (Recipients is null)
+        {
+            return named;
+        }
+
+        var fields = named.ToDictionary(r => r.Address, r => r.Field, StringComparer.OrdinalIgnoreCase);
+        return [.. Recipients.DistinctBy(a => a, StringComparer.OrdinalIgnoreCase).Select(a => (a, fields.GetValueOrDefault(a, "bcc")))];
+    }
 }

@@ -66,6 +66,35 @@ public sealed class RawDeliveryTests
         Assert.Equal("report.csv", Assert.Single(arrived.Attachments).ContentDisposition?.FileName);
     }
 
+    [Fact]
+    public async Task RawMessageWhoseHeadersNameNoRecipientIsDeliveredToItsEnvelopeAndReportedSo()
+    {
+        await using var relay = await ScriptedSmtpServer.StartAsync();
+        await using var platform = await DistributedPlatform.StartAsync("127.0.0.1", relay.Port);
+        using var client = platform.CreateClient();
+
+        // A newsletter-style message: the To header is a group with no members, the recipients are in the envelope only.
+        var sent = "From: News <news@acme.test>\r\nTo: undisclosed-recipients:;\r\nSubject: Weekly news\r\n\r\nThis week.\r\n"u8.ToArray();
+        using var response = await client.PostAsJsonAsync("/v1/emails/raw", new
+        {
+            raw = Convert.ToBase64String(sent),
+            mail_from = "bounces@acme.test",
+            rcpt_to = new[] { "alice@example.test", "bob@example.test" },
+        });
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, $"{(int)response.StatusCode}: {text}");
+        var id = JsonNode.Parse(text)!["id"]!.GetValue<string>();
+
+        var email = await platform.WithLogsAsync(() => EmailApi.WaitForFinalStateAsync(client, id, DeliveryTimeout));
+
+        Assert.True(email!["status"]!.GetValue<string>() == "delivered", email.ToJsonString());
+        Assert.Equal(
+            ["alice@example.test", "bob@example.test"],
+            email["recipients"]!.AsArray().Select(r => r!["email"]!.GetValue<string>()).Order(StringComparer.Ordinal));
+        Assert.All(email["recipients"]!.AsArray(), r => Assert.Equal("delivered", r!["status"]!.GetValue<string>()));
+        Assert.Equal(2, Assert.Single(relay.Received).RcptTo.Count);
+    }
+
     /// <summary>
     /// Everything after the header block: what must arrive byte for byte. The last CRLF is left out: on the wire it
     /// is part of the end-of-data sequence (CRLF.CRLF), and the relay hands over the data without it.

@@ -37,6 +37,7 @@ internal sealed record AcceptedEmail(SendEmail Command, IReadOnlyList<string> Bc
         Timestamp: Timestamp)
     {
         StoredBody = Stored?.StoredBody,
+        Recipients = Command.Envelope.RcptTo,
     };
 
     public EmailQueued Queued(DateTimeOffset due) => new(QueuedEventId, Command.EmailId, due);

@@ -58,23 +58,9 @@ internal static class PendingEmails
             Events: []);
     }
 
-    private static List<PendingRecipient> Recipients(EmailAccepted accepted, string status, DateTime at)
-    {
-        var recipients = new List<PendingRecipient>();
-        foreach (var (kind, field) in new[] { ("to", accepted.To), ("cc", accepted.Cc), ("bcc", accepted.Bcc) })
-        {
-            foreach (var value in field)
-            {
-                var address = MailboxAddress.TryParse(value, out var mailbox) ? mailbox.Address : value;
-                if (!recipients.Exists(r => string.Equals(r.Email, address, StringComparison.OrdinalIgnoreCase)))
-                {
-                    recipients.Add(new PendingRecipient(address, kind, status, 0, null, null, null, at));
-                }
-            }
-        }
-
-        return recipients;
-    }
+    private static List<PendingRecipient> Recipients(EmailAccepted accepted, string status, DateTime at) =>
+        [.. accepted.RecipientsByField(m => MailboxAddress.TryParse(m, out var mailbox) ? mailbox.Address : m)
+            .Select(r => new PendingRecipient(r.Address, r.Field, status, 0, null, null, null, at))];
 
     private static IReadOnlyList<string>? NullIfEmpty(IReadOnlyList<string> values) => values.Count == 0 ? null : values;
 }

@@ -229,16 +229,20 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
                 return;
             }
 
+            // An address erased while the email was in flight (its outcome recorded before these details): the erasure
+            // stands, and the details arrive with the address already replaced by its placeholder and without the bodies.
+            var erasedHere = ErasedAddresses(email, accepted);
+
             email.MessageId = accepted.MessageId;
             email.From = accepted.From;
             email.FromAddress = AddressOf(accepted.From).ToLowerInvariant();
-            email.To = [.. accepted.To];
-            email.Cc = [.. accepted.Cc];
-            email.Bcc = [.. accepted.Bcc];
-            email.ReplyTo = [.. accepted.ReplyTo];
+            email.To = Erase(accepted.To);
+            email.Cc = Erase(accepted.Cc);
+            email.Bcc = Erase(accepted.Bcc);
+            email.ReplyTo = Erase(accepted.ReplyTo);
             email.Subject = accepted.Subject;
-            email.Html = accepted.Html;
-            email.Text = accepted.Text;
+            email.Html = erasedHere.Count == 0 ? accepted.Html : null;
+            email.Text = erasedHere.Count == 0 ? accepted.Text : null;
             email.AttachmentNames = [.. accepted.AttachmentNames];
             email.Tags = [.. accepted.Tags];
             email.Metadata = new Dictionary<string, string>(accepted.Metadata);
@@ -252,13 +256,10 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
             var initial = lifecycle.Contains((email.Id, EventTypes.Canceled)) ? EmailState.Canceled
                 : accepted.ScheduledAt is not null && !lifecycle.Contains((email.Id, EventTypes.Queued)) ? EmailState.Scheduled
                 : EmailState.Queued;
-            foreach (var (kind, addresses) in new[] { ("to", accepted.To), ("cc", accepted.Cc), ("bcc", accepted.Bcc) })
+            foreach (var (address, kind) in accepted.RecipientsByField(AddressOf))
             {
-                foreach (var address in addresses.Select(AddressOf))
-                {
-                    var recipient = FindOrAddRecipient(email, address, initial);
-                    recipient.Kind ??= kind;
-                }
+                var recipient = FindOrAddRecipient(email, erasedHere.GetValueOrDefault(address, address), initial);
+                recipient.Kind ??= kind;
             }
 
             foreach (var tag in accepted.Tags.DistinctBy(t => (t.Name, t.Value)))
@@ -273,6 +274,30 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
 
             await AddEventAsync(email, NewEvent(email.Id, accepted.EventId, accepted.ScheduledAt is null ? EventTypes.Accepted : EventTypes.Scheduled,
                 accepted.Timestamp, accepted.ScheduledAt), cancellationToken);
+
+            List<string> Erase(IReadOnlyList<string> mailboxes) =>
+                erasedHere.Count == 0 ? [.. mailboxes] : [.. mailboxes.Select(m => erasedHere.GetValueOrDefault(AddressOf(m), m))];
+        }
+
+        /// <summary>The addresses of an accept that were erased from its email before it arrived, with their placeholders.</summary>
+        private static Dictionary<string, string> ErasedAddresses(EmailRecord email, EmailAccepted accepted)
+        {
+            var erased = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            if (!email.Recipients.Exists(r => RecipientErasure.IsPlaceholder(r.Address)))
+            {
+                return erased;
+            }
+
+            foreach (var address in accepted.To.Concat(accepted.Cc).Concat(accepted.Bcc).Concat(accepted.ReplyTo).Concat(accepted.Recipients ?? []).Select(AddressOf))
+            {
+                var placeholder = RecipientErasure.PlaceholderFor(address);
+                if (email.Recipients.Exists(r => r.Address == placeholder))
+                {
+                    erased[address] = placeholder;
+                }
+            }
+
+            return erased;
         }
 
         private async Task LifecycleAsync(

@@ -104,6 +104,10 @@ public static class RecipientErasure
     public static string PlaceholderFor(string address) =>
         $"erased-{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(address.Trim().ToLowerInvariant())))[..32]}@erased.invalid";
 
+    /// <summary>Whether a recipient's address is an erased address's placeholder.</summary>
+    public static bool IsPlaceholder(string address) =>
+        address.StartsWith("erased-", StringComparison.Ordinal) && address.EndsWith("@erased.invalid", StringComparison.Ordinal);
+
     private static List<string> Replace(List<string> mailboxes, string key, string placeholder) =>
         [.. mailboxes.Select(m => (MailboxAddress.TryParse(m, out var parsed) ? parsed.Address : m).Equals(key, StringComparison.OrdinalIgnoreCase) ? placeholder : m)];
 }

@@ -364,6 +364,24 @@ public sealed class StatusRecorderTests
     }
 
     [Fact]
+    public async Task TheEnvelopesAddressesAreTheRecipientsWhenTheHeadersNameOthers()
+    {
+        await using var store = await StatusStore.PostgresAsync();
+        var emailId = Guid.NewGuid();
+
+        // A raw send: its headers name a group and a list, its envelope Alice (also in Cc) and Bob (in no header).
+        await store.RecordAsync(TestEvents.Accepted(emailId, to: ["undisclosed-recipients: ;", "team@lists.example.com"], cc: [$"Alice <{Alice}>"])
+            with { Recipients = [Alice, Bob] });
+        await store.RecordAsync(TestEvents.Delivered(emailId, Alice));
+        await store.RecordAsync(TestEvents.Delivered(emailId, Bob));
+
+        var email = await store.EmailAsync(emailId);
+        Assert.Equal(EmailState.Delivered, email.State);
+        Assert.Equal([(Alice, "cc"), (Bob, "bcc")], email.Recipients.Select(r => (r.Address, r.Kind!)).Order());
+        Assert.Equal(["undisclosed-recipients: ;", "team@lists.example.com"], email.To);
+    }
+
+    [Fact]
     public async Task AnEmailCreatedByAnotherWriterBetweenABatchsLockAndItsReadIsLockedAndReadAgain()
     {
         await using var store = await StatusStore.PostgresAsync();

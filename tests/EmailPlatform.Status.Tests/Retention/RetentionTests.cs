@@ -108,6 +108,32 @@ public sealed class RetentionTests
     }
 
     [Fact]
+    public async Task DetailsArrivingAfterTheErasureOfARecipientKeepTheErasure()
+    {
+        await using var store = await StatusStore.PostgresAsync();
+        var emailId = Guid.NewGuid();
+
+        // Alice's outcome overtakes the email's details, and her address is erased before they arrive.
+        await store.RecordAsync(TestEvents.Delivered(emailId, Alice));
+        await using (var db = store.NewContext())
+        {
+            await EraseAsync(db, Alice);
+        }
+
+        await store.RecordAsync(TestEvents.Accepted(emailId, to: [$"Alice <{Alice}>"], cc: [Bob]));
+        await store.RecordAsync(TestEvents.Delivered(emailId, Bob));
+
+        var email = await store.EmailAsync(emailId);
+        var placeholder = RecipientErasure.PlaceholderFor(Alice);
+        Assert.Equal(EmailState.Delivered, email.State);
+        Assert.Equal([(Bob, "cc"), (placeholder, "to")], email.Recipients.Select(r => (r.Address, r.Kind!)).Order());
+        Assert.Equal([placeholder], email.To);
+        Assert.Equal([Bob], email.Cc);
+        Assert.Null(email.Html);
+        Assert.Null(email.Text);
+    }
+
+    [Fact]
     public async Task ErasingAnAddressRemovesItEverywhereAndLeavesAnAuditRecord()
     {
         await using var api = await StatusApi.StartAsync(new Dictionary<string, string> { ["Webhooks:AllowPrivateTargets"] = "true" });
