@@ -222,6 +222,7 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
         /// <summary>The email's details; its recipients start <c>scheduled</c> or <c>queued</c>.</summary>
         private async Task AcceptedAsync(EmailAccepted accepted, string? traceId, CancellationToken cancellationToken)
         {
+            var recordedBefore = emails.ContainsKey(accepted.EmailId); // a stub, made by events that came before these details
             var email = EmailFor(accepted.EmailId);
             if (email.AcceptedAt is not null)
             {
@@ -270,6 +271,11 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
             foreach (var (key, value) in accepted.Metadata)
             {
                 Db.EmailLabels.Add(new EmailLabelRecord { EmailId = email.Id, Kind = EmailLabelRecord.MetadataKind, Name = key, Value = value });
+            }
+
+            if (recordedBefore)
+            {
+                await recorder._webhooks.CompleteAsync(email, cancellationToken);
             }
 
             await AddEventAsync(email, NewEvent(email.Id, accepted.EventId, accepted.ScheduledAt is null ? EventTypes.Accepted : EventTypes.Scheduled,

@@ -34,6 +34,46 @@ public sealed class WebhookOutbox(StatusDbContext db, WebhookSubscriptionCache s
         }
     }
 
+    /// <summary>
+    /// When an email's details arrive after some of its events (an outcome can overtake the accept: they travel on
+    /// different queues): the bodies of those events' deliveries still to be made were written without the details
+    /// (from, to, subject, tags, metadata), and are written again with them.
+    /// </summary>
+    public async Task CompleteAsync(EmailRecord email, CancellationToken cancellationToken)
+    {
+        var deliveries = db.WebhookDeliveries.Local.Where(d => d.EmailId == email.Id).ToList();
+        if (db.Entry(email).State != EntityState.Added)
+        {
+            deliveries.AddRange(await db.WebhookDeliveries.Where(d => d.EmailId == email.Id && d.Status == WebhookDeliveryStatus.Pending)
+                .ToListAsync(cancellationToken));
+        }
+
+        deliveries = [.. deliveries.Where(d => d.Status == WebhookDeliveryStatus.Pending).Distinct()];
+        if (deliveries.Count == 0)
+        {
+            return;
+        }
+
+        var eventIds = deliveries.Select(d => d.EventId).ToHashSet();
+        var events = db.Events.Local.Where(e => eventIds.Contains(e.Id)).ToDictionary(e => e.Id);
+        eventIds.ExceptWith(events.Keys);
+        if (eventIds.Count > 0)
+        {
+            foreach (var stored in await db.Events.AsNoTracking().Where(e => eventIds.Contains(e.Id)).ToListAsync(cancellationToken))
+            {
+                events[stored.Id] = stored;
+            }
+        }
+
+        foreach (var delivery in deliveries)
+        {
+            if (events.TryGetValue(delivery.EventId, out var @event))
+            {
+                delivery.Payload = WebhookPayload.Serialize(@event, email);
+            }
+        }
+    }
+
     public static WebhookDeliveryRecord NewDelivery(
         Guid subscriptionId, EventRecord @event, string payload, DateTime now, Guid? replayOf = null, string? traceParent = null) => new()
     {

@@ -2,6 +2,7 @@ using EmailPlatform.Contracts;
 using EmailPlatform.Status.Recording;
 using EmailPlatform.Status.Storage;
 using EmailPlatform.Status.Tests.Support;
+using EmailPlatform.Status.Webhooks;
 using MassTransit;
 using Npgsql;
 
@@ -361,6 +362,42 @@ public sealed class StatusRecorderTests
 
         await store.RecordAsync(TestEvents.Accepted(emailId, to: [Alice, Bob]));
         Assert.Equal(EmailState.Bounced, (await store.EmailAsync(emailId)).State);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task WebhooksOfOutcomesRecordedBeforeTheEmailsDetailsCarryTheDetailsOnceTheyArrive(bool sameBatch)
+    {
+        await using var store = await StatusStore.PostgresAsync();
+        await using (var db = store.NewContext())
+        {
+            db.WebhookSubscriptions.Add(new WebhookSubscriptionRecord
+            {
+                Id = Guid.NewGuid(), Url = "https://hooks.example.com/email", Secret = "whsec_dGVzdA==", Events = ["email.delivered", "email.queued"],
+            });
+            await db.SaveChangesAsync();
+        }
+
+        var emailId = Guid.NewGuid();
+        var (delivered, accepted) = (TestEvents.Delivered(emailId, Alice), TestEvents.Accepted(emailId, to: [Alice]));
+        if (sameBatch)
+        {
+            await store.RecordBatchAsync(delivered, accepted);
+        }
+        else
+        {
+            await store.RecordAsync(delivered);
+            await store.RecordAsync(accepted);
+        }
+
+        await using var check = store.NewContext();
+        var delivery = Assert.Single(check.WebhookDeliveries, d => d.EventType == "email.delivered");
+        var data = System.Text.Json.JsonDocument.Parse(delivery.Payload).RootElement.GetProperty("data");
+        Assert.Equal("A-1001", data.GetProperty("metadata").GetProperty("order_id").GetString());
+        Assert.Equal("receipt", data.GetProperty("tags")[0].GetProperty("value").GetString());
+        Assert.Equal(Alice, data.GetProperty("to")[0].GetString());
+        Assert.Equal(("Your receipt", accepted.MessageId), (data.GetProperty("subject").GetString(), data.GetProperty("message_id").GetString()));
     }
 
     [Fact]
