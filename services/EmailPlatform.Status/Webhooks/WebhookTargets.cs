@@ -62,33 +62,68 @@ public static class WebhookTargets
         }
     }
 
+    /// <summary>
+    /// Whether an address is private, loopback, link-local, shared (CGNAT), unspecified or multicast. An IPv6 address
+    /// that carries an IPv4 one (IPv4-mapped, IPv4-translated, IPv4-compatible, 6to4, NAT64's well-known prefix) is
+    /// judged by that IPv4 address, since a translator or tunnel on the way takes the connection there; NAT64's
+    /// local-use prefix (RFC 8215) translates into a network of the operator's choosing and counts as private whole.
+    /// </summary>
     public static bool IsPrivate(IPAddress address)
     {
-        if (address.IsIPv4MappedToIPv6)
+        Span<byte> bytes = stackalloc byte[16];
+        if (!address.TryWriteBytes(bytes, out var length))
         {
-            address = address.MapToIPv4();
+            throw new ArgumentException("Not an IPv4 or IPv6 address.", nameof(address));
         }
 
-        if (IPAddress.IsLoopback(address) || address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any))
+        if (length == 4)
+        {
+            return IsPrivateIPv4(bytes[..4]);
+        }
+
+        if (bytes.StartsWith(Nat64LocalUse))
         {
             return true;
         }
 
-        if (address.AddressFamily == AddressFamily.InterNetwork)
+        if (EmbeddedIPv4(bytes) is { Length: 4 } embedded)
         {
-            var b = address.GetAddressBytes();
-            return b[0] == 10 || b[0] == 0 || b[0] == 127
-                || (b[0] == 172 && b[1] >= 16 && b[1] <= 31)
-                || (b[0] == 192 && b[1] == 168)
-                || (b[0] == 169 && b[1] == 254)
-                || (b[0] == 100 && b[1] >= 64 && b[1] <= 127)
-                || b[0] >= 224;
+            return IsPrivateIPv4(embedded);
         }
 
-        var bytes = address.GetAddressBytes();
-        return address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6Multicast
-            || (bytes[0] & 0xFE) == 0xFC;
+        return address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6Multicast || (bytes[0] & 0xFE) == 0xFC;
     }
+
+    private static bool IsPrivateIPv4(ReadOnlySpan<byte> b) =>
+        b[0] == 10 || b[0] == 0 || b[0] == 127
+        || (b[0] == 172 && b[1] >= 16 && b[1] <= 31)
+        || (b[0] == 192 && b[1] == 168)
+        || (b[0] == 169 && b[1] == 254)
+        || (b[0] == 100 && b[1] >= 64 && b[1] <= 127)
+        || b[0] >= 224;
+
+    /// <returns>The IPv4 address an IPv6 address carries, or an empty span when it carries none.</returns>
+    private static ReadOnlySpan<byte> EmbeddedIPv4(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.StartsWith(IPv4Mapped) || bytes.StartsWith(IPv4Translated) || bytes.StartsWith(IPv4Compatible) || bytes.StartsWith(Nat64WellKnown))
+        {
+            // ::ffff:0:0/96, ::ffff:0:0:0/96, ::/96 (which holds :: and ::1 too) and 64:ff9b::/96: the last 32 bits.
+            return bytes[12..];
+        }
+
+        // 6to4, 2002::/16: the prefix is followed by the IPv4 address of the site's router, to which packets are tunnelled.
+        return bytes[0] == 0x20 && bytes[1] == 0x02 ? bytes[2..6] : [];
+    }
+
+    private static ReadOnlySpan<byte> IPv4Mapped => [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF];
+
+    private static ReadOnlySpan<byte> IPv4Translated => [0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0, 0];
+
+    private static ReadOnlySpan<byte> IPv4Compatible => [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+
+    private static ReadOnlySpan<byte> Nat64WellKnown => [0x00, 0x64, 0xFF, 0x9B, 0, 0, 0, 0, 0, 0, 0, 0];
+
+    private static ReadOnlySpan<byte> Nat64LocalUse => [0x00, 0x64, 0xFF, 0x9B, 0x00, 0x01];
 
     private static async Task<IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken) =>
         IPAddress.TryParse(host.Trim('[', ']'), out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, cancellationToken);

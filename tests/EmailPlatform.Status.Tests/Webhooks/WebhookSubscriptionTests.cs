@@ -20,6 +20,7 @@ public sealed class WebhookSubscriptionTests
         [
             "http://127.0.0.1:8080/hooks", "http://localhost/hooks", "http://[::1]/hooks",
             "http://169.254.169.254/latest/meta-data", "https://10.1.2.3/hooks", "https://192.168.0.10/hooks",
+            "http://[64:ff9b::a9fe:a9fe]/latest/meta-data",
         ];
 
         foreach (var url in urls)
@@ -114,6 +115,24 @@ public sealed class WebhookSubscriptionTests
     [InlineData("fe80::1", true)]
     [InlineData("fd00::1", true)]
     [InlineData("::ffff:127.0.0.1", true)]
+    [InlineData("::ffff:10.0.0.5", true)]
+    [InlineData("::ffff:93.184.215.14", false)]
+    [InlineData("::ffff:0:10.0.0.5", true)]
+    [InlineData("::ffff:0:169.254.169.254", true)]
+    [InlineData("::ffff:0:93.184.215.14", false)]
+    [InlineData("64:ff9b::10.0.0.5", true)]
+    [InlineData("64:ff9b::a9fe:a9fe", true)]
+    [InlineData("64:ff9b::127.0.0.1", true)]
+    [InlineData("64:ff9b::93.184.215.14", false)]
+    [InlineData("64:ff9b:1::93.184.215.14", true)]
+    [InlineData("64:ff9b:1:ffff::1", true)]
+    [InlineData("2002:a00:5::1", true)]
+    [InlineData("2002:a9fe:a9fe::", true)]
+    [InlineData("2002:5db8:d70e::1", false)]
+    [InlineData("::10.0.0.5", true)]
+    [InlineData("::a9fe:a9fe", true)]
+    [InlineData("::93.184.215.14", false)]
+    [InlineData("::", true)]
     [InlineData("93.184.215.14", false)]
     [InlineData("2606:2800:21f:cb07:6820:80da:af6b:8b2c", false)]
     public void AddressesArePrivateOrPublic(string address, bool isPrivate) =>
