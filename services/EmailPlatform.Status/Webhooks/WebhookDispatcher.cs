@@ -9,7 +9,8 @@ namespace EmailPlatform.Status.Webhooks;
 /// Sends due webhook deliveries. Each round claims a batch with a lease (<c>FOR UPDATE SKIP LOCKED</c> on PostgreSQL,
 /// so replicas share the work), sends them in parallel, and records each attempt; a failed attempt is retried after
 /// the next step of <see cref="WebhookOptions.Schedule"/>, and a subscription whose attempts keep failing is disabled.
-/// A crash mid-round leaves leases that expire, so deliveries are sent at least once.
+/// A crash mid-round leaves leases that expire, so deliveries are sent at least once; a stop mid-round cancels the
+/// requests in flight but still records the attempts that had finished.
 /// </summary>
 public sealed class WebhookDispatcher(
     IServiceScopeFactory scopes,
@@ -91,39 +92,49 @@ public sealed class WebhookDispatcher(
         var deliveries = claimed.Where(d => subscriptions.ContainsKey(d.SubscriptionId)).ToList();
 
         var results = new ConcurrentDictionary<Guid, (WebhookAttemptResult Result, DateTime At)>();
-        await Parallel.ForEachAsync(deliveries, new ParallelOptions { MaxDegreeOfParallelism = settings.MaxConcurrency, CancellationToken = cancellationToken },
-            async (delivery, ct) =>
-            {
-                var subscription = subscriptions[delivery.SubscriptionId];
-                var at = clock.GetUtcNow().UtcDateTime;
-                results[delivery.Id] = (await sender.SendAsync(subscription.Url, subscription.Secret, delivery, ct), at);
-            });
+        try
+        {
+            await Parallel.ForEachAsync(deliveries, new ParallelOptions { MaxDegreeOfParallelism = settings.MaxConcurrency, CancellationToken = cancellationToken },
+                async (delivery, ct) =>
+                {
+                    var subscription = subscriptions[delivery.SubscriptionId];
+                    var at = clock.GetUtcNow().UtcDateTime;
+                    results[delivery.Id] = (await sender.SendAsync(subscription.Url, subscription.Secret, delivery, ct), at);
+                });
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Stopping: the requests still in flight are cancelled and the rest of the batch is not sent; both are sent
+            // again once the lease lapses. The attempts that did finish are recorded below rather than sent again too.
+        }
 
-        foreach (var delivery in deliveries)
+        var attempted = deliveries.Where(d => results.ContainsKey(d.Id)).ToList();
+        foreach (var delivery in attempted)
         {
             var (result, at) = results[delivery.Id];
             Record(delivery, result, at, settings.Schedule);
             Log.Attempted(logger, delivery.Id, delivery.EmailId, delivery.Attempts, result.Succeeded ? "delivered" : result.Error ?? "failed");
         }
 
+        // Made attempts are saved even when stopping (a few statements; the host's shutdown timeout bounds them).
         try
         {
-            await db.SaveChangesAsync(cancellationToken);
+            await db.SaveChangesAsync(CancellationToken.None);
         }
-        catch (DbUpdateException ex) when (!cancellationToken.IsCancellationRequested)
+        catch (DbUpdateException ex)
         {
             // A delivery of this round was deleted while it was sent (its subscription deleted, its recipient erased),
             // and the round's one save failed with it: saved one by one, the others' attempts are kept rather than
             // sent again once their lease lapses.
             Log.RoundSavedOneByOne(logger, ex);
-            await SaveOneByOneAsync(deliveries, cancellationToken);
+            await SaveOneByOneAsync(attempted);
         }
 
-        await UpdateHealthAsync(db, deliveries, results, cancellationToken);
-        return deliveries.Count;
+        await UpdateHealthAsync(db, attempted, results, CancellationToken.None);
+        return attempted.Count;
     }
 
-    private async Task SaveOneByOneAsync(List<WebhookDeliveryRecord> deliveries, CancellationToken cancellationToken)
+    private async Task SaveOneByOneAsync(List<WebhookDeliveryRecord> deliveries)
     {
         foreach (var delivery in deliveries)
         {
@@ -137,9 +148,9 @@ public sealed class WebhookDispatcher(
 
             try
             {
-                await db.SaveChangesAsync(cancellationToken);
+                await db.SaveChangesAsync(CancellationToken.None);
             }
-            catch (DbUpdateException) when (!cancellationToken.IsCancellationRequested)
+            catch (DbUpdateException)
             {
                 // This one is gone: there is nothing left to record its attempt on.
             }

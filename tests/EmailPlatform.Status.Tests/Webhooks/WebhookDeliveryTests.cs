@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -5,6 +6,7 @@ using EmailPlatform.Status.Tests.Support;
 using EmailPlatform.Status.Webhooks;
 using EmailPlatform.Testing;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using static EmailPlatform.Status.Tests.Webhooks.WebhookTesting;
 
 namespace EmailPlatform.Status.Tests.Webhooks;
@@ -154,6 +156,67 @@ public sealed class WebhookDeliveryTests
         Assert.Single(deleted.Requests);
         await Task.Delay(TimeSpan.FromSeconds(2));
         Assert.Single(kept.Requests);
+    }
+
+    [Fact]
+    public async Task DispatcherStoppedMidRoundRecordsTheAttemptsAlreadyAnsweredWhichAreNotSentAgain()
+    {
+        await using var database = await TemporaryDatabase.CreateAsync();
+        await using var answering = await WebhookReceiver.StartAsync();
+        await using var holding = await WebhookReceiver.StartAsync();
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        holding.BeforeAnswer = async () =>
+        {
+            held.TrySetResult();
+            await release.Task;
+        };
+
+        await using var api = await StatusApi.StartAsync(FastRetries(), database: database);
+        using var client = api.CreateClient();
+        var (answeringId, _) = await SubscribeAsync(client, answering.Url, "email.delivered");
+        var (holdingId, _) = await SubscribeAsync(client, holding.Url, "email.delivered");
+
+        // The attempt's span ends once the sender has its result, which the dispatcher then keeps whatever happens next.
+        var answered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "EmailPlatform.Status",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activity =>
+            {
+                if (Equals(activity.GetTagItem("emailplatform.webhook.subscription_id"), answeringId) && Equals(activity.GetTagItem("http.response.status_code"), 200))
+                {
+                    answered.TrySetResult();
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+
+        // One event, one delivery per subscription, both claimed in one round.
+        var emailId = Guid.NewGuid();
+        await api.RecordAsync(TestEvents.Accepted(emailId, to: [Alice]), TestEvents.Delivered(emailId, Alice));
+        await Task.WhenAll(answered.Task, held.Task).WaitAsync(TimeSpan.FromSeconds(20));
+
+        // A stop (SIGTERM) mid-round cancels the request still waiting for its answer rather than waiting for its timeout.
+        await api.Services.GetRequiredService<WebhookDispatcher>().StopAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
+        release.SetResult();
+
+        var deliveries = await api.WithStoreAsync(db => db.WebhookDeliveries.AsNoTracking().ToDictionaryAsync(d => d.SubscriptionId));
+        var delivered = deliveries[answeringId];
+        Assert.Equal((WebhookDeliveryStatus.Delivered, 1, 200), (delivered.Status, delivered.Attempts, delivered.LastStatusCode));
+        Assert.Null(delivered.LockedUntil);
+        var cutShort = deliveries[holdingId];
+        Assert.Equal((WebhookDeliveryStatus.Pending, 0), (cutShort.Status, cutShort.Attempts));
+
+        // Another replica, once the stopped one's lease has lapsed, sends the one cut short and only that one.
+        var later = new ManualClock(DateTimeOffset.UtcNow.AddMinutes(10));
+        await using var next = await StatusApi.StartAsync(FastRetries(), s => s.AddSingleton<TimeProvider>(later), database: database);
+        await Eventually.GetAsync(() => next.WithStoreAsync(db => db.WebhookDeliveries.AsNoTracking().SingleAsync(d => d.SubscriptionId == holdingId)),
+            d => d.Status == WebhookDeliveryStatus.Delivered, TimeSpan.FromSeconds(20), "the delivery cut short sent again");
+        Assert.Equal(2, holding.Requests.Count);
+        await Task.Delay(500);
+        Assert.Single(answering.Requests);
     }
 
     [Fact]
