@@ -25,7 +25,9 @@ public sealed class AutoSuppression(StatusDbContext db, IOptions<SuppressionOpti
     }
 
     /// <summary>
-    /// Suppresses the bounced address unless it already is (and has not expired). Looks only at what
+    /// Suppresses the bounced address for good unless it already is. A suppression that expires (or has expired) is
+    /// made permanent, with the bounce as its reason and source: the address is dead, and would otherwise be sent to
+    /// again after the expiry. One without an expiry keeps the reason it was given. Looks only at what
     /// <see cref="PrepareAsync"/> loaded and what this unit of work added, so two bounces in one batch add one row.
     /// </summary>
     public void OnBounce(EventRecord bounce)
@@ -37,7 +39,7 @@ public sealed class AutoSuppression(StatusDbContext db, IOptions<SuppressionOpti
 
         var now = clock.GetUtcNow().UtcDateTime;
         var existing = _known.GetValueOrDefault(address);
-        if (existing is not null && (existing.ExpiresAt is null || existing.ExpiresAt > now))
+        if (existing is { ExpiresAt: null })
         {
             return;
         }

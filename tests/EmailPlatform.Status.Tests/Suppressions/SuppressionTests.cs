@@ -36,6 +36,43 @@ public sealed class SuppressionTests
     }
 
     [Fact]
+    public async Task HardBounceOfAnAddressSuppressedUntilTomorrowSuppressesItForGoodWithTheBounceAsItsSource()
+    {
+        var clock = new ManualClock(DateTimeOffset.UtcNow);
+        await using var api = await StatusApi.StartAsync(services: s => s.AddSingleton<TimeProvider>(clock));
+        using var client = api.CreateClient();
+        using (var put = await client.PutAsJsonAsync(new Uri("/v1/suppressions/erin@example.com", UriKind.Relative),
+            new { reason = "Asked for a pause", expires_at = clock.GetUtcNow().AddDays(1) }))
+        {
+            Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        }
+
+        using (var put = await client.PutAsJsonAsync(new Uri("/v1/suppressions/frank@example.com", UriKind.Relative), new { reason = "Legal hold" }))
+        {
+            Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        }
+
+        // Both were sent to anyway (a worker's cached lookup, or the status service out of reach) and bounced as unknown.
+        var emailId = Guid.NewGuid();
+        var toErin = TestEvents.Bounced(emailId, "erin@example.com");
+        await api.RecordAsync(TestEvents.Accepted(emailId, to: ["erin@example.com", "frank@example.com"]), toErin, TestEvents.Bounced(emailId, "frank@example.com"));
+        clock.Advance(TimeSpan.FromDays(2));
+
+        var erin = await GetJsonAsync(client, "/v1/suppressions/erin@example.com");
+        Assert.Equal(JsonValueKind.Null, erin.GetProperty("expires_at").ValueKind);
+        Assert.Equal("bounce", erin.GetProperty("source").GetString());
+        Assert.Equal(toErin.EventId, erin.GetProperty("source_event_id").GetGuid());
+        Assert.Equal(emailId, erin.GetProperty("source_email_id").GetGuid());
+        Assert.Equal("5.1.1", erin.GetProperty("enhanced_code").GetString());
+        Assert.Contains("User unknown", erin.GetProperty("reason").GetString(), StringComparison.Ordinal);
+
+        // A suppression that was already for good keeps the reason an administrator gave it.
+        var frank = await GetJsonAsync(client, "/v1/suppressions/frank@example.com");
+        Assert.Equal(("api", "Legal hold"), (frank.GetProperty("source").GetString(), frank.GetProperty("reason").GetString()));
+        Assert.Equal(JsonValueKind.Null, frank.GetProperty("source_event_id").ValueKind);
+    }
+
+    [Fact]
     public async Task SuppressionsArePutSearchedPagedImportedExpiredAndDeleted()
     {
         var clock = new ManualClock(DateTimeOffset.UtcNow);
