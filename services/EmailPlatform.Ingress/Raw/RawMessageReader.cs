@@ -13,13 +13,21 @@ internal sealed record ValidatedRawEmail(
 
 /// <summary>
 /// Checks a raw send: the base64 decodes, the bytes parse as an RFC 5322 message with a From header, the
-/// envelope addresses are valid, and no header carries control characters MimeKit would pass through.
+/// envelope addresses are valid, every address (envelope and headers) fits SMTP's length limits, and no header carries
+/// control characters MimeKit would pass through.
 /// A <c>Bcc</c> header is removed (the envelope decides who gets the message; a Bcc header would disclose it).
 /// </summary>
 internal static class RawMessageReader
 {
     /// <summary>How the accepted message is stored: as on the wire (CRLF), whatever the platform's own line ending.</summary>
     public static readonly FormatOptions Rfc5322 = CreateFormat();
+
+    /// <summary>The headers whose addresses must fit SMTP's limits.</summary>
+    private static readonly HashSet<HeaderId> AddressHeaders =
+    [
+        HeaderId.From, HeaderId.Sender, HeaderId.ReplyTo, HeaderId.To, HeaderId.Cc,
+        HeaderId.ResentFrom, HeaderId.ResentSender, HeaderId.ResentReplyTo, HeaderId.ResentTo, HeaderId.ResentCc,
+    ];
 
     private static FormatOptions CreateFormat()
     {
@@ -83,9 +91,20 @@ internal static class RawMessageReader
             }
         }
 
+        foreach (var (header, mailbox) in Mailboxes(message, AddressHeaders))
+        {
+            SendEmailValidator.FitsSmtpLimits(errors, "raw", mailbox, $"the {header.Field} header");
+        }
+
         message.Headers.RemoveAll(HeaderId.Bcc);
         return message;
     }
+
+    /// <summary>Every mailbox in the headers of <paramref name="ids"/>, each header parsed on its own (a message may repeat one).</summary>
+    internal static IEnumerable<(Header Header, MailboxAddress Mailbox)> Mailboxes(MimeMessage message, IReadOnlySet<HeaderId> ids) =>
+        message.Headers
+            .Where(h => ids.Contains(h.Id))
+            .SelectMany(h => InternetAddressList.TryParse(h.RawValue, out var list) ? list.Mailboxes.Select(m => (h, m)) : []);
 
     /// <summary>
     /// Whether a header's raw value holds no control byte but tab and line breaks, and every line break (CRLF, or a

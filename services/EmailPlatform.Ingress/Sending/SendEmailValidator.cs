@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.RegularExpressions;
 using EmailPlatform.ServiceDefaults.Problems;
 using MimeKit;
@@ -13,6 +14,18 @@ internal static partial class SendEmailValidator
 {
     public const int MaxRecipientsPerField = 50;
     public const int MaxHeaderValueLength = 998;
+
+    /// <summary>RFC 5321's limits (4.5.3.1), counted in UTF-8 bytes as an SMTPUTF8 relay counts them.</summary>
+    public const int MaxLocalPartBytes = 64;
+    public const int MaxAddressBytes = 254;
+
+    /// <summary>
+    /// The status service keeps each metadata entry as an indexed row (key and value together); PostgreSQL refuses an
+    /// index row over about 2,700 bytes, which 256 four-byte key characters and a 1,000-byte value stay well under.
+    /// </summary>
+    public const int MaxMetadataEntries = 50;
+    public const int MaxMetadataKeyLength = 256;
+    public const int MaxMetadataValueBytes = 1000;
 
     /// <summary>Headers the platform writes itself; a client may not set or override them.</summary>
     private static readonly HashSet<string> ReservedHeaders = new(StringComparer.OrdinalIgnoreCase)
@@ -87,7 +100,32 @@ internal static partial class SendEmailValidator
             return null;
         }
 
+        if (!FitsSmtpLimits(errors, field, mailbox))
+        {
+            return null;
+        }
+
         return mailbox;
+    }
+
+    /// <summary>
+    /// Whether an address is short enough for SMTP (local part at most 64 bytes, the address at most 254, in UTF-8);
+    /// when not, says so under <paramref name="field"/>. A relay would refuse longer ones, and the status service keeps
+    /// a sender in 320 characters.
+    /// </summary>
+    /// <param name="where">What holds the address, for the message; <paramref name="field"/> unless given.</param>
+    internal static bool FitsSmtpLimits(Errors errors, string field, MailboxAddress mailbox, string? where = null)
+    {
+        var address = mailbox.Address;
+        var localPart = address[..address.LastIndexOf('@')];
+        if (Encoding.UTF8.GetByteCount(localPart) <= MaxLocalPartBytes && Encoding.UTF8.GetByteCount(address) <= MaxAddressBytes)
+        {
+            return true;
+        }
+
+        errors.Add(field, $"The address in {where ?? field} is too long: the part before '@' may have at most {MaxLocalPartBytes} bytes "
+            + $"and the whole address at most {MaxAddressBytes} bytes (UTF-8).", field == "from" ? ApiProblems.InvalidFromAddress : null);
+        return false;
     }
 
     /// <param name="maxCount">The most addresses the field takes; <see cref="MaxRecipientsPerField"/> unless given.</param>
@@ -165,16 +203,26 @@ internal static partial class SendEmailValidator
 
     internal static void CheckMetadata(Errors errors, IReadOnlyDictionary<string, string>? metadata)
     {
+        if (metadata?.Count > MaxMetadataEntries)
+        {
+            errors.Add("metadata", $"At most {MaxMetadataEntries} metadata entries are allowed; got {metadata.Count}.");
+            return;
+        }
+
         foreach (var (key, value) in metadata ?? new Dictionary<string, string>())
         {
-            if (key.Length is 0 or > 256 || ContainsControl(key))
+            if (key.Length is 0 or > MaxMetadataKeyLength || ContainsControl(key))
             {
-                errors.Add($"metadata.{key}", "A metadata key is 1 to 256 characters without control characters.");
+                errors.Add($"metadata.{key}", $"A metadata key is 1 to {MaxMetadataKeyLength} characters without control characters.");
             }
 
             if (value is null)
             {
                 errors.Add($"metadata.{key}", "A metadata value must be a string.");
+            }
+            else if (Encoding.UTF8.GetByteCount(value) is var bytes and > MaxMetadataValueBytes)
+            {
+                errors.Add($"metadata.{key}", $"A metadata value is at most {MaxMetadataValueBytes} bytes in UTF-8; this one has {bytes}.");
             }
             else
             {

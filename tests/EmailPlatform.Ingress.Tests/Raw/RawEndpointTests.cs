@@ -62,6 +62,9 @@ public sealed class RawEndpointTests
     [InlineData("mail_from", "bounces@acme.test\u0000", "validation_error")]
     [InlineData("mail_from", "not an address", "validation_error")]
     [InlineData("rcpt_to[0]", "alice@example.test\r\nDATA", "validation_error")]
+    // Over RFC 5321's 64-byte local part: a relay would refuse it, and the status service keeps a sender in 320 characters.
+    [InlineData("mail_from", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@acme.test", "validation_error")]
+    [InlineData("rcpt_to[0]", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.test", "validation_error")]
     public async Task InvalidRawRequestIsRefusedAndNothingIsStored(string field, string value, string name)
     {
         await using var app = await IngressApp.StartAsync();
@@ -91,6 +94,9 @@ public sealed class RawEndpointTests
     [InlineData("From: billing@acme.test\r\nSubject: hi\fthere\r\nTo: alice@example.test\r\n\r\nbody")]
     [InlineData("From: billing@acme.test\r\nSubject: hi\u0085there\r\nTo: alice@example.test\r\n\r\nbody")]
     [InlineData("From: billing@acme.test\r\nSubject: hi\u0000there\r\nTo: alice@example.test\r\n\r\nbody")]
+    // An address over RFC 5321's length limits in a header.
+    [InlineData("From: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@acme.test\r\nTo: alice@example.test\r\n\r\nbody")]
+    [InlineData("From: billing@acme.test\r\nTo: alice@example.test, aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.test\r\n\r\nbody")]
     public async Task RawBytesThatAreNotACleanMessageWithAFromAreRefused(string raw)
     {
         await using var app = await IngressApp.StartAsync();

@@ -92,6 +92,24 @@ public sealed class BadRequestTests
     }
 
     [Theory]
+    [InlineData("value")]
+    [InlineData("entries")]
+    public async Task PostingMetadataTheStatusStoreCannotIndexReturnsValidationErrorAndStoresNothing(string what)
+    {
+        // The status service keeps each entry in an index, whose rows PostgreSQL caps at about 2,700 bytes: a 3,000-byte
+        // value was accepted here and then failed at the status service on every delivery of the event.
+        await using var app = await IngressApp.StartAsync();
+        var metadata = what == "value"
+            ? new JsonObject { ["note"] = new string('x', 3000) }
+            : new JsonObject(Enumerable.Range(0, 51).Select(i => KeyValuePair.Create($"k{i}", (JsonNode?)"v")));
+
+        using var response = await app.PostEmailAsync(SendBodies.Json(b => b["metadata"] = metadata).ToJsonString());
+
+        await ProblemAssert.IsValidationProblemAsync(response, "validation_error", what == "value" ? "metadata.note" : "metadata");
+        Assert.Equal(0, await app.CountOutboxAsync());
+    }
+
+    [Theory]
     [InlineData("""{"from": "billing@acme.test", "to": """)]
     [InlineData("""{"from": 'billing@acme.test'}""")]
     [InlineData("not json at all")]

@@ -315,6 +315,79 @@ public sealed class SendEmailValidatorTests
         Assert.Equal(["from", "html", "subject", "to"], result.Errors.Keys.Order(StringComparer.Ordinal));
     }
 
+    [Fact]
+    public void MetadataValueOfAThousandUtf8BytesIsValidAndOneMoreIsRefused()
+    {
+        var atLimit = SendEmailValidator.Validate(SendBodies.Minimal() with { Metadata = new Dictionary<string, string> { ["note"] = new string('é', 500) } }, SendBodies.Limits);
+        var over = SendEmailValidator.Validate(SendBodies.Minimal() with { Metadata = new Dictionary<string, string> { ["note"] = new string('é', 500) + "x" } }, SendBodies.Limits);
+
+        Assert.NotNull(atLimit.Email);
+        Assert.Contains("at most 1000 bytes", Assert.Single(AssertInvalid(over, "validation_error", "metadata.note")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void MoreThanFiftyMetadataEntriesAreRefused()
+    {
+        var fifty = Enumerable.Range(0, 50).ToDictionary(i => $"k{i}", i => "v");
+        var fiftyOne = Enumerable.Range(0, 51).ToDictionary(i => $"k{i}", i => "v");
+
+        Assert.NotNull(SendEmailValidator.Validate(SendBodies.Minimal() with { Metadata = fifty }, SendBodies.Limits).Email);
+        var message = Assert.Single(AssertInvalid(SendEmailValidator.Validate(SendBodies.Minimal() with { Metadata = fiftyOne }, SendBodies.Limits), "validation_error", "metadata"));
+        Assert.Contains("At most 50 metadata entries", message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("from", "invalid_from_address", 65, 10)]
+    [InlineData("from", "invalid_from_address", 33, 10)] // 33 two-byte characters: 66 bytes
+    [InlineData("to", "validation_error", 64, 190)] // 64 + 1 + 190 = 255 bytes
+    [InlineData("cc", "validation_error", 65, 10)]
+    [InlineData("bcc", "validation_error", 65, 10)]
+    [InlineData("reply_to", "validation_error", 64, 190)]
+    public void AddressOverSmtpLengthLimitsIsRefused(string field, string problemName, int localPart, int domain)
+    {
+        var address = (localPart == 33 ? new string('é', localPart) : new string('a', localPart)) + "@" + Domain(domain);
+        var request = field switch
+        {
+            "from" => SendBodies.Minimal() with { From = $"Long <{address}>" },
+            "to" => SendBodies.Minimal() with { To = [address] },
+            "cc" => SendBodies.Minimal() with { Cc = [address] },
+            "bcc" => SendBodies.Minimal() with { Bcc = [address] },
+            _ => SendBodies.Minimal() with { ReplyTo = [address] },
+        };
+
+        var result = SendEmailValidator.Validate(request, SendBodies.Limits);
+
+        var message = Assert.Single(AssertInvalid(result, problemName, field == "from" ? "from" : $"{field}[0]"));
+        Assert.Contains("at most 64 bytes", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AddressAtSmtpLengthLimitsIsValid()
+    {
+        var longest = new string('a', 64) + "@" + Domain(189); // 254 bytes
+
+        var result = SendEmailValidator.Validate(SendBodies.Minimal() with { From = longest, To = [longest] }, SendBodies.Limits);
+
+        Assert.NotNull(result.Email);
+    }
+
+    /// <summary>A valid domain name of exactly <paramref name="length"/> characters, ending in <c>.test</c>.</summary>
+    internal static string Domain(int length)
+    {
+        var labels = new List<string>();
+        var left = length - ".test".Length;
+        while (left > 0)
+        {
+            var label = Math.Min(63, left == 64 ? 62 : left);
+            labels.Add(new string('d', label));
+            left -= label + 1;
+        }
+
+        var domain = string.Join('.', labels) + ".test";
+        Assert.Equal(length, domain.Length);
+        return domain;
+    }
+
     internal static string[] AssertInvalid(ValidationResult result, string problemName, string field)
     {
         Assert.Null(result.Email);
