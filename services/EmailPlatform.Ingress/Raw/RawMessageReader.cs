@@ -80,8 +80,20 @@ internal static class RawMessageReader
             errors.Add("raw", "The message has no valid From header.");
         }
 
+        // A line MimeKit cannot read as a header (no colon, or a CR in the name) becomes one header with an empty value,
+        // so its values alone do not show every byte of the header section: the bytes and each name are checked too.
+        if (!IsHeaderSectionClean(bytes.AsSpan(0, length)))
+        {
+            errors.Add("raw", "The message's headers contain a CR that does not end a line, or a control character.");
+        }
+
         foreach (var header in message.Headers)
         {
+            if (SendEmailValidator.ContainsControl(header.Field))
+            {
+                errors.Add("raw", "A header name of the message contains control characters.");
+            }
+
             // MimeKit's Value drops every CR and LF, and the message goes out as its raw bytes: the bytes are checked (a
             // lone CR would start a new header line at many receivers), then the decoded text (NEL, LS, PS …).
             if (!IsFoldedCleanly(header.RawValue)
@@ -105,6 +117,32 @@ internal static class RawMessageReader
         message.Headers
             .Where(h => ids.Contains(h.Id))
             .SelectMany(h => InternetAddressList.TryParse(h.RawValue, out var list) ? list.Mailboxes.Select(m => (h, m)) : []);
+
+    /// <summary>
+    /// Whether the header section (up to the first empty line) holds no control byte but tab and line breaks, and no CR
+    /// that is not followed by LF. A lone LF ends a line, as in a message written with Unix line endings.
+    /// </summary>
+    internal static bool IsHeaderSectionClean(ReadOnlySpan<byte> message)
+    {
+        for (var i = 0; i < message.Length; i++)
+        {
+            var b = message[i];
+            if (b == (byte)'\n')
+            {
+                var rest = message[(i + 1)..];
+                if (rest.StartsWith("\n"u8) || rest.StartsWith("\r\n"u8))
+                {
+                    return true;
+                }
+            }
+            else if (b == (byte)'\r' ? i + 1 == message.Length || message[i + 1] != (byte)'\n' : (b < 0x20 && b != (byte)'\t') || b == 0x7F)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     /// <summary>
     /// Whether a header's raw value holds no control byte but tab and line breaks, and every line break (CRLF, or a

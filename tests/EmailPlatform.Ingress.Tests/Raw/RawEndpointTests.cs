@@ -94,6 +94,12 @@ public sealed class RawEndpointTests
     [InlineData("From: billing@acme.test\r\nSubject: hi\fthere\r\nTo: alice@example.test\r\n\r\nbody")]
     [InlineData("From: billing@acme.test\r\nSubject: hi\u0085there\r\nTo: alice@example.test\r\n\r\nbody")]
     [InlineData("From: billing@acme.test\r\nSubject: hi\u0000there\r\nTo: alice@example.test\r\n\r\nbody")]
+    // A lone CR or a control byte outside a header value: in a line without a colon, or in a field name, which MimeKit
+    // keeps as a header with an empty value; receivers that break lines at CR would see a From or Bcc of its own.
+    [InlineData("From: billing@acme.test\r\nX-Junk\rFrom: ceo@evil.test\r\nTo: alice@example.test\r\n\r\nbody")]
+    [InlineData("From: billing@acme.test\r\nX-J\rBcc: victim@example.test\r\nTo: alice@example.test\r\n\r\nbody")]
+    [InlineData("From: billing@acme.test\r\nX-Junk\u0001\r\nTo: alice@example.test\r\n\r\nbody")]
+    [InlineData("From: billing@acme.test\r\nX-J\u0085nk: value\r\nTo: alice@example.test\r\n\r\nbody")]
     // An address over RFC 5321's length limits in a header.
     [InlineData("From: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@acme.test\r\nTo: alice@example.test\r\n\r\nbody")]
     [InlineData("From: billing@acme.test\r\nTo: alice@example.test, aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.test\r\n\r\nbody")]
