@@ -100,11 +100,28 @@ internal static partial class TemplateRules
     /// <summary>Whether a JSON value is of a declared type.</summary>
     public static bool Matches(JsonElement value, string type) => (type, value.ValueKind) switch
     {
-        ("string", JsonValueKind.String) => true,
+        ("string", JsonValueKind.String) => IsUnicode(value),
         ("number", JsonValueKind.Number) => value.TryGetDecimal(out _),
         ("boolean", JsonValueKind.True or JsonValueKind.False) => true,
         _ => false,
     };
+
+    /// <summary>
+    /// Whether a JSON string is a Unicode string: valid JSON may escape a lone surrogate (<c>"\ud800"</c>), which
+    /// <see cref="JsonElement.GetString"/> refuses with an exception when the template is rendered.
+    /// </summary>
+    private static bool IsUnicode(JsonElement value)
+    {
+        try
+        {
+            value.GetString();
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
 
     [GeneratedRegex("^[a-z0-9][a-z0-9_-]{0,63}$")]
     private static partial Regex Alias();

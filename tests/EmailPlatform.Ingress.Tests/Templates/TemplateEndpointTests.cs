@@ -319,6 +319,36 @@ public sealed class TemplateEndpointTests
     }
 
     [Fact]
+    public async Task LoneSurrogateInAStringVariableIsAVariableErrorNotA500()
+    {
+        // Valid JSON, but "\ud800" is no Unicode string: reading it threw outside the renderer's error handling.
+        await using var app = await IngressApp.StartAsync();
+        await CreatePublishedAsync(app, Welcome());
+        using var client = app.CreateClient();
+        static string LoneSurrogate(JsonNode body) => body.ToJsonString().Replace("LONE", "\\ud800", StringComparison.Ordinal);
+
+        using var single = await app.PostEmailAsync(LoneSurrogate(Templated("welcome", new JsonObject { ["name"] = "LONE" })));
+        using var render = await IngressApp.PostJsonAsync(client, "/v1/templates/welcome/render", LoneSurrogate(new JsonObject { ["variables"] = new JsonObject { ["name"] = "LONE" } }));
+        using var batch = await IngressApp.PostJsonAsync(client, "/v1/emails/batch", LoneSurrogate(new JsonArray(
+            Templated("welcome", new JsonObject { ["name"] = "LONE" }), Templated("welcome", new JsonObject { ["name"] = "Ada" }))), ("x-batch-validation", "permissive"));
+        var withDefault = Welcome();
+        withDefault["alias"] = "lone-default";
+        withDefault["variables"]![0]!["default"] = "LONE";
+        using var create = await IngressApp.PostJsonAsync(client, "/v1/templates", LoneSurrogate(withDefault));
+
+        var problem = await AssertProblemAsync(single, HttpStatusCode.UnprocessableEntity, "invalid_template_variables");
+        Assert.Contains("must be a string", problem.GetProperty("errors").GetProperty("template.variables.name")[0].GetString(), StringComparison.Ordinal);
+        await AssertProblemAsync(render, HttpStatusCode.UnprocessableEntity, "invalid_template_variables");
+        var text = await batch.Content.ReadAsStringAsync();
+        Assert.True(batch.StatusCode == HttpStatusCode.OK, text);
+        var json = JsonDocument.Parse(text).RootElement;
+        Assert.Single(json.GetProperty("data").EnumerateArray());
+        Assert.Equal(0, Assert.Single(json.GetProperty("errors").EnumerateArray()).GetProperty("index").GetInt32());
+        Assert.True(create.StatusCode == HttpStatusCode.BadRequest, await create.Content.ReadAsStringAsync());
+        Assert.Equal(1, await app.CountOutboxAsync());
+    }
+
+    [Fact]
     public async Task TemplateSourceWithNulIsRefusedAndNothingIsStored()
     {
         await using var app = await IngressApp.StartAsync();
