@@ -43,12 +43,10 @@ internal static class RawEndpoint
             return ApiProblems.Validation(errors, name);
         }
 
-        // Every mailbox the message claims to be from (each From, and Sender) must be one the key may send as.
-        var senders = email.Message.From.Mailboxes.Append(email.MailFrom);
-        if (email.Message.Sender is { } sender)
-        {
-            senders = senders.Append(sender);
-        }
+        // Every mailbox the message claims to be from must be one the key may send as: the envelope's, and those of every
+        // From, Sender, Resent-From and Resent-Sender header (MimeKit's message.Sender is only the first Sender header).
+        var senders = email.Message.From.Mailboxes.Append(email.MailFrom)
+            .Concat(RawMessageReader.Mailboxes(email.Message, RawMessageReader.SenderHeaders).Select(h => h.Mailbox));
 
         if (EmailAcceptor.CheckSenders(caller, senders) is { } forbidden)
         {

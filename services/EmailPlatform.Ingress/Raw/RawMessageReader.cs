@@ -22,6 +22,9 @@ internal static class RawMessageReader
     /// <summary>How the accepted message is stored: as on the wire (CRLF), whatever the platform's own line ending.</summary>
     public static readonly FormatOptions Rfc5322 = CreateFormat();
 
+    /// <summary>The headers that say who a message is from; a key restricted to some domains must be allowed every address in them.</summary>
+    public static readonly HashSet<HeaderId> SenderHeaders = [HeaderId.From, HeaderId.Sender, HeaderId.ResentFrom, HeaderId.ResentSender];
+
     /// <summary>The headers whose addresses must fit SMTP's limits.</summary>
     private static readonly HashSet<HeaderId> AddressHeaders =
     [

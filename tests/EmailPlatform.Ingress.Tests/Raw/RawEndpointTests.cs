@@ -181,6 +181,26 @@ public sealed class RawEndpointTests
         Assert.Equal(0, await app.CountOutboxAsync());
     }
 
+    [Theory]
+    [InlineData("Sender")]
+    [InlineData("Resent-From")]
+    [InlineData("Resent-Sender")]
+    public async Task RawSendWithASecondSenderOrResentHeaderOutsideTheKeysDomainsIsForbidden(string field)
+    {
+        // MimeKit's message.Sender is only the first Sender header; receivers may show any of them.
+        await using var app = await IngressApp.StartAsync();
+        var (token, _) = await app.CreateApiKeyAsync(new { name = "acme", scopes = new[] { "send" }, allowed_sender_domains = new[] { "acme.test" } });
+        using var client = app.CreateClient(token);
+        var message = Message();
+        message.Headers.Add(field, "ops@acme.test");
+        message.Headers.Add(field, "ceo@other.test");
+
+        using var response = await IngressApp.PostJsonAsync(client, "/v1/emails/raw", Body(message, "bounces@acme.test", "alice@example.test"));
+
+        await ProblemAssert.IsDetailedProblemAsync(response, HttpStatusCode.Forbidden, "restricted_api_key");
+        Assert.Equal(0, await app.CountOutboxAsync());
+    }
+
     internal static MimeMessage Message()
     {
         var message = new MimeMessage();
