@@ -1,3 +1,4 @@
+using EmailPlatform.Ingress.RateLimiting;
 using EmailPlatform.Ingress.Storage;
 using EmailPlatform.Ingress.Outbox;
 using EmailPlatform.Ingress.Sending;
@@ -112,9 +113,10 @@ public static class ApiKeysEndpoints
             }
         }
 
-        if (request.RateLimitPerSecond is <= 0 or > 1_000_000)
+        if (request.RateLimitPerSecond is < RateLimitOptions.MinPermitsPerSecond or > RateLimitOptions.MaxPermitsPerSecond)
         {
-            errors["rate_limit_per_second"] = ["The rate limit is a number of emails per second above 0."];
+            errors["rate_limit_per_second"] =
+                [$"The rate limit is a number of requests per second from {RateLimitOptions.MinPermitsPerSecond} to {RateLimitOptions.MaxPermitsPerSecond:#,0}."];
         }
 
         return errors;

@@ -7,8 +7,12 @@ public sealed class RateLimitOptions
 {
     public const string SectionName = "Ingress:RateLimit";
 
+    /// <summary>The lowest rate, configured or a key's own, and the highest.</summary>
+    public const double MinPermitsPerSecond = 0.01;
+    public const double MaxPermitsPerSecond = 1_000_000;
+
     /// <summary>Requests per second per API key (a key's own <c>rate_limit_per_second</c> overrides it).</summary>
-    [Range(0.01, 1_000_000, ErrorMessage = "Ingress:RateLimit:PermitsPerSecond must be above 0.")]
+    [Range(MinPermitsPerSecond, MaxPermitsPerSecond, ErrorMessage = "Ingress:RateLimit:PermitsPerSecond must be above 0.")]
     public double PermitsPerSecond { get; set; } = 100;
 
     /// <summary>How many seconds of unused rate a key may save up and spend at once.</summary>

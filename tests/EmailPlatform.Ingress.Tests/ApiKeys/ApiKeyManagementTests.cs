@@ -172,6 +172,9 @@ public sealed class ApiKeyManagementTests
     [InlineData("""{"name":"x","allowed_sender_domains":["localhost"]}""", "allowed_sender_domains")]
     [InlineData("""{"name":"x","rate_limit_per_second":0}""", "rate_limit_per_second")]
     [InlineData("""{"name":"x","rate_limit_per_second":-5}""", "rate_limit_per_second")]
+    // Below the configuration's minimum (0.01): a rate of 1e-13 overflowed the rate limiter's arithmetic, a 500 on every request.
+    [InlineData("""{"name":"x","rate_limit_per_second":1e-13}""", "rate_limit_per_second")]
+    [InlineData("""{"name":"x","rate_limit_per_second":0.009}""", "rate_limit_per_second")]
     public async Task InvalidCreateBodyIsRefusedAndNothingIsStored(string body, string field)
     {
         await using var app = await IngressApp.StartAsync();

@@ -15,6 +15,21 @@ public sealed class RateLimitTests
     };
 
     [Fact]
+    public void ABucketWithATinyRateSaysWhenItRefillsWithoutOverflowing()
+    {
+        // Keys stored before the minimum rate was enforced may have one: 1 / 1e-13 s is past TimeSpan's range.
+        var bucket = new EmailPlatform.Ingress.RateLimiting.TokenBucket(1e-13, 1, 0);
+
+        var first = bucket.TryTake(0);
+        var second = bucket.TryTake(0);
+
+        Assert.True(first.Taken);
+        Assert.False(second.Taken);
+        Assert.True(second.UntilNext > TimeSpan.FromDays(365), second.UntilNext.ToString());
+        Assert.True(second.UntilFull >= second.UntilNext);
+    }
+
+    [Fact]
     public async Task RequestsOverTheBurstAreRefusedWith429AndRetryAfter()
     {
         await using var app = await IngressApp.StartAsync(settings: OnePerSecond);
