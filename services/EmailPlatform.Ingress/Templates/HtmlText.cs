@@ -7,9 +7,21 @@ namespace EmailPlatform.Ingress.Templates;
 /// <summary>
 /// The text part of an email that has only HTML: parsed with AngleSharp, block elements become paragraphs, list items
 /// lines, and links stay followable as <c>text (url)</c>. Scripts, styles and the head are dropped.
+/// No text is derived from HTML over <see cref="MaxLength"/> characters or nested deeper than <see cref="MaxNesting"/>
+/// elements: AngleSharp takes time quadratic in the nesting (100,000 nested divs, 500 KB, took minutes of CPU), and the
+/// HTML comes from the client. Such an email is sent with its HTML alone.
 /// </summary>
 internal static class HtmlText
 {
+    public const int MaxLength = 1_000_000;
+    public const int MaxNesting = 1000;
+
+    /// <summary>Elements that have no end tag; they do not nest.</summary>
+    private static readonly HashSet<string> Void = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "area", "base", "br", "col", "embed", "hr", "img", "input", "keygen", "link", "meta", "param", "source", "track", "wbr",
+    };
+
     private static readonly HashSet<string> Skipped = new(StringComparer.OrdinalIgnoreCase) { "script", "style", "head", "title", "template", "noscript" };
 
     private static readonly HashSet<string> Blocks = new(StringComparer.OrdinalIgnoreCase)
@@ -18,12 +30,50 @@ internal static class HtmlText
         "header", "footer", "main", "nav", "aside", "pre", "hr", "address", "figure", "form", "fieldset", "dl", "dt", "dd",
     };
 
-    public static string From(string html)
+    /// <returns>The text, or null when the HTML is too long or nests too deeply to derive it (see <see cref="HtmlText"/>).</returns>
+    public static string? From(string html)
     {
+        if (html.Length > MaxLength || NestsDeeperThan(html, MaxNesting))
+        {
+            return null;
+        }
+
         var document = new HtmlParser().ParseDocument(html);
         var text = new StringBuilder();
         Append(text, document.Body ?? (INode)document);
         return Normalize(text.ToString());
+    }
+
+    /// <summary>
+    /// Whether the HTML may hold more than <paramref name="limit"/> open elements at once, counted in one pass without
+    /// parsing: a start tag other than a void one opens, an end tag closes. Tags HTML closes implicitly (an unclosed
+    /// <c>p</c> or <c>li</c>) count as open, so the count never falls short of AngleSharp's nesting.
+    /// </summary>
+    internal static bool NestsDeeperThan(string html, int limit)
+    {
+        var voids = Void.GetAlternateLookup<ReadOnlySpan<char>>();
+        var depth = 0;
+        for (var i = html.IndexOf('<', StringComparison.Ordinal); i >= 0 && i + 1 < html.Length; i = html.IndexOf('<', i + 1))
+        {
+            if (html[i + 1] == '/')
+            {
+                depth = Math.Max(0, depth - 1);
+                continue;
+            }
+
+            var end = i + 1;
+            while (end < html.Length && char.IsAsciiLetterOrDigit(html[end]))
+            {
+                end++;
+            }
+
+            if (end > i + 1 && char.IsAsciiLetter(html[i + 1]) && !voids.Contains(html.AsSpan(i + 1, end - i - 1)) && ++depth > limit)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static void Append(StringBuilder text, INode node)

@@ -19,4 +19,30 @@ public sealed class HtmlTextTests
 
         Assert.Equal("Your order\n\nThanks,\nAda & Co.\n\n- One\n- Two\n\nView order (https://acme.test/o/42) or mail help@acme.test.", text);
     }
+
+    [Fact]
+    public void HtmlNestedDeeperThanTheLimitGivesNoText()
+    {
+        static string Nested(int depth) => string.Concat(Enumerable.Repeat("<div>", depth)) + "Hi" + string.Concat(Enumerable.Repeat("</div>", depth));
+
+        Assert.Equal("Hi", HtmlText.From(Nested(HtmlText.MaxNesting)));
+        Assert.Null(HtmlText.From(Nested(HtmlText.MaxNesting + 1)));
+        Assert.Null(HtmlText.From(string.Concat(Enumerable.Repeat("<div>", 20_000))));
+    }
+
+    [Fact]
+    public void VoidElementsAndClosedSiblingsDoNotCountAsNesting()
+    {
+        var html = string.Concat(Enumerable.Repeat("<p>Line<br><img src=x alt=\"\"><hr/></p>", 2 * HtmlText.MaxNesting));
+
+        Assert.False(HtmlText.NestsDeeperThan(html, 1));
+        Assert.True(HtmlText.NestsDeeperThan("<table><tr><td><div>", 3));
+        Assert.NotNull(HtmlText.From(html));
+    }
+
+    [Fact]
+    public void HtmlLongerThanTheLimitGivesNoText()
+    {
+        Assert.Null(HtmlText.From("<p>" + new string('x', HtmlText.MaxLength) + "</p>"));
+    }
 }

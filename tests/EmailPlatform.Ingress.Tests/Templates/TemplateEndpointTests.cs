@@ -88,6 +88,25 @@ public sealed class TemplateEndpointTests
     }
 
     [Fact]
+    public async Task DeeplyNestedHtmlOverrideIsSentWithoutADerivedTextPart()
+    {
+        // Parsing deeply nested tags takes AngleSharp quadratic time (100,000 divs: minutes of CPU), so no text part is
+        // derived from such HTML; the send is accepted with its HTML alone.
+        await using var app = await IngressApp.StartAsync();
+        await CreatePublishedAsync(app, Welcome());
+        var html = string.Concat(Enumerable.Repeat("<div>", 20_000)) + "Hi" + string.Concat(Enumerable.Repeat("</div>", 20_000));
+        var body = Templated("welcome", new JsonObject { ["name"] = "Ada" });
+        body["html"] = html;
+
+        using var response = await app.PostEmailAsync(body.ToJsonString());
+
+        var command = (await AcceptedAsync(app, response)).Command;
+        Assert.Equal(html, command.Html);
+        Assert.Null(command.Text);
+        Assert.Equal("Welcome, Ada!", command.Subject);
+    }
+
+    [Fact]
     public async Task ExpiresAtOfATemplatedSendReachesTheCommand()
     {
         await using var app = await IngressApp.StartAsync();
