@@ -62,7 +62,7 @@ double Measure(TimeSpan length)
             sink += rendered.Html!.Length;
             if (withText)
             {
-                sink += HtmlText.From(rendered.Html).Length;
+                sink += HtmlText.From(rendered.Html)?.Length ?? 0;
             }
         }
 

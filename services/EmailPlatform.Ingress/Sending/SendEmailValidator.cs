@@ -244,10 +244,10 @@ internal static partial class SendEmailValidator
         return false;
     }
 
-    [GeneratedRegex("^[!-9;-~]{1,76}$")]
+    [GeneratedRegex(@"^[!-9;-~]{1,76}\z")]
     private static partial Regex HeaderName();
 
-    [GeneratedRegex("^[A-Za-z0-9_-]{1,256}$")]
+    [GeneratedRegex(@"^[A-Za-z0-9_-]{1,256}\z")]
     private static partial Regex TagText();
 
     /// <summary>Collects per-field messages and decides the problem's <c>name</c>.</summary>

@@ -144,6 +144,25 @@ public sealed class SendEmailValidatorTests
         return data;
     }
 
+    [Theory]
+    [InlineData("tags[0].value")]
+    [InlineData("tags[0].name")]
+    [InlineData("headers.X-Note\n")]
+    public void LineFeedAtTheVeryEndOfAFieldCheckedByPatternIsRefused(string field)
+    {
+        // A pattern's '$' also matches before a final line feed; the patterns end with '\z'.
+        var request = field switch
+        {
+            "tags[0].value" => SendBodies.Minimal() with { Tags = [new TagRequest("category", "receipt\n")] },
+            "tags[0].name" => SendBodies.Minimal() with { Tags = [new TagRequest("category\n", "receipt")] },
+            _ => SendBodies.Minimal() with { Headers = new Dictionary<string, string> { ["X-Note\n"] = "value" } },
+        };
+
+        var result = SendEmailValidator.Validate(request, SendBodies.Limits);
+
+        AssertInvalid(result, "validation_error", field);
+    }
+
     [Fact]
     public void CrlfInSubjectSaysWhatIsWrong()
     {

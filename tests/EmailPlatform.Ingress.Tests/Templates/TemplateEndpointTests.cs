@@ -218,6 +218,21 @@ public sealed class TemplateEndpointTests
     }
 
     [Fact]
+    public async Task AliasOrVariableNameEndingInALineFeedIsRefused()
+    {
+        await using var app = await IngressApp.StartAsync();
+        using var client = app.CreateClient();
+        var body = Welcome();
+        body["alias"] = "welcome\n";
+        body["variables"] = new JsonArray(new JsonObject { ["name"] = "name\n", ["type"] = "string" });
+
+        var problem = await SendAsync(client, HttpMethod.Post, "/v1/templates", body, HttpStatusCode.BadRequest);
+
+        var errors = problem.GetProperty("errors");
+        Assert.True(errors.TryGetProperty("alias", out _) && errors.TryGetProperty("variables[0]", out _), problem.ToString());
+    }
+
+    [Fact]
     public async Task TemplateWithInvalidLiquidOrVariablesIsRefused()
     {
         await using var app = await IngressApp.StartAsync();

@@ -60,7 +60,7 @@ internal sealed class HostileRequests(int seed, int maxBodyBytes)
         var generators = new Func<HostileRequest>[]
         {
             MalformedJson, MalformedJson, WrongType, WrongType, ControlCharacter, ControlCharacter, ControlCharacter,
-            InvalidBase64, InvalidUtf8, BadContentType, BadKey, BadBatch, BadRaw, DeepNesting, TooManyRecipients,
+            InvalidBase64, InvalidUtf8, BadContentType, BadKey, BadBatch, BadRaw, DeepNesting, TooManyRecipients, OverALimit,
         };
         var requests = new List<HostileRequest>(count) { Oversize(chunked: false), Oversize(chunked: true), Oversize(chunked: false, valid: true) };
         for (var i = 0; requests.Count < count; i++)
@@ -306,6 +306,30 @@ internal sealed class HostileRequests(int seed, int maxBodyBytes)
         var email = ValidEmail();
         email[field] = new JsonArray(Enumerable.Range(0, count).Select(i => (JsonNode)JsonValue.Create($"r{i}@example.test")).ToArray());
         return new HostileRequest($"{count} recipients in {field}", "/v1/emails", Utf8(email), Json);
+    }
+
+    /// <summary>
+    /// Over a limit that exists for what comes after the ingress: an address longer than SMTP allows (the part before
+    /// '@' over 64 bytes, or the whole over 254), more metadata entries than 50, or a value over 1,000 bytes that the
+    /// status store could not index.
+    /// </summary>
+    private HostileRequest OverALimit()
+    {
+        var email = ValidEmail();
+        var longLocal = new string('l', 65) + "@example.test";
+        var longAddress = new string('a', 10) + "@" + string.Join('.', Enumerable.Repeat(new string('d', 60), 4)) + ".test";
+        var (kind, apply) = Pick<(string, Action)>(
+        [
+            ("from with a 65-byte local part", () => email["from"] = $"Acme <{longLocal}>"),
+            ("to with a 65-byte local part", () => email["to"] = new JsonArray(longLocal)),
+            ("bcc over 254 bytes", () => email["bcc"] = new JsonArray(longAddress)),
+            ("reply_to over 254 bytes", () => email["reply_to"] = new JsonArray(longAddress)),
+            ("51 metadata entries", () => email["metadata"] = new JsonObject(Enumerable.Range(0, 51).Select(i => KeyValuePair.Create($"k{i}", (JsonNode?)JsonValue.Create("v"))))),
+            ("a 1,001-byte metadata value", () => email["metadata"] = new JsonObject { ["blob"] = new string('x', 1001) }),
+            ("a metadata value of 334 three-byte characters", () => email["metadata"] = new JsonObject { ["blob"] = new string('€', 334) }),
+        ]);
+        apply();
+        return new HostileRequest(kind, "/v1/emails", Utf8(email), Json);
     }
 
     /// <summary>Above the ingress's body limit: with a Content-Length, chunked, or a valid email whose text is too big.</summary>
