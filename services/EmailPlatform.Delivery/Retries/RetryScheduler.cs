@@ -85,8 +85,9 @@ internal sealed class RetryScheduler(
                     {
                         // A claim lapsed with nothing kept: its worker stopped during a first attempt, and the broker gives
                         // that command to the next worker that consumes, which a worker restarting after more than a lease
-                        // meets only now. The recipient waits, unclaimed, one more lease for it (the command claims it at
-                        // once) before it counts as lost.
+                        // meets only now; or its worker is still waiting to send, and finds the claim lost before MAIL FROM
+                        // and tries the command again. The recipient waits, unclaimed, one more lease for it (the command
+                        // claims it at once) before it counts as lost.
                         record.State = DeliveryState.Queued;
                         record.ClaimId = null;
                         record.DueAt = now + settings.ClaimLease;

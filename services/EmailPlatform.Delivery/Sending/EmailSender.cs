@@ -100,11 +100,14 @@ internal sealed class EmailSender(
         }
         catch (ClaimLostException ex)
         {
-            // The lease ran out anyway (the store was unreachable for most of it) and the recipients were handed to
-            // someone else: theirs to send now.
+            // The lease ran out anyway (the store was unreachable for most of it) and the recipients were taken over
+            // before MAIL FROM: nothing was sent. Not acknowledged: on a first attempt this command is the only copy (none
+            // is kept in the store), and the scheduler that found the claim lapsed handed the recipients back expecting
+            // the broker to bring it again. The consumer's retry starts again from the store: it claims the recipients
+            // handed back, and leaves those another worker holds now to that worker, keeping a copy for the scheduler.
             await lease.DisposeAsync();
             Log.ClaimLost(logger, ex, email.EmailId);
-            return;
+            throw;
         }
         catch (Exception ex)
         {

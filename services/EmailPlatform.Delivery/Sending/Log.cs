@@ -22,7 +22,7 @@ internal static partial class Log
     public static partial void BreakerOpened(ILogger logger, string relay);
 
     [LoggerMessage(1005, LogLevel.Warning,
-        "The claim on email {EmailId} lapsed and was taken over before MAIL FROM; this worker does not send it")]
+        "The claim on email {EmailId} lapsed and was taken over before MAIL FROM; nothing was sent, and the command is tried again from the store")]
     public static partial void ClaimLost(ILogger logger, Exception exception, Guid emailId);
 
     [LoggerMessage(1006, LogLevel.Error,

@@ -16,7 +16,8 @@ namespace EmailPlatform.Delivery.Sending;
 /// <remarks>
 /// SMTP replies and transport faults are outcomes, recorded and published rather than thrown, so the retry here is
 /// for unexpected errors: a store conflict with a concurrent claim, a broker hiccup, a failed publish after the outcome
-/// was recorded (the retry re-publishes the recorded outcome and sends nothing). A few short tries, then the message
+/// was recorded (the retry re-publishes the recorded outcome and sends nothing), a claim that lapsed before
+/// <c>MAIL FROM</c> (the retry claims the recipients handed back, or leaves them to the worker that holds them now). A few short tries, then the message
 /// faults to the lane's error queue and <see cref="SendEmailFaultConsumer"/> fails its unfinished recipients. Malformed
 /// input is not retried at all. A store that cannot be reached is waited for instead, for about
 /// <see cref="StoreOutageRetry.Span"/> (<see cref="StoreOutageRetry"/>): no recipient fails because the store was down.
