@@ -186,13 +186,17 @@ internal sealed class EmailSender(
     /// <summary>
     /// Tries the relays in routing order. It moves on to the next relay only when the current one failed before any
     /// mail transaction began (nothing reached it, so nothing can be duplicated); once a relay has answered inside a
-    /// transaction, or the session broke mid-message, that is the attempt's outcome.
+    /// transaction, or the session broke mid-message, that is the attempt's outcome. Recipients a relay left out of its
+    /// transaction because they need SMTPUTF8, which it lacks, go on to the next relay the same way; they fail only when
+    /// no relay tried could carry them.
     /// </summary>
     private async Task<(IReadOnlyList<RecipientOutcome> Outcomes, string? Relay)> SendThroughRelaysAsync(
         SmtpAttempt attempt, SendEmail email, MimeKit.MimeMessage message, Envelope envelope, CancellationToken cancellationToken)
     {
         var routeOf = relays.RouteFor(email);
-        IReadOnlyList<RecipientOutcome>? outcomes = null;
+        var settled = new List<RecipientOutcome>();
+        IReadOnlyList<RecipientOutcome>? unsettled = null;
+        var rcptTo = envelope.RcptTo;
         string? used = null;
         foreach (var relay in relays.Candidates(routeOf))
         {
@@ -201,10 +205,11 @@ internal sealed class EmailSender(
                 continue;
             }
 
+            IReadOnlyList<RecipientOutcome> outcomes;
             try
             {
                 await relays.WaitForRateLimitAsync(relay, cancellationToken);
-                outcomes = await smtp.SendAsync(relay, message, envelope, attempt, cancellationToken);
+                outcomes = await smtp.SendAsync(relay, message, envelope with { RcptTo = rcptTo }, attempt, cancellationToken);
             }
             catch (ClaimLostException)
             {
@@ -228,28 +233,41 @@ internal sealed class EmailSender(
             }
 
             used = relay.Name;
-            var transportFailure = outcomes.All(o => o.RelayUnavailable || (o.Kind == RecipientOutcomeKind.Deferred && o.Reply is null));
+            outcomes = outcomes.Select(o => o with { Relay = relay.Name }).ToList();
+            var lacking = outcomes.Where(o => o.RelayLacksSmtpUtf8).ToList();
+            var tried = outcomes.Where(o => !o.RelayLacksSmtpUtf8).ToList();
+            var transportFailure = tried.Count > 0 && tried.All(o => o.RelayUnavailable || (o.Kind == RecipientOutcomeKind.Deferred && o.Reply is null));
             if (!transportFailure)
             {
                 relays.Succeeded(relay);
-                break;
             }
-
-            if (relays.Failed(relay))
+            else if (relays.Failed(relay))
             {
                 Log.BreakerOpened(logger, relay.Name);
             }
 
-            if (!outcomes.All(o => o.RelayUnavailable))
+            // Nothing reached this relay: every recipient goes on to the next one.
+            unsettled = outcomes;
+            if (transportFailure && tried.All(o => o.RelayUnavailable))
+            {
+                continue;
+            }
+
+            // What the relay said inside its transaction is the outcome; those it left out for SMTPUTF8 go on.
+            settled.AddRange(tried);
+            unsettled = lacking;
+            if (lacking.Count == 0)
             {
                 break;
             }
+
+            rcptTo = lacking.Select(o => o.Recipient).ToList();
         }
 
-        return outcomes is null
+        return unsettled is null
             ? (envelope.RcptTo.Select(r => new RecipientOutcome(r, RecipientOutcomeKind.Deferred, null,
                 "No relay is available: every relay this email may use is failing and skipped for a cool-down.")).ToList(), null)
-            : (outcomes, used);
+            : ([.. settled, .. unsettled], used);
     }
 
     private async Task ReleaseAsync(SendEmail email, Claim claim, Exception cause)

@@ -68,11 +68,13 @@ internal sealed class SmtpRelayClient(
             reusable = true;
 
             // An internationalized address (RFC 6531) can only go to a relay that offers SMTPUTF8: without it that
-            // recipient can never be sent through this relay, so it fails now instead of being retried for days.
+            // recipient can never be sent through this relay, so it fails now instead of being retried for days. It is
+            // left out of the transaction, so the caller may try another relay for it.
             var unsendable = client.Capabilities.HasFlag(SmtpCapabilities.UTF8) ? []
                 : sender.IsInternational ? recipients
                 : recipients.Where(r => r.Mailbox.IsInternational).ToList();
-            failed = RecipientOutcomes.Failed(unsendable, Utf8Unsupported(relay, sender.IsInternational));
+            failed = RecipientOutcomes.Failed(unsendable, Utf8Unsupported(relay, sender.IsInternational))
+                .Select(o => o with { RelayLacksSmtpUtf8 = true }).ToList();
             sendable = recipients.Except(unsendable).ToList();
             if (sendable.Count == 0)
             {

@@ -46,6 +46,44 @@ public sealed class RelayRoutingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task InternationalizedRecipientGoesOnToTheNextRelayWhenTheFirstLacksSmtpUtf8()
+    {
+        await using var old = new MinimalSmtpServer();
+        var email = TestEmails.Create(to: ["alice@example.com", "jörg@example.com"]);
+        await using var host = await DeliveryHost.StartAsync(_relay.Port, settings: TwoRelays(old.Port, threshold: 5));
+
+        await host.SendAsync(email);
+
+        var delivered = await host.WaitForAsync<EmailDelivered>(d => d.Count == 2, "both deliveries");
+        Assert.Equal("primary", delivered.Single(d => d.Recipient == "alice@example.com").Relay);
+        Assert.Equal("backup", delivered.Single(d => d.Recipient == "jörg@example.com").Relay);
+        Assert.All(delivered, d => Assert.Equal(1, d.Attempt));
+        Assert.Empty(host.Published<EmailFailed>());
+        Assert.Equal(["alice@example.com"], Assert.Single(old.Received));
+        Assert.Equal(["jörg@example.com"], Assert.Single(_relay.Received).RcptTo);
+    }
+
+    [Fact]
+    public async Task InternationalizedRecipientFailsWhenNoRelayOffersSmtpUtf8()
+    {
+        await using var old = new MinimalSmtpServer();
+        await using var older = new MinimalSmtpServer();
+        var settings = TwoRelays(old.Port, threshold: 5);
+        settings["Delivery:Relays:1:Port"] = older.Port.ToString(CultureInfo.InvariantCulture);
+        var email = TestEmails.Create(to: ["alice@example.com", "jörg@example.com"]);
+        await using var host = await DeliveryHost.StartAsync(_relay.Port, settings: settings);
+
+        await host.SendAsync(email);
+
+        var failed = Assert.Single(await host.WaitForAsync<EmailFailed>(f => f.Count == 1, "the failure"));
+        Assert.Equal(("jörg@example.com", "backup"), (failed.Recipient, failed.Relay));
+        Assert.Contains("SMTPUTF8", failed.Reason, StringComparison.Ordinal);
+        Assert.Equal("primary", Assert.Single(await host.WaitForAsync<EmailDelivered>(d => d.Count == 1, "the delivery")).Relay);
+        Assert.Equal(["alice@example.com"], Assert.Single(old.Received));
+        Assert.Empty(older.Received);
+    }
+
+    [Fact]
     public async Task MailMatchingARouteGoesOnlyThroughItsRelays()
     {
         await using var tenantRelay = await ScriptedSmtpServer.StartAsync();
