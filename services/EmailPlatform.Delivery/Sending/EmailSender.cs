@@ -49,20 +49,9 @@ internal sealed class EmailSender(
         }
 
         var claim = await ledger.ClaimAsync(email, DeliveryLedger.RecipientsOf(email), cancellationToken);
-
-        foreach (var record in claim.AlreadyRecorded)
-        {
-            await PublishAsync(publisher, record, cancellationToken);
-        }
-
-        foreach (var record in claim.Expired)
-        {
-            await PublishAsync(publisher, record, CancellationToken.None);
-            metrics.RecordOutcome(record, email.Priority);
-        }
-
         if (claim.ToSend.Count == 0)
         {
+            await PublishSettledAsync(email, claim, publisher, cancellationToken);
             return;
         }
 
@@ -139,6 +128,10 @@ internal sealed class EmailSender(
             metrics.RecordOutcome(record, email.Priority, email.AcceptedAt);
         }
 
+        // Only now, with this attempt's claim settled: a publish that failed before it began would have left the claim
+        // neither released nor renewed, and the recipients waiting for it to lapse.
+        await PublishSettledAsync(email, claim, publisher, cancellationToken);
+
         Log.Outcome(logger, email.EmailId, recorded.Count > 0 ? recorded.Max(r => r.Attempt) : 0, relayName ?? "none",
             Count(recorded, RecipientOutcomeKind.Delivered), Count(recorded, RecipientOutcomeKind.Deferred),
             Count(recorded, RecipientOutcomeKind.Bounced), Count(recorded, RecipientOutcomeKind.Failed),
@@ -158,6 +151,24 @@ internal sealed class EmailSender(
         {
             Log.HeldForShutdown(logger, emailId);
             await Task.Delay(Timeout.InfiniteTimeSpan, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Publishes again the outcomes the claim found already recorded (a redelivery, or a duplicate of the command), and
+    /// those it failed as expired.
+    /// </summary>
+    private async Task PublishSettledAsync(SendEmail email, Claim claim, IPublishEndpoint publisher, CancellationToken cancellationToken)
+    {
+        foreach (var record in claim.AlreadyRecorded)
+        {
+            await PublishAsync(publisher, record, cancellationToken);
+        }
+
+        foreach (var record in claim.Expired)
+        {
+            await PublishAsync(publisher, record, CancellationToken.None);
+            metrics.RecordOutcome(record, email.Priority);
         }
     }
 

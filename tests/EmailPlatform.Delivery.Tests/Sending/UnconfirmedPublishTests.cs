@@ -56,6 +56,34 @@ public sealed class UnconfirmedPublishTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RecordedOutcomeTheBrokerNeverConfirmsLeavesNoClaimBehindOnTheRecipientStillToSend()
+    {
+        _relay.RcptReplies["alice@example.com"] = new SmtpResponse((SmtpReplyCode)550, "5.1.1 No such user");
+        _relay.RcptReplies["bob@example.com"] = new SmtpResponse((SmtpReplyCode)451, "4.2.0 Mailbox busy");
+        var email = TestEmails.Create(to: ["alice@example.com", "bob@example.com"]);
+        await using var host = await DeliveryHost.StartAsync(_relay.Port, settings: ShortPublishTimeout);
+        await SendOnceAsync(host, email);
+        _relay.RcptReplies.Clear();
+
+        // Alice bounced; Bob was handed back and waits for the command (as a claim released at shutdown leaves him).
+        await host.QueryAsync(db => db.Deliveries.Where(d => d.EmailId == email.EmailId && d.Recipient == "bob@example.com")
+            .ExecuteUpdateAsync(set => set.SetProperty(d => d.State, DeliveryState.Queued).SetProperty(d => d.DueAt, DateTime.UtcNow.AddHours(1))));
+
+        // The command comes again and the broker never confirms the re-publish of Alice's bounce: the attempt ends.
+        var unconfirmed = host.Harness.Bus.ConnectPublishObserver(new NeverConfirmed<EmailBounced>());
+        await Assert.ThrowsAsync<TimeoutException>(() => SendOnceAsync(host, email));
+        unconfirmed.Disconnect();
+
+        // Bob's claim taken for that attempt used to stay behind, neither sent nor released: the consumer's retry found
+        // him claimed elsewhere and left him to wait until the claim lapsed (Delivery:ClaimLease, ten minutes).
+        await SendOnceAsync(host, email);
+        var bob = await host.QueryAsync(db => db.Deliveries.AsNoTracking().SingleAsync(d => d.EmailId == email.EmailId && d.Recipient == "bob@example.com"));
+        Assert.Equal((DeliveryState.Delivered, 2), (bob.State, bob.Attempt));
+        Assert.Equal(["bob@example.com"], Assert.Single(_relay.Received).RcptTo);
+        Assert.Single(host.Published<EmailDelivered>().Select(d => d.EventId).Distinct());
+    }
+
+    [Fact]
     public async Task RetryHandBackTheBrokerNeverConfirmsIsHandedBackAgainOnceItDoes()
     {
         _relay.RcptReplies["alice@example.com"] = new SmtpResponse((SmtpReplyCode)451, "4.2.0 Mailbox busy");
@@ -102,6 +130,13 @@ public sealed class UnconfirmedPublishTests : IAsyncLifetime
         var failed = Assert.Single(await host.WaitForAsync<EmailFailed>(f => f.Count >= 1, "the failure published", seconds: 30));
         Assert.Equal((malformed.EmailId, "alice@example.com"), (failed.EmailId, failed.Recipient));
         Assert.Empty(_relay.Received);
+    }
+
+    /// <summary>One attempt of the command, as one consume of it makes it.</summary>
+    private static async Task SendOnceAsync(DeliveryHost host, SendEmail email)
+    {
+        await using var scope = host.Services.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<EmailSender>().SendAsync(email, host.Harness.Bus, CancellationToken.None);
     }
 
     /// <summary>
