@@ -27,9 +27,13 @@ internal sealed class RelayBreaker(DeliveryOptions options, TimeProvider time)
         }
     }
 
-    /// <summary>Whether a message may go to the relay now; in half-open state only the one probe may.</summary>
-    public bool TryEnter()
+    /// <summary>
+    /// Whether a message may go to the relay now; in half-open state only the one probe may (<paramref name="probe"/>:
+    /// this message is it).
+    /// </summary>
+    public bool TryEnter(out bool probe)
     {
+        probe = false;
         lock (_gate)
         {
             if (_openUntil is not { } until)
@@ -42,14 +46,23 @@ internal sealed class RelayBreaker(DeliveryOptions options, TimeProvider time)
                 return false;
             }
 
-            _probing = true;
+            _probing = probe = true;
             return true;
         }
     }
 
-    /// <summary>The message that entered never reached the relay (its claim was lost): a probe may go again.</summary>
-    public void Abandoned()
+    /// <summary>
+    /// The message that entered never reached the relay (its claim was lost, or shutdown): if it was the probe
+    /// (<paramref name="probe"/>, from <see cref="TryEnter"/>), another may go. A message that entered while the breaker
+    /// was closed leaves a probe sent since alone.
+    /// </summary>
+    public void Abandoned(bool probe)
     {
+        if (!probe)
+        {
+            return;
+        }
+
         lock (_gate)
         {
             _probing = false;

@@ -50,14 +50,17 @@ internal sealed class RelayRouter(IOptions<DeliveryOptions> options, TimeProvide
         return result;
     }
 
-    /// <summary>Whether <paramref name="relay"/> may take a message now (its breaker is closed, or this is its probe).</summary>
-    public bool TryEnter(RelayOptions relay) => Breaker(relay).TryEnter();
+    /// <summary>
+    /// Whether <paramref name="relay"/> may take a message now (its breaker is closed, or this is its probe:
+    /// <paramref name="probe"/>, to pass to <see cref="Abandoned"/>).
+    /// </summary>
+    public bool TryEnter(RelayOptions relay, out bool probe) => Breaker(relay).TryEnter(out probe);
 
     public BreakerState BreakerState(RelayOptions relay) => Breaker(relay).State;
 
     public void Succeeded(RelayOptions relay) => Breaker(relay).Succeeded();
 
-    public void Abandoned(RelayOptions relay) => Breaker(relay).Abandoned();
+    public void Abandoned(RelayOptions relay, bool probe) => Breaker(relay).Abandoned(probe);
 
     /// <returns>True when this failure opened the relay's breaker.</returns>
     public bool Failed(RelayOptions relay) => Breaker(relay).Failed();

@@ -211,7 +211,7 @@ internal sealed class EmailSender(
         string? used = null;
         foreach (var relay in relays.Candidates(routeOf))
         {
-            if (!relays.TryEnter(relay))
+            if (!relays.TryEnter(relay, out var probe))
             {
                 continue;
             }
@@ -225,13 +225,13 @@ internal sealed class EmailSender(
             catch (ClaimLostException)
             {
                 // Not the relay's doing: its breaker is left as it was.
-                relays.Abandoned(relay);
+                relays.Abandoned(relay, probe);
                 throw;
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 // Shutdown, or the broker connection dropped under the consume: not the relay's doing either.
-                relays.Abandoned(relay);
+                relays.Abandoned(relay, probe);
                 throw;
             }
             catch
@@ -239,7 +239,7 @@ internal sealed class EmailSender(
                 // The relay client turns every refusal and transport fault of the relay into outcomes: what is thrown
                 // here is not the relay's doing (an address that does not parse, a store error renewing the claim), and
                 // must not open its breaker for everyone else's mail.
-                relays.Abandoned(relay);
+                relays.Abandoned(relay, probe);
                 throw;
             }
 

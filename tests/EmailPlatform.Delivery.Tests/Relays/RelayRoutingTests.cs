@@ -152,15 +152,15 @@ public sealed class RelayRoutingTests : IAsyncLifetime
 
         Assert.False(breaker.Failed());
         Assert.True(breaker.Failed());
-        Assert.False(breaker.TryEnter());
+        Assert.False(breaker.TryEnter(out _));
 
         time.Advance(TimeSpan.FromSeconds(31));
-        Assert.True(breaker.TryEnter());
-        Assert.False(breaker.TryEnter());
+        Assert.True(breaker.TryEnter(out _));
+        Assert.False(breaker.TryEnter(out _));
 
         breaker.Succeeded();
-        Assert.True(breaker.TryEnter());
-        Assert.True(breaker.TryEnter());
+        Assert.True(breaker.TryEnter(out _));
+        Assert.True(breaker.TryEnter(out _));
     }
 
     [Fact]
@@ -175,7 +175,7 @@ public sealed class RelayRoutingTests : IAsyncLifetime
 
         time.Advance(TimeSpan.FromSeconds(31));
         Assert.Equal(BreakerState.HalfOpen, breaker.State);
-        Assert.True(breaker.TryEnter());
+        Assert.True(breaker.TryEnter(out _));
         Assert.Equal(BreakerState.HalfOpen, breaker.State);
 
         breaker.Succeeded();
@@ -189,13 +189,32 @@ public sealed class RelayRoutingTests : IAsyncLifetime
         var breaker = new RelayBreaker(new DeliveryOptions { BreakerFailureThreshold = 1, BreakerCoolDown = TimeSpan.FromSeconds(30) }, time);
         breaker.Failed();
         time.Advance(TimeSpan.FromSeconds(31));
-        Assert.True(breaker.TryEnter());
+        Assert.True(breaker.TryEnter(out _));
 
         Assert.True(breaker.Failed());
 
-        Assert.False(breaker.TryEnter());
+        Assert.False(breaker.TryEnter(out _));
         time.Advance(TimeSpan.FromSeconds(31));
-        Assert.True(breaker.TryEnter());
+        Assert.True(breaker.TryEnter(out _));
+    }
+
+    [Fact]
+    public void AbandonedMessageThatEnteredBeforeTheBreakerOpenedLetsNoSecondProbeIn()
+    {
+        var time = new ManualTime();
+        var breaker = new RelayBreaker(new DeliveryOptions { BreakerFailureThreshold = 1, BreakerCoolDown = TimeSpan.FromSeconds(30) }, time);
+        Assert.True(breaker.TryEnter(out var early));
+        breaker.Failed();
+        time.Advance(TimeSpan.FromSeconds(31));
+        Assert.True(breaker.TryEnter(out var probe));
+
+        // The message that entered while the breaker was closed loses its claim: the probe is still out.
+        breaker.Abandoned(early);
+        Assert.False(breaker.TryEnter(out _));
+
+        // The probe loses its claim: another message may probe.
+        breaker.Abandoned(probe);
+        Assert.True(breaker.TryEnter(out _));
     }
 
     private static RelayRouter Router(params RelayOptions[] relays) =>
