@@ -247,7 +247,9 @@ internal sealed class EmailSender(
             outcomes = outcomes.Select(o => o with { Relay = relay.Name }).ToList();
             var lacking = outcomes.Where(o => o.RelayLacksSmtpUtf8).ToList();
             var tried = outcomes.Where(o => !o.RelayLacksSmtpUtf8).ToList();
-            var transportFailure = tried.Count > 0 && tried.All(o => o.RelayUnavailable || (o.Kind == RecipientOutcomeKind.Deferred && o.Reply is null));
+            // Judged by the session, not by the replies: one broken mid-message after the relay refused a recipient
+            // counts against the relay all the same.
+            var transportFailure = tried.Count > 0 && tried.All(o => o.RelayUnavailable || o.SessionBroke);
             if (!transportFailure)
             {
                 relays.Succeeded(relay);

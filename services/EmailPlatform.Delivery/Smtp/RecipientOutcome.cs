@@ -36,6 +36,12 @@ internal sealed record RecipientOutcome(string Recipient, RecipientOutcomeKind K
     public bool RelayUnavailable { get; init; }
 
     /// <summary>
+    /// The session with the relay broke (a transport fault) once it was up: counted against the relay's breaker like a
+    /// failed connect, whatever the relay had answered before, such as a refusal of another recipient.
+    /// </summary>
+    public bool SessionBroke { get; init; }
+
+    /// <summary>
     /// Failed only because the address needs SMTPUTF8, which this relay does not offer: the recipient was left out of the
     /// mail transaction, so another relay may be tried for it at once without risking a duplicate.
     /// </summary>

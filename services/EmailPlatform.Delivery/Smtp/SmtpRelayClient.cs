@@ -159,7 +159,7 @@ internal sealed class SmtpRelayClient(
             var reason = SmtpFaults.DescribeUnknownOutcome(ex, relay, settings);
             errorType = "unknown_outcome";
             Log.UnknownOutcome(logger, ex, emailId, relay.Name, relay.Host, relay.Port);
-            outcomes = [.. failed, .. RecipientOutcomes.Deferred(sendable, client.Rejected, null, reason)];
+            outcomes = [.. failed, .. Broken(RecipientOutcomes.Deferred(sendable, client.Rejected, null, reason))];
         }
         catch (Exception ex) when (SmtpFaults.IsTransportFault(ex) && !cancellationToken.IsCancellationRequested)
         {
@@ -170,7 +170,7 @@ internal sealed class SmtpRelayClient(
             outcomes = client.SenderRefusal is { } refusal
                 ? [.. failed, .. RecipientOutcomes.AllFromReply(sendable, RecipientOutcomes.ToReply(refusal), SmtpStage.MailFrom)]
                 : connected
-                    ? [.. failed, .. RecipientOutcomes.Deferred(sendable, client.Rejected, null, reason)]
+                    ? [.. failed, .. Broken(RecipientOutcomes.Deferred(sendable, client.Rejected, null, reason))]
                     : Unavailable(RecipientOutcomes.Deferred(sendable, client.Rejected, null, reason));
         }
         catch (Claims.ClaimLostException)
@@ -261,6 +261,9 @@ internal sealed class SmtpRelayClient(
 
     private static IReadOnlyList<RecipientOutcome> Unavailable(IReadOnlyList<RecipientOutcome> outcomes) =>
         outcomes.Select(o => o with { RelayUnavailable = true }).ToList();
+
+    private static IReadOnlyList<RecipientOutcome> Broken(IReadOnlyList<RecipientOutcome> outcomes) =>
+        outcomes.Select(o => o with { SessionBroke = true }).ToList();
 
     private static string Utf8Unsupported(RelayOptions relay, bool sender) => sender
         ? $"The sender address needs SMTPUTF8, which relay '{relay.Name}' does not support."

@@ -3,7 +3,9 @@ using EmailPlatform.Contracts;
 using EmailPlatform.Delivery.Relays;
 using EmailPlatform.Delivery.Tests.Support;
 using EmailPlatform.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using SmtpServer.Protocol;
 
 namespace EmailPlatform.Delivery.Tests.Relays;
 
@@ -81,6 +83,26 @@ public sealed class RelayRoutingTests : IAsyncLifetime
         Assert.Equal("primary", Assert.Single(await host.WaitForAsync<EmailDelivered>(d => d.Count == 1, "the delivery")).Relay);
         Assert.Equal(["alice@example.com"], Assert.Single(old.Received));
         Assert.Empty(older.Received);
+    }
+
+    [Fact]
+    public async Task SessionBrokenMidMessageCountsAgainstTheRelayEvenWhenOneRecipientWasRefused()
+    {
+        _relay.RcptReplies["alice@example.com"] = new SmtpResponse((SmtpReplyCode)550, "5.1.1 No such user");
+        _relay.DisconnectAfterData = true;
+        await using var host = await DeliveryHost.StartAsync(_relay.Port, settings: new Dictionary<string, string?>
+        {
+            ["Delivery:BreakerFailureThreshold"] = "1",
+            ["Delivery:BreakerCoolDown"] = "00:10:00",
+        });
+
+        await host.SendAsync(TestEmails.Create(to: ["alice@example.com", "bob@example.com"]));
+
+        // Alice's refusal at RCPT TO is the relay's answer; Bob's message was cut off without one: the session broke.
+        Assert.Equal("alice@example.com", Assert.Single(await host.WaitForAsync<EmailBounced>(b => b.Count == 1, "alice's bounce")).Recipient);
+        Assert.Equal("bob@example.com", Assert.Single(await host.WaitForAsync<EmailDeferred>(d => d.Count == 1, "bob's deferral")).Recipient);
+        var relay = host.Services.GetRequiredService<IOptions<DeliveryOptions>>().Value.Relays[0];
+        Assert.Equal(BreakerState.Open, host.Services.GetRequiredService<RelayRouter>().BreakerState(relay));
     }
 
     [Fact]
