@@ -222,6 +222,20 @@ internal sealed class EmailSender(
                 await relays.WaitForRateLimitAsync(relay, cancellationToken);
                 outcomes = await smtp.SendAsync(relay, message, envelope with { RcptTo = rcptTo }, attempt, cancellationToken);
             }
+            catch (Exception ex) when (settled.Count > 0)
+            {
+                // An earlier relay has answered inside its transaction: its answers must be recorded, not lost with the
+                // claim handed back (a 250 would be sent again). Nothing reached this relay's transaction: before MAIL
+                // FROM (shutdown, a claim lost) the client throws, after it only on a session in an unknown state.
+                relays.Abandoned(relay, probe);
+                Log.FollowOnRelayAbandoned(logger, ex, email.EmailId, relay.Name);
+                unsettled = [.. unsettled!.Select(o => o with
+                {
+                    Kind = RecipientOutcomeKind.Deferred,
+                    Reason = $"{o.Reason} The attempt ended before another relay could be tried.",
+                })];
+                break;
+            }
             catch (ClaimLostException)
             {
                 // Not the relay's doing: its breaker is left as it was.

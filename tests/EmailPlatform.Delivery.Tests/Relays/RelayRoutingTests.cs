@@ -1,8 +1,11 @@
 using System.Globalization;
 using EmailPlatform.Contracts;
 using EmailPlatform.Delivery.Relays;
+using EmailPlatform.Delivery.Sending;
+using EmailPlatform.Delivery.Storage;
 using EmailPlatform.Delivery.Tests.Support;
 using EmailPlatform.Testing;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using SmtpServer.Protocol;
@@ -63,6 +66,34 @@ public sealed class RelayRoutingTests : IAsyncLifetime
         Assert.Empty(host.Published<EmailFailed>());
         Assert.Equal(["alice@example.com"], Assert.Single(old.Received));
         Assert.Equal(["jörg@example.com"], Assert.Single(_relay.Received).RcptTo);
+    }
+
+    [Fact]
+    public async Task ShutdownBeforeTheNextRelayTakesTheInternationalizedRecipientKeepsWhatTheFirstRelayAccepted()
+    {
+        await using var old = new MinimalSmtpServer();
+        var email = TestEmails.Create(to: ["alice@example.com", "jörg@example.com"]);
+        await using var host = await DeliveryHost.StartAsync(_relay.Port, settings: TwoRelays(old.Port, threshold: 5));
+        using var consume = new CancellationTokenSource();
+        old.BeforeFinalReply = () =>
+        {
+            // SIGTERM while the first relay takes Alice: no new transaction starts, and the consume is cancelled soon.
+            host.Services.GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>().StopApplication();
+            consume.CancelAfter(TimeSpan.FromSeconds(1));
+            return Task.CompletedTask;
+        };
+
+        await using (var scope = host.Services.CreateAsyncScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<EmailSender>().SendAsync(email, host.Harness.Bus, consume.Token);
+        }
+
+        // Alice's 250 is recorded (released instead, she would be sent again); Jörg waits for the next attempt.
+        var records = await host.QueryAsync(db => db.Deliveries.AsNoTracking().Where(d => d.EmailId == email.EmailId).ToListAsync());
+        Assert.Equal(DeliveryState.Delivered, records.Single(r => r.Recipient == "alice@example.com").State);
+        Assert.Equal(DeliveryState.Deferred, records.Single(r => r.Recipient == "jörg@example.com").State);
+        Assert.Equal(["alice@example.com"], Assert.Single(old.Received));
+        Assert.Empty(_relay.Received);
     }
 
     [Fact]
