@@ -44,12 +44,15 @@ public sealed record EmailAccepted(
     /// addresses when <see cref="Recipients"/> is set, an address no To or Cc header names being a Bcc; else the
     /// addresses of To, Cc and Bcc, once each.
     /// </summary>
-    /// <param name="addressOf">The address of a mailbox as the headers write it (<c>Name &lt;a@b&gt;</c> → <c>a@b</c>).</param>
-    public IReadOnlyList<(string Address, string Field)> RecipientsByField(Func<string, string> addressOf)
+    /// <param name="addressesOf">
+    /// The addresses an entry of To, Cc or Bcc names: one for a mailbox (<c>Name &lt;a@b&gt;</c> → <c>a@b</c>), its
+    /// members for a group (<c>Team: a@b, c@d;</c>), none for an empty one.
+    /// </param>
+    public IReadOnlyList<(string Address, string Field)> RecipientsByField(Func<string, IEnumerable<string>> addressesOf)
     {
-        ArgumentNullException.ThrowIfNull(addressOf);
+        ArgumentNullException.ThrowIfNull(addressesOf);
         var named = new[] { ("to", To), ("cc", Cc), ("bcc", Bcc) }
-            .SelectMany(f => f.Item2.Select(m => (Address: addressOf(m), Field: f.Item1)))
+            .SelectMany(f => f.Item2.SelectMany(addressesOf).Select(a => (Address: a, Field: f.Item1)))
             .DistinctBy(r => r.Address, StringComparer.OrdinalIgnoreCase)
             .ToList();
         if (Recipients is null)

@@ -12,7 +12,7 @@ public sealed class RateLimitOptions
     public const double MaxPermitsPerSecond = 1_000_000;
 
     /// <summary>Requests per second per API key (a key's own <c>rate_limit_per_second</c> overrides it).</summary>
-    [Range(MinPermitsPerSecond, MaxPermitsPerSecond, ErrorMessage = "Ingress:RateLimit:PermitsPerSecond must be above 0.")]
+    [Range(MinPermitsPerSecond, MaxPermitsPerSecond, ErrorMessage = "Ingress:RateLimit:PermitsPerSecond must be from 0.01 to 1,000,000.")]
     public double PermitsPerSecond { get; set; } = 100;
 
     /// <summary>How many seconds of unused rate a key may save up and spend at once.</summary>

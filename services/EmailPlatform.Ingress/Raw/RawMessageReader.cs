@@ -111,6 +111,13 @@ internal static class RawMessageReader
             SendEmailValidator.FitsSmtpLimits(errors, "raw", mailbox, $"the {header.Field} header");
         }
 
+        // The sender headers are checked against a key's allowed sender domains: one that does not parse would go out
+        // unchecked.
+        foreach (var header in message.Headers.Where(h => SenderHeaders.Contains(h.Id) && !InternetAddressList.TryParse(h.RawValue, out _)))
+        {
+            errors.Add("raw", $"The {header.Field} header is not a valid address list.");
+        }
+
         message.Headers.RemoveAll(HeaderId.Bcc);
         return message;
     }

@@ -59,7 +59,9 @@ internal static class PendingEmails
     }
 
     private static List<PendingRecipient> Recipients(EmailAccepted accepted, string status, DateTime at) =>
-        [.. accepted.RecipientsByField(m => MailboxAddress.TryParse(m, out var mailbox) ? mailbox.Address : m)
+        [.. accepted.RecipientsByField(entry => MailboxAddress.TryParse(entry, out var mailbox) ? [mailbox.Address]
+                : InternetAddressList.TryParse(entry, out var list) ? list.Mailboxes.Select(m => m.Address)
+                : [entry])
             .Select(r => new PendingRecipient(r.Address, r.Field, status, 0, null, null, null, at))];
 
     private static IReadOnlyList<string>? NullIfEmpty(IReadOnlyList<string> values) => values.Count == 0 ? null : values;

@@ -117,7 +117,8 @@ internal static partial class SendEmailValidator
     internal static bool FitsSmtpLimits(Errors errors, string field, MailboxAddress mailbox, string? where = null)
     {
         var address = mailbox.Address;
-        var localPart = address[..address.LastIndexOf('@')];
+        var at = address.LastIndexOf('@');
+        var localPart = at < 0 ? address : address[..at]; // a raw header may name a mailbox without a domain
         if (Encoding.UTF8.GetByteCount(localPart) <= MaxLocalPartBytes && Encoding.UTF8.GetByteCount(address) <= MaxAddressBytes)
         {
             return true;

@@ -159,6 +159,12 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
     private static string AddressOf(string mailbox) =>
         MailboxAddress.TryParse(mailbox, out var parsed) ? parsed.Address : mailbox;
 
+    /// <summary>The addresses a To, Cc or Bcc entry names: a mailbox's, or a group's members' (a raw send's header).</summary>
+    internal static IEnumerable<string> AddressesOf(string entry) =>
+        MailboxAddress.TryParse(entry, out var mailbox) ? [mailbox.Address]
+        : InternetAddressList.TryParse(entry, out var list) ? list.Mailboxes.Select(m => m.Address)
+        : [entry];
+
     /// <summary>One batch: the emails it touches, the event ids already stored, and what it has recorded so far.</summary>
     private sealed class Unit(
         StatusRecorder recorder, Dictionary<Guid, EmailRecord> emails, HashSet<Guid> stored, HashSet<(Guid EmailId, string Type)> lifecycle,
@@ -257,7 +263,7 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
             var initial = lifecycle.Contains((email.Id, EventTypes.Canceled)) ? EmailState.Canceled
                 : accepted.ScheduledAt is not null && !lifecycle.Contains((email.Id, EventTypes.Queued)) ? EmailState.Scheduled
                 : EmailState.Queued;
-            foreach (var (address, kind) in accepted.RecipientsByField(AddressOf))
+            foreach (var (address, kind) in accepted.RecipientsByField(AddressesOf))
             {
                 var recipient = FindOrAddRecipient(email, erasedHere.GetValueOrDefault(address, address), initial);
                 recipient.Kind ??= kind;

@@ -103,6 +103,8 @@ public sealed class RawEndpointTests
     // An address over RFC 5321's length limits in a header.
     [InlineData("From: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@acme.test\r\nTo: alice@example.test\r\n\r\nbody")]
     [InlineData("From: billing@acme.test\r\nTo: alice@example.test, aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.test\r\n\r\nbody")]
+    // A sender header that does not parse could not be checked against a key's sender domains.
+    [InlineData("From: billing@acme.test\r\nSender: <<not an address\r\nTo: alice@example.test\r\n\r\nbody")]
     public async Task RawBytesThatAreNotACleanMessageWithAFromAreRefused(string raw)
     {
         await using var app = await IngressApp.StartAsync();
@@ -111,6 +113,17 @@ public sealed class RawEndpointTests
 
         await ProblemAssert.IsValidationProblemAsync(response, "validation_error", "raw");
         Assert.Equal(0, await app.CountOutboxAsync());
+    }
+
+    [Fact]
+    public async Task HeaderMailboxWithoutADomainIsTheClientsBusinessNotA500()
+    {
+        await using var app = await IngressApp.StartAsync();
+
+        // MimeKit reads 'alice' as a mailbox without a domain; the envelope decides who gets the message.
+        using var response = await PostRawAsync(app, "From: billing@acme.test\r\nTo: alice\r\n\r\nbody");
+
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
     }
 
     [Theory]

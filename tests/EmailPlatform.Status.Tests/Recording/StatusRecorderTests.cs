@@ -406,16 +406,19 @@ public sealed class StatusRecorderTests
         await using var store = await StatusStore.PostgresAsync();
         var emailId = Guid.NewGuid();
 
-        // A raw send: its headers name a group and a list, its envelope Alice (also in Cc) and Bob (in no header).
-        await store.RecordAsync(TestEvents.Accepted(emailId, to: ["undisclosed-recipients: ;", "team@lists.example.com"], cc: [$"Alice <{Alice}>"])
-            with { Recipients = [Alice, Bob] });
+        // A raw send: its headers name an empty group, a list and a group with Carol, its envelope Alice (also in Cc),
+        // Carol and Bob (in no header).
+        const string Carol = "carol@example.com";
+        string[] to = ["undisclosed-recipients: ;", "team@lists.example.com", $"Friends: Carol <{Carol}>;"];
+        await store.RecordAsync(TestEvents.Accepted(emailId, to: to, cc: [$"Alice <{Alice}>"]) with { Recipients = [Alice, Bob, Carol] });
         await store.RecordAsync(TestEvents.Delivered(emailId, Alice));
         await store.RecordAsync(TestEvents.Delivered(emailId, Bob));
+        await store.RecordAsync(TestEvents.Delivered(emailId, Carol));
 
         var email = await store.EmailAsync(emailId);
         Assert.Equal(EmailState.Delivered, email.State);
-        Assert.Equal([(Alice, "cc"), (Bob, "bcc")], email.Recipients.Select(r => (r.Address, r.Kind!)).Order());
-        Assert.Equal(["undisclosed-recipients: ;", "team@lists.example.com"], email.To);
+        Assert.Equal([(Alice, "cc"), (Bob, "bcc"), (Carol, "to")], email.Recipients.Select(r => (r.Address, r.Kind!)).Order());
+        Assert.Equal(to, email.To);
     }
 
     [Fact]
