@@ -226,7 +226,7 @@ internal sealed class DeliveryLedger(
                 continue;
             }
 
-            record.Relay = outcome.Relay ?? relay;
+            record.Relay = relay;
             record.ReplyCode = outcome.Reply?.Code;
             record.EnhancedCode = outcome.Reply?.EnhancedCode;
             record.ReplyText = outcome.Reply?.Text;

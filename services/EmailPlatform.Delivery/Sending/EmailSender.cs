@@ -49,6 +49,12 @@ internal sealed class EmailSender(
         }
 
         var claim = await ledger.ClaimAsync(email, DeliveryLedger.RecipientsOf(email), cancellationToken);
+        foreach (var record in claim.Expired)
+        {
+            // Counted once, here, where they are recorded: a retry after a failed publish finds them already recorded.
+            metrics.RecordOutcome(record, email.Priority);
+        }
+
         if (claim.ToSend.Count == 0)
         {
             await PublishSettledAsync(email, claim, publisher, cancellationToken);
@@ -168,7 +174,6 @@ internal sealed class EmailSender(
         foreach (var record in claim.Expired)
         {
             await PublishAsync(publisher, record, CancellationToken.None);
-            metrics.RecordOutcome(record, email.Priority);
         }
     }
 
@@ -195,46 +200,32 @@ internal sealed class EmailSender(
     }
 
     /// <summary>
-    /// Tries the relays in routing order. It moves on to the next relay only when the current one failed before any
-    /// mail transaction began (nothing reached it, so nothing can be duplicated); once a relay has answered inside a
-    /// transaction, or the session broke mid-message, that is the attempt's outcome. Recipients a relay left out of its
-    /// transaction because they need SMTPUTF8, which it lacks, go on to the next relay the same way; they fail only when
-    /// no relay tried could carry them.
+    /// Tries the relays in routing order. It moves on to the next relay only when nothing reached the current one's mail
+    /// transaction (it failed before one began, or every recipient needs SMTPUTF8, which it lacks), so nothing can be
+    /// duplicated; once a relay has answered inside a transaction, or the session broke mid-message, that is the
+    /// attempt's outcome. Recipients such a relay left out for lack of SMTPUTF8 are deferred: the next attempt takes them
+    /// alone, and so on to a relay that offers it. They fail as unsupported only when every relay tried lacks it and none
+    /// was skipped for its breaker's cool-down.
     /// </summary>
     private async Task<(IReadOnlyList<RecipientOutcome> Outcomes, string? Relay)> SendThroughRelaysAsync(
         SmtpAttempt attempt, SendEmail email, MimeKit.MimeMessage message, Envelope envelope, CancellationToken cancellationToken)
     {
         var routeOf = relays.RouteFor(email);
-        var settled = new List<RecipientOutcome>();
-        IReadOnlyList<RecipientOutcome>? unsettled = null;
-        var rcptTo = envelope.RcptTo;
+        IReadOnlyList<RecipientOutcome>? outcomes = null;
         string? used = null;
+        var skipped = false;
         foreach (var relay in relays.Candidates(routeOf))
         {
             if (!relays.TryEnter(relay, out var probe))
             {
+                skipped = true;
                 continue;
             }
 
-            IReadOnlyList<RecipientOutcome> outcomes;
             try
             {
                 await relays.WaitForRateLimitAsync(relay, cancellationToken);
-                outcomes = await smtp.SendAsync(relay, message, envelope with { RcptTo = rcptTo }, attempt, cancellationToken);
-            }
-            catch (Exception ex) when (settled.Count > 0)
-            {
-                // An earlier relay has answered inside its transaction: its answers must be recorded, not lost with the
-                // claim handed back (a 250 would be sent again). Nothing reached this relay's transaction: before MAIL
-                // FROM (shutdown, a claim lost) the client throws, after it only on a session in an unknown state.
-                relays.Abandoned(relay, probe);
-                Log.FollowOnRelayAbandoned(logger, ex, email.EmailId, relay.Name);
-                unsettled = [.. unsettled!.Select(o => o with
-                {
-                    Kind = RecipientOutcomeKind.Deferred,
-                    Reason = $"{o.Reason} The attempt ended before another relay could be tried.",
-                })];
-                break;
+                outcomes = await smtp.SendAsync(relay, message, envelope, attempt, cancellationToken);
             }
             catch (ClaimLostException)
             {
@@ -258,13 +249,10 @@ internal sealed class EmailSender(
             }
 
             used = relay.Name;
-            outcomes = outcomes.Select(o => o with { Relay = relay.Name }).ToList();
-            var lacking = outcomes.Where(o => o.RelayLacksSmtpUtf8).ToList();
             var tried = outcomes.Where(o => !o.RelayLacksSmtpUtf8).ToList();
             // Judged by the session, not by the replies: one broken mid-message after the relay refused a recipient
             // counts against the relay all the same.
-            var transportFailure = tried.Count > 0 && tried.All(o => o.RelayUnavailable || o.SessionBroke);
-            if (!transportFailure)
+            if (tried.Count == 0 || !tried.All(o => o.RelayUnavailable || o.SessionBroke))
             {
                 relays.Succeeded(relay);
             }
@@ -273,28 +261,28 @@ internal sealed class EmailSender(
                 Log.BreakerOpened(logger, relay.Name);
             }
 
-            // Nothing reached this relay: every recipient goes on to the next one.
-            unsettled = outcomes;
-            if (transportFailure && tried.All(o => o.RelayUnavailable))
-            {
-                continue;
-            }
-
-            // What the relay said inside its transaction is the outcome; those it left out for SMTPUTF8 go on.
-            settled.AddRange(tried);
-            unsettled = lacking;
-            if (lacking.Count == 0)
+            if (!tried.All(o => o.RelayUnavailable))
             {
                 break;
             }
-
-            rcptTo = lacking.Select(o => o.Recipient).ToList();
         }
 
-        return unsettled is null
-            ? (envelope.RcptTo.Select(r => new RecipientOutcome(r, RecipientOutcomeKind.Deferred, null,
-                "No relay is available: every relay this email may use is failing and skipped for a cool-down.")).ToList(), null)
-            : ([.. settled, .. unsettled], used);
+        if (outcomes is null)
+        {
+            return (envelope.RcptTo.Select(r => new RecipientOutcome(r, RecipientOutcomeKind.Deferred, null,
+                "No relay is available: every relay this email may use is failing and skipped for a cool-down.")).ToList(), null);
+        }
+
+        var carried = outcomes.Any(o => !o.RelayLacksSmtpUtf8 && !o.RelayUnavailable);
+        return ([.. outcomes.Select(o => o.RelayLacksSmtpUtf8 && (carried || skipped)
+            ? o with
+            {
+                Kind = RecipientOutcomeKind.Deferred,
+                Reason = carried
+                    ? $"{o.Reason} The next attempt takes this recipient alone, to a relay that offers SMTPUTF8."
+                    : $"{o.Reason} A relay skipped for its cool-down may offer it: tried again later.",
+            }
+            : o)], used);
     }
 
     private async Task ReleaseAsync(SendEmail email, Claim claim, Exception cause)

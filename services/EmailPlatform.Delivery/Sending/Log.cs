@@ -36,8 +36,4 @@ internal static partial class Log
     [LoggerMessage(1008, LogLevel.Information,
         "Email {EmailId} got its connection while the worker is stopping: no transaction starts; the message goes back to its queue")]
     public static partial void HeldForShutdown(ILogger logger, Guid emailId);
-
-    [LoggerMessage(1009, LogLevel.Warning,
-        "Email {EmailId}: the attempt ended before relay {Relay} could take the recipients another relay left out for lack of SMTPUTF8; they are deferred, and what that other relay answered is recorded")]
-    public static partial void FollowOnRelayAbandoned(ILogger logger, Exception exception, Guid emailId, string relay);
 }

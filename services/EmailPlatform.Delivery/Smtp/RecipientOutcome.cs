@@ -43,13 +43,11 @@ internal sealed record RecipientOutcome(string Recipient, RecipientOutcomeKind K
 
     /// <summary>
     /// Failed only because the address needs SMTPUTF8, which this relay does not offer: the recipient was left out of the
-    /// mail transaction, so another relay may be tried for it at once without risking a duplicate.
+    /// mail transaction, so another relay may be tried for it without risking a duplicate (at once when no other
+    /// recipient went through this relay; see <c>EmailSender</c>).
     /// </summary>
     public bool RelayLacksSmtpUtf8 { get; init; }
 
     /// <summary>For <see cref="RecipientOutcomeKind.Failed"/>: why (a <see cref="Storage.FailureKind"/>); unsupported when not set.</summary>
     public string? FailedAs { get; init; }
-
-    /// <summary>The relay that answered for this recipient, when the attempt went through more than one.</summary>
-    public string? Relay { get; init; }
 }

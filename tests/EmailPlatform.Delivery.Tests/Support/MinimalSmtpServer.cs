@@ -37,9 +37,6 @@ internal sealed class MinimalSmtpServer : IAsyncDisposable
 
     public int Sessions => Volatile.Read(ref _sessions);
 
-    /// <summary>Runs when a message has arrived, before the server answers the final dot (to break something then).</summary>
-    public Func<Task>? BeforeFinalReply { get; set; }
-
     /// <summary>The RCPT TO addresses of every message received, one list per message.</summary>
     public ConcurrentQueue<IReadOnlyList<string>> Received { get; } = new();
 
@@ -94,11 +91,6 @@ internal sealed class MinimalSmtpServer : IAsyncDisposable
 
                         Received.Enqueue(rcpt.ToList());
                         rcpt.Clear();
-                        if (BeforeFinalReply is { } beforeFinalReply)
-                        {
-                            await beforeFinalReply();
-                        }
-
                         await writer.WriteLineAsync(_finalReply);
                         if (_closeAfterFinalReply)
                         {
