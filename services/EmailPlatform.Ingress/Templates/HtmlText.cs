@@ -7,14 +7,17 @@ namespace EmailPlatform.Ingress.Templates;
 /// <summary>
 /// The text part of an email that has only HTML: parsed with AngleSharp, block elements become paragraphs, list items
 /// lines, and links stay followable as <c>text (url)</c>. Scripts, styles and the head are dropped.
-/// No text is derived from HTML over <see cref="MaxLength"/> characters or nested deeper than <see cref="MaxNesting"/>
-/// elements: AngleSharp takes time quadratic in the nesting (100,000 nested divs, 500 KB, took minutes of CPU), and the
-/// HTML comes from the client. Such an email is sent with its HTML alone.
+/// No text is derived from HTML over <see cref="MaxLength"/> characters or with more than <see cref="MaxElements"/>
+/// start tags: AngleSharp takes time quadratic in the nesting (100,000 nested divs, 500 KB, took minutes of CPU; 20,000
+/// took about 3 s), and the HTML comes from the client. The start tags are counted, not the nesting, because end tags
+/// that close nothing (<c>&lt;/&gt;</c>, <c>&lt;/x&gt;</c>, or one inside a comment or a script) would make a nesting
+/// count fall short of the parser's; with at most <see cref="MaxElements"/> elements the nesting is bounded too.
+/// Such an email is sent with its HTML alone.
 /// </summary>
 internal static class HtmlText
 {
     public const int MaxLength = 1_000_000;
-    public const int MaxNesting = 1000;
+    public const int MaxElements = 10_000;
 
     /// <summary>Elements that have no end tag; they do not nest.</summary>
     private static readonly HashSet<string> Void = new(StringComparer.OrdinalIgnoreCase)
@@ -33,7 +36,7 @@ internal static class HtmlText
     /// <returns>The text, or null when the HTML is too long or nests too deeply to derive it (see <see cref="HtmlText"/>).</returns>
     public static string? From(string html)
     {
-        if (html.Length > MaxLength || NestsDeeperThan(html, MaxNesting))
+        if (html.Length > MaxLength || OpensMoreThan(html, MaxElements))
         {
             return null;
         }
@@ -45,29 +48,23 @@ internal static class HtmlText
     }
 
     /// <summary>
-    /// Whether the HTML may hold more than <paramref name="limit"/> open elements at once, counted in one pass without
-    /// parsing: a start tag other than a void one opens, an end tag closes. Tags HTML closes implicitly (an unclosed
-    /// <c>p</c> or <c>li</c>) count as open, so the count never falls short of AngleSharp's nesting.
+    /// Whether the HTML has more than <paramref name="limit"/> start tags of elements that can hold others (not void
+    /// ones such as <c>br</c> or <c>img</c>), counted in one pass without parsing. Anything that looks like a start tag
+    /// counts, in a comment or an attribute too: the count may exceed the parser's elements, never fall short of them.
     /// </summary>
-    internal static bool NestsDeeperThan(string html, int limit)
+    internal static bool OpensMoreThan(string html, int limit)
     {
         var voids = Void.GetAlternateLookup<ReadOnlySpan<char>>();
-        var depth = 0;
+        var opened = 0;
         for (var i = html.IndexOf('<', StringComparison.Ordinal); i >= 0 && i + 1 < html.Length; i = html.IndexOf('<', i + 1))
         {
-            if (html[i + 1] == '/')
-            {
-                depth = Math.Max(0, depth - 1);
-                continue;
-            }
-
             var end = i + 1;
             while (end < html.Length && char.IsAsciiLetterOrDigit(html[end]))
             {
                 end++;
             }
 
-            if (end > i + 1 && char.IsAsciiLetter(html[i + 1]) && !voids.Contains(html.AsSpan(i + 1, end - i - 1)) && ++depth > limit)
+            if (end > i + 1 && char.IsAsciiLetter(html[i + 1]) && !voids.Contains(html.AsSpan(i + 1, end - i - 1)) && ++opened > limit)
             {
                 return true;
             }

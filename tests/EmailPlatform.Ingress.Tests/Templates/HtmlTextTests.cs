@@ -21,22 +21,33 @@ public sealed class HtmlTextTests
     }
 
     [Fact]
-    public void HtmlNestedDeeperThanTheLimitGivesNoText()
+    public void HtmlWithMoreElementsThanTheLimitGivesNoText()
     {
         static string Nested(int depth) => string.Concat(Enumerable.Repeat("<div>", depth)) + "Hi" + string.Concat(Enumerable.Repeat("</div>", depth));
 
-        Assert.Equal("Hi", HtmlText.From(Nested(HtmlText.MaxNesting)));
-        Assert.Null(HtmlText.From(Nested(HtmlText.MaxNesting + 1)));
+        Assert.Equal("Hi", HtmlText.From(Nested(HtmlText.MaxElements)));
+        Assert.Null(HtmlText.From(Nested(HtmlText.MaxElements + 1)));
         Assert.Null(HtmlText.From(string.Concat(Enumerable.Repeat("<div>", 20_000))));
     }
 
-    [Fact]
-    public void VoidElementsAndClosedSiblingsDoNotCountAsNesting()
+    [Theory]
+    [InlineData("<div></>")]
+    [InlineData("<div></x>")]
+    [InlineData("<div><!-- </div> -->")]
+    [InlineData("<div><script></div></script>")]
+    public void EndTagsThatCloseNothingDoNotLetDeepNestingThrough(string repeated)
     {
-        var html = string.Concat(Enumerable.Repeat("<p>Line<br><img src=x alt=\"\"><hr/></p>", 2 * HtmlText.MaxNesting));
+        // Each repetition leaves one more div open in the parser, whatever its end tags look like.
+        Assert.Null(HtmlText.From(string.Concat(Enumerable.Repeat(repeated, HtmlText.MaxElements + 1))));
+    }
 
-        Assert.False(HtmlText.NestsDeeperThan(html, 1));
-        Assert.True(HtmlText.NestsDeeperThan("<table><tr><td><div>", 3));
+    [Fact]
+    public void VoidElementsDoNotCount()
+    {
+        var html = string.Concat(Enumerable.Repeat("<br><img src=x alt=\"\"><hr/>", 2 * HtmlText.MaxElements)) + "<p>Lines</p>";
+
+        Assert.False(HtmlText.OpensMoreThan(html, 1));
+        Assert.True(HtmlText.OpensMoreThan("<table><tr><td><div>", 3));
         Assert.NotNull(HtmlText.From(html));
     }
 
