@@ -60,12 +60,18 @@ public sealed class RateLimitTests
         await using var app = await IngressApp.StartAsync(settings: OnePerSecond);
         using var client = app.CreateClient();
         var body = SendBodies.Json().ToJsonString();
-        for (var i = 0; i < 2; i++)
+
+        // Spend the burst until a request is refused: on a busy machine the first requests (JIT, first connections) can
+        // take long enough for a token to come back in between.
+        HttpResponseMessage refused;
+        var sent = 0;
+        while ((refused = await IngressApp.PostJsonAsync(client, "/v1/emails", body)).StatusCode != HttpStatusCode.TooManyRequests)
         {
-            using var _ = await IngressApp.PostJsonAsync(client, "/v1/emails", body);
+            refused.Dispose();
+            Assert.True(++sent < 20, "the bucket never ran out");
         }
 
-        using var refused = await IngressApp.PostJsonAsync(client, "/v1/emails", body);
+        using var _ = refused;
         var wait = int.Parse(refused.Headers.GetValues("Retry-After").Single(), CultureInfo.InvariantCulture);
         await Task.Delay(TimeSpan.FromSeconds(wait) + TimeSpan.FromMilliseconds(100));
         using var later = await IngressApp.PostJsonAsync(client, "/v1/emails", body);
