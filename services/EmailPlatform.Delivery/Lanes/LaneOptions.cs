@@ -4,18 +4,19 @@ namespace EmailPlatform.Delivery.Lanes;
 
 /// <summary>
 /// How one priority lane is consumed (<c>Delivery:Lanes:High</c>, <c>:Normal</c>, <c>:Bulk</c>). Unset values follow
-/// from the first relay's <c>MaxConnections</c>: <see cref="MessagesPerConnection"/> message per connection, and a
-/// prefetch of twice that. A higher limit keeps the connections busier (the next message is claimed and waiting while
-/// one is recorded and published: about twice the throughput at 4 per connection in bench/delivery-speed.sh), but it
-/// widens the one duplicate window: during a store outage every message in flight, not only one per connection, can
-/// hold a relay's 250 that cannot be recorded. Each lane alone can keep every connection busy, and since a waiting
-/// message of a higher lane always gets the next free connection first (<see cref="Smtp.SmtpConnectionPool"/>), a bulk
-/// backlog delays a high-priority email by at most the one SMTP transaction that frees a connection.
+/// from the first relay's <c>MaxConnections</c>: <see cref="MessagesPerConnection"/> messages per connection, and a
+/// prefetch of twice that. Several per connection keep the connections busy: the next message is claimed and waiting
+/// when a connection comes free, instead of the connection sitting idle while its last message is recorded and
+/// published. That does not widen the one duplicate window: however many messages are in flight, no more transactions
+/// are between <c>MAIL FROM</c> and their record than <c>Delivery:MaxUnrecordedTransactions</c> (one per connection,
+/// <see cref="Sending.RecordingWindow"/>). Each lane alone can keep every connection busy, and since a waiting message
+/// of a higher lane always gets the next free connection first (<see cref="Smtp.SmtpConnectionPool"/>), a bulk backlog
+/// delays a high-priority email by at most the one SMTP transaction that frees a connection.
 /// </summary>
 public sealed class LaneOptions
 {
     /// <summary>Messages in flight per relay connection when <see cref="ConcurrentMessageLimit"/> is not set.</summary>
-    public const int MessagesPerConnection = 1;
+    public const int MessagesPerConnection = 4;
 
     /// <summary>How many messages of this lane one worker handles at once.</summary>
     public int? ConcurrentMessageLimit { get; set; }

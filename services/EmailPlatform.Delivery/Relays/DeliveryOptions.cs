@@ -46,6 +46,17 @@ public sealed class DeliveryOptions
     /// </summary>
     public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How many of this worker's mail transactions may be between <c>MAIL FROM</c> and the record of their outcome at
+    /// once (<see cref="Sending.RecordingWindow"/>): the most messages a worker killed with <c>kill -9</c> can leave
+    /// accepted by a relay and unrecorded, to be sent again. Not set: the relays' <c>MaxConnections</c> added up, one
+    /// per connection, so the window never holds back a connection that has nothing unrecorded behind it.
+    /// </summary>
+    public int? MaxUnrecordedTransactions { get; set; }
+
+    /// <summary>The bound in effect: <see cref="MaxUnrecordedTransactions"/>, or one per relay connection.</summary>
+    public int EffectiveMaxUnrecordedTransactions => MaxUnrecordedTransactions ?? Math.Max(1, Relays.Sum(r => r.MaxConnections));
+
     /// <summary>Quick retries of a failed connect (refused, reset, timed out), jittered, before the recipients are deferred.</summary>
     public int ConnectRetries { get; set; } = 2;
 

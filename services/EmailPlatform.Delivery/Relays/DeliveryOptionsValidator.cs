@@ -69,6 +69,11 @@ internal sealed class DeliveryOptionsValidator : IValidateOptions<DeliveryOption
             failures.Add($"{section}:ConnectRetries must be between 0 and 10 (was {options.ConnectRetries}).");
         }
 
+        if (options.MaxUnrecordedTransactions is < 1)
+        {
+            failures.Add($"{section}:MaxUnrecordedTransactions must be at least 1 when set (was {options.MaxUnrecordedTransactions}).");
+        }
+
         if (options.MaxMessagesPerConnection < 1)
         {
             failures.Add($"{section}:MaxMessagesPerConnection must be at least 1 (was {options.MaxMessagesPerConnection}).");

@@ -24,6 +24,7 @@ namespace EmailPlatform.Delivery.Sending;
 internal sealed class EmailSender(
     RelayRouter relays,
     SmtpRelayClient smtp,
+    RecordingWindow window,
     DeliveryLedger ledger,
     Dkim.DkimSigning dkim,
     DeliveryMetrics metrics,
@@ -63,6 +64,7 @@ internal sealed class EmailSender(
 
         IReadOnlyList<RecipientOutcome> outcomes;
         string? relayName = null;
+        RecordingWindow.Permit? permit = null;
         var lease = ClaimLease.Keep(claim, scopes, options.Value, time, logger);
         try
         {
@@ -85,6 +87,8 @@ internal sealed class EmailSender(
                 {
                     BeforeTransaction = async token =>
                     {
+                        // Held from here until the outcome is recorded (once per attempt, whichever relay it reaches).
+                        permit ??= await window.EnterAsync(email.Priority, token);
                         await HoldIfStoppingAsync(email.EmailId, token);
                         await lease.RenewBeforeTransactionAsync(token);
                     },
@@ -100,6 +104,7 @@ internal sealed class EmailSender(
             // is kept in the store), and the scheduler that found the claim lapsed handed the recipients back expecting
             // the broker to bring it again. The consumer's retry starts again from the store: it claims the recipients
             // handed back, and leaves those another worker holds now to that worker, keeping a copy for the scheduler.
+            permit?.Dispose();
             await lease.DisposeAsync();
             Log.ClaimLost(logger, ex, email.EmailId);
             throw;
@@ -107,6 +112,7 @@ internal sealed class EmailSender(
         catch (Exception ex)
         {
             // Shutdown or an unexpected error before the relay answered: hand the claim back for the next attempt.
+            permit?.Dispose();
             await lease.DisposeAsync();
             await ReleaseAsync(email, claim, ex);
             throw;
@@ -122,6 +128,7 @@ internal sealed class EmailSender(
         }
         finally
         {
+            permit?.Dispose();
             await lease.DisposeAsync();
         }
 

@@ -5,12 +5,12 @@ namespace EmailPlatform.Delivery.Tests.Lanes;
 public sealed class LaneOptionsTests
 {
     [Fact]
-    public void UnsetLaneKeepsOneMessageInFlightPerConnectionAndPrefetchesTwiceThat()
+    public void UnsetLaneKeepsFourMessagesInFlightPerConnectionAndPrefetchesTwiceThat()
     {
         var lane = new LaneOptions();
 
-        Assert.Equal(4, lane.EffectiveConcurrency(maxConnections: 4));
-        Assert.Equal(8, lane.EffectivePrefetch(maxConnections: 4));
+        Assert.Equal(16, lane.EffectiveConcurrency(maxConnections: 4));
+        Assert.Equal(32, lane.EffectivePrefetch(maxConnections: 4));
     }
 
     [Fact]

@@ -34,6 +34,7 @@ public sealed class DeliveryOptionsValidatorTests
         {
             Relays = [new() { Name = "a", Host = "smtp.a", Port = 70000, MaxConnections = 0, Username = "user", Weight = 0 }, new() { Name = "A", Host = "smtp.b", MaxMessagesPerSecond = 0 }],
             CommandTimeout = TimeSpan.Zero,
+            MaxUnrecordedTransactions = 0,
         };
 
         var failures = new DeliveryOptionsValidator().Validate(null, options).Failures!.ToList();
@@ -45,6 +46,7 @@ public sealed class DeliveryOptionsValidatorTests
         Assert.Contains(failures, f => f.StartsWith("Delivery:Relays:1:Name 'A' is already used by Delivery:Relays:0", StringComparison.Ordinal));
         Assert.Contains(failures, f => f.StartsWith("Delivery:Relays:1:MaxMessagesPerSecond", StringComparison.Ordinal));
         Assert.Contains(failures, f => f.StartsWith("Delivery:CommandTimeout", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.StartsWith("Delivery:MaxUnrecordedTransactions must be at least 1", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -44,6 +44,9 @@ internal sealed class StoreOutageProxy : IAsyncDisposable
 
     public void Restore() => _cut = false;
 
+    /// <summary>Whether the store is away now.</summary>
+    public bool IsCut => _cut;
+
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();

@@ -1,0 +1,101 @@
+using EmailPlatform.Contracts;
+using EmailPlatform.Delivery.Relays;
+using EmailPlatform.Delivery.Sending;
+using EmailPlatform.Delivery.Storage;
+using EmailPlatform.Delivery.Tests.Support;
+using EmailPlatform.Testing;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace EmailPlatform.Delivery.Tests.Sending;
+
+/// <summary>
+/// <see cref="RecordingWindow"/>: however many messages a lane has in flight, no more mail transactions are between
+/// <c>MAIL FROM</c> and the record of their outcome than <c>Delivery:MaxUnrecordedTransactions</c>, by default one per
+/// relay connection. That is the most a worker killed with <c>kill -9</c> can leave accepted and unrecorded.
+/// </summary>
+public sealed class RecordingWindowTests
+{
+    [Fact]
+    public void UnsetTheWindowIsOnePerConnectionOfEveryRelay()
+    {
+        var options = new DeliveryOptions { Relays = [new() { Host = "a", MaxConnections = 4 }, new() { Host = "b", MaxConnections = 3 }] };
+
+        Assert.Equal(7, options.EffectiveMaxUnrecordedTransactions);
+        Assert.Equal(2, new DeliveryOptions { Relays = options.Relays, MaxUnrecordedTransactions = 2 }.EffectiveMaxUnrecordedTransactions);
+    }
+
+    [Fact]
+    public async Task PermitDisposedTwiceIsGivenBackOnce()
+    {
+        var window = new RecordingWindow(Options.Create(new DeliveryOptions { MaxUnrecordedTransactions = 2 }));
+        var first = await window.EnterAsync(EmailPriority.Normal, CancellationToken.None);
+        using var second = await window.EnterAsync(EmailPriority.Normal, CancellationToken.None);
+
+        first.Dispose();
+        first.Dispose();
+
+        Assert.Equal(1, window.InUse);
+    }
+
+    [Fact]
+    public async Task WhileAnOutcomeCannotBeRecordedNoFurtherTransactionStartsBeyondTheWindow()
+    {
+        var admin = new NpgsqlConnectionStringBuilder(TestInfrastructure.PostgresAdmin);
+        await using var store = new StoreOutageProxy(admin.Host!, admin.Port);
+        await using var relay = await ScriptedSmtpServer.StartAsync();
+        const int Emails = 8;
+        var emails = Enumerable.Range(0, Emails).Select(_ => TestEmails.Create()).ToList();
+        var transactions = 0;
+        DeliveryHost? host = null;
+        relay.BeforeDataReply = async () =>
+        {
+            if (Interlocked.Increment(ref transactions) != 1)
+            {
+                return;
+            }
+
+            // The first transaction is at its final dot. Once every email is claimed (and so would not need the store
+            // again before its MAIL FROM), the store goes away: this outcome cannot be recorded until it is back.
+            await Eventually.GetAsync(
+                () => host!.QueryAsync(db => db.Deliveries.CountAsync(d => d.State == DeliveryState.Sending)),
+                claimed => claimed == Emails, TimeSpan.FromSeconds(60), "every email claimed");
+            store.Cut();
+        };
+        host = await DeliveryHost.StartAsync(relay.Port, TestStore.Postgres, new Dictionary<string, string?>
+        {
+            // Four connections and sixteen messages in flight (four per connection, the default), one transaction unrecorded.
+            ["Delivery:Relays:0:MaxConnections"] = "4",
+            ["Delivery:MaxUnrecordedTransactions"] = "1",
+            ["Delivery:ClaimLease"] = "00:01:00",
+            ["Delivery:RequeueAfter"] = "00:00:20",
+            ["Delivery:RetryPollInterval"] = "00:00:01",
+            ["Delivery:CommandTimeout"] = "00:00:05",
+            ["Delivery:DataTimeout"] = "00:00:15",
+            ["Delivery:ConnectTimeout"] = "00:00:03",
+        }, routeStore: store.Route);
+        await using var _ = host;
+
+        foreach (var email in emails)
+        {
+            await host.SendAsync(email);
+        }
+
+        try
+        {
+            await Eventually.GetAsync(() => Task.FromResult(store.IsCut), cut => cut, TimeSpan.FromSeconds(90), "the store cut");
+            await Task.Delay(TimeSpan.FromSeconds(4));
+            Assert.Equal(1, Volatile.Read(ref transactions));
+        }
+        finally
+        {
+            store.Restore();
+        }
+
+        var delivered = await host.WaitForAsync<EmailDelivered>(d => d.Count >= Emails, "every delivery", seconds: 120);
+        Assert.Equal(emails.Select(e => e.EmailId).Order(), delivered.Select(d => d.EmailId).Order());
+        Assert.Equal(Emails, relay.Received.Count);
+        Assert.Equal(Emails, Volatile.Read(ref transactions));
+    }
+}
