@@ -36,22 +36,25 @@ public sealed class Outbox(IngressDbContext db, OutboxSignal signal, IOptions<In
                     ? new StoredSummary(command.Html, command.Text, [.. command.Attachments.Select(a => a.Filename)], null)
                     : new StoredSummary(null, null, [.. command.Attachments.Select(a => a.Filename)], sent.StoredContent),
         };
-        OutboxMessage[] rows = scheduledAt is { } at ? Split(email, at) : [Row(command.EmailId, email, email.Timestamp)];
+        var traceParent = Activity.Current?.Id;
+        OutboxMessage[] rows = scheduledAt is { } at ? Split(email, at, traceParent) : [Row(command.EmailId, email, email.Timestamp, traceParent)];
         return (rows, content);
     }
 
     /// <summary>
     /// The unpublished <see cref="AcceptedEmail"/> row of an email that is to be canceled or rescheduled, as its three
-    /// messages in rows of their own (the same events, by id), for the change to apply to the queued part.
+    /// messages in rows of their own (the same events, by id), for the change to apply to the queued part. They keep the
+    /// row's trace, the accepting request's, not the trace of the request that changes them: the email's messages, and
+    /// the trace id the status service records for it, stay the email's.
     /// </summary>
     public OutboxMessage[] Split(OutboxMessage row) =>
-        Split(JsonSerializer.Deserialize<AcceptedEmail>(row.Payload, OutboxMessageTypes.Json)!, row.AvailableAt);
+        Split(JsonSerializer.Deserialize<AcceptedEmail>(row.Payload, OutboxMessageTypes.Json)!, row.AvailableAt, row.TraceParent);
 
-    private OutboxMessage[] Split(AcceptedEmail email, DateTimeOffset due) =>
+    private OutboxMessage[] Split(AcceptedEmail email, DateTimeOffset due, string? traceParent) =>
     [
-        Row(email.Command.EmailId, email.Accepted(due > email.Timestamp ? due : null), email.Timestamp),
-        Row(email.Command.EmailId, email.Queued(due), due),
-        Row(email.Command.EmailId, email.Command, due),
+        Row(email.Command.EmailId, email.Accepted(due > email.Timestamp ? due : null), email.Timestamp, traceParent),
+        Row(email.Command.EmailId, email.Queued(due), due, traceParent),
+        Row(email.Command.EmailId, email.Command, due, traceParent),
     ];
 
     /// <summary>Messages for this email that the publisher has not sent yet (the ones a cancel or reschedule changes).</summary>
@@ -59,9 +62,10 @@ public sealed class Outbox(IngressDbContext db, OutboxSignal signal, IOptions<In
         db.OutboxMessages.Where(m => m.EmailId == emailId && m.PublishedAt == null);
 
     public void Add<T>(Guid emailId, T message, DateTimeOffset availableAt) where T : class =>
-        db.OutboxMessages.Add(Row(emailId, message, availableAt));
+        db.OutboxMessages.Add(Row(emailId, message, availableAt, Activity.Current?.Id));
 
-    private OutboxMessage Row<T>(Guid emailId, T message, DateTimeOffset availableAt) where T : class =>
+    /// <param name="traceParent">W3C <c>traceparent</c> of the trace its publish joins (<see cref="OutboxMessage.TraceParent"/>).</param>
+    private OutboxMessage Row<T>(Guid emailId, T message, DateTimeOffset availableAt, string? traceParent) where T : class =>
         new()
         {
             Id = Guid.CreateVersion7(),
@@ -70,7 +74,7 @@ public sealed class Outbox(IngressDbContext db, OutboxSignal signal, IOptions<In
             Payload = JsonSerializer.Serialize(message, OutboxMessageTypes.Json),
             CreatedAt = clock.GetUtcNow().UtcDateTime,
             AvailableAt = availableAt.UtcDateTime,
-            TraceParent = Activity.Current?.Id,
+            TraceParent = traceParent,
         };
 
     /// <summary>Call after the commit: wakes the publisher for what is due now.</summary>

@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using EmailPlatform.Contracts;
+using EmailPlatform.Ingress.Outbox;
 using EmailPlatform.Ingress.Tests.Support;
 using EmailPlatform.Testing;
 using MassTransit;
@@ -59,6 +61,39 @@ public sealed class CancelAndRescheduleTests
         Assert.Null(accepted.ScheduledAt);
     }
 
+    [Theory]
+    [InlineData("cancel")]
+    [InlineData("reschedule")]
+    public async Task ChangingAnEmailThatHasNotLeftYetKeepsItsMessagesInTheTraceOfItsAcceptance(string change)
+    {
+        // No broker: the email stays in the outbox, as one row, until the change splits it.
+        var nowhere = new Uri($"amqp://guest:guest@127.0.0.1:{ServiceProcess.FreeTcpPort()}/");
+        await using var app = await IngressApp.StartAsync(rabbitMq: nowhere);
+        using var client = app.CreateClient();
+        var accepting = ActivityTraceId.CreateRandom();
+        var changing = ActivityTraceId.CreateRandom();
+        using var posted = await IngressApp.PostJsonAsync(client, "/v1/emails", SendBodies.Json().ToJsonString(), ("traceparent", TraceParent(accepting)));
+        var id = JsonDocument.Parse(await posted.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetGuid();
+
+        using var request = change == "cancel"
+            ? new HttpRequestMessage(HttpMethod.Post, new Uri($"/v1/emails/{id}/cancel", UriKind.Relative))
+            : new HttpRequestMessage(HttpMethod.Patch, new Uri($"/v1/emails/{id}", UriKind.Relative))
+            {
+                Content = new StringContent($$"""{"scheduled_at": "{{DateTimeOffset.UtcNow.AddHours(1):O}}"}""", System.Text.Encoding.UTF8, "application/json"),
+            };
+        request.Headers.Add("traceparent", TraceParent(changing));
+        using var changed = await client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, changed.StatusCode);
+        var rows = (await app.OutboxRowsAsync()).Where(r => r.EmailId == id).ToList();
+        var announcement = change == "cancel" ? nameof(EmailCanceled) : nameof(EmailRescheduled);
+        // The email's own messages (its EmailAccepted gives the status service the email's trace id) stay in the trace
+        // of the request that accepted it; only the announcement of the change is in the trace of the request that made it.
+        Assert.Contains(rows, r => r.MessageType == nameof(EmailAccepted));
+        Assert.All(rows.Where(r => r.MessageType != announcement), r => Assert.Equal((r.MessageType, accepting), (r.MessageType, TraceIdOf(r))));
+        Assert.Equal(changing, TraceIdOf(rows.Single(r => r.MessageType == announcement)));
+    }
+
     [Fact]
     public async Task CancelEmailCommandCancelsLikeTheEndpointAndIgnoresRepeatsSentAndUnknownEmails()
     {
@@ -98,6 +133,10 @@ public sealed class CancelAndRescheduleTests
         Assert.True(response.StatusCode == HttpStatusCode.Accepted, $"{(int)response.StatusCode}: {text}");
         return JsonDocument.Parse(text).RootElement.GetProperty("id").GetGuid();
     }
+
+    private static string TraceParent(ActivityTraceId trace) => $"00-{trace}-{ActivitySpanId.CreateRandom()}-01";
+
+    private static ActivityTraceId TraceIdOf(OutboxMessage row) => ActivityContext.Parse(row.TraceParent!, null).TraceId;
 
     private sealed class ObserverHandle(ConnectHandle handle) : IDisposable
     {
