@@ -78,7 +78,7 @@ internal sealed class InMemoryBusRecovery(
             var rows = await ingress.OutboxMessages.AsNoTracking().Where(m => chunk.Contains(m.Id)).ToListAsync(cancellationToken);
             var (lost, orphaned) = await LostAsync(rows, kept, cancellationToken);
             republish.AddRange(lost);
-            keep.AddRange(orphaned.Select(command => DeliveryLedger.Kept(command, now)));
+            keep.AddRange(orphaned.Select(o => DeliveryLedger.Kept(o.Command, now, o.TraceParent)));
         }
 
         foreach (var chunk in republish.Chunk(Chunk))
@@ -101,9 +101,11 @@ internal sealed class InMemoryBusRecovery(
 
     /// <summary>
     /// Among <paramref name="rows"/> (of emails not final at the status service, or with a kept command), the ids of
-    /// those holding a lost message, and the commands whose send was cut short without a command kept.
+    /// those holding a lost message, and the commands whose send was cut short without a command kept (with the trace of
+    /// the request that accepted them, which their retries join).
     /// </summary>
-    private async Task<(List<Guid> Lost, List<SendEmail> Orphaned)> LostAsync(List<OutboxMessage> rows, HashSet<Guid> kept, CancellationToken cancellationToken)
+    private async Task<(List<Guid> Lost, List<(SendEmail Command, string? TraceParent)> Orphaned)> LostAsync(
+        List<OutboxMessage> rows, HashSet<Guid> kept, CancellationToken cancellationToken)
     {
         var read = new List<(OutboxMessage Row, IReadOnlyList<object> Messages)>(rows.Count);
         foreach (var row in rows)
@@ -141,7 +143,9 @@ internal sealed class InMemoryBusRecovery(
             .Where(r => r.Messages.Any(m => m is SendEmail ? commandLost.Contains(r.Row.EmailId) : !recorded.Contains(new StatusEvent(m).EventId)))
             .Select(r => r.Row.Id)
             .ToList();
-        var orphaned = read.SelectMany(r => r.Messages).OfType<SendEmail>().Where(c => cutShort.Remove(c.EmailId)).ToList();
+        var orphaned = read.SelectMany(r => r.Messages.OfType<SendEmail>().Select(c => (Command: c, r.Row.TraceParent)))
+            .Where(o => cutShort.Remove(o.Command.EmailId))
+            .ToList();
         return (lost, orphaned);
     }
 }

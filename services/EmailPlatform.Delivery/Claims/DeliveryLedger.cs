@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using EmailPlatform.Contracts;
 using EmailPlatform.Delivery.Relays;
@@ -390,9 +391,12 @@ internal sealed class DeliveryLedger(
 
     public static SendEmail? ReadCommand(RetryMessage message) => JsonSerializer.Deserialize<SendEmail>(message.Command, Json);
 
-    /// <summary>The command as kept for the scheduler (see <see cref="RetryMessage"/>).</summary>
-    internal static RetryMessage Kept(SendEmail email, DateTime now) =>
-        new() { EmailId = email.EmailId, Command = JsonSerializer.Serialize(email, Json), CreatedAt = now };
+    /// <summary>
+    /// The command as kept for the scheduler (see <see cref="RetryMessage"/>), with the trace its hand-backs are to join:
+    /// <paramref name="traceParent"/>, the attempt's own (the consume of the command, in the email's trace).
+    /// </summary>
+    internal static RetryMessage Kept(SendEmail email, DateTime now, string? traceParent) =>
+        new() { EmailId = email.EmailId, Command = JsonSerializer.Serialize(email, Json), CreatedAt = now, TraceParent = traceParent };
 
     /// <summary>Fails a recipient as expired (no attempt may start any more), for publishing.</summary>
     internal static void Expire(DeliveryRecord record, DateTime now, string reason) => Fail(record, FailureKind.Expired, now, reason);
@@ -415,13 +419,16 @@ internal sealed class DeliveryLedger(
     {
         var stored = db.RetryMessages.Local.FirstOrDefault(m => m.EmailId == email.EmailId)
             ?? await db.RetryMessages.FindAsync([email.EmailId], cancellationToken);
+        var traceParent = Activity.Current is { IdFormat: ActivityIdFormat.W3C } current ? current.Id : null;
         if (stored is null)
         {
-            db.RetryMessages.Add(Kept(email, now));
+            db.RetryMessages.Add(Kept(email, now, traceParent));
         }
         else
         {
             stored.KeepUntil = null;
+            // Kept before its trace was stored with it: its later hand-backs join this attempt's trace, at least.
+            stored.TraceParent ??= traceParent;
         }
     }
 

@@ -1,9 +1,11 @@
+using System.Diagnostics;
 using EmailPlatform.Contracts;
 using EmailPlatform.Delivery.Claims;
 using EmailPlatform.Delivery.Relays;
 using EmailPlatform.Delivery.Sending;
 using EmailPlatform.Delivery.Storage;
 using EmailPlatform.ServiceDefaults.Messaging;
+using EmailPlatform.ServiceDefaults.Telemetry;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -16,7 +18,8 @@ namespace EmailPlatform.Delivery.Retries;
 /// <see cref="SendEmail"/> for just those recipients back to the bus, where any worker takes it like a new one.
 /// It also hands back recipients whose claim lapsed (a worker died mid-send) and hand-backs presumed lost. The
 /// command goes back into its priority lane (<see cref="DeliveryLanes"/>). A recipient of an email whose own
-/// <c>ExpiresAt</c> has passed is failed (expired) here instead of handed back.
+/// <c>ExpiresAt</c> has passed is failed (expired) here instead of handed back. Hand-backs and outcomes are sent in the
+/// email's trace, kept with its command (<see cref="RetryMessage.TraceParent"/>): every attempt is in that one trace.
 /// </summary>
 /// <remarks>
 /// Every replica runs one. On PostgreSQL due rows are claimed with <c>FOR UPDATE SKIP LOCKED</c>, so replicas
@@ -72,8 +75,8 @@ internal sealed class RetryScheduler(
         {
             var due = await DueAsync(db, now, settings.RetryBatchSize, cancellationToken);
             count = due.Count;
-            var commands = new List<SendEmail>();
-            var finished = new List<(DeliveryRecord Record, EmailPriority? Priority)>();
+            var commands = new List<(SendEmail Command, string? TraceParent)>();
+            var finished = new List<(DeliveryRecord Record, EmailPriority? Priority, string? TraceParent)>();
             foreach (var email in due.GroupBy(d => d.EmailId))
             {
                 var stored = await db.RetryMessages.FindAsync([email.Key], cancellationToken);
@@ -100,14 +103,14 @@ internal sealed class RetryScheduler(
                         record.DueAt = null;
                         record.OutcomeEventId = NewId.NextGuid();
                         record.OutcomeAt = now;
-                        finished.Add((record, null));
+                        finished.Add((record, null, null));
                     }
                     else if (expired)
                     {
                         DeliveryLedger.Expire(record, now,
                             $"Expired: still not delivered after {record.Attempt} attempt(s) when the email's expires_at ({command.ExpiresAt:O}) passed. " +
                             $"Last attempt: {record.Reason ?? "none"}");
-                        finished.Add((record, command.Priority));
+                        finished.Add((record, command.Priority, stored?.TraceParent));
                         continue;
                     }
                     else
@@ -123,7 +126,8 @@ internal sealed class RetryScheduler(
 
                 if (command is not null && !expired)
                 {
-                    commands.Add(command with { Envelope = command.Envelope with { RcptTo = email.Select(r => r.Recipient).ToList() } });
+                    var recipients = email.Select(r => r.Recipient).ToList();
+                    commands.Add((command with { Envelope = command.Envelope with { RcptTo = recipients } }, stored?.TraceParent));
                 }
                 else if (stored is not null && (await db.Deliveries.Where(d => d.EmailId == email.Key).ToListAsync(cancellationToken)).All(d => d.State.IsFinal()))
                 {
@@ -139,19 +143,27 @@ internal sealed class RetryScheduler(
             // A lane without a bound queue makes the send throw (mandatory), and a send the broker does not confirm
             // within Delivery:PublishTimeout throws too (a confirm lost in a broker restart would otherwise hold this
             // loop, and the rows it locked, for ever): the transaction rolls back and the rows stay due for the next round.
-            foreach (var command in commands)
+            foreach (var (command, traceParent) in commands)
             {
-                await PublishDeadline.RunAsync(settings.PublishTimeout, cancellationToken, token => DeliveryLanes.SendAsync(bus, command, token));
+                using (StartActivity(nameof(SendEmail), command.EmailId, traceParent))
+                {
+                    await PublishDeadline.RunAsync(settings.PublishTimeout, cancellationToken, token => DeliveryLanes.SendAsync(bus, command, token));
+                }
+
                 Log.HandedBack(logger, command.EmailId, command.Envelope.RcptTo.Count);
             }
 
-            foreach (var (record, _) in finished)
+            foreach (var (record, _, traceParent) in finished)
             {
-                await PublishDeadline.RunAsync(settings.PublishTimeout, cancellationToken, token => RecordedOutcomes.PublishAsync(bus, record, token));
+                // The scheduler finishes a recipient only as failed (expired, or lost).
+                using (StartActivity(nameof(EmailFailed), record.EmailId, traceParent))
+                {
+                    await PublishDeadline.RunAsync(settings.PublishTimeout, cancellationToken, token => RecordedOutcomes.PublishAsync(bus, record, token));
+                }
             }
 
             await transaction.CommitAsync(cancellationToken);
-            foreach (var (record, priority) in finished)
+            foreach (var (record, priority, _) in finished)
             {
                 metrics.RecordOutcome(record, priority);
             }
@@ -160,6 +172,20 @@ internal sealed class RetryScheduler(
         await CleanUpAsync(db, now, settings, cancellationToken);
         var nextDue = await db.Deliveries.Where(d => d.DueAt != null).MinAsync(d => d.DueAt, cancellationToken);
         return (count, nextDue);
+    }
+
+    /// <summary>
+    /// The span of a hand-back or an outcome, in the email's trace: a child of the attempt that kept its command
+    /// (<see cref="RetryMessage.TraceParent"/>), so that the next attempt, its status record and its webhooks are in that
+    /// trace too, and tagged with the email id, which the bus spans under it carry as baggage. Without a kept trace (a
+    /// command kept before it was, or none kept at all) it starts a trace of its own.
+    /// </summary>
+    private static Activity? StartActivity(string messageType, Guid emailId, string? traceParent)
+    {
+        ActivityContext.TryParse(traceParent, null, out var parent);
+        var activity = DeliveryTelemetry.Source.StartActivity("retry publish " + messageType, ActivityKind.Producer, parent);
+        EmailTelemetry.SetEmailId(activity, emailId);
+        return activity;
     }
 
     private static Task<List<DeliveryRecord>> DueAsync(DeliveryDbContext db, DateTime now, int batch, CancellationToken cancellationToken) =>

@@ -39,6 +39,7 @@ public class DeliveryDbContext(DbContextOptions options) : DbContext(options)
         retry.HasKey(r => r.EmailId);
         retry.Property(r => r.EmailId).ValueGeneratedNever();
         retry.HasIndex(r => r.KeepUntil);
+        retry.Property(r => r.TraceParent).HasMaxLength(55);
 
         var command = modelBuilder.Entity<ProcessedCommand>();
         command.ToTable("processed_commands");

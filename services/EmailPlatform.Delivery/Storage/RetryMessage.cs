@@ -17,4 +17,10 @@ internal sealed class RetryMessage
 
     /// <summary>Null while recipients are still being sent or retried; else when the content is deleted.</summary>
     public DateTime? KeepUntil { get; set; }
+
+    /// <summary>
+    /// W3C <c>traceparent</c> of the attempt that kept the command, so that the scheduler's hand-backs and outcomes join
+    /// the email's trace; null for a command kept before it was stored (its retries start a trace of their own).
+    /// </summary>
+    public string? TraceParent { get; set; }
 }

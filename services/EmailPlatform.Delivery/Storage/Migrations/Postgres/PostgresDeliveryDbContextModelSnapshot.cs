@@ -149,6 +149,11 @@ namespace EmailPlatform.Delivery.Storage.Migrations.Postgres
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("keep_until");
 
+                    b.Property<string>("TraceParent")
+                        .HasMaxLength(55)
+                        .HasColumnType("character varying(55)")
+                        .HasColumnName("trace_parent");
+
                     b.HasKey("EmailId")
                         .HasName("pk_retry_messages");
 
@@ -156,6 +161,101 @@ namespace EmailPlatform.Delivery.Storage.Migrations.Postgres
                         .HasDatabaseName("ix_retry_messages_keep_until");
 
                     b.ToTable("retry_messages", (string)null);
+                });
+
+            modelBuilder.Entity("EmailPlatform.ServiceDefaults.Storage.EmailContentAttachment", b =>
+                {
+                    b.Property<Guid>("EmailId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("email_id");
+
+                    b.Property<int>("Position")
+                        .HasColumnType("integer")
+                        .HasColumnName("position");
+
+                    b.Property<byte[]>("Content")
+                        .IsRequired()
+                        .HasColumnType("bytea")
+                        .HasColumnName("content");
+
+                    b.Property<string>("ContentId")
+                        .HasColumnType("text")
+                        .HasColumnName("content_id");
+
+                    b.Property<string>("ContentType")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("content_type");
+
+                    b.Property<string>("Filename")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("filename");
+
+                    b.HasKey("EmailId", "Position")
+                        .HasName("pk_email_content_attachments");
+
+                    b.ToTable("email_content_attachments", null, t =>
+                        {
+                            t.ExcludeFromMigrations();
+                        });
+                });
+
+            modelBuilder.Entity("EmailPlatform.ServiceDefaults.Storage.EmailContentRecord", b =>
+                {
+                    b.Property<Guid>("EmailId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("email_id");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Html")
+                        .HasColumnType("text")
+                        .HasColumnName("html");
+
+                    b.Property<DateTime>("KeepUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("keep_until");
+
+                    b.Property<byte[]>("RawMessage")
+                        .HasColumnType("bytea")
+                        .HasColumnName("raw_message");
+
+                    b.Property<long>("Size")
+                        .HasColumnType("bigint")
+                        .HasColumnName("size");
+
+                    b.Property<string>("Text")
+                        .HasColumnType("text")
+                        .HasColumnName("text");
+
+                    b.HasKey("EmailId")
+                        .HasName("pk_email_contents");
+
+                    b.HasIndex("KeepUntil")
+                        .HasDatabaseName("ix_email_contents_keep_until");
+
+                    b.ToTable("email_contents", null, t =>
+                        {
+                            t.ExcludeFromMigrations();
+                        });
+                });
+
+            modelBuilder.Entity("EmailPlatform.ServiceDefaults.Storage.EmailContentAttachment", b =>
+                {
+                    b.HasOne("EmailPlatform.ServiceDefaults.Storage.EmailContentRecord", null)
+                        .WithMany("Attachments")
+                        .HasForeignKey("EmailId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_email_content_attachments_email_contents_email_id");
+                });
+
+            modelBuilder.Entity("EmailPlatform.ServiceDefaults.Storage.EmailContentRecord", b =>
+                {
+                    b.Navigation("Attachments");
                 });
 #pragma warning restore 612, 618
         }

@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using EmailPlatform.Contracts;
+using EmailPlatform.Delivery.Tests.Support;
+using EmailPlatform.Testing;
+using Microsoft.EntityFrameworkCore;
+using SmtpServer.Protocol;
+
+namespace EmailPlatform.Delivery.Tests.Retries;
+
+/// <summary>
+/// The retry scheduler sends from a loop of its own, outside any trace: its hand-backs and the outcomes it publishes
+/// join the email's trace through the <c>traceparent</c> kept with the command, on both stores.
+/// </summary>
+public sealed class RetryTraceTests : IAsyncLifetime
+{
+    private const string Alice = "alice@example.com";
+
+    private const string SourceName = "EmailPlatform.Delivery.Tests";
+
+    private static readonly ActivitySource Source = new(SourceName);
+
+    private ScriptedSmtpServer _relay = null!;
+
+    public async Task InitializeAsync() => _relay = await ScriptedSmtpServer.StartAsync();
+
+    public async Task DisposeAsync() => await _relay.DisposeAsync();
+
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
+    public async Task AttemptAfterADeferralIsInTheTraceOfTheFirst(TestStore store)
+    {
+        _relay.RcptReplies[Alice] = new SmtpResponse((SmtpReplyCode)451, "4.7.1 Greylisted, try again later");
+        var email = TestEmails.Create(to: [Alice]);
+        using var spans = new Spans();
+        await using var host = await DeliveryHost.StartAsync(_relay.Port, store, new Dictionary<string, string?> { ["Delivery:RetrySchedule:0"] = "00:00:01" });
+
+        var trace = await SendInATraceAsync(host, email);
+        await host.WaitForAsync<EmailDeferred>(d => d.Count >= 1, "the deferral");
+        _relay.RcptReplies.Clear();
+        await host.WaitForAsync<EmailDelivered>(d => d.Count == 1, "the retry's delivery");
+
+        var attempts = spans.Named("smtp send", email.EmailId);
+        Assert.InRange(attempts.Count, 2, 3);
+        Assert.All(attempts, a => Assert.Equal(trace, a.TraceId));
+        var handBacks = spans.Named("retry publish SendEmail", email.EmailId);
+        Assert.InRange(handBacks.Count, attempts.Count - 1, int.MaxValue);
+        Assert.All(handBacks, h => Assert.Equal((trace, ActivityKind.Producer), (h.TraceId, h.Kind)));
+    }
+
+    [Theory]
+    [InlineData(TestStore.Sqlite)]
+    [InlineData(TestStore.Postgres)]
+    public async Task ExpiryTheSchedulerPublishesIsInTheTraceTheCommandWasKeptIn(TestStore store)
+    {
+        _relay.RcptReplies[Alice] = new SmtpResponse((SmtpReplyCode)451, "4.2.0 Mailbox busy");
+        // The next attempt would be in an hour: the recipient is due at the email's deadline, when the scheduler fails it.
+        var email = TestEmails.Create(to: [Alice]) with { ExpiresAt = DateTimeOffset.UtcNow.AddSeconds(3) };
+        using var spans = new Spans();
+        await using var host = await DeliveryHost.StartAsync(_relay.Port, store, new Dictionary<string, string?> { ["Delivery:RetrySchedule:0"] = "01:00:00" });
+
+        var trace = await SendInATraceAsync(host, email);
+        await host.WaitForAsync<EmailFailed>(f => f.Count == 1, "the expiry");
+
+        var published = Assert.Single(spans.Named("retry publish EmailFailed", email.EmailId));
+        Assert.Equal((trace, ActivityKind.Producer), (published.TraceId, published.Kind));
+        var kept = await host.QueryAsync(db => db.RetryMessages.AsNoTracking().SingleAsync(m => m.EmailId == email.EmailId));
+        Assert.Equal(trace, ActivityContext.Parse(kept.TraceParent!, null).TraceId);
+    }
+
+    /// <summary>Sends the command from a span of the test's, as the ingress's outbox publish does; returns its trace.</summary>
+    private static async Task<ActivityTraceId> SendInATraceAsync(DeliveryHost host, SendEmail email)
+    {
+        using var activity = Source.StartActivity("outbox publish SendEmail", ActivityKind.Producer)!;
+        await host.SendAsync(email);
+        return activity.TraceId;
+    }
+
+    /// <summary>Every span of the worker, MassTransit and this test that ended while it listened.</summary>
+    private sealed class Spans : IDisposable
+    {
+        private readonly List<Activity> _stopped = [];
+        private readonly ActivityListener _listener;
+
+        public Spans()
+        {
+            _listener = new ActivityListener
+            {
+                ShouldListenTo = source => source.Name is "EmailPlatform.Delivery" or "MassTransit" or SourceName,
+                Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+                ActivityStopped = activity =>
+                {
+                    lock (_stopped)
+                    {
+                        _stopped.Add(activity);
+                    }
+                },
+            };
+            ActivitySource.AddActivityListener(_listener);
+        }
+
+        /// <summary>The email's spans of that name (tagged with its id), in the order they started.</summary>
+        public List<Activity> Named(string name, Guid emailId)
+        {
+            lock (_stopped)
+            {
+                return [.. _stopped
+                    .Where(s => s.DisplayName == name && emailId.ToString() == s.GetTagItem("email.id")?.ToString())
+                    .OrderBy(s => s.StartTimeUtc)];
+            }
+        }
+
+        public void Dispose() => _listener.Dispose();
+    }
+}
