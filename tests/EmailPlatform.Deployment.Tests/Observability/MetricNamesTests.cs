@@ -1,4 +1,8 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using EmailPlatform.Deployment.Tests.Support;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace EmailPlatform.Deployment.Tests;
 
@@ -14,6 +18,47 @@ public sealed class MetricNamesTests
     [InlineData("ObservableGauge", "emailplatform.queue.depth", null, "emailplatform_queue_depth")]
     public void InstrumentsAreNamedAsThePrometheusExporterNamesThem(string kind, string name, string? unit, string series) =>
         Assert.Contains(series, Metrics.PrometheusSeries(kind, name, unit));
+
+    /// <summary>
+    /// The MassTransit series the dashboard and alerts may query are named from the instruments MassTransit really
+    /// creates, units included: its counters carry the unit "ea", so consume faults are
+    /// <c>messaging_masstransit_consume_errors_ea_total</c>, not <c>…_errors_total</c>.
+    /// </summary>
+    [Fact]
+    public async Task MassTransitSeriesAreOnesItsInstrumentsProduce()
+    {
+        var instruments = new ConcurrentDictionary<string, Instrument>();
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, _) =>
+            {
+                if (instrument.Meter.Name == "MassTransit")
+                {
+                    instruments[instrument.Name] = instrument;
+                }
+            },
+        };
+        listener.Start();
+
+        await using (var provider = new ServiceCollection()
+            .AddMassTransit(bus => bus.UsingInMemory((context, cfg) => cfg.ConfigureEndpoints(context)))
+            .BuildServiceProvider())
+        {
+            var bus = provider.GetRequiredService<IBusControl>();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await bus.StartAsync(timeout.Token);
+            await bus.StopAsync(timeout.Token);
+        }
+
+        var produced = instruments.Values
+            .SelectMany(i => Metrics.PrometheusSeries(i.GetType().Name.Split('`')[0], i.Name, i.Unit))
+            .ToHashSet();
+        Assert.Contains("messaging.masstransit.consume.errors", instruments.Keys);
+        var queried = Metrics.External.Where(s => s.StartsWith("messaging_masstransit_", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(queried);
+        Assert.All(queried, series => Assert.True(produced.Contains(series),
+            $"{series} is not a series of MassTransit's instruments: {string.Join(", ", produced.Order())}"));
+    }
 
     [Fact]
     public void TheSourcesOwnSeriesIncludeTheDeliveryAndOutboxInstruments()

@@ -23,8 +23,9 @@ internal static partial class Metrics
         // .NET runtime (System.Runtime meter): dotnet.process.cpu.time (s), dotnet.process.memory.working_set (By).
         "dotnet_process_cpu_time_seconds_total",
         "dotnet_process_memory_working_set_bytes",
-        // MassTransit: messaging.masstransit.consume.errors.
-        "messaging_masstransit_consume_errors_total",
+        // MassTransit: messaging.masstransit.consume.errors, a counter whose unit is "ea" (each), which the exporter
+        // appends like any other unit (MetricNamesTests checks it against the instruments MassTransit creates).
+        "messaging_masstransit_consume_errors_ea_total",
     };
 
     /// <summary>
