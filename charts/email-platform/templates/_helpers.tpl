@@ -63,6 +63,23 @@ app.kubernetes.io/component: {{ .component }}
 {{- default (include "email-platform.fullname" .) .Values.secrets.existingSecret }}
 {{- end }}
 
+{{/* Without secrets.existingSecret the chart writes the connection strings into its Secrets: fails, naming the
+     values, when one is empty, rather than letting the migrations hook and the services fail on it in the cluster. */}}
+{{- define "email-platform.requireConnectionStrings" -}}
+{{- if not .Values.secrets.existingSecret }}
+{{- $missing := list }}
+{{- if not .Values.secrets.postgresConnectionString }}
+{{- $missing = append $missing "secrets.postgresConnectionString" }}
+{{- end }}
+{{- if not .Values.secrets.rabbitMqConnectionString }}
+{{- $missing = append $missing "secrets.rabbitMqConnectionString" }}
+{{- end }}
+{{- if $missing }}
+{{- fail (printf "%s: required unless secrets.existingSecret names a Secret you manage; the migrations and the services cannot start without %s. E.g. --set secrets.postgresConnectionString='Host=postgres;Username=emailplatform;Password=...;Database=emailplatform' --set secrets.rabbitMqConnectionString='amqp://emailplatform:...@rabbitmq:5672/'" (join " and " $missing) (ternary "it" "them" (eq (len $missing) 1))) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
 {{/* Image reference of one component. Call with (dict "root" $ "component" "delivery"). */}}
 {{- define "email-platform.image" -}}
 {{- $values := index .root.Values .component }}

