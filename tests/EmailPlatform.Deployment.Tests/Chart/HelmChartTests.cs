@@ -116,6 +116,31 @@ public sealed class HelmChartTests
         Assert.All(referenced, name => Assert.DoesNotContain(name, release));
     }
 
+    /// <summary>
+    /// Every try and back-off (10 s, doubling) fits in the Job's deadline, which ends before Helm's default --timeout
+    /// (5 minutes): the Job fails with its own reason before Helm stops waiting and removes the hook Secret a try
+    /// still running would read. A failed Job stays for its logs; its Secret goes as on success.
+    /// </summary>
+    [Fact]
+    public void TheMigrationsJobGivesUpOnItsOwnBeforeHelmsDefaultTimeout()
+    {
+        var manifests = Helm.Template(Helm.Minimal);
+        var job = Assert.Single(manifests.OfKind("Job"));
+        var backoffLimit = int.Parse(Yaml.Str(job, "spec.backoffLimit")!, System.Globalization.CultureInfo.InvariantCulture);
+        var deadline = int.Parse(Yaml.Str(job, "spec.activeDeadlineSeconds")!, System.Globalization.CultureInfo.InvariantCulture);
+        var backoffs = Enumerable.Range(0, backoffLimit).Sum(i => 10 << i);
+
+        Assert.InRange(backoffLimit, 1, 3);
+        Assert.True(backoffs < deadline / 2, $"back-offs of {backoffs} s leave the tries too little of {deadline} s");
+        Assert.True(deadline < 300, $"activeDeadlineSeconds {deadline} is not under Helm's default --timeout of 300 s");
+
+        var annotations = Yaml.At(job, "metadata.annotations");
+        Assert.Equal("before-hook-creation,hook-succeeded", Yaml.Key(annotations, "helm.sh/hook-delete-policy"));
+        Assert.Equal("hook-failed", Yaml.Key(annotations, "helm.sh/hook-output-log-policy"));
+        var secret = manifests.OfKind("Secret").Single(s => Yaml.At(s, "metadata.annotations") is not null);
+        Assert.Equal("before-hook-creation,hook-succeeded", Yaml.Key(Yaml.At(secret, "metadata.annotations"), "helm.sh/hook-delete-policy"));
+    }
+
     [Theory]
     [MemberData(nameof(ValuesFiles))]
     public void ConfigurationKeysAreOnesTheServicesRead(string valuesFile)
