@@ -165,6 +165,25 @@ app.kubernetes.io/component: {{ .component }}
 {{- if and (kindIs "float64" .) (eq (floor .) .) }}{{ int64 . }}{{ else }}{{ toString . }}{{ end }}
 {{- end }}
 
+{{/* Whole seconds as the TimeSpan .NET binds: 30 -> 00:00:30. */}}
+{{- define "email-platform.timeSpan" -}}
+{{- $seconds := int . }}
+{{- printf "%02d:%02d:%02d" (div $seconds 3600) (div (mod $seconds 3600) 60) (mod $seconds 60) }}
+{{- end }}
+
+{{/* The pod's termination grace period, refused unless it outlasts the host's shutdown timeout: the kubelet would
+     kill the pod while its host still stops. Without shutdownTimeoutSeconds (values reused from an older chart)
+     the host keeps its default, Shutdown:Timeout 30 s. Call with (dict "root" $ "component" "delivery"). */}}
+{{- define "email-platform.terminationGracePeriod" -}}
+{{- $values := index .root.Values .component }}
+{{- $grace := int $values.terminationGracePeriodSeconds }}
+{{- $shutdown := int ($values.shutdownTimeoutSeconds | default 30) }}
+{{- if le $grace $shutdown }}
+{{- fail (printf "%s.terminationGracePeriodSeconds (%d) must be longer than %s.shutdownTimeoutSeconds (%d), or the pod is killed before its host has stopped: give it a few seconds more (e.g. %d)." .component $grace .component $shutdown (add $shutdown 5)) }}
+{{- end }}
+{{- $grace }}
+{{- end }}
+
 {{/* Environment every component reads: the API key, the broker and OTLP. */}}
 {{- define "email-platform.commonEnv" -}}
 - name: Auth__BootstrapKey

@@ -1,7 +1,9 @@
+using EmailPlatform.ServiceDefaults.Shutdown;
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace EmailPlatform.ServiceDefaults.Messaging;
 
@@ -68,13 +70,14 @@ public static class MessagingExtensions
             });
         });
 
-        builder.Services.AddOptions<MassTransitHostOptions>().Configure(o =>
+        builder.Services.AddOptions<MassTransitHostOptions>().Configure<IOptions<ShutdownOptions>>((o, shutdown) =>
         {
             // Start without waiting for the broker: the ingress keeps accepting into its outbox while
-            // RabbitMQ is down. Stop by letting in-flight consumers finish.
+            // RabbitMQ is down. Stop by letting in-flight consumers finish, within the host's shutdown timeout
+            // (Shutdown:Timeout, 30 s): consumers are cancelled after 20 s, the bus has stopped by 25 s.
             o.WaitUntilStarted = false;
-            o.StopTimeout = TimeSpan.FromSeconds(25);
-            o.ConsumerStopTimeout = TimeSpan.FromSeconds(20);
+            o.StopTimeout = shutdown.Value.BusStopTimeout;
+            o.ConsumerStopTimeout = shutdown.Value.ConsumerStopTimeout;
         });
         return builder;
     }

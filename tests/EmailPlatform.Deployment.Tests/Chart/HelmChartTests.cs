@@ -95,6 +95,36 @@ public sealed class HelmChartTests
         }
     }
 
+    /// <summary>
+    /// The kubelet kills a pod after its grace period: that must come after the host has stopped, which takes at most
+    /// its Shutdown:Timeout (the one the chart sets, or the services' default).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(ValuesFiles))]
+    public void EveryPodsGracePeriodOutlastsItsHostsShutdownTimeout(string valuesFile)
+    {
+        var manifests = Render(valuesFile);
+        foreach (var deployment in manifests.OfKind("Deployment"))
+        {
+            var grace = TimeSpan.FromSeconds(int.Parse(Yaml.Str(deployment, "spec.template.spec.terminationGracePeriodSeconds")!, System.Globalization.CultureInfo.InvariantCulture));
+            var shutdown = deployment.EnvironmentValue(manifests, "Shutdown__Timeout") is { } configured
+                ? TimeSpan.Parse(configured, System.Globalization.CultureInfo.InvariantCulture)
+                : new ServiceDefaults.Shutdown.ShutdownOptions().Timeout;
+            Assert.True(grace >= shutdown + TimeSpan.FromSeconds(3),
+                $"{deployment.Name()}: terminationGracePeriodSeconds {grace.TotalSeconds} leaves less than 3 s after Shutdown:Timeout {shutdown}");
+        }
+    }
+
+    [Fact]
+    public void AGracePeriodNoLongerThanTheShutdownTimeoutIsRefusedNamingBothValues()
+    {
+        var error = Helm.TemplateRefuses("delivery: { shutdownTimeoutSeconds: 60, terminationGracePeriodSeconds: 60 }");
+        Assert.Contains("delivery.terminationGracePeriodSeconds (60) must be longer than delivery.shutdownTimeoutSeconds (60)", error, StringComparison.Ordinal);
+
+        var longer = Helm.TemplateWith("delivery: { shutdownTimeoutSeconds: 60, terminationGracePeriodSeconds: 65 }");
+        Assert.Equal("00:01:00", longer.Deployment("delivery").EnvironmentValue(longer, "Shutdown__Timeout"));
+    }
+
     [Fact]
     public void MigratesEverySchemaInAPreInstallAndPreUpgradeHookJob()
     {

@@ -20,6 +20,32 @@ internal static class Manifests
         Yaml.List(Yaml.At(workload, "spec.template.spec.initContainers")).Concat(Yaml.List(Yaml.At(workload, "spec.template.spec.containers")));
 
     /// <summary>
+    /// The value a Deployment's containers get for an environment variable, from an <c>env</c> entry (a plain value) or
+    /// a ConfigMap they load with <c>envFrom</c>; null when they get none.
+    /// </summary>
+    public static string? EnvironmentValue(this Dictionary<object, object> workload, IEnumerable<Dictionary<object, object>> manifests, string name)
+    {
+        foreach (var container in workload.Containers())
+        {
+            if (Yaml.List(Yaml.At(container, "env")).FirstOrDefault(v => Yaml.Str(v, "name") == name) is { } variable)
+            {
+                return Yaml.Str(variable, "value");
+            }
+
+            foreach (var source in Yaml.List(Yaml.At(container, "envFrom")))
+            {
+                var configMap = manifests.OfKind("ConfigMap").Single(c => c.Name() == Yaml.Str(source, "configMapRef.name"));
+                if (Yaml.Key(Yaml.At(configMap, "data"), name) is { } value)
+                {
+                    return value;
+                }
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
     /// The environment variable names a Deployment's containers get: <c>env</c> entries plus the keys of
     /// the ConfigMaps they load with <c>envFrom</c>.
     /// </summary>

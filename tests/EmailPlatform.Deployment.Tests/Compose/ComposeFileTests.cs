@@ -96,6 +96,28 @@ public sealed class ComposeFileTests
         }
     }
 
+    /// <summary>
+    /// Compose kills a service stop_grace_period after SIGTERM: that must come after its host has stopped, which takes
+    /// at most its Shutdown:Timeout (the one the service sets, or the services' default).
+    /// </summary>
+    [Fact]
+    public void EveryServiceIsGivenLongerToStopThanItsHostsShutdownTimeout()
+    {
+        var running = ComposeFile.Services.Where(s => ComposeFile.ProjectOf(s.Value) is not null && !ComposeFile.IsMigration(s.Value)).ToList();
+        Assert.NotEmpty(running);
+        foreach (var (name, service) in running)
+        {
+            var grace = Yaml.Str(service, "stop_grace_period");
+            Assert.True(grace is not null, $"{name} has no stop_grace_period: compose's default of 10 s is shorter than its shutdown");
+            Assert.Matches("^[0-9]+s$", grace);
+            var shutdown = ComposeFile.Environment(service).TryGetValue("Shutdown__Timeout", out var configured)
+                ? TimeSpan.Parse(configured, System.Globalization.CultureInfo.InvariantCulture)
+                : new ServiceDefaults.Shutdown.ShutdownOptions().Timeout;
+            Assert.True(TimeSpan.FromSeconds(int.Parse(grace[..^1], System.Globalization.CultureInfo.InvariantCulture)) >= shutdown + TimeSpan.FromSeconds(3),
+                $"{name}: stop_grace_period {grace} leaves less than 3 s after Shutdown:Timeout {shutdown}");
+        }
+    }
+
     [Fact]
     public void TheApiKeyComesFromTheEnvironmentAndIsRequired()
     {
