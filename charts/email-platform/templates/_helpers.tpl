@@ -171,17 +171,38 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "%02d:%02d:%02d" (div $seconds 3600) (div (mod $seconds 3600) 60) (mod $seconds 60) }}
 {{- end }}
 
-{{/* The pod's termination grace period, refused unless it outlasts the host's shutdown timeout: the kubelet would
-     kill the pod while its host still stops. Without shutdownTimeoutSeconds (values reused from an older chart)
-     the host keeps its default, Shutdown:Timeout 30 s. Call with (dict "root" $ "component" "delivery"). */}}
+{{/* The pod's termination grace period, refused unless it outlasts its preStop sleep and the host's shutdown
+     timeout together: the kubelet would kill the pod while its host still stops. Without shutdownTimeoutSeconds
+     (values reused from an older chart) the host keeps its default, Shutdown:Timeout 30 s. Call with
+     (dict "root" $ "component" "delivery"). */}}
 {{- define "email-platform.terminationGracePeriod" -}}
 {{- $values := index .root.Values .component }}
 {{- $grace := int $values.terminationGracePeriodSeconds }}
 {{- $shutdown := int ($values.shutdownTimeoutSeconds | default 30) }}
-{{- if le $grace $shutdown }}
-{{- fail (printf "%s.terminationGracePeriodSeconds (%d) must be longer than %s.shutdownTimeoutSeconds (%d), or the pod is killed before its host has stopped: give it a few seconds more (e.g. %d)." .component $grace .component $shutdown (add $shutdown 5)) }}
+{{- $preStop := int ($values.preStopSleepSeconds | default 0) }}
+{{- if le $grace (add $preStop $shutdown) }}
+{{- $what := printf "%s.shutdownTimeoutSeconds (%d)" .component $shutdown }}
+{{- if $preStop }}
+{{- $what = printf "%s.preStopSleepSeconds (%d) and %s together" .component $preStop $what }}
+{{- end }}
+{{- fail (printf "%s.terminationGracePeriodSeconds (%d) must be longer than %s, or the pod is killed before its host has stopped: give it a few seconds more (e.g. %d)." .component $grace $what (add $preStop $shutdown 5)) }}
 {{- end }}
 {{- $grace }}
+{{- end }}
+
+{{/* The container's preStop sleep (<component>.preStopSleepSeconds; 0: none), refused on a cluster older than
+     Kubernetes 1.30, where the sleep action is missing or off. Call with (dict "root" $ "component" "ingress"). */}}
+{{- define "email-platform.preStop" -}}
+{{- $seconds := int ((index .root.Values .component).preStopSleepSeconds | default 0) }}
+{{- if $seconds }}
+{{- if semverCompare "<1.30-0" .root.Capabilities.KubeVersion.Version }}
+{{- fail (printf "%s.preStopSleepSeconds (%d) needs Kubernetes 1.30 or later (the preStop sleep action), and this cluster is %s: set it to 0." .component $seconds .root.Capabilities.KubeVersion.Version) }}
+{{- end }}
+lifecycle:
+  preStop:
+    sleep:
+      seconds: {{ $seconds }}
+{{- end }}
 {{- end }}
 
 {{/* Environment every component reads: the API key, the broker and OTLP. */}}

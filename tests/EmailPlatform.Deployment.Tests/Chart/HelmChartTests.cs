@@ -96,34 +96,68 @@ public sealed class HelmChartTests
     }
 
     /// <summary>
-    /// The kubelet kills a pod after its grace period: that must come after the host has stopped, which takes at most
-    /// its Shutdown:Timeout (the one the chart sets, or the services' default).
+    /// The kubelet kills a pod its grace period after SIGTERM, preStop sleep included: that must come after the sleep
+    /// and the host's stop, which takes at most its Shutdown:Timeout (the one the chart sets, or the services' default).
     /// </summary>
     [Theory]
     [MemberData(nameof(ValuesFiles))]
-    public void EveryPodsGracePeriodOutlastsItsHostsShutdownTimeout(string valuesFile)
+    public void EveryPodsGracePeriodOutlastsItsPreStopSleepAndItsHostsShutdownTimeout(string valuesFile)
     {
         var manifests = Render(valuesFile);
         foreach (var deployment in manifests.OfKind("Deployment"))
         {
-            var grace = TimeSpan.FromSeconds(int.Parse(Yaml.Str(deployment, "spec.template.spec.terminationGracePeriodSeconds")!, System.Globalization.CultureInfo.InvariantCulture));
+            var grace = TimeSpan.FromSeconds(Seconds(deployment, "spec.template.spec.terminationGracePeriodSeconds"));
+            var sleep = TimeSpan.FromSeconds(Seconds(Assert.Single(deployment.Containers()), "lifecycle.preStop.sleep.seconds"));
             var shutdown = deployment.EnvironmentValue(manifests, "Shutdown__Timeout") is { } configured
                 ? TimeSpan.Parse(configured, System.Globalization.CultureInfo.InvariantCulture)
                 : new ServiceDefaults.Shutdown.ShutdownOptions().Timeout;
-            Assert.True(grace >= shutdown + TimeSpan.FromSeconds(3),
-                $"{deployment.Name()}: terminationGracePeriodSeconds {grace.TotalSeconds} leaves less than 3 s after Shutdown:Timeout {shutdown}");
+            Assert.True(grace >= sleep + shutdown + TimeSpan.FromSeconds(3),
+                $"{deployment.Name()}: terminationGracePeriodSeconds {grace.TotalSeconds} leaves less than 3 s after a preStop sleep of {sleep.TotalSeconds} s and Shutdown:Timeout {shutdown}");
         }
     }
 
     [Fact]
-    public void AGracePeriodNoLongerThanTheShutdownTimeoutIsRefusedNamingBothValues()
+    public void AGracePeriodNoLongerThanTheSleepAndTheShutdownTimeoutIsRefusedNamingTheValues()
     {
         var error = Helm.TemplateRefuses("delivery: { shutdownTimeoutSeconds: 60, terminationGracePeriodSeconds: 60 }");
         Assert.Contains("delivery.terminationGracePeriodSeconds (60) must be longer than delivery.shutdownTimeoutSeconds (60)", error, StringComparison.Ordinal);
+        error = Helm.TemplateRefuses("ingress: { terminationGracePeriodSeconds: 35 }");
+        Assert.Contains("ingress.terminationGracePeriodSeconds (35) must be longer than ingress.preStopSleepSeconds (5) and ingress.shutdownTimeoutSeconds (30) together", error, StringComparison.Ordinal);
 
         var longer = Helm.TemplateWith("delivery: { shutdownTimeoutSeconds: 60, terminationGracePeriodSeconds: 65 }");
         Assert.Equal("00:01:00", longer.Deployment("delivery").EnvironmentValue(longer, "Shutdown__Timeout"));
     }
+
+    /// <summary>
+    /// The HTTP services sleep before SIGTERM reaches them, while their pod leaves the Service's endpoints, so that
+    /// they are not sent requests after they have stopped accepting them. The images have no shell or sleep binary:
+    /// the sleep action (Kubernetes 1.30) does it, and on an older cluster the chart says to turn it off.
+    /// </summary>
+    [Fact]
+    public void TheHttpServicesSleepBeforeStoppingWhileTheirEndpointsAreRemoved()
+    {
+        var manifests = Helm.Template(Helm.Minimal);
+        Assert.All(new[] { "ingress", "status" }, component =>
+        {
+            var container = Assert.Single(manifests.Deployment(component).Containers());
+            Assert.InRange(Seconds(container, "lifecycle.preStop.sleep.seconds"), 3, 15);
+            Assert.Null(Yaml.At(container, "lifecycle.preStop.exec"));
+        });
+        Assert.Null(Yaml.At(Assert.Single(manifests.Deployment("delivery").Containers()), "lifecycle"));
+
+        var off = Helm.TemplateWith("ingress: { preStopSleepSeconds: 0 }");
+        Assert.Null(Yaml.At(Assert.Single(off.Deployment("ingress").Containers()), "lifecycle"));
+
+        var error = Helm.TemplateRefuses("{}", flags: ["--kube-version", "1.29.4"]);
+        Assert.Contains("ingress.preStopSleepSeconds (5) needs Kubernetes 1.30 or later", error, StringComparison.Ordinal);
+        Assert.Equal(3, Helm.TemplateWith("""
+            ingress: { preStopSleepSeconds: 0 }
+            status: { preStopSleepSeconds: 0 }
+            """, "--kube-version", "1.29.4").OfKind("Deployment").Count());
+    }
+
+    private static int Seconds(object? node, string path) =>
+        Yaml.Str(node, path) is { } value ? int.Parse(value, System.Globalization.CultureInfo.InvariantCulture) : 0;
 
     [Fact]
     public void MigratesEverySchemaInAPreInstallAndPreUpgradeHookJob()

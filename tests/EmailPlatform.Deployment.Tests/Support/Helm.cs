@@ -46,18 +46,22 @@ internal static class Helm
         return Yaml.ParseAll(Run([.. args]));
     }
 
-    /// <summary><c>helm template</c> of the chart with <paramref name="values"/> (YAML) over <see cref="Minimal"/>, as parsed documents.</summary>
-    public static List<Dictionary<object, object>> TemplateWith(string values) =>
-        WithValuesFile(values, file => Yaml.ParseAll(Run("template", "emailplatform", Chart, "--namespace", "mail", "-f", $"{Chart}/{Minimal}", "-f", file)));
+    /// <summary>
+    /// <c>helm template</c> (with <paramref name="flags"/> such as <c>--kube-version</c>) of the chart with
+    /// <paramref name="values"/> (YAML) over <see cref="Minimal"/>, as parsed documents.
+    /// </summary>
+    public static List<Dictionary<object, object>> TemplateWith(string values, params string[] flags) =>
+        WithValuesFile(values, file => Yaml.ParseAll(Run(["template", "emailplatform", Chart, "--namespace", "mail", .. flags, "-f", $"{Chart}/{Minimal}", "-f", file])));
 
     /// <summary>
-    /// What <c>helm template</c> writes to stderr when it refuses <paramref name="values"/> (over <see cref="Minimal"/>,
-    /// or over the bare defaults without <paramref name="overMinimal"/>); fails the test if it renders them.
+    /// What <c>helm template</c> (with <paramref name="flags"/> such as <c>--kube-version</c>) writes to stderr when it
+    /// refuses <paramref name="values"/> (over <see cref="Minimal"/>, or over the bare defaults without
+    /// <paramref name="overMinimal"/>); fails the test if it renders them.
     /// </summary>
-    public static string TemplateRefuses(string values, bool overMinimal = true) =>
+    public static string TemplateRefuses(string values, bool overMinimal = true, params string[] flags) =>
         WithValuesFile(values, file =>
         {
-            List<string> args = ["template", "emailplatform", Chart, "--namespace", "mail"];
+            List<string> args = ["template", "emailplatform", Chart, "--namespace", "mail", .. flags];
             if (overMinimal)
             {
                 args.AddRange(["-f", $"{Chart}/{Minimal}"]);
