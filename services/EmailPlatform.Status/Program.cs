@@ -12,7 +12,9 @@ if (args is [HealthProbe.Command, ..])
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddServiceDefaults();
-builder.AddMessageBus(bus => bus.AddStatusConsumers());
+// Ready without the broker: reads and the workers' suppression lookups need only PostgreSQL, and the events wait in
+// their queues for the bus to come back.
+builder.AddMessageBus(bus => bus.AddStatusConsumers(), readyWithoutBroker: true);
 builder.AddStatus();
 
 var app = builder.Build();

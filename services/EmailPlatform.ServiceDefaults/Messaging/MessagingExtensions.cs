@@ -16,8 +16,9 @@ public static class MessagingExtensions
     /// confirms, durable quorum queues and kebab-case endpoint names. Only a single-process host may fall
     /// back to the in-memory transport (<paramref name="allowInMemory"/>); a distributed service without a
     /// broker would silently lose mail, so it refuses to start instead. A service that keeps doing its job
-    /// while the broker is down (the ingress accepts into its outbox) passes
-    /// <paramref name="readyWithoutBroker"/> so its readiness does not depend on the broker.
+    /// while the broker is down (the ingress accepts into its outbox; the status service serves reads and the
+    /// workers' suppression lookups from its store) passes <paramref name="readyWithoutBroker"/> so its
+    /// readiness does not depend on the broker.
     /// </summary>
     public static IHostApplicationBuilder AddMessageBus(
         this IHostApplicationBuilder builder,

@@ -309,6 +309,18 @@ public sealed class HelmChartTests
         Assert.Equal("/metrics", Yaml.Str(Yaml.List(Yaml.At(manifests.OfKind("ServiceMonitor").Single(), "spec.endpoints")).Single(), "path"));
     }
 
+    /// <summary>
+    /// A pod that runs but is not ready (a worker while RabbitMQ is down) may be evicted: under the default policy it
+    /// would use up the budget and block every node drain until it was ready again.
+    /// </summary>
+    [Fact]
+    public void DisruptionBudgetsLetPodsThatAreNotReadyBeEvicted()
+    {
+        var budgets = Helm.Template(Helm.Minimal).OfKind("PodDisruptionBudget").ToList();
+        Assert.Equal(Components.Order(), budgets.Select(b => b.Component()).Order());
+        Assert.All(budgets, b => Assert.Equal("AlwaysAllow", Yaml.Str(b, "spec.unhealthyPodEvictionPolicy")));
+    }
+
     [Fact]
     public void ShipsTheSameAlertRulesAndDashboardAsTheComposeStack()
     {

@@ -21,10 +21,8 @@ public sealed class StatusConsumersTests
     {
         await using var api = await StatusApi.StartAsync();
         using var client = api.CreateClient();
-        // Ready means the bus is connected and its endpoints (queues bound to the event exchanges) exist.
-        await Eventually.GetAsync(
-            async () => (await client.GetAsync(new Uri("/health/ready", UriKind.Relative))).StatusCode,
-            status => status == HttpStatusCode.OK, Timeout, "the status service to be ready");
+        // Connected, with its endpoints (queues bound to the event exchanges) declared: what is published now is consumed.
+        await api.WaitForBusAsync(Timeout);
         var bus = api.Services.GetRequiredService<IBus>();
         var emailId = Guid.NewGuid();
         var deferred = TestEvents.Deferred(emailId, "bob@example.com", nextAttemptAt: DateTimeOffset.UtcNow.AddMinutes(5));
@@ -61,9 +59,7 @@ public sealed class StatusConsumersTests
     {
         await using var api = await StatusApi.StartAsync();
         using var client = api.CreateClient();
-        await Eventually.GetAsync(
-            async () => (await client.GetAsync(new Uri("/health/ready", UriKind.Relative))).StatusCode,
-            status => status == HttpStatusCode.OK, Timeout, "the status service to be ready");
+        await api.WaitForBusAsync(Timeout);
         var bus = api.Services.GetRequiredService<IBus>();
         var emailId = Guid.NewGuid();
 
@@ -82,9 +78,7 @@ public sealed class StatusConsumersTests
     {
         await using var api = await StatusApi.StartAsync();
         using var client = api.CreateClient();
-        await Eventually.GetAsync(
-            async () => (await client.GetAsync(new Uri("/health/ready", UriKind.Relative))).StatusCode,
-            status => status == HttpStatusCode.OK, Timeout, "the status service to be ready");
+        await api.WaitForBusAsync(Timeout);
         var bus = api.Services.GetRequiredService<IBus>();
         var emailId = Guid.NewGuid();
 
@@ -114,9 +108,7 @@ public sealed class StatusConsumersTests
         // Half a second of gathering puts everything published below into one batch.
         await using var api = await StatusApi.StartAsync(new Dictionary<string, string> { ["Status:Recording:MaxBatchDelay"] = "00:00:00.5" });
         using var client = api.CreateClient();
-        await Eventually.GetAsync(
-            async () => (await client.GetAsync(new Uri("/health/ready", UriKind.Relative))).StatusCode,
-            status => status == HttpStatusCode.OK, Timeout, "the status service to be ready");
+        await api.WaitForBusAsync(Timeout);
         var faults = new ConcurrentQueue<Fault<EmailBounced>>();
         var listener = Bus.Factory.CreateUsingRabbitMq(cfg =>
         {

@@ -4,6 +4,7 @@ using EmailPlatform.ServiceDefaults.Storage;
 using EmailPlatform.Status.Recording;
 using EmailPlatform.Status.Storage;
 using EmailPlatform.Testing;
+using MassTransit;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
@@ -71,6 +72,16 @@ internal sealed class StatusApi : IAsyncDisposable
         });
         await factory.Services.MigrateStoreAsync<StatusDbContext>();
         return new StatusApi(database, ownsDatabase, virtualHost, rabbitMq, factory, apiKey);
+    }
+
+    /// <summary>
+    /// Waits until the bus is connected and its receive endpoints (the queues bound to the event exchanges) are up. Not
+    /// what <c>/health/ready</c> says: the service is ready without the broker.
+    /// </summary>
+    public async Task WaitForBusAsync(TimeSpan timeout)
+    {
+        var health = await Services.GetRequiredService<IBusControl>().WaitForHealthStatus(BusHealthStatus.Healthy, timeout);
+        Assert.True(health == BusHealthStatus.Healthy, $"the status service's bus is {health} after {timeout}");
     }
 
     /// <summary>Records events through the service's own recorder, each in a scope of its own as a consumer would.</summary>
