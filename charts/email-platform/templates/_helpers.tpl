@@ -165,6 +165,12 @@ app.kubernetes.io/component: {{ .component }}
 {{- if and (kindIs "float64" .) (eq (floor .) .) }}{{ int64 . }}{{ else }}{{ toString . }}{{ end }}
 {{- end }}
 
+{{/* The path prefixes the Ingress and the HTTPRoute publish, as JSON (fromJsonArray): ingress.publicPaths, or its
+     default for values reused from an older chart. */}}
+{{- define "email-platform.publicPaths" -}}
+{{- .Values.ingress.publicPaths | default (list "/v1" "/docs" "/openapi") | toJson }}
+{{- end }}
+
 {{/* Whole seconds as the TimeSpan .NET binds: 30 -> 00:00:30. */}}
 {{- define "email-platform.timeSpan" -}}
 {{- $seconds := int . }}

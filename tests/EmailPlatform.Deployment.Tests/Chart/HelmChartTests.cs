@@ -310,6 +310,36 @@ public sealed class HelmChartTests
     }
 
     /// <summary>
+    /// The Ingress and the HTTPRoute publish the API, its reference and its OpenAPI document, not /metrics (no
+    /// authentication) or /health/*: Prometheus and the kubelet reach the pods directly.
+    /// </summary>
+    [Fact]
+    public void TheIngressAndTheHttpRoutePublishTheApiButNotMetricsOrHealth()
+    {
+        var manifests = Helm.Template("ci/all-on-values.yaml");
+        var ingressPaths = Yaml.List(Yaml.At(manifests.OfKind("Ingress").Single(), "spec.rules"))
+            .SelectMany(r => Yaml.List(Yaml.At(r, "http.paths")))
+            .Select(p => (Path: Yaml.Str(p, "path")!, Type: Yaml.Str(p, "pathType")!))
+            .ToList();
+        var routePaths = Yaml.List(Yaml.At(manifests.OfKind("HTTPRoute").Single(), "spec.rules"))
+            .SelectMany(r => Yaml.List(Yaml.At(r, "matches")))
+            .Select(m => (Path: Yaml.Str(m, "path.value")!, Type: Yaml.Str(m, "path.type")!))
+            .ToList();
+
+        foreach (var (path, type) in ingressPaths.Concat(routePaths))
+        {
+            Assert.Contains(type, new[] { "Prefix", "PathPrefix", "Exact" });
+            Assert.All(new[] { "/metrics", "/health/ready", "/health/live" }, hidden =>
+                Assert.False(hidden == path || (type != "Exact" && (path == "/" || hidden.StartsWith(path + "/", StringComparison.Ordinal))),
+                    $"{type} {path} routes {hidden} to the API"));
+        }
+
+        Assert.Equal(["/v1", "/docs", "/openapi"], routePaths.Select(p => p.Path));
+        // The first host gets ingress.publicPaths, the second lists its own.
+        Assert.Equal(["/v1", "/docs", "/openapi", "/v1"], ingressPaths.Select(p => p.Path));
+    }
+
+    /// <summary>
     /// A pod that runs but is not ready (a worker while RabbitMQ is down) may be evicted: under the default policy it
     /// would use up the budget and block every node drain until it was ready again.
     /// </summary>
