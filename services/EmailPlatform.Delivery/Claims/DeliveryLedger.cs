@@ -264,7 +264,7 @@ internal sealed class DeliveryLedger(
                     else
                     {
                         // The last attempt happens at the deadline, so the full window is used.
-                        var next = now + settings.RetryDelayAfter(record.Attempt);
+                        var next = outcome.RetryAtOnce ? now : now + settings.RetryDelayAfter(record.Attempt);
                         record.State = DeliveryState.Deferred;
                         record.DueAt = next < record.ExpiresAt ? next : record.ExpiresAt;
                         deferred = true;

@@ -210,8 +210,8 @@ internal sealed class EmailSender(
     /// Tries the relays in routing order. It moves on to the next relay only when nothing reached the current one's mail
     /// transaction (it failed before one began, or every recipient needs SMTPUTF8, which it lacks), so nothing can be
     /// duplicated; once a relay has answered inside a transaction, or the session broke mid-message, that is the
-    /// attempt's outcome. Recipients such a relay left out for lack of SMTPUTF8 are deferred: the next attempt takes them
-    /// alone, and so on to a relay that offers it. They fail as unsupported only when every relay tried lacks it and none
+    /// attempt's outcome. Recipients such a relay left out for lack of SMTPUTF8 are deferred, due at once: the next attempt
+    /// takes them alone, and so on to a relay that offers it. They fail as unsupported only when every relay tried lacks it and none
     /// was skipped for its breaker's cool-down.
     /// </summary>
     private async Task<(IReadOnlyList<RecipientOutcome> Outcomes, string? Relay)> SendThroughRelaysAsync(
@@ -285,6 +285,7 @@ internal sealed class EmailSender(
             ? o with
             {
                 Kind = RecipientOutcomeKind.Deferred,
+                RetryAtOnce = carried,
                 Reason = carried
                     ? $"{o.Reason} The next attempt takes this recipient alone, to a relay that offers SMTPUTF8."
                     : $"{o.Reason} A relay skipped for its cool-down may offer it: tried again later.",

@@ -48,6 +48,13 @@ internal sealed record RecipientOutcome(string Recipient, RecipientOutcomeKind K
     /// </summary>
     public bool RelayLacksSmtpUtf8 { get; init; }
 
+    /// <summary>
+    /// For <see cref="RecipientOutcomeKind.Deferred"/>: the next attempt is due at once, not after the retry schedule's
+    /// interval. Nothing went wrong that time could mend: the recipient was only left out of a transaction that carried
+    /// the email's other recipients, for want of SMTPUTF8, and its next attempt takes it alone to a relay that offers it.
+    /// </summary>
+    public bool RetryAtOnce { get; init; }
+
     /// <summary>For <see cref="RecipientOutcomeKind.Failed"/>: why (a <see cref="Storage.FailureKind"/>); unsupported when not set.</summary>
     public string? FailedAs { get; init; }
 }

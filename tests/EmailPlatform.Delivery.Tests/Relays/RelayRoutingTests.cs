@@ -68,9 +68,12 @@ public sealed class RelayRoutingTests : IAsyncLifetime
     public async Task InternationalizedRecipientLeftOutByARelayThatCarriedTheOthersIsDeferredAndTakenAloneToTheNextRelay()
     {
         // Not on to the next relay in the same attempt: the first relay's 250 for Alice would wait, unrecorded, for the
-        // second relay's whole transaction, and a crash in between would send her the email again.
+        // second relay's whole transaction, and a crash in between would send her the email again. Nor after the retry
+        // schedule's first interval (an hour here): the next attempt is due at once.
         await using var old = new MinimalSmtpServer();
-        await using var host = await DeliveryHost.StartAsync(_relay.Port, settings: WithQuickRetries(TwoRelays(old.Port, threshold: 5)));
+        var settings = TwoRelays(old.Port, threshold: 5);
+        settings["Delivery:RetrySchedule:0"] = "01:00:00";
+        await using var host = await DeliveryHost.StartAsync(_relay.Port, settings: settings);
 
         await host.SendAsync(TestEmails.Create(to: ["alice@example.com", "jörg@example.com"]));
 
@@ -80,6 +83,7 @@ public sealed class RelayRoutingTests : IAsyncLifetime
         var deferred = Assert.Single(host.Published<EmailDeferred>());
         Assert.Equal(("jörg@example.com", "primary"), (deferred.Recipient, deferred.Relay));
         Assert.Contains("SMTPUTF8", deferred.Reason, StringComparison.Ordinal);
+        Assert.Equal(deferred.Timestamp, deferred.NextAttemptAt);
         Assert.Empty(host.Published<EmailFailed>());
         Assert.Equal(["alice@example.com"], Assert.Single(old.Received));
         Assert.Equal(["jörg@example.com"], Assert.Single(_relay.Received).RcptTo);
