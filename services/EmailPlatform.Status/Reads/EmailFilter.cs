@@ -23,7 +23,7 @@ public sealed record EmailFilter(
     {
         if (!string.IsNullOrWhiteSpace(Recipient))
         {
-            var address = Recipient.Trim().ToLowerInvariant();
+            var address = AddressKeys.Of(Recipient);
             emails = emails.Where(e => db.Recipients.Any(r => r.EmailId == e.Id && r.Address == address));
         }
 

@@ -76,7 +76,7 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
             [.. await _db.Events.Where(e => eventIds.Contains(e.Id)).Select(e => e.Id).ToListAsync(cancellationToken)],
             await LifecycleOfAcceptedAsync(batch, cancellationToken),
             await LatestReschedulesAsync(batch, cancellationToken));
-        await _suppressions.PrepareAsync(batch.Select(e => e.Message).OfType<EmailBounced>().Select(b => b.Recipient.ToLowerInvariant()), cancellationToken);
+        await _suppressions.PrepareAsync(batch.Select(e => e.Message).OfType<EmailBounced>().Select(b => AddressKeys.Of(b.Recipient)), cancellationToken);
 
         foreach (var @event in batch)
         {
@@ -265,7 +265,7 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
                 : EmailState.Queued;
             foreach (var (address, kind) in accepted.RecipientsByField(AddressesOf))
             {
-                var recipient = FindOrAddRecipient(email, erasedHere.GetValueOrDefault(address, address), initial);
+                var recipient = FindOrAddRecipient(email, erasedHere.GetValueOrDefault(AddressKeys.Of(address), address), initial);
                 recipient.Kind ??= kind;
             }
 
@@ -288,19 +288,19 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
                 accepted.Timestamp, accepted.ScheduledAt), cancellationToken);
 
             List<string> Erase(IReadOnlyList<string> mailboxes) =>
-                erasedHere.Count == 0 ? [.. mailboxes] : [.. mailboxes.Select(m => erasedHere.GetValueOrDefault(AddressOf(m), m))];
+                erasedHere.Count == 0 ? [.. mailboxes] : [.. mailboxes.Select(m => erasedHere.GetValueOrDefault(AddressKeys.Of(AddressOf(m)), m))];
         }
 
         /// <summary>The addresses of an accept that were erased from its email before it arrived, with their placeholders.</summary>
         private static Dictionary<string, string> ErasedAddresses(EmailRecord email, EmailAccepted accepted)
         {
-            var erased = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            var erased = new Dictionary<string, string>(StringComparer.Ordinal);
             if (!email.Recipients.Exists(r => RecipientErasure.IsPlaceholder(r.Address)))
             {
                 return erased;
             }
 
-            foreach (var address in accepted.To.Concat(accepted.Cc).Concat(accepted.Bcc).Concat(accepted.ReplyTo).Concat(accepted.Recipients ?? []).Select(AddressOf))
+            foreach (var address in accepted.To.Concat(accepted.Cc).Concat(accepted.Bcc).Concat(accepted.ReplyTo).Concat(accepted.Recipients ?? []).Select(m => AddressKeys.Of(AddressOf(m))))
             {
                 var placeholder = RecipientErasure.PlaceholderFor(address);
                 if (email.Recipients.Exists(r => r.Address == placeholder))
@@ -423,7 +423,7 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
         /// </summary>
         private static RecipientRecord? FindErased(EmailRecord email, string address)
         {
-            var key = address.ToLowerInvariant();
+            var key = AddressKeys.Of(address);
             if (email.AcceptedAt is null || email.Recipients.Exists(r => r.Address == key))
             {
                 return null;
@@ -435,7 +435,7 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
 
         private static RecipientRecord FindOrAddRecipient(EmailRecord email, string address, EmailState initial = EmailState.Queued)
         {
-            var key = address.ToLowerInvariant();
+            var key = AddressKeys.Of(address);
             var recipient = email.Recipients.Find(r => r.Address == key);
             if (recipient is null)
             {

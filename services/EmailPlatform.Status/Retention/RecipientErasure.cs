@@ -32,17 +32,18 @@ public static class RecipientErasure
     internal static async Task<Results<Ok<ErasureResponse>, ValidationProblem>> EraseAsync(
         string address, HttpContext http, StatusDbContext db, TimeProvider clock, ILogger<ErasureResponse> logger, CancellationToken cancellationToken)
     {
-        var key = address.Trim().ToLowerInvariant();
+        var key = AddressKeys.Of(address);
         if (key.Length is 0 or > 320 || !key.Contains('@', StringComparison.Ordinal))
         {
             return ApiProblems.Validation(new Dictionary<string, string[]> { ["address"] = ["address must be an email address."] });
         }
 
+        var forms = AddressKeys.StoredForms(key);
         var placeholder = PlaceholderFor(key);
         var now = clock.GetUtcNow().UtcDateTime;
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
 
-        var emailIds = await db.Recipients.Where(r => r.Address == key).Select(r => r.EmailId).ToListAsync(cancellationToken);
+        var emailIds = await db.Recipients.Where(r => forms.Contains(r.Address)).Select(r => r.EmailId).ToListAsync(cancellationToken);
         if (db.Database.IsNpgsql() && emailIds.Count > 0)
         {
             // As the recorder does, in the same order: a batch recording events of these emails meanwhile is waited for,
@@ -63,7 +64,7 @@ public static class RecipientErasure
             email.UpdatedAt = now;
             email.Version++;
 
-            var old = email.Recipients.Single(r => r.Address == key);
+            var old = email.Recipients.First(r => forms.Contains(r.Address));
             email.Recipients.Remove(old);
             db.Recipients.Remove(old);
             email.Recipients.Add(new RecipientRecord
@@ -74,10 +75,10 @@ public static class RecipientErasure
         }
 
         await db.SaveChangesAsync(cancellationToken);
-        var events = await db.Events.Where(e => emailIds.Contains(e.EmailId) && e.Recipient == key)
+        var events = await db.Events.Where(e => emailIds.Contains(e.EmailId) && forms.Contains(e.Recipient!))
             .ExecuteUpdateAsync(s => s.SetProperty(e => e.Recipient, placeholder).SetProperty(e => e.SmtpText, (string?)null), cancellationToken);
         var deliveries = await db.WebhookDeliveries.Where(d => emailIds.Contains(d.EmailId)).ExecuteDeleteAsync(cancellationToken);
-        var suppressions = await db.Suppressions.Where(s => s.Address == key).ExecuteDeleteAsync(cancellationToken);
+        var suppressions = await db.Suppressions.Where(s => forms.Contains(s.Address)).ExecuteDeleteAsync(cancellationToken);
 
         var audit = new AuditRecord
         {
@@ -102,12 +103,12 @@ public static class RecipientErasure
     /// recorded on it, instead of bringing the address back.
     /// </summary>
     public static string PlaceholderFor(string address) =>
-        $"erased-{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(address.Trim().ToLowerInvariant())))[..32]}@erased.invalid";
+        $"erased-{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(AddressKeys.Of(address))))[..32]}@erased.invalid";
 
     /// <summary>Whether a recipient's address is an erased address's placeholder.</summary>
     public static bool IsPlaceholder(string address) =>
         address.StartsWith("erased-", StringComparison.Ordinal) && address.EndsWith("@erased.invalid", StringComparison.Ordinal);
 
     private static List<string> Replace(List<string> mailboxes, string key, string placeholder) =>
-        [.. mailboxes.Select(m => (MailboxAddress.TryParse(m, out var parsed) ? parsed.Address : m).Equals(key, StringComparison.OrdinalIgnoreCase) ? placeholder : m)];
+        [.. mailboxes.Select(m => AddressKeys.Of(MailboxAddress.TryParse(m, out var parsed) ? parsed.Address : m) == key ? placeholder : m)];
 }

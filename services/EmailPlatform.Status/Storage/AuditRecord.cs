@@ -2,7 +2,7 @@ namespace EmailPlatform.Status.Storage;
 
 /// <summary>
 /// What an administrator did that must stay on record (an erasure). <see cref="Subject"/> identifies what was
-/// acted on without keeping it: for an erased address, the SHA-256 of the lower-cased address.
+/// acted on without keeping it: for an erased address, the SHA-256 of its key (<see cref="AddressKeys"/>).
 /// </summary>
 public sealed class AuditRecord
 {

@@ -5,7 +5,7 @@ public sealed class RecipientRecord
 {
     public Guid EmailId { get; set; }
 
-    /// <summary>The address as given to <c>RCPT TO</c>, lower-cased for matching.</summary>
+    /// <summary>The address as given to <c>RCPT TO</c>, in the form every lookup uses (<see cref="AddressKeys"/>).</summary>
     public required string Address { get; set; }
 
     /// <summary><c>to</c>, <c>cc</c> or <c>bcc</c>; null until the email's details arrive.</summary>

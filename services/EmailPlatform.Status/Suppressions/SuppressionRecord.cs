@@ -3,7 +3,7 @@ namespace EmailPlatform.Status.Suppressions;
 /// <summary>An address that must not be sent to, why, and until when.</summary>
 public sealed class SuppressionRecord
 {
-    /// <summary>Lower-cased address.</summary>
+    /// <summary>The address in the form every lookup uses (<see cref="Storage.AddressKeys"/>).</summary>
     public required string Address { get; set; }
 
     public required string Reason { get; set; }

@@ -74,7 +74,7 @@ public static class SuppressionsEndpoints
     internal static async Task<Results<Ok<SuppressionResponse>, ProblemHttpResult>> GetAsync(
         string address, StatusDbContext db, TimeProvider clock, CancellationToken cancellationToken)
     {
-        var key = address.Trim().ToLowerInvariant();
+        var key = Key(address);
         var now = clock.GetUtcNow().UtcDateTime;
         var suppression = await db.Suppressions.AsNoTracking()
             .SingleOrDefaultAsync(s => s.Address == key && (s.ExpiresAt == null || s.ExpiresAt > now), cancellationToken);
@@ -97,7 +97,7 @@ public static class SuppressionsEndpoints
 
     internal static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string address, StatusDbContext db, CancellationToken cancellationToken)
     {
-        var key = address.Trim().ToLowerInvariant();
+        var key = Key(address);
         var deleted = await db.Suppressions.Where(s => s.Address == key).ExecuteDeleteAsync(cancellationToken);
         return deleted == 0 ? NotFound(address) : TypedResults.NoContent();
     }
@@ -178,13 +178,13 @@ public static class SuppressionsEndpoints
         }
     }
 
-    private static string Key(string address) => address.Trim().ToLowerInvariant();
+    private static string Key(string address) => AddressKeys.Of(address);
 
     private static Dictionary<string, string[]> Validate(string? address, string? reason, string reasonField)
     {
         var errors = new Dictionary<string, string[]>();
         if (string.IsNullOrWhiteSpace(address) || address.Length > 320 || address.Any(char.IsControl) || !MailboxAddress.TryParse(address.Trim(), out var parsed)
-            || parsed.Address != address.Trim() || !address.Contains('@', StringComparison.Ordinal))
+            || Key(parsed.Address) != Key(address) || !address.Contains('@', StringComparison.Ordinal))
         {
             errors["address"] = ["The address must be a plain email address (local@domain) of at most 320 characters."];
         }

@@ -1,0 +1,97 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using EmailPlatform.Status.Retention;
+using EmailPlatform.Status.Storage;
+using EmailPlatform.Status.Tests.Support;
+using EmailPlatform.Status.Webhooks;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace EmailPlatform.Status.Tests.Retention;
+
+/// <summary>
+/// <c>DELETE /v1/recipients/{address}</c> where the address is hard to find: inside a group, only in a header, in its
+/// punycode form, or in an email whose outcomes came before its details; and what it leaves of the other recipients.
+/// </summary>
+public sealed class RecipientErasureTests
+{
+    private const string Alice = "alice@example.com";
+    private const string Bob = "bob@example.com";
+    private const string Carol = "carol@example.com";
+    private const string Dave = "dave@example.com";
+
+    [Fact]
+    public async Task ThePunycodeFormOfAnAddressIsTheSameAddressToErasureSuppressionsAndTheList()
+    {
+        const string Unicode = "user@bücher.de";
+        const string Punycode = "user@xn--bcher-kva.de";
+        await using var api = await StatusApi.StartAsync();
+        using var client = api.CreateClient();
+        var emailId = Guid.NewGuid();
+
+        // The ingress parses addresses with MimeKit, which decodes the domain: the envelope, the workers' outcomes and
+        // so the recipient rows have the Unicode form; the To header keeps what the client wrote.
+        await api.RecordAsync(TestEvents.Accepted(emailId, to: [Punycode]) with { Recipients = [Unicode] }, TestEvents.Delivered(emailId, Unicode));
+
+        using (var put = await client.PutAsJsonAsync(new Uri($"/v1/suppressions/{Punycode}", UriKind.Relative), new { reason = "Asked to stop" }))
+        {
+            var body = await put.Content.ReadAsStringAsync();
+            Assert.True(put.StatusCode == HttpStatusCode.OK, body);
+            Assert.Equal(Unicode, JsonDocument.Parse(body).RootElement.GetProperty("email").GetString());
+        }
+
+        foreach (var form in new[] { Unicode, Punycode, "User@XN--BCHER-KVA.DE" })
+        {
+            using var suppressed = await client.GetAsync(new Uri($"/v1/suppressions/{Uri.EscapeDataString(form)}", UriKind.Relative));
+            Assert.True(suppressed.StatusCode == HttpStatusCode.OK, form);
+            var list = await GetJsonAsync(client, $"/v1/emails?recipient={Uri.EscapeDataString(form)}");
+            Assert.Equal([emailId], list.GetProperty("data").EnumerateArray().Select(e => e.GetProperty("id").GetGuid()));
+        }
+
+        var erased = await EraseAsync(client, Punycode);
+
+        Assert.Equal((1, 1, 1), (erased.GetProperty("emails").GetInt32(), erased.GetProperty("events").GetInt32(), erased.GetProperty("suppressions").GetInt32()));
+        var email = await GetEmailAsync(client, emailId);
+        Assert.DoesNotContain("user@", email.GetRawText(), StringComparison.Ordinal);
+        Assert.Equal([RecipientErasure.PlaceholderFor(Unicode)], Strings(email.GetProperty("to")));
+        var audit = Assert.Single(await api.WithStoreAsync(db => db.AuditRecords.AsNoTracking().ToListAsync()));
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Unicode))), audit.Subject);
+    }
+
+    private static Task<Results<Ok<ErasureResponse>, ValidationProblem>> EraseAsync(StatusStore store, string address) =>
+        EraseAsync(store.NewContext(), address);
+
+    private static async Task<Results<Ok<ErasureResponse>, ValidationProblem>> EraseAsync(StatusDbContext db, string address)
+    {
+        await using (db)
+        {
+            return await RecipientErasure.EraseAsync(
+                address, new DefaultHttpContext(), db, TimeProvider.System, NullLogger<ErasureResponse>.Instance, CancellationToken.None);
+        }
+    }
+
+    private static async Task<JsonElement> EraseAsync(HttpClient client, string address)
+    {
+        using var response = await client.DeleteAsync(new Uri($"/v1/recipients/{Uri.EscapeDataString(address)}", UriKind.Relative));
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, body);
+        return JsonDocument.Parse(body).RootElement.Clone();
+    }
+
+    private static Task<JsonElement> GetEmailAsync(HttpClient client, Guid emailId) => GetJsonAsync(client, $"/v1/emails/{emailId}");
+
+    private static async Task<JsonElement> GetJsonAsync(HttpClient client, string path)
+    {
+        using var response = await client.GetAsync(new Uri(path, UriKind.Relative));
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, body);
+        return JsonDocument.Parse(body).RootElement.Clone();
+    }
+
+    private static List<string?> Strings(JsonElement array) => [.. array.EnumerateArray().Select(e => e.GetString())];
+}
