@@ -154,6 +154,13 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
                 || attempt > recipient.Attempt
                 || (attempt == recipient.Attempt && state.Progress() > recipient.State.Progress());
 
+    /// <summary>An email's state, from its recipients'. Until its details arrive, its full recipient list is unknown: it cannot be final yet.</summary>
+    internal static EmailState DerivedState(EmailRecord email)
+    {
+        var state = EmailStates.Derive(email.Recipients.Select(r => r.State));
+        return email.AcceptedAt is null && state.IsTerminal() ? EmailState.Sending : state;
+    }
+
     private DateTime Now => clock.GetUtcNow().UtcDateTime;
 
     private static string AddressOf(string mailbox) =>
@@ -370,9 +377,7 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
             var now = recorder.Now;
             foreach (var email in _touched)
             {
-                // Until the email's details arrive, its full recipient list is unknown: it cannot be final yet.
-                var state = EmailStates.Derive(email.Recipients.Select(r => r.State));
-                email.State = email.AcceptedAt is null && state.IsTerminal() ? EmailState.Sending : state;
+                email.State = DerivedState(email);
                 email.UpdatedAt = now;
                 email.Version++;
             }
@@ -418,13 +423,13 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
 
         /// <summary>
         /// The placeholder of a recipient erased while the email was in flight (<see cref="RecipientErasure"/>), when an
-        /// outcome for the address arrives later: the email's details are known and the address is no longer among its
-        /// recipients, but its placeholder is.
+        /// outcome for the address arrives later: the address is no longer among its recipients, but its placeholder is.
+        /// The email's details need not be known: outcomes can come before them, and the erasure in between.
         /// </summary>
         private static RecipientRecord? FindErased(EmailRecord email, string address)
         {
             var key = AddressKeys.Of(address);
-            if (email.AcceptedAt is null || email.Recipients.Exists(r => r.Address == key))
+            if (email.Recipients.Exists(r => r.Address == key) || !email.Recipients.Exists(r => RecipientErasure.IsPlaceholder(r.Address)))
             {
                 return null;
             }

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using EmailPlatform.ServiceDefaults.Authentication;
 using EmailPlatform.ServiceDefaults.Problems;
+using EmailPlatform.Status.Recording;
 using EmailPlatform.Status.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -64,14 +65,14 @@ public static class RecipientErasure
             email.UpdatedAt = now;
             email.Version++;
 
-            var old = email.Recipients.First(r => forms.Contains(r.Address));
-            email.Recipients.Remove(old);
-            db.Recipients.Remove(old);
-            email.Recipients.Add(new RecipientRecord
+            foreach (var old in email.Recipients.Where(r => forms.Contains(r.Address)).ToList())
             {
-                EmailId = email.Id, Address = placeholder, Kind = old.Kind, State = old.State, Attempt = old.Attempt,
-                SmtpCode = old.SmtpCode, EnhancedCode = old.EnhancedCode, Reason = old.Reason, NextAttemptAt = old.NextAttemptAt, UpdatedAt = now,
-            });
+                email.Recipients.Remove(old);
+                db.Recipients.Remove(old);
+                MergeIntoPlaceholder(email, old, placeholder, now);
+            }
+
+            email.State = StatusRecorder.DerivedState(email);
         }
 
         await db.SaveChangesAsync(cancellationToken);
@@ -104,6 +105,34 @@ public static class RecipientErasure
     /// </summary>
     public static string PlaceholderFor(string address) =>
         $"erased-{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(AddressKeys.Of(address))))[..32]}@erased.invalid";
+
+    /// <summary>
+    /// Moves an erased recipient's state onto its placeholder. The placeholder may be there already (an outcome recorded
+    /// on it after an earlier erasure, or a row an earlier erasure left next to the address): the two become one, which
+    /// shows the further state, as if the events of both had been recorded on one recipient.
+    /// </summary>
+    private static void MergeIntoPlaceholder(EmailRecord email, RecipientRecord old, string placeholder, DateTime now)
+    {
+        var merged = email.Recipients.Find(r => r.Address == placeholder);
+        if (merged is null)
+        {
+            merged = new RecipientRecord { EmailId = email.Id, Address = placeholder };
+            email.Recipients.Add(merged);
+            TakeState();
+        }
+        else if (StatusRecorder.Supersedes(merged, old.State, old.Attempt))
+        {
+            TakeState();
+            merged.Version++;
+        }
+
+        merged.Kind ??= old.Kind;
+        merged.UpdatedAt = now;
+
+        // The relay's text may quote the address: it is not kept.
+        void TakeState() => (merged.State, merged.Attempt, merged.SmtpCode, merged.EnhancedCode, merged.SmtpText, merged.Reason, merged.NextAttemptAt) =
+            (old.State, old.Attempt, old.SmtpCode, old.EnhancedCode, null, old.Reason, old.NextAttemptAt);
+    }
 
     /// <summary>Whether a recipient's address is an erased address's placeholder.</summary>
     public static bool IsPlaceholder(string address) =>

@@ -63,6 +63,62 @@ public sealed class RecipientErasureTests
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Unicode))), audit.Subject);
     }
 
+    [Fact]
+    public async Task OutcomesOfAnAddressErasedBeforeTheEmailsDetailsStayOnItsPlaceholder()
+    {
+        await using var store = await StatusStore.PostgresAsync();
+        var emailId = Guid.NewGuid();
+        var placeholder = RecipientErasure.PlaceholderFor(Alice);
+
+        // Two outcomes overtake the details, and the address is erased between them.
+        await store.RecordAsync(TestEvents.Deferred(emailId, Alice, attempt: 1, nextAttemptAt: DateTimeOffset.UtcNow.AddMinutes(1)));
+        await EraseAsync(store, Alice);
+        await store.RecordAsync(TestEvents.Delivered(emailId, Alice, attempt: 2));
+
+        var stub = await store.EmailAsync(emailId);
+        var only = Assert.Single(stub.Recipients);
+        Assert.Equal((placeholder, EmailState.Delivered, 2), (only.Address, only.State, only.Attempt));
+
+        await store.RecordAsync(TestEvents.Accepted(emailId, to: [Alice]));
+
+        var email = await store.EmailAsync(emailId);
+        Assert.Equal(EmailState.Delivered, email.State);
+        Assert.Equal([placeholder], email.To);
+        Assert.Equal([placeholder], email.Recipients.Select(r => r.Address));
+        Assert.DoesNotContain(await store.EventsAsync(emailId), e => e.Recipient == Alice);
+        Assert.IsType<Ok<ErasureResponse>>((await EraseAsync(store, Alice)).Result);
+    }
+
+    [Fact]
+    public async Task ErasingAnAddressWhosePlaceholderIsAlreadyARecipientMergesThemKeepingTheFurtherState()
+    {
+        await using var store = await StatusStore.PostgresAsync();
+        var emailId = Guid.NewGuid();
+        var placeholder = RecipientErasure.PlaceholderFor(Alice);
+        await store.RecordAsync(TestEvents.Accepted(emailId, to: [Alice, Bob]));
+        await store.RecordAsync(TestEvents.Delivered(emailId, Bob));
+        await store.RecordAsync(TestEvents.Delivered(emailId, Alice, attempt: 2));
+
+        // What an earlier erasure could leave: the address back next to its placeholder, which is behind it.
+        await using (var db = store.NewContext())
+        {
+            db.Recipients.Add(new RecipientRecord
+            {
+                EmailId = emailId, Address = placeholder, Kind = "to", State = EmailState.Deferred, Attempt = 1, UpdatedAt = DateTime.UtcNow,
+            });
+            await db.SaveChangesAsync();
+        }
+
+        var erasure = await EraseAsync(store, Alice);
+
+        Assert.IsType<Ok<ErasureResponse>>(erasure.Result);
+        var email = await store.EmailAsync(emailId);
+        Assert.Equal(EmailState.Delivered, email.State);
+        Assert.Equal([Bob, placeholder], email.Recipients.Select(r => r.Address).Order());
+        var merged = email.Recipients.Single(r => r.Address == placeholder);
+        Assert.Equal((EmailState.Delivered, 2, "to"), (merged.State, merged.Attempt, merged.Kind));
+    }
+
     private static Task<Results<Ok<ErasureResponse>, ValidationProblem>> EraseAsync(StatusStore store, string address) =>
         EraseAsync(store.NewContext(), address);
 
