@@ -5,6 +5,7 @@ using EmailPlatform.ServiceDefaults.Authentication;
 using EmailPlatform.ServiceDefaults.Problems;
 using EmailPlatform.Status.Recording;
 using EmailPlatform.Status.Storage;
+using EmailPlatform.Status.Webhooks;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using MimeKit;
@@ -16,8 +17,9 @@ public sealed record ErasureResponse(string Object, Guid AuditId, int Emails, in
 /// <summary>
 /// <c>DELETE /v1/recipients/{address}</c> (admin): a data-protection erasure. In every email sent to the address, the
 /// address is replaced by a random placeholder (in to/cc/bcc/reply_to, the recipient row and its events, whose
-/// SMTP text may quote it), the bodies are removed, pending and past webhook deliveries of those emails are deleted,
-/// and so is a suppression of the address. An audit record keeps the SHA-256 of the address, who asked and the counts.
+/// SMTP text may quote it), the bodies are removed, the webhook deliveries (pending and past) of the address's own
+/// events are deleted while those of the emails' other events are written again without it, and a suppression of the
+/// address is deleted. An audit record keeps the SHA-256 of the address, who asked and the counts.
 /// The placeholder is derived from that hash (<see cref="PlaceholderFor"/>): an outcome that arrives later for an email in
 /// flight at the erasure is recorded on it (see <c>StatusRecorder</c>), without the address or the relay's text.
 /// </summary>
@@ -76,9 +78,15 @@ public static class RecipientErasure
         }
 
         await db.SaveChangesAsync(cancellationToken);
+
+        // The webhook deliveries of the address's own events go (their recipient is the address), before those events
+        // are renamed; the other recipients' stay, with the address replaced in their bodies.
+        var deliveries = await db.WebhookDeliveries
+            .Where(d => emailIds.Contains(d.EmailId) && db.Events.Any(e => e.Id == d.EventId && forms.Contains(e.Recipient!)))
+            .ExecuteDeleteAsync(cancellationToken);
         var events = await db.Events.Where(e => emailIds.Contains(e.EmailId) && forms.Contains(e.Recipient!))
             .ExecuteUpdateAsync(s => s.SetProperty(e => e.Recipient, placeholder).SetProperty(e => e.SmtpText, (string?)null), cancellationToken);
-        var deliveries = await db.WebhookDeliveries.Where(d => emailIds.Contains(d.EmailId)).ExecuteDeleteAsync(cancellationToken);
+        deliveries += await RewriteWebhookPayloadsAsync(db, emails, cancellationToken);
         var suppressions = await db.Suppressions.Where(s => forms.Contains(s.Address)).ExecuteDeleteAsync(cancellationToken);
 
         var audit = new AuditRecord
@@ -96,6 +104,39 @@ public static class RecipientErasure
 
         Log.Erased(logger, emails.Count, audit.Id);
         return TypedResults.Ok(new ErasureResponse("erasure", audit.Id, emails.Count, events, suppressions, deliveries));
+    }
+
+    /// <summary>
+    /// Writes the bodies of the erased emails' remaining webhook deliveries again from the emails as they are now, as
+    /// <see cref="WebhookOutbox.CompleteAsync"/> does when details arrive: their <c>to</c> named the address. Past
+    /// deliveries too, since a replay of one sends its stored body. One whose event is gone (purged) cannot be written
+    /// again and is deleted.
+    /// </summary>
+    /// <returns>The deliveries deleted.</returns>
+    private static async Task<int> RewriteWebhookPayloadsAsync(StatusDbContext db, List<EmailRecord> emails, CancellationToken cancellationToken)
+    {
+        var byId = emails.ToDictionary(e => e.Id);
+        var emailIds = byId.Keys.ToList();
+        var deliveries = await db.WebhookDeliveries.Where(d => emailIds.Contains(d.EmailId)).ToListAsync(cancellationToken);
+        var eventIds = deliveries.Select(d => d.EventId).Distinct().ToList();
+        var events = await db.Events.AsNoTracking().Where(e => eventIds.Contains(e.Id)).ToDictionaryAsync(e => e.Id, cancellationToken);
+        var deleted = 0;
+        foreach (var delivery in deliveries)
+        {
+            if (events.TryGetValue(delivery.EventId, out var @event))
+            {
+                var email = byId[delivery.EmailId];
+                delivery.Payload = WebhookPayload.Serialize(@event, email.AcceptedAt is null ? null : email);
+            }
+            else
+            {
+                db.WebhookDeliveries.Remove(delivery);
+                deleted++;
+            }
+        }
+
+        await db.SaveChangesAsync(cancellationToken);
+        return deleted;
     }
 
     /// <summary>

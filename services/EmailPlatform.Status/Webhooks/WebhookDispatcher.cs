@@ -141,6 +141,8 @@ public sealed class WebhookDispatcher(
             await using var scope = scopes.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<StatusDbContext>();
             db.Entry(delivery).State = EntityState.Modified;
+            // The body is not the dispatcher's to write: an erasure may have written it again meanwhile.
+            db.Entry(delivery).Property(d => d.Payload).IsModified = false;
             foreach (var attempt in delivery.Log)
             {
                 db.Entry(attempt).State = EntityState.Added;

@@ -119,6 +119,37 @@ public sealed class RecipientErasureTests
         Assert.Equal((EmailState.Delivered, 2, "to"), (merged.State, merged.Attempt, merged.Kind));
     }
 
+    [Fact]
+    public async Task ErasingOneRecipientKeepsTheOtherRecipientsWebhooksWithTheAddressReplacedInTheirBodies()
+    {
+        await using var store = await StatusStore.PostgresAsync();
+        await using (var db = store.NewContext())
+        {
+            db.WebhookSubscriptions.Add(new WebhookSubscriptionRecord
+            {
+                Id = Guid.NewGuid(), Url = "https://hooks.example.com/email", Secret = WebhookSignature.NewSecret(),
+                Events = ["email.delivered", "email.deferred"], CreatedAt = DateTime.UtcNow, UpdatedAt = DateTime.UtcNow,
+            });
+            await db.SaveChangesAsync();
+        }
+
+        var emailId = Guid.NewGuid();
+        await store.RecordAsync(TestEvents.Accepted(emailId, to: [$"Carol <{Carol}>", Dave]));
+        await store.RecordAsync(TestEvents.Deferred(emailId, Carol));
+        await store.RecordAsync(TestEvents.Delivered(emailId, Dave));
+
+        var erasure = Assert.IsType<Ok<ErasureResponse>>((await EraseAsync(store, Carol)).Result);
+
+        Assert.Equal(1, erasure.Value!.WebhookDeliveries);
+        await using var check = store.NewContext();
+        var kept = Assert.Single(await check.WebhookDeliveries.AsNoTracking().ToListAsync());
+        Assert.Equal("email.delivered", kept.EventType);
+        Assert.DoesNotContain("carol", kept.Payload, StringComparison.OrdinalIgnoreCase);
+        var data = JsonDocument.Parse(kept.Payload).RootElement.GetProperty("data");
+        Assert.Equal(Dave, data.GetProperty("recipient").GetString());
+        Assert.Equal([RecipientErasure.PlaceholderFor(Carol), Dave], Strings(data.GetProperty("to")));
+    }
+
     private static Task<Results<Ok<ErasureResponse>, ValidationProblem>> EraseAsync(StatusStore store, string address) =>
         EraseAsync(store.NewContext(), address);
 
