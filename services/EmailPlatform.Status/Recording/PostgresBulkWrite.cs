@@ -20,7 +20,8 @@ internal static class PostgresBulkWrite
 {
     /// <summary>In dependency order: emails before the rows that refer to them.</summary>
     private static readonly Type[] Tables =
-        [typeof(EmailRecord), typeof(RecipientRecord), typeof(EventRecord), typeof(EmailLabelRecord), typeof(WebhookDeliveryRecord)];
+        [typeof(EmailRecord), typeof(RecipientRecord), typeof(EventRecord), typeof(EmailLabelRecord), typeof(HeaderAddressRecord),
+         typeof(WebhookDeliveryRecord)];
 
     /// <remarks>
     /// Changes are detected once, here: every other look at the change tracker (and the <c>SaveChanges</c> that follows)

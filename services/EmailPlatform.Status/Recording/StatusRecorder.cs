@@ -276,6 +276,7 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
                 recipient.Kind ??= kind;
             }
 
+            AddHeaderAddresses(email);
             foreach (var tag in accepted.Tags.DistinctBy(t => (t.Name, t.Value)))
             {
                 Db.EmailLabels.Add(new EmailLabelRecord { EmailId = email.Id, Kind = EmailLabelRecord.TagKind, Name = tag.Name, Value = tag.Value });
@@ -294,8 +295,24 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
             await AddEventAsync(email, NewEvent(email.Id, accepted.EventId, accepted.ScheduledAt is null ? EventTypes.Accepted : EventTypes.Scheduled,
                 accepted.Timestamp, accepted.ScheduledAt), cancellationToken);
 
-            List<string> Erase(IReadOnlyList<string> mailboxes) =>
-                erasedHere.Count == 0 ? [.. mailboxes] : [.. mailboxes.Select(m => erasedHere.GetValueOrDefault(AddressKeys.Of(AddressOf(m)), m))];
+            List<string> Erase(IReadOnlyList<string> entries) =>
+                erasedHere.Count == 0 ? [.. entries] : ErasedHeaders.Replace(entries, erasedHere.GetValueOrDefault);
+        }
+
+        /// <summary>
+        /// The addresses the email's headers name besides its recipients (a Reply-To; a raw send's list or group member
+        /// outside the envelope), one row each, for an erasure to find the email by.
+        /// </summary>
+        private void AddHeaderAddresses(EmailRecord email)
+        {
+            var known = email.Recipients.Select(r => r.Address).ToHashSet(StringComparer.Ordinal);
+            foreach (var address in email.To.Concat(email.Cc).Concat(email.Bcc).Concat(email.ReplyTo).SelectMany(AddressesOf).Select(AddressKeys.Of))
+            {
+                if (address.Length <= StatusDbContext.HeaderAddressMaxLength && address.Contains('@', StringComparison.Ordinal) && known.Add(address))
+                {
+                    Db.HeaderAddresses.Add(new HeaderAddressRecord { EmailId = email.Id, Address = address });
+                }
+            }
         }
 
         /// <summary>The addresses of an accept that were erased from its email before it arrived, with their placeholders.</summary>
@@ -307,7 +324,8 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
                 return erased;
             }
 
-            foreach (var address in accepted.To.Concat(accepted.Cc).Concat(accepted.Bcc).Concat(accepted.ReplyTo).Concat(accepted.Recipients ?? []).Select(m => AddressKeys.Of(AddressOf(m))))
+            var named = accepted.To.Concat(accepted.Cc).Concat(accepted.Bcc).Concat(accepted.ReplyTo).SelectMany(AddressesOf).Concat(accepted.Recipients ?? []);
+            foreach (var address in named.Select(AddressKeys.Of))
             {
                 var placeholder = RecipientErasure.PlaceholderFor(address);
                 if (email.Recipients.Exists(r => r.Address == placeholder))

@@ -8,18 +8,17 @@ using EmailPlatform.Status.Storage;
 using EmailPlatform.Status.Webhooks;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
-using MimeKit;
 
 namespace EmailPlatform.Status.Retention;
 
 public sealed record ErasureResponse(string Object, Guid AuditId, int Emails, int Events, int Suppressions, int WebhookDeliveries);
 
 /// <summary>
-/// <c>DELETE /v1/recipients/{address}</c> (admin): a data-protection erasure. In every email sent to the address, the
-/// address is replaced by a random placeholder (in to/cc/bcc/reply_to, the recipient row and its events, whose
-/// SMTP text may quote it), the bodies are removed, the webhook deliveries (pending and past) of the address's own
-/// events are deleted while those of the emails' other events are written again without it, and a suppression of the
-/// address is deleted. An audit record keeps the SHA-256 of the address, who asked and the counts.
+/// <c>DELETE /v1/recipients/{address}</c> (admin): a data-protection erasure. In every email that names the address (a
+/// recipient, or only a header: see <see cref="HeaderAddressRecord"/>), the address is replaced by a random placeholder
+/// (in to/cc/bcc/reply_to, a group's member alone, the recipient row and its events, whose SMTP text may quote it), the
+/// bodies are removed, the webhook deliveries (pending and past) of the address's own events are deleted while those of
+/// the emails' other events are written again without it, and a suppression of the address is deleted. An audit record keeps the SHA-256 of the address, who asked and the counts.
 /// The placeholder is derived from that hash (<see cref="PlaceholderFor"/>): an outcome that arrives later for an email in
 /// flight at the erasure is recorded on it (see <c>StatusRecorder</c>), without the address or the relay's text.
 /// </summary>
@@ -46,37 +45,29 @@ public static class RecipientErasure
         var now = clock.GetUtcNow().UtcDateTime;
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
 
-        var emailIds = await db.Recipients.Where(r => forms.Contains(r.Address)).Select(r => r.EmailId).ToListAsync(cancellationToken);
-        if (db.Database.IsNpgsql() && emailIds.Count > 0)
+        // The emails with the address among their recipients or named in their headers, both through an index.
+        var found = await db.Recipients.Where(r => forms.Contains(r.Address)).Select(r => r.EmailId)
+            .Union(db.HeaderAddresses.Where(h => forms.Contains(h.Address)).Select(h => h.EmailId))
+            .ToListAsync(cancellationToken);
+        if (db.Database.IsNpgsql() && found.Count > 0)
         {
             // As the recorder does, in the same order: a batch recording events of these emails meanwhile is waited for,
             // and the emails are read after it, rather than overwritten and refused on their version (a 500).
-            var ordered = emailIds.Distinct().Order().ToArray();
+            var ordered = found.Order().ToArray();
             await db.Database.ExecuteSqlAsync($"SELECT 1 FROM emails WHERE id = ANY({ordered}) ORDER BY id FOR UPDATE", cancellationToken);
         }
 
-        var emails = await db.Emails.Include(e => e.Recipients).Where(e => emailIds.Contains(e.Id)).ToListAsync(cancellationToken);
-        foreach (var email in emails)
+        var emails = new List<EmailRecord>();
+        foreach (var email in await db.Emails.Include(e => e.Recipients).Where(e => found.Contains(e.Id)).ToListAsync(cancellationToken))
         {
-            email.To = Replace(email.To, key, placeholder);
-            email.Cc = Replace(email.Cc, key, placeholder);
-            email.Bcc = Replace(email.Bcc, key, placeholder);
-            email.ReplyTo = Replace(email.ReplyTo, key, placeholder);
-            email.Html = null;
-            email.Text = null;
-            email.UpdatedAt = now;
-            email.Version++;
-
-            foreach (var old in email.Recipients.Where(r => forms.Contains(r.Address)).ToList())
+            if (Erase(db, email, key, forms, placeholder, now))
             {
-                email.Recipients.Remove(old);
-                db.Recipients.Remove(old);
-                MergeIntoPlaceholder(email, old, placeholder, now);
+                emails.Add(email);
             }
-
-            email.State = StatusRecorder.DerivedState(email);
         }
 
+        var emailIds = emails.ConvertAll(e => e.Id);
+        await db.HeaderAddresses.Where(h => forms.Contains(h.Address)).ExecuteDeleteAsync(cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
 
         // The webhook deliveries of the address's own events go (their recipient is the address), before those events
@@ -148,6 +139,39 @@ public static class RecipientErasure
         $"erased-{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(AddressKeys.Of(address))))[..32]}@erased.invalid";
 
     /// <summary>
+    /// Replaces the address in one email's headers and recipients, and removes its bodies.
+    /// </summary>
+    /// <returns>Whether the email named the address (a header address row may point to one whose headers, as MimeKit
+    /// reads them, do not).</returns>
+    private static bool Erase(StatusDbContext db, EmailRecord email, string key, IReadOnlyList<string> forms, string placeholder, DateTime now)
+    {
+        string? PlaceholderOf(string address) => address == key ? placeholder : null;
+        var (to, cc, bcc, replyTo) = (ErasedHeaders.Replace(email.To, PlaceholderOf), ErasedHeaders.Replace(email.Cc, PlaceholderOf),
+            ErasedHeaders.Replace(email.Bcc, PlaceholderOf), ErasedHeaders.Replace(email.ReplyTo, PlaceholderOf));
+        var recipients = email.Recipients.Where(r => forms.Contains(r.Address)).ToList();
+        if (recipients.Count == 0 && to.SequenceEqual(email.To) && cc.SequenceEqual(email.Cc) && bcc.SequenceEqual(email.Bcc)
+            && replyTo.SequenceEqual(email.ReplyTo))
+        {
+            return false;
+        }
+
+        (email.To, email.Cc, email.Bcc, email.ReplyTo) = (to, cc, bcc, replyTo);
+        email.Html = null;
+        email.Text = null;
+        foreach (var old in recipients)
+        {
+            email.Recipients.Remove(old);
+            db.Recipients.Remove(old);
+            MergeIntoPlaceholder(email, old, placeholder, now);
+        }
+
+        email.State = StatusRecorder.DerivedState(email);
+        email.UpdatedAt = now;
+        email.Version++;
+        return true;
+    }
+
+    /// <summary>
     /// Moves an erased recipient's state onto its placeholder. The placeholder may be there already (an outcome recorded
     /// on it after an earlier erasure, or a row an earlier erasure left next to the address): the two become one, which
     /// shows the further state, as if the events of both had been recorded on one recipient.
@@ -178,7 +202,4 @@ public static class RecipientErasure
     /// <summary>Whether a recipient's address is an erased address's placeholder.</summary>
     public static bool IsPlaceholder(string address) =>
         address.StartsWith("erased-", StringComparison.Ordinal) && address.EndsWith("@erased.invalid", StringComparison.Ordinal);
-
-    private static List<string> Replace(List<string> mailboxes, string key, string placeholder) =>
-        [.. mailboxes.Select(m => AddressKeys.Of(MailboxAddress.TryParse(m, out var parsed) ? parsed.Address : m) == key ? placeholder : m)];
 }

@@ -23,6 +23,8 @@ public class StatusDbContext(DbContextOptions options) : DbContext(options)
 
     public DbSet<EmailLabelRecord> EmailLabels => Set<EmailLabelRecord>();
 
+    public DbSet<HeaderAddressRecord> HeaderAddresses => Set<HeaderAddressRecord>();
+
     public DbSet<WebhookSubscriptionRecord> WebhookSubscriptions => Set<WebhookSubscriptionRecord>();
 
     public DbSet<WebhookDeliveryRecord> WebhookDeliveries => Set<WebhookDeliveryRecord>();
@@ -34,6 +36,9 @@ public class StatusDbContext(DbContextOptions options) : DbContext(options)
     public DbSet<AuditRecord> AuditRecords => Set<AuditRecord>();
 
     public DbSet<BulkCommandRecord> BulkCommands => Set<BulkCommandRecord>();
+
+    /// <summary>The longest address a header address row keeps (an API's address is at most 320 characters too).</summary>
+    public const int HeaderAddressMaxLength = 320;
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -86,6 +91,11 @@ public class StatusDbContext(DbContextOptions options) : DbContext(options)
         label.HasKey(l => new { l.EmailId, l.Kind, l.Name, l.Value });
         label.Property(l => l.Kind).HasMaxLength(8);
         label.HasIndex(l => new { l.Kind, l.Name, l.Value });
+
+        var headerAddress = modelBuilder.Entity<HeaderAddressRecord>();
+        headerAddress.HasKey(h => new { h.EmailId, h.Address });
+        headerAddress.Property(h => h.Address).HasMaxLength(HeaderAddressMaxLength);
+        headerAddress.HasIndex(h => h.Address);
 
         var subscription = modelBuilder.Entity<WebhookSubscriptionRecord>();
         subscription.Property(s => s.Id).ValueGeneratedNever();

@@ -26,6 +26,108 @@ public sealed class RecipientErasureTests
     private const string Dave = "dave@example.com";
 
     [Fact]
+    public async Task ErasureReplacesAnAddressInsideAGroupAndKeepsTheGroupsOtherMembers()
+    {
+        await using var api = await StatusApi.StartAsync();
+        using var client = api.CreateClient();
+        var emailId = Guid.NewGuid();
+
+        // A raw send keeps a group as one entry of To.
+        await api.RecordAsync(TestEvents.Accepted(emailId, to: [$"Friends: Alice <{Alice}>, {Bob};"]));
+
+        var erased = await EraseAsync(client, Alice);
+
+        Assert.Equal(1, erased.GetProperty("emails").GetInt32());
+        var email = await GetEmailAsync(client, emailId);
+        Assert.DoesNotContain(Alice, email.GetRawText(), StringComparison.OrdinalIgnoreCase);
+        Assert.Equal([$"Friends: {RecipientErasure.PlaceholderFor(Alice)}, {Bob};"], Strings(email.GetProperty("to")));
+    }
+
+    [Fact]
+    public async Task ErasureFindsEmailsThatNameTheAddressOnlyInTheirHeaders()
+    {
+        await using var api = await StatusApi.StartAsync();
+        using var client = api.CreateClient();
+        var (toOnly, inGroup, replyTo, untouched) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
+
+        // Raw sends whose headers name Alice but whose envelope holds only Bob, and a reply-to.
+        await api.RecordAsync(
+            TestEvents.Accepted(toOnly, to: [Alice]) with { Recipients = [Bob] },
+            TestEvents.Accepted(inGroup, to: [Bob], cc: [$"Team: Alice <{Alice}>;"]) with { Recipients = [Bob] },
+            TestEvents.Accepted(replyTo, to: [Bob], replyTo: [$"Alice <{Alice}>"]),
+            TestEvents.Accepted(untouched, to: [Bob], replyTo: ["Support <support@example.com>"]));
+
+        var erased = await EraseAsync(client, Alice);
+
+        Assert.Equal(3, erased.GetProperty("emails").GetInt32());
+        foreach (var id in new[] { toOnly, inGroup, replyTo })
+        {
+            var email = await GetEmailAsync(client, id);
+            Assert.DoesNotContain(Alice, email.GetRawText(), StringComparison.OrdinalIgnoreCase);
+            Assert.Equal(JsonValueKind.Null, email.GetProperty("html").ValueKind);
+        }
+
+        var other = await GetEmailAsync(client, untouched);
+        Assert.Equal(["Support <support@example.com>"], Strings(other.GetProperty("reply_to")));
+        Assert.NotEqual(JsonValueKind.Null, other.GetProperty("html").ValueKind);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task TheMigrationFindsTheHeaderAddressesOfEmailsStoredBeforeIt(bool sqlite)
+    {
+        await using var store = sqlite ? await StatusStore.SqliteAsync("BulkCommands") : await StatusStore.PostgresAsync("BulkCommands");
+        var emailId = Guid.NewGuid();
+        await using (var db = store.NewContext())
+        {
+            // A raw send as the recorder stored it then: its headers as MimeKit wrote them, its envelope as recipients.
+            db.Emails.Add(new EmailRecord
+            {
+                Id = emailId, AcceptedAt = DateTime.UtcNow, Html = "<p>Hello</p>",
+                To = ["undisclosed-recipients:;", $"Friends: Alice <{Alice}>, \"Smith, Bob\" <Bob@Example.com>;", Carol],
+                ReplyTo = [$"Dave <{Dave}>"],
+                Recipients = [new RecipientRecord { Address = Bob, Kind = "to" }, new RecipientRecord { Address = Carol, Kind = "to" }],
+            });
+            await db.SaveChangesAsync();
+        }
+
+        await store.MigrateAsync();
+
+        await using (var db = store.NewContext())
+        {
+            Assert.Equal([Alice, Dave], (await db.HeaderAddresses.Where(h => h.EmailId == emailId).Select(h => h.Address).ToListAsync()).Order());
+        }
+
+        var erasure = Assert.IsType<Ok<ErasureResponse>>((await EraseAsync(store, Alice)).Result);
+
+        Assert.Equal(1, erasure.Value!.Emails);
+        var email = await store.EmailAsync(emailId);
+        Assert.Equal(["undisclosed-recipients:;", $"Friends: {RecipientErasure.PlaceholderFor(Alice)}, \"Smith, Bob\" <Bob@Example.com>;", Carol], email.To);
+        Assert.Null(email.Html);
+        await using (var db = store.NewContext())
+        {
+            Assert.Equal([Dave], await db.HeaderAddresses.Where(h => h.EmailId == emailId).Select(h => h.Address).ToListAsync());
+        }
+    }
+
+    [Fact]
+    public async Task DetailsArrivingAfterTheErasureOfAGroupsMemberKeepTheErasure()
+    {
+        await using var store = await StatusStore.PostgresAsync();
+        var emailId = Guid.NewGuid();
+        await store.RecordAsync(TestEvents.Delivered(emailId, Alice));
+        await EraseAsync(store, Alice);
+
+        await store.RecordAsync(TestEvents.Accepted(emailId, to: [$"Friends: Alice <{Alice}>, {Bob};"]) with { Recipients = [Alice, Bob] });
+
+        var email = await store.EmailAsync(emailId);
+        var placeholder = RecipientErasure.PlaceholderFor(Alice);
+        Assert.Equal([$"Friends: {placeholder}, {Bob};"], email.To);
+        Assert.Equal([(Bob, "to"), (placeholder, "to")], email.Recipients.Select(r => (r.Address, r.Kind!)).Order());
+    }
+
+    [Fact]
     public async Task ThePunycodeFormOfAnAddressIsTheSameAddressToErasureSuppressionsAndTheList()
     {
         const string Unicode = "user@bücher.de";

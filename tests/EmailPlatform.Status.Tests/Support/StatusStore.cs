@@ -7,6 +7,8 @@ using EmailPlatform.Testing;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
 using Microsoft.Extensions.Options;
 
 namespace EmailPlatform.Status.Tests.Support;
@@ -30,7 +32,8 @@ internal sealed class StatusStore : IAsyncDisposable
     /// <summary>The temporary database's connection string (PostgreSQL stores only).</summary>
     public string? PostgresConnectionString { get; }
 
-    public static async Task<StatusStore> PostgresAsync()
+    /// <param name="migration">The migration to stop at (for a test of what a later one does to the rows before it); by default the last.</param>
+    public static async Task<StatusStore> PostgresAsync(string? migration = null)
     {
         var database = await TemporaryDatabase.CreateAsync();
         var store = new StatusStore(
@@ -41,11 +44,12 @@ internal sealed class StatusStore : IAsyncDisposable
                 .Options),
             database.DisposeAsync,
             database.ConnectionString);
-        await store.MigrateAsync();
+        await store.MigrateAsync(migration);
         return store;
     }
 
-    public static async Task<StatusStore> SqliteAsync()
+    /// <param name="migration">The migration to stop at; by default the last.</param>
+    public static async Task<StatusStore> SqliteAsync(string? migration = null)
     {
         var file = Path.Combine(Path.GetTempPath(), $"ep-status-{Guid.NewGuid():N}.db");
         var connectionString = new SqliteConnectionStringBuilder { DataSource = file, Pooling = false }.ConnectionString;
@@ -64,7 +68,7 @@ internal sealed class StatusStore : IAsyncDisposable
 
                 return ValueTask.CompletedTask;
             });
-        await store.MigrateAsync();
+        await store.MigrateAsync(migration);
         return store;
     }
 
@@ -106,10 +110,11 @@ internal sealed class StatusStore : IAsyncDisposable
         await _dispose();
     }
 
-    private async Task MigrateAsync()
+    /// <summary>Applies the migrations up to <paramref name="migration"/>, by default all of them.</summary>
+    public async Task MigrateAsync(string? migration = null)
     {
         await using var db = NewContext();
-        await db.Database.MigrateAsync();
+        await db.GetService<IMigrator>().MigrateAsync(migration);
     }
 
     private async Task WithRecorderAsync<T>(Func<StatusRecorder, Task<T>> record, IInterceptor[] interceptors)

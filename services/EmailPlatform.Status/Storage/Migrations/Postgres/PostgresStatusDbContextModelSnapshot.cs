@@ -396,6 +396,26 @@ namespace EmailPlatform.Status.Storage.Migrations.Postgres
                     b.ToTable("events", (string)null);
                 });
 
+            modelBuilder.Entity("EmailPlatform.Status.Storage.HeaderAddressRecord", b =>
+                {
+                    b.Property<Guid>("EmailId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("email_id");
+
+                    b.Property<string>("Address")
+                        .HasMaxLength(320)
+                        .HasColumnType("character varying(320)")
+                        .HasColumnName("address");
+
+                    b.HasKey("EmailId", "Address")
+                        .HasName("pk_header_addresses");
+
+                    b.HasIndex("Address")
+                        .HasDatabaseName("ix_header_addresses_address");
+
+                    b.ToTable("header_addresses", (string)null);
+                });
+
             modelBuilder.Entity("EmailPlatform.Status.Storage.RecipientRecord", b =>
                 {
                     b.Property<Guid>("EmailId")

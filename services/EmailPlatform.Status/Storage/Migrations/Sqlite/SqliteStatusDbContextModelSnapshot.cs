@@ -390,6 +390,26 @@ namespace EmailPlatform.Status.Storage.Migrations.Sqlite
                     b.ToTable("events", (string)null);
                 });
 
+            modelBuilder.Entity("EmailPlatform.Status.Storage.HeaderAddressRecord", b =>
+                {
+                    b.Property<Guid>("EmailId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("email_id");
+
+                    b.Property<string>("Address")
+                        .HasMaxLength(320)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("address");
+
+                    b.HasKey("EmailId", "Address")
+                        .HasName("pk_header_addresses");
+
+                    b.HasIndex("Address")
+                        .HasDatabaseName("ix_header_addresses_address");
+
+                    b.ToTable("header_addresses", (string)null);
+                });
+
             modelBuilder.Entity("EmailPlatform.Status.Storage.RecipientRecord", b =>
                 {
                     b.Property<Guid>("EmailId")
