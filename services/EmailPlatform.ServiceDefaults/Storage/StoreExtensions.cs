@@ -72,12 +72,20 @@ public static class StoreExtensions
         }
     }
 
+    /// <summary>
+    /// How long one statement of a migration may take: a migration that fills a new table or index from the rows already
+    /// stored reads all of them, minutes at tens of millions, where the provider's default (30 s) is meant for requests.
+    /// The migrations Job's deadline bounds the whole step.
+    /// </summary>
+    public static readonly TimeSpan MigrationCommandTimeout = TimeSpan.FromHours(1);
+
     /// <summary>Applies pending migrations: the explicit <c>migrate</c> step of a distributed deployment.</summary>
     public static async Task MigrateStoreAsync<TContext>(this IServiceProvider services, CancellationToken cancellationToken = default)
         where TContext : DbContext
     {
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<TContext>();
+        db.Database.SetCommandTimeout(MigrationCommandTimeout);
         if (db.Database.IsSqlite())
         {
             PrepareSqlite(db.Database.GetConnectionString()!);
