@@ -69,11 +69,20 @@ public static class BulkEndpoints
             return ApiProblems.Validation(errors);
         }
 
-        emails = emails.Where(e => db.Recipients.Any(r => r.EmailId == e.Id && states.Contains(r.State)));
+        // The recipients a retry asks for: in those states and, with a recipient filter, that address alone, never the
+        // email's other recipients. An email is selected only for a recipient of its own that qualifies.
+        var retried = db.Recipients.AsNoTracking().Where(r => states.Contains(r.State));
+        if (!string.IsNullOrWhiteSpace(filter.Recipient))
+        {
+            var address = Key(filter.Recipient);
+            retried = retried.Where(r => r.Address == address);
+        }
+
+        emails = emails.Where(e => retried.Any(r => r.EmailId == e.Id));
         var (page, truncated, next) = await PageAsync(emails, options.Value.MaxEmails, cancellationToken);
         var ids = page.Select(p => p.Id).ToList();
-        var recipients = (await db.Recipients.AsNoTracking()
-                .Where(r => ids.Contains(r.EmailId) && states.Contains(r.State))
+        var recipients = (await retried
+                .Where(r => ids.Contains(r.EmailId))
                 .Select(r => new { r.EmailId, r.Address }).ToListAsync(cancellationToken))
             .ToLookup(r => r.EmailId, r => r.Address);
         var items = ids.Select(id => new BulkItem(id, [.. recipients[id].Order(StringComparer.Ordinal)])).ToList();
@@ -169,5 +178,8 @@ public static class BulkEndpoints
 
     private static string? Hash(string? address) => address is null
         ? null
-        : "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(address.Trim().ToLowerInvariant())));
+        : "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Key(address))));
+
+    /// <summary>A recipient filter's address as recipients are stored, and as <see cref="EmailFilter"/> compares it.</summary>
+    private static string Key(string address) => address.Trim().ToLowerInvariant();
 }

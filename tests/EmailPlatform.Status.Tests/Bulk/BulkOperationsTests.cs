@@ -107,6 +107,29 @@ public sealed class BulkOperationsTests
         Assert.Equal(ids.Order(), touched.Order());
     }
 
+    [Fact]
+    public async Task RetryWithARecipientFilterRetriesThatRecipientAloneAndNotTheEmailsOthers()
+    {
+        await using var api = await StatusApi.StartAsync();
+        var (aliceDelivered, bothDeferred) = (Guid.NewGuid(), Guid.NewGuid());
+        await api.RecordAsync(
+            TestEvents.Accepted(aliceDelivered, to: ["alice@example.com", "bob@example.com"]),
+            TestEvents.Delivered(aliceDelivered, "alice@example.com"),
+            new EmailFailed(NewId.NextGuid(), aliceDelivered, "bob@example.com", "relay-a", 9, null, "retry window expired", DateTimeOffset.UtcNow),
+            TestEvents.Accepted(bothDeferred, to: ["alice@example.com", "bob@example.com"]),
+            TestEvents.Deferred(bothDeferred, "alice@example.com"),
+            TestEvents.Deferred(bothDeferred, "bob@example.com"));
+        using var client = api.CreateClient();
+
+        var body = await JsonAsync(await PostAsync(client, "retry", """{"filter": {"recipient": "Alice@Example.com"}, "dry_run": true}"""));
+
+        // Alice was delivered on the first email: nothing of it is retried, Bob's failure included.
+        Assert.Equal((1, 1), (body.GetProperty("emails").GetInt32(), body.GetProperty("recipients").GetInt32()));
+        var item = Assert.Single(body.GetProperty("data").EnumerateArray());
+        Assert.Equal(bothDeferred, item.GetProperty("email_id").GetGuid());
+        Assert.Equal(["alice@example.com"], item.GetProperty("recipients").EnumerateArray().Select(r => r.GetString()));
+    }
+
     [Theory]
     [InlineData("retry", """{"filter": {"status": "delivered"}}""", "filter.status")]
     [InlineData("retry", """{"filter": {"tag": ["no-separator"]}}""", "filter.tag")]
