@@ -5,6 +5,7 @@ using EmailPlatform.Contracts;
 using EmailPlatform.ServiceDefaults.Authentication;
 using EmailPlatform.ServiceDefaults.Json;
 using EmailPlatform.ServiceDefaults.Problems;
+using EmailPlatform.ServiceDefaults.Storage;
 using EmailPlatform.Status.Reads;
 using EmailPlatform.Status.Storage;
 using MassTransit;
@@ -79,13 +80,22 @@ public static class BulkEndpoints
         }
 
         emails = emails.Where(e => retried.Any(r => r.EmailId == e.Id));
-        var (page, truncated, next) = await PageAsync(emails, options.Value.MaxEmails, cancellationToken);
-        var ids = page.Select(p => p.Id).ToList();
-        var recipients = (await retried
-                .Where(r => ids.Contains(r.EmailId))
-                .Select(r => new { r.EmailId, r.Address }).ToListAsync(cancellationToken))
-            .ToLookup(r => r.EmailId, r => r.Address);
-        var items = ids.Select(id => new BulkItem(id, [.. recipients[id].Order(StringComparer.Ordinal)])).ToList();
+        List<BulkItem> items;
+        bool truncated;
+        string? next;
+        // One snapshot for the page and its recipients: read apart, an outcome recorded in between left an email counted
+        // with no recipient to retry, and a command for nothing. Ended before the audit record and commands are written.
+        await using (await ReadSnapshot.BeginAsync(db, cancellationToken))
+        {
+            (var page, truncated, next) = await PageAsync(emails, options.Value.MaxEmails, cancellationToken);
+            var ids = page.Select(p => p.Id).ToList();
+            var recipients = (await retried
+                    .Where(r => ids.Contains(r.EmailId))
+                    .Select(r => new { r.EmailId, r.Address }).ToListAsync(cancellationToken))
+                .ToLookup(r => r.EmailId, r => r.Address);
+            // Within the snapshot every email of the page has one; an email without any would only ask for nothing.
+            items = [.. ids.Where(recipients.Contains).Select(id => new BulkItem(id, [.. recipients[id].Order(StringComparer.Ordinal)]))];
+        }
 
         var now = clock.GetUtcNow();
         return TypedResults.Ok(await RunAsync(

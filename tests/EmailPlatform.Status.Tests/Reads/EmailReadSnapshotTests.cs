@@ -1,9 +1,7 @@
-using System.Data.Common;
 using EmailPlatform.Status.Reads;
 using EmailPlatform.Status.Tests.Support;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Diagnostics;
 
 namespace EmailPlatform.Status.Tests.Reads;
 
@@ -44,23 +42,5 @@ public sealed class EmailReadSnapshotTests
         var after = Assert.IsType<Ok<EmailResponse>>((await EmailsEndpoints.GetAsync(emailId.ToString(), later, null, CancellationToken.None)).Result).Value!;
         Assert.Equal("delivered", Assert.Single(after.Recipients).Status);
         Assert.Contains(after.Events, e => e.Type == "email.delivered");
-    }
-
-    /// <summary>Runs <paramref name="commit"/> (on another connection) once the first query of the context has been read.</summary>
-    private sealed class AfterFirstQuery(Func<Task> commit) : DbCommandInterceptor
-    {
-        public bool Ran { get; private set; }
-
-        public override async ValueTask<DbDataReader> ReaderExecutedAsync(
-            DbCommand command, CommandExecutedEventData eventData, DbDataReader result, CancellationToken cancellationToken = default)
-        {
-            if (!Ran)
-            {
-                Ran = true;
-                await commit();
-            }
-
-            return result;
-        }
     }
 }
