@@ -60,7 +60,7 @@ public static class BulkEndpoints
                 : [];
             if (states.Length == 0)
             {
-                errors["filter.status"] = [$"A retry selects deferred or failed recipients; filter.status must be 'deferred' or 'failed' (or absent for both), not '{filter.Status}'."];
+                errors["filter.status"] = [$"A retry selects deferred or failed recipients; filter.status must be 'deferred' (or 'delivery_delayed') or 'failed' (or absent for both), not '{filter.Status}'."];
             }
         }
 

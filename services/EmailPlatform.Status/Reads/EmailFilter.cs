@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Globalization;
 using EmailPlatform.Status.Storage;
 
@@ -49,11 +50,21 @@ public sealed record EmailFilter(
         return emails;
     }
 
-    /// <summary>A state by its wire name; Resend's <c>delivery_delayed</c> is our <c>deferred</c>.</summary>
-    public static EmailState? ParseState(string value) =>
-        value == "delivery_delayed" ? EmailState.Deferred
-        : Enum.TryParse<EmailState>(value, ignoreCase: true, out var state) && value.Length > 0 && !char.IsAsciiDigit(value[0]) ? state
-        : null;
+    /// <summary>The names <see cref="ParseState"/> takes, for error messages.</summary>
+    public static readonly string StateNames =
+        string.Join(", ", Enum.GetValues<EmailState>().Select(s => s.ToWire())) + " (delivery_delayed is deferred)";
+
+    private static readonly FrozenDictionary<string, EmailState> States = Enum.GetValues<EmailState>()
+        .Select(s => KeyValuePair.Create(s.ToWire(), s))
+        .Append(KeyValuePair.Create("delivery_delayed", EmailState.Deferred))
+        .ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// A state by its wire name, in any case; Resend's <c>delivery_delayed</c> is our <c>deferred</c>. Nothing else:
+    /// <see cref="Enum.TryParse{TEnum}(string, bool, out TEnum)"/> would also take a number, padding, and a comma list
+    /// (ORed: <c>queued,sending</c> is <c>deferred</c>).
+    /// </summary>
+    public static EmailState? ParseState(string value) => States.TryGetValue(value, out var state) ? state : null;
 
     private static IQueryable<EmailRecord> FilterByLabels(
         IQueryable<EmailRecord> emails, StatusDbContext db, string[]? filters, char separator, string kind, string field, Dictionary<string, string[]> errors)

@@ -50,7 +50,7 @@ public static class ListEmails
             }
             else
             {
-                errors["status"] = [$"'{query.Status}' is not a status."];
+                errors["status"] = [$"'{query.Status}' is not a status; status is one of: {EmailFilter.StateNames}."];
             }
         }
 

@@ -37,7 +37,16 @@ public static class WebhookDeliveriesEndpoints
         var query = db.WebhookDeliveries.AsNoTracking().Include(d => d.Log).Where(d => d.SubscriptionId == subscription.Id);
         if (status is not null)
         {
-            query = query.Where(d => d.Status == status);
+            // A status that does not exist is the client's mistake, not an empty page that reads as "none of them".
+            if (WebhookDeliveryStatus.All.FirstOrDefault(s => s.Equals(status, StringComparison.OrdinalIgnoreCase)) is not { } known)
+            {
+                return ApiProblems.Validation(new Dictionary<string, string[]>
+                {
+                    ["status"] = [$"'{status}' is not a delivery status; status is one of: {string.Join(", ", WebhookDeliveryStatus.All)}."],
+                });
+            }
+
+            query = query.Where(d => d.Status == known);
         }
 
         if (Guid.TryParse(before, out var beforeId))

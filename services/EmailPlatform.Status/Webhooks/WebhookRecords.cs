@@ -96,6 +96,9 @@ public static class WebhookDeliveryStatus
     /// range sends it again once the subscription is re-enabled.
     /// </summary>
     public const string Skipped = "skipped";
+
+    /// <summary>Every status, as the delivery log's <c>status</c> filter takes them.</summary>
+    public static readonly IReadOnlyList<string> All = [Pending, Delivered, Failed, Skipped];
 }
 
 /// <summary>One HTTP attempt of a delivery: the log the subscription's owner reads.</summary>

@@ -132,8 +132,11 @@ public sealed class BulkOperationsTests
 
     [Theory]
     [InlineData("retry", """{"filter": {"status": "delivered"}}""", "filter.status")]
+    [InlineData("retry", """{"filter": {"status": "queued,sending"}}""", "filter.status")]
+    [InlineData("retry", """{"filter": {"status": " 3"}}""", "filter.status")]
     [InlineData("retry", """{"filter": {"tag": ["no-separator"]}}""", "filter.tag")]
     [InlineData("cancel", """{"filter": {"status": "queued"}}""", "filter.status")]
+    [InlineData("cancel", """{"filter": {"status": " 0"}}""", "filter.status")]
     [InlineData("cancel", """{"filter": {"created_before": "yesterday"}}""", "filter.created_before")]
     [InlineData("cancel", """{"cursor": "not-a-cursor"}""", "cursor")]
     public async Task SelectionsTheOperationCannotTouchOrMalformedFiltersAreProblemDetails(string operation, string json, string field)

@@ -157,6 +157,26 @@ public sealed class ListEmailsTests
         }
     }
 
+    [Fact]
+    public async Task StatusIsOneStateByItsNameNeverAListANumberOrAPaddedName()
+    {
+        await using var api = await StatusApi.StartAsync();
+        var deferred = Guid.NewGuid();
+        await api.RecordAsync(TestEvents.Accepted(deferred, to: ["alice@example.com"]), TestEvents.Deferred(deferred, "alice@example.com"));
+        using var client = api.CreateClient();
+
+        Assert.Equal([deferred], await IdsAsync(client, "?status=Deferred"));
+        Assert.Equal([deferred], await IdsAsync(client, "?status=delivery_delayed"));
+
+        // Enum parsing would read "queued,sending" as queued|sending (= deferred), " 1" as queued and "-1" as no state at all.
+        foreach (var status in new[] { "queued,sending", "%201", "-1", "3", "deferred%20", "delivered,bounced" })
+        {
+            using var response = await client.GetAsync(new Uri("/v1/emails?status=" + status, UriKind.Relative));
+            var problem = await ProblemAssert.IsValidationProblemAsync(response, "validation_error", "status");
+            Assert.Contains("scheduled, queued, sending, deferred", problem.GetProperty("errors").GetProperty("status")[0].GetString(), StringComparison.Ordinal);
+        }
+    }
+
     private static async Task<JsonElement> GetAsync(HttpClient client, string query)
     {
         using var response = await client.GetAsync(new Uri("/v1/emails" + query, UriKind.Relative));

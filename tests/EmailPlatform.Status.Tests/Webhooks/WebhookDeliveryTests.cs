@@ -317,6 +317,34 @@ public sealed class WebhookDeliveryTests
     }
 
     [Fact]
+    public async Task DeliveryLogStatusFilterTakesOneDeliveryStatusByName()
+    {
+        // Nothing listens on port 9: the one attempt fails, and the next is an hour away.
+        var settings = FastRetries(retries: 0);
+        settings["Webhooks:RetrySchedule:0"] = "01:00:00";
+        await using var api = await StatusApi.StartAsync(settings);
+        using var client = api.CreateClient();
+        var (subscriptionId, _) = await SubscribeAsync(client, new Uri("http://127.0.0.1:9/hooks"), "email.delivered");
+        var emailId = Guid.NewGuid();
+        await api.RecordAsync(TestEvents.Accepted(emailId, to: [Alice]), TestEvents.Delivered(emailId, Alice));
+        using (var patch = await client.PatchAsJsonAsync(new Uri($"/v1/webhooks/{subscriptionId}", UriKind.Relative), new { enabled = false }))
+        {
+            Assert.Equal(HttpStatusCode.OK, patch.StatusCode);
+        }
+
+        Assert.Single((await GetJsonAsync(client, $"/v1/webhooks/{subscriptionId}/deliveries?status=Skipped")).GetProperty("data").EnumerateArray());
+        Assert.Empty((await GetJsonAsync(client, $"/v1/webhooks/{subscriptionId}/deliveries?status=pending")).GetProperty("data").EnumerateArray());
+
+        // Not an empty page, which reads as "none of them": a status that does not exist is the client's mistake.
+        foreach (var status in new[] { "skiped", "pending,skipped", "%20skipped", "0" })
+        {
+            using var response = await client.GetAsync(new Uri($"/v1/webhooks/{subscriptionId}/deliveries?status={status}", UriKind.Relative));
+            var problem = await ProblemAssert.IsValidationProblemAsync(response, "validation_error", "status");
+            Assert.Contains("pending, delivered, failed, skipped", problem.GetProperty("errors").GetProperty("status")[0].GetString(), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task PrivateTargetStoredBehindTheApisBackIsRefusedAtSendTime()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
