@@ -13,7 +13,9 @@ public sealed record PutSuppressionRequest(string? Reason, DateTimeOffset? Expir
 
 public sealed record ImportSuppressionItem(string? Email, string? Reason, DateTimeOffset? ExpiresAt);
 
-public sealed record ImportResponse(string Object, int Imported);
+/// <param name="Imported">Suppressions stored: one per address, however often the import named it.</param>
+/// <param name="KeptHardBounces">Items with an expiry left out because their address is suppressed for good by a hard bounce.</param>
+public sealed record ImportResponse(string Object, int Imported, int KeptHardBounces);
 
 public sealed record SuppressionResponse(
     string Object, string Email, string Reason, string Source, Guid? SourceEventId, Guid? SourceEmailId, string? EnhancedCode,
@@ -26,11 +28,16 @@ public sealed record SuppressionResponse(
 /// <summary>
 /// <c>/v1/suppressions</c>: reads with the <c>read</c> scope (the delivery workers' lookup is
 /// <c>GET /v1/suppressions/{address}</c>: 200 suppressed, 404 not), changes with <c>admin</c>. Expired entries
-/// count as absent.
+/// count as absent, so an expiry must be in the future. A suppression a hard bounce made is for good (the address
+/// is dead): a PUT or an import with an expiry does not shorten it behind the operator's back (a PUT is 409, an import
+/// keeps it and counts it); lifting it takes a DELETE, after which it can be suppressed for a while like any address.
 /// </summary>
 public static class SuppressionsEndpoints
 {
     public const int MaxImport = 10_000;
+
+    /// <summary>The problem of a PUT whose expiry would lift a hard bounce's suppression.</summary>
+    public const string HardBounceSuppression = "hard_bounce_suppression";
 
     public static RouteGroupBuilder MapSuppressions(this IEndpointRouteBuilder routes)
     {
@@ -81,18 +88,28 @@ public static class SuppressionsEndpoints
         return suppression is null ? NotFound(address) : TypedResults.Ok(SuppressionResponse.Create(suppression));
     }
 
-    internal static async Task<Results<Ok<SuppressionResponse>, ValidationProblem>> PutAsync(
+    internal static async Task<Results<Ok<SuppressionResponse>, ValidationProblem, ProblemHttpResult>> PutAsync(
         string address, PutSuppressionRequest request, StatusDbContext db, TimeProvider clock, CancellationToken cancellationToken)
     {
+        var now = clock.GetUtcNow().UtcDateTime;
         var errors = Validate(address, request.Reason, "reason");
+        if (ValidateExpiry(request.ExpiresAt, now) is { } expiry)
+        {
+            errors["expires_at"] = [expiry];
+        }
+
         if (errors.Count > 0)
         {
             return ApiProblems.Validation(errors);
         }
 
         var item = new ImportSuppressionItem(address, request.Reason, request.ExpiresAt);
-        var stored = await UpsertAsync(db, [item], SuppressionSources.Api, clock.GetUtcNow().UtcDateTime, cancellationToken);
-        return TypedResults.Ok(SuppressionResponse.Create(stored[0]));
+        var (stored, kept) = await UpsertAsync(db, [item], SuppressionSources.Api, now, cancellationToken);
+        return kept > 0
+            ? ApiProblems.Problem(StatusCodes.Status409Conflict, HardBounceSuppression, "Suppressed for good by a hard bounce.",
+                "A hard bounce suppressed this address for good; an expiry would send to it again once it passed. " +
+                "Put it without expires_at, or DELETE the suppression first to suppress it for a while.")
+            : TypedResults.Ok(SuppressionResponse.Create(stored[0]));
     }
 
     internal static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string address, StatusDbContext db, CancellationToken cancellationToken)
@@ -105,6 +122,7 @@ public static class SuppressionsEndpoints
     internal static async Task<Results<Ok<ImportResponse>, ValidationProblem>> ImportAsync(
         List<ImportSuppressionItem?> items, StatusDbContext db, TimeProvider clock, CancellationToken cancellationToken)
     {
+        var now = clock.GetUtcNow().UtcDateTime;
         var errors = new Dictionary<string, string[]>();
         if (items.Count > MaxImport)
         {
@@ -123,6 +141,11 @@ public static class SuppressionsEndpoints
             {
                 errors[$"[{i}].{(field == "address" ? "email" : field)}"] = messages;
             }
+
+            if (ValidateExpiry(item.ExpiresAt, now) is { } expiry)
+            {
+                errors[$"[{i}].expires_at"] = [expiry];
+            }
         }
 
         if (errors.Count > 0)
@@ -130,17 +153,19 @@ public static class SuppressionsEndpoints
             return ApiProblems.Validation(errors);
         }
 
-        var unique = items.Select(i => i!).DistinctBy(i => Key(i.Email!)).ToList();
-        await UpsertAsync(db, unique, SuppressionSources.Import, clock.GetUtcNow().UtcDateTime, cancellationToken);
-        return TypedResults.Ok(new ImportResponse("import", items.Count));
+        // An address named twice is suppressed as its last item says, as the same PUTs in that order would leave it.
+        var unique = items.Select(i => i!).Reverse().DistinctBy(i => Key(i.Email!)).Reverse().ToList();
+        var (stored, kept) = await UpsertAsync(db, unique, SuppressionSources.Import, now, cancellationToken);
+        return TypedResults.Ok(new ImportResponse("import", stored.Count, kept));
     }
 
     /// <summary>
     /// Adds or replaces the suppressions of distinct addresses in one save, reading the existing ones in one query. Another
     /// writer (a concurrent PUT or import, a hard bounce) may insert one of the addresses in between: that save fails on
-    /// the key, changes nothing, and is made again over what is there now.
+    /// the key, changes nothing, and is made again over what is there now. An item with an expiry leaves a hard bounce's
+    /// suppression as it is, and is counted in <c>Kept</c> rather than stored.
     /// </summary>
-    private static async Task<List<SuppressionRecord>> UpsertAsync(
+    private static async Task<(List<SuppressionRecord> Stored, int Kept)> UpsertAsync(
         StatusDbContext db, IReadOnlyList<ImportSuppressionItem> items, string source, DateTime now, CancellationToken cancellationToken)
     {
         var keys = items.Select(i => Key(i.Email!)).ToList();
@@ -148,8 +173,15 @@ public static class SuppressionsEndpoints
         {
             var existing = await db.Suppressions.Where(s => keys.Contains(s.Address)).ToDictionaryAsync(s => s.Address, cancellationToken);
             var stored = new List<SuppressionRecord>(items.Count);
+            var kept = 0;
             foreach (var (item, key) in items.Zip(keys))
             {
+                if (existing.TryGetValue(key, out var bounced) && bounced is { Source: SuppressionSources.Bounce, ExpiresAt: null } && item.ExpiresAt is not null)
+                {
+                    kept++;
+                    continue;
+                }
+
                 if (!existing.TryGetValue(key, out var suppression))
                 {
                     suppression = new SuppressionRecord { Address = key, Reason = "", Source = source, CreatedAt = now };
@@ -169,7 +201,7 @@ public static class SuppressionsEndpoints
             try
             {
                 await db.SaveChangesAsync(cancellationToken);
-                return stored;
+                return (stored, kept);
             }
             catch (DbUpdateException ex) when (attempt < 3 && StoreErrors.IsUniqueViolation(ex))
             {
@@ -179,6 +211,11 @@ public static class SuppressionsEndpoints
     }
 
     private static string Key(string address) => AddressKeys.Of(address);
+
+    private static string? ValidateExpiry(DateTimeOffset? expiresAt, DateTime now) =>
+        expiresAt is { } at && at.UtcDateTime <= now
+            ? "expires_at must be in the future: an entry that has expired is no suppression (to lift one, DELETE it)."
+            : null;
 
     private static Dictionary<string, string[]> Validate(string? address, string? reason, string reasonField)
     {

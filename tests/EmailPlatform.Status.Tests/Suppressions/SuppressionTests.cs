@@ -172,6 +172,99 @@ public sealed class SuppressionTests
         Assert.Equal(5, await api.WithStoreAsync(db => db.Suppressions.CountAsync()));
     }
 
+    [Fact]
+    public async Task ExpiryInThePastIsRefusedRatherThanStoredAsAnEntryThatIsAlreadyGone()
+    {
+        var clock = new ManualClock(DateTimeOffset.UtcNow);
+        await using var api = await StatusApi.StartAsync(services: s => s.AddSingleton<TimeProvider>(clock));
+        using var client = api.CreateClient();
+
+        using (var put = await client.PutAsJsonAsync(new Uri("/v1/suppressions/gina@example.com", UriKind.Relative),
+            new { reason = "Asked for a pause", expires_at = clock.GetUtcNow().AddMinutes(-1) }))
+        {
+            await ProblemAssert.IsValidationProblemAsync(put, "validation_error", "expires_at");
+        }
+
+        using (var import = await client.PostAsJsonAsync(new Uri("/v1/suppressions/import", UriKind.Relative), new object[]
+        {
+            new { email = "hank@example.com", reason = "legacy list" },
+            new { email = "ivan@example.com", reason = "legacy list", expires_at = clock.GetUtcNow() },
+        }))
+        {
+            await ProblemAssert.IsValidationProblemAsync(import, "validation_error", "[1].expires_at");
+        }
+
+        Assert.Equal(0, await api.WithStoreAsync(db => db.Suppressions.CountAsync()));
+    }
+
+    [Fact]
+    public async Task ImportNamingAnAddressTwiceKeepsItsLastItemAndCountsTheRowsStored()
+    {
+        var clock = new ManualClock(DateTimeOffset.UtcNow);
+        await using var api = await StatusApi.StartAsync(services: s => s.AddSingleton<TimeProvider>(clock));
+        using var client = api.CreateClient();
+
+        using (var import = await client.PostAsJsonAsync(new Uri("/v1/suppressions/import", UriKind.Relative), new object[]
+        {
+            new { email = "jo@example.org", reason = "first list" },
+            new { email = "kim@example.org", reason = "first list" },
+            new { email = "Jo@Example.org", reason = "second list", expires_at = clock.GetUtcNow().AddDays(7) },
+        }))
+        {
+            Assert.Equal(HttpStatusCode.OK, import.StatusCode);
+            using var json = JsonDocument.Parse(await import.Content.ReadAsStringAsync());
+            Assert.Equal(2, json.RootElement.GetProperty("imported").GetInt32());
+        }
+
+        var jo = await GetJsonAsync(client, "/v1/suppressions/jo@example.org");
+        Assert.Equal("second list", jo.GetProperty("reason").GetString());
+        Assert.NotEqual(JsonValueKind.Null, jo.GetProperty("expires_at").ValueKind);
+        Assert.Equal(2, await api.WithStoreAsync(db => db.Suppressions.CountAsync()));
+    }
+
+    [Fact]
+    public async Task AnExpiryNeverLiftsAHardBounceSuppressionBehindTheOperatorsBack()
+    {
+        var clock = new ManualClock(DateTimeOffset.UtcNow);
+        await using var api = await StatusApi.StartAsync(services: s => s.AddSingleton<TimeProvider>(clock));
+        var emailId = Guid.NewGuid();
+        await api.RecordAsync(TestEvents.Accepted(emailId, to: ["bob@example.com"]), TestEvents.Bounced(emailId, "bob@example.com"));
+        using var client = api.CreateClient();
+
+        // The address is dead: giving it an expiry would send to it again once that passed.
+        using (var put = await client.PutAsJsonAsync(new Uri("/v1/suppressions/bob@example.com", UriKind.Relative),
+            new { reason = "Pause for a week", expires_at = clock.GetUtcNow().AddDays(7) }))
+        {
+            await ProblemAssert.IsDetailedProblemAsync(put, HttpStatusCode.Conflict, "hard_bounce_suppression");
+        }
+
+        using (var import = await client.PostAsJsonAsync(new Uri("/v1/suppressions/import", UriKind.Relative), new object[]
+        {
+            new { email = "bob@example.com", reason = "legacy list", expires_at = clock.GetUtcNow().AddDays(7) },
+            new { email = "carl@example.com", reason = "legacy list", expires_at = clock.GetUtcNow().AddDays(7) },
+        }))
+        {
+            Assert.Equal(HttpStatusCode.OK, import.StatusCode);
+            using var json = JsonDocument.Parse(await import.Content.ReadAsStringAsync());
+            Assert.Equal((1, 1), (json.RootElement.GetProperty("imported").GetInt32(), json.RootElement.GetProperty("kept_hard_bounces").GetInt32()));
+        }
+
+        var bob = await GetJsonAsync(client, "/v1/suppressions/bob@example.com");
+        Assert.Equal(("bounce", JsonValueKind.Null), (bob.GetProperty("source").GetString(), bob.GetProperty("expires_at").ValueKind));
+
+        // Lifted on purpose first, it can be suppressed for a while like any address.
+        using (var delete = await client.DeleteAsync(new Uri("/v1/suppressions/bob@example.com", UriKind.Relative)))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, delete.StatusCode);
+        }
+
+        using (var put = await client.PutAsJsonAsync(new Uri("/v1/suppressions/bob@example.com", UriKind.Relative),
+            new { reason = "Pause for a week", expires_at = clock.GetUtcNow().AddDays(7) }))
+        {
+            Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        }
+    }
+
     private static List<string?> Emails(JsonElement list) =>
         [.. list.GetProperty("data").EnumerateArray().Select(s => s.GetProperty("email").GetString())];
 
