@@ -6,18 +6,25 @@ using Microsoft.EntityFrameworkCore;
 
 namespace EmailPlatform.Status.Webhooks;
 
-/// <summary>A subscription's delivery log, and replay of one delivery or of every event in a time range.</summary>
+/// <summary>
+/// A subscription's delivery log, and replay of one delivery or of every event in a time range. A replay is refused
+/// (409 <see cref="SubscriptionDisabled"/>) while the subscription is disabled: the dispatcher sends nothing to it, and
+/// what was queued would only be marked skipped.
+/// </summary>
 public static class WebhookDeliveriesEndpoints
 {
     public const int MaxReplay = 10_000;
+
+    public const string SubscriptionDisabled = "subscription_disabled";
 
     public static RouteGroupBuilder MapWebhookDeliveries(this RouteGroupBuilder webhooks)
     {
         webhooks.MapGet("/{id}/deliveries", ListAsync).WithName("ListWebhookDeliveries")
             .WithSummary("The newest deliveries first, each with its attempts (status code, latency, error) and next attempt.");
-        webhooks.MapPost("/{id}/deliveries/{deliveryId}/replay", ReplayOneAsync).WithName("ReplayWebhookDelivery");
+        webhooks.MapPost("/{id}/deliveries/{deliveryId}/replay", ReplayOneAsync).WithName("ReplayWebhookDelivery")
+            .WithSummary("Sends a delivery again (409 while the subscription is disabled).");
         webhooks.MapPost("/{id}/replay", ReplayRangeAsync).WithName("ReplayWebhookRange")
-            .WithSummary("Sends again every subscribed event that occurred in [from, to), including while the subscription was disabled.");
+            .WithSummary("Sends again every subscribed event that occurred in [from, to), including while the subscription was disabled (409 while it still is).");
         return webhooks;
     }
 
@@ -83,6 +90,11 @@ public static class WebhookDeliveriesEndpoints
             return WebhooksEndpoints.NotFound(id);
         }
 
+        if (!subscription.Enabled)
+        {
+            return Disabled(subscription);
+        }
+
         var original = Guid.TryParse(deliveryId, out var originalId)
             ? await db.WebhookDeliveries.AsNoTracking().SingleOrDefaultAsync(d => d.Id == originalId && d.SubscriptionId == subscription.Id, cancellationToken)
             : null;
@@ -119,6 +131,11 @@ public static class WebhookDeliveriesEndpoints
             return WebhooksEndpoints.NotFound(id);
         }
 
+        if (!subscription.Enabled)
+        {
+            return Disabled(subscription);
+        }
+
         if (request.From is not { } from || request.To is not { } to || from >= to)
         {
             return ApiProblems.Validation(new Dictionary<string, string[]> { ["from"] = ["from and to are required, and from must be before to."] });
@@ -144,4 +161,9 @@ public static class WebhookDeliveriesEndpoints
         return TypedResults.Accepted($"/v1/webhooks/{subscription.Id}/deliveries",
             new ReplayResponse("replay", replays.Count, replays.Select(r => r.Id).ToList()));
     }
+
+    private static ProblemHttpResult Disabled(WebhookSubscriptionRecord subscription) => ApiProblems.Problem(
+        StatusCodes.Status409Conflict, SubscriptionDisabled, "Webhook disabled.",
+        $"Webhook '{subscription.Id}' is disabled, and nothing is sent to it (disabled_reason: {subscription.DisabledReason}). " +
+        "Re-enable it (PATCH {\"enabled\": true}), then replay.");
 }

@@ -317,6 +317,37 @@ public sealed class WebhookDeliveryTests
     }
 
     [Fact]
+    public async Task ReplayToADisabledSubscriptionIsAConflictAndQueuesNothing()
+    {
+        await using var api = await StatusApi.StartAsync(FastRetries());
+        using var client = api.CreateClient();
+        var (subscriptionId, _) = await SubscribeAsync(client, new Uri("http://127.0.0.1:9/hooks"), "email.delivered");
+        var before = DateTimeOffset.UtcNow.AddMinutes(-1);
+        var emailId = Guid.NewGuid();
+        await api.RecordAsync(TestEvents.Accepted(emailId, to: [Alice]), TestEvents.Delivered(emailId, Alice));
+        using (var patch = await client.PatchAsJsonAsync(new Uri($"/v1/webhooks/{subscriptionId}", UriKind.Relative), new { enabled = false }))
+        {
+            Assert.Equal(HttpStatusCode.OK, patch.StatusCode);
+        }
+
+        var deliveryId = Assert.Single((await DeliveriesAsync(client, subscriptionId)).GetProperty("data").EnumerateArray()).GetProperty("id").GetGuid();
+
+        // Accepted, they would only be marked skipped: the dispatcher sends nothing to a disabled subscription.
+        using (var one = await client.PostAsync(new Uri($"/v1/webhooks/{subscriptionId}/deliveries/{deliveryId}/replay", UriKind.Relative), null))
+        {
+            await ProblemAssert.IsDetailedProblemAsync(one, HttpStatusCode.Conflict, "subscription_disabled");
+        }
+
+        using (var range = await client.PostAsJsonAsync(new Uri($"/v1/webhooks/{subscriptionId}/replay", UriKind.Relative),
+            new { from = before, to = DateTimeOffset.UtcNow.AddMinutes(1) }))
+        {
+            await ProblemAssert.IsDetailedProblemAsync(range, HttpStatusCode.Conflict, "subscription_disabled");
+        }
+
+        Assert.Equal([deliveryId], await api.WithStoreAsync(db => db.WebhookDeliveries.Select(d => d.Id).ToListAsync()));
+    }
+
+    [Fact]
     public async Task DeliveryLogStatusFilterTakesOneDeliveryStatusByName()
     {
         // Nothing listens on port 9: the one attempt fails, and the next is an hour away.
