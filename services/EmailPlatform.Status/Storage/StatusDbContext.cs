@@ -56,6 +56,13 @@ public class StatusDbContext(DbContextOptions options) : DbContext(options)
         ? "html IS NOT NULL OR text IS NOT NULL OR cardinality(attachment_names) > 0"
         : "html IS NOT NULL OR text IS NOT NULL OR attachment_names <> '[]'";
 
+    /// <summary>
+    /// The filters of the two indexes the purge reads (an email's content is kept for a time after it was due): the emails
+    /// sent at once, due when accepted, and the scheduled ones, due at <c>scheduled_at</c>.
+    /// </summary>
+    internal static string WithContentSql(bool postgres, bool scheduled) =>
+        $"({WithContentSql(postgres)}) AND scheduled_at IS {(scheduled ? "NOT NULL" : "NULL")}";
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         var email = modelBuilder.Entity<EmailRecord>();
@@ -71,9 +78,12 @@ public class StatusDbContext(DbContextOptions options) : DbContext(options)
         email.HasIndex(e => new { e.AcceptedAt, e.Id });
         email.HasIndex(e => new { e.State, e.AcceptedAt, e.Id });
         email.HasIndex(e => new { e.FromAddress, e.AcceptedAt, e.Id });
-        // The retention purge's selection: only the emails whose bodies are still there, so that each run reads those
-        // and not every email it has already purged.
-        email.HasIndex(e => new { e.AcceptedAt, e.Id }, "WithContent").HasDatabaseName("ix_emails_with_content_accepted_at_id").HasFilter(WithContentSql(Database.IsNpgsql()));
+        // The retention purge's selections: only the emails whose bodies are still there, so that each run reads those
+        // and not every email it has already purged, in the order they became due (accepted, or scheduled for).
+        email.HasIndex(e => new { e.AcceptedAt, e.Id }, "WithContent").HasDatabaseName("ix_emails_with_content_accepted_at_id")
+            .HasFilter(WithContentSql(Database.IsNpgsql(), scheduled: false));
+        email.HasIndex(e => new { e.ScheduledAt, e.Id }, "ScheduledWithContent").HasDatabaseName("ix_emails_scheduled_with_content_scheduled_at_id")
+            .HasFilter(WithContentSql(Database.IsNpgsql(), scheduled: true));
 
         var recipient = modelBuilder.Entity<RecipientRecord>();
         recipient.HasKey(r => new { r.EmailId, r.Address });

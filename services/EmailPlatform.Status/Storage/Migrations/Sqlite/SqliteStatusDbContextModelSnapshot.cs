@@ -316,9 +316,13 @@ namespace EmailPlatform.Status.Storage.Migrations.Sqlite
                     b.HasIndex("State", "AcceptedAt", "Id")
                         .HasDatabaseName("ix_emails_state_accepted_at_id");
 
+                    b.HasIndex(new[] { "ScheduledAt", "Id" }, "ScheduledWithContent")
+                        .HasDatabaseName("ix_emails_scheduled_with_content_scheduled_at_id")
+                        .HasFilter("(html IS NOT NULL OR text IS NOT NULL OR attachment_names <> '[]') AND scheduled_at IS NOT NULL");
+
                     b.HasIndex(new[] { "AcceptedAt", "Id" }, "WithContent")
                         .HasDatabaseName("ix_emails_with_content_accepted_at_id")
-                        .HasFilter("html IS NOT NULL OR text IS NOT NULL OR attachment_names <> '[]'");
+                        .HasFilter("(html IS NOT NULL OR text IS NOT NULL OR attachment_names <> '[]') AND scheduled_at IS NULL");
 
                     b.ToTable("emails", (string)null);
                 });
