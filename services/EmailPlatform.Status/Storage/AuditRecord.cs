@@ -1,8 +1,10 @@
 namespace EmailPlatform.Status.Storage;
 
 /// <summary>
-/// What an administrator did that must stay on record (an erasure). <see cref="Subject"/> identifies what was
-/// acted on without keeping it: for an erased address, the SHA-256 of its key (<see cref="AddressKeys"/>).
+/// What must stay on record: what an administrator did (an erasure, a bulk operation, disabling or re-enabling a webhook
+/// subscription) and what the service did on its own (disabling a subscription that keeps failing: no <see cref="Actor"/>).
+/// <see cref="Subject"/> identifies what was acted on without keeping it: for an erased address, the SHA-256 of its key
+/// (<see cref="AddressKeys"/>); for a subscription, its id.
 /// </summary>
 public sealed class AuditRecord
 {

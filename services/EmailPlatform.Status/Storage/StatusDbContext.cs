@@ -140,6 +140,9 @@ public class StatusDbContext(DbContextOptions options) : DbContext(options)
         audit.Property(a => a.Id).ValueGeneratedNever();
         audit.Property(a => a.Action).HasMaxLength(64);
         audit.HasIndex(a => a.OccurredAt);
+        // A webhook subscription's history (WebhookHistory): only its records, whose subject is short, are in it.
+        audit.HasIndex(a => new { a.Subject, a.OccurredAt }, "WebhookHistory").HasDatabaseName("ix_audit_records_webhook_subject_occurred_at")
+            .HasFilter(WebhookHistory.IndexFilterSql);
 
         // Rows live from a bulk operation's commit to the broker's confirms: the primary key's order is the publisher's.
         var bulkCommand = modelBuilder.Entity<BulkCommandRecord>();

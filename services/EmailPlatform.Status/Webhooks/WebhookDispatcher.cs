@@ -195,13 +195,19 @@ public sealed class WebhookDispatcher(
         });
     }
 
-    /// <summary>A success resets a subscription's run of failures; a run long enough in time and count disables it.</summary>
+    /// <summary>
+    /// A success resets a subscription's run of failures; a run long enough in time and count disables it, with a
+    /// <see cref="WebhookHistory.Disabled"/> audit record committed together with the disable.
+    /// </summary>
     private async Task UpdateHealthAsync(
         StatusDbContext db, List<WebhookDeliveryRecord> deliveries,
         ConcurrentDictionary<Guid, (WebhookAttemptResult Result, DateTime At)> results, CancellationToken cancellationToken)
     {
         var settings = options.Value;
         var now = clock.GetUtcNow().UtcDateTime;
+        // The round's deliveries are saved (or, saved one by one elsewhere, still tracked here as changed): only an audit
+        // record is saved from here on.
+        db.ChangeTracker.Clear();
         foreach (var group in deliveries.GroupBy(d => d.SubscriptionId))
         {
             var id = group.Key;
@@ -221,13 +227,25 @@ public sealed class WebhookDispatcher(
 
             var failingBefore = now - settings.DisableAfter;
             var reason = $"Every attempt failed for at least {settings.DisableAfter} and {settings.DisableAfterFailures} times in a row.";
-            var disabled = await db.WebhookSubscriptions
-                .Where(s => s.Id == id && s.Enabled && s.ConsecutiveFailures >= settings.DisableAfterFailures && s.FailingSince <= failingBefore)
-                .ExecuteUpdateAsync(s => s
-                    .SetProperty(x => x.Enabled, false)
-                    .SetProperty(x => x.DisabledAt, now)
-                    .SetProperty(x => x.DisabledReason, reason)
-                    .SetProperty(x => x.UpdatedAt, now), cancellationToken);
+            int disabled;
+            await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
+            {
+                disabled = await db.WebhookSubscriptions
+                    .Where(s => s.Id == id && s.Enabled && s.ConsecutiveFailures >= settings.DisableAfterFailures && s.FailingSince <= failingBefore)
+                    .ExecuteUpdateAsync(s => s
+                        .SetProperty(x => x.Enabled, false)
+                        .SetProperty(x => x.DisabledAt, now)
+                        .SetProperty(x => x.DisabledReason, reason)
+                        .SetProperty(x => x.UpdatedAt, now), cancellationToken);
+                if (disabled > 0)
+                {
+                    db.AuditRecords.Add(WebhookHistory.Record(id, WebhookHistory.Disabled, actor: null, now, reason));
+                    await db.SaveChangesAsync(cancellationToken);
+                }
+
+                await transaction.CommitAsync(cancellationToken);
+            }
+
             if (disabled > 0)
             {
                 await DisabledSubscriptions.SkipPendingAsync(db, id, cancellationToken);

@@ -6,7 +6,10 @@ public sealed record UpdateWebhookRequest(string? Url, List<string>? Events, boo
 
 public sealed record ReplayRangeRequest(DateTimeOffset? From, DateTimeOffset? To);
 
-/// <summary>A subscription; <see cref="Secret"/> is only present in the answer to its creation.</summary>
+/// <summary>
+/// A subscription; <see cref="Secret"/> is only present in the answer to its creation, <see cref="History"/> (its
+/// disables and re-enables, newest first) only in <c>GET /v1/webhooks/{id}</c>.
+/// </summary>
 public sealed record WebhookResponse(
     string Object,
     Guid Id,
@@ -19,11 +22,13 @@ public sealed record WebhookResponse(
     DateTime CreatedAt,
     DateTime UpdatedAt,
     [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
-    string? Secret = null)
+    string? Secret = null,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    IReadOnlyList<WebhookHistoryEntry>? History = null)
 {
-    public static WebhookResponse From(WebhookSubscriptionRecord s, bool withSecret = false) => new(
+    public static WebhookResponse From(WebhookSubscriptionRecord s, bool withSecret = false, IReadOnlyList<WebhookHistoryEntry>? history = null) => new(
         "webhook", s.Id, s.Url, s.Events, s.Enabled, s.DisabledAt, s.DisabledReason, s.ConsecutiveFailures,
-        s.CreatedAt, s.UpdatedAt, withSecret ? s.Secret : null);
+        s.CreatedAt, s.UpdatedAt, withSecret ? s.Secret : null, history);
 }
 
 public sealed record WebhookDeliveryResponse(

@@ -15,7 +15,8 @@ public static class WebhooksEndpoints
         var group = routes.MapGroup("/v1/webhooks").WithTags("Webhooks").RequireAuthorization(ApiKeyScopes.Admin);
         group.MapPost("/", CreateAsync).WithName("CreateWebhook").WithSummary("Subscribes a URL to event types; the answer carries the signing secret, once.");
         group.MapGet("/", ListAsync).WithName("ListWebhooks");
-        group.MapGet("/{id}", GetAsync).WithName("GetWebhook");
+        group.MapGet("/{id}", GetAsync).WithName("GetWebhook")
+            .WithSummary("The subscription, with its history: each disable (automatic after continuous failure, or through the API) and re-enable, newest first.");
         group.MapPatch("/{id}", UpdateAsync).WithName("UpdateWebhook")
             .WithSummary("Changes url or events, or disables ({\"enabled\": false}: its pending deliveries are skipped) or re-enables ({\"enabled\": true}) a subscription.");
         group.MapDelete("/{id}", DeleteAsync).WithName("DeleteWebhook");
@@ -56,10 +57,12 @@ public static class WebhooksEndpoints
     }
 
     internal static async Task<Results<Ok<WebhookResponse>, ProblemHttpResult>> GetAsync(string id, StatusDbContext db, CancellationToken cancellationToken) =>
-        await FindAsync(db, id, cancellationToken) is { } subscription ? TypedResults.Ok(WebhookResponse.From(subscription)) : NotFound(id);
+        await FindAsync(db, id, cancellationToken) is { } subscription
+            ? TypedResults.Ok(WebhookResponse.From(subscription, history: await WebhookHistory.ReadAsync(db, subscription.Id, cancellationToken)))
+            : NotFound(id);
 
     internal static async Task<Results<Ok<WebhookResponse>, ValidationProblem, ProblemHttpResult>> UpdateAsync(
-        string id, UpdateWebhookRequest request, StatusDbContext db, WebhookSubscriptionCache cache, IOptions<WebhookOptions> options,
+        string id, UpdateWebhookRequest request, HttpContext http, StatusDbContext db, WebhookSubscriptionCache cache, IOptions<WebhookOptions> options,
         TimeProvider clock, CancellationToken cancellationToken)
     {
         if (await FindAsync(db, id, cancellationToken) is not { } subscription)
@@ -73,18 +76,21 @@ public static class WebhooksEndpoints
             return ApiProblems.Validation(errors);
         }
 
+        var now = clock.GetUtcNow().UtcDateTime;
         subscription.Url = request.Url ?? subscription.Url;
         subscription.Events = request.Events?.Distinct(StringComparer.Ordinal).ToList() ?? subscription.Events;
         if (request.Enabled is { } enabled && enabled != subscription.Enabled)
         {
             subscription.Enabled = enabled;
-            subscription.DisabledAt = enabled ? null : clock.GetUtcNow().UtcDateTime;
+            subscription.DisabledAt = enabled ? null : now;
             subscription.DisabledReason = enabled ? null : "Disabled through the API.";
             subscription.ConsecutiveFailures = 0;
             subscription.FailingSince = null;
+            db.AuditRecords.Add(WebhookHistory.Record(subscription.Id, enabled ? WebhookHistory.Enabled : WebhookHistory.Disabled,
+                ApiKeyIdentity.From(http.User)?.Id, now, subscription.DisabledReason));
         }
 
-        subscription.UpdatedAt = clock.GetUtcNow().UtcDateTime;
+        subscription.UpdatedAt = now;
         await db.SaveChangesAsync(cancellationToken);
         cache.Invalidate();
         if (!subscription.Enabled)

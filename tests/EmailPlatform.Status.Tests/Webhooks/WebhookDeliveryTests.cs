@@ -238,6 +238,11 @@ public sealed class WebhookDeliveryTests
             s => !s.GetProperty("enabled").GetBoolean(), TimeSpan.FromSeconds(20), "the subscription disabled");
         Assert.False(string.IsNullOrEmpty(disabled.GetProperty("disabled_reason").GetString()));
         Assert.NotEqual(JsonValueKind.Null, disabled.GetProperty("disabled_at").ValueKind);
+        // The disable is an event on the subscription's record, by no API key (the service did it), with its reason.
+        var disabledEvent = Assert.Single(disabled.GetProperty("history").EnumerateArray());
+        Assert.Equal(("webhook.disabled", JsonValueKind.Null, disabled.GetProperty("disabled_reason").GetString(), disabled.GetProperty("disabled_at").GetDateTime()),
+            (disabledEvent.GetProperty("action").GetString(), disabledEvent.GetProperty("actor").ValueKind, disabledEvent.GetProperty("reason").GetString(),
+                disabledEvent.GetProperty("occurred_at").GetDateTime()));
         var skipped = Assert.Single((await DeliveriesAsync(client, subscriptionId)).GetProperty("data").EnumerateArray());
         Assert.Equal(("skipped", DisabledSubscriptions.Reason), (skipped.GetProperty("status").GetString(), skipped.GetProperty("last_error").GetString()));
         Assert.Equal(JsonValueKind.Null, skipped.GetProperty("next_attempt_at").ValueKind);
@@ -256,6 +261,11 @@ public sealed class WebhookDeliveryTests
             Assert.True(json.RootElement.GetProperty("enabled").GetBoolean());
             Assert.Equal(JsonValueKind.Null, json.RootElement.GetProperty("disabled_reason").ValueKind);
         }
+
+        // Re-enabled, it keeps the record of the automatic disable, newest first.
+        var history = (await GetJsonAsync(client, $"/v1/webhooks/{subscriptionId}")).GetProperty("history").EnumerateArray()
+            .Select(e => (e.GetProperty("action").GetString(), e.GetProperty("actor").GetString())).ToList();
+        Assert.Equal([("webhook.enabled", "bootstrap"), ("webhook.disabled", (string?)null)], history);
 
         using (var replay = await client.PostAsJsonAsync(new Uri($"/v1/webhooks/{subscriptionId}/replay", UriKind.Relative),
             new { from = before, to = DateTimeOffset.UtcNow.AddMinutes(1) }))

@@ -179,6 +179,10 @@ namespace EmailPlatform.Status.Storage.Migrations.Postgres
                     b.HasIndex("OccurredAt")
                         .HasDatabaseName("ix_audit_records_occurred_at");
 
+                    b.HasIndex(new[] { "Subject", "OccurredAt" }, "WebhookHistory")
+                        .HasDatabaseName("ix_audit_records_webhook_subject_occurred_at")
+                        .HasFilter("action IN ('webhook.disabled', 'webhook.enabled')");
+
                     b.ToTable("audit_records", (string)null);
                 });
 
