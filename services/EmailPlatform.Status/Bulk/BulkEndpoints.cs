@@ -75,7 +75,7 @@ public static class BulkEndpoints
         var retried = db.Recipients.AsNoTracking().Where(r => states.Contains(r.State));
         if (!string.IsNullOrWhiteSpace(filter.Recipient))
         {
-            var address = Key(filter.Recipient);
+            var address = AddressKeys.Of(filter.Recipient);
             retried = retried.Where(r => r.Address == address);
         }
 
@@ -188,8 +188,5 @@ public static class BulkEndpoints
 
     private static string? Hash(string? address) => address is null
         ? null
-        : "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Key(address))));
-
-    /// <summary>A recipient filter's address as recipients are stored, and as <see cref="EmailFilter"/> compares it.</summary>
-    private static string Key(string address) => address.Trim().ToLowerInvariant();
+        : "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(AddressKeys.Of(address))));
 }
