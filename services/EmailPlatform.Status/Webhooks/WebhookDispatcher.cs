@@ -10,7 +10,8 @@ namespace EmailPlatform.Status.Webhooks;
 /// so replicas share the work), sends them in parallel, and records each attempt; a failed attempt is retried after
 /// the next step of <see cref="WebhookOptions.Schedule"/>, and a subscription whose attempts keep failing is disabled.
 /// A crash mid-round leaves leases that expire, so deliveries are sent at least once; a stop mid-round cancels the
-/// requests in flight but still records the attempts that had finished.
+/// requests in flight but still records the attempts that had finished, and hands the rest back (their lease cleared)
+/// for another replica to send at once.
 /// </summary>
 public sealed class WebhookDispatcher(
     IServiceScopeFactory scopes,
@@ -92,6 +93,7 @@ public sealed class WebhookDispatcher(
         var deliveries = claimed.Where(d => subscriptions.ContainsKey(d.SubscriptionId)).ToList();
 
         var results = new ConcurrentDictionary<Guid, (WebhookAttemptResult Result, DateTime At)>();
+        var stopped = false;
         try
         {
             await Parallel.ForEachAsync(deliveries, new ParallelOptions { MaxDegreeOfParallelism = settings.MaxConcurrency, CancellationToken = cancellationToken },
@@ -104,8 +106,10 @@ public sealed class WebhookDispatcher(
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            // Stopping: the requests still in flight are cancelled and the rest of the batch is not sent; both are sent
-            // again once the lease lapses. The attempts that did finish are recorded below rather than sent again too.
+            // Stopping: the requests still in flight are cancelled and the rest of the batch is not sent; both are handed
+            // back below for another replica to send at once, rather than after the lease. The attempts that did finish
+            // are recorded below rather than sent again too.
+            stopped = true;
         }
 
         var attempted = deliveries.Where(d => results.ContainsKey(d.Id)).ToList();
@@ -116,7 +120,16 @@ public sealed class WebhookDispatcher(
             Log.Attempted(logger, delivery.Id, delivery.EmailId, delivery.Attempts, result.Succeeded ? "delivered" : result.Error ?? "failed");
         }
 
-        // Made attempts are saved even when stopping (a few statements; the host's shutdown timeout bounds them).
+        var handedBack = new List<WebhookDeliveryRecord>();
+        if (stopped)
+        {
+            // A request cancelled in flight may have reached its receiver: sending it again is the at-least-once that
+            // the webhook-id lets a receiver recognise.
+            handedBack.AddRange(deliveries.Where(d => !results.ContainsKey(d.Id)));
+            handedBack.ForEach(d => d.LockedUntil = null);
+        }
+
+        // Made attempts and hand-backs are saved even when stopping (a few statements; the host's shutdown timeout bounds them).
         try
         {
             await db.SaveChangesAsync(CancellationToken.None);
@@ -127,7 +140,7 @@ public sealed class WebhookDispatcher(
             // and the round's one save failed with it: saved one by one, the others' attempts are kept rather than
             // sent again once their lease lapses.
             Log.RoundSavedOneByOne(logger, ex);
-            await SaveOneByOneAsync(attempted);
+            await SaveOneByOneAsync([.. attempted, .. handedBack]);
         }
 
         await UpdateHealthAsync(db, attempted, results, CancellationToken.None);
