@@ -66,7 +66,9 @@ public static class WebhookTargets
     /// Whether an address is private, loopback, link-local, shared (CGNAT), unspecified or multicast. An IPv6 address
     /// that carries an IPv4 one (IPv4-mapped, IPv4-translated, IPv4-compatible, 6to4, NAT64's well-known prefix) is
     /// judged by that IPv4 address, since a translator or tunnel on the way takes the connection there; NAT64's
-    /// local-use prefix (RFC 8215) translates into a network of the operator's choosing and counts as private whole.
+    /// local-use prefix (RFC 8215) translates into a network of the operator's choosing and counts as private whole, and
+    /// so does Teredo (<c>2001::/32</c>, RFC 4380), which tunnels to an IPv4 address it carries obfuscated: no webhook
+    /// receiver needs it.
     /// </summary>
     public static bool IsPrivate(IPAddress address)
     {
@@ -81,7 +83,7 @@ public static class WebhookTargets
             return IsPrivateIPv4(bytes[..4]);
         }
 
-        if (bytes.StartsWith(Nat64LocalUse))
+        if (bytes.StartsWith(Nat64LocalUse) || bytes.StartsWith(Teredo))
         {
             return true;
         }
@@ -124,6 +126,8 @@ public static class WebhookTargets
     private static ReadOnlySpan<byte> Nat64WellKnown => [0x00, 0x64, 0xFF, 0x9B, 0, 0, 0, 0, 0, 0, 0, 0];
 
     private static ReadOnlySpan<byte> Nat64LocalUse => [0x00, 0x64, 0xFF, 0x9B, 0x00, 0x01];
+
+    private static ReadOnlySpan<byte> Teredo => [0x20, 0x01, 0x00, 0x00];
 
     private static async Task<IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken) =>
         IPAddress.TryParse(host.Trim('[', ']'), out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, cancellationToken);

@@ -133,6 +133,9 @@ public sealed class WebhookSubscriptionTests
     [InlineData("::a9fe:a9fe", true)]
     [InlineData("::93.184.215.14", false)]
     [InlineData("::", true)]
+    [InlineData("2001:0:4136:e378:8000:63bf:f5ff:fffe", true)]
+    [InlineData("2001::1", true)]
+    [InlineData("2001:4860:4860::8888", false)]
     [InlineData("93.184.215.14", false)]
     [InlineData("2606:2800:21f:cb07:6820:80da:af6b:8b2c", false)]
     public void AddressesArePrivateOrPublic(string address, bool isPrivate) =>
