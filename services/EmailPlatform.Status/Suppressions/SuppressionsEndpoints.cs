@@ -187,6 +187,15 @@ public static class SuppressionsEndpoints
                     suppression = new SuppressionRecord { Address = key, Reason = "", Source = source, CreatedAt = now };
                     db.Suppressions.Add(suppression);
                 }
+                else if (suppression is { Source: SuppressionSources.Bounce, ExpiresAt: null })
+                {
+                    // A hard bounce's suppression stays the bounce's (permanent, with its source event): an item without an
+                    // expiry changes only its reason, so that a later one with an expiry is refused like the first.
+                    suppression.Reason = item.Reason ?? suppression.Reason;
+                    suppression.UpdatedAt = now;
+                    stored.Add(suppression);
+                    continue;
+                }
 
                 suppression.Reason = item.Reason ?? "Imported.";
                 suppression.Source = source;

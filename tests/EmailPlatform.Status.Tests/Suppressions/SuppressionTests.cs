@@ -252,6 +252,20 @@ public sealed class SuppressionTests
         var bob = await GetJsonAsync(client, "/v1/suppressions/bob@example.com");
         Assert.Equal(("bounce", JsonValueKind.Null), (bob.GetProperty("source").GetString(), bob.GetProperty("expires_at").ValueKind));
 
+        // Nor in two steps: a PUT without an expiry changes the reason and leaves the suppression the bounce's.
+        using (var put = await client.PutAsJsonAsync(new Uri("/v1/suppressions/bob@example.com", UriKind.Relative), new { reason = "Known dead" }))
+        {
+            Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        }
+
+        bob = await GetJsonAsync(client, "/v1/suppressions/bob@example.com");
+        Assert.Equal(("bounce", "Known dead"), (bob.GetProperty("source").GetString(), bob.GetProperty("reason").GetString()));
+        using (var put = await client.PutAsJsonAsync(new Uri("/v1/suppressions/bob@example.com", UriKind.Relative),
+            new { reason = "Pause for a week", expires_at = clock.GetUtcNow().AddDays(7) }))
+        {
+            await ProblemAssert.IsDetailedProblemAsync(put, HttpStatusCode.Conflict, "hard_bounce_suppression");
+        }
+
         // Lifted on purpose first, it can be suppressed for a while like any address.
         using (var delete = await client.DeleteAsync(new Uri("/v1/suppressions/bob@example.com", UriKind.Relative)))
         {
