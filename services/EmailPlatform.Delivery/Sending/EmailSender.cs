@@ -3,6 +3,7 @@ using EmailPlatform.Delivery.Claims;
 using EmailPlatform.Delivery.Relays;
 using EmailPlatform.Delivery.Smtp;
 using EmailPlatform.Delivery.Suppressions;
+using EmailPlatform.ServiceDefaults.Messaging;
 using EmailPlatform.ServiceDefaults.Storage;
 using MassTransit;
 using Microsoft.Extensions.Options;
@@ -19,7 +20,8 @@ namespace EmailPlatform.Delivery.Sending;
 /// An email whose <c>ExpiresAt</c> has passed is failed (expired) without SMTP. The email waits for a pooled connection
 /// with its priority; its claim's lease is kept alive meanwhile and confirmed right before <c>MAIL FROM</c>
 /// (<see cref="ClaimLease"/>). The content of a large email is loaded from the content store
-/// (<see cref="StoredContents"/>); if the store no longer has it, its unsent recipients fail without SMTP.
+/// (<see cref="StoredContents"/>); if the store no longer has it, its unsent recipients fail without SMTP. What a
+/// stopping worker does with a command it has not sent depends on its bus (<see cref="HoldIfStoppingAsync"/>).
 /// </summary>
 internal sealed class EmailSender(
     RelayRouter relays,
@@ -34,10 +36,27 @@ internal sealed class EmailSender(
     Storage.DeliveryDbContext db,
     IHostApplicationLifetime lifetime,
     ILogger<EmailSender> logger,
-    ISuppressionList? suppressions = null)
+    ISuppressionList? suppressions = null,
+    BusTransport? transport = null)
 {
+    /// <summary>
+    /// Whether the worker is stopping on a bus that loses what it has not delivered (the standalone host's in-memory
+    /// one): a command must then not wait for the consume's cancellation, which that transport does not bring to every
+    /// consume, and the host's next start puts back what the stop lost. Without a registered bus (a test host), a broker.
+    /// </summary>
+    private bool StoppingWithoutBroker => transport is { RedeliversUnfinished: false } && lifetime.ApplicationStopping.IsCancellationRequested;
+
     public async Task SendAsync(SendEmail email, IPublishEndpoint publisher, CancellationToken cancellationToken)
     {
+        if (StoppingWithoutBroker)
+        {
+            // The in-memory transport runs, while it stops, every command it had taken off its queue: this one dies with
+            // the process whatever is done here. Nothing is claimed, and the ending consume is not a fault (a fault would
+            // fail the recipients); the next start publishes the command again, or makes its kept copy due.
+            Log.LeftForNextStart(logger, email.EmailId);
+            return;
+        }
+
         // A large email's content comes from the content store; the ledger keeps the command without it. When the store
         // is out of reach this throws before anything is claimed, and the consumer's retry or redelivery tries again.
         var whole = await StoredContents.LoadAsync(db, email, cancellationToken);
@@ -97,6 +116,15 @@ internal sealed class EmailSender(
                 outcomes = [.. suppressed, .. sent];
             }
         }
+        catch (NotSentForShutdownException ex)
+        {
+            // Stopping, with no broker to give the command again (HoldIfStoppingAsync): nothing was sent. The claim is
+            // handed back with the command kept, and the consume ends without a fault, which would fail the recipients.
+            permit?.Dispose();
+            await lease.DisposeAsync();
+            await ReleaseAsync(email, claim, ex);
+            return;
+        }
         catch (ClaimLostException ex)
         {
             // The lease ran out anyway (the store was unreachable for most of it) and the recipients were taken over
@@ -153,18 +181,31 @@ internal sealed class EmailSender(
 
     /// <summary>
     /// Once the worker is stopping (SIGTERM), no new SMTP transaction starts: an attempt that got its connection only now
-    /// (it waited for one) holds here, with nothing sent, until MassTransit cancels the consume after its stop timeout;
-    /// the claim is then handed back and the message returns to its queue for another worker. A transaction already past
-    /// <c>MAIL FROM</c> finishes. Without this, one starting just before the process exits could lose its relay's 250
-    /// unrecorded, and be sent again once its claim lapsed.
+    /// (it waited for one) sends nothing. With RabbitMQ it holds here until MassTransit cancels the consume
+    /// (<c>Shutdown:Timeout</c> less 10 s); the claim is then handed back and the unacknowledged message returns to its
+    /// queue for another worker. With the in-memory bus nothing would give the message again, and that transport does not
+    /// cancel every consume it runs while stopping: the claim is handed back at once, with the command kept, and the
+    /// consume ends without a fault (<see cref="NotSentForShutdownException"/>); the next start makes it due.
+    /// A transaction already past <c>MAIL FROM</c> is not cancelled, but one still running when <c>Shutdown:Timeout</c> is
+    /// up is cut off with the process: its recipients stay claimed and are tried again once the claim lapses, a duplicate
+    /// if the relay had already accepted (the window <see cref="DeliveryLedger"/> describes). Without this hold, a
+    /// transaction starting just before the process exits would be cut off that way too.
     /// </summary>
     private async Task HoldIfStoppingAsync(Guid emailId, CancellationToken cancellationToken)
     {
-        if (lifetime.ApplicationStopping.IsCancellationRequested)
+        if (!lifetime.ApplicationStopping.IsCancellationRequested)
         {
-            Log.HeldForShutdown(logger, emailId);
-            await Task.Delay(Timeout.InfiniteTimeSpan, cancellationToken);
+            return;
         }
+
+        if (StoppingWithoutBroker)
+        {
+            Log.NotSentForShutdown(logger, emailId);
+            throw new NotSentForShutdownException();
+        }
+
+        Log.HeldForShutdown(logger, emailId);
+        await Task.Delay(Timeout.InfiniteTimeSpan, cancellationToken);
     }
 
     /// <summary>

@@ -36,4 +36,12 @@ internal static partial class Log
     [LoggerMessage(1008, LogLevel.Information,
         "Email {EmailId} got its connection while the worker is stopping: no transaction starts; the message goes back to its queue")]
     public static partial void HeldForShutdown(ILogger logger, Guid emailId);
+
+    [LoggerMessage(1009, LogLevel.Information,
+        "Email {EmailId} got its connection while the worker is stopping, and no broker would give its message again: nothing is sent; its claim is handed back with the command kept, due at the next start")]
+    public static partial void NotSentForShutdown(ILogger logger, Guid emailId);
+
+    [LoggerMessage(1010, LogLevel.Debug,
+        "Email {EmailId} reached the worker while it is stopping, and no broker would give its message again: nothing is claimed; the next start puts it back")]
+    public static partial void LeftForNextStart(ILogger logger, Guid emailId);
 }

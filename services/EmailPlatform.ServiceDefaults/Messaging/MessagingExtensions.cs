@@ -2,6 +2,7 @@ using EmailPlatform.ServiceDefaults.Shutdown;
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -71,15 +72,34 @@ public static class MessagingExtensions
             });
         });
 
+        builder.Services.AddSingleton(string.IsNullOrWhiteSpace(rabbitMq) ? BusTransport.InMemory : BusTransport.RabbitMq);
+        BoundStop(builder.Services);
         builder.Services.AddOptions<MassTransitHostOptions>().Configure<IOptions<ShutdownOptions>>((o, shutdown) =>
         {
             // Start without waiting for the broker: the ingress keeps accepting into its outbox while
             // RabbitMQ is down. Stop by letting in-flight consumers finish, within the host's shutdown timeout
-            // (Shutdown:Timeout, 30 s): consumers are cancelled after 20 s, the bus has stopped by 25 s.
+            // (Shutdown:Timeout, 30 s): consumers are cancelled after 20 s, the bus has stopped by 25 s, and the host
+            // waits for it 27 s at most (BoundedBusStop).
             o.WaitUntilStarted = false;
             o.StopTimeout = shutdown.Value.BusStopTimeout;
             o.ConsumerStopTimeout = shutdown.Value.ConsumerStopTimeout;
         });
         return builder;
+    }
+
+    /// <summary>
+    /// Puts <see cref="BoundedBusStop"/> where MassTransit registered its hosted service, so that the bus still starts
+    /// before the services registered after it and stops after them.
+    /// </summary>
+    private static void BoundStop(IServiceCollection services)
+    {
+        var index = services.ToList().FindIndex(d => d.ServiceType == typeof(IHostedService) && d.ImplementationType == typeof(MassTransitHostedService));
+        if (index < 0)
+        {
+            return;
+        }
+
+        services.TryAddSingleton<MassTransitHostedService>();
+        services[index] = ServiceDescriptor.Singleton<IHostedService>(sp => ActivatorUtilities.CreateInstance<BoundedBusStop>(sp));
     }
 }

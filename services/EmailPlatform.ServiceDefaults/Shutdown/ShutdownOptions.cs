@@ -27,4 +27,11 @@ public sealed class ShutdownOptions
     /// (an outbox publisher, the HTTP server) time to stop within <see cref="Timeout"/>.
     /// </summary>
     public TimeSpan BusStopTimeout => Timeout - TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How long the host waits for MassTransit's stop at most: <see cref="BusStopTimeout"/> and 2 s for what MassTransit
+    /// does when it is up (it cancels the consumes still running, which then hand their messages back), <see cref="Timeout"/>
+    /// less 3 s. A stop that outlasts it (one that waits for something ignoring its cancellation) is not waited for.
+    /// </summary>
+    public TimeSpan BusStopLimit => BusStopTimeout + TimeSpan.FromSeconds(2);
 }

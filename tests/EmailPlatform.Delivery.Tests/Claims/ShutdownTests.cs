@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using EmailPlatform.Delivery.Sending;
 using EmailPlatform.Delivery.Storage;
 using EmailPlatform.Delivery.Tests.Support;
+using EmailPlatform.ServiceDefaults.Messaging;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -80,5 +81,63 @@ public sealed class ShutdownTests
         Assert.Equal((DeliveryState.Queued, (Guid?)null), (record.State, record.ClaimId));
         Assert.Single(relay.Received);
         await sendingFirst.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public async Task WithoutABrokerAnAttemptThatGetsItsConnectionAfterShutdownBeganHandsItsClaimBackAtOnceAndEndsWithoutAFault()
+    {
+        await using var relay = await EmailPlatform.Testing.ScriptedSmtpServer.StartAsync();
+        var firstInTransaction = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var releaseFirst = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        relay.BeforeDataReply = () =>
+        {
+            firstInTransaction.TrySetResult();
+            return releaseFirst.Task;
+        };
+        await using var host = await DeliveryHost.StartAsync(relay.Port,
+            settings: new Dictionary<string, string?> { ["Delivery:Relays:0:MaxConnections"] = "1" },
+            services: s => s.AddSingleton(BusTransport.InMemory));
+        var (first, second) = (TestEmails.Create(), TestEmails.Create());
+
+        await using var firstScope = host.Services.CreateAsyncScope();
+        await using var secondScope = host.Services.CreateAsyncScope();
+        var sendingFirst = firstScope.ServiceProvider.GetRequiredService<EmailSender>().SendAsync(first, host.Harness.Bus, CancellationToken.None);
+        await firstInTransaction.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        // A consume token that is never cancelled: the in-memory transport does not cancel what it runs while stopping.
+        var sendingSecond = secondScope.ServiceProvider.GetRequiredService<EmailSender>().SendAsync(second, host.Harness.Bus, CancellationToken.None);
+        await EmailPlatform.Testing.Eventually.GetAsync(
+            () => host.QueryAsync(db => db.Deliveries.CountAsync(d => d.EmailId == second.EmailId)), n => n == 1, TimeSpan.FromSeconds(30),
+            "the second claimed, waiting for the one connection");
+
+        // SIGTERM: the first, in its transaction, finishes; the second gets the connection only now and does not wait.
+        host.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
+        releaseFirst.SetResult();
+        await sendingSecond.WaitAsync(TimeSpan.FromSeconds(30));
+        await sendingFirst.WaitAsync(TimeSpan.FromSeconds(30));
+
+        var record = await host.QueryAsync(db => db.Deliveries.SingleAsync(d => d.EmailId == second.EmailId));
+        Assert.Equal((DeliveryState.Queued, (Guid?)null), (record.State, record.ClaimId));
+        Assert.True(await host.QueryAsync(db => db.RetryMessages.AnyAsync(m => m.EmailId == second.EmailId)), "the command is kept for the next start");
+        Assert.Equal(DeliveryState.Delivered, (await host.QueryAsync(db => db.Deliveries.SingleAsync(d => d.EmailId == first.EmailId))).State);
+        Assert.Single(relay.Received);
+        Assert.Empty(host.Published<EmailPlatform.Contracts.EmailFailed>());
+    }
+
+    [Fact]
+    public async Task WithoutABrokerACommandThatArrivesAfterShutdownBeganClaimsNothing()
+    {
+        await using var relay = await EmailPlatform.Testing.ScriptedSmtpServer.StartAsync();
+        await using var host = await DeliveryHost.StartAsync(relay.Port, services: s => s.AddSingleton(BusTransport.InMemory));
+        var email = TestEmails.Create();
+
+        host.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
+        await using (var scope = host.Services.CreateAsyncScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<EmailSender>().SendAsync(email, host.Harness.Bus, CancellationToken.None)
+                .WaitAsync(TimeSpan.FromSeconds(30));
+        }
+
+        Assert.False(await host.QueryAsync(db => db.Deliveries.AnyAsync(d => d.EmailId == email.EmailId)));
+        Assert.Empty(relay.Received);
     }
 }
