@@ -24,7 +24,10 @@ namespace EmailPlatform.Standalone;
 /// worker's ledger answers the command with that recorded outcome, under its original event id, and sends nothing);</item>
 /// <item>a command a worker was sending when the process was killed (its claim left, no command kept for the
 /// scheduler, as a broker's redelivery would have kept it) is kept for the scheduler, which hands it back once the
-/// claim lapses.</item>
+/// claim lapses;</item>
+/// <item>recipients handed back without an outcome (queued, unclaimed, their command kept), by a worker that stopped
+/// before sending them or by the scheduler, are made due now: the hand-back waited <c>Delivery:RequeueAfter</c> for the
+/// bus to bring the command first, which it no longer can.</item>
 /// </list>
 /// Every consumer is idempotent, so a message that was not lost changes nothing. Only emails the status service does not
 /// have in a final state, or whose command a worker keeps (an operator's retry of a failed one), are looked at, and only
@@ -50,10 +53,14 @@ internal sealed class InMemoryBusRecovery(
 
     private static readonly EmailState[] Final = Enum.GetValues<EmailState>().Where(s => s.IsTerminal()).ToArray();
 
-    /// <summary>Puts back what the last stop lost; returns the number of outbox rows published again and of commands kept.</summary>
-    public async Task<(int Republished, int Kept)> RecoverAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Puts back what the last stop lost; returns the number of outbox rows published again, of commands kept and of
+    /// recipients whose hand-back was made due.
+    /// </summary>
+    public async Task<(int Republished, int Kept, int Due)> RecoverAsync(CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow().UtcDateTime;
+        var due = await HandBacksDueNowAsync(now, cancellationToken);
         // A row is created before any worker record or event of its email, so both are younger than the row.
         var shortest = deliveryOptions.Value.RecordRetention < retention.Value.EventsAfter ? deliveryOptions.Value.RecordRetention : retention.Value.EventsAfter;
         var createdAfter = now - shortest + Margin;
@@ -90,14 +97,27 @@ internal sealed class InMemoryBusRecovery(
         delivery.RetryMessages.AddRange(keep);
         await delivery.SaveChangesAsync(cancellationToken);
 
-        if (republish.Count > 0 || keep.Count > 0)
+        if (republish.Count > 0 || keep.Count > 0 || due > 0)
         {
             var rows = republish.ToHashSet();
-            Log.Recovered(logger, republish.Count, published.Where(m => rows.Contains(m.Id)).Select(m => m.EmailId).Distinct().Count(), keep.Count);
+            Log.Recovered(logger, republish.Count, published.Where(m => rows.Contains(m.Id)).Select(m => m.EmailId).Distinct().Count(), keep.Count, due);
         }
 
-        return (republish.Count, keep.Count);
+        return (republish.Count, keep.Count, due);
     }
+
+    /// <summary>
+    /// Makes due now the recipients handed back to a bus that lost the command: queued, unclaimed, waiting for a time
+    /// to come, with their command kept for the scheduler. (A recipient queued with nothing kept waits for a claim's
+    /// command instead, and is left to <see cref="LostAsync"/>.)
+    /// </summary>
+    private Task<int> HandBacksDueNowAsync(DateTime now, CancellationToken cancellationToken) =>
+        delivery.Deliveries
+            .Where(d => d.State == DeliveryState.Queued && d.ClaimId == null && d.DueAt > now && delivery.RetryMessages.Any(m => m.EmailId == d.EmailId))
+            .ExecuteUpdateAsync(set => set
+                .SetProperty(d => d.DueAt, now)
+                .SetProperty(d => d.UpdatedAt, now)
+                .SetProperty(d => d.Version, d => d.Version + 1), cancellationToken);
 
     /// <summary>
     /// Among <paramref name="rows"/> (of emails not final at the status service, or with a kept command), the ids of
@@ -153,6 +173,6 @@ internal sealed class InMemoryBusRecovery(
 internal static partial class Log
 {
     [LoggerMessage(EventId = 4001, Level = LogLevel.Warning,
-        Message = "The in-memory bus lost messages at the last stop: {Rows} outbox rows of {Emails} emails published again, {Kept} commands cut short kept for the retry scheduler")]
-    public static partial void Recovered(ILogger logger, int rows, int emails, int kept);
+        Message = "The in-memory bus lost messages at the last stop: {Rows} outbox rows of {Emails} emails published again, {Kept} commands cut short kept for the retry scheduler, {Due} recipients handed back made due now")]
+    public static partial void Recovered(ILogger logger, int rows, int emails, int kept, int due);
 }
