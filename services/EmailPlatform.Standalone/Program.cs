@@ -8,6 +8,12 @@ using EmailPlatform.Standalone.Capture;
 using EmailPlatform.Status;
 using EmailPlatform.Status.Reads;
 
+// The image's health check: asks a running host and exits, creating nothing (no data/, no migrations).
+if (args is [HealthProbe.Command, ..])
+{
+    return await HealthProbe.RunAsync(args);
+}
+
 // Settings files ship next to the binary; data/ stays relative to the directory it is run from.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 
@@ -32,4 +38,5 @@ app.MapDelivery();
 app.MapStatus();
 app.PrintWelcomeOnStart();
 
-app.Run();
+await app.RunAsync();
+return 0;

@@ -17,6 +17,7 @@ public sealed class DockerfileTests
     [InlineData("EmailPlatform.Ingress")]
     [InlineData("EmailPlatform.Delivery")]
     [InlineData("EmailPlatform.Status")]
+    [InlineData("EmailPlatform.Standalone")]
     public void TheHealthCheckIsTheServicesOwnCommand(string host)
     {
         var check = Load(host).FinalStage.SingleOrDefault(i => i.Keyword == "HEALTHCHECK");

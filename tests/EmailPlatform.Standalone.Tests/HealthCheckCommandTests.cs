@@ -1,0 +1,61 @@
+using System.Diagnostics;
+using System.Net;
+using EmailPlatform.Testing;
+
+namespace EmailPlatform.Standalone.Tests;
+
+/// <summary><c>dotnet EmailPlatform.Standalone.dll healthcheck [url]</c>, the standalone image's health check.</summary>
+public sealed class HealthCheckCommandTests : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("emailplatform-health-").FullName;
+
+    [Fact]
+    public async Task TheHealthCheckCommandAsksARunningHostAndStartsNothing()
+    {
+        var port = ServiceProcess.FreeTcpPort();
+        using var listener = new HttpListener();
+        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+        listener.Start();
+        var answering = Task.Run(async () =>
+        {
+            var context = await listener.GetContextAsync();
+            context.Response.StatusCode = context.Request.Url!.AbsolutePath == "/health/ready" ? 200 : 404;
+            context.Response.Close();
+        });
+
+        var (ready, readyOutput) = await HealthCheckAsync($"http://127.0.0.1:{port}/health/ready");
+        await answering.WaitAsync(TimeSpan.FromSeconds(10));
+        var (nothing, nothingOutput) = await HealthCheckAsync($"http://127.0.0.1:{ServiceProcess.FreeTcpPort()}/health/ready");
+
+        Assert.True(ready == 0, $"healthcheck against a ready host exited {ready}: {readyOutput}");
+        Assert.True(nothing == 1, $"healthcheck against nothing exited {nothing}: {nothingOutput}");
+        Assert.Empty(Directory.EnumerateFileSystemEntries(_root));
+    }
+
+    /// <summary>Runs <c>dotnet EmailPlatform.Standalone.dll healthcheck url</c> from an empty directory, as the image's HEALTHCHECK does.</summary>
+    private async Task<(int ExitCode, string Output)> HealthCheckAsync(string url)
+    {
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = _root, RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(typeof(StandaloneOptions).Assembly.Location);
+        start.ArgumentList.Add("healthcheck");
+        start.ArgumentList.Add(url);
+        start.Environment["Standalone__CaptureRelayPort"] = ServiceProcess.FreeTcpPort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            return (-1, "still running after 60 s (it started a host instead of checking one)");
+        }
+
+        return (process.ExitCode, await output + await error);
+    }
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+}
