@@ -8,6 +8,7 @@ using EmailPlatform.Standalone.Capture;
 using EmailPlatform.Status.Storage;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Data.Sqlite;
 
 namespace EmailPlatform.Standalone;
 
@@ -39,7 +40,8 @@ internal static class StandaloneDefaults
         if (string.IsNullOrEmpty(builder.Configuration.GetConnectionString(StoreExtensions.PostgresConnectionName))
             && string.IsNullOrEmpty(builder.Configuration.GetConnectionString(StoreExtensions.SqliteConnectionName)))
         {
-            defaults[$"ConnectionStrings:{StoreExtensions.SqliteConnectionName}"] = $"Data Source={options.DatabaseFile}";
+            // Built, not formatted: a data directory may hold a ';' or a '=' that a formatted string would split on.
+            defaults[$"ConnectionStrings:{StoreExtensions.SqliteConnectionName}"] = new SqliteConnectionStringBuilder { DataSource = options.DatabaseFile }.ToString();
         }
 
         if (string.IsNullOrEmpty(builder.Configuration["Auth:BootstrapKey"]))
