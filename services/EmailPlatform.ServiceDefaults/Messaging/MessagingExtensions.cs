@@ -50,6 +50,9 @@ public static class MessagingExtensions
                     h.Tags.Add(Extensions.ReadyTag);
                 }
             });
+            // A self-hosted product does not report to anyone: MassTransit would otherwise send usage telemetry to its
+            // authors (MASSTRANSIT_USAGE_TELEMETRY=true turns it back on, should an operator want to).
+            bus.DisableUsageTelemetry();
             registerConsumers(bus);
 
             if (string.IsNullOrWhiteSpace(rabbitMq))
