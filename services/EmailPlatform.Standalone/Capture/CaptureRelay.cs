@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.Net;
+using System.Text;
+using SmtpServer.Mail;
 using SmtpServer;
 using SmtpServer.Net;
 using SmtpServer.Protocol;
@@ -10,8 +12,8 @@ namespace EmailPlatform.Standalone.Capture;
 
 /// <summary>
 /// The built-in SMTP relay of the standalone host: listens on 127.0.0.1 and writes every message it
-/// receives, as sent, to an <c>.eml</c> file under <c>data/mail/</c>. Delivery reaches it over a real
-/// socket through the same SMTP code as any upstream relay.
+/// receives, as sent, to an <c>.eml</c> file under <c>data/mail/</c>, after its envelope (<see cref="EmlFileStore"/>).
+/// Delivery reaches it over a real socket through the same SMTP code as any upstream relay.
 /// </summary>
 internal sealed class CaptureRelay(StandaloneOptions options, ILogger<CaptureRelay> logger) : IHostedService, IDisposable
 {
@@ -63,8 +65,16 @@ internal sealed class CaptureRelay(StandaloneOptions options, ILogger<CaptureRel
 
     public void Dispose() => _stopping.Dispose();
 
+    /// <summary>
+    /// Writes a message as its file: first its envelope, as capture tools do, in an <c>X-Envelope-From</c> header (the
+    /// <c>MAIL FROM</c> address, empty for a null sender) and one <c>X-Envelope-To</c> per <c>RCPT TO</c>, which shows the
+    /// recipients no header names (Bcc); then the message's bytes as received, ended by the CRLF that ended its last
+    /// line (SmtpServer strips it with the terminating dot).
+    /// </summary>
     private sealed class EmlFileStore(string folder, ILogger logger) : MessageStore
     {
+        private static readonly byte[] Crlf = "\r\n"u8.ToArray();
+
         public override async Task<SmtpResponse> SaveAsync(
             ISessionContext context, IMessageTransaction transaction, ReadOnlySequence<byte> buffer, CancellationToken cancellationToken)
         {
@@ -72,14 +82,30 @@ internal sealed class CaptureRelay(StandaloneOptions options, ILogger<CaptureRel
             var path = Path.Combine(folder, name);
             await using (var file = File.Create(path))
             {
+                await file.WriteAsync(Envelope(transaction), cancellationToken);
                 foreach (var segment in buffer)
                 {
                     await file.WriteAsync(segment, cancellationToken);
                 }
+
+                await file.WriteAsync(Crlf, cancellationToken);
             }
 
             Log.Captured(logger, name, transaction.To.Count);
             return SmtpResponse.Ok;
+        }
+
+        /// <summary>The envelope as header lines, in UTF-8 (an SMTPUTF8 address is written as it came).</summary>
+        private static byte[] Envelope(IMessageTransaction transaction)
+        {
+            var lines = new StringBuilder();
+            lines.Append("X-Envelope-From: <").Append(transaction.From?.AsAddress()).Append(">\r\n");
+            foreach (var recipient in transaction.To)
+            {
+                lines.Append("X-Envelope-To: <").Append(recipient.AsAddress()).Append(">\r\n");
+            }
+
+            return Encoding.UTF8.GetBytes(lines.ToString());
         }
     }
 }

@@ -1,0 +1,52 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json.Nodes;
+using EmailPlatform.Testing;
+
+namespace EmailPlatform.Standalone.Tests;
+
+/// <summary>What the built-in capture relay writes: the envelope, then the message as sent.</summary>
+public sealed class CaptureRelayTests : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("emailplatform-capture-").FullName;
+    private readonly string _apiKey = TestInfrastructure.NewApiKey();
+
+    [Fact]
+    public async Task TheCapturedFileStartsWithTheEnvelopeAndEndsWithTheMessagesLastLine()
+    {
+        var data = Path.Combine(_root, "data");
+        await using var host = StandaloneHost.Create(data, _apiKey, ServiceProcess.FreeTcpPort());
+        using var client = StandaloneHost.Client(host, _apiKey);
+
+        var id = await SendAsync(client, new
+        {
+            from = "Acme <hello@acme.test>", to = "ann@example.test", cc = "bea@example.test", bcc = "cat@example.test", subject = "Envelope", text = "Hi.",
+        });
+        await StandaloneHost.WaitForStatusAsync(client, id, "delivered", TimeSpan.FromSeconds(20));
+
+        var raw = await File.ReadAllBytesAsync(Assert.Single(Directory.GetFiles(Path.Combine(data, "mail"), "*.eml")));
+        var text = Encoding.UTF8.GetString(raw);
+        var lines = text.Split("\r\n");
+        Assert.Equal("X-Envelope-From: <hello@acme.test>", lines[0]);
+        Assert.Equal(
+            ["X-Envelope-To: <ann@example.test>", "X-Envelope-To: <bea@example.test>", "X-Envelope-To: <cat@example.test>"],
+            lines.Skip(1).TakeWhile(l => l.StartsWith("X-Envelope-To: ", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
+        Assert.EndsWith("\r\n", text, StringComparison.Ordinal);
+
+        // The rest is the message as sent: its own headers name no Bcc, and it parses whole.
+        using var message = MimeKit.MimeMessage.Load(new MemoryStream(raw));
+        Assert.Equal("Envelope", message.Subject);
+        Assert.Empty(message.Bcc);
+        Assert.Equal("Hi.", message.TextBody?.TrimEnd());
+    }
+
+    private static async Task<string> SendAsync(HttpClient client, object email)
+    {
+        using var response = await client.PostAsJsonAsync("/v1/emails", email);
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        return JsonNode.Parse(await response.Content.ReadAsStringAsync())!["id"]!.GetValue<string>();
+    }
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+}
