@@ -6,7 +6,8 @@ namespace EmailPlatform.Ingress.Scheduling;
 
 /// <summary>
 /// <c>POST /v1/emails/{id}/cancel</c> and <c>PATCH /v1/emails/{id}</c> (<c>scheduled_at</c>), through
-/// <see cref="UnsentEmails"/>: an email already handed to delivery answers 409, an unknown one 404.
+/// <see cref="UnsentEmails"/>: an email already handed to delivery, or canceled already, answers 409 saying which; an
+/// unknown one 404.
 /// </summary>
 internal static class ScheduleEndpoints
 {
@@ -69,10 +70,14 @@ internal static class ScheduleEndpoints
         return outcome == UnsentChange.Changed ? TypedResults.Ok(new EmailReference("email", emailId)) : Refused(id, outcome);
     }
 
-    private static ProblemHttpResult Refused(string id, UnsentChange outcome) => outcome == UnsentChange.AlreadySent
-        ? ApiProblems.Problem(StatusCodes.Status409Conflict, ApiProblems.ValidationError, "Email already sent.",
-            $"Email '{id}' was already handed to delivery or canceled; only a scheduled email that has not been sent can be canceled or rescheduled.")
-        : NotFound(id);
+    private static ProblemHttpResult Refused(string id, UnsentChange outcome) => outcome switch
+    {
+        UnsentChange.AlreadySent => ApiProblems.Problem(StatusCodes.Status409Conflict, ApiProblems.ValidationError, "Email already sent.",
+            $"Email '{id}' was already handed to delivery; only a scheduled email that has not been sent can be canceled or rescheduled."),
+        UnsentChange.AlreadyCanceled => ApiProblems.Problem(StatusCodes.Status409Conflict, ApiProblems.ValidationError, "Email already canceled.",
+            $"Email '{id}' was canceled already: it will not be sent, and cannot be canceled again or rescheduled."),
+        _ => NotFound(id),
+    };
 
     private static ProblemHttpResult NotFound(string id) => ApiProblems.Problem(
         StatusCodes.Status404NotFound, ApiProblems.NotFound, "Email not found.", $"No email with id '{id}' is waiting to be sent.");

@@ -13,8 +13,11 @@ internal enum UnsentChange
     /// <summary>Done, and announced on the bus.</summary>
     Changed,
 
-    /// <summary>The email was handed to delivery (or canceled) already; nothing changed.</summary>
+    /// <summary>The email was handed to delivery already; nothing changed.</summary>
     AlreadySent,
+
+    /// <summary>The email was canceled already; nothing changed.</summary>
+    AlreadyCanceled,
 
     /// <summary>The ingress never accepted an email with this id.</summary>
     Unknown,
@@ -74,7 +77,9 @@ internal sealed class UnsentEmails(IngressDbContext db, Outbox.Outbox outbox, IO
         var pending = await LockPendingAsync(emailId, cancellationToken);
         if (pending.FirstOrDefault(m => OutboxMessageTypes.HasCommand(m.MessageType)) is not { } sendRow)
         {
-            return await db.OutboxMessages.AnyAsync(m => m.EmailId == emailId, cancellationToken) ? UnsentChange.AlreadySent : UnsentChange.Unknown;
+            var canceled = OutboxMessageTypes.NameOf<EmailCanceled>();
+            var kinds = await db.OutboxMessages.Where(m => m.EmailId == emailId).Select(m => m.MessageType).Distinct().ToListAsync(cancellationToken);
+            return kinds.Count == 0 ? UnsentChange.Unknown : kinds.Contains(canceled) ? UnsentChange.AlreadyCanceled : UnsentChange.AlreadySent;
         }
 
         if (sendRow.MessageType == OutboxMessageTypes.AcceptedEmailRow)

@@ -120,10 +120,41 @@ public sealed class CancelAndRescheduleTests
         Assert.DoesNotContain(rows, r => r.EmailId == immediate && r.MessageType == nameof(EmailCanceled));
         Assert.NotNull(await app.FindOutboxRowAsync(immediate));
 
-        // The endpoint agrees: the email is canceled already.
+        // The endpoint agrees: the email is canceled already, and the one sent is sent.
         using var client = app.CreateClient();
         using var again = await client.PostAsync(new Uri($"/v1/emails/{scheduled}/cancel", UriKind.Relative), null);
         Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
+        Assert.Equal("Email already canceled.", JsonDocument.Parse(await again.Content.ReadAsStringAsync()).RootElement.GetProperty("title").GetString());
+        using var sent = await client.PostAsync(new Uri($"/v1/emails/{immediate}/cancel", UriKind.Relative), null);
+        Assert.Equal(HttpStatusCode.Conflict, sent.StatusCode);
+        Assert.Equal("Email already sent.", JsonDocument.Parse(await sent.Content.ReadAsStringAsync()).RootElement.GetProperty("title").GetString());
+    }
+
+    [Fact]
+    public async Task CancelingOrReschedulingAnEmailCanceledAlreadySaysItIsCanceledNotSent()
+    {
+        // No broker: nothing leaves the outbox, and the email's rows are all there is to go by.
+        var nowhere = new Uri($"amqp://guest:guest@127.0.0.1:{ServiceProcess.FreeTcpPort()}/");
+        await using var app = await IngressApp.StartAsync(rabbitMq: nowhere);
+        var id = await AcceptAsync(app, SendBodies.Json(b => b["scheduled_at"] = DateTimeOffset.UtcNow.AddHours(1).ToString("O")).ToJsonString());
+        using var client = app.CreateClient();
+        using var canceled = await client.PostAsync(new Uri($"/v1/emails/{id}/cancel", UriKind.Relative), null);
+        Assert.Equal(HttpStatusCode.OK, canceled.StatusCode);
+
+        using var again = await client.PostAsync(new Uri($"/v1/emails/{id}/cancel", UriKind.Relative), null);
+        using var moved = await client.PatchAsync(new Uri($"/v1/emails/{id}", UriKind.Relative),
+            new StringContent($$"""{"scheduled_at": "{{DateTimeOffset.UtcNow.AddHours(2):O}}"}""", System.Text.Encoding.UTF8, "application/json"));
+
+        foreach (var refused in new[] { again, moved })
+        {
+            Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+            var problem = JsonDocument.Parse(await refused.Content.ReadAsStringAsync()).RootElement;
+            Assert.Equal("Email already canceled.", problem.GetProperty("title").GetString());
+            Assert.Contains("canceled already", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+            Assert.DoesNotContain("sent", problem.GetProperty("title").GetString(), StringComparison.Ordinal);
+        }
+
+        Assert.Single(await app.OutboxRowsAsync(), r => r.EmailId == id && r.MessageType == nameof(EmailCanceled));
     }
 
     private static async Task<Guid> AcceptAsync(IngressApp app, string json)
