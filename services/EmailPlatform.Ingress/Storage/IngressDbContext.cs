@@ -39,6 +39,8 @@ public class IngressDbContext(DbContextOptions options) : DbContext(options)
         // Only unpublished rows are ever scanned; the partial index stays as small as the backlog.
         outbox.HasIndex(m => new { m.AvailableAt, m.Id }).HasFilter("published_at IS NULL");
         outbox.HasIndex(m => m.EmailId);
+        // The janitor's deletes of published rows past their retention (StoreJanitor), oldest first.
+        outbox.HasIndex(m => m.PublishedAt).HasFilter("published_at IS NOT NULL");
 
         StoredContents.Configure(modelBuilder, migrated: true);
 

@@ -158,6 +158,10 @@ namespace EmailPlatform.Ingress.Storage.Migrations.Sqlite
                     b.HasIndex("EmailId")
                         .HasDatabaseName("ix_outbox_messages_email_id");
 
+                    b.HasIndex("PublishedAt")
+                        .HasDatabaseName("ix_outbox_messages_published_at")
+                        .HasFilter("published_at IS NOT NULL");
+
                     b.HasIndex("AvailableAt", "Id")
                         .HasDatabaseName("ix_outbox_messages_available_at_id")
                         .HasFilter("published_at IS NULL");
