@@ -5,6 +5,7 @@ using EmailPlatform.Delivery.Relays;
 using EmailPlatform.Delivery.Sending;
 using EmailPlatform.Delivery.Storage;
 using EmailPlatform.ServiceDefaults.Messaging;
+using EmailPlatform.ServiceDefaults.Storage;
 using EmailPlatform.ServiceDefaults.Telemetry;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
@@ -36,6 +37,9 @@ internal sealed class RetryScheduler(
     ILogger<RetryScheduler> logger) : BackgroundService
 {
     private DateTime _lastCleanup = DateTime.MinValue;
+
+    /// <summary>Rows the hourly clean-up deletes per statement.</summary>
+    internal int CleanUpBatchSize { get; set; } = BatchedDeletes.DefaultBatchSize;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -169,7 +173,12 @@ internal sealed class RetryScheduler(
             }
         }
 
-        await CleanUpAsync(db, now, settings, cancellationToken);
+        if (now - _lastCleanup >= TimeSpan.FromHours(1))
+        {
+            _lastCleanup = now;
+            await CleanUpAsync(db, now, settings, cancellationToken);
+        }
+
         var nextDue = await db.Deliveries.Where(d => d.DueAt != null).MinAsync(d => d.DueAt, cancellationToken);
         return (count, nextDue);
     }
@@ -197,27 +206,29 @@ internal sealed class RetryScheduler(
 
     /// <summary>
     /// Hourly: final records past <c>Delivery:RecordRetention</c> are no longer needed to recognise a redelivery, nor
-    /// carried-out operator commands; kept content past its <see cref="RetryMessage.KeepUntil"/> is deleted.
+    /// carried-out operator commands; kept content past its <see cref="RetryMessage.KeepUntil"/> is deleted. An hour of
+    /// traffic is millions of records at full speed: each statement deletes at most <see cref="CleanUpBatchSize"/> of
+    /// them, oldest first, found through an index (<see cref="BatchedDeletes"/>).
     /// </summary>
-    private async Task CleanUpAsync(DeliveryDbContext db, DateTime now, DeliveryOptions settings, CancellationToken cancellationToken)
+    /// <returns>How many rows were deleted.</returns>
+    internal async Task<int> CleanUpAsync(DeliveryDbContext db, DateTime now, DeliveryOptions settings, CancellationToken cancellationToken)
     {
-        if (now - _lastCleanup < TimeSpan.FromHours(1))
-        {
-            return;
-        }
-
-        _lastCleanup = now;
         var before = now - settings.RecordRetention;
-        await db.Deliveries.Where(d => d.DueAt == null && d.UpdatedAt < before).ExecuteDeleteAsync(cancellationToken);
-        await db.ProcessedCommands.Where(c => c.ProcessedAt < before).ExecuteDeleteAsync(cancellationToken);
-        await db.RetryMessages.Where(m => m.KeepUntil != null && m.KeepUntil < now).ExecuteDeleteAsync(cancellationToken);
+        var deleted = await db.Deliveries.Where(d => d.DueAt == null && d.UpdatedAt < before).OrderBy(d => d.UpdatedAt)
+            .ExecuteDeleteInBatchesAsync(CleanUpBatchSize, cancellationToken);
+        deleted += await db.ProcessedCommands.Where(c => c.ProcessedAt < before).OrderBy(c => c.ProcessedAt)
+            .ExecuteDeleteInBatchesAsync(CleanUpBatchSize, cancellationToken);
+        deleted += await db.RetryMessages.Where(m => m.KeepUntil != null && m.KeepUntil < now).OrderBy(m => m.KeepUntil)
+            .ExecuteDeleteInBatchesAsync(CleanUpBatchSize, cancellationToken);
 
         // A command kept by a worker that found another's live claim, after that other worker (on a fresh claim, which
         // skips the lookup) recorded every recipient final: nothing is pending for it any more.
         var orphanedBefore = now - settings.ClaimLease;
-        await db.RetryMessages
+        deleted += await db.RetryMessages
             .Where(m => m.KeepUntil == null && m.CreatedAt < orphanedBefore && !db.Deliveries.Any(d => d.EmailId == m.EmailId && d.DueAt != null))
-            .ExecuteDeleteAsync(cancellationToken);
+            .OrderBy(m => m.EmailId)
+            .ExecuteDeleteInBatchesAsync(CleanUpBatchSize, cancellationToken);
+        return deleted;
     }
 
     private TimeSpan Until(DateTime? nextDue, TimeSpan poll)

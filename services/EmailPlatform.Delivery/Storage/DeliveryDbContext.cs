@@ -32,6 +32,8 @@ public class DeliveryDbContext(DbContextOptions options) : DbContext(options)
         delivery.Property(d => d.EnhancedCode).HasMaxLength(16);
         delivery.Property(d => d.Version).IsConcurrencyToken();
         delivery.HasIndex(d => d.DueAt);
+        // The hourly clean-up's deletes of final records past their retention (RetryScheduler), oldest first.
+        delivery.HasIndex(d => d.UpdatedAt).HasFilter("due_at IS NULL");
         delivery.Ignore(d => d.FailedAs);
 
         var retry = modelBuilder.Entity<RetryMessage>();

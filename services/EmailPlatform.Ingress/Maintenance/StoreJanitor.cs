@@ -1,6 +1,7 @@
 using EmailPlatform.Ingress.Idempotency;
 using EmailPlatform.Ingress.Outbox;
 using EmailPlatform.Ingress.Storage;
+using EmailPlatform.ServiceDefaults.Storage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -10,10 +11,8 @@ namespace EmailPlatform.Ingress.Maintenance;
 /// Keeps the ingress store small: deletes outbox messages published longer ago than
 /// <c>Ingress:Outbox:Retention</c> (their payloads hold bodies and attachments), stored content past its time
 /// (<c>Ingress:StoredContentRetention</c>) and expired idempotency records.
-/// Runs every few minutes on every replica; the deletes are idempotent. Each delete takes at most
-/// <see cref="BatchSize"/> rows per statement, oldest first, found through an index: one statement over the whole
-/// backlog (after an outage, or on the first sweep of a large store) would hold its locks and write its WAL for as
-/// long as it took, and grow with the store.
+/// Runs every few minutes on every replica; the deletes are idempotent. Each statement deletes at most
+/// <see cref="BatchSize"/> rows, oldest first, found through an index (<see cref="BatchedDeletes"/>).
 /// </summary>
 internal sealed partial class StoreJanitor(
     IServiceScopeFactory scopes, IOptions<OutboxOptions> outbox, TimeProvider clock, ILogger<StoreJanitor> logger) : BackgroundService
@@ -21,7 +20,7 @@ internal sealed partial class StoreJanitor(
     private static readonly TimeSpan Interval = TimeSpan.FromMinutes(5);
 
     /// <summary>Rows removed per statement.</summary>
-    internal int BatchSize { get; set; } = 1000;
+    internal int BatchSize { get; set; } = BatchedDeletes.DefaultBatchSize;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -52,27 +51,12 @@ internal sealed partial class StoreJanitor(
         var db = scope.ServiceProvider.GetRequiredService<IngressDbContext>();
         var now = clock.GetUtcNow().UtcDateTime;
         var publishedBefore = now - outbox.Value.Retention;
-        var messages = await DeleteInBatchesAsync(
-            db.OutboxMessages.Where(m => m.PublishedAt != null && m.PublishedAt < publishedBefore).OrderBy(m => m.PublishedAt), cancellationToken);
+        var messages = await db.OutboxMessages.Where(m => m.PublishedAt != null && m.PublishedAt < publishedBefore).OrderBy(m => m.PublishedAt)
+            .ExecuteDeleteInBatchesAsync(BatchSize, cancellationToken);
         // Attachments go with their content (ON DELETE CASCADE).
-        var contents = await DeleteInBatchesAsync(db.EmailContents.Where(c => c.KeepUntil <= now).OrderBy(c => c.KeepUntil), cancellationToken);
-        var records = await DeleteInBatchesAsync(db.IdempotencyRecords.Where(r => r.ExpiresAt <= now).OrderBy(r => r.ExpiresAt), cancellationToken);
+        var contents = await db.EmailContents.Where(c => c.KeepUntil <= now).OrderBy(c => c.KeepUntil).ExecuteDeleteInBatchesAsync(BatchSize, cancellationToken);
+        var records = await db.IdempotencyRecords.Where(r => r.ExpiresAt <= now).OrderBy(r => r.ExpiresAt).ExecuteDeleteInBatchesAsync(BatchSize, cancellationToken);
         return (messages, contents, records);
-    }
-
-    /// <summary>Deletes what <paramref name="rows"/> selects, <see cref="BatchSize"/> rows per statement, until none is left.</summary>
-    private async Task<int> DeleteInBatchesAsync<T>(IOrderedQueryable<T> rows, CancellationToken cancellationToken)
-    {
-        var total = 0;
-        int deleted;
-        do
-        {
-            deleted = await rows.Take(BatchSize).ExecuteDeleteAsync(cancellationToken);
-            total += deleted;
-        }
-        while (deleted == BatchSize);
-
-        return total;
     }
 
     [LoggerMessage(EventId = 1200, Level = LogLevel.Warning, Message = "Cleaning the ingress store failed; trying again later")]

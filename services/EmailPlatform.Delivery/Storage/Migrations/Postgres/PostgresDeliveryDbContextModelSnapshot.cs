@@ -104,6 +104,10 @@ namespace EmailPlatform.Delivery.Storage.Migrations.Postgres
                     b.HasIndex("DueAt")
                         .HasDatabaseName("ix_deliveries_due_at");
 
+                    b.HasIndex("UpdatedAt")
+                        .HasDatabaseName("ix_deliveries_updated_at")
+                        .HasFilter("due_at IS NULL");
+
                     b.ToTable("deliveries", (string)null);
                 });
 
