@@ -12,7 +12,9 @@
 # created is removed on exit.
 # Needs the infra of `./build.sh infra-up` (PostgreSQL role emailplatform with CREATEDB, RabbitMQ guest).
 #
-# Settings (environment): DURATION (20s), WARMUP (10s), CONCURRENCY (64), RATE (1000), BODY_SIZE (2048),
+# Settings (environment): DURATION (20s), WARMUP (10s), RATE_WARMUP (5s: the fixed rate run first, in the same
+# load generator process, and not measured, so that the generator's own start is not in its latencies),
+# CONCURRENCY (64), RATE (1000), BODY_SIZE (2048),
 # IDEMPOTENCY_KEYS (0; 1 sends a unique Idempotency-Key with every request), NO_BUILD (0),
 # PG_HOST/PG_PORT/PG_USER/PG_PASSWORD (127.0.0.1/5432/emailplatform/emailplatform), PG_OPTIONS (extra connection
 # string settings for the ingress, e.g. "SSL Mode=Disable"), RABBITMQ_URI (amqp://guest:guest@127.0.0.1:5672),
@@ -24,6 +26,7 @@ cd "$(dirname "$0")/.."
 
 DURATION="${DURATION:-20s}"
 WARMUP="${WARMUP:-10s}"
+RATE_WARMUP="${RATE_WARMUP:-5s}"
 CONCURRENCY="${CONCURRENCY:-64}"
 RATE="${RATE:-1000}"
 BODY_SIZE="${BODY_SIZE:-2048}"
@@ -121,10 +124,10 @@ export Ingress__RateLimit__PermitsPerSecond=1000000
 unset OTEL_EXPORTER_OTLP_ENDPOINT
 
 log "declaring the delivery lanes' queues (as the workers would)"
-timeout 60 dotnet "$BENCH_DLL" --declare-lanes "$ConnectionStrings__RabbitMq" >&2 || die "declaring the lanes failed"
+timeout --foreground 60 dotnet "$BENCH_DLL" --declare-lanes "$ConnectionStrings__RabbitMq" >&2 || die "declaring the lanes failed"
 
 log "migrating"
-timeout 120 dotnet "$INGRESS_DLL" migrate >"$WORK_DIR/migrate.log" 2>&1 || { cat "$WORK_DIR/migrate.log" >&2; die "ingress migrate failed"; }
+timeout --foreground 120 dotnet "$INGRESS_DLL" migrate >"$WORK_DIR/migrate.log" 2>&1 || { cat "$WORK_DIR/migrate.log" >&2; die "ingress migrate failed"; }
 
 # ---------------------------------------------------------------- ingress
 
@@ -149,7 +152,7 @@ bench() { # label args...
   local label=$1; shift
   local extra=()
   [[ $IDEMPOTENCY_KEYS == 1 ]] && extra+=(--idempotency-keys)
-  timeout 300 dotnet "$BENCH_DLL" --url "$URL" --key "$API_KEY" --body-size "$BODY_SIZE" --label "$label" \
+  timeout --foreground 300 dotnet "$BENCH_DLL" --url "$URL" --key "$API_KEY" --body-size "$BODY_SIZE" --label "$label" \
     --out "$WORK_DIR/$label.json" "${extra[@]}" "$@" >&2 || die "load generator failed ($label)"
   kill -0 "$INGRESS_PID" 2>/dev/null || die "the ingress died during $label"
 }
@@ -164,8 +167,8 @@ CPU_BEFORE="$(cpu_s)"
 bench saturate --mode saturate --concurrency "$CONCURRENCY" --duration "$DURATION"
 CPU_AFTER="$(cpu_s)"
 sleep 2 # let the outbox publisher catch up before the latency run
-log "fixed rate: $RATE req/s for $DURATION, open loop"
-bench rate --mode rate --rate "$RATE" --duration "$DURATION"
+log "fixed rate: $RATE req/s for $DURATION, open loop (after $RATE_WARMUP at that rate, not measured)"
+bench rate --mode rate --rate "$RATE" --duration "$DURATION" --warmup "$RATE_WARMUP"
 
 LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 PEAK_RSS="$(rss_mb VmHWM)"

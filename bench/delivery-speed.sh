@@ -96,7 +96,7 @@ BROKER="${RABBITMQ_URI%/}/$VHOST"
 
 log "migrating the worker's store"
 MIGRATE_LOG="$(mktemp -t lanes-migrate-XXXXXX.log)"
-ConnectionStrings__Postgres="$POSTGRES" DOTNET_ENVIRONMENT=Production timeout 120 dotnet "$WORKER_DLL" migrate >"$MIGRATE_LOG" 2>&1 \
+ConnectionStrings__Postgres="$POSTGRES" DOTNET_ENVIRONMENT=Production timeout --foreground 120 dotnet "$WORKER_DLL" migrate >"$MIGRATE_LOG" 2>&1 \
   || { cat "$MIGRATE_LOG" >&2; rm -f "$MIGRATE_LOG"; die "migrate failed"; }
 rm -f "$MIGRATE_LOG"
 
