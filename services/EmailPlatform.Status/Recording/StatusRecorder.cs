@@ -166,12 +166,6 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
     private static string AddressOf(string mailbox) =>
         MailboxAddress.TryParse(mailbox, out var parsed) ? parsed.Address : mailbox;
 
-    /// <summary>The addresses a To, Cc or Bcc entry names: a mailbox's, or a group's members' (a raw send's header).</summary>
-    internal static IEnumerable<string> AddressesOf(string entry) =>
-        MailboxAddress.TryParse(entry, out var mailbox) ? [mailbox.Address]
-        : InternetAddressList.TryParse(entry, out var list) ? list.Mailboxes.Select(m => m.Address)
-        : [entry];
-
     /// <summary>One batch: the emails it touches, the event ids already stored, and what it has recorded so far.</summary>
     private sealed class Unit(
         StatusRecorder recorder, Dictionary<Guid, EmailRecord> emails, HashSet<Guid> stored, HashSet<(Guid EmailId, string Type)> lifecycle,
@@ -243,9 +237,12 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
                 return;
             }
 
+            // Each To, Cc, Bcc and Reply-To entry parsed once, for the recipients and the header address rows alike.
+            var named = HeaderAddresses.Parse(accepted.To, accepted.Cc, accepted.Bcc, accepted.ReplyTo);
+
             // An address erased while the email was in flight (its outcome recorded before these details): the erasure
             // stands, and the details arrive with the address already replaced by its placeholder and without the bodies.
-            var erasedHere = ErasedAddresses(email, accepted);
+            var erasedHere = ErasedAddresses(email, accepted, named);
 
             email.MessageId = accepted.MessageId;
             email.From = accepted.From;
@@ -270,13 +267,20 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
             var initial = lifecycle.Contains((email.Id, EventTypes.Canceled)) ? EmailState.Canceled
                 : accepted.ScheduledAt is not null && !lifecycle.Contains((email.Id, EventTypes.Queued)) ? EmailState.Scheduled
                 : EmailState.Queued;
-            foreach (var (address, kind) in accepted.RecipientsByField(AddressesOf))
+            foreach (var (address, kind) in accepted.RecipientsByField(named.Of))
             {
                 var recipient = FindOrAddRecipient(email, erasedHere.GetValueOrDefault(AddressKeys.Of(address), address), initial);
                 recipient.Kind ??= kind;
             }
 
-            AddHeaderAddresses(email);
+            // The addresses the stored headers name: an erased one is its placeholder there, as it is among the recipients.
+            var headerAddresses = named.All.Select(AddressKeys.Of);
+            foreach (var address in HeaderAddresses.NotRecipients(
+                erasedHere.Count == 0 ? headerAddresses : headerAddresses.Select(a => erasedHere.GetValueOrDefault(a, a)), email.Recipients.Select(r => r.Address)))
+            {
+                Db.HeaderAddresses.Add(new HeaderAddressRecord { EmailId = email.Id, Address = address });
+            }
+
             foreach (var tag in accepted.Tags.DistinctBy(t => (t.Name, t.Value)))
             {
                 Db.EmailLabels.Add(new EmailLabelRecord { EmailId = email.Id, Kind = EmailLabelRecord.TagKind, Name = tag.Name, Value = tag.Value });
@@ -299,24 +303,8 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
                 erasedHere.Count == 0 ? [.. entries] : ErasedHeaders.Replace(entries, erasedHere.GetValueOrDefault);
         }
 
-        /// <summary>
-        /// The addresses the email's headers name besides its recipients (a Reply-To; a raw send's list or group member
-        /// outside the envelope), one row each, for an erasure to find the email by.
-        /// </summary>
-        private void AddHeaderAddresses(EmailRecord email)
-        {
-            var known = email.Recipients.Select(r => r.Address).ToHashSet(StringComparer.Ordinal);
-            foreach (var address in email.To.Concat(email.Cc).Concat(email.Bcc).Concat(email.ReplyTo).SelectMany(AddressesOf).Select(AddressKeys.Of))
-            {
-                if (address.Length <= StatusDbContext.HeaderAddressMaxLength && address.Contains('@', StringComparison.Ordinal) && known.Add(address))
-                {
-                    Db.HeaderAddresses.Add(new HeaderAddressRecord { EmailId = email.Id, Address = address });
-                }
-            }
-        }
-
         /// <summary>The addresses of an accept that were erased from its email before it arrived, with their placeholders.</summary>
-        private static Dictionary<string, string> ErasedAddresses(EmailRecord email, EmailAccepted accepted)
+        private static Dictionary<string, string> ErasedAddresses(EmailRecord email, EmailAccepted accepted, HeaderAddresses named)
         {
             var erased = new Dictionary<string, string>(StringComparer.Ordinal);
             if (!email.Recipients.Exists(r => RecipientErasure.IsPlaceholder(r.Address)))
@@ -324,8 +312,7 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
                 return erased;
             }
 
-            var named = accepted.To.Concat(accepted.Cc).Concat(accepted.Bcc).Concat(accepted.ReplyTo).SelectMany(AddressesOf).Concat(accepted.Recipients ?? []);
-            foreach (var address in named.Select(AddressKeys.Of))
+            foreach (var address in named.All.Concat(accepted.Recipients ?? []).Select(AddressKeys.Of))
             {
                 var placeholder = RecipientErasure.PlaceholderFor(address);
                 if (email.Recipients.Exists(r => r.Address == placeholder))
