@@ -52,6 +52,13 @@ public static class StatusExtensions
         builder.Services.AddHostedService<BulkCommandPublisher>();
         builder.Services.AddScoped<RetentionPurger>();
         builder.Services.AddHostedService<RetentionService>();
+        builder.Services.AddOptions<HeaderAddressCatchUpOptions>()
+            .BindConfiguration(HeaderAddressCatchUpOptions.SectionName)
+            .Validate(o => o.BatchSize is > 0 and <= 10_000, "Status:HeaderAddressCatchUp:BatchSize must be between 1 and 10000.")
+            .Validate(o => o.Interval >= TimeSpan.FromMilliseconds(10), "Status:HeaderAddressCatchUp:Interval must be at least 10 ms.")
+            .ValidateOnStart();
+        builder.Services.AddScoped<HeaderAddressCatchUp>();
+        builder.Services.AddHostedService<HeaderAddressCatchUpService>();
         return builder;
     }
 

@@ -281,6 +281,8 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
                 Db.HeaderAddresses.Add(new HeaderAddressRecord { EmailId = email.Id, Address = address });
             }
 
+            email.HeaderAddressesRecorded = true;
+
             foreach (var tag in accepted.Tags.DistinctBy(t => (t.Name, t.Value)))
             {
                 Db.EmailLabels.Add(new EmailLabelRecord { EmailId = email.Id, Kind = EmailLabelRecord.TagKind, Name = tag.Name, Value = tag.Value });

@@ -51,6 +51,13 @@ public sealed class EmailRecord
 
     public DateTime UpdatedAt { get; set; }
 
+    /// <summary>
+    /// Whether this email's <c>header_addresses</c> rows were written from its headers with MimeKit: by the recorder as it
+    /// stores the details, or later by <see cref="HeaderAddressCatchUp"/>. False (the column's default) for an email
+    /// stored before the column, or by a status service of a version without it during a rolling upgrade.
+    /// </summary>
+    public bool HeaderAddressesRecorded { get; set; }
+
     /// <summary>Optimistic concurrency: the derived state is never computed from a stale set of recipients.</summary>
     public int Version { get; set; }
 

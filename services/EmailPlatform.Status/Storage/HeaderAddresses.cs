@@ -5,7 +5,8 @@ namespace EmailPlatform.Status.Storage;
 
 /// <summary>
 /// The addresses an email's To, Cc, Bcc and Reply-To entries name, as MimeKit reads them, each entry parsed once: the
-/// recorder takes the email's recipients and its <see cref="HeaderAddressRecord"/> rows from one parse.
+/// recorder takes the email's recipients and its <see cref="HeaderAddressRecord"/> rows from one parse, and the catch-up
+/// (<see cref="HeaderAddressCatchUp"/>) the rows of an email stored without them from the same code.
 /// </summary>
 public sealed class HeaderAddresses
 {

@@ -84,6 +84,9 @@ public class StatusDbContext(DbContextOptions options) : DbContext(options)
             .HasFilter(WithContentSql(Database.IsNpgsql(), scheduled: false));
         email.HasIndex(e => new { e.ScheduledAt, e.Id }, "ScheduledWithContent").HasDatabaseName("ix_emails_scheduled_with_content_scheduled_at_id")
             .HasFilter(WithContentSql(Database.IsNpgsql(), scheduled: true));
+        // The header address catch-up's selection: only the emails it has still to read, none once it has caught up.
+        email.HasIndex(e => e.Id, "HeaderAddressesPending").HasDatabaseName("ix_emails_header_addresses_pending")
+            .HasFilter(HeaderAddressCatchUp.PendingSql);
 
         var recipient = modelBuilder.Entity<RecipientRecord>();
         recipient.HasKey(r => new { r.EmailId, r.Address });

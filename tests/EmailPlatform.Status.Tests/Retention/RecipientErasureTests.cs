@@ -79,7 +79,7 @@ public sealed class RecipientErasureTests
     {
         await using var store = sqlite ? await StatusStore.SqliteAsync("BulkCommands") : await StatusStore.PostgresAsync("BulkCommands");
         var emailId = Guid.NewGuid();
-        await using (var db = store.NewContext())
+        await using (var db = store.NewEarlierContext())
         {
             // A raw send as the recorder stored it then: its headers as MimeKit wrote them, its envelope as recipients.
             db.Emails.Add(new EmailRecord

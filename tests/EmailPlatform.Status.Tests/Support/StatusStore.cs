@@ -20,11 +20,14 @@ namespace EmailPlatform.Status.Tests.Support;
 internal sealed class StatusStore : IAsyncDisposable
 {
     private readonly Func<IInterceptor[], StatusDbContext> _newContext;
+    private readonly Func<StatusDbContext> _newEarlierContext;
     private readonly Func<ValueTask> _dispose;
 
-    private StatusStore(Func<IInterceptor[], StatusDbContext> newContext, Func<ValueTask> dispose, string? postgres = null)
+    private StatusStore(
+        Func<IInterceptor[], StatusDbContext> newContext, Func<StatusDbContext> newEarlierContext, Func<ValueTask> dispose, string? postgres = null)
     {
         _newContext = newContext;
+        _newEarlierContext = newEarlierContext;
         _dispose = dispose;
         PostgresConnectionString = postgres;
     }
@@ -42,6 +45,8 @@ internal sealed class StatusStore : IAsyncDisposable
                 .UseSnakeCaseNamingConvention()
                 .AddInterceptors(interceptors)
                 .Options),
+            () => new EarlierPostgresContext(new DbContextOptionsBuilder<EarlierPostgresContext>()
+                .UseNpgsql(database.ConnectionString).UseSnakeCaseNamingConvention().Options),
             database.DisposeAsync,
             database.ConnectionString);
         await store.MigrateAsync(migration);
@@ -59,6 +64,8 @@ internal sealed class StatusStore : IAsyncDisposable
                 .UseSnakeCaseNamingConvention()
                 .AddInterceptors(interceptors)
                 .Options),
+            () => new EarlierSqliteContext(new DbContextOptionsBuilder<EarlierSqliteContext>()
+                .UseSqlite(connectionString).UseSnakeCaseNamingConvention().Options),
             () =>
             {
                 foreach (var path in new[] { file, file + "-wal", file + "-shm" })
@@ -73,6 +80,13 @@ internal sealed class StatusStore : IAsyncDisposable
     }
 
     public StatusDbContext NewContext(params IInterceptor[] interceptors) => _newContext(interceptors);
+
+    /// <summary>
+    /// A context with the model of a status service from before <c>emails.header_addresses_recorded</c>, whose inserts do
+    /// not name that column: how a replica of that version writes during a rolling upgrade, and how rows are added to a
+    /// store migrated only up to a migration before that column.
+    /// </summary>
+    public StatusDbContext NewEarlierContext() => _newEarlierContext();
 
     /// <summary>Records one event in a transaction of its own, as a batch of one.</summary>
     public Task RecordAsync(object message, params IInterceptor[] interceptors) =>
@@ -123,5 +137,25 @@ internal sealed class StatusStore : IAsyncDisposable
         var subscriptions = new WebhookSubscriptionCache(Options.Create(new WebhookOptions()), TimeProvider.System);
         var suppressions = new AutoSuppression(db, Options.Create(new SuppressionOptions()), TimeProvider.System);
         await record(new StatusRecorder(db, TimeProvider.System, new WebhookOutbox(db, subscriptions, TimeProvider.System), suppressions));
+    }
+}
+
+/// <summary>The model without <see cref="EmailRecord.HeaderAddressesRecorded"/> (<see cref="StatusStore.NewEarlierContext"/>); one type per provider, since EF caches a model per type.</summary>
+internal sealed class EarlierPostgresContext(DbContextOptions<EarlierPostgresContext> options) : StatusDbContext(options)
+{
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        base.OnModelCreating(modelBuilder);
+        modelBuilder.Entity<EmailRecord>().Ignore(e => e.HeaderAddressesRecorded);
+    }
+}
+
+/// <inheritdoc cref="EarlierPostgresContext"/>
+internal sealed class EarlierSqliteContext(DbContextOptions<EarlierSqliteContext> options) : StatusDbContext(options)
+{
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        base.OnModelCreating(modelBuilder);
+        modelBuilder.Entity<EmailRecord>().Ignore(e => e.HeaderAddressesRecorded);
     }
 }

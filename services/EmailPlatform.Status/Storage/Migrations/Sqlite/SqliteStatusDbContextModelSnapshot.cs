@@ -242,6 +242,10 @@ namespace EmailPlatform.Status.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("from_address");
 
+                    b.Property<bool>("HeaderAddressesRecorded")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("header_addresses_recorded");
+
                     b.Property<string>("Html")
                         .HasColumnType("TEXT")
                         .HasColumnName("html");
@@ -319,6 +323,10 @@ namespace EmailPlatform.Status.Storage.Migrations.Sqlite
 
                     b.HasIndex("State", "AcceptedAt", "Id")
                         .HasDatabaseName("ix_emails_state_accepted_at_id");
+
+                    b.HasIndex(new[] { "Id" }, "HeaderAddressesPending")
+                        .HasDatabaseName("ix_emails_header_addresses_pending")
+                        .HasFilter("NOT header_addresses_recorded AND accepted_at IS NOT NULL");
 
                     b.HasIndex(new[] { "ScheduledAt", "Id" }, "ScheduledWithContent")
                         .HasDatabaseName("ix_emails_scheduled_with_content_scheduled_at_id")
