@@ -20,11 +20,13 @@ namespace EmailPlatform.Status.Storage.Migrations.Postgres
                 nullable: false,
                 defaultValue: false);
 
-            migrationBuilder.CreateIndex(
-                name: "ix_emails_header_addresses_pending",
-                table: "emails",
-                column: "id",
-                filter: "NOT header_addresses_recorded AND accepted_at IS NOT NULL");
+            // Built concurrently, outside the migration's transaction: a plain CREATE INDEX blocks every write to emails,
+            // and so all recording, while it scans the table. A failed concurrent build leaves an invalid index, which
+            // the DROP before it removes when the migration is run again.
+            migrationBuilder.Sql("DROP INDEX CONCURRENTLY IF EXISTS ix_emails_header_addresses_pending;", suppressTransaction: true);
+            migrationBuilder.Sql(
+                "CREATE INDEX CONCURRENTLY ix_emails_header_addresses_pending ON emails (id) WHERE NOT header_addresses_recorded AND accepted_at IS NOT NULL;",
+                suppressTransaction: true);
         }
 
         /// <inheritdoc />
