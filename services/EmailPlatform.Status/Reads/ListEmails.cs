@@ -1,4 +1,3 @@
-using System.Globalization;
 using EmailPlatform.ServiceDefaults.Problems;
 using EmailPlatform.Status.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -27,8 +26,8 @@ public sealed record ListEmailsQuery(
 /// </summary>
 public static class ListEmails
 {
-    public const int DefaultLimit = 20;
-    public const int MaxLimit = 100;
+    public const int DefaultLimit = PageLimit.Default;
+    public const int MaxLimit = PageLimit.Max;
 
     internal static async Task<Results<Ok<EmailListResponse>, ValidationProblem>> HandleAsync(
         [AsParameters] ListEmailsQuery query, StatusDbContext db, CancellationToken cancellationToken)
@@ -36,11 +35,7 @@ public static class ListEmails
         var errors = new Dictionary<string, string[]>();
         var emails = db.Emails.AsNoTracking().Where(e => e.AcceptedAt != null);
 
-        var limit = DefaultLimit;
-        if (query.Limit is not null && (!int.TryParse(query.Limit, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > MaxLimit))
-        {
-            errors["limit"] = [$"limit must be between 1 and {MaxLimit}."];
-        }
+        var limit = PageLimit.Parse(query.Limit, errors);
 
         if (query.Status is not null)
         {

@@ -1,6 +1,7 @@
 using EmailPlatform.ServiceDefaults.Authentication;
 using EmailPlatform.ServiceDefaults.Problems;
 using EmailPlatform.ServiceDefaults.Storage;
+using EmailPlatform.Status.Reads;
 using EmailPlatform.Status.Storage;
 using EmailPlatform.Status.Webhooks;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -52,11 +53,13 @@ public static class SuppressionsEndpoints
     }
 
     internal static async Task<Results<Ok<ListResponse<SuppressionResponse>>, ValidationProblem>> ListAsync(
-        StatusDbContext db, TimeProvider clock, CancellationToken cancellationToken, string? search = null, int? limit = null, string? after = null)
+        StatusDbContext db, TimeProvider clock, CancellationToken cancellationToken, string? search = null, string? limit = null, string? after = null)
     {
-        if (limit is < 1 or > 100)
+        var errors = new Dictionary<string, string[]>();
+        var take = PageLimit.Parse(limit, errors);
+        if (errors.Count > 0)
         {
-            return ApiProblems.Validation(new Dictionary<string, string[]> { ["limit"] = ["limit must be between 1 and 100."] });
+            return ApiProblems.Validation(errors);
         }
 
         var now = clock.GetUtcNow().UtcDateTime;
@@ -73,7 +76,6 @@ public static class SuppressionsEndpoints
             query = query.Where(s => string.Compare(s.Address, from) > 0);
         }
 
-        var take = limit ?? 20;
         var page = await query.OrderBy(s => s.Address).Take(take + 1).ToListAsync(cancellationToken);
         return TypedResults.Ok(ListResponse<SuppressionResponse>.Of(page.Take(take).Select(SuppressionResponse.Create).ToList(), page.Count > take));
     }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using EmailPlatform.ServiceDefaults.Problems;
+using EmailPlatform.Status.Reads;
 using EmailPlatform.Status.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -33,14 +34,20 @@ public static class WebhookDeliveriesEndpoints
     /// replay makes them, are neither skipped nor repeated), or a time (deliveries made before it).
     /// </param>
     internal static async Task<Results<Ok<ListResponse<WebhookDeliveryResponse>>, ProblemHttpResult, ValidationProblem>> ListAsync(
-        string id, StatusDbContext db, CancellationToken cancellationToken, int? limit = null, string? status = null, string? before = null)
+        string id, StatusDbContext db, CancellationToken cancellationToken, string? limit = null, string? status = null, string? before = null)
     {
         if (await WebhooksEndpoints.FindAsync(db, id, cancellationToken) is not { } subscription)
         {
             return WebhooksEndpoints.NotFound(id);
         }
 
-        var take = Math.Clamp(limit ?? 20, 1, 100);
+        var errors = new Dictionary<string, string[]>();
+        var take = PageLimit.Parse(limit, errors);
+        if (errors.Count > 0)
+        {
+            return ApiProblems.Validation(errors);
+        }
+
         var query = db.WebhookDeliveries.AsNoTracking().Include(d => d.Log).Where(d => d.SubscriptionId == subscription.Id);
         if (status is not null)
         {

@@ -151,6 +151,22 @@ public sealed class SuppressionTests
     }
 
     [Fact]
+    public async Task ListLimitOutOfRangeOrNotANumberIsAValidationProblemForTheLimit()
+    {
+        await using var api = await StatusApi.StartAsync();
+        using var client = api.CreateClient();
+
+        foreach (var limit in new[] { "0", "-1", "101", "ten", "1.5", "%2B5", "" })
+        {
+            using var response = await client.GetAsync(new Uri($"/v1/suppressions?limit={limit}", UriKind.Relative));
+            var problem = await ProblemAssert.IsValidationProblemAsync(response, "validation_error", "limit");
+            Assert.Contains("1 and 100", problem.GetProperty("errors").GetProperty("limit")[0].GetString(), StringComparison.Ordinal);
+        }
+
+        Assert.False((await GetJsonAsync(client, "/v1/suppressions?limit=100")).GetProperty("has_more").GetBoolean());
+    }
+
+    [Fact]
     public async Task ConcurrentPutsOfTheSameNewAddressAllSucceedAndLeaveOneSuppression()
     {
         await using var api = await StatusApi.StartAsync();

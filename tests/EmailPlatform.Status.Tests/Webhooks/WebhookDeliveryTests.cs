@@ -385,6 +385,27 @@ public sealed class WebhookDeliveryTests
     }
 
     [Fact]
+    public async Task DeliveryLogLimitOutOfRangeOrNotANumberIsAValidationProblemNotClamped()
+    {
+        await using var api = await StatusApi.StartAsync(FastRetries());
+        using var client = api.CreateClient();
+        var (subscriptionId, _) = await SubscribeAsync(client, new Uri("http://127.0.0.1:9/hooks"), "email.delivered");
+
+        // As GET /v1/emails answers: a page size the client did not ask for would read as "that is all there is".
+        foreach (var limit in new[] { "0", "-1", "101", "1000", "ten", "1.5", "%2B5", "" })
+        {
+            using var response = await client.GetAsync(new Uri($"/v1/webhooks/{subscriptionId}/deliveries?limit={limit}", UriKind.Relative));
+            var problem = await ProblemAssert.IsValidationProblemAsync(response, "validation_error", "limit");
+            Assert.Contains("1 and 100", problem.GetProperty("errors").GetProperty("limit")[0].GetString(), StringComparison.Ordinal);
+        }
+
+        foreach (var limit in new[] { "1", "100" })
+        {
+            Assert.Empty((await GetJsonAsync(client, $"/v1/webhooks/{subscriptionId}/deliveries?limit={limit}")).GetProperty("data").EnumerateArray());
+        }
+    }
+
+    [Fact]
     public async Task PrivateTargetStoredBehindTheApisBackIsRefusedAtSendTime()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
