@@ -162,18 +162,27 @@ public static class SuppressionsEndpoints
     }
 
     /// <summary>
-    /// Adds or replaces the suppressions of distinct addresses in one save, reading the existing ones in one query. Another
-    /// writer (a concurrent PUT or import, a hard bounce) may insert one of the addresses in between: that save fails on
-    /// the key, changes nothing, and is made again over what is there now. An item with an expiry leaves a hard bounce's
-    /// suppression as it is, and is counted in <c>Kept</c> rather than stored.
+    /// Adds or replaces the suppressions of distinct addresses in one transaction, reading the existing ones in one query.
+    /// An item with an expiry leaves a hard bounce's suppression as it is, and is counted in <c>Kept</c> rather than stored.
+    /// What is decided from the read must still hold at the write, or a hard bounce recorded in between (the recorder's
+    /// <see cref="AutoSuppression"/>) would be overwritten, or given the expiry: so the read holds the rows until the commit.
+    /// On PostgreSQL it locks them (<c>FOR UPDATE</c>, in address order so that two imports wait rather than deadlock), and a
+    /// recorder's write of one waits for the commit; on SQLite the transaction takes the database's write lock
+    /// (<c>BEGIN IMMEDIATE</c>) before the read, and every other writer waits. A row that is absent cannot be locked:
+    /// another writer (a PUT, an import, a hard bounce) may insert the address in between, and then this save fails on the
+    /// key, changes nothing, and is made again over what is there now.
     /// </summary>
     private static async Task<(List<SuppressionRecord> Stored, int Kept)> UpsertAsync(
         StatusDbContext db, IReadOnlyList<ImportSuppressionItem> items, string source, DateTime now, CancellationToken cancellationToken)
     {
-        var keys = items.Select(i => Key(i.Email!)).ToList();
+        var keys = items.Select(i => Key(i.Email!)).ToArray();
         for (var attempt = 1; ; attempt++)
         {
-            var existing = await db.Suppressions.Where(s => keys.Contains(s.Address)).ToDictionaryAsync(s => s.Address, cancellationToken);
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            var existing = await (db.Database.IsNpgsql()
+                    ? db.Suppressions.FromSql($"SELECT * FROM suppressions WHERE address = ANY({keys}) ORDER BY address FOR UPDATE")
+                    : db.Suppressions.Where(s => keys.Contains(s.Address)))
+                .ToDictionaryAsync(s => s.Address, cancellationToken);
             var stored = new List<SuppressionRecord>(items.Count);
             var kept = 0;
             foreach (var (item, key) in items.Zip(keys))
@@ -212,6 +221,7 @@ public static class SuppressionsEndpoints
             try
             {
                 await db.SaveChangesAsync(cancellationToken);
+                await transaction.CommitAsync(cancellationToken);
                 return (stored, kept);
             }
             catch (DbUpdateException ex) when (attempt < 3 && StoreErrors.IsUniqueViolation(ex))
