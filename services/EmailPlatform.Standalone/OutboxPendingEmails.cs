@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using EmailPlatform.Ingress.Reads;
 using EmailPlatform.Ingress.Storage;
 using EmailPlatform.Status.Reads;
@@ -10,6 +11,8 @@ namespace EmailPlatform.Standalone;
 /// </summary>
 internal sealed class OutboxPendingEmails(IngressDbContext db, TimeProvider clock) : IPendingEmails
 {
-    public async Task<object?> FindAsync(Guid id, CancellationToken cancellationToken) =>
-        await PendingEmails.FindAsync(db, id, clock, cancellationToken);
+    public async Task<object?> FindAsync(Guid id, JsonObject? recorded, CancellationToken cancellationToken) =>
+        await PendingEmails.FindAsync(db, id, clock, cancellationToken) is not { } accepted ? null
+        : recorded is null ? accepted
+        : PendingEmails.Merge(accepted, recorded);
 }

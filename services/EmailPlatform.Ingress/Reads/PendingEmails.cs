@@ -1,7 +1,10 @@
 using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using EmailPlatform.Contracts;
 using EmailPlatform.Ingress.Outbox;
 using EmailPlatform.Ingress.Storage;
+using EmailPlatform.ServiceDefaults.Json;
 using EmailPlatform.ServiceDefaults.Storage;
 using Microsoft.EntityFrameworkCore;
 using MimeKit;
@@ -56,6 +59,75 @@ internal static class PendingEmails
             Attachments: accepted.AttachmentNames,
             Recipients: Recipients(accepted, status, row.CreatedAt),
             Events: []);
+    }
+
+    /// <summary>
+    /// The email as accepted, merged into what the status service recorded of it before its details arrived (its answer
+    /// with <c>Email-Details: pending</c>: outcomes that came before <c>EmailAccepted</c>): the details from the outbox, each
+    /// recipient as recorded when it was (its type from the outbox) and as accepted when not, the recorded events, and the
+    /// status derived from all the recipients, as the status service will derive it once the details are recorded.
+    /// </summary>
+    public static JsonObject Merge(PendingEmailResponse accepted, JsonObject recorded)
+    {
+        var merged = JsonSerializer.SerializeToNode(accepted, WireJson.Options)!.AsObject();
+        var outcomes = new Dictionary<string, JsonObject>(StringComparer.OrdinalIgnoreCase);
+        foreach (var known in (recorded["recipients"] as JsonArray ?? []).OfType<JsonObject>())
+        {
+            if (known["email"] is JsonValue email && email.TryGetValue<string>(out var address))
+            {
+                outcomes.TryAdd(address, known);
+            }
+        }
+
+        var recipients = new JsonArray();
+        var shown = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var recipient in merged["recipients"]!.AsArray().OfType<JsonObject>())
+        {
+            var address = recipient["email"]!.GetValue<string>();
+            if (outcomes.TryGetValue(address, out var known))
+            {
+                var copy = known.DeepClone().AsObject();
+                copy["type"] ??= recipient["type"]?.DeepClone();
+                recipients.Add(copy);
+                shown.Add(address);
+            }
+            else
+            {
+                recipients.Add(recipient.DeepClone());
+            }
+        }
+
+        foreach (var (address, known) in outcomes.Where(o => !shown.Contains(o.Key)))
+        {
+            recipients.Add(known.DeepClone());
+        }
+
+        var status = Derive([.. recipients.Select(r => r!["status"]!.GetValue<string>())]);
+        merged["recipients"] = recipients;
+        merged["events"] = recorded["events"]?.DeepClone() ?? new JsonArray();
+        merged["status"] = status;
+        merged["last_event"] = status switch { "sending" => "queued", "deferred" => "delivery_delayed", _ => status };
+        return merged;
+    }
+
+    private static readonly string[] PendingStates = ["scheduled", "queued", "sending", "deferred"];
+
+    private static readonly string[] FinalStatesWorstFirst = ["bounced", "failed", "suppressed", "canceled"];
+
+    /// <summary>
+    /// An email's status from its recipients', by the status service's rule (its <c>EmailStates.Derive</c>, which this
+    /// service cannot reference): as far along as its least advanced recipient, a deferred one showing; once all are
+    /// final, delivered only if all were, otherwise the worst final state.
+    /// </summary>
+    internal static string Derive(IReadOnlyCollection<string> states)
+    {
+        var pending = states.Where(PendingStates.Contains).ToList();
+        if (pending.Count > 0 || states.Count == 0)
+        {
+            return pending.Contains("deferred") ? "deferred" : pending.DefaultIfEmpty("queued").MinBy(s => Array.IndexOf(PendingStates, s))!;
+        }
+
+        return FinalStatesWorstFirst.FirstOrDefault(states.Contains) ?? "delivered";
     }
 
     private static List<PendingRecipient> Recipients(EmailAccepted accepted, string status, DateTime at) =>

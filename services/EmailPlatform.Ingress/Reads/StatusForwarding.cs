@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
 using EmailPlatform.Ingress.Storage;
 using EmailPlatform.ServiceDefaults.Json;
 using EmailPlatform.Ingress.RateLimiting;
@@ -49,8 +51,17 @@ public static class StatusForwarding
             http.BaseAddress = sp.GetRequiredService<IOptions<IngressOptions>>().Value.StatusUrl).Services;
 
     /// <summary>
+    /// The header of the status service's answer for an email whose outcomes it recorded before its details, with the
+    /// value <see cref="DetailsPending"/> (its <c>EmailsEndpoints.DetailsHeader</c>).
+    /// </summary>
+    internal const string DetailsHeader = "Email-Details";
+
+    internal const string DetailsPending = "pending";
+
+    /// <summary>
     /// <c>GET /v1/emails/{id}</c>: the status service's answer, except that an email it does not know yet (accepted a
-    /// moment ago, its events still on their way) is answered from the ingress's outbox (<see cref="PendingEmails"/>).
+    /// moment ago, its events still on their way) is answered from the ingress's outbox (<see cref="PendingEmails"/>), and
+    /// one it knows only the outcomes of (they came before its details) gets the outbox's details merged in.
     /// </summary>
     private static async Task<IResult> GetEmailAsync(
         string id, HttpContext context, IHttpClientFactory clients, IOptions<AuthOptions> auth, IngressDbContext db, TimeProvider clock,
@@ -68,6 +79,15 @@ public static class StatusForwarding
                 && await PendingEmails.FindAsync(db, emailId, clock, cancellationToken) is { } pending)
             {
                 return TypedResults.Json(pending, WireJson.Options);
+            }
+
+            if (response.StatusCode == HttpStatusCode.OK && Guid.TryParse(id, out var partialId)
+                && response.Headers.TryGetValues(DetailsHeader, out var details) && details.Contains(DetailsPending, StringComparer.OrdinalIgnoreCase))
+            {
+                var recorded = await response.Content.ReadFromJsonAsync<JsonObject>(cancellationToken);
+                return recorded is not null && await PendingEmails.FindAsync(db, partialId, clock, cancellationToken) is { } accepted
+                    ? TypedResults.Json(PendingEmails.Merge(accepted, recorded), WireJson.Options)
+                    : TypedResults.Json(recorded, WireJson.Options);
             }
 
             return await CopyAsync(response, context, cancellationToken);

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using EmailPlatform.ServiceDefaults.Authentication;
 using EmailPlatform.ServiceDefaults.Json;
 using EmailPlatform.ServiceDefaults.Problems;
@@ -11,6 +12,15 @@ namespace EmailPlatform.Status.Reads;
 
 public static class EmailsEndpoints
 {
+    /// <summary>
+    /// The header, with the value <see cref="DetailsPending"/>, of a <c>GET /v1/emails/{id}</c> answer for an email whose
+    /// outcomes were recorded before its details (<c>EmailAccepted</c>): its recipients so far and their events, with no
+    /// sender, subject, bodies or creation time yet. The ingress merges the details from its outbox into it.
+    /// </summary>
+    public const string DetailsHeader = "Email-Details";
+
+    public const string DetailsPending = "pending";
+
     public static RouteGroupBuilder MapEmailReads(this IEndpointRouteBuilder routes)
     {
         var group = routes.MapGroup("/v1/emails")
@@ -29,7 +39,7 @@ public static class EmailsEndpoints
     }
 
     internal static async Task<Results<Ok<EmailResponse>, JsonHttpResult<object>, ProblemHttpResult>> GetAsync(
-        string id, StatusDbContext db, [FromServices] IPendingEmails? pending, CancellationToken cancellationToken)
+        string id, StatusDbContext db, [FromServices] IPendingEmails? pending, HttpResponse http, CancellationToken cancellationToken)
     {
         if (!Guid.TryParse(id, out var emailId))
         {
@@ -41,11 +51,10 @@ public static class EmailsEndpoints
         await using var snapshot = await ReadSnapshot.BeginAsync(db, cancellationToken);
         var email = await db.Emails.AsNoTracking().Include(e => e.Recipients)
             .SingleOrDefaultAsync(e => e.Id == emailId, cancellationToken);
-        if (email is null || email.AcceptedAt is null)
+        if (email is null)
         {
-            // Outcomes can arrive before the email's details; until those are here there is no email to show, except
-            // what the accepting side still has of it.
-            return pending is not null && await pending.FindAsync(emailId, cancellationToken) is { } accepted
+            // Nothing recorded yet: what the accepting side still has of it, if anything.
+            return pending is not null && await pending.FindAsync(emailId, null, cancellationToken) is { } accepted
                 ? TypedResults.Json(accepted, WireJson.Options)
                 : NotFound(id);
         }
@@ -54,7 +63,20 @@ public static class EmailsEndpoints
             .Where(e => e.EmailId == emailId)
             .OrderBy(e => e.OccurredAt).ThenBy(e => e.RecordedAt)
             .ToListAsync(cancellationToken);
-        return TypedResults.Ok(EmailResponse.Create(email, events));
+        var response = EmailResponse.Create(email, events);
+        if (email.AcceptedAt is null)
+        {
+            // Outcomes arrived before the email's details: what they say is the truth about its recipients, and the
+            // accepting side, which has the details, merges them in (here, or in the ingress when it reads through it).
+            if (pending is not null && await pending.FindAsync(emailId, JsonSerializer.SerializeToNode(response, WireJson.Options)!.AsObject(), cancellationToken) is { } merged)
+            {
+                return TypedResults.Json(merged, WireJson.Options);
+            }
+
+            http.Headers[DetailsHeader] = DetailsPending;
+        }
+
+        return TypedResults.Ok(response);
     }
 
     private static ProblemHttpResult NotFound(string id) => ApiProblems.Problem(

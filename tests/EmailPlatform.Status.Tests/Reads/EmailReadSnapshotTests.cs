@@ -1,5 +1,6 @@
 using EmailPlatform.Status.Reads;
 using EmailPlatform.Status.Tests.Support;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
@@ -29,7 +30,7 @@ public sealed class EmailReadSnapshotTests
         var between = new AfterFirstQuery(() => store.RecordAsync(TestEvents.Delivered(emailId, "alice@example.com")));
         await using var db = store.NewContext(between);
 
-        var result = await EmailsEndpoints.GetAsync(emailId.ToString(), db, null, CancellationToken.None);
+        var result = await EmailsEndpoints.GetAsync(emailId.ToString(), db, null, new DefaultHttpContext().Response, CancellationToken.None);
 
         Assert.True(between.Ran, "nothing was committed between the two queries");
         var email = Assert.IsType<Ok<EmailResponse>>(result.Result).Value!;
@@ -39,7 +40,7 @@ public sealed class EmailReadSnapshotTests
         // The read's snapshot is the one before the commit; a read after it sees both.
         Assert.Equal("queued", alice.Status);
         await using var later = store.NewContext();
-        var after = Assert.IsType<Ok<EmailResponse>>((await EmailsEndpoints.GetAsync(emailId.ToString(), later, null, CancellationToken.None)).Result).Value!;
+        var after = Assert.IsType<Ok<EmailResponse>>((await EmailsEndpoints.GetAsync(emailId.ToString(), later, null, new DefaultHttpContext().Response, CancellationToken.None)).Result).Value!;
         Assert.Equal("delivered", Assert.Single(after.Recipients).Status);
         Assert.Contains(after.Events, e => e.Type == "email.delivered");
     }

@@ -131,7 +131,7 @@ public sealed class GetEmailTests
     }
 
     [Fact]
-    public async Task EmailKnownOnlyFromAnOutcomeAnswersNotFoundUntilItsDetailsArrive()
+    public async Task EmailKnownOnlyFromAnOutcomeAnswersWhatWasRecordedMarkedAsWithoutItsDetails()
     {
         await using var api = await StatusApi.StartAsync();
         using var client = api.CreateClient();
@@ -144,7 +144,18 @@ public sealed class GetEmailTests
 
         using var response = await client.GetAsync(new Uri($"/v1/emails/{emailId}", UriKind.Relative));
 
-        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.NotFound, "not_found");
+        // Not a 404, which the ingress would answer from its outbox as queued: the recipient's outcome is known. The header
+        // tells the ingress to merge the details in; the status stays short of final while the recipient list is unknown.
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, body);
+        Assert.Equal(["pending"], response.Headers.GetValues("Email-Details"));
+        using var json = JsonDocument.Parse(body);
+        var email = json.RootElement;
+        Assert.Equal((emailId, "sending", "queued"), (email.GetProperty("id").GetGuid(), email.GetProperty("status").GetString(), email.GetProperty("last_event").GetString()));
+        Assert.Equal((JsonValueKind.Null, JsonValueKind.Null), (email.GetProperty("from").ValueKind, email.GetProperty("created_at").ValueKind));
+        var alice = Assert.Single(email.GetProperty("recipients").EnumerateArray());
+        Assert.Equal(("alice@example.com", "delivered"), (alice.GetProperty("email").GetString(), alice.GetProperty("status").GetString()));
+        Assert.Contains("email.delivered", email.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("type").GetString()));
     }
 
     [Fact]
