@@ -41,7 +41,7 @@ public sealed class WebhookOutbox(StatusDbContext db, WebhookSubscriptionCache s
     /// </summary>
     public async Task CompleteAsync(EmailRecord email, CancellationToken cancellationToken)
     {
-        var deliveries = db.WebhookDeliveries.Local.Where(d => d.EmailId == email.Id).ToList();
+        var deliveries = Tracked(db.WebhookDeliveries, d => d.EmailId == email.Id);
         if (db.Entry(email).State != EntityState.Added)
         {
             deliveries.AddRange(await db.WebhookDeliveries.Where(d => d.EmailId == email.Id && d.Status == WebhookDeliveryStatus.Pending)
@@ -55,7 +55,7 @@ public sealed class WebhookOutbox(StatusDbContext db, WebhookSubscriptionCache s
         }
 
         var eventIds = deliveries.Select(d => d.EventId).ToHashSet();
-        var events = db.Events.Local.Where(e => eventIds.Contains(e.Id)).ToDictionary(e => e.Id);
+        var events = Tracked(db.Events, e => eventIds.Contains(e.Id)).ToDictionary(e => e.Id);
         eventIds.ExceptWith(events.Keys);
         if (eventIds.Count > 0)
         {
@@ -71,6 +71,28 @@ public sealed class WebhookOutbox(StatusDbContext db, WebhookSubscriptionCache s
             {
                 delivery.Payload = WebhookPayload.Serialize(@event, email);
             }
+        }
+    }
+
+    /// <summary>
+    /// The rows of <paramref name="set"/> the context tracks that match, without the change detection that reading
+    /// <see cref="DbSet{TEntity}.Local"/> runs over every entity tracked, however unrelated: in a batch with many
+    /// accepts that overtook their outcomes, that made recording quadratic in the batch (8% of the status service's CPU
+    /// and 14% of its allocations while draining a backlog, in a profile). Deliveries and events are only ever added
+    /// with <c>DbSet.Add</c>, tracked at once, or loaded, never reached through a navigation, so detection finds none.
+    /// </summary>
+    private List<T> Tracked<T>(DbSet<T> set, Func<T, bool> match)
+        where T : class
+    {
+        var detect = db.ChangeTracker.AutoDetectChangesEnabled;
+        db.ChangeTracker.AutoDetectChangesEnabled = false;
+        try
+        {
+            return [.. set.Local.Where(match)];
+        }
+        finally
+        {
+            db.ChangeTracker.AutoDetectChangesEnabled = detect;
         }
     }
 

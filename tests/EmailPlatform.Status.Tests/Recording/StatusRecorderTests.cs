@@ -494,4 +494,88 @@ public sealed class StatusRecorderTests
         await using var db = store.NewContext();
         Assert.Equal(Bob, Assert.Single(db.Suppressions).Address);
     }
+
+    /// <summary>
+    /// Each accept that overtook its outcomes looks up the webhook deliveries and events its batch tracks: that must not
+    /// run EF Core's change detection over everything the batch tracks each time, which made such a batch quadratic.
+    /// </summary>
+    [Fact]
+    public async Task AcceptsThatOvertookTheirOutcomesDoNotEachRunChangeDetectionOverTheBatch()
+    {
+        await using var store = await StatusStore.PostgresAsync();
+        var ids = Enumerable.Range(0, 20).Select(_ => Guid.NewGuid()).ToList();
+        await store.RecordBatchAsync([.. ids.Select(id => (object)TestEvents.Delivered(id, Alice))]);
+
+        using var detections = new ChangeDetections();
+        await detections.CountAsync(() => store.RecordBatchAsync([.. ids.Select(id => (object)TestEvents.Accepted(id, to: [Alice]))]));
+
+        // The batch's own SaveChanges detects once (more on a retry); one per accept was 20 more.
+        Assert.InRange(detections.Count, 0, 3);
+        foreach (var id in ids)
+        {
+            Assert.Equal(EmailState.Delivered, (await store.EmailAsync(id)).State);
+        }
+    }
+
+    /// <summary>Counts EF Core's DetectChanges runs made by the code <see cref="CountAsync"/> runs, and by nothing else in the process.</summary>
+    private sealed class ChangeDetections : IObserver<System.Diagnostics.DiagnosticListener>, IObserver<KeyValuePair<string, object?>>, IDisposable
+    {
+        private static readonly AsyncLocal<ChangeDetections?> Counting = new();
+        private readonly IDisposable _all;
+        private readonly List<IDisposable> _listeners = [];
+        private int _count;
+
+        public ChangeDetections() => _all = System.Diagnostics.DiagnosticListener.AllListeners.Subscribe(this);
+
+        public int Count => Volatile.Read(ref _count);
+
+        public async Task CountAsync(Func<Task> action)
+        {
+            Counting.Value = this;
+            try
+            {
+                await action();
+            }
+            finally
+            {
+                Counting.Value = null;
+            }
+        }
+
+        public void OnNext(System.Diagnostics.DiagnosticListener value)
+        {
+            if (value.Name == Microsoft.EntityFrameworkCore.DbLoggerCategory.Name)
+            {
+                lock (_listeners)
+                {
+                    _listeners.Add(value.Subscribe(this));
+                }
+            }
+        }
+
+        public void OnNext(KeyValuePair<string, object?> value)
+        {
+            if (value.Key == Microsoft.EntityFrameworkCore.Diagnostics.CoreEventId.DetectChangesStarting.Name && Counting.Value == this)
+            {
+                Interlocked.Increment(ref _count);
+            }
+        }
+
+        public void OnCompleted()
+        {
+        }
+
+        public void OnError(Exception error)
+        {
+        }
+
+        public void Dispose()
+        {
+            _all.Dispose();
+            lock (_listeners)
+            {
+                _listeners.ForEach(l => l.Dispose());
+            }
+        }
+    }
 }
