@@ -127,6 +127,15 @@ internal sealed class TemplateRenderer : IDisposable
             errors["template"] = [$"The template's arithmetic fails with these variables (a division by zero or a number out of range); check {field}."];
             return new RenderOutcome(null, errors);
         }
+        catch (Exception ex) when (ex is not (OutOfMemoryException or OperationCanceledException))
+        {
+            // Other filters fail on the sender's values too, each in its own way: base64_decode of something that is not
+            // base64 (FormatException), round to more digits than a decimal has (ArgumentOutOfRangeException), and so on.
+            // A render touches nothing but its own context, so whatever it throws is about these variables and this template.
+            errors["template"] = [$"A filter in the template fails with these variables (such as base64_decode of a value that is not base64, "
+                + $"or round to more than 28 digits); check {field}."];
+            return new RenderOutcome(null, errors);
+        }
     }
 
     private CompiledVersion Compile(TemplateVersionRecord version) =>

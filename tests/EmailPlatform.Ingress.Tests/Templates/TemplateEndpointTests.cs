@@ -9,7 +9,7 @@ namespace EmailPlatform.Ingress.Tests.Templates;
 /// <summary><c>/v1/templates</c> and sends with <c>template</c>, over HTTP against a real PostgreSQL.</summary>
 public sealed class TemplateEndpointTests
 {
-    private static JsonObject Welcome() => new()
+    internal static JsonObject Welcome() => new()
     {
         ["name"] = "Welcome",
         ["alias"] = "welcome",
@@ -471,7 +471,7 @@ public sealed class TemplateEndpointTests
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
     }
 
-    private static JsonObject Templated(string id, JsonObject variables)
+    internal static JsonObject Templated(string id, JsonObject variables)
     {
         var body = SendBodies.Json();
         body.Remove("subject");
@@ -481,14 +481,14 @@ public sealed class TemplateEndpointTests
         return body;
     }
 
-    private static async Task CreatePublishedAsync(IngressApp app, JsonObject template)
+    internal static async Task CreatePublishedAsync(IngressApp app, JsonObject template)
     {
         using var client = app.CreateClient();
         var created = await SendAsync(client, HttpMethod.Post, "/v1/templates", template, HttpStatusCode.Created);
         await SendAsync(client, HttpMethod.Post, $"/v1/templates/{created.GetProperty("id").GetString()}/publish", null, HttpStatusCode.OK);
     }
 
-    private static async Task<EmailPlatform.Contracts.SendEmail> SendTemplatedAsync(IngressApp app, string id, JsonObject variables)
+    internal static async Task<EmailPlatform.Contracts.SendEmail> SendTemplatedAsync(IngressApp app, string id, JsonObject variables)
     {
         using var response = await app.PostEmailAsync(Templated(id, variables).ToJsonString());
         var entry = await AcceptedAsync(app, response);
@@ -497,7 +497,7 @@ public sealed class TemplateEndpointTests
         return entry.Command;
     }
 
-    private static async Task<OutboxEntry> AcceptedAsync(IngressApp app, HttpResponseMessage response)
+    internal static async Task<OutboxEntry> AcceptedAsync(IngressApp app, HttpResponseMessage response)
     {
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.Accepted, $"{(int)response.StatusCode}: {text}");
@@ -507,7 +507,7 @@ public sealed class TemplateEndpointTests
         return entry;
     }
 
-    private static async Task<JsonElement> SendAsync(HttpClient client, HttpMethod method, string path, JsonObject? body, HttpStatusCode expected)
+    internal static async Task<JsonElement> SendAsync(HttpClient client, HttpMethod method, string path, JsonObject? body, HttpStatusCode expected)
     {
         using var request = new HttpRequestMessage(method, new Uri(path, UriKind.Relative));
         request.Content = new StringContent(body?.ToJsonString() ?? "{}", System.Text.Encoding.UTF8, "application/json");
@@ -517,7 +517,7 @@ public sealed class TemplateEndpointTests
         return text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone();
     }
 
-    private static async Task<JsonElement> AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string name)
+    internal static async Task<JsonElement> AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string name)
     {
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == status, $"{(int)response.StatusCode}: {text}");
