@@ -8,13 +8,14 @@
 using System.Diagnostics;
 using System.Globalization;
 using EmailPlatform.Ingress.Templates;
+using Microsoft.Extensions.Options;
 
 var runs = Option("--runs", 5);
 var duration = TimeSpan.FromSeconds(Option("--duration", 5));
 var warmup = TimeSpan.FromSeconds(Option("--warmup", 3));
 var withText = args.Contains("--text");
 
-using var renderer = new TemplateRenderer();
+using var renderer = new TemplateRenderer(Options.Create(new TemplatesOptions()));
 var version = BenchTemplate.Version();
 var variables = BenchTemplate.Variables();
 

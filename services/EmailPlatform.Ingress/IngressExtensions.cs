@@ -36,6 +36,8 @@ public static class IngressExtensions
             .ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.SectionName)
             .ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<TemplatesOptions>().BindConfiguration(TemplatesOptions.SectionName)
+            .ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<IngressOptions>, IngressOptionsValidator>();
         builder.Services.AddOptions<KestrelServerOptions>().Configure<IOptions<IngressOptions>>(
             (kestrel, ingress) => kestrel.Limits.MaxRequestBodySize = ingress.Value.MaxRequestBodyBytes + 1);

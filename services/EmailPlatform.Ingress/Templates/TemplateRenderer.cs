@@ -6,6 +6,7 @@ using Fluid;
 using Fluid.Values;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.FileProviders;
+using Microsoft.Extensions.Options;
 
 namespace EmailPlatform.Ingress.Templates;
 
@@ -15,8 +16,11 @@ internal readonly record struct TemplateParts(bool Subject, bool Html, bool Text
     public static readonly TemplateParts All = new(true, true, true);
 }
 
-/// <summary>Rendered parts; a part not asked for, or absent from the template, is null.</summary>
-internal sealed record RenderedTemplate(string? Subject, string? Html, string? Text);
+/// <summary>Rendered parts; a part not asked for, or absent from the template, is null. <paramref name="Bytes"/>: the parts' size in UTF-8.</summary>
+internal sealed record RenderedTemplate(string? Subject, string? Html, string? Text, long Bytes);
+
+/// <summary>A tighter limit than a render's own (what is left of a request's), and what to say when it is passed.</summary>
+internal sealed record RenderBudget(long Bytes, string Refusal);
 
 /// <summary>A render, or the per-variable (or per-part) reasons it was refused.</summary>
 internal sealed record RenderOutcome(RenderedTemplate? Rendered, Dictionary<string, string[]> Errors);
@@ -25,9 +29,11 @@ internal sealed record RenderOutcome(RenderedTemplate? Rendered, Dictionary<stri
 /// Renders template versions with Fluid (Liquid). Templates see only the declared variables, as Liquid strings,
 /// numbers and booleans: no .NET objects, no files (<c>include</c>/<c>render</c> find nothing), no network.
 /// HTML output is HTML-encoded; the subject and text are not, and a subject that renders to a control character
-/// is refused. Loops are capped in steps, nesting and range length (<see cref="BoundedRanges"/>). Parsed versions are cached per (template, version), a bounded number of them.
+/// is refused. Loops are capped in steps, nesting and range length (<see cref="BoundedRanges"/>), and the output in size
+/// (<see cref="TemplatesOptions.MaxRenderedBytes"/>, counted as it is written: <see cref="BoundedWriter"/>). Parsed versions
+/// are cached per (template, version), a bounded number of them.
 /// </summary>
-internal sealed class TemplateRenderer : IDisposable
+internal sealed class TemplateRenderer(IOptions<TemplatesOptions> options) : IDisposable
 {
     public const int CachedVersions = 1024;
 
@@ -68,8 +74,13 @@ internal sealed class TemplateRenderer : IDisposable
         return false;
     }
 
+    /// <summary>The most one render writes (subject, HTML and text together, in UTF-8 bytes).</summary>
+    public long MaxRenderedBytes => options.Value.MaxRenderedBytes;
+
     /// <param name="field">The request member the variables came from, to name errors by (<c>variables</c>, <c>template.variables</c>).</param>
-    public RenderOutcome Render(TemplateVersionRecord version, IReadOnlyDictionary<string, JsonElement>? variables, TemplateParts parts, string field)
+    /// <param name="budget">A limit below <see cref="MaxRenderedBytes"/>, such as what is left of a batch's, when there is one.</param>
+    public RenderOutcome Render(
+        TemplateVersionRecord version, IReadOnlyDictionary<string, JsonElement>? variables, TemplateParts parts, string field, RenderBudget? budget = null)
     {
         var compiled = Compile(version);
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
@@ -102,18 +113,26 @@ internal sealed class TemplateRenderer : IDisposable
             return new RenderOutcome(null, errors);
         }
 
+        var limit = MaxRenderedBytes;
+        var writer = new BoundedWriter(budget is { } tighter && tighter.Bytes < limit ? tighter.Bytes : limit);
         try
         {
-            var subject = parts.Subject ? compiled.Subject.Render(context, NullEncoder.Default) : null;
+            var subject = parts.Subject ? RenderPart(compiled.Subject, context, NullEncoder.Default, writer) : null;
             if (subject is not null && SendEmailValidator.ContainsControl(subject))
             {
                 errors["subject"] = [$"The subject renders with control characters such as CR or LF; check the variables it uses ({field})."];
                 return new RenderOutcome(null, errors);
             }
 
-            var html = parts.Html ? compiled.Html?.Render(context, HtmlEncoder.Default) : null;
-            var text = parts.Text ? compiled.Text?.Render(context, NullEncoder.Default) : null;
-            return new RenderOutcome(new RenderedTemplate(subject, html, text), errors);
+            var html = parts.Html && compiled.Html is { } htmlPart ? RenderPart(htmlPart, context, HtmlEncoder.Default, writer) : null;
+            var text = parts.Text && compiled.Text is { } textPart ? RenderPart(textPart, context, NullEncoder.Default, writer) : null;
+            return new RenderOutcome(new RenderedTemplate(subject, html, text, writer.Bytes), errors);
+        }
+        catch (RenderLimitException)
+        {
+            errors["template"] = [budget is not null && budget.Bytes < limit ? budget.Refusal
+                : $"The template renders more than {limit} bytes (subject, HTML and text together, in UTF-8) with these variables; check {field}."];
+            return new RenderOutcome(null, errors);
         }
         catch (InvalidOperationException)
         {
@@ -136,6 +155,18 @@ internal sealed class TemplateRenderer : IDisposable
                 + $"or round to more than 28 digits); check {field}."];
             return new RenderOutcome(null, errors);
         }
+    }
+
+    /// <summary>Renders one part into <paramref name="writer"/> (which throws past its limit) and returns it.</summary>
+    private static string RenderPart(IFluidTemplate template, TemplateContext context, TextEncoder encoder, BoundedWriter writer)
+    {
+        var rendering = template.RenderAsync(writer, context, encoder);
+        if (!rendering.IsCompletedSuccessfully)
+        {
+            rendering.AsTask().GetAwaiter().GetResult();
+        }
+
+        return writer.Take();
     }
 
     private CompiledVersion Compile(TemplateVersionRecord version) =>

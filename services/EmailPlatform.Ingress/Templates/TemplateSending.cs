@@ -2,6 +2,7 @@ using EmailPlatform.Ingress.Sending;
 using EmailPlatform.Ingress.Storage;
 using EmailPlatform.ServiceDefaults.Problems;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 
 namespace EmailPlatform.Ingress.Templates;
 
@@ -14,11 +15,17 @@ internal sealed record TemplateFailure(ProblemHttpResult Problem, IDictionary<st
 /// <summary>
 /// Turns a send with <c>template: {id, variables}</c> into the plain send it stands for, at accept: the rendered subject,
 /// HTML and text, unless the request gives its own. A text part is derived from the HTML when there is none.
-/// Scoped: the templates a request names are read once per request (a batch may name one template a hundred times).
+/// Scoped: the templates a request names are read once per request (a batch may name one template a hundred times),
+/// and the emails of a request render at most <see cref="IngressOptions.MaxRequestBodyBytes"/> together, each at most
+/// <see cref="TemplatesOptions.MaxRenderedBytes"/>: a batch of a hundred templated emails holds no more than the request
+/// could have carried itself.
 /// </summary>
-internal sealed class TemplateSending(IngressDbContext db, TemplateRenderer renderer)
+internal sealed class TemplateSending(IngressDbContext db, TemplateRenderer renderer, IOptions<IngressOptions> options)
 {
     private readonly Dictionary<(string, bool), TemplateVersionRecord?> _versions = new();
+
+    /// <summary>What this request's emails have rendered so far, in UTF-8 bytes.</summary>
+    private long _rendered;
 
     /// <param name="published">
     /// True for sends: an unpinned reference names the latest published version. False for test sends, which render the
@@ -53,11 +60,16 @@ internal sealed class TemplateSending(IngressDbContext db, TemplateRenderer rend
         }
 
         var parts = new TemplateParts(request.Subject is null, request.Html is null, request.Text is null);
-        var outcome = renderer.Render(version, reference.Variables, parts, "template.variables");
+        var requestLimit = options.Value.MaxRequestBodyBytes;
+        var budget = new RenderBudget(requestLimit - _rendered,
+            $"The emails of this request render more than {requestLimit} bytes together (subject, HTML and text, in UTF-8); send fewer of them at once.");
+        var outcome = renderer.Render(version, reference.Variables, parts, "template.variables", budget);
         if (outcome.Rendered is not { } rendered)
         {
             return (null, new TemplateFailure(TemplateProblems.Unrenderable(outcome.Errors), outcome.Errors));
         }
+
+        _rendered += rendered.Bytes;
 
         var html = request.Html ?? rendered.Html;
         return (request with
