@@ -46,7 +46,7 @@ public sealed record TemplateReference
     public IReadOnlyDictionary<string, JsonElement>? Variables { get; init; }
 }
 
-/// <summary>A template with one of its versions (the latest unless one was pinned).</summary>
+/// <summary>A template with one of its versions (the latest unless one was pinned), and a summary of every version.</summary>
 public sealed record TemplateResponse(
     string Object,
     Guid Id,
@@ -65,19 +65,23 @@ public sealed record TemplateResponse(
     DateTime? PublishedAt,
     IReadOnlyList<TemplateVersionSummary> Versions)
 {
-    public static TemplateResponse From(TemplateRecord template, TemplateVersionRecord version)
-    {
-        var versions = template.Versions.OrderBy(v => v.Version).ToList();
-        return new("template", template.Id, template.Name, template.Alias, version.Version,
-            version.PublishedAt is null ? "draft" : "published",
+    /// <param name="versions">Every version of the template, oldest first (<see cref="TemplateStore.SummariesAsync"/>).</param>
+    public static TemplateResponse From(TemplateRecord template, TemplateVersionRecord version, IReadOnlyList<TemplateVersionSummary> versions) =>
+        new("template", template.Id, template.Name, template.Alias, version.Version,
+            TemplateVersionSummary.StatusOf(version.PublishedAt),
             versions.LastOrDefault(v => v.PublishedAt is not null)?.Version, versions[^1].Version,
             version.Subject, version.Html, version.Text, version.DeclaredVariables(),
             template.CreatedAt, versions[^1].CreatedAt, version.PublishedAt,
-            versions.Select(v => new TemplateVersionSummary(v.Version, v.PublishedAt is null ? "draft" : "published", v.CreatedAt, v.PublishedAt)).ToList());
-    }
+            versions);
 }
 
-public sealed record TemplateVersionSummary(int Version, string Status, DateTime CreatedAt, DateTime? PublishedAt);
+public sealed record TemplateVersionSummary(int Version, string Status, DateTime CreatedAt, DateTime? PublishedAt)
+{
+    public static TemplateVersionSummary Of(int version, DateTime createdAt, DateTime? publishedAt) =>
+        new(version, StatusOf(publishedAt), createdAt, publishedAt);
+
+    public static string StatusOf(DateTime? publishedAt) => publishedAt is null ? "draft" : "published";
+}
 
 /// <summary>A template as listed: no content.</summary>
 public sealed record TemplateSummary(string Object, Guid Id, string Name, string? Alias, int? PublishedVersion, int LatestVersion, DateTime CreatedAt);

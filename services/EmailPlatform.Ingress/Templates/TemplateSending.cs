@@ -49,7 +49,7 @@ internal sealed class TemplateSending(IngressDbContext db, TemplateRenderer rend
 
         if (!_versions.TryGetValue((reference.Id, published), out var version))
         {
-            (_, version) = await TemplateStore.FindAsync(db, reference.Id, published, cancellationToken);
+            version = await TemplateStore.FindVersionAsync(db, reference.Id, published, cancellationToken);
             _versions[(reference.Id, published)] = version;
         }
 

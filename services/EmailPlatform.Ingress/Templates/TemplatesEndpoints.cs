@@ -84,7 +84,8 @@ public static class TemplatesEndpoints
             return conflict;
         }
 
-        return TypedResults.Created($"/v1/templates/{template.Id}", TemplateResponse.From(template, version));
+        return TypedResults.Created($"/v1/templates/{template.Id}",
+            TemplateResponse.From(template, version, [TemplateVersionSummary.Of(version.Version, version.CreatedAt, version.PublishedAt)]));
     }
 
     internal static async Task<Ok<TemplateListResponse>> ListAsync(IngressDbContext db, CancellationToken cancellationToken)
@@ -99,10 +100,10 @@ public static class TemplatesEndpoints
     internal static async Task<Results<Ok<TemplateResponse>, ProblemHttpResult>> GetAsync(
         string reference, IngressDbContext db, CancellationToken cancellationToken)
     {
-        var (template, version) = await TemplateStore.FindAsync(db, reference, published: false, cancellationToken);
+        var (template, version, versions) = await TemplateStore.FindAsync(db, reference, published: false, cancellationToken);
         return template is null || version is null
             ? TemplateProblems.NotFound(reference, published: false)
-            : TypedResults.Ok(TemplateResponse.From(template, version));
+            : TypedResults.Ok(TemplateResponse.From(template, version, versions));
     }
 
     internal static async Task<Results<Ok<TemplateResponse>, ValidationProblem, ProblemHttpResult>> UpdateAsync(
@@ -127,7 +128,7 @@ public static class TemplatesEndpoints
             return TemplateProblems.NotFound(reference, published: false);
         }
 
-        var latest = template.Versions.MaxBy(v => v.Version)!;
+        var latest = await TemplateStore.LatestVersionAsync(db, template.Id, tracked: false, cancellationToken);
         var merged = NewVersion(template.Id, latest.Version + 1, request, latest, clock.GetUtcNow().UtcDateTime);
         if (string.IsNullOrEmpty(merged.Html) && string.IsNullOrEmpty(merged.Text))
         {
@@ -136,13 +137,13 @@ public static class TemplatesEndpoints
 
         template.Name = request.Name?.Trim() ?? template.Name;
         template.Alias = request.Alias ?? template.Alias;
-        template.Versions.Add(merged);
+        db.TemplateVersions.Add(merged);
         if (await SaveAsync(db, request.Alias, cancellationToken) is { } conflict)
         {
             return conflict;
         }
 
-        return TypedResults.Ok(TemplateResponse.From(template, merged));
+        return TypedResults.Ok(TemplateResponse.From(template, merged, await TemplateStore.SummariesAsync(db, template.Id, cancellationToken)));
     }
 
     internal static async Task<Results<Ok<TemplateResponse>, ProblemHttpResult>> PublishAsync(
@@ -154,16 +155,17 @@ public static class TemplatesEndpoints
             return TemplateProblems.NotFound(reference, published: false);
         }
 
-        var latest = template.Versions.MaxBy(v => v.Version)!;
+        var latest = await TemplateStore.LatestVersionAsync(db, template.Id, tracked: true, cancellationToken);
         latest.PublishedAt ??= clock.GetUtcNow().UtcDateTime;
         await db.SaveChangesAsync(cancellationToken);
-        return TypedResults.Ok(TemplateResponse.From(template, latest));
+        return TypedResults.Ok(TemplateResponse.From(template, latest, await TemplateStore.SummariesAsync(db, template.Id, cancellationToken)));
     }
 
     internal static async Task<Results<Ok<TemplateDeletedResponse>, ProblemHttpResult>> DeleteAsync(
         string reference, IngressDbContext db, CancellationToken cancellationToken)
     {
-        var template = await TemplateStore.FindTemplateAsync(db, reference, cancellationToken);
+        // With its versions, which EF Core then deletes itself, whatever the store's foreign-key enforcement.
+        var template = await TemplateStore.Matching(db.Templates.Include(t => t.Versions), reference).SingleOrDefaultAsync(cancellationToken);
         if (template is null)
         {
             return TemplateProblems.NotFound(reference, published: false);
@@ -183,8 +185,8 @@ public static class TemplatesEndpoints
             return body.Problem;
         }
 
-        var (template, version) = await TemplateStore.FindAsync(db, reference, published: false, cancellationToken);
-        if (template is null || version is null)
+        var version = await TemplateStore.FindVersionAsync(db, reference, published: false, cancellationToken);
+        if (version is null)
         {
             return TemplateProblems.NotFound(reference, published: false);
         }
@@ -196,7 +198,7 @@ public static class TemplatesEndpoints
         }
 
         var text = rendered.Text ?? (string.IsNullOrEmpty(rendered.Html) ? null : HtmlText.From(rendered.Html));
-        return TypedResults.Ok(new RenderedTemplateResponse("template", template.Id, version.Version, rendered.Subject!, rendered.Html, text));
+        return TypedResults.Ok(new RenderedTemplateResponse("template", version.TemplateId, version.Version, rendered.Subject!, rendered.Html, text));
     }
 
     /// <summary>
