@@ -17,8 +17,10 @@ public static class ApiKeysEndpoints
         var group = routes.MapGroup("/v1/api-keys")
             .WithTags("API keys")
             .RequireAuthorization(ApiKeyScopes.Admin)
+            .AddRateLimit(routes)
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
         group.MapPost("/", CreateAsync).WithName("CreateApiKey").WithSummary("Creates an API key; its token is in this answer only.")

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using EmailPlatform.Ingress.RateLimiting;
 using EmailPlatform.Ingress.Sending;
 using EmailPlatform.Ingress.Storage;
 using EmailPlatform.ServiceDefaults.Authentication;
@@ -21,8 +22,10 @@ public static class TemplatesEndpoints
         var group = routes.MapGroup("/v1/templates")
             .WithTags("Templates")
             .RequireAuthorization(ApiKeyScopes.Admin)
+            .AddRateLimit(routes)
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
         group.MapPost("/", CreateAsync).WithName("CreateTemplate").WithSummary("Creates a template; its first version is a draft.")

@@ -138,6 +138,42 @@ public sealed class RateLimitTests
         Assert.Equal(("2", "1"), Headers(response));
     }
 
+    /// <summary>
+    /// The admin routes (<c>/v1/templates</c>, whose test send sends a real email, and <c>/v1/api-keys</c>) were not
+    /// limited: a key with a tiny rate could call them without end.
+    /// </summary>
+    [Fact]
+    public async Task TemplatesAndApiKeysAreRateLimitedLikeTheOtherV1Routes()
+    {
+        await using var app = await IngressApp.StartAsync();
+        var (templatesKey, _) = await app.CreateApiKeyAsync(new { name = "templates", scopes = new[] { "admin" }, rate_limit_per_second = 0.01 });
+        var (keysKey, _) = await app.CreateApiKeyAsync(new { name = "keys", scopes = new[] { "admin" }, rate_limit_per_second = 0.01 });
+        using var templates = app.CreateClient(templatesKey);
+        using var keys = app.CreateClient(keysKey);
+        var testSend = """{"to": "tester@example.test", "from": "hello@acme.test", "variables": {}}""";
+
+        using var listTemplates = await templates.GetAsync(new Uri("/v1/templates", UriKind.Relative));
+        using var templateTest = await IngressApp.PostJsonAsync(templates, "/v1/templates/welcome/test", testSend);
+        using var listKeys = await keys.GetAsync(new Uri("/v1/api-keys", UriKind.Relative));
+        using var createKey = await IngressApp.PostJsonAsync(keys, "/v1/api-keys", """{"name": "one more"}""");
+
+        Assert.Equal(HttpStatusCode.OK, listTemplates.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, listKeys.StatusCode);
+        Assert.Equal(("1", "0"), Headers(listTemplates));
+        Assert.Equal(("1", "0"), Headers(listKeys));
+        foreach (var refused in new[] { templateTest, createKey })
+        {
+            await ProblemAssert.IsDetailedProblemAsync(refused, HttpStatusCode.TooManyRequests, "rate_limit_exceeded");
+            var retryAfter = int.Parse(Assert.Single(refused.Headers.GetValues("Retry-After")), CultureInfo.InvariantCulture);
+            Assert.InRange(retryAfter, 1, 100);
+        }
+
+        using var bootstrap = app.CreateClient();
+        using var all = await bootstrap.GetAsync(new Uri("/v1/api-keys", UriKind.Relative));
+        Assert.DoesNotContain("one more", await all.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(0, await app.CountOutboxAsync());
+    }
+
     private static (string Limit, string Remaining) Headers(HttpResponseMessage response) =>
         (response.Headers.GetValues("RateLimit-Limit").Single(), response.Headers.GetValues("RateLimit-Remaining").Single());
 }
