@@ -12,7 +12,10 @@ internal static partial class TemplateRules
     public const int MaxVariables = 100;
     public static readonly IReadOnlyList<string> Types = ["string", "number", "boolean"];
 
-    /// <param name="creating">On create, name, subject and html or text are required; on an edit, only what is given is checked.</param>
+    /// <param name="creating">
+    /// On create, name, subject and html or text are required; on an edit, only what is given is checked, and a name or
+    /// subject given must not be blank (that the edited version keeps html or text is checked on the merged version).
+    /// </param>
     public static Dictionary<string, string[]> Check(TemplateRequest request, bool creating)
     {
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
@@ -27,9 +30,10 @@ internal static partial class TemplateRules
             errors["alias"] = [$"An alias is 1 to {MaxAliasLength} lowercase letters, digits, '-' or '_', starting with a letter or digit, and not shaped like an id."];
         }
 
-        if (creating && string.IsNullOrWhiteSpace(request.Subject))
+        if ((creating || request.Subject is not null) && string.IsNullOrWhiteSpace(request.Subject))
         {
-            errors["subject"] = ["The subject field is required."];
+            // An edit that blanked the subject made a version that every send would refuse for its missing subject.
+            errors["subject"] = [creating ? "The subject field is required." : "The subject must not be empty or white space; omit it to keep the current one."];
         }
 
         if (creating && string.IsNullOrEmpty(request.Html) && string.IsNullOrEmpty(request.Text))

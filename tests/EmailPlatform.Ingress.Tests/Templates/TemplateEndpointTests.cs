@@ -232,6 +232,28 @@ public sealed class TemplateEndpointTests
         Assert.True(errors.TryGetProperty("alias", out _) && errors.TryGetProperty("variables[0]", out _), problem.ToString());
     }
 
+    [Theory]
+    [InlineData("")]
+    [InlineData("   ")]
+    public async Task EditThatEmptiesTheSubjectIsRefusedAndMakesNoVersion(string subject)
+    {
+        // It was stored as a new version, which every send then refused for its missing subject.
+        await using var app = await IngressApp.StartAsync();
+        using var client = app.CreateClient();
+        await SendAsync(client, HttpMethod.Post, "/v1/templates", Welcome(), HttpStatusCode.Created);
+
+        using var request = new HttpRequestMessage(HttpMethod.Patch, new Uri("/v1/templates/welcome", UriKind.Relative))
+        {
+            Content = new StringContent(new JsonObject { ["subject"] = subject }.ToJsonString(), System.Text.Encoding.UTF8, "application/json"),
+        };
+        using var response = await client.SendAsync(request);
+
+        var problem = await ProblemAssert.IsValidationProblemAsync(response, "validation_error", "subject");
+        Assert.Equal(["subject"], problem.GetProperty("errors").EnumerateObject().Select(e => e.Name));
+        var latest = await SendAsync(client, HttpMethod.Get, "/v1/templates/welcome", null, HttpStatusCode.OK);
+        Assert.Equal((1, "Welcome, {{ name }}!"), (latest.GetProperty("latest_version").GetInt32(), latest.GetProperty("subject").GetString()));
+    }
+
     [Fact]
     public async Task TemplateWithInvalidLiquidOrVariablesIsRefused()
     {
