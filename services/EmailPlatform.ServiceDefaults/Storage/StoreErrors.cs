@@ -16,6 +16,23 @@ public static class StoreErrors
         _ => false,
     };
 
+    /// <summary>
+    /// PostgreSQL broke a deadlock or a serialization conflict by aborting this transaction: nothing of it was written,
+    /// and the same transaction made again from the start can succeed (as PostgreSQL's documentation advises).
+    /// </summary>
+    public static bool IsDeadlockOrSerializationFailure(Exception exception)
+    {
+        for (Exception? e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is PostgresException { SqlState: PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure })
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>The store could not be reached or did not answer in time: worth retrying later, not a bug.</summary>
     public static bool IsUnavailable(Exception exception) => exception switch
     {

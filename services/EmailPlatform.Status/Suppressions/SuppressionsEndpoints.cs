@@ -170,8 +170,12 @@ public static class SuppressionsEndpoints
     /// recorder's write of one waits for the commit; on SQLite the transaction takes the database's write lock
     /// (<c>BEGIN IMMEDIATE</c>) before the read, and every other writer waits. A row that is absent cannot be locked:
     /// another writer (a PUT, an import, a hard bounce) may insert the address in between, and then this save fails on the
-    /// key, changes nothing, and is made again over what is there now.
+    /// key, changes nothing, and is made again over what is there now. So is a transaction that PostgreSQL aborts to break a
+    /// deadlock: this one holds the rows that exist while it inserts the new ones, so another writer that holds one of the
+    /// new addresses (a recorder's batch suppressing it) and then wants one of the locked rows closes a cycle.
     /// </summary>
+    private const int MaxUpsertAttempts = 3;
+
     private static async Task<(List<SuppressionRecord> Stored, int Kept)> UpsertAsync(
         StatusDbContext db, IReadOnlyList<ImportSuppressionItem> items, string source, DateTime now, CancellationToken cancellationToken)
     {
@@ -224,8 +228,10 @@ public static class SuppressionsEndpoints
                 await transaction.CommitAsync(cancellationToken);
                 return (stored, kept);
             }
-            catch (DbUpdateException ex) when (attempt < 3 && StoreErrors.IsUniqueViolation(ex))
+            catch (Exception ex) when (attempt < MaxUpsertAttempts
+                && (ex is DbUpdateException update && StoreErrors.IsUniqueViolation(update) || StoreErrors.IsDeadlockOrSerializationFailure(ex)))
             {
+                // The transaction is rolled back as the loop goes round (its disposal), before the next read.
                 db.ChangeTracker.Clear();
             }
         }
