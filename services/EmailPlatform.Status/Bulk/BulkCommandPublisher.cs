@@ -77,8 +77,10 @@ internal sealed class BulkCommandPublisher(
         return true;
     }
 
-    private static Task<BulkCommandRecord?> ClaimAsync(StatusDbContext db, CancellationToken cancellationToken)
+    private static async Task<BulkCommandRecord?> ClaimAsync(StatusDbContext db, CancellationToken cancellationToken)
     {
+        // At most one row either way; read as a list so that EF Core neither wraps the locking query in another LIMIT
+        // nor warns, on every poll, about a First over a query whose order it cannot see.
         var unparked = db.Database.IsNpgsql()
             ? db.BulkCommands.FromSql($"""
                 SELECT * FROM bulk_commands
@@ -88,7 +90,7 @@ internal sealed class BulkCommandPublisher(
                 FOR UPDATE SKIP LOCKED
                 """)
             : db.BulkCommands.Where(r => r.ParkedAt == null).OrderBy(r => r.Id).Take(1);
-        return unparked.AsNoTracking().FirstOrDefaultAsync(cancellationToken);
+        return (await unparked.AsNoTracking().ToListAsync(cancellationToken)).SingleOrDefault();
     }
 
     private (Type Type, object[] Commands)? Read(BulkCommandRecord row)

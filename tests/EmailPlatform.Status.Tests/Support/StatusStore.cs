@@ -32,6 +32,13 @@ internal sealed class StatusStore : IAsyncDisposable
         PostgresConnectionString = postgres;
     }
 
+    /// <summary>
+    /// A query that takes the first rows of an unordered result reads whichever rows the store returns first; EF Core
+    /// only logs a warning about it, which the tests make an error.
+    /// </summary>
+    private static void ThrowOnUnorderedLimits(WarningsConfigurationBuilder warnings) =>
+        warnings.Throw(CoreEventId.FirstWithoutOrderByAndFilterWarning, CoreEventId.RowLimitingOperationWithoutOrderByWarning);
+
     /// <summary>The temporary database's connection string (PostgreSQL stores only).</summary>
     public string? PostgresConnectionString { get; }
 
@@ -44,6 +51,7 @@ internal sealed class StatusStore : IAsyncDisposable
                 .UseNpgsql(database.ConnectionString, o => o.MigrationsHistoryTable(StatusDbContext.MigrationsHistoryTable))
                 .UseSnakeCaseNamingConvention()
                 .AddInterceptors(interceptors)
+                .ConfigureWarnings(ThrowOnUnorderedLimits)
                 .Options),
             () => new EarlierPostgresContext(new DbContextOptionsBuilder<EarlierPostgresContext>()
                 .UseNpgsql(database.ConnectionString).UseSnakeCaseNamingConvention().Options),
@@ -63,6 +71,7 @@ internal sealed class StatusStore : IAsyncDisposable
                 .UseSqlite(connectionString, o => o.MigrationsHistoryTable(StatusDbContext.MigrationsHistoryTable))
                 .UseSnakeCaseNamingConvention()
                 .AddInterceptors(interceptors)
+                .ConfigureWarnings(ThrowOnUnorderedLimits)
                 .Options),
             () => new EarlierSqliteContext(new DbContextOptionsBuilder<EarlierSqliteContext>()
                 .UseSqlite(connectionString).UseSnakeCaseNamingConvention().Options),
