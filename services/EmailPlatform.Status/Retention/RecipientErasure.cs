@@ -31,8 +31,23 @@ public static class RecipientErasure
             .WithTags("Privacy").WithName("EraseRecipient").RequireAuthorization(ApiKeyScopes.Admin)
             .WithSummary("Erases everything about one recipient address, and records the erasure in the audit log.");
 
-    internal static async Task<Results<Ok<ErasureResponse>, ValidationProblem>> EraseAsync(
-        string address, HttpContext http, StatusDbContext db, TimeProvider clock, ILogger<ErasureResponse> logger, CancellationToken cancellationToken)
+    /// <summary>Emails erased per transaction: each batch holds its rows' locks and its emails (bodies included) only briefly.</summary>
+    internal const int BatchSize = 200;
+
+    internal static Task<Results<Ok<ErasureResponse>, ValidationProblem>> EraseAsync(
+        string address, HttpContext http, StatusDbContext db, TimeProvider clock, ILogger<ErasureResponse> logger, CancellationToken cancellationToken) =>
+        EraseInBatchesAsync(address, http, db, clock, logger, BatchSize, cancellationToken);
+
+    /// <summary>
+    /// Erases the emails that name the address in batches of <paramref name="batchSize"/>, oldest id first, each batch in a
+    /// transaction of its own, so that an address copied on hundreds of thousands of emails is erased without holding them
+    /// all in memory or their locks for minutes. Then, in a last transaction, the suppression goes and the audit record is
+    /// written with the totals. An erasure that fails part way (the store lost) answers an error, keeps what its finished
+    /// batches erased, and is finished by the same request made again: an erased email no longer names the address.
+    /// </summary>
+    internal static async Task<Results<Ok<ErasureResponse>, ValidationProblem>> EraseInBatchesAsync(
+        string address, HttpContext http, StatusDbContext db, TimeProvider clock, ILogger<ErasureResponse> logger, int batchSize,
+        CancellationToken cancellationToken)
     {
         var key = AddressKeys.Of(address);
         if (key.Length is 0 or > 320 || !key.Contains('@', StringComparison.Ordinal))
@@ -43,17 +58,67 @@ public static class RecipientErasure
         var forms = AddressKeys.StoredForms(key);
         var placeholder = PlaceholderFor(key);
         var now = clock.GetUtcNow().UtcDateTime;
+        var (emails, events, deliveries) = (0, 0, 0);
+        var after = Guid.Empty;
+        while (true)
+        {
+            var batch = await EraseBatchAsync(db, key, forms, placeholder, now, after, batchSize, cancellationToken);
+            (emails, events, deliveries) = (emails + batch.Emails, events + batch.Events, deliveries + batch.Deliveries);
+            if (batch.Last is not { } last)
+            {
+                break;
+            }
+
+            after = last;
+            db.ChangeTracker.Clear();
+        }
+
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var suppressions = await db.Suppressions.Where(s => forms.Contains(s.Address)).ExecuteDeleteAsync(cancellationToken);
+        var audit = new AuditRecord
+        {
+            Id = Guid.CreateVersion7(),
+            Action = Action,
+            Subject = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key))),
+            Actor = ApiKeyIdentity.From(http.User)?.Id,
+            OccurredAt = now,
+            Details = JsonSerializer.Serialize(new { emails, events, suppressions, webhook_deliveries = deliveries }),
+        };
+        db.AuditRecords.Add(audit);
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+
+        Log.Erased(logger, emails, audit.Id);
+        return TypedResults.Ok(new ErasureResponse("erasure", audit.Id, emails, events, suppressions, deliveries));
+    }
+
+    /// <summary>
+    /// Erases the address from the next <paramref name="batchSize"/> emails (by id, after <paramref name="after"/>) that
+    /// name it, in one transaction.
+    /// </summary>
+    /// <returns>What it erased, and the last email id it looked at, or null when there were no more.</returns>
+    private static async Task<(int Emails, int Events, int Deliveries, Guid? Last)> EraseBatchAsync(
+        StatusDbContext db, string key, IReadOnlyList<string> forms, string placeholder, DateTime now, Guid after, int batchSize,
+        CancellationToken cancellationToken)
+    {
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
 
         // The emails with the address among their recipients or named in their headers, both through an index.
-        var found = await db.Recipients.Where(r => forms.Contains(r.Address)).Select(r => r.EmailId)
-            .Union(db.HeaderAddresses.Where(h => forms.Contains(h.Address)).Select(h => h.EmailId))
+        var found = await db.Recipients.Where(r => forms.Contains(r.Address) && r.EmailId.CompareTo(after) > 0).Select(r => r.EmailId)
+            .Union(db.HeaderAddresses.Where(h => forms.Contains(h.Address) && h.EmailId.CompareTo(after) > 0).Select(h => h.EmailId))
+            .OrderBy(id => id)
+            .Take(batchSize)
             .ToListAsync(cancellationToken);
-        if (db.Database.IsNpgsql() && found.Count > 0)
+        if (found.Count == 0)
+        {
+            return (0, 0, 0, null);
+        }
+
+        if (db.Database.IsNpgsql())
         {
             // As the recorder does, in the same order: a batch recording events of these emails meanwhile is waited for,
             // and the emails are read after it, rather than overwritten and refused on their version (a 500).
-            var ordered = found.Order().ToArray();
+            var ordered = found.ToArray();
             await db.Database.ExecuteSqlAsync($"SELECT 1 FROM emails WHERE id = ANY({ordered}) ORDER BY id FOR UPDATE", cancellationToken);
         }
 
@@ -67,7 +132,7 @@ public static class RecipientErasure
         }
 
         var emailIds = emails.ConvertAll(e => e.Id);
-        await db.HeaderAddresses.Where(h => forms.Contains(h.Address)).ExecuteDeleteAsync(cancellationToken);
+        await db.HeaderAddresses.Where(h => found.Contains(h.EmailId) && forms.Contains(h.Address)).ExecuteDeleteAsync(cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
 
         // The webhook deliveries of the address's own events go (their recipient is the address), before those events
@@ -78,23 +143,8 @@ public static class RecipientErasure
         var events = await db.Events.Where(e => emailIds.Contains(e.EmailId) && forms.Contains(e.Recipient!))
             .ExecuteUpdateAsync(s => s.SetProperty(e => e.Recipient, placeholder).SetProperty(e => e.SmtpText, (string?)null), cancellationToken);
         deliveries += await RewriteWebhookPayloadsAsync(db, emails, cancellationToken);
-        var suppressions = await db.Suppressions.Where(s => forms.Contains(s.Address)).ExecuteDeleteAsync(cancellationToken);
-
-        var audit = new AuditRecord
-        {
-            Id = Guid.CreateVersion7(),
-            Action = Action,
-            Subject = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key))),
-            Actor = ApiKeyIdentity.From(http.User)?.Id,
-            OccurredAt = now,
-            Details = JsonSerializer.Serialize(new { emails = emails.Count, events, suppressions, webhook_deliveries = deliveries }),
-        };
-        db.AuditRecords.Add(audit);
-        await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-
-        Log.Erased(logger, emails.Count, audit.Id);
-        return TypedResults.Ok(new ErasureResponse("erasure", audit.Id, emails.Count, events, suppressions, deliveries));
+        return (emails.Count, events, deliveries, found[^1]);
     }
 
     /// <summary>

@@ -252,6 +252,61 @@ public sealed class RecipientErasureTests
         Assert.Equal([RecipientErasure.PlaceholderFor(Carol), Dave], Strings(data.GetProperty("to")));
     }
 
+    [Theory]
+    [InlineData("postgres")]
+    [InlineData("sqlite")]
+    public async Task AnAddressInManyEmailsIsErasedInBatchesEachInATransactionOfItsOwn(string provider)
+    {
+        await using var store = provider == "postgres" ? await StatusStore.PostgresAsync() : await StatusStore.SqliteAsync();
+        var emailIds = Enumerable.Range(0, 5).Select(_ => Guid.NewGuid()).ToList();
+        foreach (var emailId in emailIds)
+        {
+            await store.RecordAsync(TestEvents.Accepted(emailId, to: [Alice, Bob]));
+            await store.RecordAsync(TestEvents.Delivered(emailId, Alice));
+        }
+
+        // Only in a header of a sixth (a Cc the client named but did not send to): found through header_addresses.
+        var headerOnly = Guid.NewGuid();
+        await store.RecordAsync(TestEvents.Accepted(headerOnly, to: [Bob], cc: [Alice]) with { Recipients = [Bob] });
+        var transactions = new TransactionCount();
+
+        await using (var db = store.NewContext(transactions))
+        {
+            var result = await RecipientErasure.EraseInBatchesAsync(
+                Alice, new DefaultHttpContext(), db, TimeProvider.System, NullLogger<ErasureResponse>.Instance, batchSize: 2, CancellationToken.None);
+
+            var erasure = Assert.IsType<Ok<ErasureResponse>>(result.Result).Value!;
+            Assert.Equal((6, 5), (erasure.Emails, erasure.Events));
+        }
+
+        // Three batches of two, then the last transaction with the suppression and the audit record (the look that finds
+        // nothing more commits nothing).
+        Assert.Equal(4, transactions.Committed);
+        foreach (var emailId in emailIds.Append(headerOnly))
+        {
+            var email = await store.EmailAsync(emailId);
+            Assert.DoesNotContain(Alice, string.Join(",", email.To.Concat(email.Cc).Concat(email.Recipients.Select(r => r.Address))), StringComparison.Ordinal);
+            Assert.Null(email.Html);
+        }
+
+        await using var check = store.NewContext();
+        Assert.Equal(1, await check.AuditRecords.CountAsync(a => a.Action == RecipientErasure.Action));
+        Assert.False(await check.HeaderAddresses.AnyAsync(h => h.Address == Alice));
+    }
+
+    private sealed class TransactionCount : Microsoft.EntityFrameworkCore.Diagnostics.DbTransactionInterceptor
+    {
+        public int Committed { get; private set; }
+
+        public override Task TransactionCommittedAsync(
+            System.Data.Common.DbTransaction transaction, Microsoft.EntityFrameworkCore.Diagnostics.TransactionEndEventData eventData,
+            CancellationToken cancellationToken = default)
+        {
+            Committed++;
+            return Task.CompletedTask;
+        }
+    }
+
     private static Task<Results<Ok<ErasureResponse>, ValidationProblem>> EraseAsync(StatusStore store, string address) =>
         EraseAsync(store.NewContext(), address);
 
