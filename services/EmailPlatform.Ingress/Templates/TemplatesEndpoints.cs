@@ -167,16 +167,23 @@ public static class TemplatesEndpoints
     internal static async Task<Results<Ok<TemplateDeletedResponse>, ProblemHttpResult>> DeleteAsync(
         string reference, IngressDbContext db, CancellationToken cancellationToken)
     {
-        // With its versions, which EF Core then deletes itself, whatever the store's foreign-key enforcement.
-        var template = await TemplateStore.Matching(db.Templates.Include(t => t.Versions), reference).SingleOrDefaultAsync(cancellationToken);
-        if (template is null)
+        var id = await TemplateStore.Matching(db.Templates, reference).Select(t => (Guid?)t.Id).SingleOrDefaultAsync(cancellationToken);
+        if (id is not { } templateId)
         {
             return TemplateProblems.NotFound(reference, published: false);
         }
 
-        db.Templates.Remove(template);
-        await db.SaveChangesAsync(cancellationToken);
-        return TypedResults.Ok(new TemplateDeletedResponse("template", template.Id, true));
+        // The versions by a statement rather than loaded (hundreds of edits of a large template would be read in full just
+        // to be deleted), and first, whatever the store's foreign-key enforcement; on PostgreSQL a version that a
+        // concurrent edit adds in between goes with the template (ON DELETE CASCADE), and on SQLite the first delete
+        // takes the write lock, so no edit comes in between.
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await db.TemplateVersions.Where(v => v.TemplateId == templateId).ExecuteDeleteAsync(cancellationToken);
+        var deleted = await db.Templates.Where(t => t.Id == templateId).ExecuteDeleteAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return deleted == 0
+            ? TemplateProblems.NotFound(reference, published: false)
+            : TypedResults.Ok(new TemplateDeletedResponse("template", templateId, true));
     }
 
     internal static async Task<Results<Ok<RenderedTemplateResponse>, ProblemHttpResult>> RenderAsync(

@@ -5,9 +5,13 @@ using EmailPlatform.Ingress.Sending;
 using EmailPlatform.Ingress.Storage;
 using EmailPlatform.Ingress.Templates;
 using EmailPlatform.Ingress.Tests.Support;
+using EmailPlatform.ServiceDefaults.Storage;
+using EmailPlatform.Testing;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using static EmailPlatform.Ingress.Tests.Templates.TemplateEndpointTests;
 
 namespace EmailPlatform.Ingress.Tests.Templates;
@@ -67,6 +71,69 @@ public sealed class TemplateVersionLoadingTests
         var pinned = await SendAsync(client, HttpMethod.Get, "/v1/templates/welcome@2", null, HttpStatusCode.OK);
         Assert.Equal((2, "published", "Two {{ name }}"), (pinned.GetProperty("version").GetInt32(), pinned.GetProperty("status").GetString(), pinned.GetProperty("subject").GetString()));
         Assert.Equal(5, pinned.GetProperty("versions").GetArrayLength());
+    }
+
+    [Theory]
+    [InlineData("postgres")]
+    [InlineData("sqlite")]
+    public async Task DeletingATemplateLoadsNoneOfItsVersionsAndRemovesThemAll(string provider)
+    {
+        await using var database = provider == "postgres" ? await TemporaryDatabase.CreateAsync() : null;
+        var file = Path.Combine(Path.GetTempPath(), $"emailplatform-templates-{Guid.NewGuid():N}.db");
+        // The store as the services register and migrate it, with a context of the same provider that watches what it reads.
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Configuration[database is null ? $"ConnectionStrings:{StoreExtensions.SqliteConnectionName}" : $"ConnectionStrings:{StoreExtensions.PostgresConnectionName}"] =
+            database?.ConnectionString ?? $"Data Source={file};Pooling=false";
+        builder.AddStore<IngressDbContext, PostgresIngressDbContext, SqliteIngressDbContext>(IngressDbContext.MigrationsHistoryTable);
+        await using var services = builder.Services.BuildServiceProvider();
+        try
+        {
+            await services.MigrateStoreAsync<IngressDbContext>();
+            var kept = new TemplateRecord { Id = Guid.NewGuid(), Name = "Kept", Alias = "kept", CreatedAt = DateTime.UtcNow };
+            var deleted = new TemplateRecord { Id = Guid.NewGuid(), Name = "Welcome", Alias = "welcome", CreatedAt = DateTime.UtcNow };
+            await using (var scope = services.CreateAsyncScope())
+            {
+                var db = scope.ServiceProvider.GetRequiredService<IngressDbContext>();
+                db.Templates.AddRange(kept, deleted);
+                db.TemplateVersions.AddRange(Enumerable.Range(1, 3).Select(v => new TemplateVersionRecord
+                {
+                    TemplateId = deleted.Id, Version = v, Subject = $"Version {v}", Html = new string('x', 1000), CreatedAt = DateTime.UtcNow,
+                }).Append(new TemplateVersionRecord { TemplateId = kept.Id, Version = 1, Subject = "Kept", CreatedAt = DateTime.UtcNow }));
+                await db.SaveChangesAsync();
+            }
+
+            var materialized = new Materialized();
+            await using (var scope = services.CreateAsyncScope())
+            {
+                var connection = scope.ServiceProvider.GetRequiredService<IngressDbContext>().Database.GetConnectionString();
+                await using IngressDbContext watched = database is null
+                    ? new SqliteIngressDbContext(new DbContextOptionsBuilder<SqliteIngressDbContext>()
+                        .UseSqlite(connection).UseSnakeCaseNamingConvention().AddInterceptors(materialized).Options)
+                    : new PostgresIngressDbContext(new DbContextOptionsBuilder<PostgresIngressDbContext>()
+                        .UseNpgsql(connection).UseSnakeCaseNamingConvention().AddInterceptors(materialized).Options);
+
+                var result = await TemplatesEndpoints.DeleteAsync("welcome", watched, CancellationToken.None);
+                var missing = await TemplatesEndpoints.DeleteAsync("welcome", watched, CancellationToken.None);
+
+                Assert.Equal(deleted.Id, Assert.IsType<Ok<TemplateDeletedResponse>>(result.Result).Value!.Id);
+                Assert.Equal(404, Assert.IsType<ProblemHttpResult>(missing.Result).StatusCode);
+                Assert.Empty(materialized.Types);
+            }
+
+            await using (var scope = services.CreateAsyncScope())
+            {
+                var db = scope.ServiceProvider.GetRequiredService<IngressDbContext>();
+                Assert.Equal([kept.Id], await db.Templates.Select(t => t.Id).ToListAsync());
+                Assert.Equal([kept.Id], await db.TemplateVersions.Select(v => v.TemplateId).ToListAsync());
+            }
+        }
+        finally
+        {
+            foreach (var path in new[] { file, file + "-wal", file + "-shm" })
+            {
+                File.Delete(path);
+            }
+        }
     }
 
     /// <summary>The entity types a context materialized, in order.</summary>
