@@ -67,13 +67,14 @@ internal sealed class SmtpRelayClient(
 
             reusable = true;
 
-            // An internationalized address (RFC 6531) can only go to a relay that offers SMTPUTF8: without it that
-            // recipient can never be sent through this relay, so it fails now instead of being retried for days. It is
-            // left out of the transaction, so the caller may try another relay for it.
+            // An address whose local part is not ASCII (RFC 6531) can only go to a relay that offers SMTPUTF8: without
+            // it that recipient can never be sent through this relay, so it fails now instead of being retried for days.
+            // It is left out of the transaction, so the caller may try another relay for it.
+            var senderNeedsUtf8 = NeedsSmtpUtf8(sender);
             var unsendable = client.Capabilities.HasFlag(SmtpCapabilities.UTF8) ? []
-                : sender.IsInternational ? recipients
-                : recipients.Where(r => r.Mailbox.IsInternational).ToList();
-            failed = RecipientOutcomes.Failed(unsendable, Utf8Unsupported(relay, sender.IsInternational))
+                : senderNeedsUtf8 ? recipients
+                : recipients.Where(r => NeedsSmtpUtf8(r.Mailbox)).ToList();
+            failed = RecipientOutcomes.Failed(unsendable, Utf8Unsupported(relay, senderNeedsUtf8))
                 .Select(o => o with { RelayLacksSmtpUtf8 = true }).ToList();
             sendable = recipients.Except(unsendable).ToList();
             if (sendable.Count == 0)
@@ -265,9 +266,17 @@ internal sealed class SmtpRelayClient(
     private static IReadOnlyList<RecipientOutcome> Broken(IReadOnlyList<RecipientOutcome> outcomes) =>
         outcomes.Select(o => o with { SessionBroke = true }).ToList();
 
+    /// <summary>
+    /// Whether an envelope address can only be sent with SMTPUTF8: when its local part is not ASCII. An internationalized
+    /// domain alone does not need it (MimeKit's <see cref="MailboxAddress.IsInternational"/> says true for
+    /// <c>user@bücher.de</c>, and for <c>user@xn--bcher-kva.de</c>, which it decodes to Unicode): without SMTPUTF8,
+    /// MailKit writes the domain in MAIL FROM and RCPT TO as its A-label (<c>xn--bcher-kva.de</c>), which every relay takes.
+    /// </summary>
+    private static bool NeedsSmtpUtf8(MailboxAddress mailbox) => !System.Text.Ascii.IsValid(mailbox.LocalPart);
+
     private static string Utf8Unsupported(RelayOptions relay, bool sender) => sender
-        ? $"The sender address needs SMTPUTF8, which relay '{relay.Name}' does not support."
-        : $"The recipient address needs SMTPUTF8, which relay '{relay.Name}' does not support.";
+        ? $"The sender address needs SMTPUTF8 (the part before its '@' is not ASCII), which relay '{relay.Name}' does not support."
+        : $"The recipient address needs SMTPUTF8 (the part before its '@' is not ASCII), which relay '{relay.Name}' does not support.";
 
     private static Activity? StartActivity(RelayOptions relay, Guid emailId, int recipientCount, MimeMessage message)
     {

@@ -285,8 +285,55 @@ public sealed class SmtpRelayClientTests : IAsyncLifetime
         Assert.Equal(RecipientOutcomeKind.Delivered, Outcome(outcomes, Accepted).Kind);
         var failed = Outcome(outcomes, "jörg@example.com");
         Assert.Equal(RecipientOutcomeKind.Failed, failed.Kind);
-        Assert.Contains("SMTPUTF8", failed.Reason, StringComparison.Ordinal);
+        Assert.Equal("The recipient address needs SMTPUTF8 (the part before its '@' is not ASCII), which relay 'scripted' does not support.", failed.Reason);
         Assert.Equal([Accepted], Assert.Single(minimal.Received));
+    }
+
+    [Theory]
+    [InlineData("user@xn--bcher-kva.example")]
+    [InlineData("user@bücher.example")]
+    public async Task RecipientAtAnInternationalizedDomainGoesToARelayWithoutSmtpUtf8AsItsALabel(string recipient)
+    {
+        // Only a non-ASCII local part needs SMTPUTF8: MailKit writes the domain as its A-label when it is not used.
+        await using var minimal = new MinimalSmtpServer();
+        var email = TestEmails.Create(to: [recipient]);
+
+        var outcome = Assert.Single(await TestRelays.Client().SendAsync(
+            TestRelays.Local(minimal.Port, RelaySecurity.None), MimeMessageFactory.Create(email), email.Envelope, new SmtpAttempt(email.EmailId), CancellationToken.None));
+
+        Assert.Equal((recipient, RecipientOutcomeKind.Delivered), (outcome.Recipient, outcome.Kind));
+        Assert.Equal(["user@xn--bcher-kva.example"], Assert.Single(minimal.Received));
+    }
+
+    [Fact]
+    public async Task SenderAtAnInternationalizedDomainGoesToARelayWithoutSmtpUtf8AsItsALabel()
+    {
+        await using var minimal = new MinimalSmtpServer();
+        var email = TestEmails.Create(to: [Accepted]);
+        email = email with { Envelope = email.Envelope with { MailFrom = "bounces@bücher.example" } };
+
+        var outcome = Assert.Single(await TestRelays.Client().SendAsync(
+            TestRelays.Local(minimal.Port, RelaySecurity.None), MimeMessageFactory.Create(email), email.Envelope, new SmtpAttempt(email.EmailId), CancellationToken.None));
+
+        Assert.Equal(RecipientOutcomeKind.Delivered, outcome.Kind);
+        Assert.Equal("bounces@xn--bcher-kva.example", Assert.Single(minimal.MailFrom));
+        Assert.Equal([Accepted], Assert.Single(minimal.Received));
+    }
+
+    [Fact]
+    public async Task SenderWithANonAsciiLocalPartToARelayWithoutSmtpUtf8FailsEveryRecipientSayingWhy()
+    {
+        await using var minimal = new MinimalSmtpServer();
+        var email = TestEmails.Create(to: [Accepted, "user@bücher.example"]);
+        email = email with { Envelope = email.Envelope with { MailFrom = "jörg@example.com" } };
+
+        var outcomes = await TestRelays.Client().SendAsync(
+            TestRelays.Local(minimal.Port, RelaySecurity.None), MimeMessageFactory.Create(email), email.Envelope, new SmtpAttempt(email.EmailId), CancellationToken.None);
+
+        Assert.Equal(2, outcomes.Count);
+        Assert.All(outcomes, o => Assert.Equal(RecipientOutcomeKind.Failed, o.Kind));
+        Assert.All(outcomes, o => Assert.StartsWith("The sender address needs SMTPUTF8", o.Reason, StringComparison.Ordinal));
+        Assert.Empty(minimal.MailFrom);
     }
 
     [Fact]

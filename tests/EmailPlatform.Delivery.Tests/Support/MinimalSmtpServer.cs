@@ -40,6 +40,9 @@ internal sealed class MinimalSmtpServer : IAsyncDisposable
     /// <summary>The RCPT TO addresses of every message received, one list per message.</summary>
     public ConcurrentQueue<IReadOnlyList<string>> Received { get; } = new();
 
+    /// <summary>The MAIL FROM address of every transaction begun, as it came on the wire.</summary>
+    public ConcurrentQueue<string> MailFrom { get; } = new();
+
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
@@ -76,8 +79,12 @@ internal sealed class MinimalSmtpServer : IAsyncDisposable
                     case "EHLO":
                         await writer.WriteAsync("250-minimal.test\r\n250 8BITMIME\r\n");
                         break;
+                    case "MAIL":
+                        MailFrom.Enqueue(AddressIn(line));
+                        await writer.WriteLineAsync("250 2.1.0 Ok");
+                        break;
                     case "RCPT":
-                        rcpt.Add(line[(line.IndexOf('<', StringComparison.Ordinal) + 1)..line.LastIndexOf('>')]);
+                        rcpt.Add(AddressIn(line));
                         await writer.WriteLineAsync("250 2.1.5 Ok");
                         break;
                     case "DATA" when _dataCommandRefusal is not null:
@@ -115,4 +122,7 @@ internal sealed class MinimalSmtpServer : IAsyncDisposable
         {
         }
     }
+
+    /// <summary>The address between the angle brackets of a MAIL FROM or RCPT TO command.</summary>
+    private static string AddressIn(string line) => line[(line.IndexOf('<', StringComparison.Ordinal) + 1)..line.LastIndexOf('>')];
 }
