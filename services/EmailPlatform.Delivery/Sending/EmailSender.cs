@@ -252,8 +252,10 @@ internal sealed class EmailSender(
     /// transaction (it failed before one began, or every recipient needs SMTPUTF8, which it lacks), so nothing can be
     /// duplicated; once a relay has answered inside a transaction, or the session broke mid-message, that is the
     /// attempt's outcome. Recipients such a relay left out for lack of SMTPUTF8 are deferred, due at once: the next attempt
-    /// takes them alone, and so on to a relay that offers it. They fail as unsupported only when every relay tried lacks it and none
-    /// was skipped for its breaker's cool-down.
+    /// takes them alone, and so on to a relay that offers it. They fail as unsupported only when every relay that may carry
+    /// the email was reached and lacks it. A relay skipped for its breaker's cool-down, or one that failed before a mail
+    /// transaction (refused the connection, or answered the greeting, EHLO, STARTTLS or AUTH with a refusal), may offer it
+    /// for all we know: while there is one, they are deferred on the retry schedule instead.
     /// </summary>
     private async Task<(IReadOnlyList<RecipientOutcome> Outcomes, string? Relay)> SendThroughRelaysAsync(
         SmtpAttempt attempt, SendEmail email, MimeKit.MimeMessage message, Envelope envelope, CancellationToken cancellationToken)
@@ -262,6 +264,7 @@ internal sealed class EmailSender(
         IReadOnlyList<RecipientOutcome>? outcomes = null;
         string? used = null;
         var skipped = false;
+        var unreached = false;
         foreach (var relay in relays.Candidates(routeOf))
         {
             if (!relays.TryEnter(relay, out var probe))
@@ -313,6 +316,9 @@ internal sealed class EmailSender(
             {
                 break;
             }
+
+            // Nothing reached a mail transaction: whether this relay offers SMTPUTF8 was not learned (or not usable).
+            unreached |= tried.Count > 0;
         }
 
         if (outcomes is null)
@@ -322,14 +328,14 @@ internal sealed class EmailSender(
         }
 
         var carried = outcomes.Any(o => !o.RelayLacksSmtpUtf8 && !o.RelayUnavailable);
-        return ([.. outcomes.Select(o => o.RelayLacksSmtpUtf8 && (carried || skipped)
+        return ([.. outcomes.Select(o => o.RelayLacksSmtpUtf8 && (carried || skipped || unreached)
             ? o with
             {
                 Kind = RecipientOutcomeKind.Deferred,
                 RetryAtOnce = carried,
-                Reason = carried
-                    ? $"{o.Reason} The next attempt takes this recipient alone, to a relay that offers SMTPUTF8."
-                    : $"{o.Reason} A relay skipped for its cool-down may offer it: tried again later.",
+                Reason = carried ? $"{o.Reason} The next attempt takes this recipient alone, to a relay that offers SMTPUTF8."
+                    : skipped ? $"{o.Reason} A relay skipped for its cool-down may offer it: tried again later."
+                    : $"{o.Reason} A relay that could not be reached may offer it: tried again later.",
             }
             : o)], used);
     }

@@ -132,6 +132,28 @@ public sealed class RelayRoutingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task InternationalizedRecipientIsDeferredNotFailedWhenTheRelayThatMayOfferSmtpUtf8IsUnreachable()
+    {
+        // The primary refuses connections: it never answered EHLO, so whether it offers SMTPUTF8 is unknown, as for a
+        // relay skipped for its cool-down. Only the backup, which lacks SMTPUTF8, was reached.
+        await using var old = new MinimalSmtpServer();
+        var settings = TwoRelays(TestRelays.UnusedPort(), threshold: 5);
+        settings["Delivery:Relays:1:Port"] = old.Port.ToString(CultureInfo.InvariantCulture);
+        await using var host = await DeliveryHost.StartAsync(_relay.Port, settings: settings);
+
+        await host.SendAsync(TestEmails.Create(to: ["jörg@example.com"]));
+
+        await Eventually.GetAsync(() => Task.FromResult(host.Published<EmailDeferred>().Count + host.Published<EmailFailed>().Count),
+            count => count > 0, TimeSpan.FromSeconds(60), "the recipient's outcome");
+        Assert.Empty(host.Published<EmailFailed>());
+        var deferred = Assert.Single(host.Published<EmailDeferred>());
+        Assert.Equal("jörg@example.com", deferred.Recipient);
+        Assert.Contains("SMTPUTF8", deferred.Reason, StringComparison.Ordinal);
+        Assert.Contains("could not be reached", deferred.Reason, StringComparison.Ordinal);
+        Assert.Empty(old.Received);
+    }
+
+    [Fact]
     public async Task SessionBrokenMidMessageCountsAgainstTheRelayEvenWhenOneRecipientWasRefused()
     {
         _relay.RcptReplies["alice@example.com"] = new SmtpResponse((SmtpReplyCode)550, "5.1.1 No such user");
