@@ -10,6 +10,11 @@ namespace EmailPlatform.Delivery.Dkim;
 /// Signs outgoing mail with DKIM (RFC 6376) per sender domain: RSA-SHA256, relaxed/relaxed canonicalization, over
 /// the headers a receiver displays or a replay would change. Mail from a domain without a key goes unsigned.
 /// </summary>
+/// <remarks>
+/// An internationalized domain matches its key whether either is written in Unicode or as an A-label
+/// (<see cref="DomainNames"/>), and is signed with <c>d=</c> as the A-label: the form a receiver looks up in DNS
+/// (<c>selector._domainkey.xn--bcher-kva.example</c>) and the one RFC 6376 requires in the signature.
+/// </remarks>
 internal sealed class DkimSigning(IOptions<DeliveryOptions> options)
 {
     /// <summary>Signed when present. From is required by RFC 6376; the rest guard what a reader sees and threads by.</summary>
@@ -24,7 +29,7 @@ internal sealed class DkimSigning(IOptions<DeliveryOptions> options)
     public bool Sign(MimeMessage message)
     {
         var domain = message.From.Mailboxes.FirstOrDefault()?.Domain;
-        if (domain is null || !_signers.Value.TryGetValue(domain, out var signer))
+        if (domain is null || !_signers.Value.TryGetValue(DomainNames.ToAscii(domain), out var signer))
         {
             return false;
         }
@@ -41,13 +46,29 @@ internal sealed class DkimSigning(IOptions<DeliveryOptions> options)
         using var pem = key.PrivateKey is { Length: > 0 } inline
             ? new MemoryStream(Encoding.ASCII.GetBytes(inline))
             : (Stream)File.OpenRead(key.PrivateKeyFile!);
-        return new DkimSigner(pem, key.Domain, key.Selector, DkimSignatureAlgorithm.RsaSha256)
+        return new DkimSigner(pem, DomainNames.ToAscii(key.Domain), key.Selector, DkimSignatureAlgorithm.RsaSha256)
         {
             HeaderCanonicalizationAlgorithm = DkimCanonicalizationAlgorithm.Relaxed,
             BodyCanonicalizationAlgorithm = DkimCanonicalizationAlgorithm.Relaxed,
         };
     }
 
-    private static Dictionary<string, DkimSigner> Load(DeliveryOptions options) =>
-        options.Dkim.ToDictionary(k => k.Domain, CreateSigner, StringComparer.OrdinalIgnoreCase);
+    /// <summary>
+    /// One signer per domain, keyed by its A-label. Validation refuses a domain configured twice as written, but not
+    /// <c>bücher.example</c> beside <c>xn--bcher-kva.example</c>: of those the first key configured is used.
+    /// </summary>
+    private static Dictionary<string, DkimSigner> Load(DeliveryOptions options)
+    {
+        var signers = new Dictionary<string, DkimSigner>(StringComparer.Ordinal);
+        foreach (var key in options.Dkim)
+        {
+            var domain = DomainNames.ToAscii(key.Domain);
+            if (!signers.ContainsKey(domain))
+            {
+                signers[domain] = CreateSigner(key);
+            }
+        }
+
+        return signers;
+    }
 }

@@ -97,7 +97,7 @@ internal sealed class RelayRouter(IOptions<DeliveryOptions> options, TimeProvide
         var domain = SenderDomain(email.From);
         foreach (var route in settings.Routes)
         {
-            if (route.SenderDomain is { Length: > 0 } wanted && !string.Equals(wanted, domain, StringComparison.OrdinalIgnoreCase))
+            if (route.SenderDomain is { Length: > 0 } wanted && !string.Equals(DomainNames.ToAscii(wanted), domain, StringComparison.Ordinal))
             {
                 continue;
             }
@@ -122,8 +122,11 @@ internal sealed class RelayRouter(IOptions<DeliveryOptions> options, TimeProvide
             : string.Equals(rule[..equals], tag.Name, StringComparison.Ordinal) && string.Equals(rule[(equals + 1)..], tag.Value, StringComparison.Ordinal);
     }
 
+    /// <summary>The From address's domain as <see cref="DomainNames.ToAscii"/> writes it, to compare with a rule's in the same form.</summary>
     private static string? SenderDomain(string from) =>
-        MailboxAddress.TryParse(from, out var mailbox) && mailbox.Address.LastIndexOf('@') is var at and > 0 ? mailbox.Address[(at + 1)..] : null;
+        MailboxAddress.TryParse(from, out var mailbox) && mailbox.Address.LastIndexOf('@') is var at and > 0
+            ? DomainNames.ToAscii(mailbox.Address[(at + 1)..])
+            : null;
 
     private RelayBreaker Breaker(RelayOptions relay) => _breakers.GetOrAdd(relay.Name, _ => new RelayBreaker(options.Value, time));
 

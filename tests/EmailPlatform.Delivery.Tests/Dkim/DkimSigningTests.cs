@@ -54,6 +54,35 @@ public sealed class DkimSigningTests : IAsyncLifetime
         Assert.False(new DkimVerifier(new Locator(_key)).Verify(received, received.Headers[received.Headers.IndexOf(HeaderId.DkimSignature)]));
     }
 
+    [Theory]
+    [InlineData("xn--bcher-kva.example", "billing@xn--bcher-kva.example")]
+    [InlineData("xn--bcher-kva.example", "Billing <billing@bücher.example>")]
+    [InlineData("bücher.example", "billing@xn--bcher-kva.example")]
+    [InlineData("bücher.example", "Billing <billing@bücher.example>")]
+    public async Task MessageFromAnInternationalizedDomainIsSignedForItsALabelWhicheverWayEitherIsWritten(string configured, string from)
+    {
+        // MimeKit reads the From domain in Unicode; the key is configured in either form, and d= is the DNS form, where
+        // the selector's TXT record lives.
+        var email = TestEmails.Create(to: ["alice@example.com"]) with { From = from };
+        await using var host = await DeliveryHost.StartAsync(_relay.Port, settings: new Dictionary<string, string?>
+        {
+            ["Delivery:Dkim:0:Domain"] = configured,
+            ["Delivery:Dkim:0:Selector"] = "mail2026",
+            ["Delivery:Dkim:0:PrivateKey"] = _key.ExportRSAPrivateKeyPem(),
+        });
+
+        await host.SendAsync(email);
+        await host.WaitForAsync<EmailDelivered>(d => d.Count == 1, "the delivery");
+
+        var received = MimeMessage.Load(new MemoryStream(Assert.Single(_relay.Received).Raw));
+        var index = received.Headers.IndexOf(HeaderId.DkimSignature);
+        Assert.True(index >= 0, "no DKIM-Signature header");
+        Assert.Contains("d=xn--bcher-kva.example;", received.Headers[index].Value, StringComparison.Ordinal);
+        var locator = new Locator(_key);
+        Assert.True(new DkimVerifier(locator).Verify(received, received.Headers[index]), "the signature does not verify");
+        Assert.Equal(("xn--bcher-kva.example", "mail2026"), locator.LookedUp);
+    }
+
     [Fact]
     public async Task MessageFromADomainWithoutAKeyIsSentUnsigned()
     {
@@ -95,10 +124,16 @@ public sealed class DkimSigningTests : IAsyncLifetime
     {
         private readonly string _record = "v=DKIM1; k=rsa; p=" + Convert.ToBase64String(key.ExportSubjectPublicKeyInfo());
 
-        public override AsymmetricKeyParameter LocatePublicKey(string methods, string domain, string selector, CancellationToken cancellationToken = default) =>
-            GetPublicKey(_record);
+        /// <summary>The domain and selector of the last lookup: where a receiver would look in DNS.</summary>
+        public (string Domain, string Selector)? LookedUp { get; private set; }
+
+        public override AsymmetricKeyParameter LocatePublicKey(string methods, string domain, string selector, CancellationToken cancellationToken = default)
+        {
+            LookedUp = (domain, selector);
+            return GetPublicKey(_record);
+        }
 
         public override Task<AsymmetricKeyParameter> LocatePublicKeyAsync(string methods, string domain, string selector, CancellationToken cancellationToken = default) =>
-            Task.FromResult(GetPublicKey(_record));
+            Task.FromResult(LocatePublicKey(methods, domain, selector, cancellationToken));
     }
 }

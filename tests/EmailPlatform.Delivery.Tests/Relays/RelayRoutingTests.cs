@@ -218,6 +218,26 @@ public sealed class RelayRoutingTests : IAsyncLifetime
         Assert.Equal(["shared", "tenant"], router.Candidates(TestEmails.Create() with { From = "x@acme.example.org" }).Select(r => r.Name));
     }
 
+    [Theory]
+    [InlineData("xn--bcher-kva.example", "billing@xn--bcher-kva.example")]
+    [InlineData("xn--bcher-kva.example", "Billing <billing@bücher.example>")]
+    [InlineData("bücher.example", "billing@xn--bcher-kva.example")]
+    [InlineData("bücher.example", "Billing <billing@bücher.example>")]
+    [InlineData("XN--BCHER-KVA.Example", "billing@BÜCHER.example")]
+    public void RouteBySenderDomainMatchesAnInternationalizedDomainWrittenAsALabelOrInUnicode(string configured, string from)
+    {
+        // MimeKit reads the From domain in Unicode whichever way it was written; the operator may write the DNS form.
+        var options = new DeliveryOptions
+        {
+            Relays = [new RelayOptions { Name = "shared", Host = "a" }, new RelayOptions { Name = "tenant", Host = "b", Priority = 10 }],
+            Routes = [new RouteOptions { SenderDomain = configured, Relays = ["tenant"] }],
+        };
+        var router = new RelayRouter(Options.Create(options), TimeProvider.System);
+
+        Assert.Equal(["tenant"], router.Candidates(TestEmails.Create() with { From = from }).Select(r => r.Name));
+        Assert.Null(router.RouteFor(TestEmails.Create() with { From = "billing@bucher.example" }));
+    }
+
     [Fact]
     public void LowerPriorityIsAlwaysTriedFirstAndWeightsShareTrafficWithinAPriority()
     {
