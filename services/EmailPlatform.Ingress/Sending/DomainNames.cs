@@ -21,7 +21,9 @@ internal static class DomainNames
 
         try
         {
-            ascii = Idn.GetAscii(domain).ToLowerInvariant();
+            // Lower-cased first: under invariant globalization IdnMapping folds no case, and BÜCHER.example would become
+            // another A-label (xn--bcher-2pa) than bücher.example (xn--bcher-kva).
+            ascii = Idn.GetAscii(domain.ToLowerInvariant()).ToLowerInvariant();
         }
         catch (ArgumentException)
         {

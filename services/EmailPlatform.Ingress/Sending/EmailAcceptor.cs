@@ -210,7 +210,9 @@ internal sealed class EmailAcceptor(
     {
         try
         {
-            return Idn.GetAscii(domain).ToLowerInvariant();
+            // Lower-cased first: under invariant globalization IdnMapping folds no case, and BÜCHER.example would become
+            // another A-label (xn--bcher-2pa) than bücher.example (xn--bcher-kva).
+            return Idn.GetAscii(domain.ToLowerInvariant()).ToLowerInvariant();
         }
         catch (ArgumentException)
         {
