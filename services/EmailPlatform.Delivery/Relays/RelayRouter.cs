@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Threading.RateLimiting;
 using EmailPlatform.Contracts;
 using Microsoft.Extensions.Options;
 using MimeKit;
@@ -16,12 +15,13 @@ namespace EmailPlatform.Delivery.Relays;
 /// <remarks>
 /// <see cref="RelayOptions.MaxMessagesPerSecond"/> is enforced per worker replica (a token bucket here): the workers
 /// share no state but the store, and a global limit would cost a store round trip per message. With N replicas
-/// the relay sees at most N × the limit; set it to the relay's limit divided by the replica count.
+/// the relay sees at most N × the limit; set it to the relay's limit divided by the replica count. Its waiters are served
+/// by priority (<see cref="RelayRateLimit"/>).
 /// </remarks>
 internal sealed class RelayRouter(IOptions<DeliveryOptions> options, TimeProvider time)
 {
     private readonly ConcurrentDictionary<string, RelayBreaker> _breakers = new(StringComparer.OrdinalIgnoreCase);
-    private readonly ConcurrentDictionary<string, RateLimiter> _limits = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<string, RelayRateLimit> _limits = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>The relay first in line when every breaker is closed (the lowest priority, first configured).</summary>
     public static RelayOptions Primary(DeliveryOptions options) => options.Relays.OrderBy(r => r.Priority).First();
@@ -65,25 +65,15 @@ internal sealed class RelayRouter(IOptions<DeliveryOptions> options, TimeProvide
     /// <returns>True when this failure opened the relay's breaker.</returns>
     public bool Failed(RelayOptions relay) => Breaker(relay).Failed();
 
-    /// <summary>Waits for the relay's rate limit (<see cref="RelayOptions.MaxMessagesPerSecond"/>), if it has one.</summary>
-    public async ValueTask WaitForRateLimitAsync(RelayOptions relay, CancellationToken cancellationToken)
-    {
-        if (relay.MaxMessagesPerSecond is not { } perSecond)
-        {
-            return;
-        }
-
-        var limiter = _limits.GetOrAdd(relay.Name, _ => new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
-        {
-            TokenLimit = perSecond,
-            TokensPerPeriod = perSecond,
-            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-            QueueLimit = int.MaxValue,
-            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
-            AutoReplenishment = true,
-        }));
-        using var lease = await limiter.AcquireAsync(1, cancellationToken);
-    }
+    /// <summary>
+    /// Waits for the relay's rate limit (<see cref="RelayOptions.MaxMessagesPerSecond"/>), if it has one. Waiters get
+    /// tokens by <paramref name="priority"/>, like the relay's connections (<see cref="RelayRateLimit"/>): a bulk backlog
+    /// waiting for tokens does not hold a high-priority email back.
+    /// </summary>
+    public ValueTask WaitForRateLimitAsync(RelayOptions relay, EmailPriority priority, CancellationToken cancellationToken) =>
+        relay.MaxMessagesPerSecond is { } perSecond
+            ? _limits.GetOrAdd(relay.Name, _ => new RelayRateLimit(perSecond)).WaitAsync(priority, cancellationToken)
+            : ValueTask.CompletedTask;
 
     /// <summary>The relays of the first routing rule the email matches; null when none does.</summary>
     internal IReadOnlyCollection<RelayOptions>? RouteFor(SendEmail email)

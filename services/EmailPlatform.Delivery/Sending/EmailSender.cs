@@ -275,7 +275,7 @@ internal sealed class EmailSender(
 
             try
             {
-                await relays.WaitForRateLimitAsync(relay, cancellationToken);
+                await relays.WaitForRateLimitAsync(relay, email.Priority, cancellationToken);
                 outcomes = await smtp.SendAsync(relay, message, envelope, attempt, cancellationToken);
             }
             catch (ClaimLostException)
