@@ -14,7 +14,7 @@ namespace EmailPlatform.Delivery.Smtp;
 /// <summary>
 /// One SMTP attempt: sends one message through one relay with the explicit envelope and classifies the outcome
 /// per recipient. SMTP replies and transport faults become outcomes, never exceptions; only a cancelled
-/// <c>cancellationToken</c> (shutdown) or an unexpected error escapes.
+/// <c>cancellationToken</c> (shutdown) before <c>MAIL FROM</c>, or an unexpected error, escapes.
 /// </summary>
 /// <remarks>
 /// Connections come from the relay's <see cref="SmtpConnectionPool"/>: reused while they work, closed after a
@@ -55,6 +55,7 @@ internal sealed class SmtpRelayClient(
         SmtpReply? reply = null;
         string? errorType = null;
         DataTransfer? transfer = null;
+        var transactionStarted = false;
         IReadOnlyList<RecipientOutcome> outcomes;
         try
         {
@@ -94,8 +95,11 @@ internal sealed class SmtpRelayClient(
                 // Once MAIL FROM goes out the transaction is finished, whatever happens to the consumer: each command is
                 // bounded by Delivery:CommandTimeout (the client's Timeout). Abandoning it on the consume token (which a
                 // dropped broker connection cancels, as does shutdown) could leave a relay's 250 unrecorded and the
-                // message sent again; finished, its outcome is recorded and a redelivery sends nothing.
+                // message sent again; finished, its outcome is recorded and a redelivery sends nothing. That holds for
+                // its faults too (transactionStarted): a timeout or a dropped connection after the token was cancelled is
+                // still this transaction's outcome (an unknown outcome once the whole message went out), not a shutdown.
                 connection.Messages++;
+                transactionStarted = true;
                 transfer = new DataTransfer(client, settings.DataTimeout);
                 string text;
                 try
@@ -142,7 +146,7 @@ internal sealed class SmtpRelayClient(
             outcomes = Unavailable(RecipientOutcomes.Deferred(recipients, client.Rejected, reply,
                 $"Relay '{relay.Name}' answered {reply.Code} at {SmtpStage.Connect.Describe()}."));
         }
-        catch (NotSupportedException ex) when (connected && !cancellationToken.IsCancellationRequested)
+        catch (NotSupportedException ex) when (connected && (!cancellationToken.IsCancellationRequested || transactionStarted))
         {
             reusable = false;
             // After the session is up, MailKit says "not supported" only for what the message itself needs (SMTPUTF8):
@@ -152,7 +156,8 @@ internal sealed class SmtpRelayClient(
             Log.TransportFault(logger, ex, emailId, relay.Name, relay.Host, relay.Port, reason);
             outcomes = [.. failed, .. RecipientOutcomes.Failed(sendable, reason)];
         }
-        catch (Exception ex) when (SmtpFaults.IsTransportFault(ex) && !cancellationToken.IsCancellationRequested && transfer is { WholeMessageSent: true })
+        catch (Exception ex) when (SmtpFaults.IsTransportFault(ex) && (!cancellationToken.IsCancellationRequested || transactionStarted)
+            && transfer is { WholeMessageSent: true })
         {
             // The relay has the whole message but no answer came: it may have taken it. Deferred like any transport
             // fault, and retried with the same Message-ID, so a receiver that did take it can recognise the second copy.
@@ -162,7 +167,7 @@ internal sealed class SmtpRelayClient(
             Log.UnknownOutcome(logger, ex, emailId, relay.Name, relay.Host, relay.Port);
             outcomes = [.. failed, .. Broken(RecipientOutcomes.Deferred(sendable, client.Rejected, null, reason))];
         }
-        catch (Exception ex) when (SmtpFaults.IsTransportFault(ex) && !cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (SmtpFaults.IsTransportFault(ex) && (!cancellationToken.IsCancellationRequested || transactionStarted))
         {
             reusable = false;
             var reason = SmtpFaults.Describe(ex, relay, connecting: !connected, settings);
@@ -183,7 +188,7 @@ internal sealed class SmtpRelayClient(
         }
         catch
         {
-            // Shutdown or an unexpected error: the session is in an unknown state.
+            // Shutdown before MAIL FROM, or an unexpected error: the session is in an unknown state.
             reusable = false;
             throw;
         }

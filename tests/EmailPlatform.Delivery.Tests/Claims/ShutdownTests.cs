@@ -84,6 +84,47 @@ public sealed class ShutdownTests
     }
 
     [Fact]
+    public async Task ConsumeCancelledWhileTheRelayHoldsTheFinalReplyRecordsAnUnknownOutcomeAndSendsNothingAgain()
+    {
+        // The consume is cancelled (MassTransit's stop timeout, or a dropped broker connection) while the relay has the
+        // whole message and has not answered: the transaction was past MAIL FROM, so it ends on Delivery:DataTimeout and
+        // its unknown outcome is recorded, as it would be without the cancellation; a redelivery then sends nothing.
+        await using var relay = await EmailPlatform.Testing.ScriptedSmtpServer.StartAsync();
+        using var consume = new CancellationTokenSource();
+        relay.BeforeDataReply = async () =>
+        {
+            await consume.CancelAsync();
+            await Task.Delay(TimeSpan.FromSeconds(3));
+        };
+        await using var host = await DeliveryHost.StartAsync(relay.Port, settings: new Dictionary<string, string?> { ["Delivery:DataTimeout"] = "00:00:01" });
+        var email = TestEmails.Create();
+
+        await using (var scope = host.Services.CreateAsyncScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<EmailSender>().SendAsync(email, host.Harness.Bus, consume.Token)
+                .WaitAsync(TimeSpan.FromSeconds(30));
+        }
+
+        Assert.True(consume.IsCancellationRequested);
+        var record = await host.QueryAsync(db => db.Deliveries.SingleAsync(d => d.EmailId == email.EmailId));
+        Assert.Equal((DeliveryState.Deferred, (Guid?)null), (record.State, record.ClaimId));
+        Assert.StartsWith("Unknown outcome:", record.Reason, StringComparison.Ordinal);
+        Assert.StartsWith("Unknown outcome:", Assert.Single(host.Published<EmailPlatform.Contracts.EmailDeferred>()).Reason, StringComparison.Ordinal);
+
+        // The redelivered command finds the outcome recorded: it publishes it again and sends nothing.
+        relay.BeforeDataReply = null;
+        await using (var scope = host.Services.CreateAsyncScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<EmailSender>().SendAsync(email, host.Harness.Bus, CancellationToken.None)
+                .WaitAsync(TimeSpan.FromSeconds(30));
+        }
+
+        // The relay's copy of the first send lands once its script ends; there is no second one.
+        await EmailPlatform.Testing.Eventually.GetAsync(() => Task.FromResult(relay.Received.Count), n => n >= 1, TimeSpan.FromSeconds(10), "the relay's copy");
+        Assert.Single(relay.Received);
+    }
+
+    [Fact]
     public async Task WithoutABrokerAnAttemptThatGetsItsConnectionAfterShutdownBeganHandsItsClaimBackAtOnceAndEndsWithoutAFault()
     {
         await using var relay = await EmailPlatform.Testing.ScriptedSmtpServer.StartAsync();

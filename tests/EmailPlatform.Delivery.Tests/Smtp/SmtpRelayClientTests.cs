@@ -223,6 +223,36 @@ public sealed class SmtpRelayClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task NoReplyToTheFinalDotAfterTheConsumeWasCancelledIsStillAnUnknownOutcomeDeferred()
+    {
+        // The consume is cancelled (shutdown, or the broker connection dropped) while the relay holds the reply to the
+        // final dot: the transaction was past MAIL FROM, so its timeout is still its outcome, not a cancellation.
+        using var consume = new CancellationTokenSource();
+        _relay.BeforeDataReply = async () =>
+        {
+            await consume.CancelAsync();
+            await Task.Delay(TimeSpan.FromSeconds(3));
+        };
+        _relay.RcptReplies[Busy] = Reply(451, "4.2.0 Mailbox busy");
+        var email = TestEmails.Create(to: [Accepted, Busy]);
+        var client = TestRelays.Client(new DeliveryOptions
+        {
+            ConnectTimeout = TimeSpan.FromSeconds(10), CommandTimeout = TimeSpan.FromSeconds(10), DataTimeout = TimeSpan.FromSeconds(1),
+        });
+
+        var outcomes = await client.SendAsync(
+            TestRelays.Local(_relay.Port), MimeMessageFactory.Create(email), email.Envelope, new SmtpAttempt(email.EmailId), consume.Token);
+
+        Assert.True(consume.IsCancellationRequested);
+        var unknown = Outcome(outcomes, Accepted);
+        Assert.Equal(RecipientOutcomeKind.Deferred, unknown.Kind);
+        Assert.StartsWith("Unknown outcome: relay 'scripted' received the whole message but did not answer its end", unknown.Reason, StringComparison.Ordinal);
+        Assert.True(unknown.SessionBroke);
+        // The refusal the relay gave before is kept, not lost with the session.
+        Assert.Equal(451, Outcome(outcomes, Busy).Reply?.Code);
+    }
+
+    [Fact]
     public async Task NothingListeningDefersEveryRecipientWithAReason()
     {
         var port = TestRelays.UnusedPort();
