@@ -11,6 +11,9 @@ internal sealed class DeliveryOptionsValidator : IValidateOptions<DeliveryOption
 {
     private static readonly TimeSpan MaxTimeout = TimeSpan.FromMinutes(10);
 
+    /// <summary>The SMTP submission port with implicit TLS (SMTPS, RFC 8314).</summary>
+    private const int ImplicitTlsPort = 465;
+
     /// <summary>A longer cache would keep sending to an address long after it was suppressed.</summary>
     private static readonly TimeSpan MaxSuppressionCacheDuration = TimeSpan.FromHours(1);
 
@@ -178,6 +181,14 @@ internal sealed class DeliveryOptionsValidator : IValidateOptions<DeliveryOption
         if (!Enum.IsDefined(relay.Security))
         {
             failures.Add($"{key}:Security must be one of None, StartTls, SslOnConnect, Auto.");
+        }
+        else if (relay.Port == ImplicitTlsPort && relay.Security != RelaySecurity.SslOnConnect)
+        {
+            // Port 465 speaks TLS from the first byte (RFC 8314): a relay there waits for a TLS handshake while a
+            // plain-text client waits for its greeting, so every connect would hang until Delivery:ConnectTimeout and
+            // every email be deferred. Rejected here rather than guessed from the port: Auto keeps one meaning.
+            failures.Add($"{key}:Security must be SslOnConnect when {key}:Port is {ImplicitTlsPort} (was {relay.Security}): " +
+                $"port {ImplicitTlsPort} is implicit TLS, where a plain-text or STARTTLS connect hangs until Delivery:ConnectTimeout.");
         }
 
         if (string.IsNullOrEmpty(relay.Username) && !string.IsNullOrEmpty(relay.Password))

@@ -9,7 +9,7 @@ public enum RelaySecurity
     /// <summary>STARTTLS is required: the send fails (and is deferred) if the relay does not offer it.</summary>
     StartTls,
 
-    /// <summary>Implicit TLS from the first byte (SMTPS, usually port 465).</summary>
+    /// <summary>Implicit TLS from the first byte (SMTPS, usually port 465, where it is the only security accepted).</summary>
     SslOnConnect,
 
     /// <summary>STARTTLS when the relay offers it, plain text otherwise.</summary>

@@ -109,6 +109,48 @@ public sealed class DeliveryOptionsValidatorTests
         Assert.True(new DeliveryOptionsValidator().Validate(null, options).Succeeded);
     }
 
+    [Theory]
+    [InlineData(RelaySecurity.Auto)]
+    [InlineData(RelaySecurity.None)]
+    [InlineData(RelaySecurity.StartTls)]
+    public void RelayOnTheImplicitTlsPortWithoutSslOnConnectFailsNamingTheSecurityKey(RelaySecurity security)
+    {
+        var options = new DeliveryOptions
+        {
+            Relays = [new() { Name = "a", Host = "smtp.a", Port = 587 }, new() { Name = "smtps", Host = "smtp.b", Port = 465, Security = security }],
+        };
+
+        var failures = new DeliveryOptionsValidator().Validate(null, options).Failures!.ToList();
+
+        var failure = Assert.Single(failures);
+        Assert.StartsWith($"Delivery:Relays:1:Security must be SslOnConnect when Delivery:Relays:1:Port is 465 (was {security})", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void RelayOnTheImplicitTlsPortWithSslOnConnectIsValid()
+    {
+        var options = new DeliveryOptions { Relays = [new() { Name = "smtps", Host = "smtp.b", Port = 465, Security = RelaySecurity.SslOnConnect }] };
+
+        Assert.True(new DeliveryOptionsValidator().Validate(null, options).Succeeded);
+    }
+
+    [Fact]
+    public void HostWithTheDefaultSecurityOnPort465FailsToStartNamingTheKey()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Delivery:Relays:0:Host"] = "smtp.example",
+            ["Delivery:Relays:0:Port"] = "465",
+            ["ConnectionStrings:Sqlite"] = "Data Source=:memory:",
+        });
+        builder.AddDelivery();
+        using var host = builder.Build();
+
+        var error = Assert.Throws<OptionsValidationException>(() => host.Services.GetRequiredService<IOptions<DeliveryOptions>>().Value);
+        Assert.Contains("Delivery:Relays:0:Security must be SslOnConnect when Delivery:Relays:0:Port is 465 (was Auto)", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void HostWithoutRelaysFailsToStartWithTheMessage()
     {
