@@ -93,18 +93,20 @@ internal sealed class SmtpRelayClient(
                 }
 
                 // Once MAIL FROM goes out the transaction is finished, whatever happens to the consumer: each command is
-                // bounded by Delivery:CommandTimeout (the client's Timeout). Abandoning it on the consume token (which a
-                // dropped broker connection cancels, as does shutdown) could leave a relay's 250 unrecorded and the
-                // message sent again; finished, its outcome is recorded and a redelivery sends nothing. That holds for
-                // its faults too (transactionStarted): a timeout or a dropped connection after the token was cancelled is
-                // still this transaction's outcome (an unknown outcome once the whole message went out), not a shutdown.
+                // bounded by Delivery:CommandTimeout (the client's Timeout), the message and its final dot together by
+                // Delivery:DataTimeout (the transfer's deadline, not the consume token). Abandoning it on the consume
+                // token (which a dropped broker connection cancels, as does shutdown) could leave a relay's 250
+                // unrecorded and the message sent again; finished, its outcome is recorded and a redelivery sends
+                // nothing. That holds for its faults too (transactionStarted): a timeout or a dropped connection after
+                // the token was cancelled is still this transaction's outcome (an unknown outcome once the whole message
+                // went out), not a shutdown.
                 connection.Messages++;
                 transactionStarted = true;
-                transfer = new DataTransfer(client, settings.DataTimeout);
+                transfer = new DataTransfer(client, settings);
                 string text;
                 try
                 {
-                    text = await client.SendAsync(message, sender, sendable.Select(r => r.Mailbox), CancellationToken.None, transfer);
+                    text = await client.SendAsync(message, sender, sendable.Select(r => r.Mailbox), transfer.Deadline, transfer);
                 }
                 finally
                 {
@@ -194,6 +196,7 @@ internal sealed class SmtpRelayClient(
         }
         finally
         {
+            transfer?.Dispose();
             metrics.RecordAttempt(relay.Name, Stopwatch.GetElapsedTime(started), errorType);
             if (reusable && errorType is not null)
             {

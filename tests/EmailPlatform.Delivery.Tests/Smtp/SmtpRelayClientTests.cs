@@ -253,6 +253,29 @@ public sealed class SmtpRelayClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RelayTricklingItsReplyToTheFinalDotIsAnUnknownOutcomeAfterTheDataTimeout()
+    {
+        // A continuation line every 200 ms: no single read waits for the 1 s timeout, but the reply never ends. The
+        // data timeout bounds the message and its final dot together, not each read.
+        await using var relay = new MinimalSmtpServer(trickleFinalReply: TimeSpan.FromMilliseconds(200));
+        var email = TestEmails.Create();
+        var client = TestRelays.Client(new DeliveryOptions
+        {
+            ConnectTimeout = TimeSpan.FromSeconds(10), CommandTimeout = TimeSpan.FromSeconds(10), DataTimeout = TimeSpan.FromSeconds(1),
+        });
+
+        var outcomes = await client.SendAsync(
+                TestRelays.Local(relay.Port, RelaySecurity.None), MimeMessageFactory.Create(email), email.Envelope, new SmtpAttempt(email.EmailId), CancellationToken.None)
+            .WaitAsync(TimeSpan.FromSeconds(20));
+
+        var outcome = Assert.Single(outcomes);
+        Assert.Equal(RecipientOutcomeKind.Deferred, outcome.Kind);
+        Assert.StartsWith("Unknown outcome: relay 'scripted' received the whole message but did not answer its end within Delivery:DataTimeout (00:00:01)",
+            outcome.Reason, StringComparison.Ordinal);
+        Assert.Single(relay.Received);
+    }
+
+    [Fact]
     public async Task NothingListeningDefersEveryRecipientWithAReason()
     {
         var port = TestRelays.UnusedPort();

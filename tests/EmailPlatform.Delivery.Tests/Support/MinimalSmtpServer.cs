@@ -10,6 +10,8 @@ namespace EmailPlatform.Delivery.Tests.Support;
 /// the kind of older relay the SmtpServer package cannot play, since it always offers SMTPUTF8. It can also answer the
 /// final dot with a refusal and close the connection at once, as many content filters do, which the SmtpServer
 /// package cannot do either. Or it can refuse the DATA command itself and close, before any of the message is sent.
+/// Or it can trickle its reply to the final dot: a continuation line now and then, never the last line, so that no
+/// single read waits long but the reply never ends.
 /// </summary>
 internal sealed class MinimalSmtpServer : IAsyncDisposable
 {
@@ -18,17 +20,21 @@ internal sealed class MinimalSmtpServer : IAsyncDisposable
     private readonly string _finalReply;
     private readonly bool _closeAfterFinalReply;
     private readonly string? _dataCommandRefusal;
+    private readonly TimeSpan? _trickle;
     private readonly Task _accepting;
     private int _sessions;
 
     /// <param name="finalReply">The reply to the final dot, one or more CRLF-separated lines.</param>
     /// <param name="closeAfterFinalReply">Close the connection right after that reply.</param>
     /// <param name="dataCommandRefusal">When set, the reply to the DATA command (instead of 354), after which the connection is closed.</param>
-    public MinimalSmtpServer(string finalReply = "250 2.0.0 Ok: queued", bool closeAfterFinalReply = false, string? dataCommandRefusal = null)
+    /// <param name="trickleFinalReply">When set, the reply to the final dot is a continuation line at this interval, for ever.</param>
+    public MinimalSmtpServer(
+        string finalReply = "250 2.0.0 Ok: queued", bool closeAfterFinalReply = false, string? dataCommandRefusal = null, TimeSpan? trickleFinalReply = null)
     {
         _finalReply = finalReply;
         _closeAfterFinalReply = closeAfterFinalReply;
         _dataCommandRefusal = dataCommandRefusal;
+        _trickle = trickleFinalReply;
         _listener.Start();
         _accepting = AcceptAsync();
     }
@@ -98,6 +104,12 @@ internal sealed class MinimalSmtpServer : IAsyncDisposable
 
                         Received.Enqueue(rcpt.ToList());
                         rcpt.Clear();
+                        while (_trickle is { } interval)
+                        {
+                            await writer.WriteLineAsync("250-2.0.0 Still checking the message");
+                            await Task.Delay(interval, _stop.Token);
+                        }
+
                         await writer.WriteLineAsync(_finalReply);
                         if (_closeAfterFinalReply)
                         {
