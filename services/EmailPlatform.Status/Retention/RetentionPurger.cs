@@ -1,3 +1,4 @@
+using EmailPlatform.ServiceDefaults.Hosting;
 using EmailPlatform.Status.Storage;
 using EmailPlatform.Status.Webhooks;
 using Microsoft.EntityFrameworkCore;
@@ -102,34 +103,20 @@ public sealed record RetentionResult(int Bodies, int Events, int WebhookDeliveri
 /// <summary>Runs <see cref="RetentionPurger"/> every <see cref="RetentionOptions.Interval"/>.</summary>
 public sealed class RetentionService(IServiceScopeFactory scopes, IOptions<RetentionOptions> options, ILogger<RetentionService> logger) : BackgroundService
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => PeriodicWork.RunAsync(
+        async ct =>
         {
-            try
+            await using var scope = scopes.CreateAsyncScope();
+            var result = await scope.ServiceProvider.GetRequiredService<RetentionPurger>().PurgeAsync(ct);
+            if (result.Bodies + result.Events + result.WebhookDeliveries + result.ParkedBulkCommands > 0)
             {
-                await using var scope = scopes.CreateAsyncScope();
-                var result = await scope.ServiceProvider.GetRequiredService<RetentionPurger>().PurgeAsync(stoppingToken);
-                if (result.Bodies + result.Events + result.WebhookDeliveries + result.ParkedBulkCommands > 0)
-                {
-                    Log.Purged(logger, result.Bodies, result.Events, result.WebhookDeliveries, result.ParkedBulkCommands);
-                }
+                Log.Purged(logger, result.Bodies, result.Events, result.WebhookDeliveries, result.ParkedBulkCommands);
             }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                Log.PurgeFailed(logger, ex);
-            }
-
-            try
-            {
-                await Task.Delay(options.Value.Interval, stoppingToken);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-        }
-    }
+        },
+        () => options.Value.Interval,
+        ex => Log.PurgeFailed(logger, ex),
+        TimeProvider.System,
+        stoppingToken);
 }
 
 internal static partial class Log

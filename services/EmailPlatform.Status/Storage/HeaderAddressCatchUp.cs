@@ -1,3 +1,4 @@
+using EmailPlatform.ServiceDefaults.Hosting;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -128,39 +129,20 @@ public sealed record HeaderAddressCatchUpResult(int Emails, int Added, int Remov
 public sealed class HeaderAddressCatchUpService(
     IServiceScopeFactory scopes, IOptions<HeaderAddressCatchUpOptions> options, ILogger<HeaderAddressCatchUpService> logger) : BackgroundService
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        if (!options.Value.Enabled)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => !options.Value.Enabled ? Task.CompletedTask : PeriodicWork.RunAsync(
+        async ct =>
         {
-            return;
-        }
-
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
+            await using var scope = scopes.CreateAsyncScope();
+            var result = await scope.ServiceProvider.GetRequiredService<HeaderAddressCatchUp>().RunAsync(ct);
+            if (result.Emails > 0)
             {
-                await using var scope = scopes.CreateAsyncScope();
-                var result = await scope.ServiceProvider.GetRequiredService<HeaderAddressCatchUp>().RunAsync(stoppingToken);
-                if (result.Emails > 0)
-                {
-                    Log.CaughtUp(logger, result.Emails, result.Added, result.Removed);
-                }
+                Log.CaughtUp(logger, result.Emails, result.Added, result.Removed);
             }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                Log.CatchUpFailed(logger, ex);
-            }
-
-            try
-            {
-                await Task.Delay(options.Value.Interval, stoppingToken);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-        }
-    }
+        },
+        () => options.Value.Interval,
+        ex => Log.CatchUpFailed(logger, ex),
+        TimeProvider.System,
+        stoppingToken);
 }
 
 internal static partial class Log
