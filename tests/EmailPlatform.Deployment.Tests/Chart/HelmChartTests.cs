@@ -389,6 +389,28 @@ public sealed class HelmChartTests
         Assert.Contains("ConnectionStrings__RabbitMq", manifests.Deployment("delivery").EnvironmentNames(manifests));
     }
 
+    /// <summary>
+    /// Deferred recipients wait in PostgreSQL, not in a queue KEDA or the HPA watches: only a running worker's
+    /// RetryScheduler hands them back (and expires them, and takes over a crashed worker's claims). Scaled to zero on
+    /// empty lanes, greylisted mail would never be retried. The schema refuses 0, and the template does too when the
+    /// schema is skipped.
+    /// </summary>
+    [Theory]
+    [InlineData("delivery: { keda: { enabled: true, minReplicaCount: 0 } }", "delivery.keda.minReplicaCount", "minReplicaCount")]
+    [InlineData("delivery: { autoscaling: { enabled: true, minReplicas: 0 } }", "delivery.autoscaling.minReplicas", "minReplicas")]
+    public void TheDeliveryWorkersCannotBeScaledToZero(string values, string key, string schemaKey)
+    {
+        Assert.Contains(schemaKey, Helm.TemplateRefuses(values), StringComparison.Ordinal);
+
+        var error = Helm.TemplateRefuses(values, flags: ["--skip-schema-validation"]);
+        Assert.Contains($"{key} (0) must be at least 1", error, StringComparison.Ordinal);
+        Assert.Contains("RetryScheduler", error, StringComparison.Ordinal);
+
+        var one = Helm.TemplateWith(values.Replace(": 0 }", ": 1 }", StringComparison.Ordinal));
+        var scaler = one.OfKind("ScaledObject").Concat(one.OfKind("HorizontalPodAutoscaler")).Single();
+        Assert.Equal("1", Yaml.Str(scaler, $"spec.{schemaKey}"));
+    }
+
     [Fact]
     public void ConfigMapsTakeExtraConfigurationKeysThatWinOverTheChartsOwn()
     {
