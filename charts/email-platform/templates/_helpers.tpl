@@ -265,3 +265,80 @@ readinessProbe:
 {{- end }}
 {{- toYaml $constraints }}
 {{- end }}
+
+{{/* The non-secret settings of one component, as the data lines of its ConfigMap (envFrom): the chart's own keys
+     first; then `config` (every component) and `<component>.config`, which win over them. The ConfigMap and its
+     Deployment's checksum/config both use this, so that a change to one component's settings (ingress.replicas
+     sets the ingress's Ingress__RateLimit__Replicas) rolls that component's pods only, not every worker's SMTP
+     transactions. Call with (dict "root" $ "component" "delivery"). */}}
+{{- define "email-platform.configData" -}}
+{{- $root := .root }}
+{{- $component := .component }}
+{{- $values := index $root.Values $component }}
+{{- $statusUrl := printf "http://%s:%v" (include "email-platform.componentName" (dict "root" $root "component" "status")) $root.Values.status.service.port }}
+{{- $data := dict }}
+{{- with $root.Values.otlpEndpoint }}
+{{- $_ := set $data "OTEL_EXPORTER_OTLP_ENDPOINT" . }}
+{{- end }}
+{{- with $root.Values.logFormat }}
+{{- $_ := set $data "Logging__Console__FormatterName" . }}
+{{- end }}
+{{- with $values.shutdownTimeoutSeconds }}
+{{- $_ := set $data "Shutdown__Timeout" (include "email-platform.timeSpan" .) }}
+{{- end }}
+{{- if eq $component "ingress" }}
+{{- $_ := set $data "Ingress__StatusUrl" $statusUrl }}
+{{- /* Each replica enforces its share of a key's rate limit. */}}
+{{- $_ := set $data "Ingress__RateLimit__Replicas" (toString $values.replicas) }}
+{{- with $values.messageIdDomain }}
+{{- $_ := set $data "Ingress__MessageIdDomain" . }}
+{{- end }}
+{{- end }}
+{{- if eq $component "delivery" }}
+{{- $_ := set $data "Delivery__StatusUrl" $statusUrl }}
+{{- with $values.connectTimeout }}
+{{- $_ := set $data "Delivery__ConnectTimeout" . }}
+{{- end }}
+{{- with $values.commandTimeout }}
+{{- $_ := set $data "Delivery__CommandTimeout" . }}
+{{- end }}
+{{- with $values.dataTimeout }}
+{{- $_ := set $data "Delivery__DataTimeout" . }}
+{{- end }}
+{{- range $i, $relay := $values.relays }}
+{{- $prefix := printf "Delivery__Relays__%d__" $i }}
+{{- $_ := set $data (print $prefix "Name") (required (printf "delivery.relays[%d].name is required" $i) $relay.name) }}
+{{- $_ := set $data (print $prefix "Host") (required (printf "delivery.relays[%d].host is required" $i) $relay.host) }}
+{{- range $key := list "port" "security" "maxConnections" "maxMessagesPerSecond" "priority" "weight" "trustedCertificate" "trustedCertificateFile" }}
+{{- if hasKey $relay $key }}
+{{- $_ := set $data (print $prefix (upper (substr 0 1 $key)) (substr 1 -1 $key)) (index $relay $key) }}
+{{- end }}
+{{- end }}
+{{- with include "email-platform.relayCertificate" (list $i $relay) | fromJson }}
+{{- $_ := set $data (print $prefix "TrustedCertificateFile") .file }}
+{{- end }}
+{{- end }}
+{{- /* DKIM: the domain and selector here; the private key only as the path of a file mounted from a Secret. */}}
+{{- $domains := dict }}
+{{- range $i, $dkim := $values.dkim }}
+{{- $prefix := printf "Delivery__Dkim__%d__" $i }}
+{{- $key := include "email-platform.dkimKey" (list $root $i $dkim) | fromJson }}
+{{- $domain := lower $dkim.domain }}
+{{- if hasKey $domains $domain }}
+{{- fail (printf "delivery.dkim[%d]: the domain %s already has a key (delivery.dkim[%v]): one key per domain." $i $dkim.domain (get $domains $domain)) }}
+{{- end }}
+{{- $_ := set $domains $domain $i }}
+{{- $_ := set $data (print $prefix "Domain") $dkim.domain }}
+{{- $_ := set $data (print $prefix "Selector") (required (printf "delivery.dkim[%d].selector is required" $i) $dkim.selector) }}
+{{- $_ := set $data (print $prefix "PrivateKeyFile") $key.file }}
+{{- end }}
+{{- end }}
+{{- range $source := list $root.Values.config $values.config }}
+{{- range $key, $value := $source }}
+{{- $_ := set $data ($key | replace ":" "__") $value }}
+{{- end }}
+{{- end }}
+{{- range $key, $value := $data }}
+{{ $key }}: {{ include "email-platform.configValue" $value | quote }}
+{{- end }}
+{{- end }}

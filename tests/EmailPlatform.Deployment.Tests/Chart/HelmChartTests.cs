@@ -264,6 +264,34 @@ public sealed class HelmChartTests
         Assert.All(Components, c => Assert.Null(Yaml.At(existing.Deployment(c), "spec.template.metadata.annotations.checksum/secret")));
     }
 
+    /// <summary>
+    /// A Deployment's checksum/config covers its own component's settings only: scaling the ingress (which changes
+    /// its Ingress__RateLimit__Replicas) or a status setting must not restart the workers, whose SMTP transactions a
+    /// restart cuts off (the duplicate window).
+    /// </summary>
+    [Fact]
+    public void PodsRollWhenTheirOwnComponentsSettingsChangeButNotAnothers()
+    {
+        static Dictionary<string, string?> Checksums(List<Dictionary<object, object>> manifests) =>
+            Components.ToDictionary(c => c, c => Yaml.Str(manifests.Deployment(c), "spec.template.metadata.annotations.checksum/config"));
+
+        var minimal = Checksums(Helm.Template(Helm.Minimal));
+        Assert.All(Components, c => Assert.Matches("^[0-9a-f]{64}$", minimal[c]));
+
+        var scaledIngress = Checksums(Helm.TemplateWith("ingress: { replicas: 3 }"));
+        Assert.NotEqual(minimal["ingress"], scaledIngress["ingress"]);
+        Assert.Equal(minimal["delivery"], scaledIngress["delivery"]);
+        Assert.Equal(minimal["status"], scaledIngress["status"]);
+
+        var statusSetting = Checksums(Helm.TemplateWith("status: { config: { 'Status:Retention:BodiesAfter': '30.00:00:00' } }"));
+        Assert.NotEqual(minimal["status"], statusSetting["status"]);
+        Assert.Equal(minimal["delivery"], statusSetting["delivery"]);
+        Assert.Equal(minimal["ingress"], statusSetting["ingress"]);
+
+        var everyComponent = Checksums(Helm.TemplateWith("config: { 'Logging:LogLevel:Default': Warning }"));
+        Assert.All(Components, c => Assert.NotEqual(minimal[c], everyComponent[c]));
+    }
+
     [Fact]
     public void EachIngressReplicaEnforcesItsShareOfAKeysRateLimit()
     {
