@@ -80,6 +80,33 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end }}
 
+{{/* The checksum/secret of one component's pods: a hash of the values the chart's Secret is made of that the
+     component reads (every component the API key and the connection strings; the workers also the relays'
+     credentials and the DKIM keys), not of the rendered Secret. The Secret's generated API key is left out: it is
+     random at each render until lookup finds the Secret (on install, in a dry run, and always with helm template),
+     so hashing it gave each Deployment a checksum of its own that matched nothing, and rolled every pod at the
+     first upgrade, or at every render under GitOps. secrets.bootstrapKey is in: setting it rolls the pods.
+     Call with (dict "root" $ "component" "delivery"). */}}
+{{- define "email-platform.secretChecksum" -}}
+{{- $secrets := .root.Values.secrets }}
+{{- $inputs := dict "keys" $secrets.keys "bootstrapKey" ($secrets.bootstrapKey | default "") "postgres" $secrets.postgresConnectionString "rabbitMq" $secrets.rabbitMqConnectionString }}
+{{- if eq .component "delivery" }}
+{{- range $relay := .root.Values.delivery.relays }}
+{{- range $field := list "username" "password" }}
+{{- with index $relay $field }}
+{{- $_ := set $inputs (include "email-platform.relaySecretKey" (list $relay.name $field)) . }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- range $dkim := .root.Values.delivery.dkim }}
+{{- with $dkim.privateKey }}
+{{- $_ := set $inputs (include "email-platform.dkimSecretKey" $dkim.domain) . }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- toJson $inputs | sha256sum }}
+{{- end }}
+
 {{/* Image reference of one component. Call with (dict "root" $ "component" "delivery"). */}}
 {{- define "email-platform.image" -}}
 {{- $values := index .root.Values .component }}

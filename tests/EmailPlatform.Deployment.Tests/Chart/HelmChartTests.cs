@@ -292,6 +292,36 @@ public sealed class HelmChartTests
         Assert.All(Components, c => Assert.NotEqual(minimal[c], everyComponent[c]));
     }
 
+    /// <summary>
+    /// The generated API key is random at each render until lookup finds the Secret (on install, and always with
+    /// helm template), so checksum/secret is computed from the values that make up the Secret, not from the rendered
+    /// Secret: one checksum for the three Deployments, the same at every render, and no roll at the first upgrade.
+    /// The workers' covers the relays' credentials too, which only they read.
+    /// </summary>
+    [Fact]
+    public void TheSecretChecksumDoesNotDependOnTheGeneratedApiKey()
+    {
+        static Dictionary<string, string?> Checksums(List<Dictionary<object, object>> manifests) =>
+            Components.ToDictionary(c => c, c => Yaml.Str(manifests.Deployment(c), "spec.template.metadata.annotations.checksum/secret"));
+
+        var first = Checksums(Helm.Template(Helm.Minimal));
+        var second = Checksums(Helm.Template(Helm.Minimal));
+        Assert.Single(first.Values.Distinct());
+        Assert.Equal(first, second);
+
+        var relayPassword = Checksums(Helm.TemplateWith("""
+            delivery:
+              relays:
+                - { name: primary, host: smtp.example.net, port: 587, security: StartTls, username: apikey, password: relay-secret }
+            """));
+        Assert.NotEqual(first["delivery"], relayPassword["delivery"]);
+        Assert.Equal(first["ingress"], relayPassword["ingress"]);
+        Assert.Equal(first["status"], relayPassword["status"]);
+
+        var givenKey = Checksums(Helm.TemplateWith("secrets: { bootstrapKey: ep_0123456789abcdef0123456789abcdef }"));
+        Assert.All(Components, c => Assert.NotEqual(first[c], givenKey[c]));
+    }
+
     [Fact]
     public void EachIngressReplicaEnforcesItsShareOfAKeysRateLimit()
     {
