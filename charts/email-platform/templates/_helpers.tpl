@@ -210,6 +210,7 @@ app.kubernetes.io/component: {{ .component }}
      (dict "root" $ "component" "delivery"). */}}
 {{- define "email-platform.terminationGracePeriod" -}}
 {{- $values := index .root.Values .component }}
+{{- include "email-platform.refuseOtherShutdownTimeout" . }}
 {{- $grace := int $values.terminationGracePeriodSeconds }}
 {{- $shutdown := int ($values.shutdownTimeoutSeconds | default 30) }}
 {{- $preStop := int ($values.preStopSleepSeconds | default 0) }}
@@ -221,6 +222,31 @@ app.kubernetes.io/component: {{ .component }}
 {{- fail (printf "%s.terminationGracePeriodSeconds (%d) must be longer than %s, or the pod is killed before its host has stopped: give it a few seconds more (e.g. %d)." .component $grace $what (add $preStop $shutdown 5)) }}
 {{- end }}
 {{- $grace }}
+{{- end }}
+
+{{/* Fails when config, <component>.config, extraEnv or <component>.env sets Shutdown:Timeout (any spelling the
+     services read it in: ':' or '__', any case, with or without a DOTNET_ or ASPNETCORE_ prefix). They would win
+     over the Shutdown__Timeout the chart renders from shutdownTimeoutSeconds, while the grace period is checked
+     against shutdownTimeoutSeconds only: delivery.config {"Shutdown:Timeout": "00:05:00"} rendered with a 35 s
+     grace period, and the kubelet killed the workers mid-drain. Call with (dict "root" $ "component" "delivery"). */}}
+{{- define "email-platform.refuseOtherShutdownTimeout" -}}
+{{- $values := index .root.Values .component }}
+{{- $sources := dict "config" (keys (.root.Values.config | default dict)) (printf "%s.config" .component) (keys ($values.config | default dict)) }}
+{{- $names := list }}
+{{- range .root.Values.extraEnv }}{{ $names = append $names (toString .name) }}{{ end }}
+{{- $_ := set $sources "extraEnv" $names }}
+{{- $names = list }}
+{{- range $values.env }}{{ $names = append $names (toString .name) }}{{ end }}
+{{- $_ := set $sources (printf "%s.env" .component) $names }}
+{{- range $source, $names := $sources }}
+{{- range $name := $names }}
+{{- $key := $name | lower | replace "__" ":" | trimPrefix "dotnet_" | trimPrefix "aspnetcore_" }}
+{{- if eq $key "shutdown:timeout" }}
+{{- $instead := ternary (printf "%s.shutdownTimeoutSeconds" $.component) "ingress.shutdownTimeoutSeconds, delivery.shutdownTimeoutSeconds and status.shutdownTimeoutSeconds" (contains "." $source) }}
+{{- fail (printf "%s sets %s: set %s instead. The chart renders Shutdown__Timeout from it and makes sure the pod's terminationGracePeriodSeconds outlasts it; set elsewhere, it would win unchecked and the kubelet could kill the pod while its host still stops." $source $name $instead) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/* The container's preStop sleep (<component>.preStopSleepSeconds; 0: none), refused on a cluster older than

@@ -129,6 +129,20 @@ public sealed class HelmChartTests
     }
 
     /// <summary>
+    /// The grace period is checked against shutdownTimeoutSeconds, so Shutdown:Timeout set any other way (which would
+    /// win over the chart's Shutdown__Timeout) is refused: delivery.config {"Shutdown:Timeout": "00:05:00"} rendered
+    /// with a 35 s grace period, and the kubelet killed the workers mid-drain.
+    /// </summary>
+    [Theory]
+    [InlineData("delivery: { config: { 'Shutdown:Timeout': '00:05:00' } }", "delivery.config sets Shutdown:Timeout: set delivery.shutdownTimeoutSeconds instead")]
+    [InlineData("status: { config: { 'shutdown__TIMEOUT': '00:05:00' } }", "status.config sets shutdown__TIMEOUT: set status.shutdownTimeoutSeconds instead")]
+    [InlineData("config: { 'Shutdown:Timeout': '00:05:00' }", "config sets Shutdown:Timeout: set ingress.shutdownTimeoutSeconds, delivery.shutdownTimeoutSeconds and status.shutdownTimeoutSeconds instead")]
+    [InlineData("delivery: { env: [ { name: Shutdown__Timeout, value: '00:05:00' } ] }", "delivery.env sets Shutdown__Timeout: set delivery.shutdownTimeoutSeconds instead")]
+    [InlineData("extraEnv: [ { name: DOTNET_Shutdown__Timeout, value: '00:05:00' } ]", "extraEnv sets DOTNET_Shutdown__Timeout")]
+    public void AShutdownTimeoutSetPastShutdownTimeoutSecondsIsRefused(string values, string message) =>
+        Assert.Contains(message, Helm.TemplateRefuses(values), StringComparison.Ordinal);
+
+    /// <summary>
     /// The HTTP services sleep before SIGTERM reaches them, while their pod leaves the Service's endpoints, so that
     /// they are not sent requests after they have stopped accepting them. The images have no shell or sleep binary:
     /// the sleep action (Kubernetes 1.30) does it, and on an older cluster the chart says to turn it off.
