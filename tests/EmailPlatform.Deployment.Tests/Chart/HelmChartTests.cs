@@ -219,6 +219,38 @@ public sealed class HelmChartTests
         Assert.Equal("before-hook-creation,hook-succeeded", Yaml.Key(Yaml.At(secret, "metadata.annotations"), "helm.sh/hook-delete-policy"));
     }
 
+    /// <summary>
+    /// On tainted or dedicated node pools a migrations pod without the components' scheduling stays Pending until the
+    /// Job's deadline, failing every install and upgrade; with Istio sidecar injection it never completes unless its
+    /// pod can be annotated.
+    /// </summary>
+    [Fact]
+    public void TheMigrationsJobTakesItsOwnSchedulingAndPodAnnotations()
+    {
+        var bare = Yaml.At(Assert.Single(Helm.Template(Helm.Minimal).OfKind("Job")), "spec.template");
+        Assert.Null(Yaml.At(bare, "metadata.annotations"));
+        Assert.All(new[] { "nodeSelector", "tolerations", "affinity" }, key => Assert.Null(Yaml.At(bare, $"spec.{key}")));
+
+        var job = Assert.Single(Helm.TemplateWith("""
+            migrations:
+              podAnnotations: { sidecar.istio.io/inject: "false" }
+              nodeSelector: { pool: mail }
+              tolerations: [ { key: dedicated, operator: Equal, value: mail, effect: NoSchedule } ]
+              affinity:
+                nodeAffinity:
+                  requiredDuringSchedulingIgnoredDuringExecution:
+                    nodeSelectorTerms: [ { matchExpressions: [ { key: pool, operator: In, values: [mail] } ] } ]
+            """).OfKind("Job"));
+        var pod = Yaml.At(job, "spec.template");
+        Assert.Equal("false", Yaml.Key(Yaml.At(pod, "metadata.annotations"), "sidecar.istio.io/inject"));
+        Assert.Equal("mail", Yaml.Str(pod, "spec.nodeSelector.pool"));
+        var toleration = Assert.Single(Yaml.List(Yaml.At(pod, "spec.tolerations")));
+        Assert.Equal("dedicated", Yaml.Str(toleration, "key"));
+        Assert.Equal("NoSchedule", Yaml.Str(toleration, "effect"));
+        var term = Assert.Single(Yaml.List(Yaml.At(pod, "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms")));
+        Assert.Equal("pool", Yaml.Str(Assert.Single(Yaml.List(Yaml.At(term, "matchExpressions"))), "key"));
+    }
+
     [Theory]
     [MemberData(nameof(ValuesFiles))]
     public void ConfigurationKeysAreOnesTheServicesRead(string valuesFile)
