@@ -160,6 +160,23 @@ public sealed class ComposeFileTests
             Assert.True(Yaml.At(ComposeFile.Service(name), "healthcheck.test") is not null, $"{name} is waited on as healthy but has no healthcheck"));
     }
 
+    /// <summary>
+    /// On its first start the postgres image runs the init scripts on a server that listens only on the Unix socket;
+    /// pg_isready over the socket calls that ready, and the migrations, which connect over TCP and are not restarted,
+    /// are refused and exit. The check must go over TCP, as the services do.
+    /// </summary>
+    [Fact]
+    public void PostgresIsHealthyOnlyOnceItAcceptsTcpConnections()
+    {
+        var test = Yaml.List(Yaml.At(ComposeFile.Service("postgres"), "healthcheck.test")).Select(o => o.ToString()).ToList();
+        Assert.Contains("pg_isready", test);
+        var host = test.IndexOf("-h");
+        Assert.True(host > 0 && host + 1 < test.Count, $"pg_isready without -h checks the Unix socket: {string.Join(' ', test)}");
+        Assert.Equal("127.0.0.1", test[host + 1]);
+        var port = test.IndexOf("-p");
+        Assert.True(port > 0 && port + 1 < test.Count && test[port + 1] == "5432", $"pg_isready does not check port 5432: {string.Join(' ', test)}");
+    }
+
     [Fact]
     public void PlatformServicesCheckTheirHealthWithTheirOwnCommand()
     {
