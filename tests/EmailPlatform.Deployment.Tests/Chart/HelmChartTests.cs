@@ -543,15 +543,28 @@ public sealed class HelmChartTests
             c => Assert.Equal("json", Yaml.Str(c, "data.Logging__Console__FormatterName")));
     }
 
+    /// <summary>The install notes (which <c>helm template</c> does not render) for a values file.</summary>
+    private static string Notes(string valuesFile)
+    {
+        var output = Helm.Run("install", "--dry-run=client", "emailplatform", Helm.Chart, "--namespace", "mail", "-f", $"{Helm.Chart}/{valuesFile}");
+        return output[output.IndexOf("NOTES:", StringComparison.Ordinal)..];
+    }
+
+    /// <summary>
+    /// --reuse-values also keeps the defaults of the chart the release was installed with, so an upgrade to a newer
+    /// chart lacks the values it added (the README warns against it); the notes suggest --reset-then-reuse-values.
+    /// </summary>
+    [Fact]
+    public void NotesScaleTheWorkersWithResetThenReuseValues()
+    {
+        var notes = Notes(Helm.Minimal);
+        Assert.Contains("--reset-then-reuse-values --set delivery.replicas=", notes, StringComparison.Ordinal);
+        Assert.DoesNotContain("--reuse-values ", notes, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void NotesNameHowTheWorkersScaleAndWhatMonitoringIsInstalled()
     {
-        static string Notes(string valuesFile)
-        {
-            var output = Helm.Run("install", "--dry-run=client", "emailplatform", Helm.Chart, "--namespace", "mail", "-f", $"{Helm.Chart}/{valuesFile}");
-            return output[output.IndexOf("NOTES:", StringComparison.Ordinal)..];
-        }
-
         var keda = Notes("ci/keda-values.yaml");
         Assert.Contains("KEDA on send-email-high, send-email-normal, send-email-bulk", keda, StringComparison.Ordinal);
         Assert.DoesNotContain("Monitoring:", keda, StringComparison.Ordinal);
