@@ -562,6 +562,20 @@ public sealed class HelmChartTests
         Assert.DoesNotContain("--reuse-values ", notes, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// helm template cannot read the generated API key back from the Secret and makes a new one at every render: the
+    /// notes say to set one when the chart generated it, and say nothing when it was given.
+    /// </summary>
+    [Fact]
+    public void NotesSayToSetTheApiKeyForHelmTemplateWhenTheChartGeneratedIt()
+    {
+        var generated = Notes(Helm.Minimal);
+        Assert.Contains("with helm template (Argo CD, or helm template | kubectl apply)", generated, StringComparison.Ordinal);
+        Assert.Contains("set secrets.bootstrapKey, or secrets.existingSecret", generated, StringComparison.Ordinal);
+
+        Assert.DoesNotContain("secrets.bootstrapKey", Notes("ci/keda-values.yaml"), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void NotesNameHowTheWorkersScaleAndWhatMonitoringIsInstalled()
     {
