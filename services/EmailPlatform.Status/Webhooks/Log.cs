@@ -13,4 +13,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3104, Level = LogLevel.Information, Message = "A webhook delivery of this round was deleted while it was sent; the round's attempts are saved one by one")]
     public static partial void RoundSavedOneByOne(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 3105, Level = LogLevel.Error, Message = "Webhook housekeeping failed; deliveries are still sent, and it is tried again in {RetryIn}")]
+    public static partial void HousekeepingFailed(ILogger logger, Exception exception, TimeSpan retryIn);
 }

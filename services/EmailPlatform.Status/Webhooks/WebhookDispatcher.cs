@@ -11,7 +11,8 @@ namespace EmailPlatform.Status.Webhooks;
 /// the next step of <see cref="WebhookOptions.Schedule"/>, and a subscription whose attempts keep failing is disabled.
 /// A crash mid-round leaves leases that expire, so deliveries are sent at least once; a stop mid-round cancels the
 /// requests in flight but still records the attempts that had finished, and hands the rest back (their lease cleared)
-/// for another replica to send at once.
+/// for another replica to send at once. Housekeeping runs beside the sending, so that its failing or taking long never
+/// holds the deliveries up.
 /// </summary>
 public sealed class WebhookDispatcher(
     IServiceScopeFactory scopes,
@@ -22,20 +23,59 @@ public sealed class WebhookDispatcher(
     TimeProvider clock,
     ILogger<WebhookDispatcher> logger) : BackgroundService
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    /// <summary>The longest wait before housekeeping is tried again after failing again and again.</summary>
+    private static readonly TimeSpan MaxHousekeepingBackOff = TimeSpan.FromMinutes(5);
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(HousekeepContinuouslyAsync(stoppingToken), DispatchContinuouslyAsync(stoppingToken));
+
+    /// <summary>
+    /// Every <see cref="WebhookMetrics.PendingRefresh"/>, beside the sending and failing on its own: a failure (a statement
+    /// timing out on a large table, the store away) is logged, and each further one in a row doubles the wait before the
+    /// next try, up to <see cref="MaxHousekeepingBackOff"/>.
+    /// </summary>
+    private async Task HousekeepContinuouslyAsync(CancellationToken stoppingToken)
     {
-        long? lastHousekeeping = null;
+        var failures = 0;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var wait = WebhookMetrics.PendingRefresh;
+            try
+            {
+                await HousekeepAsync(stoppingToken);
+                failures = 0;
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                failures++;
+                var backOff = WebhookMetrics.PendingRefresh * Math.Pow(2, Math.Min(failures - 1, 10));
+                wait = backOff < MaxHousekeepingBackOff ? backOff : MaxHousekeepingBackOff;
+                Log.HousekeepingFailed(logger, ex, wait);
+            }
+            catch (Exception)
+            {
+                // Stopping: the statement was cancelled with it.
+                return;
+            }
+
+            try
+            {
+                await Task.Delay(wait, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task DispatchContinuouslyAsync(CancellationToken stoppingToken)
+    {
         while (!stoppingToken.IsCancellationRequested)
         {
             var sent = 0;
             try
             {
-                if (lastHousekeeping is not { } last || clock.GetElapsedTime(last) >= WebhookMetrics.PendingRefresh)
-                {
-                    await HousekeepAsync(stoppingToken);
-                    lastHousekeeping = clock.GetTimestamp();
-                }
-
                 sent = await DispatchOnceAsync(stoppingToken);
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
