@@ -6,9 +6,10 @@ using Microsoft.Extensions.Options;
 namespace EmailPlatform.Status.Webhooks;
 
 /// <summary>
-/// Sends due webhook deliveries. Each round claims a batch with a lease (<c>FOR UPDATE SKIP LOCKED</c> on PostgreSQL,
-/// so replicas share the work), sends them in parallel, and records each attempt; a failed attempt is retried after
-/// the next step of <see cref="WebhookOptions.Schedule"/>, and a subscription whose attempts keep failing is disabled.
+/// Sends due webhook deliveries. Each round claims a batch with a lease (<see cref="WebhookClaims"/>: <c>FOR UPDATE SKIP
+/// LOCKED</c> on PostgreSQL, so replicas share the work, and a few of each subscription's at most), sends them in
+/// parallel, and records each attempt; a failed attempt is retried after the next step of
+/// <see cref="WebhookOptions.Schedule"/>, and a subscription whose attempts keep failing is disabled.
 /// A crash mid-round leaves leases that expire, so deliveries are sent at least once; a stop mid-round cancels the
 /// requests in flight but still records the attempts that had finished, and hands the rest back (their lease cleared)
 /// for another replica to send at once. Housekeeping runs beside the sending, so that its failing or taking long never
@@ -23,6 +24,8 @@ public sealed class WebhookDispatcher(
     TimeProvider clock,
     ILogger<WebhookDispatcher> logger) : BackgroundService
 {
+    private static readonly Dictionary<Guid, int> NothingInFlight = [];
+
     /// <summary>The longest wait before housekeeping is tried again after failing again and again.</summary>
     private static readonly TimeSpan MaxHousekeepingBackOff = TimeSpan.FromMinutes(5);
 
@@ -118,7 +121,8 @@ public sealed class WebhookDispatcher(
         var rounds = (settings.BatchSize + settings.MaxConcurrency - 1) / settings.MaxConcurrency;
         var lease = now + settings.Timeout * rounds + TimeSpan.FromSeconds(30);
 
-        var ids = await ClaimAsync(db, now, lease, settings.BatchSize, cancellationToken);
+        // Between rounds nothing is in flight: each round's claim gives a subscription at most its room.
+        var ids = await WebhookClaims.ClaimAsync(db, now, lease, settings.BatchSize, settings.MaxConcurrencyPerSubscription, NothingInFlight, cancellationToken);
         if (ids.Count == 0)
         {
             return 0;
@@ -306,43 +310,5 @@ public sealed class WebhookDispatcher(
                 Log.SubscriptionDisabled(logger, id, reason);
             }
         }
-    }
-
-    internal static async Task<List<Guid>> ClaimAsync(StatusDbContext db, DateTime now, DateTime lease, int batchSize, CancellationToken cancellationToken)
-    {
-        if (db.Database.IsNpgsql())
-        {
-            return await db.Database.SqlQuery<Guid>($"""
-                UPDATE webhook_deliveries SET locked_until = {lease}
-                WHERE id IN (
-                    SELECT d.id FROM webhook_deliveries d
-                    JOIN webhook_subscriptions s ON s.id = d.subscription_id
-                    WHERE d.status = 'pending' AND d.next_attempt_at <= {now}
-                      AND (d.locked_until IS NULL OR d.locked_until < {now}) AND s.enabled
-                    ORDER BY d.next_attempt_at
-                    LIMIT {batchSize}
-                    FOR UPDATE OF d SKIP LOCKED)
-                RETURNING id AS "Value"
-                """).ToListAsync(cancellationToken);
-        }
-
-        // SQLite (the single-process standalone host): one writer at a time, so a conditional update is a claim.
-        var due = await db.WebhookDeliveries
-            .Where(d => d.Status == WebhookDeliveryStatus.Pending && d.NextAttemptAt <= now && (d.LockedUntil == null || d.LockedUntil < now))
-            .Where(d => db.WebhookSubscriptions.Any(s => s.Id == d.SubscriptionId && s.Enabled))
-            .OrderBy(d => d.NextAttemptAt).Take(batchSize).Select(d => d.Id)
-            .ToListAsync(cancellationToken);
-        var claimed = new List<Guid>();
-        foreach (var id in due)
-        {
-            var rows = await db.WebhookDeliveries.Where(d => d.Id == id && (d.LockedUntil == null || d.LockedUntil < now))
-                .ExecuteUpdateAsync(s => s.SetProperty(d => d.LockedUntil, lease), cancellationToken);
-            if (rows == 1)
-            {
-                claimed.Add(id);
-            }
-        }
-
-        return claimed;
     }
 }

@@ -31,6 +31,12 @@ public sealed class WebhookOptions
     /// <summary>How many HTTP requests a dispatcher has in flight.</summary>
     public int MaxConcurrency { get; set; } = 8;
 
+    /// <summary>
+    /// How many deliveries of one subscription a dispatcher claims at once, so that the other subscriptions' deliveries
+    /// are not queued behind one subscription's backlog. Per dispatcher: each replica applies it to its own claims.
+    /// </summary>
+    public int MaxConcurrencyPerSubscription { get; set; } = 4;
+
     /// <summary>A subscription whose attempts all failed for this long …</summary>
     public TimeSpan DisableAfter { get; set; } = TimeSpan.FromDays(3);
 

@@ -12,6 +12,7 @@ internal static class WebhooksExtensions
             .Validate(o => o.PollInterval > TimeSpan.Zero, "Webhooks:PollInterval must be positive.")
             .Validate(o => o.BatchSize is > 0 and <= 1000, "Webhooks:BatchSize must be between 1 and 1000.")
             .Validate(o => o.MaxConcurrency is > 0 and <= 256, "Webhooks:MaxConcurrency must be between 1 and 256.")
+            .Validate(o => o.MaxConcurrencyPerSubscription is > 0 and <= 256, "Webhooks:MaxConcurrencyPerSubscription must be between 1 and 256.")
             .Validate(o => o.DisableAfterFailures > 0 && o.DisableAfter >= TimeSpan.Zero, "Webhooks:DisableAfterFailures must be positive and Webhooks:DisableAfter not negative.")
             .Validate(o => o.Schedule.All(s => s >= TimeSpan.Zero), "Webhooks:RetrySchedule must hold non-negative durations.")
             .ValidateOnStart();

@@ -35,9 +35,9 @@ public sealed class SqliteStoreTests
 
         await using (var db = store.NewContext())
         {
-            Assert.Equal([deliveryId], await WebhookDispatcher.ClaimAsync(db, now, now.AddMinutes(1), 10, CancellationToken.None));
-            Assert.Empty(await WebhookDispatcher.ClaimAsync(db, now.AddSeconds(30), now.AddMinutes(2), 10, CancellationToken.None));
-            Assert.Equal([deliveryId], await WebhookDispatcher.ClaimAsync(db, now.AddMinutes(3), now.AddMinutes(4), 10, CancellationToken.None));
+            Assert.Equal([deliveryId], await WebhookClaims.ClaimAsync(db, now, now.AddMinutes(1), 10, 4, new Dictionary<Guid, int>(), CancellationToken.None));
+            Assert.Empty(await WebhookClaims.ClaimAsync(db, now.AddSeconds(30), now.AddMinutes(2), 10, 4, new Dictionary<Guid, int>(), CancellationToken.None));
+            Assert.Equal([deliveryId], await WebhookClaims.ClaimAsync(db, now.AddMinutes(3), now.AddMinutes(4), 10, 4, new Dictionary<Guid, int>(), CancellationToken.None));
         }
     }
 
