@@ -5,15 +5,18 @@ internal static partial class Log
     [LoggerMessage(EventId = 3101, Level = LogLevel.Warning, Message = "Webhook subscription {SubscriptionId} disabled: {Reason}")]
     public static partial void SubscriptionDisabled(ILogger logger, Guid subscriptionId, string reason);
 
-    [LoggerMessage(EventId = 3102, Level = LogLevel.Error, Message = "The webhook dispatcher failed a round; it tries again")]
+    [LoggerMessage(EventId = 3102, Level = LogLevel.Error, Message = "The webhook dispatcher failed to claim or record deliveries; it tries again")]
     public static partial void DispatchFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = 3103, Level = LogLevel.Debug, Message = "Webhook delivery {DeliveryId} for email {EmailId} attempt {Attempt}: {Outcome}")]
     public static partial void Attempted(ILogger logger, Guid deliveryId, Guid emailId, int attempt, string outcome);
 
-    [LoggerMessage(EventId = 3104, Level = LogLevel.Information, Message = "A webhook delivery of this round was deleted while it was sent; the round's attempts are saved one by one")]
-    public static partial void RoundSavedOneByOne(ILogger logger, Exception exception);
+    [LoggerMessage(EventId = 3104, Level = LogLevel.Information, Message = "A webhook delivery was deleted while it was sent; the attempts recorded with it are saved one by one")]
+    public static partial void SavedOneByOne(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = 3105, Level = LogLevel.Error, Message = "Webhook housekeeping failed; deliveries are still sent, and it is tried again in {RetryIn}")]
     public static partial void HousekeepingFailed(ILogger logger, Exception exception, TimeSpan retryIn);
+
+    [LoggerMessage(EventId = 3106, Level = LogLevel.Error, Message = "Sending webhook delivery {DeliveryId} failed unexpectedly; it is sent again once its lease lapses")]
+    public static partial void SendFailed(ILogger logger, Guid deliveryId, Exception? exception);
 }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using EmailPlatform.Status.Storage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -6,14 +5,16 @@ using Microsoft.Extensions.Options;
 namespace EmailPlatform.Status.Webhooks;
 
 /// <summary>
-/// Sends due webhook deliveries. Each round claims a batch with a lease (<see cref="WebhookClaims"/>: <c>FOR UPDATE SKIP
-/// LOCKED</c> on PostgreSQL, so replicas share the work, and a few of each subscription's at most), sends them in
-/// parallel, and records each attempt; a failed attempt is retried after the next step of
-/// <see cref="WebhookOptions.Schedule"/>, and a subscription whose attempts keep failing is disabled.
-/// A crash mid-round leaves leases that expire, so deliveries are sent at least once; a stop mid-round cancels the
-/// requests in flight but still records the attempts that had finished, and hands the rest back (their lease cleared)
-/// for another replica to send at once. Housekeeping runs beside the sending, so that its failing or taking long never
-/// holds the deliveries up.
+/// Sends due webhook deliveries. It keeps up to <see cref="WebhookOptions.MaxConcurrency"/> requests in flight and claims
+/// more as each one finishes, rather than in rounds that last as long as their slowest request; the claim
+/// (<see cref="WebhookClaims"/>) leases each delivery (<c>FOR UPDATE SKIP LOCKED</c> on PostgreSQL, so replicas share the
+/// work) and gives one subscription at most <see cref="WebhookOptions.MaxConcurrencyPerSubscription"/> of the requests,
+/// so that an endpoint that never answers holds a few slots until its timeouts and not every other subscription's
+/// webhooks. Each attempt is recorded once it has finished; a failed one is retried after the next step of
+/// <see cref="WebhookOptions.Schedule"/>, and a subscription whose attempts keep failing is disabled. A crash leaves
+/// leases that expire, so deliveries are sent at least once; a stop cancels the requests in flight but still records the
+/// attempts that had finished, and hands the rest back (their lease cleared) for another replica to send at once.
+/// Housekeeping runs beside the sending, so that its failing or taking long never holds the deliveries up.
 /// </summary>
 public sealed class WebhookDispatcher(
     IServiceScopeFactory scopes,
@@ -24,7 +25,11 @@ public sealed class WebhookDispatcher(
     TimeProvider clock,
     ILogger<WebhookDispatcher> logger) : BackgroundService
 {
-    private static readonly Dictionary<Guid, int> NothingInFlight = [];
+    /// <summary>
+    /// What a lease allows beyond the one request it covers (<see cref="WebhookOptions.Timeout"/>): a claimed delivery is
+    /// sent at once, and its attempt is recorded as soon as the loop has recorded those that finished before it.
+    /// </summary>
+    private static readonly TimeSpan LeaseMargin = TimeSpan.FromSeconds(30);
 
     /// <summary>The longest wait before housekeeping is tried again after failing again and again.</summary>
     private static readonly TimeSpan MaxHousekeepingBackOff = TimeSpan.FromMinutes(5);
@@ -72,34 +77,6 @@ public sealed class WebhookDispatcher(
         }
     }
 
-    private async Task DispatchContinuouslyAsync(CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            var sent = 0;
-            try
-            {
-                sent = await DispatchOnceAsync(stoppingToken);
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                Log.DispatchFailed(logger, ex);
-            }
-
-            if (sent < options.Value.BatchSize)
-            {
-                try
-                {
-                    await Task.Delay(options.Value.PollInterval, stoppingToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-            }
-        }
-    }
-
     /// <summary>Every <see cref="WebhookMetrics.PendingRefresh"/>: skips what disabled subscriptions still have pending, and counts what is due.</summary>
     public async Task HousekeepAsync(CancellationToken cancellationToken)
     {
@@ -110,85 +87,170 @@ public sealed class WebhookDispatcher(
         metrics.SetPending(await db.WebhookDeliveries.CountAsync(d => d.Status == WebhookDeliveryStatus.Pending && d.NextAttemptAt <= now, cancellationToken));
     }
 
-    /// <returns>How many deliveries were attempted.</returns>
-    public async Task<int> DispatchOnceAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// The loop: record what has finished, claim into the free slots, then wait for a request to finish. It claims again
+    /// at once while claims come back full or a request has finished (its slot, and its subscription's room, are free
+    /// again), and otherwise after <see cref="WebhookOptions.PollInterval"/>.
+    /// </summary>
+    private async Task DispatchContinuouslyAsync(CancellationToken stoppingToken)
+    {
+        var settings = options.Value;
+        var sending = new List<Sending>();
+        var claimNow = true;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var finished = sending.FindAll(s => s.Attempt.IsCompleted);
+            if (finished.Count > 0)
+            {
+                sending.RemoveAll(finished.Contains);
+                await RecordAsync(finished);
+                claimNow = true;
+            }
+
+            var slots = Math.Min(settings.MaxConcurrency - sending.Count, settings.BatchSize);
+            if (claimNow && slots > 0)
+            {
+                try
+                {
+                    claimNow = await ClaimAndSendAsync(slots, sending, stoppingToken) == slots;
+                }
+                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+                {
+                    Log.DispatchFailed(logger, ex);
+                    claimNow = false;
+                }
+                catch (Exception)
+                {
+                    // Stopping: the claim was cancelled with it. A lease it took without reading it back lapses.
+                    break;
+                }
+
+                if (claimNow)
+                {
+                    continue;
+                }
+            }
+
+            // Until a request finishes, or the poll interval passes and the queue may have more by now.
+            using var poll = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+            var interval = Task.Delay(settings.PollInterval, poll.Token);
+            var first = await Task.WhenAny([.. sending.Select(s => (Task)s.Attempt), interval]);
+            await poll.CancelAsync();
+            claimNow |= first == interval;
+        }
+
+        // Stopping: the requests still in flight were cancelled with the token and end at once. The attempts that finished
+        // are recorded rather than sent again; the ones cut short are handed back for another replica to send at once,
+        // rather than after their lease.
+        await Task.WhenAll(sending.Select(s => (Task)s.Attempt)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await RecordAsync(sending);
+    }
+
+    /// <returns>How many deliveries were claimed (those of a subscription deleted since are claimed but not sent).</returns>
+    private async Task<int> ClaimAndSendAsync(int slots, List<Sending> sending, CancellationToken stoppingToken)
     {
         var settings = options.Value;
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<StatusDbContext>();
         var now = clock.GetUtcNow().UtcDateTime;
-        // The lease covers the whole round: the batch is sent MaxConcurrency at a time, each send bounded by Timeout.
-        var rounds = (settings.BatchSize + settings.MaxConcurrency - 1) / settings.MaxConcurrency;
-        var lease = now + settings.Timeout * rounds + TimeSpan.FromSeconds(30);
+        var lease = now + settings.Timeout + LeaseMargin;
+        var inFlight = sending.GroupBy(s => s.Delivery.SubscriptionId).ToDictionary(g => g.Key, g => g.Count());
 
-        // Between rounds nothing is in flight: each round's claim gives a subscription at most its room.
-        var ids = await WebhookClaims.ClaimAsync(db, now, lease, settings.BatchSize, settings.MaxConcurrencyPerSubscription, NothingInFlight, cancellationToken);
+        var ids = await WebhookClaims.ClaimAsync(db, now, lease, slots, settings.MaxConcurrencyPerSubscription, inFlight, stoppingToken);
         if (ids.Count == 0)
         {
             return 0;
         }
 
-        var claimed = await db.WebhookDeliveries.Where(d => ids.Contains(d.Id)).ToListAsync(cancellationToken);
-        var subscriptionIds = claimed.Select(d => d.SubscriptionId).Distinct().ToList();
+        // Claimed: sent even if the stop comes now, when the send hands them back at once rather than leaving the lease.
+        var deliveries = await db.WebhookDeliveries.AsNoTracking().Where(d => ids.Contains(d.Id)).ToListAsync(CancellationToken.None);
+        var subscriptionIds = deliveries.Select(d => d.SubscriptionId).Distinct().ToList();
         var subscriptions = await db.WebhookSubscriptions.AsNoTracking()
-            .Where(s => subscriptionIds.Contains(s.Id)).ToDictionaryAsync(s => s.Id, cancellationToken);
+            .Where(s => subscriptionIds.Contains(s.Id)).ToDictionaryAsync(s => s.Id, CancellationToken.None);
 
         // A subscription deleted since the claim took its deliveries with it: nothing to send for them.
-        var deliveries = claimed.Where(d => subscriptions.ContainsKey(d.SubscriptionId)).ToList();
+        foreach (var delivery in deliveries.Where(d => subscriptions.ContainsKey(d.SubscriptionId)))
+        {
+            sending.Add(new Sending(delivery, SendAsync(subscriptions[delivery.SubscriptionId], delivery, stoppingToken)));
+        }
 
-        var results = new ConcurrentDictionary<Guid, (WebhookAttemptResult Result, DateTime At)>();
-        var stopped = false;
+        return ids.Count;
+    }
+
+    /// <returns>The attempt, or null when the stop cut it short.</returns>
+    private async Task<Attempt?> SendAsync(WebhookSubscriptionRecord subscription, WebhookDeliveryRecord delivery, CancellationToken stoppingToken)
+    {
         try
         {
-            await Parallel.ForEachAsync(deliveries, new ParallelOptions { MaxDegreeOfParallelism = settings.MaxConcurrency, CancellationToken = cancellationToken },
-                async (delivery, ct) =>
-                {
-                    var subscription = subscriptions[delivery.SubscriptionId];
-                    var at = clock.GetUtcNow().UtcDateTime;
-                    results[delivery.Id] = (await sender.SendAsync(subscription.Url, subscription.Secret, delivery, ct), at);
-                });
+            var at = clock.GetUtcNow().UtcDateTime;
+            return new Attempt(await sender.SendAsync(subscription.Url, subscription.Secret, delivery, stoppingToken), at);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
-            // Stopping: the requests still in flight are cancelled and the rest of the batch is not sent; both are handed
-            // back below for another replica to send at once, rather than after the lease. The attempts that did finish
-            // are recorded below rather than sent again too.
-            stopped = true;
+            return null;
         }
+    }
 
-        var attempted = deliveries.Where(d => results.ContainsKey(d.Id)).ToList();
-        foreach (var delivery in attempted)
-        {
-            var (result, at) = results[delivery.Id];
-            Record(delivery, result, at, settings.Schedule);
-            Log.Attempted(logger, delivery.Id, delivery.EmailId, delivery.Attempts, result.Succeeded ? "delivered" : result.Error ?? "failed");
-        }
-
+    /// <summary>
+    /// Saves the finished attempts and the hand-backs in one go, then the subscriptions' health. The deliveries were read
+    /// untracked when claimed, and are attached here unchanged before the attempt changes them, so only the dispatcher's
+    /// columns are written: the body is not the dispatcher's to write (an erasure may have written it again meanwhile).
+    /// A send that failed in a way the sender does not report (a defect, not the endpoint) is left to its lease.
+    /// </summary>
+    private async Task RecordAsync(List<Sending> finished)
+    {
+        var settings = options.Value;
+        var attempted = new List<(WebhookDeliveryRecord Delivery, Attempt Attempt)>();
         var handedBack = new List<WebhookDeliveryRecord>();
-        if (stopped)
-        {
-            // A request cancelled in flight may have reached its receiver: sending it again is the at-least-once that
-            // the webhook-id lets a receiver recognise.
-            handedBack.AddRange(deliveries.Where(d => !results.ContainsKey(d.Id)));
-            handedBack.ForEach(d => d.LockedUntil = null);
-        }
-
-        // Made attempts and hand-backs are saved even when stopping (a few statements; the host's shutdown timeout bounds them).
         try
         {
-            await db.SaveChangesAsync(CancellationToken.None);
-        }
-        catch (DbUpdateException ex)
-        {
-            // A delivery of this round was deleted while it was sent (its subscription deleted, its recipient erased),
-            // and the round's one save failed with it: saved one by one, the others' attempts are kept rather than
-            // sent again once their lease lapses.
-            Log.RoundSavedOneByOne(logger, ex);
-            await SaveOneByOneAsync([.. attempted, .. handedBack]);
-        }
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<StatusDbContext>();
+            foreach (var send in finished)
+            {
+                var delivery = send.Delivery;
+                if (!send.Attempt.IsCompletedSuccessfully)
+                {
+                    Log.SendFailed(logger, delivery.Id, send.Attempt.Exception);
+                    continue;
+                }
 
-        await UpdateHealthAsync(db, attempted, results, CancellationToken.None);
-        return attempted.Count;
+                db.WebhookDeliveries.Attach(delivery);
+                if (send.Attempt.Result is { } attempt)
+                {
+                    db.Entry(Record(delivery, attempt.Result, attempt.At, settings.Schedule)).State = EntityState.Added;
+                    attempted.Add((delivery, attempt));
+                    Log.Attempted(logger, delivery.Id, delivery.EmailId, delivery.Attempts, attempt.Result.Succeeded ? "delivered" : attempt.Result.Error ?? "failed");
+                }
+                else
+                {
+                    // A request cancelled in flight may have reached its receiver: sending it again is the at-least-once
+                    // that the webhook-id lets a receiver recognise.
+                    delivery.LockedUntil = null;
+                    handedBack.Add(delivery);
+                }
+            }
+
+            try
+            {
+                await db.SaveChangesAsync(CancellationToken.None);
+            }
+            catch (DbUpdateException ex)
+            {
+                // A delivery recorded here was deleted while it was sent (its subscription deleted, its recipient erased),
+                // and the one save failed with it: saved one by one, the others' attempts are kept rather than sent again
+                // once their lease lapses.
+                Log.SavedOneByOne(logger, ex);
+                await SaveOneByOneAsync([.. attempted.Select(a => a.Delivery), .. handedBack]);
+            }
+
+            await UpdateHealthAsync(db, attempted, CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            // The store failed: what was not saved is sent again once its lease lapses, as after a crash.
+            Log.DispatchFailed(logger, ex);
+        }
     }
 
     private async Task SaveOneByOneAsync(List<WebhookDeliveryRecord> deliveries)
@@ -216,7 +278,8 @@ public sealed class WebhookDispatcher(
         }
     }
 
-    private static void Record(WebhookDeliveryRecord delivery, WebhookAttemptResult result, DateTime at, IReadOnlyList<TimeSpan> schedule)
+    /// <returns>The attempt's entry in the delivery's log.</returns>
+    private static WebhookAttemptRecord Record(WebhookDeliveryRecord delivery, WebhookAttemptResult result, DateTime at, IReadOnlyList<TimeSpan> schedule)
     {
         delivery.Attempts++;
         delivery.LastAttemptAt = at;
@@ -240,7 +303,7 @@ public sealed class WebhookDispatcher(
             delivery.NextAttemptAt = at + schedule[delivery.Attempts - 1];
         }
 
-        delivery.Log.Add(new WebhookAttemptRecord
+        var attempt = new WebhookAttemptRecord
         {
             Id = Guid.CreateVersion7(),
             DeliveryId = delivery.Id,
@@ -249,7 +312,9 @@ public sealed class WebhookDispatcher(
             StatusCode = result.StatusCode,
             LatencyMs = result.LatencyMs,
             Error = result.Error,
-        });
+        };
+        delivery.Log.Add(attempt);
+        return attempt;
     }
 
     /// <summary>
@@ -257,18 +322,17 @@ public sealed class WebhookDispatcher(
     /// <see cref="WebhookHistory.Disabled"/> audit record committed together with the disable.
     /// </summary>
     private async Task UpdateHealthAsync(
-        StatusDbContext db, List<WebhookDeliveryRecord> deliveries,
-        ConcurrentDictionary<Guid, (WebhookAttemptResult Result, DateTime At)> results, CancellationToken cancellationToken)
+        StatusDbContext db, List<(WebhookDeliveryRecord Delivery, Attempt Attempt)> attempted, CancellationToken cancellationToken)
     {
         var settings = options.Value;
         var now = clock.GetUtcNow().UtcDateTime;
-        // The round's deliveries are saved (or, saved one by one elsewhere, still tracked here as changed): only an audit
-        // record is saved from here on.
+        // The attempts are saved (or, saved one by one elsewhere, still tracked here as changed): only an audit record is
+        // saved from here on.
         db.ChangeTracker.Clear();
-        foreach (var group in deliveries.GroupBy(d => d.SubscriptionId))
+        foreach (var group in attempted.GroupBy(a => a.Delivery.SubscriptionId))
         {
             var id = group.Key;
-            if (group.Any(d => results[d.Id].Result.Succeeded))
+            if (group.Any(a => a.Attempt.Result.Succeeded))
             {
                 await db.WebhookSubscriptions.Where(s => s.Id == id && s.ConsecutiveFailures > 0)
                     .ExecuteUpdateAsync(s => s.SetProperty(x => x.ConsecutiveFailures, 0).SetProperty(x => x.FailingSince, (DateTime?)null), cancellationToken);
@@ -276,7 +340,7 @@ public sealed class WebhookDispatcher(
             }
 
             var failures = group.Count();
-            var firstFailure = group.Min(d => results[d.Id].At);
+            var firstFailure = group.Min(a => a.Attempt.At);
             await db.WebhookSubscriptions.Where(s => s.Id == id)
                 .ExecuteUpdateAsync(s => s
                     .SetProperty(x => x.ConsecutiveFailures, x => x.ConsecutiveFailures + failures)
@@ -311,4 +375,9 @@ public sealed class WebhookDispatcher(
             }
         }
     }
+
+    /// <summary>One delivery being sent.</summary>
+    private sealed record Sending(WebhookDeliveryRecord Delivery, Task<Attempt?> Attempt);
+
+    private sealed record Attempt(WebhookAttemptResult Result, DateTime At);
 }

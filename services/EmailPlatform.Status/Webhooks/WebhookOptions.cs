@@ -25,15 +25,16 @@ public sealed class WebhookOptions
     /// <summary>How often the dispatcher looks for due deliveries when it found none.</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>How many deliveries a dispatcher claims at once.</summary>
+    /// <summary>How many deliveries a dispatcher claims at once, at most: it never claims more than it has free request slots.</summary>
     public int BatchSize { get; set; } = 50;
 
     /// <summary>How many HTTP requests a dispatcher has in flight.</summary>
     public int MaxConcurrency { get; set; } = 8;
 
     /// <summary>
-    /// How many deliveries of one subscription a dispatcher claims at once, so that the other subscriptions' deliveries
-    /// are not queued behind one subscription's backlog. Per dispatcher: each replica applies it to its own claims.
+    /// How many of those one subscription may hold. An endpoint that answers slowly or not at all then ties up this many
+    /// slots until its requests time out, and the other subscriptions' deliveries go out through the rest. Per dispatcher:
+    /// each replica applies it to its own requests.
     /// </summary>
     public int MaxConcurrencyPerSubscription { get; set; } = 4;
 

@@ -95,6 +95,14 @@ internal sealed class StatusApi : IAsyncDisposable
         }
     }
 
+    /// <summary>Records the events as one batch (one transaction), in the order given, as the writer hands them to the recorder.</summary>
+    public async Task RecordBatchAsync(params object[] events)
+    {
+        await using var scope = Services.CreateAsyncScope();
+        var recorder = scope.ServiceProvider.GetRequiredService<StatusRecorder>();
+        await recorder.RecordAsync([.. events.Select(e => new StatusEvent(e))], CancellationToken.None);
+    }
+
     /// <summary>Runs <paramref name="work"/> on a fresh context of the service's store.</summary>
     public async Task<T> WithStoreAsync<T>(Func<StatusDbContext, Task<T>> work)
     {
