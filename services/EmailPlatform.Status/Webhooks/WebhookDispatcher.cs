@@ -39,8 +39,9 @@ public sealed class WebhookDispatcher(
 
     /// <summary>
     /// Every <see cref="WebhookMetrics.PendingRefresh"/>, beside the sending and failing on its own: a failure (a statement
-    /// timing out on a large table, the store away) is logged, and each further one in a row doubles the wait before the
-    /// next try, up to <see cref="MaxHousekeepingBackOff"/>.
+    /// timing out on a large table, the store away) is logged and tried again after <see cref="WebhookOptions.PollInterval"/>,
+    /// soon enough that a blip (a store not yet reachable at start) leaves the pending gauge empty only briefly, and each
+    /// further failure in a row doubles the wait, up to <see cref="MaxHousekeepingBackOff"/>.
     /// </summary>
     private async Task HousekeepContinuouslyAsync(CancellationToken stoppingToken)
     {
@@ -56,7 +57,7 @@ public sealed class WebhookDispatcher(
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
                 failures++;
-                var backOff = WebhookMetrics.PendingRefresh * Math.Pow(2, Math.Min(failures - 1, 10));
+                var backOff = options.Value.PollInterval * Math.Pow(2, Math.Min(failures - 1, 16));
                 wait = backOff < MaxHousekeepingBackOff ? backOff : MaxHousekeepingBackOff;
                 Log.HousekeepingFailed(logger, ex, wait);
             }
