@@ -17,10 +17,10 @@ internal static class DisabledSubscriptions
     public static Task<int> SkipPendingAsync(StatusDbContext db, Guid subscriptionId, CancellationToken cancellationToken) =>
         Skip(db.WebhookDeliveries.Where(d => d.Status == WebhookDeliveryStatus.Pending && d.SubscriptionId == subscriptionId), cancellationToken);
 
-    /// <summary>The sweep: pending deliveries of every disabled subscription.</summary>
+    /// <summary>The sweep: pending deliveries of every disabled subscription (a deleted one's are purged instead: <see cref="DeletedSubscriptions"/>).</summary>
     public static Task<int> SkipAllPendingAsync(StatusDbContext db, CancellationToken cancellationToken) =>
         Skip(db.WebhookDeliveries.Where(d => d.Status == WebhookDeliveryStatus.Pending
-            && db.WebhookSubscriptions.Any(s => s.Id == d.SubscriptionId && !s.Enabled)), cancellationToken);
+            && db.WebhookSubscriptions.Any(s => s.Id == d.SubscriptionId && !s.Enabled && s.DeletedAt == null)), cancellationToken);
 
     private static Task<int> Skip(IQueryable<WebhookDeliveryRecord> deliveries, CancellationToken cancellationToken) =>
         deliveries.ExecuteUpdateAsync(s => s

@@ -19,4 +19,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3106, Level = LogLevel.Error, Message = "Sending webhook delivery {DeliveryId} failed unexpectedly; it is sent again once its lease lapses")]
     public static partial void SendFailed(ILogger logger, Guid deliveryId, Exception? exception);
+
+    [LoggerMessage(EventId = 3107, Level = LogLevel.Information, Message = "Deleted webhook subscription {SubscriptionId} removed, its deliveries purged")]
+    public static partial void DeletedSubscriptionRemoved(ILogger logger, Guid subscriptionId);
 }

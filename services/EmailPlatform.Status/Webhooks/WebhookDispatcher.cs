@@ -83,8 +83,17 @@ public sealed class WebhookDispatcher(
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<StatusDbContext>();
+        var settings = options.Value;
         await DisabledSubscriptions.SkipAllPendingAsync(db, cancellationToken);
         var now = clock.GetUtcNow().UtcDateTime;
+        // And purges some of what deleted subscriptions left, a bounded amount per pass.
+        var purge = await DeletedSubscriptions.PurgeAsync(
+            db, now - DeletedSubscriptions.RemoveAfter(settings), settings.HousekeepingBatchSize, settings.HousekeepingBatchesPerPass, cancellationToken);
+        foreach (var removed in purge.Removed)
+        {
+            Log.DeletedSubscriptionRemoved(logger, removed);
+        }
+
         metrics.SetPending(await db.WebhookDeliveries.CountAsync(d => d.Status == WebhookDeliveryStatus.Pending && d.NextAttemptAt <= now, cancellationToken));
     }
 

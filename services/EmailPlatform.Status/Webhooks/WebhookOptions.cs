@@ -1,3 +1,5 @@
+using EmailPlatform.ServiceDefaults.Storage;
+
 namespace EmailPlatform.Status.Webhooks;
 
 /// <summary>Configuration section <c>Webhooks</c>.</summary>
@@ -46,6 +48,18 @@ public sealed class WebhookOptions
 
     /// <summary>How long a replica reuses the list of subscriptions when recording events (changes made through this replica apply at once).</summary>
     public TimeSpan SubscriptionCacheDuration { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Rows the dispatcher's housekeeping changes per statement when it purges a deleted subscription's deliveries: each
+    /// statement is short and committed on its own. Not configuration; tests change it.
+    /// </summary>
+    internal int HousekeepingBatchSize { get; set; } = BatchedDeletes.DefaultBatchSize;
+
+    /// <summary>
+    /// Statements per housekeeping pass (one every <see cref="WebhookMetrics.PendingRefresh"/>, before a round of
+    /// sends): a large purge goes on over many passes rather than holding up the sends. Not configuration; tests change it.
+    /// </summary>
+    internal int HousekeepingBatchesPerPass { get; set; } = 20;
 
     public IReadOnlyList<TimeSpan> Schedule => RetrySchedule is { Length: > 0 } schedule ? schedule : DefaultRetrySchedule;
 }

@@ -117,7 +117,9 @@ public sealed class WebhookOutbox(StatusDbContext db, WebhookSubscriptionCache s
 
 /// <summary>
 /// The enabled subscriptions, reused for <see cref="WebhookOptions.SubscriptionCacheDuration"/> so that recording
-/// an event does not read them every time. Changes made through this replica's API invalidate it at once.
+/// an event does not read them every time. Changes made through this replica's API invalidate it at once; another
+/// replica's may still queue a delivery for a subscription just disabled or deleted, which is never sent (see
+/// <see cref="DisabledSubscriptions"/> and <see cref="DeletedSubscriptions"/>).
 /// </summary>
 public sealed class WebhookSubscriptionCache(IOptions<WebhookOptions> options, TimeProvider clock)
 {
@@ -131,7 +133,7 @@ public sealed class WebhookSubscriptionCache(IOptions<WebhookOptions> options, T
             return snapshot.Subscriptions;
         }
 
-        var subscriptions = await db.WebhookSubscriptions.AsNoTracking().Where(s => s.Enabled).ToListAsync(cancellationToken);
+        var subscriptions = await db.WebhookSubscriptions.AsNoTracking().Where(s => s.Enabled && s.DeletedAt == null).ToListAsync(cancellationToken);
         _snapshot = new Snapshot(now, subscriptions);
         return subscriptions;
     }

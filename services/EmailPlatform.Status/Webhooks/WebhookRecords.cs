@@ -27,6 +27,14 @@ public sealed class WebhookSubscriptionRecord
     public DateTime CreatedAt { get; set; }
 
     public DateTime UpdatedAt { get; set; }
+
+    /// <summary>
+    /// When it was deleted through the API; from then on the API no longer finds it, and it is disabled too, so that
+    /// nothing more is queued or sent for it. Its deliveries are purged in the background and the row goes last
+    /// (<see cref="DeletedSubscriptions"/>). A concurrency token: a change saved over a subscription that was loaded
+    /// before it was deleted fails rather than bringing it back to life (a re-enable racing the delete).
+    /// </summary>
+    public DateTime? DeletedAt { get; set; }
 }
 
 /// <summary>

@@ -19,7 +19,8 @@ public static class WebhooksEndpoints
             .WithSummary("The subscription, with its history: each disable (automatic after continuous failure, or through the API) and re-enable, newest first.");
         group.MapPatch("/{id}", UpdateAsync).WithName("UpdateWebhook")
             .WithSummary("Changes url or events, or disables ({\"enabled\": false}: its pending deliveries are skipped) or re-enables ({\"enabled\": true}) a subscription.");
-        group.MapDelete("/{id}", DeleteAsync).WithName("DeleteWebhook");
+        group.MapDelete("/{id}", DeleteAsync).WithName("DeleteWebhook")
+            .WithSummary("Deletes a subscription at once: nothing more is sent to it, and its delivery log is purged in the background.");
         group.MapWebhookDeliveries();
         return group;
     }
@@ -52,7 +53,7 @@ public static class WebhooksEndpoints
 
     internal static async Task<Ok<ListResponse<WebhookResponse>>> ListAsync(StatusDbContext db, CancellationToken cancellationToken)
     {
-        var subscriptions = await db.WebhookSubscriptions.AsNoTracking().OrderBy(s => s.CreatedAt).ToListAsync(cancellationToken);
+        var subscriptions = await db.WebhookSubscriptions.AsNoTracking().Where(s => s.DeletedAt == null).OrderBy(s => s.CreatedAt).ToListAsync(cancellationToken);
         return TypedResults.Ok(ListResponse<WebhookResponse>.Of(subscriptions.Select(s => WebhookResponse.From(s)).ToList()));
     }
 
@@ -91,7 +92,16 @@ public static class WebhooksEndpoints
         }
 
         subscription.UpdatedAt = now;
-        await db.SaveChangesAsync(cancellationToken);
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            // Deleted since it was read: saving the change would have brought it back for the dispatcher.
+            return NotFound(id);
+        }
+
         cache.Invalidate();
         if (!subscription.Enabled)
         {
@@ -101,23 +111,41 @@ public static class WebhooksEndpoints
         return TypedResults.Ok(WebhookResponse.From(subscription));
     }
 
+    /// <summary>
+    /// Marks the subscription deleted, and disabled, in one short update of its row: from then on the API does not find
+    /// it, the recorder queues nothing more for it and the dispatcher sends nothing more to it. Its deliveries, however
+    /// many, are purged in the background and its row removed after them (<see cref="DeletedSubscriptions"/>).
+    /// </summary>
     internal static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
-        string id, StatusDbContext db, WebhookSubscriptionCache cache, CancellationToken cancellationToken)
+        string id, StatusDbContext db, WebhookSubscriptionCache cache, TimeProvider clock, CancellationToken cancellationToken)
     {
         if (await FindAsync(db, id, cancellationToken) is not { } subscription)
         {
             return NotFound(id);
         }
 
-        db.WebhookSubscriptions.Remove(subscription);
-        await db.SaveChangesAsync(cancellationToken);
+        var now = clock.GetUtcNow().UtcDateTime;
+        subscription.DeletedAt = now;
+        subscription.Enabled = false;
+        subscription.UpdatedAt = now;
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            // Another request deleted it first.
+            return NotFound(id);
+        }
+
         cache.Invalidate();
         return TypedResults.NoContent();
     }
 
+    /// <summary>The subscription, unless it does not exist or was deleted (its row stays until its deliveries are purged).</summary>
     internal static async Task<WebhookSubscriptionRecord?> FindAsync(StatusDbContext db, string id, CancellationToken cancellationToken) =>
         Guid.TryParse(id, out var subscriptionId)
-            ? await db.WebhookSubscriptions.SingleOrDefaultAsync(s => s.Id == subscriptionId, cancellationToken)
+            ? await db.WebhookSubscriptions.SingleOrDefaultAsync(s => s.Id == subscriptionId && s.DeletedAt == null, cancellationToken)
             : null;
 
     internal static ProblemHttpResult NotFound(string id) => ApiProblems.Problem(

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using EmailPlatform.Status.Tests.Support;
+using EmailPlatform.Status.Webhooks;
 using EmailPlatform.Testing;
 
 namespace EmailPlatform.Status.Tests.Webhooks;
@@ -50,6 +51,31 @@ internal static class WebhookTesting
 
     public static Task<List<ReceivedWebhook>> ReceivedAsync(WebhookReceiver receiver, int count, string what) =>
         Eventually.GetAsync(() => Task.FromResult(receiver.Requests.ToList()), r => r.Count >= count, TimeSpan.FromSeconds(20), what);
+
+    /// <summary>
+    /// <paramref name="count"/> deliveries of <paramref name="subscriptionId"/>, a millisecond apart and each with one
+    /// attempt, as a subscription's history builds up (in miniature): written straight to the store, not sent.
+    /// </summary>
+    public static List<WebhookDeliveryRecord> History(
+        Guid subscriptionId, int count, string status = WebhookDeliveryStatus.Pending, DateTime? nextAttemptAt = null)
+    {
+        var start = DateTime.UtcNow.AddHours(-1);
+        return [.. Enumerable.Range(0, count).Select(i =>
+        {
+            var delivery = new WebhookDeliveryRecord
+            {
+                Id = Guid.CreateVersion7(), SubscriptionId = subscriptionId, MessageId = $"msg_{Guid.NewGuid():N}", EventId = Guid.NewGuid(),
+                EmailId = Guid.NewGuid(), EventType = "email.delivered", Payload = "{}", Status = status, Attempts = 1,
+                CreatedAt = start.AddMilliseconds(i), LastAttemptAt = start.AddMilliseconds(i),
+                NextAttemptAt = status == WebhookDeliveryStatus.Pending ? nextAttemptAt ?? DateTime.UtcNow.AddHours(1) : null,
+            };
+            delivery.Log.Add(new WebhookAttemptRecord
+            {
+                Id = Guid.CreateVersion7(), DeliveryId = delivery.Id, Attempt = 1, AttemptedAt = delivery.CreatedAt, StatusCode = 500, LatencyMs = 3,
+            });
+            return delivery;
+        })];
+    }
 
     /// <summary>Verifies a request as a Standard Webhooks receiver does, with the secret it was given.</summary>
     public static void AssertSigned(ReceivedWebhook request, string secret)

@@ -690,6 +690,9 @@ namespace EmailPlatform.Status.Storage.Migrations.Postgres
                     b.HasIndex("SubscriptionId", "CreatedAt")
                         .HasDatabaseName("ix_webhook_deliveries_subscription_id_created_at");
 
+                    b.HasIndex("SubscriptionId", "Status", "CreatedAt", "Id")
+                        .HasDatabaseName("ix_webhook_deliveries_subscription_id_status_created_at_id");
+
                     b.ToTable("webhook_deliveries", (string)null);
                 });
 
@@ -706,6 +709,11 @@ namespace EmailPlatform.Status.Storage.Migrations.Postgres
                     b.Property<DateTime>("CreatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
+
+                    b.Property<DateTime?>("DeletedAt")
+                        .IsConcurrencyToken()
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("deleted_at");
 
                     b.Property<DateTime?>("DisabledAt")
                         .HasColumnType("timestamp with time zone")

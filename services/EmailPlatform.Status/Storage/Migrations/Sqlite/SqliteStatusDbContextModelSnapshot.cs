@@ -684,6 +684,9 @@ namespace EmailPlatform.Status.Storage.Migrations.Sqlite
                     b.HasIndex("SubscriptionId", "CreatedAt")
                         .HasDatabaseName("ix_webhook_deliveries_subscription_id_created_at");
 
+                    b.HasIndex("SubscriptionId", "Status", "CreatedAt", "Id")
+                        .HasDatabaseName("ix_webhook_deliveries_subscription_id_status_created_at_id");
+
                     b.ToTable("webhook_deliveries", (string)null);
                 });
 
@@ -700,6 +703,11 @@ namespace EmailPlatform.Status.Storage.Migrations.Sqlite
                     b.Property<DateTime>("CreatedAt")
                         .HasColumnType("TEXT")
                         .HasColumnName("created_at");
+
+                    b.Property<DateTime?>("DeletedAt")
+                        .IsConcurrencyToken()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("deleted_at");
 
                     b.Property<DateTime?>("DisabledAt")
                         .HasColumnType("TEXT")
