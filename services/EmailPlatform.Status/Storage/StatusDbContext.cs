@@ -127,7 +127,8 @@ public class StatusDbContext(DbContextOptions options) : DbContext(options)
         delivery.HasIndex(d => new { d.Status, d.NextAttemptAt }).HasFilter("status = 'pending'");
         delivery.HasIndex(d => new { d.SubscriptionId, d.CreatedAt });
         // The delivery log's status filter, newest first: without it, ?status=failed on a subscription with millions of
-        // delivered rows and a few failed ones read them all through the index above.
+        // delivered rows and a few failed ones read them all through the index above. Also a disabled subscription's
+        // pending deliveries, which are marked skipped a batch at a time (DisabledSubscriptions).
         delivery.HasIndex(d => new { d.SubscriptionId, d.Status, d.CreatedAt, d.Id });
         delivery.HasIndex(d => d.EmailId);
         // The retention purge's selection, oldest first.

@@ -84,14 +84,32 @@ public sealed class WebhookDispatcher(
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<StatusDbContext>();
         var settings = options.Value;
-        await DisabledSubscriptions.SkipAllPendingAsync(db, cancellationToken);
-        var now = clock.GetUtcNow().UtcDateTime;
-        // And purges some of what deleted subscriptions left, a bounded amount per pass.
-        var purge = await DeletedSubscriptions.PurgeAsync(
-            db, now - DeletedSubscriptions.RemoveAfter(settings), settings.HousekeepingBatchSize, settings.HousekeepingBatchesPerPass, cancellationToken);
-        foreach (var removed in purge.Removed)
+        // Each step does a bounded amount per pass, and a step that fails is logged and tried again at the next pass: a
+        // failure thrown from here would skip this round of sends and bring the housekeeping back before the next one,
+        // so a step that kept failing would stop every send.
+        try
         {
-            Log.DeletedSubscriptionRemoved(logger, removed);
+            await DisabledSubscriptions.SkipAllPendingAsync(db, settings.HousekeepingBatchSize, settings.HousekeepingBatchesPerPass, cancellationToken);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            Log.HousekeepingFailed(logger, "skip the pending deliveries of disabled subscriptions", ex);
+        }
+
+        var now = clock.GetUtcNow().UtcDateTime;
+        // And purges some of what deleted subscriptions left.
+        try
+        {
+            var purge = await DeletedSubscriptions.PurgeAsync(
+                db, now - DeletedSubscriptions.RemoveAfter(settings), settings.HousekeepingBatchSize, settings.HousekeepingBatchesPerPass, cancellationToken);
+            foreach (var removed in purge.Removed)
+            {
+                Log.DeletedSubscriptionRemoved(logger, removed);
+            }
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            Log.HousekeepingFailed(logger, "purge the deliveries of deleted subscriptions", ex);
         }
 
         metrics.SetPending(await db.WebhookDeliveries.CountAsync(d => d.Status == WebhookDeliveryStatus.Pending && d.NextAttemptAt <= now, cancellationToken));

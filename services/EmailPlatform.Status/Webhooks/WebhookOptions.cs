@@ -50,14 +50,16 @@ public sealed class WebhookOptions
     public TimeSpan SubscriptionCacheDuration { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
-    /// Rows the dispatcher's housekeeping changes per statement when it purges a deleted subscription's deliveries: each
+    /// Rows changed per statement when a disabled subscription's pending deliveries are marked skipped (right after the
+    /// disable, and by the dispatcher's housekeeping) and when a deleted subscription's deliveries are purged: each
     /// statement is short and committed on its own. Not configuration; tests change it.
     /// </summary>
     internal int HousekeepingBatchSize { get; set; } = BatchedDeletes.DefaultBatchSize;
 
     /// <summary>
     /// Statements per housekeeping pass (one every <see cref="WebhookMetrics.PendingRefresh"/>, before a round of
-    /// sends): a large purge goes on over many passes rather than holding up the sends. Not configuration; tests change it.
+    /// sends), for the skip and for the purge each: a large one goes on over many passes rather than holding up the
+    /// sends. Not configuration; tests change it.
     /// </summary>
     internal int HousekeepingBatchesPerPass { get; set; } = 20;
 

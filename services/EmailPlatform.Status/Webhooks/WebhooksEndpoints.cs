@@ -10,6 +10,9 @@ namespace EmailPlatform.Status.Webhooks;
 /// <summary><c>/v1/webhooks</c>: subscriptions (admin scope). Their delivery log and replay are in <see cref="WebhookDeliveriesEndpoints"/>.</summary>
 public static class WebhooksEndpoints
 {
+    /// <summary>409: a re-enable while the deliveries pending at the disable are still being marked skipped.</summary>
+    public const string SkipInProgress = "skip_in_progress";
+
     public static RouteGroupBuilder MapWebhooks(this IEndpointRouteBuilder routes)
     {
         var group = routes.MapGroup("/v1/webhooks").WithTags("Webhooks").RequireAuthorization(ApiKeyScopes.Admin);
@@ -18,7 +21,7 @@ public static class WebhooksEndpoints
         group.MapGet("/{id}", GetAsync).WithName("GetWebhook")
             .WithSummary("The subscription, with its history: each disable (automatic after continuous failure, or through the API) and re-enable, newest first.");
         group.MapPatch("/{id}", UpdateAsync).WithName("UpdateWebhook")
-            .WithSummary("Changes url or events, or disables ({\"enabled\": false}: its pending deliveries are skipped) or re-enables ({\"enabled\": true}) a subscription.");
+            .WithSummary("Changes url or events, or disables ({\"enabled\": false}: its pending deliveries are skipped) or re-enables ({\"enabled\": true}: 409 while they are still being skipped) a subscription.");
         group.MapDelete("/{id}", DeleteAsync).WithName("DeleteWebhook")
             .WithSummary("Deletes a subscription at once: nothing more is sent to it, and its delivery log is purged in the background.");
         group.MapWebhookDeliveries();
@@ -62,19 +65,37 @@ public static class WebhooksEndpoints
             ? TypedResults.Ok(WebhookResponse.From(subscription, history: await WebhookHistory.ReadAsync(db, subscription.Id, cancellationToken)))
             : NotFound(id);
 
+    /// <summary>
+    /// Changes a subscription; a disable is committed with its audit record before its pending deliveries are marked
+    /// skipped, the first batch of them here (<see cref="DisabledSubscriptions"/>). A re-enable is refused while some of
+    /// them are still to be marked: it would send them late, the flood the skip is there to prevent.
+    /// </summary>
     internal static async Task<Results<Ok<WebhookResponse>, ValidationProblem, ProblemHttpResult>> UpdateAsync(
         string id, UpdateWebhookRequest request, HttpContext http, StatusDbContext db, WebhookSubscriptionCache cache, IOptions<WebhookOptions> options,
-        TimeProvider clock, CancellationToken cancellationToken)
+        TimeProvider clock, ILogger<WebhookResponse> logger, CancellationToken cancellationToken)
     {
         if (await FindAsync(db, id, cancellationToken) is not { } subscription)
         {
             return NotFound(id);
         }
 
-        var errors = await ValidateAsync(request.Url, request.Events, required: false, options.Value, cancellationToken);
+        var settings = options.Value;
+        var errors = await ValidateAsync(request.Url, request.Events, required: false, settings, cancellationToken);
         if (errors.Count > 0)
         {
             return ApiProblems.Validation(errors);
+        }
+
+        if (request.Enabled is true && !subscription.Enabled)
+        {
+            // One more batch first, which for most subscriptions finishes what the disable's first batch left over.
+            await DisabledSubscriptions.SkipPendingAsync(db, subscription.Id, settings.HousekeepingBatchSize, cancellationToken);
+            if (await DisabledSubscriptions.HasPendingAsync(db, subscription.Id, cancellationToken))
+            {
+                return ApiProblems.Problem(StatusCodes.Status409Conflict, SkipInProgress, "Webhook deliveries still being skipped.",
+                    $"Webhook '{subscription.Id}' still has deliveries from before it was disabled that are being marked skipped in the background; " +
+                    "re-enabled now, it would be sent them late. Nothing was changed; retry in a minute.");
+            }
         }
 
         var now = clock.GetUtcNow().UtcDateTime;
@@ -105,7 +126,16 @@ public static class WebhooksEndpoints
         cache.Invalidate();
         if (!subscription.Enabled)
         {
-            await DisabledSubscriptions.SkipPendingAsync(db, subscription.Id, cancellationToken);
+            // The disable is committed, whatever happens to this: a failure here is the sweep's to make up for (and
+            // nothing of this subscription is sent meanwhile), not an error for a client that would retry what is done.
+            try
+            {
+                await DisabledSubscriptions.SkipPendingAsync(db, subscription.Id, settings.HousekeepingBatchSize, cancellationToken);
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                Log.SkipLeftToSweep(logger, subscription.Id, ex);
+            }
         }
 
         return TypedResults.Ok(WebhookResponse.From(subscription));

@@ -5,10 +5,17 @@ using Npgsql;
 
 namespace EmailPlatform.Status.Tests.Support;
 
-/// <summary>Explains each SELECT on its own connection just before it runs (PostgreSQL: with sequential scans off, as on a large table).</summary>
-internal sealed class PlanRecorder : DbCommandInterceptor
+/// <summary>
+/// Explains each SELECT on its own connection just before it runs (PostgreSQL: with sequential scans off, as on a large
+/// table); with <paramref name="writes"/>, each UPDATE and DELETE too (explained, not run, by the explain).
+/// </summary>
+internal sealed class PlanRecorder(bool writes = false) : DbCommandInterceptor
 {
     private readonly List<(string Sql, string Plan)> _plans = [];
+
+    /// <summary>The plans of every statement that ran with <paramref name="sqlPart"/> in its SQL (a statement run in batches).</summary>
+    public IReadOnlyList<string> AllOf(string sqlPart) =>
+        [.. _plans.Where(p => p.Sql.Contains(sqlPart, StringComparison.Ordinal)).Select(p => p.Plan)];
 
     public string Of(string sqlPart) =>
         _plans.Where(p => p.Sql.Contains(sqlPart, StringComparison.Ordinal)).Select(p => p.Plan).SingleOrDefault()
@@ -18,6 +25,18 @@ internal sealed class PlanRecorder : DbCommandInterceptor
         DbCommand command, CommandEventData eventData, InterceptionResult<DbDataReader> result, CancellationToken cancellationToken = default)
     {
         if (command.CommandText.TrimStart().StartsWith("SELECT", StringComparison.OrdinalIgnoreCase))
+        {
+            _plans.Add((command.CommandText, await ExplainAsync(command, cancellationToken)));
+        }
+
+        return result;
+    }
+
+    public override async ValueTask<InterceptionResult<int>> NonQueryExecutingAsync(
+        DbCommand command, CommandEventData eventData, InterceptionResult<int> result, CancellationToken cancellationToken = default)
+    {
+        var sql = command.CommandText.TrimStart();
+        if (writes && (sql.StartsWith("UPDATE", StringComparison.OrdinalIgnoreCase) || sql.StartsWith("DELETE", StringComparison.OrdinalIgnoreCase)))
         {
             _plans.Add((command.CommandText, await ExplainAsync(command, cancellationToken)));
         }

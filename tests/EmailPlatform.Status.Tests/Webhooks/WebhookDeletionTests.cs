@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using static EmailPlatform.Status.Tests.Webhooks.WebhookTesting;
 
@@ -186,7 +187,8 @@ public sealed class WebhookDeletionTests
         await using (var db = store.NewContext(between))
         {
             var result = await WebhooksEndpoints.UpdateAsync(subscription.Id.ToString(), new UpdateWebhookRequest(null, null, Enabled: true),
-                new DefaultHttpContext(), db, cache, Options.Create(new WebhookOptions()), TimeProvider.System, CancellationToken.None);
+                new DefaultHttpContext(), db, cache, Options.Create(new WebhookOptions()), TimeProvider.System, NullLogger<WebhookResponse>.Instance,
+                CancellationToken.None);
             Assert.True(between.Ran, "nothing was committed between the read and the save");
             Assert.Equal(StatusCodes.Status404NotFound, Assert.IsType<ProblemHttpResult>(result.Result).StatusCode);
         }

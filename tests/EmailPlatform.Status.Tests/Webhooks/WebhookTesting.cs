@@ -56,10 +56,11 @@ internal static class WebhookTesting
     /// <paramref name="count"/> deliveries of <paramref name="subscriptionId"/>, a millisecond apart and each with one
     /// attempt, as a subscription's history builds up (in miniature): written straight to the store, not sent.
     /// </summary>
+    /// <param name="from">When the first was made; an hour ago by default.</param>
     public static List<WebhookDeliveryRecord> History(
-        Guid subscriptionId, int count, string status = WebhookDeliveryStatus.Pending, DateTime? nextAttemptAt = null)
+        Guid subscriptionId, int count, string status = WebhookDeliveryStatus.Pending, DateTime? nextAttemptAt = null, DateTime? from = null)
     {
-        var start = DateTime.UtcNow.AddHours(-1);
+        var start = from ?? DateTime.UtcNow.AddHours(-1);
         return [.. Enumerable.Range(0, count).Select(i =>
         {
             var delivery = new WebhookDeliveryRecord
