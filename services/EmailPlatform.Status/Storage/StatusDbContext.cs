@@ -125,6 +125,8 @@ public class StatusDbContext(DbContextOptions options) : DbContext(options)
         delivery.Property(d => d.Status).HasMaxLength(16);
         delivery.Property(d => d.TraceParent).HasMaxLength(55);
         delivery.HasIndex(d => new { d.Status, d.NextAttemptAt }).HasFilter("status = 'pending'");
+        // The dispatcher's claim: each enabled subscription's oldest due deliveries, a few index entries whatever its backlog.
+        delivery.HasIndex(d => new { d.SubscriptionId, d.NextAttemptAt }).HasFilter("status = 'pending'");
         delivery.HasIndex(d => new { d.SubscriptionId, d.CreatedAt });
         // The delivery log's status filter, newest first: without it, ?status=failed on a subscription with millions of
         // delivered rows and a few failed ones read them all through the index above. Also a disabled subscription's

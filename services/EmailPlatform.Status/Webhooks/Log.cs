@@ -23,10 +23,10 @@ internal static partial class Log
     [LoggerMessage(EventId = 3107, Level = LogLevel.Information, Message = "Deleted webhook subscription {SubscriptionId} removed, its deliveries purged")]
     public static partial void DeletedSubscriptionRemoved(ILogger logger, Guid subscriptionId);
 
-    [LoggerMessage(EventId = 3106, Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 3108, Level = LogLevel.Warning,
         Message = "Webhook subscription {SubscriptionId} is disabled, but its pending deliveries could not be marked skipped yet; the dispatcher's sweep marks them, and none is sent meanwhile")]
     public static partial void SkipLeftToSweep(ILogger logger, Guid subscriptionId, Exception exception);
 
-    [LoggerMessage(EventId = 3107, Level = LogLevel.Error, Message = "Webhook housekeeping failed to {Step}; it tries again at its next pass, and the sends go on")]
-    public static partial void HousekeepingFailed(ILogger logger, string step, Exception exception);
+    [LoggerMessage(EventId = 3109, Level = LogLevel.Error, Message = "Webhook housekeeping failed to {Step}; it tries again at its next pass, and the sends go on")]
+    public static partial void HousekeepingStepFailed(ILogger logger, string step, Exception exception);
 }

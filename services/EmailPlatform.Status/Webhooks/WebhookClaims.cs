@@ -26,26 +26,18 @@ internal static class WebhookClaims
             : ClaimSqliteAsync(db, now, lease, limit, perSubscription, inFlight, cancellationToken);
 
     /// <summary>
-    /// One statement. The candidates are ranked in a subquery: <c>row_number()</c> over each subscription's due deliveries,
-    /// oldest first, then offset by what the subscription has in flight here. A disabled subscription's deliveries are
-    /// ranked too (in a partition of their own, they take no one's turn) and dropped with the few candidates left after
-    /// the ranking, rather than by joining the subscriptions to every due delivery. The level above locks the chosen ones
-    /// with <c>FOR UPDATE SKIP LOCKED</c>, which PostgreSQL does not allow at the level of a window function. A candidate
-    /// that another replica is claiming at that moment is skipped, not replaced: this claim takes fewer, never more than a
-    /// subscription's room. One that another replica leased after this statement's snapshot was taken is not locked, but
-    /// its newer version is checked against the locking level's conditions, which is why they repeat the due and lease
-    /// conditions.
+    /// One statement. For each enabled subscription a <c>LATERAL</c> subquery takes its oldest due deliveries, as many as
+    /// it has room for on this dispatcher (the cap less what it has in flight here), through the index on
+    /// <c>(subscription_id, next_attempt_at) WHERE status = 'pending'</c>; the candidates are ordered by turn (every
+    /// subscription's next delivery before any subscription's one after it), then by age. Each probe reads a few index
+    /// entries however large its subscription's backlog (an endpoint failing for a day at 20 events a second leaves over
+    /// a million due: a claim that ranked all of them took seconds, this one a few milliseconds), and disabled
+    /// subscriptions are not probed at all. The level above locks the chosen ones with <c>FOR UPDATE SKIP LOCKED</c>.
+    /// A candidate another replica is claiming at that moment is skipped, not replaced: this claim takes fewer, never
+    /// more than a subscription's room. One that another replica leased after this statement's snapshot was taken is not
+    /// locked, but its newer version is checked against the locking level's conditions, which is why they repeat the due
+    /// and lease conditions.
     /// </summary>
-    /// <remarks>
-    /// The due deliveries come from the pending deliveries' partial index <c>(status, next_attempt_at)</c>, so the finished
-    /// ones (nearly all of the table) are never read. But the ranking reads and sorts every due delivery, where the
-    /// first-in-first-out claim read only as many as it took: a few hundred rows normally, about 20 to 40 ms either way at
-    /// 3.5 million rows with a thousand due; an endpoint that has failed for a day at 20 events a second leaves well over
-    /// a million due, and then each claim takes seconds. An index on <c>(subscription_id, next_attempt_at) WHERE status =
-    /// 'pending'</c> would let the claim probe each enabled subscription for its room alone (a <c>LATERAL</c> subquery,
-    /// about 3 ms with 500,000 due), whatever the backlog; without that index such a probe reads the due deliveries once per
-    /// subscription, which is slower than this even with none failing.
-    /// </remarks>
     private static async Task<List<Guid>> ClaimPostgresAsync(
         StatusDbContext db, DateTime now, DateTime lease, int limit, int perSubscription, IReadOnlyDictionary<Guid, int> inFlight,
         CancellationToken cancellationToken)
@@ -57,15 +49,17 @@ internal static class WebhookClaims
             WHERE id IN (
                 SELECT d.id FROM webhook_deliveries d
                 WHERE d.id IN (
-                    SELECT c.id FROM (
-                        SELECT due.id, due.subscription_id, due.next_attempt_at,
-                               row_number() OVER (PARTITION BY due.subscription_id ORDER BY due.next_attempt_at) AS rn
+                    SELECT c.id
+                    FROM webhook_subscriptions s
+                    LEFT JOIN unnest({busy}, {busyCounts}) AS f(subscription_id, in_flight) ON f.subscription_id = s.id
+                    CROSS JOIN LATERAL (
+                        SELECT due.id, due.next_attempt_at, row_number() OVER (ORDER BY due.next_attempt_at) AS rn
                         FROM webhook_deliveries due
-                        WHERE due.status = 'pending' AND due.next_attempt_at <= {now}
-                          AND (due.locked_until IS NULL OR due.locked_until < {now})) c
-                    LEFT JOIN unnest({busy}, {busyCounts}) AS f(subscription_id, in_flight) ON f.subscription_id = c.subscription_id
-                    WHERE c.rn <= {perSubscription} AND c.rn + coalesce(f.in_flight, 0) <= {perSubscription}
-                      AND (SELECT s.enabled FROM webhook_subscriptions s WHERE s.id = c.subscription_id)
+                        WHERE due.subscription_id = s.id AND due.status = 'pending' AND due.next_attempt_at <= {now}
+                          AND (due.locked_until IS NULL OR due.locked_until < {now})
+                        ORDER BY due.next_attempt_at
+                        LIMIT greatest({perSubscription} - coalesce(f.in_flight, 0), 0)) c
+                    WHERE s.enabled
                     ORDER BY c.rn + coalesce(f.in_flight, 0), c.next_attempt_at
                     LIMIT {limit})
                   AND d.status = 'pending' AND d.next_attempt_at <= {now} AND (d.locked_until IS NULL OR d.locked_until < {now})

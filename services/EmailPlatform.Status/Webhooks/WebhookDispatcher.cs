@@ -84,16 +84,16 @@ public sealed class WebhookDispatcher(
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<StatusDbContext>();
         var settings = options.Value;
-        // Each step does a bounded amount per pass, and a step that fails is logged and tried again at the next pass: a
-        // failure thrown from here would skip this round of sends and bring the housekeeping back before the next one,
-        // so a step that kept failing would stop every send.
+        // Each step does a bounded amount per pass, and a step that fails is logged and tried again at the next pass, so
+        // that one step failing again and again (a statement timing out on a large table) holds up neither the other
+        // step nor the count for the pending gauge.
         try
         {
             await DisabledSubscriptions.SkipAllPendingAsync(db, settings.HousekeepingBatchSize, settings.HousekeepingBatchesPerPass, cancellationToken);
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
-            Log.HousekeepingFailed(logger, "skip the pending deliveries of disabled subscriptions", ex);
+            Log.HousekeepingStepFailed(logger, "skip the pending deliveries of disabled subscriptions", ex);
         }
 
         var now = clock.GetUtcNow().UtcDateTime;
@@ -109,7 +109,7 @@ public sealed class WebhookDispatcher(
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
-            Log.HousekeepingFailed(logger, "purge the deliveries of deleted subscriptions", ex);
+            Log.HousekeepingStepFailed(logger, "purge the deliveries of deleted subscriptions", ex);
         }
 
         metrics.SetPending(await db.WebhookDeliveries.CountAsync(d => d.Status == WebhookDeliveryStatus.Pending && d.NextAttemptAt <= now, cancellationToken));
@@ -174,7 +174,21 @@ public sealed class WebhookDispatcher(
         await RecordAsync(sending);
     }
 
-    /// <returns>How many deliveries were claimed (those of a subscription deleted since are claimed but not sent).</returns>
+    /// <summary>
+    /// One claim of up to <see cref="WebhookOptions.BatchSize"/>, its sends and their record, for a test that drives the
+    /// dispatcher a step at a time (with a <see cref="WebhookOptions.PollInterval"/> that keeps its own loop idle).
+    /// </summary>
+    /// <returns>How many deliveries were sent.</returns>
+    internal async Task<int> DispatchOnceAsync(CancellationToken cancellationToken)
+    {
+        var sending = new List<Sending>();
+        await ClaimAndSendAsync(options.Value.BatchSize, sending, cancellationToken);
+        await Task.WhenAll(sending.Select(s => (Task)s.Attempt)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await RecordAsync(sending);
+        return sending.Count;
+    }
+
+    /// <returns>How many deliveries were claimed (those of a subscription disabled or deleted since are claimed but not sent).</returns>
     private async Task<int> ClaimAndSendAsync(int slots, List<Sending> sending, CancellationToken stoppingToken)
     {
         var settings = options.Value;
@@ -194,9 +208,10 @@ public sealed class WebhookDispatcher(
         var deliveries = await db.WebhookDeliveries.AsNoTracking().Where(d => ids.Contains(d.Id)).ToListAsync(CancellationToken.None);
         var subscriptionIds = deliveries.Select(d => d.SubscriptionId).Distinct().ToList();
         var subscriptions = await db.WebhookSubscriptions.AsNoTracking()
-            .Where(s => subscriptionIds.Contains(s.Id)).ToDictionaryAsync(s => s.Id, CancellationToken.None);
+            .Where(s => subscriptionIds.Contains(s.Id) && s.Enabled).ToDictionaryAsync(s => s.Id, CancellationToken.None);
 
-        // A subscription deleted since the claim took its deliveries with it: nothing to send for them.
+        // A subscription disabled or deleted since the claim gets nothing more: its deliveries keep their lease until it
+        // lapses, and the housekeeping skips or purges them.
         foreach (var delivery in deliveries.Where(d => subscriptions.ContainsKey(d.SubscriptionId)))
         {
             sending.Add(new Sending(delivery, SendAsync(subscriptions[delivery.SubscriptionId], delivery, stoppingToken)));

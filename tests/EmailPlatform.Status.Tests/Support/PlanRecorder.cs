@@ -24,7 +24,7 @@ internal sealed class PlanRecorder(bool writes = false) : DbCommandInterceptor
     public override async ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(
         DbCommand command, CommandEventData eventData, InterceptionResult<DbDataReader> result, CancellationToken cancellationToken = default)
     {
-        if (command.CommandText.TrimStart().StartsWith("SELECT", StringComparison.OrdinalIgnoreCase))
+        if (command.CommandText.TrimStart().StartsWith("SELECT", StringComparison.OrdinalIgnoreCase) || IsWrite(command.CommandText))
         {
             _plans.Add((command.CommandText, await ExplainAsync(command, cancellationToken)));
         }
@@ -32,11 +32,14 @@ internal sealed class PlanRecorder(bool writes = false) : DbCommandInterceptor
         return result;
     }
 
+    /// <summary>With <c>writes</c>, an UPDATE or DELETE, run as a command or as a query (<c>RETURNING</c>).</summary>
+    private bool IsWrite(string sql) =>
+        writes && (sql.TrimStart().StartsWith("UPDATE", StringComparison.OrdinalIgnoreCase) || sql.TrimStart().StartsWith("DELETE", StringComparison.OrdinalIgnoreCase));
+
     public override async ValueTask<InterceptionResult<int>> NonQueryExecutingAsync(
         DbCommand command, CommandEventData eventData, InterceptionResult<int> result, CancellationToken cancellationToken = default)
     {
-        var sql = command.CommandText.TrimStart();
-        if (writes && (sql.StartsWith("UPDATE", StringComparison.OrdinalIgnoreCase) || sql.StartsWith("DELETE", StringComparison.OrdinalIgnoreCase)))
+        if (IsWrite(command.CommandText))
         {
             _plans.Add((command.CommandText, await ExplainAsync(command, cancellationToken)));
         }

@@ -1,5 +1,6 @@
 using EmailPlatform.Status.Tests.Support;
 using EmailPlatform.Status.Webhooks;
+using Microsoft.EntityFrameworkCore;
 using Npgsql;
 
 namespace EmailPlatform.Status.Tests.Webhooks;
@@ -85,6 +86,37 @@ public sealed class WebhookClaimTests
         Assert.DoesNotContain(due[0].Id, claimed);
         Assert.InRange(claimed.Count, 1, 2);
         Assert.Subset(due.Skip(1).Select(d => d.Id).ToHashSet(), claimed.ToHashSet());
+    }
+
+    /// <summary>
+    /// The claim probes each enabled subscription through its own index, so that a subscription with a backlog of a
+    /// million due deliveries costs it a few index entries, not a read of the backlog.
+    /// </summary>
+    [Fact]
+    public async Task ClaimReadsEachSubscriptionsOldestDueDeliveriesThroughTheClaimIndex()
+    {
+        await using var store = await StatusStore.PostgresAsync();
+        var now = DateTime.UtcNow;
+        var backlog = Seed.Subscription();
+        var quiet = Seed.Subscription();
+        await using (var db = store.NewContext())
+        {
+            db.WebhookSubscriptions.AddRange(backlog, quiet);
+            db.WebhookDeliveries.AddRange(Enumerable.Range(0, 2000).Select(i => Seed.Delivery(backlog, now.AddSeconds(-3000 + i))));
+            db.WebhookDeliveries.Add(Seed.Delivery(quiet, now.AddMinutes(-1)));
+            await db.SaveChangesAsync();
+            await db.Database.ExecuteSqlRawAsync("ANALYZE webhook_deliveries");
+        }
+
+        var plans = new PlanRecorder(writes: true);
+        await using (var db = store.NewContext(plans))
+        {
+            var claimed = await WebhookClaims.ClaimAsync(db, now, now.AddMinutes(1), 10, 2, NothingInFlight, CancellationToken.None);
+            Assert.Equal(3, claimed.Count);
+        }
+
+        var plan = plans.Of("locked_until");
+        Assert.True(plan.Contains("ix_webhook_deliveries_subscription_id_next_attempt_at", StringComparison.Ordinal), plan);
     }
 
     private static class Seed

@@ -684,6 +684,10 @@ namespace EmailPlatform.Status.Storage.Migrations.Sqlite
                     b.HasIndex("SubscriptionId", "CreatedAt")
                         .HasDatabaseName("ix_webhook_deliveries_subscription_id_created_at");
 
+                    b.HasIndex("SubscriptionId", "NextAttemptAt")
+                        .HasDatabaseName("ix_webhook_deliveries_subscription_id_next_attempt_at")
+                        .HasFilter("status = 'pending'");
+
                     b.HasIndex("SubscriptionId", "Status", "CreatedAt", "Id")
                         .HasDatabaseName("ix_webhook_deliveries_subscription_id_status_created_at_id");
 
