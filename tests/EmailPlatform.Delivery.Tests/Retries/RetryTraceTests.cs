@@ -58,8 +58,9 @@ public sealed class RetryTraceTests : IAsyncLifetime
         await using var host = await DeliveryHost.StartAsync(_relay.Port, store, new Dictionary<string, string?> { ["Delivery:RetrySchedule:0"] = "01:00:00" });
         // The next attempt would be in an hour: the recipient is due at the email's deadline, when the scheduler fails it.
         // The deadline leaves the first attempt time to be made and recorded on a busy machine (else the worker itself
-        // fails the email, at its claim or its record, and the scheduler has nothing to do).
-        var email = TestEmails.Create(to: [Alice]) with { ExpiresAt = DateTimeOffset.UtcNow.AddSeconds(12) };
+        // fails the email, at its claim or its record, and the scheduler has nothing to do): 12 s was not always enough
+        // with the CI's test projects running side by side on two cores.
+        var email = TestEmails.Create(to: [Alice]) with { ExpiresAt = DateTimeOffset.UtcNow.AddSeconds(25) };
 
         var trace = await SendInATraceAsync(host, email);
         await host.WaitForAsync<EmailFailed>(f => f.Count == 1, "the expiry");
