@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
 using EmailPlatform.Deployment.Tests.Support;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
@@ -27,18 +28,10 @@ public sealed class MetricNamesTests
     [Fact]
     public async Task MassTransitSeriesAreOnesItsInstrumentsProduce()
     {
-        var instruments = new ConcurrentDictionary<string, Instrument>();
-        using var listener = new MeterListener
-        {
-            InstrumentPublished = (instrument, _) =>
-            {
-                if (instrument.Meter.Name == "MassTransit")
-                {
-                    instruments[instrument.Name] = instrument;
-                }
-            },
-        };
-        listener.Start();
+        // MassTransit creates its instruments once per process, on the first bus's meter; another test's host may have
+        // done so already (and disposed of that meter with its services), so they are read from what the process ever
+        // created (MassTransitInstruments), after a bus of this test's has started.
+        var instruments = MassTransitInstruments.Seen;
 
         await using (var provider = new ServiceCollection()
             .AddMassTransit(bus => bus.UsingInMemory((context, cfg) => cfg.ConfigureEndpoints(context)))
@@ -142,4 +135,29 @@ public sealed class MetricNamesTests
         Assert.Null(ServiceSources.KeyOf("OTEL_EXPORTER_OTLP_ENDPOINT"));
         Assert.DoesNotContain("EmailPlatform.Ingress", ServiceSources.KeysByProject.Where(p => p.Value.Contains("Delivery:Relays:*:Host")).Select(p => p.Key));
     }
+}
+
+/// <summary>
+/// Every instrument of MassTransit's meter that this test process created, recorded from the moment the test assembly
+/// is loaded, before any test starts a bus.
+/// </summary>
+internal static class MassTransitInstruments
+{
+    public static ConcurrentDictionary<string, Instrument> Seen { get; } = new();
+
+    private static readonly MeterListener Listener = new()
+    {
+        InstrumentPublished = (instrument, _) =>
+        {
+            if (instrument.Meter.Name == "MassTransit")
+            {
+                Seen[instrument.Name] = instrument;
+            }
+        },
+    };
+
+#pragma warning disable CA2255 // A test assembly's own listener, which has to be in place before any test runs.
+    [ModuleInitializer]
+    internal static void Start() => Listener.Start();
+#pragma warning restore CA2255
 }
