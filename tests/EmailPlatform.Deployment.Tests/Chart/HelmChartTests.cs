@@ -383,6 +383,15 @@ public sealed class HelmChartTests
     public void WithoutAnExistingSecretAMissingConnectionStringIsRefusedAtRendering(string values, string message) =>
         Assert.Contains(message, Helm.TemplateRefuses(values, overMinimal: false), StringComparison.Ordinal);
 
+    [Theory]
+    // The defaults name no relay: deployed as they are, every worker would defer every email to a host that does not
+    // exist until the mail expired.
+    [InlineData("secrets: { postgresConnectionString: 'Host=postgres', rabbitMqConnectionString: 'amqp://rabbitmq/' }", false, "delivery.relays[0].host is required")]
+    // An empty host (which the schema lets through, so that the defaults lint) is refused for any relay, naming its index.
+    [InlineData("delivery: { relays: [ { name: primary, host: smtp.example.net }, { name: backup, host: '', port: 25 } ] }", true, "delivery.relays[1].host is required")]
+    public void ARelayWithoutAHostIsRefusedAtRendering(string values, bool overMinimal, string message) =>
+        Assert.Contains(message, Helm.TemplateRefuses(values, overMinimal), StringComparison.Ordinal);
+
     [Fact]
     public void WithAnExistingSecretNoConnectionStringIsNeeded()
     {
