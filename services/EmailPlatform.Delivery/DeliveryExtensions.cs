@@ -63,6 +63,8 @@ public static class DeliveryExtensions
             builder.Services.AddHttpSuppressionList();
         }
 
+        builder.Services.AddHostedService<SuppressionListCheck>();
+
         builder.Services.AddHostedService<RetryScheduler>();
 
         if (builder.Configuration.GetConnectionString(MessagingExtensions.ConnectionStringName) is { Length: > 0 } rabbitMq)
