@@ -29,8 +29,9 @@ public static class EmailStates
     };
 
     /// <summary>
-    /// An email is as far along as its least advanced recipient; once all are final, it is delivered only
-    /// if all were delivered, otherwise it shows the worst final state so a partial failure is visible.
+    /// An email is as far along as its least advanced recipient, except that one deferred recipient makes it
+    /// <c>deferred</c> (a delay is what a sender needs to see); once all are final, it is delivered only if all were
+    /// delivered, otherwise it shows the worst final state so a partial failure is visible.
     /// </summary>
     public static EmailState Derive(IEnumerable<EmailState> recipients)
     {
