@@ -54,8 +54,8 @@ internal sealed class DkimSigning(IOptions<DeliveryOptions> options)
     }
 
     /// <summary>
-    /// One signer per domain, keyed by its A-label. Validation refuses a domain configured twice as written, but not
-    /// <c>bücher.example</c> beside <c>xn--bcher-kva.example</c>: of those the first key configured is used.
+    /// One signer per domain, keyed by its A-label. Validation refuses a domain configured twice, in either spelling
+    /// (<c>bücher.example</c> beside <c>xn--bcher-kva.example</c>), so the first key configured is the only one.
     /// </summary>
     private static Dictionary<string, DkimSigner> Load(DeliveryOptions options)
     {

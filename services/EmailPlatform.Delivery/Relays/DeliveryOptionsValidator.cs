@@ -54,7 +54,7 @@ internal sealed class DeliveryOptionsValidator : IValidateOptions<DeliveryOption
             ValidateRoute($"{section}:Routes:{i}", options.Routes[i], names, failures);
         }
 
-        var domains = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var domains = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < options.Dkim.Count; i++)
         {
             ValidateDkimKey($"{section}:Dkim:{i}", options.Dkim[i], domains, failures);
@@ -267,9 +267,11 @@ internal sealed class DeliveryOptionsValidator : IValidateOptions<DeliveryOption
             return;
         }
 
-        if (!domains.Add(dkim.Domain))
+        // Compared as the signer looks keys up (DomainNames.ToAscii): bücher.example and xn--bcher-kva.example are one
+        // domain, and of two keys for it only the first would ever sign.
+        if (!domains.Add(DomainNames.ToAscii(dkim.Domain)))
         {
-            failures.Add($"{key}:Domain '{dkim.Domain}' has more than one key: one key per domain.");
+            failures.Add($"{key}:Domain '{dkim.Domain}' has more than one key (domains compare case-insensitively, an internationalized name as its A-label): one key per domain.");
         }
 
         if (string.IsNullOrEmpty(dkim.PrivateKey) == string.IsNullOrEmpty(dkim.PrivateKeyFile))

@@ -119,6 +119,27 @@ public sealed class DkimSigningTests : IAsyncLifetime
         Assert.Contains(failures, f => f.StartsWith("Delivery:Dkim:1: set exactly one of Delivery:Dkim:1:PrivateKey", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("acme.example", "ACME.example")]
+    [InlineData("bücher.example", "xn--bcher-kva.example")]
+    [InlineData("xn--bcher-kva.example", "BÜCHER.example")]
+    public void OneDomainConfiguredTwiceInAnySpellingFailsValidation(string first, string second)
+    {
+        var options = new DeliveryOptions
+        {
+            Relays = [new() { Name = "a", Host = "smtp.a" }],
+            Dkim =
+            [
+                new DkimKeyOptions { Domain = first, Selector = "s1", PrivateKeyFile = "/keys/first.pem" },
+                new DkimKeyOptions { Domain = second, Selector = "s2", PrivateKeyFile = "/keys/second.pem" },
+            ],
+        };
+
+        var failures = new DeliveryOptionsValidator().Validate(null, options).Failures!.ToList();
+
+        Assert.Contains(failures, f => f.StartsWith($"Delivery:Dkim:1:Domain '{second}' has more than one key", StringComparison.Ordinal));
+    }
+
     /// <summary>Answers the DNS lookup with the TXT record the domain would publish.</summary>
     private sealed class Locator(RSA key) : DkimPublicKeyLocatorBase
     {
