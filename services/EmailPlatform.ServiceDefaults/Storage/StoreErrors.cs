@@ -33,13 +33,18 @@ public static class StoreErrors
         return false;
     }
 
-    /// <summary>The store could not be reached or did not answer in time: worth retrying later, not a bug.</summary>
+    /// <summary>
+    /// The store could not be reached, did not answer in time, or is not taking work for now: worth retrying later, not
+    /// a bug. That includes PostgreSQL's class 53 (insufficient resources: disk full, out of memory, too many
+    /// connections): it is the server's state, not the request's, and waiting for an operator to free space loses
+    /// nothing, where failing would send every message written meanwhile to an error queue.
+    /// </summary>
     public static bool IsUnavailable(Exception exception) => exception switch
     {
         StoreUnavailableException => true,
         PostgresException postgres => postgres.SqlState.StartsWith("08", StringComparison.Ordinal)   // connection exception
             || postgres.SqlState.StartsWith("57P", StringComparison.Ordinal)                         // shutdown, cannot connect now
-            || postgres.SqlState == PostgresErrorCodes.TooManyConnections,
+            || postgres.SqlState.StartsWith("53", StringComparison.Ordinal),                         // insufficient resources
         NpgsqlException npgsql => npgsql.IsTransient,
         SqliteException sqlite => sqlite.SqliteErrorCode is 5 or 6,                                 // busy, locked
         TimeoutException => true,

@@ -7,8 +7,9 @@ namespace EmailPlatform.Status.Recording;
 /// <summary>
 /// Endpoint policy shared by the status consumers. Many messages are taken at once (each waits for the commit of the
 /// batch it joined in <see cref="StatusEventWriter"/>), and the broker's prefetch matches, so a batch can fill while
-/// the previous one commits. A failed write is retried with jittered exponential back-off, except an event the store
-/// refuses outright (<see cref="StatusEventWriter.IsBadEvent"/>); a store that cannot be reached is waited for, for about
+/// the previous one commits. A failed write is retried with jittered exponential back-off, except an event that failed
+/// on its own for a reason another try cannot change (<see cref="UnrecordableEventException"/>), which faults at once;
+/// a store that cannot be reached is waited for, for about
 /// <see cref="StoreOutageRetry.Span"/> (<see cref="StoreOutageRetry"/>); what still fails goes to the error queue as a
 /// fault, never acknowledged and lost.
 /// </summary>
@@ -22,7 +23,7 @@ internal static class StatusEndpointPolicy
         endpoint.UseMessageRetry(r =>
         {
             r.Exponential(10, TimeSpan.FromMilliseconds(20), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100));
-            r.Handle<Exception>(ex => !StatusEventWriter.IsBadEvent(ex));
+            r.Ignore<UnrecordableEventException>();
             r.IgnoreOutages();
         });
     }

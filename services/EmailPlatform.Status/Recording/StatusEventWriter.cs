@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.EntityFrameworkCore;
+using EmailPlatform.ServiceDefaults.Storage;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -11,8 +12,11 @@ namespace EmailPlatform.Status.Recording;
 /// one batch in one transaction (<see cref="StatusRecorder"/>), then releases the waiting consumers so their messages
 /// are acknowledged only after the commit. A batch that fails for any reason but the store being out of reach (a
 /// conflict with another replica's write, a duplicate delivery racing its twin, an event the store refuses) is recorded
-/// again one event per transaction, so one bad event faults only its own message; when the store is out of reach the
-/// whole batch faults and the consumers' retry policy takes over.
+/// again one event per transaction, so one bad event faults only its own message; when the store is out of reach
+/// (<see cref="StoreErrors.IsUnavailable"/>, the same test the consumers' outage wait makes) the whole batch faults at
+/// once and the consumers' retry policy takes over. An event that fails in a transaction of its own for any other
+/// reason than an unreachable store or a conflict faults as <see cref="UnrecordableEventException"/>, which that policy
+/// does not retry: retried, it would only fail again, each time with the batch it joined.
 /// </summary>
 public sealed partial class StatusEventWriter : IAsyncDisposable
 {
@@ -105,11 +109,19 @@ public sealed partial class StatusEventWriter : IAsyncDisposable
                 pending.Done.TrySetResult();
             }
         }
-        catch (Exception ex) when (batch.Count > 1 && !IsStoreUnavailable(ex))
+        catch (Exception ex) when (batch.Count > 1 && !StoreErrors.IsUnavailable(ex))
         {
             LogBatchFailed(_logger, batch.Count, ex);
+            Exception? unavailable = null;
             foreach (var pending in batch)
             {
+                if (unavailable is not null)
+                {
+                    // The store went away during this pass: the rest would only wait for it one after another.
+                    pending.Done.TrySetException(unavailable);
+                    continue;
+                }
+
                 try
                 {
                     await RecordAsync([pending]);
@@ -117,7 +129,8 @@ public sealed partial class StatusEventWriter : IAsyncDisposable
                 }
                 catch (Exception single)
                 {
-                    pending.Done.TrySetException(single);
+                    unavailable = StoreErrors.IsUnavailable(single) ? single : null;
+                    pending.Done.TrySetException(Alone(pending, single));
                 }
             }
         }
@@ -125,9 +138,21 @@ public sealed partial class StatusEventWriter : IAsyncDisposable
         {
             foreach (var pending in batch)
             {
-                pending.Done.TrySetException(ex);
+                pending.Done.TrySetException(batch.Count == 1 ? Alone(pending, ex) : ex);
             }
         }
+    }
+
+    /// <summary>What the consumer of an event that failed in a transaction of its own is told.</summary>
+    private Exception Alone(Pending pending, Exception ex)
+    {
+        if (StoreErrors.IsUnavailable(ex) || MayPassAnotherTime(ex))
+        {
+            return ex;
+        }
+
+        LogEventUnrecordable(_logger, pending.Event.EventId, pending.Event.EmailId, ex);
+        return new UnrecordableEventException(pending.Event.EventId, ex);
     }
 
     private async Task RecordAsync(List<Pending> batch)
@@ -144,23 +169,18 @@ public sealed partial class StatusEventWriter : IAsyncDisposable
     }
 
     /// <summary>
-    /// The store could not be reached or is not taking work (connection refused or broken, timeouts, too many
-    /// connections, shutting down): recording the events one at a time would only fail as many times.
+    /// Failures that another try of the same event can get past: a conflict with another writer (a deadlock or a
+    /// serialization failure, a duplicate delivery or a replica creating the same email first, a row changed since it was
+    /// read, an email created after the batch's locks) or an error Npgsql calls transient that is not an outage (a lock
+    /// or object busy, an I/O error). Not any <see cref="DbUpdateException"/>: one around a broken connection is an outage
+    /// (<see cref="StoreErrors.IsUnavailable"/>, tested first), and one around a check or foreign key violation fails the
+    /// same way every time.
     /// </summary>
-    internal static bool IsStoreUnavailable(Exception ex) =>
-        !IsConflict(ex) && Chain(ex).Any(e => e is NpgsqlException { IsTransient: true } or TimeoutException);
-
-    /// <summary>
-    /// An event the store refuses however often it is tried (a data exception, class 22: a NUL character in a text,
-    /// a value out of range): retrying cannot help, so it goes to the error queue at once.
-    /// </summary>
-    internal static bool IsBadEvent(Exception ex) =>
-        Chain(ex).Any(e => e is PostgresException { SqlState: ['2', '2', ..] });
-
-    /// <summary>Failures that another try, with fewer events at once, can get past.</summary>
-    private static bool IsConflict(Exception ex) =>
-        Chain(ex).Any(e => e is DbUpdateException
-            || e is PostgresException { SqlState: PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.UniqueViolation });
+    internal static bool MayPassAnotherTime(Exception ex) =>
+        StoreErrors.IsDeadlockOrSerializationFailure(ex)
+        || Chain(ex).Any(e => e is EmailCreatedMeanwhileException or DbUpdateConcurrencyException or NpgsqlException { IsTransient: true }
+            || e is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation }
+            || (e is DbUpdateException update && StoreErrors.IsUniqueViolation(update)));
 
     private static IEnumerable<Exception> Chain(Exception ex)
     {
@@ -173,8 +193,22 @@ public sealed partial class StatusEventWriter : IAsyncDisposable
     [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "A batch of {Count} events failed; recording them one at a time")]
     private static partial void LogBatchFailed(ILogger logger, int count, Exception exception);
 
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Error, Message = "Event {EventId} of email {EmailId} cannot be recorded; it goes to the error queue without retries")]
+    private static partial void LogEventUnrecordable(ILogger logger, Guid eventId, Guid emailId, Exception exception);
+
     private sealed record Pending(StatusEvent Event, ActivityContext? Context)
     {
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
+}
+
+/// <summary>
+/// An event that failed in a transaction of its own, for a reason other than an unreachable store or a conflict (a value
+/// the store refuses, a message the recorder cannot apply): trying it again would fail the same way, so the consumers'
+/// retry policy lets it fault to the error queue at once. The original error is the inner exception.
+/// </summary>
+public sealed class UnrecordableEventException(Guid eventId, Exception inner)
+    : Exception($"Event {eventId} cannot be recorded: {inner.Message}", inner)
+{
+    public Guid EventId { get; } = eventId;
 }

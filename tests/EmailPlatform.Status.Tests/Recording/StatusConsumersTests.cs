@@ -1,11 +1,16 @@
 using System.Collections.Concurrent;
+using System.Data.Common;
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using EmailPlatform.Contracts;
+using EmailPlatform.Status.Recording;
+using EmailPlatform.Status.Storage;
 using EmailPlatform.Status.Tests.Support;
 using EmailPlatform.Testing;
 using MassTransit;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace EmailPlatform.Status.Tests.Recording;
@@ -150,6 +155,77 @@ public sealed class StatusConsumersTests
         finally
         {
             await listener.StopAsync();
+        }
+    }
+
+    [Fact]
+    public async Task AnEventTheRecorderCannotApplyGoesToTheErrorQueueWithoutRetriesAndTheRestOfItsBatchIsRecorded()
+    {
+        var poisoned = Guid.NewGuid();
+        var attempts = new LockStatementsNaming(poisoned);
+        // Half a second of gathering puts everything published below into one batch.
+        await using var api = await StatusApi.StartAsync(
+            new Dictionary<string, string> { ["Status:Recording:MaxBatchDelay"] = "00:00:00.5" },
+            s => s.ConfigureDbContext<PostgresStatusDbContext>(o => o.AddInterceptors(attempts)));
+        using var client = api.CreateClient();
+        await api.WaitForBusAsync(Timeout);
+        var faults = new ConcurrentQueue<Fault<EmailAccepted>>();
+        var listener = Bus.Factory.CreateUsingRabbitMq(cfg =>
+        {
+            cfg.Host(api.RabbitMqUri);
+            cfg.ReceiveEndpoint("status-faults-test", e => e.Handler<Fault<EmailAccepted>>(context =>
+            {
+                faults.Enqueue(context.Message);
+                return Task.CompletedTask;
+            }));
+        });
+        await listener.StartAsync(new CancellationTokenSource(Timeout).Token);
+        try
+        {
+            var bus = api.Services.GetRequiredService<IBus>();
+            var healthy = Guid.NewGuid();
+            // Not a store error: a message without its metadata (not even an empty one) fails the same way every time.
+            var malformed = TestEvents.Accepted(poisoned, to: ["bob@example.com"]) with { Metadata = null! };
+
+            await bus.Publish(TestEvents.Accepted(healthy, to: ["alice@example.com"]));
+            await bus.Publish(malformed);
+            await bus.Publish(TestEvents.Delivered(healthy, "alice@example.com"));
+
+            var fault = await Eventually.GetAsync(
+                () => Task.FromResult(faults.TryPeek(out var f) ? f : null), f => f is not null, Timeout, "the malformed event's fault");
+            Assert.Equal(malformed.EventId, fault!.Message.EventId);
+            // Tried with its batch and then alone, never again: each of the retry policy's tries would have locked it once more.
+            Assert.InRange(attempts.Count, 1, 2);
+            Assert.Contains(fault.Exceptions, e => e.ExceptionType.Contains(nameof(UnrecordableEventException), StringComparison.Ordinal));
+
+            var email = await GetWhenAsync(client, healthy, e => e.GetProperty("last_event").GetString() == "delivered", "the healthy email's delivery");
+            Assert.Equal(2, email.GetProperty("events").GetArrayLength());
+            Assert.Single(faults);
+            Assert.InRange(attempts.Count, 1, 2);
+        }
+        finally
+        {
+            await listener.StopAsync();
+        }
+    }
+
+    /// <summary>Counts the recorder's row locks that take <paramref name="emailId"/>: one per attempt to record a batch with its events.</summary>
+    private sealed class LockStatementsNaming(Guid emailId) : DbCommandInterceptor
+    {
+        private int _count;
+
+        public int Count => Volatile.Read(ref _count);
+
+        public override ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(
+            DbCommand command, CommandEventData eventData, InterceptionResult<DbDataReader> result, CancellationToken cancellationToken = default)
+        {
+            if (command.CommandText.Contains("FOR UPDATE", StringComparison.Ordinal)
+                && command.Parameters.Cast<DbParameter>().Any(p => p.Value is Guid[] ids && ids.Contains(emailId)))
+            {
+                Interlocked.Increment(ref _count);
+            }
+
+            return ValueTask.FromResult(result);
         }
     }
 

@@ -1,6 +1,11 @@
+using System.Data.Common;
 using EmailPlatform.Contracts;
+using EmailPlatform.ServiceDefaults.Storage;
 using EmailPlatform.Status.Recording;
+using EmailPlatform.Status.Storage;
 using EmailPlatform.Status.Tests.Support;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
@@ -24,10 +29,76 @@ public sealed class StatusEventWriterTests
         object[] events = [TestEvents.Accepted(emailId, to: ["alice@example.com", "bob@example.com"]), delivered, refused, delivered];
         var recording = events.Select(e => writer.RecordAsync(e, CancellationToken.None)).ToList();
 
-        var failure = await Assert.ThrowsAsync<PostgresException>(() => recording[2]);
-        Assert.True(StatusEventWriter.IsBadEvent(failure), $"SQLSTATE {failure.SqlState} should count as an event the store refuses.");
+        // Faulted as an event that cannot be recorded, which the consumers' retry policy does not retry.
+        var failure = await Assert.ThrowsAsync<UnrecordableEventException>(() => recording[2]);
+        Assert.Equal(refused.EventId, failure.EventId);
+        Assert.StartsWith("22", Assert.IsType<PostgresException>(failure.InnerException).SqlState, StringComparison.Ordinal);
         await Task.WhenAll(recording.Where((_, i) => i != 2)).WaitAsync(TimeSpan.FromSeconds(60));
         var stored = await api.WithStoreAsync(db => Task.FromResult(db.Events.Where(e => e.EmailId == emailId).Select(e => e.Type).ToList()));
         Assert.Equal(["email.accepted", "email.delivered"], stored.Order());
+    }
+
+    public static TheoryData<string> Outages => ["connection broken", "disk full"];
+
+    [Theory]
+    [MemberData(nameof(Outages))]
+    public async Task AnOutageInABatchsSaveChangesFaultsTheWholeBatchOnceForTheOutageWaitInsteadOfEventByEvent(string outage)
+    {
+        // The suppressions a hard bounce adds go through SaveChanges, which wraps what the store said in a DbUpdateException.
+        var failing = new FailingSuppressionInserts(outage switch
+        {
+            "disk full" => () => new PostgresException("could not extend file: No space left on device", "ERROR", "ERROR", PostgresErrorCodes.DiskFull),
+            _ => () => new NpgsqlException("Exception while reading from stream", new IOException("Connection reset by peer")),
+        });
+        await using var api = await StatusApi.StartAsync(
+            new Dictionary<string, string> { ["Status:Recording:MaxBatchDelay"] = "00:00:00.5" },
+            s => s.ConfigureDbContext<PostgresStatusDbContext>(o => o.AddInterceptors(failing)));
+        var writer = api.Services.GetRequiredService<StatusEventWriter>();
+        var emailIds = Enumerable.Range(0, 4).Select(_ => Guid.NewGuid()).ToList();
+        object[] events = [.. emailIds.Take(3).Select(id => TestEvents.Bounced(id, $"gone-{id:N}@example.com")), TestEvents.Delivered(emailIds[3], "alice@example.com")];
+
+        var recording = events.Select(e => writer.RecordAsync(e, CancellationToken.None)).ToList();
+
+        foreach (var task in recording)
+        {
+            var failure = await Assert.ThrowsAnyAsync<Exception>(() => task.WaitAsync(TimeSpan.FromSeconds(60)));
+            // What the consumers' outage wait (StoreOutageRetry) takes: the message waits for the store, it is not dead-lettered.
+            Assert.True(StoreErrors.IsUnavailable(failure), $"{failure.GetType().Name} should count as the store being unavailable: {failure}");
+        }
+
+        // Once for the batch; one at a time, the three bounces would each have reached the store again.
+        Assert.Equal(1, failing.Failures);
+        Assert.Equal(0, await api.WithStoreAsync(db => db.Events.CountAsync(e => emailIds.Contains(e.EmailId))));
+    }
+
+    /// <summary>Fails every insert into the suppressions table with the given store error, as an outage would.</summary>
+    private sealed class FailingSuppressionInserts(Func<Exception> failure) : DbCommandInterceptor
+    {
+        private int _failures;
+
+        public int Failures => Volatile.Read(ref _failures);
+
+        public override ValueTask<InterceptionResult<int>> NonQueryExecutingAsync(
+            DbCommand command, CommandEventData eventData, InterceptionResult<int> result, CancellationToken cancellationToken = default)
+        {
+            FailIfSuppression(command);
+            return ValueTask.FromResult(result);
+        }
+
+        public override ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(
+            DbCommand command, CommandEventData eventData, InterceptionResult<DbDataReader> result, CancellationToken cancellationToken = default)
+        {
+            FailIfSuppression(command);
+            return ValueTask.FromResult(result);
+        }
+
+        private void FailIfSuppression(DbCommand command)
+        {
+            if (command.CommandText.Contains("INSERT INTO suppressions", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref _failures);
+                throw failure();
+            }
+        }
     }
 }
