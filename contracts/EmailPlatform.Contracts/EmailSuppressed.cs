@@ -11,9 +11,14 @@ public sealed record EmailSuppressed(
     string Reason,
     DateTimeOffset Timestamp) : IRecipientOutcome
 {
-    string? IRecipientOutcome.Relay => null;
+    /// <summary>
+    /// The attempt that found the recipient suppressed and so made no SMTP transaction: after a failed attempt 3 and an
+    /// operator's retry, 4. Without it the status service could not tell a suppression found by that retry from a late
+    /// event of an earlier attempt. 0 in events published before it existed (deserialized without it).
+    /// </summary>
+    public int Attempt { get; init; }
 
-    int IRecipientOutcome.Attempt => 0;
+    string? IRecipientOutcome.Relay => null;
 
     SmtpReply? IRecipientOutcome.Reply => null;
 }

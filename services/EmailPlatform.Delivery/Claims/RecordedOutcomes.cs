@@ -23,7 +23,10 @@ internal static class RecordedOutcomes
             DeliveryState.Bounced when reply is not null => publisher.Publish(
                 new EmailBounced(eventId, record.EmailId, record.Recipient, record.Relay ?? "", record.Attempt, reply, at), cancellationToken),
             DeliveryState.Suppressed => publisher.Publish(
-                new EmailSuppressed(eventId, record.EmailId, record.Recipient, record.Reason ?? "The address is on the suppression list.", at),
+                new EmailSuppressed(eventId, record.EmailId, record.Recipient, record.Reason ?? "The address is on the suppression list.", at)
+                {
+                    Attempt = record.Attempt,
+                },
                 cancellationToken),
             DeliveryState.Deferred => publisher.Publish(
                 new EmailDeferred(eventId, record.EmailId, record.Recipient, record.Relay, record.Attempt, reply,

@@ -145,7 +145,8 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
     /// it is reported late); otherwise a later attempt wins, and within one attempt a state only advances. Nothing
     /// replaces a final state, with one exception: <c>failed</c> gives way to a later attempt, since only an operator's
     /// retry (<c>POST /v1/bulk/retry</c>) makes the workers try a failed recipient again, and they number that attempt
-    /// after the one that failed.
+    /// after the one that failed. A suppression found by such a retry carries that attempt's number too
+    /// (<see cref="EmailSuppressed.Attempt"/>); one published before the field existed carries 0 and leaves <c>failed</c> alone.
     /// </summary>
     internal static bool Supersedes(RecipientRecord recipient, EmailState state, int attempt) =>
         recipient.State.IsTerminal()
@@ -345,7 +346,8 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
             if (Supersedes(recipient, state, outcome.Attempt))
             {
                 recipient.State = state;
-                recipient.Attempt = outcome.Attempt;
+                // A final state reported late by an earlier attempt replaces a pending one, but the attempts made stay made.
+                recipient.Attempt = Math.Max(recipient.Attempt, outcome.Attempt);
                 recipient.SmtpCode = outcome.Reply?.Code;
                 recipient.EnhancedCode = outcome.Reply?.EnhancedCode;
                 recipient.SmtpText = smtpText;

@@ -302,6 +302,43 @@ public sealed class StatusRecorderTests
     }
 
     [Fact]
+    public async Task FailedRecipientSuppressedBeforeAnOperatorsRetryShowsSuppressedWithTheRetrysAttempt()
+    {
+        await using var store = await StatusStore.PostgresAsync();
+        var emailId = Guid.NewGuid();
+        await store.RecordAsync(TestEvents.Accepted(emailId, to: [Alice]));
+        await store.RecordAsync(new EmailFailed(NewId.NextGuid(), emailId, Alice, "relay-a", 3, null, "retry window expired", DateTimeOffset.UtcNow));
+
+        // The operator suppresses the address, then retries (POST /v1/bulk/retry): the worker finds the suppression
+        // before attempt 4's SMTP transaction and reports it with that attempt's number.
+        await store.RecordAsync(new EmailSuppressed(NewId.NextGuid(), emailId, Alice, "Added by API", DateTimeOffset.UtcNow) { Attempt = 4 });
+
+        var email = await store.EmailAsync(emailId);
+        Assert.Equal(EmailState.Suppressed, email.State);
+        var alice = Assert.Single(email.Recipients);
+        Assert.Equal((EmailState.Suppressed, 4, "Added by API"), (alice.State, alice.Attempt, alice.Reason));
+        Assert.Equal(4, (await store.EventsAsync(emailId)).Single(e => e.Type == "email.suppressed").Attempt);
+    }
+
+    [Fact]
+    public async Task ASuppressionOrALateFinalOutcomeNeverLowersTheAttemptsARecipientShows()
+    {
+        await using var store = await StatusStore.PostgresAsync();
+        var emailId = Guid.NewGuid();
+        await store.RecordAsync(TestEvents.Accepted(emailId, to: [Alice, Bob]));
+        await store.RecordAsync(TestEvents.Deferred(emailId, Alice, attempt: 3, nextAttemptAt: DateTimeOffset.UtcNow.AddMinutes(30)));
+        await store.RecordAsync(TestEvents.Deferred(emailId, Bob, attempt: 3, nextAttemptAt: DateTimeOffset.UtcNow.AddMinutes(30)));
+
+        // A suppression as a worker published it before events carried their attempt (0), and attempt 2's 250 reported late.
+        await store.RecordAsync(new EmailSuppressed(NewId.NextGuid(), emailId, Alice, "Added by API", DateTimeOffset.UtcNow));
+        await store.RecordAsync(TestEvents.Delivered(emailId, Bob, attempt: 2));
+
+        var recipients = (await store.EmailAsync(emailId)).Recipients.ToDictionary(r => r.Address, r => (r.State, r.Attempt));
+        Assert.Equal((EmailState.Suppressed, 3), recipients[Alice]);
+        Assert.Equal((EmailState.Delivered, 3), recipients[Bob]);
+    }
+
+    [Fact]
     public async Task DeferredRecipientShowsTheReasonAndWhenTheNextAttemptIsDue()
     {
         await using var store = await StatusStore.PostgresAsync();

@@ -36,6 +36,15 @@ public sealed class SupersedesTests
     }
 
     [Fact]
+    public void FailedRecipientGivesWayToASuppressionFoundByARetry()
+    {
+        var failed = Recipient(EmailState.Failed, attempt: 3);
+
+        Assert.True(StatusRecorder.Supersedes(failed, EmailState.Suppressed, 4));
+        Assert.False(StatusRecorder.Supersedes(failed, EmailState.Suppressed, 3));
+    }
+
+    [Fact]
     public void HigherAttemptWinsEvenWithLessProgress() =>
         Assert.True(StatusRecorder.Supersedes(Recipient(EmailState.Deferred, attempt: 1), EmailState.Sending, 2));
 
