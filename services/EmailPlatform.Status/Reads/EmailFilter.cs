@@ -30,7 +30,8 @@ public sealed record EmailFilter(
 
         if (!string.IsNullOrWhiteSpace(From))
         {
-            var sender = From.Trim().ToLowerInvariant();
+            // The key the recorder stores (AddressKeys), so a punycode domain finds the mail MimeKit recorded in Unicode.
+            var sender = AddressKeys.Of(From);
             emails = emails.Where(e => e.FromAddress == sender);
         }
 

@@ -247,7 +247,7 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
 
             email.MessageId = accepted.MessageId;
             email.From = accepted.From;
-            email.FromAddress = AddressOf(accepted.From).ToLowerInvariant();
+            email.FromAddress = AddressKeys.Of(AddressOf(accepted.From));
             email.To = Erase(accepted.To);
             email.Cc = Erase(accepted.Cc);
             email.Bcc = Erase(accepted.Bcc);

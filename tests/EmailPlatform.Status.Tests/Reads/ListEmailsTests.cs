@@ -57,6 +57,27 @@ public sealed class ListEmailsTests
     }
 
     [Fact]
+    public async Task SenderFilterFindsAnInternationalDomainWrittenInUnicodeOrPunycode()
+    {
+        await using var api = await StatusApi.StartAsync();
+        var asUnicode = Guid.NewGuid();
+        var asPunycode = Guid.NewGuid();
+        var other = Guid.NewGuid();
+        await api.RecordAsync(
+            TestEvents.Accepted(asUnicode, to: ["alice@example.com"]) with { AcceptedAt = Base, From = "Bücher <hello@bücher.de>" },
+            TestEvents.Accepted(asPunycode, to: ["alice@example.com"]) with { AcceptedAt = Base.AddHours(1), From = "Hello@XN--BCHER-KVA.DE" },
+            TestEvents.Accepted(other, to: ["alice@example.com"]) with { AcceptedAt = Base.AddHours(2), From = "hello@buecher.de" });
+        using var client = api.CreateClient();
+
+        foreach (var from in new[] { "hello@xn--bcher-kva.de", "HELLO@XN--BCHER-KVA.DE", "hello@bücher.de", "Hello@BÜCHER.de" })
+        {
+            Assert.Equal([asPunycode, asUnicode], await IdsAsync(client, "?from=" + Uri.EscapeDataString(from)));
+        }
+
+        Assert.Equal([other], await IdsAsync(client, "?from=hello@buecher.de"));
+    }
+
+    [Fact]
     public async Task CursorPagesUnderConcurrentInsertsHaveNoDuplicatesAndNoGaps()
     {
         await using var api = await StatusApi.StartAsync();
