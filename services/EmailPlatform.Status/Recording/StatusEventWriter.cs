@@ -171,15 +171,16 @@ public sealed partial class StatusEventWriter : IAsyncDisposable
     /// <summary>
     /// Failures that another try of the same event can get past: a conflict with another writer (a deadlock or a
     /// serialization failure, a duplicate delivery or a replica creating the same email first, a row changed since it was
-    /// read, an email created after the batch's locks) or an error Npgsql calls transient that is not an outage (a lock
-    /// or object busy, an I/O error). Not any <see cref="DbUpdateException"/>: one around a broken connection is an outage
+    /// read, an email created after the batch's locks), a statement the server cancelled (its statement_timeout, or an
+    /// administrator's pg_cancel_backend: nothing about the event) or an error Npgsql calls transient that is not an
+    /// outage (a lock or object busy, an I/O error). Not any <see cref="DbUpdateException"/>: one around a broken connection is an outage
     /// (<see cref="StoreErrors.IsUnavailable"/>, tested first), and one around a check or foreign key violation fails the
     /// same way every time.
     /// </summary>
     internal static bool MayPassAnotherTime(Exception ex) =>
         StoreErrors.IsDeadlockOrSerializationFailure(ex)
         || Chain(ex).Any(e => e is EmailCreatedMeanwhileException or DbUpdateConcurrencyException or NpgsqlException { IsTransient: true }
-            || e is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation }
+            || e is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation or PostgresErrorCodes.QueryCanceled }
             || (e is DbUpdateException update && StoreErrors.IsUniqueViolation(update)));
 
     private static IEnumerable<Exception> Chain(Exception ex)
