@@ -13,6 +13,14 @@ public sealed class IngressOptions
     /// </summary>
     public Uri? StatusUrl { get; set; }
 
+    /// <summary>
+    /// How long the ingress waits for the status service's answer to a request it forwards (<see cref="StatusUrl"/>)
+    /// before answering 504. The admin operations it forwards run in the request (erasing an address on hundreds of
+    /// thousands of emails, a bulk retry of thousands), so this is long, like HttpClient's own default.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00", ErrorMessage = "Ingress:StatusTimeout must be between 1 second and 1 hour.")]
+    public TimeSpan StatusTimeout { get; set; } = TimeSpan.FromSeconds(100);
+
     /// <summary>Right-hand side of generated Message-IDs; the sender's domain when not set.</summary>
     public string? MessageIdDomain { get; set; }
 

@@ -21,6 +21,9 @@ public static class StatusForwarding
 {
     public const string HttpClientName = "status";
 
+    /// <summary>The problem name of a forwarded request the status service did not answer in time (504).</summary>
+    internal const string GatewayTimeout = "gateway_timeout";
+
     public static IEndpointRouteBuilder MapStatusForwarding(this IEndpointRouteBuilder routes)
     {
         var emails = routes.MapGroup("/v1/emails").WithTags("Emails").RequireAuthorization(ApiKeyScopes.Read).AddRateLimit(routes);
@@ -46,9 +49,35 @@ public static class StatusForwarding
         return routes;
     }
 
-    internal static IServiceCollection AddStatusForwarding(this IServiceCollection services) =>
+    /// <summary>How long connecting to the status service may take: one that is down is a 503 within this, whatever <c>Ingress:StatusTimeout</c>.</summary>
+    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// The forwarding client, without the standard resilience handler that <c>AddServiceDefaults</c> gives every client:
+    /// what it forwards includes admin operations that run in the request (an erasure over hundreds of thousands of
+    /// emails, a bulk retry of thousands), which its 10 s attempt timeout cut off with a false 503 while cancelling them
+    /// on the status service; its retries ran a slow search up to four times; and its circuit breaker, counting those
+    /// timeouts, then turned every forwarded read into a 503. Nothing is retried here (the client decides, and a POST,
+    /// PATCH or DELETE must not be repeated behind its back), and the wait is <c>Ingress:StatusTimeout</c>, applied in
+    /// <see cref="SendAsync"/> so that it can be told from a failed connect.
+    /// </summary>
+    internal static IServiceCollection AddStatusForwarding(this IServiceCollection services)
+    {
+        // RemoveAllResilienceHandlers is marked experimental (EXTEXP0001); it undoes AddServiceDefaults' standard handler.
+#pragma warning disable EXTEXP0001
         services.AddHttpClient(HttpClientName, (sp, http) =>
-            http.BaseAddress = sp.GetRequiredService<IOptions<IngressOptions>>().Value.StatusUrl).Services;
+            {
+                http.BaseAddress = sp.GetRequiredService<IOptions<IngressOptions>>().Value.StatusUrl;
+                http.Timeout = Timeout.InfiniteTimeSpan;
+            })
+            .RemoveAllResilienceHandlers()
+#pragma warning restore EXTEXP0001
+            .ConfigurePrimaryHttpMessageHandler(sp => new SocketsHttpHandler
+            {
+                ConnectTimeout = TimeSpan.FromTicks(Math.Min(ConnectTimeout.Ticks, sp.GetRequiredService<IOptions<IngressOptions>>().Value.StatusTimeout.Ticks)),
+            });
+        return services;
+    }
 
     /// <summary>
     /// The header of the status service's answer for an email whose outcomes it recorded before its details, with the
@@ -109,7 +138,10 @@ public static class StatusForwarding
         }
     }
 
-    /// <summary>The request, forwarded; or the problem to answer: 503 when the status service cannot be reached, 415 for a Content-Type that is not one.</summary>
+    /// <summary>
+    /// The request, forwarded; or the problem to answer: 503 when the status service cannot be reached, 504 when it has
+    /// not answered within <c>Ingress:StatusTimeout</c>, 415 for a Content-Type that is not one.
+    /// </summary>
     private static async Task<(HttpResponseMessage? Response, IResult? Unavailable)> SendAsync(
         HttpContext context, IHttpClientFactory clients, IOptions<AuthOptions> auth, CancellationToken cancellationToken)
     {
@@ -131,15 +163,24 @@ public static class StatusForwarding
             }
         }
 
+        // Until the answer's headers: the body is then copied as the status service sends it.
+        var timeout = context.RequestServices.GetRequiredService<IOptions<IngressOptions>>().Value.StatusTimeout;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
         try
         {
-            return (await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken), null);
+            return (await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token), null);
         }
-        catch (Exception ex) when (ex is HttpRequestException or Polly.ExecutionRejectedException
-            || (ex is TaskCanceledException && !cancellationToken.IsCancellationRequested))
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            // Unreachable, timed out (the resilience handler's TimeoutRejectedException), or skipped while its circuit is
-            // open (BrokenCircuitException).
+            // The status service took the request and is still at it (or hangs). Cancelling our request cancels its
+            // work; what an erasure or bulk operation committed so far stays, and the same request made again finishes it.
+            return (null, ApiProblems.Problem(StatusCodes.Status504GatewayTimeout, GatewayTimeout,
+                "Gateway timeout.", $"The status service did not answer within {timeout.TotalSeconds:0.###} s (Ingress:StatusTimeout); what it did so far is kept, and the same request made again continues it."));
+        }
+        catch (Exception ex) when (ex is HttpRequestException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            // Refused, reset, not resolved, or not connected within ConnectTimeout.
             context.Response.Headers.RetryAfter = "5";
             return (null, ApiProblems.Problem(StatusCodes.Status503ServiceUnavailable, ApiProblems.ServiceUnavailable,
                 "Service unavailable.", "The status service cannot be reached; retry in a few seconds."));

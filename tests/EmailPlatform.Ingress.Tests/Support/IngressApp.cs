@@ -8,6 +8,7 @@ using EmailPlatform.ServiceDefaults.Storage;
 using EmailPlatform.Testing;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -47,8 +48,10 @@ internal sealed class IngressApp : IAsyncDisposable
     /// <param name="settings">More configuration, such as <c>Ingress:StatusUrl</c>.</param>
     /// <param name="database">A database shared with another ingress (a second replica); this app does not drop it.</param>
     /// <param name="apiKey">The bootstrap key; a new random one when null (replicas share theirs).</param>
+    /// <param name="services">Changes to the ingress's services, made after its own registrations.</param>
     public static async Task<IngressApp> StartAsync(
-        Uri? rabbitMq = null, IReadOnlyDictionary<string, string?>? settings = null, TemporaryDatabase? database = null, string? apiKey = null)
+        Uri? rabbitMq = null, IReadOnlyDictionary<string, string?>? settings = null, TemporaryDatabase? database = null, string? apiKey = null,
+        Action<IServiceCollection>? services = null)
     {
         var ownsDatabase = database is null;
         database ??= await TemporaryDatabase.CreateAsync();
@@ -72,6 +75,11 @@ internal sealed class IngressApp : IAsyncDisposable
                 foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
                 {
                     web.UseSetting(key, value);
+                }
+
+                if (services is not null)
+                {
+                    web.ConfigureTestServices(services);
                 }
             });
 
