@@ -37,6 +37,14 @@ public static class MessagingExtensions
                     $"ConnectionStrings:{ConnectionStringName} is required: set it (env ConnectionStrings__{ConnectionStringName}) to an amqp URI such as amqp://user:password@rabbitmq:5672/.")
                 .ValidateOnStart();
         }
+        else if (!string.IsNullOrWhiteSpace(rabbitMq) && !IsAmqpUri(rabbitMq))
+        {
+            // Otherwise 'new Uri' fails when the bus is built, with "Invalid URI" and no word of where the value came from.
+            builder.Services.AddOptions<MassTransitHostOptions>()
+                .Validate(_ => false,
+                    $"ConnectionStrings:{ConnectionStringName} must be an amqp or amqps URI such as amqp://user:password@rabbitmq:5672/ (env ConnectionStrings__{ConnectionStringName}), not a key=value connection string.")
+                .ValidateOnStart();
+        }
 
         builder.Services.AddMassTransit(bus =>
         {
@@ -89,6 +97,10 @@ public static class MessagingExtensions
         });
         return builder;
     }
+
+    private static bool IsAmqpUri(string value) =>
+        Uri.TryCreate(value, UriKind.Absolute, out var uri) && uri.Host.Length > 0
+        && uri.Scheme is "amqp" or "amqps" or "rabbitmq" or "rabbitmqs"; // the schemes MassTransit's Host(Uri) takes
 
     /// <summary>
     /// Puts <see cref="BoundedBusStop"/> where MassTransit registered its hosted service, so that the bus still starts
