@@ -54,9 +54,9 @@ internal static class TelemetryExtensions
     }
 
     /// <summary>
-    /// Every log entry carries the trace and span ids and the W3C baggage of the work it belongs to, which holds
-    /// the email id (<see cref="EmailTelemetry.EmailIdKey"/>): as scope values in the JSON console format
-    /// (<c>Logging:Console:FormatterName=json</c>, where scopes are on unless
+    /// Every log entry carries the trace and span ids of the work it belongs to and the email id from its W3C baggage
+    /// (<see cref="EmailTelemetry.EmailIdKey"/>), but no other baggage and no email address (<see cref="LogScopes"/>):
+    /// as scope values in the JSON console format (<c>Logging:Console:FormatterName=json</c>, where scopes are on unless
     /// <c>Logging:Console:FormatterOptions:IncludeScopes</c> says otherwise) and as attributes over OTLP.
     /// Per-request logs of ASP.NET Core and HttpClient and EF Core's per-command logs stay below Warning unless
     /// configured: traces cover them, and request logs name each URL (the suppression lookups carry a recipient
@@ -75,8 +75,9 @@ internal static class TelemetryExtensions
             },
         });
 
-        builder.Logging.Configure(o => o.ActivityTrackingOptions =
-            ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId | ActivityTrackingOptions.ParentId | ActivityTrackingOptions.Baggage);
+        // The trace ids, the email id and no other baggage, and no address (see LogScopes); this takes the place of
+        // ActivityTrackingOptions, which the logger factory ignores once a scope provider is registered.
+        builder.Services.AddSingleton<IExternalScopeProvider, LogScopes>();
 
         // Scopes default to on for JSON; the configuration section is bound again afterwards so that it still wins.
         builder.Services.Configure<JsonConsoleFormatterOptions>(o => o.IncludeScopes = true);

@@ -14,6 +14,7 @@ namespace EmailPlatform.Deployment.Tests;
 /// Span attributes that name a URL never carry an email address: the suppression lookups
 /// (<c>GET /v1/suppressions/{address}</c>) go over HTTP between the services.
 /// </summary>
+[Collection(HttpServerTests.Name)]
 public sealed class SpanRedactionTests
 {
     [Theory]
