@@ -45,6 +45,8 @@ internal sealed class HttpSuppressionList(
             return null;
         }
 
+        // Every character that means something in a path is escaped: a "/" in the local part goes as %2F, which the status
+        // service turns back into "/" (its AddressRoute), and a "%" as %25.
         var uri = new Uri($"{statusUrl.AbsoluteUri.TrimEnd('/')}/v1/suppressions/{Uri.EscapeDataString(key)}");
         string? reason;
         try

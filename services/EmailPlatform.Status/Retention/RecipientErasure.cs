@@ -5,6 +5,7 @@ using EmailPlatform.ServiceDefaults.Authentication;
 using EmailPlatform.ServiceDefaults.Problems;
 using EmailPlatform.Status.Recording;
 using EmailPlatform.Status.Storage;
+using EmailPlatform.Status.Suppressions;
 using EmailPlatform.Status.Webhooks;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -36,7 +37,7 @@ public static class RecipientErasure
 
     internal static Task<Results<Ok<ErasureResponse>, ValidationProblem>> EraseAsync(
         string address, HttpContext http, StatusDbContext db, TimeProvider clock, ILogger<ErasureResponse> logger, CancellationToken cancellationToken) =>
-        EraseInBatchesAsync(address, http, db, clock, logger, BatchSize, cancellationToken);
+        EraseInBatchesAsync(AddressRoute.Decode(address), http, db, clock, logger, BatchSize, cancellationToken);
 
     /// <summary>
     /// Erases the emails that name the address in batches of <paramref name="batchSize"/>, oldest id first, each batch in a

@@ -32,6 +32,8 @@ public sealed record SuppressionResponse(
 /// count as absent, so an expiry must be in the future. A suppression a hard bounce made is for good (the address
 /// is dead): a PUT or an import with an expiry does not shorten it behind the operator's back (a PUT is 409, an import
 /// keeps it and counts it); lifting it takes a DELETE, after which it can be suppressed for a while like any address.
+/// Each <c>{address}</c> route reads its address through <see cref="AddressRoute"/>, so that one with a <c>/</c> (sent as
+/// <c>%2F</c>) is the address stored.
 /// </summary>
 public static class SuppressionsEndpoints
 {
@@ -83,7 +85,7 @@ public static class SuppressionsEndpoints
     internal static async Task<Results<Ok<SuppressionResponse>, ProblemHttpResult>> GetAsync(
         string address, StatusDbContext db, TimeProvider clock, CancellationToken cancellationToken)
     {
-        var key = Key(address);
+        var key = Key(AddressRoute.Decode(address));
         var now = clock.GetUtcNow().UtcDateTime;
         var suppression = await db.Suppressions.AsNoTracking()
             .SingleOrDefaultAsync(s => s.Address == key && (s.ExpiresAt == null || s.ExpiresAt > now), cancellationToken);
@@ -93,6 +95,7 @@ public static class SuppressionsEndpoints
     internal static async Task<Results<Ok<SuppressionResponse>, ValidationProblem, ProblemHttpResult>> PutAsync(
         string address, PutSuppressionRequest request, StatusDbContext db, TimeProvider clock, CancellationToken cancellationToken)
     {
+        address = AddressRoute.Decode(address);
         var now = clock.GetUtcNow().UtcDateTime;
         var errors = Validate(address, request.Reason, "reason");
         if (ValidateExpiry(request.ExpiresAt, now) is { } expiry)
@@ -116,7 +119,7 @@ public static class SuppressionsEndpoints
 
     internal static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string address, StatusDbContext db, CancellationToken cancellationToken)
     {
-        var key = Key(address);
+        var key = Key(AddressRoute.Decode(address));
         var deleted = await db.Suppressions.Where(s => s.Address == key).ExecuteDeleteAsync(cancellationToken);
         return deleted == 0 ? NotFound(address) : TypedResults.NoContent();
     }
