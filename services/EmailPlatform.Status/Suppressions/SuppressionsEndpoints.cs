@@ -1,3 +1,4 @@
+using System.Globalization;
 using EmailPlatform.ServiceDefaults.Authentication;
 using EmailPlatform.ServiceDefaults.Problems;
 using EmailPlatform.ServiceDefaults.Storage;
@@ -42,6 +43,8 @@ public static class SuppressionsEndpoints
     /// <summary>The problem of a PUT whose expiry would lift a hard bounce's suppression.</summary>
     public const string HardBounceSuppression = "hard_bounce_suppression";
 
+    private static readonly IdnMapping Idn = new();
+
     public static RouteGroupBuilder MapSuppressions(this IEndpointRouteBuilder routes)
     {
         var group = routes.MapGroup("/v1/suppressions").WithTags("Suppressions").RequireAuthorization(ApiKeyScopes.Read);
@@ -68,13 +71,18 @@ public static class SuppressionsEndpoints
         var query = db.Suppressions.AsNoTracking().Where(s => s.ExpiresAt == null || s.ExpiresAt > now);
         if (!string.IsNullOrWhiteSpace(search))
         {
+            // Addresses are stored with their domain in Unicode (AddressKeys), so a search in punycode is made in that
+            // form too; either may match.
             var part = search.Trim().ToLowerInvariant();
-            query = query.Where(s => s.Address.Contains(part));
+            query = UnicodeForm(part) is { } unicode
+                ? query.Where(s => s.Address.Contains(part) || s.Address.Contains(unicode))
+                : query.Where(s => s.Address.Contains(part));
         }
 
         if (!string.IsNullOrEmpty(after))
         {
-            var from = after.ToLowerInvariant();
+            // The cursor is an address of the list: in the form the list is ordered by, whatever form the client sent.
+            var from = Key(after);
             query = query.Where(s => string.Compare(s.Address, from) > 0);
         }
 
@@ -241,6 +249,40 @@ public static class SuppressionsEndpoints
     }
 
     private static string Key(string address) => AddressKeys.Of(address);
+
+    /// <summary>
+    /// A search text with each whole punycode label of its domain part (<c>xn--bcher-kva</c>, the text after its last
+    /// <c>@</c>, or all of it without one) in Unicode (<c>bücher</c>), as <see cref="AddressKeys.Of"/> stores a domain;
+    /// null when it has none, or one that is not valid punycode. Only whole labels can be: a part of one (<c>xn--bch</c>)
+    /// stands for no part of the Unicode name, and finds what it finds as written.
+    /// </summary>
+    private static string? UnicodeForm(string part)
+    {
+        var at = part.LastIndexOf('@');
+        if (part.IndexOf("xn--", at + 1, StringComparison.Ordinal) < 0)
+        {
+            return null;
+        }
+
+        var labels = part[(at + 1)..].Split('.');
+        for (var i = 0; i < labels.Length; i++)
+        {
+            if (labels[i].StartsWith("xn--", StringComparison.Ordinal))
+            {
+                try
+                {
+                    labels[i] = Idn.GetUnicode(labels[i]).ToLowerInvariant();
+                }
+                catch (ArgumentException)
+                {
+                    return null;
+                }
+            }
+        }
+
+        var unicode = part[..(at + 1)] + string.Join('.', labels);
+        return unicode == part ? null : unicode;
+    }
 
     private static string? ValidateExpiry(DateTimeOffset? expiresAt, DateTime now) =>
         expiresAt is { } at && at.UtcDateTime <= now

@@ -125,6 +125,29 @@ public sealed class SuppressionTests
     }
 
     [Fact]
+    public async Task SearchAndCursorInPunycodeFindTheAddressStoredWithItsDomainInUnicode()
+    {
+        await using var api = await StatusApi.StartAsync();
+        using var client = api.CreateClient();
+        foreach (var address in new[] { "bob@xn--bcher-kva.de", "bob@c.de", "bob@y.de" })
+        {
+            using var put = await client.PutAsJsonAsync(new Uri($"/v1/suppressions/{address}", UriKind.Relative), new { reason = "Asked to stop" });
+            Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        }
+
+        Assert.Equal(["bob@bücher.de"], Emails(await GetJsonAsync(client, "/v1/suppressions?search=xn--bcher-kva")));
+        Assert.Equal(["bob@bücher.de"], Emails(await GetJsonAsync(client, "/v1/suppressions?search=BOB@XN--BCHER-KVA.DE")));
+        Assert.Equal(["bob@bücher.de"], Emails(await GetJsonAsync(client, "/v1/suppressions?search=xn--bcher-kva.de")));
+        Assert.Equal(["bob@bücher.de"], Emails(await GetJsonAsync(client, $"/v1/suppressions?search={Uri.EscapeDataString("bücher")}")));
+
+        // A page ends at bob@bücher.de; a client that kept the address as it sent it asks for the next one with that.
+        var first = await GetJsonAsync(client, "/v1/suppressions?limit=1");
+        Assert.Equal(["bob@bücher.de"], Emails(first));
+        Assert.Equal(["bob@c.de", "bob@y.de"], Emails(await GetJsonAsync(client, "/v1/suppressions?after=bob@xn--bcher-kva.de")));
+        Assert.Equal(["bob@c.de", "bob@y.de"], Emails(await GetJsonAsync(client, "/v1/suppressions?after=Bob@XN--BCHER-KVA.de")));
+    }
+
+    [Fact]
     public async Task BadSuppressionInputIsAProblemNeverA500AndChangesNothing()
     {
         await using var api = await StatusApi.StartAsync();
