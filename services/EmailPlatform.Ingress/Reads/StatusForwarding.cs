@@ -7,6 +7,7 @@ using EmailPlatform.ServiceDefaults.Json;
 using EmailPlatform.Ingress.RateLimiting;
 using EmailPlatform.ServiceDefaults.Authentication;
 using EmailPlatform.ServiceDefaults.Problems;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 
 namespace EmailPlatform.Ingress.Reads;
@@ -146,7 +147,7 @@ public static class StatusForwarding
         HttpContext context, IHttpClientFactory clients, IOptions<AuthOptions> auth, CancellationToken cancellationToken)
     {
         var client = clients.CreateClient(HttpClientName);
-        using var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), context.Request.Path + context.Request.QueryString);
+        using var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), Target(context.Request));
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", auth.Value.BootstrapKey);
         if (context.Request.ContentLength > 0 || context.Request.Headers.TransferEncoding.Count > 0)
         {
@@ -186,6 +187,18 @@ public static class StatusForwarding
                 "Service unavailable.", "The status service cannot be reached; retry in a few seconds."));
         }
     }
+
+    /// <summary>
+    /// The path and query to ask the status service for: the request target as the client sent it, so that the status
+    /// service decodes it once, as it would the client's own request. The decoded path written out again is not the same
+    /// request: a <c>%XX</c> the client escaped (<c>%2541</c>, an address <c>a%41b@…</c>, whose <c>%</c> is legal in a local
+    /// part) comes out as <c>%41</c>, which the status service decodes a second time (<c>aAb@…</c>). Only a target in
+    /// origin form (starting with <c>/</c>) is sent on; an absolute-form one, which names a host, falls back to the path.
+    /// </summary>
+    private static string Target(HttpRequest request) =>
+        request.HttpContext.Features.Get<IHttpRequestFeature>()?.RawTarget is ['/', ..] raw && !raw.StartsWith("//", StringComparison.Ordinal)
+            ? raw
+            : request.Path + request.QueryString;
 
     private static async Task<IResult> CopyAsync(HttpResponseMessage response, HttpContext context, CancellationToken cancellationToken)
     {
