@@ -35,6 +35,15 @@ namespace EmailPlatform.Standalone;
 /// would be sent again, and one whose events were purged (<c>Status:Retention:EventsAfter</c>) recorded again. Operator
 /// commands (bulk retry and cancel) not yet published at a stop wait in <c>bulk_commands</c> and go out after the start;
 /// one published but not yet taken by its consumer is not recovered.
+/// <para>
+/// That window is of rows that became due (<see cref="OutboxMessage.AvailableAt"/>: a scheduled email's command is
+/// written at the accept but goes out up to 30 days later, and its records and events are younger than that), and it
+/// is measured back from the last moment the host ran (<see cref="HostActivity"/>), not from this start: the purges
+/// run only while the host runs, so a week with the laptop off deletes nothing, and the mail a stop before it lost is
+/// still recovered. The records of an email whose command is published again are kept one more
+/// <c>Delivery:RecordRetention</c> from now, so that the first clean-up after the start cannot delete them before
+/// the command comes back and have it sent twice.
+/// </para>
 /// </summary>
 internal sealed class InMemoryBusRecovery(
     IngressDbContext ingress,
@@ -42,6 +51,7 @@ internal sealed class InMemoryBusRecovery(
     StatusDbContext status,
     IOptions<DeliveryOptions> deliveryOptions,
     IOptions<RetentionOptions> retention,
+    StandaloneOptions standalone,
     TimeProvider time,
     ILogger<InMemoryBusRecovery> logger)
 {
@@ -61,11 +71,15 @@ internal sealed class InMemoryBusRecovery(
     {
         var now = time.GetUtcNow().UtcDateTime;
         var due = await HandBacksDueNowAsync(now, cancellationToken);
-        // A row is created before any worker record or event of its email, so both are younger than the row.
+        // A row is published once due, and any worker record or event of what it carries is written after that, so
+        // both are younger than its AvailableAt. A purge deleted only what was older than its own time less the
+        // retention, and purges ran at the latest when the host last ran; without that moment (a first start, or a
+        // host that could not record it) this start's time is the safe bound.
+        var lastActive = HostActivity.LastActive(standalone.LastActiveFile) ?? now;
         var shortest = deliveryOptions.Value.RecordRetention < retention.Value.EventsAfter ? deliveryOptions.Value.RecordRetention : retention.Value.EventsAfter;
-        var createdAfter = now - shortest + Margin;
+        var dueAfter = lastActive - shortest + Margin;
         var published = await ingress.OutboxMessages.AsNoTracking()
-            .Where(m => m.PublishedAt != null && m.CreatedAt > createdAfter)
+            .Where(m => m.PublishedAt != null && m.AvailableAt > dueAfter)
             .Select(m => new { m.Id, m.EmailId })
             .ToListAsync(cancellationToken);
 
@@ -94,17 +108,36 @@ internal sealed class InMemoryBusRecovery(
                 .ExecuteUpdateAsync(set => set.SetProperty(m => m.PublishedAt, (DateTime?)null), cancellationToken);
         }
 
+        var republished = republish.ToHashSet();
+        var republishedEmails = published.Where(m => republished.Contains(m.Id)).Select(m => m.EmailId).Distinct().ToList();
+        foreach (var chunk in republishedEmails.Chunk(Chunk))
+        {
+            await KeepRecordsAsync(chunk, now, cancellationToken);
+        }
+
         delivery.RetryMessages.AddRange(keep);
         await delivery.SaveChangesAsync(cancellationToken);
 
         if (republish.Count > 0 || keep.Count > 0 || due > 0)
         {
-            var rows = republish.ToHashSet();
-            Log.Recovered(logger, republish.Count, published.Where(m => rows.Contains(m.Id)).Select(m => m.EmailId).Distinct().Count(), keep.Count, due);
+            Log.Recovered(logger, republish.Count, republishedEmails.Count, keep.Count, due);
         }
 
         return (republish.Count, keep.Count, due);
     }
+
+    /// <summary>
+    /// Restarts the retention of the final records of emails whose command goes out again: the ledger answers that
+    /// command from them, and after a long stop the scheduler's first clean-up would otherwise delete them first. The
+    /// outcome's time is kept (an outcome event carries <c>OutcomeAt</c>, or <c>UpdatedAt</c> without it).
+    /// </summary>
+    private Task<int> KeepRecordsAsync(Guid[] emailIds, DateTime now, CancellationToken cancellationToken) =>
+        delivery.Deliveries
+            .Where(d => emailIds.Contains(d.EmailId) && d.DueAt == null && d.UpdatedAt < now)
+            .ExecuteUpdateAsync(set => set
+                .SetProperty(d => d.OutcomeAt, d => d.OutcomeAt ?? d.UpdatedAt)
+                .SetProperty(d => d.UpdatedAt, now)
+                .SetProperty(d => d.Version, d => d.Version + 1), cancellationToken);
 
     /// <summary>
     /// Makes due now the recipients handed back to a bus that lost the command: queued, unclaimed, waiting for a time

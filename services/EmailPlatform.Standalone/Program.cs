@@ -26,6 +26,7 @@ builder.AddDelivery();
 builder.AddStatus();
 builder.Services.AddSingleton<ISuppressionList, StoreSuppressionList>();
 builder.Services.AddScoped<IPendingEmails, OutboxPendingEmails>();
+builder.Services.AddHostedService<HostActivity>();
 
 var app = builder.Build();
 

@@ -19,4 +19,7 @@ public sealed class StandaloneOptions
     public string DatabaseFile => Path.Combine(DataDirectory, "emailplatform.db");
 
     public string KeyFile => Path.Combine(DataDirectory, "api-key");
+
+    /// <summary>The last moment the host ran (<see cref="HostActivity"/>).</summary>
+    public string LastActiveFile => Path.Combine(DataDirectory, "last-active");
 }

@@ -6,6 +6,7 @@ using EmailPlatform.Ingress.Storage;
 using EmailPlatform.Status.Recording;
 using EmailPlatform.Status.Storage;
 using EmailPlatform.Testing;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -99,6 +100,102 @@ public sealed class InMemoryBusRecoveryTests : IDisposable
         // The scheduled email was sent once, after the restart, and the one cut short again (here the relay had it
         // already: the window between a relay's 250 and its record); the other two were not sent again.
         Assert.Equal(5, CapturedMessages());
+    }
+
+    [Fact]
+    public async Task AnEmailScheduledMoreThanAWeekAheadAndLostAtAStopAfterItCameDueIsSentAtTheNextStart()
+    {
+        var clock = new ShiftedClock();
+        string scheduled;
+        await using (var first = Create(clock))
+        {
+            using var client = StandaloneHost.Client(first, _apiKey);
+            scheduled = await SendAsync(client, new
+            {
+                from = "hello@acme.test", to = "ann@example.test", subject = "In ten days", text = "Hi.", scheduled_at = clock.GetUtcNow().AddDays(10),
+            });
+            await StandaloneHost.WaitForStatusAsync(client, scheduled, "scheduled", Timeout);
+
+            // Ten days later the publisher sent its EmailQueued and SendEmail, and the user pressed Ctrl+C before a
+            // worker took them: the stop, on that day, is the host's last active moment.
+            using var scope = first.Services.CreateScope();
+            var ingress = scope.ServiceProvider.GetRequiredService<IngressDbContext>();
+            var id = Guid.Parse(scheduled);
+            Assert.Equal(2, await ingress.OutboxMessages.Where(m => m.EmailId == id && m.PublishedAt == null)
+                .ExecuteUpdateAsync(set => set.SetProperty(m => m.PublishedAt, m => m.AvailableAt)));
+            clock.Offset = TimeSpan.FromDays(10) + TimeSpan.FromMinutes(1);
+        }
+
+        Assert.Equal(0, CapturedMessages());
+        clock.Offset += TimeSpan.FromMinutes(5);
+        await using var second = Create(clock);
+        using var again = StandaloneHost.Client(second, _apiKey);
+        var sent = await StandaloneHost.WaitForStatusAsync(again, scheduled, "delivered", Timeout);
+        Assert.Contains(Delivered, Types(sent));
+        Assert.Equal(1, CapturedMessages());
+    }
+
+    [Fact]
+    public async Task WhatTheBusLostBeforeAStopOfMoreThanAWeekIsPutBackAndNothingRecordedIsSentAgain()
+    {
+        var clock = new ShiftedClock();
+        string lost, outcomeLost, old;
+        await using (var first = Create(clock))
+        {
+            using var client = StandaloneHost.Client(first, _apiKey);
+            lost = await SendAsync(client, new
+            {
+                from = "hello@acme.test", to = "ann@example.test", subject = "Command lost", text = "Hi.", scheduled_at = clock.GetUtcNow().AddHours(1),
+            });
+            outcomeLost = await SendAsync(client, new { from = "hello@acme.test", to = "bea@example.test", subject = "Outcome lost", text = "Hi." });
+            old = await SendAsync(client, new { from = "hello@acme.test", to = "cat@example.test", subject = "Done", text = "Hi." });
+            await StandaloneHost.WaitForStatusAsync(client, outcomeLost, "delivered", Timeout);
+            await StandaloneHost.WaitForStatusAsync(client, old, "delivered", Timeout);
+            await StandaloneHost.WaitForStatusAsync(client, lost, "scheduled", Timeout);
+
+            // At the stop, one email's command was published and not taken, and another's delivered event not consumed.
+            using var scope = first.Services.CreateScope();
+            var ingress = scope.ServiceProvider.GetRequiredService<IngressDbContext>();
+            var now = clock.GetUtcNow().UtcDateTime;
+            var lostId = Guid.Parse(lost);
+            Assert.Equal(2, await ingress.OutboxMessages.Where(m => m.EmailId == lostId && m.PublishedAt == null)
+                .ExecuteUpdateAsync(set => set.SetProperty(m => m.AvailableAt, now).SetProperty(m => m.PublishedAt, now)));
+            await ResetToQueuedAsync(scope.ServiceProvider.GetRequiredService<StatusDbContext>(), Guid.Parse(outcomeLost));
+        }
+
+        Assert.Equal(2, CapturedMessages());
+
+        // The laptop stays off for eight days, past Delivery:RecordRetention (7 days).
+        clock.Offset = TimeSpan.FromDays(8);
+        await using var second = Create(clock);
+        using var again = StandaloneHost.Client(second, _apiKey);
+        var sent = await StandaloneHost.WaitForStatusAsync(again, lost, "delivered", Timeout);
+        var recorded = await StandaloneHost.WaitForStatusAsync(again, outcomeLost, "delivered", Timeout);
+        Assert.Contains(Delivered, Types(sent));
+        Assert.Contains(Delivered, Types(recorded));
+
+        // The scheduler's first clean-up deletes the records of the email that lost nothing (final for over a week),
+        // and keeps those the recovered command was answered from, which the next stop's recovery needs again.
+        using var secondScope = second.Services.CreateScope();
+        var delivery = secondScope.ServiceProvider.GetRequiredService<DeliveryDbContext>();
+        await Eventually.GetAsync(() => RecordsAsync(delivery, old), n => n == 0, Timeout, "the first clean-up to delete the old email's records");
+        Assert.Equal(1, await RecordsAsync(delivery, outcomeLost));
+        Assert.Equal(3, CapturedMessages());
+    }
+
+    private static Task<int> RecordsAsync(DeliveryDbContext delivery, string emailId) =>
+        delivery.Database.SqlQuery<int>($"SELECT count(*) AS \"Value\" FROM deliveries WHERE upper(email_id) = {emailId.ToUpperInvariant()}").SingleAsync();
+
+    private Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactory<StandaloneOptions> Create(TimeProvider clock) =>
+        StandaloneHost.Create(_dataDirectory, _apiKey, _captureRelayPort,
+            web => web.ConfigureTestServices(services => services.AddSingleton(clock)));
+
+    /// <summary>The system's clock moved on by <see cref="Offset"/>: days pass between two starts, or during one.</summary>
+    private sealed class ShiftedClock : TimeProvider
+    {
+        public TimeSpan Offset { get; set; }
+
+        public override DateTimeOffset GetUtcNow() => base.GetUtcNow() + Offset;
     }
 
     /// <summary>The email's delivered event was not consumed: the status service still has it queued.</summary>
