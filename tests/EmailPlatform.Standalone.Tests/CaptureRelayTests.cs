@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
 using EmailPlatform.Testing;
+using Microsoft.AspNetCore.Hosting;
 
 namespace EmailPlatform.Standalone.Tests;
 
@@ -39,6 +40,50 @@ public sealed class CaptureRelayTests : IDisposable
         Assert.Equal("Envelope", message.Subject);
         Assert.Empty(message.Bcc);
         Assert.Equal("Hi.", message.TextBody?.TrimEnd());
+    }
+
+    [Fact]
+    public async Task MailIsStillCapturedAfterTheMailFolderIsRemovedWhileTheHostRuns()
+    {
+        var data = Path.Combine(_root, "data");
+        var mail = Path.Combine(data, "mail");
+        await using var host = StandaloneHost.Create(data, _apiKey, ServiceProcess.FreeTcpPort());
+        using var client = StandaloneHost.Client(host, _apiKey);
+        var first = await SendAsync(client, new { from = "hello@acme.test", to = "ann@example.test", subject = "Before", text = "Hi." });
+        await StandaloneHost.WaitForStatusAsync(client, first, "delivered", TimeSpan.FromSeconds(20));
+
+        // rm -rf data/mail, to clear what was captured.
+        Directory.Delete(mail, recursive: true);
+
+        var second = await SendAsync(client, new { from = "hello@acme.test", to = "bea@example.test", subject = "After", text = "Hi." });
+        await StandaloneHost.WaitForStatusAsync(client, second, "delivered", TimeSpan.FromSeconds(20));
+        using var message = MimeKit.MimeMessage.Load(Assert.Single(Directory.GetFiles(mail, "*.eml")));
+        Assert.Equal("After", message.Subject);
+        Assert.Empty(Directory.GetFiles(mail, "*.tmp"));
+    }
+
+    [Fact]
+    public async Task AMessageTheRelayCannotWriteIsDeferredWithA4xxAndSentOnceItCan()
+    {
+        var data = Path.Combine(_root, "data");
+        var mail = Path.Combine(data, "mail");
+        await using var host = StandaloneHost.Create(data, _apiKey, ServiceProcess.FreeTcpPort(),
+            web => web.UseSetting("Delivery:RetrySchedule:0", "00:00:02"));
+        using var client = StandaloneHost.Client(host, _apiKey);
+
+        // A file where the folder should be: no message can be written into it (as with a disk that is full, or a
+        // folder the host may not write to, which root, running these tests, always may).
+        Directory.Delete(mail, recursive: true);
+        await File.WriteAllTextAsync(mail, "not a folder");
+
+        var id = await SendAsync(client, new { from = "hello@acme.test", to = "ann@example.test", subject = "Later", text = "Hi." });
+        var deferred = await StandaloneHost.WaitForStatusAsync(client, id, "deferred", TimeSpan.FromSeconds(20));
+        var reply = deferred!["events"]!.AsArray().Last()!["smtp"]!;
+        Assert.Equal((451, "4.3.0"), (reply["code"]!.GetValue<int>(), reply["enhanced_code"]!.GetValue<string>()));
+
+        File.Delete(mail);
+        await StandaloneHost.WaitForStatusAsync(client, id, "delivered", TimeSpan.FromSeconds(30));
+        Assert.Single(Directory.GetFiles(mail, "*.eml"));
     }
 
     private static async Task<string> SendAsync(HttpClient client, object email)

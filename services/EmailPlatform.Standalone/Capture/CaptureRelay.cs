@@ -1,6 +1,9 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Net;
 using System.Text;
+using EmailPlatform.Ingress;
+using Microsoft.Extensions.Options;
 using SmtpServer.Mail;
 using SmtpServer;
 using SmtpServer.Net;
@@ -15,20 +18,36 @@ namespace EmailPlatform.Standalone.Capture;
 /// receives, as sent, to an <c>.eml</c> file under <c>data/mail/</c>, after its envelope (<see cref="EmlFileStore"/>).
 /// Delivery reaches it over a real socket through the same SMTP code as any upstream relay.
 /// </summary>
-internal sealed class CaptureRelay(StandaloneOptions options, ILogger<CaptureRelay> logger) : IHostedService, IDisposable
+internal sealed class CaptureRelay(StandaloneOptions options, IOptions<IngressOptions> ingress, ILogger<CaptureRelay> logger) : IHostedService, IDisposable
 {
     public const string RelayName = "capture";
 
     private readonly CancellationTokenSource _stopping = new();
+    private EmlFileStore? _store;
     private SmtpServer.SmtpServer? _server;
     private Task _running = Task.CompletedTask;
+
+    /// <summary>
+    /// The largest message taken (SIZE, and the session is closed past it): twice the largest request the ingress
+    /// accepts (<c>Ingress:MaxRequestBodyBytes</c>), room for what MIME adds to the same content (base64 line breaks,
+    /// quoted-printable, both bodies, headers and a DKIM signature), so nothing the platform accepted is refused here,
+    /// while a client that ignores SIZE cannot fill the memory the message is held in.
+    /// </summary>
+    internal static int MaxMessageSize(IngressOptions ingress) => (int)Math.Min(int.MaxValue, ingress.MaxRequestBodyBytes * 2);
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(options.MailDirectory);
+        // Messages a kill cut short while they were written: never answered 250, so their sender sends them again.
+        foreach (var partial in Directory.EnumerateFiles(options.MailDirectory, ".*.eml.tmp"))
+        {
+            EmlFileStore.Delete(partial);
+        }
+
         var serverOptions = new SmtpServerOptionsBuilder()
             .ServerName("emailplatform-capture")
             .Endpoint(e => e.Endpoint(new IPEndPoint(IPAddress.Loopback, options.CaptureRelayPort)))
+            .MaxMessageSize(MaxMessageSize(ingress.Value), MaxMessageSizeHandling.Strict)
             .Build();
 
         var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -37,7 +56,8 @@ internal sealed class CaptureRelay(StandaloneOptions options, ILogger<CaptureRel
 
         var services = new SmtpServerServices();
         services.Add(listeners);
-        services.Add(new EmlFileStore(options.MailDirectory, logger));
+        _store = new EmlFileStore(options.MailDirectory, logger);
+        services.Add(_store);
         _server = new SmtpServer.SmtpServer(serverOptions, services);
         _running = _server.StartAsync(_stopping.Token);
 
@@ -51,6 +71,11 @@ internal sealed class CaptureRelay(StandaloneOptions options, ILogger<CaptureRel
         }
     }
 
+    /// <summary>
+    /// Takes no new session, lets a message being written finish (its 250 is the sender's only proof), then closes the
+    /// sessions left: pooled connections idle until their sender closes them, and a message still being received is
+    /// answered by nothing, which the sender defers and sends again.
+    /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         if (_stopping.IsCancellationRequested)
@@ -58,8 +83,13 @@ internal sealed class CaptureRelay(StandaloneOptions options, ILogger<CaptureRel
             return;
         }
 
-        await _stopping.CancelAsync();
         _server?.Shutdown();
+        if (_store is not null)
+        {
+            await _store.WritingAsync().WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        await _stopping.CancelAsync();
         await _running.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
@@ -69,30 +99,88 @@ internal sealed class CaptureRelay(StandaloneOptions options, ILogger<CaptureRel
     /// Writes a message as its file: first its envelope, as capture tools do, in an <c>X-Envelope-From</c> header (the
     /// <c>MAIL FROM</c> address, empty for a null sender) and one <c>X-Envelope-To</c> per <c>RCPT TO</c>, which shows the
     /// recipients no header names (Bcc); then the message's bytes as received, ended by the CRLF that ended its last
-    /// line (SmtpServer strips it with the terminating dot).
+    /// line (SmtpServer strips it with the terminating dot). The file is written under a temporary name that does not
+    /// match <c>*.eml</c>, flushed to disk, then renamed: a reader never sees half a message, and a kill mid-write
+    /// leaves no truncated <c>.eml</c>. The folder is created for each message, so removing it while the host runs
+    /// (clearing captured mail) loses nothing. A write that fails (disk full, permissions) is answered with a 4xx: the
+    /// worker defers the message and sends it again, where the 554 SmtpServer answers an exception with would have
+    /// bounced every recipient.
     /// </summary>
     private sealed class EmlFileStore(string folder, ILogger logger) : MessageStore
     {
         private static readonly byte[] Crlf = "\r\n"u8.ToArray();
 
-        public override async Task<SmtpResponse> SaveAsync(
+        private readonly ConcurrentDictionary<Task, byte> _writing = new();
+
+        /// <summary>Completes when the messages being written now are written.</summary>
+        public Task WritingAsync() => Task.WhenAll(_writing.Keys);
+
+        public override Task<SmtpResponse> SaveAsync(
             ISessionContext context, IMessageTransaction transaction, ReadOnlySequence<byte> buffer, CancellationToken cancellationToken)
+        {
+            var writing = SaveFileAsync(transaction, buffer, cancellationToken);
+            _writing.TryAdd(writing, 0);
+            _ = writing.ContinueWith(t => _writing.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            return writing;
+        }
+
+        private async Task<SmtpResponse> SaveFileAsync(IMessageTransaction transaction, ReadOnlySequence<byte> buffer, CancellationToken cancellationToken)
         {
             var name = $"{DateTime.UtcNow:yyyyMMdd'T'HHmmssfff}-{Guid.NewGuid():N}.eml";
             var path = Path.Combine(folder, name);
-            await using (var file = File.Create(path))
+            var temporary = Path.Combine(folder, $".{name}.tmp");
+            try
             {
-                await file.WriteAsync(Envelope(transaction), cancellationToken);
-                foreach (var segment in buffer)
+                Directory.CreateDirectory(folder);
+                await using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 4096, useAsync: true))
                 {
-                    await file.WriteAsync(segment, cancellationToken);
+                    await file.WriteAsync(Envelope(transaction), cancellationToken);
+                    foreach (var segment in buffer)
+                    {
+                        await file.WriteAsync(segment, cancellationToken);
+                    }
+
+                    await file.WriteAsync(Crlf, cancellationToken);
+                    await file.FlushAsync(cancellationToken);
+                    file.Flush(flushToDisk: true);
                 }
 
-                await file.WriteAsync(Crlf, cancellationToken);
+                File.Move(temporary, path);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                Delete(temporary);
+                var full = IsDiskFull(ex);
+                Log.CaptureFailed(logger, path, ex);
+                // By number: SmtpServer's names do not say which 4xx they are (its Error is 471).
+                return full
+                    ? new SmtpResponse((SmtpReplyCode)452, "4.3.1 Cannot write the message: the disk is full; try again later")
+                    : new SmtpResponse((SmtpReplyCode)451, "4.3.0 Cannot write the message; try again later");
+            }
+            catch
+            {
+                Delete(temporary);
+                throw;
             }
 
             Log.Captured(logger, name, transaction.To.Count);
             return SmtpResponse.Ok;
+        }
+
+        /// <summary>ENOSPC (28) on Linux and macOS; ERROR_HANDLE_DISK_FULL and ERROR_DISK_FULL on Windows.</summary>
+        private static bool IsDiskFull(Exception ex) =>
+            ex.HResult is 28 or unchecked((int)0x80070027) or unchecked((int)0x80070070);
+
+        public static void Delete(string file)
+        {
+            try
+            {
+                File.Delete(file);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Nothing more to do: a leftover .tmp is not a captured message.
+            }
         }
 
         /// <summary>The envelope as header lines, in UTF-8 (an SMTPUTF8 address is written as it came).</summary>
@@ -114,4 +202,7 @@ internal static partial class Log
 {
     [LoggerMessage(EventId = 4000, Level = LogLevel.Information, Message = "Captured {File} for {RecipientCount} recipient(s)")]
     public static partial void Captured(ILogger logger, string file, int recipientCount);
+
+    [LoggerMessage(EventId = 4003, Level = LogLevel.Warning, Message = "The capture relay could not write {File}; the message is deferred and will be sent again")]
+    public static partial void CaptureFailed(ILogger logger, string file, Exception exception);
 }
