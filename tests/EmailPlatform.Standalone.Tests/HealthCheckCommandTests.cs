@@ -32,13 +32,64 @@ public sealed class HealthCheckCommandTests : IDisposable
         Assert.Empty(Directory.EnumerateFileSystemEntries(_root));
     }
 
-    /// <summary>Runs <c>dotnet EmailPlatform.Standalone.dll healthcheck url</c> from an empty directory, as the image's HEALTHCHECK does.</summary>
-    private async Task<(int ExitCode, string Output)> HealthCheckAsync(string url)
+    [Theory]
+    [InlineData("http://+:{0}")]
+    [InlineData("http://*:{0};https://+:8443")]
+    [InlineData("https://+:8443;http://0.0.0.0:{0}/")]
+    [InlineData("http://[::]:{0}")]
+    public async Task WithoutAUrlTheCommandAsksThePortOfAspNetCoreUrlsAsTheStandaloneImageSetsIt(string urls)
+    {
+        var port = ServiceProcess.FreeTcpPort();
+        using var listener = new HttpListener();
+        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+        listener.Start();
+        var answering = Task.Run(async () =>
+        {
+            var context = await listener.GetContextAsync();
+            context.Response.StatusCode = context.Request.Url!.AbsolutePath == "/health/ready" ? 200 : 404;
+            context.Response.Close();
+        });
+
+        // The standalone Dockerfile's ENV: the URLs name the port, the ports are blank.
+        var (exitCode, output) = await HealthCheckAsync(null, new()
+        {
+            ["ASPNETCORE_URLS"] = string.Format(System.Globalization.CultureInfo.InvariantCulture, urls, port),
+            ["ASPNETCORE_HTTP_PORTS"] = "",
+        });
+
+        Assert.True(exitCode == 0, $"healthcheck with ASPNETCORE_URLS={urls} exited {exitCode}: {output}");
+        await answering.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Theory]
+    [InlineData("not a url")]
+    [InlineData("127.0.0.1:8080/health/ready")]
+    [InlineData("ftp://127.0.0.1/health/ready")]
+    public async Task AMalformedUrlFailsTheCheckWithAMessageInsteadOfCrashing(string url)
+    {
+        var (exitCode, output) = await HealthCheckAsync(url);
+
+        Assert.True(exitCode == 1, $"healthcheck {url} exited {exitCode}: {output}");
+        Assert.Contains("is not an absolute http or https URL", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
+    }
+
+    /// <summary>Runs <c>dotnet EmailPlatform.Standalone.dll healthcheck [url]</c> from an empty directory, as the image's HEALTHCHECK does.</summary>
+    private async Task<(int ExitCode, string Output)> HealthCheckAsync(string? url, Dictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo("dotnet") { WorkingDirectory = _root, RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(typeof(StandaloneOptions).Assembly.Location);
         start.ArgumentList.Add("healthcheck");
-        start.ArgumentList.Add(url);
+        if (url is not null)
+        {
+            start.ArgumentList.Add(url);
+        }
+
+        foreach (var (name, value) in environment ?? [])
+        {
+            start.Environment[name] = value;
+        }
+
         start.Environment["Standalone__CaptureRelayPort"] = ServiceProcess.FreeTcpPort().ToString(System.Globalization.CultureInfo.InvariantCulture);
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
