@@ -29,7 +29,7 @@ internal static class StandaloneDefaults
         }
 
         builder.Services.AddSingleton(options);
-        Directory.CreateDirectory(options.DataDirectory);
+        CreateDataDirectory(options.DataDirectory);
 
         var defaults = new Dictionary<string, string?>();
         if (string.IsNullOrEmpty(builder.Configuration["urls"]))
@@ -115,6 +115,27 @@ internal static class StandaloneDefaults
             """);
     });
 
+    /// <summary>
+    /// The data directory holds the API key, the database and every captured message: created readable by its owner
+    /// only. One that exists is left as its owner set it up.
+    /// </summary>
+    private static void CreateDataDirectory(string path)
+    {
+        if (Directory.Exists(path))
+        {
+            return;
+        }
+
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(path);
+        }
+        else
+        {
+            Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+    }
+
     /// <summary>A key generated on first start and kept under the data directory, so the curl above keeps working.</summary>
     private static string LoadOrCreateKey(string file)
     {
@@ -128,12 +149,23 @@ internal static class StandaloneDefaults
         }
 
         var key = "ep_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-        File.WriteAllText(file, key);
+        // Created 0600, never readable by others even for a moment, under a temporary name and renamed over an old
+        // (too short) key file, whose own mode would otherwise stay.
+        var temporary = file + ".tmp";
+        var create = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
         if (!OperatingSystem.IsWindows())
         {
-            File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            create.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         }
 
+        // A leftover of a start killed here: created anew, so with the mode above.
+        File.Delete(temporary);
+        using (var writer = new StreamWriter(temporary, new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false), create))
+        {
+            writer.Write(key);
+        }
+
+        File.Move(temporary, file, overwrite: true);
         return key;
     }
 }

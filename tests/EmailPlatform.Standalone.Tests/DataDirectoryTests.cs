@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Runtime.Versioning;
 using System.Text.Json.Nodes;
 using EmailPlatform.Testing;
 
@@ -21,6 +22,34 @@ public sealed class DataDirectoryTests : IDisposable
         var id = await SendAsync(client, new { from = "hello@acme.test", to = "you@example.test", subject = "Semicolon", text = "Hi." });
         await StandaloneHost.WaitForStatusAsync(client, id, "delivered", TimeSpan.FromSeconds(20));
         Assert.True(File.Exists(Path.Combine(data, "emailplatform.db")));
+    }
+
+    [Fact]
+    [UnsupportedOSPlatform("windows")]
+    public async Task TheDataDirectoryTheHostCreatesAndTheKeyItGeneratesAreTheOwnersOnly()
+    {
+        var data = Path.Combine(_root, "data");
+        await using var host = StandaloneHost.Create(data, "", ServiceProcess.FreeTcpPort());
+        _ = host.Services;
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(data));
+        var key = Path.Combine(data, "api-key");
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(key));
+        Assert.StartsWith("ep_", await File.ReadAllTextAsync(key), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [UnsupportedOSPlatform("windows")]
+    public async Task ADataDirectoryThatExistsKeepsItsMode()
+    {
+        var shared = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute;
+        var data = Directory.CreateDirectory(Path.Combine(_root, "data"), shared).FullName;
+        File.SetUnixFileMode(data, shared);
+        await using var host = StandaloneHost.Create(data, "", ServiceProcess.FreeTcpPort());
+        _ = host.Services;
+
+        Assert.Equal(shared, File.GetUnixFileMode(data));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(data, "api-key")));
     }
 
     private static async Task<string> SendAsync(HttpClient client, object email)
