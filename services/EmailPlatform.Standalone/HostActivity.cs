@@ -80,7 +80,7 @@ internal sealed partial class HostActivity(StandaloneOptions options, TimeProvid
         }
     }
 
-    [LoggerMessage(EventId = 4002, Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 8002, Level = LogLevel.Warning,
         Message = "Could not record the host's last active moment in {File}; the next start recovers only what its own time's retention window holds")]
     private static partial void WriteFailed(ILogger logger, string file, Exception exception);
 }

@@ -203,9 +203,10 @@ internal sealed class InMemoryBusRecovery(
     }
 }
 
+/// <summary>The standalone host's own log events: ids 8000–8099, apart from the services' it hosts.</summary>
 internal static partial class Log
 {
-    [LoggerMessage(EventId = 4001, Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 8001, Level = LogLevel.Warning,
         Message = "The in-memory bus lost messages at the last stop: {Rows} outbox rows of {Emails} emails published again, {Kept} commands cut short kept for the retry scheduler, {Due} recipients handed back made due now")]
     public static partial void Recovered(ILogger logger, int rows, int emails, int kept, int due);
 }

@@ -37,7 +37,7 @@ internal sealed class StoreSuppressionList(IServiceScopeFactory scopes, TimeProv
 
 internal static partial class Log
 {
-    [LoggerMessage(EventId = 4002, Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 8004, Level = LogLevel.Warning,
         Message = "Suppression lookup in the status store failed ({Failure}): the recipient is sent as not suppressed")]
     public static partial void SuppressionLookupFailed(ILogger logger, Exception exception, string failure);
 }

@@ -200,9 +200,9 @@ internal sealed class CaptureRelay(StandaloneOptions options, IOptions<IngressOp
 
 internal static partial class Log
 {
-    [LoggerMessage(EventId = 4000, Level = LogLevel.Information, Message = "Captured {File} for {RecipientCount} recipient(s)")]
+    [LoggerMessage(EventId = 8000, Level = LogLevel.Information, Message = "Captured {File} for {RecipientCount} recipient(s)")]
     public static partial void Captured(ILogger logger, string file, int recipientCount);
 
-    [LoggerMessage(EventId = 4003, Level = LogLevel.Warning, Message = "The capture relay could not write {File}; the message is deferred and will be sent again")]
+    [LoggerMessage(EventId = 8003, Level = LogLevel.Warning, Message = "The capture relay could not write {File}; the message is deferred and will be sent again")]
     public static partial void CaptureFailed(ILogger logger, string file, Exception exception);
 }
