@@ -14,14 +14,7 @@ public sealed class HealthCheckCommandTests : IDisposable
     {
         var port = ServiceProcess.FreeTcpPort();
         using var listener = new HttpListener();
-        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-        listener.Start();
-        var answering = Task.Run(async () =>
-        {
-            var context = await listener.GetContextAsync();
-            context.Response.StatusCode = context.Request.Url!.AbsolutePath == "/health/ready" ? 200 : 404;
-            context.Response.Close();
-        });
+        var answering = AnswerOnceAsync(listener, port);
 
         var (ready, readyOutput) = await HealthCheckAsync($"http://127.0.0.1:{port}/health/ready");
         await answering.WaitAsync(TimeSpan.FromSeconds(10));
@@ -41,14 +34,7 @@ public sealed class HealthCheckCommandTests : IDisposable
     {
         var port = ServiceProcess.FreeTcpPort();
         using var listener = new HttpListener();
-        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-        listener.Start();
-        var answering = Task.Run(async () =>
-        {
-            var context = await listener.GetContextAsync();
-            context.Response.StatusCode = context.Request.Url!.AbsolutePath == "/health/ready" ? 200 : 404;
-            context.Response.Close();
-        });
+        var answering = AnswerOnceAsync(listener, port);
 
         // The standalone Dockerfile's ENV: the URLs name the port, the ports are blank.
         var (exitCode, output) = await HealthCheckAsync(null, new()
@@ -59,6 +45,19 @@ public sealed class HealthCheckCommandTests : IDisposable
 
         Assert.True(exitCode == 0, $"healthcheck with ASPNETCORE_URLS={urls} exited {exitCode}: {output}");
         await answering.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    /// <summary>A host on <paramref name="port"/> that answers one request: 200 for <c>/health/ready</c>, 404 otherwise.</summary>
+    private static Task AnswerOnceAsync(HttpListener listener, int port)
+    {
+        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+        listener.Start();
+        return Task.Run(async () =>
+        {
+            var context = await listener.GetContextAsync();
+            context.Response.StatusCode = context.Request.Url!.AbsolutePath == "/health/ready" ? 200 : 404;
+            context.Response.Close();
+        });
     }
 
     [Theory]

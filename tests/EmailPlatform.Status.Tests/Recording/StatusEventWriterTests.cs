@@ -1,11 +1,9 @@
-using System.Data.Common;
 using EmailPlatform.Contracts;
 using EmailPlatform.ServiceDefaults.Storage;
 using EmailPlatform.Status.Recording;
 using EmailPlatform.Status.Storage;
 using EmailPlatform.Status.Tests.Support;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
@@ -45,11 +43,15 @@ public sealed class StatusEventWriterTests
     public async Task AnOutageInABatchsSaveChangesFaultsTheWholeBatchOnceForTheOutageWaitInsteadOfEventByEvent(string outage)
     {
         // The suppressions a hard bounce adds go through SaveChanges, which wraps what the store said in a DbUpdateException.
-        var failing = new FailingSuppressionInserts(outage switch
+        var failing = new FailingStatements("INSERT INTO suppressions")
         {
-            "disk full" => () => new PostgresException("could not extend file: No space left on device", "ERROR", "ERROR", PostgresErrorCodes.DiskFull),
-            _ => () => new NpgsqlException("Exception while reading from stream", new IOException("Connection reset by peer")),
-        });
+            Armed = true,
+            Failure = outage switch
+            {
+                "disk full" => () => new PostgresException("could not extend file: No space left on device", "ERROR", "ERROR", PostgresErrorCodes.DiskFull),
+                _ => () => new NpgsqlException("Exception while reading from stream", new IOException("Connection reset by peer")),
+            },
+        };
         await using var api = await StatusApi.StartAsync(
             new Dictionary<string, string> { ["Status:Recording:MaxBatchDelay"] = "00:00:00.5" },
             s => s.ConfigureDbContext<PostgresStatusDbContext>(o => o.AddInterceptors(failing)));
@@ -67,38 +69,7 @@ public sealed class StatusEventWriterTests
         }
 
         // Once for the batch; one at a time, the three bounces would each have reached the store again.
-        Assert.Equal(1, failing.Failures);
+        Assert.Equal(1, failing.Failed);
         Assert.Equal(0, await api.WithStoreAsync(db => db.Events.CountAsync(e => emailIds.Contains(e.EmailId))));
-    }
-
-    /// <summary>Fails every insert into the suppressions table with the given store error, as an outage would.</summary>
-    private sealed class FailingSuppressionInserts(Func<Exception> failure) : DbCommandInterceptor
-    {
-        private int _failures;
-
-        public int Failures => Volatile.Read(ref _failures);
-
-        public override ValueTask<InterceptionResult<int>> NonQueryExecutingAsync(
-            DbCommand command, CommandEventData eventData, InterceptionResult<int> result, CancellationToken cancellationToken = default)
-        {
-            FailIfSuppression(command);
-            return ValueTask.FromResult(result);
-        }
-
-        public override ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(
-            DbCommand command, CommandEventData eventData, InterceptionResult<DbDataReader> result, CancellationToken cancellationToken = default)
-        {
-            FailIfSuppression(command);
-            return ValueTask.FromResult(result);
-        }
-
-        private void FailIfSuppression(DbCommand command)
-        {
-            if (command.CommandText.Contains("INSERT INTO suppressions", StringComparison.Ordinal))
-            {
-                Interlocked.Increment(ref _failures);
-                throw failure();
-            }
-        }
     }
 }

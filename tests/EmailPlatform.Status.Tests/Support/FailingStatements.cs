@@ -5,15 +5,19 @@ using Npgsql;
 namespace EmailPlatform.Status.Tests.Support;
 
 /// <summary>
-/// While <see cref="Armed"/>, fails every statement whose SQL holds all the given fragments, as Npgsql fails one that
-/// outlives its command timeout (an <see cref="NpgsqlException"/> around a <see cref="TimeoutException"/>), without
-/// running it.
+/// While <see cref="Armed"/>, fails every statement whose SQL holds all the given fragments without running it: as
+/// Npgsql fails one that outlives its command timeout (an <see cref="NpgsqlException"/> around a
+/// <see cref="TimeoutException"/>), or with <see cref="Failure"/>'s exception.
 /// </summary>
 internal sealed class FailingStatements(params string[] fragments) : DbCommandInterceptor
 {
     private int _failed;
 
     public bool Armed { get; set; }
+
+    /// <summary>The exception each failed statement throws.</summary>
+    public Func<Exception> Failure { get; init; } =
+        () => new NpgsqlException("Exception while reading from stream", new TimeoutException("Timeout during reading attempt"));
 
     /// <summary>How many statements it failed.</summary>
     public int Failed => Volatile.Read(ref _failed);
@@ -37,7 +41,7 @@ internal sealed class FailingStatements(params string[] fragments) : DbCommandIn
         if (Armed && fragments.All(f => command.CommandText.Contains(f, StringComparison.Ordinal)))
         {
             Interlocked.Increment(ref _failed);
-            throw new NpgsqlException("Exception while reading from stream", new TimeoutException("Timeout during reading attempt"));
+            throw Failure();
         }
     }
 }
