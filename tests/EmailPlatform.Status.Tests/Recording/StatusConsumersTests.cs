@@ -115,16 +115,7 @@ public sealed class StatusConsumersTests
         using var client = api.CreateClient();
         await api.WaitForBusAsync(Timeout);
         var faults = new ConcurrentQueue<Fault<EmailBounced>>();
-        var listener = Bus.Factory.CreateUsingRabbitMq(cfg =>
-        {
-            cfg.Host(api.RabbitMqUri);
-            cfg.ReceiveEndpoint("status-faults-test", e => e.Handler<Fault<EmailBounced>>(context =>
-            {
-                faults.Enqueue(context.Message);
-                return Task.CompletedTask;
-            }));
-        });
-        await listener.StartAsync(new CancellationTokenSource(Timeout).Token);
+        var listener = await StartFaultListenerAsync(api, faults);
         try
         {
             var bus = api.Services.GetRequiredService<IBus>();
@@ -170,16 +161,7 @@ public sealed class StatusConsumersTests
         using var client = api.CreateClient();
         await api.WaitForBusAsync(Timeout);
         var faults = new ConcurrentQueue<Fault<EmailAccepted>>();
-        var listener = Bus.Factory.CreateUsingRabbitMq(cfg =>
-        {
-            cfg.Host(api.RabbitMqUri);
-            cfg.ReceiveEndpoint("status-faults-test", e => e.Handler<Fault<EmailAccepted>>(context =>
-            {
-                faults.Enqueue(context.Message);
-                return Task.CompletedTask;
-            }));
-        });
-        await listener.StartAsync(new CancellationTokenSource(Timeout).Token);
+        var listener = await StartFaultListenerAsync(api, faults);
         try
         {
             var bus = api.Services.GetRequiredService<IBus>();
@@ -207,6 +189,23 @@ public sealed class StatusConsumersTests
         {
             await listener.StopAsync();
         }
+    }
+
+    /// <summary>A bus of the test's own on the status service's broker, collecting the faults of <typeparamref name="T"/> that its consumers publish.</summary>
+    private static async Task<IBusControl> StartFaultListenerAsync<T>(StatusApi api, ConcurrentQueue<Fault<T>> faults)
+        where T : class
+    {
+        var listener = Bus.Factory.CreateUsingRabbitMq(cfg =>
+        {
+            cfg.Host(api.RabbitMqUri);
+            cfg.ReceiveEndpoint("status-faults-test", e => e.Handler<Fault<T>>(context =>
+            {
+                faults.Enqueue(context.Message);
+                return Task.CompletedTask;
+            }));
+        });
+        await listener.StartAsync(new CancellationTokenSource(Timeout).Token);
+        return listener;
     }
 
     /// <summary>Counts the recorder's row locks that take <paramref name="emailId"/>: one per attempt to record a batch with its events.</summary>
