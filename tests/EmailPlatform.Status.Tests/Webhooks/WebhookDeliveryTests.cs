@@ -139,20 +139,26 @@ public sealed class WebhookDeliveryTests
         using var client = api.CreateClient();
         var (keptId, _) = await SubscribeAsync(client, kept.Url, "email.delivered");
         var (deletedId, _) = await SubscribeAsync(client, deleted.Url, "email.delivered");
+        var subscriptionDeleted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         deleted.BeforeAnswer = async () =>
         {
             using var delete = await client.DeleteAsync(new Uri($"/v1/webhooks/{deletedId}", UriKind.Relative));
             Assert.Equal(HttpStatusCode.NoContent, delete.StatusCode);
+            subscriptionDeleted.TrySetResult();
         };
+        // The kept receiver answers once the other subscription is gone, so that both attempts finish together and the
+        // deleted one's row is missing when they are recorded (the dispatcher records each attempt as it finishes).
+        kept.BeforeAnswer = () => subscriptionDeleted.Task.WaitAsync(TimeSpan.FromSeconds(10));
         var emailId = Guid.NewGuid();
 
         await api.RecordAsync(TestEvents.Accepted(emailId, to: [Alice]), TestEvents.Delivered(emailId, Alice));
 
-        // Both deliveries went in one round; the deleted one's row is gone when the round records its attempts.
         var log = await Eventually.GetAsync(() => DeliveriesAsync(client, keptId),
             l => l.GetProperty("data").EnumerateArray().Any(d => d.GetProperty("status").GetString() == "delivered"), TimeSpan.FromSeconds(15),
             "the kept subscription's delivery recorded as delivered");
         Assert.Equal(1, Assert.Single(log.GetProperty("data").EnumerateArray()).GetProperty("attempts").GetInt32());
+        Assert.True(subscriptionDeleted.Task.IsCompletedSuccessfully, "the subscription was deleted while its delivery was sent");
+        await Eventually.GetAsync(() => Task.FromResult(deleted.Requests.Count), n => n > 0, TimeSpan.FromSeconds(5), "the deleted subscription's request answered");
         Assert.Single(deleted.Requests);
         await Task.Delay(TimeSpan.FromSeconds(2));
         Assert.Single(kept.Requests);
