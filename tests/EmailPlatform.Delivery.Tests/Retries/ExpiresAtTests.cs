@@ -1,6 +1,8 @@
 using EmailPlatform.Contracts;
+using EmailPlatform.Delivery.Retries;
 using EmailPlatform.Delivery.Tests.Support;
 using EmailPlatform.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using SmtpServer.Protocol;
 
 namespace EmailPlatform.Delivery.Tests.Retries;
@@ -33,18 +35,26 @@ public sealed class ExpiresAtTests : IAsyncLifetime
     public async Task DeferredRecipientFailsWhenTheEmailsExpiresAtPassesBeforeItsNextAttempt()
     {
         _relay.RcptReplies["alice@example.com"] = new SmtpResponse((SmtpReplyCode)451, "4.2.0 Mailbox busy");
-        var expiresAt = DateTimeOffset.UtcNow.AddSeconds(3);
-        var email = TestEmails.Create(to: ["alice@example.com", "bob@example.com"]) with { ExpiresAt = expiresAt };
+        var clock = new AdvancingClock();
         // The next attempt would be in an hour; the configured window is two days: the email's deadline wins.
         await using var host = await DeliveryHost.StartAsync(_relay.Port, settings: new Dictionary<string, string?>
         {
             ["Delivery:RetrySchedule:0"] = "01:00:00",
-        });
+        }, services: s => s.AddSingleton<TimeProvider>(clock));
+        // Half an hour ahead, so that the first attempt is made and recorded before it however busy the machine (with a
+        // deadline a few seconds ahead the worker could fail alice at her claim or her record, with no deferral at all);
+        // the worker's clock is moved past it once she is deferred.
+        var expiresAt = clock.GetUtcNow().AddMinutes(30);
+        var email = TestEmails.Create(to: ["alice@example.com", "bob@example.com"]) with { ExpiresAt = expiresAt };
 
         await host.SendAsync(email);
 
         var deferred = Assert.Single(await host.WaitForAsync<EmailDeferred>(d => d.Count == 1, "the deferral"));
         Assert.Equal(expiresAt.UtcDateTime, deferred.NextAttemptAt!.Value.UtcDateTime, TimeSpan.FromMilliseconds(1));
+        Assert.Empty(host.Published<EmailFailed>());
+        clock.Advance(TimeSpan.FromMinutes(31));
+        // The scheduler sleeps on the system's time, until the deadline or its poll: it is woken as a deferral would.
+        host.Services.GetRequiredService<RetrySignal>().Notify();
         var failed = Assert.Single(await host.WaitForAsync<EmailFailed>(f => f.Count == 1, "the expiry"));
         Assert.Equal(("alice@example.com", 1, 451), (failed.Recipient, failed.Attempt, failed.Reply?.Code));
         Assert.StartsWith("Expired: still not delivered after 1 attempt(s) when the email's expires_at", failed.Reason, StringComparison.Ordinal);
