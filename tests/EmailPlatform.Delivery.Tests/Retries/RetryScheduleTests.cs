@@ -3,6 +3,7 @@ using EmailPlatform.Delivery.Relays;
 using EmailPlatform.Delivery.Tests.Support;
 using EmailPlatform.Testing;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using SmtpServer.Protocol;
 
 namespace EmailPlatform.Delivery.Tests.Retries;
@@ -51,24 +52,29 @@ public sealed class RetryScheduleTests : IAsyncLifetime
         _relay.RcptReplies[Alice] = new SmtpResponse((SmtpReplyCode)451, "4.2.0 Mailbox busy");
         var email = TestEmails.Create();
         var settings = ShortSchedule("00:00:01");
-        // Long enough for the first attempt to be recorded as deferred on a loaded machine: a record made after the
-        // window's end fails at once, as attempt 1.
-        settings["Delivery:MaxRetryAge"] = "00:00:05";
-        await using var host = await DeliveryHost.StartAsync(_relay.Port, store, settings);
+        // A window no attempt outlasts however busy the machine (one of a few seconds could end before the first attempt
+        // was recorded, which then failed at once, as attempt 1), shorter than the claim lease and the requeue delay: the
+        // worker's clock is moved past it once alice has been deferred twice within it.
+        settings["Delivery:MaxRetryAge"] = "00:05:00";
+        var clock = new AdvancingClock();
+        await using var host = await DeliveryHost.StartAsync(_relay.Port, store, settings, s => s.AddSingleton<TimeProvider>(clock));
 
         await host.SendAsync(email);
+        await host.WaitForAsync<EmailDeferred>(d => d.Count >= 2, "two deferrals within the window");
+        clock.Advance(TimeSpan.FromMinutes(5));
 
         var failed = Assert.Single(await host.WaitForAsync<EmailFailed>(f => f.Count == 1, "the expiry"));
         var deferred = host.Published<EmailDeferred>();
         Assert.StartsWith("Expired", failed.Reason, StringComparison.Ordinal);
         Assert.Equal(451, failed.Reply?.Code);
         Assert.Equal(deferred.Count + 1, failed.Attempt);
-        Assert.InRange(failed.Attempt, 2, 7);
+        Assert.InRange(failed.Attempt, 3, 7);
         Assert.Equal(Enumerable.Range(1, deferred.Count), deferred.Select(d => d.Attempt).Order());
 
         // The content stays for Delivery:FailedContentRetention (default 3 days), for a bulk retry, then goes.
         var kept = Assert.Single(await host.QueryAsync(db => db.RetryMessages.ToListAsync()));
-        Assert.InRange(kept.KeepUntil!.Value, DateTime.UtcNow.AddDays(3).AddMinutes(-5), DateTime.UtcNow.AddDays(3));
+        var now = clock.GetUtcNow().UtcDateTime;
+        Assert.InRange(kept.KeepUntil!.Value, now.AddDays(3).AddMinutes(-5), now.AddDays(3));
     }
 
     [Fact]
