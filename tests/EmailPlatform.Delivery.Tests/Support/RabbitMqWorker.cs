@@ -41,7 +41,9 @@ internal sealed class RabbitMqWorker : IAsyncDisposable
     public IServiceProvider Services => _host.Services;
 
     /// <param name="virtualHost">A virtual host the test already made (and removes); null for one of the worker's own.</param>
-    public static async Task<RabbitMqWorker> StartAsync(int relayPort, IDictionary<string, string?>? settings = null, TemporaryVirtualHost? virtualHost = null)
+    /// <param name="services">Registers more services after <c>AddDelivery</c> (a clock of the test's, …).</param>
+    public static async Task<RabbitMqWorker> StartAsync(
+        int relayPort, IDictionary<string, string?>? settings = null, TemporaryVirtualHost? virtualHost = null, Action<IServiceCollection>? services = null)
     {
         var vhost = virtualHost ?? await TemporaryVirtualHost.CreateAsync();
         var database = await TemporaryDatabase.CreateAsync();
@@ -63,6 +65,7 @@ internal sealed class RabbitMqWorker : IAsyncDisposable
         builder.Configuration.AddInMemoryCollection(config);
         builder.AddMessageBus(bus => bus.AddDeliveryConsumers());
         builder.AddDelivery();
+        services?.Invoke(builder.Services);
         var host = builder.Build();
         await host.Services.MigrateStoreAsync<DeliveryDbContext>();
         await host.StartAsync();
