@@ -201,9 +201,12 @@ public sealed class SmtpRelayClientTests : IAsyncLifetime
     [Fact]
     public async Task ReplyToTheFinalDotIsAwaitedForTheDataTimeoutNotTheCommandTimeout()
     {
-        _relay.BeforeDataReply = () => Task.Delay(TimeSpan.FromSeconds(3));
+        // The reply to the final dot comes twice the command timeout late (a client that waited for that timeout gives up
+        // even if it started waiting late), well within the data timeout. The command timeout still bounds the greeting,
+        // EHLO, MAIL and RCPT: a second left them too little on a busy machine.
+        _relay.BeforeDataReply = () => Task.Delay(TimeSpan.FromSeconds(10));
 
-        var outcomes = await SendWithTimeoutsAsync(command: TimeSpan.FromSeconds(1), data: TimeSpan.FromSeconds(20));
+        var outcomes = await SendWithTimeoutsAsync(command: TimeSpan.FromSeconds(5), data: TimeSpan.FromSeconds(30));
 
         Assert.Equal(RecipientOutcomeKind.Delivered, Assert.Single(outcomes).Kind);
     }
