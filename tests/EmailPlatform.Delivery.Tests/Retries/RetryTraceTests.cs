@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using EmailPlatform.Contracts;
+using EmailPlatform.Delivery.Retries;
 using EmailPlatform.Delivery.Tests.Support;
 using EmailPlatform.Testing;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using SmtpServer.Protocol;
 
 namespace EmailPlatform.Delivery.Tests.Retries;
@@ -55,14 +57,20 @@ public sealed class RetryTraceTests : IAsyncLifetime
     {
         _relay.RcptReplies[Alice] = new SmtpResponse((SmtpReplyCode)451, "4.2.0 Mailbox busy");
         using var spans = new Spans();
-        await using var host = await DeliveryHost.StartAsync(_relay.Port, store, new Dictionary<string, string?> { ["Delivery:RetrySchedule:0"] = "01:00:00" });
+        var clock = new AdvancingClock();
+        await using var host = await DeliveryHost.StartAsync(_relay.Port, store, new Dictionary<string, string?> { ["Delivery:RetrySchedule:0"] = "01:00:00" },
+            s => s.AddSingleton<TimeProvider>(clock));
         // The next attempt would be in an hour: the recipient is due at the email's deadline, when the scheduler fails it.
-        // The deadline leaves the first attempt time to be made and recorded on a busy machine (else the worker itself
-        // fails the email, at its claim or its record, and the scheduler has nothing to do): 12 s was not always enough
-        // with the CI's test projects running side by side on two cores.
-        var email = TestEmails.Create(to: [Alice]) with { ExpiresAt = DateTimeOffset.UtcNow.AddSeconds(25) };
+        // The deadline leaves the first attempt time to be made and recorded however busy the machine (else the worker
+        // itself fails the email, at its claim or its record, and the scheduler has nothing to do: 12 s was not always
+        // enough on the CI, and no wait is certain to be): half an hour, passed on the worker's clock once it is deferred.
+        var email = TestEmails.Create(to: [Alice]) with { ExpiresAt = clock.GetUtcNow().AddMinutes(30) };
 
         var trace = await SendInATraceAsync(host, email);
+        await host.WaitForAsync<EmailDeferred>(d => d.Count == 1, "the deferral");
+        clock.Advance(TimeSpan.FromMinutes(31));
+        // The scheduler sleeps on the system's time, until the deadline or its poll: it is woken as a deferral would.
+        host.Services.GetRequiredService<RetrySignal>().Notify();
         await host.WaitForAsync<EmailFailed>(f => f.Count == 1, "the expiry");
 
         // The event is recorded as it is published; its span ends only once the scheduler's publish has returned.
