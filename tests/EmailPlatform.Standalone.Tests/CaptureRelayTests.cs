@@ -24,7 +24,7 @@ public sealed class CaptureRelayTests : IDisposable
         {
             from = "Acme <hello@acme.test>", to = "ann@example.test", cc = "bea@example.test", bcc = "cat@example.test", subject = "Envelope", text = "Hi.",
         });
-        await StandaloneHost.WaitForStatusAsync(client, id, "delivered", TimeSpan.FromSeconds(20));
+        await StandaloneHost.WaitForStatusAsync(client, id, "delivered", TimeSpan.FromSeconds(60));
 
         var raw = await File.ReadAllBytesAsync(Assert.Single(Directory.GetFiles(Path.Combine(data, "mail"), "*.eml")));
         var text = Encoding.UTF8.GetString(raw);
@@ -50,13 +50,13 @@ public sealed class CaptureRelayTests : IDisposable
         await using var host = StandaloneHost.Create(data, _apiKey, ServiceProcess.FreeTcpPort());
         using var client = StandaloneHost.Client(host, _apiKey);
         var first = await SendAsync(client, new { from = "hello@acme.test", to = "ann@example.test", subject = "Before", text = "Hi." });
-        await StandaloneHost.WaitForStatusAsync(client, first, "delivered", TimeSpan.FromSeconds(20));
+        await StandaloneHost.WaitForStatusAsync(client, first, "delivered", TimeSpan.FromSeconds(60));
 
         // rm -rf data/mail, to clear what was captured.
         Directory.Delete(mail, recursive: true);
 
         var second = await SendAsync(client, new { from = "hello@acme.test", to = "bea@example.test", subject = "After", text = "Hi." });
-        await StandaloneHost.WaitForStatusAsync(client, second, "delivered", TimeSpan.FromSeconds(20));
+        await StandaloneHost.WaitForStatusAsync(client, second, "delivered", TimeSpan.FromSeconds(60));
         using var message = MimeKit.MimeMessage.Load(Assert.Single(Directory.GetFiles(mail, "*.eml")));
         Assert.Equal("After", message.Subject);
         Assert.Empty(Directory.GetFiles(mail, "*.tmp"));
@@ -77,7 +77,7 @@ public sealed class CaptureRelayTests : IDisposable
         await File.WriteAllTextAsync(mail, "not a folder");
 
         var id = await SendAsync(client, new { from = "hello@acme.test", to = "ann@example.test", subject = "Later", text = "Hi." });
-        var deferred = await StandaloneHost.WaitForStatusAsync(client, id, "deferred", TimeSpan.FromSeconds(20));
+        var deferred = await StandaloneHost.WaitForStatusAsync(client, id, "deferred", TimeSpan.FromSeconds(60));
         var reply = deferred!["events"]!.AsArray().Last()!["smtp"]!;
         Assert.Equal((451, "4.3.0"), (reply["code"]!.GetValue<int>(), reply["enhanced_code"]!.GetValue<string>()));
 

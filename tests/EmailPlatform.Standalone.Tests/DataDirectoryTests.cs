@@ -20,7 +20,7 @@ public sealed class DataDirectoryTests : IDisposable
         using var client = StandaloneHost.Client(host, _apiKey);
 
         var id = await SendAsync(client, new { from = "hello@acme.test", to = "you@example.test", subject = "Semicolon", text = "Hi." });
-        await StandaloneHost.WaitForStatusAsync(client, id, "delivered", TimeSpan.FromSeconds(20));
+        await StandaloneHost.WaitForStatusAsync(client, id, "delivered", TimeSpan.FromSeconds(60));
         Assert.True(File.Exists(Path.Combine(data, "emailplatform.db")));
     }
 

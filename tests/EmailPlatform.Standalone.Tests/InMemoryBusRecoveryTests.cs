@@ -18,7 +18,7 @@ namespace EmailPlatform.Standalone.Tests;
 /// </summary>
 public sealed class InMemoryBusRecoveryTests : IDisposable
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
     private static readonly string Delivered = EventTypes.For(EmailState.Delivered);
     private readonly string _dataDirectory = Directory.CreateTempSubdirectory("emailplatform-recovery-").FullName;
     private readonly string _apiKey = TestInfrastructure.NewApiKey();
