@@ -14,7 +14,7 @@
 # Both report the CPU time the recording process itself spent per 1,000 events (not PostgreSQL's or RabbitMQ's), a
 # figure that other load on the machine skews far less than events/s; the bus run also reports the service's managed
 # allocations per event and its GC pause time (from its /metrics), and the recorder run its own (from the runtime), which other load does not skew at all.
-# Event mix (both runs): per email accepted + queued and two recipients; 10% of recipients deferred once then
+# Event mix (both runs): per email accepted + queued (one message, as the ingress sends them) and two recipients; 10% of recipients deferred once then
 # delivered, 2% bounced (and suppressed), the rest delivered. A database and a vhost of its own for each run, removed
 # on exit; writes artifacts/bench/status.json.
 #

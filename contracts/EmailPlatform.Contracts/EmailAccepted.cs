@@ -2,8 +2,9 @@ namespace EmailPlatform.Contracts;
 
 /// <summary>
 /// Published once the ingress has durably accepted an email: the status service's record of what was accepted
-/// (bodies included, attachments only by name). <paramref name="ScheduledAt"/> is set for a scheduled send;
-/// <see cref="EmailQueued"/> follows when the email is handed to the delivery workers.
+/// (bodies included, attachments only by name). <paramref name="ScheduledAt"/> is set for a scheduled send, and its
+/// <see cref="EmailQueued"/> follows when the email is handed to the delivery workers; an email sent at once carries its
+/// <see cref="Queued"/> event instead.
 /// </summary>
 public sealed record EmailAccepted(
     Guid EventId,
@@ -38,6 +39,15 @@ public sealed record EmailAccepted(
     /// ingress that predates it: the addresses of To, Cc and Bcc then stand for the envelope.
     /// </summary>
     public IReadOnlyList<string>? Recipients { get; init; }
+
+    /// <summary>
+    /// For an email sent at once, the <see cref="EmailQueued"/> event of its hand-over to the delivery workers, which
+    /// happens together with the accept: carried here rather than published as a message of its own, so that one message
+    /// per email, not two, reaches the status service, which records both events from it. Null for a scheduled send (its
+    /// <see cref="EmailQueued"/> is published at its time) and from an ingress that predates it (which published the
+    /// <see cref="EmailQueued"/> on its own).
+    /// </summary>
+    public EmailQueued? Queued { get; init; }
 
     /// <summary>
     /// The email's recipients, each with the field that names it (<c>to</c>, <c>cc</c> or <c>bcc</c>): the envelope's

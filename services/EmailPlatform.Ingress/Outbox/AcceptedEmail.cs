@@ -4,7 +4,8 @@ namespace EmailPlatform.Ingress.Outbox;
 
 /// <summary>
 /// An email accepted for sending now, as one outbox row instead of three: the publisher derives its
-/// <see cref="EmailAccepted"/>, <see cref="EmailQueued"/> and <see cref="SendEmail"/> when it publishes them. The body is
+/// <see cref="EmailAccepted"/> (carrying its <see cref="EmailQueued"/>, <see cref="EmailAccepted.Queued"/>) and its
+/// <see cref="SendEmail"/> when it publishes them. The body is
 /// stored once and the store writes, locks and marks one row per email. The events' ids are fixed here, at accept, so
 /// a row published twice (a crash between the broker's confirm and the commit) repeats the same events, which the
 /// status service recognises. A scheduled email keeps three rows: its <see cref="EmailAccepted"/> leaves at once, the
@@ -42,9 +43,12 @@ internal sealed record AcceptedEmail(SendEmail Command, IReadOnlyList<string> Bc
 
     public EmailQueued Queued(DateTimeOffset due) => new(QueuedEventId, Command.EmailId, due);
 
-    /// <summary>What the row stands for, in the order it is announced: the events, then the command.</summary>
+    /// <summary>
+    /// What the row stands for, in the order it is announced: the events (the accept with its hand-over to the workers,
+    /// one message), then the command.
+    /// </summary>
     public IReadOnlyList<(object Message, Type Type)> Messages() =>
-        [(Accepted(), typeof(EmailAccepted)), (Queued(Timestamp), typeof(EmailQueued)), (Command, typeof(SendEmail))];
+        [(Accepted() with { Queued = Queued(Timestamp) }, typeof(EmailAccepted)), (Command, typeof(SendEmail))];
 }
 
 /// <summary>

@@ -6,9 +6,11 @@ using MassTransit;
 namespace EmailPlatform.Status.Recording;
 
 /// <summary>
-/// Records what the ingress did with an email: accepted, queued, rescheduled, canceled. Bodies too large for the bus
-/// (<see cref="EmailAccepted.StoredBody"/>) are read from the content store first; if it no longer has them (the
-/// event waited longer than <c>Ingress:StoredContentRetention</c>), the email is recorded without them.
+/// Records what the ingress did with an email: accepted, queued, rescheduled, canceled. An email sent at once comes as
+/// one message, its <see cref="EmailAccepted"/> carrying its <see cref="EmailQueued"/> (<see cref="EmailAccepted.Queued"/>),
+/// and both events are recorded together. Bodies too large for the bus (<see cref="EmailAccepted.StoredBody"/>) are read
+/// from the content store first; if it no longer has them (the event waited longer than
+/// <c>Ingress:StoredContentRetention</c>), the email is recorded without them.
 /// </summary>
 /// <remarks>
 /// The store is resolved from the message's scope only for such an email: a context made for every message and
@@ -26,7 +28,7 @@ public sealed class EmailLifecycleConsumer(StatusEventWriter writer, IServicePro
             accepted = accepted with { Html = bodies.Html, Text = bodies.Text };
         }
 
-        await writer.RecordAsync(accepted, context.CancellationToken);
+        await writer.RecordAsync(accepted.Queued is { } queued ? [accepted, queued] : [accepted], context.CancellationToken);
     }
 
     public Task Consume(ConsumeContext<EmailQueued> context) => writer.RecordAsync(context.Message, context.CancellationToken);

@@ -44,12 +44,19 @@ public sealed partial class StatusEventWriter : IAsyncDisposable
     }
 
     /// <summary>Completes once <paramref name="message"/> is committed (or was already recorded); throws if it could not be.</summary>
-    public async Task RecordAsync(object message, CancellationToken cancellationToken)
+    public Task RecordAsync(object message, CancellationToken cancellationToken) => RecordAsync([message], cancellationToken);
+
+    /// <summary>
+    /// Completes once <paramref name="messages"/> (the events one bus message carries, in their order) are committed, all
+    /// in the same transaction, or were already recorded; throws if they could not be.
+    /// </summary>
+    public async Task RecordAsync(IReadOnlyList<object> messages, CancellationToken cancellationToken)
     {
         // Captured here, per message: the batch that records it runs outside every message's trace.
         var current = Activity.Current;
+        var traceId = current?.TraceId.ToHexString();
         var traceParent = current is { IdFormat: ActivityIdFormat.W3C } ? current.Id : null;
-        var pending = new Pending(new StatusEvent(message, current?.TraceId.ToHexString(), traceParent), current?.Context);
+        var pending = new Pending([.. messages.Select(m => new StatusEvent(m, traceId, traceParent))], current?.Context);
         await _channel.Writer.WriteAsync(pending, cancellationToken);
         await pending.Done.Task.WaitAsync(cancellationToken);
     }
@@ -66,18 +73,18 @@ public sealed partial class StatusEventWriter : IAsyncDisposable
         // The loop outlives the consume that happened to start it: its spans must not join that message's trace.
         Activity.Current = null;
         var reader = _channel.Reader;
-        var batch = new List<Pending>(_options.MaxBatchSize);
+        var batch = new Batch(_options.MaxBatchSize);
         while (await reader.WaitToReadAsync())
         {
-            Drain(reader, batch);
-            if (batch.Count < _options.MaxBatchSize && _options.MaxBatchDelay > TimeSpan.Zero)
+            batch.Drain(reader);
+            if (!batch.IsFull && _options.MaxBatchDelay > TimeSpan.Zero)
             {
                 using var linger = new CancellationTokenSource(_options.MaxBatchDelay);
                 try
                 {
-                    while (batch.Count < _options.MaxBatchSize && await reader.WaitToReadAsync(linger.Token))
+                    while (!batch.IsFull && await reader.WaitToReadAsync(linger.Token))
                     {
-                        Drain(reader, batch);
+                        batch.Drain(reader);
                     }
                 }
                 catch (OperationCanceledException)
@@ -86,16 +93,8 @@ public sealed partial class StatusEventWriter : IAsyncDisposable
                 }
             }
 
-            await WriteAsync(batch);
+            await WriteAsync(batch.Messages);
             batch.Clear();
-        }
-    }
-
-    private void Drain(ChannelReader<Pending> reader, List<Pending> batch)
-    {
-        while (batch.Count < _options.MaxBatchSize && reader.TryRead(out var pending))
-        {
-            batch.Add(pending);
         }
     }
 
@@ -151,8 +150,9 @@ public sealed partial class StatusEventWriter : IAsyncDisposable
             return ex;
         }
 
-        LogEventUnrecordable(_logger, pending.Event.EventId, pending.Event.EmailId, ex);
-        return new UnrecordableEventException(pending.Event.EventId, ex);
+        var first = pending.Events[0];
+        LogEventUnrecordable(_logger, first.EventId, first.EmailId, ex);
+        return new UnrecordableEventException(first.EventId, ex);
     }
 
     private async Task RecordAsync(List<Pending> batch)
@@ -164,7 +164,7 @@ public sealed partial class StatusEventWriter : IAsyncDisposable
 
         await using var scope = _scopes.CreateAsyncScope();
         var recorder = scope.ServiceProvider.GetRequiredService<StatusRecorder>();
-        var recorded = await recorder.RecordAsync(batch.Select(p => p.Event).ToList(), CancellationToken.None);
+        var recorded = await recorder.RecordAsync(batch.SelectMany(p => p.Events).ToList(), CancellationToken.None);
         _metrics.Recorded(recorded);
     }
 
@@ -197,7 +197,46 @@ public sealed partial class StatusEventWriter : IAsyncDisposable
     [LoggerMessage(EventId = 3002, Level = LogLevel.Error, Message = "Event {EventId} of email {EmailId} cannot be recorded; it goes to the error queue without retries")]
     private static partial void LogEventUnrecordable(ILogger logger, Guid eventId, Guid emailId, Exception exception);
 
-    private sealed record Pending(StatusEvent Event, ActivityContext? Context)
+    /// <summary>
+    /// What the loop gathers for one transaction: up to <see cref="RecordingOptions.MaxBatchSize"/> events, whole messages
+    /// only (a message larger than that alone still makes a batch).
+    /// </summary>
+    private sealed class Batch(int maxEvents)
+    {
+        private int _events;
+
+        public List<Pending> Messages { get; } = new(maxEvents);
+
+        /// <summary>Nothing more fits: the events reached the limit, or the next message's would pass it.</summary>
+        public bool IsFull { get; private set; }
+
+        public void Drain(ChannelReader<Pending> reader)
+        {
+            while (!IsFull && reader.TryPeek(out var next))
+            {
+                if (Messages.Count > 0 && _events + next.Events.Count > maxEvents)
+                {
+                    IsFull = true;
+                    return;
+                }
+
+                reader.TryRead(out _);
+                Messages.Add(next);
+                _events += next.Events.Count;
+                IsFull = _events >= maxEvents;
+            }
+        }
+
+        public void Clear()
+        {
+            Messages.Clear();
+            _events = 0;
+            IsFull = false;
+        }
+    }
+
+    /// <summary>The events of one bus message, recorded in one transaction whatever batch they join.</summary>
+    private sealed record Pending(IReadOnlyList<StatusEvent> Events, ActivityContext? Context)
     {
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

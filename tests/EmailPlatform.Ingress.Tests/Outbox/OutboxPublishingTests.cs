@@ -115,7 +115,7 @@ public sealed class OutboxPublishingTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task AnEmailStoredAsOneRowIsAnnouncedWithItsEventsAndSentIntoItsLane()
+    public async Task AnEmailStoredAsOneRowIsAnnouncedWithItsEventsInOneMessageAndSentIntoItsLane()
     {
         await using var app = await IngressApp.StartAsync();
         await using var accepted = await CountingQueue.BindAsync(app.RabbitMq!, "EmailPlatform.Contracts:EmailAccepted");
@@ -127,8 +127,13 @@ public sealed class OutboxPublishingTests(ITestOutputHelper output)
 
         Assert.Equal(OutboxMessageTypes.AcceptedEmailRow, Assert.Single(await app.OutboxRowsAsync()).MessageType);
         await Eventually.GetAsync(() => app.FindOutboxRowAsync(id), r => r?.PublishedAt is not null, PublishWait, "the email to be published");
-        Assert.Equal([id], await accepted.DrainAsync());
-        Assert.Equal([id], await queued.DrainAsync());
+        // One message to the status service: the accept, carrying the hand-over to the workers (an event of its own).
+        var announced = Assert.Single(await accepted.DrainMessagesAsync());
+        Assert.Equal(id, announced.GetProperty("emailId").GetGuid());
+        var handedOver = announced.GetProperty("queued");
+        Assert.Equal(id, handedOver.GetProperty("emailId").GetGuid());
+        Assert.NotEqual(announced.GetProperty("eventId").GetGuid(), handedOver.GetProperty("eventId").GetGuid());
+        Assert.Empty(await queued.DrainAsync());
         Assert.Equal([id], await sent.DrainAsync());
     }
 
@@ -202,17 +207,21 @@ public sealed class OutboxPublishingTests(ITestOutputHelper output)
             return new CountingQueue(connection, channel, queue.QueueName);
         }
 
-        /// <summary>The email ids of every SendEmail in the queue, duplicates included.</summary>
-        public async Task<List<Guid>> DrainAsync()
+        /// <summary>The email ids of every message in the queue, duplicates included.</summary>
+        public async Task<List<Guid>> DrainAsync() =>
+            [.. (await DrainMessagesAsync()).Select(m => m.GetProperty("emailId").GetGuid())];
+
+        /// <summary>Every message in the queue (the envelope's <c>message</c>), duplicates included.</summary>
+        public async Task<List<JsonElement>> DrainMessagesAsync()
         {
-            var ids = new List<Guid>();
+            var messages = new List<JsonElement>();
             while (await _channel.BasicGetAsync(_queue, autoAck: true) is { } message)
             {
                 using var envelope = JsonDocument.Parse(Encoding.UTF8.GetString(message.Body.Span));
-                ids.Add(envelope.RootElement.GetProperty("message").GetProperty("emailId").GetGuid());
+                messages.Add(envelope.RootElement.GetProperty("message").Clone());
             }
 
-            return ids;
+            return messages;
         }
 
         public async ValueTask DisposeAsync()
