@@ -1,7 +1,10 @@
 using System.Net;
 using System.Globalization;
+using EmailPlatform.Ingress.RateLimiting;
 using EmailPlatform.Ingress.Tests.Support;
 using EmailPlatform.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace EmailPlatform.Ingress.Tests.RateLimiting;
 
@@ -18,7 +21,7 @@ public sealed class RateLimitTests
     public void ABucketWithATinyRateSaysWhenItRefillsWithoutOverflowing()
     {
         // Keys stored before the minimum rate was enforced may have one: 1 / 1e-13 s is past TimeSpan's range.
-        var bucket = new EmailPlatform.Ingress.RateLimiting.TokenBucket(1e-13, 1, 0);
+        var bucket = new TokenBucket(1e-13, 1, 0);
 
         var first = bucket.TryTake(0);
         var second = bucket.TryTake(0);
@@ -32,7 +35,7 @@ public sealed class RateLimitTests
     [Fact]
     public async Task RequestsOverTheBurstAreRefusedWith429AndRetryAfter()
     {
-        await using var app = await IngressApp.StartAsync(settings: OnePerSecond);
+        await using var app = await StartWithFrozenLimiterAsync(new ManualClock(DateTimeOffset.UtcNow));
         using var client = app.CreateClient();
         var body = SendBodies.Json().ToJsonString();
 
@@ -57,33 +60,33 @@ public sealed class RateLimitTests
     [Fact]
     public async Task TheBucketRefillsAtTheConfiguredRate()
     {
-        await using var app = await IngressApp.StartAsync(settings: OnePerSecond);
+        var clock = new ManualClock(DateTimeOffset.UtcNow);
+        await using var app = await StartWithFrozenLimiterAsync(clock);
         using var client = app.CreateClient();
         var body = SendBodies.Json().ToJsonString();
+        using var first = await IngressApp.PostJsonAsync(client, "/v1/emails", body);
+        using var second = await IngressApp.PostJsonAsync(client, "/v1/emails", body);
+        using var refused = await IngressApp.PostJsonAsync(client, "/v1/emails", body);
+        Assert.Equal(
+            [HttpStatusCode.Accepted, HttpStatusCode.Accepted, HttpStatusCode.TooManyRequests], new[] { first, second, refused }.Select(r => r.StatusCode));
+        var wait = TimeSpan.FromSeconds(int.Parse(refused.Headers.GetValues("Retry-After").Single(), CultureInfo.InvariantCulture));
+        Assert.Equal(TimeSpan.FromSeconds(1), wait);
 
-        // Spend the burst until a request is refused: on a busy machine the first requests (JIT, first connections) can
-        // take long enough for a token to come back in between.
-        HttpResponseMessage refused;
-        var sent = 0;
-        while ((refused = await IngressApp.PostJsonAsync(client, "/v1/emails", body)).StatusCode != HttpStatusCode.TooManyRequests)
-        {
-            refused.Dispose();
-            Assert.True(++sent < 20, "the bucket never ran out");
-        }
-
-        using var _ = refused;
-        var wait = int.Parse(refused.Headers.GetValues("Retry-After").Single(), CultureInfo.InvariantCulture);
-        await Task.Delay(TimeSpan.FromSeconds(wait) + TimeSpan.FromMilliseconds(100));
+        // Half the wait brings half a token back: still refused. The other half brings a whole one.
+        clock.Advance(wait / 2);
+        using var early = await IngressApp.PostJsonAsync(client, "/v1/emails", body);
+        clock.Advance(wait / 2);
         using var later = await IngressApp.PostJsonAsync(client, "/v1/emails", body);
 
-        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, early.StatusCode);
         Assert.Equal(HttpStatusCode.Accepted, later.StatusCode);
+        Assert.Equal(("2", "0"), Headers(later));
     }
 
     [Fact]
     public async Task LimitsArePerKey()
     {
-        await using var app = await IngressApp.StartAsync(settings: OnePerSecond);
+        await using var app = await StartWithFrozenLimiterAsync(new ManualClock(DateTimeOffset.UtcNow));
         var (token, _) = await app.CreateApiKeyAsync(new { name = "other" });
         using var bootstrap = app.CreateClient();
         using var other = app.CreateClient(token);
@@ -173,6 +176,15 @@ public sealed class RateLimitTests
         Assert.DoesNotContain("one more", await all.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal(0, await app.CountOutboxAsync());
     }
+
+    /// <summary>
+    /// An ingress limited to one request a second whose limiter reads <paramref name="clock"/>, which stands still unless
+    /// the test moves it. On the real clock the buckets refill while the test makes its requests, a token a second, and
+    /// on a loaded machine a few requests can take that long: a request over the burst would be accepted.
+    /// </summary>
+    private static Task<IngressApp> StartWithFrozenLimiterAsync(ManualClock clock) => IngressApp.StartAsync(
+        settings: OnePerSecond,
+        services: s => s.AddSingleton(sp => new RateLimitFilter(sp.GetRequiredService<IOptions<RateLimitOptions>>(), clock)));
 
     private static (string Limit, string Remaining) Headers(HttpResponseMessage response) =>
         (response.Headers.GetValues("RateLimit-Limit").Single(), response.Headers.GetValues("RateLimit-Remaining").Single());
