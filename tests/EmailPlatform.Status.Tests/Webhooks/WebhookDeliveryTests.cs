@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using EmailPlatform.Status.Tests.Support;
 using EmailPlatform.Status.Webhooks;
 using EmailPlatform.Testing;
@@ -327,9 +328,12 @@ public sealed class WebhookDeliveryTests
         Assert.NotEqual(failed[0].Id, requests[0].Id);
         Assert.Single(receiver.Requests, r => r.Id == failed[0].Id);
 
-        var metrics = await client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        // The receiver has the request before the sender has the answer, and counts the attempt.
+        const string Succeeded = "emailplatform_webhook_deliveries_total\\{[^}]*emailplatform_outcome=\"success\"";
+        var metrics = await Eventually.GetAsync(() => client.GetStringAsync(new Uri("/metrics", UriKind.Relative)),
+            m => Regex.IsMatch(m, Succeeded), TimeSpan.FromSeconds(20), "the successful attempt counted");
         Assert.Matches("emailplatform_webhook_deliveries_total\\{[^}]*emailplatform_outcome=\"failure\"", metrics);
-        Assert.Matches("emailplatform_webhook_deliveries_total\\{[^}]*emailplatform_outcome=\"success\"", metrics);
+        Assert.Matches(Succeeded, metrics);
         Assert.Matches("emailplatform_webhook_failures_total\\{[^}]*error_type=\"5xx\"", metrics);
         Assert.Contains("emailplatform_webhook_delivery_duration_seconds_bucket", metrics, StringComparison.Ordinal);
         Assert.Contains("emailplatform_webhook_pending", metrics, StringComparison.Ordinal);
