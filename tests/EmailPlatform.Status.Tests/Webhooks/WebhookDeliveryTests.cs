@@ -208,6 +208,10 @@ public sealed class WebhookDeliveryTests
         // A stop (SIGTERM) mid-round cancels the request still waiting for its answer rather than waiting for its timeout.
         await api.Services.GetRequiredService<WebhookDispatcher>().StopAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
         release.SetResult();
+        // Released, the receiver records the request cut short, on a thread of its own: awaited before the next replica
+        // sends the delivery again, so that both requests are there to be counted below.
+        await Eventually.GetAsync(() => Task.FromResult(holding.Requests.Count), n => n > 0, TimeSpan.FromSeconds(20), "the request cut short recorded");
+        Assert.Single(holding.Requests);
 
         var deliveries = await api.WithStoreAsync(db => db.WebhookDeliveries.AsNoTracking().ToDictionaryAsync(d => d.SubscriptionId));
         var delivered = deliveries[answeringId];
