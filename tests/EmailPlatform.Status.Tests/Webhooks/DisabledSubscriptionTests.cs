@@ -141,11 +141,10 @@ public sealed class DisabledSubscriptionTests
     [Fact]
     public async Task ReEnablingWhileTheSkipIsStillUnderWayIsAConflictUntilTheSweepHasFinishedIt()
     {
-        var settings = FastRetries();
-        // The test runs the housekeeping itself: the dispatcher's own loop, past its first round, waits an hour.
-        settings["Webhooks:PollInterval"] = "01:00:00";
-        await using var api = await StatusApi.StartAsync(settings);
+        await using var api = await StatusApi.StartAsync(FastRetries());
         using var client = api.CreateClient();
+        // The test runs the housekeeping itself.
+        var dispatcher = await StopDispatcherLoopsAsync(api);
         var (subscriptionId, _) = await SubscribeAsync(client, new Uri("http://127.0.0.1:9/hooks"), "email.delivered");
         await api.WithStoreAsync(db =>
         {
@@ -171,7 +170,7 @@ public sealed class DisabledSubscriptionTests
         Assert.Equal(500, await PendingAsync());
         Assert.False((await GetJsonAsync(client, $"/v1/webhooks/{subscriptionId}")).GetProperty("enabled").GetBoolean());
 
-        await api.Services.GetRequiredService<WebhookDispatcher>().HousekeepAsync(CancellationToken.None);
+        await dispatcher.HousekeepAsync(CancellationToken.None);
         Assert.Equal(0, await PendingAsync());
         using (var enable = await client.PatchAsJsonAsync(new Uri($"/v1/webhooks/{subscriptionId}", UriKind.Relative), new { enabled = true }))
         {

@@ -31,12 +31,10 @@ public sealed class WebhookDeletionTests
         var statements = new StatementLog();
         var settings = FastRetries(retries: 0);
         settings["Webhooks:RetrySchedule:0"] = "01:00:00";
-        // The test runs the dispatcher's rounds and housekeeping itself, one at a time: its own loop, past its first
-        // round at the start, waits an hour for the next.
-        settings["Webhooks:PollInterval"] = "01:00:00";
         await using var api = await StatusApi.StartAsync(settings, s => s.ConfigureDbContext<PostgresStatusDbContext>(o => o.AddInterceptors(statements)));
         using var client = api.CreateClient();
-        var dispatcher = api.Services.GetRequiredService<WebhookDispatcher>();
+        // The test runs the dispatcher's rounds and housekeeping itself, one at a time.
+        var dispatcher = await StopDispatcherLoopsAsync(api);
         var (deletedId, _) = await SubscribeAsync(client, deleted.Url, "email.delivered");
         var (keptId, _) = await SubscribeAsync(client, kept.Url, "email.delivered");
 

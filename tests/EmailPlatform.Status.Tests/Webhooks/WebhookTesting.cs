@@ -6,6 +6,7 @@ using System.Text.Json;
 using EmailPlatform.Status.Tests.Support;
 using EmailPlatform.Status.Webhooks;
 using EmailPlatform.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace EmailPlatform.Status.Tests.Webhooks;
 
@@ -26,6 +27,19 @@ internal static class WebhookTesting
         }
 
         return settings;
+    }
+
+    /// <summary>
+    /// The dispatcher of <paramref name="api"/> with its own loops stopped, for a test that runs its rounds
+    /// (<see cref="WebhookDispatcher.DispatchOnceAsync"/>) and its housekeeping itself, one step at a time. A long
+    /// poll interval is not enough: the housekeeping runs every <see cref="WebhookMetrics.PendingRefresh"/> whatever the
+    /// interval, and would skip or purge deliveries between the test's steps.
+    /// </summary>
+    public static async Task<WebhookDispatcher> StopDispatcherLoopsAsync(StatusApi api)
+    {
+        var dispatcher = api.Services.GetRequiredService<WebhookDispatcher>();
+        await dispatcher.StopAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+        return dispatcher;
     }
 
     public static async Task<(Guid Id, string Secret)> SubscribeAsync(HttpClient client, Uri url, params string[] events)
