@@ -150,13 +150,17 @@ stop_postgres() {
 }
 
 ensure_pg_role() {
-  log "ensuring PostgreSQL role '$PG_ROLE' (LOGIN CREATEDB)"
+  log "ensuring PostgreSQL role '$PG_ROLE' (LOGIN CREATEDB, may set deadlock_timeout)"
   # Quoted heredoc: bash must not touch psql's :'var' interpolation.
   as_postgres psql -X -q -v ON_ERROR_STOP=1 -v role="$PG_ROLE" -v pw="$PG_PASSWORD" -d postgres >&2 <<'SQL'
 SELECT format('CREATE ROLE %I', :'role')
 WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role') \gexec
 SELECT format('ALTER ROLE %I WITH LOGIN CREATEDB PASSWORD %L', :'role', :'pw') \gexec
 SELECT format('GRANT pg_signal_backend TO %I', :'role') \gexec
+-- deadlock_timeout is a superuser's parameter: a test sets it to decide which session PostgreSQL aborts to break a
+-- deadlock (SuppressionRaceTests). PostgreSQL 15 can grant it; granting it again changes nothing.
+SELECT format('GRANT SET ON PARAMETER deadlock_timeout TO %I', :'role')
+WHERE current_setting('server_version_num')::int >= 150000 \gexec
 SQL
   # Verify password auth over TCP, exactly as the tests will connect.
   PGPASSWORD="$PG_PASSWORD" PGCONNECT_TIMEOUT=10 \

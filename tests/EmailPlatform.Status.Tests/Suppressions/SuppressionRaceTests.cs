@@ -2,6 +2,8 @@ using EmailPlatform.Status.Suppressions;
 using EmailPlatform.Status.Tests.Support;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+using Npgsql;
 
 namespace EmailPlatform.Status.Tests.Suppressions;
 
@@ -68,10 +70,11 @@ public sealed class SuppressionRaceTests
     }
 
     /// <summary>
-    /// The import locks the suppression that exists (xavier) and waits to insert the new one (yan), which another writer has
-    /// inserted and not committed; that writer then wants xavier. PostgreSQL breaks the cycle by aborting the import, which
-    /// waited first (its deadlock check comes first): the import is made again over what the other writer committed,
-    /// instead of answering a 500.
+    /// The import locks the suppression that exists (xavier) and, about to insert the new one (yan), meets another writer
+    /// that has inserted yan and not committed and now waits for xavier: the import's wait for yan closes a cycle.
+    /// PostgreSQL breaks it by aborting the session whose deadlock check (<c>deadlock_timeout</c> after it began to wait)
+    /// comes first: the other writer's comes only after a minute, so it is the import, which is made again over what the
+    /// other writer committed, instead of answering a 500.
     /// </summary>
     [Fact]
     public async Task ImportAbortedToBreakADeadlockIsMadeAgain()
@@ -89,25 +92,33 @@ public sealed class SuppressionRaceTests
 
         await using var other = store.NewContext();
         await using var otherTransaction = await other.Database.BeginTransactionAsync();
+        // A superuser's parameter: build.sh grants the test role the right to set it (PostgreSQL 15).
+        await other.Database.ExecuteSqlRawAsync("SET LOCAL deadlock_timeout = '1min'");
         other.Suppressions.Add(new SuppressionRecord
         {
             Address = "yan@example.com", Reason = "Hard bounce 550 5.1.1", Source = SuppressionSources.Bounce, CreatedAt = now, UpdatedAt = now,
         });
         await other.SaveChangesAsync();
+        var otherSession = ((NpgsqlConnection)other.Database.GetDbConnection()).ProcessID;
 
-        await using var importer = store.NewContext();
+        // The import is held with xavier locked until the other writer waits for it; then it goes on to insert yan.
+        var hold = new HoldFirstSave();
+        await using var importer = store.NewContext(hold);
         var import = SuppressionsEndpoints.ImportAsync(
             [new ImportSuppressionItem("xavier@example.com", "Imported", null), new ImportSuppressionItem("yan@example.com", "Imported", null)],
             importer, TimeProvider.System, CancellationToken.None);
-        await WaitForALockWaitAsync(store.PostgresConnectionString!);
+        await hold.Held.WaitAsync(TimeSpan.FromSeconds(60));
+        var update = other.Database.ExecuteSqlRawAsync("UPDATE suppressions SET reason = 'Changed meanwhile' WHERE address = 'xavier@example.com'");
+        await WaitForALockWaitAsync(store.PostgresConnectionString!, otherSession);
+        hold.Release();
 
-        // Well after the import began to wait, so that its deadlock check (deadlock_timeout after its wait began) runs first.
-        await Task.Delay(TimeSpan.FromMilliseconds(500));
-        await other.Database.ExecuteSqlRawAsync("UPDATE suppressions SET reason = 'Changed meanwhile' WHERE address = 'xavier@example.com'");
+        // Once PostgreSQL has aborted the import, its lock on xavier is gone and the update goes through.
+        await update.WaitAsync(TimeSpan.FromSeconds(60));
         await otherTransaction.CommitAsync();
 
         var result = await import.WaitAsync(TimeSpan.FromSeconds(60));
         Assert.Equal(2, Assert.IsType<Ok<ImportResponse>>(result.Result).Value!.Imported);
+        Assert.Equal(2, hold.Saves);
         await using var check = store.NewContext();
         var stored = await check.Suppressions.AsNoTracking().OrderBy(s => s.Address).Select(s => new { s.Address, s.Reason, s.Source }).ToListAsync();
         Assert.Equal(
@@ -115,17 +126,47 @@ public sealed class SuppressionRaceTests
             stored);
     }
 
-    private static async Task WaitForALockWaitAsync(string connectionString)
+    /// <summary>Waits until the session <paramref name="pid"/> waits for a lock.</summary>
+    private static async Task WaitForALockWaitAsync(string connectionString, int pid)
     {
-        await using var connection = new Npgsql.NpgsqlConnection(connectionString);
+        await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync();
-        await using var command = new Npgsql.NpgsqlCommand(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()", connection);
+        await using var command = new NpgsqlCommand("SELECT count(*) FROM pg_locks WHERE pid = $1 AND NOT granted", connection)
+        {
+            Parameters = { new NpgsqlParameter { Value = pid } },
+        };
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while ((long)(await command.ExecuteScalarAsync())! == 0)
         {
-            Assert.True(DateTime.UtcNow < deadline, "The import never waited for the other writer's new row.");
+            Assert.True(DateTime.UtcNow < deadline, "The other writer never waited for the import's lock on xavier.");
             await Task.Delay(20);
+        }
+    }
+
+    /// <summary>Holds the first save (of a transaction whose read has locked the rows that exist) until released.</summary>
+    private sealed class HoldFirstSave : SaveChangesInterceptor
+    {
+        private readonly TaskCompletionSource _held = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _saves;
+
+        /// <summary>Completes when the first save is held.</summary>
+        public Task Held => _held.Task;
+
+        public int Saves => Volatile.Read(ref _saves);
+
+        public void Release() => _released.TrySetResult();
+
+        public override async ValueTask<InterceptionResult<int>> SavingChangesAsync(
+            DbContextEventData eventData, InterceptionResult<int> result, CancellationToken cancellationToken = default)
+        {
+            if (Interlocked.Increment(ref _saves) == 1)
+            {
+                _held.TrySetResult();
+                await _released.Task.WaitAsync(TimeSpan.FromSeconds(60), cancellationToken);
+            }
+
+            return result;
         }
     }
 }
