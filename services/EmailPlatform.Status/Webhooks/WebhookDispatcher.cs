@@ -176,7 +176,7 @@ public sealed class WebhookDispatcher(
 
     /// <summary>
     /// One claim of up to <see cref="WebhookOptions.BatchSize"/>, its sends and their record, for a test that drives the
-    /// dispatcher a step at a time (with a <see cref="WebhookOptions.PollInterval"/> that keeps its own loop idle).
+    /// dispatcher a step at a time (having stopped the hosted dispatcher's own loops first).
     /// </summary>
     /// <returns>How many deliveries were sent.</returns>
     internal async Task<int> DispatchOnceAsync(CancellationToken cancellationToken)
