@@ -160,7 +160,7 @@ public sealed partial class StatusEventWriter : IAsyncDisposable
         // One span for the write, linked to the trace of every message in it.
         using var activity = Source.StartActivity("status record", ActivityKind.Internal, parentContext: default,
             links: batch.Where(p => p.Context is not null).Select(p => new ActivityLink(p.Context!.Value)));
-        activity?.SetTag("emailplatform.batch.size", batch.Count);
+        activity?.SetTag("emailplatform.batch.size", batch.Sum(p => p.Events.Count));
 
         await using var scope = _scopes.CreateAsyncScope();
         var recorder = scope.ServiceProvider.GetRequiredService<StatusRecorder>();

@@ -36,6 +36,33 @@ public sealed class StatusEventWriterTests
         Assert.Equal(["email.accepted", "email.delivered"], stored.Order());
     }
 
+    [Fact]
+    public async Task TheEventsOfOneMessageAreRecordedTogetherOrNotAtAll()
+    {
+        // One event a batch: a message's events still go into one transaction.
+        await using var api = await StatusApi.StartAsync(new Dictionary<string, string>
+        {
+            ["Status:Recording:MaxBatchDelay"] = "00:00:00.5",
+            ["Status:Recording:MaxBatchSize"] = "1",
+        });
+        var writer = api.Services.GetRequiredService<StatusEventWriter>();
+        var (refusedId, recordedId) = (Guid.NewGuid(), Guid.NewGuid());
+        // PostgreSQL stores no NUL character in a text: this accept can never be recorded, and its queued event, which
+        // could be on its own, must not be either.
+        var refused = TestEvents.Accepted(refusedId, to: ["alice@example.com"]) with { Subject = "Your\0receipt" };
+        var queued = TestEvents.Queued(recordedId);
+
+        var failing = writer.RecordAsync([refused, TestEvents.Queued(refusedId)], CancellationToken.None);
+        var recording = writer.RecordAsync([TestEvents.Accepted(recordedId, to: ["bob@example.com"]), queued], CancellationToken.None);
+
+        var failure = await Assert.ThrowsAsync<UnrecordableEventException>(() => failing.WaitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Equal(refused.EventId, failure.EventId);
+        await recording.WaitAsync(TimeSpan.FromSeconds(60));
+        var stored = await api.WithStoreAsync(db => db.Events.Where(e => e.EmailId == refusedId || e.EmailId == recordedId)
+            .Select(e => new { e.EmailId, e.Type }).ToListAsync());
+        Assert.Equal([(recordedId, "email.accepted"), (recordedId, "email.queued")], stored.Select(e => (e.EmailId, e.Type)).Order());
+    }
+
     public static TheoryData<string> Outages => ["connection broken", "disk full"];
 
     [Theory]
