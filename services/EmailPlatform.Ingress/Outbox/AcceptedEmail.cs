@@ -17,7 +17,8 @@ internal sealed record AcceptedEmail(SendEmail Command, IReadOnlyList<string> Bc
     /// <summary>Set when the command's content is stored: the attachments' names, and the bodies when small enough to travel.</summary>
     public StoredSummary? Stored { get; init; }
 
-    public EmailAccepted Accepted(DateTimeOffset? scheduledAt = null) => new(
+    /// <summary>The email's accept event: for a scheduled email with its time, for one sent now with its <paramref name="queued"/> event.</summary>
+    public EmailAccepted Accepted(DateTimeOffset? scheduledAt = null, EmailQueued? queued = null) => new(
         EventId: AcceptedEventId,
         EmailId: Command.EmailId,
         MessageId: Command.MessageId,
@@ -39,6 +40,7 @@ internal sealed record AcceptedEmail(SendEmail Command, IReadOnlyList<string> Bc
     {
         StoredBody = Stored?.StoredBody,
         Recipients = Command.Envelope.RcptTo,
+        Queued = queued,
     };
 
     public EmailQueued Queued(DateTimeOffset due) => new(QueuedEventId, Command.EmailId, due);
@@ -48,7 +50,7 @@ internal sealed record AcceptedEmail(SendEmail Command, IReadOnlyList<string> Bc
     /// one message), then the command.
     /// </summary>
     public IReadOnlyList<(object Message, Type Type)> Messages() =>
-        [(Accepted() with { Queued = Queued(Timestamp) }, typeof(EmailAccepted)), (Command, typeof(SendEmail))];
+        [(Accepted(queued: Queued(Timestamp)), typeof(EmailAccepted)), (Command, typeof(SendEmail))];
 }
 
 /// <summary>
