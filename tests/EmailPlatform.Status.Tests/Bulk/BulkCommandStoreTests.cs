@@ -3,6 +3,7 @@ using EmailPlatform.Status.Bulk;
 using EmailPlatform.Status.Retention;
 using EmailPlatform.Status.Storage;
 using EmailPlatform.Status.Tests.Support;
+using EmailPlatform.Testing;
 using MassTransit;
 using MassTransit.Testing;
 using Microsoft.EntityFrameworkCore;

@@ -1,5 +1,6 @@
 using EmailPlatform.Status.Retention;
 using EmailPlatform.Status.Tests.Support;
+using EmailPlatform.Testing;
 using Microsoft.Extensions.Options;
 
 namespace EmailPlatform.Status.Tests.Retention;

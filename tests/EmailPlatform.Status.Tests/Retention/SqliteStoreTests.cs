@@ -1,6 +1,7 @@
 using EmailPlatform.Status.Retention;
 using EmailPlatform.Status.Tests.Support;
 using EmailPlatform.Status.Webhooks;
+using EmailPlatform.Testing;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
