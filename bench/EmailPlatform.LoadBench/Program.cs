@@ -109,20 +109,26 @@ public static class Program
 
         var phases = new JsonArray();
         Log($"throughput: {options.Emails} emails, closed loop, {options.Concurrency} clients");
+        var cpu = CpuMeter.Start(stack);
         var throughput = await load.ClosedLoopAsync("throughput", options.Emails, options.Concurrency);
         expectedTerminal += throughput.Accepted.Count;
         var complete = await WaitForStatusAsync(probe, expectedTerminal, throughput.Accepted.Count, stack);
+        var throughputCpu = cpu.PerEmail(throughput.Accepted.Count);
         var throughputJson = await PhaseJsonAsync(probe, throughput);
+        throughputJson["cpu"] = throughputCpu;
         phases.Add(throughputJson);
 
         JsonObject? rateJson = null;
         if (options.Rate > 0 && options.RateEmails > 0)
         {
             Log($"latency: {options.RateEmails} emails at {options.Rate}/s, open loop");
+            cpu = CpuMeter.Start(stack);
             var rate = await load.OpenLoopAsync("rate", options.RateEmails, options.Rate);
             expectedTerminal += rate.Accepted.Count;
             complete &= await WaitForStatusAsync(probe, expectedTerminal, rate.Accepted.Count, stack);
+            var rateCpu = cpu.PerEmail(rate.Accepted.Count);
             rateJson = await PhaseJsonAsync(probe, rate);
+            rateJson["cpu"] = rateCpu;
             rateJson["target_rate"] = options.Rate;
             rateJson["generator_late"] = rate.GeneratorLate;
             phases.Add(rateJson);
@@ -132,6 +138,7 @@ public static class Program
         var latency = rateJson ?? throughputJson;
         report["e2e_emails_per_s"] = e2e;
         report["accepted_per_s"] = throughputJson["accepted_per_s"]!.DeepClone();
+        report["cpu_ms_per_email"] = throughputCpu["cpu_ms_per_email"]!.DeepClone();
         report["ratio"] = Round(e2e / baselineRate, 3);
         report["accept_latency_phase"] = latency["name"]!.DeepClone();
         foreach (var p in new[] { "p50", "p95", "p99" })
@@ -191,6 +198,7 @@ public static class Program
         Log($"starting {options.Workers} worker(s)");
         var started = DateTime.UtcNow;
         await Task.WhenAll(Enumerable.Range(0, options.Workers).Select(stack.StartWorkerAsync));
+        var cpu = CpuMeter.Start(stack);
         (long Count, DateTime? First, DateTime? Last) seen;
         deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120 + expected / 50);
         do
@@ -201,6 +209,7 @@ public static class Program
         while (seen.Count < expected && DateTime.UtcNow < deadline);
 
         var rss = Rss(stack);
+        var used = cpu.PerEmail(seen.Count / options.Recipients);
         var steady = seen.Count > 1 && seen.Last > seen.First ? seen.Count / (seen.Last!.Value - seen.First!.Value).TotalSeconds : 0;
         var overall = seen.Last is { } last ? seen.Count / (last - started).TotalSeconds : 0;
         var emailsPerSecond = steady / options.Recipients;
@@ -210,6 +219,8 @@ public static class Program
         report["worker_emails_per_s_including_start"] = Round(overall / options.Recipients);
         report["ratio"] = Round(emailsPerSecond / baselineRate, 3);
         report["rss_mb"] = rss;
+        report["cpu"] = used;
+        report["cpu_ms_per_email"] = used["cpu_ms_per_email"]!.DeepClone();
         report["targets"] = new JsonObject { ["worker >= 70% of baseline"] = emailsPerSecond / baselineRate >= 0.7 };
         Log($"workers delivered {seen.Count} recipient(s): {emailsPerSecond:0} emails/s from first to last outcome");
         return seen.Count >= expected && queued >= fill.Accepted.Count;

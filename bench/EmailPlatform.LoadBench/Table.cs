@@ -50,6 +50,12 @@ internal static class Table
             Line($"peak RSS {service}", V(mb, " MB"));
         }
 
+        if (report["cpu_ms_per_email"] is JsonObject cpu)
+        {
+            var window = report["benchmark"]!.GetValue<string>() == "e2e" ? "throughput phase" : "the drain";
+            Line($"CPU ms per email ({window})", string.Join(", ", cpu.Select(p => $"{p.Key} {p.Value}")));
+        }
+
         var machine = report["machine"]!;
         Line("load average before / after", $"{machine["loadavg_before"]} / {machine["loadavg_after"]} ({machine["cpus"]} CPUs, shared)");
         foreach (var (target, met) in report["targets"]?.AsObject() ?? [])
