@@ -13,12 +13,9 @@ namespace EmailPlatform.Status.Storage.Migrations.Postgres
             // False for every email stored so far, and, as the column's default, for those a status service of the
             // previous version records during the rolling upgrade (its inserts do not name the column): the catch-up
             // (HeaderAddressCatchUp) reads them all with MimeKit and marks them.
-            migrationBuilder.AddColumn<bool>(
-                name: "header_addresses_recorded",
-                table: "emails",
-                type: "boolean",
-                nullable: false,
-                defaultValue: false);
+            // IF NOT EXISTS because the index below is built outside a transaction: if that build fails, this column is
+            // already committed and the migration, run again, must get past it.
+            migrationBuilder.Sql("ALTER TABLE emails ADD COLUMN IF NOT EXISTS header_addresses_recorded boolean NOT NULL DEFAULT FALSE;");
 
             // Built concurrently, outside the migration's transaction: a plain CREATE INDEX blocks every write to emails,
             // and so all recording, while it scans the table. A failed concurrent build leaves an invalid index, which
