@@ -1,9 +1,14 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
+using EmailPlatform.Ingress;
+using EmailPlatform.Standalone.Capture;
 using EmailPlatform.Testing;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 
 namespace EmailPlatform.Standalone.Tests;
 
@@ -84,6 +89,38 @@ public sealed class CaptureRelayTests : IDisposable
         File.Delete(mail);
         await StandaloneHost.WaitForStatusAsync(client, id, "delivered", TimeSpan.FromSeconds(30));
         Assert.Single(Directory.GetFiles(mail, "*.eml"));
+    }
+
+    [Fact]
+    public async Task ARelayTheHostDisposesBeforeStoppingItStopsWithoutErrorAndClosesItsListener()
+    {
+        // A host stopped twice at once (WebApplicationFactory's stop racing the application's own RunAsync, which disposes
+        // the host once its stop is done) disposed the relay before the other stop reached it: that stop threw
+        // ObjectDisposedException and failed the test disposing the host.
+        var port = ServiceProcess.FreeTcpPort();
+        var relay = new CaptureRelay(
+            new StandaloneOptions { DataDirectory = Path.Combine(_root, "data"), CaptureRelayPort = port },
+            Options.Create(new IngressOptions()), NullLogger<CaptureRelay>.Instance);
+        await relay.StartAsync(CancellationToken.None);
+
+        relay.Dispose();
+        await relay.StopAsync(CancellationToken.None);
+
+        await Eventually.GetAsync(
+            async () =>
+            {
+                using var probe = new TcpClient();
+                try
+                {
+                    await probe.ConnectAsync(IPAddress.Loopback, port);
+                    return false;
+                }
+                catch (SocketException)
+                {
+                    return true;
+                }
+            },
+            refused => refused, TimeSpan.FromSeconds(10), "the disposed relay's port to refuse connections");
     }
 
     private static async Task<string> SendAsync(HttpClient client, object email)

@@ -23,6 +23,8 @@ internal sealed class CaptureRelay(StandaloneOptions options, IOptions<IngressOp
     public const string RelayName = "capture";
 
     private readonly CancellationTokenSource _stopping = new();
+    private readonly Lock _lifetime = new();
+    private bool _disposed;
     private EmlFileStore? _store;
     private SmtpServer.SmtpServer? _server;
     private Task _running = Task.CompletedTask;
@@ -89,11 +91,41 @@ internal sealed class CaptureRelay(StandaloneOptions options, IOptions<IngressOp
             await _store.WritingAsync().WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
 
-        await _stopping.CancelAsync();
+        CloseSessions();
         await _running.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
-    public void Dispose() => _stopping.Dispose();
+    /// <summary>
+    /// Closes the listener and the sessions left, unless the host has disposed the relay already: a host stopped twice at
+    /// once (a test's <c>WebApplicationFactory</c> stopping it while the application's own <c>RunAsync</c> stops and then
+    /// disposes it) can dispose the relay while the other stop is still waiting for a message being written.
+    /// </summary>
+    private void CloseSessions()
+    {
+        lock (_lifetime)
+        {
+            if (!_disposed)
+            {
+                _stopping.Cancel();
+            }
+        }
+    }
+
+    /// <summary>Closes the listener and the sessions too, for a host disposed without being stopped.</summary>
+    public void Dispose()
+    {
+        lock (_lifetime)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            _stopping.Cancel();
+            _stopping.Dispose();
+        }
+    }
 
     /// <summary>
     /// Writes a message as its file: first its envelope, as capture tools do, in an <c>X-Envelope-From</c> header (the
