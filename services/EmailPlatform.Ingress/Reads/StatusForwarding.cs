@@ -93,20 +93,13 @@ public static class StatusForwarding
     /// moment ago, its events still on their way) is answered from the ingress's outbox (<see cref="PendingEmails"/>), and
     /// one it knows only the outcomes of (they came before its details) gets the outbox's details merged in.
     /// </summary>
-    private static async Task<IResult> GetEmailAsync(
+    private static Task<IResult> GetEmailAsync(
         string id, HttpContext context, IHttpClientFactory clients, IOptions<AuthOptions> auth, IngressDbContext db, TimeProvider clock,
-        CancellationToken cancellationToken)
-    {
-        var (response, unavailable) = await SendAsync(context, clients, auth, cancellationToken);
-        if (response is null)
-        {
-            return unavailable!;
-        }
-
-        using (response)
+        CancellationToken cancellationToken) =>
+        ExchangeAsync(context, clients, auth, async (response, deadline) =>
         {
             if (response.StatusCode == HttpStatusCode.NotFound && Guid.TryParse(id, out var emailId)
-                && await PendingEmails.FindAsync(db, emailId, clock, cancellationToken) is { } pending)
+                && await PendingEmails.FindAsync(db, emailId, clock, deadline) is { } pending)
             {
                 return TypedResults.Json(pending, WireJson.Options);
             }
@@ -114,20 +107,34 @@ public static class StatusForwarding
             if (response.StatusCode == HttpStatusCode.OK && Guid.TryParse(id, out var partialId)
                 && response.Headers.TryGetValues(DetailsHeader, out var details) && details.Contains(DetailsPending, StringComparer.OrdinalIgnoreCase))
             {
-                var recorded = await response.Content.ReadFromJsonAsync<JsonObject>(cancellationToken);
-                return recorded is not null && await PendingEmails.FindAsync(db, partialId, clock, cancellationToken) is { } accepted
+                var recorded = await response.Content.ReadFromJsonAsync<JsonObject>(deadline);
+                return recorded is not null && await PendingEmails.FindAsync(db, partialId, clock, deadline) is { } accepted
                     ? TypedResults.Json(PendingEmails.Merge(accepted, recorded), WireJson.Options)
                     : TypedResults.Json(recorded, WireJson.Options);
             }
 
-            return await CopyAsync(response, context, cancellationToken);
-        }
-    }
+            return await CopyAsync(response, context, deadline);
+        }, cancellationToken);
 
-    private static async Task<IResult> ForwardAsync(
-        HttpContext context, IHttpClientFactory clients, IOptions<AuthOptions> auth, CancellationToken cancellationToken)
+    private static Task<IResult> ForwardAsync(
+        HttpContext context, IHttpClientFactory clients, IOptions<AuthOptions> auth, CancellationToken cancellationToken) =>
+        ExchangeAsync(context, clients, auth, (response, deadline) => CopyAsync(response, context, deadline), cancellationToken);
+
+    /// <summary>
+    /// The request forwarded and the status service's answer handled by <paramref name="answer"/>, all of it within
+    /// <c>Ingress:StatusTimeout</c>: the answer's body too, which the status service may stop sending half way (a
+    /// partition, a stalled process). Past the deadline the client gets a 504 problem while nothing of the answer has been
+    /// sent on, and its connection is aborted once something has (a 200 whose body stops short, which its HTTP client
+    /// reports as an error), rather than waiting with it for as long as the status service holds the connection open.
+    /// </summary>
+    private static async Task<IResult> ExchangeAsync(
+        HttpContext context, IHttpClientFactory clients, IOptions<AuthOptions> auth,
+        Func<HttpResponseMessage, CancellationToken, Task<IResult>> answer, CancellationToken cancellationToken)
     {
-        var (response, unavailable) = await SendAsync(context, clients, auth, cancellationToken);
+        var timeout = context.RequestServices.GetRequiredService<IOptions<IngressOptions>>().Value.StatusTimeout;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        var (response, unavailable) = await SendAsync(context, clients, auth, timeout, deadline, cancellationToken);
         if (response is null)
         {
             return unavailable!;
@@ -135,16 +142,39 @@ public static class StatusForwarding
 
         using (response)
         {
-            return await CopyAsync(response, context, cancellationToken);
+            try
+            {
+                return await answer(response, deadline.Token);
+            }
+            catch (Exception ex) when ((ex is OperationCanceledException or HttpRequestException or IOException)
+                && deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                if (!context.Response.HasStarted)
+                {
+                    context.Response.Clear();
+                    return TimedOut(timeout);
+                }
+
+                // The route, not the path: a path may hold an address (an erasure, a suppression).
+                Log.StatusAnswerCutOff(context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(StatusForwarding)),
+                    context.Request.Method, (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText, timeout.TotalSeconds);
+                context.Abort();
+                return Results.Empty;
+            }
         }
     }
+
+    private static IResult TimedOut(TimeSpan timeout) =>
+        ApiProblems.Problem(StatusCodes.Status504GatewayTimeout, GatewayTimeout,
+            "Gateway timeout.", $"The status service did not answer within {timeout.TotalSeconds:0.###} s (Ingress:StatusTimeout); what it did so far is kept, and the same request made again continues it.");
 
     /// <summary>
     /// The request, forwarded; or the problem to answer: 503 when the status service cannot be reached, 504 when it has
     /// not answered within <c>Ingress:StatusTimeout</c>, 415 for a Content-Type that is not one.
     /// </summary>
     private static async Task<(HttpResponseMessage? Response, IResult? Unavailable)> SendAsync(
-        HttpContext context, IHttpClientFactory clients, IOptions<AuthOptions> auth, CancellationToken cancellationToken)
+        HttpContext context, IHttpClientFactory clients, IOptions<AuthOptions> auth, TimeSpan timeout, CancellationTokenSource deadline,
+        CancellationToken cancellationToken)
     {
         var client = clients.CreateClient(HttpClientName);
         using var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), Target(context.Request));
@@ -164,10 +194,7 @@ public static class StatusForwarding
             }
         }
 
-        // Until the answer's headers: the body is then copied as the status service sends it.
-        var timeout = context.RequestServices.GetRequiredService<IOptions<IngressOptions>>().Value.StatusTimeout;
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(timeout);
+        // Until the answer's headers: the body is then read within what is left of the same deadline.
         try
         {
             return (await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token), null);
@@ -176,8 +203,7 @@ public static class StatusForwarding
         {
             // The status service took the request and is still at it (or hangs). Cancelling our request cancels its
             // work; what an erasure or bulk operation committed so far stays, and the same request made again finishes it.
-            return (null, ApiProblems.Problem(StatusCodes.Status504GatewayTimeout, GatewayTimeout,
-                "Gateway timeout.", $"The status service did not answer within {timeout.TotalSeconds:0.###} s (Ingress:StatusTimeout); what it did so far is kept, and the same request made again continues it."));
+            return (null, TimedOut(timeout));
         }
         catch (Exception ex) when (ex is HttpRequestException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {

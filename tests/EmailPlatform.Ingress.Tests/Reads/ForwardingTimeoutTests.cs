@@ -51,6 +51,42 @@ public sealed class ForwardingTimeoutTests
     }
 
     [Fact]
+    public async Task AStatusServiceThatStopsHalfWayThroughItsAnswerIsCutOffWithinIngressStatusTimeout()
+    {
+        // Headers and half a page, then nothing for a minute: the client's read of the body fails once Ingress:StatusTimeout
+        // is up instead of waiting the minute (it waited the minute before, the 1 s covering the headers only).
+        using var status = new StatusStandIn(_ => (200, """{"object": "list", "has_more": false, "data": []}"""), bodyStall: TimeSpan.FromSeconds(60));
+        await using var app = await IngressApp.StartAsync(
+            settings: new Dictionary<string, string?> { ["Ingress:StatusUrl"] = status.Url, ["Ingress:StatusTimeout"] = "00:00:01" });
+        using var reader = app.CreateClient();
+
+        using var response = await reader.GetAsync(new Uri("/v1/emails?limit=5", UriKind.Relative), HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var error = await Record.ExceptionAsync(() => response.Content.ReadAsStringAsync(patience.Token));
+
+        Assert.False(patience.IsCancellationRequested, "the body was still being waited for after 30 s");
+        Assert.NotNull(error);
+    }
+
+    [Fact]
+    public async Task AnAnswerTheIngressReadsWholeThatStopsHalfWayIsA504Problem()
+    {
+        // An email whose outcomes the status service recorded before its details: the ingress reads the whole answer to
+        // merge its outbox's details in, so nothing has been sent on when the deadline passes.
+        var id = Guid.NewGuid();
+        using var status = new StatusStandIn(
+            _ => (200, $$"""{"object": "email", "id": "{{id}}", "recipients": []}"""), bodyStall: TimeSpan.FromSeconds(60), detailsPending: true);
+        await using var app = await IngressApp.StartAsync(
+            settings: new Dictionary<string, string?> { ["Ingress:StatusUrl"] = status.Url, ["Ingress:StatusTimeout"] = "00:00:01" });
+        using var reader = app.CreateClient();
+
+        using var response = await reader.GetAsync(new Uri($"/v1/emails/{id}", UriKind.Relative));
+
+        await ProblemAssert.IsDetailedProblemAsync(response, HttpStatusCode.GatewayTimeout, "gateway_timeout");
+    }
+
+    [Fact]
     public async Task AStatusServiceThatIsDownIsA503WithRetryAfter()
     {
         // Nothing listens on this port: the connect is refused at once.
