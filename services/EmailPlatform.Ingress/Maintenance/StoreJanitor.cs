@@ -59,6 +59,6 @@ internal sealed partial class StoreJanitor(
         return (messages, contents, records);
     }
 
-    [LoggerMessage(EventId = 1200, Level = LogLevel.Warning, Message = "Cleaning the ingress store failed; trying again later")]
+    [LoggerMessage(EventId = 1300, Level = LogLevel.Warning, Message = "Cleaning the ingress store failed; trying again later")]
     private static partial void SweepFailed(ILogger logger, Exception exception);
 }
