@@ -15,11 +15,18 @@ namespace EmailPlatform.Testing;
 /// </summary>
 public static class MigrationReruns
 {
-    /// <returns>The migrations that were applied twice, in order (the rest were applied once).</returns>
-    public static async Task<IReadOnlyList<string>> ApplyEachNonTransactionalMigrationTwiceAsync(Func<string, DbContext> contextFor)
+    /// <param name="historyTable">The service's migrations history table.</param>
+    /// <param name="create">The service's PostgreSQL context, from the options this builds as the service does.</param>
+    /// <returns>The names of the migrations that were applied twice, in order (the rest were applied once).</returns>
+    public static async Task<IReadOnlyList<string>> ApplyEachNonTransactionalMigrationTwiceAsync<TContext>(
+        string historyTable, Func<DbContextOptions<TContext>, TContext> create)
+        where TContext : DbContext
     {
         await using var database = await TemporaryDatabase.CreateAsync();
-        await using var db = contextFor(database.ConnectionString);
+        await using var db = create(new DbContextOptionsBuilder<TContext>()
+            .UseNpgsql(database.ConnectionString, o => o.MigrationsHistoryTable(historyTable))
+            .UseSnakeCaseNamingConvention()
+            .Options);
         var migrations = db.GetService<IMigrationsAssembly>();
         var history = db.GetService<IHistoryRepository>();
         var migrator = db.GetService<IMigrator>();

@@ -1,6 +1,5 @@
 using EmailPlatform.Delivery.Storage;
 using EmailPlatform.Testing;
-using Microsoft.EntityFrameworkCore;
 
 namespace EmailPlatform.Delivery.Tests.Storage;
 
@@ -10,11 +9,8 @@ public sealed class MigrationTests
     [Fact]
     public async Task EveryMigrationWithAStepOutsideATransactionCanBeRunAgainFromItsStart()
     {
-        var twice = await MigrationReruns.ApplyEachNonTransactionalMigrationTwiceAsync(connectionString => new PostgresDeliveryDbContext(
-            new DbContextOptionsBuilder<PostgresDeliveryDbContext>()
-                .UseNpgsql(connectionString, o => o.MigrationsHistoryTable(DeliveryDbContext.MigrationsHistoryTable))
-                .UseSnakeCaseNamingConvention()
-                .Options));
+        var twice = await MigrationReruns.ApplyEachNonTransactionalMigrationTwiceAsync<PostgresDeliveryDbContext>(
+            DeliveryDbContext.MigrationsHistoryTable, options => new PostgresDeliveryDbContext(options));
 
         Assert.Equal(["FinalRecordsIndex"], twice);
     }

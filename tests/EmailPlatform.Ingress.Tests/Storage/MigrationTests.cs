@@ -1,6 +1,5 @@
 using EmailPlatform.Ingress.Storage;
 using EmailPlatform.Testing;
-using Microsoft.EntityFrameworkCore;
 
 namespace EmailPlatform.Ingress.Tests.Storage;
 
@@ -10,11 +9,8 @@ public sealed class MigrationTests
     [Fact]
     public async Task EveryMigrationWithAStepOutsideATransactionCanBeRunAgainFromItsStart()
     {
-        var twice = await MigrationReruns.ApplyEachNonTransactionalMigrationTwiceAsync(connectionString => new PostgresIngressDbContext(
-            new DbContextOptionsBuilder<PostgresIngressDbContext>()
-                .UseNpgsql(connectionString, o => o.MigrationsHistoryTable(IngressDbContext.MigrationsHistoryTable))
-                .UseSnakeCaseNamingConvention()
-                .Options));
+        var twice = await MigrationReruns.ApplyEachNonTransactionalMigrationTwiceAsync<PostgresIngressDbContext>(
+            IngressDbContext.MigrationsHistoryTable, options => new PostgresIngressDbContext(options));
 
         Assert.Equal(["OutboxPublishedIndex"], twice);
     }

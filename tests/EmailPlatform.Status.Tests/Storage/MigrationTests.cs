@@ -1,6 +1,5 @@
 using EmailPlatform.Status.Storage;
 using EmailPlatform.Testing;
-using Microsoft.EntityFrameworkCore;
 
 namespace EmailPlatform.Status.Tests.Storage;
 
@@ -10,11 +9,8 @@ public sealed class MigrationTests
     [Fact]
     public async Task EveryMigrationWithAStepOutsideATransactionCanBeRunAgainFromItsStart()
     {
-        var twice = await MigrationReruns.ApplyEachNonTransactionalMigrationTwiceAsync(connectionString => new PostgresStatusDbContext(
-            new DbContextOptionsBuilder<PostgresStatusDbContext>()
-                .UseNpgsql(connectionString, o => o.MigrationsHistoryTable(StatusDbContext.MigrationsHistoryTable))
-                .UseSnakeCaseNamingConvention()
-                .Options));
+        var twice = await MigrationReruns.ApplyEachNonTransactionalMigrationTwiceAsync<PostgresStatusDbContext>(
+            StatusDbContext.MigrationsHistoryTable, options => new PostgresStatusDbContext(options));
 
         // HeaderAddressCatchUp added its column in a transaction of its own before building its index concurrently: run
         // again, it failed on the column already there until the column was added IF NOT EXISTS.
