@@ -6,10 +6,11 @@ using EmailPlatform.Testing;
 namespace EmailPlatform.LoadBench;
 
 /// <summary>
-/// The CPU time each part of the run used over a phase: the platform's processes by pid, PostgreSQL and RabbitMQ by
-/// process name (every <c>postgres</c> and <c>smtp-sink</c> process: whoever they serve, so the machine's other users
-/// of the same server count too) and the driver itself; and the whole machine's busy time from <c>/proc/stat</c>, so
-/// what the parts do not account for shows. This says where an email's CPU goes when everything shares the cores.
+/// The CPU time each part of the run used over a phase: the platform's processes by pid; PostgreSQL, RabbitMQ and the
+/// sink by process name (every <c>postgres</c>, <c>beam.smp</c> and <c>smtp-sink</c> process, whoever it serves, so
+/// other users of the same servers on the machine count too); the driver itself; and the whole machine's busy time from
+/// <c>/proc/stat</c>, so that what the parts do not account for shows. This says where an email's CPU goes when
+/// everything shares the cores.
 /// </summary>
 internal sealed class CpuMeter
 {
