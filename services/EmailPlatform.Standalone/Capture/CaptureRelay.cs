@@ -98,7 +98,7 @@ internal sealed class CaptureRelay(StandaloneOptions options, IOptions<IngressOp
     /// <summary>
     /// Closes the listener and the sessions left, unless the host has disposed the relay already: a host stopped twice at
     /// once (a test's <c>WebApplicationFactory</c> stopping it while the application's own <c>RunAsync</c> stops and then
-    /// disposes it) can dispose the relay while the other stop is still waiting for a message being written.
+    /// disposes it, dotnet/aspnetcore#40271) can dispose the relay while the other stop is still waiting for a message being written.
     /// </summary>
     private void CloseSessions()
     {
