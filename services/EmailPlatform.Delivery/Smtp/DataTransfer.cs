@@ -41,6 +41,12 @@ internal sealed class DataTransfer : ITransferProgress, IDisposable
     /// </summary>
     public CancellationToken Deadline => _deadline.Token;
 
+    /// <summary>The message data had started: from then on the connection waits up to <c>Delivery:DataTimeout</c>.</summary>
+    public bool DataStarted => _dataStarted;
+
+    /// <summary>The transaction ran out of time as a whole (<see cref="Deadline"/>), rather than one read or write.</summary>
+    public bool Expired => _deadline.IsCancellationRequested;
+
     /// <summary>Every byte of the message was written: only the reply to the final dot was missing.</summary>
     public bool WholeMessageSent => _total > 0 && _sent >= _total;
 

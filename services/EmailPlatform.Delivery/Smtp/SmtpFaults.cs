@@ -19,14 +19,21 @@ internal static class SmtpFaults
 
     /// <summary>
     /// The public reason for a transport fault: it goes into events that API clients read, so it names the relay
-    /// and the kind of failure but never the relay's host or port, nor exception text (both stay in the logs).
+    /// and the kind of failure but never the relay's host or port, nor exception text (both stay in the logs). A timeout
+    /// names the bound that ran out: once the transaction has begun (<paramref name="transfer"/>), the message data has
+    /// <c>Delivery:DataTimeout</c>, and the transaction as a whole <see cref="DeliveryOptions.LongestTransaction"/>.
     /// </summary>
-    public static string Describe(Exception exception, RelayOptions relay, bool connecting, DeliveryOptions options) => exception switch
+    public static string Describe(Exception exception, RelayOptions relay, bool connecting, DeliveryOptions options, DataTransfer? transfer = null) => exception switch
     {
         SocketException socket when connecting =>
             $"Could not connect to relay '{relay.Name}': {socket.SocketErrorCode}.",
         OperationCanceledException or TimeoutException when connecting =>
             $"Timed out connecting to relay '{relay.Name}' (Delivery:ConnectTimeout {options.ConnectTimeout:c}).",
+        OperationCanceledException or TimeoutException when transfer is { DataStarted: true } =>
+            $"Timed out sending the message to relay '{relay.Name}' (Delivery:DataTimeout {options.DataTimeout:c}).",
+        OperationCanceledException or TimeoutException when transfer is { Expired: true } =>
+            $"Relay '{relay.Name}' did not finish the mail transaction within {options.LongestTransaction:c} " +
+            "(three times Delivery:CommandTimeout plus Delivery:DataTimeout).",
         OperationCanceledException or TimeoutException =>
             $"Timed out waiting for relay '{relay.Name}' (Delivery:CommandTimeout {options.CommandTimeout:c}).",
         SslHandshakeException { ServerCertificate: not null } =>

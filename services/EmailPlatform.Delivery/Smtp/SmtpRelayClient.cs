@@ -172,7 +172,7 @@ internal sealed class SmtpRelayClient(
         catch (Exception ex) when (SmtpFaults.IsTransportFault(ex) && (!cancellationToken.IsCancellationRequested || transactionStarted))
         {
             reusable = false;
-            var reason = SmtpFaults.Describe(ex, relay, connecting: !connected, settings);
+            var reason = SmtpFaults.Describe(ex, relay, connecting: !connected, settings, transfer);
             errorType = ex.GetType().Name;
             Log.TransportFault(logger, ex, emailId, relay.Name, relay.Host, relay.Port, reason);
             outcomes = client.SenderRefusal is { } refusal

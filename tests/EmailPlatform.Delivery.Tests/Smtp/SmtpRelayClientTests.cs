@@ -279,6 +279,52 @@ public sealed class SmtpRelayClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RelayTricklingItsReplyToRcptToIsDeferredNamingTheTransactionsBound()
+    {
+        // Every read gets a line within the 1 s command timeout, but the reply never ends: the transaction's own bound
+        // (three command timeouts and the data timeout, 4 s) ends it, and the reason names that bound, not the command timeout.
+        await using var relay = new MinimalSmtpServer(trickleRcptReply: TimeSpan.FromMilliseconds(200));
+        var email = TestEmails.Create();
+        var client = TestRelays.Client(new DeliveryOptions
+        {
+            ConnectTimeout = TimeSpan.FromSeconds(10), CommandTimeout = TimeSpan.FromSeconds(1), DataTimeout = TimeSpan.FromSeconds(1),
+        });
+
+        var outcomes = await client.SendAsync(
+                TestRelays.Local(relay.Port, RelaySecurity.None), MimeMessageFactory.Create(email), email.Envelope, new SmtpAttempt(email.EmailId), CancellationToken.None)
+            .WaitAsync(TimeSpan.FromSeconds(20));
+
+        var outcome = Assert.Single(outcomes);
+        Assert.Equal(RecipientOutcomeKind.Deferred, outcome.Kind);
+        Assert.Equal("Relay 'scripted' did not finish the mail transaction within 00:00:04 (three times Delivery:CommandTimeout plus Delivery:DataTimeout).",
+            outcome.Reason);
+        Assert.Empty(relay.Received);
+    }
+
+    [Fact]
+    public async Task RelayThatStopsReadingTheMessageIsDeferredNamingTheDataTimeout()
+    {
+        // The relay answers DATA, then reads nothing: a message larger than the socket buffers cannot be written to the
+        // end. The data timeout (not the command timeout, 10 s) bounds it, and since the message did not all go out, it
+        // is a plain transport fault, not an unknown outcome.
+        await using var relay = new MinimalSmtpServer(stallData: true);
+        var email = TestEmails.Create(attachments: [new EmailAttachment("large.bin", "application/octet-stream", null, new byte[24 * 1024 * 1024])]);
+        var client = TestRelays.Client(new DeliveryOptions
+        {
+            ConnectTimeout = TimeSpan.FromSeconds(10), CommandTimeout = TimeSpan.FromSeconds(10), DataTimeout = TimeSpan.FromSeconds(1),
+        });
+
+        var outcomes = await client.SendAsync(
+                TestRelays.Local(relay.Port, RelaySecurity.None), MimeMessageFactory.Create(email), email.Envelope, new SmtpAttempt(email.EmailId), CancellationToken.None)
+            .WaitAsync(TimeSpan.FromSeconds(20));
+
+        var outcome = Assert.Single(outcomes);
+        Assert.Equal(RecipientOutcomeKind.Deferred, outcome.Kind);
+        Assert.Null(outcome.Reply);
+        Assert.Equal("Timed out sending the message to relay 'scripted' (Delivery:DataTimeout 00:00:01).", outcome.Reason);
+    }
+
+    [Fact]
     public async Task NothingListeningDefersEveryRecipientWithAReason()
     {
         var port = TestRelays.UnusedPort();

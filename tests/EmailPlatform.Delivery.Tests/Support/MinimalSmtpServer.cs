@@ -11,7 +11,8 @@ namespace EmailPlatform.Delivery.Tests.Support;
 /// final dot with a refusal and close the connection at once, as many content filters do, which the SmtpServer
 /// package cannot do either. Or it can refuse the DATA command itself and close, before any of the message is sent.
 /// Or it can trickle its reply to the final dot: a continuation line now and then, never the last line, so that no
-/// single read waits long but the reply never ends.
+/// single read waits long but the reply never ends. It can do the same to its reply to RCPT TO, or stop reading once it
+/// has answered DATA, as a relay whose disk is full might.
 /// </summary>
 internal sealed class MinimalSmtpServer : IAsyncDisposable
 {
@@ -21,6 +22,8 @@ internal sealed class MinimalSmtpServer : IAsyncDisposable
     private readonly bool _closeAfterFinalReply;
     private readonly string? _dataCommandRefusal;
     private readonly TimeSpan? _trickle;
+    private readonly TimeSpan? _trickleRcpt;
+    private readonly bool _stallData;
     private readonly Task _accepting;
     private int _sessions;
 
@@ -28,13 +31,18 @@ internal sealed class MinimalSmtpServer : IAsyncDisposable
     /// <param name="closeAfterFinalReply">Close the connection right after that reply.</param>
     /// <param name="dataCommandRefusal">When set, the reply to the DATA command (instead of 354), after which the connection is closed.</param>
     /// <param name="trickleFinalReply">When set, the reply to the final dot is a continuation line at this interval, for ever.</param>
+    /// <param name="trickleRcptReply">When set, the reply to RCPT TO is a continuation line at this interval, for ever.</param>
+    /// <param name="stallData">Answer DATA with 354, then read nothing more.</param>
     public MinimalSmtpServer(
-        string finalReply = "250 2.0.0 Ok: queued", bool closeAfterFinalReply = false, string? dataCommandRefusal = null, TimeSpan? trickleFinalReply = null)
+        string finalReply = "250 2.0.0 Ok: queued", bool closeAfterFinalReply = false, string? dataCommandRefusal = null, TimeSpan? trickleFinalReply = null,
+        TimeSpan? trickleRcptReply = null, bool stallData = false)
     {
         _finalReply = finalReply;
         _closeAfterFinalReply = closeAfterFinalReply;
         _dataCommandRefusal = dataCommandRefusal;
         _trickle = trickleFinalReply;
+        _trickleRcpt = trickleRcptReply;
+        _stallData = stallData;
         _listener.Start();
         _accepting = AcceptAsync();
     }
@@ -91,6 +99,12 @@ internal sealed class MinimalSmtpServer : IAsyncDisposable
                         break;
                     case "RCPT":
                         rcpt.Add(AddressIn(line));
+                        while (_trickleRcpt is { } rcptInterval)
+                        {
+                            await writer.WriteLineAsync("250-2.1.5 Still looking the recipient up");
+                            await Task.Delay(rcptInterval, _stop.Token);
+                        }
+
                         await writer.WriteLineAsync("250 2.1.5 Ok");
                         break;
                     case "DATA" when _dataCommandRefusal is not null:
@@ -98,6 +112,11 @@ internal sealed class MinimalSmtpServer : IAsyncDisposable
                         return;
                     case "DATA":
                         await writer.WriteLineAsync("354 End data with <CR><LF>.<CR><LF>");
+                        if (_stallData)
+                        {
+                            await Task.Delay(Timeout.Infinite, _stop.Token);
+                        }
+
                         while (await reader.ReadLineAsync(_stop.Token) is { } data && data != ".")
                         {
                         }
