@@ -14,6 +14,8 @@
 # Both report the CPU time the recording process itself spent per 1,000 events (not PostgreSQL's or RabbitMQ's), a
 # figure that other load on the machine skews far less than events/s; the bus run also reports the service's managed
 # allocations per event and its GC pause time (from its /metrics), and the recorder run its own (from the runtime), which other load does not skew at all.
+# The bus run also reports, over the same window, the CPU of every postgres and beam.smp process and of the whole
+# machine per 1,000 events: how the cost of recording splits between the service, PostgreSQL and RabbitMQ.
 # Event mix (both runs): per email accepted + queued (one message, as the ingress sends them) and two recipients; 10% of recipients deferred once then
 # delivered, 2% bounced (and suppressed), the rest delivered. A database and a vhost of its own for each run, removed
 # on exit; writes artifacts/bench/status.json.
@@ -129,6 +131,9 @@ STATUS_URL=""
 echo '{}' >"$WORK_DIR/gc-before.json"
 echo '{}' >"$WORK_DIR/gc-after.json"
 SERVICE_CPU_MS=0
+PG_CPU_MS=0
+RABBIT_CPU_MS=0
+MACHINE_CPU_MS=0
 
 if [[ " $RUNS " == *" recorder "* ]]; then
 DB_RECORDER="ep_bench_status_rec_${RUN_ID//-/_}"
@@ -184,7 +189,22 @@ log "starting the status service to drain them"
 start_status
 IDLE_RSS="$(awk '$1 == "VmRSS:" { printf "%.1f", $2 / 1024 }' "/proc/$STATUS_PID/status")"
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$STATUS_PID/stat"; }
+# Every process of that name (PostgreSQL's postmaster and backends, RabbitMQ's beam.smp), whoever it serves: its own
+# CPU ticks and those of its children that have exited (a backend that closed during the drain counts in the postmaster's).
+named_ticks() {
+  local sum=0 pid ticks
+  for pid in $(pgrep -x "$1"); do
+    ticks="$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pid/stat" 2>/dev/null)" || continue
+    sum=$(( sum + ${ticks:-0} ))
+  done
+  echo "$sum"
+}
+# The machine's busy ticks (user, nice, system, irq, softirq, steal), to show what the parts above leave out.
+machine_ticks() { awk 'NR == 1 { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 CPU_BEFORE="$(cpu_ticks)"
+PG_BEFORE="$(named_ticks postgres)"
+RABBIT_BEFORE="$(named_ticks beam.smp)"
+MACHINE_BEFORE="$(machine_ticks)"
 # The runtime's own counters, as the service exports them: bytes allocated and seconds paused by the GC so far.
 gc_counters() {
   curl -sf "$STATUS_URL/metrics" | python3 -c '
@@ -213,17 +233,22 @@ if [[ -n "$TRACE_PID" ]]; then
   log "trace of the drain: $OUT_DIR/status-drain.nettrace"
 fi
 PEAK_RSS="$(awk '$1 == "VmHWM:" { printf "%.1f", $2 / 1024 }' "/proc/$STATUS_PID/status")"
-SERVICE_CPU_MS=$(( ( $(cpu_ticks) - CPU_BEFORE ) * 1000 / $(getconf CLK_TCK) ))
+TICK_MS=$(( 1000 / $(getconf CLK_TCK) ))
+SERVICE_CPU_MS=$(( ( $(cpu_ticks) - CPU_BEFORE ) * TICK_MS ))
+PG_CPU_MS=$(( ( $(named_ticks postgres) - PG_BEFORE ) * TICK_MS ))
+RABBIT_CPU_MS=$(( ( $(named_ticks beam.smp) - RABBIT_BEFORE ) * TICK_MS ))
+MACHINE_CPU_MS=$(( ( $(machine_ticks) - MACHINE_BEFORE ) * TICK_MS ))
 stop_status
 fi
 LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---------------------------------------------------------------- report
 
-python3 - "$WORK_DIR" "$OUT_DIR/status.json" "$PEAK_RSS" "$LOAD_BEFORE" "$LOAD_AFTER" "$IDLE_RSS" "$SERVICE_CPU_MS" <<'PY'
+python3 - "$WORK_DIR" "$OUT_DIR/status.json" "$PEAK_RSS" "$LOAD_BEFORE" "$LOAD_AFTER" "$IDLE_RSS" "$SERVICE_CPU_MS" \
+  "$PG_CPU_MS" "$RABBIT_CPU_MS" "$MACHINE_CPU_MS" <<'PY'
 import json, os, sys, datetime
 work, out, peak, load_before, load_after, idle = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4], sys.argv[5], float(sys.argv[6])
-service_cpu_ms = float(sys.argv[7])
+service_cpu_ms, pg_cpu_ms, rabbit_cpu_ms, machine_cpu_ms = (float(a) for a in sys.argv[7:11])
 rec, pub, bus, gc0, gc1 = (json.load(open(os.path.join(work, n + ".json"))) for n in ("recorder", "publish", "bus", "gc-before", "gc-after"))
 gc = {k: gc1[k] - gc0[k] for k in ("allocated_bytes", "pause_s") if k in gc0 and k in gc1}
 result = {
@@ -238,6 +263,12 @@ result = {
     "status_service_peak_rss_mb": peak,
     "status_service_ready_rss_mb": idle,
     "status_service_cpu_ms_per_1000_events": round(service_cpu_ms * 1000 / bus["recorded"], 1) if bus["recorded"] else 0,
+    # The same window's CPU of every postgres and beam.smp process, and of the whole machine (the service, PostgreSQL,
+    # RabbitMQ, the measuring process and anything else running): how the drain's cost splits between the three.
+    "drain_cpu_ms_per_1000_events": {
+        name: round(ms * 1000 / bus["recorded"], 1) if bus["recorded"] else 0
+        for name, ms in (("status", service_cpu_ms), ("postgresql", pg_cpu_ms), ("rabbitmq", rabbit_cpu_ms), ("machine", machine_cpu_ms))
+    },
     "status_service_allocated_kb_per_event": round(gc["allocated_bytes"] / 1024 / bus["recorded"], 1) if bus["recorded"] and "allocated_bytes" in gc else 0,
     "status_service_gc_pause_s": round(gc.get("pause_s", 0), 2),
     "published_per_s": pub["published_per_s"],
@@ -256,6 +287,10 @@ print("%-44s %12.0f %14.0f %18.1f" % ("from RabbitMQ (%d of %d recorded)" % (bus
 if bus.get("second_half_events_per_s"):
     print("%-44s %12.0f" % ("  its second half (%d s, the JIT warmed up)" % bus["second_half_seconds"], bus["second_half_events_per_s"]))
 print("(CPU: the benchmark's or the status service's own process, not PostgreSQL's or RabbitMQ's)")
+if not bus.get("skipped"):
+    drain = result["drain_cpu_ms_per_1000_events"]
+    print("(the drain's CPU ms per 1000 events: status %.1f, PostgreSQL %.1f, RabbitMQ %.1f; the whole machine %.1f)"
+          % (drain["status"], drain["postgresql"], drain["rabbitmq"], drain["machine"]))
 if not rec.get("skipped"):
     print("(recorder alone: %.1f KB allocated per event, %.2f s in GC pauses)" % (rec.get("allocated_kb_per_event", 0), rec.get("gc_pause_s", 0)))
 print("(status service while draining: %.1f KB allocated per event, %.2f s in GC pauses)" % (result["status_service_allocated_kb_per_event"], result["status_service_gc_pause_s"]))
