@@ -286,6 +286,12 @@ lifecycle:
       key: {{ .Values.secrets.keys.postgres }}
 {{- end }}
 
+{{/* The port every component's container listens on (named http): the API, /health/* and /metrics. The Deployments
+     and the NetworkPolicies' egress rules to the status pods both take it from here. */}}
+{{- define "email-platform.httpPort" -}}
+8080
+{{- end }}
+
 {{/* Probes on /health/*. */}}
 {{- define "email-platform.probes" -}}
 {{- with .Values.probes -}}
