@@ -412,10 +412,10 @@ public sealed class HelmChartTests
     }
 
     [Fact]
-    public void TurningEverythingOnAddsRoutingAutoscalingAndMonitoring()
+    public void TurningEverythingOnAddsRoutingAutoscalingMonitoringAndNetworkPolicies()
     {
         var manifests = Helm.Template("ci/all-on-values.yaml");
-        string[] kinds = ["Ingress", "HTTPRoute", "HorizontalPodAutoscaler", "ServiceMonitor", "PrometheusRule", "PodDisruptionBudget"];
+        string[] kinds = ["Ingress", "HTTPRoute", "HorizontalPodAutoscaler", "ServiceMonitor", "PrometheusRule", "PodDisruptionBudget", "NetworkPolicy"];
         Assert.All(kinds, kind => Assert.NotEmpty(manifests.OfKind(kind)));
         Assert.Null(Yaml.At(manifests.Deployment("delivery"), "spec.replicas"));
         Assert.Equal("ServiceMonitor", Yaml.Str(manifests.OfKind("ServiceMonitor").Single(), "kind"));
