@@ -177,7 +177,14 @@ public static class StatusForwarding
         CancellationToken cancellationToken)
     {
         var client = clients.CreateClient(HttpClientName);
-        using var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), Target(context.Request));
+        var target = new Uri(client.BaseAddress!, Target(context.Request));
+        if (!SamePath(target, context.Request))
+        {
+            return (null, ApiProblems.Problem(StatusCodes.Status400BadRequest, "invalid_parameter", "Invalid request path.",
+                "The request path has a backslash or a dot segment that would name another resource once normalized; send the path as an HTTP client library writes it."));
+        }
+
+        using var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), target);
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", auth.Value.BootstrapKey);
         if (context.Request.ContentLength > 0 || context.Request.Headers.TransferEncoding.Count > 0)
         {
@@ -225,6 +232,21 @@ public static class StatusForwarding
         request.HttpContext.Features.Get<IHttpRequestFeature>()?.RawTarget is ['/', ..] raw && !raw.StartsWith("//", StringComparison.Ordinal)
             ? raw
             : request.Path + request.QueryString;
+
+    /// <summary>
+    /// Whether the status service will be asked for the path this request was routed and authorized by. The raw target
+    /// is sent on, and <see cref="Uri"/> normalizes it as Kestrel does not: it reads a <c>\</c> as a <c>/</c> and then
+    /// removes the dot segments, so <c>/v1/emails/x\..\..\webhooks</c>, one segment to Kestrel (an email id: the read
+    /// scope), would reach the status service, with the bootstrap key, as <c>/v1/webhooks</c> (admin). The target's path
+    /// is decoded as Kestrel decodes one (every escape but <c>%2F</c>, which stays three characters of its segment) and
+    /// compared with the path Kestrel decoded here, in any case: routes match in any case, and a <c>%2f</c> may come back
+    /// as <c>%2F</c>.
+    /// </summary>
+    internal static bool SamePath(Uri target, HttpRequest request)
+    {
+        var decoded = Uri.UnescapeDataString(target.AbsolutePath.Replace("%2F", "%252F", StringComparison.OrdinalIgnoreCase));
+        return string.Equals(decoded, (request.PathBase + request.Path).Value, StringComparison.OrdinalIgnoreCase);
+    }
 
     private static async Task<IResult> CopyAsync(HttpResponseMessage response, HttpContext context, CancellationToken cancellationToken)
     {

@@ -156,6 +156,9 @@ internal sealed class IngressApp : IAsyncDisposable
     /// <summary>A client without credentials.</summary>
     public HttpClient CreateAnonymousClient() => _factory.CreateClient();
 
+    /// <summary>The in-memory server, for a request no <see cref="HttpClient"/> would send (a raw request target of one's own).</summary>
+    public Microsoft.AspNetCore.TestHost.TestServer Server => _factory.Server;
+
     /// <summary>Posts <paramref name="json"/> to <c>/v1/emails</c> as <c>application/json</c> with the API key.</summary>
     public async Task<HttpResponseMessage> PostEmailAsync(string json)
     {
