@@ -27,12 +27,18 @@ internal static partial class SendEmailValidator
     public const int MaxMetadataKeyLength = 256;
     public const int MaxMetadataValueBytes = 1000;
 
-    /// <summary>Headers the platform writes itself; a client may not set or override them.</summary>
+    /// <summary>
+    /// Headers the platform writes itself, and the resent fields (RFC 5322 §3.6.6), which a message composed here never
+    /// has: a <c>Resent-From</c> or <c>Resent-Sender</c> would name a sender that a key's allowed sender domains do not
+    /// cover (a message that really is being resent goes through <c>POST /v1/emails/raw</c>, which checks them). A client
+    /// may not set or override any of them.
+    /// </summary>
     private static readonly HashSet<string> ReservedHeaders = new(StringComparer.OrdinalIgnoreCase)
     {
         "From", "To", "Cc", "Bcc", "Reply-To", "Subject", "Date", "Message-ID", "Sender", "Return-Path",
         "MIME-Version", "Content-Type", "Content-Transfer-Encoding", "Content-Disposition", "Content-ID",
         "Received", "DKIM-Signature", "X-Email-Id",
+        "Resent-Date", "Resent-From", "Resent-Sender", "Resent-To", "Resent-Cc", "Resent-Bcc", "Resent-Message-ID", "Resent-Reply-To",
     };
 
     private static readonly ParserOptions StrictAddresses = new()

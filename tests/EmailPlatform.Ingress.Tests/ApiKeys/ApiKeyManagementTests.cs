@@ -108,6 +108,27 @@ public sealed class ApiKeyManagementTests
         }
     }
 
+    [Theory]
+    [InlineData("Resent-From")]
+    [InlineData("Resent-Sender")]
+    public async Task KeyRestrictedToSenderDomainsCannotNameAnotherSenderInAResentHeader(string header)
+    {
+        // The raw endpoint checks these headers' addresses against the key's domains; a JSON send refuses them whole.
+        await using var app = await IngressApp.StartAsync();
+        var (token, _) = await app.CreateApiKeyAsync(new { name = "acme", scopes = new[] { "send" }, allowed_sender_domains = new[] { "acme.test" } });
+        using var client = app.CreateClient(token);
+
+        using var response = await IngressApp.PostJsonAsync(client, "/v1/emails", SendBodies.Json(b =>
+        {
+            b["from"] = "billing@acme.test";
+            b["headers"] = new System.Text.Json.Nodes.JsonObject { [header] = "ceo@bank.test" };
+        }).ToJsonString());
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, "validation_error");
+        Assert.True(problem.GetProperty("errors").TryGetProperty($"headers.{header}", out _), problem.ToString());
+        Assert.Equal(0, await app.CountOutboxAsync());
+    }
+
     [Fact]
     public async Task RevokedKeyIsRefusedWithinTheResolverCacheTime()
     {

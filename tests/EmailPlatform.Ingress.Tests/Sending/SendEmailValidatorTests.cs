@@ -202,6 +202,9 @@ public sealed class SendEmailValidatorTests
     [InlineData("Content-Transfer-Encoding")]
     [InlineData("Message-ID")]
     [InlineData("X-Email-Id")]
+    [InlineData("Resent-From")]
+    [InlineData("resent-sender")]
+    [InlineData("Resent-To")]
     public void ReservedHeaderIsRefused(string name)
     {
         var result = SendEmailValidator.Validate(SendBodies.Minimal() with { Headers = new Dictionary<string, string> { [name] = "value" } }, SendBodies.Limits);
