@@ -81,7 +81,20 @@ internal static class MimeMessageFactory
 
             if (attachment.ContentId is { Length: > 0 } contentId && email.Html is not null)
             {
-                var inline = body.LinkedResources.Add(attachment.Filename, attachment.Content, contentType);
+                // MimeKit gives a linked resource a relative Content-Location made of its file name, and throws for a name
+                // that reads as an absolute URI (cid:logo.png, a:b.png); such a part gets its name without a
+                // Content-Location, which nothing needs: the HTML refers to it by its Content-ID.
+                var fileName = Path.GetFileName(attachment.Filename);
+                var locatable = Uri.TryCreate(fileName, UriKind.Relative, out _);
+                var inline = body.LinkedResources.Add(locatable ? fileName : "inline", attachment.Content, contentType);
+                if (!locatable)
+                {
+                    inline.ContentLocation = null;
+                    inline.ContentDisposition ??= new ContentDisposition(ContentDisposition.Inline);
+                    inline.ContentDisposition.FileName = fileName;
+                    inline.ContentType.Name = fileName;
+                }
+
                 inline.ContentId = contentId.Trim().TrimStart('<').TrimEnd('>');
             }
             else

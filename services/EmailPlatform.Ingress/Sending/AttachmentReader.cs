@@ -57,7 +57,8 @@ internal static class AttachmentReader
                 continue;
             }
 
-            if (attachment.ContentId is { } contentId && !errors.HeaderSafe($"{field}.content_id", contentId))
+            if (attachment.ContentId is { Length: > 0 } contentId
+                && (!errors.HeaderSafe($"{field}.content_id", contentId) || !IsContentId(errors, $"{field}.content_id", contentId)))
             {
                 continue;
             }
@@ -66,6 +67,33 @@ internal static class AttachmentReader
         }
 
         return result;
+    }
+
+    public const int MaxContentIdLength = 250;
+
+    /// <summary>
+    /// A <c>content_id</c> the message can carry as a Content-ID header, unchanged, for the HTML's <c>cid:</c>
+    /// reference to find: an RFC 5322 msg-id's characters (letters, digits, <c>!#$%&amp;'*+-/=?^_`{|}~</c>, <c>.</c>
+    /// and <c>@</c>), optionally in angle brackets, which are not part of it. MimeKit refuses some others when the
+    /// worker builds the part (<c>(logo)</c>, an empty <c>&lt;&gt;</c>) and silently drops spaces from the rest, so
+    /// an email accepted with one would fail or lose its image.
+    /// </summary>
+    private static bool IsContentId(SendEmailValidator.Errors errors, string field, string contentId)
+    {
+        var id = contentId.Trim();
+        if (id.StartsWith('<') && id.EndsWith('>') && id.Length >= 2)
+        {
+            id = id[1..^1];
+        }
+
+        if (id.Length is > 0 and <= MaxContentIdLength && id.All(c => char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-/=?^_`{|}~.@".Contains(c)))
+        {
+            return true;
+        }
+
+        errors.Add(field, $"A content_id is 1 to {MaxContentIdLength} characters: ASCII letters, digits, '.', '@' and !#$%&'*+-/=?^_`{{|}}~, " +
+            "optionally in angle brackets; the HTML refers to it as cid:<content_id>.", "invalid_attachment");
+        return false;
     }
 
     private static byte[]? Decode(string? base64)

@@ -122,6 +122,37 @@ public sealed class MimeMessageFactoryTests
         Assert.Contains("Content-Id: <logo>", Render(message), StringComparison.OrdinalIgnoreCase);
     }
 
+    [Theory]
+    [InlineData("cid:logo.png")]
+    [InlineData("a:b.png")]
+    public void AnInlinePartWhoseFileNameReadsAsAUriKeepsItsNameWithoutAContentLocation(string fileName)
+    {
+        var logo = new EmailAttachment(fileName, "image/png", "logo", [0x89, 0x50, 0x4E, 0x47]);
+        var email = TestEmails.Create(html: "<img src=\"cid:logo\">", attachments: [logo]);
+
+        var message = MimeMessageFactory.Create(email);
+
+        Assert.NotNull(message.Body);
+        var related = Assert.Single(Walk(message.Body).OfType<MultipartRelated>());
+        var inline = Assert.Single(related.OfType<MimePart>(), p => p.ContentId == "logo");
+        Assert.Equal(fileName, inline.FileName);
+        Assert.Equal(fileName, inline.ContentType.Name);
+        Assert.Null(inline.ContentLocation);
+    }
+
+    [Fact]
+    public void AnInlinePartWithAnOrdinaryFileNameKeepsItsContentLocation()
+    {
+        var logo = new EmailAttachment("logo.png", "image/png", "logo", [0x89, 0x50, 0x4E, 0x47]);
+
+        var message = MimeMessageFactory.Create(TestEmails.Create(html: "<img src=\"cid:logo\">", attachments: [logo]));
+
+        Assert.NotNull(message.Body);
+        var inline = Assert.Single(Walk(message.Body).OfType<MimePart>(), p => p.ContentId == "logo");
+        Assert.Equal("logo.png", inline.ContentLocation?.OriginalString);
+        Assert.Equal("logo.png", inline.FileName);
+    }
+
     private static IEnumerable<MimeEntity> Walk(MimeEntity entity) =>
         entity is Multipart multipart ? [entity, .. multipart.SelectMany(Walk)] : [entity];
 

@@ -410,6 +410,46 @@ public sealed class SendEmailValidatorTests
         return domain;
     }
 
+    [Theory]
+    [InlineData("logo")]
+    [InlineData("<logo>")]
+    [InlineData("image001.png@01D9A2B3.C4D5E6F0")]
+    [InlineData(" logo-2_x ")]
+    [InlineData("")] // no content id: an ordinary attachment
+    public void ContentIdThatAMessageCanCarryIsAccepted(string contentId)
+    {
+        var result = SendEmailValidator.Validate(
+            SendBodies.Minimal() with { Attachments = [new AttachmentRequest("logo.png", "aGk=", "image/png", contentId, null)] }, SendBodies.Limits);
+
+        Assert.NotNull(result.Email);
+        Assert.Equal(contentId, Assert.Single(result.Email.Attachments).ContentId);
+    }
+
+    [Theory]
+    [InlineData("(logo)")] // a comment to MimeKit: the worker could not build the part
+    [InlineData("<>")]
+    [InlineData("a b")] // MimeKit would drop the space, and cid:a b would find nothing
+    [InlineData("cid:logo")]
+    [InlineData("lögo")]
+    [InlineData("<<logo>>")]
+    public void ContentIdThatAMessageCannotCarryIsRefused(string contentId)
+    {
+        var result = SendEmailValidator.Validate(
+            SendBodies.Minimal() with { Attachments = [new AttachmentRequest("logo.png", "aGk=", "image/png", contentId, null)] }, SendBodies.Limits);
+
+        var message = Assert.Single(AssertInvalid(result, "invalid_attachment", "attachments[0].content_id"));
+        Assert.Contains("cid:", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ContentIdOfMoreThan250CharactersIsRefused()
+    {
+        var result = SendEmailValidator.Validate(
+            SendBodies.Minimal() with { Attachments = [new AttachmentRequest("logo.png", "aGk=", "image/png", new string('a', 251), null)] }, SendBodies.Limits);
+
+        AssertInvalid(result, "invalid_attachment", "attachments[0].content_id");
+    }
+
     internal static string[] AssertInvalid(ValidationResult result, string problemName, string field)
     {
         Assert.Null(result.Email);
