@@ -29,16 +29,25 @@ internal sealed class RateLimitFilter(IOptions<RateLimitOptions> options, TimePr
         var bucket = _buckets.GetOrAdd((caller.Id, rate), key => new TokenBucket(key.Rate, Math.Max(1, key.Rate * settings.BurstSeconds), now));
         var (taken, remaining, untilFull, untilNext) = bucket.TryTake(now);
 
-        var headers = http.Response.Headers;
-        headers["RateLimit-Limit"] = Seconds(bucket.Capacity);
-        headers["RateLimit-Remaining"] = remaining.ToString(CultureInfo.InvariantCulture);
-        headers["RateLimit-Reset"] = Seconds(untilFull.TotalSeconds);
+        // Written as the answer starts, not now: an answer made by an exception handler (503 while the store is away,
+        // 400 for text the store cannot keep) starts from a cleared response, and a client needs its budget then too.
+        var limit = Seconds(bucket.Capacity);
+        var left = remaining.ToString(CultureInfo.InvariantCulture);
+        var reset = Seconds(untilFull.TotalSeconds);
+        http.Response.OnStarting(() =>
+        {
+            var headers = http.Response.Headers;
+            headers["RateLimit-Limit"] = limit;
+            headers["RateLimit-Remaining"] = left;
+            headers["RateLimit-Reset"] = reset;
+            return Task.CompletedTask;
+        });
         if (taken)
         {
             return await next(context);
         }
 
-        headers.RetryAfter = Seconds(untilNext.TotalSeconds);
+        http.Response.Headers.RetryAfter = Seconds(untilNext.TotalSeconds);
         return ApiProblems.Problem(StatusCodes.Status429TooManyRequests, ApiProblems.RateLimitExceeded, "Too many requests.",
             $"This API key may make {rate * settings.Replicas:0.##} requests per second; retry after {Seconds(untilNext.TotalSeconds)} s.");
     }
