@@ -75,6 +75,13 @@ internal sealed class UnsentEmails(IngressDbContext db, Outbox.Outbox outbox, IO
     {
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var pending = await LockPendingAsync(emailId, cancellationToken);
+        if (!pending.Exists(m => OutboxMessageTypes.HasCommand(m.MessageType)) && await HasUnpublishedCommandAsync(emailId, cancellationToken))
+        {
+            // The row this change waited for was split by a change before it (its replacements committed after this
+            // statement began, so it saw none of them): lock them now.
+            pending = await LockPendingAsync(emailId, cancellationToken);
+        }
+
         if (pending.FirstOrDefault(m => OutboxMessageTypes.HasCommand(m.MessageType)) is not { } sendRow)
         {
             var canceled = OutboxMessageTypes.NameOf<EmailCanceled>();
@@ -111,6 +118,15 @@ internal sealed class UnsentEmails(IngressDbContext db, Outbox.Outbox outbox, IO
         outbox.Notify();
         return UnsentChange.Changed;
     }
+
+    /// <summary>
+    /// Whether the email has an unpublished command now. On PostgreSQL, a change that split the email's single row
+    /// (<see cref="OutboxMessageTypes.AcceptedEmailRow"/>) deleted it and inserted its parts: another change waiting
+    /// on that row's lock finds it deleted and skips it, and its statement cannot see the parts inserted after it began.
+    /// </summary>
+    private Task<bool> HasUnpublishedCommandAsync(Guid emailId, CancellationToken cancellationToken) =>
+        db.OutboxMessages.AnyAsync(m => m.EmailId == emailId && m.PublishedAt == null
+            && (m.MessageType == nameof(SendEmail) || m.MessageType == OutboxMessageTypes.AcceptedEmailRow), cancellationToken);
 
     /// <summary>The email's unpublished outbox rows, locked until the transaction ends (waiting for a publish in flight).</summary>
     private Task<List<OutboxMessage>> LockPendingAsync(Guid emailId, CancellationToken cancellationToken) =>

@@ -95,6 +95,57 @@ public sealed class CancelAndRescheduleTests
     }
 
     [Fact]
+    public async Task ACancelWaitingBehindARescheduleThatSplitTheEmailsRowStillCancelsIt()
+    {
+        // No broker: the email stays in the outbox as one row. The test holds that row's lock while a reschedule and
+        // then a cancel queue up for it; the reschedule goes first and replaces the row by its parts, which the cancel's
+        // own lock statement cannot see. The cancel must find them, not answer that the email was sent.
+        var nowhere = new Uri($"amqp://guest:guest@127.0.0.1:{ServiceProcess.FreeTcpPort()}/");
+        await using var app = await IngressApp.StartAsync(rabbitMq: nowhere);
+        var id = await AcceptAsync(app, SendBodies.Json().ToJsonString());
+        using var client = app.CreateClient();
+
+        await using var holder = new Npgsql.NpgsqlConnection(app.Database.ConnectionString);
+        await holder.OpenAsync();
+        await using var hold = await holder.BeginTransactionAsync();
+        await using (var lockRow = new Npgsql.NpgsqlCommand("SELECT id FROM outbox_messages WHERE email_id = @id FOR UPDATE", holder, hold))
+        {
+            lockRow.Parameters.AddWithValue("id", id);
+            await lockRow.ExecuteNonQueryAsync();
+        }
+
+        var rescheduling = client.PatchAsync(new Uri($"/v1/emails/{id}", UriKind.Relative),
+            new StringContent($$"""{"scheduled_at": "{{DateTimeOffset.UtcNow.AddHours(1):O}}"}""", System.Text.Encoding.UTF8, "application/json"));
+        await WaitForLockWaitersAsync(app, 1);
+        var canceling = client.PostAsync(new Uri($"/v1/emails/{id}/cancel", UriKind.Relative), null);
+        await WaitForLockWaitersAsync(app, 2);
+        await hold.CommitAsync();
+
+        using var rescheduled = await rescheduling.WaitAsync(Wait);
+        using var canceled = await canceling.WaitAsync(Wait);
+
+        Assert.Equal(HttpStatusCode.OK, rescheduled.StatusCode);
+        Assert.True(canceled.StatusCode == HttpStatusCode.OK, await canceled.Content.ReadAsStringAsync());
+        var rows = (await app.OutboxRowsAsync()).Where(r => r.EmailId == id).Select(r => r.MessageType).Order().ToList();
+        Assert.Equal([nameof(EmailAccepted), nameof(EmailCanceled), nameof(EmailRescheduled)], rows);
+    }
+
+    /// <summary>Until as many sessions of the app's database wait for a lock.</summary>
+    private static async Task WaitForLockWaitersAsync(IngressApp app, int count)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(app.Database.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'", connection);
+        var deadline = DateTime.UtcNow + Wait;
+        while (Convert.ToInt32(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture) < count)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"fewer than {count} sessions waited for a lock");
+            await Task.Delay(20);
+        }
+    }
+
+    [Fact]
     public async Task CancelEmailCommandCancelsLikeTheEndpointAndIgnoresRepeatsSentAndUnknownEmails()
     {
         await using var app = await IngressApp.StartAsync();
