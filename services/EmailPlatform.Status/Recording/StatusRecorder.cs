@@ -343,6 +343,12 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
             var erased = FindErased(email, outcome.Recipient);
             var recipient = erased ?? FindOrAddRecipient(email, outcome.Recipient);
             var smtpText = erased is null ? outcome.Reply?.Text : null;
+            if (erased is not null)
+            {
+                // The reason may quote the address (a suppression's, from the relay's text of the bounce that caused it).
+                reason = new ErasedText(AddressKeys.StoredForms(AddressKeys.Of(outcome.Recipient)), erased.Address).Replace(reason);
+            }
+
             if (Supersedes(recipient, state, outcome.Attempt))
             {
                 recipient.State = state;

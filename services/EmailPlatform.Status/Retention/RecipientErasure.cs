@@ -17,11 +17,13 @@ public sealed record ErasureResponse(string Object, Guid AuditId, int Emails, in
 /// <summary>
 /// <c>DELETE /v1/recipients/{address}</c> (admin): a data-protection erasure. In every email that names the address (a
 /// recipient, or only a header: see <see cref="HeaderAddressRecord"/>), the address is replaced by a random placeholder
-/// (in to/cc/bcc/reply_to, a group's member alone, the recipient row and its events, whose SMTP text may quote it), the
-/// bodies are removed, the webhook deliveries (pending and past) of the address's own events are deleted while those of
-/// the emails' other events are written again without it, and a suppression of the address is deleted. An audit record keeps the SHA-256 of the address, who asked and the counts.
+/// (in to/cc/bcc/reply_to, a group's member alone, the recipient row and its events, whose SMTP text may quote it, and
+/// wherever a reason or a relay's text in those emails quotes it: <see cref="ErasedText"/>), the bodies are removed, the
+/// webhook deliveries (pending and past) of the address's own events are deleted while those of the emails' other events
+/// are written again without it, and a suppression of the address is deleted. An audit record keeps the SHA-256 of the address, who asked and the counts.
 /// The placeholder is derived from that hash (<see cref="PlaceholderFor"/>): an outcome that arrives later for an email in
-/// flight at the erasure is recorded on it (see <c>StatusRecorder</c>), without the address or the relay's text.
+/// flight at the erasure is recorded on it (see <c>StatusRecorder</c>), without the relay's text and with the address
+/// replaced in its reason.
 /// </summary>
 public static class RecipientErasure
 {
@@ -123,10 +125,11 @@ public static class RecipientErasure
             await db.Database.ExecuteSqlAsync($"SELECT 1 FROM emails WHERE id = ANY({ordered}) ORDER BY id FOR UPDATE", cancellationToken);
         }
 
+        var text = new ErasedText(forms, placeholder);
         var emails = new List<EmailRecord>();
         foreach (var email in await db.Emails.Include(e => e.Recipients).Where(e => found.Contains(e.Id)).ToListAsync(cancellationToken))
         {
-            if (Erase(db, email, key, forms, placeholder, now))
+            if (Erase(db, email, key, forms, placeholder, text, now))
             {
                 emails.Add(email);
             }
@@ -143,9 +146,34 @@ public static class RecipientErasure
             .ExecuteDeleteAsync(cancellationToken);
         var events = await db.Events.Where(e => emailIds.Contains(e.EmailId) && forms.Contains(e.Recipient!))
             .ExecuteUpdateAsync(s => s.SetProperty(e => e.Recipient, placeholder).SetProperty(e => e.SmtpText, (string?)null), cancellationToken);
+        await EraseFromTextsAsync(db, emailIds, forms, text, cancellationToken);
         deliveries += await RewriteWebhookPayloadsAsync(db, emails, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return (emails.Count, events, deliveries, found[^1]);
+    }
+
+    /// <summary>
+    /// Replaces the address in the reasons and relay texts of the erased emails' events, whoever's they are: a reason
+    /// can quote it (a suppression's, built from the bounce that caused it), and so can another recipient's reply.
+    /// The store picks the events whose lower-cased text contains a form of the address, so that the events of emails
+    /// with thousands of recipients are not all read; on SQLite, whose <c>lower</c> folds only ASCII letters, a text
+    /// quoting the address with a non-ASCII letter in upper case is not found.
+    /// </summary>
+    private static async Task EraseFromTextsAsync(
+        StatusDbContext db, List<Guid> emailIds, IReadOnlyList<string> forms, ErasedText text, CancellationToken cancellationToken)
+    {
+        var (first, last) = (forms[0], forms[^1]);
+        var named = await db.Events
+            .Where(e => emailIds.Contains(e.EmailId)
+                && ((e.Reason != null && (e.Reason.ToLower().Contains(first) || e.Reason.ToLower().Contains(last)))
+                    || (e.SmtpText != null && (e.SmtpText.ToLower().Contains(first) || e.SmtpText.ToLower().Contains(last)))))
+            .ToListAsync(cancellationToken);
+        foreach (var @event in named)
+        {
+            (@event.Reason, @event.SmtpText) = (text.Replace(@event.Reason), text.Replace(@event.SmtpText));
+        }
+
+        await db.SaveChangesAsync(cancellationToken);
     }
 
     /// <summary>
@@ -190,11 +218,13 @@ public static class RecipientErasure
         $"erased-{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(AddressKeys.Of(address))))[..32]}@erased.invalid";
 
     /// <summary>
-    /// Replaces the address in one email's headers and recipients, and removes its bodies.
+    /// Replaces the address in one email's headers and recipients (in every recipient's reason and relay text too),
+    /// and removes its bodies.
     /// </summary>
     /// <returns>Whether the email named the address (a header address row may point to one whose headers, as MimeKit
     /// reads them, do not).</returns>
-    private static bool Erase(StatusDbContext db, EmailRecord email, string key, IReadOnlyList<string> forms, string placeholder, DateTime now)
+    private static bool Erase(
+        StatusDbContext db, EmailRecord email, string key, IReadOnlyList<string> forms, string placeholder, ErasedText text, DateTime now)
     {
         string? PlaceholderOf(string address) => address == key ? placeholder : null;
         var (to, cc, bcc, replyTo) = (ErasedHeaders.Replace(email.To, PlaceholderOf), ErasedHeaders.Replace(email.Cc, PlaceholderOf),
@@ -214,6 +244,17 @@ public static class RecipientErasure
             email.Recipients.Remove(old);
             db.Recipients.Remove(old);
             MergeIntoPlaceholder(email, old, placeholder, now);
+        }
+
+        foreach (var recipient in email.Recipients)
+        {
+            var (reason, smtpText) = (text.Replace(recipient.Reason), text.Replace(recipient.SmtpText));
+            if (reason != recipient.Reason || smtpText != recipient.SmtpText)
+            {
+                (recipient.Reason, recipient.SmtpText) = (reason, smtpText);
+                recipient.UpdatedAt = now;
+                recipient.Version++;
+            }
         }
 
         email.State = StatusRecorder.DerivedState(email);
@@ -245,7 +286,7 @@ public static class RecipientErasure
         merged.Kind ??= old.Kind;
         merged.UpdatedAt = now;
 
-        // The relay's text may quote the address: it is not kept.
+        // The relay's text may quote the address: it is not kept. The reason may too: Erase replaces it there.
         void TakeState() => (merged.State, merged.Attempt, merged.SmtpCode, merged.EnhancedCode, merged.SmtpText, merged.Reason, merged.NextAttemptAt) =
             (old.State, old.Attempt, old.SmtpCode, old.EnhancedCode, null, old.Reason, old.NextAttemptAt);
     }

@@ -3,10 +3,12 @@ using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using EmailPlatform.Contracts;
 using EmailPlatform.Status.Retention;
 using EmailPlatform.Status.Storage;
 using EmailPlatform.Status.Tests.Support;
 using EmailPlatform.Status.Webhooks;
+using MassTransit;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -24,6 +26,9 @@ public sealed class RecipientErasureTests
     private const string Bob = "bob@example.com";
     private const string Carol = "carol@example.com";
     private const string Dave = "dave@example.com";
+
+    /// <summary>A 5.1.1 whose text quotes Bob, as Postfix words it.</summary>
+    private static readonly SmtpReply QuotingBob = new(550, "5.1.1", $"5.1.1 <{Bob}>: Recipient address rejected: User unknown in virtual mailbox table");
 
     [Fact]
     public async Task ErasureReplacesAnAddressInsideAGroupAndKeepsTheGroupsOtherMembers()
@@ -292,6 +297,102 @@ public sealed class RecipientErasureTests
         await using var check = store.NewContext();
         Assert.Equal(1, await check.AuditRecords.CountAsync(a => a.Action == RecipientErasure.Action));
         Assert.False(await check.HeaderAddresses.AnyAsync(h => h.Address == Alice));
+    }
+
+    [Fact]
+    public async Task ErasureReplacesTheAddressWhereTheReasonsOfItsEmailsQuoteIt()
+    {
+        await using var api = await StatusApi.StartAsync();
+        using var client = api.CreateClient();
+        var (bounced, suppressed) = (Guid.NewGuid(), Guid.NewGuid());
+
+        // The relay quotes Bob in its refusal; the bounce suppresses him with that text as the reason, which the next send
+        // to him is recorded with.
+        await api.RecordAsync(
+            TestEvents.Accepted(bounced, to: [Alice, Bob]),
+            TestEvents.Bounced(bounced, Bob) with { Reply = QuotingBob },
+            TestEvents.Delivered(bounced, Alice));
+        var reason = await api.WithStoreAsync(db => db.Suppressions.Where(s => s.Address == Bob).Select(s => s.Reason).SingleAsync());
+        Assert.Contains($"<{Bob}>", reason, StringComparison.Ordinal);
+        await api.RecordAsync(
+            TestEvents.Accepted(suppressed, to: [Alice, Bob]),
+            new EmailSuppressed(NewId.NextGuid(), suppressed, Bob, reason, DateTimeOffset.UtcNow),
+            TestEvents.Delivered(suppressed, Alice));
+        Assert.Contains(Bob, (await GetEmailAsync(client, suppressed)).GetRawText(), StringComparison.Ordinal);
+
+        await EraseAsync(client, Bob);
+
+        var placeholder = RecipientErasure.PlaceholderFor(Bob);
+        foreach (var emailId in new[] { bounced, suppressed })
+        {
+            var email = await GetEmailAsync(client, emailId);
+            Assert.DoesNotContain(Bob, email.GetRawText(), StringComparison.OrdinalIgnoreCase);
+        }
+
+        await api.WithStoreAsync(async db =>
+        {
+            await AssertNoneNamesBobAsync(db, bounced, suppressed);
+            var erased = await db.Recipients.AsNoTracking().SingleAsync(r => r.EmailId == suppressed && r.Address == placeholder);
+            Assert.Equal((EmailState.Suppressed, true), (erased.State, erased.Reason!.Contains($"<{placeholder}>", StringComparison.Ordinal)));
+            return 0;
+        });
+    }
+
+    [Theory]
+    [InlineData("postgres")]
+    [InlineData("sqlite")]
+    public async Task ReasonsQuotingAnErasedAddressLoseItInTheRowsAndWebhooksOfItsEmailsAndWhenRecordedAfterTheErasure(string provider)
+    {
+        await using var store = provider == "postgres" ? await StatusStore.PostgresAsync() : await StatusStore.SqliteAsync();
+        await using (var db = store.NewContext())
+        {
+            db.WebhookSubscriptions.Add(new WebhookSubscriptionRecord
+            {
+                Id = Guid.NewGuid(), Url = "https://hooks.example.com/email", Secret = WebhookSignature.NewSecret(),
+                Events = ["email.delivered", "email.deferred", "email.bounced", "email.failed", "email.suppressed"],
+                CreatedAt = DateTime.UtcNow, UpdatedAt = DateTime.UtcNow,
+            });
+            await db.SaveChangesAsync();
+        }
+
+        var (bounced, suppressed, inFlight) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
+        await store.RecordAsync(TestEvents.Accepted(bounced, to: [Alice, Bob]));
+        await store.RecordAsync(TestEvents.Bounced(bounced, Bob) with { Reply = QuotingBob });
+        // Another recipient's reason can quote him too (a relay refusing the transaction after his RCPT TO); its webhook
+        // delivery is kept, and written again.
+        await store.RecordAsync(TestEvents.Deferred(bounced, Alice) with { Reason = $"Refused after RCPT TO:<{Bob.ToUpperInvariant()}>" });
+        await store.RecordAsync(TestEvents.Accepted(suppressed, to: [Bob]));
+        await store.RecordAsync(new EmailSuppressed(NewId.NextGuid(), suppressed, Bob, $"Hard bounce 550 5.1.1: 5.1.1 <{Bob}>: Recipient address rejected", DateTimeOffset.UtcNow));
+        await store.RecordAsync(TestEvents.Accepted(inFlight, to: [Bob]));
+        await store.RecordAsync(TestEvents.Deferred(inFlight, Bob));
+
+        Assert.IsType<Ok<ErasureResponse>>((await EraseAsync(store, Bob)).Result);
+
+        // An outcome of the email still in flight, after the erasure: recorded on the placeholder, its reason without him.
+        await store.RecordAsync(new EmailFailed(
+            NewId.NextGuid(), inFlight, Bob, "relay-a", 2, QuotingBob, $"Gave up after 550 5.1.1 <{Bob}>: Recipient address rejected", DateTimeOffset.UtcNow));
+
+        var placeholder = RecipientErasure.PlaceholderFor(Bob);
+        await using var check = store.NewContext();
+        await AssertNoneNamesBobAsync(check, bounced, suppressed, inFlight);
+        var late = await check.Recipients.AsNoTracking().SingleAsync(r => r.EmailId == inFlight && r.Address == placeholder);
+        Assert.Equal((EmailState.Failed, $"Gave up after 550 5.1.1 <{placeholder}>: Recipient address rejected"), (late.State, late.Reason));
+        var deferred = await check.WebhookDeliveries.AsNoTracking().SingleAsync(d => d.EmailId == bounced && d.EventType == "email.deferred");
+        Assert.Equal($"Refused after RCPT TO:<{placeholder}>", JsonDocument.Parse(deferred.Payload).RootElement.GetProperty("data").GetProperty("reason").GetString());
+        var failed = await check.WebhookDeliveries.AsNoTracking().SingleAsync(d => d.EmailId == inFlight && d.EventType == "email.failed");
+        Assert.Contains(placeholder, failed.Payload, StringComparison.Ordinal);
+    }
+
+    /// <summary>No recipient, event or webhook delivery of the emails names Bob, in any case.</summary>
+    private static async Task AssertNoneNamesBobAsync(StatusDbContext db, params Guid[] emailIds)
+    {
+        var recipients = await db.Recipients.AsNoTracking().Where(r => emailIds.Contains(r.EmailId)).ToListAsync();
+        var events = await db.Events.AsNoTracking().Where(e => emailIds.Contains(e.EmailId)).ToListAsync();
+        var deliveries = await db.WebhookDeliveries.AsNoTracking().Where(d => emailIds.Contains(d.EmailId)).Select(d => d.Payload).ToListAsync();
+        Assert.NotEmpty(events);
+        Assert.DoesNotContain(Bob, JsonSerializer.Serialize(recipients), StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain(Bob, JsonSerializer.Serialize(events), StringComparison.OrdinalIgnoreCase);
+        Assert.All(deliveries, payload => Assert.DoesNotContain(Bob, payload, StringComparison.OrdinalIgnoreCase));
     }
 
     private sealed class TransactionCount : Microsoft.EntityFrameworkCore.Diagnostics.DbTransactionInterceptor
