@@ -30,7 +30,12 @@ internal static class DisabledSubscriptions
     public static Task<int> SkipPendingAsync(StatusDbContext db, Guid subscriptionId, CancellationToken cancellationToken) =>
         SkipPendingAsync(db, subscriptionId, BatchedDeletes.DefaultBatchSize, cancellationToken);
 
-    /// <summary>One statement: up to <paramref name="batchSize"/> of the subscription's pending deliveries, oldest first.</summary>
+    /// <summary>
+    /// One statement: up to <paramref name="batchSize"/> of the subscription's pending deliveries, oldest first, if it is
+    /// still disabled when the statement runs. The sweep lists the disabled subscriptions before it marks them, and one
+    /// may be re-enabled in between (by another replica's sweep and then the operator): the deliveries its new events
+    /// add from then on are its own to send.
+    /// </summary>
     /// <returns>How many were marked.</returns>
     public static Task<int> SkipPendingAsync(StatusDbContext db, Guid subscriptionId, int batchSize, CancellationToken cancellationToken) =>
         db.Database.IsNpgsql()
@@ -40,11 +45,13 @@ internal static class DisabledSubscriptions
                 WHERE id IN (
                     SELECT id FROM webhook_deliveries
                     WHERE subscription_id = {subscriptionId} AND status = 'pending'
+                        AND EXISTS (SELECT 1 FROM webhook_subscriptions WHERE id = {subscriptionId} AND NOT enabled)
                     ORDER BY created_at, id
                     LIMIT {batchSize}
                     FOR UPDATE SKIP LOCKED)
                 """, cancellationToken)
-            : db.WebhookDeliveries.Where(d => d.SubscriptionId == subscriptionId && d.Status == WebhookDeliveryStatus.Pending)
+            : db.WebhookDeliveries.Where(d => d.SubscriptionId == subscriptionId && d.Status == WebhookDeliveryStatus.Pending
+                    && db.WebhookSubscriptions.Any(s => s.Id == subscriptionId && !s.Enabled))
                 .OrderBy(d => d.CreatedAt).ThenBy(d => d.Id).Take(batchSize)
                 .ExecuteUpdateAsync(s => s
                     .SetProperty(d => d.Status, WebhookDeliveryStatus.Skipped)

@@ -5,8 +5,12 @@ using EmailPlatform.Status.Storage;
 using EmailPlatform.Status.Tests.Support;
 using EmailPlatform.Status.Webhooks;
 using EmailPlatform.Testing;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using static EmailPlatform.Status.Tests.Webhooks.WebhookTesting;
 
 namespace EmailPlatform.Status.Tests.Webhooks;
@@ -75,6 +79,61 @@ public sealed class DisabledSubscriptionTests
         var skips = plans.AllOf("UPDATE");
         Assert.Equal(3, skips.Count);
         Assert.All(skips, plan => Assert.True(plan.Contains("ix_webhook_deliveries_subscription_id_status_created_at_id", StringComparison.Ordinal), plan));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task TheSweepLeavesTheNewDeliveriesOfASubscriptionReEnabledAfterItListedTheDisabledOnes(bool postgres)
+    {
+        await using var store = postgres ? await StatusStore.PostgresAsync() : await StatusStore.SqliteAsync();
+        var now = DateTime.UtcNow;
+        var subscription = new WebhookSubscriptionRecord
+        {
+            Id = Guid.CreateVersion7(), Url = "https://93.184.215.14/hooks", Secret = "whsec_x", CreatedAt = now, UpdatedAt = now,
+            Enabled = false, DisabledAt = now, DisabledReason = "Disabled through the API.",
+        };
+        var old = Assert.Single(History(subscription.Id, 1, from: now.AddMinutes(-5)));
+        await using (var db = store.NewContext())
+        {
+            if (!postgres)
+            {
+                // As the service's own SQLite store (StoreExtensions): the sweep's listing, still being read, does not
+                // hold off the writer that commits in the middle of it.
+                await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;");
+            }
+
+            db.WebhookSubscriptions.Add(subscription);
+            db.WebhookDeliveries.Add(old);
+            await db.SaveChangesAsync();
+        }
+
+        // Right after the sweep has listed the disabled subscriptions: the operator's re-enable marks the old delivery
+        // itself (its one batch finishes the skip, so it is allowed), and the subscription's next event queues a delivery.
+        var fresh = Assert.Single(History(subscription.Id, 1, from: now));
+        var options = Options.Create(new WebhookOptions());
+        var between = new AfterFirstQuery(async () =>
+        {
+            await using var other = store.NewContext();
+            var enabled = await WebhooksEndpoints.UpdateAsync(subscription.Id.ToString(), new UpdateWebhookRequest(null, null, Enabled: true),
+                new DefaultHttpContext(), other, new WebhookSubscriptionCache(options, TimeProvider.System), options, TimeProvider.System,
+                NullLogger<WebhookResponse>.Instance, CancellationToken.None);
+            Assert.IsType<Ok<WebhookResponse>>(enabled.Result);
+            other.WebhookDeliveries.Add(fresh);
+            await other.SaveChangesAsync();
+        });
+        await using (var db = store.NewContext(between))
+        {
+            Assert.Equal(0, await DisabledSubscriptions.SkipAllPendingAsync(db, batchSize: 1_000, maxBatches: 20, CancellationToken.None));
+            Assert.True(between.Ran, "nothing was committed between the listing and the skip");
+        }
+
+        await using (var db = store.NewContext())
+        {
+            var statuses = await db.WebhookDeliveries.AsNoTracking().Where(d => d.SubscriptionId == subscription.Id).ToDictionaryAsync(d => d.Id, d => d.Status);
+            Assert.Equal((WebhookDeliveryStatus.Skipped, WebhookDeliveryStatus.Pending), (statuses[old.Id], statuses[fresh.Id]));
+            Assert.True((await db.WebhookSubscriptions.AsNoTracking().SingleAsync(s => s.Id == subscription.Id)).Enabled);
+        }
     }
 
     [Fact]
