@@ -19,8 +19,10 @@ namespace EmailPlatform.Delivery.Retries;
 /// <see cref="SendEmail"/> for just those recipients back to the bus, where any worker takes it like a new one.
 /// It also hands back recipients whose claim lapsed (a worker died mid-send) and hand-backs presumed lost. The
 /// command goes back into its priority lane (<see cref="DeliveryLanes"/>). A recipient of an email whose own
-/// <c>ExpiresAt</c> has passed is failed (expired) here instead of handed back. Hand-backs and outcomes are sent in the
-/// email's trace, kept with its command (<see cref="RetryMessage.TraceParent"/>): every attempt is in that one trace.
+/// <c>ExpiresAt</c> has passed is failed (expired) here instead of handed back; such a failure is committed with its
+/// event id before it is published, and published again under that id until it has been
+/// (<see cref="PublishFinishedAsync"/>). Hand-backs and outcomes are sent in the email's trace, kept with its command
+/// (<see cref="RetryMessage.TraceParent"/>): every attempt is in that one trace.
 /// </summary>
 /// <remarks>
 /// Every replica runs one. On PostgreSQL due rows are claimed with <c>FOR UPDATE SKIP LOCKED</c>, so replicas
@@ -75,19 +77,30 @@ internal sealed class RetryScheduler(
         var now = time.GetUtcNow().UtcDateTime;
 
         int count;
+        var finished = new List<Finished>();
         await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
         {
             var due = await DueAsync(db, now, settings.RetryBatchSize, cancellationToken);
             count = due.Count;
             var commands = new List<(SendEmail Command, string? TraceParent)>();
-            var finished = new List<(DeliveryRecord Record, EmailPriority? Priority, string? TraceParent)>();
             foreach (var email in due.GroupBy(d => d.EmailId))
             {
                 var stored = await db.RetryMessages.FindAsync([email.Key], cancellationToken);
                 var command = stored is null ? null : DeliveryLedger.ReadCommand(stored);
                 var expired = command?.ExpiresAt is { } deadline && now >= deadline.UtcDateTime;
+                var handBack = new List<string>();
+                var changed = false;
                 foreach (var record in email)
                 {
+                    if (record.State.IsFinal())
+                    {
+                        // Failed by an earlier round that did not get to publish it (a publish that failed or was not
+                        // confirmed, a crash after the commit): published again as it was stored, under the same event id.
+                        finished.Add(new Finished(record, command?.Priority, stored?.TraceParent, New: false));
+                        continue;
+                    }
+
+                    changed = true;
                     if (command is null && record.State == DeliveryState.Sending)
                     {
                         // A claim lapsed with nothing kept: its worker stopped during a first attempt, and the broker gives
@@ -104,17 +117,18 @@ internal sealed class RetryScheduler(
                         record.State = DeliveryState.Failed;
                         record.FailedAs = FailureKind.Lost;
                         record.Reason = "The delivery worker no longer has this message to retry.";
-                        record.DueAt = null;
                         record.OutcomeEventId = NewId.NextGuid();
                         record.OutcomeAt = now;
-                        finished.Add((record, null, null));
+                        record.DueAt = now + settings.PublishTimeout;
+                        finished.Add(new Finished(record, null, null, New: true));
                     }
                     else if (expired)
                     {
                         DeliveryLedger.Expire(record, now,
                             $"Expired: still not delivered after {record.Attempt} attempt(s) when the email's expires_at ({command.ExpiresAt:O}) passed. " +
                             $"Last attempt: {record.Reason ?? "none"}");
-                        finished.Add((record, command.Priority, stored?.TraceParent));
+                        record.DueAt = now + settings.PublishTimeout;
+                        finished.Add(new Finished(record, command.Priority, stored?.TraceParent, New: true));
                         continue;
                     }
                     else
@@ -122,18 +136,18 @@ internal sealed class RetryScheduler(
                         record.State = DeliveryState.Queued;
                         record.ClaimId = null;
                         record.DueAt = now + settings.RequeueAfter;
+                        handBack.Add(record.Recipient);
                     }
 
                     record.UpdatedAt = now;
                     record.Version++;
                 }
 
-                if (command is not null && !expired)
+                if (command is not null && handBack.Count > 0)
                 {
-                    var recipients = email.Select(r => r.Recipient).ToList();
-                    commands.Add((command with { Envelope = command.Envelope with { RcptTo = recipients } }, stored?.TraceParent));
+                    commands.Add((command with { Envelope = command.Envelope with { RcptTo = handBack } }, stored?.TraceParent));
                 }
-                else if (stored is not null && (await db.Deliveries.Where(d => d.EmailId == email.Key).ToListAsync(cancellationToken)).All(d => d.State.IsFinal()))
+                else if (changed && stored is not null && (await db.Deliveries.Where(d => d.EmailId == email.Key).ToListAsync(cancellationToken)).All(d => d.State.IsFinal()))
                 {
                     // Every recipient is final now: keep the content only as long as a bulk retry may want it.
                     stored.KeepUntil = now + settings.FailedContentRetention;
@@ -142,8 +156,8 @@ internal sealed class RetryScheduler(
 
             await db.SaveChangesAsync(cancellationToken);
 
-            // Published before the commit: a crash in between hands the same recipients back again later, which the
-            // claims turn into nothing worse than one extra command on the bus.
+            // Hand-backs are sent before the commit: a crash in between hands the same recipients back again later, which
+            // the claims turn into nothing worse than one extra command on the bus.
             // A lane without a bound queue makes the send throw (mandatory), and a send the broker does not confirm
             // within Delivery:PublishTimeout throws too (a confirm lost in a broker restart would otherwise hold this
             // loop, and the rows it locked, for ever): the transaction rolls back and the rows stay due for the next round.
@@ -157,21 +171,14 @@ internal sealed class RetryScheduler(
                 Log.HandedBack(logger, command.EmailId, command.Envelope.RcptTo.Count);
             }
 
-            foreach (var (record, _, traceParent) in finished)
-            {
-                // The scheduler finishes a recipient only as failed (expired, or lost).
-                using (StartActivity(nameof(EmailFailed), record.EmailId, traceParent))
-                {
-                    await PublishDeadline.RunAsync(settings.PublishTimeout, cancellationToken, token => RecordedOutcomes.PublishAsync(bus, record, token));
-                }
-            }
-
             await transaction.CommitAsync(cancellationToken);
-            foreach (var (record, priority, _) in finished)
+            foreach (var (record, priority, _, _) in finished.Where(f => f.New))
             {
                 metrics.RecordOutcome(record, priority);
             }
         }
+
+        await PublishFinishedAsync(db, bus, finished, settings, cancellationToken);
 
         if (now - _lastCleanup >= TimeSpan.FromHours(1))
         {
@@ -181,6 +188,42 @@ internal sealed class RetryScheduler(
 
         var nextDue = await db.Deliveries.Where(d => d.DueAt != null).MinAsync(d => d.DueAt, cancellationToken);
         return (count, nextDue);
+    }
+
+    /// <summary>
+    /// Publishes the failures this round recorded, and those an earlier round recorded without getting them published,
+    /// from their committed records: a publish that fails, or is not confirmed within <c>Delivery:PublishTimeout</c>, or a
+    /// crash before it, leaves the record as it is, final with its event id and due again (a
+    /// <see cref="DeliveryRecord.DueAt"/> one <c>Delivery:PublishTimeout</c> ahead), and a later round, on any replica,
+    /// publishes it again under that same event id. Once published, the record is no longer due. Publishing before the
+    /// commit instead gave every round that rolled back (a later publish of the same round that failed, a commit that
+    /// failed) its own event ids for the same failures: the status service, which knows an event by its id, recorded
+    /// each recipient's failure twice and sent its webhooks twice.
+    /// </summary>
+    private static async Task PublishFinishedAsync(
+        DeliveryDbContext db, IBus bus, List<Finished> finished, DeliveryOptions settings, CancellationToken cancellationToken)
+    {
+        if (finished.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var (record, _, traceParent, _) in finished)
+        {
+            // The scheduler finishes a recipient only as failed (expired, or lost).
+            using (StartActivity(nameof(EmailFailed), record.EmailId, traceParent))
+            {
+                await PublishDeadline.RunAsync(settings.PublishTimeout, cancellationToken, token => RecordedOutcomes.PublishAsync(bus, record, token));
+            }
+        }
+
+        // Only the failure that was published, and only while it is one: a record an operator's retry made due meanwhile
+        // (deferred, its event id unchanged) is left due.
+        var emailIds = finished.Select(f => f.Record.EmailId).Distinct().ToList();
+        var eventIds = finished.Select(f => f.Record.OutcomeEventId).ToList();
+        await db.Deliveries
+            .Where(d => emailIds.Contains(d.EmailId) && eventIds.Contains(d.OutcomeEventId) && d.State == DeliveryState.Failed && d.DueAt != null)
+            .ExecuteUpdateAsync(set => set.SetProperty(d => d.DueAt, (DateTime?)null), cancellationToken);
     }
 
     /// <summary>
@@ -243,4 +286,7 @@ internal sealed class RetryScheduler(
         var floor = TimeSpan.FromMilliseconds(200);
         return wait < floor ? floor : wait < poll ? wait : poll;
     }
+
+    /// <summary>A recipient failed for good, to publish; <paramref name="New"/> when this round failed it (and counts it).</summary>
+    private sealed record Finished(DeliveryRecord Record, EmailPriority? Priority, string? TraceParent, bool New);
 }

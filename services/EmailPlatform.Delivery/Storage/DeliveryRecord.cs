@@ -20,8 +20,9 @@ internal sealed class DeliveryRecord
     public Guid? ClaimId { get; set; }
 
     /// <summary>
-    /// When the scheduler next looks at it: the next attempt (deferred), the end of the lease (sending), or when a
-    /// hand-back to the bus is presumed lost (queued). Null once final.
+    /// When the scheduler next looks at it: the next attempt (deferred), the end of the lease (sending), when a
+    /// hand-back to the bus is presumed lost (queued), or, for a failure the scheduler recorded (expired, lost), when its
+    /// publish is presumed lost. Null once final (and, for the scheduler's failures, once published).
     /// </summary>
     public DateTime? DueAt { get; set; }
 
