@@ -26,6 +26,10 @@ internal static partial class Log
     [LoggerMessage(2007, LogLevel.Debug, "Connecting to a relay failed; retry {Retry} in {Delay}")]
     public static partial void ConnectRetry(ILogger logger, Exception? exception, int retry, TimeSpan delay);
 
+    [LoggerMessage(2008, LogLevel.Information,
+        "Email {EmailId}: the pooled connection to relay {Relay} was closed before MAIL FROM was answered; sending on a new connection")]
+    public static partial void StaleConnectionReplaced(ILogger logger, Exception exception, Guid emailId, string relay);
+
     [LoggerMessage(2010, LogLevel.Warning,
         "Email {EmailId}: relay {Relay} ({Host}:{Port}) received the whole message but gave no reply to its end; unknown outcome, deferred")]
     public static partial void UnknownOutcome(ILogger logger, Exception exception, Guid emailId, string relay, string host, int port);

@@ -28,18 +28,32 @@ internal sealed class RecipientRecordingSmtpClient : SmtpClient
     /// </remarks>
     public SmtpResponse? SenderRefusal { get; private set; }
 
+    /// <summary>
+    /// The relay answered <c>MAIL FROM</c> (accepted or refused it) in this transaction: the session was alive then. A
+    /// fault before that answer, on a connection that was already open, means the relay had closed it.
+    /// </summary>
+    public bool SenderAnswered { get; private set; }
+
     /// <summary>Forgets the previous transaction's refusals: a pooled connection carries one message after another.</summary>
     public void BeginTransaction()
     {
         _rejected.Clear();
         SenderRefusal = null;
+        SenderAnswered = false;
     }
 
     /// <summary>Sends <c>RSET</c>: after a refused transaction, the connection starts the next one from a clean state.</summary>
     public Task ResetAsync(CancellationToken cancellationToken) => SendCommandAsync("RSET", cancellationToken);
 
+    protected override void OnSenderAccepted(MimeMessage message, MailboxAddress mailbox, SmtpResponse response)
+    {
+        SenderAnswered = true;
+        base.OnSenderAccepted(message, mailbox, response);
+    }
+
     protected override void OnSenderNotAccepted(MimeMessage message, MailboxAddress mailbox, SmtpResponse response)
     {
+        SenderAnswered = true;
         SenderRefusal = response;
         base.OnSenderNotAccepted(message, mailbox, response);
     }

@@ -8,7 +8,9 @@ namespace EmailPlatform.Delivery.Smtp;
 /// The connections to one relay: at most <see cref="RelayOptions.MaxConnections"/> open at once (in use plus idle),
 /// reused across messages, most recently used first so that surplus connections idle out. A connection is closed
 /// instead of reused after <c>Delivery:MaxMessagesPerConnection</c> messages, after <c>Delivery:ConnectionIdleTimeout</c>
-/// unused, when a NOOP check fails after it sat idle, or after any transport fault; the next rent opens a new one.
+/// unused, when a NOOP check fails after it sat idle, or after any transport fault; the next rent opens a new one. A
+/// connection used less than a second ago is not checked: one the relay closed after its last reply is found dead by the
+/// next transaction, which <see cref="SmtpRelayClient"/> then sends again on a new one (<see cref="Replace"/>).
 /// With every connection busy, the next one to come free goes to the waiting message of the highest priority
 /// (<see cref="PrioritySlots"/>).
 /// </summary>
@@ -63,13 +65,7 @@ internal sealed class SmtpConnectionPool(RelayOptions relay, DeliveryOptions opt
                 await CloseAsync(idle);
             }
 
-            Interlocked.Increment(ref _opened);
-            var client = new RecipientRecordingSmtpClient
-            {
-                Timeout = (int)options.CommandTimeout.TotalMilliseconds,
-                ServerCertificateValidationCallback = _validateCertificate,
-            };
-            return new PooledConnection(client, time.GetTimestamp());
+            return Open();
         }
         catch
         {
@@ -95,6 +91,17 @@ internal sealed class SmtpConnectionPool(RelayOptions relay, DeliveryOptions opt
         }
 
         _slots.Release();
+    }
+
+    /// <summary>
+    /// Closes a rented connection that turned out to be dead and gives a new one (not yet connected) in its place, in the
+    /// same slot: the message it was to carry does not wait for a connection again, and no more than
+    /// <see cref="RelayOptions.MaxConnections"/> are open. Give the new one back with <see cref="Return"/>.
+    /// </summary>
+    public PooledConnection Replace(PooledConnection dead)
+    {
+        _ = CloseAsync(dead);
+        return Open();
     }
 
     /// <summary>Closes the idle connections unused for longer than <c>Delivery:ConnectionIdleTimeout</c>.</summary>
@@ -123,6 +130,17 @@ internal sealed class SmtpConnectionPool(RelayOptions relay, DeliveryOptions opt
         }
 
         await Task.WhenAll(idle.Select(CloseAsync));
+    }
+
+    private PooledConnection Open()
+    {
+        Interlocked.Increment(ref _opened);
+        var client = new RecipientRecordingSmtpClient
+        {
+            Timeout = (int)options.CommandTimeout.TotalMilliseconds,
+            ServerCertificateValidationCallback = _validateCertificate,
+        };
+        return new PooledConnection(client, time.GetTimestamp());
     }
 
     private PooledConnection? TakeIdle()

@@ -19,7 +19,9 @@ namespace EmailPlatform.Delivery.Smtp;
 /// <remarks>
 /// Connections come from the relay's <see cref="SmtpConnectionPool"/>: reused while they work, closed after a
 /// transport fault. Only the connect is retried in place (Polly: a few short, jittered tries for a refused or reset
-/// connection); everything longer is a deferral, persisted by the caller.
+/// connection), and a transaction that finds its pooled connection already dead before the relay answered
+/// <c>MAIL FROM</c> (<see cref="IsStale"/>), once, on a new connection; everything longer is a deferral, persisted by
+/// the caller.
 /// </remarks>
 internal sealed class SmtpRelayClient(
     IOptions<DeliveryOptions> options,
@@ -32,7 +34,6 @@ internal sealed class SmtpRelayClient(
     public async Task<IReadOnlyList<RecipientOutcome>> SendAsync(
         RelayOptions relay, MimeMessage message, Envelope envelope, SmtpAttempt attempt, CancellationToken cancellationToken)
     {
-        var settings = options.Value;
         var emailId = attempt.EmailId;
         var sender = MailboxAddress.Parse(envelope.MailFrom);
         var recipients = envelope.RcptTo
@@ -46,10 +47,39 @@ internal sealed class SmtpRelayClient(
 
         var pool = pools.For(relay);
         var connection = await pool.RentAsync(attempt.Priority, cancellationToken);
+        var sent = await TransactAsync(pool, connection, relay, message, sender, recipients, attempt, started, cancellationToken);
+        if (sent is null)
+        {
+            // The pooled connection was dead before this transaction began (the relay had closed it after its last 250:
+            // a per-connection message limit, a restart, a load balancer's drain), and nothing of the transaction reached
+            // the relay. Not the relay's failure, nor the message's: a fresh connection, in the same pool slot, carries it.
+            // Once only: a fresh connection that fails is the relay's failure, classified as usual.
+            sent = await TransactAsync(pool, pool.Replace(connection), relay, message, sender, recipients, attempt, started, cancellationToken)
+                ?? throw new InvalidOperationException("A fresh connection was taken for a stale one.");
+        }
+
+        Complete(activity, sent.Reply, sent.ErrorType);
+        return sent.Outcomes;
+    }
+
+    /// <summary>
+    /// One mail transaction over <paramref name="connection"/> (connected first when it is new), given back to the pool
+    /// at the end. Returns null, with the connection closed and not given back (the caller takes a fresh one in its
+    /// place, <see cref="SmtpConnectionPool.Replace"/>), when the connection came from the pool already connected and
+    /// turned out to be dead before any of the transaction reached the relay (<see cref="IsStale"/>).
+    /// </summary>
+    private async Task<Transaction?> TransactAsync(
+        SmtpConnectionPool pool, PooledConnection connection, RelayOptions relay, MimeMessage message, MailboxAddress sender,
+        List<SmtpRecipient> recipients, SmtpAttempt attempt, long started, CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        var emailId = attempt.EmailId;
         var client = connection.Client;
         client.BeginTransaction();
         var reusable = false;
         var connected = client.IsConnected;
+        var reused = connected;
+        var stale = false;
         IReadOnlyList<RecipientOutcome> failed = [];
         var sendable = recipients;
         SmtpReply? reply = null;
@@ -158,6 +188,13 @@ internal sealed class SmtpRelayClient(
             Log.TransportFault(logger, ex, emailId, relay.Name, relay.Host, relay.Port, reason);
             outcomes = [.. failed, .. RecipientOutcomes.Failed(sendable, reason)];
         }
+        catch (Exception ex) when (reused && transactionStarted && IsStale(ex, client, transfer))
+        {
+            // Not counted as an attempt, nor against the relay: the caller sends the message again on a fresh connection.
+            stale = true;
+            Log.StaleConnectionReplaced(logger, ex, emailId, relay.Name);
+            return null;
+        }
         catch (Exception ex) when (SmtpFaults.IsTransportFault(ex) && (!cancellationToken.IsCancellationRequested || transactionStarted)
             && transfer is { WholeMessageSent: true })
         {
@@ -197,18 +234,33 @@ internal sealed class SmtpRelayClient(
         finally
         {
             transfer?.Dispose();
-            metrics.RecordAttempt(relay.Name, Stopwatch.GetElapsedTime(started), errorType);
-            if (reusable && errorType is not null)
+            if (!stale)
             {
-                reusable = await ResetAsync(client, relay);
-            }
+                metrics.RecordAttempt(relay.Name, Stopwatch.GetElapsedTime(started), errorType);
+                if (reusable && errorType is not null)
+                {
+                    reusable = await ResetAsync(client, relay);
+                }
 
-            pool.Return(connection, reusable);
+                pool.Return(connection, reusable);
+            }
         }
 
-        Complete(activity, reply, errorType);
-        return outcomes;
+        return new Transaction(outcomes, reply, errorType);
     }
+
+    /// <summary>
+    /// Whether a fault in a transaction over a reused connection means only that the connection was already dead: it
+    /// broke (closed, reset, not connected) before the relay answered <c>MAIL FROM</c>, and before any of the message
+    /// data was written. Nothing of the transaction was accepted then, so sending it again on a fresh connection cannot
+    /// duplicate it. A relay that answered <c>MAIL FROM</c> (accepted or refused) was alive: a fault after that is the
+    /// session's, as is a timeout (a relay that does not answer), and once any of the data has gone out the relay may
+    /// have taken the message.
+    /// </summary>
+    private static bool IsStale(Exception exception, RecipientRecordingSmtpClient client, DataTransfer? transfer) =>
+        exception is SmtpProtocolException or IOException or SocketException or MailKit.ServiceNotConnectedException
+        && !client.SenderAnswered
+        && transfer is { DataStarted: false };
 
     /// <summary>After a refused transaction, RSET so the pooled connection starts the next one clean; false if that fails.</summary>
     private async Task<bool> ResetAsync(RecipientRecordingSmtpClient client, RelayOptions relay)
@@ -333,4 +385,7 @@ internal sealed class SmtpRelayClient(
             activity.SetTag(DeliveryTelemetry.ErrorType, errorType).SetStatus(ActivityStatusCode.Error);
         }
     }
+
+    /// <summary>What one mail transaction came to: the recipients' outcomes, the relay's reply if any, the error type if any.</summary>
+    private sealed record Transaction(IReadOnlyList<RecipientOutcome> Outcomes, SmtpReply? Reply, string? ErrorType);
 }

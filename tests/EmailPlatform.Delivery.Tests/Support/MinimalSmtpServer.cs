@@ -12,7 +12,8 @@ namespace EmailPlatform.Delivery.Tests.Support;
 /// package cannot do either. Or it can refuse the DATA command itself and close, before any of the message is sent.
 /// Or it can trickle its reply to the final dot: a continuation line now and then, never the last line, so that no
 /// single read waits long but the reply never ends. It can do the same to its reply to RCPT TO, or stop reading once it
-/// has answered DATA, as a relay whose disk is full might.
+/// has answered DATA, as a relay whose disk is full might. Or it can close the connection right after accepting the
+/// <c>MAIL FROM</c> of a session's n-th transaction.
 /// </summary>
 internal sealed class MinimalSmtpServer : IAsyncDisposable
 {
@@ -24,6 +25,7 @@ internal sealed class MinimalSmtpServer : IAsyncDisposable
     private readonly TimeSpan? _trickle;
     private readonly TimeSpan? _trickleRcpt;
     private readonly bool _stallData;
+    private readonly int? _closeAfterMailFrom;
     private readonly Task _accepting;
     private int _sessions;
 
@@ -33,10 +35,12 @@ internal sealed class MinimalSmtpServer : IAsyncDisposable
     /// <param name="trickleFinalReply">When set, the reply to the final dot is a continuation line at this interval, for ever.</param>
     /// <param name="trickleRcptReply">When set, the reply to RCPT TO is a continuation line at this interval, for ever.</param>
     /// <param name="stallData">Answer DATA with 354, then read nothing more.</param>
+    /// <param name="closeAfterMailFrom">When set, close the connection right after accepting this <c>MAIL FROM</c> of a session (1 for its first).</param>
     public MinimalSmtpServer(
         string finalReply = "250 2.0.0 Ok: queued", bool closeAfterFinalReply = false, string? dataCommandRefusal = null, TimeSpan? trickleFinalReply = null,
-        TimeSpan? trickleRcptReply = null, bool stallData = false)
+        TimeSpan? trickleRcptReply = null, bool stallData = false, int? closeAfterMailFrom = null)
     {
+        _closeAfterMailFrom = closeAfterMailFrom;
         _finalReply = finalReply;
         _closeAfterFinalReply = closeAfterFinalReply;
         _dataCommandRefusal = dataCommandRefusal;
@@ -82,6 +86,7 @@ internal sealed class MinimalSmtpServer : IAsyncDisposable
         using var reader = new StreamReader(stream, Encoding.UTF8);
         await using var writer = new StreamWriter(stream, new UTF8Encoding(false)) { NewLine = "\r\n", AutoFlush = true };
         var rcpt = new List<string>();
+        var mailFroms = 0;
         try
         {
             await writer.WriteLineAsync("220 minimal.test ESMTP");
@@ -96,6 +101,11 @@ internal sealed class MinimalSmtpServer : IAsyncDisposable
                     case "MAIL":
                         MailFrom.Enqueue(AddressIn(line));
                         await writer.WriteLineAsync("250 2.1.0 Ok");
+                        if (++mailFroms == _closeAfterMailFrom)
+                        {
+                            return;
+                        }
+
                         break;
                     case "RCPT":
                         rcpt.Add(AddressIn(line));
