@@ -106,11 +106,15 @@ internal sealed class RetryScheduler(
                         // A claim lapsed with nothing kept: its worker stopped during a first attempt, and the broker gives
                         // that command to the next worker that consumes, which a worker restarting after more than a lease
                         // meets only now; or its worker is still waiting to send, and finds the claim lost before MAIL FROM
-                        // and tries the command again. The recipient waits, unclaimed, one more lease for it (the command
-                        // claims it at once) before it counts as lost.
+                        // and tries the command again. The recipient waits, unclaimed, for it (the command claims it at
+                        // once) before it counts as lost: one more lease, and as long again as a worker holds a command
+                        // unacknowledged while its store is out of reach (StoreOutageRetry.Span). A worker cut off from
+                        // the store alone, while the others go on, gets the command back to its own retries for that
+                        // long, and sends it once the store answers; failed as lost before that, the email would either
+                        // never be sent or be reported failed after it was delivered.
                         record.State = DeliveryState.Queued;
                         record.ClaimId = null;
-                        record.DueAt = now + settings.ClaimLease;
+                        record.DueAt = now + settings.ClaimLease + StoreOutageRetry.Span;
                     }
                     else if (command is null)
                     {

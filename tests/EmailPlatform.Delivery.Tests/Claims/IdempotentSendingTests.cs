@@ -1,6 +1,7 @@
 using EmailPlatform.Contracts;
 using EmailPlatform.Delivery.Storage;
 using EmailPlatform.Delivery.Tests.Support;
+using EmailPlatform.ServiceDefaults.Messaging;
 using EmailPlatform.Testing;
 using MassTransit.Testing;
 using Microsoft.EntityFrameworkCore;
@@ -108,6 +109,9 @@ public sealed class IdempotentSendingTests : IAsyncLifetime
         var waiting = await Eventually.GetAsync(() => host.QueryAsync(db => db.Deliveries.AsNoTracking().SingleAsync(d => d.EmailId == email.EmailId)),
             record => record.State != DeliveryState.Sending, TimeSpan.FromSeconds(30), "the scheduler to look at the lapsed claim");
         Assert.Equal((DeliveryState.Queued, (Guid?)null), (waiting.State, waiting.ClaimId));
+        // It waits for as long as a worker cut off from the store alone may hold the command and then send it: not
+        // failed as lost before one more lease and the store outage retry's span are over.
+        Assert.True(waiting.DueAt >= DateTime.UtcNow + StoreOutageRetry.Span, $"due at {waiting.DueAt:O}");
 
         await host.SendAsync(email);
 
