@@ -262,14 +262,7 @@ public sealed class SmtpRelayClientTests : IAsyncLifetime
         // data timeout bounds the message and its final dot together, not each read.
         await using var relay = new MinimalSmtpServer(trickleFinalReply: TimeSpan.FromMilliseconds(200));
         var email = TestEmails.Create();
-        var client = TestRelays.Client(new DeliveryOptions
-        {
-            ConnectTimeout = TimeSpan.FromSeconds(10), CommandTimeout = TimeSpan.FromSeconds(10), DataTimeout = TimeSpan.FromSeconds(1),
-        });
-
-        var outcomes = await client.SendAsync(
-                TestRelays.Local(relay.Port, RelaySecurity.None), MimeMessageFactory.Create(email), email.Envelope, new SmtpAttempt(email.EmailId), CancellationToken.None)
-            .WaitAsync(TimeSpan.FromSeconds(20));
+        var outcomes = await SendThroughAsync(relay, email, command: TimeSpan.FromSeconds(10), data: TimeSpan.FromSeconds(1));
 
         var outcome = Assert.Single(outcomes);
         Assert.Equal(RecipientOutcomeKind.Deferred, outcome.Kind);
@@ -285,14 +278,7 @@ public sealed class SmtpRelayClientTests : IAsyncLifetime
         // (three command timeouts and the data timeout, 4 s) ends it, and the reason names that bound, not the command timeout.
         await using var relay = new MinimalSmtpServer(trickleRcptReply: TimeSpan.FromMilliseconds(200));
         var email = TestEmails.Create();
-        var client = TestRelays.Client(new DeliveryOptions
-        {
-            ConnectTimeout = TimeSpan.FromSeconds(10), CommandTimeout = TimeSpan.FromSeconds(1), DataTimeout = TimeSpan.FromSeconds(1),
-        });
-
-        var outcomes = await client.SendAsync(
-                TestRelays.Local(relay.Port, RelaySecurity.None), MimeMessageFactory.Create(email), email.Envelope, new SmtpAttempt(email.EmailId), CancellationToken.None)
-            .WaitAsync(TimeSpan.FromSeconds(20));
+        var outcomes = await SendThroughAsync(relay, email, command: TimeSpan.FromSeconds(1), data: TimeSpan.FromSeconds(1));
 
         var outcome = Assert.Single(outcomes);
         Assert.Equal(RecipientOutcomeKind.Deferred, outcome.Kind);
@@ -309,14 +295,7 @@ public sealed class SmtpRelayClientTests : IAsyncLifetime
         // is a plain transport fault, not an unknown outcome.
         await using var relay = new MinimalSmtpServer(stallData: true);
         var email = TestEmails.Create(attachments: [new EmailAttachment("large.bin", "application/octet-stream", null, new byte[24 * 1024 * 1024])]);
-        var client = TestRelays.Client(new DeliveryOptions
-        {
-            ConnectTimeout = TimeSpan.FromSeconds(10), CommandTimeout = TimeSpan.FromSeconds(10), DataTimeout = TimeSpan.FromSeconds(1),
-        });
-
-        var outcomes = await client.SendAsync(
-                TestRelays.Local(relay.Port, RelaySecurity.None), MimeMessageFactory.Create(email), email.Envelope, new SmtpAttempt(email.EmailId), CancellationToken.None)
-            .WaitAsync(TimeSpan.FromSeconds(20));
+        var outcomes = await SendThroughAsync(relay, email, command: TimeSpan.FromSeconds(10), data: TimeSpan.FromSeconds(1));
 
         var outcome = Assert.Single(outcomes);
         Assert.Equal(RecipientOutcomeKind.Deferred, outcome.Kind);
@@ -497,6 +476,12 @@ public sealed class SmtpRelayClientTests : IAsyncLifetime
         var received = Assert.Single(_relay.Received);
         Assert.Equal(received.Raw.Length + 2L, span.GetTagItem("emailplatform.message.size"));
     }
+
+    /// <summary>Sends one email through a <see cref="MinimalSmtpServer"/> with the given command and data timeouts, within 20 s.</summary>
+    private static Task<IReadOnlyList<RecipientOutcome>> SendThroughAsync(MinimalSmtpServer relay, SendEmail email, TimeSpan command, TimeSpan data) =>
+        TestRelays.Client(new DeliveryOptions { ConnectTimeout = TimeSpan.FromSeconds(10), CommandTimeout = command, DataTimeout = data })
+            .SendAsync(TestRelays.Local(relay.Port, RelaySecurity.None), MimeMessageFactory.Create(email), email.Envelope, new SmtpAttempt(email.EmailId), CancellationToken.None)
+            .WaitAsync(TimeSpan.FromSeconds(20));
 
     /// <summary>Sends one email to the scripted relay with the given command and final-dot timeouts.</summary>
     private async Task<IReadOnlyList<RecipientOutcome>> SendWithTimeoutsAsync(TimeSpan command, TimeSpan data)
