@@ -274,15 +274,16 @@ public sealed class SmtpRelayClientTests : IAsyncLifetime
     [Fact]
     public async Task RelayTricklingItsReplyToRcptToIsDeferredNamingTheTransactionsBound()
     {
-        // Every read gets a line within the 1 s command timeout, but the reply never ends: the transaction's own bound
-        // (three command timeouts and the data timeout, 4 s) ends it, and the reason names that bound, not the command timeout.
+        // Every read gets a line within the 3 s command timeout, but the reply never ends: the transaction's own bound
+        // (three command timeouts and the data timeout, 10 s) ends it, and the reason names that bound, not the command
+        // timeout. (One second for each command left the greeting and EHLO too little on a busy machine.)
         await using var relay = new MinimalSmtpServer(trickleRcptReply: TimeSpan.FromMilliseconds(200));
         var email = TestEmails.Create();
-        var outcomes = await SendThroughAsync(relay, email, command: TimeSpan.FromSeconds(1), data: TimeSpan.FromSeconds(1));
+        var outcomes = await SendThroughAsync(relay, email, command: TimeSpan.FromSeconds(3), data: TimeSpan.FromSeconds(1));
 
         var outcome = Assert.Single(outcomes);
         Assert.Equal(RecipientOutcomeKind.Deferred, outcome.Kind);
-        Assert.Equal("Relay 'scripted' did not finish the mail transaction within 00:00:04 (three times Delivery:CommandTimeout plus Delivery:DataTimeout).",
+        Assert.Equal("Relay 'scripted' did not finish the mail transaction within 00:00:10 (three times Delivery:CommandTimeout plus Delivery:DataTimeout).",
             outcome.Reason);
         Assert.Empty(relay.Received);
     }
