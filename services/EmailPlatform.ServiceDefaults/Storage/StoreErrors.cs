@@ -37,7 +37,8 @@ public static class StoreErrors
     /// The store could not be reached, did not answer in time, or is not taking work for now: worth retrying later, not
     /// a bug. That includes PostgreSQL's class 53 (insufficient resources: disk full, out of memory, too many
     /// connections): it is the server's state, not the request's, and waiting for an operator to free space loses
-    /// nothing, where failing would send every message written meanwhile to an error queue.
+    /// nothing, where failing would send every message written meanwhile to an error queue. SQLite's
+    /// <c>SQLITE_FULL</c> (13: the disk or the database's size limit) is the same state on the standalone host's store.
     /// </summary>
     public static bool IsUnavailable(Exception exception) => exception switch
     {
@@ -46,7 +47,7 @@ public static class StoreErrors
             || postgres.SqlState.StartsWith("57P", StringComparison.Ordinal)                         // shutdown, cannot connect now
             || postgres.SqlState.StartsWith("53", StringComparison.Ordinal),                         // insufficient resources
         NpgsqlException npgsql => npgsql.IsTransient,
-        SqliteException sqlite => sqlite.SqliteErrorCode is 5 or 6,                                 // busy, locked
+        SqliteException sqlite => sqlite.SqliteErrorCode is 5 or 6 or 13,                           // busy, locked, full
         TimeoutException => true,
         DbUpdateException update when update.InnerException is not null => IsUnavailable(update.InnerException),
         DbException when exception.InnerException is not null => IsUnavailable(exception.InnerException),
