@@ -524,6 +524,21 @@ public sealed class HelmChartTests
         Assert.Equal("1", Yaml.Str(scaler, $"spec.{schemaKey}"));
     }
 
+    /// <summary>
+    /// The worker refuses to start with a relay's Weight below 1 (DeliveryOptionsValidator): the schema refuses it at
+    /// install, rather than letting every worker crash-loop after it. A relay is taken out of rotation by removing it or
+    /// giving it a lower Priority.
+    /// </summary>
+    [Fact]
+    public void ARelayWeightOfZeroIsRefusedAsTheWorkerWould()
+    {
+        Assert.Contains("weight", Helm.TemplateRefuses("delivery: { relays: [ { name: primary, host: smtp.example.net, weight: 0 } ] }"),
+            StringComparison.Ordinal);
+
+        var manifests = Helm.TemplateWith("delivery: { relays: [ { name: primary, host: smtp.example.net, weight: 1 } ] }");
+        Assert.NotEmpty(manifests.OfKind("Deployment"));
+    }
+
     [Fact]
     public void ConfigMapsTakeExtraConfigurationKeysThatWinOverTheChartsOwn()
     {
