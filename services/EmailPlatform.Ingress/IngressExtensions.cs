@@ -71,6 +71,14 @@ public static class IngressExtensions
         return bus;
     }
 
+    /// <summary>
+    /// The ingress's per API key rate limit (its one filter instance, so the same buckets as the send routes) on a group
+    /// of routes another service maps: the standalone host serves the status service's and the worker's routes itself,
+    /// with no ingress in front to limit them. In distributed mode the ingress limits what it forwards instead.
+    /// </summary>
+    public static RouteGroupBuilder AddIngressRateLimit(this RouteGroupBuilder group, IEndpointRouteBuilder routes) =>
+        group.AddRateLimit(routes);
+
     public static IEndpointRouteBuilder MapIngress(this IEndpointRouteBuilder routes)
     {
         routes.MapSending();

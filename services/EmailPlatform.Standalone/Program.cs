@@ -35,8 +35,11 @@ await app.RecoverInMemoryBusAsync();
 
 app.MapDefaultEndpoints();
 app.MapIngress();
-app.MapDelivery();
-app.MapStatus();
+
+// No ingress in front of the status and relay routes here: each key spends one budget on them and on its sends.
+var rateLimited = app.MapGroup("").AddIngressRateLimit(app);
+rateLimited.MapDelivery();
+rateLimited.MapStatus();
 app.PrintWelcomeOnStart();
 
 await app.RunAsync();
