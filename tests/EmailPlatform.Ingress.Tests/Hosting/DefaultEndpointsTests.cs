@@ -110,4 +110,61 @@ public sealed class DefaultEndpointsTests
 
         await ProblemAssert.IsProblemAsync(response, HttpStatusCode.MethodNotAllowed, "method_not_allowed");
     }
+
+    [Theory]
+    [InlineData("text/html")]
+    [InlineData("text/plain")]
+    [InlineData("application/json")]
+    public async Task UnknownRouteReturnsACompleteProblemWhateverTheClientAccepts(string accept)
+    {
+        await using var app = await IngressApp.StartAsync();
+        using var client = app.CreateClient();
+        client.DefaultRequestHeaders.Accept.ParseAdd(accept);
+
+        using var response = await client.GetAsync(new Uri("/v1/nope", UriKind.Relative));
+
+        await ProblemAssert.IsDetailedProblemAsync(response, HttpStatusCode.NotFound, "not_found");
+    }
+
+    [Theory]
+    [InlineData("text/html")]
+    [InlineData("text/plain")]
+    [InlineData("application/json")]
+    public async Task WrongMethodReturnsACompleteProblemWhateverTheClientAccepts(string accept)
+    {
+        await using var app = await IngressApp.StartAsync();
+        using var client = app.CreateClient();
+        client.DefaultRequestHeaders.Accept.ParseAdd(accept);
+
+        using var response = await client.DeleteAsync(new Uri("/v1/emails", UriKind.Relative));
+
+        await ProblemAssert.IsDetailedProblemAsync(response, HttpStatusCode.MethodNotAllowed, "method_not_allowed");
+    }
+
+    [Theory]
+    [InlineData("GET", "/v1/nope")]
+    [InlineData("DELETE", "/v1/emails")]
+    public async Task ProblemForAnHtmlClientCarriesTheSameMembersAsForAJsonClient(string method, string path)
+    {
+        await using var app = await IngressApp.StartAsync();
+
+        var html = await ProblemMembersAsync(app, method, path, "text/html");
+        var json = await ProblemMembersAsync(app, method, path, "application/json");
+
+        Assert.Equal(string.Join(", ", json.Keys.Order()), string.Join(", ", html.Keys.Order()));
+        // The trace id differs per request; every other member must be the same.
+        Assert.Equal(json.Where(m => m.Key != "trace_id"), html.Where(m => m.Key != "trace_id"));
+    }
+
+    private static async Task<Dictionary<string, string>> ProblemMembersAsync(IngressApp app, string method, string path, string accept)
+    {
+        using var client = app.CreateClient();
+        using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(path, UriKind.Relative));
+        request.Headers.Accept.ParseAdd(accept);
+        using var response = await client.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        using var problem = JsonDocument.Parse(body);
+        return problem.RootElement.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetRawText());
+    }
 }
