@@ -13,6 +13,14 @@ internal sealed partial class HostActivity(StandaloneOptions options, TimeProvid
     public static readonly TimeSpan Interval = TimeSpan.FromMinutes(1);
 
     /// <summary>
+    /// One write at a time in the process: a host stopped twice at once (a test's <c>WebApplicationFactory</c> and the
+    /// application's own <c>RunAsync</c>, dotnet/aspnetcore#40271), or a late stop beside the next host's start, writes
+    /// twice at once, and through the one temporary file a rename would find it gone, take that for a failure and delete
+    /// the moment.
+    /// </summary>
+    private static readonly Lock Writing = new();
+
+    /// <summary>
     /// The latest moment the host that wrote <paramref name="file"/> can have run (the last write plus one
     /// <see cref="Interval"/>, for a kill between two writes); null when there is no such file or it cannot be read.
     /// </summary>
@@ -57,25 +65,28 @@ internal sealed partial class HostActivity(StandaloneOptions options, TimeProvid
     /// <summary>Through a temporary file and a rename: a kill mid-write leaves the previous moment, never half of one.</summary>
     private void Write()
     {
-        var file = options.LastActiveFile;
-        var temporary = file + ".tmp";
-        try
+        lock (Writing)
         {
-            File.WriteAllText(temporary, clock.GetUtcNow().UtcDateTime.ToString("O", CultureInfo.InvariantCulture));
-            File.Move(temporary, file, overwrite: true);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // A stale moment would widen the next start's window over what the purges have since deleted, and mail
-            // would be sent twice; with none, the next start measures from its own time, as a first start does.
-            WriteFailed(logger, file, ex);
+            var file = options.LastActiveFile;
+            var temporary = file + ".tmp";
             try
             {
-                File.Delete(file);
+                File.WriteAllText(temporary, clock.GetUtcNow().UtcDateTime.ToString("O", CultureInfo.InvariantCulture));
+                File.Move(temporary, file, overwrite: true);
             }
-            catch (Exception deleting) when (deleting is IOException or UnauthorizedAccessException)
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                WriteFailed(logger, file, deleting);
+                // A stale moment would widen the next start's window over what the purges have since deleted, and mail
+                // would be sent twice; with none, the next start measures from its own time, as a first start does.
+                WriteFailed(logger, file, ex);
+                try
+                {
+                    File.Delete(file);
+                }
+                catch (Exception deleting) when (deleting is IOException or UnauthorizedAccessException)
+                {
+                    WriteFailed(logger, file, deleting);
+                }
             }
         }
     }
