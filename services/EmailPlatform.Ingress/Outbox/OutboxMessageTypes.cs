@@ -21,8 +21,11 @@ internal static class OutboxMessageTypes
     /// <summary>The bus's own JSON shape, independent of the public API's.</summary>
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.General);
 
+    /// <summary>The row types that carry the <see cref="SendEmail"/> of their email.</summary>
+    public static readonly IReadOnlyList<string> CommandRows = [nameof(SendEmail), AcceptedEmailRow];
+
     /// <summary>Whether a row of this type carries the <see cref="SendEmail"/> of its email.</summary>
-    public static bool HasCommand(string name) => name is nameof(SendEmail) or AcceptedEmailRow;
+    public static bool HasCommand(string name) => CommandRows.Contains(name);
 
     public static string NameOf<T>() where T : class => typeof(T) == typeof(AcceptedEmail) || ByName.ContainsKey(typeof(T).Name)
         ? typeof(T).Name

@@ -126,7 +126,7 @@ internal sealed class UnsentEmails(IngressDbContext db, Outbox.Outbox outbox, IO
     /// </summary>
     private Task<bool> HasUnpublishedCommandAsync(Guid emailId, CancellationToken cancellationToken) =>
         db.OutboxMessages.AnyAsync(m => m.EmailId == emailId && m.PublishedAt == null
-            && (m.MessageType == nameof(SendEmail) || m.MessageType == OutboxMessageTypes.AcceptedEmailRow), cancellationToken);
+            && OutboxMessageTypes.CommandRows.Contains(m.MessageType), cancellationToken);
 
     /// <summary>The email's unpublished outbox rows, locked until the transaction ends (waiting for a publish in flight).</summary>
     private Task<List<OutboxMessage>> LockPendingAsync(Guid emailId, CancellationToken cancellationToken) =>
