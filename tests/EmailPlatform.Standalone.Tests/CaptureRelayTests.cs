@@ -87,7 +87,7 @@ public sealed class CaptureRelayTests : IDisposable
         Assert.Equal((451, "4.3.0"), (reply["code"]!.GetValue<int>(), reply["enhanced_code"]!.GetValue<string>()));
 
         File.Delete(mail);
-        await StandaloneHost.WaitForStatusAsync(client, id, "delivered", TimeSpan.FromSeconds(30));
+        await StandaloneHost.WaitForStatusAsync(client, id, "delivered", StandaloneHost.DeliveryWait);
         Assert.Single(Directory.GetFiles(mail, "*.eml"));
     }
 

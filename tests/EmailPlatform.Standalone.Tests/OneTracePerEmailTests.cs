@@ -36,14 +36,14 @@ public sealed class OneTracePerEmailTests : IDisposable
 
         using var response = await client.PostAsJsonAsync("/v1/emails", new { from = "hello@acme.test", to = "you@example.test", subject = "Traced", text = "Hi." });
         var id = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["id"]!.GetValue<string>();
-        await StandaloneHost.WaitForStatusAsync(client, id, "delivered", TimeSpan.FromSeconds(15));
+        await StandaloneHost.WaitForStatusAsync(client, id, "delivered", StandaloneHost.DeliveryWait);
 
         var post = await Eventually.GetAsync(
             () => Task.FromResult(Snapshot(spans).FirstOrDefault(s => s.Kind == ActivityKind.Server && Equals(s.GetTagItem("url.path"), "/v1/emails"))),
-            s => s is not null, TimeSpan.FromSeconds(5), "the POST span");
+            s => s is not null, StandaloneHost.DeliveryWait, "the POST span");
         var webhook = await Eventually.GetAsync(
             () => Task.FromResult(Snapshot(spans).FirstOrDefault(s => s.Source.Name == "EmailPlatform.Status" && s.DisplayName == "webhook deliver")),
-            s => s is not null, TimeSpan.FromSeconds(15), "the webhook delivery span");
+            s => s is not null, StandaloneHost.DeliveryWait, "the webhook delivery span");
         var trace = Snapshot(spans).Where(s => s.TraceId == post!.TraceId).ToList();
 
         Assert.Equal(post!.TraceId, webhook!.TraceId);
@@ -90,14 +90,14 @@ public sealed class OneTracePerEmailTests : IDisposable
 
         using var response = await client.PostAsJsonAsync("/v1/emails", new { from = "hello@acme.test", to = Recipient, subject = "Traced", text = "Hi." });
         var id = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["id"]!.GetValue<string>();
-        await Eventually.GetAsync(() => Task.FromResult(SmtpSends(spans, id)), s => s.Count >= 1, TimeSpan.FromSeconds(15), "the first attempt");
+        await Eventually.GetAsync(() => Task.FromResult(SmtpSends(spans, id)), s => s.Count >= 1, StandaloneHost.DeliveryWait, "the first attempt");
         relay.RcptReplies.Clear();
-        var email = await StandaloneHost.WaitForStatusAsync(client, id, "delivered", TimeSpan.FromSeconds(30));
+        var email = await StandaloneHost.WaitForStatusAsync(client, id, "delivered", StandaloneHost.DeliveryWait);
 
         var post = Snapshot(spans).Single(s => s.Kind == ActivityKind.Server && Equals(s.GetTagItem("url.path"), "/v1/emails"));
         var webhook = await Eventually.GetAsync(
             () => Task.FromResult(Snapshot(spans).FirstOrDefault(s => s.Source.Name == "EmailPlatform.Status" && s.DisplayName == "webhook deliver")),
-            s => s is not null, TimeSpan.FromSeconds(15), "the webhook delivery span");
+            s => s is not null, StandaloneHost.DeliveryWait, "the webhook delivery span");
         var attempts = SmtpSends(spans, id);
         var trace = Snapshot(spans).Where(s => s.TraceId == post.TraceId).ToList();
 

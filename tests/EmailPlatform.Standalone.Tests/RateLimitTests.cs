@@ -5,6 +5,8 @@ using System.Text.Json.Nodes;
 using EmailPlatform.Testing;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace EmailPlatform.Standalone.Tests;
 
@@ -20,8 +22,11 @@ public sealed class RateLimitTests : IDisposable
     [Fact]
     public async Task ReadingEmailsIsRateLimitedPerKeyWithTheRateLimitHeaders()
     {
-        // 0.01/s with 2 s of burst: a bucket of one request, which does not refill within the test.
-        await using var host = StandaloneHost.Create(_root, _apiKey, ServiceProcess.FreeTcpPort());
+        // 0.01/s with 2 s of burst: a bucket of one request, which does not refill within the test. The clock stands
+        // still, so the headers read exactly the 100 s a token takes however long the requests took.
+        var clock = new ManualClock(DateTimeOffset.UtcNow);
+        await using var host = StandaloneHost.Create(_root, _apiKey, ServiceProcess.FreeTcpPort(),
+            web => web.ConfigureTestServices(services => services.AddSingleton<TimeProvider>(clock)));
         using var client = await ClientWithKeyAsync(host, new { name = "slow reader", scopes = new[] { "read" }, rate_limit_per_second = 0.01 });
 
         using var first = await client.GetAsync(new Uri("/v1/emails", UriKind.Relative));

@@ -75,9 +75,10 @@ public sealed class ShutdownTests : IDisposable
 
         await using var second = Create(relay.Port);
         using var again = StandaloneHost.Client(second, _apiKey);
+        // Through one connection, the first id may be the last of them all to be delivered.
         foreach (var id in ids)
         {
-            await StandaloneHost.WaitForStatusAsync(again, id, "delivered", TimeSpan.FromSeconds(30));
+            await StandaloneHost.WaitForStatusAsync(again, id, "delivered", 2 * StandaloneHost.DeliveryWait);
         }
 
         Assert.Equal(Emails, relay.Received.Count);

@@ -13,6 +13,13 @@ namespace EmailPlatform.Standalone.Tests;
 /// </summary>
 internal static class StandaloneHost
 {
+    /// <summary>
+    /// How long a test waits for an email to reach a state that needs the pipeline to run: on the CI's two cores shared
+    /// with the other test projects, one capture-relay delivery on a just-started host has taken over 20 s. A wait returns
+    /// as soon as the state is reached, so only a real failure takes this long.
+    /// </summary>
+    public static readonly TimeSpan DeliveryWait = TimeSpan.FromSeconds(60);
+
     public static WebApplicationFactory<StandaloneOptions> Create(
         string dataDirectory, string apiKey, int captureRelayPort, Action<IWebHostBuilder>? configure = null) =>
         new WebApplicationFactory<StandaloneOptions>().WithWebHostBuilder(web =>
