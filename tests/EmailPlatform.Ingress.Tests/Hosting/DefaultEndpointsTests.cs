@@ -33,7 +33,7 @@ public sealed class DefaultEndpointsTests
                 return response.StatusCode;
             },
             s => s == HttpStatusCode.OK,
-            TimeSpan.FromSeconds(15),
+            TimeSpan.FromSeconds(60),
             "/health/ready to answer 200");
 
         Assert.Equal(HttpStatusCode.OK, status);

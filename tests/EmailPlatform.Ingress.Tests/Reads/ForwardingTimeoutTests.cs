@@ -18,10 +18,11 @@ public sealed class ForwardingTimeoutTests
     public async Task AForwardedRequestWaitsForIngressStatusTimeoutNotForTheResilienceHandlersAttemptTimeout()
     {
         // The standard resilience handler's attempt timeout, lowered from its 10 s to 1 s, must not apply to the
-        // forwarding client: the status service's 2 s (standing for an erasure's minutes) are within Ingress:StatusTimeout.
+        // forwarding client: the status service's 2 s (standing for an erasure's minutes) are within Ingress:StatusTimeout
+        // (ample, for a loaded machine's first request through a new client).
         using var status = new StatusStandIn(_ => (200, """{"object": "recipient", "erased": true}"""), delay: TimeSpan.FromSeconds(2));
         await using var app = await IngressApp.StartAsync(
-            settings: new Dictionary<string, string?> { ["Ingress:StatusUrl"] = status.Url, ["Ingress:StatusTimeout"] = "00:00:05" },
+            settings: new Dictionary<string, string?> { ["Ingress:StatusUrl"] = status.Url, ["Ingress:StatusTimeout"] = "00:00:30" },
             services: s => s.ConfigureAll<HttpStandardResilienceOptions>(o => o.AttemptTimeout.Timeout = TimeSpan.FromSeconds(1)));
         using var admin = app.CreateClient();
 
@@ -54,10 +55,11 @@ public sealed class ForwardingTimeoutTests
     public async Task AStatusServiceThatStopsHalfWayThroughItsAnswerIsCutOffWithinIngressStatusTimeout()
     {
         // Headers and half a page, then nothing for a minute: the client's read of the body fails once Ingress:StatusTimeout
-        // is up instead of waiting the minute (it waited the minute before, the 1 s covering the headers only).
+        // is up instead of waiting the minute (it waited the minute before, the timeout covering the headers only). 10 s
+        // leave a loaded machine time to start the answer, and the 30 s of patience below still tell the two apart.
         using var status = new StatusStandIn(_ => (200, """{"object": "list", "has_more": false, "data": []}"""), bodyStall: TimeSpan.FromSeconds(60));
         await using var app = await IngressApp.StartAsync(
-            settings: new Dictionary<string, string?> { ["Ingress:StatusUrl"] = status.Url, ["Ingress:StatusTimeout"] = "00:00:01" });
+            settings: new Dictionary<string, string?> { ["Ingress:StatusUrl"] = status.Url, ["Ingress:StatusTimeout"] = "00:00:10" });
         using var reader = app.CreateClient();
 
         using var response = await reader.GetAsync(new Uri("/v1/emails?limit=5", UriKind.Relative), HttpCompletionOption.ResponseHeadersRead);
