@@ -117,7 +117,7 @@ public sealed class HttpSuppressionListTests : IAsyncLifetime
     {
         // As the services register every HTTP client (AddServiceDefaults): the standard resilience handler, whose breaker
         // opens after 100 failed calls in 30 s and then throws instead of calling.
-        await using var services = Create(StatusUrl, serviceDefaults: true);
+        await using var services = Create(StatusUrl, serviceDefaults: true, lookupTimeout: new DeliveryOptions().SuppressionLookupTimeout);
         var list = services.GetRequiredService<ISuppressionList>();
         _failWith = 503;
 
@@ -141,12 +141,12 @@ public sealed class HttpSuppressionListTests : IAsyncLifetime
     [Fact]
     public async Task SlowStatusServiceGivesNullAfterTheTimeout()
     {
-        await using var services = Create(StatusUrl);
+        var timeout = new DeliveryOptions().SuppressionLookupTimeout;
+        await using var services = Create(StatusUrl, lookupTimeout: timeout);
         _delay = TimeSpan.FromSeconds(10);
         var stopwatch = Stopwatch.StartNew();
 
         Assert.Null(await services.GetRequiredService<ISuppressionList>().FindAsync("gone@example.com", CancellationToken.None));
-        var timeout = new DeliveryOptions().SuppressionLookupTimeout;
         Assert.InRange(stopwatch.Elapsed, timeout - TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(8));
     }
 
@@ -183,7 +183,11 @@ public sealed class HttpSuppressionListTests : IAsyncLifetime
         Assert.Same(fake, provider.GetRequiredService<ISuppressionList>());
     }
 
-    private static ServiceProvider Create(Uri statusUrl, TimeSpan? cacheDuration = null, bool serviceDefaults = false)
+    /// <summary>
+    /// A provider whose lookups wait <paramref name="lookupTimeout"/> (30 s unless given): each test's client is new, and
+    /// on a loaded machine its first lookup can take longer than the 2 s default, which would read as "not suppressed".
+    /// </summary>
+    private static ServiceProvider Create(Uri statusUrl, TimeSpan? cacheDuration = null, bool serviceDefaults = false, TimeSpan? lookupTimeout = null)
     {
         var services = new ServiceCollection().AddLogging();
         if (serviceDefaults)
@@ -195,6 +199,7 @@ public sealed class HttpSuppressionListTests : IAsyncLifetime
         {
             o.StatusUrl = statusUrl;
             o.SuppressionCacheDuration = cacheDuration ?? TimeSpan.FromMinutes(1);
+            o.SuppressionLookupTimeout = lookupTimeout ?? TimeSpan.FromSeconds(30);
         });
         services.Configure<AuthOptions>(o => o.BootstrapKey = Key);
         return services.AddHttpSuppressionList().BuildServiceProvider();
