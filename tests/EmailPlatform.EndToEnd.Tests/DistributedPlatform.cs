@@ -83,8 +83,10 @@ internal sealed class DistributedPlatform : IAsyncDisposable
             ["Delivery__Relays__0__Port"] = relayPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Delivery__Relays__0__Security"] = "None",
             ["Delivery__StatusUrl"] = Status.Url!.ToString(),
-            // No lookup cache here, so a suppression takes effect on the very next send.
+            // No lookup cache here, so a suppression takes effect on the very next send; and time for the first lookups
+            // of a cold worker on a loaded machine, which past the 2 s default would count as "not suppressed".
             ["Delivery__SuppressionCacheDuration"] = "00:00:00",
+            ["Delivery__SuppressionLookupTimeout"] = "00:00:30",
         }));
         Ingress = Own(await ServiceProcess.StartAsync("EmailPlatform.Ingress", new Dictionary<string, string?>(shared)
         {

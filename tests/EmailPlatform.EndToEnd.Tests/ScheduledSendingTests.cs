@@ -20,7 +20,7 @@ public sealed class ScheduledSendingTests
         await using var platform = await DistributedPlatform.StartAsync("127.0.0.1", relay.Port);
         using var client = platform.CreateClient();
         // Far enough ahead that a loaded machine records it as scheduled in time (the check below says when it did not).
-        var at = DateTimeOffset.UtcNow.AddSeconds(45);
+        var at = DateTimeOffset.UtcNow.AddSeconds(90);
 
         var id = await EmailApi.SendAsync(client, Email("Later", at));
 
@@ -38,7 +38,7 @@ public sealed class ScheduledSendingTests
 
         await platform.WithLogsAsync(() => Eventually.GetAsync(() => Task.FromResult(relay.Received.Count), n => n > 0, Bounded, "the scheduled email at the relay"));
         var arrivedBy = DateTimeOffset.UtcNow;
-        Assert.True(arrivedBy - at < TimeSpan.FromSeconds(30), $"due {at:O}, arrived by {arrivedBy:O}");
+        Assert.True(arrivedBy - at < TimeSpan.FromSeconds(60), $"due {at:O}, arrived by {arrivedBy:O}");
         var delivered = await platform.WithLogsAsync(() => EmailApi.WaitForFinalStateAsync(client, id, Bounded));
         Assert.True(delivered!["status"]!.GetValue<string>() == "delivered", platform.Logs);
 
@@ -58,7 +58,7 @@ public sealed class ScheduledSendingTests
         await using var relay = await ScriptedSmtpServer.StartAsync();
         await using var platform = await DistributedPlatform.StartAsync("127.0.0.1", relay.Port);
         using var client = platform.CreateClient();
-        var soon = DateTimeOffset.UtcNow.AddSeconds(50);
+        var soon = DateTimeOffset.UtcNow.AddSeconds(90);
         var canceledId = await EmailApi.SendAsync(client, Email("Canceled", soon));
         var movedId = await EmailApi.SendAsync(client, Email("Moved", DateTimeOffset.UtcNow.AddHours(1)));
 
