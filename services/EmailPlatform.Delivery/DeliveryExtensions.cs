@@ -48,6 +48,7 @@ public static class DeliveryExtensions
         builder.Services.TryAddSingleton<SmtpConnectionPools>();
         builder.Services.TryAddSingleton<SmtpRelayClient>();
         builder.Services.TryAddSingleton<RecordingWindow>();
+        builder.Services.TryAddSingleton<ContentBudget>();
         builder.AddStore<DeliveryDbContext, PostgresDeliveryDbContext, SqliteDeliveryDbContext>(DeliveryDbContext.MigrationsHistoryTable, pooled: true);
         if (builder.Configuration.GetConnectionString(StoreExtensions.PostgresConnectionName) is { Length: > 0 } postgres)
         {

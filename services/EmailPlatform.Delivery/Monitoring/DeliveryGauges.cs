@@ -18,6 +18,10 @@ namespace EmailPlatform.Delivery.Monitoring;
 /// sees it.</item>
 /// <item><c>emailplatform.retry.pending</c> {recipient}: deferred recipients waiting for their next attempt, counted
 /// in the shared store at most every 10 s.</item>
+/// <item><c>emailplatform.content.in_flight</c> By and <c>emailplatform.content.waiting</c> {email}: this replica's share
+/// of <c>Delivery:MaxContentBytesInFlight</c> taken by emails whose content is in the store, and the emails waiting for
+/// theirs (<see cref="Sending.ContentBudget"/>). Waiting emails with the budget full say the budget, not the relays,
+/// holds the worker back.</item>
 /// </list>
 /// The queue depth and the pending retries are the same for every replica (one broker, one store): aggregate them
 /// with <c>max</c>, not <c>sum</c>. A hosted service only so that the instruments exist from the start.
@@ -34,6 +38,7 @@ internal sealed class DeliveryGauges : IHostedService
         IOptions<DeliveryOptions> options,
         RelayRouter router,
         SmtpConnectionPools pools,
+        Sending.ContentBudget content,
         IServiceScopeFactory scopes,
         TimeProvider time,
         ILogger<DeliveryGauges> logger,
@@ -52,6 +57,10 @@ internal sealed class DeliveryGauges : IHostedService
         meter.CreateObservableGauge("emailplatform.retry.pending",
             () => _pending.TryGet(out var pending) ? [new Measurement<long>(pending)] : Array.Empty<Measurement<long>>(),
             "{recipient}", "Deferred recipients waiting for their next attempt (the whole store: aggregate with max).");
+        meter.CreateObservableGauge("emailplatform.content.in_flight", () => content.InUse,
+            "By", "Bytes of stored email content this worker holds to send (bounded by Delivery:MaxContentBytesInFlight).");
+        meter.CreateObservableGauge("emailplatform.content.waiting", () => content.Waiting,
+            "{email}", "Emails with stored content waiting for a share of Delivery:MaxContentBytesInFlight before their content is loaded.");
 
         if (lanes is not null)
         {

@@ -57,6 +57,17 @@ public sealed class DeliveryOptions
     /// <summary>The bound in effect: <see cref="MaxUnrecordedTransactions"/>, or one per relay connection.</summary>
     public int EffectiveMaxUnrecordedTransactions => MaxUnrecordedTransactions ?? Math.Max(1, Relays.Sum(r => r.MaxConnections));
 
+    /// <summary>The default of <see cref="MaxContentBytesInFlight"/>: 64 MiB.</summary>
+    public const long DefaultMaxContentBytesInFlight = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// How many bytes of stored content (the emails too large for the bus, by their <c>StoredContent.Size</c>) this
+    /// worker may hold at once, loaded and built into messages (<see cref="Sending.ContentBudget"/>). An email waits for
+    /// its share before its content is loaded; one larger than the whole budget is taken alone. Without it, every
+    /// message the lanes have in flight (48 by default) loads its content before waiting for a connection.
+    /// </summary>
+    public long MaxContentBytesInFlight { get; set; } = DefaultMaxContentBytesInFlight;
+
     /// <summary>Quick retries of a failed connect (refused, reset, timed out), jittered, before the recipients are deferred.</summary>
     public int ConnectRetries { get; set; } = 2;
 

@@ -77,6 +77,11 @@ internal sealed class DeliveryOptionsValidator : IValidateOptions<DeliveryOption
             failures.Add($"{section}:MaxUnrecordedTransactions must be at least 1 when set (was {options.MaxUnrecordedTransactions}).");
         }
 
+        if (options.MaxContentBytesInFlight < 1)
+        {
+            failures.Add($"{section}:MaxContentBytesInFlight must be at least 1 (was {options.MaxContentBytesInFlight}).");
+        }
+
         if (options.MaxMessagesPerConnection < 1)
         {
             failures.Add($"{section}:MaxMessagesPerConnection must be at least 1 (was {options.MaxMessagesPerConnection}).");

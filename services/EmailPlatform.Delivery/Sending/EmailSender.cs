@@ -20,13 +20,15 @@ namespace EmailPlatform.Delivery.Sending;
 /// An email whose <c>ExpiresAt</c> has passed is failed (expired) without SMTP. The email waits for a pooled connection
 /// with its priority; its claim's lease is kept alive meanwhile and confirmed right before <c>MAIL FROM</c>
 /// (<see cref="ClaimLease"/>). The content of a large email is loaded from the content store
-/// (<see cref="StoredContents"/>); if the store no longer has it, its unsent recipients fail without SMTP. What a
-/// stopping worker does with a command it has not sent depends on its bus (<see cref="HoldIfStoppingAsync"/>).
+/// (<see cref="StoredContents"/>), once its size fits the worker's <see cref="ContentBudget"/>, which it holds until the
+/// send is over; if the store no longer has it, its unsent recipients fail without SMTP. What a stopping worker does
+/// with a command it has not sent depends on its bus (<see cref="HoldIfStoppingAsync"/>).
 /// </summary>
 internal sealed class EmailSender(
     RelayRouter relays,
     SmtpRelayClient smtp,
     RecordingWindow window,
+    ContentBudget contentBudget,
     DeliveryLedger ledger,
     Dkim.DkimSigning dkim,
     DeliveryMetrics metrics,
@@ -48,6 +50,12 @@ internal sealed class EmailSender(
 
     public async Task SendAsync(SendEmail email, IPublishEndpoint publisher, CancellationToken cancellationToken)
     {
+        // Taken before the content is loaded and given back when this method ends, whichever way: the content, the
+        // message built from it and its signature are held until then. Nothing is claimed while it waits.
+        using var content = email.StoredContent is { } stored
+            ? await contentBudget.EnterAsync(stored.Size, email.Priority, cancellationToken)
+            : null;
+
         if (StoppingWithoutBroker)
         {
             // The in-memory transport runs, while it stops, every command it had taken off its queue: this one dies with
