@@ -45,22 +45,46 @@ internal sealed class SmtpRelayClient(
         Log.Sending(logger, emailId, relay.Name, relay.Host, relay.Port, recipients.Count);
         var started = Stopwatch.GetTimestamp();
 
-        var pool = pools.For(relay);
-        var connection = await pool.RentAsync(attempt.Priority, cancellationToken);
-        var sent = await TransactAsync(pool, connection, relay, message, sender, recipients, attempt, started, cancellationToken);
-        if (sent is null)
+        Transaction? sent;
+        try
         {
-            // The pooled connection was dead before this transaction began (the relay had closed it after its last 250:
-            // a per-connection message limit, a restart, a load balancer's drain), and nothing of the transaction reached
-            // the relay. Not the relay's failure, nor the message's: a fresh connection, in the same pool slot, carries it.
-            // Once only: a fresh connection that fails is the relay's failure, classified as usual.
-            sent = await TransactAsync(pool, pool.Replace(connection), relay, message, sender, recipients, attempt, started, cancellationToken)
-                ?? throw new InvalidOperationException("A fresh connection was taken for a stale one.");
+            var pool = pools.For(relay);
+            var connection = await pool.RentAsync(attempt.Priority, cancellationToken);
+            sent = await TransactAsync(pool, connection, relay, message, sender, recipients, attempt, started, cancellationToken);
+            if (sent is null)
+            {
+                // The pooled connection was dead before this transaction began (the relay had closed it after its last
+                // 250: a per-connection message limit, a restart, a load balancer's drain), and nothing of the transaction
+                // reached the relay. Not the relay's failure, nor the message's: a fresh connection, in the same pool
+                // slot, carries it. Once only: a fresh connection that fails is the relay's failure, classified as usual.
+                sent = await TransactAsync(pool, pool.Replace(connection), relay, message, sender, recipients, attempt, started, cancellationToken)
+                    ?? throw new InvalidOperationException("A fresh connection was taken for a stale one.");
+            }
+        }
+        catch (Exception ex)
+        {
+            // Shutdown (waiting for a connection, or before MAIL FROM), a lost claim or an unexpected error: the span
+            // ends as a failed attempt, with the error type its metric carries, not as a success.
+            activity?.SetTag(DeliveryTelemetry.ErrorType, ErrorTypeOf(ex)).SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
+            throw;
         }
 
         Complete(activity, sent.Reply, sent.ErrorType);
         return sent.Outcomes;
     }
+
+    /// <summary>
+    /// The error type of an attempt that ended in an exception rather than an outcome: <c>canceled</c> for shutdown (or
+    /// a dropped broker connection), <c>claim_lost</c>, else <c>unexpected</c>. Not the exception's type name: the
+    /// dashboard's and alerts' transport-fault ratio counts the error types ending in <c>Exception</c> against the
+    /// relay, and neither a store error nor a bug is the relay's fault. The span's status description names the type.
+    /// </summary>
+    private static string ErrorTypeOf(Exception exception) => exception switch
+    {
+        Claims.ClaimLostException => "claim_lost",
+        OperationCanceledException or Sending.NotSentForShutdownException => "canceled",
+        _ => "unexpected",
+    };
 
     /// <summary>
     /// One mail transaction over <paramref name="connection"/> (connected first when it is new), given back to the pool
@@ -218,16 +242,18 @@ internal sealed class SmtpRelayClient(
                     ? [.. failed, .. Broken(RecipientOutcomes.Deferred(sendable, client.Rejected, null, reason))]
                     : Unavailable(RecipientOutcomes.Deferred(sendable, client.Rejected, null, reason));
         }
-        catch (Claims.ClaimLostException)
+        catch (Claims.ClaimLostException ex)
         {
             // Nothing of this message reached the relay: the connection stays clean for the next one.
-            errorType = "claim_lost";
+            errorType = ErrorTypeOf(ex);
             reusable = true;
             throw;
         }
-        catch
+        catch (Exception ex)
         {
-            // Shutdown before MAIL FROM, or an unexpected error: the session is in an unknown state.
+            // Shutdown before MAIL FROM, or an unexpected error: the session is in an unknown state. Counted as a failed
+            // attempt, never as one that succeeded.
+            errorType = ErrorTypeOf(ex);
             reusable = false;
             throw;
         }

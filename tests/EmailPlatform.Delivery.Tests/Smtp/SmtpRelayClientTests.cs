@@ -1,5 +1,6 @@
 using EmailPlatform.Testing;
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -8,6 +9,9 @@ using EmailPlatform.Delivery.Relays;
 using EmailPlatform.Delivery.Sending;
 using EmailPlatform.Delivery.Smtp;
 using EmailPlatform.Delivery.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using MimeKit;
 using SmtpServer.Protocol;
 
@@ -476,6 +480,64 @@ public sealed class SmtpRelayClientTests : IAsyncLifetime
         // reads as the start of the end-of-data "CRLF . CRLF".
         var received = Assert.Single(_relay.Received);
         Assert.Equal(received.Raw.Length + 2L, span.GetTagItem("emailplatform.message.size"));
+    }
+
+    /// <summary>
+    /// An attempt that ends in an exception, not an outcome (shutdown before <c>MAIL FROM</c>, an unexpected error), is a
+    /// failed attempt in its span and its duration metric, with an error type; never counted as one that succeeded.
+    /// </summary>
+    [Theory]
+    [InlineData(true, "canceled")]
+    [InlineData(false, "unexpected")]
+    public async Task AttemptThatThrowsBeforeMailFromIsAFailedSpanAndAttemptWithAnErrorType(bool shutdown, string errorType)
+    {
+        var email = TestEmails.Create();
+        var spans = new List<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "EmailPlatform.Delivery",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activity =>
+            {
+                if (Equals(activity.GetTagItem("email.id"), email.EmailId))
+                {
+                    lock (spans)
+                    {
+                        spans.Add(activity);
+                    }
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+        var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>();
+        using var metrics = new MetricsCollector(meters);
+        var options = new DeliveryOptions { ConnectTimeout = TimeSpan.FromSeconds(10), CommandTimeout = TimeSpan.FromSeconds(10) };
+        var client = new SmtpRelayClient(Options.Create(options), TestRelays.Pools(options), new DeliveryMetrics(meters), NullLogger<SmtpRelayClient>.Instance);
+        using var stopping = new CancellationTokenSource();
+        var attempt = new SmtpAttempt(email.EmailId)
+        {
+            BeforeTransaction = async token =>
+            {
+                if (shutdown)
+                {
+                    await stopping.CancelAsync();
+                    token.ThrowIfCancellationRequested();
+                }
+
+                throw new InvalidOperationException("Something no one expected.");
+            },
+        };
+
+        var thrown = await Assert.ThrowsAnyAsync<Exception>(() =>
+            client.SendAsync(TestRelays.Local(_relay.Port), MimeMessageFactory.Create(email), email.Envelope, attempt, stopping.Token));
+
+        Assert.Equal(shutdown, thrown is OperationCanceledException);
+        var span = Assert.Single(spans);
+        Assert.Equal(ActivityStatusCode.Error, span.Status);
+        Assert.Equal(errorType, span.GetTagItem("error.type"));
+        var recorded = Assert.Single(metrics.Of("emailplatform.smtp.attempt.duration"));
+        Assert.Equal(errorType, recorded.Tags.GetValueOrDefault("error.type"));
+        Assert.Empty(_relay.Received);
     }
 
     /// <summary>Sends one email through a <see cref="MinimalSmtpServer"/> with the given command and data timeouts, within 20 s.</summary>
