@@ -341,14 +341,16 @@ internal sealed class DeliveryLedger(
 
     /// <summary>
     /// The command faulted: every recipient without an outcome (and not being sent by another worker right now)
-    /// fails with <paramref name="reason"/>. Returns those and the ones already final, to publish.
+    /// fails with <paramref name="reason"/>. Returns those (<c>Failed</c>, recorded by this call: to count and publish)
+    /// and the ones already final (<c>AlreadyFinal</c>, a redelivered fault's: to publish again only).
     /// </summary>
-    public async Task<IReadOnlyList<DeliveryRecord>> FailUnfinishedAsync(
+    public async Task<(IReadOnlyList<DeliveryRecord> Failed, IReadOnlyList<DeliveryRecord> AlreadyFinal)> FailUnfinishedAsync(
         SendEmail email, IReadOnlyList<string> recipients, string reason, string failedAs, CancellationToken cancellationToken)
     {
         var now = Now;
         var existing = await db.Deliveries.Where(d => d.EmailId == email.EmailId).ToListAsync(cancellationToken);
         var result = new List<DeliveryRecord>();
+        var final = new List<DeliveryRecord>();
         foreach (var recipient in recipients)
         {
             var record = existing.Find(d => d.Recipient == recipient);
@@ -362,7 +364,7 @@ internal sealed class DeliveryLedger(
             }
             else if (record.State.IsFinal())
             {
-                result.Add(record);
+                final.Add(record);
                 continue;
             }
             else if (record.State == DeliveryState.Deferred || (record.State == DeliveryState.Sending && record.DueAt > now))
@@ -386,7 +388,7 @@ internal sealed class DeliveryLedger(
         }
 
         await SaveAsync(cancellationToken);
-        return result;
+        return (result, final);
     }
 
     public static SendEmail? ReadCommand(RetryMessage message) => JsonSerializer.Deserialize<SendEmail>(message.Command, Json);

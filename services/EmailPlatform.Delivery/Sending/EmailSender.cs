@@ -170,13 +170,19 @@ internal sealed class EmailSender(
             await lease.DisposeAsync();
         }
 
+        // Counted once, here, right after the store committed them: the publishes below may fail, and what publishes
+        // them again does not count them.
+        foreach (var record in recorded)
+        {
+            metrics.RecordOutcome(record, email.Priority, email.AcceptedAt);
+        }
+
         // Publishing may fail (broker down) or go unconfirmed (Delivery:PublishTimeout): the consumer's retry, or the
         // redelivered command, then finds the outcomes recorded and publishes them again under the same event ids,
         // without sending anything.
         foreach (var record in recorded)
         {
             await PublishAsync(publisher, record, CancellationToken.None);
-            metrics.RecordOutcome(record, email.Priority, email.AcceptedAt);
         }
 
         // Only now, with this attempt's claim settled: a publish that failed before it began would have left the claim

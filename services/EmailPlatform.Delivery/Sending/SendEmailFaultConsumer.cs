@@ -34,22 +34,25 @@ internal sealed class SendEmailFaultConsumer(
         var reason = malformed
             ? "The message is malformed and cannot be sent."
             : "The delivery worker could not send the message because of an unexpected error.";
-        var records = await ledger.FailUnfinishedAsync(
+        var (failed, alreadyFinal) = await ledger.FailUnfinishedAsync(
             email, DeliveryLedger.RecipientsOf(email), reason, malformed ? FailureKind.Rejected : FailureKind.Fault, context.CancellationToken);
 
-        foreach (var record in records)
+        // Counted once, here, right after the store committed them: a publish that fails below is repeated by the retry
+        // policy, or a redelivered fault, which find them already final and publish them without counting.
+        foreach (var record in failed)
+        {
+            metrics.RecordOutcome(record, email.Priority);
+        }
+
+        foreach (var record in failed.Concat(alreadyFinal))
         {
             // Bounded like the sender's publishes (PublishDeadline): a confirm lost with a broker restart would otherwise
             // hold this endpoint's permit for good; the retry policy publishes the recorded outcome again.
             await PublishDeadline.RunAsync(options.Value.PublishTimeout, context.CancellationToken,
                 token => RecordedOutcomes.PublishAsync(context, record, token));
-            if (record.FailedAs is not null)
-            {
-                metrics.RecordOutcome(record, email.Priority);
-            }
         }
 
-        Log.Faulted(logger, email.EmailId, context.Message.Exceptions.FirstOrDefault()?.ExceptionType ?? "unknown", records.Count);
+        Log.Faulted(logger, email.EmailId, context.Message.Exceptions.FirstOrDefault()?.ExceptionType ?? "unknown", failed.Count);
     }
 
     /// <summary>Whether the command faulted only because the store could not be reached (see <see cref="SendEmailConsumer{TLane}"/>).</summary>

@@ -1,0 +1,94 @@
+using System.Diagnostics.Metrics;
+using EmailPlatform.Contracts;
+using EmailPlatform.Delivery.Sending;
+using EmailPlatform.Delivery.Storage;
+using EmailPlatform.Delivery.Tests.Support;
+using EmailPlatform.Testing;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EmailPlatform.Delivery.Tests.Monitoring;
+
+/// <summary>
+/// Each recipient's outcome is counted once (<c>emailplatform.delivered</c>, <c>.failed</c>, …), when the store commits
+/// it: not lost with a publish that fails after the record, and not counted again when the consumer's retry, or a
+/// redelivered command, publishes the recorded outcome once more.
+/// </summary>
+public sealed class OutcomeCountingTests : IAsyncLifetime
+{
+    private ScriptedSmtpServer _relay = null!;
+
+    public async Task InitializeAsync() => _relay = await ScriptedSmtpServer.StartAsync();
+
+    public async Task DisposeAsync() => await _relay.DisposeAsync();
+
+    [Fact]
+    public async Task DeliveryWhosePublishFailedIsCountedOnceWhenTheRedeliveredCommandPublishesIt()
+    {
+        var email = TestEmails.Create();
+        await using var host = await DeliveryHost.StartAsync(_relay.Port, settings: new Dictionary<string, string?> { ["Delivery:PublishTimeout"] = "00:00:01" });
+        using var metrics = new MetricsCollector(host.Services.GetRequiredService<IMeterFactory>());
+        var unconfirmed = host.Harness.Bus.ConnectPublishObserver(new Unconfirmed<EmailDelivered>());
+        await using (var scope = host.Services.CreateAsyncScope())
+        {
+            // The relay took the message and the delivery is recorded; the broker never confirms the outcome's publish.
+            var sender = scope.ServiceProvider.GetRequiredService<EmailSender>();
+            await Assert.ThrowsAsync<TimeoutException>(() => sender.SendAsync(email, host.Harness.Bus, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60)));
+        }
+
+        unconfirmed.Disconnect();
+        await host.SendAsync(email);
+
+        await host.WaitForAsync<EmailDelivered>(d => d.Count == 1, "the recorded outcome published");
+        var delivered = await Eventually.GetAsync(() => Task.FromResult(metrics.Of("emailplatform.delivered")), d => d.Count > 0,
+            TimeSpan.FromSeconds(60), "the delivery counted");
+        Assert.Equal(1, delivered.Sum(d => d.Value));
+        Assert.Single(_relay.Received);
+    }
+
+    [Fact]
+    public async Task FaultWhosePublishFailedCountsItsFailedRecipientsOnce()
+    {
+        var email = TestEmails.Create(to: ["alice@example.com", "bob@example.com"]);
+        await using var host = await DeliveryHost.StartAsync(_relay.Port, settings: new Dictionary<string, string?> { ["Delivery:PublishTimeout"] = "00:00:01" });
+        using var metrics = new MetricsCollector(host.Services.GetRequiredService<IMeterFactory>());
+        var unconfirmed = host.Harness.Bus.ConnectPublishObserver(new Unconfirmed<EmailFailed>());
+
+        // What the lane's endpoint publishes when the command outlived its retries. The failures are recorded, and the
+        // broker does not confirm their publish until they are: the fault consumer's retry publishes them again.
+        await PublishFaultAsync(host, email);
+        await Eventually.GetAsync(
+            () => host.QueryAsync(db => db.Deliveries.CountAsync(d => d.EmailId == email.EmailId && d.State == DeliveryState.Failed)),
+            failed => failed == 2, TimeSpan.FromSeconds(60), "both recipients recorded failed");
+        unconfirmed.Disconnect();
+
+        var published = await host.WaitForAsync<EmailFailed>(f => f.Count >= 2, "the failures published");
+        Assert.Equal(2, published.Select(f => f.EventId).Distinct().Count());
+        var failed = metrics.Of("emailplatform.failed");
+        Assert.Equal(2, failed.Sum(f => f.Value));
+        Assert.All(failed, f => Assert.Equal("fault", f.Tags["emailplatform.reason"]));
+        Assert.Empty(_relay.Received);
+    }
+
+    private static Task PublishFaultAsync(DeliveryHost host, SendEmail email) =>
+        host.Harness.Bus.Publish<Fault<SendEmail>>(new MassTransit.Events.FaultEvent<SendEmail>(
+            email, NewId.NextGuid(), MassTransit.Metadata.HostMetadataCache.Host, new InvalidOperationException("Something no one expected."), []));
+
+    /// <summary>Publishes of <typeparamref name="TMessage"/> wait for a confirm that never comes, until their token is cancelled.</summary>
+    private sealed class Unconfirmed<TMessage> : IPublishObserver
+        where TMessage : class
+    {
+        public async Task PrePublish<T>(PublishContext<T> context) where T : class
+        {
+            if (context.Message is TMessage)
+            {
+                await Task.Delay(TimeSpan.FromMinutes(1), context.CancellationToken);
+            }
+        }
+
+        public Task PostPublish<T>(PublishContext<T> context) where T : class => Task.CompletedTask;
+
+        public Task PublishFault<T>(PublishContext<T> context, Exception exception) where T : class => Task.CompletedTask;
+    }
+}
