@@ -14,7 +14,8 @@ internal sealed class RetryRecipientsConsumer(RecipientRetries retries) : IConsu
 /// The <c>retry-recipients</c> endpoint subscribes to published <see cref="RetryRecipients"/>, so the status service
 /// may publish it (or send it to <c>exchange:retry-recipients</c>); one replica carries each command out. A store
 /// conflict with a worker recording an outcome for the same recipient at that moment is retried from scratch; a store
-/// outage is waited for (<see cref="StoreOutageRetry"/>).
+/// outage is waited for (<see cref="StoreOutageRetry"/>), however long: a command that outlasts the wait goes back into
+/// its queue (<see cref="StoreOutagePutBack"/>).
 /// </summary>
 internal sealed class RetryRecipientsConsumerDefinition : ConsumerDefinition<RetryRecipientsConsumer>
 {
@@ -23,7 +24,7 @@ internal sealed class RetryRecipientsConsumerDefinition : ConsumerDefinition<Ret
         IConsumerConfigurator<RetryRecipientsConsumer> consumerConfigurator,
         IRegistrationContext context)
     {
-        endpointConfigurator.UseStoreOutageRetry();
+        endpointConfigurator.UseStoreOutageRetry(context);
         endpointConfigurator.UseMessageRetry(retry =>
         {
             retry.Intervals(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(15));

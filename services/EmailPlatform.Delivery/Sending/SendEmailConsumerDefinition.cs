@@ -20,7 +20,9 @@ namespace EmailPlatform.Delivery.Sending;
 /// <c>MAIL FROM</c> (the retry claims the recipients handed back, or leaves them to the worker that holds them now). A few short tries, then the message
 /// faults to the lane's error queue and <see cref="SendEmailFaultConsumer"/> fails its unfinished recipients. Malformed
 /// input is not retried at all. A store that cannot be reached is waited for instead, for about
-/// <see cref="StoreOutageRetry.Span"/> (<see cref="StoreOutageRetry"/>): no recipient fails because the store was down.
+/// <see cref="StoreOutageRetry.Span"/> (<see cref="StoreOutageRetry.UseStoreOutageRetryThenFault"/>): no recipient fails
+/// because the store was down. A command still waiting after that faults, and <see cref="SendEmailFaultConsumer"/> puts
+/// it back into its lane (a copy stays in the lane's error queue).
 /// </remarks>
 internal sealed class SendEmailConsumerDefinition<TLane> : ConsumerDefinition<SendEmailConsumer<TLane>>
     where TLane : IDeliveryLane
@@ -47,7 +49,7 @@ internal sealed class SendEmailConsumerDefinition<TLane> : ConsumerDefinition<Se
         IConsumerConfigurator<SendEmailConsumer<TLane>> consumerConfigurator,
         IRegistrationContext context)
     {
-        endpointConfigurator.UseStoreOutageRetry();
+        endpointConfigurator.UseStoreOutageRetryThenFault(context);
         endpointConfigurator.UseMessageRetry(retry =>
         {
             retry.Intervals(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5));

@@ -20,8 +20,10 @@ internal sealed class CancelEmailConsumer(UnsentEmails unsent, ILogger<CancelEma
 
 /// <summary>
 /// The <c>cancel-email</c> endpoint: a few cancels at a time (each locks one email's outbox rows); other errors are
-/// retried briefly in place before the message faults to the error queue, store outages for longer
-/// (<see cref="StoreOutageRetry"/>).
+/// retried briefly in place before the message faults to the error queue. A store outage is waited for
+/// (<see cref="StoreOutageRetry"/>) and, should it outlast that, the cancel goes back into its queue
+/// (<see cref="StoreOutagePutBack"/>) rather than to the error queue, where a scheduled email it should have stopped
+/// would be sent anyway.
 /// </summary>
 internal sealed class CancelEmailConsumerDefinition : ConsumerDefinition<CancelEmailConsumer>
 {
@@ -31,7 +33,7 @@ internal sealed class CancelEmailConsumerDefinition : ConsumerDefinition<CancelE
         IReceiveEndpointConfigurator endpointConfigurator, IConsumerConfigurator<CancelEmailConsumer> consumerConfigurator,
         IRegistrationContext context)
     {
-        endpointConfigurator.UseStoreOutageRetry();
+        endpointConfigurator.UseStoreOutageRetry(context);
         endpointConfigurator.UseMessageRetry(r =>
         {
             r.Exponential(5, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(200));

@@ -1,14 +1,14 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace EmailPlatform.Delivery.Tests.Support;
+namespace EmailPlatform.Testing;
 
 /// <summary>
-/// A TCP pass-through in front of PostgreSQL that can take the store away from the worker: <see cref="Cut"/> closes
+/// A TCP pass-through in front of PostgreSQL that can take the store away from a service: <see cref="Cut"/> closes
 /// every connection through it and closes new ones at once, as a restarting server does; <see cref="Restore"/> lets
 /// connections through again.
 /// </summary>
-internal sealed class StoreOutageProxy : IAsyncDisposable
+public sealed class StoreOutageProxy : IAsyncDisposable
 {
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly string _targetHost;
