@@ -187,6 +187,32 @@ public sealed class HelmChartNetworkPolicyTests
         Assert.Empty(IngressRules(Policy(manifests, "migrations")));
     }
 
+    /// <summary>
+    /// The migrations Job is a pre-install and pre-upgrade hook. Were its policy an ordinary release object, Helm would
+    /// create it only after the Job on the first install (in a namespace whose default policy denies egress the Job
+    /// would reach neither DNS nor PostgreSQL) and update it only after the Job on an upgrade: it is a hook of the same
+    /// events, created before the Job and replaced at each run.
+    /// </summary>
+    [Fact]
+    public void TheMigrationsJobsPolicyIsAHookCreatedBeforeTheJob()
+    {
+        var manifests = Helm.TemplateWith(Restricted);
+        var job = Assert.Single(manifests.OfKind("Job"));
+        var policy = Yaml.At(Policy(manifests, "migrations"), "metadata.annotations");
+
+        Assert.Equal("pre-install,pre-upgrade", Yaml.Key(Yaml.At(job, "metadata.annotations"), "helm.sh/hook"));
+        Assert.Equal("pre-install,pre-upgrade", Yaml.Key(policy, "helm.sh/hook"));
+        var policyWeight = HookWeight(policy);
+        var jobWeight = HookWeight(Yaml.At(job, "metadata.annotations"));
+        Assert.True(policyWeight < jobWeight, $"the policy's hook weight {policyWeight} is not below the Job's {jobWeight}");
+        Assert.Contains("before-hook-creation", Yaml.Key(policy, "helm.sh/hook-delete-policy")!.Split(','));
+
+        Assert.All(Services, component => Assert.Null(Yaml.At(Policy(manifests, component), "metadata.annotations")));
+    }
+
+    private static int HookWeight(object? annotations) =>
+        int.Parse(Yaml.Key(annotations, "helm.sh/hook-weight") ?? "0", System.Globalization.CultureInfo.InvariantCulture);
+
     [Fact]
     public void AServiceMonitorWithNoMonitoringPeersToScrapeFromIsRefused()
     {
