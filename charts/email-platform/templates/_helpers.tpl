@@ -368,7 +368,7 @@ readinessProbe:
 {{- $prefix := printf "Delivery__Relays__%d__" $i }}
 {{- $_ := set $data (print $prefix "Name") (required (printf "delivery.relays[%d].name is required" $i) $relay.name) }}
 {{- $_ := set $data (print $prefix "Host") (required (printf "delivery.relays[%d].host is required: the upstream SMTP relay the workers send through (the defaults name none). Give the whole entry, e.g. --set 'delivery.relays[0].name=primary,delivery.relays[0].host=smtp.example.net,delivery.relays[0].port=587,delivery.relays[0].security=StartTls'" $i) $relay.host) }}
-{{- range $key := list "port" "security" "maxConnections" "maxMessagesPerSecond" "priority" "weight" "trustedCertificate" "trustedCertificateFile" }}
+{{- range $key := list "port" "security" "maxConnections" "maxMessagesPerSecond" "priority" "weight" "trustedCertificate" "trustedCertificateFile" "checkCertificateRevocation" }}
 {{- if hasKey $relay $key }}
 {{- $_ := set $data (print $prefix (upper (substr 0 1 $key)) (substr 1 -1 $key)) (index $relay $key) }}
 {{- end }}

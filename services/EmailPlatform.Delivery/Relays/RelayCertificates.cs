@@ -5,7 +5,9 @@ namespace EmailPlatform.Delivery.Relays;
 
 /// <summary>
 /// TLS certificate validation for a relay. Without <see cref="RelayOptions.TrustedCertificate"/> it is the system's:
-/// a chain to a trusted root, valid dates and the relay's host name. With one, a relay certificate is also accepted
+/// a chain to a trusted root, valid dates, the relay's host name and, unless the relay's
+/// <see cref="RelayOptions.CheckCertificateRevocation"/> is off, revocation (set on the relay's connections by
+/// <see cref="Smtp.SmtpConnectionPool"/>). With one, a relay certificate is also accepted
 /// when it is exactly one of the given certificates (pinned: a self-signed relay, whatever name it carries), or when
 /// it chains up to one of them as its root (a private CA) and carries the relay's host name. Revocation is not checked
 /// on such a private chain: private CAs seldom publish revocation lists a worker could reach.

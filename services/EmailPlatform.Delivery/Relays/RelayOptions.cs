@@ -27,6 +27,15 @@ public sealed class RelayOptions
     /// <summary>The path of a mounted PEM file holding <see cref="TrustedCertificate"/>.</summary>
     public string? TrustedCertificateFile { get; set; }
 
+    /// <summary>
+    /// Whether the TLS handshake asks the relay certificate's CA whether it was revoked (OCSP or CRL, over HTTP, usually
+    /// port 80). On by default, as MailKit has it; a worker whose egress reaches the relay but not its CA (a restricted
+    /// NetworkPolicy) fails every handshake with a chain it cannot check, so there either allow the CA's OCSP and CRL
+    /// endpoints or turn this off for that relay. A certificate that only <see cref="TrustedCertificate"/> makes trusted
+    /// is accepted without this check (see <see cref="RelayCertificates"/>).
+    /// </summary>
+    public bool CheckCertificateRevocation { get; set; } = true;
+
     /// <summary>The most connections this worker opens to the relay at once.</summary>
     public int MaxConnections { get; set; } = 4;
 

@@ -139,6 +139,7 @@ internal sealed class SmtpConnectionPool(RelayOptions relay, DeliveryOptions opt
         {
             Timeout = (int)options.CommandTimeout.TotalMilliseconds,
             ServerCertificateValidationCallback = _validateCertificate,
+            CheckCertificateRevocation = relay.CheckCertificateRevocation,
         };
         return new PooledConnection(client, time.GetTimestamp());
     }

@@ -289,6 +289,24 @@ public sealed class HelmChartTests
         Assert.Null(Yaml.At(password, "value"));
     }
 
+    /// <summary>
+    /// Behind restricted egress a TLS relay's revocation lookups (OCSP, CRL) are dropped and its handshakes fail: a
+    /// relay's checkCertificateRevocation reaches the workers as that relay's key, and only where it is given (the worker
+    /// checks by default).
+    /// </summary>
+    [Fact]
+    public void ARelaysRevocationCheckIsRenderedForThatRelayOnly()
+    {
+        var manifests = Helm.Template("ci/all-on-values.yaml");
+        var delivery = manifests.Deployment("delivery");
+        Assert.Equal("false", delivery.EnvironmentValue(manifests, "Delivery__Relays__1__CheckCertificateRevocation"));
+        Assert.Null(delivery.EnvironmentValue(manifests, "Delivery__Relays__0__CheckCertificateRevocation"));
+
+        Assert.Contains("at '/delivery/relays/0/checkCertificateRevocation': got string, want boolean",
+            Helm.TemplateRefuses("delivery: { relays: [ { name: primary, host: smtp.example.net, checkCertificateRevocation: 'no' } ] }"),
+            StringComparison.Ordinal);
+    }
+
     [Fact]
     public void AnExistingSecretReplacesTheChartsSecret()
     {
