@@ -198,6 +198,26 @@ app.kubernetes.io/component: {{ .component }}
 {{- .Values.ingress.publicPaths | default (list "/v1" "/docs" "/openapi") | toJson }}
 {{- end }}
 
+{{/* A TimeSpan as .NET binds it ([d.]hh:mm[:ss[.fff]], or d alone: days) in whole seconds, the fraction dropped:
+     00:01:40 -> 100. */}}
+{{- define "email-platform.timeSpanSeconds" -}}
+{{- $parts := splitList ":" (toString .) }}
+{{- $head := splitList "." (first $parts) }}
+{{- if eq (len $parts) 1 }}
+{{- mul (first $head | int) 86400 }}
+{{- else }}
+{{- $days := 0 }}
+{{- if gt (len $head) 1 }}
+{{- $days = first $head | int }}
+{{- end }}
+{{- $seconds := 0 }}
+{{- if gt (len $parts) 2 }}
+{{- $seconds = index $parts 2 | splitList "." | first | int }}
+{{- end }}
+{{- add (mul $days 86400) (mul (last $head | int) 3600) (mul (index $parts 1 | int) 60) $seconds }}
+{{- end }}
+{{- end }}
+
 {{/* Whole seconds as the TimeSpan .NET binds: 30 -> 00:00:30. */}}
 {{- define "email-platform.timeSpan" -}}
 {{- $seconds := int . }}

@@ -471,6 +471,63 @@ public sealed class HelmChartTests
     }
 
     /// <summary>
+    /// ingress-nginx takes bodies of 1 MB and waits 60 s for an upstream's answer by default (F5's NGINX Ingress
+    /// Controller too): a send the API accepts (Ingress:MaxRequestBodyBytes, 40 MB) would get the controller's HTML 413,
+    /// and a forwarded read or admin operation (Ingress:StatusTimeout, 100 s) the controller's 504, not the API's
+    /// problem details. With className nginx the Ingress raises both a little above the API's limits, as the ingress is
+    /// configured; annotations given in the values win, and another controller gets none of these.
+    /// </summary>
+    [Fact]
+    public void AnNginxIngressTakesTheBodiesTheApiTakesAndWaitsLongerThanItsStatusTimeout()
+    {
+        const long MiB = 1024 * 1024;
+        var defaults = IngressAnnotations("ingress: { kubernetesIngress: { enabled: true, className: nginx } }");
+        foreach (var key in new[] { "nginx.ingress.kubernetes.io/proxy-body-size", "nginx.org/client-max-body-size" })
+        {
+            Assert.InRange(NginxSize(defaults[key]), 40 * MiB + 1, 50 * MiB);
+        }
+
+        foreach (var key in new[] { "proxy-read-timeout", "proxy-send-timeout" })
+        {
+            Assert.InRange(NginxSeconds(defaults[$"nginx.ingress.kubernetes.io/{key}"]), 101, 160);
+            Assert.EndsWith("s", defaults[$"nginx.org/{key}"], StringComparison.Ordinal);
+            Assert.InRange(NginxSeconds(defaults[$"nginx.org/{key}"]), 101, 160);
+        }
+
+        var configured = IngressAnnotations("""
+            config: { "Ingress:StatusTimeout": "00:05:00" }
+            ingress:
+              config: { "Ingress:MaxRequestBodyBytes": 104857600 }
+              kubernetesIngress:
+                enabled: true
+                className: nginx
+                annotations: { nginx.ingress.kubernetes.io/proxy-send-timeout: "30", cert-manager.io/cluster-issuer: letsencrypt }
+            """);
+        Assert.InRange(NginxSize(configured["nginx.ingress.kubernetes.io/proxy-body-size"]), 100 * MiB + 1, 125 * MiB);
+        Assert.InRange(NginxSeconds(configured["nginx.ingress.kubernetes.io/proxy-read-timeout"]), 301, 360);
+        Assert.Equal("30", configured["nginx.ingress.kubernetes.io/proxy-send-timeout"]);
+        Assert.Equal("letsencrypt", configured["cert-manager.io/cluster-issuer"]);
+
+        var other = IngressAnnotations("ingress: { kubernetesIngress: { enabled: true, className: traefik, annotations: { a: b } } }");
+        Assert.Equal(["a"], other.Keys);
+    }
+
+    private static Dictionary<string, string> IngressAnnotations(string values) =>
+        Yaml.Entries(Yaml.At(Helm.TemplateWith(values).OfKind("Ingress").Single(), "metadata.annotations"))
+            .ToDictionary(e => e.Key, e => (string)e.Value!);
+
+    /// <summary>An nginx size (<c>44m</c>, <c>512k</c>, bytes) in bytes.</summary>
+    private static long NginxSize(string size) => size[^1] switch
+    {
+        'm' or 'M' => long.Parse(size[..^1], System.Globalization.CultureInfo.InvariantCulture) * 1024 * 1024,
+        'k' or 'K' => long.Parse(size[..^1], System.Globalization.CultureInfo.InvariantCulture) * 1024,
+        _ => long.Parse(size, System.Globalization.CultureInfo.InvariantCulture),
+    };
+
+    private static int NginxSeconds(string timeout) =>
+        int.Parse(timeout.TrimEnd('s'), System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
     /// A pod that runs but is not ready (a worker while RabbitMQ is down) may be evicted: under the default policy it
     /// would use up the budget and block every node drain until it was ready again.
     /// </summary>
