@@ -70,6 +70,7 @@ internal static class BatchEndpoint
         }
 
         var accepted = new List<EmailAcceptedResponse>();
+        var scheduled = 0;
         var errors = new List<BatchError>();
         var fieldErrors = new Dictionary<string, string[]>();
         var limits = acceptor.Limits;
@@ -116,6 +117,7 @@ internal static class BatchEndpoint
             var command = acceptor.CreateCommand(request!, email);
             acceptor.Stage(command, EmailAcceptor.Trimmed(request!.Bcc), email.ScheduledAt);
             accepted.Add(new EmailAcceptedResponse(command.EmailId));
+            scheduled += email.ScheduledAt is null ? 0 : 1;
         }
 
         if (!permissive.Value && errors.Count > 0)
@@ -131,7 +133,8 @@ internal static class BatchEndpoint
             return problem;
         }
 
-        OutboxTelemetry.Accepted.Add(accepted.Count);
+        OutboxTelemetry.RecordAccepted(accepted.Count - scheduled, scheduled: false);
+        OutboxTelemetry.RecordAccepted(scheduled, scheduled: true);
         return TypedResults.Ok(response!);
     }
 }

@@ -10,7 +10,8 @@ internal static class OutboxTelemetry
     public static readonly ActivitySource Source = new(Name);
     private static readonly Meter Meter = new(Name);
 
-    public static readonly Counter<long> Accepted = Meter.CreateCounter<long>(
+    /// <summary>Tagged <c>scheduled</c>: see <see cref="RecordAccepted"/>.</summary>
+    private static readonly Counter<long> Accepted = Meter.CreateCounter<long>(
         "emailplatform.accepted", "{email}", "Emails accepted durably by the ingress.");
 
     public static readonly Counter<long> Published = Meter.CreateCounter<long>(
@@ -18,6 +19,19 @@ internal static class OutboxTelemetry
 
     private static readonly Histogram<double> Lag = Meter.CreateHistogram<double>(
         "emailplatform.outbox.lag", "s", "Age of the oldest email in each published outbox batch.");
+
+    /// <summary>
+    /// Counts accepted emails, tagged <c>scheduled</c> "true" for those given a <c>scheduled_at</c>: they stay in the
+    /// outbox until then, so the alert on an outbox that publishes nothing (EmailPlatformOutboxStalled) counts only the
+    /// others, which the publisher should have sent on within seconds.
+    /// </summary>
+    public static void RecordAccepted(int count, bool scheduled)
+    {
+        if (count > 0)
+        {
+            Accepted.Add(count, new KeyValuePair<string, object?>("scheduled", scheduled ? "true" : "false"));
+        }
+    }
 
     public static void RecordLag(TimeSpan lag) => Lag.Record(Math.Max(0, lag.TotalSeconds));
 }

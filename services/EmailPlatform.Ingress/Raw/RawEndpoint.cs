@@ -96,7 +96,7 @@ internal static class RawEndpoint
             return problem;
         }
 
-        OutboxTelemetry.Accepted.Add(1);
+        OutboxTelemetry.RecordAccepted(1, scheduled: email.ScheduledAt is not null);
         return TypedResults.Accepted($"/v1/emails/{id}", response!);
     }
 }

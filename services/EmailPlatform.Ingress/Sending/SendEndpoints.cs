@@ -94,7 +94,7 @@ public static class SendEndpoints
             return problem;
         }
 
-        OutboxTelemetry.Accepted.Add(1);
+        OutboxTelemetry.RecordAccepted(1, scheduled: email.ScheduledAt is not null);
         return Accepted(response!);
     }
 

@@ -74,6 +74,28 @@ public sealed class DefaultEndpointsTests
         Assert.Contains("# TYPE http_server_request_duration_seconds histogram", text, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A scheduled email stays in the outbox until its scheduled_at: the accepted count tells it from one to send now, so
+    /// the alert on an outbox that publishes nothing (EmailPlatformOutboxStalled) does not fire on scheduled sends.
+    /// </summary>
+    [Fact]
+    public async Task AcceptedEmailsAreCountedApartByWhetherTheyAreScheduled()
+    {
+        await using var app = await IngressApp.StartAsync();
+        var later = DateTimeOffset.UtcNow.AddHours(1).ToString("O", System.Globalization.CultureInfo.InvariantCulture);
+        foreach (var body in new[] { SendBodies.Json(), SendBodies.Json(b => b["scheduled_at"] = later) })
+        {
+            using var accepted = await app.PostEmailAsync(body.ToJsonString());
+            Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        }
+
+        using var client = app.CreateAnonymousClient();
+        var text = await client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+
+        Assert.Matches("""(?m)^emailplatform_accepted_total\{[^}]*scheduled="false"[^}]*\} [1-9]""", text);
+        Assert.Matches("""(?m)^emailplatform_accepted_total\{[^}]*scheduled="true"[^}]*\} [1-9]""", text);
+    }
+
     [Theory]
     [InlineData("/v1/nothing-here")]
     [InlineData("/v1/emails/batch/x/y")]
