@@ -47,6 +47,7 @@ public static class IngressExtensions
         builder.Services.AddSingleton<IApiKeyResolver, ApiKeyResolver>();
         builder.Services.AddSingleton<RateLimitFilter>();
         builder.Services.AddSingleton<OutboxSignal>();
+        builder.Services.AddSingleton<OutboxParkedGauge>();
         builder.Services.AddScoped<Outbox.Outbox>();
         if (builder.Configuration.GetConnectionString(StoreExtensions.PostgresConnectionName) is { Length: > 0 } postgres)
         {

@@ -18,6 +18,13 @@ internal static class OutboxMessageTypes
         typeof(SendEmail), typeof(EmailAccepted), typeof(EmailQueued), typeof(EmailRescheduled), typeof(EmailCanceled),
     }.ToFrozenDictionary(t => t.Name, StringComparer.Ordinal);
 
+    /// <summary>
+    /// Every row type this version reads. The publisher claims only rows of these types: during a rolling upgrade an
+    /// older replica shares the outbox with newer ones (<c>FOR UPDATE SKIP LOCKED</c>), and a row of a type added since
+    /// (as <see cref="AcceptedEmailRow"/> once was) is left for a replica that knows it instead of being parked.
+    /// </summary>
+    public static readonly IReadOnlyList<string> Known = [AcceptedEmailRow, .. ByName.Keys];
+
     /// <summary>The bus's own JSON shape, independent of the public API's.</summary>
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.General);
 

@@ -2,6 +2,7 @@ using EmailPlatform.Ingress.Storage;
 using System.Diagnostics;
 using System.Text.Json;
 using EmailPlatform.Contracts;
+using EmailPlatform.ServiceDefaults.Hosting;
 using EmailPlatform.ServiceDefaults.Messaging;
 using EmailPlatform.ServiceDefaults.Telemetry;
 using MassTransit;
@@ -17,8 +18,10 @@ namespace EmailPlatform.Ingress.Outbox;
 /// priority lane (<see cref="DeliveryLanes"/>). Events go out before commands, so the status service hears
 /// of an email before any worker can report on it. With PostgreSQL, rows are claimed with
 /// <c>FOR UPDATE SKIP LOCKED</c>: several ingress replicas never publish the same message together, and a
-/// cancel waits for a batch in flight. A row that cannot be read (unknown type, bad payload) is logged and
-/// parked, so it never blocks the rows behind it. While the broker is down the ingress keeps accepting; this loop backs
+/// cancel waits for a batch in flight. Only rows of a type this version knows are claimed
+/// (<see cref="OutboxMessageTypes.Known"/>): in a rolling upgrade a row of a newer type waits for a newer replica. A
+/// row of a known type whose payload cannot be read is logged and parked, so it never blocks the rows behind it, and
+/// counted (<see cref="OutboxParkedGauge"/>). While the broker is down the ingress keeps accepting; this loop backs
 /// off and catches up afterwards. It wakes when signalled, and otherwise every poll interval, which is also
 /// how scheduled emails leave on time.
 /// </summary>
@@ -26,6 +29,7 @@ internal sealed class OutboxPublisher(
     IServiceScopeFactory scopes,
     IBus bus,
     OutboxSignal signal,
+    OutboxParkedGauge parkedGauge,
     IOptions<OutboxOptions> options,
     TimeProvider clock,
     ILogger<OutboxPublisher> logger) : BackgroundService
@@ -34,12 +38,14 @@ internal sealed class OutboxPublisher(
     internal static readonly DateTime Parked = new(9999, 12, 31, 0, 0, 0, DateTimeKind.Utc);
     private readonly OutboxOptions _options = options.Value;
 
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) => signal.RunAsync(
-        async cancellationToken => await PublishBatchAsync(cancellationToken) == _options.BatchSize,
-        () => _options.PollInterval,
-        (ex, backoff) => Log.PublishFailed(logger, ex, backoff),
-        clock,
-        stoppingToken);
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.WhenAll(
+        signal.RunAsync(
+            async cancellationToken => await PublishBatchAsync(cancellationToken) == _options.BatchSize,
+            () => _options.PollInterval,
+            (ex, backoff) => Log.PublishFailed(logger, ex, backoff),
+            clock,
+            stoppingToken),
+        PeriodicWork.RunAsync(CountParkedAsync, () => OutboxParkedGauge.Refresh, ex => Log.CountParkedFailed(logger, ex), clock, stoppingToken));
 
     internal async Task<int> PublishBatchAsync(CancellationToken cancellationToken)
     {
@@ -66,8 +72,8 @@ internal sealed class OutboxPublisher(
             }
             else
             {
-                // A row that can never be published must not hold back the rows behind it: it is parked
-                // (left unpublished, never due again) for an operator to inspect, and logged as an error.
+                // A row of a known type that can never be published must not hold back the rows behind it: it is
+                // parked (left unpublished, never due again) for an operator to inspect, and logged as an error.
                 parked.Add(row.Id);
             }
         }
@@ -100,22 +106,37 @@ internal sealed class OutboxPublisher(
         return batch.Count;
     }
 
+    /// <summary>
+    /// The due rows of the types this version knows. A row of another type is not claimed, so it is neither published
+    /// nor parked here: it stays due for a replica of the version that wrote it.
+    /// </summary>
     private Task<List<OutboxMessage>> ClaimDueAsync(IngressDbContext db, DateTime now, CancellationToken cancellationToken)
     {
         var size = _options.BatchSize;
+        string[] known = [.. OutboxMessageTypes.Known];
         var due = db.Database.IsNpgsql()
             ? db.OutboxMessages.FromSql($"""
                 SELECT * FROM outbox_messages
-                WHERE published_at IS NULL AND available_at <= {now}
+                WHERE published_at IS NULL AND available_at <= {now} AND message_type = ANY({known})
                 ORDER BY available_at, id
                 LIMIT {size}
                 FOR UPDATE SKIP LOCKED
                 """)
-            : db.OutboxMessages.Where(m => m.PublishedAt == null && m.AvailableAt <= now).OrderBy(m => m.AvailableAt).ThenBy(m => m.Id).Take(size);
+            : db.OutboxMessages.Where(m => m.PublishedAt == null && m.AvailableAt <= now && known.Contains(m.MessageType))
+                .OrderBy(m => m.AvailableAt).ThenBy(m => m.Id).Take(size);
         return due.AsNoTracking().ToListAsync(cancellationToken);
     }
 
-    /// <summary>The row's messages, or null (logged) when its type is unknown or its payload unreadable.</summary>
+    /// <summary>Every <see cref="OutboxParkedGauge.Refresh"/>: the parked rows of the whole store, for the gauge.</summary>
+    private async Task CountParkedAsync(CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<IngressDbContext>();
+        // The partial index on (available_at, id) of unpublished rows keeps this at the far end of that index.
+        parkedGauge.Set(await db.OutboxMessages.LongCountAsync(m => m.PublishedAt == null && m.AvailableAt == Parked, cancellationToken));
+    }
+
+    /// <summary>The row's messages, or null (logged) when its payload is unreadable.</summary>
     private IReadOnlyList<(object Message, Type Type)>? Read(OutboxMessage row)
     {
         try

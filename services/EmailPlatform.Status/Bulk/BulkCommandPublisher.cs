@@ -15,7 +15,9 @@ namespace EmailPlatform.Status.Bulk;
 /// safe to repeat). On PostgreSQL rows are claimed with <c>FOR UPDATE SKIP LOCKED</c>, so replicas share the work and
 /// never publish one row together. While the broker is down the bulk API keeps answering; this loop backs off and
 /// catches up afterwards. It wakes when signalled, and otherwise every <see cref="BulkOptions.PollInterval"/> (rows
-/// another replica left behind). A row that cannot be read is parked, logged, and never blocks the rows behind it.
+/// another replica left behind). Only rows of a type this version knows are claimed (<see cref="BulkCommands.Known"/>):
+/// in a rolling upgrade a row of a newer type waits for a newer replica. A row of a known type that cannot be read is
+/// parked, logged, and never blocks the rows behind it.
 /// </summary>
 internal sealed class BulkCommandPublisher(
     IServiceScopeFactory scopes,
@@ -77,19 +79,21 @@ internal sealed class BulkCommandPublisher(
         return true;
     }
 
+    /// <summary>The first unparked row of a type this version knows; a row of another type is left for a replica that knows it.</summary>
     private static async Task<BulkCommandRecord?> ClaimAsync(StatusDbContext db, CancellationToken cancellationToken)
     {
         // At most one row either way; read as a list so that EF Core neither wraps the locking query in another LIMIT
         // nor warns, on every poll, about a First over a query whose order it cannot see.
+        string[] known = [.. BulkCommands.Known];
         var unparked = db.Database.IsNpgsql()
             ? db.BulkCommands.FromSql($"""
                 SELECT * FROM bulk_commands
-                WHERE parked_at IS NULL
+                WHERE parked_at IS NULL AND message_type = ANY({known})
                 ORDER BY id
                 LIMIT 1
                 FOR UPDATE SKIP LOCKED
                 """)
-            : db.BulkCommands.Where(r => r.ParkedAt == null).OrderBy(r => r.Id).Take(1);
+            : db.BulkCommands.Where(r => r.ParkedAt == null && known.Contains(r.MessageType)).OrderBy(r => r.Id).Take(1);
         return (await unparked.AsNoTracking().ToListAsync(cancellationToken)).SingleOrDefault();
     }
 

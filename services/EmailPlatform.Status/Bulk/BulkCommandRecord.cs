@@ -22,8 +22,10 @@ public sealed class BulkCommandRecord
     public DateTime CreatedAt { get; set; }
 
     /// <summary>
-    /// Set when the row cannot be read (an unknown type or payload, say from a newer version rolled back): it is never
-    /// published and no longer blocks the rows behind it; an operator finds it with <c>parked_at IS NOT NULL</c>.
+    /// Set when the payload of a row of a known type cannot be read: it is never published and no longer blocks the rows
+    /// behind it; an operator finds it with <c>parked_at IS NOT NULL</c>. A row of a type this version does not know (a
+    /// newer version's, during a rolling upgrade or after a rollback) is not claimed, so not parked: it waits for a
+    /// replica that knows it.
     /// </summary>
     public DateTime? ParkedAt { get; set; }
 

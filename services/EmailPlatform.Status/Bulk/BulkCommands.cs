@@ -14,6 +14,13 @@ internal static class BulkCommands
     private static readonly FrozenDictionary<string, Type> ByName = new[] { typeof(RetryRecipients), typeof(CancelEmail) }
         .ToFrozenDictionary(t => t.Name, StringComparer.Ordinal);
 
+    /// <summary>
+    /// The row types this version reads. The publisher claims only these: during a rolling upgrade an older replica
+    /// shares the rows with newer ones, and a row of a type added since is left for a replica that knows it instead of
+    /// being parked.
+    /// </summary>
+    public static readonly IReadOnlyList<string> Known = [.. ByName.Keys];
+
     /// <summary>The bus's own JSON shape, independent of the public API's.</summary>
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.General);
 

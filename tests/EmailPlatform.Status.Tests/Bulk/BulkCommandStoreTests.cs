@@ -22,7 +22,7 @@ public sealed class BulkCommandStoreTests
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
-    public async Task PublisherPublishesEachRowThenDeletesItAndParksARowItCannotRead(bool sqlite)
+    public async Task PublisherPublishesEachRowThenDeletesItParksARowItCannotReadAndLeavesARowOfAnUnknownType(bool sqlite)
     {
         await using var store = sqlite ? await StatusStore.SqliteAsync() : await StatusStore.PostgresAsync();
         await using var provider = new ServiceCollection()
@@ -35,10 +35,12 @@ public sealed class BulkCommandStoreTests
         var now = DateTime.UtcNow;
         var cancels = Enumerable.Range(0, 3).Select(_ => new CancelEmail(NewId.NextGuid(), Guid.NewGuid(), DateTimeOffset.UtcNow)).ToList();
         var retry = new RetryRecipients(NewId.NextGuid(), Guid.NewGuid(), ["alice@example.com"], DateTimeOffset.UtcNow);
-        var unreadable = new BulkCommandRecord { Id = Guid.CreateVersion7(), AuditId = Guid.NewGuid(), MessageType = "ArchiveEmail", Payload = "[]", CreatedAt = now };
+        var unreadable = new BulkCommandRecord { Id = Guid.CreateVersion7(), AuditId = Guid.NewGuid(), MessageType = nameof(CancelEmail), Payload = "[]", CreatedAt = now };
+        // A newer version's command type: not this replica's to publish, nor to park.
+        var unknown = new BulkCommandRecord { Id = Guid.CreateVersion7(), AuditId = Guid.NewGuid(), MessageType = "ArchiveEmail", Payload = "[]", CreatedAt = now };
         await using (var db = store.NewContext())
         {
-            db.BulkCommands.AddRange([.. BulkCommands.Rows(Guid.NewGuid(), cancels, now), unreadable, .. BulkCommands.Rows(Guid.NewGuid(), [retry], now)]);
+            db.BulkCommands.AddRange([unknown, .. BulkCommands.Rows(Guid.NewGuid(), cancels, now), unreadable, .. BulkCommands.Rows(Guid.NewGuid(), [retry], now)]);
             await db.SaveChangesAsync();
         }
 
@@ -57,9 +59,10 @@ public sealed class BulkCommandStoreTests
         Assert.Equal(retry.CommandId, Assert.Single(harness.Published.Select<RetryRecipients>()).Context.Message.CommandId);
         await using (var db = store.NewContext())
         {
-            var left = Assert.Single(await db.BulkCommands.AsNoTracking().ToListAsync());
-            Assert.Equal(unreadable.Id, left.Id);
-            Assert.NotNull(left.ParkedAt);
+            var left = await db.BulkCommands.AsNoTracking().ToDictionaryAsync(r => r.Id);
+            Assert.Equal(new[] { unknown.Id, unreadable.Id }.Order(), left.Keys.Order());
+            Assert.NotNull(left[unreadable.Id].ParkedAt);
+            Assert.Null(left[unknown.Id].ParkedAt);
         }
 
         await harness.Stop();
