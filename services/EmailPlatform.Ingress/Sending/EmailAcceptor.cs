@@ -53,7 +53,7 @@ internal sealed class EmailAcceptor(
     /// a problem when the key is malformed or was used for another request, or the context to commit with.
     /// </summary>
     public async Task<(IdempotencyContext? Context, T? Replay, ProblemHttpResult? Problem)> BeginAsync<T>(
-        HttpContext http, ApiKeyIdentity caller, byte[] body, CancellationToken cancellationToken)
+        HttpContext http, ApiKeyIdentity caller, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
         where T : class
     {
         var (key, problem) = IdempotentRequests.ReadKey(http.Request);
@@ -62,7 +62,7 @@ internal sealed class EmailAcceptor(
             return (null, null, problem);
         }
 
-        var context = new IdempotencyContext(caller.Id, key, IdempotentRequests.HashRequest(http.Request, body));
+        var context = new IdempotencyContext(caller.Id, key, IdempotentRequests.HashRequest(http.Request, body.Span));
         var previous = await idempotency.FindAsync(context.ApiKeyId, context.Key, context.RequestHash, cancellationToken);
         return previous switch
         {

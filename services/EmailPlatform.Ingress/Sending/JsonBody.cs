@@ -1,5 +1,5 @@
-using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 using EmailPlatform.ServiceDefaults.Json;
 using EmailPlatform.ServiceDefaults.Problems;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -8,16 +8,20 @@ using Microsoft.Extensions.Options;
 namespace EmailPlatform.Ingress.Sending;
 
 /// <summary>A request body read whole (for the idempotency hash) and parsed with the public API's conventions.</summary>
-internal sealed record JsonBody<T>(T? Value, byte[] Raw, ProblemHttpResult? Problem) where T : class;
+internal sealed record JsonBody<T>(T? Value, ReadOnlyMemory<byte> Raw, ProblemHttpResult? Problem) where T : class;
 
 /// <summary>
 /// Reads a JSON body and turns every way it can be wrong (content type, size, syntax, types, encoding) into a
-/// clear problem instead of the framework's bare 400.
+/// clear problem instead of the framework's bare 400. The body is checked and parsed as the UTF-8 it arrived in: a
+/// body of tens of megabytes is never decoded to a string twice its size for the serializer to encode back. A UTF-8
+/// byte order mark before it is ignored (RFC 8259, section 8.1), as ASP.NET Core's own JSON reading does.
 /// </summary>
 internal static class JsonBody
 {
     /// <summary>The most a request's declared <c>Content-Length</c> reserves before its bytes arrive.</summary>
     private const int InitialBuffer = 256 * 1024;
+
+    private static ReadOnlySpan<byte> ByteOrderMark => [0xEF, 0xBB, 0xBF];
 
     public static async Task<JsonBody<T>> ReadAsync<T>(HttpRequest request, CancellationToken cancellationToken)
         where T : class
@@ -36,14 +40,16 @@ internal static class JsonBody
                 "Request body too large.", $"The request body is larger than {limit} bytes."));
         }
 
-        try
-        {
-            var value = JsonSerializer.Deserialize<T>(new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(raw), WireJson.Options);
-            return value is null ? Fail<T>(Invalid("The request body must not be null.")) : new JsonBody<T>(value, raw, null);
-        }
-        catch (DecoderFallbackException)
+        var json = raw.Value.Span;
+        if (!Utf8.IsValid(json))
         {
             return Fail<T>(Invalid("The request body is not valid UTF-8."));
+        }
+
+        try
+        {
+            var value = JsonSerializer.Deserialize<T>(json.StartsWith(ByteOrderMark) ? json[ByteOrderMark.Length..] : json, WireJson.Options);
+            return value is null ? Fail<T>(Invalid("The request body must not be null.")) : new JsonBody<T>(value, raw.Value, null);
         }
         catch (JsonException ex)
         {
@@ -52,8 +58,8 @@ internal static class JsonBody
         }
     }
 
-    /// <returns>The body, or null when it is longer than <paramref name="limit"/>.</returns>
-    private static async Task<byte[]?> ReadBoundedAsync(HttpRequest request, long limit, CancellationToken cancellationToken)
+    /// <returns>The body (the buffer it was read into, not a copy), or null when it is longer than <paramref name="limit"/>.</returns>
+    private static async Task<ReadOnlyMemory<byte>?> ReadBoundedAsync(HttpRequest request, long limit, CancellationToken cancellationToken)
     {
         if (request.ContentLength > limit)
         {
@@ -82,10 +88,10 @@ internal static class JsonBody
             return null;
         }
 
-        return buffer.ToArray();
+        return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
     }
 
-    private static JsonBody<T> Fail<T>(ProblemHttpResult problem) where T : class => new(null, [], problem);
+    private static JsonBody<T> Fail<T>(ProblemHttpResult problem) where T : class => new(null, ReadOnlyMemory<byte>.Empty, problem);
 
     private static ProblemHttpResult Invalid(string detail) =>
         ApiProblems.Problem(StatusCodes.Status400BadRequest, ApiProblems.ValidationError, "The request body is invalid.", detail);
