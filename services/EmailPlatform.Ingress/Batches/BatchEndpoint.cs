@@ -49,7 +49,8 @@ internal static class BatchEndpoint
             return body.Problem;
         }
 
-        var (idempotency, replay, refused) = await acceptor.BeginAsync<BatchResponse>(http, caller, body.Raw, cancellationToken);
+        var (idempotency, replay, refused) = await acceptor.BeginAsync<BatchResponse>(
+            http, caller, body.Raw, cancellationToken, permissive.Value ? "permissive" : "strict");
         if (refused is not null)
         {
             return refused;

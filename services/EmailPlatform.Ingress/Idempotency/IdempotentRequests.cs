@@ -42,7 +42,27 @@ internal sealed class IdempotentRequests(IngressDbContext db, TimeProvider clock
         return (key, null);
     }
 
-    public static byte[] HashRequest(HttpRequest request, ReadOnlySpan<byte> body)
+    /// <summary>
+    /// What makes two requests the same: the endpoint they reach (its route and route values, so <c>/v1/emails</c> and
+    /// <c>/v1/emails/</c> are one), the <paramref name="mode"/> the endpoint reads from its headers as it takes effect
+    /// (a batch's <c>strict</c>, whether sent or the default), and the body.
+    /// </summary>
+    public static byte[] HashRequest(HttpRequest request, string? mode, ReadOnlySpan<byte> body)
+    {
+        var route = (request.HttpContext.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? request.Path.Value?.TrimEnd('/');
+        var values = string.Join(' ', request.RouteValues.OrderBy(v => v.Key, StringComparer.Ordinal).Select(v => $"{v.Key}={v.Value}"));
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(Encoding.UTF8.GetBytes($"2 {request.Method} {route} {values} {mode}\n"));
+        hash.AppendData(body);
+        return hash.GetHashAndReset();
+    }
+
+    /// <summary>
+    /// The hash of versions before <see cref="HashRequest"/> (raw path and header), still compared so that a retry
+    /// across an upgrade matches the record its first attempt left. Remove once <see cref="IdempotencyOptions.Retention"/>
+    /// has passed since every replica runs this version.
+    /// </summary>
+    public static byte[] LegacyHashRequest(HttpRequest request, ReadOnlySpan<byte> body)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         hash.AppendData(Encoding.UTF8.GetBytes($"{request.Method} {request.Path} {request.Headers["x-batch-validation"]}\n"));
@@ -51,12 +71,13 @@ internal sealed class IdempotentRequests(IngressDbContext db, TimeProvider clock
     }
 
     /// <summary>The earlier answer for this key, if there is one that has not expired.</summary>
-    public async Task<Previous?> FindAsync(string apiKeyId, string key, byte[] requestHash, CancellationToken cancellationToken)
+    public async Task<Previous?> FindAsync(string apiKeyId, string key, byte[] requestHash, byte[] legacyHash, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow().UtcDateTime;
         var record = await db.IdempotencyRecords.AsNoTracking()
             .SingleOrDefaultAsync(r => r.ApiKeyId == apiKeyId && r.Key == key && r.ExpiresAt > now, cancellationToken);
-        return record is null ? null : new Previous(record.RequestHash.AsSpan().SequenceEqual(requestHash), record.ResponseBody);
+        return record is null ? null
+            : new Previous(record.RequestHash.AsSpan().SequenceEqual(requestHash) || record.RequestHash.AsSpan().SequenceEqual(legacyHash), record.ResponseBody);
     }
 
     /// <summary>Adds the answer to the unit of work the caller is about to commit.</summary>

@@ -14,7 +14,7 @@ using MimeKit;
 namespace EmailPlatform.Ingress.Sending;
 
 /// <summary>The idempotency key of a request, with the hash of the request it was first used for.</summary>
-internal sealed record IdempotencyContext(string ApiKeyId, string Key, byte[] RequestHash);
+internal sealed record IdempotencyContext(string ApiKeyId, string Key, byte[] RequestHash, byte[] LegacyHash);
 
 /// <summary>What <see cref="EmailAcceptor.StartAsync{T}"/> found: an answer to give at once, or a body to accept.</summary>
 internal sealed record AcceptStart<T>(
@@ -53,7 +53,7 @@ internal sealed class EmailAcceptor(
     /// a problem when the key is malformed or was used for another request, or the context to commit with.
     /// </summary>
     public async Task<(IdempotencyContext? Context, T? Replay, ProblemHttpResult? Problem)> BeginAsync<T>(
-        HttpContext http, ApiKeyIdentity caller, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+        HttpContext http, ApiKeyIdentity caller, ReadOnlyMemory<byte> body, CancellationToken cancellationToken, string? mode = null)
         where T : class
     {
         var (key, problem) = IdempotentRequests.ReadKey(http.Request);
@@ -62,8 +62,9 @@ internal sealed class EmailAcceptor(
             return (null, null, problem);
         }
 
-        var context = new IdempotencyContext(caller.Id, key, IdempotentRequests.HashRequest(http.Request, body.Span));
-        var previous = await idempotency.FindAsync(context.ApiKeyId, context.Key, context.RequestHash, cancellationToken);
+        var context = new IdempotencyContext(caller.Id, key, IdempotentRequests.HashRequest(http.Request, mode, body.Span),
+            IdempotentRequests.LegacyHashRequest(http.Request, body.Span));
+        var previous = await idempotency.FindAsync(context.ApiKeyId, context.Key, context.RequestHash, context.LegacyHash, cancellationToken);
         return previous switch
         {
             null => (context, null, null),
@@ -156,7 +157,7 @@ internal sealed class EmailAcceptor(
         catch (DbUpdateException ex) when (context is not null && StoreErrors.IsUniqueViolation(ex))
         {
             db.ChangeTracker.Clear();
-            var winner = await idempotency.FindAsync(context.ApiKeyId, context.Key, context.RequestHash, cancellationToken);
+            var winner = await idempotency.FindAsync(context.ApiKeyId, context.Key, context.RequestHash, context.LegacyHash, cancellationToken);
             return winner switch
             {
                 null => (null, ApiProblems.Problem(StatusCodes.Status409Conflict, "concurrent_idempotent_requests",

@@ -28,6 +28,36 @@ public sealed class IdempotencyKeyTests
         Assert.Equal(1, await app.CountOutboxAsync());
     }
 
+    /// <summary>
+    /// A retry is the same request when it reaches the same endpoint in the same mode, however it spells them: a batch
+    /// first sent without <c>x-batch-validation</c> and retried with <c>strict</c> (the default), a send retried with a
+    /// trailing slash. Another mode is another request.
+    /// </summary>
+    [Fact]
+    public async Task ARetrySpellingTheSameEndpointOrTheDefaultModeDifferentlyIsReplayed()
+    {
+        await using var app = await IngressApp.StartAsync();
+        using var client = app.CreateClient();
+        var batch = new JsonArray(SendBodies.Json()).ToJsonString();
+        var send = SendBodies.Json().ToJsonString();
+
+        using var first = await IngressApp.PostJsonAsync(client, "/v1/emails/batch", batch, ("Idempotency-Key", "batch-default"));
+        using var strict = await IngressApp.PostJsonAsync(client, "/v1/emails/batch", batch, ("Idempotency-Key", "batch-default"), ("x-batch-validation", "strict"));
+        using var permissive = await IngressApp.PostJsonAsync(client, "/v1/emails/batch", batch, ("Idempotency-Key", "batch-default"), ("x-batch-validation", "permissive"));
+        using var single = await IngressApp.PostJsonAsync(client, "/v1/emails", send, ("Idempotency-Key", "send-1"));
+        using var slashed = await IngressApp.PostJsonAsync(client, "/v1/emails/", send, ("Idempotency-Key", "send-1"));
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, strict.StatusCode);
+        Assert.Equal("true", Assert.Single(strict.Headers.GetValues("Idempotent-Replayed")));
+        Assert.Equal(await first.Content.ReadAsStringAsync(), await strict.Content.ReadAsStringAsync());
+        await ProblemAssert.IsDetailedProblemAsync(permissive, HttpStatusCode.UnprocessableEntity, "invalid_idempotent_request");
+        Assert.Equal(HttpStatusCode.Accepted, slashed.StatusCode);
+        Assert.Equal("true", Assert.Single(slashed.Headers.GetValues("Idempotent-Replayed")));
+        Assert.Equal(await IdAsync(single), await IdAsync(slashed));
+        Assert.Equal(2, await app.CountOutboxAsync());
+    }
+
     [Fact]
     public async Task SameKeyWithAnotherBodyIsRefusedWith422()
     {
