@@ -91,41 +91,18 @@ public sealed class RetryTraceTests : IAsyncLifetime
     /// <summary>Every span of the worker, MassTransit and this test that ended while it listened.</summary>
     private sealed class Spans : IDisposable
     {
-        private readonly List<Activity> _stopped = [];
-        private readonly ActivityListener _listener;
-
-        public Spans()
-        {
-            _listener = new ActivityListener
-            {
-                ShouldListenTo = source => source.Name is "EmailPlatform.Delivery" or "MassTransit" or SourceName,
-                Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-                ActivityStopped = activity =>
-                {
-                    lock (_stopped)
-                    {
-                        _stopped.Add(activity);
-                    }
-                },
-            };
-            ActivitySource.AddActivityListener(_listener);
-        }
+        private readonly SpanRecorder _recorder = new(["EmailPlatform.Delivery", "MassTransit", SourceName]);
 
         /// <summary>The email's spans of that name (tagged with its id), in the order they started.</summary>
-        public List<Activity> Named(string name, Guid emailId)
-        {
-            lock (_stopped)
-            {
-                return [.. _stopped
-                    .Where(s => s.DisplayName == name && emailId.ToString() == s.GetTagItem("email.id")?.ToString())
-                    .OrderBy(s => s.StartTimeUtc)];
-            }
-        }
+        public List<Activity> Named(string name, Guid emailId) =>
+            [.. _recorder.Stopped
+                .Where(s => s.DisplayName == name && emailId.ToString() == s.GetTagItem("email.id")?.ToString())
+                .OrderBy(s => s.StartTimeUtc)];
 
         /// <summary>Waits until at least <paramref name="count"/> of the email's spans of that name have ended; returns them all.</summary>
         public Task<List<Activity>> WaitForAsync(string name, Guid emailId, int count) =>
             Eventually.GetAsync(() => Task.FromResult(Named(name, emailId)), s => s.Count >= count, TimeSpan.FromSeconds(30), $"{count} '{name}' span(s) ended");
 
-        public void Dispose() => _listener.Dispose();
+        public void Dispose() => _recorder.Dispose();
     }
 }

@@ -448,27 +448,11 @@ public sealed class SmtpRelayClientTests : IAsyncLifetime
     public async Task EachAttemptIsASpanWithTheRelayTheServerTheReplyAndTheMessageSize()
     {
         var email = TestEmails.Create(to: [Accepted, "bob@example.com"]);
-        var spans = new List<Activity>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name == "EmailPlatform.Delivery",
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = activity =>
-            {
-                if (Equals(activity.GetTagItem("email.id"), email.EmailId))
-                {
-                    lock (spans)
-                    {
-                        spans.Add(activity);
-                    }
-                }
-            },
-        };
-        ActivitySource.AddActivityListener(listener);
+        using var spans = new SpanRecorder(["EmailPlatform.Delivery"], activity => Equals(activity.GetTagItem("email.id"), email.EmailId));
 
         await SendAsync(email);
 
-        var span = Assert.Single(spans);
+        var span = Assert.Single(spans.Stopped);
         Assert.Equal(ActivityKind.Client, span.Kind);
         Assert.Equal("scripted", span.GetTagItem("emailplatform.relay"));
         Assert.Equal("127.0.0.1", span.GetTagItem("server.address"));
@@ -492,23 +476,7 @@ public sealed class SmtpRelayClientTests : IAsyncLifetime
     public async Task AttemptThatThrowsBeforeMailFromIsAFailedSpanAndAttemptWithAnErrorType(bool shutdown, string errorType)
     {
         var email = TestEmails.Create();
-        var spans = new List<Activity>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name == "EmailPlatform.Delivery",
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = activity =>
-            {
-                if (Equals(activity.GetTagItem("email.id"), email.EmailId))
-                {
-                    lock (spans)
-                    {
-                        spans.Add(activity);
-                    }
-                }
-            },
-        };
-        ActivitySource.AddActivityListener(listener);
+        using var spans = new SpanRecorder(["EmailPlatform.Delivery"], activity => Equals(activity.GetTagItem("email.id"), email.EmailId));
         var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>();
         using var metrics = new MetricsCollector(meters);
         var options = new DeliveryOptions { ConnectTimeout = TimeSpan.FromSeconds(10), CommandTimeout = TimeSpan.FromSeconds(10) };
@@ -532,7 +500,7 @@ public sealed class SmtpRelayClientTests : IAsyncLifetime
             client.SendAsync(TestRelays.Local(_relay.Port), MimeMessageFactory.Create(email), email.Envelope, attempt, stopping.Token));
 
         Assert.Equal(shutdown, thrown is OperationCanceledException);
-        var span = Assert.Single(spans);
+        var span = Assert.Single(spans.Stopped);
         Assert.Equal(ActivityStatusCode.Error, span.Status);
         Assert.Equal(errorType, span.GetTagItem("error.type"));
         var recorded = Assert.Single(metrics.Of("emailplatform.smtp.attempt.duration"));

@@ -21,23 +21,8 @@ public sealed class WebhookTraceTests
     public async Task EachAttemptIsAClientSpanUnderTheConsumeThatRecordedTheEvent()
     {
         var emailId = Guid.NewGuid();
-        var spans = new List<Activity>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name == "EmailPlatform.Status",
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = activity =>
-            {
-                if (activity.DisplayName == "webhook deliver" && Equals(activity.GetTagItem("email.id"), emailId.ToString()))
-                {
-                    lock (spans)
-                    {
-                        spans.Add(activity);
-                    }
-                }
-            },
-        };
-        ActivitySource.AddActivityListener(listener);
+        using var spans = new SpanRecorder(
+            ["EmailPlatform.Status"], activity => activity.DisplayName == "webhook deliver" && Equals(activity.GetTagItem("email.id"), emailId.ToString()));
 
         await using var receiver = await WebhookReceiver.StartAsync();
         receiver.FailFirst = 1;
@@ -60,13 +45,7 @@ public sealed class WebhookTraceTests
 
         Assert.Equal(consume.Id, await api.WithStoreAsync(db => db.WebhookDeliveries.Where(d => d.EmailId == emailId).Select(d => d.TraceParent).SingleAsync()));
         var attempts = await Eventually.GetAsync(
-            () =>
-            {
-                lock (spans)
-                {
-                    return Task.FromResult(spans.OrderBy(s => s.GetTagItem("emailplatform.webhook.attempt")).ToList());
-                }
-            },
+            () => Task.FromResult(spans.Stopped.OrderBy(s => s.GetTagItem("emailplatform.webhook.attempt")).ToList()),
             s => s.Count >= 2, TimeSpan.FromSeconds(20), "two attempt spans");
 
         Assert.All(attempts, s =>
