@@ -65,11 +65,7 @@ public sealed class IdempotentSendingTests : IAsyncLifetime
         await host.QueryAsync(async db =>
         {
             var now = DateTime.UtcNow;
-            db.Deliveries.Add(new DeliveryRecord
-            {
-                EmailId = email.EmailId, Recipient = "alice@example.com", State = DeliveryState.Sending, Attempt = 1,
-                ClaimId = Guid.NewGuid(), DueAt = now.AddSeconds(-1), FirstAttemptAt = now, ExpiresAt = now.AddDays(2), UpdatedAt = now,
-            });
+            db.Deliveries.Add(ClaimOfAnotherWorker(email, now, leaseEnds: now.AddSeconds(-1)));
 
             // What the crashed worker stored with its claim, so the retry scheduler may hand it back too.
             db.RetryMessages.Add(new RetryMessage
@@ -99,11 +95,7 @@ public sealed class IdempotentSendingTests : IAsyncLifetime
         await host.QueryAsync(async db =>
         {
             var now = DateTime.UtcNow;
-            db.Deliveries.Add(new DeliveryRecord
-            {
-                EmailId = email.EmailId, Recipient = "alice@example.com", State = DeliveryState.Sending, Attempt = 1,
-                ClaimId = Guid.NewGuid(), DueAt = now.AddSeconds(-1), FirstAttemptAt = now, ExpiresAt = now.AddDays(2), UpdatedAt = now,
-            });
+            db.Deliveries.Add(ClaimOfAnotherWorker(email, now, leaseEnds: now.AddSeconds(-1)));
             return await db.SaveChangesAsync();
         });
         var waiting = await Eventually.GetAsync(() => host.QueryAsync(db => db.Deliveries.AsNoTracking().SingleAsync(d => d.EmailId == email.EmailId)),
@@ -129,11 +121,7 @@ public sealed class IdempotentSendingTests : IAsyncLifetime
         await host.QueryAsync(async db =>
         {
             var now = DateTime.UtcNow;
-            db.Deliveries.Add(new DeliveryRecord
-            {
-                EmailId = email.EmailId, Recipient = "alice@example.com", State = DeliveryState.Sending, Attempt = 1,
-                ClaimId = Guid.NewGuid(), DueAt = now.AddMinutes(5), FirstAttemptAt = now, ExpiresAt = now.AddDays(2), UpdatedAt = now,
-            });
+            db.Deliveries.Add(ClaimOfAnotherWorker(email, now, leaseEnds: now.AddMinutes(5)));
             return await db.SaveChangesAsync();
         });
 
@@ -147,4 +135,14 @@ public sealed class IdempotentSendingTests : IAsyncLifetime
         Assert.Empty(_relay.Received);
         Assert.False(await host.Harness.Published.Any<EmailDelivered>());
     }
+
+    /// <summary>
+    /// Alice's first attempt, claimed by a worker other than the test's and still sending, as that worker left it: its
+    /// lease ends at <paramref name="leaseEnds"/> (the claim's due time), past for one that died, ahead for one at work.
+    /// </summary>
+    private static DeliveryRecord ClaimOfAnotherWorker(SendEmail email, DateTime now, DateTime leaseEnds) => new()
+    {
+        EmailId = email.EmailId, Recipient = "alice@example.com", State = DeliveryState.Sending, Attempt = 1,
+        ClaimId = Guid.NewGuid(), DueAt = leaseEnds, FirstAttemptAt = now, ExpiresAt = now.AddDays(2), UpdatedAt = now,
+    };
 }
