@@ -1,6 +1,5 @@
 using System.Diagnostics.Metrics;
 using EmailPlatform.Contracts;
-using EmailPlatform.Delivery.Sending;
 using EmailPlatform.Delivery.Storage;
 using EmailPlatform.Delivery.Tests.Support;
 using EmailPlatform.Testing;
@@ -17,6 +16,8 @@ namespace EmailPlatform.Delivery.Tests.Monitoring;
 /// </summary>
 public sealed class OutcomeCountingTests : IAsyncLifetime
 {
+    private static readonly Dictionary<string, string?> ShortPublishTimeout = new() { ["Delivery:PublishTimeout"] = "00:00:01" };
+
     private ScriptedSmtpServer _relay = null!;
 
     public async Task InitializeAsync() => _relay = await ScriptedSmtpServer.StartAsync();
@@ -27,15 +28,12 @@ public sealed class OutcomeCountingTests : IAsyncLifetime
     public async Task DeliveryWhosePublishFailedIsCountedOnceWhenTheRedeliveredCommandPublishesIt()
     {
         var email = TestEmails.Create();
-        await using var host = await DeliveryHost.StartAsync(_relay.Port, settings: new Dictionary<string, string?> { ["Delivery:PublishTimeout"] = "00:00:01" });
+        await using var host = await DeliveryHost.StartAsync(_relay.Port, settings: ShortPublishTimeout);
         using var metrics = new MetricsCollector(host.Services.GetRequiredService<IMeterFactory>());
-        var unconfirmed = host.Harness.Bus.ConnectPublishObserver(new Unconfirmed<EmailDelivered>());
-        await using (var scope = host.Services.CreateAsyncScope())
-        {
-            // The relay took the message and the delivery is recorded; the broker never confirms the outcome's publish.
-            var sender = scope.ServiceProvider.GetRequiredService<EmailSender>();
-            await Assert.ThrowsAsync<TimeoutException>(() => sender.SendAsync(email, host.Harness.Bus, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60)));
-        }
+        var unconfirmed = host.Harness.Bus.ConnectPublishObserver(new NeverConfirmed<EmailDelivered>());
+
+        // The relay took the message and the delivery is recorded; the broker never confirms the outcome's publish.
+        await Assert.ThrowsAsync<TimeoutException>(() => host.SendOnceAsync(email).WaitAsync(TimeSpan.FromSeconds(60)));
 
         unconfirmed.Disconnect();
         await host.SendAsync(email);
@@ -51,9 +49,9 @@ public sealed class OutcomeCountingTests : IAsyncLifetime
     public async Task FaultWhosePublishFailedCountsItsFailedRecipientsOnce()
     {
         var email = TestEmails.Create(to: ["alice@example.com", "bob@example.com"]);
-        await using var host = await DeliveryHost.StartAsync(_relay.Port, settings: new Dictionary<string, string?> { ["Delivery:PublishTimeout"] = "00:00:01" });
+        await using var host = await DeliveryHost.StartAsync(_relay.Port, settings: ShortPublishTimeout);
         using var metrics = new MetricsCollector(host.Services.GetRequiredService<IMeterFactory>());
-        var unconfirmed = host.Harness.Bus.ConnectPublishObserver(new Unconfirmed<EmailFailed>());
+        var unconfirmed = host.Harness.Bus.ConnectPublishObserver(new NeverConfirmed<EmailFailed>());
 
         // What the lane's endpoint publishes when the command outlived its retries. The failures are recorded, and the
         // broker does not confirm their publish until they are: the fault consumer's retry publishes them again.
@@ -74,21 +72,4 @@ public sealed class OutcomeCountingTests : IAsyncLifetime
     private static Task PublishFaultAsync(DeliveryHost host, SendEmail email) =>
         host.Harness.Bus.Publish<Fault<SendEmail>>(new MassTransit.Events.FaultEvent<SendEmail>(
             email, NewId.NextGuid(), MassTransit.Metadata.HostMetadataCache.Host, new InvalidOperationException("Something no one expected."), []));
-
-    /// <summary>Publishes of <typeparamref name="TMessage"/> wait for a confirm that never comes, until their token is cancelled.</summary>
-    private sealed class Unconfirmed<TMessage> : IPublishObserver
-        where TMessage : class
-    {
-        public async Task PrePublish<T>(PublishContext<T> context) where T : class
-        {
-            if (context.Message is TMessage)
-            {
-                await Task.Delay(TimeSpan.FromMinutes(1), context.CancellationToken);
-            }
-        }
-
-        public Task PostPublish<T>(PublishContext<T> context) where T : class => Task.CompletedTask;
-
-        public Task PublishFault<T>(PublishContext<T> context, Exception exception) where T : class => Task.CompletedTask;
-    }
 }

@@ -1,11 +1,9 @@
 using EmailPlatform.Contracts;
-using EmailPlatform.Delivery.Sending;
 using EmailPlatform.Delivery.Storage;
 using EmailPlatform.Delivery.Tests.Support;
 using EmailPlatform.Testing;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.DependencyInjection;
 using SmtpServer.Protocol;
 
 namespace EmailPlatform.Delivery.Tests.Sending;
@@ -32,12 +30,10 @@ public sealed class UnconfirmedPublishTests : IAsyncLifetime
         var email = TestEmails.Create();
         await using var host = await DeliveryHost.StartAsync(_relay.Port, settings: ShortPublishTimeout);
         var unconfirmed = host.Harness.Bus.ConnectPublishObserver(new NeverConfirmed<EmailDelivered>());
-        await using var scope = host.Services.CreateAsyncScope();
-        var sender = scope.ServiceProvider.GetRequiredService<EmailSender>();
 
         // The consume was cancelled (the broker connection dropped) after the relay took the message: the outcome is
         // published without the consume's token, as it must be.
-        var attempt = sender.SendAsync(email, host.Harness.Bus, CancellationToken.None);
+        var attempt = host.SendOnceAsync(email);
         var ended = await Task.WhenAny(attempt, Task.Delay(TimeSpan.FromSeconds(30)));
 
         Assert.True(ended == attempt, "the attempt still waits for a confirm that will never come");
@@ -62,7 +58,7 @@ public sealed class UnconfirmedPublishTests : IAsyncLifetime
         _relay.RcptReplies["bob@example.com"] = new SmtpResponse((SmtpReplyCode)451, "4.2.0 Mailbox busy");
         var email = TestEmails.Create(to: ["alice@example.com", "bob@example.com"]);
         await using var host = await DeliveryHost.StartAsync(_relay.Port, settings: ShortPublishTimeout);
-        await SendOnceAsync(host, email);
+        await host.SendOnceAsync(email);
         _relay.RcptReplies.Clear();
 
         // Alice bounced; Bob was handed back and waits for the command (as a claim released at shutdown leaves him).
@@ -71,12 +67,12 @@ public sealed class UnconfirmedPublishTests : IAsyncLifetime
 
         // The command comes again and the broker never confirms the re-publish of Alice's bounce: the attempt ends.
         var unconfirmed = host.Harness.Bus.ConnectPublishObserver(new NeverConfirmed<EmailBounced>());
-        await Assert.ThrowsAsync<TimeoutException>(() => SendOnceAsync(host, email));
+        await Assert.ThrowsAsync<TimeoutException>(() => host.SendOnceAsync(email));
         unconfirmed.Disconnect();
 
         // Bob's claim taken for that attempt used to stay behind, neither sent nor released: the consumer's retry found
         // him claimed elsewhere and left him to wait until the claim lapsed (Delivery:ClaimLease, ten minutes).
-        await SendOnceAsync(host, email);
+        await host.SendOnceAsync(email);
         var bob = await host.QueryAsync(db => db.Deliveries.AsNoTracking().SingleAsync(d => d.EmailId == email.EmailId && d.Recipient == "bob@example.com"));
         Assert.Equal((DeliveryState.Delivered, 2), (bob.State, bob.Attempt));
         Assert.Equal(["bob@example.com"], Assert.Single(_relay.Received).RcptTo);
@@ -130,46 +126,5 @@ public sealed class UnconfirmedPublishTests : IAsyncLifetime
         var failed = Assert.Single(await host.WaitForAsync<EmailFailed>(f => f.Count >= 1, "the failure published", seconds: 30));
         Assert.Equal((malformed.EmailId, "alice@example.com"), (failed.EmailId, failed.Recipient));
         Assert.Empty(_relay.Received);
-    }
-
-    /// <summary>One attempt of the command, as one consume of it makes it.</summary>
-    private static async Task SendOnceAsync(DeliveryHost host, SendEmail email)
-    {
-        await using var scope = host.Services.CreateAsyncScope();
-        await scope.ServiceProvider.GetRequiredService<EmailSender>().SendAsync(email, host.Harness.Bus, CancellationToken.None);
-    }
-
-    /// <summary>
-    /// Publishes of <typeparamref name="TMessage"/> wait for a confirm that never comes, until their token is cancelled,
-    /// or for a minute at most: a wait the worker fails to bound then fails its test instead of hanging the run.
-    /// </summary>
-    private sealed class NeverConfirmed<TMessage> : IPublishObserver, ISendObserver
-        where TMessage : class
-    {
-        private int _waited;
-
-        /// <summary>How many publishes or sends of <typeparamref name="TMessage"/> have waited so far.</summary>
-        public int Waited => Volatile.Read(ref _waited);
-
-        public Task PrePublish<T>(PublishContext<T> context) where T : class => WaitAsync(context);
-
-        public Task PostPublish<T>(PublishContext<T> context) where T : class => Task.CompletedTask;
-
-        public Task PublishFault<T>(PublishContext<T> context, Exception exception) where T : class => Task.CompletedTask;
-
-        public Task PreSend<T>(SendContext<T> context) where T : class => WaitAsync(context);
-
-        public Task PostSend<T>(SendContext<T> context) where T : class => Task.CompletedTask;
-
-        public Task SendFault<T>(SendContext<T> context, Exception exception) where T : class => Task.CompletedTask;
-
-        private async Task WaitAsync<T>(SendContext<T> context) where T : class
-        {
-            if (context.Message is TMessage)
-            {
-                Interlocked.Increment(ref _waited);
-                await Task.Delay(TimeSpan.FromMinutes(1), context.CancellationToken);
-            }
-        }
     }
 }

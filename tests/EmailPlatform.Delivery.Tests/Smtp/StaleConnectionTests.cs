@@ -29,8 +29,8 @@ public sealed class StaleConnectionTests
         var first = TestEmails.Create(to: ["alice@example.com"]);
         var second = TestEmails.Create(to: ["bob@example.com"]);
 
-        await SendOnceAsync(host, first);
-        await SendOnceAsync(host, second);
+        await host.SendOnceAsync(first);
+        await host.SendOnceAsync(second);
 
         var delivered = host.Published<EmailDelivered>();
         Assert.Equal([(first.EmailId, 1), (second.EmailId, 1)], delivered.Select(d => (d.EmailId, d.Attempt)));
@@ -62,13 +62,6 @@ public sealed class StaleConnectionTests
         Assert.Equal([["alice@example.com"]], relay.Received);
         Assert.Equal(["bounces@emailplatform.local", "bounces@emailplatform.local"], relay.MailFrom);
         Assert.Equal(1, relay.Sessions);
-    }
-
-    /// <summary>One attempt of the command, as one consume of it makes it.</summary>
-    private static async Task SendOnceAsync(DeliveryHost host, SendEmail email)
-    {
-        await using var scope = host.Services.CreateAsyncScope();
-        await scope.ServiceProvider.GetRequiredService<EmailSender>().SendAsync(email, host.Harness.Bus, CancellationToken.None);
     }
 
     private static Task<IReadOnlyList<RecipientOutcome>> SendAsync(SmtpRelayClient client, RelayOptions relay, string to)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using EmailPlatform.Delivery.Sending;
 using EmailPlatform.Delivery.Storage;
 using EmailPlatform.ServiceDefaults.Messaging;
 using EmailPlatform.ServiceDefaults.Storage;
@@ -90,6 +91,13 @@ internal sealed class DeliveryHost : IAsyncDisposable
 
     /// <summary>Sends the command into its priority lane, as the ingress does.</summary>
     public Task SendAsync(EmailPlatform.Contracts.SendEmail email) => DeliveryLanes.SendAsync(Harness.Bus, email, CancellationToken.None);
+
+    /// <summary>One attempt of the command, as one consume of it makes it (through the worker's <c>EmailSender</c>, without the broker).</summary>
+    public async Task SendOnceAsync(EmailPlatform.Contracts.SendEmail email)
+    {
+        await using var scope = _provider.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<EmailSender>().SendAsync(email, Harness.Bus, CancellationToken.None);
+    }
 
     /// <summary>Every published message of type <typeparamref name="T"/> so far.</summary>
     public List<T> Published<T>() where T : class => _recorder.Of<T>().ToList();
