@@ -41,4 +41,13 @@ public sealed record SendEmail(
     /// content store, from which the worker loads them before building the message.
     /// </summary>
     public StoredContent? StoredContent { get; init; }
+
+    /// <summary>
+    /// For a scheduled email, the time it was due: its <c>scheduled_at</c>, or the latest one after a reschedule
+    /// (<c>PATCH /v1/emails/{id}</c>). The worker dates the message and measures the time to delivery from it, not from
+    /// <see cref="AcceptedAt"/>, which for such an email can be days earlier. Null for an email sent at once, and in a
+    /// command from an ingress that predates it; an older worker ignores it. The ingress sets it when it publishes the
+    /// command, from the time the command was due, so every copy and redelivery of the command carries the same value.
+    /// </summary>
+    public DateTimeOffset? ScheduledAt { get; init; }
 }

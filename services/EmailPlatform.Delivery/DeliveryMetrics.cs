@@ -9,7 +9,8 @@ namespace EmailPlatform.Delivery;
 /// The worker's counters and histograms (issue 6 §2): one count per recipient outcome
 /// (<c>emailplatform.delivered</c>, <c>.deferred</c>, <c>.bounced</c>, <c>.failed</c>, <c>.suppressed</c>) tagged with
 /// the relay, the priority lane and the RFC 3463 class or failure reason; the duration of each SMTP attempt; and
-/// the time from accept to the relay's 250. The gauges are in <see cref="DeliveryGauges"/>.
+/// the time from when the email was due (<see cref="Sending.DueTime"/>) to the relay's 250. The gauges are in
+/// <see cref="DeliveryGauges"/>.
 /// </summary>
 internal sealed class DeliveryMetrics
 {
@@ -36,22 +37,22 @@ internal sealed class DeliveryMetrics
             "Duration of one SMTP attempt: connect, envelope and data.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] });
         _timeToDelivered = meter.CreateHistogram<double>("emailplatform.time_to_delivered", "s",
-            "Time from the accept to the relay's 250 for a recipient, retries included.",
+            "Time from when the email was due (its acceptance, or its scheduled time) to the relay's 250 for a recipient, retries included.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400] });
     }
 
     /// <summary>Counts the outcome just recorded for one recipient of an email of <paramref name="priority"/>.</summary>
-    /// <param name="acceptedAt">When the ingress accepted the email, for <c>emailplatform.time_to_delivered</c>.</param>
-    public void RecordOutcome(DeliveryRecord record, EmailPriority? priority, DateTimeOffset? acceptedAt = null)
+    /// <param name="dueAt">When the email was due (<see cref="Sending.DueTime"/>), for <c>emailplatform.time_to_delivered</c>.</param>
+    public void RecordOutcome(DeliveryRecord record, EmailPriority? priority, DateTimeOffset? dueAt = null)
     {
         var lane = PriorityTag(priority);
         switch (record.State)
         {
             case DeliveryState.Delivered:
                 _delivered.Add(1, new TagList { { DeliveryTelemetry.Relay, record.Relay ?? "none" }, { DeliveryTelemetry.Priority, lane } });
-                if (acceptedAt is { } accepted)
+                if (dueAt is { } due)
                 {
-                    _timeToDelivered.Record(Math.Max(0, (_time.GetUtcNow() - accepted).TotalSeconds), new TagList { { DeliveryTelemetry.Priority, lane } });
+                    _timeToDelivered.Record(Math.Max(0, (_time.GetUtcNow() - due).TotalSeconds), new TagList { { DeliveryTelemetry.Priority, lane } });
                 }
 
                 break;

@@ -2,12 +2,13 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using EmailPlatform.Testing;
+using MimeKit;
 
 namespace EmailPlatform.EndToEnd.Tests;
 
 /// <summary>
-/// <c>scheduled_at</c> in distributed mode: the email waits as <c>scheduled</c>, leaves at its time, and can be
-/// canceled (<c>POST /v1/emails/{id}/cancel</c>) or rescheduled (<c>PATCH /v1/emails/{id}</c>) until then.
+/// <c>scheduled_at</c> in distributed mode: the email waits as <c>scheduled</c>, leaves at its time, dated that time, and
+/// can be canceled (<c>POST /v1/emails/{id}/cancel</c>) or rescheduled (<c>PATCH /v1/emails/{id}</c>) until then.
 /// </summary>
 public sealed class ScheduledSendingTests
 {
@@ -41,6 +42,8 @@ public sealed class ScheduledSendingTests
         Assert.True(arrivedBy - at < TimeSpan.FromSeconds(60), $"due {at:O}, arrived by {arrivedBy:O}");
         var delivered = await platform.WithLogsAsync(() => EmailApi.WaitForFinalStateAsync(client, id, Bounded));
         Assert.True(delivered!["status"]!.GetValue<string>() == "delivered", platform.Logs);
+        // Dated its scheduled time (to the second, as the header has it), not its acceptance 90 s earlier.
+        Assert.Equal(ToTheSecond(at), DateOf(Assert.Single(relay.Received)));
 
         // Once it was handed to delivery it can no longer be canceled or moved.
         using var cancel = await client.PostAsync(new Uri($"/v1/emails/{id}/cancel", UriKind.Relative), null);
@@ -102,10 +105,20 @@ public sealed class ScheduledSendingTests
 
         var received = Assert.Single(relay.Received);
         Assert.Contains("Subject: Moved", System.Text.Encoding.UTF8.GetString(received.Raw), StringComparison.Ordinal);
+        // Dated the time it was moved to, not the hour it was first scheduled for nor its acceptance.
+        Assert.Equal(ToTheSecond(newTime), DateOf(received));
 
         using var again = await client.PostAsync(new Uri($"/v1/emails/{canceledId}/cancel", UriKind.Relative), null);
         Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
     }
+
+    private static DateTimeOffset DateOf(ReceivedMessage received)
+    {
+        using var message = MimeMessage.Load(new MemoryStream(received.Raw));
+        return message.Date;
+    }
+
+    private static DateTimeOffset ToTheSecond(DateTimeOffset time) => new(time.UtcTicks - time.UtcTicks % TimeSpan.TicksPerSecond, TimeSpan.Zero);
 
     private static object Email(string subject, DateTimeOffset at) => new
     {

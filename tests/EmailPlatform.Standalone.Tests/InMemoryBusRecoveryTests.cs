@@ -110,13 +110,14 @@ public sealed class InMemoryBusRecoveryTests : IDisposable
     public async Task AnEmailScheduledMoreThanAWeekAheadAndLostAtAStopAfterItCameDueIsSentAtTheNextStart()
     {
         var clock = new ShiftedClock();
+        var at = clock.GetUtcNow().AddDays(10);
         string scheduled;
         await using (var first = Create(clock))
         {
             using var client = StandaloneHost.Client(first, _apiKey);
             scheduled = await SendAsync(client, new
             {
-                from = "hello@acme.test", to = "ann@example.test", subject = "In ten days", text = "Hi.", scheduled_at = clock.GetUtcNow().AddDays(10),
+                from = "hello@acme.test", to = "ann@example.test", subject = "In ten days", text = "Hi.", scheduled_at = at,
             });
             await StandaloneHost.WaitForStatusAsync(client, scheduled, "scheduled", Timeout);
 
@@ -137,6 +138,10 @@ public sealed class InMemoryBusRecoveryTests : IDisposable
         var sent = await StandaloneHost.WaitForStatusAsync(again, scheduled, "delivered", Timeout);
         Assert.Contains(Delivered, Types(sent));
         Assert.Equal(1, CapturedMessages());
+        // Dated its time, not the day it was accepted, also when its command is published again after the stop.
+        var raw = await File.ReadAllBytesAsync(Directory.GetFiles(Path.Combine(_dataDirectory, "mail"), "*.eml").Single());
+        using var message = MimeKit.MimeMessage.Load(new MemoryStream(raw));
+        Assert.Equal(new DateTimeOffset(at.UtcTicks - at.UtcTicks % TimeSpan.TicksPerSecond, TimeSpan.Zero), message.Date);
     }
 
     [Fact]

@@ -174,7 +174,7 @@ internal sealed class EmailSender(
         // them again does not count them.
         foreach (var record in recorded)
         {
-            metrics.RecordOutcome(record, email.Priority, email.AcceptedAt);
+            metrics.RecordOutcome(record, email.Priority, email.DueAt());
         }
 
         // Publishing may fail (broker down) or go unconfirmed (Delivery:PublishTimeout): the consumer's retry, or the

@@ -23,7 +23,8 @@ internal static class MimeMessageFactory
     {
         if (email.RawMessage is { } raw)
         {
-            // A raw send is the client's own message, checked and given its Message-ID at accept: send it as it is.
+            // A raw send is the client's own message, checked and given its Message-ID at accept: send it as it is, its
+            // Date (or the lack of one) included.
             return MimeMessage.Load(new MemoryStream(raw, writable: false));
         }
 
@@ -37,7 +38,9 @@ internal static class MimeMessageFactory
         message.Cc.AddRange(email.Cc.Select(MailboxAddress.Parse));
         message.ReplyTo.AddRange(email.ReplyTo.Select(MailboxAddress.Parse));
         message.Subject = email.Subject;
-        message.Date = email.AcceptedAt;
+        // When the email was due: a scheduled one is dated its time, not the day it was accepted. The same on every
+        // attempt, as the Message-ID is.
+        message.Date = email.DueAt();
 
         // MimeKit takes the id without angle brackets and writes "Message-Id: <id>".
         message.MessageId = email.MessageId.Trim().TrimStart('<').TrimEnd('>');

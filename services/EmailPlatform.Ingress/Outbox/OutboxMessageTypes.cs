@@ -38,7 +38,7 @@ internal static class OutboxMessageTypes
         ? typeof(T).Name
         : throw new ArgumentException($"{typeof(T).Name} is not an outbox message type.");
 
-    /// <summary>The bus messages a row stands for, in the order they are announced.</summary>
+    /// <summary>The bus messages a row stands for, in the order they are announced; a scheduled command with its time.</summary>
     public static IReadOnlyList<(object Message, Type Type)> Read(OutboxMessage row)
     {
         if (row.MessageType == AcceptedEmailRow)
@@ -52,7 +52,21 @@ internal static class OutboxMessageTypes
             : throw new InvalidOperationException($"Outbox message {row.Id} has the unknown type '{row.MessageType}'.");
         var message = JsonSerializer.Deserialize(row.Payload, type, Json)
             ?? throw new InvalidOperationException($"Outbox message {row.Id} has an empty payload.");
-        return [(message, type)];
+        return [(message is SendEmail command ? WithScheduledAt(command, row) : message, type)];
+    }
+
+    /// <summary>
+    /// A command in a row of its own is a scheduled email's (<see cref="Outbox.Accept"/>) or one a reschedule split from
+    /// its <see cref="AcceptedEmailRow"/>, and it is due at the row's <c>available_at</c>, which every reschedule moves:
+    /// that is the time it carries (<see cref="SendEmail.ScheduledAt"/>). It is taken from the row, not written into the
+    /// payload, so it is the email's latest time whichever replica wrote or moved the row (one of the version before,
+    /// during a rolling upgrade, moves only <c>available_at</c>), and the same each time the row is read. A row due no
+    /// later than the accept (an email for now, as stored before <see cref="AcceptedEmailRow"/>) carries none.
+    /// </summary>
+    private static SendEmail WithScheduledAt(SendEmail command, OutboxMessage row)
+    {
+        var due = new DateTimeOffset(DateTime.SpecifyKind(row.AvailableAt, DateTimeKind.Utc));
+        return due > command.AcceptedAt ? command with { ScheduledAt = due } : command;
     }
 
     /// <summary>The command a row carries (see <see cref="HasCommand"/>).</summary>

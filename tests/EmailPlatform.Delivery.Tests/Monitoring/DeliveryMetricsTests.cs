@@ -5,6 +5,7 @@ using EmailPlatform.Delivery.Tests.Support;
 using EmailPlatform.Delivery.Suppressions;
 using EmailPlatform.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using MimeKit;
 using SmtpServer.Protocol;
 
 namespace EmailPlatform.Delivery.Tests.Monitoring;
@@ -70,6 +71,34 @@ public sealed class DeliveryMetricsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AScheduledEmailIsTimedAndDatedFromItsScheduledTimeAndOneSentAtOnceFromItsAcceptance()
+    {
+        await using var host = await DeliveryHost.StartAsync(_relay.Port);
+        using var metrics = new MetricsCollector(host.Services.GetRequiredService<IMeterFactory>());
+        var now = DateTimeOffset.UtcNow;
+        // Accepted a day ago for a time that came 2 s ago, as the ingress hands it over once due; the other accepted 2 s
+        // ago to be sent at once. The priorities tell their measurements apart.
+        var scheduled = TestEmails.Create(to: ["later@example.com"]) with
+        {
+            Priority = EmailPriority.High,
+            AcceptedAt = now.AddDays(-1),
+            ScheduledAt = now.AddSeconds(-2),
+        };
+        var atOnce = TestEmails.Create(to: ["now@example.com"]) with { Priority = EmailPriority.Bulk, AcceptedAt = now.AddSeconds(-2) };
+
+        await host.SendAsync(scheduled);
+        await host.SendAsync(atOnce);
+        var timed = await Eventually.GetAsync(() => Task.FromResult(metrics.Of("emailplatform.time_to_delivered")), m => m.Count == 2,
+            TimeSpan.FromSeconds(60), "both deliveries timed");
+
+        // Seconds from when each was due, not the day the scheduled one waited for its time.
+        Assert.InRange(Assert.Single(timed, m => m.Tags["emailplatform.priority"] == "high").Value, 2, 120);
+        Assert.InRange(Assert.Single(timed, m => m.Tags["emailplatform.priority"] == "bulk").Value, 2, 120);
+        Assert.Equal(ToTheSecond(scheduled.ScheduledAt!.Value), DateAtTheRelay("later@example.com"));
+        Assert.Equal(ToTheSecond(atOnce.AcceptedAt), DateAtTheRelay("now@example.com"));
+    }
+
+    [Fact]
     public async Task QueueDepthIsReadFromRabbitMqPerLane()
     {
         await using var worker = await RabbitMqWorker.StartAsync(_relay.Port);
@@ -88,4 +117,14 @@ public sealed class DeliveryMetricsTests : IAsyncLifetime
     [InlineData(null, null, "none")]
     public void EnhancedClassIsTheClassAndSubject(string? enhanced, int? code, string expected) =>
         Assert.Equal(expected, DeliveryMetrics.EnhancedClass(enhanced, code));
+
+    /// <summary>The <c>Date</c> of the message the relay received for <paramref name="recipient"/> (it has the second).</summary>
+    private DateTimeOffset DateAtTheRelay(string recipient)
+    {
+        var received = Assert.Single(_relay.Received, m => m.RcptTo.Contains(recipient));
+        using var message = MimeMessage.Load(new MemoryStream(received.Raw));
+        return message.Date;
+    }
+
+    private static DateTimeOffset ToTheSecond(DateTimeOffset time) => new(time.UtcTicks - time.UtcTicks % TimeSpan.TicksPerSecond, TimeSpan.Zero);
 }

@@ -53,6 +53,32 @@ public sealed class MimeMessageFactoryTests
     }
 
     [Fact]
+    public void AScheduledEmailIsDatedItsScheduledTimeNotItsAcceptanceOnEveryBuild()
+    {
+        var email = TestEmails.Create();
+        var scheduled = email with { ScheduledAt = email.AcceptedAt.AddDays(7) };
+
+        var first = MimeMessageFactory.Create(scheduled);
+        var again = MimeMessageFactory.Create(scheduled);
+
+        Assert.Equal(scheduled.ScheduledAt, first.Date);
+        Assert.Equal(first.Headers[HeaderId.Date], again.Headers[HeaderId.Date]);
+        Assert.Equal(email.AcceptedAt, MimeMessageFactory.Create(email).Date);
+    }
+
+    [Fact]
+    public void ARawMessageKeepsItsOwnDateWhenScheduled()
+    {
+        var raw = "From: billing@acme.example\r\nTo: alice@example.com\r\nDate: Tue, 01 Dec 2026 09:30:00 +0100\r\n" +
+            "Message-ID: <raw@acme.example>\r\nSubject: Raw\r\n\r\nHello\r\n";
+        var email = TestEmails.Create() with { RawMessage = Encoding.ASCII.GetBytes(raw), ScheduledAt = new DateTimeOffset(2026, 12, 8, 9, 30, 0, TimeSpan.Zero) };
+
+        var message = MimeMessageFactory.Create(email);
+
+        Assert.Equal("Tue, 01 Dec 2026 09:30:00 +0100", message.Headers[HeaderId.Date]?.Trim());
+    }
+
+    [Fact]
     public void CustomHeadersAreAddedButPlatformHeadersCannotBeOverridden()
     {
         var email = TestEmails.Create(headers: new Dictionary<string, string>

@@ -16,8 +16,8 @@ namespace EmailPlatform.Ingress.Tests.Outbox;
 
 /// <summary>
 /// The outbox over real PostgreSQL and RabbitMQ: it drains after a broker outage, two replicas on one database
-/// never publish a message twice, one unreadable row never blocks the others, and a row of a type this version does
-/// not know is left for a replica that knows it.
+/// never publish a message twice, one unreadable row never blocks the others, a row of a type this version does
+/// not know is left for a replica that knows it, and a scheduled email's command carries its time.
 /// </summary>
 public sealed class OutboxPublishingTests(ITestOutputHelper output)
 {
@@ -146,6 +146,33 @@ public sealed class OutboxPublishingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task ACommandCarriesItsEmailsScheduledTimeTheLatestAfterARescheduleAndNoneWhenSentAtOnce()
+    {
+        // The ingress's clock is moved past the schedules instead of the test waiting for them.
+        var clock = new AdvancingClock();
+        await using var app = await IngressApp.StartAsync(services: s => s.AddSingleton<TimeProvider>(clock));
+        await using var sent = await CountingQueue.BindAsync(app.RabbitMq!);
+        using var client = app.CreateClient();
+        var scheduledAt = DateTimeOffset.UtcNow.AddHours(1);
+        var scheduled = await AcceptAsync(app, SendBodies.Json(b => b["scheduled_at"] = scheduledAt.ToString("O")));
+        var moved = await AcceptAsync(app, SendBodies.Json(b => b["scheduled_at"] = DateTimeOffset.UtcNow.AddDays(1).ToString("O")));
+        var movedTo = DateTimeOffset.UtcNow.AddHours(2);
+        using var patch = await client.PatchAsync(new Uri($"/v1/emails/{moved}", UriKind.Relative),
+            new StringContent($$"""{"scheduled_at": "{{movedTo:O}}"}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, patch.StatusCode);
+        var atOnce = await AcceptAsync(app, SendBodies.Json());
+
+        clock.Advance(TimeSpan.FromHours(3));
+        await Eventually.GetAsync(async () => (await app.OutboxRowsAsync()).Count(r => r.PublishedAt is null), n => n == 0,
+            TimeSpan.FromSeconds(60), "the outbox to drain");
+
+        var commands = (await sent.DrainMessagesAsync()).ToDictionary(m => m.GetProperty("emailId").GetGuid());
+        Assert.Equal(scheduledAt.UtcDateTime, Assert.NotNull(ScheduledAtOf(commands[scheduled])).UtcDateTime, TimeSpan.FromMilliseconds(1));
+        Assert.Equal(movedTo.UtcDateTime, Assert.NotNull(ScheduledAtOf(commands[moved])).UtcDateTime, TimeSpan.FromMilliseconds(1));
+        Assert.Null(ScheduledAtOf(commands[atOnce]));
+    }
+
+    [Fact]
     public async Task RowsOfAKnownTypeWithAnUnreadablePayloadAreParkedCountedAndDoNotBlockTheOthers()
     {
         await using var app = await IngressApp.StartAsync();
@@ -238,6 +265,18 @@ public sealed class OutboxPublishingTests(ITestOutputHelper output)
     {
         public void Dispose() => gate.Release();
     }
+
+    private static async Task<Guid> AcceptAsync(IngressApp app, System.Text.Json.Nodes.JsonObject body)
+    {
+        using var response = await app.PostEmailAsync(body.ToJsonString());
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, $"{(int)response.StatusCode}: {text}");
+        return JsonDocument.Parse(text).RootElement.GetProperty("id").GetGuid();
+    }
+
+    /// <summary>A sent command's <c>scheduledAt</c>, or null when it has none (the bus may leave out a null).</summary>
+    private static DateTimeOffset? ScheduledAtOf(JsonElement command) =>
+        command.TryGetProperty("scheduledAt", out var at) && at.ValueKind != JsonValueKind.Null ? at.GetDateTimeOffset() : null;
 
     private static async Task<long> Unpublished(TemporaryDatabase database)
     {
