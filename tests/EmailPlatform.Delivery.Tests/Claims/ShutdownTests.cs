@@ -7,6 +7,7 @@ using EmailPlatform.ServiceDefaults.Messaging;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace EmailPlatform.Delivery.Tests.Claims;
 
@@ -51,7 +52,9 @@ public sealed class ShutdownTests
             firstInTransaction.TrySetResult();
             return releaseFirst.Task;
         };
-        await using var host = await DeliveryHost.StartAsync(relay.Port, settings: new Dictionary<string, string?> { ["Delivery:Relays:0:MaxConnections"] = "1" });
+        var logs = new LogCapture();
+        await using var host = await DeliveryHost.StartAsync(relay.Port, settings: new Dictionary<string, string?> { ["Delivery:Relays:0:MaxConnections"] = "1" },
+            services: services => services.AddSingleton<ILoggerProvider>(logs));
         var (first, second) = (TestEmails.Create(), TestEmails.Create());
         using var consume = new CancellationTokenSource();
 
@@ -70,7 +73,10 @@ public sealed class ShutdownTests
         await EmailPlatform.Testing.Eventually.GetAsync(
             () => host.QueryAsync(db => db.Deliveries.SingleAsync(d => d.EmailId == first.EmailId)), d => d.State == DeliveryState.Delivered,
             TimeSpan.FromSeconds(30), "the first recorded delivered");
-        await Task.Delay(TimeSpan.FromSeconds(1));
+        // The second has the connection now and stopped short of its transaction (HeldForShutdown): had it started one
+        // instead, it would have been at the relay before this line.
+        await EmailPlatform.Testing.Eventually.GetAsync<bool>(() => Task.FromResult(logs.Has(1008, second.EmailId.ToString())), held => held,
+            TimeSpan.FromSeconds(30), "the second held back at its connection");
         Assert.Single(relay.Received);
         Assert.False(sendingSecond.IsCompleted);
 
