@@ -10,6 +10,8 @@ namespace EmailPlatform.Status.Tests.Support;
 /// </summary>
 internal sealed class CommandListener : IAsyncDisposable
 {
+    private const string Queue = "bulk-commands-test";
+
     private readonly IBusControl _bus;
 
     private CommandListener(IBusControl bus) => _bus = bus;
@@ -26,8 +28,10 @@ internal sealed class CommandListener : IAsyncDisposable
         var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
         {
             cfg.Host(virtualHost);
-            cfg.ReceiveEndpoint("bulk-commands-test", e =>
+            cfg.ReceiveEndpoint(Queue, e =>
             {
+                // One at a time, in the queue's order, so that a message received means every one before it was (SendBehindAsync).
+                e.ConcurrentMessageLimit = 1;
                 e.Handler<RetryRecipients>(context => Receive(context.Message));
                 e.Handler<CancelEmail>(context => Receive(context.Message));
             });
@@ -42,6 +46,13 @@ internal sealed class CommandListener : IAsyncDisposable
             return Task.CompletedTask;
         }
     }
+
+    /// <summary>
+    /// Sends <paramref name="message"/> straight into the listener's queue, behind everything the broker has put there
+    /// so far (every publish it confirmed, every one from a bus that has stopped): once it is received, so is all that.
+    /// </summary>
+    public async Task SendBehindAsync(object message) =>
+        await (await _bus.GetSendEndpoint(new Uri($"queue:{Queue}"))).Send(message, message.GetType());
 
     public async ValueTask DisposeAsync() => await _bus.StopAsync();
 }
