@@ -52,7 +52,7 @@ public sealed class ShutdownTests
             firstInTransaction.TrySetResult();
             return releaseFirst.Task;
         };
-        var logs = new LogCapture();
+        var logs = new EmailPlatform.Testing.LogCapture();
         await using var host = await DeliveryHost.StartAsync(relay.Port, settings: new Dictionary<string, string?> { ["Delivery:Relays:0:MaxConnections"] = "1" },
             services: services => services.AddSingleton<ILoggerProvider>(logs));
         var (first, second) = (TestEmails.Create(), TestEmails.Create());

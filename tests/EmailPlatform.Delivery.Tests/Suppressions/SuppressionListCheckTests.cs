@@ -1,5 +1,5 @@
-using System.Collections.Concurrent;
 using EmailPlatform.Delivery.Suppressions;
+using EmailPlatform.Testing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -37,7 +37,7 @@ public sealed class SuppressionListCheckTests
             ["Delivery:StatusUrl"] = statusUrl,
             ["ConnectionStrings:Sqlite"] = "Data Source=:memory:",
         });
-        var logs = new Capture();
+        var logs = new LogCapture();
         builder.Logging.ClearProviders().AddProvider(logs);
         builder.AddDelivery();
         configure?.Invoke(builder.Services);
@@ -46,23 +46,5 @@ public sealed class SuppressionListCheckTests
         var check = host.Services.GetServices<IHostedService>().OfType<SuppressionListCheck>().Single();
         await check.StartAsync(CancellationToken.None);
         return [.. logs.Entries.Where(e => e.Level == LogLevel.Warning).Select(e => (e.Id, e.Message))];
-    }
-
-    private sealed class Capture : ILoggerProvider, ILogger
-    {
-        public ConcurrentQueue<(LogLevel Level, int Id, string Message)> Entries { get; } = new();
-
-        public ILogger CreateLogger(string categoryName) => this;
-
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            Entries.Enqueue((logLevel, eventId.Id, formatter(state, exception)));
-
-        public void Dispose()
-        {
-        }
     }
 }

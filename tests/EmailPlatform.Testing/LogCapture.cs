@@ -1,13 +1,13 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
-namespace EmailPlatform.Delivery.Tests.Support;
+namespace EmailPlatform.Testing;
 
 /// <summary>
-/// Every log entry of a host, by event id: what a test waits for when the worker's only sign that it reached a point
-/// (a send held back at shutdown, …) is the line it logs there.
+/// Every log entry of a host, by event id: what a test waits for when a service's only sign that it reached a point
+/// (a send held back at shutdown, a publish that failed, …) is the line it logs there.
 /// </summary>
-internal sealed class LogCapture : ILoggerProvider, ILogger
+public sealed class LogCapture : ILoggerProvider, ILogger
 {
     public ConcurrentQueue<(LogLevel Level, int Id, string Message)> Entries { get; } = new();
 
