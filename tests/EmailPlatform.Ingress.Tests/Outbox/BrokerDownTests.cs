@@ -2,6 +2,8 @@ using System.Net;
 using System.Text.Json;
 using EmailPlatform.Ingress.Tests.Support;
 using EmailPlatform.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace EmailPlatform.Ingress.Tests.Outbox;
 
@@ -12,7 +14,10 @@ public sealed class BrokerDownTests
     public async Task EmailIsAcceptedAndKeptUnpublishedWhileTheBrokerIsUnreachable()
     {
         var nowhere = new Uri($"amqp://guest:guest@127.0.0.1:{ServiceProcess.FreeTcpPort()}/");
-        var app = await IngressApp.StartAsync(rabbitMq: nowhere);
+        var logs = new LogCapture();
+        // Each publish gives up after a second (the default is 10), so that the attempts waited for below come quickly.
+        var app = await IngressApp.StartAsync(rabbitMq: nowhere, settings: new Dictionary<string, string?> { ["Ingress:Outbox:PublishTimeout"] = "00:00:01" },
+            services: services => services.AddSingleton<ILoggerProvider>(logs));
         try
         {
             using var response = await app.PostEmailAsync(SendBodies.Json().ToJsonString());
@@ -21,8 +26,10 @@ public sealed class BrokerDownTests
             using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
             var id = json.RootElement.GetProperty("id").GetGuid();
 
-            // Give the publisher time for several attempts; none can succeed.
-            await Task.Delay(TimeSpan.FromSeconds(2));
+            // The publisher has tried, and failed (PublishFailed, 1101), twice since the email was accepted.
+            var before = logs.Entries.Count(e => e.Id == 1101);
+            await Eventually.GetAsync(() => Task.FromResult(logs.Entries.Count(e => e.Id == 1101)), n => n >= before + 2, TimeSpan.FromSeconds(60),
+                "two failed publishes");
             var row = await app.FindOutboxRowAsync(id);
             Assert.NotNull(row);
             Assert.Null(row.PublishedAt);
