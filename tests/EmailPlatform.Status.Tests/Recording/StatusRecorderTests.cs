@@ -474,7 +474,13 @@ public sealed class StatusRecorderTests
         pauses.Resume(0);
         await pauses.Paused(1).WaitAsync(TimeSpan.FromSeconds(60));
         var toBob = store.RecordAsync(TestEvents.Delivered(emailId, Bob));
-        await Task.WhenAny(toBob, Task.Delay(TimeSpan.FromSeconds(5))); // waits for the first writer's lock, if it has one
+        // Bob's delivery commits, or waits for the first writer's lock if it has one, before the first writer goes on.
+        using (var committedOrWaiting = new CancellationTokenSource())
+        {
+            await Task.WhenAny(toBob, LockWaits.AnyAsync(store.PostgresConnectionString!, committedOrWaiting.Token)).WaitAsync(TimeSpan.FromSeconds(60));
+            await committedOrWaiting.CancelAsync();
+        }
+
         pauses.Resume(1);
         await Task.WhenAll(first, toBob).WaitAsync(TimeSpan.FromSeconds(90));
 

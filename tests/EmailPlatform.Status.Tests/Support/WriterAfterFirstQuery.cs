@@ -1,6 +1,5 @@
 using System.Data.Common;
 using Microsoft.EntityFrameworkCore.Diagnostics;
-using Npgsql;
 
 namespace EmailPlatform.Status.Tests.Support;
 
@@ -24,21 +23,9 @@ internal sealed class WriterAfterFirstQuery(Func<Task> write, string? postgresCo
         {
             _started = true;
             Writer = Task.Run(write, CancellationToken.None);
-            await Task.WhenAny(Writer, postgresConnectionString is null ? Task.Delay(sqliteGrace, cancellationToken) : WaitingForLockAsync(cancellationToken));
+            await Task.WhenAny(Writer, postgresConnectionString is null ? Task.Delay(sqliteGrace, cancellationToken) : LockWaits.AnyAsync(postgresConnectionString, cancellationToken));
         }
 
         return result;
-    }
-
-    private async Task WaitingForLockAsync(CancellationToken cancellationToken)
-    {
-        await using var connection = new NpgsqlConnection(postgresConnectionString);
-        await connection.OpenAsync(cancellationToken);
-        await using var command = new NpgsqlCommand(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()", connection);
-        while ((long)(await command.ExecuteScalarAsync(cancellationToken))! == 0)
-        {
-            await Task.Delay(20, cancellationToken);
-        }
     }
 }
