@@ -63,6 +63,9 @@ internal sealed class WebhookReceiver : IAsyncDisposable
         return receiver;
     }
 
+    /// <summary>Stops taking requests once those it has are answered, so that every request it got is in <see cref="Requests"/>.</summary>
+    public Task StopAsync() => _app.StopAsync();
+
     public async ValueTask DisposeAsync() => await _app.DisposeAsync();
 }
 

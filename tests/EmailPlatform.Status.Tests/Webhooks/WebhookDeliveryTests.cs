@@ -62,9 +62,15 @@ public sealed class WebhookDeliveryTests
         Assert.All(attempts, a => Assert.True(a.GetProperty("latency_ms").GetInt32() >= 0));
         Assert.Contains("500", attempts[0].GetProperty("error").GetString(), StringComparison.Ordinal);
 
-        // Delivered means done: nothing more arrives, and the accepted event (not subscribed) never did.
-        await Task.Delay(800);
-        Assert.Equal(3, receiver.Requests.Count);
+        // Delivered means done: nothing more arrives, and the accepted event (not subscribed) never did. The dispatcher has
+        // made a round since (another email's delivery arrived) and stopped, and the receiver has answered all it got.
+        var later = Guid.NewGuid();
+        await api.RecordAsync(TestEvents.Accepted(later, to: [Alice]), TestEvents.Delivered(later, Alice));
+        await ReceivedAsync(receiver, 4, "the later email's delivery");
+        await api.Services.GetRequiredService<WebhookDispatcher>().StopAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(20));
+        await receiver.StopAsync();
+        Assert.Equal(4, receiver.Requests.Count);
+        Assert.Contains(later.ToString(), receiver.Requests.Last().Body, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -225,7 +231,9 @@ public sealed class WebhookDeliveryTests
         await Eventually.GetAsync(() => next.WithStoreAsync(db => db.WebhookDeliveries.AsNoTracking().SingleAsync(d => d.SubscriptionId == holdingId)),
             d => d.Status == WebhookDeliveryStatus.Delivered, TimeSpan.FromSeconds(20), "the delivery cut short sent again");
         Assert.Equal(2, holding.Requests.Count);
-        await Task.Delay(500);
+        // The replica's dispatcher stopped, and the receiver has answered all it got: the other delivery was not sent again.
+        await next.Services.GetRequiredService<WebhookDispatcher>().StopAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(20));
+        await answering.StopAsync();
         Assert.Single(answering.Requests);
     }
 
