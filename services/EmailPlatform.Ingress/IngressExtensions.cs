@@ -48,6 +48,7 @@ public static class IngressExtensions
         builder.Services.AddSingleton<RateLimitFilter>();
         builder.Services.AddSingleton<OutboxSignal>();
         builder.Services.AddSingleton<OutboxParkedGauge>();
+        builder.Services.AddSingleton<RequestBodyBudget>();
         builder.Services.AddScoped<Outbox.Outbox>();
         if (builder.Configuration.GetConnectionString(StoreExtensions.PostgresConnectionName) is { Length: > 0 } postgres)
         {

@@ -28,6 +28,24 @@ public sealed class IngressOptions
     [Range(1024, 1L << 30, ErrorMessage = "Ingress:MaxRequestBodyBytes must be between 1 KB and 1 GB.")]
     public long MaxRequestBodyBytes { get; set; } = 40L * 1024 * 1024;
 
+    /// <summary>
+    /// How many bytes of request bodies this replica holds at once (<see cref="Sending.RequestBodyBudget"/>): past it a
+    /// request waits, before its body is read, for earlier ones to be answered. What a request holds in memory until
+    /// its answer is several times its body (bench/accept.sh: about 10 MB of large-object heap for a 4 MB send), so keep
+    /// this well under the memory limit: with the default, 32 clients sending 4 MB each stayed within the heap the
+    /// chart's 512 MiB gives. A body larger than this is still read, alone.
+    /// </summary>
+    [Range(1024 * 1024, 1L << 36, ErrorMessage = "Ingress:MaxBodyBytesInFlight must be between 1 MiB and 64 GiB.")]
+    public long MaxBodyBytesInFlight { get; set; } = 16L * 1024 * 1024;
+
+    /// <summary>
+    /// How long a request waits for its share of <see cref="MaxBodyBytesInFlight"/> before it is answered 503 with
+    /// <c>Retry-After</c>, nothing accepted. Short, so that the requests of clients that gave up do not pile up: each
+    /// holds what the server has buffered of its body while it waits. 0: it never waits.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00", ErrorMessage = "Ingress:MaxBodyWait must be between 0 and 10 minutes.")]
+    public TimeSpan MaxBodyWait { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Most recipients (to, cc and bcc together) in one email; each field allows at most 50.</summary>
     [Range(1, 1000, ErrorMessage = "Ingress:MaxRecipients must be between 1 and 1000.")]
     public int MaxRecipients { get; set; } = 100;

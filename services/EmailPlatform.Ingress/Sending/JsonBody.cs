@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Unicode;
 using EmailPlatform.ServiceDefaults.Json;
+using EmailPlatform.ServiceDefaults.Memory;
 using EmailPlatform.ServiceDefaults.Problems;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -32,15 +33,13 @@ internal static class JsonBody
                 "Unsupported media type.", "Send the request body as JSON with 'Content-Type: application/json'."));
         }
 
-        var limit = request.HttpContext.RequestServices.GetRequiredService<IOptions<IngressOptions>>().Value.MaxRequestBodyBytes;
-        var raw = await ReadBoundedAsync(request, limit, cancellationToken);
-        if (raw is null)
+        var (raw, problem) = await ReadBoundedAsync(request, cancellationToken);
+        if (problem is not null)
         {
-            return Fail<T>(ApiProblems.Problem(StatusCodes.Status413PayloadTooLarge, ApiProblems.PayloadTooLarge,
-                "Request body too large.", $"The request body is larger than {limit} bytes."));
+            return Fail<T>(problem);
         }
 
-        var json = raw.Value.Span;
+        var json = raw.Span;
         if (!Utf8.IsValid(json))
         {
             return Fail<T>(Invalid("The request body is not valid UTF-8."));
@@ -49,7 +48,7 @@ internal static class JsonBody
         try
         {
             var value = JsonSerializer.Deserialize<T>(json.StartsWith(ByteOrderMark) ? json[ByteOrderMark.Length..] : json, WireJson.Options);
-            return value is null ? Fail<T>(Invalid("The request body must not be null.")) : new JsonBody<T>(value, raw.Value, null);
+            return value is null ? Fail<T>(Invalid("The request body must not be null.")) : new JsonBody<T>(value, raw, null);
         }
         catch (JsonException ex)
         {
@@ -58,12 +57,27 @@ internal static class JsonBody
         }
     }
 
-    /// <returns>The body (the buffer it was read into, not a copy), or null when it is longer than <paramref name="limit"/>.</returns>
-    private static async Task<ReadOnlyMemory<byte>?> ReadBoundedAsync(HttpRequest request, long limit, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads the body once its share of the replica's <see cref="RequestBodyBudget"/> is taken, which it holds until the
+    /// answer is sent (the parsed request and what is built from it live as long).
+    /// </summary>
+    /// <returns>The body (the buffer it was read into, not a copy), or the problem: too large (413), or the budget stayed
+    /// full for <c>Ingress:MaxBodyWait</c> (503).</returns>
+    private static async Task<(ReadOnlyMemory<byte> Body, ProblemHttpResult? Problem)> ReadBoundedAsync(
+        HttpRequest request, CancellationToken cancellationToken)
     {
+        var services = request.HttpContext.RequestServices;
+        var limit = services.GetRequiredService<IOptions<IngressOptions>>().Value.MaxRequestBodyBytes;
         if (request.ContentLength > limit)
         {
-            return null;
+            return (default, TooLarge(limit));
+        }
+
+        var budget = services.GetRequiredService<RequestBodyBudget>();
+        var lease = await TakeAsync(request, budget, request.ContentLength ?? Math.Min(RequestBodyBudget.FirstStep, limit), cancellationToken);
+        if (lease is null)
+        {
+            return (default, Busy(request));
         }
 
         // Sized by the declared length only up to a point: a client declaring 40 MB and sending nothing holds no 40 MB.
@@ -74,9 +88,22 @@ internal static class JsonBody
         {
             while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
             {
-                if (buffer.Length + read > limit)
+                var size = buffer.Length + read;
+                if (size > limit)
                 {
-                    return null;
+                    return (default, TooLarge(limit));
+                }
+
+                if (size > lease.Bytes)
+                {
+                    // A body sent without Content-Length outgrew its share: what it holds is given back before it
+                    // waits for a larger one, so that two growing bodies never wait for each other.
+                    lease.Dispose();
+                    lease = await TakeAsync(request, budget, Math.Min(limit, Math.Max(lease.Bytes * 2, size)), cancellationToken);
+                    if (lease is null)
+                    {
+                        return (default, Busy(request));
+                    }
                 }
 
                 buffer.Write(chunk, 0, read);
@@ -85,10 +112,33 @@ internal static class JsonBody
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             // Kestrel's own limit (set just above ours) stopped a body without Content-Length.
-            return null;
+            return (default, TooLarge(limit));
         }
 
-        return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+        return (buffer.GetBuffer().AsMemory(0, (int)buffer.Length), null);
+    }
+
+    /// <summary>A share of the budget, given back when the response has been sent.</summary>
+    private static async Task<ByteBudget.Lease?> TakeAsync(HttpRequest request, RequestBodyBudget budget, long bytes, CancellationToken cancellationToken)
+    {
+        var lease = await budget.TryEnterAsync(bytes, cancellationToken);
+        if (lease is not null)
+        {
+            request.HttpContext.Response.RegisterForDispose(lease);
+        }
+
+        return lease;
+    }
+
+    private static ProblemHttpResult TooLarge(long limit) =>
+        ApiProblems.Problem(StatusCodes.Status413PayloadTooLarge, ApiProblems.PayloadTooLarge,
+            "Request body too large.", $"The request body is larger than {limit} bytes.");
+
+    private static ProblemHttpResult Busy(HttpRequest request)
+    {
+        request.HttpContext.Response.Headers.RetryAfter = "5";
+        return ApiProblems.Problem(StatusCodes.Status503ServiceUnavailable, ApiProblems.ServiceUnavailable, "Too many large requests in progress.",
+            "This replica is holding as many request bodies as it may (Ingress:MaxBodyBytesInFlight); nothing was accepted. Try again shortly.");
     }
 
     private static JsonBody<T> Fail<T>(ProblemHttpResult problem) where T : class => new(null, ReadOnlyMemory<byte>.Empty, problem);

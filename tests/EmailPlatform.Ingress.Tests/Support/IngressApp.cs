@@ -101,6 +101,17 @@ internal sealed class IngressApp : IAsyncDisposable
         return client;
     }
 
+    /// <summary>
+    /// A client with the bootstrap key that streams request bodies: the default clients follow redirects, for which they
+    /// read each request's whole body before sending it.
+    /// </summary>
+    public HttpClient CreateStreamingClient()
+    {
+        var client = _factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", ApiKey);
+        return client;
+    }
+
     /// <summary>A client that sends <c>Authorization: Bearer &lt;apiKey&gt;</c>.</summary>
     public HttpClient CreateClient(string apiKey)
     {
