@@ -67,7 +67,7 @@ public sealed class RawDeliveryTests
     }
 
     [Fact]
-    public async Task RawMessageWhoseHeadersNameNoRecipientIsDeliveredToItsEnvelopeAndReportedSo()
+    public async Task RawMessageWhoseHeadersNameNoRecipientNorDateIsDeliveredToItsEnvelopeDatedAndReportedSo()
     {
         await using var relay = await ScriptedSmtpServer.StartAsync();
         await using var platform = await DistributedPlatform.StartAsync("127.0.0.1", relay.Port);
@@ -92,7 +92,13 @@ public sealed class RawDeliveryTests
             ["alice@example.test", "bob@example.test"],
             email["recipients"]!.AsArray().Select(r => r!["email"]!.GetValue<string>()).Order(StringComparer.Ordinal));
         Assert.All(email["recipients"]!.AsArray(), r => Assert.Equal("delivered", r!["status"]!.GetValue<string>()));
-        Assert.Equal(2, Assert.Single(relay.Received).RcptTo.Count);
+        var received = Assert.Single(relay.Received);
+        Assert.Equal(2, received.RcptTo.Count);
+
+        // The message had no Date, which RFC 5322 requires: it arrives dated when it was accepted, and otherwise as sent.
+        var arrived = MimeMessage.Load(new MemoryStream(received.Raw));
+        Assert.InRange(arrived.Date, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow);
+        Assert.Equal(Body(sent), Body(received.Raw));
     }
 
     /// <summary>

@@ -24,8 +24,16 @@ internal static class MimeMessageFactory
         if (email.RawMessage is { } raw)
         {
             // A raw send is the client's own message, checked and given its Message-ID at accept: send it as it is, its
-            // Date (or the lack of one) included.
-            return MimeMessage.Load(new MemoryStream(raw, writable: false));
+            // own Date included. One without a Date (RFC 5322 requires it, and receivers such as Gmail refuse mail that
+            // lacks one; relays add it only for their local submissions) is dated when it was due, as a JSON send is:
+            // not at accept, where a scheduled message would carry the day it was accepted.
+            var loaded = MimeMessage.Load(new MemoryStream(raw, writable: false));
+            if (!loaded.Headers.Contains(HeaderId.Date))
+            {
+                loaded.Date = email.DueAt();
+            }
+
+            return loaded;
         }
 
         RejectLineBreaks("Subject", email.Subject, email.EmailId);

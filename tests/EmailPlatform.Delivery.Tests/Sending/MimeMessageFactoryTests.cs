@@ -79,6 +79,26 @@ public sealed class MimeMessageFactoryTests
     }
 
     [Fact]
+    public void ARawMessageWithoutADateIsDatedWhenItWasDueTheSameOnEveryBuildAndOtherwiseUnchanged()
+    {
+        const string headers = "From: billing@acme.example\r\nTo: alice@example.com\r\nMessage-ID: <raw@acme.example>\r\nSubject: Raw\r\n";
+        var email = TestEmails.Create() with { RawMessage = Encoding.ASCII.GetBytes(headers + "\r\nHello\r\n") };
+        var scheduled = email with { ScheduledAt = email.AcceptedAt.AddDays(7) };
+
+        var message = MimeMessageFactory.Create(scheduled);
+
+        Assert.Equal(scheduled.ScheduledAt, message.Date);
+        Assert.Equal(message.Headers[HeaderId.Date], MimeMessageFactory.Create(scheduled).Headers[HeaderId.Date]);
+        Assert.Equal(email.AcceptedAt, MimeMessageFactory.Create(email).Date);
+        // As the SMTP client writes it: CRLF line ends.
+        using var sent = new MemoryStream();
+        message.WriteTo(new FormatOptions { NewLineFormat = NewLineFormat.Dos }, sent);
+        var rendered = Encoding.ASCII.GetString(sent.ToArray());
+        Assert.StartsWith(headers + "Date: ", rendered, StringComparison.Ordinal);
+        Assert.EndsWith("\r\n\r\nHello\r\n", rendered, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void CustomHeadersAreAddedButPlatformHeadersCannotBeOverridden()
     {
         var email = TestEmails.Create(headers: new Dictionary<string, string>
