@@ -83,6 +83,9 @@ public static class IngressExtensions
 
     public static IEndpointRouteBuilder MapIngress(this IEndpointRouteBuilder routes)
     {
+        // Made now rather than by the first JSON request: its gauges (and their zeros) are exported from the first scrape,
+        // so a dashboard or an alert on them has a series before the first send.
+        routes.ServiceProvider.GetRequiredService<RequestBodyBudget>();
         routes.MapSending();
         routes.MapApiKeys();
         routes.MapTemplates();

@@ -26,10 +26,7 @@ public sealed class RequestBodyBudgetTests
         await using var app = await StartAsync("00:05:00");
         var budget = app.Services.GetRequiredService<RequestBodyBudget>();
         using var client = app.CreateStreamingClient();
-        var held = new HeldBody(Body(700 * 1024));
-        var first = client.PostAsync(new Uri("/v1/emails", UriKind.Relative), held);
-        await held.HalfSent.Task.WaitAsync(Wait);
-        await Eventually.GetAsync(() => Task.FromResult(budget.InUse), inUse => inUse == held.Length, Wait, "the first body's share taken");
+        var (held, first) = await HoldFirstBodyAsync(client, budget);
 
         // 700 KB held and 400 KB more do not fit in 1 MiB: the second waits before its body is read.
         var second = client.PostAsync(new Uri("/v1/emails", UriKind.Relative), Json(Body(400 * 1024)));
@@ -46,15 +43,24 @@ public sealed class RequestBodyBudgetTests
     }
 
     [Fact]
+    public async Task TheBudgetsGaugesAreExportedBeforeTheFirstRequest()
+    {
+        await using var app = await StartAsync("00:00:01");
+        using var client = app.CreateAnonymousClient();
+
+        var text = await client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+
+        Assert.Matches("(?m)^emailplatform_request_body_in_flight_bytes(\\{[^}]*\\})? 0( [0-9]+)?\r?$", text);
+        Assert.Matches("(?m)^emailplatform_request_body_waiting(\\{[^}]*\\})? 0( [0-9]+)?\r?$", text);
+    }
+
+    [Fact]
     public async Task ASendThatWaitsLongerThanMaxBodyWaitIsAnswered503WithRetryAfterAndNothingIsAccepted()
     {
         await using var app = await StartAsync("00:00:01");
         var budget = app.Services.GetRequiredService<RequestBodyBudget>();
         using var client = app.CreateStreamingClient();
-        var held = new HeldBody(Body(700 * 1024));
-        var first = client.PostAsync(new Uri("/v1/emails", UriKind.Relative), held);
-        await held.HalfSent.Task.WaitAsync(Wait);
-        await Eventually.GetAsync(() => Task.FromResult(budget.InUse), inUse => inUse == held.Length, Wait, "the first body's share taken");
+        var (held, first) = await HoldFirstBodyAsync(client, budget);
 
         using var refused = await client.PostAsync(new Uri("/v1/emails", UriKind.Relative), Json(Body(400 * 1024))).WaitAsync(Wait);
 
@@ -87,10 +93,7 @@ public sealed class RequestBodyBudgetTests
         await using var app = await StartAsync("00:05:00");
         var budget = app.Services.GetRequiredService<RequestBodyBudget>();
         using var client = app.CreateStreamingClient();
-        var held = new HeldBody(Body(700 * 1024));
-        var first = client.PostAsync(new Uri("/v1/emails", UriKind.Relative), held);
-        await held.HalfSent.Task.WaitAsync(Wait);
-        await Eventually.GetAsync(() => Task.FromResult(budget.InUse), inUse => inUse == held.Length, Wait, "the first body's share taken");
+        var (held, first) = await HoldFirstBodyAsync(client, budget);
 
         // Without Content-Length: its first step (256 KB) fits beside the 700 KB, the 512 KB it grows to does not.
         var unsized = new HeldBody(Body(400 * 1024), declaresLength: false);
@@ -106,6 +109,19 @@ public sealed class RequestBodyBudgetTests
         Assert.Equal(HttpStatusCode.Accepted, chunkedResponse.StatusCode);
         Assert.Equal(2, await app.CountOutboxAsync());
         await Eventually.GetAsync(() => Task.FromResult(budget.InUse), inUse => inUse == 0, Wait, "every share given back");
+    }
+
+    /// <summary>
+    /// Sends a 700 KB body of which only the first half arrives until <see cref="HeldBody.Finish"/>, once the budget shows
+    /// its share taken.
+    /// </summary>
+    private static async Task<(HeldBody Held, Task<HttpResponseMessage> Response)> HoldFirstBodyAsync(HttpClient client, RequestBodyBudget budget)
+    {
+        var held = new HeldBody(Body(700 * 1024));
+        var response = client.PostAsync(new Uri("/v1/emails", UriKind.Relative), held);
+        await held.HalfSent.Task.WaitAsync(Wait);
+        await Eventually.GetAsync(() => Task.FromResult(budget.InUse), inUse => inUse == held.Length, Wait, "the first body's share taken");
+        return (held, response);
     }
 
     private static Task<IngressApp> StartAsync(string maxBodyWait) => IngressApp.StartAsync(settings: new Dictionary<string, string?>
