@@ -11,17 +11,22 @@ if (args is [HealthProbe.Command, ..])
 
 var builder = WebApplication.CreateBuilder(args);
 
+var migrate = args is ["migrate", ..];
+
 builder.AddServiceDefaults();
 // Ready without the broker: reads and the workers' suppression lookups need only PostgreSQL, and the events wait in
 // their queues for the bus to come back.
-builder.AddMessageBus(bus => bus.AddStatusConsumers(), readyWithoutBroker: true);
+builder.AddMessageBus(bus => bus.AddStatusConsumers(), readyWithoutBroker: true, topologyOnly: migrate);
 builder.AddStatus();
 
 var app = builder.Build();
 
-if (args is ["migrate", ..])
+if (migrate)
 {
     await app.Services.MigrateStoreAsync<StatusDbContext>();
+    // The status service is the one subscriber of the events the ingress and the workers publish: its queues are
+    // declared and bound before they start, so that no event of a first install is published to no queue and dropped.
+    await app.Services.DeployBusTopologyAsync();
     return 0;
 }
 

@@ -6,11 +6,13 @@ namespace EmailPlatform.EndToEnd.Tests;
 /// <summary>
 /// The three services as separate processes in distributed mode, on a PostgreSQL database and a RabbitMQ
 /// virtual host of their own, delivering to the given SMTP relay. Migrations run first as the explicit
-/// <c>migrate</c> step a deployment runs.
+/// <c>migrate</c> step a deployment runs. The status service starts first, or, with <c>withoutStatus</c>, only when
+/// <see cref="StartStatusAsync"/> is called (the ingress and the workers then do without it, as they do while it is down).
 /// </summary>
 internal sealed class DistributedPlatform : IAsyncDisposable
 {
     private readonly List<IAsyncDisposable> _owned = [];
+    private Dictionary<string, string?> _shared = [];
 
     private DistributedPlatform(string apiKey) => ApiKey = apiKey;
 
@@ -18,18 +20,21 @@ internal sealed class DistributedPlatform : IAsyncDisposable
 
     public TemporaryDatabase Database { get; private set; } = null!;
 
+    /// <summary>The platform's own RabbitMQ virtual host.</summary>
+    public Uri Broker { get; private set; } = null!;
+
     public ServiceProcess Ingress { get; private set; } = null!;
 
     public ServiceProcess Delivery { get; private set; } = null!;
 
     public ServiceProcess Status { get; private set; } = null!;
 
-    public static async Task<DistributedPlatform> StartAsync(string relayHost, int relayPort)
+    public static async Task<DistributedPlatform> StartAsync(string relayHost, int relayPort, bool withoutStatus = false)
     {
         var platform = new DistributedPlatform(TestInfrastructure.NewApiKey());
         try
         {
-            await platform.StartServicesAsync(relayHost, relayPort);
+            await platform.StartServicesAsync(relayHost, relayPort, withoutStatus);
             return platform;
         }
         catch
@@ -58,12 +63,24 @@ internal sealed class DistributedPlatform : IAsyncDisposable
         }
     }
 
-    private async Task StartServicesAsync(string relayHost, int relayPort)
+    /// <summary>Starts the status service of a platform started without it.</summary>
+    public async Task StartStatusAsync() => Status = Own(await ServiceProcess.StartAsync("EmailPlatform.Status", _shared));
+
+    /// <summary>A client of the status service's own API (with the bootstrap key).</summary>
+    public HttpClient CreateStatusClient()
+    {
+        var client = new HttpClient { BaseAddress = Status.Url, Timeout = TimeSpan.FromSeconds(30) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", ApiKey);
+        return client;
+    }
+
+    private async Task StartServicesAsync(string relayHost, int relayPort, bool withoutStatus)
     {
         Database = Own(await TemporaryDatabase.CreateAsync());
         var vhost = Own(await TemporaryVirtualHost.CreateAsync());
+        Broker = vhost.Uri;
 
-        var shared = new Dictionary<string, string?>
+        var shared = _shared = new Dictionary<string, string?>
         {
             ["ConnectionStrings__Postgres"] = Database.ConnectionString,
             ["ConnectionStrings__RabbitMq"] = vhost.Uri.ToString(),
@@ -75,23 +92,31 @@ internal sealed class DistributedPlatform : IAsyncDisposable
             ServiceProcess.RunToCompletionAsync("EmailPlatform.Status", shared, "migrate"),
             ServiceProcess.RunToCompletionAsync("EmailPlatform.Delivery", shared, "migrate"));
 
-        Status = Own(await ServiceProcess.StartAsync("EmailPlatform.Status", shared));
-        Delivery = Own(await ServiceProcess.StartAsync("EmailPlatform.Delivery", new Dictionary<string, string?>(shared)
+        if (!withoutStatus)
+        {
+            await StartStatusAsync();
+        }
+
+        var delivery = new Dictionary<string, string?>(shared)
         {
             ["Delivery__Relays__0__Name"] = "test-relay",
             ["Delivery__Relays__0__Host"] = relayHost,
             ["Delivery__Relays__0__Port"] = relayPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Delivery__Relays__0__Security"] = "None",
-            ["Delivery__StatusUrl"] = Status.Url!.ToString(),
             // No lookup cache here, so a suppression takes effect on the very next send; and time for the first lookups
             // of a cold worker on a loaded machine, which past the 2 s default would count as "not suppressed".
             ["Delivery__SuppressionCacheDuration"] = "00:00:00",
             ["Delivery__SuppressionLookupTimeout"] = "00:00:30",
-        }));
-        Ingress = Own(await ServiceProcess.StartAsync("EmailPlatform.Ingress", new Dictionary<string, string?>(shared)
+        };
+        var ingress = new Dictionary<string, string?>(shared);
+        if (!withoutStatus)
         {
-            ["Ingress__StatusUrl"] = Status.Url!.ToString(),
-        }));
+            delivery["Delivery__StatusUrl"] = Status.Url!.ToString();
+            ingress["Ingress__StatusUrl"] = Status.Url!.ToString();
+        }
+
+        Delivery = Own(await ServiceProcess.StartAsync("EmailPlatform.Delivery", delivery));
+        Ingress = Own(await ServiceProcess.StartAsync("EmailPlatform.Ingress", ingress));
     }
 
     private T Own<T>(T resource) where T : IAsyncDisposable

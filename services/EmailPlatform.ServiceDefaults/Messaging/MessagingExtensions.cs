@@ -19,13 +19,15 @@ public static class MessagingExtensions
     /// broker would silently lose mail, so it refuses to start instead. A service that keeps doing its job
     /// while the broker is down (the ingress accepts into its outbox; the status service serves reads and the
     /// workers' suppression lookups from its store) passes <paramref name="readyWithoutBroker"/> so its
-    /// readiness does not depend on the broker.
+    /// readiness does not depend on the broker. With <paramref name="topologyOnly"/> (a <c>migrate</c> step), the bus
+    /// only declares the service's queues and bindings, through <see cref="BusTopology.DeployBusTopologyAsync"/>.
     /// </summary>
     public static IHostApplicationBuilder AddMessageBus(
         this IHostApplicationBuilder builder,
         Action<IBusRegistrationConfigurator> registerConsumers,
         bool allowInMemory = false,
-        bool readyWithoutBroker = false)
+        bool readyWithoutBroker = false,
+        bool topologyOnly = false)
     {
         var rabbitMq = builder.Configuration.GetConnectionString(ConnectionStringName);
         if (string.IsNullOrWhiteSpace(rabbitMq) && !allowInMemory)
@@ -79,6 +81,7 @@ public static class MessagingExtensions
             bus.UsingRabbitMq((context, cfg) =>
             {
                 cfg.Host(new Uri(rabbitMq), host => host.PublisherConfirmation = true);
+                cfg.DeployTopologyOnly = topologyOnly;
                 cfg.ConfigureEndpoints(context);
             });
         });

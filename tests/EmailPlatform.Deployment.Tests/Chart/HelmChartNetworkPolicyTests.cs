@@ -276,7 +276,7 @@ public sealed class HelmChartNetworkPolicyTests
         });
     }
 
-    /// <summary>Every component needs PostgreSQL, and the services RabbitMQ: restricted egress with no rule for one would cut it off.</summary>
+    /// <summary>Every component needs PostgreSQL and RabbitMQ (the migrations Job declares the status service's queues): restricted egress with no rule for one would cut it off.</summary>
     [Theory]
     [InlineData("networkPolicy: { enabled: true, egress: { restrict: true } }", "nothing would let the ingress pods reach PostgreSQL and RabbitMQ")]
     [InlineData("""
@@ -286,7 +286,7 @@ public sealed class HelmChartNetworkPolicyTests
           ingress: { egress: [ { ports: [ { port: 5432 } ] } ] }
           delivery: { egress: [ { ports: [ { port: 5432 } ] } ] }
           status: { egress: [ { ports: [ { port: 5432 } ] } ] }
-        """, "nothing would let the migrations pods reach PostgreSQL. Add rules for them to networkPolicy.egress.rules (every component) or networkPolicy.migrations.egress")]
+        """, "nothing would let the migrations pods reach PostgreSQL and RabbitMQ. Add rules for them to networkPolicy.egress.rules (every component) or networkPolicy.migrations.egress")]
     public void RestrictedEgressWithNoRuleForAComponentIsRefused(string values, string message) =>
         Assert.Contains(message, Helm.TemplateRefuses(values), StringComparison.Ordinal);
 

@@ -189,6 +189,46 @@ public sealed class ComposeFileTests
             Yaml.List(Yaml.At(s.Value, "healthcheck.test")).Select(o => o.ToString())));
     }
 
+    /// <summary>
+    /// RabbitMQ drops an event published while no queue is bound for it: whatever publishes on the bus starts only once
+    /// the status service's migration has declared its queues (itself waiting for a healthy broker), directly or through
+    /// what it waits for.
+    /// </summary>
+    [Fact]
+    public void PublishersOnTheBusStartAfterTheStatusServicesQueuesAreDeclared()
+    {
+        var statusMigration = Assert.Single(ComposeFile.Services,
+            s => ComposeFile.IsMigration(s.Value) && ComposeFile.ProjectOf(s.Value) == "EmailPlatform.Status");
+        Assert.Contains("ConnectionStrings__RabbitMq", ComposeFile.Environment(statusMigration.Value).Keys);
+        Assert.Equal("service_healthy", Yaml.Str(Yaml.At(statusMigration.Value, "depends_on.rabbitmq"), "condition"));
+
+        var publishers = ComposeFile.Services.Where(s => ComposeFile.ProjectOf(s.Value) is "EmailPlatform.Ingress" or "EmailPlatform.Delivery"
+            && !ComposeFile.IsMigration(s.Value)).ToList();
+        Assert.NotEmpty(publishers);
+        foreach (var (name, _) in publishers)
+        {
+            Assert.True(WaitsFor(name).Contains(statusMigration.Key), $"{name} may start before {statusMigration.Key} has declared the status service's queues");
+        }
+
+        static HashSet<string> WaitsFor(string service)
+        {
+            var seen = new HashSet<string>();
+            var next = new Stack<string>([service]);
+            while (next.TryPop(out var current))
+            {
+                foreach (var (dependency, spec) in Yaml.Entries(Yaml.At(ComposeFile.Service(current), "depends_on")))
+                {
+                    if (Yaml.Str(spec, "condition") != "service_started" && seen.Add(dependency))
+                    {
+                        next.Push(dependency);
+                    }
+                }
+            }
+
+            return seen;
+        }
+    }
+
     [Fact]
     public void ServicesWithAStoreWaitForTheirMigrationToComplete()
     {
