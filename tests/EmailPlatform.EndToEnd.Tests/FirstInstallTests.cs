@@ -1,6 +1,4 @@
 using EmailPlatform.Testing;
-using RabbitMQ.Client;
-using RabbitMQ.Client.Exceptions;
 
 namespace EmailPlatform.EndToEnd.Tests;
 
@@ -30,9 +28,9 @@ public sealed class FirstInstallTests
         });
 
         // The email's accept and its delivery are both waiting for the status service: published before it ever ran.
-        await platform.WithLogsAsync(() => Eventually.GetAsync(() => ReadyAsync(platform.Broker, "email-lifecycle"), n => n >= 1, Timeout,
+        await platform.WithLogsAsync(() => Eventually.GetAsync(() => PutBackProbe.MessagesInAsync(platform.Broker, "email-lifecycle"), n => n >= 1, Timeout,
             "the email's acceptance queued for the status service"));
-        await platform.WithLogsAsync(() => Eventually.GetAsync(() => ReadyAsync(platform.Broker, "recipient-outcome"), n => n >= 1, Timeout,
+        await platform.WithLogsAsync(() => Eventually.GetAsync(() => PutBackProbe.MessagesInAsync(platform.Broker, "recipient-outcome"), n => n >= 1, Timeout,
             "the recipient's delivery queued for the status service"));
         Assert.Single(relay.Received);
 
@@ -43,20 +41,5 @@ public sealed class FirstInstallTests
         Assert.Equal("delivered", email!["status"]!.GetValue<string>());
         var recipient = Assert.Single(email["recipients"]!.AsArray());
         Assert.Equal(("alice@example.test", "delivered"), (recipient!["email"]!.GetValue<string>(), recipient["status"]!.GetValue<string>()));
-    }
-
-    /// <summary>The messages ready in a queue of the virtual host; -1 while it does not exist.</summary>
-    private static async Task<long> ReadyAsync(Uri broker, string queue)
-    {
-        await using var connection = await new ConnectionFactory { Uri = broker }.CreateConnectionAsync();
-        await using var channel = await connection.CreateChannelAsync();
-        try
-        {
-            return (await channel.QueueDeclarePassiveAsync(queue)).MessageCount;
-        }
-        catch (OperationInterruptedException ex) when (ex.ShutdownReason?.ReplyCode == 404)
-        {
-            return -1;
-        }
     }
 }

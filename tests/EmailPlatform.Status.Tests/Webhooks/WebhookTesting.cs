@@ -67,6 +67,23 @@ internal static class WebhookTesting
         Eventually.GetAsync(() => Task.FromResult(receiver.Requests.ToList()), r => r.Count >= count, TimeSpan.FromSeconds(20), what);
 
     /// <summary>
+    /// For a test that asserts nothing more was sent: records a later email's delivery to alice@example.com, waits until
+    /// <paramref name="receiver"/> (subscribed to <c>email.delivered</c>) has it as its <paramref name="total"/>th
+    /// request, then stops the dispatcher and lets the receiver answer all it got. A round has run after the ones under
+    /// test, none is left to run, and the receiver had nothing else: what it has is all it will ever get.
+    /// </summary>
+    public static async Task SettleAfterALaterDeliveryAsync(StatusApi api, WebhookReceiver receiver, int total)
+    {
+        var later = Guid.NewGuid();
+        await api.RecordAsync(TestEvents.Accepted(later, to: ["alice@example.com"]), TestEvents.Delivered(later, "alice@example.com"));
+        await ReceivedAsync(receiver, total, "the later email's delivery");
+        await api.Services.GetRequiredService<WebhookDispatcher>().StopAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(20));
+        await receiver.StopAsync();
+        Assert.Equal(total, receiver.Requests.Count);
+        Assert.Contains(later.ToString(), receiver.Requests.Last().Body, StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// <paramref name="count"/> deliveries of <paramref name="subscriptionId"/>, a millisecond apart and each with one
     /// attempt, as a subscription's history builds up (in miniature): written straight to the store, not sent.
     /// </summary>
