@@ -50,6 +50,29 @@ public sealed class AlertRulesTests
         });
     }
 
+    /// <summary>
+    /// One Prometheus often watches several installs (staging and production): an aggregation that drops the install's
+    /// label judges them together, one install's stall hidden by the other's traffic, and its alert names neither. Every
+    /// sum, max and min keeps <c>namespace</c>, or RabbitMQ's <c>vhost</c> for the broker's series.
+    /// </summary>
+    [Fact]
+    public void EveryAggregationKeepsTheInstallsLabel()
+    {
+        var aggregation = new System.Text.RegularExpressions.Regex(@"\b(sum|max|min|avg|count)\s*(by\s*\((?<by>[^)]*)\))?\s*\((?<arg>[a-z_]+\()?(?<series>[a-z_:]+)");
+        Assert.All(Rules, rule =>
+        {
+            var name = Yaml.Str(rule, "alert");
+            var found = aggregation.Matches(Yaml.Str(rule, "expr")!);
+            Assert.NotEmpty(found);
+            foreach (System.Text.RegularExpressions.Match m in found)
+            {
+                var label = m.Groups["series"].Value.StartsWith("rabbitmq_", StringComparison.Ordinal) ? "vhost" : "namespace";
+                var by = m.Groups["by"].Value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+                Assert.True(by.Contains(label), $"{name}: '{m.Value}' drops the '{label}' label: add it to the by clause");
+            }
+        });
+    }
+
     [Fact]
     public void CoverRelayDownDeferralSpikeBacklogOutboxLagAndWebhookFailures()
     {
