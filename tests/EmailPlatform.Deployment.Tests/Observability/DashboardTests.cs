@@ -37,7 +37,9 @@ public sealed partial class DashboardTests
         {
             var expr = query.Expr.Replace("$__rate_interval", "1m", StringComparison.Ordinal)
                 .Replace("$__range", "1h", StringComparison.Ordinal)
-                .Replace("$relay", ".*", StringComparison.Ordinal);
+                .Replace("$relay", ".*", StringComparison.Ordinal)
+                .Replace("$namespace", ".*", StringComparison.Ordinal)
+                .Replace("$vhost", ".*", StringComparison.Ordinal);
             Assert.DoesNotContain("$", expr, StringComparison.Ordinal);
             rules.Append($"      - record: dashboard_query_{i}\n        expr: {System.Text.Json.JsonSerializer.Serialize(expr)}\n");
         }
@@ -112,6 +114,44 @@ public sealed partial class DashboardTests
         Assert.All(families, family => Assert.True(used.Any(u => u == family || HistogramSuffix().Replace(u, "") == family),
             $"{family} is on no panel of {DashboardFile}"));
     }
+
+    /// <summary>
+    /// One Grafana often shows several installs (staging and production): every series a panel reads is narrowed to the
+    /// selected install, the services' by <c>$namespace</c> and RabbitMQ's by <c>$vhost</c>, both variables of the
+    /// dashboard (All by default, which also matches the compose stack's series, which have no namespace).
+    /// </summary>
+    [Fact]
+    public void EveryPanelSeriesIsNarrowedToTheSelectedInstall()
+    {
+        var variables = Dashboard.GetProperty("templating").GetProperty("list").EnumerateArray()
+            .ToDictionary(v => v.GetProperty("name").GetString()!);
+        foreach (var (name, label) in new[] { ("namespace", "namespace"), ("vhost", "vhost") })
+        {
+            Assert.True(variables.TryGetValue(name, out var variable), $"no ${name} variable");
+            Assert.EndsWith($", {label})", variable.GetProperty("definition").GetString(), StringComparison.Ordinal);
+            Assert.True(variable.GetProperty("includeAll").GetBoolean());
+            Assert.Equal(".*", variable.GetProperty("allValue").GetString());
+        }
+
+        Assert.All(Queries(), q =>
+        {
+            foreach (Match selector in SeriesSelector().Matches(q.Expr))
+            {
+                var series = selector.Groups["series"].Value;
+                if (!Metrics.IsKnown(series))
+                {
+                    continue; // a label name or function, not a series
+                }
+
+                var matcher = series.StartsWith("rabbitmq_", StringComparison.Ordinal) ? "vhost=~\"$vhost\"" : "namespace=~\"$namespace\"";
+                Assert.True(selector.Groups["matchers"].Value.Contains(matcher, StringComparison.Ordinal),
+                    $"panel '{q.Panel}' reads {series} without {matcher}");
+            }
+        });
+    }
+
+    [GeneratedRegex(@"(?<![a-z_])(?<series>[a-z_:]+)(\{(?<matchers>[^}]*)\})?(?=[\[)\s]|$)")]
+    private static partial Regex SeriesSelector();
 
     [Fact]
     public void PanelsReadTheSelectedPrometheusDataSource()
