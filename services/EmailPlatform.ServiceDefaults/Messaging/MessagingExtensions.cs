@@ -33,7 +33,7 @@ public static class MessagingExtensions
         if (string.IsNullOrWhiteSpace(rabbitMq) && !allowInMemory)
         {
             // Fails when the host starts, naming the key; a one-shot command such as 'migrate' (which builds the
-            // host but never starts it) needs no broker.
+            // host but never starts it) runs without one (the status service's then migrates its store only).
             builder.Services.AddOptions<MassTransitHostOptions>()
                 .Validate(_ => false,
                     $"ConnectionStrings:{ConnectionStringName} is required: set it (env ConnectionStrings__{ConnectionStringName}) to an amqp URI such as amqp://user:password@rabbitmq:5672/.")

@@ -133,6 +133,9 @@ public sealed partial class DashboardTests
             Assert.Equal(".*", variable.GetProperty("allValue").GetString());
         }
 
+        // The relays offered are the selected install's.
+        Assert.Contains("{namespace=~\"$namespace\"}", variables["relay"].GetProperty("definition").GetString(), StringComparison.Ordinal);
+
         Assert.All(Queries(), q =>
         {
             foreach (Match selector in SeriesSelector().Matches(q.Expr))
@@ -222,6 +225,6 @@ public sealed partial class DashboardTests
     [GeneratedRegex("_(bucket|sum|count)$")]
     private static partial Regex HistogramSuffix();
 
-    [GeneratedRegex(@"^label_values\((?<metric>[a-zA-Z_:][a-zA-Z0-9_:]*)\s*,\s*\w+\)$")]
+    [GeneratedRegex(@"^label_values\((?<metric>[a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s*,\s*\w+\)$")]
     private static partial Regex LabelValues();
 }
