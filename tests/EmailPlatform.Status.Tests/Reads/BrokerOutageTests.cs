@@ -4,6 +4,7 @@ using EmailPlatform.Status.Tests.Support;
 using EmailPlatform.Testing;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace EmailPlatform.Status.Tests.Reads;
 
@@ -17,13 +18,15 @@ public sealed class BrokerOutageTests
     public async Task TheServiceStaysReadyAndServesReadsAndSuppressionLookupsWhileTheBrokerIsUnreachable()
     {
         var nowhere = new Uri($"amqp://guest:guest@127.0.0.1:{ServiceProcess.FreeTcpPort()}/");
-        await using var api = await StatusApi.StartAsync(rabbitMq: nowhere);
+        var logs = new LogCapture();
+        await using var api = await StatusApi.StartAsync(rabbitMq: nowhere, services: services => services.AddSingleton<ILoggerProvider>(logs));
         var emailId = Guid.NewGuid();
         await api.RecordAsync(TestEvents.Accepted(emailId, to: ["alice@example.com", "bob@example.com"]), TestEvents.Bounced(emailId, "bob@example.com"));
         using var client = api.CreateClient();
 
-        // The bus has had time to try, and cannot connect.
-        await Task.Delay(TimeSpan.FromSeconds(2));
+        // The bus has tried, and cannot connect.
+        await Eventually.GetAsync(() => Task.FromResult(logs.Entries.Any(e => e.Level == LogLevel.Warning && e.Message.StartsWith("Connection Failed", StringComparison.Ordinal))),
+            failed => failed, TimeSpan.FromSeconds(30), "the bus's failed connection");
         Assert.NotEqual(BusHealthStatus.Healthy, api.Services.GetRequiredService<IBusControl>().CheckHealth().Status);
 
         using var ready = await client.GetAsync(new Uri("/health/ready", UriKind.Relative));
