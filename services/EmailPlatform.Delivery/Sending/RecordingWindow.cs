@@ -26,6 +26,9 @@ internal sealed class RecordingWindow(IOptions<DeliveryOptions> options)
     /// <summary>Transactions in the window right now.</summary>
     public int InUse => _permits.InUse;
 
+    /// <summary>Transactions waiting for a place, each with a connection in hand.</summary>
+    public int Waiting => _permits.Waiting;
+
     /// <summary>Waits for a permit; dispose it when the transaction's outcome is recorded, or when it ended with nothing sent.</summary>
     public async Task<Permit> EnterAsync(EmailPriority priority, CancellationToken cancellationToken)
     {

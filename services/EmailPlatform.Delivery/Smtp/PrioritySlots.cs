@@ -30,6 +30,18 @@ internal sealed class PrioritySlots(int count)
         }
     }
 
+    /// <summary>Callers waiting for a slot right now.</summary>
+    public int Waiting
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _waiters.Values.Sum(q => q.Count);
+            }
+        }
+    }
+
     public Task WaitAsync(EmailPriority priority, CancellationToken cancellationToken)
     {
         LinkedListNode<TaskCompletionSource> node;

@@ -5,6 +5,7 @@ using EmailPlatform.Delivery.Storage;
 using EmailPlatform.Delivery.Tests.Support;
 using EmailPlatform.Testing;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -37,6 +38,21 @@ public sealed class RecordingWindowTests
         first.Dispose();
 
         Assert.Equal(1, window.InUse);
+    }
+
+    [Fact]
+    public async Task ATransactionPastTheWindowWaitsAndIsCountedUntilAPlaceIsGivenBack()
+    {
+        var window = new RecordingWindow(Options.Create(new DeliveryOptions { MaxUnrecordedTransactions = 1 }));
+        var first = await window.EnterAsync(EmailPriority.Normal, CancellationToken.None);
+
+        var second = window.EnterAsync(EmailPriority.Normal, CancellationToken.None);
+
+        Assert.False(second.IsCompleted);
+        Assert.Equal((1, 1), (window.InUse, window.Waiting));
+        first.Dispose();
+        using var entered = await second.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal((1, 0), (window.InUse, window.Waiting));
     }
 
     [Fact]
@@ -85,7 +101,11 @@ public sealed class RecordingWindowTests
         try
         {
             await Eventually.GetAsync(() => Task.FromResult(store.IsCut), cut => cut, TimeSpan.FromSeconds(90), "the store cut");
-            await Task.Delay(TimeSpan.FromSeconds(4));
+            // The other connections (three at least) each have a transaction waiting for a place, and none has begun
+            // (one that did, past the window, ends the wait at once).
+            var window = host.Services.GetRequiredService<RecordingWindow>();
+            await Eventually.GetAsync(() => Task.FromResult(window.Waiting), waiting => waiting >= 3 || Volatile.Read(ref transactions) > 1,
+                TimeSpan.FromSeconds(60), "the other connections' transactions waiting for the window");
             Assert.Equal(1, Volatile.Read(ref transactions));
         }
         finally
