@@ -34,6 +34,9 @@ internal sealed class RelayRateLimit(int perSecond)
         AutoReplenishment = true,
     });
 
+    /// <summary>Messages waiting for a token right now: the one holding the turn, and those waiting for it.</summary>
+    public int Waiting => _turn.InUse + _turn.Waiting;
+
     /// <summary>Waits for a token, served before every waiter of a lower priority and after the earlier ones of its own.</summary>
     public async ValueTask WaitAsync(EmailPriority priority, CancellationToken cancellationToken)
     {

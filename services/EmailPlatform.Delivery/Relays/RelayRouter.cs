@@ -75,6 +75,9 @@ internal sealed class RelayRouter(IOptions<DeliveryOptions> options, TimeProvide
             ? _limits.GetOrAdd(relay.Name, _ => new RelayRateLimit(perSecond)).WaitAsync(priority, cancellationToken)
             : ValueTask.CompletedTask;
 
+    /// <summary>Messages of this worker waiting for a token of the relay's rate limit right now.</summary>
+    internal int WaitingForRateLimit(string relayName) => _limits.TryGetValue(relayName, out var limit) ? limit.Waiting : 0;
+
     /// <summary>The relays of the first routing rule the email matches; null when none does.</summary>
     internal IReadOnlyCollection<RelayOptions>? RouteFor(SendEmail email)
     {

@@ -1,7 +1,9 @@
 using EmailPlatform.Contracts;
+using EmailPlatform.Delivery.Relays;
 using EmailPlatform.Delivery.Tests.Support;
 using EmailPlatform.Testing;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace EmailPlatform.Delivery.Tests.Relays;
 
@@ -36,7 +38,10 @@ public sealed class RateLimitPriorityTests : IAsyncLifetime
         await Task.WhenAll(bulk.Select(host.SendAsync));
         await Eventually.GetAsync(() => host.QueryAsync(db => db.Deliveries.CountAsync()),
             n => n == BulkBacklog, TimeSpan.FromSeconds(60), "the whole bulk backlog claimed");
-        await Task.Delay(TimeSpan.FromMilliseconds(300));
+        // Half the backlog at least waits for a token (one goes a second): the password reset has them to overtake.
+        var router = host.Services.GetRequiredService<RelayRouter>();
+        await Eventually.GetAsync(() => Task.FromResult(router.WaitingForRateLimit("scripted")), waiting => waiting >= BulkBacklog / 2,
+            TimeSpan.FromSeconds(30), "the bulk backlog waiting for tokens");
 
         var reset = TestEmails.Create(to: ["reset@example.com"]) with { Priority = EmailPriority.High };
         await host.SendAsync(reset);
