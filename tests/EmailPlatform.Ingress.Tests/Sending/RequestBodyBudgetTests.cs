@@ -33,13 +33,7 @@ public sealed class RequestBodyBudgetTests
         await Eventually.GetAsync(() => Task.FromResult(budget.Waiting), waiting => waiting == 1, Wait, "the second request waiting");
         Assert.False(second.IsCompleted);
 
-        held.Finish();
-        using var firstResponse = await first.WaitAsync(Wait);
-        using var secondResponse = await second.WaitAsync(Wait);
-        Assert.Equal(HttpStatusCode.Accepted, firstResponse.StatusCode);
-        Assert.Equal(HttpStatusCode.Accepted, secondResponse.StatusCode);
-        Assert.Equal(2, await app.CountOutboxAsync());
-        await Eventually.GetAsync(() => Task.FromResult(budget.InUse), inUse => inUse == 0, Wait, "every share given back");
+        await BothAcceptedOnceTheFirstFinishesAsync(app, budget, held, first, second);
     }
 
     [Fact]
@@ -102,13 +96,7 @@ public sealed class RequestBodyBudgetTests
         await Eventually.GetAsync(() => Task.FromResult(budget.Waiting), waiting => waiting == 1, Wait, "the chunked request waiting to grow");
         Assert.False(chunked.IsCompleted);
 
-        held.Finish();
-        using var firstResponse = await first.WaitAsync(Wait);
-        using var chunkedResponse = await chunked.WaitAsync(Wait);
-        Assert.Equal(HttpStatusCode.Accepted, firstResponse.StatusCode);
-        Assert.Equal(HttpStatusCode.Accepted, chunkedResponse.StatusCode);
-        Assert.Equal(2, await app.CountOutboxAsync());
-        await Eventually.GetAsync(() => Task.FromResult(budget.InUse), inUse => inUse == 0, Wait, "every share given back");
+        await BothAcceptedOnceTheFirstFinishesAsync(app, budget, held, first, chunked);
     }
 
     /// <summary>
@@ -122,6 +110,19 @@ public sealed class RequestBodyBudgetTests
         await held.HalfSent.Task.WaitAsync(Wait);
         await Eventually.GetAsync(() => Task.FromResult(budget.InUse), inUse => inUse == held.Length, Wait, "the first body's share taken");
         return (held, response);
+    }
+
+    /// <summary>Lets the held first body finish: both requests are accepted, each once, and the budget is all given back.</summary>
+    private static async Task BothAcceptedOnceTheFirstFinishesAsync(
+        IngressApp app, RequestBodyBudget budget, HeldBody held, Task<HttpResponseMessage> first, Task<HttpResponseMessage> waiting)
+    {
+        held.Finish();
+        using var firstResponse = await first.WaitAsync(Wait);
+        using var waitingResponse = await waiting.WaitAsync(Wait);
+        Assert.Equal(HttpStatusCode.Accepted, firstResponse.StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, waitingResponse.StatusCode);
+        Assert.Equal(2, await app.CountOutboxAsync());
+        await Eventually.GetAsync(() => Task.FromResult(budget.InUse), inUse => inUse == 0, Wait, "every share given back");
     }
 
     private static Task<IngressApp> StartAsync(string maxBodyWait) => IngressApp.StartAsync(settings: new Dictionary<string, string?>
