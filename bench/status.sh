@@ -26,7 +26,8 @@
 # artifacts/bench/status-drain.nettrace, for PerfView or `dotnet-trace report`. The trace's own cost lowers that run's
 # figures.
 #
-# Settings (environment): EVENTS (100000), RUNS ("recorder bus": either or both), NO_BUILD (0), TRACE_PROFILE (none),
+# Settings (environment): EVENTS (100000), BODY_SIZE (0: a one-line receipt; N: each email an HTML body of N characters
+# and a text body of N/2, as a real receipt or password reset has), RUNS ("recorder bus": either or both), NO_BUILD (0), TRACE_PROFILE (none),
 # TRACE_SECONDS (20), GC_GEN0SIZE (0x1000000, as the status image sets DOTNET_GCgen0size, for both runs; 0: the
 # runtime's default), PG_HOST/PG_PORT/PG_USER/PG_PASSWORD
 # (127.0.0.1/5432/emailplatform/emailplatform), RABBITMQ_URI (amqp://guest:guest@127.0.0.1:5672), STATUS_DLL (another
@@ -36,6 +37,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 EVENTS="${EVENTS:-100000}"
+BODY_SIZE="${BODY_SIZE:-0}"
 # The first generation the service image sets (ENV DOTNET_GCgen0size in its Dockerfile); 0 for the runtime's default.
 GC_GEN0SIZE="${GC_GEN0SIZE:-0x1000000}"
 RUNS="${RUNS:-recorder bus}"
@@ -139,7 +141,7 @@ if [[ " $RUNS " == *" recorder "* ]]; then
 DB_RECORDER="ep_bench_status_rec_${RUN_ID//-/_}"
 new_database "$DB_RECORDER"
 log "recorder alone: $EVENTS events"
-DOTNET_GCgen0size="$GC_GEN0SIZE" timeout --foreground 900 dotnet "$BENCH_DLL" recorder --postgres "$(pg_conn "$DB_RECORDER")" --events "$EVENTS" --out "$WORK_DIR/recorder.json" \
+DOTNET_GCgen0size="$GC_GEN0SIZE" timeout --foreground 900 dotnet "$BENCH_DLL" recorder --postgres "$(pg_conn "$DB_RECORDER")" --events "$EVENTS" --body-size "$BODY_SIZE" --out "$WORK_DIR/recorder.json" \
   >"$WORK_DIR/recorder.log" 2>&1 || { tail -n 40 "$WORK_DIR/recorder.log" >&2; die "recorder run failed"; }
 log "recorder alone: $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%.0f events/s, peak RSS %.0f MB" % (r["events_per_s"], r["peak_rss_mb"]))' "$WORK_DIR/recorder.json")"
 fi
@@ -181,7 +183,7 @@ start_status
 stop_status
 
 log "publishing $EVENTS events to vhost $VHOST while the service is stopped"
-timeout --foreground 900 dotnet "$BENCH_DLL" publish --rabbitmq "${RABBITMQ_URI%/}/$VHOST" --events "$EVENTS" --out "$WORK_DIR/publish.json" \
+timeout --foreground 900 dotnet "$BENCH_DLL" publish --rabbitmq "${RABBITMQ_URI%/}/$VHOST" --events "$EVENTS" --body-size "$BODY_SIZE" --out "$WORK_DIR/publish.json" \
   >"$WORK_DIR/publish.log" 2>&1 || { tail -n 40 "$WORK_DIR/publish.log" >&2; die "publishing failed"; }
 EXPECTED="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["events"])' "$WORK_DIR/publish.json")"
 
@@ -245,16 +247,19 @@ LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 # ---------------------------------------------------------------- report
 
 python3 - "$WORK_DIR" "$OUT_DIR/status.json" "$PEAK_RSS" "$LOAD_BEFORE" "$LOAD_AFTER" "$IDLE_RSS" "$SERVICE_CPU_MS" \
-  "$PG_CPU_MS" "$RABBIT_CPU_MS" "$MACHINE_CPU_MS" <<'PY'
+  "$PG_CPU_MS" "$RABBIT_CPU_MS" "$MACHINE_CPU_MS" "$BODY_SIZE" <<'PY'
 import json, os, sys, datetime
 work, out, peak, load_before, load_after, idle = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4], sys.argv[5], float(sys.argv[6])
 service_cpu_ms, pg_cpu_ms, rabbit_cpu_ms, machine_cpu_ms = (float(a) for a in sys.argv[7:11])
+body_size = int(sys.argv[11])
 rec, pub, bus, gc0, gc1 = (json.load(open(os.path.join(work, n + ".json"))) for n in ("recorder", "publish", "bus", "gc-before", "gc-after"))
 gc = {k: gc1[k] - gc0[k] for k in ("allocated_bytes", "pause_s") if k in gc0 and k in gc1}
 result = {
     "benchmark": "status",
     "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     "machine": {"cpus": os.cpu_count(), "loadavg_before": load_before, "loadavg_after": load_after},
+    # Characters of each email's HTML body (its text body has half as many); 0: a one-line receipt.
+    "body_size": body_size,
     "recorder_events_per_s": rec["events_per_s"],
     "recorder_peak_rss_mb": rec["peak_rss_mb"],
     "bus_events_per_s": bus["events_per_s"],

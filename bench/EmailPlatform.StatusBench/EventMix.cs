@@ -9,6 +9,8 @@ namespace EmailPlatform.StatusBench;
 /// <see cref="EmailQueued"/>, as the ingress publishes an email sent at once), then their outcomes. Each email has two
 /// recipients (to + cc); 10% of recipients are deferred once and delivered on the second attempt, 2% bounce (5.1.1, so
 /// they are also suppressed), the rest are delivered. Figures are per event recorded: 4.2 events in 3.2 messages an email.
+/// Bodies are a one-line receipt unless a body size is given: then an HTML part of that many characters and a text part
+/// of half as many, the size of a real transactional email's.
 /// </summary>
 internal static class EventMix
 {
@@ -24,8 +26,10 @@ internal static class EventMix
     public static int EventCount(IEnumerable<object> messages) => messages.Sum(m => Events(m).Count);
 
     /// <summary>Messages carrying at least <paramref name="count"/> events (whole emails), deterministic for a seed.</summary>
-    public static List<object> Create(int count, int seed = 42)
+    public static List<object> Create(int count, int seed = 42, int bodySize = 0)
     {
+        var html = bodySize > 0 ? Filler("<p>Thanks for your order. Your items ship within two days.</p>\n", bodySize) : "<p>Thanks for your order.</p>";
+        var text = bodySize > 0 ? Filler("Thanks for your order. Your items ship within two days.\n", bodySize / 2) : "Thanks for your order.";
         var random = new Random(seed);
         var events = new List<object>(count + 16);
         var recorded = 0;
@@ -39,7 +43,7 @@ internal static class EventMix
             {
                 var recipients = new[] { $"user{random.Next(1_000_000)}@example.com", $"copy{random.Next(1_000_000)}@example.org" };
                 events.Add(new EmailAccepted(NewId.NextGuid(), emailId, $"<{emailId:N}@bench.test>", "Acme <noreply@acme.test>",
-                    [recipients[0]], [recipients[1]], [], [], "Your receipt", "<p>Thanks for your order.</p>", "Thanks for your order.",
+                    [recipients[0]], [recipients[1]], [], [], "Your receipt", html, text,
                     [], [new EmailTag("category", "receipt")], new Dictionary<string, string> { ["order_id"] = "A-" + random.Next(100_000) },
                     EmailPriority.Normal, now, null, now)
                 {
@@ -72,4 +76,7 @@ internal static class EventMix
 
         return events;
     }
+
+    private static string Filler(string line, int size) =>
+        string.Concat(Enumerable.Repeat(line, size / line.Length + 1))[..size];
 }

@@ -18,6 +18,8 @@ using Npgsql;
 //                                                            single writer (as C concurrent consumers would), in-process
 //   publish  --rabbitmq URI --events N                      publishes N events to the bus (for the service to drain later)
 //   measure  --postgres CONN --expect N [--timeout S]       waits until N events are in the store and reports the rate
+// recorder and publish take --body-size B: each email an HTML body of B characters and a text body of B/2 (default: a
+// one-line receipt).
 var mode = args.FirstOrDefault() ?? throw new ArgumentException("mode: recorder | publish | measure");
 var options = Options.Parse(args.Skip(1));
 var result = mode switch
@@ -38,7 +40,7 @@ return 0;
 
 static async Task<Dictionary<string, object>> RecorderAsync(Options options)
 {
-    var messages = EventMix.Create(options.Int("events", 100_000));
+    var messages = EventMix.Create(options.Int("events", 100_000), bodySize: options.Int("body-size", 0));
     var events = EventMix.EventCount(messages);
     var concurrency = options.Int("concurrency", 1000);
     var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
@@ -100,7 +102,7 @@ static async Task FeedAsync(StatusEventWriter writer, List<object> messages, int
 
 static async Task<Dictionary<string, object>> PublishAsync(Options options)
 {
-    var messages = EventMix.Create(options.Int("events", 100_000));
+    var messages = EventMix.Create(options.Int("events", 100_000), bodySize: options.Int("body-size", 0));
     var bus = Bus.Factory.CreateUsingRabbitMq(cfg => cfg.Host(new Uri(options.Required("rabbitmq")), h => h.PublisherConfirmation = true));
     await bus.StartAsync();
     try

@@ -33,7 +33,8 @@ public static class ListEmails
         [AsParameters] ListEmailsQuery query, StatusDbContext db, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
-        var emails = db.Emails.AsNoTracking().Where(e => e.AcceptedAt != null);
+        // A page of up to 100 emails shows no bodies: they stay in the store.
+        var emails = db.EmailsWithoutBodies.AsNoTracking().Where(e => e.AcceptedAt != null);
 
         var limit = PageLimit.Parse(query.Limit, errors);
 

@@ -62,7 +62,10 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
             ? await _db.Database.SqlQuery<Guid>($"SELECT id AS \"Value\" FROM emails WHERE id = ANY({emailIds}) ORDER BY id FOR UPDATE")
                 .ToListAsync(cancellationToken)
             : null;
-        var emails = await _db.Emails.Include(e => e.Recipients).Where(e => emailIds.Contains(e.Id)).ToDictionaryAsync(e => e.Id, cancellationToken);
+        // Without their bodies: no event changes them but the accept that brings them, which sets them on an email read
+        // without them (a stub, made by events that came before) or on a new one.
+        var emails = await _db.EmailsWithoutBodies.Include(e => e.Recipients).Where(e => emailIds.Contains(e.Id))
+            .ToDictionaryAsync(e => e.Id, cancellationToken);
         if (locked is not null && emails.Count > locked.Count)
         {
             // An email created by another writer between the lock and the read: read unlocked, it could be changed

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
 using EmailPlatform.Contracts;
 using EmailPlatform.ServiceDefaults.Storage;
@@ -6,6 +7,7 @@ using EmailPlatform.Status.Suppressions;
 using EmailPlatform.Status.Webhooks;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Design;
+using Microsoft.EntityFrameworkCore.Metadata;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
 namespace EmailPlatform.Status.Storage;
@@ -16,6 +18,29 @@ public class StatusDbContext(DbContextOptions options) : DbContext(options)
     public const string MigrationsHistoryTable = "__status_migrations";
 
     public DbSet<EmailRecord> Emails => Set<EmailRecord>();
+
+    /// <summary>
+    /// The emails with <see cref="EmailRecord.Html"/> and <see cref="EmailRecord.Text"/> left in the store (read as null),
+    /// for the work that never needs them: the recorder, which reads a batch's emails for every status update, and the
+    /// list. A real email's bodies are tens of kilobytes, where the rest of its row is a few hundred bytes. Tracked, an
+    /// email read this way has null as the original value of both, so only a body set afterwards is written; never read
+    /// it this way to show or to clear its bodies.
+    /// </summary>
+    public IQueryable<EmailRecord> EmailsWithoutBodies => Emails.FromSqlRaw(EmailsWithoutBodiesSql.GetOrAdd(Model, WithoutBodiesSql));
+
+    private static readonly ConcurrentDictionary<IModel, string> EmailsWithoutBodiesSql = new();
+
+    /// <summary>Every column of <c>emails</c> from the model, the bodies' as NULL: a column added later is read too.</summary>
+    private static string WithoutBodiesSql(IModel model)
+    {
+        var email = model.FindEntityType(typeof(EmailRecord))!;
+        var columns = email.GetProperties().Select(p => p.Name is nameof(EmailRecord.Html) or nameof(EmailRecord.Text)
+            ? $"NULL AS {Quote(p.GetColumnName())}"
+            : Quote(p.GetColumnName()));
+        return $"SELECT {string.Join(", ", columns)} FROM {Quote(email.GetTableName()!)}";
+
+        static string Quote(string name) => "\"" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+    }
 
     public DbSet<RecipientRecord> Recipients => Set<RecipientRecord>();
 

@@ -105,6 +105,14 @@ internal sealed class StatusStore : IAsyncDisposable
     public Task RecordBatchAsync(params object[] messages) =>
         WithRecorderAsync(r => r.RecordAsync([.. messages.Select(m => new StatusEvent(m))], CancellationToken.None), []);
 
+    /// <summary>Records one event as a batch of one, and returns the emails the recorder's context held afterwards, as it held them.</summary>
+    public async Task<IReadOnlyList<EmailRecord>> RecordAndHeldEmailsAsync(object message)
+    {
+        await using var db = NewContext();
+        await NewRecorder(db).RecordAsync(message, CancellationToken.None);
+        return [.. db.ChangeTracker.Entries<EmailRecord>().Select(e => e.Entity)];
+    }
+
     public async Task<EmailRecord?> FindEmailAsync(Guid emailId)
     {
         await using var db = NewContext();
@@ -143,9 +151,14 @@ internal sealed class StatusStore : IAsyncDisposable
     private async Task WithRecorderAsync<T>(Func<StatusRecorder, Task<T>> record, IInterceptor[] interceptors)
     {
         await using var db = NewContext(interceptors);
+        await record(NewRecorder(db));
+    }
+
+    private static StatusRecorder NewRecorder(StatusDbContext db)
+    {
         var subscriptions = new WebhookSubscriptionCache(Options.Create(new WebhookOptions()), TimeProvider.System);
         var suppressions = new AutoSuppression(db, Options.Create(new SuppressionOptions()), TimeProvider.System);
-        await record(new StatusRecorder(db, TimeProvider.System, new WebhookOutbox(db, subscriptions, TimeProvider.System), suppressions));
+        return new StatusRecorder(db, TimeProvider.System, new WebhookOutbox(db, subscriptions, TimeProvider.System), suppressions);
     }
 }
 
