@@ -9,7 +9,7 @@ namespace EmailPlatform.Testing;
 /// </summary>
 public sealed class LogCapture : ILoggerProvider, ILogger
 {
-    public ConcurrentQueue<(LogLevel Level, int Id, string Message)> Entries { get; } = new();
+    public ConcurrentQueue<(LogLevel Level, int Id, string Message, Exception? Exception)> Entries { get; } = new();
 
     /// <summary>Whether an entry of event <paramref name="id"/> was logged whose message contains <paramref name="text"/>.</summary>
     public bool Has(int id, string text) => Entries.Any(e => e.Id == id && e.Message.Contains(text, StringComparison.Ordinal));
@@ -21,7 +21,7 @@ public sealed class LogCapture : ILoggerProvider, ILogger
     public bool IsEnabled(LogLevel logLevel) => true;
 
     public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-        Entries.Enqueue((logLevel, eventId.Id, formatter(state, exception)));
+        Entries.Enqueue((logLevel, eventId.Id, formatter(state, exception), exception));
 
     public void Dispose()
     {

@@ -40,14 +40,6 @@ public static class DeliveryLanes
     public static async Task SendAsync(ISendEndpointProvider endpoints, SendEmail command, CancellationToken cancellationToken)
     {
         var endpoint = await endpoints.GetSendEndpoint(Address(command.Priority));
-        await endpoint.Send(command, Mandatory, cancellationToken);
-    }
-
-    private static void Mandatory(SendContext<SendEmail> context)
-    {
-        if (context.TryGetPayload<RabbitMqSendContext>(out var rabbit))
-        {
-            rabbit.Mandatory = true;
-        }
+        await endpoint.Send(command, (SendContext<SendEmail> context) => Mandatory.Set(context), cancellationToken);
     }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using EmailPlatform.ServiceDefaults.Messaging;
 using EmailPlatform.Status.Recording;
 using EmailPlatform.Status.Storage;
 using MassTransit;
@@ -14,8 +15,10 @@ namespace EmailPlatform.Status.Bulk;
 /// it. A crash or an outage between confirm and commit publishes the row again, which the commands tolerate (each is
 /// safe to repeat). On PostgreSQL rows are claimed with <c>FOR UPDATE SKIP LOCKED</c>, so replicas share the work and
 /// never publish one row together. While the broker is down the bulk API keeps answering; this loop backs off and
-/// catches up afterwards. It wakes when signalled, and otherwise every <see cref="BulkOptions.PollInterval"/> (rows
-/// another replica left behind). Only rows of a type this version knows are claimed (<see cref="BulkCommands.Known"/>):
+/// catches up afterwards. The commands are published <c>mandatory</c> (<see cref="Mandatory"/>): until the service that
+/// acts on them (the delivery workers for retries, the ingress for cancels) has bound its queue, the broker returns them
+/// instead of dropping them, and the row waits, as it does while the broker is down. It wakes when signalled, and
+/// otherwise every <see cref="BulkOptions.PollInterval"/> (rows another replica left behind). Only rows of a type this version knows are claimed (<see cref="BulkCommands.Known"/>):
 /// in a rolling upgrade a row of a newer type waits for a newer replica. A row of a known type that cannot be read is
 /// parked, logged, and never blocks the rows behind it.
 /// </summary>
@@ -119,6 +122,6 @@ internal sealed class BulkCommandPublisher(
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.Value.PublishTimeout);
         await Parallel.ForEachAsync(commands, new ParallelOptions { MaxDegreeOfParallelism = PublishConcurrency, CancellationToken = timeout.Token },
-            async (command, token) => await bus.Publish(command, type, token));
+            async (command, token) => await bus.Publish(command, type, Mandatory.Publish, token));
     }
 }

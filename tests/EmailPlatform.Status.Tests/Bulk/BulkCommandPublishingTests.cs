@@ -10,6 +10,7 @@ using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace EmailPlatform.Status.Tests.Bulk;
 
@@ -63,6 +64,40 @@ public sealed class BulkCommandPublishingTests
         Assert.Equal(ids.Order(), retries.Select(r => r.EmailId).Order());
         Assert.Equal(count, retries.Select(r => r.CommandId).Distinct().Count());
         Assert.All(retries, r => Assert.Equal($"user-{r.EmailId:N}@example.com", Assert.Single(r.Recipients)));
+    }
+
+    /// <summary>
+    /// RabbitMQ drops a published message that no queue is bound for: before the service that acts on a command has
+    /// declared its queue (a first install, the status service up before the workers), a retry would be answered and
+    /// never carried out. Published mandatory, the commands come back instead and their row waits for a queue.
+    /// </summary>
+    [Fact]
+    public async Task CommandsNoQueueIsBoundForYetWaitInTheirRowUntilOneIs()
+    {
+        var logs = new LogCapture();
+        await using var api = await StatusApi.StartAsync(services: services => services.AddSingleton<ILoggerProvider>(logs));
+        var id = Guid.NewGuid();
+        await RecordTogetherAsync(api,
+            [TestEvents.Accepted(id, to: ["alice@example.com"]), TestEvents.Deferred(id, "alice@example.com", nextAttemptAt: DateTimeOffset.UtcNow.AddHours(1))]);
+        // Connected, so that a publish can fail for no other reason than the broker returning it.
+        await api.WaitForBusAsync(Timeout);
+        using var client = api.CreateClient();
+
+        using var response = await PostAsync(client, "retry", """{"filter": {"status": "deferred"}}""");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        // The publisher has had its try: the broker took the commands (and the row is gone) or gave them back.
+        var (rows, returned) = await Eventually.GetAsync(
+            async () => (Rows: await api.WithStoreAsync(db => db.BulkCommands.CountAsync()),
+                Returned: logs.Entries.Any(e => e.Id == 3302 && e.Exception is MessageReturnedException)),
+            r => r.Rows == 0 || r.Returned, Timeout, "the publisher's first try");
+        Assert.Equal((1, true), (rows, returned));
+
+        await using var listener = await CommandListener.StartAsync(api.RabbitMqUri);
+
+        var retries = await Eventually.GetAsync(() => Task.FromResult(listener.Retries), r => r.Count > 0, Timeout, "the RetryRecipients command");
+        Assert.Equal(id, Assert.Single(retries).EmailId);
+        await Eventually.GetAsync(() => api.WithStoreAsync(db => db.BulkCommands.CountAsync()), n => n == 0, Timeout, "the row deleted once published");
     }
 
     [Fact]
