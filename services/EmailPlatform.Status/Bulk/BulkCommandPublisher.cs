@@ -18,9 +18,9 @@ namespace EmailPlatform.Status.Bulk;
 /// catches up afterwards. The commands are published <c>mandatory</c> (<see cref="Mandatory"/>): until the service that
 /// acts on them (the delivery workers for retries, the ingress for cancels) has bound its queue, the broker returns them
 /// instead of dropping them, and the row waits, as it does while the broker is down. It wakes when signalled, and
-/// otherwise every <see cref="BulkOptions.PollInterval"/> (rows another replica left behind). Only rows of a type this version knows are claimed (<see cref="BulkCommands.Known"/>):
-/// in a rolling upgrade a row of a newer type waits for a newer replica. A row of a known type that cannot be read is
-/// parked, logged, and never blocks the rows behind it.
+/// otherwise every <see cref="BulkOptions.PollInterval"/> (rows another replica left behind). Only rows of a type this
+/// version knows are claimed (<see cref="BulkCommands.Known"/>): in a rolling upgrade a row of a newer type waits for a
+/// newer replica. A row of a known type that cannot be read is parked, logged, and never blocks the rows behind it.
 /// </summary>
 internal sealed class BulkCommandPublisher(
     IServiceScopeFactory scopes,
