@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net.Sockets;
 using System.Text.Json;
 using EmailPlatform.Contracts;
 using EmailPlatform.ServiceDefaults.Messaging;
@@ -139,7 +140,10 @@ internal static class Throughput
         await Task.WhenAll(Enumerable.Range(0, options.Connections).Select(async c =>
         {
             using var client = new SmtpClient();
-            await client.ConnectAsync("127.0.0.1", port, SecureSocketOptions.None);
+            // Nagle off, as the worker has it (RelaySockets): MailKit leaves it on.
+            var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            await socket.ConnectAsync("127.0.0.1", port);
+            await client.ConnectAsync(socket, "127.0.0.1", port, SecureSocketOptions.None);
             var sender = MailboxAddress.Parse("bounces@lanebench.test");
             for (var i = 0; i < perConnection; i++)
             {

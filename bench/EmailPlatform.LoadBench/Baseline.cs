@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net.Sockets;
 using MailKit.Net.Smtp;
 using MailKit.Security;
 
@@ -7,6 +8,7 @@ namespace EmailPlatform.LoadBench;
 /// <summary>
 /// The ceiling the platform is compared with: a bare MailKit loop that keeps <c>connections</c> SMTP connections open
 /// to the same sink and sends the same messages over them as fast as the sink answers. No HTTP, no store, no broker.
+/// Its connections are made as the worker makes its own, Nagle's algorithm off.
 /// </summary>
 internal static class Baseline
 {
@@ -17,7 +19,11 @@ internal static class Baseline
         var senders = Enumerable.Range(0, connections).Select(_ => Task.Run(async () =>
         {
             using var smtp = new SmtpClient();
-            await smtp.ConnectAsync(host, port, SecureSocketOptions.None);
+            // Nagle off, as the worker has it (RelaySockets): MailKit leaves it on, and every message longer than a
+            // segment would then wait for the sink's delayed acknowledgement of its body.
+            var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            await socket.ConnectAsync(host, port);
+            await smtp.ConnectAsync(socket, host, port, SecureSocketOptions.None);
             var sent = 0;
             long index;
             while ((index = Interlocked.Increment(ref issued)) < count)

@@ -339,7 +339,9 @@ internal sealed class SmtpRelayClient(
             await client.DisconnectAsync(quit: false, connectTimeout.Token);
         }
 
-        await client.ConnectAsync(relay.Host, relay.Port, SmtpFaults.ToSecureSocketOptions(relay.Security), connectTimeout.Token);
+        // MailKit owns the socket from here and disposes of it when the session ends.
+        var socket = await RelaySockets.ConnectAsync(relay.Host, relay.Port, connectTimeout.Token);
+        await client.ConnectAsync(socket, relay.Host, relay.Port, SmtpFaults.ToSecureSocketOptions(relay.Security), connectTimeout.Token);
         if (!string.IsNullOrEmpty(relay.Username))
         {
             await client.AuthenticateAsync(relay.Username, relay.Password ?? "", connectTimeout.Token);
