@@ -27,8 +27,8 @@
 # figures.
 #
 # Settings (environment): EVENTS (100000), BODY_SIZE (0: a one-line receipt; N: each email an HTML body of N characters
-# and a text body of N/2, as a real receipt or password reset has), RUNS ("recorder bus": either or both), NO_BUILD (0), TRACE_PROFILE (none),
-# TRACE_SECONDS (20), GC_GEN0SIZE (0x1000000, as the status image sets DOTNET_GCgen0size, for both runs; 0: the
+# and a text body of N/2, as a real receipt or password reset has), RUNS ("recorder bus": either or both), NO_BUILD (0),
+# TRACE_PROFILE (none), TRACE_SECONDS (20), GC_GEN0SIZE (0x1000000, as the status image sets DOTNET_GCgen0size, for both runs; 0: the
 # runtime's default), PG_HOST/PG_PORT/PG_USER/PG_PASSWORD
 # (127.0.0.1/5432/emailplatform/emailplatform), RABBITMQ_URI (amqp://guest:guest@127.0.0.1:5672), STATUS_DLL (another
 # build of the service to compare against, e.g. a ReadyToRun publish), extra service settings such as Status__Recording__MaxBatchSize pass through the environment.
