@@ -14,7 +14,8 @@
 #
 # Settings (environment): DURATION (20s), WARMUP (10s), RATE_WARMUP (5s: the fixed rate run first, in the same
 # load generator process, and not measured, so that the generator's own start is not in its latencies),
-# CONCURRENCY (64), RATE (1000), BODY_SIZE (2048),
+# CONCURRENCY (64), RATE (1000), BODY_SIZE (2048: bytes of request JSON), BODY_KIND (text: a plain-text part fills
+# it; html: an order confirmation's HTML table fills two thirds and its plain-text part the rest),
 # IDEMPOTENCY_KEYS (0; 1 sends a unique Idempotency-Key with every request), NO_BUILD (0),
 # PG_HOST/PG_PORT/PG_USER/PG_PASSWORD (127.0.0.1/5432/emailplatform/emailplatform), PG_OPTIONS (extra connection
 # string settings for the ingress, e.g. "SSL Mode=Disable"), RABBITMQ_URI (amqp://guest:guest@127.0.0.1:5672),
@@ -30,6 +31,7 @@ RATE_WARMUP="${RATE_WARMUP:-5s}"
 CONCURRENCY="${CONCURRENCY:-64}"
 RATE="${RATE:-1000}"
 BODY_SIZE="${BODY_SIZE:-2048}"
+BODY_KIND="${BODY_KIND:-text}"
 IDEMPOTENCY_KEYS="${IDEMPOTENCY_KEYS:-0}"
 NO_BUILD="${NO_BUILD:-0}"
 PG_HOST="${PG_HOST:-127.0.0.1}"
@@ -152,7 +154,7 @@ bench() { # label args...
   local label=$1; shift
   local extra=()
   [[ $IDEMPOTENCY_KEYS == 1 ]] && extra+=(--idempotency-keys)
-  timeout --foreground 300 dotnet "$BENCH_DLL" --url "$URL" --key "$API_KEY" --body-size "$BODY_SIZE" --label "$label" \
+  timeout --foreground 300 dotnet "$BENCH_DLL" --url "$URL" --key "$API_KEY" --body-size "$BODY_SIZE" --body-kind "$BODY_KIND" --label "$label" \
     --out "$WORK_DIR/$label.json" "${extra[@]}" "$@" >&2 || die "load generator failed ($label)"
   kill -0 "$INGRESS_PID" 2>/dev/null || die "the ingress died during $label"
 }
@@ -173,14 +175,18 @@ bench rate --mode rate --rate "$RATE" --duration "$DURATION" --warmup "$RATE_WAR
 LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 PEAK_RSS="$(rss_mb VmHWM)"
 END_RSS="$(rss_mb VmRSS)"
+# What an accepted email costs the outbox: the mean size of its rows' JSON (published rows stay until cleaned up).
+OUTBOX_BYTES="$(psql_ -d "$DB_NAME" -At -c "SELECT coalesce(round(avg(octet_length(payload))), 0) FROM outbox_messages")"
 
 # ---------------------------------------------------------------- report
 
-python3 - "$WORK_DIR" "$OUT_DIR/accept.json" "$PEAK_RSS" "$IDLE_RSS" "$END_RSS" "$LOAD_BEFORE" "$LOAD_AFTER" "$CPU_BEFORE" "$CPU_AFTER" <<'PY'
+python3 - "$WORK_DIR" "$OUT_DIR/accept.json" "$PEAK_RSS" "$IDLE_RSS" "$END_RSS" "$LOAD_BEFORE" "$LOAD_AFTER" "$CPU_BEFORE" "$CPU_AFTER" \
+  "$BODY_SIZE" "$BODY_KIND" "$OUTBOX_BYTES" <<'PY'
 import json, os, platform, sys, datetime
 work, out, peak, idle, end = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
 load_before, load_after = sys.argv[6], sys.argv[7]
 cpu_used = float(sys.argv[9]) - float(sys.argv[8])
+body_size, body_kind, outbox_bytes = int(sys.argv[10]), sys.argv[11], int(sys.argv[12])
 runs = {name: json.load(open(os.path.join(work, name + ".json"))) for name in ("warmup", "saturate", "rate")}
 sat, rate = runs["saturate"], runs["rate"]
 def cpu():
@@ -195,6 +201,9 @@ result = {
     "benchmark": "accept",
     "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     "machine": {"cpus": os.cpu_count(), "cpu": cpu(), "loadavg_before": load_before, "loadavg_after": load_after},
+    "body_bytes": body_size,
+    "body_kind": body_kind,
+    "outbox_payload_bytes_mean": outbox_bytes,
     "saturate_accepted_per_s": sat["accepted_per_s"],
     "saturate_p50_ms": sat["latency_ms"]["p50"],
     "saturate_p99_ms": sat["latency_ms"]["p99"],
@@ -222,6 +231,7 @@ rows = [
     ("fixed rate (open loop, %g/s)" % rate["target_rate"], "%.0f/s" % rate["accepted_per_s"],
      rate["latency_ms"]["p50"], rate["latency_ms"]["p95"], rate["latency_ms"]["p99"], rate["latency_ms"]["max"], errors(rate)),
 ]
+print("request body: %d bytes of JSON (%s); outbox row payload: %d bytes on average" % (body_size, body_kind, outbox_bytes))
 print("%-42s %10s %8s %8s %8s %8s  %s" % ("run", "accepted", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors"))
 for r in rows:
     print("%-42s %10s %8.2f %8.2f %8.2f %8.2f  %s" % r)

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -25,7 +26,8 @@ public static class Program
     private const string Usage = """
         usage: EmailPlatform.Bench --url http://127.0.0.1:5101 --key KEY
                                    [--mode saturate|rate] [--concurrency 64] [--rate 1000] [--duration 20s]
-                                   [--warmup 0s] [--body-size 2048] [--idempotency-keys] [--max-connections N]
+                                   [--warmup 0s] [--body-size 2048] [--body-kind text|html] [--idempotency-keys]
+                                   [--max-connections N]
                                    [--label NAME] [--out result.json]
                EmailPlatform.Bench --declare-lanes amqp://guest:guest@127.0.0.1:5672/vhost
         """;
@@ -50,7 +52,7 @@ public static class Program
         }
 
         using var client = CreateClient(options);
-        var body = EmailBody(options.BodySize);
+        var body = EmailBody(options.BodySize, options.BodyKind);
         if (options.Warmup > TimeSpan.Zero)
         {
             var warmup = new Load(client, options with { Duration = options.Warmup }, body);
@@ -89,10 +91,13 @@ public static class Program
         return client;
     }
 
-    /// <summary>A one-recipient email whose JSON is <paramref name="size"/> bytes (the text part fills it up).</summary>
-    public static byte[] EmailBody(int size)
+    /// <summary>
+    /// A one-recipient email whose JSON is about <paramref name="size"/> bytes. <c>text</c>: a plain-text part fills it.
+    /// <c>html</c>: an order confirmation's table markup (tags, quoted attributes, entities) fills two thirds and its
+    /// plain-text part the rest, as a real transactional email carries both.
+    /// </summary>
+    public static byte[] EmailBody(int size, string kind)
     {
-        var text = new StringBuilder();
         var email = new JsonObject
         {
             ["from"] = "Bench <bench@acme.test>",
@@ -101,21 +106,38 @@ public static class Program
             ["text"] = "",
             ["tags"] = new JsonArray(new JsonObject { ["name"] = "bench", ["value"] = "accept" }),
         };
-        var fill = Math.Max(0, size - Encoding.UTF8.GetByteCount(email.ToJsonString()));
-        const string Words = "The quick brown fox jumps over the lazy dog. ";
-        while (text.Length < fill)
+        var fill = Math.Max(0, size - Encoding.UTF8.GetByteCount(email.ToJsonString(AsNodeWritesIt)));
+        if (kind == "html")
         {
-            text.Append(Words);
+            const string Row = "<tr><td style=\"padding:8px 12px;font-family:Arial,sans-serif\">Walnut desk organiser &amp; tray</td>"
+                + "<td align=\"right\" style=\"padding:8px 12px\">2 &times; &pound;14.50</td></tr>\n";
+            var htmlSize = fill * 2 / 3;
+            email["html"] = "<table role=\"presentation\" width=\"100%\">\n" + Filler(Row, htmlSize) + "</table>";
+            fill = Math.Max(0, size - Encoding.UTF8.GetByteCount(email.ToJsonString(AsNodeWritesIt)));
         }
 
-        email["text"] = text.ToString(0, fill);
-        return Encoding.UTF8.GetBytes(email.ToJsonString());
+        email["text"] = Filler("The quick brown fox jumps over the lazy dog. ", fill);
+        return Encoding.UTF8.GetBytes(email.ToJsonString(AsNodeWritesIt));
+    }
+
+    /// <summary>JSON as Node's <c>JSON.stringify</c> (Resend's SDK) writes it: markup and non-ASCII characters as they are.</summary>
+    private static readonly JsonSerializerOptions AsNodeWritesIt = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    private static string Filler(string unit, int length)
+    {
+        var text = new StringBuilder(length + unit.Length);
+        while (text.Length < length)
+        {
+            text.Append(unit);
+        }
+
+        return text.ToString(0, length);
     }
 }
 
 internal sealed record Options(
     Uri Url, string Key, string Mode, int Concurrency, double Rate, TimeSpan Duration, TimeSpan Warmup, int BodySize,
-    bool IdempotencyKeys, int MaxConnections, string Label, string? Out)
+    string BodyKind, bool IdempotencyKeys, int MaxConnections, string Label, string? Out)
 {
     public static Options Parse(string[] args)
     {
@@ -169,8 +191,14 @@ internal sealed record Options(
             throw new ArgumentException("--warmup must not be negative");
         }
 
+        var bodyKind = Get("--body-kind", "text");
+        if (bodyKind is not ("text" or "html"))
+        {
+            throw new ArgumentException("--body-kind is text or html");
+        }
+
         return new Options(url, key, mode, concurrency, rate, duration, warmup,
-            int.Parse(Get("--body-size", "2048"), CultureInfo.InvariantCulture),
+            int.Parse(Get("--body-size", "2048"), CultureInfo.InvariantCulture), bodyKind,
             flags.Contains("--idempotency-keys"), maxConnections, Get("--label", mode), values.GetValueOrDefault("--out"));
     }
 

@@ -61,6 +61,7 @@ internal sealed class Result
             ["target_rate"] = options.Mode == "rate" ? options.Rate : null,
             ["duration_s"] = Round(Elapsed.TotalSeconds),
             ["body_bytes"] = options.BodySize,
+            ["body_kind"] = options.BodyKind,
             ["idempotency_keys"] = options.IdempotencyKeys,
             ["requests"] = Requests,
             ["accepted"] = Accepted,
