@@ -5,6 +5,7 @@ using EmailPlatform.Delivery.Relays;
 using EmailPlatform.Delivery.Retries;
 using EmailPlatform.Delivery.Smtp;
 using EmailPlatform.Delivery.Storage;
+using EmailPlatform.ServiceDefaults.Json;
 using EmailPlatform.ServiceDefaults.Storage;
 using MassTransit;
 using Microsoft.Data.Sqlite;
@@ -36,7 +37,6 @@ internal sealed class DeliveryLedger(
     ILogger<DeliveryLedger> logger,
     LedgerWrites? writes = null)
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.General);
 
     /// <summary>The first pause before an outcome's record is tried again while the store is unreachable; it doubles each time.</summary>
     private static readonly TimeSpan FirstRecordPause = TimeSpan.FromMilliseconds(200);
@@ -391,14 +391,14 @@ internal sealed class DeliveryLedger(
         return (result, final);
     }
 
-    public static SendEmail? ReadCommand(RetryMessage message) => JsonSerializer.Deserialize<SendEmail>(message.Command, Json);
+    public static SendEmail? ReadCommand(RetryMessage message) => JsonSerializer.Deserialize<SendEmail>(message.Command, StoredJson.Options);
 
     /// <summary>
     /// The command as kept for the scheduler (see <see cref="RetryMessage"/>), with the trace its hand-backs are to join:
     /// <paramref name="traceParent"/>, the attempt's own (the consume of the command, in the email's trace).
     /// </summary>
     internal static RetryMessage Kept(SendEmail email, DateTime now, string? traceParent) =>
-        new() { EmailId = email.EmailId, Command = JsonSerializer.Serialize(email, Json), CreatedAt = now, TraceParent = traceParent };
+        new() { EmailId = email.EmailId, Command = JsonSerializer.Serialize(email, StoredJson.Options), CreatedAt = now, TraceParent = traceParent };
 
     /// <summary>Fails a recipient as expired (no attempt may start any more), for publishing.</summary>
     internal static void Expire(DeliveryRecord record, DateTime now, string reason) => Fail(record, FailureKind.Expired, now, reason);

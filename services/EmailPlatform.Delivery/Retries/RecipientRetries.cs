@@ -3,6 +3,7 @@ using EmailPlatform.Contracts;
 using EmailPlatform.Delivery.Claims;
 using EmailPlatform.Delivery.Relays;
 using EmailPlatform.Delivery.Storage;
+using EmailPlatform.ServiceDefaults.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -23,7 +24,6 @@ internal sealed class RecipientRetries(
     RetrySignal signal,
     ILogger<RecipientRetries> logger)
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.General);
 
     public async Task RetryAsync(RetryRecipients command, CancellationToken cancellationToken)
     {
@@ -74,7 +74,7 @@ internal sealed class RecipientRetries(
             var original = DeliveryLedger.ReadCommand(stored);
             if (original?.ExpiresAt is not null)
             {
-                stored.Command = JsonSerializer.Serialize(original with { ExpiresAt = null }, Json);
+                stored.Command = JsonSerializer.Serialize(original with { ExpiresAt = null }, StoredJson.Options);
             }
 
             stored.KeepUntil = null;

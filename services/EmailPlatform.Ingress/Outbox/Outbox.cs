@@ -2,6 +2,7 @@ using EmailPlatform.Ingress.Storage;
 using System.Diagnostics;
 using System.Text.Json;
 using EmailPlatform.Contracts;
+using EmailPlatform.ServiceDefaults.Json;
 using EmailPlatform.ServiceDefaults.Storage;
 using MassTransit;
 using Microsoft.Extensions.Options;
@@ -48,7 +49,7 @@ public sealed class Outbox(IngressDbContext db, OutboxSignal signal, IOptions<In
     /// the trace id the status service records for it, stay the email's.
     /// </summary>
     public OutboxMessage[] Split(OutboxMessage row) =>
-        Split(JsonSerializer.Deserialize<AcceptedEmail>(row.Payload, OutboxMessageTypes.Json)!, row.AvailableAt, row.TraceParent);
+        Split(JsonSerializer.Deserialize<AcceptedEmail>(row.Payload, StoredJson.Options)!, row.AvailableAt, row.TraceParent);
 
     private OutboxMessage[] Split(AcceptedEmail email, DateTimeOffset due, string? traceParent) =>
     [
@@ -71,7 +72,7 @@ public sealed class Outbox(IngressDbContext db, OutboxSignal signal, IOptions<In
             Id = Guid.CreateVersion7(),
             EmailId = emailId,
             MessageType = OutboxMessageTypes.NameOf<T>(),
-            Payload = JsonSerializer.Serialize(message, OutboxMessageTypes.Json),
+            Payload = JsonSerializer.Serialize(message, StoredJson.Options),
             CreatedAt = clock.GetUtcNow().UtcDateTime,
             AvailableAt = availableAt.UtcDateTime,
             TraceParent = traceParent,

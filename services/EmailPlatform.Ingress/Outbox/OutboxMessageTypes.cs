@@ -1,6 +1,7 @@
 using System.Collections.Frozen;
 using System.Text.Json;
 using EmailPlatform.Contracts;
+using EmailPlatform.ServiceDefaults.Json;
 
 namespace EmailPlatform.Ingress.Outbox;
 
@@ -25,9 +26,6 @@ internal static class OutboxMessageTypes
     /// </summary>
     public static readonly IReadOnlyList<string> Known = [AcceptedEmailRow, .. ByName.Keys];
 
-    /// <summary>The bus's own JSON shape, independent of the public API's.</summary>
-    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.General);
-
     /// <summary>The row types that carry the <see cref="SendEmail"/> of their email.</summary>
     public static readonly IReadOnlyList<string> CommandRows = [nameof(SendEmail), AcceptedEmailRow];
 
@@ -43,14 +41,14 @@ internal static class OutboxMessageTypes
     {
         if (row.MessageType == AcceptedEmailRow)
         {
-            return (JsonSerializer.Deserialize<AcceptedEmail>(row.Payload, Json)
+            return (JsonSerializer.Deserialize<AcceptedEmail>(row.Payload, StoredJson.Options)
                 ?? throw new InvalidOperationException($"Outbox message {row.Id} has an empty payload.")).Messages();
         }
 
         var type = ByName.TryGetValue(row.MessageType, out var known)
             ? known
             : throw new InvalidOperationException($"Outbox message {row.Id} has the unknown type '{row.MessageType}'.");
-        var message = JsonSerializer.Deserialize(row.Payload, type, Json)
+        var message = JsonSerializer.Deserialize(row.Payload, type, StoredJson.Options)
             ?? throw new InvalidOperationException($"Outbox message {row.Id} has an empty payload.");
         return [(message is SendEmail command ? WithScheduledAt(command, row) : message, type)];
     }

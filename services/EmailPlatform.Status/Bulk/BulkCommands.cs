@@ -2,6 +2,7 @@ using System.Collections.Frozen;
 using System.Diagnostics;
 using System.Text.Json;
 using EmailPlatform.Contracts;
+using EmailPlatform.ServiceDefaults.Json;
 
 namespace EmailPlatform.Status.Bulk;
 
@@ -22,7 +23,6 @@ internal static class BulkCommands
     public static readonly IReadOnlyList<string> Known = [.. ByName.Keys];
 
     /// <summary>The bus's own JSON shape, independent of the public API's.</summary>
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.General);
 
     public static List<BulkCommandRecord> Rows<T>(Guid auditId, IEnumerable<T> commands, DateTime now) where T : class
     {
@@ -34,7 +34,7 @@ internal static class BulkCommands
             Id = Guid.CreateVersion7(),
             AuditId = auditId,
             MessageType = type,
-            Payload = JsonSerializer.Serialize(chunk, Json),
+            Payload = JsonSerializer.Serialize(chunk, StoredJson.Options),
             CreatedAt = now,
             TraceParent = Activity.Current?.Id,
         })];
@@ -48,7 +48,7 @@ internal static class BulkCommands
         var type = ByName.TryGetValue(row.MessageType, out var known)
             ? known
             : throw new InvalidOperationException($"Bulk command row {row.Id} has the unknown type '{row.MessageType}'.");
-        var commands = JsonSerializer.Deserialize(row.Payload, type.MakeArrayType(), Json) as object[];
+        var commands = JsonSerializer.Deserialize(row.Payload, type.MakeArrayType(), StoredJson.Options) as object[];
         return commands is { Length: > 0 } && commands.All(c => c is not null)
             ? (type, commands)
             : throw new InvalidOperationException($"Bulk command row {row.Id} holds no commands.");

@@ -71,7 +71,7 @@ public sealed class IdempotentSendingTests : IAsyncLifetime
             db.RetryMessages.Add(new RetryMessage
             {
                 EmailId = email.EmailId,
-                Command = System.Text.Json.JsonSerializer.Serialize(email, new System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerDefaults.General)),
+                Command = System.Text.Json.JsonSerializer.Serialize(email, EmailPlatform.ServiceDefaults.Json.StoredJson.Options),
                 CreatedAt = now,
             });
             return await db.SaveChangesAsync();

@@ -17,7 +17,8 @@ namespace EmailPlatform.Ingress.Tests.Outbox;
 /// <summary>
 /// The outbox over real PostgreSQL and RabbitMQ: it drains after a broker outage, two replicas on one database
 /// never publish a message twice, one unreadable row never blocks the others, a row of a type this version does
-/// not know is left for a replica that knows it, and a scheduled email's command carries its time.
+/// not know is left for a replica that knows it, a scheduled email's command carries its time, and bodies are stored
+/// as written (markup and non-ASCII text unescaped) and published unchanged.
 /// </summary>
 public sealed class OutboxPublishingTests(ITestOutputHelper output)
 {
@@ -146,6 +147,36 @@ public sealed class OutboxPublishingTests(ITestOutputHelper output)
         Assert.NotEqual(announced.GetProperty("eventId").GetGuid(), handedOver.GetProperty("eventId").GetGuid());
         Assert.Empty(await queued.DrainAsync());
         Assert.Equal([id], await sent.DrainAsync());
+    }
+
+    [Fact]
+    public async Task MarkupAndNonAsciiTextAreStoredAsWrittenAndPublishedUnchanged()
+    {
+        const string Html = "<table role=\"presentation\"><tr><td style=\"padding:8px\">Caf\u00e9 &amp; cr\u00e8me \u2014 2 &times; \u00a314.50 \u2764\ufe0f</td></tr></table>";
+        const string Text = "Caf\u00e9 & cr\u00e8me \u2014 it's <yours>\u3002\n\tTab, \"quotes\" and \\ backslash.";
+        await using var app = await IngressApp.StartAsync();
+        await using var accepted = await CountingQueue.BindAsync(app.RabbitMq!, "EmailPlatform.Contracts:EmailAccepted");
+        await using var sent = await CountingQueue.BindAsync(app.RabbitMq!);
+        var body = SendBodies.Json();
+        body["html"] = Html;
+        body["text"] = Text;
+
+        using var response = await app.PostEmailAsync(body.ToJsonString());
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var id = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetGuid();
+
+        // The row holds both parts as written: only what JSON itself requires is escaped (quotes, the backslash, the
+        // newline and the tab), no markup or non-ASCII character as a six-byte \uXXXX.
+        var payload = Assert.Single(await app.OutboxRowsAsync()).Payload;
+        Assert.Contains(Html.Replace("\"", "\\\"", StringComparison.Ordinal), payload, StringComparison.Ordinal);
+        Assert.Contains("Caf\u00e9 & cr\u00e8me \u2014 it's <yours>\u3002\\n\\tTab, \\\"quotes\\\" and \\\\ backslash.", payload, StringComparison.Ordinal);
+        Assert.DoesNotContain("\\u", payload, StringComparison.Ordinal);
+
+        // Read back and published, both parts are what the client sent: to the status service and to the workers.
+        await Eventually.GetAsync(() => app.FindOutboxRowAsync(id), r => r?.PublishedAt is not null, PublishWait, "the email to be published");
+        JsonElement[] messages = [Assert.Single(await accepted.DrainMessagesAsync()), Assert.Single(await sent.DrainMessagesAsync())];
+        Assert.All(messages, m => Assert.Equal(Html, m.GetProperty("html").GetString()));
+        Assert.All(messages, m => Assert.Equal(Text, m.GetProperty("text").GetString()));
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using System.Text.Json;
 using EmailPlatform.Contracts;
 using System.Net.Http.Json;
 using EmailPlatform.Ingress.Outbox;
+using EmailPlatform.ServiceDefaults.Json;
 using EmailPlatform.ServiceDefaults.Storage;
 using EmailPlatform.Testing;
 using Microsoft.AspNetCore.Hosting;
@@ -214,8 +215,8 @@ internal sealed class IngressApp : IAsyncDisposable
         return send is null || accepted is null
             ? null
             : new OutboxEntry(
-                JsonSerializer.Deserialize<SendEmail>(send.Payload, OutboxMessageTypes.Json)!,
-                JsonSerializer.Deserialize<EmailAccepted>(accepted.Payload, OutboxMessageTypes.Json)!,
+                JsonSerializer.Deserialize<SendEmail>(send.Payload, StoredJson.Options)!,
+                JsonSerializer.Deserialize<EmailAccepted>(accepted.Payload, StoredJson.Options)!,
                 send.AvailableAt,
                 send.PublishedAt,
                 rows.Count);
