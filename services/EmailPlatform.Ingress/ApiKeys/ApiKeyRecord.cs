@@ -1,7 +1,9 @@
+using EmailPlatform.ServiceDefaults.Paging;
+
 namespace EmailPlatform.Ingress.ApiKeys;
 
 /// <summary>An API key as stored: never the key itself, only its SHA-256 hash and a displayable prefix.</summary>
-public sealed class ApiKeyRecord
+public sealed class ApiKeyRecord : IListedRecord
 {
     public Guid Id { get; set; }
 

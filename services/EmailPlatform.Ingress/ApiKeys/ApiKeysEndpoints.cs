@@ -3,6 +3,7 @@ using EmailPlatform.Ingress.Storage;
 using EmailPlatform.Ingress.Outbox;
 using EmailPlatform.Ingress.Sending;
 using EmailPlatform.ServiceDefaults.Authentication;
+using EmailPlatform.ServiceDefaults.Paging;
 using EmailPlatform.ServiceDefaults.Problems;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -27,7 +28,7 @@ public static class ApiKeysEndpoints
             .WithJsonRequestBody<CreateApiKeyRequest>(OpenApiBodies.CreateApiKeyExample)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
-        group.MapGet("/", ListAsync).WithName("ListApiKeys").WithSummary("Lists API keys (never their tokens).");
+        group.MapGet("/", ListAsync).WithName("ListApiKeys").WithSummary("API keys newest first, revoked ones included, never their tokens; in pages: limit (1–100, default 20), after or before the id of one.");
         group.MapDelete("/{id}", RevokeAsync).WithName("RevokeApiKey")
             .WithSummary("Revokes an API key; every replica refuses it within seconds.")
             .ProducesProblem(StatusCodes.Status404NotFound);
@@ -69,10 +70,17 @@ public static class ApiKeysEndpoints
             "api_key", key.Id, token, key.Name, key.Prefix, key.Scopes, key.AllowedSenderDomains, key.RateLimitPerSecond, key.CreatedAt));
     }
 
-    internal static async Task<Ok<ApiKeyListResponse>> ListAsync(IngressDbContext db, CancellationToken cancellationToken)
+    /// <summary>Keys newest first, revoked ones included, in pages (<see cref="NewestFirst"/>).</summary>
+    internal static async Task<Results<Ok<ApiKeyListResponse>, ValidationProblem>> ListAsync(
+        IngressDbContext db, CancellationToken cancellationToken, string? limit = null, string? after = null, string? before = null)
     {
-        var keys = await db.ApiKeys.AsNoTracking().OrderBy(k => k.CreatedAt).ToListAsync(cancellationToken);
-        return TypedResults.Ok(new ApiKeyListResponse("list", false, keys.Select(ApiKeyResponse.From).ToList()));
+        var errors = new Dictionary<string, string[]>();
+        if (await NewestFirst.ReadAsync(db.ApiKeys.AsNoTracking(), k => k, limit, after, before, "an API key", errors, cancellationToken) is not { } page)
+        {
+            return ApiProblems.Validation(errors);
+        }
+
+        return TypedResults.Ok(new ApiKeyListResponse("list", page.HasMore, page.Items.Select(ApiKeyResponse.From).ToList()));
     }
 
     internal static async Task<Results<Ok<ApiKeyResponse>, ProblemHttpResult>> RevokeAsync(

@@ -1,11 +1,12 @@
 using System.Text.Json;
 using EmailPlatform.ServiceDefaults.Json;
+using EmailPlatform.ServiceDefaults.Paging;
 using Microsoft.EntityFrameworkCore;
 
 namespace EmailPlatform.Ingress.Templates;
 
 /// <summary>A stored template: its identity. Its content lives in its versions.</summary>
-public sealed class TemplateRecord
+public sealed class TemplateRecord : IListedRecord
 {
     public Guid Id { get; set; }
 

@@ -4,6 +4,7 @@ using EmailPlatform.Ingress.Sending;
 using EmailPlatform.Ingress.Storage;
 using EmailPlatform.ServiceDefaults.Authentication;
 using EmailPlatform.ServiceDefaults.Json;
+using EmailPlatform.ServiceDefaults.Paging;
 using EmailPlatform.ServiceDefaults.Problems;
 using EmailPlatform.ServiceDefaults.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -32,7 +33,7 @@ public static class TemplatesEndpoints
             .Accepts<TemplateRequest>("application/json")
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
-        group.MapGet("/", ListAsync).WithName("ListTemplates").WithSummary("Lists templates (without their content).");
+        group.MapGet("/", ListAsync).WithName("ListTemplates").WithSummary("Templates newest first, without their content; in pages: limit (1–100, default 20), after or before the id of one.");
         group.MapGet("/{reference}", GetAsync).WithName("GetTemplate")
             .WithSummary("Reads a template by id or alias: its latest version, or the one pinned with '@3'.")
             .ProducesProblem(StatusCodes.Status404NotFound);
@@ -91,13 +92,18 @@ public static class TemplatesEndpoints
             TemplateResponse.From(template, version, [TemplateVersionSummary.Of(version.Version, version.CreatedAt, version.PublishedAt)]));
     }
 
-    internal static async Task<Ok<TemplateListResponse>> ListAsync(IngressDbContext db, CancellationToken cancellationToken)
+    /// <summary>Templates newest first, without their content, in pages (<see cref="NewestFirst"/>).</summary>
+    internal static async Task<Results<Ok<TemplateListResponse>, ValidationProblem>> ListAsync(
+        IngressDbContext db, CancellationToken cancellationToken, string? limit = null, string? after = null, string? before = null)
     {
-        var templates = await db.Templates.AsNoTracking().OrderBy(t => t.CreatedAt)
-            .Select(t => new TemplateSummary("template", t.Id, t.Name, t.Alias,
-                t.Versions.Where(v => v.PublishedAt != null).Max(v => (int?)v.Version), t.Versions.Max(v => v.Version), t.CreatedAt))
-            .ToListAsync(cancellationToken);
-        return TypedResults.Ok(new TemplateListResponse("list", false, templates));
+        var errors = new Dictionary<string, string[]>();
+        var page = await NewestFirst.ReadAsync(db.Templates.AsNoTracking(),
+            t => new TemplateSummary("template", t.Id, t.Name, t.Alias,
+                t.Versions.Where(v => v.PublishedAt != null).Max(v => (int?)v.Version), t.Versions.Max(v => v.Version), t.CreatedAt),
+            limit, after, before, "a template", errors, cancellationToken);
+        return page is { } found
+            ? TypedResults.Ok(new TemplateListResponse("list", found.HasMore, found.Items))
+            : ApiProblems.Validation(errors);
     }
 
     internal static async Task<Results<Ok<TemplateResponse>, ProblemHttpResult>> GetAsync(

@@ -1,8 +1,8 @@
 using System.Globalization;
 using EmailPlatform.ServiceDefaults.Authentication;
+using EmailPlatform.ServiceDefaults.Paging;
 using EmailPlatform.ServiceDefaults.Problems;
 using EmailPlatform.ServiceDefaults.Storage;
-using EmailPlatform.Status.Reads;
 using EmailPlatform.Status.Storage;
 using EmailPlatform.Status.Webhooks;
 using Microsoft.AspNetCore.Http.HttpResults;

@@ -1,6 +1,6 @@
 using System.Globalization;
+using EmailPlatform.ServiceDefaults.Paging;
 using EmailPlatform.ServiceDefaults.Problems;
-using EmailPlatform.Status.Reads;
 using EmailPlatform.Status.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;

@@ -1,7 +1,9 @@
+using EmailPlatform.ServiceDefaults.Paging;
+
 namespace EmailPlatform.Status.Webhooks;
 
 /// <summary>A webhook endpoint and the event types it wants.</summary>
-public sealed class WebhookSubscriptionRecord
+public sealed class WebhookSubscriptionRecord : IListedRecord
 {
     public Guid Id { get; set; }
 

@@ -1,4 +1,5 @@
 using EmailPlatform.ServiceDefaults.Authentication;
+using EmailPlatform.ServiceDefaults.Paging;
 using EmailPlatform.ServiceDefaults.Problems;
 using EmailPlatform.Status.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -17,7 +18,8 @@ public static class WebhooksEndpoints
     {
         var group = routes.MapGroup("/v1/webhooks").WithTags("Webhooks").RequireAuthorization(ApiKeyScopes.Admin);
         group.MapPost("/", CreateAsync).WithName("CreateWebhook").WithSummary("Subscribes a URL to event types; the answer carries the signing secret, once.");
-        group.MapGet("/", ListAsync).WithName("ListWebhooks");
+        group.MapGet("/", ListAsync).WithName("ListWebhooks")
+            .WithSummary("Subscriptions newest first, in pages: limit (1–100, default 20), after or before the id of one.");
         group.MapGet("/{id}", GetAsync).WithName("GetWebhook")
             .WithSummary("The subscription, with its history: each disable (automatic after continuous failure, or through the API) and re-enable, newest first.");
         group.MapPatch("/{id}", UpdateAsync).WithName("UpdateWebhook")
@@ -54,10 +56,18 @@ public static class WebhooksEndpoints
         return TypedResults.Created($"/v1/webhooks/{subscription.Id}", WebhookResponse.From(subscription, withSecret: true));
     }
 
-    internal static async Task<Ok<ListResponse<WebhookResponse>>> ListAsync(StatusDbContext db, CancellationToken cancellationToken)
+    /// <summary>Subscriptions newest first, in pages (<see cref="NewestFirst"/>); deleted ones are gone from the list.</summary>
+    internal static async Task<Results<Ok<ListResponse<WebhookResponse>>, ValidationProblem>> ListAsync(
+        StatusDbContext db, CancellationToken cancellationToken, string? limit = null, string? after = null, string? before = null)
     {
-        var subscriptions = await db.WebhookSubscriptions.AsNoTracking().Where(s => s.DeletedAt == null).OrderBy(s => s.CreatedAt).ToListAsync(cancellationToken);
-        return TypedResults.Ok(ListResponse<WebhookResponse>.Of(subscriptions.Select(s => WebhookResponse.From(s)).ToList()));
+        var errors = new Dictionary<string, string[]>();
+        var subscriptions = db.WebhookSubscriptions.AsNoTracking().Where(s => s.DeletedAt == null);
+        if (await NewestFirst.ReadAsync(subscriptions, s => s, limit, after, before, "a webhook", errors, cancellationToken) is not { } page)
+        {
+            return ApiProblems.Validation(errors);
+        }
+
+        return TypedResults.Ok(ListResponse<WebhookResponse>.Of(page.Items.Select(s => WebhookResponse.From(s)).ToList(), page.HasMore));
     }
 
     internal static async Task<Results<Ok<WebhookResponse>, ProblemHttpResult>> GetAsync(string id, StatusDbContext db, CancellationToken cancellationToken) =>

@@ -8,7 +8,7 @@ using Npgsql;
 
 namespace EmailPlatform.Ingress.Tests.ApiKeys;
 
-/// <summary><c>/v1/api-keys</c>: create (token shown once, stored as a hash), list, revoke; scopes and sender domains.</summary>
+/// <summary><c>/v1/api-keys</c>: create (token shown once, stored as a hash), list (newest first, in pages), revoke; scopes and sender domains.</summary>
 public sealed class ApiKeyManagementTests
 {
     [Fact]
@@ -159,6 +159,26 @@ public sealed class ApiKeyManagementTests
 
         using var after = await IngressApp.PostJsonAsync(client, "/v1/emails", SendBodies.Json().ToJsonString());
         await ProblemAssert.IsDetailedProblemAsync(after, HttpStatusCode.Unauthorized, "invalid_api_key");
+    }
+
+    [Fact]
+    public async Task KeysAreListedNewestFirstInPagesRevokedOnesIncluded()
+    {
+        await using var app = await IngressApp.StartAsync();
+        using var admin = app.CreateClient();
+        var ids = new List<Guid>();
+        for (var i = 0; i < 5; i++)
+        {
+            ids.Add((await app.CreateApiKeyAsync(new { name = $"service-{i}" })).Id);
+        }
+
+        using (var revoked = await admin.DeleteAsync(new Uri($"/v1/api-keys/{ids[2]}", UriKind.Relative)))
+        {
+            Assert.Equal(HttpStatusCode.OK, revoked.StatusCode);
+        }
+
+        ids.Reverse();
+        await NewestFirstPages.AssertAsync(admin, "/v1/api-keys", ids, notListed: Guid.CreateVersion7());
     }
 
     [Fact]

@@ -62,6 +62,27 @@ public sealed class TemplateEndpointTests
     }
 
     [Fact]
+    public async Task TemplatesAreListedNewestFirstInPages()
+    {
+        await using var app = await IngressApp.StartAsync();
+        using var client = app.CreateClient();
+        var ids = new List<Guid>();
+        for (var i = 0; i < 4; i++)
+        {
+            var template = Welcome();
+            template["name"] = $"Welcome {i}";
+            template["alias"] = $"welcome-{i}";
+            ids.Add((await SendAsync(client, HttpMethod.Post, "/v1/templates", template, HttpStatusCode.Created)).GetProperty("id").GetGuid());
+        }
+
+        await SendAsync(client, HttpMethod.Delete, $"/v1/templates/{ids[1]}", null, HttpStatusCode.OK);
+        var deleted = ids[1];
+        ids.RemoveAt(1);
+        ids.Reverse();
+        await NewestFirstPages.AssertAsync(client, "/v1/templates", ids, notListed: deleted);
+    }
+
+    [Fact]
     public async Task TemplateWithoutAPublishedVersionCannotBeSentUnpinned()
     {
         await using var app = await IngressApp.StartAsync();

@@ -92,6 +92,28 @@ public sealed class WebhookSubscriptionTests
     }
 
     [Fact]
+    public async Task SubscriptionsAreListedNewestFirstInPagesWithoutDeletedOnes()
+    {
+        await using var api = await StatusApi.StartAsync(FastRetries());
+        using var client = api.CreateClient();
+        var ids = new List<Guid>();
+        for (var i = 0; i < 5; i++)
+        {
+            ids.Add((await SubscribeAsync(client, new Uri($"http://127.0.0.1:9/hooks/{i}"), "email.delivered")).Id);
+        }
+
+        using (var delete = await client.DeleteAsync(new Uri($"/v1/webhooks/{ids[3]}", UriKind.Relative)))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, delete.StatusCode);
+        }
+
+        var deleted = ids[3];
+        ids.RemoveAt(3);
+        ids.Reverse();
+        await NewestFirstPages.AssertAsync(client, "/v1/webhooks", ids, notListed: deleted);
+    }
+
+    [Fact]
     public async Task WebhooksRequireAnApiKey()
     {
         await using var api = await StatusApi.StartAsync();

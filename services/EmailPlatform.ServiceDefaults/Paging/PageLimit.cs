@@ -1,13 +1,13 @@
 using System.Globalization;
 
-namespace EmailPlatform.Status.Reads;
+namespace EmailPlatform.ServiceDefaults.Paging;
 
 /// <summary>
-/// The <c>limit</c> of the status service's paged lists (emails, suppressions, a webhook's deliveries): a whole number
+/// The <c>limit</c> of the paged lists (emails, suppressions, webhooks and their deliveries, API keys, templates): a whole number
 /// from 1 to <see cref="Max"/>, <see cref="Default"/> when absent. Anything else is the client's mistake and is
 /// refused under <c>limit</c>, never clamped: a page shorter than asked for would read as "that is all there is".
 /// </summary>
-internal static class PageLimit
+public static class PageLimit
 {
     public const int Default = 20;
     public const int Max = 100;
