@@ -6,7 +6,8 @@
 #
 # It builds the ingress and the load generator in Release, creates a PostgreSQL database and a RabbitMQ virtual
 # host of its own, runs the ingress's `migrate`, starts the ingress (Production, rate limit out of the way,
-# logging at Warning) on a loopback port, runs the load, reads the ingress's peak RSS (VmHWM), prints a table and
+# logging at Warning) on a loopback port, runs the load, reads the ingress's peak RSS (VmHWM), its CPU and the bytes its GC
+# allocated per accept at saturation (from /proc and its /metrics), prints a table and
 # writes artifacts/bench/accept.json. The delivery lanes' queues are declared in the virtual host (no worker consumes
 # them), so the outbox publisher does its production work while the accepts are measured. Everything it started or
 # created is removed on exit.
@@ -164,10 +165,14 @@ bench warmup --mode saturate --concurrency "$CONCURRENCY" --duration "$WARMUP"
 # CPU seconds the ingress used (user + system), from /proc: CPU per accepted request is a figure that other work on a
 # shared machine skews much less than requests per second.
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$INGRESS_PID/stat"; }
+# The runtime's own counters, as the ingress exports them: bytes allocated and seconds paused by the GC so far.
+gc_counters() { curl -sf "$URL/metrics" | python3 bench/gc_counters.py || echo '{}'; }
 log "saturation: $DURATION, closed loop, concurrency $CONCURRENCY"
+gc_counters >"$WORK_DIR/gc-before.json"
 CPU_BEFORE="$(cpu_s)"
 bench saturate --mode saturate --concurrency "$CONCURRENCY" --duration "$DURATION"
 CPU_AFTER="$(cpu_s)"
+gc_counters >"$WORK_DIR/gc-after.json"
 sleep 2 # let the outbox publisher catch up before the latency run
 log "fixed rate: $RATE req/s for $DURATION, open loop (after $RATE_WARMUP at that rate, not measured)"
 bench rate --mode rate --rate "$RATE" --duration "$DURATION" --warmup "$RATE_WARMUP"
@@ -186,6 +191,8 @@ import json, os, platform, sys, datetime
 work, out, peak, idle, end = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
 load_before, load_after = sys.argv[6], sys.argv[7]
 cpu_used = float(sys.argv[9]) - float(sys.argv[8])
+gc0, gc1 = (json.load(open(os.path.join(work, f))) for f in ("gc-before.json", "gc-after.json"))
+gc = {k: gc1[k] - gc0[k] for k in ("allocated_bytes", "pause_s") if k in gc0 and k in gc1}
 body_size, body_kind, outbox_bytes = int(sys.argv[10]), sys.argv[11], int(sys.argv[12])
 runs = {name: json.load(open(os.path.join(work, name + ".json"))) for name in ("warmup", "saturate", "rate")}
 sat, rate = runs["saturate"], runs["rate"]
@@ -208,6 +215,8 @@ result = {
     "saturate_p50_ms": sat["latency_ms"]["p50"],
     "saturate_p99_ms": sat["latency_ms"]["p99"],
     "saturate_ingress_cpu_ms_per_accept": round(1000 * cpu_used / max(1, sat["accepted"]), 3),
+    "saturate_ingress_allocated_kb_per_accept": round(gc["allocated_bytes"] / 1024 / sat["accepted"], 1) if sat["accepted"] and "allocated_bytes" in gc else 0,
+    "saturate_ingress_gc_pause_s": round(gc.get("pause_s", 0), 2),
     "rate_target_per_s": rate["target_rate"],
     "rate_accepted_per_s": rate["accepted_per_s"],
     "accept_p50_ms": rate["latency_ms"]["p50"],
@@ -237,6 +246,7 @@ for r in rows:
     print("%-42s %10s %8.2f %8.2f %8.2f %8.2f  %s" % r)
 print("ingress RSS: idle %.0f MB, peak (VmHWM) %.0f MB, end %.0f MB" % (idle, peak, end))
 print("ingress CPU during saturation: %.1f s for %d accepted = %.3f ms per accept" % (cpu_used, sat["accepted"], result["saturate_ingress_cpu_ms_per_accept"]))
+print("ingress GC during saturation: %.1f KB allocated per accept, %.2f s paused" % (result["saturate_ingress_allocated_kb_per_accept"], result["saturate_ingress_gc_pause_s"]))
 print("load average (1/5/15 min): before %s, after %s (%d CPUs; other work on the machine skews the figures)" % (load_before, load_after, os.cpu_count()))
 for name, ok in result["targets"].items():
     print("target %-36s %s" % (name, "met" if ok else "MISSED"))

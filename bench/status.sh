@@ -208,17 +208,7 @@ PG_BEFORE="$(named_ticks postgres)"
 RABBIT_BEFORE="$(named_ticks beam.smp)"
 MACHINE_BEFORE="$(machine_ticks)"
 # The runtime's own counters, as the service exports them: bytes allocated and seconds paused by the GC so far.
-gc_counters() {
-  curl -sf "$STATUS_URL/metrics" | python3 -c '
-import json, sys
-wanted = {"dotnet_gc_heap_total_allocated_bytes_total": "allocated_bytes", "dotnet_gc_pause_time_seconds_total": "pause_s"}
-out = {}
-for line in sys.stdin:
-    name = line.split("{")[0].split(" ")[0]
-    if name in wanted:
-        out[wanted[name]] = float(line.rsplit(" ", 1)[1])
-print(json.dumps(out))' || echo '{}'
-}
+gc_counters() { curl -sf "$STATUS_URL/metrics" | python3 bench/gc_counters.py || echo '{}'; }
 gc_counters >"$WORK_DIR/gc-before.json"
 TRACE_PID=""
 if [[ -n "${TRACE_PROFILE:-}" ]]; then
