@@ -37,7 +37,6 @@ internal sealed class DeliveryLedger(
     ILogger<DeliveryLedger> logger,
     LedgerWrites? writes = null)
 {
-
     /// <summary>The first pause before an outcome's record is tried again while the store is unreachable; it doubles each time.</summary>
     private static readonly TimeSpan FirstRecordPause = TimeSpan.FromMilliseconds(200);
 

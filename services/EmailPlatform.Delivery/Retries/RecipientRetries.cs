@@ -24,7 +24,6 @@ internal sealed class RecipientRetries(
     RetrySignal signal,
     ILogger<RecipientRetries> logger)
 {
-
     public async Task RetryAsync(RetryRecipients command, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow().UtcDateTime;

@@ -22,8 +22,6 @@ internal static class BulkCommands
     /// </summary>
     public static readonly IReadOnlyList<string> Known = [.. ByName.Keys];
 
-    /// <summary>The bus's own JSON shape, independent of the public API's.</summary>
-
     public static List<BulkCommandRecord> Rows<T>(Guid auditId, IEnumerable<T> commands, DateTime now) where T : class
     {
         var type = ByName.GetValueOrDefault(typeof(T).Name) == typeof(T)
