@@ -33,7 +33,7 @@ public sealed partial class HttpFileTests
         });
 
         var requests = text.Split("\n###").Skip(1).Select(Parse).ToList();
-        Assert.Equal(17, requests.Count);
+        Assert.Equal(18, requests.Count);
         foreach (var (title, request) in requests)
         {
             using (request)
