@@ -1,5 +1,6 @@
 using EmailPlatform.ServiceDefaults.Authentication;
 using EmailPlatform.ServiceDefaults.Storage;
+using EmailPlatform.Status.Bounces;
 using EmailPlatform.Status.Bulk;
 using EmailPlatform.Status.Reads;
 using EmailPlatform.Status.Recording;
@@ -76,6 +77,7 @@ public static class StatusExtensions
         routes.MapSuppressions();
         routes.MapRecipientErasure();
         routes.MapBulk();
+        routes.MapBounces();
         return routes;
     }
 }

@@ -14,7 +14,7 @@ namespace EmailPlatform.Ingress.Reads;
 
 /// <summary>
 /// Serves the status service's API on the ingress's URL by forwarding it (<c>Ingress:StatusUrl</c>): the email
-/// reads, webhooks, suppressions, recipient erasure and bulk operations, so clients configure one base URL for everything. The
+/// reads, webhooks, suppressions, recipient erasure, bulk operations and bounce reports, so clients configure one base URL for everything. The
 /// ingress checks the caller's key and the scope each route needs (the keys live in its store) and calls the
 /// status service with the bootstrap key, which is the only key the status service knows.
 /// </summary>
@@ -47,6 +47,10 @@ public static class StatusForwarding
         // Bulk retry and cancel by filter (POST /v1/bulk/retry, /v1/bulk/cancel), dry runs included.
         var bulk = routes.MapGroup("/v1/bulk").RequireAuthorization(ApiKeyScopes.Admin).AddRateLimit(routes).ExcludeFromDescription();
         bulk.MapPost("/{**rest}", ForwardAsync);
+
+        // Delivery status notifications that came back after a relay accepted the message (message/rfc822).
+        var bounces = routes.MapGroup("/v1/bounces").RequireAuthorization(ApiKeyScopes.Admin).AddRateLimit(routes).ExcludeFromDescription();
+        bounces.MapPost("/", ForwardAsync);
         return routes;
     }
 

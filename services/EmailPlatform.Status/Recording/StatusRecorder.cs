@@ -1,4 +1,5 @@
 using EmailPlatform.Contracts;
+using EmailPlatform.Status.Bounces;
 using EmailPlatform.Status.Retention;
 using EmailPlatform.Status.Storage;
 using EmailPlatform.Status.Suppressions;
@@ -79,7 +80,9 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
             [.. await _db.Events.Where(e => eventIds.Contains(e.Id)).Select(e => e.Id).ToListAsync(cancellationToken)],
             await LifecycleOfAcceptedAsync(batch, cancellationToken),
             await LatestReschedulesAsync(batch, cancellationToken));
-        await _suppressions.PrepareAsync(batch.Select(e => e.Message).OfType<EmailBounced>().Select(b => AddressKeys.Of(b.Recipient)), cancellationToken);
+        await _suppressions.PrepareAsync(
+            batch.Select(e => e.Message).Where(m => m is EmailBounced or ReportedBounce).Cast<IRecipientOutcome>().Select(b => AddressKeys.Of(b.Recipient)),
+            cancellationToken);
 
         foreach (var @event in batch)
         {
@@ -150,10 +153,12 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
     /// retry (<c>POST /v1/bulk/retry</c>) makes the workers try a failed recipient again, and they number that attempt
     /// after the one that failed. A suppression found by such a retry carries that attempt's number too
     /// (<see cref="EmailSuppressed.Attempt"/>); one published before the field existed carries 0 and leaves <c>failed</c> alone.
+    /// And a bounce reported after the relay took the message (<paramref name="reportedBounce"/>, a
+    /// <see cref="ReportedBounce"/>) replaces <c>delivered</c>, which only said that the relay took it.
     /// </summary>
-    internal static bool Supersedes(RecipientRecord recipient, EmailState state, int attempt) =>
+    internal static bool Supersedes(RecipientRecord recipient, EmailState state, int attempt, bool reportedBounce = false) =>
         recipient.State.IsTerminal()
-            ? recipient.State == EmailState.Failed && attempt > recipient.Attempt
+            ? (recipient.State == EmailState.Failed && attempt > recipient.Attempt) || (reportedBounce && recipient.State == EmailState.Delivered)
             : state.IsTerminal()
                 || attempt > recipient.Attempt
                 || (attempt == recipient.Attempt && state.Progress() > recipient.State.Progress());
@@ -224,6 +229,7 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
                 EmailDelivered m => OutcomeAsync(m, EmailState.Delivered, null, null, cancellationToken),
                 EmailDeferred m => OutcomeAsync(m, EmailState.Deferred, m.Reason, m.NextAttemptAt, cancellationToken),
                 EmailBounced m => OutcomeAsync(m, EmailState.Bounced, null, null, cancellationToken),
+                ReportedBounce m => OutcomeAsync(m, EmailState.Bounced, ReportedReason(m), null, cancellationToken),
                 EmailFailed m => OutcomeAsync(m, EmailState.Failed, m.Reason, null, cancellationToken),
                 EmailSuppressed m => OutcomeAsync(m, EmailState.Suppressed, m.Reason, null, cancellationToken),
                 _ => throw new ArgumentException($"{@event.Message.GetType().Name} is not an event the status service records."),
@@ -346,19 +352,23 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
             var erased = FindErased(email, outcome.Recipient);
             var recipient = erased ?? FindOrAddRecipient(email, outcome.Recipient);
             var smtpText = erased is null ? outcome.Reply?.Text : null;
+            var reported = outcome as ReportedBounce;
+            var enhancedCode = outcome.Reply?.EnhancedCode ?? reported?.Status;
             if (erased is not null)
             {
                 // The reason may quote the address (a suppression's, from the relay's text of the bounce that caused it).
                 reason = new ErasedText(AddressKeys.StoredForms(AddressKeys.Of(outcome.Recipient)), erased.Address).Replace(reason);
             }
 
-            if (Supersedes(recipient, state, outcome.Attempt))
+            // A reported bounce belongs to no attempt of ours: it is the outcome of the latest, as far as it is known here.
+            var attempt = reported is null ? outcome.Attempt : recipient.Attempt;
+            if (Supersedes(recipient, state, attempt, reportedBounce: reported is not null))
             {
                 recipient.State = state;
                 // A final state reported late by an earlier attempt replaces a pending one, but the attempts made stay made.
-                recipient.Attempt = Math.Max(recipient.Attempt, outcome.Attempt);
+                recipient.Attempt = Math.Max(recipient.Attempt, attempt);
                 recipient.SmtpCode = outcome.Reply?.Code;
-                recipient.EnhancedCode = outcome.Reply?.EnhancedCode;
+                recipient.EnhancedCode = enhancedCode;
                 recipient.SmtpText = smtpText;
                 recipient.Reason = reason;
                 recipient.NextAttemptAt = state == EmailState.Deferred ? nextAttemptAt?.UtcDateTime : null;
@@ -374,9 +384,9 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
                 Recipient = recipient.Address,
                 OccurredAt = outcome.Timestamp.UtcDateTime,
                 Relay = outcome.Relay,
-                Attempt = outcome.Attempt,
+                Attempt = attempt,
                 SmtpCode = outcome.Reply?.Code,
-                EnhancedCode = outcome.Reply?.EnhancedCode,
+                EnhancedCode = enhancedCode,
                 SmtpText = smtpText,
                 Reason = reason,
                 NextAttemptAt = nextAttemptAt?.UtcDateTime,
@@ -387,6 +397,16 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
             {
                 recorder._suppressions.OnBounce(@event);
             }
+        }
+
+        /// <summary>
+        /// Who reported a bounce and, when it quoted no SMTP reply (a DNS failure, a loop: no <c>smtp</c> field then), its
+        /// status code and diagnostic, which then are all there is to read.
+        /// </summary>
+        private static string ReportedReason(ReportedBounce bounce)
+        {
+            var from = $"Bounce reported by {bounce.ReportingMta ?? "an MTA that did not name itself"} after the relay accepted the message";
+            return bounce.Reply is null ? $"{from}: {bounce.Status} {bounce.Diagnostic}".TrimEnd() : from;
         }
 
         /// <summary>Each touched email's state, derived from its recipients once per batch, and its version.</summary>

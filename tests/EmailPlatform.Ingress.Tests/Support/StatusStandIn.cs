@@ -40,7 +40,7 @@ internal sealed class StatusStandIn : IDisposable
 
     public string Url { get; }
 
-    public ConcurrentQueue<(string Line, string Body, string? Authorization)> Requests { get; } = new();
+    public ConcurrentQueue<(string Line, string Body, string? Authorization, string? ContentType)> Requests { get; } = new();
 
     private async Task ServeAsync()
     {
@@ -58,7 +58,7 @@ internal sealed class StatusStandIn : IDisposable
 
             using var reader = new StreamReader(context.Request.InputStream, Encoding.UTF8);
             var line = $"{context.Request.HttpMethod} {context.Request.Url!.PathAndQuery}";
-            Requests.Enqueue((line, await reader.ReadToEndAsync(), context.Request.Headers["Authorization"]));
+            Requests.Enqueue((line, await reader.ReadToEndAsync(), context.Request.Headers["Authorization"], context.Request.ContentType));
             var (status, json) = _answer(line);
             await Task.Delay(_delay);
             try

@@ -45,6 +45,20 @@ public sealed class SupersedesTests
     }
 
     [Fact]
+    public void ABounceReportedAfterTheRelayTookTheMessageReplacesDeliveredOnly()
+    {
+        Assert.True(StatusRecorder.Supersedes(Recipient(EmailState.Delivered, attempt: 2), EmailState.Bounced, 2, reportedBounce: true));
+        Assert.True(StatusRecorder.Supersedes(Recipient(EmailState.Deferred, attempt: 2), EmailState.Bounced, 2, reportedBounce: true));
+
+        // A relay's own 5xx, late or not, still leaves delivered alone; and a report changes no other final state.
+        Assert.False(StatusRecorder.Supersedes(Recipient(EmailState.Delivered, attempt: 2), EmailState.Bounced, 2));
+        foreach (var final in new[] { EmailState.Bounced, EmailState.Failed, EmailState.Suppressed, EmailState.Canceled })
+        {
+            Assert.False(StatusRecorder.Supersedes(Recipient(final, attempt: 2), EmailState.Bounced, 2, reportedBounce: true));
+        }
+    }
+
+    [Fact]
     public void HigherAttemptWinsEvenWithLessProgress() =>
         Assert.True(StatusRecorder.Supersedes(Recipient(EmailState.Deferred, attempt: 1), EmailState.Sending, 2));
 

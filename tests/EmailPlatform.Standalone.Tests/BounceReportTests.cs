@@ -1,0 +1,81 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using EmailPlatform.Testing;
+using MimeKit;
+
+namespace EmailPlatform.Standalone.Tests;
+
+/// <summary>
+/// On the standalone host (SQLite, the capture relay): the delivery status notification a recipient's server would send
+/// back for a message the relay took, built around the headers of the message as captured, turns the recipient from
+/// <c>delivered</c> into <c>bounced</c> and suppresses it.
+/// </summary>
+public sealed class BounceReportTests : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("emailplatform-bounces-").FullName;
+    private readonly string _apiKey = TestInfrastructure.NewApiKey();
+
+    [Fact]
+    public async Task ABounceReportedForACapturedMessageMakesItsRecipientBouncedAndSuppressed()
+    {
+        var data = Path.Combine(_root, "data");
+        await using var host = StandaloneHost.Create(data, _apiKey, ServiceProcess.FreeTcpPort());
+        using var client = StandaloneHost.Client(host, _apiKey);
+        using var sent = await client.PostAsJsonAsync(new Uri("/v1/emails", UriKind.Relative),
+            new { from = "Acme <hello@acme.test>", to = new[] { "ann@example.test", "bea@example.test" }, subject = "Receipt", text = "Thanks." });
+        Assert.Equal(HttpStatusCode.Accepted, sent.StatusCode);
+        var id = (await sent.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<string>();
+        await StandaloneHost.WaitForStatusAsync(client, id, "delivered", StandaloneHost.DeliveryWait);
+        using var captured = await MimeMessage.LoadAsync(Assert.Single(Directory.GetFiles(Path.Combine(data, "mail"), "*.eml")));
+
+        using var report = new ByteArrayContent(Report(captured, "bea@example.test"));
+        report.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("message/rfc822");
+        using var answer = await client.PostAsync(new Uri("/v1/bounces", UriKind.Relative), report);
+
+        var body = await answer.Content.ReadAsStringAsync();
+        Assert.True(answer.StatusCode == HttpStatusCode.OK, body);
+        var recorded = JsonNode.Parse(body)!;
+        Assert.Equal(id, recorded["email_id"]!.GetValue<string>());
+        Assert.Equal("recorded", recorded["recipients"]![0]!["result"]!.GetValue<string>());
+
+        var email = await StandaloneHost.WaitForStatusAsync(client, id, "bounced", StandaloneHost.DeliveryWait);
+        var states = email!["recipients"]!.AsArray().ToDictionary(r => r!["email"]!.GetValue<string>(), r => r!["status"]!.GetValue<string>());
+        Assert.Equal("delivered", states["ann@example.test"]);
+        Assert.Equal("bounced", states["bea@example.test"]);
+        using var suppression = await client.GetAsync(new Uri("/v1/suppressions/bea@example.test", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, suppression.StatusCode);
+    }
+
+    /// <summary>What the recipient's server sends the envelope sender: an explanation, the report, the message's headers.</summary>
+    private static byte[] Report(MimeMessage original, string recipient)
+    {
+        var status = new MessageDeliveryStatus();
+        status.StatusGroups.Add(new HeaderList { { "Reporting-MTA", "dns; mx.example.test" } });
+        status.StatusGroups.Add(new HeaderList
+        {
+            { "Final-Recipient", $"rfc822; {recipient}" },
+            { "Action", "failed" },
+            { "Status", "5.1.1" },
+            { "Diagnostic-Code", $"smtp; 550 5.1.1 <{recipient}>: Recipient address rejected: User unknown" },
+        });
+        var returned = new MimeMessage();
+        returned.Headers.Clear();
+        foreach (var header in original.Headers)
+        {
+            returned.Headers.Add(header);
+        }
+
+        var headers = new TextRfc822Headers { Message = returned };
+        var dsn = new MimeMessage();
+        dsn.From.Add(new MailboxAddress("Mail Delivery System", "MAILER-DAEMON@mx.example.test"));
+        dsn.To.Add(original.From.Mailboxes.First());
+        dsn.Subject = "Undelivered Mail Returned to Sender";
+        dsn.Body = new MultipartReport("delivery-status") { new TextPart("plain") { Text = "Your message could not be delivered." }, status, headers };
+        using var stream = new MemoryStream();
+        dsn.WriteTo(stream);
+        return stream.ToArray();
+    }
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+}
