@@ -24,6 +24,15 @@ public sealed class IngressOptions
     /// <summary>Right-hand side of generated Message-IDs; the sender's domain when not set.</summary>
     public string? MessageIdDomain { get; set; }
 
+    /// <summary>
+    /// The envelope sender (<c>MAIL FROM</c>) of the emails sent through <c>POST /v1/emails</c>, the batch and templates,
+    /// such as <c>bounces@bounce.example.com</c>, with each email's id added to its local part
+    /// (<c>bounces+&lt;id&gt;@bounce.example.com</c>, VERP): the bounces that come back after a relay took the message go
+    /// to that domain, whose mail the operator routes to <c>POST /v1/bounces</c>, and name their email even when they
+    /// return none of its headers. Not set (or empty): the <c>from</c> address, as before. A raw send keeps its own <c>mail_from</c>.
+    /// </summary>
+    public string? ReturnPath { get; set; }
+
     /// <summary>Largest request body accepted (413 above it).</summary>
     [Range(1024, 1L << 30, ErrorMessage = "Ingress:MaxRequestBodyBytes must be between 1 KB and 1 GB.")]
     public long MaxRequestBodyBytes { get; set; } = 40L * 1024 * 1024;

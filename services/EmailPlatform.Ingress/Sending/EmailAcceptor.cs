@@ -178,7 +178,7 @@ internal sealed class EmailAcceptor(
         return new SendEmail(
             EmailId: id,
             MessageId: MessageIdFor(id, email.From),
-            Envelope: new Envelope(email.From.Address, Envelope(email.To, email.Cc, email.Bcc)),
+            Envelope: new Envelope(ReturnPathFor(id) ?? email.From.Address, Envelope(email.To, email.Cc, email.Bcc)),
             From: request.From!.Trim(),
             To: Trimmed(request.To),
             Cc: Trimmed(request.Cc),
@@ -195,6 +195,18 @@ internal sealed class EmailAcceptor(
         {
             ExpiresAt = email.ExpiresAt,
         };
+    }
+
+    /// <summary>The envelope sender that names the email (<c>Ingress:ReturnPath</c> with its id after a '+'), or null when none is set.</summary>
+    public string? ReturnPathFor(Guid emailId)
+    {
+        if (options.Value.ReturnPath is not { Length: > 0 } returnPath)
+        {
+            return null;
+        }
+
+        var at = returnPath.LastIndexOf('@');
+        return $"{returnPath[..at]}+{emailId:N}{returnPath[at..]}";
     }
 
     public string MessageIdFor(Guid emailId, MailboxAddress from) =>
