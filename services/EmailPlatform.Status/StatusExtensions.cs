@@ -51,6 +51,18 @@ public static class StatusExtensions
         builder.Services.AddSingleton<BulkCommandSignal>();
         builder.Services.AddSingleton<BulkMetrics>();
         builder.Services.AddHostedService<BulkCommandPublisher>();
+        builder.Services.AddScoped<BounceReports>();
+        builder.Services.AddSingleton<BounceMetrics>();
+        builder.Services.AddOptions<BounceListenerOptions>()
+            .BindConfiguration(BounceListenerOptions.SectionName)
+            .Validate(o => o.Port is >= 0 and <= 65535, "Status:BounceListener:Port must be between 0 (no listener) and 65535.")
+            .Validate(o => System.Net.IPAddress.TryParse(o.Address, out _), "Status:BounceListener:Address must be an IP address such as 0.0.0.0.")
+            .Validate(o => o.Port == 0 || (o.Domains.Length > 0 && o.Domains.All(d => Uri.CheckHostName(d) == UriHostNameType.Dns && d.Contains('.', StringComparison.Ordinal))),
+                "Status:BounceListener:Domains must name the domains whose mail the listener takes (such as bounce.example.com, the domain of Ingress:ReturnPath) when Status:BounceListener:Port is set.")
+            .Validate(o => o.SessionTimeout >= TimeSpan.FromSeconds(10) && o.SessionTimeout <= TimeSpan.FromHours(1), "Status:BounceListener:SessionTimeout must be between 10 seconds and 1 hour.")
+            .ValidateOnStart();
+        builder.Services.AddSingleton<BounceListener>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<BounceListener>());
         builder.Services.AddScoped<RetentionPurger>();
         builder.Services.AddHostedService<RetentionService>();
         builder.Services.AddOptions<HeaderAddressCatchUpOptions>()

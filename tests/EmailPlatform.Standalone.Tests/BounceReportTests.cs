@@ -47,8 +47,37 @@ public sealed class BounceReportTests : IDisposable
         Assert.Equal(HttpStatusCode.OK, suppression.StatusCode);
     }
 
-    /// <summary>What the recipient's server sends the envelope sender: an explanation, the report, the message's headers.</summary>
-    private static byte[] Report(MimeMessage original, string recipient)
+    [Fact]
+    public async Task WithAReturnPathTheEnvelopeSenderNamesTheEmailAndABounceSentBackToItIsRecorded()
+    {
+        var data = Path.Combine(_root, "data");
+        await using var host = StandaloneHost.Create(data, _apiKey, ServiceProcess.FreeTcpPort(),
+            web => web.UseSetting("Ingress:ReturnPath", "bounces@bounce.acme.test"));
+        using var client = StandaloneHost.Client(host, _apiKey);
+        using var sent = await client.PostAsJsonAsync(new Uri("/v1/emails", UriKind.Relative),
+            new { from = "Acme <hello@acme.test>", to = "ann@example.test", subject = "Receipt", text = "Thanks." });
+        Assert.Equal(HttpStatusCode.Accepted, sent.StatusCode);
+        var id = (await sent.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<string>();
+        await StandaloneHost.WaitForStatusAsync(client, id, "delivered", StandaloneHost.DeliveryWait);
+        using var captured = await MimeMessage.LoadAsync(Assert.Single(Directory.GetFiles(Path.Combine(data, "mail"), "*.eml")));
+        var envelopeSender = captured.Headers["X-Envelope-From"]!.Trim('<', '>');
+        Assert.Equal($"bounces+{Guid.Parse(id):N}@bounce.acme.test", envelopeSender);
+        Assert.Equal("hello@acme.test", captured.From.Mailboxes.Single().Address);
+
+        // A report that returns nothing of the message, delivered to the envelope sender.
+        using var report = new ByteArrayContent(Report(null, "ann@example.test", envelopeSender));
+        report.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("message/rfc822");
+        using var answer = await client.PostAsync(new Uri("/v1/bounces", UriKind.Relative), report);
+
+        Assert.True(answer.StatusCode == HttpStatusCode.OK, await answer.Content.ReadAsStringAsync());
+        await StandaloneHost.WaitForStatusAsync(client, id, "bounced", StandaloneHost.DeliveryWait);
+    }
+
+    /// <summary>
+    /// What the recipient's server sends the envelope sender: an explanation, the report and, when
+    /// <paramref name="original"/> is given, the message's headers.
+    /// </summary>
+    private static byte[] Report(MimeMessage? original, string recipient, string envelopeSender = "hello@acme.test")
     {
         var status = new MessageDeliveryStatus();
         status.StatusGroups.Add(new HeaderList { { "Reporting-MTA", "dns; mx.example.test" } });
@@ -59,19 +88,24 @@ public sealed class BounceReportTests : IDisposable
             { "Status", "5.1.1" },
             { "Diagnostic-Code", $"smtp; 550 5.1.1 <{recipient}>: Recipient address rejected: User unknown" },
         });
-        var returned = new MimeMessage();
-        returned.Headers.Clear();
-        foreach (var header in original.Headers)
-        {
-            returned.Headers.Add(header);
-        }
-
-        var headers = new TextRfc822Headers { Message = returned };
         var dsn = new MimeMessage();
         dsn.From.Add(new MailboxAddress("Mail Delivery System", "MAILER-DAEMON@mx.example.test"));
-        dsn.To.Add(original.From.Mailboxes.First());
+        dsn.To.Add(MailboxAddress.Parse(envelopeSender));
         dsn.Subject = "Undelivered Mail Returned to Sender";
-        dsn.Body = new MultipartReport("delivery-status") { new TextPart("plain") { Text = "Your message could not be delivered." }, status, headers };
+        var body = new MultipartReport("delivery-status") { new TextPart("plain") { Text = "Your message could not be delivered." }, status };
+        if (original is not null)
+        {
+            var returned = new MimeMessage();
+            returned.Headers.Clear();
+            foreach (var header in original.Headers)
+            {
+                returned.Headers.Add(header);
+            }
+
+            body.Add(new TextRfc822Headers { Message = returned });
+        }
+
+        dsn.Body = body;
         using var stream = new MemoryStream();
         dsn.WriteTo(stream);
         return stream.ToArray();

@@ -312,6 +312,37 @@ lifecycle:
 8080
 {{- end }}
 
+{{/* The bounce listener's Service (status.bounceListener): <fullname>-status-bounces, within the 63 characters a
+     Service's name may have. */}}
+{{- define "email-platform.bounceServiceName" -}}
+{{- printf "%s-status-bounces" (include "email-platform.fullname" . | trunc 48 | trimSuffix "-") }}
+{{- end }}
+
+{{/* Fails on a status.bounceListener the status service would refuse to start with (BounceListenerOptions), naming the
+     value: checked here too, for a render with --skip-schema-validation, and for what the schema cannot check (the
+     http port, the session timeout's range). Call with the root context. */}}
+{{- define "email-platform.requireBounceListener" -}}
+{{- $bounces := .Values.status.bounceListener }}
+{{- if not $bounces.domains }}
+{{- fail "status.bounceListener.domains is required with status.bounceListener.enabled: the domains whose mail the listener takes at RCPT TO, such as the domain of ingress.returnPath (e.g. --set 'status.bounceListener.domains={bounce.example.com}'). The status service refuses to start without them." }}
+{{- end }}
+{{- range $i, $domain := $bounces.domains }}
+{{- if not (regexMatch `^([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]([A-Za-z0-9-]*[A-Za-z0-9])?\.?$` (toString $domain)) }}
+{{- fail (printf "status.bounceListener.domains[%d] (%v) is not a host name with a dot, such as bounce.example.com." $i $domain) }}
+{{- end }}
+{{- end }}
+{{- $httpPort := include "email-platform.httpPort" . | int }}
+{{- if eq (int $bounces.port) $httpPort }}
+{{- fail (printf "status.bounceListener.port (%d) is the port the status container serves HTTP on: choose another, e.g. 2525." $httpPort) }}
+{{- end }}
+{{- with $bounces.sessionTimeout }}
+{{- $seconds := include "email-platform.timeSpanSeconds" . | int }}
+{{- if or (lt $seconds 10) (gt $seconds 3600) (and (eq $seconds 3600) (regexMatch `\.0*[1-9][0-9]*$` (toString .))) }}
+{{- fail (printf "status.bounceListener.sessionTimeout (%s) must be between 00:00:10 and 01:00:00, or empty for the default (00:02:00)." .) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
 {{/* Probes on /health/*. */}}
 {{- define "email-platform.probes" -}}
 {{- with .Values.probes -}}
@@ -371,6 +402,25 @@ readinessProbe:
 {{- $_ := set $data "Ingress__RateLimit__Replicas" (toString $values.replicas) }}
 {{- with $values.messageIdDomain }}
 {{- $_ := set $data "Ingress__MessageIdDomain" . }}
+{{- end }}
+{{- with $values.returnPath }}
+{{- $_ := set $data "Ingress__ReturnPath" . }}
+{{- end }}
+{{- end }}
+{{- if eq $component "status" }}
+{{- $bounces := $values.bounceListener | default dict }}
+{{- if $bounces.enabled }}
+{{- include "email-platform.requireBounceListener" $root }}
+{{- $_ := set $data "Status__BounceListener__Port" $bounces.port }}
+{{- range $i, $domain := $bounces.domains }}
+{{- $_ := set $data (printf "Status__BounceListener__Domains__%d" $i) $domain }}
+{{- end }}
+{{- with $bounces.serverName }}
+{{- $_ := set $data "Status__BounceListener__ServerName" . }}
+{{- end }}
+{{- with $bounces.sessionTimeout }}
+{{- $_ := set $data "Status__BounceListener__SessionTimeout" . }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- if eq $component "delivery" }}

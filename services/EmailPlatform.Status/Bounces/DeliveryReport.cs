@@ -8,10 +8,19 @@ namespace EmailPlatform.Status.Bounces;
 /// What a delivery status notification (RFC 3464: a <c>multipart/report</c> with a <c>message/delivery-status</c> part;
 /// RFC 6533's <c>message/global-delivery-status</c> too) says: the MTA that wrote it, the Message-IDs that may name the
 /// email it is about (the returned message's or its headers', an <c>X-Original-Message-ID</c> field, then the report's own
-/// <c>In-Reply-To</c> and <c>References</c>), and one entry per recipient it reports on.
+/// <c>In-Reply-To</c> and <c>References</c>), the ids of the emails whose envelope sender it was delivered to
+/// (<c>Ingress:ReturnPath</c>, read from <c>X-Original-To</c>, <c>Delivered-To</c>, <c>Envelope-To</c>,
+/// <c>X-Envelope-To</c> and <c>To</c>), and one entry per recipient it reports on.
 /// </summary>
-public sealed record DeliveryReport(string? ReportingMta, string? ReportId, IReadOnlyList<string> OriginalMessageIds, IReadOnlyList<ReportedRecipient> Recipients)
+public sealed record DeliveryReport(
+    string? ReportingMta, string? ReportId, IReadOnlyList<string> OriginalMessageIds, IReadOnlyList<Guid> ReturnPathEmailIds, IReadOnlyList<ReportedRecipient> Recipients)
 {
+    /// <summary>The headers in which MTAs name the address a message was delivered to: here, the envelope sender of the email that bounced.</summary>
+    private static readonly string[] DeliveredToHeaders = ["X-Original-To", "Delivered-To", "Envelope-To", "X-Envelope-To", "To"];
+
+    /// <summary>An envelope sender made by <c>Ingress:ReturnPath</c>: its email's id after a '+' in the local part.</summary>
+    private static readonly Regex ReturnPathAddress = new(@"\+(?<id>[0-9a-fA-F]{32})@", RegexOptions.CultureInvariant);
+
     /// <summary>The report in <paramref name="message"/>, or null when it holds none (a reply, an autoresponder, a bounce in prose only).</summary>
     public static DeliveryReport? Read(MimeMessage message)
     {
@@ -42,7 +51,13 @@ public sealed record DeliveryReport(string? ReportingMta, string? ReportId, IRea
             .Select(id => id!.Trim().Trim('<', '>'))
             .Distinct(StringComparer.OrdinalIgnoreCase)
             .ToList();
-        return new DeliveryReport(Value(perMessage["Reporting-MTA"]), message.MessageId, ids, recipients);
+        var returnPathIds = DeliveredToHeaders
+            .SelectMany(name => message.Headers.Where(h => h.Field.Equals(name, StringComparison.OrdinalIgnoreCase)))
+            .SelectMany(h => ReturnPathAddress.Matches(h.Value))
+            .Select(m => Guid.ParseExact(m.Groups["id"].Value, "N"))
+            .Distinct()
+            .ToList();
+        return new DeliveryReport(Value(perMessage["Reporting-MTA"]), message.MessageId, ids, returnPathIds, recipients);
     }
 
     /// <summary>The value after a DSN field's type (<c>dns; mx.example.com</c>, <c>rfc822; user@example.com</c>), unfolded.</summary>

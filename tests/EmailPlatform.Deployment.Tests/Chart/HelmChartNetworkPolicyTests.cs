@@ -163,6 +163,47 @@ public sealed class HelmChartNetworkPolicyTests
         Assert.Equal("ingress-nginx", Yaml.Key(Yaml.At(peer, "namespaceSelector.matchLabels"), "kubernetes.io/metadata.name"));
     }
 
+    private const string BounceListener = """
+        status:
+          bounceListener: { enabled: true, domains: [bounce.example.com] }
+        """;
+
+    /// <summary>
+    /// The MTAs that send bounces are anywhere on the internet: with the bounce listener on, the status pods take its
+    /// port (the one the container names and the bounce Service targets) from any source, or only from
+    /// networkPolicy.status.bounceListener.from, while their http port still admits only the ingress and the workers.
+    /// </summary>
+    [Fact]
+    public void TheBounceListenerIsOpenToAnySourceOnItsPortUnlessPeersAreNamed()
+    {
+        var open = Helm.TemplateWith(Enabled + "\n" + BounceListener);
+        var rules = IngressRules(Policy(open, "status"));
+        Assert.Equal(2, rules.Count);
+        var bounces = Assert.Single(rules, r => Yaml.At(r, "from") is null);
+        var port = Assert.Single(Yaml.List(Yaml.At(bounces, "ports")));
+        Assert.Equal("smtp-bounces", Yaml.Str(port, "port"));
+        Assert.Equal("TCP", Yaml.Str(port, "protocol"));
+        Assert.Contains(Yaml.List(Yaml.At(Assert.Single(open.Deployment("status").Containers()), "ports")),
+            p => Yaml.Str(p, "name") == "smtp-bounces" && Yaml.Str(p, "protocol") == "TCP");
+        var service = open.OfKind("Service").Single(s => s.Name().EndsWith("-status-bounces", StringComparison.Ordinal));
+        Assert.Equal("smtp-bounces", Yaml.Str(Assert.Single(Yaml.List(Yaml.At(service, "spec.ports"))), "targetPort"));
+        var http = Assert.Single(rules, r => Yaml.At(r, "from") is not null);
+        Assert.Equal("http", Yaml.Str(Assert.Single(Yaml.List(Yaml.At(http, "ports"))), "port"));
+        Assert.Equal(2, Yaml.List(Yaml.At(http, "from")).Count);
+        Assert.All(new[] { "ingress", "delivery" }, c =>
+            Assert.DoesNotContain(IngressRules(Policy(open, c)).SelectMany(r => Yaml.List(Yaml.At(r, "ports"))), p => Yaml.Str(p, "port") == "smtp-bounces"));
+
+        var narrowed = Helm.TemplateWith(BounceListener + "\n" + """
+            networkPolicy:
+              enabled: true
+              status:
+                bounceListener:
+                  from: [ { ipBlock: { cidr: 198.51.100.0/24 } } ]
+            """);
+        var rule = Assert.Single(IngressRules(Policy(narrowed, "status")), r => Yaml.List(Yaml.At(r, "ports")).Any(p => Yaml.Str(p, "port") == "smtp-bounces"));
+        Assert.Equal("198.51.100.0/24", Yaml.Str(Assert.Single(Yaml.List(Yaml.At(rule, "from"))), "ipBlock.cidr"));
+    }
+
     /// <summary>
     /// Prometheus scrapes /metrics on the port the ServiceMonitor names, the Services' http, which targets the
     /// containers' http: the monitoring peers are let in there on every service, and the migrations Job serves nothing.

@@ -599,6 +599,131 @@ public sealed class HelmChartTests
         Assert.Equal("1", Yaml.Str(scaler, $"spec.{schemaKey}"));
     }
 
+    /// <summary>The ingress refuses a return path it cannot add an id to (IngressOptionsValidator): so does the schema, at install.</summary>
+    [Fact]
+    public void AReturnPathThatIsNotAPlainAddressIsRefusedAsTheIngressWould()
+    {
+        Assert.Contains("returnPath", Helm.TemplateRefuses("ingress: { returnPath: 'Bounces <bounces@bounce.example.com>' }"), StringComparison.Ordinal);
+        Assert.Contains("returnPath", Helm.TemplateRefuses("ingress: { returnPath: 'bounces+x@bounce.example.com' }"), StringComparison.Ordinal);
+        Assert.NotEmpty(Helm.TemplateWith("ingress: { returnPath: bounces@bounce.example.com }").OfKind("Deployment"));
+    }
+
+    private const string BounceListener = """
+        status:
+          bounceListener:
+            enabled: true
+            domains: [bounce.example.com, Bounces.Example.org]
+            serverName: mx.bounce.example.com
+            service:
+              annotations: { external-dns.alpha.kubernetes.io/hostname: mx.bounce.example.com }
+              loadBalancerSourceRanges: [198.51.100.0/24]
+        """;
+
+    private static Dictionary<object, object>? BounceService(List<Dictionary<object, object>> manifests) =>
+        manifests.OfKind("Service").SingleOrDefault(s => s.Name() == "emailplatform-email-platform-status-bounces");
+
+    private static List<object> ContainerPorts(Dictionary<object, object> deployment) =>
+        Yaml.List(Yaml.At(Assert.Single(deployment.Containers()), "ports"));
+
+    [Fact]
+    public void TheBounceListenerIsOffByDefault()
+    {
+        var manifests = Helm.Template(Helm.Minimal);
+        Assert.Null(BounceService(manifests));
+        Assert.Equal(Components.Order(), manifests.OfKind("Service").Select(s => s.Component()).Order());
+        Assert.All(Components, c => Assert.Equal(["http"], ContainerPorts(manifests.Deployment(c)).Select(p => Yaml.Str(p, "name"))));
+        Assert.DoesNotContain(manifests.Deployment("status").EnvironmentNames(manifests), n => n.StartsWith("Status__BounceListener__", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// Enabled, the status service gets the listener's port and domains, its container that port (named), and a Service of
+    /// its own on port 25 for the MX record to point at, which selects the status pods and nothing else.
+    /// </summary>
+    [Fact]
+    public void AnEnabledBounceListenerGetsItsSettingsAContainerPortAndAServiceOnPort25ForTheStatusPods()
+    {
+        var manifests = Helm.TemplateWith(BounceListener);
+        var status = manifests.Deployment("status");
+        Assert.Equal("2525", status.EnvironmentValue(manifests, "Status__BounceListener__Port"));
+        Assert.Equal("bounce.example.com", status.EnvironmentValue(manifests, "Status__BounceListener__Domains__0"));
+        Assert.Equal("Bounces.Example.org", status.EnvironmentValue(manifests, "Status__BounceListener__Domains__1"));
+        Assert.Equal("mx.bounce.example.com", status.EnvironmentValue(manifests, "Status__BounceListener__ServerName"));
+        Assert.Null(status.EnvironmentValue(manifests, "Status__BounceListener__SessionTimeout"));
+        Assert.All(new[] { "ingress", "delivery" }, c =>
+            Assert.DoesNotContain(manifests.Deployment(c).EnvironmentNames(manifests), n => n.StartsWith("Status__BounceListener__", StringComparison.Ordinal)));
+
+        var port = Assert.Single(ContainerPorts(status), p => Yaml.Str(p, "name") == "smtp-bounces");
+        Assert.Equal("2525", Yaml.Str(port, "containerPort"));
+        Assert.Equal("TCP", Yaml.Str(port, "protocol"));
+        Assert.All(new[] { "ingress", "delivery" }, c => Assert.Single(ContainerPorts(manifests.Deployment(c))));
+
+        var service = BounceService(manifests);
+        Assert.NotNull(service);
+        Assert.Equal("LoadBalancer", Yaml.Str(service, "spec.type"));
+        var servicePort = Assert.Single(Yaml.List(Yaml.At(service, "spec.ports")));
+        Assert.Equal("25", Yaml.Str(servicePort, "port"));
+        Assert.Equal("smtp-bounces", Yaml.Str(servicePort, "targetPort"));
+        Assert.Equal("TCP", Yaml.Str(servicePort, "protocol"));
+        Assert.Equal(Labels(Yaml.At(status, "spec.selector.matchLabels")), Labels(Yaml.At(service, "spec.selector")));
+        Assert.Equal("mx.bounce.example.com", Yaml.Key(Yaml.At(service, "metadata.annotations"), "external-dns.alpha.kubernetes.io/hostname"));
+        Assert.Equal(["198.51.100.0/24"], Yaml.List(Yaml.At(service, "spec.loadBalancerSourceRanges")));
+        Assert.Equal("Local", Yaml.Str(service, "spec.externalTrafficPolicy"));
+
+        // The status service's own Service, the one the ingress and the workers call, is unchanged.
+        var http = manifests.OfKind("Service").Single(s => s.Component() == "status");
+        Assert.Equal(["http"], Yaml.List(Yaml.At(http, "spec.ports")).Select(p => Yaml.Str(p, "name")));
+
+        var hour = Helm.TemplateWith(BounceListener.Replace("enabled: true", "enabled: true\n    sessionTimeout: '01:00:00'", StringComparison.Ordinal));
+        Assert.Equal("01:00:00", hour.Deployment("status").EnvironmentValue(hour, "Status__BounceListener__SessionTimeout"));
+    }
+
+    [Theory]
+    [InlineData("ClusterIP", false, false)]
+    [InlineData("NodePort", true, false)]
+    [InlineData("LoadBalancer", true, true)]
+    public void TheBounceServiceGetsATrafficPolicyAndSourceRangesOnlyWhereItsTypeTakesThem(string type, bool trafficPolicy, bool sourceRanges)
+    {
+        var service = BounceService(Helm.TemplateWith(BounceListener + $"\n      type: {type}\n      externalTrafficPolicy: Cluster"));
+        Assert.NotNull(service);
+        Assert.Equal(type, Yaml.Str(service, "spec.type"));
+        Assert.Equal(trafficPolicy ? "Cluster" : null, Yaml.Str(service, "spec.externalTrafficPolicy"));
+        Assert.Equal(sourceRanges, Yaml.At(service, "spec.loadBalancerSourceRanges") is not null);
+    }
+
+    /// <summary>
+    /// The status service refuses to start when its listener has a port but no domains, or a domain that is no host name
+    /// with a dot (StatusExtensions): the schema refuses them at install, and the template does too when the schema is
+    /// skipped, rather than letting the status pods crash-loop.
+    /// </summary>
+    [Theory]
+    [InlineData("status: { bounceListener: { enabled: true } }",
+        "at '/status/bounceListener/domains': minItems", "status.bounceListener.domains is required with status.bounceListener.enabled")]
+    [InlineData("status: { bounceListener: { enabled: true, domains: [localhost] } }",
+        "at '/status/bounceListener/domains/0'", "status.bounceListener.domains[0] (localhost) is not a host name with a dot")]
+    [InlineData("status: { bounceListener: { enabled: true, domains: [bounce.example.com, 192.0.2.1] } }",
+        "at '/status/bounceListener/domains/1'", "status.bounceListener.domains[1] (192.0.2.1) is not a host name with a dot")]
+    public void ABounceListenerWithoutDomainsOrWithADomainThatIsNoHostNameIsRefused(string values, string schemaMessage, string templateMessage)
+    {
+        Assert.Contains(schemaMessage, Helm.TemplateRefuses(values), StringComparison.Ordinal);
+        Assert.Contains(templateMessage, Helm.TemplateRefuses(values, flags: ["--skip-schema-validation"]), StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Settings the status service would refuse, or could not listen on, that the schema lets through: the container's
+    /// HTTP port, and a session timeout outside 10 seconds to 1 hour.
+    /// </summary>
+    [Theory]
+    [InlineData("port: 8080", "status.bounceListener.port (8080) is the port the status container serves HTTP on")]
+    [InlineData("sessionTimeout: '00:00:05'", "status.bounceListener.sessionTimeout (00:00:05) must be between 00:00:10 and 01:00:00")]
+    [InlineData("sessionTimeout: '01:00:00.5'", "status.bounceListener.sessionTimeout (01:00:00.5) must be between 00:00:10 and 01:00:00")]
+    public void ABounceListenerPortOrSessionTimeoutTheStatusServiceCannotUseIsRefused(string setting, string message)
+    {
+        Assert.Contains(message, Helm.TemplateRefuses(BounceListener.Replace("enabled: true", $"enabled: true\n    {setting}", StringComparison.Ordinal)),
+            StringComparison.Ordinal);
+    }
+
+    private static Dictionary<string, string> Labels(object? node) => Yaml.Entries(node).ToDictionary(e => e.Key, e => (string)e.Value!);
+
     /// <summary>
     /// The worker refuses to start with a relay's Weight below 1 (DeliveryOptionsValidator): the schema refuses it at
     /// install, rather than letting every worker crash-loop after it. A relay is taken out of rotation by removing it or
@@ -627,6 +752,8 @@ public sealed class HelmChartTests
             Assert.Equal("json", Data(c)["Logging__Console__FormatterName"]);
         });
         Assert.Equal("200", Data("ingress")["Ingress__Outbox__BatchSize"]);
+        Assert.Equal("bounces@bounce.example.com", Data("ingress")["Ingress__ReturnPath"]);
+        Assert.Equal("bounce.example.com", Data("status")["Status__BounceListener__Domains__0"]);
         Assert.Equal("2.00:00:00", Data("delivery")["Delivery__MaxRetryAge"]);
         Assert.Equal("1000000", Data("delivery")["Delivery__RetryBatchSize"]);
         Assert.Equal("00:02:00", Data("delivery")["Delivery__CommandTimeout"]);
@@ -642,10 +769,10 @@ public sealed class HelmChartTests
             c => Assert.Equal("json", Yaml.Str(c, "data.Logging__Console__FormatterName")));
     }
 
-    /// <summary>The install notes (which <c>helm template</c> does not render) for a values file.</summary>
-    private static string Notes(string valuesFile)
+    /// <summary>The install notes (which <c>helm template</c> does not render) for a values file, and <c>--set</c> flags.</summary>
+    private static string Notes(string valuesFile, params string[] flags)
     {
-        var output = Helm.Run("install", "--dry-run=client", "emailplatform", Helm.Chart, "--namespace", "mail", "-f", $"{Helm.Chart}/{valuesFile}");
+        var output = Helm.Run(["install", "--dry-run=client", "emailplatform", Helm.Chart, "--namespace", "mail", "-f", $"{Helm.Chart}/{valuesFile}", .. flags]);
         return output[output.IndexOf("NOTES:", StringComparison.Ordinal)..];
     }
 
@@ -686,6 +813,26 @@ public sealed class HelmChartTests
         Assert.Contains("HPA 2-12 replicas", allOn, StringComparison.Ordinal);
         Assert.Contains("PrometheusRule emailplatform-email-platform", allOn, StringComparison.Ordinal);
         Assert.Contains("ConfigMap emailplatform-email-platform-dashboards", allOn, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// The bounce listener works only once the MX record of its domains points at its Service and the emails' return path
+    /// is in one of them: the notes name the Service, and warn when ingress.returnPath would send the bounces elsewhere.
+    /// </summary>
+    [Fact]
+    public void NotesNameTheBounceListenersServiceAndWarnWhenTheReturnPathIsNotInItsDomains()
+    {
+        var allOn = Notes("ci/all-on-values.yaml");
+        Assert.Contains("bounces   emailplatform-email-platform-status-bounces (SMTP on port 25, LoadBalancer", allOn, StringComparison.Ordinal);
+        Assert.Contains("point the MX record of bounce.example.com at the external address of the Service", allOn, StringComparison.Ordinal);
+        Assert.DoesNotContain("WARNING: ingress.returnPath", allOn, StringComparison.Ordinal);
+
+        Assert.DoesNotContain("status-bounces", Notes(Helm.Minimal), StringComparison.Ordinal);
+
+        string[] enabled = ["--set", "status.bounceListener.enabled=true", "--set", "status.bounceListener.domains={bounce.example.com}"];
+        Assert.Contains("WARNING: ingress.returnPath is empty", Notes(Helm.Minimal, enabled), StringComparison.Ordinal);
+        Assert.Contains("WARNING: ingress.returnPath (bounces@example.com) is in none of status.bounceListener.domains",
+            Notes(Helm.Minimal, [.. enabled, "--set", "ingress.returnPath=bounces@example.com"]), StringComparison.Ordinal);
     }
 
     [Fact]

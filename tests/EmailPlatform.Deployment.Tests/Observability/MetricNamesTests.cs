@@ -129,9 +129,11 @@ public sealed class MetricNamesTests
         [
             "Auth:BootstrapKey", "ConnectionStrings:Postgres", "ConnectionStrings:RabbitMq", "Ingress:StatusUrl",
             "Ingress:Outbox:BatchSize", "Delivery:Relays:*:Host", "Delivery:Relays:*:Password", "Delivery:ConnectTimeout",
+            "Status:BounceListener:Domains:*",
         ];
         Assert.All(expected, e => Assert.Contains(e, all));
         Assert.Equal("Delivery:Relays:*:Host", ServiceSources.KeyOf("Delivery__Relays__3__Host"));
+        Assert.Equal("Status:BounceListener:Domains:*", ServiceSources.KeyOf("Status__BounceListener__Domains__0"));
         Assert.Null(ServiceSources.KeyOf("OTEL_EXPORTER_OTLP_ENDPOINT"));
         Assert.DoesNotContain("EmailPlatform.Ingress", ServiceSources.KeysByProject.Where(p => p.Value.Contains("Delivery:Relays:*:Host")).Select(p => p.Key));
     }

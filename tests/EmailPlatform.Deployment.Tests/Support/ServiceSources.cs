@@ -117,6 +117,11 @@ internal static partial class ServiceSources
                     {
                         keys.UnionWith(nested.Select(n => $"{section.Groups["value"].Value}:{name}:*:{n.Name}"));
                     }
+                    else if (element is not null)
+                    {
+                        // A list of values (string[] Domains): its items are Domains:0, Domains:1, ….
+                        keys.Add($"{section.Groups["value"].Value}:{name}:*");
+                    }
                     else
                     {
                         keys.Add($"{section.Groups["value"].Value}:{name}");

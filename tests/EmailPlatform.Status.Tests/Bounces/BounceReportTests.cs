@@ -120,6 +120,47 @@ public sealed class BounceReportTests
     }
 
     [Fact]
+    public async Task AReportReturningNothingOfTheMessageFindsItsEmailByTheEnvelopeSenderItWasSentTo()
+    {
+        await using var api = await StatusApi.StartAsync();
+        using var client = api.CreateClient();
+        var emailId = Guid.NewGuid();
+        await api.RecordAsync(TestEvents.Accepted(emailId, to: ["gina@small-isp.example"]), TestEvents.Delivered(emailId, "gina@small-isp.example"));
+
+        var answer = await PostAsync(client, WithoutTheMessage($"bounces+{emailId:N}@bounce.acme.test", "gina@small-isp.example"));
+        var unknown = await SendAsync(client, WithoutTheMessage($"bounces+{Guid.NewGuid():N}@bounce.acme.test", "gina@small-isp.example"));
+
+        Assert.Equal((emailId, "mx.small-isp.example"), (answer.Json.GetProperty("email_id").GetGuid(), answer.Json.GetProperty("reporting_mta").GetString()));
+        Assert.Equal([("gina@small-isp.example", "failed", "5.2.1", "recorded")], Results(answer.Json));
+        Assert.Equal(EmailState.Bounced, await api.WithStoreAsync(db => db.Recipients.Where(r => r.EmailId == emailId).Select(r => r.State).SingleAsync()));
+        await ProblemAssert.IsProblemAsync(unknown, HttpStatusCode.UnprocessableEntity, "unknown_email");
+    }
+
+    [Fact]
+    public async Task AReportAboutAnEmailAcceptedMomentsAgoAndNotRecordedYetIsRefusedForNowAndAnOldOneForGood()
+    {
+        await using var api = await StatusApi.StartAsync();
+        using var client = api.CreateClient();
+        // Ids as the ingress makes them (version 7: their first 48 bits are the accept's time).
+        var justAccepted = Guid.CreateVersion7();
+        var acceptedTwoDaysAgo = Guid.CreateVersion7(DateTimeOffset.UtcNow.AddDays(-2));
+
+        using var early = await SendAsync(client, WithoutTheMessage($"bounces+{justAccepted:N}@bounce.acme.test", "gina@small-isp.example"));
+        using var late = await SendAsync(client, WithoutTheMessage($"bounces+{acceptedTwoDaysAgo:N}@bounce.acme.test", "gina@small-isp.example"));
+
+        var problem = await ProblemAssert.IsProblemAsync(early, HttpStatusCode.ServiceUnavailable, "email_not_recorded_yet");
+        Assert.Contains(justAccepted.ToString(), problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(TimeSpan.FromSeconds(60), early.Headers.RetryAfter?.Delta);
+        await ProblemAssert.IsProblemAsync(late, HttpStatusCode.UnprocessableEntity, "unknown_email");
+
+        // Once its accept is recorded, the same report is.
+        await api.RecordAsync(TestEvents.Accepted(justAccepted, to: ["gina@small-isp.example"]));
+        var again = await PostAsync(client, WithoutTheMessage($"bounces+{justAccepted:N}@bounce.acme.test", "gina@small-isp.example"));
+        Assert.Equal("recorded", Results(again.Json).Single().Result);
+        Assert.Equal(0, await api.WithStoreAsync(db => db.Emails.CountAsync(e => e.Id == acceptedTwoDaysAgo)));
+    }
+
+    [Fact]
     public async Task AFailedRecipientTheEmailDoesNotHaveIsReportedAsSuchAndNothingIsRecorded()
     {
         await using var api = await StatusApi.StartAsync();
@@ -151,6 +192,9 @@ public sealed class BounceReportTests
         await ProblemAssert.IsProblemAsync(await SendAsync(client, Postfix($"{Guid.NewGuid():N}@emailplatform.test", new Group(Alice, "failed", "5.1.1"))),
             HttpStatusCode.UnprocessableEntity, "unknown_email");
         await ProblemAssert.IsProblemAsync(await SendAsync(client, Postfix($"{emailId:N}@elsewhere.example", new Group(Alice, "failed", "5.1.1"))),
+            HttpStatusCode.UnprocessableEntity, "unknown_email");
+        // A version 7 id whose time is past any clock's.
+        await ProblemAssert.IsProblemAsync(await SendAsync(client, Postfix("ffffffffffff7fffbfffffffffffffff@acme.test", new Group(Alice, "failed", "5.1.1"))),
             HttpStatusCode.UnprocessableEntity, "unknown_email");
         // An out-of-office reply to the email: no delivery-status part.
         await ProblemAssert.IsProblemAsync(await SendAsync(client,

@@ -83,6 +83,18 @@ public sealed class DeliveryReportTests
     }
 
     [Fact]
+    public void AReportReturningNothingOfTheMessageNamesTheEmailByTheEnvelopeSenderItWasDeliveredTo()
+    {
+        var emailId = Guid.NewGuid();
+
+        var report = Read(WithoutTheMessage($"bounces+{emailId:N}@bounce.acme.test", "gina@small-isp.example"));
+
+        Assert.Empty(report.OriginalMessageIds);
+        Assert.Equal([emailId], report.ReturnPathEmailIds);
+        Assert.Empty(Read(Postfix(OriginalId, new Group("gina@small-isp.example", "failed", "5.1.1"))).ReturnPathEmailIds); // sent to bounces@acme.test
+    }
+
+    [Fact]
     public void AGroupWithoutARecipientActionOrStatusIsLeftOut()
     {
         var report = Read(Postfix(OriginalId,

@@ -163,6 +163,33 @@ internal static class BounceReports
         --000000000000a1b2c3d4e5f60708--
         """);
 
+    /// <summary>A terse report that returns nothing of the message: only the address it was delivered to names the email.</summary>
+    public static string WithoutTheMessage(string deliveredTo, string recipient) => Crlf($$"""
+        Delivered-To: {{deliveredTo}}
+        From: MAILER-DAEMON@mx.small-isp.example
+        To: {{deliveredTo}}
+        Subject: failure notice
+        MIME-Version: 1.0
+        Content-Type: multipart/report; report-type=delivery-status; boundary="=_r1"
+
+        --=_r1
+        Content-Type: text/plain
+
+        Sorry, we were unable to deliver your message to {{recipient}}.
+
+        --=_r1
+        Content-Type: message/delivery-status
+
+        Reporting-MTA: dns; mx.small-isp.example
+
+        Final-Recipient: rfc822; {{recipient}}
+        Action: failed
+        Status: 5.2.1
+        Diagnostic-Code: smtp; 550 5.2.1 Mailbox disabled
+
+        --=_r1--
+        """);
+
     private static string PostfixGroup(Group g) => string.Join("\n",
         "",
         $"Final-Recipient: rfc822; {g.Recipient}",

@@ -1,0 +1,164 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Net;
+using Microsoft.Extensions.Options;
+using SmtpServer;
+using SmtpServer.Mail;
+using SmtpServer.Net;
+using SmtpServer.Protocol;
+using SmtpServer.Storage;
+using SmtpServerServices = SmtpServer.ComponentModel.ServiceProvider;
+
+namespace EmailPlatform.Status.Bounces;
+
+/// <summary>
+/// An SMTP listener for bounces (<see cref="BounceListenerOptions"/>, off unless <c>Status:BounceListener:Port</c> is
+/// set): the bounce domain's MX points here, and each message it takes is recorded by <see cref="BounceReports"/> before it
+/// is answered. <c>250</c> once its failed recipients are recorded (or were already); <c>550</c> for a message that is no
+/// delivery status notification or names no email sent here, and for a recipient outside
+/// <c>Status:BounceListener:Domains</c> (it relays nothing); <c>554</c> for one that is not a message; <c>451</c> when
+/// it cannot be recorded now (the store is away, or its email was accepted moments ago and is not recorded yet), so the
+/// sending MTA keeps it and tries again: a report is never lost between its <c>250</c> and its record. Messages larger than <see cref="BounceReports.MaxReportBytes"/> are refused.
+/// </summary>
+public sealed class BounceListener(IOptions<BounceListenerOptions> options, IServiceScopeFactory scopes, ILogger<BounceListener> logger) : IHostedService, IDisposable
+{
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Lock _lifetime = new();
+    private bool _disposed;
+    private ReportStore? _store;
+    private SmtpServer.SmtpServer? _server;
+    private Task _running = Task.CompletedTask;
+
+    /// <summary>The endpoint it listens on once started (the port the system chose, when configured as 0 by a test).</summary>
+    public IPEndPoint? Endpoint { get; private set; }
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        if (settings.Port == 0)
+        {
+            return;
+        }
+
+        var endpoint = new IPEndPoint(IPAddress.Parse(settings.Address), settings.Port);
+        var serverOptions = new SmtpServerOptionsBuilder()
+            .ServerName(settings.ServerName ?? Dns.GetHostName())
+            .Endpoint(e => e.Endpoint(endpoint).SessionTimeout(settings.SessionTimeout))
+            .MaxMessageSize(BounceReports.MaxReportBytes, MaxMessageSizeHandling.Strict)
+            .Build();
+
+        var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var listeners = new EndpointListenerFactory();
+        listeners.EndpointStarted += (_, e) =>
+        {
+            Endpoint = (IPEndPoint)e.LocalEndPoint;
+            listening.TrySetResult();
+        };
+
+        var services = new SmtpServerServices();
+        services.Add(listeners);
+        services.Add(new DomainFilter(settings.Domains));
+        _store = new ReportStore(scopes, logger);
+        services.Add(_store);
+        _server = new SmtpServer.SmtpServer(serverOptions, services);
+        _running = _server.StartAsync(_stopping.Token);
+
+        var first = await Task.WhenAny(listening.Task, _running).WaitAsync(TimeSpan.FromSeconds(10), cancellationToken);
+        if (first == _running || _running.IsFaulted)
+        {
+            var reason = _running.Exception?.GetBaseException().Message ?? "it stopped";
+            throw new InvalidOperationException(
+                $"The bounce listener cannot listen on {endpoint} ({reason}). Set Status:BounceListener:Port (and Address) to a free one, or 0 for no listener.");
+        }
+
+        Log.Listening(logger, Endpoint!, string.Join(", ", settings.Domains));
+    }
+
+    /// <summary>
+    /// Takes no new session and lets the reports being recorded finish (their sender is waiting for the answer), then
+    /// closes the sessions left: a report cut short was never answered <c>250</c>, and its sender sends it again.
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_server is null || _stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
+        _server.Shutdown();
+        await _store!.RecordingAsync().WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        lock (_lifetime)
+        {
+            if (!_disposed)
+            {
+                _stopping.Cancel();
+            }
+        }
+
+        await _running.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    public void Dispose()
+    {
+        lock (_lifetime)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            _stopping.Cancel();
+            _stopping.Dispose();
+        }
+    }
+
+    /// <summary>Takes recipients in the configured domains only, from any sender (a bounce's is empty).</summary>
+    private sealed class DomainFilter(string[] domains) : MailboxFilter
+    {
+        public override Task<bool> CanDeliverToAsync(ISessionContext context, IMailbox to, IMailbox from, CancellationToken cancellationToken) =>
+            Task.FromResult(domains.Any(d => string.Equals(d.TrimEnd('.'), to.Host?.TrimEnd('.'), StringComparison.OrdinalIgnoreCase)));
+    }
+
+    private sealed class ReportStore(IServiceScopeFactory scopes, ILogger logger) : MessageStore
+    {
+        private readonly ConcurrentDictionary<Task, byte> _recording = new();
+
+        /// <summary>Completes when the reports being recorded now are.</summary>
+        public Task RecordingAsync() => Task.WhenAll(_recording.Keys);
+
+        public override Task<SmtpResponse> SaveAsync(
+            ISessionContext context, IMessageTransaction transaction, ReadOnlySequence<byte> buffer, CancellationToken cancellationToken)
+        {
+            var recording = RecordAsync(buffer.ToArray(), cancellationToken);
+            _recording.TryAdd(recording, 0);
+            _ = recording.ContinueWith(t => _recording.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            return recording;
+        }
+
+        private async Task<SmtpResponse> RecordAsync(byte[] message, CancellationToken cancellationToken)
+        {
+            try
+            {
+                await using var scope = scopes.CreateAsyncScope();
+                var outcome = await scope.ServiceProvider.GetRequiredService<BounceReports>().RecordAsync(message, "smtp", cancellationToken);
+                // By number: SmtpServer's names do not say which reply they are.
+                return outcome.Refusal switch
+                {
+                    null => new SmtpResponse(SmtpReplyCode.Ok, $"2.0.0 Bounce report for email {outcome.Recorded!.EmailId} recorded"),
+                    BounceRefusal.InvalidMessage => new SmtpResponse((SmtpReplyCode)554, "5.6.0 Not a message: " + OneLine(outcome.Detail)),
+                    BounceRefusal.NotADeliveryReport => new SmtpResponse((SmtpReplyCode)550, "5.6.0 Not a delivery status notification (RFC 3464); nothing was recorded"),
+                    BounceRefusal.NotRecordedYet => new SmtpResponse((SmtpReplyCode)451, "4.3.0 The email of this report is not recorded yet; try again later"),
+                    _ => new SmtpResponse((SmtpReplyCode)550, "5.1.0 The report names no email sent here; nothing was recorded"),
+                };
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                Log.RecordFailed(logger, ex);
+                return new SmtpResponse((SmtpReplyCode)451, "4.3.0 The report cannot be recorded now; try again later");
+            }
+        }
+
+        private static string OneLine(string? text) => (text ?? "").ReplaceLineEndings(" ");
+    }
+}

@@ -1,0 +1,28 @@
+namespace EmailPlatform.Status.Bounces;
+
+/// <summary>
+/// Configuration section <c>Status:BounceListener</c>: an SMTP listener for the bounces that come back to the envelope
+/// senders <c>Ingress:ReturnPath</c> makes, so that the bounce domain's MX can point at the status service itself.
+/// </summary>
+public sealed class BounceListenerOptions
+{
+    public const string SectionName = "Status:BounceListener";
+
+    /// <summary>The TCP port to listen on; 0 (the default) runs no listener.</summary>
+    public int Port { get; set; }
+
+    /// <summary>The address to listen on (all IPv4 addresses by default).</summary>
+    public string Address { get; set; } = "0.0.0.0";
+
+    /// <summary>
+    /// The domains whose mail is taken (<c>RCPT TO</c>), such as <c>bounce.example.com</c>: the domain of
+    /// <c>Ingress:ReturnPath</c>. Required with a port: a recipient in any other domain is refused.
+    /// </summary>
+    public string[] Domains { get; set; } = [];
+
+    /// <summary>The host name the listener greets with; the machine's by default.</summary>
+    public string? ServerName { get; set; }
+
+    /// <summary>How long one SMTP session may last (2 minutes): a sender that stalls gives its connection back.</summary>
+    public TimeSpan SessionTimeout { get; set; } = TimeSpan.FromMinutes(2);
+}

@@ -1,0 +1,136 @@
+using System.Globalization;
+using System.Text;
+using EmailPlatform.Status.Bounces;
+using EmailPlatform.Status.Storage;
+using EmailPlatform.Status.Tests.Support;
+using EmailPlatform.Testing;
+using MailKit.Net.Smtp;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using MimeKit;
+using static EmailPlatform.Status.Tests.Support.BounceReports;
+
+namespace EmailPlatform.Status.Tests.Bounces;
+
+/// <summary>
+/// The bounce listener (<c>Status:BounceListener</c>) over a real socket, with MailKit as the MTA that sends the bounce
+/// back: a report is recorded before its 250, anything else is refused, and a report that cannot be recorded now is
+/// answered 451 so that its sender keeps it.
+/// </summary>
+public sealed class BounceListenerTests
+{
+    private const string Gina = "gina@small-isp.example";
+
+    [Fact]
+    public async Task AReportSentToTheReturnPathIsRecordedBeforeItIsAnswered250()
+    {
+        var port = ServiceProcess.FreeTcpPort();
+        await using var api = await StatusApi.StartAsync(Listener(port));
+        var emailId = Guid.NewGuid();
+        await api.RecordAsync(TestEvents.Accepted(emailId, to: [Gina]), TestEvents.Delivered(emailId, Gina));
+        var returnPath = $"bounces+{emailId:N}@bounce.acme.test";
+
+        var reply = await SendAsync(port, returnPath, WithoutTheMessage(returnPath, Gina));
+
+        Assert.StartsWith($"2.0.0 Bounce report for email {emailId} recorded", reply, StringComparison.Ordinal);
+        // Recorded by the time of the 250, not some time after it.
+        var recipient = await api.WithStoreAsync(db => db.Recipients.SingleAsync(r => r.EmailId == emailId));
+        Assert.Equal((EmailState.Bounced, 550, "5.2.1"), (recipient.State, recipient.SmtpCode, recipient.EnhancedCode));
+    }
+
+    [Fact]
+    public async Task RecipientsOutsideItsDomainsAndMessagesThatAreNotReportsAboutEmailsSentHereAreRefusedOrKeptForLater()
+    {
+        var port = ServiceProcess.FreeTcpPort();
+        await using var api = await StatusApi.StartAsync(Listener(port));
+        var emailId = Guid.NewGuid();
+        await api.RecordAsync(TestEvents.Accepted(emailId, to: [Gina]), TestEvents.Delivered(emailId, Gina));
+        var returnPath = $"bounces+{emailId:N}@bounce.acme.test";
+
+        // It relays nothing: a recipient in another domain is refused at RCPT TO.
+        var relayed = await Assert.ThrowsAsync<SmtpCommandException>(() => SendAsync(port, "someone@example.com", WithoutTheMessage("someone@example.com", Gina)));
+        Assert.Equal((SmtpErrorCode.RecipientNotAccepted, 550), (relayed.ErrorCode, (int)relayed.StatusCode));
+
+        var autoreply = await Assert.ThrowsAsync<SmtpCommandException>(() => SendAsync(port, returnPath,
+            $"From: {Gina}\r\nTo: {returnPath}\r\nSubject: Out of office\r\n\r\nBack on Monday.\r\n"));
+        Assert.Equal(550, (int)autoreply.StatusCode);
+        Assert.StartsWith("5.6.0 Not a delivery status notification", autoreply.Message, StringComparison.Ordinal);
+
+        var stranger = $"bounces+{Guid.NewGuid():N}@bounce.acme.test";
+        var unknown = await Assert.ThrowsAsync<SmtpCommandException>(() => SendAsync(port, stranger, WithoutTheMessage(stranger, Gina)));
+        Assert.Equal(550, (int)unknown.StatusCode);
+        Assert.StartsWith("5.1.0 The report names no email sent here", unknown.Message, StringComparison.Ordinal);
+
+        // An email accepted moments ago whose accept is not recorded yet: kept by its sender for later, not refused for good.
+        var early = $"bounces+{Guid.CreateVersion7():N}@bounce.acme.test";
+        var notYet = await Assert.ThrowsAsync<SmtpCommandException>(() => SendAsync(port, early, WithoutTheMessage(early, Gina)));
+        Assert.Equal(451, (int)notYet.StatusCode);
+
+        Assert.Equal(EmailState.Delivered, await api.WithStoreAsync(db => db.Recipients.Where(r => r.EmailId == emailId).Select(r => r.State).SingleAsync()));
+    }
+
+    [Fact]
+    public async Task AReportThatCannotBeRecordedNowIsAnswered451AndRecordedWhenSentAgain()
+    {
+        var port = ServiceProcess.FreeTcpPort();
+        var storeAway = false;
+        // The recorder's first statement in every batch locks its emails: failing it fails the record.
+        var failing = new FailingCommands(sql => Volatile.Read(ref storeAway) && sql.Contains("FOR UPDATE", StringComparison.Ordinal));
+        await using var api = await StatusApi.StartAsync(Listener(port), services: s =>
+            s.ConfigureDbContext<PostgresStatusDbContext>(o => o.AddInterceptors(failing), ServiceLifetime.Singleton));
+        var emailId = Guid.NewGuid();
+        await api.RecordAsync(TestEvents.Accepted(emailId, to: [Gina]), TestEvents.Delivered(emailId, Gina));
+        var returnPath = $"bounces+{emailId:N}@bounce.acme.test";
+        var report = WithoutTheMessage(returnPath, Gina);
+
+        Volatile.Write(ref storeAway, true);
+        var deferred = await Assert.ThrowsAsync<SmtpCommandException>(() => SendAsync(port, returnPath, report));
+        Assert.Equal(451, (int)deferred.StatusCode);
+        Assert.True(failing.Failures > 0);
+        Assert.Equal(EmailState.Delivered, await api.WithStoreAsync(db => db.Recipients.Where(r => r.EmailId == emailId).Select(r => r.State).SingleAsync()));
+
+        Volatile.Write(ref storeAway, false);
+        Assert.StartsWith("2.0.0", await SendAsync(port, returnPath, report), StringComparison.Ordinal);
+        Assert.Equal(EmailState.Bounced, await api.WithStoreAsync(db => db.Recipients.Where(r => r.EmailId == emailId).Select(r => r.State).SingleAsync()));
+    }
+
+    [Fact]
+    public async Task WithoutAPortThereIsNoListenerAndAPortWithoutDomainsStopsTheServiceAtStart()
+    {
+        await using (var api = await StatusApi.StartAsync())
+        {
+            Assert.Null(api.Services.GetRequiredService<BounceListener>().Endpoint);
+        }
+
+        var error = await Record.ExceptionAsync(async () =>
+        {
+            await using var api = await StatusApi.StartAsync(new Dictionary<string, string>
+            {
+                ["Status:BounceListener:Port"] = ServiceProcess.FreeTcpPort().ToString(CultureInfo.InvariantCulture),
+            });
+            api.CreateClient().Dispose();
+        });
+
+        var refused = Assert.IsType<OptionsValidationException>(error);
+        Assert.Contains("Status:BounceListener:Domains must name the domains", refused.Message, StringComparison.Ordinal);
+    }
+
+    private static Dictionary<string, string> Listener(int port) => new()
+    {
+        ["Status:BounceListener:Port"] = port.ToString(CultureInfo.InvariantCulture),
+        ["Status:BounceListener:Address"] = "127.0.0.1",
+        ["Status:BounceListener:Domains:0"] = "bounce.acme.test",
+    };
+
+    /// <summary>Sends <paramref name="report"/> as an MTA sends a bounce (null sender) and returns the listener's final answer.</summary>
+    private static async Task<string> SendAsync(int port, string to, string report)
+    {
+        using var message = MimeMessage.Load(new MemoryStream(Encoding.UTF8.GetBytes(report)));
+        using var smtp = new SmtpClient();
+        await smtp.ConnectAsync("127.0.0.1", port, MailKit.Security.SecureSocketOptions.None);
+        var answer = await smtp.SendAsync(message, new MailboxAddress("", ""), [MailboxAddress.Parse(to)]);
+        await smtp.DisconnectAsync(quit: true);
+        return answer;
+    }
+}
