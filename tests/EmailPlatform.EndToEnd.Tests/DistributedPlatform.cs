@@ -13,6 +13,7 @@ internal sealed class DistributedPlatform : IAsyncDisposable
 {
     private readonly List<IAsyncDisposable> _owned = [];
     private Dictionary<string, string?> _shared = [];
+    private Dictionary<string, string?> _status = [];
 
     private DistributedPlatform(string apiKey) => ApiKey = apiKey;
 
@@ -29,12 +30,16 @@ internal sealed class DistributedPlatform : IAsyncDisposable
 
     public ServiceProcess Status { get; private set; } = null!;
 
-    public static async Task<DistributedPlatform> StartAsync(string relayHost, int relayPort, bool withoutStatus = false)
+    /// <param name="ingress">Settings of the ingress alone, on top of the shared ones (environment variable names).</param>
+    /// <param name="status">Settings of the status service alone.</param>
+    public static async Task<DistributedPlatform> StartAsync(
+        string relayHost, int relayPort, bool withoutStatus = false,
+        IReadOnlyDictionary<string, string?>? ingress = null, IReadOnlyDictionary<string, string?>? status = null)
     {
         var platform = new DistributedPlatform(TestInfrastructure.NewApiKey());
         try
         {
-            await platform.StartServicesAsync(relayHost, relayPort, withoutStatus);
+            await platform.StartServicesAsync(relayHost, relayPort, withoutStatus, ingress ?? new Dictionary<string, string?>(), status ?? new Dictionary<string, string?>());
             return platform;
         }
         catch
@@ -64,7 +69,7 @@ internal sealed class DistributedPlatform : IAsyncDisposable
     }
 
     /// <summary>Starts the status service of a platform started without it.</summary>
-    public async Task StartStatusAsync() => Status = Own(await ServiceProcess.StartAsync("EmailPlatform.Status", _shared));
+    public async Task StartStatusAsync() => Status = Own(await ServiceProcess.StartAsync("EmailPlatform.Status", _status));
 
     /// <summary>A client of the status service's own API (with the bootstrap key).</summary>
     public HttpClient CreateStatusClient()
@@ -74,7 +79,8 @@ internal sealed class DistributedPlatform : IAsyncDisposable
         return client;
     }
 
-    private async Task StartServicesAsync(string relayHost, int relayPort, bool withoutStatus)
+    private async Task StartServicesAsync(
+        string relayHost, int relayPort, bool withoutStatus, IReadOnlyDictionary<string, string?> ingressSettings, IReadOnlyDictionary<string, string?> statusSettings)
     {
         Database = Own(await TemporaryDatabase.CreateAsync());
         var vhost = Own(await TemporaryVirtualHost.CreateAsync());
@@ -92,6 +98,7 @@ internal sealed class DistributedPlatform : IAsyncDisposable
             ServiceProcess.RunToCompletionAsync("EmailPlatform.Status", shared, "migrate"),
             ServiceProcess.RunToCompletionAsync("EmailPlatform.Delivery", shared, "migrate"));
 
+        _status = new Dictionary<string, string?>(shared.Concat(statusSettings));
         if (!withoutStatus)
         {
             await StartStatusAsync();
@@ -108,7 +115,7 @@ internal sealed class DistributedPlatform : IAsyncDisposable
             ["Delivery__SuppressionCacheDuration"] = "00:00:00",
             ["Delivery__SuppressionLookupTimeout"] = "00:00:30",
         };
-        var ingress = new Dictionary<string, string?>(shared);
+        var ingress = new Dictionary<string, string?>(shared.Concat(ingressSettings));
         if (!withoutStatus)
         {
             delivery["Delivery__StatusUrl"] = Status.Url!.ToString();

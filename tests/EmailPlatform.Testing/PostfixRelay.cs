@@ -2,17 +2,17 @@ using System.Globalization;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using EmailPlatform.Testing;
-
-namespace EmailPlatform.Delivery.Tests.Support;
+namespace EmailPlatform.Testing;
 
 /// <summary>
 /// A real Postfix (the Debian package <c>build.sh test</c> installs) as an upstream relay: an instance of its own
 /// (configuration, queue and log in a temporary folder, <c>postfix -c</c>) listening on a free loopback port, offering
 /// STARTTLS with a self-signed certificate for <c>relay.test</c> made for the test, and relaying what it accepts to
-/// <paramref name="downstreamPort"/> (a scripted server that shows what arrived). Needs root, as Postfix does.
+/// a downstream port (a scripted server that shows what arrived), or per recipient domain to the ports of a transport
+/// map. A delivery it could not make is retried within seconds, not minutes, and one refused for good is bounced as
+/// Postfix does: a delivery status notification to the envelope sender, sent on the same way. Needs root, as Postfix does.
 /// </summary>
-internal sealed class PostfixRelay : IAsyncDisposable
+public sealed class PostfixRelay : IAsyncDisposable
 {
     private readonly string _directory;
 
@@ -33,7 +33,9 @@ internal sealed class PostfixRelay : IAsyncDisposable
     /// <summary>Postfix's own log (<c>maillog_file</c>), for a failing assertion's message.</summary>
     public string Log => File.Exists(Path.Combine(_directory, "maillog")) ? File.ReadAllText(Path.Combine(_directory, "maillog")) : "(no log)";
 
-    public static async Task<PostfixRelay> StartAsync(int downstreamPort)
+    /// <param name="downstreamPort">Where it relays whatever the transport map does not route.</param>
+    /// <param name="transports">Recipient domains routed to other loopback ports (the recipients' servers, the bounce listener).</param>
+    public static async Task<PostfixRelay> StartAsync(int downstreamPort, IReadOnlyDictionary<string, int>? transports = null)
     {
         var directory = Path.Combine(Path.GetTempPath(), $"ep-postfix-{Guid.NewGuid():N}");
         Directory.CreateDirectory(Path.Combine(directory, "queue"));
@@ -42,7 +44,7 @@ internal sealed class PostfixRelay : IAsyncDisposable
         var relay = new PostfixRelay(directory, port, WriteCertificate(directory));
         try
         {
-            await File.WriteAllTextAsync(Path.Combine(directory, "main.cf"), MainCf(directory, downstreamPort));
+            await File.WriteAllTextAsync(Path.Combine(directory, "main.cf"), MainCf(directory, downstreamPort, transports ?? new Dictionary<string, int>()));
             await File.WriteAllTextAsync(Path.Combine(directory, "master.cf"), MasterCf(port));
             await Command.RunAsync("chown", "postfix", Path.Combine(directory, "data"));
             await Command.RunAsync("postfix", "-c", directory, "start");
@@ -78,7 +80,7 @@ internal sealed class PostfixRelay : IAsyncDisposable
         }
     }
 
-    private static string MainCf(string directory, int downstreamPort) => $"""
+    private static string MainCf(string directory, int downstreamPort, IReadOnlyDictionary<string, int> transports) => $"""
         compatibility_level = 3.6
         queue_directory = {directory}/queue
         data_directory = {directory}/data
@@ -101,7 +103,17 @@ internal sealed class PostfixRelay : IAsyncDisposable
         smtp_tls_security_level = none
         alias_maps =
         alias_database =
+        {TransportMaps(transports)}
+        queue_run_delay = 1s
+        minimal_backoff_time = 1s
+        maximal_backoff_time = 2s
         """;
+
+    /// <summary>Each domain of <paramref name="transports"/> to its loopback port, or nothing when there is none.</summary>
+    private static string TransportMaps(IReadOnlyDictionary<string, int> transports) =>
+        transports.Count == 0
+            ? ""
+            : "transport_maps = inline:{ " + string.Join(", ", transports.Select(t => $"{t.Key}=smtp:[127.0.0.1]:{t.Value.ToString(CultureInfo.InvariantCulture)}")) + " }";
 
     /// <summary>The services a relaying Postfix needs, none of them chrooted (the queue is in a temporary folder).</summary>
     private static string MasterCf(int port) => $"""
