@@ -1,8 +1,12 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.IO.Pipelines;
 using System.Net;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Options;
 using SmtpServer;
+using SmtpServer.IO;
 using SmtpServer.Mail;
 using SmtpServer.Net;
 using SmtpServer.Protocol;
@@ -18,7 +22,9 @@ namespace EmailPlatform.Status.Bounces;
 /// delivery status notification or names no email sent here, and for a recipient outside
 /// <c>Status:BounceListener:Domains</c> (it relays nothing); <c>554</c> for one that is not a message; <c>451</c> when
 /// it cannot be recorded now (the store is away, or its email was accepted moments ago and is not recorded yet), so the
-/// sending MTA keeps it and tries again: a report is never lost between its <c>250</c> and its record. Messages larger than <see cref="BounceReports.MaxReportBytes"/> are refused.
+/// sending MTA keeps it and tries again: a report is never lost between its <c>250</c> and its record. Messages larger
+/// than <see cref="BounceReports.MaxReportBytes"/> are refused, and at most <c>Status:BounceListener:MaxSessions</c>
+/// sessions are served at once (<see cref="LimitedListenerFactory"/>).
 /// </summary>
 public sealed class BounceListener(IOptions<BounceListenerOptions> options, IServiceScopeFactory scopes, ILogger<BounceListener> logger) : IHostedService, IDisposable
 {
@@ -48,7 +54,7 @@ public sealed class BounceListener(IOptions<BounceListenerOptions> options, ISer
             .Build();
 
         var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var listeners = new EndpointListenerFactory();
+        var listeners = new LimitedListenerFactory(settings.MaxSessions);
         listeners.EndpointStarted += (_, e) =>
         {
             Endpoint = (IPEndPoint)e.LocalEndPoint;
@@ -110,6 +116,64 @@ public sealed class BounceListener(IOptions<BounceListenerOptions> options, ISer
             _disposed = true;
             _stopping.Cancel();
             _stopping.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Accepts a connection only while fewer than <paramref name="maxSessions"/> sessions are open: the listener's accept
+    /// loop waits for a place before it takes the next one from the listen queue, and a session gives its place back
+    /// when its connection is disposed, however it ended.
+    /// </summary>
+    private sealed class LimitedListenerFactory(int maxSessions) : EndpointListenerFactory
+    {
+        private readonly SemaphoreSlim _places = new(maxSessions, maxSessions);
+
+        public override IEndpointListener CreateListener(IEndpointDefinition endpointDefinition) =>
+            new LimitedListener(base.CreateListener(endpointDefinition), _places);
+
+        private sealed class LimitedListener(IEndpointListener inner, SemaphoreSlim places) : IEndpointListener
+        {
+            public async Task<ISecurableDuplexPipe> GetPipeAsync(ISessionContext context, CancellationToken cancellationToken)
+            {
+                await places.WaitAsync(cancellationToken);
+                try
+                {
+                    return new PlacedPipe(await inner.GetPipeAsync(context, cancellationToken), places);
+                }
+                catch
+                {
+                    places.Release();
+                    throw;
+                }
+            }
+
+            public void Dispose() => inner.Dispose();
+        }
+
+        /// <summary>A session's connection, which gives its place back once, when it is disposed.</summary>
+        private sealed class PlacedPipe(ISecurableDuplexPipe inner, SemaphoreSlim places) : ISecurableDuplexPipe
+        {
+            private int _released;
+
+            public PipeReader Input => inner.Input;
+
+            public PipeWriter Output => inner.Output;
+
+            public bool IsSecure => inner.IsSecure;
+
+            public SslProtocols SslProtocol => inner.SslProtocol;
+
+            public Task UpgradeAsync(X509Certificate certificate, SslProtocols protocols, CancellationToken cancellationToken = default) =>
+                inner.UpgradeAsync(certificate, protocols, cancellationToken);
+
+            public void Dispose()
+            {
+                inner.Dispose();
+                if (Interlocked.Exchange(ref _released, 1) == 0)
+                {
+                    places.Release();
+                }
+            }
         }
     }
 

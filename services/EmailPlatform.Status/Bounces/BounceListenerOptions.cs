@@ -25,4 +25,10 @@ public sealed class BounceListenerOptions
 
     /// <summary>How long one SMTP session may last (2 minutes): a sender that stalls gives its connection back.</summary>
     public TimeSpan SessionTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>
+    /// Sessions served at once (20): the next connection waits in the listen queue until one ends. Each session may hold a
+    /// report of up to 10 MB while it is read, so this bounds the memory senders can make the service hold.
+    /// </summary>
+    public int MaxSessions { get; set; } = 20;
 }

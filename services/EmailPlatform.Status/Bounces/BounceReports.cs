@@ -92,16 +92,14 @@ public sealed class BounceReports(StatusDbContext db, StatusEventWriter writer, 
 
         if (await FindEmailAsync(report, cancellationToken) is not { } email)
         {
-            if (CandidateIds(report).FirstOrDefault(IsRecent) is var recent && recent != Guid.Empty)
+            var recent = CandidateIds(report).Where(IsRecent).ToList();
+            if (recent.Count > 0)
             {
                 return Refused(BounceRefusal.NotRecordedYet,
-                    $"Email {recent} was accepted {AcceptedAt(recent):u} and is not recorded here yet; offer the report again later.");
+                    $"Email {recent[0]} was accepted {AcceptedAt(recent[0]):u} and is not recorded here yet; offer the report again later.");
             }
 
-            return Refused(BounceRefusal.UnknownEmail,
-                report.OriginalMessageIds.Count == 0 && report.ReturnPathEmailIds.Count == 0
-                    ? "The report returns neither the message nor its headers, and was not sent to an envelope sender made by Ingress:ReturnPath, so nothing names the email."
-                    : $"No email sent here has the Message-ID the report names ({string.Join(", ", report.OriginalMessageIds.Select(id => $"<{id}>"))}) or the id of its envelope sender ({string.Join(", ", report.ReturnPathEmailIds)}).");
+            return Refused(BounceRefusal.UnknownEmail, UnknownEmailDetail(report));
         }
 
         var now = clock.GetUtcNow();
@@ -149,6 +147,18 @@ public sealed class BounceReports(StatusDbContext db, StatusEventWriter writer, 
     }
 
     private static BounceReportOutcome Refused(BounceRefusal refusal, string detail) => new(null, refusal, detail);
+
+    private static string UnknownEmailDetail(DeliveryReport report)
+    {
+        List<string> named =
+        [
+            .. report.OriginalMessageIds.Select(id => $"Message-ID <{id}>"),
+            .. report.ReturnPathEmailIds.Select(id => $"envelope sender of email {id}"),
+        ];
+        return named.Count == 0
+            ? "The report returns neither the message nor its headers, and was not sent to an envelope sender made by Ingress:ReturnPath, so nothing names the email."
+            : $"No email sent here is the one the report names ({string.Join(", ", named)}).";
+    }
 
     /// <summary>
     /// The email a report is about: one whose id and Message-ID are those of a Message-ID it names (ours are

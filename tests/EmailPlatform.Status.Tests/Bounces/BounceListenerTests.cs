@@ -96,6 +96,29 @@ public sealed class BounceListenerTests
     }
 
     [Fact]
+    public async Task ASessionPastMaxSessionsWaitsForItsGreetingUntilAnOpenOneEnds()
+    {
+        var port = ServiceProcess.FreeTcpPort();
+        await using var api = await StatusApi.StartAsync(new Dictionary<string, string>(Listener(port)) { ["Status:BounceListener:MaxSessions"] = "1" });
+        using var first = new SmtpClient();
+        await first.ConnectAsync("127.0.0.1", port, MailKit.Security.SecureSocketOptions.None);
+
+        using var second = new SmtpClient();
+        using (var shortWait = new CancellationTokenSource(TimeSpan.FromSeconds(2)))
+        {
+            // Connected by the kernel, but not greeted: the listener takes it from the listen queue only when a place frees.
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => second.ConnectAsync("127.0.0.1", port, MailKit.Security.SecureSocketOptions.None, shortWait.Token));
+        }
+
+        await first.DisconnectAsync(quit: true);
+        using var third = new SmtpClient();
+        using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await third.ConnectAsync("127.0.0.1", port, MailKit.Security.SecureSocketOptions.None, wait.Token);
+        Assert.True(third.IsConnected);
+        await third.DisconnectAsync(quit: true);
+    }
+
+    [Fact]
     public async Task WithoutAPortThereIsNoListenerAndAPortWithoutDomainsStopsTheServiceAtStart()
     {
         await using (var api = await StatusApi.StartAsync())
