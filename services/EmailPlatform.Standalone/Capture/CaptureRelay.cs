@@ -1,8 +1,8 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.Net;
 using System.Text;
 using EmailPlatform.Ingress;
+using EmailPlatform.Status.Smtp;
 using Microsoft.Extensions.Options;
 using SmtpServer.Mail;
 using SmtpServer;
@@ -16,18 +16,14 @@ namespace EmailPlatform.Standalone.Capture;
 /// <summary>
 /// The built-in SMTP relay of the standalone host: listens on 127.0.0.1 and writes every message it
 /// receives, as sent, to an <c>.eml</c> file under <c>data/mail/</c>, after its envelope (<see cref="EmlFileStore"/>).
-/// Delivery reaches it over a real socket through the same SMTP code as any upstream relay.
+/// Delivery reaches it over a real socket through the same SMTP code as any upstream relay. A stop
+/// (<see cref="HostedSmtpServer"/>) lets a message being written finish, then closes the sessions left: pooled
+/// connections idle until their sender closes them, and a message still being received is answered by nothing, which
+/// the sender defers and sends again.
 /// </summary>
-internal sealed class CaptureRelay(StandaloneOptions options, IOptions<IngressOptions> ingress, ILogger<CaptureRelay> logger) : IHostedService, IDisposable
+internal sealed class CaptureRelay(StandaloneOptions options, IOptions<IngressOptions> ingress, ILogger<CaptureRelay> logger) : HostedSmtpServer
 {
     public const string RelayName = "capture";
-
-    private readonly CancellationTokenSource _stopping = new();
-    private readonly Lock _lifetime = new();
-    private bool _disposed;
-    private EmlFileStore? _store;
-    private SmtpServer.SmtpServer? _server;
-    private Task _running = Task.CompletedTask;
 
     /// <summary>
     /// The largest message taken (SIZE, and the session is closed past it): twice the largest request the ingress
@@ -37,7 +33,7 @@ internal sealed class CaptureRelay(StandaloneOptions options, IOptions<IngressOp
     /// </summary>
     internal static int MaxMessageSize(IngressOptions ingress) => (int)Math.Min(int.MaxValue, ingress.MaxRequestBodyBytes * 2);
 
-    public async Task StartAsync(CancellationToken cancellationToken)
+    public override async Task StartAsync(CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(options.MailDirectory);
         // Messages a kill cut short while they were written: never answered 250, so their sender sends them again.
@@ -52,79 +48,12 @@ internal sealed class CaptureRelay(StandaloneOptions options, IOptions<IngressOp
             .MaxMessageSize(MaxMessageSize(ingress.Value), MaxMessageSizeHandling.Strict)
             .Build();
 
-        var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var listeners = new EndpointListenerFactory();
-        listeners.EndpointStarted += (_, _) => listening.TrySetResult();
-
         var services = new SmtpServerServices();
-        services.Add(listeners);
-        _store = new EmlFileStore(options.MailDirectory, logger);
-        services.Add(_store);
-        _server = new SmtpServer.SmtpServer(serverOptions, services);
-        _running = _server.StartAsync(_stopping.Token);
-
+        services.Add(new EmlFileStore(options.MailDirectory, logger, Saving));
         // Fail the start, naming the setting, when the port cannot be bound: otherwise every email would be deferred.
-        var first = await Task.WhenAny(listening.Task, _running).WaitAsync(TimeSpan.FromSeconds(10), cancellationToken);
-        if (first == _running || _running.IsFaulted)
-        {
-            var reason = _running.Exception?.GetBaseException().Message ?? "it stopped";
-            throw new InvalidOperationException(
-                $"The capture relay cannot listen on 127.0.0.1:{options.CaptureRelayPort} ({reason}). Set Standalone:CaptureRelayPort to a free port.");
-        }
-    }
-
-    /// <summary>
-    /// Takes no new session, lets a message being written finish (its 250 is the sender's only proof), then closes the
-    /// sessions left: pooled connections idle until their sender closes them, and a message still being received is
-    /// answered by nothing, which the sender defers and sends again.
-    /// </summary>
-    public async Task StopAsync(CancellationToken cancellationToken)
-    {
-        if (_stopping.IsCancellationRequested)
-        {
-            return;
-        }
-
-        _server?.Shutdown();
-        if (_store is not null)
-        {
-            await _store.WritingAsync().WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        }
-
-        CloseSessions();
-        await _running.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-    }
-
-    /// <summary>
-    /// Closes the listener and the sessions left, unless the host has disposed the relay already: a host stopped twice at
-    /// once (a test's <c>WebApplicationFactory</c> stopping it while the application's own <c>RunAsync</c> stops and then
-    /// disposes it, dotnet/aspnetcore#40271) can dispose the relay while the other stop is still waiting for a message being written.
-    /// </summary>
-    private void CloseSessions()
-    {
-        lock (_lifetime)
-        {
-            if (!_disposed)
-            {
-                _stopping.Cancel();
-            }
-        }
-    }
-
-    /// <summary>Closes the listener and the sessions too, for a host disposed without being stopped.</summary>
-    public void Dispose()
-    {
-        lock (_lifetime)
-        {
-            if (_disposed)
-            {
-                return;
-            }
-
-            _disposed = true;
-            _stopping.Cancel();
-            _stopping.Dispose();
-        }
+        await StartServerAsync(serverOptions, services, new EndpointListenerFactory(),
+            reason => $"The capture relay cannot listen on 127.0.0.1:{options.CaptureRelayPort} ({reason}). Set Standalone:CaptureRelayPort to a free port.",
+            cancellationToken);
     }
 
     /// <summary>
@@ -138,23 +67,13 @@ internal sealed class CaptureRelay(StandaloneOptions options, IOptions<IngressOp
     /// worker defers the message and sends it again, where the 554 SmtpServer answers an exception with would have
     /// bounced every recipient.
     /// </summary>
-    private sealed class EmlFileStore(string folder, ILogger logger) : MessageStore
+    private sealed class EmlFileStore(string folder, ILogger logger, Func<Task<SmtpResponse>, Task<SmtpResponse>> saving) : MessageStore
     {
         private static readonly byte[] Crlf = "\r\n"u8.ToArray();
 
-        private readonly ConcurrentDictionary<Task, byte> _writing = new();
-
-        /// <summary>Completes when the messages being written now are written.</summary>
-        public Task WritingAsync() => Task.WhenAll(_writing.Keys);
-
         public override Task<SmtpResponse> SaveAsync(
-            ISessionContext context, IMessageTransaction transaction, ReadOnlySequence<byte> buffer, CancellationToken cancellationToken)
-        {
-            var writing = SaveFileAsync(transaction, buffer, cancellationToken);
-            _writing.TryAdd(writing, 0);
-            _ = writing.ContinueWith(t => _writing.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            return writing;
-        }
+            ISessionContext context, IMessageTransaction transaction, ReadOnlySequence<byte> buffer, CancellationToken cancellationToken) =>
+            saving(SaveFileAsync(transaction, buffer, cancellationToken));
 
         private async Task<SmtpResponse> SaveFileAsync(IMessageTransaction transaction, ReadOnlySequence<byte> buffer, CancellationToken cancellationToken)
         {

@@ -1,9 +1,9 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Net;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
+using EmailPlatform.Status.Smtp;
 using Microsoft.Extensions.Options;
 using SmtpServer;
 using SmtpServer.IO;
@@ -26,19 +26,9 @@ namespace EmailPlatform.Status.Bounces;
 /// than <see cref="BounceReports.MaxReportBytes"/> are refused, and at most <c>Status:BounceListener:MaxSessions</c>
 /// sessions are served at once (<see cref="LimitedListenerFactory"/>).
 /// </summary>
-public sealed class BounceListener(IOptions<BounceListenerOptions> options, IServiceScopeFactory scopes, ILogger<BounceListener> logger) : IHostedService, IDisposable
+public sealed class BounceListener(IOptions<BounceListenerOptions> options, IServiceScopeFactory scopes, ILogger<BounceListener> logger) : HostedSmtpServer
 {
-    private readonly CancellationTokenSource _stopping = new();
-    private readonly Lock _lifetime = new();
-    private bool _disposed;
-    private ReportStore? _store;
-    private SmtpServer.SmtpServer? _server;
-    private Task _running = Task.CompletedTask;
-
-    /// <summary>The endpoint it listens on once started (the port the system chose, when configured as 0 by a test).</summary>
-    public IPEndPoint? Endpoint { get; private set; }
-
-    public async Task StartAsync(CancellationToken cancellationToken)
+    public override async Task StartAsync(CancellationToken cancellationToken)
     {
         var settings = options.Value;
         if (settings.Port == 0)
@@ -53,70 +43,13 @@ public sealed class BounceListener(IOptions<BounceListenerOptions> options, ISer
             .MaxMessageSize(BounceReports.MaxReportBytes, MaxMessageSizeHandling.Strict)
             .Build();
 
-        var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var listeners = new LimitedListenerFactory(settings.MaxSessions);
-        listeners.EndpointStarted += (_, e) =>
-        {
-            Endpoint = (IPEndPoint)e.LocalEndPoint;
-            listening.TrySetResult();
-        };
-
         var services = new SmtpServerServices();
-        services.Add(listeners);
         services.Add(new DomainFilter(settings.Domains));
-        _store = new ReportStore(scopes, logger);
-        services.Add(_store);
-        _server = new SmtpServer.SmtpServer(serverOptions, services);
-        _running = _server.StartAsync(_stopping.Token);
-
-        var first = await Task.WhenAny(listening.Task, _running).WaitAsync(TimeSpan.FromSeconds(10), cancellationToken);
-        if (first == _running || _running.IsFaulted)
-        {
-            var reason = _running.Exception?.GetBaseException().Message ?? "it stopped";
-            throw new InvalidOperationException(
-                $"The bounce listener cannot listen on {endpoint} ({reason}). Set Status:BounceListener:Port (and Address) to a free one, or 0 for no listener.");
-        }
-
+        services.Add(new ReportStore(scopes, logger, Saving));
+        await StartServerAsync(serverOptions, services, new LimitedListenerFactory(settings.MaxSessions),
+            reason => $"The bounce listener cannot listen on {endpoint} ({reason}). Set Status:BounceListener:Port (and Address) to a free one, or 0 for no listener.",
+            cancellationToken);
         Log.Listening(logger, Endpoint!, string.Join(", ", settings.Domains));
-    }
-
-    /// <summary>
-    /// Takes no new session and lets the reports being recorded finish (their sender is waiting for the answer), then
-    /// closes the sessions left: a report cut short was never answered <c>250</c>, and its sender sends it again.
-    /// </summary>
-    public async Task StopAsync(CancellationToken cancellationToken)
-    {
-        if (_server is null || _stopping.IsCancellationRequested)
-        {
-            return;
-        }
-
-        _server.Shutdown();
-        await _store!.RecordingAsync().WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        lock (_lifetime)
-        {
-            if (!_disposed)
-            {
-                _stopping.Cancel();
-            }
-        }
-
-        await _running.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-    }
-
-    public void Dispose()
-    {
-        lock (_lifetime)
-        {
-            if (_disposed)
-            {
-                return;
-            }
-
-            _disposed = true;
-            _stopping.Cancel();
-            _stopping.Dispose();
-        }
     }
 
     /// <summary>
@@ -184,21 +117,12 @@ public sealed class BounceListener(IOptions<BounceListenerOptions> options, ISer
             Task.FromResult(domains.Any(d => string.Equals(d.TrimEnd('.'), to.Host?.TrimEnd('.'), StringComparison.OrdinalIgnoreCase)));
     }
 
-    private sealed class ReportStore(IServiceScopeFactory scopes, ILogger logger) : MessageStore
+    /// <summary>Records each message as a bounce report before it answers; a stop waits for the reports being recorded.</summary>
+    private sealed class ReportStore(IServiceScopeFactory scopes, ILogger logger, Func<Task<SmtpResponse>, Task<SmtpResponse>> saving) : MessageStore
     {
-        private readonly ConcurrentDictionary<Task, byte> _recording = new();
-
-        /// <summary>Completes when the reports being recorded now are.</summary>
-        public Task RecordingAsync() => Task.WhenAll(_recording.Keys);
-
         public override Task<SmtpResponse> SaveAsync(
-            ISessionContext context, IMessageTransaction transaction, ReadOnlySequence<byte> buffer, CancellationToken cancellationToken)
-        {
-            var recording = RecordAsync(buffer.ToArray(), cancellationToken);
-            _recording.TryAdd(recording, 0);
-            _ = recording.ContinueWith(t => _recording.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            return recording;
-        }
+            ISessionContext context, IMessageTransaction transaction, ReadOnlySequence<byte> buffer, CancellationToken cancellationToken) =>
+            saving(RecordAsync(buffer.ToArray(), cancellationToken));
 
         private async Task<SmtpResponse> RecordAsync(byte[] message, CancellationToken cancellationToken)
         {
