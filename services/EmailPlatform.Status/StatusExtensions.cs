@@ -1,6 +1,7 @@
 using EmailPlatform.ServiceDefaults.Authentication;
 using EmailPlatform.ServiceDefaults.Storage;
 using EmailPlatform.Status.Bounces;
+using EmailPlatform.Status.Complaints;
 using EmailPlatform.Status.Bulk;
 using EmailPlatform.Status.Reads;
 using EmailPlatform.Status.Recording;
@@ -51,7 +52,10 @@ public static class StatusExtensions
         builder.Services.AddSingleton<BulkCommandSignal>();
         builder.Services.AddSingleton<BulkMetrics>();
         builder.Services.AddHostedService<BulkCommandPublisher>();
+        builder.Services.AddScoped<ReportedEmails>();
         builder.Services.AddScoped<BounceReports>();
+        builder.Services.AddScoped<ComplaintReports>();
+        builder.Services.AddSingleton<ComplaintMetrics>();
         builder.Services.AddSingleton<BounceMetrics>();
         builder.Services.AddOptions<BounceListenerOptions>()
             .BindConfiguration(BounceListenerOptions.SectionName)
@@ -91,6 +95,7 @@ public static class StatusExtensions
         routes.MapRecipientErasure();
         routes.MapBulk();
         routes.MapBounces();
+        routes.MapComplaints();
         return routes;
     }
 }

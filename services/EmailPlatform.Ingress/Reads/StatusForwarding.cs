@@ -51,6 +51,10 @@ public static class StatusForwarding
         // Delivery status notifications that came back after a relay accepted the message (message/rfc822).
         var bounces = routes.MapGroup("/v1/bounces").RequireAuthorization(ApiKeyScopes.Admin).AddRateLimit(routes).ExcludeFromDescription();
         bounces.MapPost("/", ForwardAsync);
+
+        // Feedback loop complaint reports (RFC 5965, message/rfc822).
+        var complaints = routes.MapGroup("/v1/complaints").RequireAuthorization(ApiKeyScopes.Admin).AddRateLimit(routes).ExcludeFromDescription();
+        complaints.MapPost("/", ForwardAsync);
         return routes;
     }
 

@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
+using EmailPlatform.Status.Complaints;
 using EmailPlatform.Status.Smtp;
 using Microsoft.Extensions.Options;
 using SmtpServer;
@@ -16,14 +17,15 @@ using SmtpServerServices = SmtpServer.ComponentModel.ServiceProvider;
 namespace EmailPlatform.Status.Bounces;
 
 /// <summary>
-/// An SMTP listener for bounces (<see cref="BounceListenerOptions"/>, off unless <c>Status:BounceListener:Port</c> is
-/// set): the bounce domain's MX points here, and each message it takes is recorded by <see cref="BounceReports"/> before it
-/// is answered. <c>250</c> once its failed recipients are recorded (or were already); <c>550</c> for a message that is no
-/// delivery status notification or names no email sent here, and for a recipient outside
+/// An SMTP listener for bounces and complaints (<see cref="BounceListenerOptions"/>, off unless
+/// <c>Status:BounceListener:Port</c> is set): the bounce domain's MX points here (and the address registered with
+/// mailbox providers' feedback loops is in that domain), and each message it takes is recorded before it is answered, by
+/// <see cref="ComplaintReports"/> when it is a feedback report, otherwise by <see cref="BounceReports"/>. <c>250</c> once
+/// it is recorded (or was already); <c>550</c> for a message that is no report or names no email sent here, and for a recipient outside
 /// <c>Status:BounceListener:Domains</c> (it relays nothing); <c>554</c> for one that is not a message; <c>451</c> when
 /// it cannot be recorded now (the store is away, or its email was accepted moments ago and is not recorded yet), so the
 /// sending MTA keeps it and tries again: a report is never lost between its <c>250</c> and its record. Messages larger
-/// than <see cref="BounceReports.MaxReportBytes"/> are refused, and at most <c>Status:BounceListener:MaxSessions</c>
+/// than <see cref="ReportBody.MaxBytes"/> are refused, and at most <c>Status:BounceListener:MaxSessions</c>
 /// sessions are served at once (<see cref="LimitedListenerFactory"/>).
 /// </summary>
 public sealed class BounceListener(IOptions<BounceListenerOptions> options, IServiceScopeFactory scopes, ILogger<BounceListener> logger) : HostedSmtpServer
@@ -40,7 +42,7 @@ public sealed class BounceListener(IOptions<BounceListenerOptions> options, ISer
         var serverOptions = new SmtpServerOptionsBuilder()
             .ServerName(settings.ServerName ?? Dns.GetHostName())
             .Endpoint(e => e.Endpoint(endpoint).SessionTimeout(settings.SessionTimeout))
-            .MaxMessageSize(BounceReports.MaxReportBytes, MaxMessageSizeHandling.Strict)
+            .MaxMessageSize(ReportBody.MaxBytes, MaxMessageSizeHandling.Strict)
             .Build();
 
         var services = new SmtpServerServices();
@@ -117,28 +119,31 @@ public sealed class BounceListener(IOptions<BounceListenerOptions> options, ISer
             Task.FromResult(domains.Any(d => string.Equals(d.TrimEnd('.'), to.Host?.TrimEnd('.'), StringComparison.OrdinalIgnoreCase)));
     }
 
-    /// <summary>Records each message as a bounce report before it answers; a stop waits for the reports being recorded.</summary>
+    /// <summary>
+    /// Records each message before it answers: as a complaint when it is a feedback report (RFC 5965), otherwise as a
+    /// bounce report. A stop waits for the reports being recorded.
+    /// </summary>
     private sealed class ReportStore(IServiceScopeFactory scopes, ILogger logger, Func<Task<SmtpResponse>, Task<SmtpResponse>> saving) : MessageStore
     {
         public override Task<SmtpResponse> SaveAsync(
             ISessionContext context, IMessageTransaction transaction, ReadOnlySequence<byte> buffer, CancellationToken cancellationToken) =>
             saving(RecordAsync(buffer.ToArray(), cancellationToken));
 
-        private async Task<SmtpResponse> RecordAsync(byte[] message, CancellationToken cancellationToken)
+        private async Task<SmtpResponse> RecordAsync(byte[] received, CancellationToken cancellationToken)
         {
             try
             {
                 await using var scope = scopes.CreateAsyncScope();
-                var outcome = await scope.ServiceProvider.GetRequiredService<BounceReports>().RecordAsync(message, "smtp", cancellationToken);
-                // By number: SmtpServer's names do not say which reply they are.
-                return outcome.Refusal switch
+                var (message, error) = await BounceReports.ReadMessageAsync(received, cancellationToken);
+                if (message is null)
                 {
-                    null => new SmtpResponse(SmtpReplyCode.Ok, $"2.0.0 Bounce report for email {outcome.Recorded!.EmailId} recorded"),
-                    BounceRefusal.InvalidMessage => new SmtpResponse((SmtpReplyCode)554, "5.6.0 Not a message: " + OneLine(outcome.Detail)),
-                    BounceRefusal.NotADeliveryReport => new SmtpResponse((SmtpReplyCode)550, "5.6.0 Not a delivery status notification (RFC 3464); nothing was recorded"),
-                    BounceRefusal.NotRecordedYet => new SmtpResponse((SmtpReplyCode)451, "4.3.0 The email of this report is not recorded yet; try again later"),
-                    _ => new SmtpResponse((SmtpReplyCode)550, "5.1.0 The report names no email sent here; nothing was recorded"),
-                };
+                    scope.ServiceProvider.GetRequiredService<BounceMetrics>().Received("smtp", BounceRefusal.InvalidMessage);
+                    return new SmtpResponse((SmtpReplyCode)554, "5.6.0 Not a message: " + OneLine(error));
+                }
+
+                return FeedbackReport.IsIn(message)
+                    ? Answer(await scope.ServiceProvider.GetRequiredService<ComplaintReports>().RecordAsync(message, received, "smtp", cancellationToken))
+                    : Answer(await scope.ServiceProvider.GetRequiredService<BounceReports>().RecordAsync(message, received, "smtp", cancellationToken));
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
@@ -146,6 +151,29 @@ public sealed class BounceListener(IOptions<BounceListenerOptions> options, ISer
                 return new SmtpResponse((SmtpReplyCode)451, "4.3.0 The report cannot be recorded now; try again later");
             }
         }
+
+        // By number: SmtpServer's names do not say which reply they are.
+        private static SmtpResponse Answer(BounceReportOutcome outcome) => outcome.Refusal switch
+        {
+            null => new SmtpResponse(SmtpReplyCode.Ok, $"2.0.0 Bounce report for email {outcome.Recorded!.EmailId} recorded"),
+            BounceRefusal.InvalidMessage => new SmtpResponse((SmtpReplyCode)554, "5.6.0 Not a message: " + OneLine(outcome.Detail)),
+            BounceRefusal.NotADeliveryReport => new SmtpResponse((SmtpReplyCode)550, "5.6.0 Not a delivery status notification (RFC 3464) nor a feedback report (RFC 5965); nothing was recorded"),
+            BounceRefusal.NotRecordedYet => NotRecordedYet,
+            _ => UnknownEmail,
+        };
+
+        private static SmtpResponse Answer(ComplaintReportOutcome outcome) => outcome.Refusal switch
+        {
+            null => new SmtpResponse(SmtpReplyCode.Ok, $"2.0.0 Complaint report for email {outcome.Recorded!.EmailId} {outcome.Recorded.Result.Replace('_', ' ')}"),
+            ComplaintRefusal.InvalidMessage => new SmtpResponse((SmtpReplyCode)554, "5.6.0 Not a message: " + OneLine(outcome.Detail)),
+            ComplaintRefusal.NotAFeedbackReport => new SmtpResponse((SmtpReplyCode)550, "5.6.0 Not a feedback report (RFC 5965); nothing was recorded"),
+            ComplaintRefusal.NotRecordedYet => NotRecordedYet,
+            _ => UnknownEmail,
+        };
+
+        private static readonly SmtpResponse NotRecordedYet = new((SmtpReplyCode)451, "4.3.0 The email of this report is not recorded yet; try again later");
+
+        private static readonly SmtpResponse UnknownEmail = new((SmtpReplyCode)550, "5.1.0 The report names no email sent here; nothing was recorded");
 
         private static string OneLine(string? text) => (text ?? "").ReplaceLineEndings(" ");
     }

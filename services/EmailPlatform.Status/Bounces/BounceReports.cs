@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using EmailPlatform.Status.Recording;
 using EmailPlatform.Status.Storage;
 using Microsoft.EntityFrameworkCore;
@@ -29,7 +27,7 @@ public enum BounceRefusal
     UnknownEmail,
 
     /// <summary>
-    /// It names an email accepted within <see cref="BounceReports.RecordingGrace"/> that is not recorded here yet (its
+    /// It names an email accepted within <see cref="ReportedEmails.RecordingGrace"/> that is not recorded here yet (its
     /// events are still on their way, or the status service is behind): to be offered again later, not dropped.
     /// </summary>
     NotRecordedYet,
@@ -50,61 +48,58 @@ public sealed record BounceReportOutcome(BounceReportResponse? Recorded, BounceR
 /// (<c>Ingress:ReturnPath</c>). The same report recorded again records nothing twice: each recipient's event id is
 /// derived from the email, the recipient and the report.
 /// </summary>
-public sealed class BounceReports(StatusDbContext db, StatusEventWriter writer, TimeProvider clock, BounceMetrics metrics, ILogger<BounceReports> logger)
+public sealed class BounceReports(StatusDbContext db, ReportedEmails emails, StatusEventWriter writer, BounceMetrics metrics, ILogger<BounceReports> logger)
 {
-    /// <summary>A report returns the message, attachments and all, at most.</summary>
-    public const int MaxReportBytes = 10 * 1024 * 1024;
-
-    /// <summary>
-    /// How long after its accept (the time in its version 7 id) an email not recorded here yet may still be, so that a
-    /// report naming it is refused for now rather than for good: a bounce can come back within a second of the relay's
-    /// 250, before the status service has recorded the accept, and more so while it is behind. After that, the id is one
-    /// this platform never sent (or whose email retention removed).
-    /// </summary>
-    public static readonly TimeSpan RecordingGrace = TimeSpan.FromHours(24);
-
     /// <param name="message">The report as received, headers and all.</param>
     /// <param name="via">How it came (<c>http</c>, <c>smtp</c>), for the metrics.</param>
     public async Task<BounceReportOutcome> RecordAsync(byte[] message, string via, CancellationToken cancellationToken)
     {
-        var outcome = await ReadAndRecordAsync(message, cancellationToken);
+        var (parsed, error) = await ReadMessageAsync(message, cancellationToken);
+        return parsed is null
+            ? Counted(via, Refused(BounceRefusal.InvalidMessage, error!))
+            : await RecordAsync(parsed, message, via, cancellationToken);
+    }
+
+    /// <summary>Records a message already parsed (the SMTP listener reads each message once to tell a bounce from a complaint).</summary>
+    public async Task<BounceReportOutcome> RecordAsync(MimeMessage message, byte[] received, string via, CancellationToken cancellationToken) =>
+        Counted(via, await ReadAndRecordAsync(message, received, cancellationToken));
+
+    /// <summary>The message in <paramref name="received"/>, or why it is none.</summary>
+    internal static async Task<(MimeMessage? Message, string? Error)> ReadMessageAsync(byte[] received, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await MimeMessage.LoadAsync(new MemoryStream(received, writable: false), cancellationToken), null);
+        }
+        catch (FormatException ex)
+        {
+            return (null, $"The body could not be read as an RFC 5322 message: {ex.Message}");
+        }
+    }
+
+    private BounceReportOutcome Counted(string via, BounceReportOutcome outcome)
+    {
         metrics.Received(via, outcome.Refusal);
         return outcome;
     }
 
-    private async Task<BounceReportOutcome> ReadAndRecordAsync(byte[] body, CancellationToken cancellationToken)
+    private async Task<BounceReportOutcome> ReadAndRecordAsync(MimeMessage message, byte[] body, CancellationToken cancellationToken)
     {
-        MimeMessage message;
-        try
-        {
-            message = await MimeMessage.LoadAsync(new MemoryStream(body, writable: false), cancellationToken);
-        }
-        catch (FormatException ex)
-        {
-            return Refused(BounceRefusal.InvalidMessage, $"The body could not be read as an RFC 5322 message: {ex.Message}");
-        }
-
         if (DeliveryReport.Read(message) is not { } report)
         {
             return Refused(BounceRefusal.NotADeliveryReport,
                 "The message holds no multipart/report with a message/delivery-status part (RFC 3464) naming a recipient, so it says nothing that can be recorded; a bounce written only in prose is not read.");
         }
 
-        if (await FindEmailAsync(report, cancellationToken) is not { } email)
+        if (await emails.FindAsync(report.Keys, cancellationToken) is not { } email)
         {
-            var recent = CandidateIds(report).Where(IsRecent).ToList();
-            if (recent.Count > 0)
-            {
-                return Refused(BounceRefusal.NotRecordedYet,
-                    $"Email {recent[0]} was accepted {AcceptedAt(recent[0]):u} and is not recorded here yet; offer the report again later.");
-            }
-
-            return Refused(BounceRefusal.UnknownEmail, UnknownEmailDetail(report));
+            return emails.RecentCandidate(report.Keys) is { } recent
+                ? Refused(BounceRefusal.NotRecordedYet, ReportedEmails.NotRecordedYetDetail(recent))
+                : Refused(BounceRefusal.UnknownEmail, report.Keys.UnknownEmailDetail());
         }
 
-        var now = clock.GetUtcNow();
-        var occurredAt = message.Date > DateTimeOffset.MinValue && message.Date <= now ? message.Date : now;
-        var reportKey = report.ReportId is { Length: > 0 } reportId ? "id:" + reportId : "sha256:" + Convert.ToHexString(SHA256.HashData(body));
+        var occurredAt = emails.OccurredAt(message.Date);
+        var reportKey = ReportedEmails.ReportKey(report.ReportId, body);
         var recipients = email.Recipients.Select(r => r.Address).ToHashSet(StringComparer.Ordinal);
         var bounces = new List<ReportedBounce>();
         var results = new List<(ReportedRecipient Reported, ReportedBounce? Bounce, string? Result)>();
@@ -123,7 +118,7 @@ public sealed class BounceReports(StatusDbContext db, StatusEventWriter writer, 
                 continue;
             }
 
-            var bounce = new ReportedBounce(EventIdFor(email.Id, address, reportKey), email.Id, address, report.ReportingMta, reported.Status,
+            var bounce = new ReportedBounce(ReportedEmails.EventIdFor(EventIdKind, email.Id, address, reportKey), email.Id, address, report.ReportingMta, reported.Status,
                 reported.Reply, reported.Diagnostic, occurredAt);
             if (bounces.TrueForAll(b => b.EventId != bounce.EventId))
             {
@@ -148,87 +143,7 @@ public sealed class BounceReports(StatusDbContext db, StatusEventWriter writer, 
 
     private static BounceReportOutcome Refused(BounceRefusal refusal, string detail) => new(null, refusal, detail);
 
-    private static string UnknownEmailDetail(DeliveryReport report)
-    {
-        List<string> named =
-        [
-            .. report.OriginalMessageIds.Select(id => $"Message-ID <{id}>"),
-            .. report.ReturnPathEmailIds.Select(id => $"envelope sender of email {id}"),
-        ];
-        return named.Count == 0
-            ? "The report returns neither the message nor its headers, and was not sent to an envelope sender made by Ingress:ReturnPath, so nothing names the email."
-            : $"No email sent here is the one the report names ({string.Join(", ", named)}).";
-    }
 
-    /// <summary>
-    /// The email a report is about: one whose id and Message-ID are those of a Message-ID it names (ours are
-    /// <c>&lt;id&gt;@domain</c>); failing that, the one whose envelope sender it was delivered to (<c>Ingress:ReturnPath</c>).
-    /// </summary>
-    private async Task<EmailRecord?> FindEmailAsync(DeliveryReport report, CancellationToken cancellationToken)
-    {
-        var byMessageId = ByMessageId(report);
-        var ids = CandidateIds(report).ToArray();
-        if (ids.Length == 0)
-        {
-            return null;
-        }
-
-        var emails = await db.EmailsWithoutBodies.AsNoTracking().Include(e => e.Recipients).Where(e => ids.Contains(e.Id)).ToListAsync(cancellationToken);
-        return byMessageId
-            .Select(c => emails.Find(e => e.Id == c.Id
-                && (e.MessageId is null || string.Equals(e.MessageId.Trim().Trim('<', '>'), c.MessageId, StringComparison.OrdinalIgnoreCase))))
-            .Concat(report.ReturnPathEmailIds.Select(id => emails.Find(e => e.Id == id)))
-            .FirstOrDefault(e => e is not null);
-    }
-
-    /// <summary>The Message-IDs the report names that are of the form the platform generates (<c>&lt;id&gt;@domain</c>), with that id.</summary>
-    private static List<(string MessageId, Guid Id)> ByMessageId(DeliveryReport report) =>
-    [
-        .. report.OriginalMessageIds
-            .Select(id => (MessageId: id, Local: id.Split('@')[0]))
-            .Where(c => c.Local.Length == 32 && Guid.TryParseExact(c.Local, "N", out _))
-            .Select(c => (c.MessageId, Guid.ParseExact(c.Local, "N"))),
-    ];
-
-    /// <summary>Every email id the report may be about: from its Message-IDs, then from the envelope sender it was sent to.</summary>
-    private static IEnumerable<Guid> CandidateIds(DeliveryReport report) =>
-        ByMessageId(report).Select(c => c.Id).Concat(report.ReturnPathEmailIds).Distinct();
-
-    /// <summary>Whether <paramref name="id"/> is an email id the ingress made (version 7) less than <see cref="RecordingGrace"/> ago.</summary>
-    private bool IsRecent(Guid id)
-    {
-        if (id.Version != 7)
-        {
-            return false; // the time in another version's bits is no time at all
-        }
-
-        var age = clock.GetUtcNow() - AcceptedAt(id);
-        return age < RecordingGrace && age > -TimeSpan.FromMinutes(5);
-    }
-
-    /// <summary>The time a version 7 id was made: its first 48 bits, milliseconds since the Unix epoch.</summary>
-    private static DateTimeOffset AcceptedAt(Guid id)
-    {
-        Span<byte> bytes = stackalloc byte[16];
-        id.TryWriteBytes(bytes, bigEndian: true, out _);
-        var milliseconds = 0L;
-        foreach (var b in bytes[..6])
-        {
-            milliseconds = (milliseconds << 8) | b;
-        }
-
-        // 48 bits reach past the year 9999: such an id is from no clock.
-        return milliseconds <= DateTimeOffset.MaxValue.ToUnixTimeMilliseconds() ? DateTimeOffset.FromUnixTimeMilliseconds(milliseconds) : DateTimeOffset.MaxValue;
-    }
-
-    /// <summary>The same for the same email, recipient and report, so that a report recorded again is recorded once (RFC 9562 version 8).</summary>
-    internal static Guid EventIdFor(Guid emailId, string recipient, string reportKey)
-    {
-        Span<byte> hash = stackalloc byte[32];
-        SHA256.HashData(Encoding.UTF8.GetBytes($"bounce-report\n{emailId:N}\n{recipient}\n{reportKey}"), hash);
-        var bytes = hash[..16];
-        bytes[6] = (byte)((bytes[6] & 0x0F) | 0x80);
-        bytes[8] = (byte)((bytes[8] & 0x3F) | 0x80);
-        return new Guid(bytes, bigEndian: true);
-    }
+    /// <summary>What the event ids of bounce reports are derived from first (<see cref="ReportedEmails.EventIdFor"/>).</summary>
+    internal const string EventIdKind = "bounce-report";
 }

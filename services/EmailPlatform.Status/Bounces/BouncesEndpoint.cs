@@ -2,14 +2,13 @@ using EmailPlatform.ServiceDefaults.Authentication;
 using EmailPlatform.ServiceDefaults.Problems;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Http.Metadata;
-using MimeKit;
 
 namespace EmailPlatform.Status.Bounces;
 
 /// <summary>
 /// <c>POST /v1/bounces</c> (admin): a bounce that came back after a relay had accepted the message, as it arrived
 /// (<c>Content-Type: message/rfc822</c>), from the mailbox or MTA that receives the envelope sender's mail; recorded by
-/// <see cref="BounceReports"/>. 415 for another content type, 413 past <see cref="BounceReports.MaxReportBytes"/>, 400 for a
+/// <see cref="BounceReports"/>. 415 for another content type, 413 past <see cref="ReportBody.MaxBytes"/>, 400 for a
 /// body that is not a message, 422 for a message that is no report or about no email sent here, 503 with
 /// <c>Retry-After</c> for one about an email accepted moments ago and not recorded yet (<see cref="BounceRefusal.NotRecordedYet"/>).
 /// </summary>
@@ -34,16 +33,16 @@ public static class BouncesEndpoint
     internal static async Task<Results<Ok<BounceReportResponse>, ProblemHttpResult>> ReceiveAsync(
         HttpContext http, BounceReports reports, CancellationToken cancellationToken)
     {
-        if (http.Request.ContentType is not { } contentType || !ContentType.TryParse(contentType, out var parsed) || !parsed.IsMimeType("message", "rfc822"))
+        if (!ReportBody.IsMessage(http.Request))
         {
             return ApiProblems.Problem(StatusCodes.Status415UnsupportedMediaType, ApiProblems.UnsupportedMediaType, "Unsupported media type.",
                 "Send the bounce as it was received, the whole message with its headers, with 'Content-Type: message/rfc822'.");
         }
 
-        if (await ReadBodyAsync(http.Request, cancellationToken) is not { } body)
+        if (await ReportBody.ReadAsync(http.Request, cancellationToken) is not { } body)
         {
             return ApiProblems.Problem(StatusCodes.Status413PayloadTooLarge, ApiProblems.PayloadTooLarge, "Payload too large.",
-                $"A bounce may be at most {BounceReports.MaxReportBytes / (1024 * 1024)} MB.");
+                $"A bounce may be at most {ReportBody.MaxBytes / (1024 * 1024)} MB.");
         }
 
         var outcome = await reports.RecordAsync(body, "http", cancellationToken);
@@ -59,35 +58,11 @@ public static class BouncesEndpoint
     }
 
     /// <summary>A 503 with <c>Retry-After</c>: the report is about an email accepted moments ago, whose record is on its way.</summary>
-    private static ProblemHttpResult NotRecordedYetProblem(HttpContext http, string detail)
+    internal static ProblemHttpResult NotRecordedYetProblem(HttpContext http, string detail)
     {
         http.Response.Headers.RetryAfter = RetryAfterSeconds;
         return ApiProblems.Problem(StatusCodes.Status503ServiceUnavailable, EmailNotRecordedYet, "The email is not recorded yet.", detail);
     }
 
     private const string RetryAfterSeconds = "60";
-
-    /// <summary>The body, or null when it is larger than <see cref="BounceReports.MaxReportBytes"/>.</summary>
-    private static async Task<byte[]?> ReadBodyAsync(HttpRequest request, CancellationToken cancellationToken)
-    {
-        if (request.ContentLength > BounceReports.MaxReportBytes)
-        {
-            return null;
-        }
-
-        using var buffer = new MemoryStream();
-        var chunk = new byte[16 * 1024];
-        int read;
-        while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
-        {
-            if (buffer.Length + read > BounceReports.MaxReportBytes)
-            {
-                return null;
-            }
-
-            buffer.Write(chunk, 0, read);
-        }
-
-        return buffer.ToArray();
-    }
 }

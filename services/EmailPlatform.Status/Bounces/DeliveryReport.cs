@@ -15,16 +15,16 @@ namespace EmailPlatform.Status.Bounces;
 public sealed record DeliveryReport(
     string? ReportingMta, string? ReportId, IReadOnlyList<string> OriginalMessageIds, IReadOnlyList<Guid> ReturnPathEmailIds, IReadOnlyList<ReportedRecipient> Recipients)
 {
+    /// <summary>What names the email the report is about.</summary>
+    public ReportedEmailKeys Keys => new(OriginalMessageIds, ReturnPathEmailIds);
+
     /// <summary>The headers in which MTAs name the address a message was delivered to: here, the envelope sender of the email that bounced.</summary>
     private static readonly string[] DeliveredToHeaders = ["X-Original-To", "Delivered-To", "Envelope-To", "X-Envelope-To", "To"];
-
-    /// <summary>An envelope sender made by <c>Ingress:ReturnPath</c>: its email's id after a '+' in the local part.</summary>
-    private static readonly Regex ReturnPathAddress = new(@"\+(?<id>[0-9a-fA-F]{32})@", RegexOptions.CultureInvariant);
 
     /// <summary>The report in <paramref name="message"/>, or null when it holds none (a reply, an autoresponder, a bounce in prose only).</summary>
     public static DeliveryReport? Read(MimeMessage message)
     {
-        var report = Reports(message.Body).FirstOrDefault();
+        var report = Reports(message.Body, "delivery-status", "global-delivery-status").FirstOrDefault();
         if (report is null)
         {
             return null;
@@ -39,11 +39,8 @@ public sealed record DeliveryReport(
         var perMessage = status.StatusGroups[0];
         var recipients = status.StatusGroups.Skip(1).Select(ReportedRecipient.Read).OfType<ReportedRecipient>().ToList();
 
-        // The returned message or its headers (message/rfc822, text/rfc822-headers, message/global, message/global-headers).
-        var returned = report.OfType<MessagePart>().Select(p => p.Message?.MessageId)
-            .Concat(report.OfType<MimePart>().Where(IsGlobalHeaders).Select(ReadHeadersMessageId));
-        // Gmail names it among the per-message fields too.
-        var ids = returned
+        // The returned message's (or its headers'); Gmail names it among the per-message fields too.
+        var ids = ReturnedHeaders(report).Select(h => h[HeaderId.MessageId])
             .Append(perMessage["X-Original-Message-ID"])
             .Append(message.InReplyTo)
             .Concat(message.References)
@@ -51,12 +48,9 @@ public sealed record DeliveryReport(
             .Select(id => id!.Trim().Trim('<', '>'))
             .Distinct(StringComparer.OrdinalIgnoreCase)
             .ToList();
-        var returnPathIds = DeliveredToHeaders
+        var returnPathIds = ReportedEmailKeys.ReturnPathIdsIn(DeliveredToHeaders
             .SelectMany(name => message.Headers.Where(h => h.Field.Equals(name, StringComparison.OrdinalIgnoreCase)))
-            .SelectMany(h => ReturnPathAddress.Matches(h.Value))
-            .Select(m => Guid.ParseExact(m.Groups["id"].Value, "N"))
-            .Distinct()
-            .ToList();
+            .Select(h => h.Value));
         return new DeliveryReport(Value(perMessage["Reporting-MTA"]), message.MessageId, ids, returnPathIds, recipients);
     }
 
@@ -75,33 +69,38 @@ public sealed record DeliveryReport(
 
     internal static readonly Regex Whitespace = new(@"\s+", RegexOptions.CultureInvariant);
 
-    /// <summary>Every <c>multipart/report; report-type=delivery-status</c> in the message, outermost first, not looking inside attached messages.</summary>
-    private static IEnumerable<MultipartReport> Reports(MimeEntity? entity)
+    /// <summary>Every <c>multipart/report</c> of one of <paramref name="reportTypes"/> in the message, outermost first, not looking inside attached messages.</summary>
+    internal static IEnumerable<MultipartReport> Reports(MimeEntity? entity, params string[] reportTypes)
     {
         if (entity is not Multipart multipart)
         {
             yield break;
         }
 
-        if (multipart is MultipartReport report
-            && (string.Equals(report.ReportType, "delivery-status", StringComparison.OrdinalIgnoreCase)
-                || string.Equals(report.ReportType, "global-delivery-status", StringComparison.OrdinalIgnoreCase)))
+        if (multipart is MultipartReport report && reportTypes.Contains(report.ReportType, StringComparer.OrdinalIgnoreCase))
         {
             yield return report;
         }
 
         foreach (var child in multipart)
         {
-            foreach (var nested in Reports(child))
+            foreach (var nested in Reports(child, reportTypes))
             {
                 yield return nested;
             }
         }
     }
 
-    private static bool IsGlobalHeaders(MimePart part) => part.ContentType.IsMimeType("message", "global-headers");
+    /// <summary>
+    /// The headers of the message a report returns, whole or as headers only (<c>message/rfc822</c>,
+    /// <c>text/rfc822-headers</c>, <c>message/global</c>, <c>message/global-headers</c>).
+    /// </summary>
+    internal static IEnumerable<HeaderList> ReturnedHeaders(MultipartReport report) =>
+        report.OfType<MessagePart>().Select(p => p.Message?.Headers)
+            .Concat(report.OfType<MimePart>().Where(p => p.ContentType.IsMimeType("message", "global-headers")).Select(ReadHeaders))
+            .OfType<HeaderList>();
 
-    private static string? ReadHeadersMessageId(MimePart part)
+    private static HeaderList? ReadHeaders(MimePart part)
     {
         if (part.Content is null)
         {
@@ -109,7 +108,7 @@ public sealed record DeliveryReport(
         }
 
         using var content = part.Content.Open();
-        return HeaderList.Load(content)[HeaderId.MessageId];
+        return HeaderList.Load(content);
     }
 }
 

@@ -10,5 +10,8 @@ public static class EventTypes
     public const string Scheduled = "email.scheduled";
     public const string Canceled = "email.canceled";
 
+    /// <summary>A recipient's complaint (<see cref="Complaints.ReportedComplaint"/>): an event, not a state.</summary>
+    public const string Complained = "email.complained";
+
     public static string For(EmailState state) => "email." + state.ToWire();
 }

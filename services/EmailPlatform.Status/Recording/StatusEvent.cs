@@ -1,4 +1,5 @@
 using EmailPlatform.Contracts;
+using EmailPlatform.Status.Complaints;
 
 namespace EmailPlatform.Status.Recording;
 
@@ -16,6 +17,7 @@ public sealed record StatusEvent(object Message, string? TraceId = null, string?
         EmailRescheduled m => m.EventId,
         EmailCanceled m => m.EventId,
         IRecipientOutcome m => m.EventId,
+        ReportedComplaint m => m.EventId,
         _ => throw Unknown(),
     };
 
@@ -26,6 +28,7 @@ public sealed record StatusEvent(object Message, string? TraceId = null, string?
         EmailRescheduled m => m.EmailId,
         EmailCanceled m => m.EmailId,
         IRecipientOutcome m => m.EmailId,
+        ReportedComplaint m => m.EmailId,
         _ => throw Unknown(),
     };
 

@@ -1,5 +1,6 @@
 using EmailPlatform.Contracts;
 using EmailPlatform.Status.Bounces;
+using EmailPlatform.Status.Complaints;
 using EmailPlatform.Status.Retention;
 using EmailPlatform.Status.Storage;
 using EmailPlatform.Status.Suppressions;
@@ -81,7 +82,12 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
             await LifecycleOfAcceptedAsync(batch, cancellationToken),
             await LatestReschedulesAsync(batch, cancellationToken));
         await _suppressions.PrepareAsync(
-            batch.Select(e => e.Message).Where(m => m is EmailBounced or ReportedBounce).Cast<IRecipientOutcome>().Select(b => AddressKeys.Of(b.Recipient)),
+            batch.Select(e => e.Message switch
+            {
+                EmailBounced or ReportedBounce => ((IRecipientOutcome)e.Message).Recipient,
+                ReportedComplaint c => c.Recipient,
+                _ => null,
+            }).OfType<string>().Select(AddressKeys.Of),
             cancellationToken);
 
         foreach (var @event in batch)
@@ -232,6 +238,7 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
                 ReportedBounce m => OutcomeAsync(m, EmailState.Bounced, ReportedReason(m), null, cancellationToken),
                 EmailFailed m => OutcomeAsync(m, EmailState.Failed, m.Reason, null, cancellationToken),
                 EmailSuppressed m => OutcomeAsync(m, EmailState.Suppressed, m.Reason, null, cancellationToken),
+                ReportedComplaint m => ComplaintAsync(m, cancellationToken),
                 _ => throw new ArgumentException($"{@event.Message.GetType().Name} is not an event the status service records."),
             };
         }
@@ -396,6 +403,34 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
             if (state == EmailState.Bounced && erased is null)
             {
                 recorder._suppressions.OnBounce(@event);
+            }
+        }
+
+        /// <summary>
+        /// A complaint: an event on the timeline (the recipient's, when the report says who complained), the recipient's
+        /// state untouched, and a suppression of the address unless it was erased.
+        /// </summary>
+        private async Task ComplaintAsync(ReportedComplaint complaint, CancellationToken cancellationToken)
+        {
+            var email = EmailFor(complaint.EmailId);
+            var erased = complaint.Recipient is null ? null : FindErased(email, complaint.Recipient);
+            var recipient = complaint.Recipient is null ? null : erased ?? FindOrAddRecipient(email, complaint.Recipient);
+            var @event = new EventRecord
+            {
+                Id = complaint.EventId,
+                EmailId = complaint.EmailId,
+                Type = EventTypes.Complained,
+                Recipient = recipient?.Address,
+                OccurredAt = complaint.Timestamp.UtcDateTime,
+                Relay = complaint.ReportingMta,
+                Attempt = recipient?.Attempt ?? 0,
+                Reason = $"Complaint ({complaint.FeedbackType}) reported by {complaint.Reporter}",
+                RecordedAt = recorder.Now,
+            };
+            await AddEventAsync(email, @event, cancellationToken);
+            if (recipient is not null && erased is null)
+            {
+                recorder._suppressions.OnComplaint(@event);
             }
         }
 

@@ -8,10 +8,10 @@ public sealed class SuppressionRecord
 
     public required string Reason { get; set; }
 
-    /// <summary><c>bounce</c>, <c>api</c> or <c>import</c>.</summary>
+    /// <summary><c>bounce</c>, <c>complaint</c>, <c>api</c> or <c>import</c>.</summary>
     public required string Source { get; set; }
 
-    /// <summary>The bounce event that suppressed the address, when <see cref="Source"/> is <c>bounce</c>.</summary>
+    /// <summary>The bounce or complaint event that suppressed the address, when <see cref="Source"/> is <c>bounce</c> or <c>complaint</c>.</summary>
     public Guid? SourceEventId { get; set; }
 
     public Guid? SourceEmailId { get; set; }
@@ -28,6 +28,7 @@ public sealed class SuppressionRecord
 public static class SuppressionSources
 {
     public const string Bounce = "bounce";
+    public const string Complaint = "complaint";
     public const string Api = "api";
     public const string Import = "import";
 }

@@ -6,7 +6,7 @@ public static class WebhookEventTypes
     public static readonly IReadOnlyList<string> All =
     [
         "email.queued", "email.scheduled", "email.delivered", "email.deferred",
-        "email.bounced", "email.failed", "email.suppressed", "email.canceled",
+        "email.bounced", "email.failed", "email.suppressed", "email.canceled", "email.complained",
     ];
 
     public static bool IsKnown(string type) => All.Contains(type, StringComparer.Ordinal);

@@ -40,6 +40,28 @@ public sealed class BounceListenerTests
     }
 
     [Fact]
+    public async Task AComplaintFromAFeedbackLoopIsRecordedAsOneBeforeItIsAnswered250()
+    {
+        var port = ServiceProcess.FreeTcpPort();
+        await using var api = await StatusApi.StartAsync(Listener(port));
+        var emailId = Guid.NewGuid();
+        await api.RecordAsync(TestEvents.Accepted(emailId, to: [Gina]), TestEvents.Delivered(emailId, Gina));
+
+        // The feedback loop's reports go to an address of the bounce domain, as its bounces do.
+        var reply = await SendAsync(port, "fbl@bounce.acme.test", ComplaintReports.Redacted($"bounces+{emailId:N}@bounce.acme.test"));
+
+        Assert.StartsWith($"2.0.0 Complaint report for email {emailId} recorded", reply, StringComparison.Ordinal);
+        var complaint = await api.WithStoreAsync(db => db.Events.SingleAsync(e => e.EmailId == emailId && e.Type == "email.complained"));
+        Assert.Equal(Gina, complaint.Recipient);
+        Assert.Equal(EmailState.Delivered, await api.WithStoreAsync(db => db.Recipients.Where(r => r.EmailId == emailId).Select(r => r.State).SingleAsync()));
+        Assert.Equal("complaint", await api.WithStoreAsync(db => db.Suppressions.Where(s => s.Address == Gina).Select(s => s.Source).SingleAsync()));
+
+        // Sent again by an MTA that did not see the 250: recorded before, answered 250 all the same.
+        Assert.StartsWith($"2.0.0 Complaint report for email {emailId} already recorded",
+            await SendAsync(port, "fbl@bounce.acme.test", ComplaintReports.Redacted($"bounces+{emailId:N}@bounce.acme.test")), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task RecipientsOutsideItsDomainsAndMessagesThatAreNotReportsAboutEmailsSentHereAreRefusedOrKeptForLater()
     {
         var port = ServiceProcess.FreeTcpPort();

@@ -1,0 +1,143 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.RegularExpressions;
+using EmailPlatform.Status.Storage;
+using Microsoft.EntityFrameworkCore;
+
+namespace EmailPlatform.Status.Bounces;
+
+/// <summary>
+/// What a report that comes back by mail names (a bounce, <see cref="DeliveryReport"/>; a complaint,
+/// <see cref="Complaints.FeedbackReport"/>): the Message-IDs it quotes and the ids in the envelope senders it was sent to
+/// (<c>Ingress:ReturnPath</c>).
+/// </summary>
+public sealed record ReportedEmailKeys(IReadOnlyList<string> MessageIds, IReadOnlyList<Guid> ReturnPathIds)
+{
+    /// <summary>An envelope sender made by <c>Ingress:ReturnPath</c>: its email's id after a '+' in the local part.</summary>
+    private static readonly Regex ReturnPathAddress = new(@"\+(?<id>[0-9a-fA-F]{32})@", RegexOptions.CultureInvariant);
+
+    /// <summary>The ids of the emails whose envelope senders (made by <c>Ingress:ReturnPath</c>) the values hold.</summary>
+    public static List<Guid> ReturnPathIdsIn(IEnumerable<string?> values) =>
+    [
+        .. values.OfType<string>().SelectMany(v => ReturnPathAddress.Matches(v)).Select(m => Guid.ParseExact(m.Groups["id"].Value, "N")).Distinct(),
+    ];
+
+    /// <summary>The Message-IDs of the form the platform generates (<c>&lt;id&gt;@domain</c>), with that id.</summary>
+    public IEnumerable<(string MessageId, Guid Id)> ByMessageId =>
+        MessageIds
+            .Select(id => (MessageId: id, Local: id.Split('@')[0]))
+            .Where(c => c.Local.Length == 32 && Guid.TryParseExact(c.Local, "N", out _))
+            .Select(c => (c.MessageId, Guid.ParseExact(c.Local, "N")));
+
+    /// <summary>Every email id the report may be about: from its Message-IDs, then from the envelope sender it was sent to.</summary>
+    public IEnumerable<Guid> CandidateIds => ByMessageId.Select(c => c.Id).Concat(ReturnPathIds).Distinct();
+
+    /// <summary>Why no email was found: what the report names, or that it names nothing.</summary>
+    public string UnknownEmailDetail()
+    {
+        List<string> named =
+        [
+            .. MessageIds.Select(id => $"Message-ID <{id}>"),
+            .. ReturnPathIds.Select(id => $"envelope sender of email {id}"),
+        ];
+        return named.Count == 0
+            ? "The report returns neither the message nor its headers, and was not sent to an envelope sender made by Ingress:ReturnPath, so nothing names the email."
+            : $"No email sent here is the one the report names ({string.Join(", ", named)}).";
+    }
+}
+
+/// <summary>
+/// Finds the email a report that came back by mail is about (<see cref="FindAsync"/>), tells a report about an email
+/// not recorded here yet from one about an email never sent here (<see cref="RecentCandidate"/>), and makes the ids of
+/// the events it records, the same each time the same report is handed in (<see cref="EventIdFor"/>).
+/// </summary>
+public sealed class ReportedEmails(StatusDbContext db, TimeProvider clock)
+{
+    /// <summary>
+    /// How long after its accept (the time in its version 7 id) an email not recorded here yet may still be, so that a
+    /// report naming it is refused for now rather than for good: a bounce can come back within a second of the relay's
+    /// 250, before the status service has recorded the accept, and more so while it is behind. After that, the id is one
+    /// this platform never sent (or whose email retention removed).
+    /// </summary>
+    public static readonly TimeSpan RecordingGrace = TimeSpan.FromHours(24);
+
+    /// <summary>
+    /// The email a report is about, with its recipients and without its bodies: one whose id and Message-ID are those of
+    /// a Message-ID it names (ours are <c>&lt;id&gt;@domain</c>); failing that, the one whose envelope sender it was
+    /// delivered to (<c>Ingress:ReturnPath</c>).
+    /// </summary>
+    public async Task<EmailRecord?> FindAsync(ReportedEmailKeys keys, CancellationToken cancellationToken)
+    {
+        var ids = keys.CandidateIds.ToArray();
+        if (ids.Length == 0)
+        {
+            return null;
+        }
+
+        var emails = await db.EmailsWithoutBodies.AsNoTracking().Include(e => e.Recipients).Where(e => ids.Contains(e.Id)).ToListAsync(cancellationToken);
+        return keys.ByMessageId
+            .Select(c => emails.Find(e => e.Id == c.Id
+                && (e.MessageId is null || string.Equals(e.MessageId.Trim().Trim('<', '>'), c.MessageId, StringComparison.OrdinalIgnoreCase))))
+            .Concat(keys.ReturnPathIds.Select(id => emails.Find(e => e.Id == id)))
+            .FirstOrDefault(e => e is not null);
+    }
+
+    /// <summary>The first email id the report names that the ingress made (version 7) less than <see cref="RecordingGrace"/> ago.</summary>
+    public Guid? RecentCandidate(ReportedEmailKeys keys) =>
+        keys.CandidateIds.Where(IsRecent).Select(id => (Guid?)id).FirstOrDefault();
+
+    /// <summary>The detail of a refusal for <see cref="RecentCandidate"/>: the email is on its way, the report is to be offered again.</summary>
+    public static string NotRecordedYetDetail(Guid emailId) =>
+        $"Email {emailId} was accepted {AcceptedAt(emailId):u} and is not recorded here yet; offer the report again later.";
+
+    /// <summary>When a report's events happened: the date the report gives, unless it is missing or in the future.</summary>
+    public DateTimeOffset OccurredAt(DateTimeOffset reportDate)
+    {
+        var now = clock.GetUtcNow();
+        return reportDate > DateTimeOffset.MinValue && reportDate <= now ? reportDate : now;
+    }
+
+    /// <summary>What tells one report from another: its own Message-ID, or failing that a hash of it as received.</summary>
+    public static string ReportKey(string? reportMessageId, byte[] received) =>
+        reportMessageId is { Length: > 0 } id ? "id:" + id : "sha256:" + Convert.ToHexString(SHA256.HashData(received));
+
+    private bool IsRecent(Guid id)
+    {
+        if (id.Version != 7)
+        {
+            return false; // the time in another version's bits is no time at all
+        }
+
+        var age = clock.GetUtcNow() - AcceptedAt(id);
+        return age < RecordingGrace && age > -TimeSpan.FromMinutes(5);
+    }
+
+    /// <summary>The time a version 7 id was made: its first 48 bits, milliseconds since the Unix epoch.</summary>
+    private static DateTimeOffset AcceptedAt(Guid id)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        id.TryWriteBytes(bytes, bigEndian: true, out _);
+        var milliseconds = 0L;
+        foreach (var b in bytes[..6])
+        {
+            milliseconds = (milliseconds << 8) | b;
+        }
+
+        // 48 bits reach past the year 9999: such an id is from no clock.
+        return milliseconds <= DateTimeOffset.MaxValue.ToUnixTimeMilliseconds() ? DateTimeOffset.FromUnixTimeMilliseconds(milliseconds) : DateTimeOffset.MaxValue;
+    }
+
+    /// <summary>
+    /// The same for the same kind of report (<c>bounce-report</c>, <c>complaint-report</c>), email, recipient and report,
+    /// so that a report recorded again is recorded once (RFC 9562 version 8).
+    /// </summary>
+    internal static Guid EventIdFor(string kind, Guid emailId, string recipient, string reportKey)
+    {
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(Encoding.UTF8.GetBytes($"{kind}\n{emailId:N}\n{recipient}\n{reportKey}"), hash);
+        var bytes = hash[..16];
+        bytes[6] = (byte)((bytes[6] & 0x0F) | 0x80);
+        bytes[8] = (byte)((bytes[8] & 0x3F) | 0x80);
+        return new Guid(bytes, bigEndian: true);
+    }
+}

@@ -1,0 +1,132 @@
+using EmailPlatform.Status.Bounces;
+using EmailPlatform.Status.Recording;
+using EmailPlatform.Status.Retention;
+using EmailPlatform.Status.Storage;
+using Microsoft.EntityFrameworkCore;
+using MimeKit;
+
+namespace EmailPlatform.Status.Complaints;
+
+/// <param name="Recipient">The recipient who complained, or null when the report does not say which of several it was.</param>
+/// <param name="Result">
+/// <c>recorded</c>; <c>already_recorded</c>: this report was recorded before; <c>not_a_complaint</c>: its feedback type
+/// (<c>not-spam</c>, <c>auth-failure</c>) is no complaint, and nothing was recorded.
+/// </param>
+public sealed record ComplaintReportResponse(
+    string Object, Guid EmailId, string FeedbackType, string? UserAgent, string? ReportingMta, string? Recipient, bool Suppressed, string Result);
+
+/// <summary>Why a message was not recorded as a complaint report, with what to tell its sender.</summary>
+public enum ComplaintRefusal
+{
+    /// <summary>It cannot be read as an RFC 5322 message.</summary>
+    InvalidMessage,
+
+    /// <summary>It holds no feedback report (RFC 5965).</summary>
+    NotAFeedbackReport,
+
+    /// <summary>Nothing in it names an email sent here.</summary>
+    UnknownEmail,
+
+    /// <summary>It names an email accepted moments ago that is not recorded here yet: to be offered again later.</summary>
+    NotRecordedYet,
+}
+
+/// <summary>What became of a message handed to <see cref="ComplaintReports.RecordAsync"/>: the recorded report, or a refusal and why.</summary>
+public sealed record ComplaintReportOutcome(ComplaintReportResponse? Recorded, ComplaintRefusal? Refusal, string? Detail);
+
+/// <summary>
+/// Records the complaints that mailbox providers send through their feedback loops (Yahoo's, Microsoft's JMRP, those of
+/// the providers behind Validity's universal loop, …) when a recipient marks an email as spam, whichever way they arrive:
+/// <c>POST /v1/complaints</c> (<see cref="ComplaintsEndpoint"/>) or the status service's SMTP listener
+/// (<see cref="BounceListener"/>). The report (<see cref="FeedbackReport"/>) names the email as a bounce does (its
+/// Message-ID, or the envelope sender <c>Ingress:ReturnPath</c> made); the recipient is the one it names, or the one the
+/// returned message was delivered to, or the email's only recipient. The complaint is an <c>email.complained</c> event
+/// (<see cref="ReportedComplaint"/>), with its webhook, and a suppression of the address for good. Its event id is derived
+/// from the email, the recipient and the report, so the same report handed in twice records once.
+/// </summary>
+public sealed class ComplaintReports(StatusDbContext db, ReportedEmails emails, StatusEventWriter writer, ComplaintMetrics metrics, ILogger<ComplaintReports> logger)
+{
+    /// <summary>What the event ids of complaint reports are derived from first (<see cref="ReportedEmails.EventIdFor"/>).</summary>
+    internal const string EventIdKind = "complaint-report";
+
+    /// <param name="message">The report as received, headers and all.</param>
+    /// <param name="via">How it came (<c>http</c>, <c>smtp</c>), for the metrics.</param>
+    public async Task<ComplaintReportOutcome> RecordAsync(byte[] message, string via, CancellationToken cancellationToken)
+    {
+        var (parsed, error) = await BounceReports.ReadMessageAsync(message, cancellationToken);
+        return parsed is null
+            ? Counted(via, Refused(ComplaintRefusal.InvalidMessage, error!))
+            : await RecordAsync(parsed, message, via, cancellationToken);
+    }
+
+    /// <summary>Records a message already parsed (the SMTP listener reads each message once to tell a complaint from a bounce).</summary>
+    public async Task<ComplaintReportOutcome> RecordAsync(MimeMessage message, byte[] received, string via, CancellationToken cancellationToken) =>
+        Counted(via, await ReadAndRecordAsync(message, received, cancellationToken));
+
+    private ComplaintReportOutcome Counted(string via, ComplaintReportOutcome outcome)
+    {
+        metrics.Received(via, outcome);
+        return outcome;
+    }
+
+    private async Task<ComplaintReportOutcome> ReadAndRecordAsync(MimeMessage message, byte[] received, CancellationToken cancellationToken)
+    {
+        if (FeedbackReport.Read(message) is not { } report)
+        {
+            return Refused(ComplaintRefusal.NotAFeedbackReport,
+                "The message holds no multipart/report with a message/feedback-report part (RFC 5965, the Abuse Reporting Format of feedback loops), so it says nothing that can be recorded.");
+        }
+
+        if (await emails.FindAsync(report.Keys, cancellationToken) is not { } email)
+        {
+            return emails.RecentCandidate(report.Keys) is { } recent
+                ? Refused(ComplaintRefusal.NotRecordedYet, ReportedEmails.NotRecordedYetDetail(recent))
+                : Refused(ComplaintRefusal.UnknownEmail, report.Keys.UnknownEmailDetail());
+        }
+
+        var recipient = WhoComplained(report, email);
+        if (!report.IsComplaint)
+        {
+            return Answer(email, report, recipient, suppressed: false, "not_a_complaint");
+        }
+
+        var complaint = new ReportedComplaint(
+            ReportedEmails.EventIdFor(EventIdKind, email.Id, recipient ?? "", ReportedEmails.ReportKey(report.ReportId, received)),
+            email.Id, recipient, report.FeedbackType, report.ReportingMta, report.Reporter, emails.OccurredAt(message.Date));
+        var before = await db.Events.AsNoTracking().AnyAsync(e => e.Id == complaint.EventId, cancellationToken);
+        if (!before)
+        {
+            await writer.RecordAsync([complaint], cancellationToken);
+        }
+
+        Log.Received(logger, email.Id, report.FeedbackType, before);
+        return Answer(email, report, recipient, suppressed: recipient is not null, before ? "already_recorded" : "recorded");
+    }
+
+    /// <summary>
+    /// The recipient the report is about: the one it names (<c>Original-Rcpt-To</c>), or the mailbox the returned message
+    /// was delivered to, or the only one of the email's recipients among the returned message's <c>To</c> and <c>Cc</c>,
+    /// or the email's only recipient; null when the report leaves it open (providers redact the address).
+    /// </summary>
+    internal static string? WhoComplained(FeedbackReport report, EmailRecord email)
+    {
+        // An erased recipient's placeholder is no address to suppress, nor one a report can name.
+        var recipients = email.Recipients.Select(r => r.Address).Where(a => !RecipientErasure.IsPlaceholder(a)).ToHashSet(StringComparer.Ordinal);
+        List<string> Named(IEnumerable<string> addresses) => [.. addresses.Select(AddressKeys.Of).Where(recipients.Contains).Distinct()];
+
+        foreach (var named in new[] { Named(report.OriginalRecipients), Named(report.DeliveredTo), Named(report.AddressedTo) })
+        {
+            if (named.Count == 1)
+            {
+                return named[0];
+            }
+        }
+
+        return recipients.Count == 1 ? recipients.First() : null;
+    }
+
+    private static ComplaintReportOutcome Answer(EmailRecord email, FeedbackReport report, string? recipient, bool suppressed, string result) =>
+        new(new ComplaintReportResponse("complaint_report", email.Id, report.FeedbackType, report.UserAgent, report.ReportingMta, recipient, suppressed, result), null, null);
+
+    private static ComplaintReportOutcome Refused(ComplaintRefusal refusal, string detail) => new(null, refusal, detail);
+}

@@ -1,0 +1,188 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using EmailPlatform.Status.Storage;
+using EmailPlatform.Status.Tests.Support;
+using EmailPlatform.Testing;
+using Microsoft.EntityFrameworkCore;
+using static EmailPlatform.Status.Tests.Support.ComplaintReports;
+using static EmailPlatform.Status.Tests.Webhooks.WebhookTesting;
+
+namespace EmailPlatform.Status.Tests.Complaints;
+
+/// <summary>
+/// <c>POST /v1/complaints</c> over HTTP on PostgreSQL: a feedback loop's report that a recipient marked an email as spam
+/// is an <c>email.complained</c> event on that recipient's timeline, once however often it is posted, with its webhook and
+/// the address suppressed; the recipient stays <c>delivered</c>. Anything else is a problem and records nothing.
+/// </summary>
+public sealed class ComplaintReportTests
+{
+    private const string Alice = "alice@example.com";
+    private const string Bob = "bob@example.com";
+
+    [Fact]
+    public async Task AComplaintIsRecordedOnceForTheRecipientItNamesWithItsWebhookAndTheAddressSuppressed()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var api = await StatusApi.StartAsync(FastRetries());
+        using var client = api.CreateClient();
+        var (subscriptionId, _) = await SubscribeAsync(client, receiver.Url, "email.complained");
+        var emailId = Guid.NewGuid();
+        var accepted = TestEvents.Accepted(emailId, to: [Alice, Bob]);
+        await api.RecordAsync(accepted, TestEvents.Delivered(emailId, Alice, attempt: 2), TestEvents.Delivered(emailId, Bob));
+        // The returned message was addressed to both: only Original-Rcpt-To says who complained.
+        var report = Named(accepted.MessageId.Trim('<', '>'), Bob, to: $"{Alice}, {Bob}");
+
+        var answer = await PostAsync(client, report);
+
+        Assert.Equal(("complaint_report", emailId, "abuse", "ExampleMail-FBL/1.0", "feedback.mail.example", Bob, true, "recorded"), Summary(answer));
+        var email = await GetJsonAsync(client, $"/v1/emails/{emailId}");
+        Assert.Equal(("delivered", "delivered"), (email.GetProperty("status").GetString(), email.GetProperty("last_event").GetString()));
+        Assert.All(email.GetProperty("recipients").EnumerateArray(), r => Assert.Equal("delivered", r.GetProperty("status").GetString()));
+        var complaint = email.GetProperty("events").EnumerateArray().Single(e => e.GetProperty("type").GetString() == "email.complained");
+        Assert.Equal((Bob, "feedback.mail.example", 1, "Complaint (abuse) reported by ExampleMail-FBL/1.0"),
+            (complaint.GetProperty("recipient").GetString(), complaint.GetProperty("relay").GetString(), complaint.GetProperty("attempt").GetInt32(),
+                complaint.GetProperty("reason").GetString()));
+
+        var suppression = await GetJsonAsync(client, $"/v1/suppressions/{Bob}");
+        Assert.Equal(("complaint", emailId, "Complaint (abuse) reported by ExampleMail-FBL/1.0"),
+            (suppression.GetProperty("source").GetString(), suppression.GetProperty("source_email_id").GetGuid(), suppression.GetProperty("reason").GetString()));
+        Assert.Equal(JsonValueKind.Null, suppression.GetProperty("expires_at").ValueKind);
+        using (var notSuppressed = await client.GetAsync(new Uri($"/v1/suppressions/{Alice}", UriKind.Relative)))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, notSuppressed.StatusCode);
+        }
+
+        var received = await ReceivedAsync(receiver, 1, "the email.complained webhook");
+        using (var payload = JsonDocument.Parse(received[0].Body))
+        {
+            var data = payload.RootElement.GetProperty("data");
+            Assert.Equal(("email.complained", emailId, Bob, "Complaint (abuse) reported by ExampleMail-FBL/1.0"),
+                (payload.RootElement.GetProperty("type").GetString(), data.GetProperty("email_id").GetGuid(), data.GetProperty("recipient").GetString(),
+                    data.GetProperty("reason").GetString()));
+        }
+
+        // Posted again (a mailbox fetched twice): nothing new.
+        var again = await PostAsync(client, report);
+        Assert.Equal("already_recorded", again.GetProperty("result").GetString());
+        Assert.Equal(1, await api.WithStoreAsync(db => db.Events.CountAsync(e => e.EmailId == emailId && e.Type == "email.complained")));
+        Assert.Equal(1, await api.WithStoreAsync(db => db.WebhookDeliveries.CountAsync(d => d.SubscriptionId == subscriptionId)));
+    }
+
+    [Fact]
+    public async Task ARedactedReportFindsItsEmailByTheEnvelopeSenderAndSuppressesOnlyARecipientItCanTellApart()
+    {
+        await using var api = await StatusApi.StartAsync();
+        using var client = api.CreateClient();
+        var single = Guid.NewGuid();
+        var several = Guid.NewGuid();
+        await api.RecordAsync(
+            TestEvents.Accepted(single, to: ["Gina <Gina@Small-ISP.example>"]), TestEvents.Delivered(single, "Gina@Small-ISP.example"),
+            TestEvents.Accepted(several, to: [Alice, Bob]), TestEvents.Delivered(several, Alice), TestEvents.Delivered(several, Bob));
+
+        // The email's only recipient is the one who complained, whatever the report hides.
+        var one = await PostAsync(client, Redacted($"bounces+{single:N}@bounce.acme.test"));
+        // Of two, the report does not say which: the complaint is the email's, and no address is suppressed on a guess.
+        var two = await PostAsync(client, Redacted($"bounces+{several:N}@bounce.acme.test"));
+
+        Assert.Equal((single, "gina@small-isp.example", true, "recorded"), (one.GetProperty("email_id").GetGuid(), one.GetProperty("recipient").GetString(),
+            one.GetProperty("suppressed").GetBoolean(), one.GetProperty("result").GetString()));
+        Assert.Equal((several, JsonValueKind.Null, false, "recorded"), (two.GetProperty("email_id").GetGuid(), two.GetProperty("recipient").ValueKind,
+            two.GetProperty("suppressed").GetBoolean(), two.GetProperty("result").GetString()));
+        Assert.Equal(("Hotmail FBL", JsonValueKind.Null), (one.GetProperty("user_agent").GetString(), one.GetProperty("reporting_mta").ValueKind));
+        var events = await api.WithStoreAsync(db => db.Events.Where(e => e.Type == "email.complained").OrderBy(e => e.EmailId == single ? 0 : 1)
+            .Select(e => new { e.EmailId, e.Recipient, e.Reason }).ToListAsync());
+        Assert.Equal([(single, "gina@small-isp.example"), (several, null)], events.Select(e => (e.EmailId, e.Recipient)));
+        Assert.Equal("Complaint (abuse) reported by Hotmail FBL", events[1].Reason);
+        Assert.Equal(["gina@small-isp.example"], await api.WithStoreAsync(db => db.Suppressions.Select(s => s.Address).ToListAsync()));
+    }
+
+    [Fact]
+    public async Task AReportThatIsNoComplaintRecordsNothing()
+    {
+        await using var api = await StatusApi.StartAsync();
+        using var client = api.CreateClient();
+        var emailId = Guid.NewGuid();
+        var accepted = TestEvents.Accepted(emailId, to: [Alice]);
+        await api.RecordAsync(accepted, TestEvents.Delivered(emailId, Alice));
+
+        // The recipient took it out of the spam folder (RFC 6650), and a DMARC failure report (RFC 6591).
+        var notSpam = await PostAsync(client, Named(accepted.MessageId.Trim('<', '>'), Alice, feedbackType: "not-spam"));
+        var authFailure = await PostAsync(client, Named(accepted.MessageId.Trim('<', '>'), Alice, feedbackType: "auth-failure"));
+
+        Assert.Equal(("not-spam", Alice, false, "not_a_complaint"), (notSpam.GetProperty("feedback_type").GetString(), notSpam.GetProperty("recipient").GetString(),
+            notSpam.GetProperty("suppressed").GetBoolean(), notSpam.GetProperty("result").GetString()));
+        Assert.Equal("not_a_complaint", authFailure.GetProperty("result").GetString());
+        Assert.Equal(0, await api.WithStoreAsync(db => db.Events.CountAsync(e => e.Type == "email.complained")));
+        Assert.Equal(0, await api.WithStoreAsync(db => db.Suppressions.CountAsync()));
+    }
+
+    [Fact]
+    public async Task WhatIsNotAComplaintAboutAnEmailSentHereIsAProblemAndRecordsNothing()
+    {
+        await using var api = await StatusApi.StartAsync();
+        using var client = api.CreateClient();
+        var emailId = Guid.NewGuid();
+        var accepted = TestEvents.Accepted(emailId, to: [Alice]);
+        await api.RecordAsync(accepted, TestEvents.Delivered(emailId, Alice));
+        var ours = Named(accepted.MessageId.Trim('<', '>'), Alice);
+
+        // A bounce is no complaint, nor is a reply.
+        await ProblemAssert.IsProblemAsync(await SendAsync(client, BounceReports.Postfix(accepted.MessageId.Trim('<', '>'), new BounceReports.Group(Alice, "failed", "5.1.1"))),
+            HttpStatusCode.UnprocessableEntity, "not_a_feedback_report");
+        await ProblemAssert.IsProblemAsync(await SendAsync(client,
+            $"From: {Alice}\r\nTo: noreply@acme.test\r\nIn-Reply-To: {accepted.MessageId}\r\nSubject: Re: Your receipt\r\n\r\nStop sending me these.\r\n"),
+            HttpStatusCode.UnprocessableEntity, "not_a_feedback_report");
+        // Another sender's message, and one of ours never sent; one accepted moments ago is to be offered again.
+        await ProblemAssert.IsProblemAsync(await SendAsync(client, Named("20261206.XYZ@elsewhere.example", Alice)), HttpStatusCode.UnprocessableEntity, "unknown_email");
+        await ProblemAssert.IsProblemAsync(await SendAsync(client, Redacted($"bounces+{Guid.NewGuid():N}@bounce.acme.test")), HttpStatusCode.UnprocessableEntity, "unknown_email");
+        using (var early = await SendAsync(client, Redacted($"bounces+{Guid.CreateVersion7():N}@bounce.acme.test")))
+        {
+            await ProblemAssert.IsProblemAsync(early, HttpStatusCode.ServiceUnavailable, "email_not_recorded_yet");
+            Assert.Equal(TimeSpan.FromSeconds(60), early.Headers.RetryAfter?.Delta);
+        }
+
+        // Not sent as a message, or no message at all, or larger than any report.
+        await ProblemAssert.IsProblemAsync(await SendAsync(client, ours, "application/json"), HttpStatusCode.UnsupportedMediaType, "unsupported_media_type");
+        await ProblemAssert.IsProblemAsync(await SendAsync(client, ""), HttpStatusCode.BadRequest, "invalid_message");
+        await ProblemAssert.IsProblemAsync(await SendAsync(client, ours + new string('x', 10 * 1024 * 1024)), HttpStatusCode.RequestEntityTooLarge, "payload_too_large");
+        using (var anonymous = api.Factory.CreateClient())
+        {
+            using var content = Content(ours, "message/rfc822");
+            using var refused = await anonymous.PostAsync(new Uri("/v1/complaints", UriKind.Relative), content);
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        }
+
+        Assert.Equal(0, await api.WithStoreAsync(db => db.Events.CountAsync(e => e.Type == "email.complained")));
+        Assert.Equal(0, await api.WithStoreAsync(db => db.Suppressions.CountAsync()));
+        Assert.Equal(EmailState.Delivered, await api.WithStoreAsync(db => db.Recipients.Where(r => r.EmailId == emailId).Select(r => r.State).SingleAsync()));
+    }
+
+    private static (string?, Guid, string?, string?, string?, string?, bool, string?) Summary(JsonElement answer) => (
+        answer.GetProperty("object").GetString(), answer.GetProperty("email_id").GetGuid(), answer.GetProperty("feedback_type").GetString(),
+        answer.GetProperty("user_agent").GetString(), answer.GetProperty("reporting_mta").GetString(), answer.GetProperty("recipient").GetString(),
+        answer.GetProperty("suppressed").GetBoolean(), answer.GetProperty("result").GetString());
+
+    private static async Task<JsonElement> PostAsync(HttpClient client, string report)
+    {
+        using var response = await SendAsync(client, report);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, body);
+        using var json = JsonDocument.Parse(body);
+        return json.RootElement.Clone();
+    }
+
+    private static async Task<HttpResponseMessage> SendAsync(HttpClient client, string report, string contentType = "message/rfc822")
+    {
+        using var content = Content(report, contentType);
+        return await client.PostAsync(new Uri("/v1/complaints", UriKind.Relative), content);
+    }
+
+    private static ByteArrayContent Content(string report, string contentType)
+    {
+        var content = new ByteArrayContent(Encoding.UTF8.GetBytes(report));
+        content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
+        return content;
+    }
+}
