@@ -825,6 +825,7 @@ public sealed class HelmChartTests
         var allOn = Notes("ci/all-on-values.yaml");
         Assert.Contains("bounces   emailplatform-email-platform-status-bounces (SMTP on port 25, LoadBalancer", allOn, StringComparison.Ordinal);
         Assert.Contains("point the MX record of bounce.example.com at the external address of the Service", allOn, StringComparison.Ordinal);
+        Assert.Contains("Register an address in one of these domains (e.g. fbl@bounce.example.com) with the\nmailbox providers' feedback loops", allOn, StringComparison.Ordinal);
         Assert.DoesNotContain("WARNING: ingress.returnPath", allOn, StringComparison.Ordinal);
 
         Assert.DoesNotContain("status-bounces", Notes(Helm.Minimal), StringComparison.Ordinal);
