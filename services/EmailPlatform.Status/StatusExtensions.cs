@@ -65,6 +65,8 @@ public static class StatusExtensions
                 "Status:BounceListener:Domains must name the domains whose mail the listener takes (such as bounce.example.com, the domain of Ingress:ReturnPath) when Status:BounceListener:Port is set.")
             .Validate(o => o.SessionTimeout >= TimeSpan.FromSeconds(10) && o.SessionTimeout <= TimeSpan.FromHours(1), "Status:BounceListener:SessionTimeout must be between 10 seconds and 1 hour.")
             .Validate(o => o.MaxSessions is > 0 and <= 1000, "Status:BounceListener:MaxSessions must be between 1 and 1000.")
+            .Validate(o => string.IsNullOrWhiteSpace(o.CertificatePath) == string.IsNullOrWhiteSpace(o.CertificateKeyPath),
+                "Status:BounceListener:CertificatePath and Status:BounceListener:CertificateKeyPath go together: set both (a PEM certificate and its private key) for STARTTLS, or neither.")
             .ValidateOnStart();
         builder.Services.AddSingleton<BounceListener>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BounceListener>());

@@ -26,7 +26,8 @@ namespace EmailPlatform.Status.Bounces;
 /// it cannot be recorded now (the store is away, or its email was accepted moments ago and is not recorded yet), so the
 /// sending MTA keeps it and tries again: a report is never lost between its <c>250</c> and its record. Messages larger
 /// than <see cref="ReportBody.MaxBytes"/> are refused, and at most <c>Status:BounceListener:MaxSessions</c>
-/// sessions are served at once (<see cref="LimitedListenerFactory"/>).
+/// sessions are served at once (<see cref="LimitedListenerFactory"/>). With a certificate (<see cref="ListenerCertificate"/>)
+/// it offers STARTTLS.
 /// </summary>
 public sealed class BounceListener(IOptions<BounceListenerOptions> options, IServiceScopeFactory scopes, ILogger<BounceListener> logger) : HostedSmtpServer
 {
@@ -39,9 +40,18 @@ public sealed class BounceListener(IOptions<BounceListenerOptions> options, ISer
         }
 
         var endpoint = new IPEndPoint(IPAddress.Parse(settings.Address), settings.Port);
+        var certificate = settings.OffersStartTls ? new ListenerCertificate(settings.CertificatePath!, settings.CertificateKeyPath!, logger) : null;
         var serverOptions = new SmtpServerOptionsBuilder()
             .ServerName(settings.ServerName ?? Dns.GetHostName())
-            .Endpoint(e => e.Endpoint(endpoint).SessionTimeout(settings.SessionTimeout))
+            .Endpoint(e =>
+            {
+                e.Endpoint(endpoint).SessionTimeout(settings.SessionTimeout);
+                if (certificate is not null)
+                {
+                    // Offered, not required: RFC 3207 forbids a public MX to insist, and a sender without TLS would keep its bounce.
+                    e.Certificate(certificate).SupportedSslProtocols(SslProtocols.Tls12 | SslProtocols.Tls13);
+                }
+            })
             .MaxMessageSize(ReportBody.MaxBytes, MaxMessageSizeHandling.Strict)
             .Build();
 
@@ -51,7 +61,7 @@ public sealed class BounceListener(IOptions<BounceListenerOptions> options, ISer
         await StartServerAsync(serverOptions, services, new LimitedListenerFactory(settings.MaxSessions),
             reason => $"The bounce listener cannot listen on {endpoint} ({reason}). Set Status:BounceListener:Port (and Address) to a free one, or 0 for no listener.",
             cancellationToken);
-        Log.Listening(logger, Endpoint!, string.Join(", ", settings.Domains));
+        Log.Listening(logger, Endpoint!, string.Join(", ", settings.Domains), certificate?.Describe() ?? "not offered");
     }
 
     /// <summary>

@@ -31,4 +31,16 @@ public sealed class BounceListenerOptions
     /// report of up to 10 MB while it is read, so this bounds the memory senders can make the service hold.
     /// </summary>
     public int MaxSessions { get; set; } = 20;
+
+    /// <summary>
+    /// A PEM file with the certificate the listener offers STARTTLS with, its chain after it (a Kubernetes TLS secret's
+    /// <c>tls.crt</c>). With <see cref="CertificateKeyPath"/>; neither (the default): no STARTTLS. Read again when it changes.
+    /// </summary>
+    public string? CertificatePath { get; set; }
+
+    /// <summary>The PEM file with that certificate's private key (<c>tls.key</c>).</summary>
+    public string? CertificateKeyPath { get; set; }
+
+    /// <summary>Whether STARTTLS is configured: both files are named.</summary>
+    public bool OffersStartTls => !string.IsNullOrWhiteSpace(CertificatePath) && !string.IsNullOrWhiteSpace(CertificateKeyPath);
 }

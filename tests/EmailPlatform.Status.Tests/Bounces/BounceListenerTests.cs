@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using EmailPlatform.Status.Bounces;
 using EmailPlatform.Status.Storage;
@@ -138,6 +140,111 @@ public sealed class BounceListenerTests
         await third.ConnectAsync("127.0.0.1", port, MailKit.Security.SecureSocketOptions.None, wait.Token);
         Assert.True(third.IsConnected);
         await third.DisconnectAsync(quit: true);
+    }
+
+    [Fact]
+    public async Task WithACertificateItOffersStartTlsAndARenewedCertificateIsOfferedToTheNextSession()
+    {
+        var port = ServiceProcess.FreeTcpPort();
+        var directory = Directory.CreateTempSubdirectory("emailplatform-bounce-tls-").FullName;
+        try
+        {
+            var (certificatePath, keyPath) = (Path.Combine(directory, "tls.crt"), Path.Combine(directory, "tls.key"));
+            using var first = WritePem(certificatePath, keyPath, "CN=mx1.bounce.acme.test");
+            await using var api = await StatusApi.StartAsync(new Dictionary<string, string>(Listener(port))
+            {
+                ["Status:BounceListener:CertificatePath"] = certificatePath,
+                ["Status:BounceListener:CertificateKeyPath"] = keyPath,
+            });
+            var emailId = Guid.NewGuid();
+            await api.RecordAsync(TestEvents.Accepted(emailId, to: [Gina]), TestEvents.Delivered(emailId, Gina));
+            var returnPath = $"bounces+{emailId:N}@bounce.acme.test";
+
+            // A sender that insists on STARTTLS gets it, with the configured certificate, and its report is recorded.
+            var (reply, offered) = await SendOverStartTlsAsync(port, returnPath, WithoutTheMessage(returnPath, Gina));
+            Assert.StartsWith($"2.0.0 Bounce report for email {emailId} recorded", reply, StringComparison.Ordinal);
+            Assert.Equal(first.Thumbprint, offered);
+            Assert.Equal(EmailState.Bounced, await api.WithStoreAsync(db => db.Recipients.Where(r => r.EmailId == emailId).Select(r => r.State).SingleAsync()));
+
+            // Renewed in place: the next session gets the new one, without a restart.
+            using var renewed = WritePem(certificatePath, keyPath, "CN=mx1.bounce.acme.test");
+            File.SetLastWriteTimeUtc(certificatePath, DateTime.UtcNow.AddMinutes(1));
+            var (_, offeredAfter) = await SendOverStartTlsAsync(port, returnPath, WithoutTheMessage(returnPath, Gina));
+            Assert.Equal(renewed.Thumbprint, offeredAfter);
+
+            // A sender without TLS is still taken: STARTTLS is offered, not required.
+            Assert.StartsWith("2.0.0", await SendAsync(port, returnPath, WithoutTheMessage(returnPath, Gina)), StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task ACertificateWithoutItsKeyOrOneThatCannotBeReadStopsTheServiceAtStart()
+    {
+        var directory = Directory.CreateTempSubdirectory("emailplatform-bounce-tls-").FullName;
+        try
+        {
+            var garbage = Path.Combine(directory, "tls.crt");
+            await File.WriteAllTextAsync(garbage, "not a certificate");
+
+            var halfSet = await StartFailureAsync(new() { ["Status:BounceListener:CertificatePath"] = garbage });
+            var unreadable = await StartFailureAsync(new()
+            {
+                ["Status:BounceListener:CertificatePath"] = garbage,
+                ["Status:BounceListener:CertificateKeyPath"] = Path.Combine(directory, "missing.key"),
+            });
+
+            Assert.Contains("Status:BounceListener:CertificatePath and Status:BounceListener:CertificateKeyPath go together", Assert.IsType<OptionsValidationException>(halfSet).Message,
+                StringComparison.Ordinal);
+            Assert.Contains($"Status:BounceListener:CertificatePath ({garbage}) and Status:BounceListener:CertificateKeyPath", unreadable.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private static async Task<Exception> StartFailureAsync(Dictionary<string, string> settings)
+    {
+        var error = await Record.ExceptionAsync(async () =>
+        {
+            await using var api = await StatusApi.StartAsync(new Dictionary<string, string>(Listener(ServiceProcess.FreeTcpPort())).Concat(settings)
+                .ToDictionary(p => p.Key, p => p.Value));
+            api.CreateClient().Dispose();
+        });
+        return Assert.IsAssignableFrom<Exception>(error);
+    }
+
+    /// <summary>A new self-signed certificate and key, written as PEM the way a Kubernetes TLS secret holds them.</summary>
+    private static X509Certificate2 WritePem(string certificatePath, string keyPath, string subject)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);
+        var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        File.WriteAllText(certificatePath, certificate.ExportCertificatePem());
+        File.WriteAllText(keyPath, key.ExportPkcs8PrivateKeyPem());
+        return certificate;
+    }
+
+    /// <summary>Sends <paramref name="report"/> over a session that must be upgraded by STARTTLS; returns the answer and the certificate offered.</summary>
+    private static async Task<(string Reply, string? Thumbprint)> SendOverStartTlsAsync(int port, string to, string report)
+    {
+        using var message = MimeMessage.Load(new MemoryStream(Encoding.UTF8.GetBytes(report)));
+        using var smtp = new SmtpClient();
+        string? offered = null;
+        smtp.ServerCertificateValidationCallback = (_, certificate, _, _) =>
+        {
+            offered = certificate is null ? null : new X509Certificate2(certificate).Thumbprint;
+            return true; // self-signed: the test checks which one it was
+        };
+        await smtp.ConnectAsync("127.0.0.1", port, MailKit.Security.SecureSocketOptions.StartTls);
+        Assert.True(smtp.IsSecure);
+        var answer = await smtp.SendAsync(message, new MailboxAddress("", ""), [MailboxAddress.Parse(to)]);
+        await smtp.DisconnectAsync(quit: true);
+        return (answer, offered);
     }
 
     [Fact]
