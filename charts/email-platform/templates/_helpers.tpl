@@ -341,6 +341,27 @@ lifecycle:
 {{- fail (printf "status.bounceListener.sessionTimeout (%s) must be between 00:00:10 and 01:00:00, or empty for the default (00:02:00)." .) }}
 {{- end }}
 {{- end }}
+{{- with dig "tls" "secretName" "" $bounces }}
+{{- if or (gt (len .) 253) (not (regexMatch `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$` .)) }}
+{{- fail (printf "status.bounceListener.tls.secretName (%s) is not the name of a Secret: lower case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters." .) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The bounce listener's certificate (status.bounceListener.tls.secretName) as JSON like email-platform.dkimKey's, with
+     both of the kubernetes.io/tls Secret's keys as items: a whole Secret volume, not subPath mounts, so that a renewed
+     certificate reaches the files the listener re-reads. {} without TLS or without the listener. Call with the root
+     context. */}}
+{{- define "email-platform.bounceListenerTls" -}}
+{{- $bounces := .Values.status.bounceListener | default dict }}
+{{- $secret := dig "tls" "secretName" "" $bounces }}
+{{- if and $bounces.enabled $secret }}
+{{- $mountPath := "/etc/emailplatform/bounce-listener-tls" }}
+{{- $items := list (dict "key" "tls.crt" "path" "tls.crt") (dict "key" "tls.key" "path" "tls.key") }}
+{{- dict "secret" $secret "mountPath" $mountPath "items" $items "certificateFile" (printf "%s/tls.crt" $mountPath) "keyFile" (printf "%s/tls.key" $mountPath) | toJson }}
+{{- else }}
+{{- dict | toJson }}
+{{- end }}
 {{- end }}
 
 {{/* Probes on /health/*. */}}
@@ -420,6 +441,10 @@ readinessProbe:
 {{- end }}
 {{- with $bounces.sessionTimeout }}
 {{- $_ := set $data "Status__BounceListener__SessionTimeout" . }}
+{{- end }}
+{{- with include "email-platform.bounceListenerTls" $root | fromJson }}
+{{- $_ := set $data "Status__BounceListener__CertificatePath" .certificateFile }}
+{{- $_ := set $data "Status__BounceListener__CertificateKeyPath" .keyFile }}
 {{- end }}
 {{- end }}
 {{- end }}

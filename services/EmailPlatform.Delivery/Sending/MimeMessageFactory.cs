@@ -33,6 +33,11 @@ internal static class MimeMessageFactory
                 loaded.Date = email.DueAt();
             }
 
+            // The email's id, as on every message sent here: a bounce or complaint that returns the message names its
+            // email by it, whatever Message-ID and envelope sender the client chose. Added after the client's headers,
+            // which a DKIM signature of theirs covers; one of the same name that came with the message is not ours.
+            loaded.Headers.RemoveAll(EmailIdHeader);
+            loaded.Headers.Add(EmailIdHeader, email.EmailId.ToString());
             return loaded;
         }
 

@@ -8,15 +8,21 @@ namespace EmailPlatform.Status.Bounces;
 /// What a delivery status notification (RFC 3464: a <c>multipart/report</c> with a <c>message/delivery-status</c> part;
 /// RFC 6533's <c>message/global-delivery-status</c> too) says: the MTA that wrote it, the Message-IDs that may name the
 /// email it is about (the returned message's or its headers', an <c>X-Original-Message-ID</c> field, then the report's own
-/// <c>In-Reply-To</c> and <c>References</c>), the ids of the emails whose envelope sender it was delivered to
+/// <c>In-Reply-To</c> and <c>References</c>), the email id the returned message carries in its <c>X-Email-Id</c> header,
+/// the ids of the emails whose envelope sender it was delivered to
 /// (<c>Ingress:ReturnPath</c>, read from <c>X-Original-To</c>, <c>Delivered-To</c>, <c>Envelope-To</c>,
 /// <c>X-Envelope-To</c> and <c>To</c>), and one entry per recipient it reports on.
 /// </summary>
 public sealed record DeliveryReport(
-    string? ReportingMta, string? ReportId, IReadOnlyList<string> OriginalMessageIds, IReadOnlyList<Guid> ReturnPathEmailIds, IReadOnlyList<ReportedRecipient> Recipients)
+    string? ReportingMta,
+    string? ReportId,
+    IReadOnlyList<string> OriginalMessageIds,
+    IReadOnlyList<Guid> HeaderEmailIds,
+    IReadOnlyList<Guid> ReturnPathEmailIds,
+    IReadOnlyList<ReportedRecipient> Recipients)
 {
     /// <summary>What names the email the report is about.</summary>
-    public ReportedEmailKeys Keys => new(OriginalMessageIds, ReturnPathEmailIds);
+    public ReportedEmailKeys Keys => new(OriginalMessageIds, HeaderEmailIds, ReturnPathEmailIds);
 
     /// <summary>The headers in which MTAs name the address a message was delivered to: here, the envelope sender of the email that bounced.</summary>
     private static readonly string[] DeliveredToHeaders = ["X-Original-To", "Delivered-To", "Envelope-To", "X-Envelope-To", "To"];
@@ -40,7 +46,8 @@ public sealed record DeliveryReport(
         var recipients = status.StatusGroups.Skip(1).Select(ReportedRecipient.Read).OfType<ReportedRecipient>().ToList();
 
         // The returned message's (or its headers'); Gmail names it among the per-message fields too.
-        var ids = ReturnedHeaders(report).Select(h => h[HeaderId.MessageId])
+        var returned = ReturnedHeaders(report).ToList();
+        var ids = returned.Select(h => h[HeaderId.MessageId])
             .Append(perMessage["X-Original-Message-ID"])
             .Append(message.InReplyTo)
             .Concat(message.References)
@@ -51,7 +58,7 @@ public sealed record DeliveryReport(
         var returnPathIds = ReportedEmailKeys.ReturnPathIdsIn(DeliveredToHeaders
             .SelectMany(name => message.Headers.Where(h => h.Field.Equals(name, StringComparison.OrdinalIgnoreCase)))
             .Select(h => h.Value));
-        return new DeliveryReport(Value(perMessage["Reporting-MTA"]), message.MessageId, ids, returnPathIds, recipients);
+        return new DeliveryReport(Value(perMessage["Reporting-MTA"]), message.MessageId, ids, ReportedEmailKeys.HeaderIdsIn(returned), returnPathIds, recipients);
     }
 
     /// <summary>The value after a DSN field's type (<c>dns; mx.example.com</c>, <c>rfc822; user@example.com</c>), unfolded.</summary>

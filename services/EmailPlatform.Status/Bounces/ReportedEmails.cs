@@ -8,11 +8,26 @@ namespace EmailPlatform.Status.Bounces;
 
 /// <summary>
 /// What a report that comes back by mail names (a bounce, <see cref="DeliveryReport"/>; a complaint,
-/// <see cref="Complaints.FeedbackReport"/>): the Message-IDs it quotes and the ids in the envelope senders it was sent to
-/// (<c>Ingress:ReturnPath</c>).
+/// <see cref="Complaints.FeedbackReport"/>): the Message-IDs it quotes, the email ids in the <see cref="EmailIdHeader"/>
+/// of the message it returns, and the ids in the envelope senders it was sent to (<c>Ingress:ReturnPath</c>).
 /// </summary>
-public sealed record ReportedEmailKeys(IReadOnlyList<string> MessageIds, IReadOnlyList<Guid> ReturnPathIds)
+public sealed record ReportedEmailKeys(IReadOnlyList<string> MessageIds, IReadOnlyList<Guid> HeaderIds, IReadOnlyList<Guid> ReturnPathIds)
 {
+    /// <summary>
+    /// The header the delivery workers add to every message they send, raw ones included, with its email's id
+    /// (<c>MimeMessageFactory.EmailIdHeader</c>): it names the email in a returned message whose Message-ID the client chose.
+    /// </summary>
+    public const string EmailIdHeader = "X-Email-Id";
+
+    /// <summary>The email ids in the <see cref="EmailIdHeader"/> fields of <paramref name="returned"/>, the headers of returned messages.</summary>
+    public static List<Guid> HeaderIdsIn(IEnumerable<MimeKit.HeaderList> returned) =>
+    [
+        .. returned.SelectMany(h => h.Where(f => f.Field.Equals(EmailIdHeader, StringComparison.OrdinalIgnoreCase)))
+            .Select(f => Guid.TryParse(f.Value.Trim(), out var id) ? id : Guid.Empty)
+            .Where(id => id != Guid.Empty)
+            .Distinct(),
+    ];
+
     /// <summary>An envelope sender made by <c>Ingress:ReturnPath</c>: its email's id after a '+' in the local part.</summary>
     private static readonly Regex ReturnPathAddress = new(@"\+(?<id>[0-9a-fA-F]{32})@", RegexOptions.CultureInvariant);
 
@@ -29,8 +44,8 @@ public sealed record ReportedEmailKeys(IReadOnlyList<string> MessageIds, IReadOn
             .Where(c => c.Local.Length == 32 && Guid.TryParseExact(c.Local, "N", out _))
             .Select(c => (c.MessageId, Guid.ParseExact(c.Local, "N")));
 
-    /// <summary>Every email id the report may be about: from its Message-IDs, then from the envelope sender it was sent to.</summary>
-    public IEnumerable<Guid> CandidateIds => ByMessageId.Select(c => c.Id).Concat(ReturnPathIds).Distinct();
+    /// <summary>Every email id the report may be about: from its Message-IDs, the returned message's email id header, then the envelope sender it was sent to.</summary>
+    public IEnumerable<Guid> CandidateIds => ByMessageId.Select(c => c.Id).Concat(HeaderIds).Concat(ReturnPathIds).Distinct();
 
     /// <summary>Why no email was found: what the report names, or that it names nothing.</summary>
     public string UnknownEmailDetail()
@@ -38,6 +53,7 @@ public sealed record ReportedEmailKeys(IReadOnlyList<string> MessageIds, IReadOn
         List<string> named =
         [
             .. MessageIds.Select(id => $"Message-ID <{id}>"),
+            .. HeaderIds.Select(id => $"{EmailIdHeader} {id}"),
             .. ReturnPathIds.Select(id => $"envelope sender of email {id}"),
         ];
         return named.Count == 0
@@ -63,8 +79,9 @@ public sealed class ReportedEmails(StatusDbContext db, TimeProvider clock)
 
     /// <summary>
     /// The email a report is about, with its recipients and without its bodies: one whose id and Message-ID are those of
-    /// a Message-ID it names (ours are <c>&lt;id&gt;@domain</c>); failing that, the one whose envelope sender it was
-    /// delivered to (<c>Ingress:ReturnPath</c>).
+    /// a Message-ID it names (ours are <c>&lt;id&gt;@domain</c>); failing that, the one the returned message's
+    /// <see cref="ReportedEmailKeys.EmailIdHeader"/> names; failing that, the one whose envelope sender it was delivered to
+    /// (<c>Ingress:ReturnPath</c>).
     /// </summary>
     public async Task<EmailRecord?> FindAsync(ReportedEmailKeys keys, CancellationToken cancellationToken)
     {
@@ -78,7 +95,7 @@ public sealed class ReportedEmails(StatusDbContext db, TimeProvider clock)
         return keys.ByMessageId
             .Select(c => emails.Find(e => e.Id == c.Id
                 && (e.MessageId is null || string.Equals(e.MessageId.Trim().Trim('<', '>'), c.MessageId, StringComparison.OrdinalIgnoreCase))))
-            .Concat(keys.ReturnPathIds.Select(id => emails.Find(e => e.Id == id)))
+            .Concat(keys.HeaderIds.Concat(keys.ReturnPathIds).Select(id => emails.Find(e => e.Id == id)))
             .FirstOrDefault(e => e is not null);
     }
 

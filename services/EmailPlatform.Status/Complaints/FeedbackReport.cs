@@ -9,8 +9,8 @@ namespace EmailPlatform.Status.Complaints;
 /// <c>fraud</c>, <c>virus</c>, <c>other</c>; RFC 6650's <c>not-spam</c>; RFC 6591's <c>auth-failure</c>), who wrote it
 /// (<c>User-Agent</c>, <c>Reporting-MTA</c>), the recipients it names (<c>Original-Rcpt-To</c>; mailbox providers often
 /// leave it out or redact it, and then the returned message's <c>Delivered-To</c>, <c>X-Original-To</c>, <c>To</c> and
-/// <c>Cc</c> may name the one who complained), and what names the email: the returned message's Message-ID, and the
-/// envelope sender it was sent from (<c>Original-Mail-From</c>, the returned message's <c>Return-Path</c>), which
+/// <c>Cc</c> may name the one who complained), and what names the email: the returned message's Message-ID and
+/// <c>X-Email-Id</c>, and the envelope sender it was sent from (<c>Original-Mail-From</c>, the returned message's <c>Return-Path</c>), which
 /// <c>Ingress:ReturnPath</c> makes name the email.
 /// </summary>
 public sealed record FeedbackReport(
@@ -74,7 +74,7 @@ public sealed record FeedbackReport(
             OneLine(fields["User-Agent"]),
             DeliveryReport.Value(fields["Reporting-MTA"]),
             message.MessageId,
-            new ReportedEmailKeys(messageIds, returnPathIds),
+            new ReportedEmailKeys(messageIds, ReportedEmailKeys.HeaderIdsIn(returned), returnPathIds),
             Addresses(All(fields, "Original-Rcpt-To")),
             Addresses(returned.SelectMany(h => All(h, "Delivered-To").Concat(All(h, "X-Original-To")))),
             Addresses(returned.SelectMany(h => All(h, "To").Concat(All(h, "Cc")))));

@@ -99,6 +99,22 @@ public sealed class MimeMessageFactoryTests
     }
 
     [Fact]
+    public void ARawMessageCarriesItsEmailsIdInPlaceOfOneItCameWith()
+    {
+        const string headers = "From: billing@acme.example\r\nTo: alice@example.com\r\nDate: Tue, 01 Dec 2026 09:30:00 +0100\r\n" +
+            "Message-ID: <raw@acme.example>\r\nSubject: Raw\r\n";
+        var email = TestEmails.Create() with { RawMessage = Encoding.ASCII.GetBytes(headers + "X-Email-Id: 00000000-0000-0000-0000-000000000001\r\n\r\nHello\r\n") };
+
+        var message = MimeMessageFactory.Create(email);
+
+        Assert.Equal([email.EmailId.ToString()], message.Headers.Where(h => h.Field == MimeMessageFactory.EmailIdHeader).Select(h => h.Value.Trim()));
+        using var sent = new MemoryStream();
+        message.WriteTo(new FormatOptions { NewLineFormat = NewLineFormat.Dos }, sent);
+        // The client's headers and body as they came, the id after them.
+        Assert.Equal(headers + $"X-Email-Id: {email.EmailId}\r\n\r\nHello\r\n", Encoding.ASCII.GetString(sent.ToArray()));
+    }
+
+    [Fact]
     public void CustomHeadersAreAddedButPlatformHeadersCannotBeOverridden()
     {
         var email = TestEmails.Create(headers: new Dictionary<string, string>

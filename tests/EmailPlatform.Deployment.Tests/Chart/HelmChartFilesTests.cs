@@ -3,8 +3,9 @@ using EmailPlatform.Deployment.Tests.Support;
 namespace EmailPlatform.Deployment.Tests.Chart;
 
 /// <summary>
-/// What the workers read as files: DKIM private keys and relays' trusted certificates mounted from Secrets, and the
-/// operator's own volumes. A private key reaches the pod only through a Secret, never through a ConfigMap.
+/// What the pods read as files: the workers' DKIM private keys and relays' trusted certificates and the bounce listener's
+/// certificate mounted from Secrets, and the operator's own volumes. A private key reaches the pod only through a Secret,
+/// never through a ConfigMap.
 /// </summary>
 public sealed class HelmChartFilesTests
 {
@@ -146,6 +147,66 @@ public sealed class HelmChartFilesTests
         """, "delivery.dkim[1]: the domain Example.com already has a key (delivery.dkim[0]): one key per domain.")]
     public void AKeyOrCertificateTheWorkersWouldRefuseIsRefusedAtRenderingWithTheValueNamed(string values, string message) =>
         Assert.Contains(message, Helm.TemplateRefuses(values), StringComparison.Ordinal);
+
+    private const string BounceListenerTls = """
+        status:
+          bounceListener:
+            enabled: true
+            domains: [bounce.example.com]
+            tls: { secretName: mx-bounce-example-com-tls }
+        """;
+
+    /// <summary>
+    /// The listener re-reads its certificate and key when they change, so that a renewed certificate (cert-manager) serves
+    /// the next session: the kubernetes.io/tls Secret is mounted as a whole volume, which the kubelet updates, not through
+    /// subPath mounts, which never see a renewal; and the listener's two keys point at its tls.crt and tls.key there.
+    /// </summary>
+    [Fact]
+    public void ABounceListenerTlsSecretIsMountedWholeWhereTheListenerReadsItsCertificateAndKey()
+    {
+        var manifests = Helm.TemplateWith(BounceListenerTls);
+        var data = ConfigData(manifests, "status");
+        var certificate = (string)data["Status__BounceListener__CertificatePath"];
+        var key = (string)data["Status__BounceListener__CertificateKeyPath"];
+        var directory = certificate[..certificate.LastIndexOf('/')];
+        Assert.StartsWith("/", directory, StringComparison.Ordinal);
+        Assert.Equal($"{directory}/tls.crt", certificate);
+        Assert.Equal($"{directory}/tls.key", key);
+
+        var status = manifests.Deployment("status");
+        var mounts = Yaml.List(Yaml.At(Assert.Single(status.Containers()), "volumeMounts"));
+        Assert.All(mounts, m => Assert.Null(Yaml.Str(m, "subPath")));
+        var mount = Assert.Single(mounts, m => Yaml.Str(m, "mountPath") == directory);
+        Assert.Equal("true", Yaml.Str(mount, "readOnly"));
+
+        var volume = Assert.Single(Volumes(status), v => Yaml.Str(v, "name") == Yaml.Str(mount, "name"));
+        Assert.Equal("mx-bounce-example-com-tls", Yaml.Str(volume, "secret.secretName"));
+        Assert.Null(Yaml.At(volume, "secret.optional"));
+        Assert.Equal("0440", Yaml.Str(volume, "secret.defaultMode"));
+        Assert.Equal([("tls.crt", "tls.crt"), ("tls.key", "tls.key")],
+            Yaml.List(Yaml.At(volume, "secret.items")).Select(i => (Yaml.Str(i, "key"), Yaml.Str(i, "path"))));
+        Assert.NotNull(Yaml.Str(status, "spec.template.spec.securityContext.fsGroup"));
+
+        Assert.All(new[] { "ingress", "delivery" }, component =>
+        {
+            var deployment = manifests.Deployment(component);
+            Assert.DoesNotContain(Volumes(deployment), v => Yaml.Str(v, "secret.secretName") == "mx-bounce-example-com-tls");
+            Assert.DoesNotContain(deployment.EnvironmentNames(manifests), n => n.StartsWith("Status__BounceListener__", StringComparison.Ordinal));
+        });
+    }
+
+    [Theory]
+    [InlineData("status: { bounceListener: { enabled: true, domains: [bounce.example.com] } }")]
+    [InlineData("status: { bounceListener: { enabled: true, domains: [bounce.example.com], tls: { secretName: '' } } }")]
+    [InlineData("status: { bounceListener: { enabled: false, tls: { secretName: mx-bounce-example-com-tls } } }")]
+    public void WithoutATlsSecretOrWithoutTheListenerTheStatusPodsMountNoCertificate(string values)
+    {
+        var manifests = Helm.TemplateWith(values);
+        var status = manifests.Deployment("status");
+        Assert.DoesNotContain(status.EnvironmentNames(manifests), n => n.StartsWith("Status__BounceListener__Certificate", StringComparison.Ordinal));
+        Assert.Equal(["tmp"], Volumes(status).Select(v => Yaml.Str(v, "name")));
+        Assert.Equal(["/tmp"], Yaml.List(Yaml.At(Assert.Single(status.Containers()), "volumeMounts")).Select(m => Yaml.Str(m, "mountPath")));
+    }
 
     [Fact]
     public void ExtraVolumesAndMountsReachEveryComponent()

@@ -722,6 +722,39 @@ public sealed class HelmChartTests
             StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A tls.secretName that can name no Secret would leave the status pods waiting for a volume that cannot exist: the
+    /// schema refuses it at install (a DNS subdomain: lower case, at most 253 characters), and the template does too when
+    /// the schema is skipped.
+    /// </summary>
+    [Theory]
+    [InlineData("MX-Bounce-TLS")]
+    [InlineData("mx_bounce_tls")]
+    [InlineData("-mx-bounce-tls")]
+    [InlineData("mx..bounce-tls")]
+    [InlineData("mx-bounce-tls.")]
+    public void ABounceListenerTlsSecretNameThatNamesNoSecretIsRefused(string name)
+    {
+        var values = BounceListener.Replace("enabled: true", $"enabled: true\n    tls: {{ secretName: '{name}' }}", StringComparison.Ordinal);
+        Assert.Contains("at '/status/bounceListener/tls/secretName'", Helm.TemplateRefuses(values), StringComparison.Ordinal);
+        Assert.Contains($"status.bounceListener.tls.secretName ({name}) is not the name of a Secret",
+            Helm.TemplateRefuses(values, flags: ["--skip-schema-validation"]), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ABounceListenerTlsSecretNameMayHave253Characters()
+    {
+        static string WithSecret(string name) =>
+            BounceListener.Replace("enabled: true", $"enabled: true\n    tls: {{ secretName: {name} }}", StringComparison.Ordinal);
+
+        var longest = string.Join('.', Enumerable.Repeat(new string('a', 63), 4))[..253];
+        var manifests = Helm.TemplateWith(WithSecret(longest));
+        Assert.Contains(Yaml.List(Yaml.At(manifests.Deployment("status"), "spec.template.spec.volumes")), v => Yaml.Str(v, "secret.secretName") == longest);
+
+        Assert.Contains("maxLength", Helm.TemplateRefuses(WithSecret(longest + "a")), StringComparison.Ordinal);
+        Assert.Contains("is not the name of a Secret", Helm.TemplateRefuses(WithSecret(longest + "a"), flags: ["--skip-schema-validation"]), StringComparison.Ordinal);
+    }
+
     private static Dictionary<string, string> Labels(object? node) => Yaml.Entries(node).ToDictionary(e => e.Key, e => (string)e.Value!);
 
     /// <summary>
@@ -834,6 +867,26 @@ public sealed class HelmChartTests
         Assert.Contains("WARNING: ingress.returnPath is empty", Notes(Helm.Minimal, enabled), StringComparison.Ordinal);
         Assert.Contains("WARNING: ingress.returnPath (bounces@example.com) is in none of status.bounceListener.domains",
             Notes(Helm.Minimal, [.. enabled, "--set", "ingress.returnPath=bounces@example.com"]), StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Without a certificate the MTAs deliver the bounces in plain text: the notes say so and how to offer STARTTLS, and
+    /// with one they name its Secret.
+    /// </summary>
+    [Fact]
+    public void NotesSayWhetherTheBounceListenerOffersStartTls()
+    {
+        var allOn = Notes("ci/all-on-values.yaml");
+        Assert.Contains("STARTTLS is offered, with the certificate in the Secret mx-bounce-example-com-tls.", allOn, StringComparison.Ordinal);
+        Assert.DoesNotContain("plain text", allOn, StringComparison.Ordinal);
+
+        var plain = Notes(Helm.Minimal, "--set", "status.bounceListener.enabled=true", "--set", "status.bounceListener.domains={bounce.example.com}",
+            "--set", "ingress.returnPath=bounces@bounce.example.com");
+        Assert.Contains("The listener offers no STARTTLS, so the MTAs deliver bounces in plain text: to offer it, set\n" +
+            "status.bounceListener.tls.secretName to a kubernetes.io/tls Secret in mail.", plain, StringComparison.Ordinal);
+        Assert.DoesNotContain("STARTTLS is offered", plain, StringComparison.Ordinal);
+
+        Assert.DoesNotContain("STARTTLS", Notes(Helm.Minimal), StringComparison.Ordinal);
     }
 
     [Fact]

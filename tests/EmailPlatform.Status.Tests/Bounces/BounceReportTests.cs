@@ -137,6 +137,25 @@ public sealed class BounceReportTests
     }
 
     [Fact]
+    public async Task AReportOnARawSendWithItsOwnMessageIdAndEnvelopeSenderFindsItsEmailByTheEmailIdHeader()
+    {
+        await using var api = await StatusApi.StartAsync();
+        using var client = api.CreateClient();
+        var emailId = Guid.NewGuid();
+        // The client's Message-ID, and its envelope sender: neither names the email.
+        await api.RecordAsync(TestEvents.Accepted(emailId, to: [Alice]) with { MessageId = "<report-2026-11@acme.test>" }, TestEvents.Delivered(emailId, Alice));
+        var report = Postfix("report-2026-11@acme.test", new Group(Alice, "failed", "5.1.1", "smtp; 550 5.1.1 User unknown"));
+
+        using var without = await SendAsync(client, report);
+        var answer = await PostAsync(client, report.Replace("Message-ID: <report-2026-11@acme.test>",
+            $"Message-ID: <report-2026-11@acme.test>\r\nX-Email-Id: {emailId}", StringComparison.Ordinal));
+
+        await ProblemAssert.IsProblemAsync(without, HttpStatusCode.UnprocessableEntity, "unknown_email");
+        Assert.Equal((emailId, "recorded"), (answer.Json.GetProperty("email_id").GetGuid(), Results(answer.Json).Single().Result));
+        Assert.Equal(EmailState.Bounced, await api.WithStoreAsync(db => db.Recipients.Where(r => r.EmailId == emailId).Select(r => r.State).SingleAsync()));
+    }
+
+    [Fact]
     public async Task AReportAboutAnEmailAcceptedMomentsAgoAndNotRecordedYetIsRefusedForNowAndAnOldOneForGood()
     {
         await using var api = await StatusApi.StartAsync();

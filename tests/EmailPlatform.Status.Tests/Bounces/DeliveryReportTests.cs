@@ -95,6 +95,20 @@ public sealed class DeliveryReportTests
     }
 
     [Fact]
+    public void TheEmailIdHeaderOfTheReturnedMessageNamesTheEmailWhateverItsMessageId()
+    {
+        var emailId = Guid.NewGuid();
+        var text = Postfix("report-2026-11@acme.test", new Group("gina@small-isp.example", "failed", "5.1.1"))
+            .Replace("Message-ID: <report-2026-11@acme.test>", $"Message-ID: <report-2026-11@acme.test>\r\nX-Email-Id: {emailId}", StringComparison.Ordinal);
+
+        var report = Read(text);
+
+        Assert.Equal([emailId], report.HeaderEmailIds);
+        Assert.Equal([emailId], report.Keys.CandidateIds); // the Message-ID is not one of ours: it names no id
+        Assert.Empty(Read(Postfix(OriginalId, new Group("gina@small-isp.example", "failed", "5.1.1"))).HeaderEmailIds);
+    }
+
+    [Fact]
     public void AGroupWithoutARecipientActionOrStatusIsLeftOut()
     {
         var report = Read(Postfix(OriginalId,
