@@ -35,7 +35,8 @@ public sealed class PostfixRelay : IAsyncDisposable
 
     /// <param name="downstreamPort">Where it relays whatever the transport map does not route.</param>
     /// <param name="transports">Recipient domains routed to other loopback ports (the recipients' servers, the bounce listener).</param>
-    public static async Task<PostfixRelay> StartAsync(int downstreamPort, IReadOnlyDictionary<string, int>? transports = null)
+    /// <param name="encryptTo">Loopback ports it delivers to only over STARTTLS (<c>encrypt</c>: any certificate), logging each TLS session.</param>
+    public static async Task<PostfixRelay> StartAsync(int downstreamPort, IReadOnlyDictionary<string, int>? transports = null, IReadOnlyCollection<int>? encryptTo = null)
     {
         var directory = Path.Combine(Path.GetTempPath(), $"ep-postfix-{Guid.NewGuid():N}");
         Directory.CreateDirectory(Path.Combine(directory, "queue"));
@@ -44,7 +45,7 @@ public sealed class PostfixRelay : IAsyncDisposable
         var relay = new PostfixRelay(directory, port, WriteCertificate(directory));
         try
         {
-            await File.WriteAllTextAsync(Path.Combine(directory, "main.cf"), MainCf(directory, downstreamPort, transports ?? new Dictionary<string, int>()));
+            await File.WriteAllTextAsync(Path.Combine(directory, "main.cf"), MainCf(directory, downstreamPort, transports ?? new Dictionary<string, int>(), encryptTo ?? []));
             await File.WriteAllTextAsync(Path.Combine(directory, "master.cf"), MasterCf(port));
             await Command.RunAsync("chown", "postfix", Path.Combine(directory, "data"));
             await Command.RunAsync("postfix", "-c", directory, "start");
@@ -80,7 +81,7 @@ public sealed class PostfixRelay : IAsyncDisposable
         }
     }
 
-    private static string MainCf(string directory, int downstreamPort, IReadOnlyDictionary<string, int> transports) => $"""
+    private static string MainCf(string directory, int downstreamPort, IReadOnlyDictionary<string, int> transports, IReadOnlyCollection<int> encryptTo) => $"""
         compatibility_level = 3.6
         queue_directory = {directory}/queue
         data_directory = {directory}/data
@@ -104,6 +105,7 @@ public sealed class PostfixRelay : IAsyncDisposable
         alias_maps =
         alias_database =
         {TransportMaps(transports)}
+        {TlsPolicies(encryptTo)}
         queue_run_delay = 1s
         minimal_backoff_time = 1s
         maximal_backoff_time = 2s
@@ -114,6 +116,12 @@ public sealed class PostfixRelay : IAsyncDisposable
         transports.Count == 0
             ? ""
             : "transport_maps = inline:{ " + string.Join(", ", transports.Select(t => $"{t.Key}=smtp:[127.0.0.1]:{t.Value.ToString(CultureInfo.InvariantCulture)}")) + " }";
+
+    /// <summary>STARTTLS required towards each of <paramref name="encryptTo"/> (looked up by the next hop the transport map gives).</summary>
+    private static string TlsPolicies(IReadOnlyCollection<int> encryptTo) =>
+        encryptTo.Count == 0
+            ? ""
+            : "smtp_tls_loglevel = 1\nsmtp_tls_policy_maps = inline:{ " + string.Join(", ", encryptTo.Select(p => $"[127.0.0.1]:{p.ToString(CultureInfo.InvariantCulture)}=encrypt")) + " }";
 
     /// <summary>The services a relaying Postfix needs, none of them chrooted (the queue is in a temporary folder).</summary>
     private static string MasterCf(int port) => $"""
