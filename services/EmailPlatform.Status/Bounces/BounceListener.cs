@@ -144,7 +144,7 @@ public sealed class BounceListener(IOptions<BounceListenerOptions> options, ISer
             try
             {
                 await using var scope = scopes.CreateAsyncScope();
-                var (message, error) = await BounceReports.ReadMessageAsync(received, cancellationToken);
+                var (message, error) = await ReportBody.ParseAsync(received, cancellationToken);
                 if (message is null)
                 {
                     scope.ServiceProvider.GetRequiredService<BounceMetrics>().Received("smtp", BounceRefusal.InvalidMessage);

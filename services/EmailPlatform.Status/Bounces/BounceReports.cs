@@ -43,9 +43,9 @@ public sealed record BounceReportOutcome(BounceReportResponse? Recorded, BounceR
 /// 3464, <see cref="DeliveryReport"/>) to the envelope sender. Each recipient it reports as failed is recorded as a
 /// <see cref="ReportedBounce"/> through the status event writer: <c>bounced</c> (replacing <c>delivered</c>), with the
 /// reporting MTA, the status code and the remote server's reply; the email's timeline and state, the <c>email.bounced</c>
-/// webhook and, for a hard bounce, the suppression list follow, as for a relay's 5xx. The email is found by the
-/// Message-ID the report returns (ours are <c>&lt;email id&gt;@domain</c>), or by the envelope sender it was sent to
-/// (<c>Ingress:ReturnPath</c>). The same report recorded again records nothing twice: each recipient's event id is
+/// webhook and, for a hard bounce, the suppression list follow, as for a relay's 5xx. The email is found
+/// (<see cref="ReportedEmails"/>) by the Message-ID the report returns (ours are <c>&lt;email id&gt;@domain</c>), the
+/// returned message's <c>X-Email-Id</c>, or the envelope sender it was sent to (<c>Ingress:ReturnPath</c>). The same report recorded again records nothing twice: each recipient's event id is
 /// derived from the email, the recipient and the report.
 /// </summary>
 public sealed class BounceReports(StatusDbContext db, ReportedEmails emails, StatusEventWriter writer, BounceMetrics metrics, ILogger<BounceReports> logger)
@@ -54,7 +54,7 @@ public sealed class BounceReports(StatusDbContext db, ReportedEmails emails, Sta
     /// <param name="via">How it came (<c>http</c>, <c>smtp</c>), for the metrics.</param>
     public async Task<BounceReportOutcome> RecordAsync(byte[] message, string via, CancellationToken cancellationToken)
     {
-        var (parsed, error) = await ReadMessageAsync(message, cancellationToken);
+        var (parsed, error) = await ReportBody.ParseAsync(message, cancellationToken);
         return parsed is null
             ? Counted(via, Refused(BounceRefusal.InvalidMessage, error!))
             : await RecordAsync(parsed, message, via, cancellationToken);
@@ -63,19 +63,6 @@ public sealed class BounceReports(StatusDbContext db, ReportedEmails emails, Sta
     /// <summary>Records a message already parsed (the SMTP listener reads each message once to tell a bounce from a complaint).</summary>
     public async Task<BounceReportOutcome> RecordAsync(MimeMessage message, byte[] received, string via, CancellationToken cancellationToken) =>
         Counted(via, await ReadAndRecordAsync(message, received, cancellationToken));
-
-    /// <summary>The message in <paramref name="received"/>, or why it is none.</summary>
-    internal static async Task<(MimeMessage? Message, string? Error)> ReadMessageAsync(byte[] received, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return (await MimeMessage.LoadAsync(new MemoryStream(received, writable: false), cancellationToken), null);
-        }
-        catch (FormatException ex)
-        {
-            return (null, $"The body could not be read as an RFC 5322 message: {ex.Message}");
-        }
-    }
 
     private BounceReportOutcome Counted(string via, BounceReportOutcome outcome)
     {
@@ -142,7 +129,6 @@ public sealed class BounceReports(StatusDbContext db, ReportedEmails emails, Sta
     }
 
     private static BounceReportOutcome Refused(BounceRefusal refusal, string detail) => new(null, refusal, detail);
-
 
     /// <summary>What the event ids of bounce reports are derived from first (<see cref="ReportedEmails.EventIdFor"/>).</summary>
     internal const string EventIdKind = "bounce-report";

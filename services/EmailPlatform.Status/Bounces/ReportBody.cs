@@ -4,7 +4,8 @@ namespace EmailPlatform.Status.Bounces;
 
 /// <summary>
 /// The body of <c>POST /v1/bounces</c> and <c>POST /v1/complaints</c>: a report as it was received, headers and all
-/// (<c>Content-Type: message/rfc822</c>), at most <see cref="MaxBytes"/>, the limit the SMTP listener keeps too.
+/// (<c>Content-Type: message/rfc822</c>), at most <see cref="MaxBytes"/>, the limit the SMTP listener keeps too; and
+/// the message read from it (<see cref="ParseAsync"/>), however it came.
 /// </summary>
 public static class ReportBody
 {
@@ -37,5 +38,18 @@ public static class ReportBody
         }
 
         return buffer.ToArray();
+    }
+
+    /// <summary>The message in <paramref name="received"/>, or why it is none.</summary>
+    public static async Task<(MimeMessage? Message, string? Error)> ParseAsync(byte[] received, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await MimeMessage.LoadAsync(new MemoryStream(received, writable: false), cancellationToken), null);
+        }
+        catch (FormatException ex)
+        {
+            return (null, $"The body could not be read as an RFC 5322 message: {ex.Message}");
+        }
     }
 }

@@ -38,9 +38,9 @@ public sealed record ComplaintReportOutcome(ComplaintReportResponse? Recorded, C
 /// Records the complaints that mailbox providers send through their feedback loops (Yahoo's, Microsoft's JMRP, those of
 /// the providers behind Validity's universal loop, …) when a recipient marks an email as spam, whichever way they arrive:
 /// <c>POST /v1/complaints</c> (<see cref="ComplaintsEndpoint"/>) or the status service's SMTP listener
-/// (<see cref="BounceListener"/>). The report (<see cref="FeedbackReport"/>) names the email as a bounce does (its
-/// Message-ID, or the envelope sender <c>Ingress:ReturnPath</c> made); the recipient is the one it names, or the one the
-/// returned message was delivered to, or the email's only recipient. The complaint is an <c>email.complained</c> event
+/// (<see cref="BounceListener"/>). The report (<see cref="FeedbackReport"/>) names the email as a bounce does
+/// (<see cref="ReportedEmails"/>: the returned message's Message-ID or <c>X-Email-Id</c>, or the envelope sender
+/// <c>Ingress:ReturnPath</c> made); the recipient is the one it names (<see cref="WhoComplained"/>). The complaint is an <c>email.complained</c> event
 /// (<see cref="ReportedComplaint"/>), with its webhook, and a suppression of the address for good. Its event id is derived
 /// from the email, the recipient and the report, so the same report handed in twice records once.
 /// </summary>
@@ -53,7 +53,7 @@ public sealed class ComplaintReports(StatusDbContext db, ReportedEmails emails, 
     /// <param name="via">How it came (<c>http</c>, <c>smtp</c>), for the metrics.</param>
     public async Task<ComplaintReportOutcome> RecordAsync(byte[] message, string via, CancellationToken cancellationToken)
     {
-        var (parsed, error) = await BounceReports.ReadMessageAsync(message, cancellationToken);
+        var (parsed, error) = await ReportBody.ParseAsync(message, cancellationToken);
         return parsed is null
             ? Counted(via, Refused(ComplaintRefusal.InvalidMessage, error!))
             : await RecordAsync(parsed, message, via, cancellationToken);
@@ -106,7 +106,7 @@ public sealed class ComplaintReports(StatusDbContext db, ReportedEmails emails, 
     /// <summary>
     /// The recipient the report is about: the one it names (<c>Original-Rcpt-To</c>), or the mailbox the returned message
     /// was delivered to, or the only one of the email's recipients among the returned message's <c>To</c> and <c>Cc</c>,
-    /// or the email's only recipient; null when the report leaves it open (providers redact the address).
+    /// or the only one the email was delivered to; null when the report leaves it open (providers redact the address).
     /// </summary>
     internal static string? WhoComplained(FeedbackReport report, EmailRecord email)
     {
@@ -122,7 +122,9 @@ public sealed class ComplaintReports(StatusDbContext db, ReportedEmails emails, 
             }
         }
 
-        return recipients.Count == 1 ? recipients.First() : null;
+        // Only a recipient the message reached can complain about it.
+        var reached = email.Recipients.Where(r => r.State == EmailState.Delivered && recipients.Contains(r.Address)).Select(r => r.Address).ToList();
+        return reached.Count == 1 ? reached[0] : null;
     }
 
     private static ComplaintReportOutcome Answer(EmailRecord email, FeedbackReport report, string? recipient, bool suppressed, string result) =>

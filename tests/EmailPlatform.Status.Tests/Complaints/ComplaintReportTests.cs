@@ -77,25 +77,32 @@ public sealed class ComplaintReportTests
         using var client = api.CreateClient();
         var single = Guid.NewGuid();
         var several = Guid.NewGuid();
+        var oneReached = Guid.NewGuid();
         await api.RecordAsync(
             TestEvents.Accepted(single, to: ["Gina <Gina@Small-ISP.example>"]), TestEvents.Delivered(single, "Gina@Small-ISP.example"),
-            TestEvents.Accepted(several, to: [Alice, Bob]), TestEvents.Delivered(several, Alice), TestEvents.Delivered(several, Bob));
+            TestEvents.Accepted(several, to: [Alice, Bob]), TestEvents.Delivered(several, Alice), TestEvents.Delivered(several, Bob),
+            TestEvents.Accepted(oneReached, to: [Alice, "hal@example.com"]), TestEvents.Delivered(oneReached, "hal@example.com"), TestEvents.Bounced(oneReached, Alice));
 
         // The email's only recipient is the one who complained, whatever the report hides.
         var one = await PostAsync(client, Redacted($"bounces+{single:N}@bounce.acme.test"));
         // Of two, the report does not say which: the complaint is the email's, and no address is suppressed on a guess.
         var two = await PostAsync(client, Redacted($"bounces+{several:N}@bounce.acme.test"));
+        // Of two, only one got it: the other bounced.
+        var reached = await PostAsync(client, Redacted($"bounces+{oneReached:N}@bounce.acme.test"));
 
         Assert.Equal((single, "gina@small-isp.example", true, "recorded"), (one.GetProperty("email_id").GetGuid(), one.GetProperty("recipient").GetString(),
             one.GetProperty("suppressed").GetBoolean(), one.GetProperty("result").GetString()));
         Assert.Equal((several, JsonValueKind.Null, false, "recorded"), (two.GetProperty("email_id").GetGuid(), two.GetProperty("recipient").ValueKind,
             two.GetProperty("suppressed").GetBoolean(), two.GetProperty("result").GetString()));
+        Assert.Equal(("hal@example.com", true), (reached.GetProperty("recipient").GetString(), reached.GetProperty("suppressed").GetBoolean()));
         Assert.Equal(("Hotmail FBL", JsonValueKind.Null), (one.GetProperty("user_agent").GetString(), one.GetProperty("reporting_mta").ValueKind));
-        var events = await api.WithStoreAsync(db => db.Events.Where(e => e.Type == "email.complained").OrderBy(e => e.EmailId == single ? 0 : 1)
+        var events = await api.WithStoreAsync(db => db.Events.Where(e => e.Type == "email.complained").OrderBy(e => e.EmailId == single ? 0 : e.EmailId == several ? 1 : 2)
             .Select(e => new { e.EmailId, e.Recipient, e.Reason }).ToListAsync());
-        Assert.Equal([(single, "gina@small-isp.example"), (several, null)], events.Select(e => (e.EmailId, e.Recipient)));
+        Assert.Equal([(single, "gina@small-isp.example"), (several, null), (oneReached, "hal@example.com")], events.Select(e => (e.EmailId, e.Recipient)));
         Assert.Equal("Complaint (abuse) reported by Hotmail FBL", events[1].Reason);
-        Assert.Equal(["gina@small-isp.example"], await api.WithStoreAsync(db => db.Suppressions.Select(s => s.Address).ToListAsync()));
+        // Alice's hard bounce suppressed her; the complaints suppressed Gina and Hal, and nobody on a guess.
+        Assert.Equal([("alice@example.com", "bounce"), ("gina@small-isp.example", "complaint"), ("hal@example.com", "complaint")],
+            (await api.WithStoreAsync(db => db.Suppressions.Select(s => new { s.Address, s.Source }).ToListAsync())).Select(s => (s.Address, s.Source)).Order());
     }
 
     [Fact]
