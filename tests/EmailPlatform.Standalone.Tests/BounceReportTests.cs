@@ -22,12 +22,8 @@ public sealed class BounceReportTests : IDisposable
         var data = Path.Combine(_root, "data");
         await using var host = StandaloneHost.Create(data, _apiKey, ServiceProcess.FreeTcpPort());
         using var client = StandaloneHost.Client(host, _apiKey);
-        using var sent = await client.PostAsJsonAsync(new Uri("/v1/emails", UriKind.Relative),
-            new { from = "Acme <hello@acme.test>", to = new[] { "ann@example.test", "bea@example.test" }, subject = "Receipt", text = "Thanks." });
-        Assert.Equal(HttpStatusCode.Accepted, sent.StatusCode);
-        var id = (await sent.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<string>();
-        await StandaloneHost.WaitForStatusAsync(client, id, "delivered", StandaloneHost.DeliveryWait);
-        using var captured = await MimeMessage.LoadAsync(Assert.Single(Directory.GetFiles(Path.Combine(data, "mail"), "*.eml")));
+        var (id, captured) = await StandaloneHost.SendAndCaptureAsync(client, data, "ann@example.test", "bea@example.test");
+        using var _ = captured;
 
         using var report = new ByteArrayContent(Report(captured, "bea@example.test"));
         report.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("message/rfc822");
@@ -54,12 +50,8 @@ public sealed class BounceReportTests : IDisposable
         await using var host = StandaloneHost.Create(data, _apiKey, ServiceProcess.FreeTcpPort(),
             web => web.UseSetting("Ingress:ReturnPath", "bounces@bounce.acme.test"));
         using var client = StandaloneHost.Client(host, _apiKey);
-        using var sent = await client.PostAsJsonAsync(new Uri("/v1/emails", UriKind.Relative),
-            new { from = "Acme <hello@acme.test>", to = "ann@example.test", subject = "Receipt", text = "Thanks." });
-        Assert.Equal(HttpStatusCode.Accepted, sent.StatusCode);
-        var id = (await sent.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<string>();
-        await StandaloneHost.WaitForStatusAsync(client, id, "delivered", StandaloneHost.DeliveryWait);
-        using var captured = await MimeMessage.LoadAsync(Assert.Single(Directory.GetFiles(Path.Combine(data, "mail"), "*.eml")));
+        var (id, captured) = await StandaloneHost.SendAndCaptureAsync(client, data, "ann@example.test");
+        using var _ = captured;
         var envelopeSender = captured.Headers["X-Envelope-From"]!.Trim('<', '>');
         Assert.Equal($"bounces+{Guid.Parse(id):N}@bounce.acme.test", envelopeSender);
         Assert.Equal("hello@acme.test", captured.From.Mailboxes.Single().Address);

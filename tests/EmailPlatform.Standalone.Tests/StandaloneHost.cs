@@ -1,9 +1,12 @@
 using System.Globalization;
+using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using EmailPlatform.Testing;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using MimeKit;
 
 namespace EmailPlatform.Standalone.Tests;
 
@@ -47,4 +50,18 @@ internal static class StandaloneHost
                 return read.IsSuccessStatusCode ? JsonNode.Parse(await read.Content.ReadAsStringAsync()) : null;
             },
             email => email?["status"]?.GetValue<string>() == status, timeout, $"email {id} to be {status}");
+
+    /// <summary>
+    /// Sends a one-line receipt from <c>hello@acme.test</c> to <paramref name="to"/>, waits until it is delivered to the
+    /// capture relay, and returns its id and the message as captured (the only one in <paramref name="dataDirectory"/>).
+    /// </summary>
+    public static async Task<(string Id, MimeMessage Captured)> SendAndCaptureAsync(HttpClient client, string dataDirectory, params string[] to)
+    {
+        using var sent = await client.PostAsJsonAsync(new Uri("/v1/emails", UriKind.Relative),
+            new { from = "Acme <hello@acme.test>", to, subject = "Receipt", text = "Thanks." });
+        Assert.Equal(HttpStatusCode.Accepted, sent.StatusCode);
+        var id = (await sent.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<string>();
+        await WaitForStatusAsync(client, id, "delivered", DeliveryWait);
+        return (id, await MimeMessage.LoadAsync(Assert.Single(Directory.GetFiles(Path.Combine(dataDirectory, "mail"), "*.eml"))));
+    }
 }

@@ -47,14 +47,10 @@ public sealed record DeliveryReport(
 
         // The returned message's (or its headers'); Gmail names it among the per-message fields too.
         var returned = ReturnedHeaders(report).ToList();
-        var ids = returned.Select(h => h[HeaderId.MessageId])
+        var ids = ReportedEmailKeys.MessageIdsIn(returned.Select(h => h[HeaderId.MessageId])
             .Append(perMessage["X-Original-Message-ID"])
             .Append(message.InReplyTo)
-            .Concat(message.References)
-            .Where(id => !string.IsNullOrWhiteSpace(id))
-            .Select(id => id!.Trim().Trim('<', '>'))
-            .Distinct(StringComparer.OrdinalIgnoreCase)
-            .ToList();
+            .Concat(message.References));
         var returnPathIds = ReportedEmailKeys.ReturnPathIdsIn(DeliveredToHeaders
             .SelectMany(name => message.Headers.Where(h => h.Field.Equals(name, StringComparison.OrdinalIgnoreCase)))
             .Select(h => h.Value));

@@ -19,6 +19,12 @@ public sealed record ReportedEmailKeys(IReadOnlyList<string> MessageIds, IReadOn
     /// </summary>
     public const string EmailIdHeader = "X-Email-Id";
 
+    /// <summary>The Message-IDs among <paramref name="fields"/> (header values, with or without angle brackets), each once.</summary>
+    public static List<string> MessageIdsIn(IEnumerable<string?> fields) =>
+    [
+        .. fields.Where(id => !string.IsNullOrWhiteSpace(id)).Select(id => id!.Trim().Trim('<', '>')).Distinct(StringComparer.OrdinalIgnoreCase),
+    ];
+
     /// <summary>The email ids in the <see cref="EmailIdHeader"/> fields of <paramref name="returned"/>, the headers of returned messages.</summary>
     public static List<Guid> HeaderIdsIn(IEnumerable<MimeKit.HeaderList> returned) =>
     [

@@ -60,13 +60,7 @@ public sealed record FeedbackReport(
         }
 
         var returned = DeliveryReport.ReturnedHeaders(report).ToList();
-        var messageIds = returned.Select(h => h[HeaderId.MessageId])
-            .Append(message.InReplyTo)
-            .Concat(message.References)
-            .Where(id => !string.IsNullOrWhiteSpace(id))
-            .Select(id => id!.Trim().Trim('<', '>'))
-            .Distinct(StringComparer.OrdinalIgnoreCase)
-            .ToList();
+        var messageIds = ReportedEmailKeys.MessageIdsIn(returned.Select(h => h[HeaderId.MessageId]).Append(message.InReplyTo).Concat(message.References));
         var returnPathIds = ReportedEmailKeys.ReturnPathIdsIn(
             All(fields, "Original-Mail-From").Concat(returned.SelectMany(h => All(h, "Return-Path"))));
         return new FeedbackReport(

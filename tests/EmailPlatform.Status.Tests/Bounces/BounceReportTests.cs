@@ -1,6 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
-using System.Text;
 using System.Text.Json;
 using EmailPlatform.Status.Storage;
 using EmailPlatform.Status.Tests.Support;
@@ -228,7 +226,7 @@ public sealed class BounceReportTests
         // Without a key.
         using (var anonymous = api.Factory.CreateClient())
         {
-            using var content = Content(ours, "message/rfc822");
+            using var content = ReportPosting.Content(ours, "message/rfc822");
             using var refused = await anonymous.PostAsync(new Uri("/v1/bounces", UriKind.Relative), content);
             Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
         }
@@ -237,27 +235,11 @@ public sealed class BounceReportTests
         Assert.Equal(EmailState.Delivered, await api.WithStoreAsync(db => db.Recipients.Where(r => r.EmailId == emailId).Select(r => r.State).SingleAsync()));
     }
 
-    private static async Task<(HttpStatusCode Status, JsonElement Json)> PostAsync(HttpClient client, string report)
-    {
-        using var response = await SendAsync(client, report);
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.OK, body);
-        using var json = JsonDocument.Parse(body);
-        return (response.StatusCode, json.RootElement.Clone());
-    }
+    private static async Task<(HttpStatusCode Status, JsonElement Json)> PostAsync(HttpClient client, string report) =>
+        (HttpStatusCode.OK, await ReportPosting.PostAsync(client, "/v1/bounces", report));
 
-    private static async Task<HttpResponseMessage> SendAsync(HttpClient client, string report, string contentType = "message/rfc822")
-    {
-        using var content = Content(report, contentType);
-        return await client.PostAsync(new Uri("/v1/bounces", UriKind.Relative), content);
-    }
-
-    private static ByteArrayContent Content(string report, string contentType)
-    {
-        var content = new ByteArrayContent(Encoding.UTF8.GetBytes(report));
-        content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
-        return content;
-    }
+    private static Task<HttpResponseMessage> SendAsync(HttpClient client, string report, string contentType = "message/rfc822") =>
+        ReportPosting.SendAsync(client, "/v1/bounces", report, contentType);
 
     private static List<(string Email, string Action, string Status, string Result)> Results(JsonElement answer) =>
         [.. answer.GetProperty("recipients").EnumerateArray().Select(r => (

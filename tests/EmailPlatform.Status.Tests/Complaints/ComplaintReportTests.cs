@@ -1,6 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
-using System.Text;
 using System.Text.Json;
 using EmailPlatform.Status.Storage;
 using EmailPlatform.Status.Tests.Support;
@@ -156,7 +154,7 @@ public sealed class ComplaintReportTests
         await ProblemAssert.IsProblemAsync(await SendAsync(client, ours + new string('x', 10 * 1024 * 1024)), HttpStatusCode.RequestEntityTooLarge, "payload_too_large");
         using (var anonymous = api.Factory.CreateClient())
         {
-            using var content = Content(ours, "message/rfc822");
+            using var content = ReportPosting.Content(ours, "message/rfc822");
             using var refused = await anonymous.PostAsync(new Uri("/v1/complaints", UriKind.Relative), content);
             Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
         }
@@ -171,25 +169,8 @@ public sealed class ComplaintReportTests
         answer.GetProperty("user_agent").GetString(), answer.GetProperty("reporting_mta").GetString(), answer.GetProperty("recipient").GetString(),
         answer.GetProperty("suppressed").GetBoolean(), answer.GetProperty("result").GetString());
 
-    private static async Task<JsonElement> PostAsync(HttpClient client, string report)
-    {
-        using var response = await SendAsync(client, report);
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.OK, body);
-        using var json = JsonDocument.Parse(body);
-        return json.RootElement.Clone();
-    }
+    private static Task<JsonElement> PostAsync(HttpClient client, string report) => ReportPosting.PostAsync(client, "/v1/complaints", report);
 
-    private static async Task<HttpResponseMessage> SendAsync(HttpClient client, string report, string contentType = "message/rfc822")
-    {
-        using var content = Content(report, contentType);
-        return await client.PostAsync(new Uri("/v1/complaints", UriKind.Relative), content);
-    }
-
-    private static ByteArrayContent Content(string report, string contentType)
-    {
-        var content = new ByteArrayContent(Encoding.UTF8.GetBytes(report));
-        content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
-        return content;
-    }
+    private static Task<HttpResponseMessage> SendAsync(HttpClient client, string report, string contentType = "message/rfc822") =>
+        ReportPosting.SendAsync(client, "/v1/complaints", report, contentType);
 }
