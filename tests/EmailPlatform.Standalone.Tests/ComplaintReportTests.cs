@@ -9,7 +9,8 @@ namespace EmailPlatform.Standalone.Tests;
 
 /// <summary>
 /// On the standalone host (SQLite, the capture relay): a feedback loop's report that a recipient marked a captured message
-/// as spam is an <c>email.complained</c> event for that recipient, who stays <c>delivered</c> and is suppressed.
+/// as spam is an <c>email.complained</c> event for that recipient, who stays <c>delivered</c> and is suppressed; the
+/// email's <c>last_event</c> is <c>complained</c>.
 /// </summary>
 public sealed class ComplaintReportTests : IDisposable
 {
@@ -39,6 +40,7 @@ public sealed class ComplaintReportTests : IDisposable
         var complaint = Assert.Single(email!["events"]!.AsArray(), e => e!["type"]!.GetValue<string>() == "email.complained")!;
         Assert.Equal("bea@example.test", complaint["recipient"]!.GetValue<string>());
         Assert.All(email["recipients"]!.AsArray(), r => Assert.Equal("delivered", r!["status"]!.GetValue<string>()));
+        Assert.Equal("complained", email["last_event"]!.GetValue<string>());
         var suppression = await client.GetFromJsonAsync<JsonObject>(new Uri("/v1/suppressions/bea@example.test", UriKind.Relative));
         Assert.Equal("complaint", suppression!["source"]!.GetValue<string>());
         using var other = await client.GetAsync(new Uri("/v1/suppressions/ann@example.test", UriKind.Relative));

@@ -44,7 +44,7 @@ public sealed record EmailResponse(
         Text: email.Text,
         CreatedAt: email.AcceptedAt,
         ScheduledAt: email.ScheduledAt,
-        LastEvent: email.State.ToLastEvent(),
+        LastEvent: email.LastEvent(),
         Tags: email.Tags,
         MessageId: email.MessageId,
         TraceId: email.TraceId,

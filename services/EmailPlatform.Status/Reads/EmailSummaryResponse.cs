@@ -23,7 +23,7 @@ public sealed record EmailSummaryResponse(
 {
     public static EmailSummaryResponse Create(EmailRecord email) => new(
         "email", email.Id, email.From, email.To, NullIfEmpty(email.Cc), NullIfEmpty(email.Bcc), NullIfEmpty(email.ReplyTo),
-        email.Subject, email.AcceptedAt, email.ScheduledAt, email.State.ToLastEvent(), email.Tags, email.MessageId,
+        email.Subject, email.AcceptedAt, email.ScheduledAt, email.LastEvent(), email.Tags, email.MessageId,
         email.State.ToWire(), email.Metadata);
 
     private static IReadOnlyList<string>? NullIfEmpty(List<string> values) => values.Count == 0 ? null : values;

@@ -188,6 +188,9 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
     {
         private readonly HashSet<EmailRecord> _touched = [];
 
+        /// <summary>The emails a complaint was recorded for in this batch: it is their latest news, whatever else the batch holds.</summary>
+        private readonly HashSet<EmailRecord> _complained = [];
+
         /// <summary>The <c>traceparent</c> of the event being applied, for the webhook deliveries it adds.</summary>
         private string? _traceParent;
 
@@ -428,6 +431,7 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
                 RecordedAt = recorder.Now,
             };
             await AddEventAsync(email, @event, cancellationToken);
+            _complained.Add(email);
             if (recipient is not null && erased is null)
             {
                 recorder._suppressions.OnComplaint(@event);
@@ -444,13 +448,22 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
             return bounce.Reply is null ? $"{from}: {bounce.Status} {bounce.Diagnostic}".TrimEnd() : from;
         }
 
-        /// <summary>Each touched email's state, derived from its recipients once per batch, and its version.</summary>
+        /// <summary>
+        /// Each touched email's state, derived from its recipients once per batch, and its version; whether a complaint is
+        /// still its latest news (<see cref="EmailRecord.LastEventIsComplaint"/>): yes after one, no once its state moves on.
+        /// </summary>
         public void DeriveStates()
         {
             var now = recorder.Now;
             foreach (var email in _touched)
             {
-                email.State = DerivedState(email);
+                var state = DerivedState(email);
+                if (_complained.Contains(email) || state != email.State)
+                {
+                    email.LastEventIsComplaint = _complained.Contains(email);
+                }
+
+                email.State = state;
                 email.UpdatedAt = now;
                 email.Version++;
             }

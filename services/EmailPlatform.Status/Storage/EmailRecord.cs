@@ -52,6 +52,13 @@ public sealed class EmailRecord
     public DateTime UpdatedAt { get; set; }
 
     /// <summary>
+    /// Whether a complaint is the latest thing that happened to this email, which Resend's <c>last_event</c> shows as
+    /// <c>complained</c>: set when one is recorded, cleared when the email's state next changes (another recipient
+    /// delivered or bounced later). A complaint is an event, not a state, so <see cref="State"/> alone cannot say it.
+    /// </summary>
+    public bool LastEventIsComplaint { get; set; }
+
+    /// <summary>
     /// Whether this email's <c>header_addresses</c> rows were written from its headers with MimeKit: by the recorder as it
     /// stores the details, or later by <see cref="HeaderAddressCatchUp"/>. False (the column's default) for an email
     /// stored before the column, or by a status service of a version without it during a rolling upgrade.

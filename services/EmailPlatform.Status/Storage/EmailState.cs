@@ -51,6 +51,9 @@ public static class EmailStates
         return worstFirst.FirstOrDefault(states.Contains, EmailState.Delivered);
     }
 
+    /// <summary>An email's Resend <c>last_event</c>: its state's, or <c>complained</c> while a complaint is its latest news.</summary>
+    public static string LastEvent(this EmailRecord email) => email.LastEventIsComplaint ? "complained" : email.State.ToLastEvent();
+
     /// <summary>The Resend <c>last_event</c> vocabulary; our <c>deferred</c> is their <c>delivery_delayed</c>.</summary>
     public static string ToLastEvent(this EmailState state) => state switch
     {

@@ -36,7 +36,8 @@ public sealed class ComplaintReportTests
 
         Assert.Equal(("complaint_report", emailId, "abuse", "ExampleMail-FBL/1.0", "feedback.mail.example", Bob, true, "recorded"), Summary(answer));
         var email = await GetJsonAsync(client, $"/v1/emails/{emailId}");
-        Assert.Equal(("delivered", "delivered"), (email.GetProperty("status").GetString(), email.GetProperty("last_event").GetString()));
+        // Delivered it stays; the complaint is its latest news, as Resend's last_event says.
+        Assert.Equal(("delivered", "complained"), (email.GetProperty("status").GetString(), email.GetProperty("last_event").GetString()));
         Assert.All(email.GetProperty("recipients").EnumerateArray(), r => Assert.Equal("delivered", r.GetProperty("status").GetString()));
         var complaint = email.GetProperty("events").EnumerateArray().Single(e => e.GetProperty("type").GetString() == "email.complained");
         Assert.Equal((Bob, "feedback.mail.example", 1, "Complaint (abuse) reported by ExampleMail-FBL/1.0"),
@@ -66,6 +67,30 @@ public sealed class ComplaintReportTests
         Assert.Equal("already_recorded", again.GetProperty("result").GetString());
         Assert.Equal(1, await api.WithStoreAsync(db => db.Events.CountAsync(e => e.EmailId == emailId && e.Type == "email.complained")));
         Assert.Equal(1, await api.WithStoreAsync(db => db.WebhookDeliveries.CountAsync(d => d.SubscriptionId == subscriptionId)));
+    }
+
+    [Fact]
+    public async Task AComplaintIsTheEmailsLastEventUntilItsStateMovesOn()
+    {
+        await using var api = await StatusApi.StartAsync();
+        using var client = api.CreateClient();
+        var emailId = Guid.NewGuid();
+        var accepted = TestEvents.Accepted(emailId, to: [Alice, Bob]);
+        await api.RecordAsync(accepted, TestEvents.Delivered(emailId, Alice), TestEvents.Deferred(emailId, Bob));
+
+        await PostAsync(client, Named(accepted.MessageId.Trim('<', '>'), Alice));
+
+        Assert.Equal(("deferred", "complained"), await StatusAndLastEventAsync(client, emailId));
+        var listed = (await GetJsonAsync(client, $"/v1/emails?recipient={Alice}")).GetProperty("data").EnumerateArray().Single();
+        Assert.Equal((emailId, "complained"), (listed.GetProperty("id").GetGuid(), listed.GetProperty("last_event").GetString()));
+
+        // An event that changes nothing for the email (Bob deferred again) leaves the complaint its latest news.
+        await api.RecordAsync(TestEvents.Deferred(emailId, Bob, attempt: 2));
+        Assert.Equal(("deferred", "complained"), await StatusAndLastEventAsync(client, emailId));
+
+        // Bob's delivery, after the complaint, moves the email on.
+        await api.RecordAsync(TestEvents.Delivered(emailId, Bob, attempt: 3));
+        Assert.Equal(("delivered", "delivered"), await StatusAndLastEventAsync(client, emailId));
     }
 
     [Fact]
@@ -119,6 +144,7 @@ public sealed class ComplaintReportTests
         Assert.Equal(("not-spam", Alice, false, "not_a_complaint"), (notSpam.GetProperty("feedback_type").GetString(), notSpam.GetProperty("recipient").GetString(),
             notSpam.GetProperty("suppressed").GetBoolean(), notSpam.GetProperty("result").GetString()));
         Assert.Equal("not_a_complaint", authFailure.GetProperty("result").GetString());
+        Assert.Equal(("delivered", "delivered"), await StatusAndLastEventAsync(client, emailId));
         Assert.Equal(0, await api.WithStoreAsync(db => db.Events.CountAsync(e => e.Type == "email.complained")));
         Assert.Equal(0, await api.WithStoreAsync(db => db.Suppressions.CountAsync()));
     }
@@ -168,6 +194,12 @@ public sealed class ComplaintReportTests
         answer.GetProperty("object").GetString(), answer.GetProperty("email_id").GetGuid(), answer.GetProperty("feedback_type").GetString(),
         answer.GetProperty("user_agent").GetString(), answer.GetProperty("reporting_mta").GetString(), answer.GetProperty("recipient").GetString(),
         answer.GetProperty("suppressed").GetBoolean(), answer.GetProperty("result").GetString());
+
+    private static async Task<(string?, string?)> StatusAndLastEventAsync(HttpClient client, Guid emailId)
+    {
+        var email = await GetJsonAsync(client, $"/v1/emails/{emailId}");
+        return (email.GetProperty("status").GetString(), email.GetProperty("last_event").GetString());
+    }
 
     private static Task<JsonElement> PostAsync(HttpClient client, string report) => ReportPosting.PostAsync(client, "/v1/complaints", report);
 

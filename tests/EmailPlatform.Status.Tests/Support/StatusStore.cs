@@ -92,7 +92,7 @@ internal sealed class StatusStore : IAsyncDisposable
 
     /// <summary>
     /// A context with the model of a status service from before <c>emails.header_addresses_recorded</c>, whose inserts do
-    /// not name that column: how a replica of that version writes during a rolling upgrade, and how rows are added to a
+    /// not name that column (nor the later <c>last_event_is_complaint</c>): how a replica of that version writes during a rolling upgrade, and how rows are added to a
     /// store migrated only up to a migration before that column.
     /// </summary>
     public StatusDbContext NewEarlierContext() => _newEarlierContext();
@@ -162,13 +162,17 @@ internal sealed class StatusStore : IAsyncDisposable
     }
 }
 
-/// <summary>The model without <see cref="EmailRecord.HeaderAddressesRecorded"/> (<see cref="StatusStore.NewEarlierContext"/>); one type per provider, since EF caches a model per type.</summary>
+/// <summary>
+/// The model without <see cref="EmailRecord.HeaderAddressesRecorded"/> and the columns added after it
+/// (<see cref="EmailRecord.LastEventIsComplaint"/>) (<see cref="StatusStore.NewEarlierContext"/>); one type per provider,
+/// since EF caches a model per type.
+/// </summary>
 internal sealed class EarlierPostgresContext(DbContextOptions<EarlierPostgresContext> options) : StatusDbContext(options)
 {
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         base.OnModelCreating(modelBuilder);
-        modelBuilder.Entity<EmailRecord>().Ignore(e => e.HeaderAddressesRecorded);
+        modelBuilder.Entity<EmailRecord>().Ignore(e => e.HeaderAddressesRecorded).Ignore(e => e.LastEventIsComplaint);
     }
 }
 
@@ -178,6 +182,6 @@ internal sealed class EarlierSqliteContext(DbContextOptions<EarlierSqliteContext
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         base.OnModelCreating(modelBuilder);
-        modelBuilder.Entity<EmailRecord>().Ignore(e => e.HeaderAddressesRecorded);
+        modelBuilder.Entity<EmailRecord>().Ignore(e => e.HeaderAddressesRecorded).Ignore(e => e.LastEventIsComplaint);
     }
 }

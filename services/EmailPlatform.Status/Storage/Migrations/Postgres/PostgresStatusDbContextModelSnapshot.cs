@@ -256,6 +256,10 @@ namespace EmailPlatform.Status.Storage.Migrations.Postgres
                         .HasColumnType("text")
                         .HasColumnName("html");
 
+                    b.Property<bool>("LastEventIsComplaint")
+                        .HasColumnType("boolean")
+                        .HasColumnName("last_event_is_complaint");
+
                     b.Property<string>("MessageId")
                         .HasColumnType("text")
                         .HasColumnName("message_id");

@@ -250,6 +250,10 @@ namespace EmailPlatform.Status.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("html");
 
+                    b.Property<bool>("LastEventIsComplaint")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("last_event_is_complaint");
+
                     b.Property<string>("MessageId")
                         .HasColumnType("TEXT")
                         .HasColumnName("message_id");
