@@ -31,4 +31,11 @@ public static class SuppressionSources
     public const string Complaint = "complaint";
     public const string Api = "api";
     public const string Import = "import";
+
+    /// <summary>
+    /// Whether the suppression is for good by what the recipient's side said, not by an operator: a hard bounce (the
+    /// address is dead) or a complaint (the recipient wants no more). No <c>PUT</c> or import gives such a one an expiry.
+    /// </summary>
+    public static bool IsForGood(this SuppressionRecord suppression) =>
+        suppression is { Source: Bounce or Complaint, ExpiresAt: null };
 }

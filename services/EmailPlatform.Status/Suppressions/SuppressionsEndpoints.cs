@@ -17,7 +17,8 @@ public sealed record ImportSuppressionItem(string? Email, string? Reason, DateTi
 
 /// <param name="Imported">Suppressions stored: one per address, however often the import named it.</param>
 /// <param name="KeptHardBounces">Items with an expiry left out because their address is suppressed for good by a hard bounce.</param>
-public sealed record ImportResponse(string Object, int Imported, int KeptHardBounces);
+/// <param name="KeptComplaints">Items with an expiry left out because their address is suppressed for good by a complaint.</param>
+public sealed record ImportResponse(string Object, int Imported, int KeptHardBounces, int KeptComplaints);
 
 public sealed record SuppressionResponse(
     string Object, string Email, string Reason, string Source, Guid? SourceEventId, Guid? SourceEmailId, string? EnhancedCode,
@@ -30,9 +31,10 @@ public sealed record SuppressionResponse(
 /// <summary>
 /// <c>/v1/suppressions</c>: reads with the <c>read</c> scope (the delivery workers' lookup is
 /// <c>GET /v1/suppressions/{address}</c>: 200 suppressed, 404 not), changes with <c>admin</c>. Expired entries
-/// count as absent, so an expiry must be in the future. A suppression a hard bounce made is for good (the address
-/// is dead): a PUT or an import with an expiry does not shorten it behind the operator's back (a PUT is 409, an import
-/// keeps it and counts it); lifting it takes a DELETE, after which it can be suppressed for a while like any address.
+/// count as absent, so an expiry must be in the future. A suppression a hard bounce (the address is dead) or a complaint
+/// (the recipient wants no more) made is for good: a PUT or an import with an expiry does not shorten it behind the
+/// operator's back (a PUT is 409, an import keeps it and counts it); lifting it takes a DELETE, after which it can be
+/// suppressed for a while like any address.
 /// Each <c>{address}</c> route reads its address through <see cref="AddressRoute"/>, so that one with a <c>/</c> (sent as
 /// <c>%2F</c>) is the address stored.
 /// </summary>
@@ -42,6 +44,9 @@ public static class SuppressionsEndpoints
 
     /// <summary>The problem of a PUT whose expiry would lift a hard bounce's suppression.</summary>
     public const string HardBounceSuppression = "hard_bounce_suppression";
+
+    /// <summary>The problem of a PUT whose expiry would lift a complaint's suppression.</summary>
+    public const string ComplaintSuppression = "complaint_suppression";
 
     private static readonly IdnMapping Idn = new();
 
@@ -118,11 +123,17 @@ public static class SuppressionsEndpoints
 
         var item = new ImportSuppressionItem(address, request.Reason, request.ExpiresAt);
         var (stored, kept) = await UpsertAsync(db, [item], SuppressionSources.Api, now, cancellationToken);
-        return kept > 0
-            ? ApiProblems.Problem(StatusCodes.Status409Conflict, HardBounceSuppression, "Suppressed for good by a hard bounce.",
-                "A hard bounce suppressed this address for good; an expiry would send to it again once it passed. " +
-                "Put it without expires_at, or DELETE the suppression first to suppress it for a while.")
-            : TypedResults.Ok(SuppressionResponse.Create(stored[0]));
+        const string Instead = "Put it without expires_at, or DELETE the suppression first to suppress it for a while.";
+        return kept switch
+        {
+            [] => TypedResults.Ok(SuppressionResponse.Create(stored[0])),
+            [{ Source: SuppressionSources.Complaint }] => ApiProblems.Problem(StatusCodes.Status409Conflict, ComplaintSuppression,
+                "Suppressed for good by a complaint.",
+                "The recipient complained about an email sent to this address (marked it as spam); an expiry would send to it " +
+                "again once it passed. " + Instead),
+            _ => ApiProblems.Problem(StatusCodes.Status409Conflict, HardBounceSuppression, "Suppressed for good by a hard bounce.",
+                "A hard bounce suppressed this address for good; an expiry would send to it again once it passed. " + Instead),
+        };
     }
 
     internal static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string address, StatusDbContext db, CancellationToken cancellationToken)
@@ -169,12 +180,14 @@ public static class SuppressionsEndpoints
         // An address named twice is suppressed as its last item says, as the same PUTs in that order would leave it.
         var unique = items.Select(i => i!).Reverse().DistinctBy(i => Key(i.Email!)).Reverse().ToList();
         var (stored, kept) = await UpsertAsync(db, unique, SuppressionSources.Import, now, cancellationToken);
-        return TypedResults.Ok(new ImportResponse("import", stored.Count, kept));
+        return TypedResults.Ok(new ImportResponse("import", stored.Count, kept.Count(s => s.Source == SuppressionSources.Bounce),
+            kept.Count(s => s.Source == SuppressionSources.Complaint)));
     }
 
     /// <summary>
     /// Adds or replaces the suppressions of distinct addresses in one transaction, reading the existing ones in one query.
-    /// An item with an expiry leaves a hard bounce's suppression as it is, and is counted in <c>Kept</c> rather than stored.
+    /// An item with an expiry leaves a suppression that is for good (<see cref="SuppressionSources.IsForGood"/>) as it is,
+    /// and is returned in <c>Kept</c> rather than stored.
     /// What is decided from the read must still hold at the write, or a hard bounce recorded in between (the recorder's
     /// <see cref="AutoSuppression"/>) would be overwritten, or given the expiry: so the read holds the rows until the commit.
     /// On PostgreSQL it locks them (<c>FOR UPDATE</c>, in address order so that two imports wait rather than deadlock), and a
@@ -187,7 +200,7 @@ public static class SuppressionsEndpoints
     /// </summary>
     private const int MaxUpsertAttempts = 3;
 
-    private static async Task<(List<SuppressionRecord> Stored, int Kept)> UpsertAsync(
+    private static async Task<(List<SuppressionRecord> Stored, List<SuppressionRecord> Kept)> UpsertAsync(
         StatusDbContext db, IReadOnlyList<ImportSuppressionItem> items, string source, DateTime now, CancellationToken cancellationToken)
     {
         var keys = items.Select(i => Key(i.Email!)).ToArray();
@@ -199,12 +212,12 @@ public static class SuppressionsEndpoints
                     : db.Suppressions.Where(s => keys.Contains(s.Address)))
                 .ToDictionaryAsync(s => s.Address, cancellationToken);
             var stored = new List<SuppressionRecord>(items.Count);
-            var kept = 0;
+            var kept = new List<SuppressionRecord>();
             foreach (var (item, key) in items.Zip(keys))
             {
-                if (existing.TryGetValue(key, out var bounced) && bounced is { Source: SuppressionSources.Bounce, ExpiresAt: null } && item.ExpiresAt is not null)
+                if (existing.TryGetValue(key, out var forGood) && forGood.IsForGood() && item.ExpiresAt is not null)
                 {
-                    kept++;
+                    kept.Add(forGood);
                     continue;
                 }
 
@@ -213,10 +226,10 @@ public static class SuppressionsEndpoints
                     suppression = new SuppressionRecord { Address = key, Reason = "", Source = source, CreatedAt = now };
                     db.Suppressions.Add(suppression);
                 }
-                else if (suppression is { Source: SuppressionSources.Bounce, ExpiresAt: null })
+                else if (suppression.IsForGood())
                 {
-                    // A hard bounce's suppression stays the bounce's (permanent, with its source event): an item without an
-                    // expiry changes only its reason, so that a later one with an expiry is refused like the first.
+                    // A hard bounce's or a complaint's suppression stays theirs (permanent, with its source event): an item
+                    // without an expiry changes only its reason, so that a later one with an expiry is refused like the first.
                     suppression.Reason = item.Reason ?? suppression.Reason;
                     suppression.UpdatedAt = now;
                     stored.Add(suppression);

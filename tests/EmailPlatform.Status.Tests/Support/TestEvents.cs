@@ -1,4 +1,5 @@
 using EmailPlatform.Contracts;
+using EmailPlatform.Status.Complaints;
 using MassTransit;
 
 namespace EmailPlatform.Status.Tests.Support;
@@ -47,6 +48,10 @@ internal static class TestEvents
 
     public static EmailBounced Bounced(Guid emailId, string recipient, int attempt = 1, string relay = "relay-a") =>
         new(NewId.NextGuid(), emailId, recipient, relay, attempt, UserUnknown, DateTimeOffset.UtcNow);
+
+    /// <summary>A complaint as <c>POST /v1/complaints</c> hands it to the recorder, from a feedback loop that named the recipient.</summary>
+    public static ReportedComplaint Complained(Guid emailId, string recipient) =>
+        new(NewId.NextGuid(), emailId, recipient, "abuse", "feedback.mail.example", "ExampleMail-FBL/1.0", DateTimeOffset.UtcNow);
 
     public static EmailDeferred Deferred(
         Guid emailId, string recipient, int attempt = 1, DateTimeOffset? nextAttemptAt = null, string relay = "relay-a") =>

@@ -261,20 +261,25 @@ public sealed class SuppressionTests
         Assert.Equal(2, await api.WithStoreAsync(db => db.Suppressions.CountAsync()));
     }
 
-    [Fact]
-    public async Task AnExpiryNeverLiftsAHardBounceSuppressionBehindTheOperatorsBack()
+    /// <summary>A hard bounce (the address is dead) and a complaint (the recipient wants no more) suppress for good.</summary>
+    [Theory]
+    [InlineData("bounce", "hard_bounce_suppression")]
+    [InlineData("complaint", "complaint_suppression")]
+    public async Task AnExpiryNeverLiftsASuppressionForGoodBehindTheOperatorsBack(string source, string problem)
     {
         var clock = new ManualClock(DateTimeOffset.UtcNow);
         await using var api = await StatusApi.StartAsync(services: s => s.AddSingleton<TimeProvider>(clock));
         var emailId = Guid.NewGuid();
-        await api.RecordAsync(TestEvents.Accepted(emailId, to: ["bob@example.com"]), TestEvents.Bounced(emailId, "bob@example.com"));
+        await api.RecordAsync(TestEvents.Accepted(emailId, to: ["bob@example.com"]), source == "bounce"
+            ? TestEvents.Bounced(emailId, "bob@example.com")
+            : TestEvents.Complained(emailId, "bob@example.com"));
         using var client = api.CreateClient();
 
-        // The address is dead: giving it an expiry would send to it again once that passed.
+        // Giving it an expiry would send to the address again once that passed.
         using (var put = await client.PutAsJsonAsync(new Uri("/v1/suppressions/bob@example.com", UriKind.Relative),
             new { reason = "Pause for a week", expires_at = clock.GetUtcNow().AddDays(7) }))
         {
-            await ProblemAssert.IsDetailedProblemAsync(put, HttpStatusCode.Conflict, "hard_bounce_suppression");
+            await ProblemAssert.IsDetailedProblemAsync(put, HttpStatusCode.Conflict, problem);
         }
 
         using (var import = await client.PostAsJsonAsync(new Uri("/v1/suppressions/import", UriKind.Relative), new object[]
@@ -285,24 +290,26 @@ public sealed class SuppressionTests
         {
             Assert.Equal(HttpStatusCode.OK, import.StatusCode);
             using var json = JsonDocument.Parse(await import.Content.ReadAsStringAsync());
-            Assert.Equal((1, 1), (json.RootElement.GetProperty("imported").GetInt32(), json.RootElement.GetProperty("kept_hard_bounces").GetInt32()));
+            Assert.Equal((1, source == "bounce" ? 1 : 0, source == "complaint" ? 1 : 0), (json.RootElement.GetProperty("imported").GetInt32(),
+                json.RootElement.GetProperty("kept_hard_bounces").GetInt32(), json.RootElement.GetProperty("kept_complaints").GetInt32()));
         }
 
         var bob = await GetJsonAsync(client, "/v1/suppressions/bob@example.com");
-        Assert.Equal(("bounce", JsonValueKind.Null), (bob.GetProperty("source").GetString(), bob.GetProperty("expires_at").ValueKind));
+        Assert.Equal((source, JsonValueKind.Null), (bob.GetProperty("source").GetString(), bob.GetProperty("expires_at").ValueKind));
 
-        // Nor in two steps: a PUT without an expiry changes the reason and leaves the suppression the bounce's.
+        // Nor in two steps: a PUT without an expiry changes the reason and leaves the suppression the bounce's or complaint's.
         using (var put = await client.PutAsJsonAsync(new Uri("/v1/suppressions/bob@example.com", UriKind.Relative), new { reason = "Known dead" }))
         {
             Assert.Equal(HttpStatusCode.OK, put.StatusCode);
         }
 
         bob = await GetJsonAsync(client, "/v1/suppressions/bob@example.com");
-        Assert.Equal(("bounce", "Known dead"), (bob.GetProperty("source").GetString(), bob.GetProperty("reason").GetString()));
+        Assert.Equal((source, "Known dead", emailId), (bob.GetProperty("source").GetString(), bob.GetProperty("reason").GetString(),
+            bob.GetProperty("source_email_id").GetGuid()));
         using (var put = await client.PutAsJsonAsync(new Uri("/v1/suppressions/bob@example.com", UriKind.Relative),
             new { reason = "Pause for a week", expires_at = clock.GetUtcNow().AddDays(7) }))
         {
-            await ProblemAssert.IsDetailedProblemAsync(put, HttpStatusCode.Conflict, "hard_bounce_suppression");
+            await ProblemAssert.IsDetailedProblemAsync(put, HttpStatusCode.Conflict, problem);
         }
 
         // Lifted on purpose first, it can be suppressed for a while like any address.
