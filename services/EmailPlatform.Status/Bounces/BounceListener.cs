@@ -147,13 +147,17 @@ public sealed class BounceListener(IOptions<BounceListenerOptions> options, ISer
                 var (message, error) = await ReportBody.ParseAsync(received, cancellationToken);
                 if (message is null)
                 {
-                    scope.ServiceProvider.GetRequiredService<BounceMetrics>().Received("smtp", BounceRefusal.InvalidMessage);
+                    scope.ServiceProvider.GetRequiredService<BounceMetrics>().Received("smtp", ReportRefusal.InvalidMessage);
                     return new SmtpResponse((SmtpReplyCode)554, "5.6.0 Not a message: " + OneLine(error));
                 }
 
                 return FeedbackReport.IsIn(message)
-                    ? Answer(await scope.ServiceProvider.GetRequiredService<ComplaintReports>().RecordAsync(message, received, "smtp", cancellationToken))
-                    : Answer(await scope.ServiceProvider.GetRequiredService<BounceReports>().RecordAsync(message, received, "smtp", cancellationToken));
+                    ? Answer(await scope.ServiceProvider.GetRequiredService<ComplaintReports>().RecordAsync(message, received, "smtp", cancellationToken),
+                        recorded => $"2.0.0 Complaint report for email {recorded.EmailId} {recorded.Result.Replace('_', ' ')}",
+                        "5.6.0 Not a feedback report (RFC 5965); nothing was recorded")
+                    : Answer(await scope.ServiceProvider.GetRequiredService<BounceReports>().RecordAsync(message, received, "smtp", cancellationToken),
+                        recorded => $"2.0.0 Bounce report for email {recorded.EmailId} recorded",
+                        "5.6.0 Not a delivery status notification (RFC 3464) nor a feedback report (RFC 5965); nothing was recorded");
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
@@ -163,27 +167,15 @@ public sealed class BounceListener(IOptions<BounceListenerOptions> options, ISer
         }
 
         // By number: SmtpServer's names do not say which reply they are.
-        private static SmtpResponse Answer(BounceReportOutcome outcome) => outcome.Refusal switch
+        private static SmtpResponse Answer<TResponse>(ReportOutcome<TResponse> outcome, Func<TResponse, string> recorded, string notAReport)
+            where TResponse : class => outcome.Refusal switch
         {
-            null => new SmtpResponse(SmtpReplyCode.Ok, $"2.0.0 Bounce report for email {outcome.Recorded!.EmailId} recorded"),
-            BounceRefusal.InvalidMessage => new SmtpResponse((SmtpReplyCode)554, "5.6.0 Not a message: " + OneLine(outcome.Detail)),
-            BounceRefusal.NotADeliveryReport => new SmtpResponse((SmtpReplyCode)550, "5.6.0 Not a delivery status notification (RFC 3464) nor a feedback report (RFC 5965); nothing was recorded"),
-            BounceRefusal.NotRecordedYet => NotRecordedYet,
-            _ => UnknownEmail,
+            null => new SmtpResponse(SmtpReplyCode.Ok, recorded(outcome.Recorded!)),
+            ReportRefusal.InvalidMessage => new SmtpResponse((SmtpReplyCode)554, "5.6.0 Not a message: " + OneLine(outcome.Detail)),
+            ReportRefusal.NotAReport => new SmtpResponse((SmtpReplyCode)550, notAReport),
+            ReportRefusal.NotRecordedYet => new SmtpResponse((SmtpReplyCode)451, "4.3.0 The email of this report is not recorded yet; try again later"),
+            _ => new SmtpResponse((SmtpReplyCode)550, "5.1.0 The report names no email sent here; nothing was recorded"),
         };
-
-        private static SmtpResponse Answer(ComplaintReportOutcome outcome) => outcome.Refusal switch
-        {
-            null => new SmtpResponse(SmtpReplyCode.Ok, $"2.0.0 Complaint report for email {outcome.Recorded!.EmailId} {outcome.Recorded.Result.Replace('_', ' ')}"),
-            ComplaintRefusal.InvalidMessage => new SmtpResponse((SmtpReplyCode)554, "5.6.0 Not a message: " + OneLine(outcome.Detail)),
-            ComplaintRefusal.NotAFeedbackReport => new SmtpResponse((SmtpReplyCode)550, "5.6.0 Not a feedback report (RFC 5965); nothing was recorded"),
-            ComplaintRefusal.NotRecordedYet => NotRecordedYet,
-            _ => UnknownEmail,
-        };
-
-        private static readonly SmtpResponse NotRecordedYet = new((SmtpReplyCode)451, "4.3.0 The email of this report is not recorded yet; try again later");
-
-        private static readonly SmtpResponse UnknownEmail = new((SmtpReplyCode)550, "5.1.0 The report names no email sent here; nothing was recorded");
 
         private static string OneLine(string? text) => (text ?? "").ReplaceLineEndings(" ");
     }

@@ -1,5 +1,4 @@
 using System.Diagnostics.Metrics;
-using EmailPlatform.Status.Recording;
 
 namespace EmailPlatform.Status.Bounces;
 
@@ -10,25 +9,5 @@ namespace EmailPlatform.Status.Bounces;
 /// <c>not_recorded_yet</c>). The
 /// bounces they record are counted with the other events (<c>emailplatform.status.events.recorded</c>).
 /// </summary>
-public sealed class BounceMetrics
-{
-    private readonly Counter<long> _received;
-
-    public BounceMetrics(IMeterFactory meterFactory)
-    {
-        var meter = meterFactory.Create(RecordingMetrics.MeterName);
-        _received = meter.CreateCounter<long>("emailplatform.status.bounce_reports", "{message}", "Messages handed in as bounce reports, by result.");
-    }
-
-    public void Received(string via, BounceRefusal? refusal) =>
-        _received.Add(1,
-            new KeyValuePair<string, object?>("emailplatform.via", via),
-            new KeyValuePair<string, object?>("emailplatform.result", refusal switch
-            {
-                null => "recorded",
-                BounceRefusal.InvalidMessage => "invalid_message",
-                BounceRefusal.NotADeliveryReport => "not_a_delivery_report",
-                BounceRefusal.NotRecordedYet => "not_recorded_yet",
-                _ => "unknown_email",
-            }));
-}
+public sealed class BounceMetrics(IMeterFactory meterFactory) : ReportMetrics<BounceReportResponse>(
+    meterFactory, "emailplatform.status.bounce_reports", "Messages handed in as bounce reports, by result.", BouncesEndpoint.NotADeliveryReport);

@@ -14,28 +14,6 @@ public sealed record BounceRecipientResult(string Email, string Action, string S
 
 public sealed record BounceReportResponse(string Object, Guid EmailId, string? ReportingMta, IReadOnlyList<BounceRecipientResult> Recipients);
 
-/// <summary>Why a message was not recorded as a bounce report, with what to tell its sender.</summary>
-public enum BounceRefusal
-{
-    /// <summary>It cannot be read as an RFC 5322 message.</summary>
-    InvalidMessage,
-
-    /// <summary>It holds no delivery status notification: an autoresponder, a bounce in prose only, spam.</summary>
-    NotADeliveryReport,
-
-    /// <summary>Nothing in it names an email sent here.</summary>
-    UnknownEmail,
-
-    /// <summary>
-    /// It names an email accepted within <see cref="ReportedEmails.RecordingGrace"/> that is not recorded here yet (its
-    /// events are still on their way, or the status service is behind): to be offered again later, not dropped.
-    /// </summary>
-    NotRecordedYet,
-}
-
-/// <summary>What became of a message handed to <see cref="BounceReports.RecordAsync"/>: the recorded report, or a refusal and why.</summary>
-public sealed record BounceReportOutcome(BounceReportResponse? Recorded, BounceRefusal? Refusal, string? Detail);
-
 /// <summary>
 /// Records the bounce reports that come back after a relay accepted a message, whichever way they arrive:
 /// <c>POST /v1/bounces</c> (<see cref="BouncesEndpoint"/>) or SMTP (<see cref="BounceListener"/>). A relay's 250 only says
@@ -49,44 +27,19 @@ public sealed record BounceReportOutcome(BounceReportResponse? Recorded, BounceR
 /// derived from the email, the recipient and the report.
 /// </summary>
 public sealed class BounceReports(StatusDbContext db, ReportedEmails emails, StatusEventWriter writer, BounceMetrics metrics, ILogger<BounceReports> logger)
+    : ReportIntake<DeliveryReport, BounceReportResponse>(emails, metrics)
 {
-    /// <param name="message">The report as received, headers and all.</param>
-    /// <param name="via">How it came (<c>http</c>, <c>smtp</c>), for the metrics.</param>
-    public async Task<BounceReportOutcome> RecordAsync(byte[] message, string via, CancellationToken cancellationToken)
+    protected override string NotAReportDetail =>
+        "The message holds no multipart/report with a message/delivery-status part (RFC 3464) naming a recipient, so it says nothing that can be recorded; a bounce written only in prose is not read.";
+
+    protected override DeliveryReport? Read(MimeMessage message) => DeliveryReport.Read(message);
+
+    protected override ReportedEmailKeys KeysOf(DeliveryReport report) => report.Keys;
+
+    protected override async Task<BounceReportResponse> RecordReportAsync(
+        DeliveryReport report, EmailRecord email, DateTimeOffset occurredAt, byte[] received, CancellationToken cancellationToken)
     {
-        var (parsed, error) = await ReportBody.ParseAsync(message, cancellationToken);
-        return parsed is null
-            ? Counted(via, Refused(BounceRefusal.InvalidMessage, error!))
-            : await RecordAsync(parsed, message, via, cancellationToken);
-    }
-
-    /// <summary>Records a message already parsed (the SMTP listener reads each message once to tell a bounce from a complaint).</summary>
-    public async Task<BounceReportOutcome> RecordAsync(MimeMessage message, byte[] received, string via, CancellationToken cancellationToken) =>
-        Counted(via, await ReadAndRecordAsync(message, received, cancellationToken));
-
-    private BounceReportOutcome Counted(string via, BounceReportOutcome outcome)
-    {
-        metrics.Received(via, outcome.Refusal);
-        return outcome;
-    }
-
-    private async Task<BounceReportOutcome> ReadAndRecordAsync(MimeMessage message, byte[] body, CancellationToken cancellationToken)
-    {
-        if (DeliveryReport.Read(message) is not { } report)
-        {
-            return Refused(BounceRefusal.NotADeliveryReport,
-                "The message holds no multipart/report with a message/delivery-status part (RFC 3464) naming a recipient, so it says nothing that can be recorded; a bounce written only in prose is not read.");
-        }
-
-        if (await emails.FindAsync(report.Keys, cancellationToken) is not { } email)
-        {
-            return emails.RecentCandidate(report.Keys) is { } recent
-                ? Refused(BounceRefusal.NotRecordedYet, ReportedEmails.NotRecordedYetDetail(recent))
-                : Refused(BounceRefusal.UnknownEmail, report.Keys.UnknownEmailDetail());
-        }
-
-        var occurredAt = emails.OccurredAt(message.Date);
-        var reportKey = ReportedEmails.ReportKey(report.ReportId, body);
+        var reportKey = ReportedEmails.ReportKey(report.ReportId, received);
         var recipients = email.Recipients.Select(r => r.Address).ToHashSet(StringComparer.Ordinal);
         var bounces = new List<ReportedBounce>();
         var results = new List<(ReportedRecipient Reported, ReportedBounce? Bounce, string? Result)>();
@@ -125,10 +78,8 @@ public sealed class BounceReports(StatusDbContext db, ReportedEmails emails, Sta
         var answer = results.Select(r => new BounceRecipientResult(r.Reported.FinalRecipient, r.Reported.Action, r.Reported.Status,
             r.Result ?? (before.Contains(r.Bounce!.EventId) ? "already_recorded" : "recorded"))).ToList();
         Log.Received(logger, email.Id, report.Recipients.Count, answer.Count(r => r.Result == "recorded"));
-        return new BounceReportOutcome(new BounceReportResponse("bounce_report", email.Id, report.ReportingMta, answer), null, null);
+        return new BounceReportResponse("bounce_report", email.Id, report.ReportingMta, answer);
     }
-
-    private static BounceReportOutcome Refused(BounceRefusal refusal, string detail) => new(null, refusal, detail);
 
     /// <summary>What the event ids of bounce reports are derived from first (<see cref="ReportedEmails.EventIdFor"/>).</summary>
     internal const string EventIdKind = "bounce-report";

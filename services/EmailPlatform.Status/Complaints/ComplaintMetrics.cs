@@ -1,5 +1,5 @@
 using System.Diagnostics.Metrics;
-using EmailPlatform.Status.Recording;
+using EmailPlatform.Status.Bounces;
 
 namespace EmailPlatform.Status.Complaints;
 
@@ -10,25 +10,8 @@ namespace EmailPlatform.Status.Complaints;
 /// <c>not_a_feedback_report</c>, <c>unknown_email</c>, <c>not_recorded_yet</c>). The complaints they record are counted
 /// with the other events too (<c>emailplatform.status.events.recorded</c>).
 /// </summary>
-public sealed class ComplaintMetrics
+public sealed class ComplaintMetrics(IMeterFactory meterFactory) : ReportMetrics<ComplaintReportResponse>(
+    meterFactory, "emailplatform.status.complaint_reports", "Messages handed in as complaint reports, by result.", ComplaintsEndpoint.NotAFeedbackReport)
 {
-    private readonly Counter<long> _received;
-
-    public ComplaintMetrics(IMeterFactory meterFactory)
-    {
-        var meter = meterFactory.Create(RecordingMetrics.MeterName);
-        _received = meter.CreateCounter<long>("emailplatform.status.complaint_reports", "{message}", "Messages handed in as complaint reports, by result.");
-    }
-
-    public void Received(string via, ComplaintReportOutcome outcome) =>
-        _received.Add(1,
-            new KeyValuePair<string, object?>("emailplatform.via", via),
-            new KeyValuePair<string, object?>("emailplatform.result", outcome.Refusal switch
-            {
-                null => outcome.Recorded!.Result,
-                ComplaintRefusal.InvalidMessage => "invalid_message",
-                ComplaintRefusal.NotAFeedbackReport => "not_a_feedback_report",
-                ComplaintRefusal.NotRecordedYet => "not_recorded_yet",
-                _ => "unknown_email",
-            }));
+    protected override string RecordedResult(ComplaintReportResponse recorded) => recorded.Result;
 }

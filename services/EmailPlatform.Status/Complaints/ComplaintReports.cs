@@ -15,25 +15,6 @@ namespace EmailPlatform.Status.Complaints;
 public sealed record ComplaintReportResponse(
     string Object, Guid EmailId, string FeedbackType, string? UserAgent, string? ReportingMta, string? Recipient, bool Suppressed, string Result);
 
-/// <summary>Why a message was not recorded as a complaint report, with what to tell its sender.</summary>
-public enum ComplaintRefusal
-{
-    /// <summary>It cannot be read as an RFC 5322 message.</summary>
-    InvalidMessage,
-
-    /// <summary>It holds no feedback report (RFC 5965).</summary>
-    NotAFeedbackReport,
-
-    /// <summary>Nothing in it names an email sent here.</summary>
-    UnknownEmail,
-
-    /// <summary>It names an email accepted moments ago that is not recorded here yet: to be offered again later.</summary>
-    NotRecordedYet,
-}
-
-/// <summary>What became of a message handed to <see cref="ComplaintReports.RecordAsync"/>: the recorded report, or a refusal and why.</summary>
-public sealed record ComplaintReportOutcome(ComplaintReportResponse? Recorded, ComplaintRefusal? Refusal, string? Detail);
-
 /// <summary>
 /// Records the complaints that mailbox providers send through their feedback loops (Yahoo's, Microsoft's JMRP, those of
 /// the providers behind Validity's universal loop, …) when a recipient marks an email as spam, whichever way they arrive:
@@ -45,45 +26,21 @@ public sealed record ComplaintReportOutcome(ComplaintReportResponse? Recorded, C
 /// from the email, the recipient and the report, so the same report handed in twice records once.
 /// </summary>
 public sealed class ComplaintReports(StatusDbContext db, ReportedEmails emails, StatusEventWriter writer, ComplaintMetrics metrics, ILogger<ComplaintReports> logger)
+    : ReportIntake<FeedbackReport, ComplaintReportResponse>(emails, metrics)
 {
     /// <summary>What the event ids of complaint reports are derived from first (<see cref="ReportedEmails.EventIdFor"/>).</summary>
     internal const string EventIdKind = "complaint-report";
 
-    /// <param name="message">The report as received, headers and all.</param>
-    /// <param name="via">How it came (<c>http</c>, <c>smtp</c>), for the metrics.</param>
-    public async Task<ComplaintReportOutcome> RecordAsync(byte[] message, string via, CancellationToken cancellationToken)
+    protected override string NotAReportDetail =>
+        "The message holds no multipart/report with a message/feedback-report part (RFC 5965, the Abuse Reporting Format of feedback loops), so it says nothing that can be recorded.";
+
+    protected override FeedbackReport? Read(MimeMessage message) => FeedbackReport.Read(message);
+
+    protected override ReportedEmailKeys KeysOf(FeedbackReport report) => report.Keys;
+
+    protected override async Task<ComplaintReportResponse> RecordReportAsync(
+        FeedbackReport report, EmailRecord email, DateTimeOffset occurredAt, byte[] received, CancellationToken cancellationToken)
     {
-        var (parsed, error) = await ReportBody.ParseAsync(message, cancellationToken);
-        return parsed is null
-            ? Counted(via, Refused(ComplaintRefusal.InvalidMessage, error!))
-            : await RecordAsync(parsed, message, via, cancellationToken);
-    }
-
-    /// <summary>Records a message already parsed (the SMTP listener reads each message once to tell a complaint from a bounce).</summary>
-    public async Task<ComplaintReportOutcome> RecordAsync(MimeMessage message, byte[] received, string via, CancellationToken cancellationToken) =>
-        Counted(via, await ReadAndRecordAsync(message, received, cancellationToken));
-
-    private ComplaintReportOutcome Counted(string via, ComplaintReportOutcome outcome)
-    {
-        metrics.Received(via, outcome);
-        return outcome;
-    }
-
-    private async Task<ComplaintReportOutcome> ReadAndRecordAsync(MimeMessage message, byte[] received, CancellationToken cancellationToken)
-    {
-        if (FeedbackReport.Read(message) is not { } report)
-        {
-            return Refused(ComplaintRefusal.NotAFeedbackReport,
-                "The message holds no multipart/report with a message/feedback-report part (RFC 5965, the Abuse Reporting Format of feedback loops), so it says nothing that can be recorded.");
-        }
-
-        if (await emails.FindAsync(report.Keys, cancellationToken) is not { } email)
-        {
-            return emails.RecentCandidate(report.Keys) is { } recent
-                ? Refused(ComplaintRefusal.NotRecordedYet, ReportedEmails.NotRecordedYetDetail(recent))
-                : Refused(ComplaintRefusal.UnknownEmail, report.Keys.UnknownEmailDetail());
-        }
-
         var recipient = WhoComplained(report, email);
         if (!report.IsComplaint)
         {
@@ -92,7 +49,7 @@ public sealed class ComplaintReports(StatusDbContext db, ReportedEmails emails, 
 
         var complaint = new ReportedComplaint(
             ReportedEmails.EventIdFor(EventIdKind, email.Id, recipient ?? "", ReportedEmails.ReportKey(report.ReportId, received)),
-            email.Id, recipient, report.FeedbackType, report.ReportingMta, report.Reporter, emails.OccurredAt(message.Date));
+            email.Id, recipient, report.FeedbackType, report.ReportingMta, report.Reporter, occurredAt);
         var before = await db.Events.AsNoTracking().AnyAsync(e => e.Id == complaint.EventId, cancellationToken);
         if (!before)
         {
@@ -127,8 +84,6 @@ public sealed class ComplaintReports(StatusDbContext db, ReportedEmails emails, 
         return reached.Count == 1 ? reached[0] : null;
     }
 
-    private static ComplaintReportOutcome Answer(EmailRecord email, FeedbackReport report, string? recipient, bool suppressed, string result) =>
-        new(new ComplaintReportResponse("complaint_report", email.Id, report.FeedbackType, report.UserAgent, report.ReportingMta, recipient, suppressed, result), null, null);
-
-    private static ComplaintReportOutcome Refused(ComplaintRefusal refusal, string detail) => new(null, refusal, detail);
+    private static ComplaintReportResponse Answer(EmailRecord email, FeedbackReport report, string? recipient, bool suppressed, string result) =>
+        new("complaint_report", email.Id, report.FeedbackType, report.UserAgent, report.ReportingMta, recipient, suppressed, result);
 }
