@@ -1,3 +1,4 @@
+using EmailPlatform.ServiceDefaults.Authentication;
 using EmailPlatform.ServiceDefaults.Json;
 using EmailPlatform.ServiceDefaults.Problems;
 using EmailPlatform.ServiceDefaults.Shutdown;
@@ -30,7 +31,7 @@ public static class Extensions
         builder.Services.ConfigureHttpJsonOptions(o => WireJson.Configure(o.SerializerOptions));
         // Retries only for safe methods: a retried POST could create something twice.
         builder.Services.ConfigureHttpClientDefaults(http => http.AddStandardResilienceHandler(o => o.Retry.DisableForUnsafeHttpMethods()));
-        builder.Services.AddOpenApi();
+        builder.Services.AddOpenApi(o => o.AddOperationTransformer<AuthProblemsTransformer>());
         return builder;
     }
 

@@ -1,7 +1,7 @@
 using EmailPlatform.ServiceDefaults.Authentication;
 using EmailPlatform.ServiceDefaults.Problems;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.OpenApi;
 
 namespace EmailPlatform.Status.Bounces;
 
@@ -19,10 +19,29 @@ public static class ReportEndpoint
     public const string InvalidMessage = "invalid_message";
     public const string EmailNotRecordedYet = "email_not_recorded_yet";
 
-    /// <summary>The metadata both endpoints carry: their auth, the body they accept and the problems <see cref="ReceiveAsync"/> answers.</summary>
+    private const string MessageContentType = "message/rfc822";
+
+    /// <summary>
+    /// The metadata both endpoints carry: their auth, the body they accept and the problems <see cref="ReceiveAsync"/>
+    /// answers. The body is described to OpenAPI only: routing-level <c>Accepts</c> metadata would answer another content
+    /// type itself, before authentication and with the JSON endpoints' advice, and leaves OpenAPI a body without a type
+    /// (it failed the whole document), where <see cref="ReceiveAsync"/> answers it in the report's terms.
+    /// </summary>
     internal static RouteHandlerBuilder TakesReports(this RouteHandlerBuilder endpoint, string tag, string name, string summary) =>
         endpoint.WithTags(tag).WithName(name).RequireAuthorization(ApiKeyScopes.Admin)
-            .WithMetadata(new AcceptsMetadata(["message/rfc822"], isOptional: false))
+            .AddOpenApiOperationTransformer((operation, _, _) =>
+            {
+                operation.RequestBody = new OpenApiRequestBody
+                {
+                    Required = true,
+                    Description = "The report as it was received: the whole message, headers and all.",
+                    Content = new Dictionary<string, OpenApiMediaType>
+                    {
+                        [MessageContentType] = new() { Schema = new OpenApiSchema { Type = JsonSchemaType.String, Format = "binary" } },
+                    },
+                };
+                return Task.CompletedTask;
+            })
             .WithSummary(summary)
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
@@ -41,7 +60,7 @@ public static class ReportEndpoint
         if (!ReportBody.IsMessage(http.Request))
         {
             return ApiProblems.Problem(StatusCodes.Status415UnsupportedMediaType, ApiProblems.UnsupportedMediaType, "Unsupported media type.",
-                $"Send the {noun} as it was received, the whole message with its headers, with 'Content-Type: message/rfc822'.");
+                $"Send the {noun} as it was received, the whole message with its headers, with 'Content-Type: {MessageContentType}'.");
         }
 
         if (await ReportBody.ReadAsync(http.Request, cancellationToken) is not { } body)

@@ -218,7 +218,10 @@ public sealed class BounceReportTests
             $"From: alice@example.com\r\nTo: noreply@acme.test\r\nIn-Reply-To: {accepted.MessageId}\r\nSubject: Out of office\r\n\r\nBack on Monday.\r\n"),
             HttpStatusCode.UnprocessableEntity, "not_a_delivery_report");
         // A report sent as JSON or as text, and an empty body.
-        await ProblemAssert.IsProblemAsync(await SendAsync(client, ours, "application/json"), HttpStatusCode.UnsupportedMediaType, "unsupported_media_type");
+        // Answered by the endpoint, in the report's terms (not routing's advice for the JSON endpoints).
+        var unsupported = await ProblemAssert.IsProblemAsync(await SendAsync(client, ours, "application/json"), HttpStatusCode.UnsupportedMediaType, "unsupported_media_type");
+        Assert.Equal("Send the bounce as it was received, the whole message with its headers, with 'Content-Type: message/rfc822'.",
+            unsupported.GetProperty("detail").GetString());
         await ProblemAssert.IsProblemAsync(await SendAsync(client, ours, "text/plain"), HttpStatusCode.UnsupportedMediaType, "unsupported_media_type");
         await ProblemAssert.IsProblemAsync(await SendAsync(client, ""), HttpStatusCode.BadRequest, "invalid_message");
         // Larger than any report: refused before it is read.
