@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/accept.sh — the accept path (POST /v1/emails) of the ingress, on this machine's PostgreSQL and RabbitMQ.
 #
-#   bench/accept.sh                      warm-up, saturation (closed loop), then a fixed 1,000 req/s (open loop)
+#   bench/accept.sh                      warm-up, a fixed 1,000 req/s (open loop), then saturation (closed loop); after
+#                                        each closed loop it waits for the outbox to publish what was left in it
 #   CONCURRENCY=32 RATE=2000 DURATION=30s bench/accept.sh
 #
 # It builds the ingress and the load generator in Release, creates a PostgreSQL database and a RabbitMQ virtual
@@ -14,7 +15,8 @@
 # Needs the infra of `./build.sh infra-up` (PostgreSQL role emailplatform with CREATEDB, RabbitMQ guest).
 #
 # Settings (environment): DURATION (20s), WARMUP (10s), RATE_WARMUP (5s: the fixed rate run first, in the same
-# load generator process, and not measured, so that the generator's own start is not in its latencies),
+# load generator process, and not measured, so that the generator's own start is not in its latencies), DRAIN_TIMEOUT
+# (300: seconds the outbox may take to publish what a closed loop left in it),
 # CONCURRENCY (64), RATE (1000), BODY_SIZE (2048: bytes of request JSON), BODY_KIND (text: a plain-text part fills
 # it; html: an order confirmation's HTML table fills two thirds and its plain-text part the rest),
 # IDEMPOTENCY_KEYS (0; 1 sends a unique Idempotency-Key with every request), NO_BUILD (0),
@@ -29,6 +31,7 @@ cd "$(dirname "$0")/.."
 DURATION="${DURATION:-20s}"
 WARMUP="${WARMUP:-10s}"
 RATE_WARMUP="${RATE_WARMUP:-5s}"
+DRAIN_TIMEOUT="${DRAIN_TIMEOUT:-300}"
 CONCURRENCY="${CONCURRENCY:-64}"
 RATE="${RATE:-1000}"
 BODY_SIZE="${BODY_SIZE:-2048}"
@@ -160,8 +163,30 @@ bench() { # label args...
   kill -0 "$INGRESS_PID" 2>/dev/null || die "the ingress died during $label"
 }
 
+# A closed loop accepts faster than the outbox publisher hands the emails to RabbitMQ, and leaves tens of thousands of
+# messages waiting when it ends. drain waits until they are published and reports how many there were and how long
+# they took (the publisher's catch-up rate): "label backlog seconds", appended to $WORK_DIR/drains.
+pending() { psql_ -d "$DB_NAME" -At -c "SELECT count(*) FROM outbox_messages WHERE published_at IS NULL"; }
+drain() { # label
+  local backlog left start
+  backlog="$(pending)"; left="$backlog"; start="$(date +%s.%N)"
+  log "outbox: $backlog messages still to publish after $1; waiting for them (at most ${DRAIN_TIMEOUT}s)"
+  while (( left > 0 )); do
+    (( $(date +%s) - ${start%.*} < DRAIN_TIMEOUT )) || die "the outbox still had $left messages to publish after ${DRAIN_TIMEOUT}s"
+    sleep 0.2
+    left="$(pending)"
+  done
+  echo "$1 $backlog $(python3 -c "import sys, time; print(round(time.time() - float(sys.argv[1]), 2))" "$start")" >>"$WORK_DIR/drains"
+}
+
 log "warm-up: $WARMUP at concurrency $CONCURRENCY"
 bench warmup --mode saturate --concurrency "$CONCURRENCY" --duration "$WARMUP"
+drain warmup
+# The fixed rate comes before saturation: right after it, PostgreSQL is still checkpointing the gigabyte of WAL that
+# 100,000 accepts and their publication wrote and vacuuming the outbox, and a latency measured then is that aftermath's,
+# not the accept path's at this rate (bench/HISTORY.md, 2026-12-07).
+log "fixed rate: $RATE req/s for $DURATION, open loop (after $RATE_WARMUP at that rate, not measured)"
+bench rate --mode rate --rate "$RATE" --duration "$DURATION" --warmup "$RATE_WARMUP"
 # CPU seconds the ingress used (user + system), from /proc: CPU per accepted request is a figure that other work on a
 # shared machine skews much less than requests per second.
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$INGRESS_PID/stat"; }
@@ -173,9 +198,7 @@ CPU_BEFORE="$(cpu_s)"
 bench saturate --mode saturate --concurrency "$CONCURRENCY" --duration "$DURATION"
 CPU_AFTER="$(cpu_s)"
 gc_counters >"$WORK_DIR/gc-after.json"
-sleep 2 # let the outbox publisher catch up before the latency run
-log "fixed rate: $RATE req/s for $DURATION, open loop (after $RATE_WARMUP at that rate, not measured)"
-bench rate --mode rate --rate "$RATE" --duration "$DURATION" --warmup "$RATE_WARMUP"
+drain saturation
 
 LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 PEAK_RSS="$(rss_mb VmHWM)"
@@ -194,6 +217,8 @@ cpu_used = float(sys.argv[9]) - float(sys.argv[8])
 gc0, gc1 = (json.load(open(os.path.join(work, f))) for f in ("gc-before.json", "gc-after.json"))
 gc = {k: gc1[k] - gc0[k] for k in ("allocated_bytes", "pause_s") if k in gc0 and k in gc1}
 body_size, body_kind, outbox_bytes = int(sys.argv[10]), sys.argv[11], int(sys.argv[12])
+drains = {label: {"backlog": int(n), "seconds": float(t), "messages_per_s": round(int(n) / float(t)) if float(t) > 0 else None}
+          for label, n, t in (line.split() for line in open(os.path.join(work, "drains")))}
 runs = {name: json.load(open(os.path.join(work, name + ".json"))) for name in ("warmup", "saturate", "rate")}
 sat, rate = runs["saturate"], runs["rate"]
 def cpu():
@@ -217,6 +242,7 @@ result = {
     "saturate_ingress_cpu_ms_per_accept": round(1000 * cpu_used / max(1, sat["accepted"]), 3),
     "saturate_ingress_allocated_kb_per_accept": round(gc["allocated_bytes"] / 1024 / sat["accepted"], 1) if sat["accepted"] and "allocated_bytes" in gc else 0,
     "saturate_ingress_gc_pause_s": round(gc.get("pause_s", 0), 2),
+    "outbox_drains": drains,
     "rate_target_per_s": rate["target_rate"],
     "rate_accepted_per_s": rate["accepted_per_s"],
     "accept_p50_ms": rate["latency_ms"]["p50"],
@@ -244,6 +270,8 @@ print("request body: %d bytes of JSON (%s); outbox row payload: %d bytes on aver
 print("%-42s %10s %8s %8s %8s %8s  %s" % ("run", "accepted", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors"))
 for r in rows:
     print("%-42s %10s %8.2f %8.2f %8.2f %8.2f  %s" % r)
+for label, d in drains.items():
+    print("outbox after %s: %d messages still to publish, published in %.1f s (%s/s)" % (label, d["backlog"], d["seconds"], d["messages_per_s"] or "-"))
 print("ingress RSS: idle %.0f MB, peak (VmHWM) %.0f MB, end %.0f MB" % (idle, peak, end))
 print("ingress CPU during saturation: %.1f s for %d accepted = %.3f ms per accept" % (cpu_used, sat["accepted"], result["saturate_ingress_cpu_ms_per_accept"]))
 print("ingress GC during saturation: %.1f KB allocated per accept, %.2f s paused" % (result["saturate_ingress_allocated_kb_per_accept"], result["saturate_ingress_gc_pause_s"]))
