@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using EmailPlatform.Status.Recording;
 
 namespace EmailPlatform.Status.Bounces;
 
@@ -10,4 +11,6 @@ namespace EmailPlatform.Status.Bounces;
 /// bounces they record are counted with the other events (<c>emailplatform.status.events.recorded</c>).
 /// </summary>
 public sealed class BounceMetrics(IMeterFactory meterFactory) : ReportMetrics<BounceReportResponse>(
-    meterFactory, "emailplatform.status.bounce_reports", "Messages handed in as bounce reports, by result.", BouncesEndpoint.NotADeliveryReport);
+    meterFactory.Create(RecordingMetrics.MeterName).CreateCounter<long>(
+        "emailplatform.status.bounce_reports", "{message}", "Messages handed in as bounce reports, by result."),
+    BouncesEndpoint.NotADeliveryReport);

@@ -1,5 +1,4 @@
 using System.Diagnostics.Metrics;
-using EmailPlatform.Status.Recording;
 
 namespace EmailPlatform.Status.Bounces;
 
@@ -9,12 +8,14 @@ namespace EmailPlatform.Status.Bounces;
 /// (<c>emailplatform.result</c>): what the recorded report says, or the refusal (<c>invalid_message</c>,
 /// <paramref name="notAReport"/>, <c>unknown_email</c>, <c>not_recorded_yet</c>).
 /// </summary>
+/// <param name="received">
+/// The kind's counter, made by the kind with its name written out, where the deployment tests read every instrument's
+/// name to check the dashboard and the alerts against.
+/// </param>
 /// <param name="notAReport">The result for a message that holds no report of this kind (<see cref="ReportRefusal.NotAReport"/>).</param>
-public abstract class ReportMetrics<TResponse>(IMeterFactory meterFactory, string name, string description, string notAReport)
+public abstract class ReportMetrics<TResponse>(Counter<long> received, string notAReport)
     where TResponse : class
 {
-    private readonly Counter<long> _received = meterFactory.Create(RecordingMetrics.MeterName).CreateCounter<long>(name, "{message}", description);
-
     public void Received(string via, ReportOutcome<TResponse> outcome) =>
         Add(via, outcome.Refusal is { } refusal ? ResultOf(refusal) : RecordedResult(outcome.Recorded!));
 
@@ -33,5 +34,5 @@ public abstract class ReportMetrics<TResponse>(IMeterFactory meterFactory, strin
     };
 
     private void Add(string via, string result) =>
-        _received.Add(1, new KeyValuePair<string, object?>("emailplatform.via", via), new KeyValuePair<string, object?>("emailplatform.result", result));
+        received.Add(1, new KeyValuePair<string, object?>("emailplatform.via", via), new KeyValuePair<string, object?>("emailplatform.result", result));
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using EmailPlatform.Status.Bounces;
+using EmailPlatform.Status.Recording;
 
 namespace EmailPlatform.Status.Complaints;
 
@@ -11,7 +12,9 @@ namespace EmailPlatform.Status.Complaints;
 /// with the other events too (<c>emailplatform.status.events.recorded</c>).
 /// </summary>
 public sealed class ComplaintMetrics(IMeterFactory meterFactory) : ReportMetrics<ComplaintReportResponse>(
-    meterFactory, "emailplatform.status.complaint_reports", "Messages handed in as complaint reports, by result.", ComplaintsEndpoint.NotAFeedbackReport)
+    meterFactory.Create(RecordingMetrics.MeterName).CreateCounter<long>(
+        "emailplatform.status.complaint_reports", "{message}", "Messages handed in as complaint reports, by result."),
+    ComplaintsEndpoint.NotAFeedbackReport)
 {
     protected override string RecordedResult(ComplaintReportResponse recorded) => recorded.Result;
 }
