@@ -16,7 +16,8 @@
 #
 # Settings (environment): DURATION (20s), WARMUP (10s), RATE_WARMUP (5s: the fixed rate run first, in the same
 # load generator process, and not measured, so that the generator's own start is not in its latencies), DRAIN_TIMEOUT
-# (300: seconds the outbox may take to publish what a closed loop left in it),
+# (300: seconds the outbox may take to publish what a closed loop left in it), OUTAGE (0: none; a duration such as 10s
+# adds a last closed loop with RabbitMQ's application stopped on this machine's node, then times the outbox's catch-up),
 # CONCURRENCY (64), RATE (1000), BODY_SIZE (2048: bytes of request JSON), BODY_KIND (text: a plain-text part fills
 # it; html: an order confirmation's HTML table fills two thirds and its plain-text part the rest),
 # IDEMPOTENCY_KEYS (0; 1 sends a unique Idempotency-Key with every request), NO_BUILD (0),
@@ -32,6 +33,7 @@ DURATION="${DURATION:-20s}"
 WARMUP="${WARMUP:-10s}"
 RATE_WARMUP="${RATE_WARMUP:-5s}"
 DRAIN_TIMEOUT="${DRAIN_TIMEOUT:-300}"
+OUTAGE="${OUTAGE:-0}"
 CONCURRENCY="${CONCURRENCY:-64}"
 RATE="${RATE:-1000}"
 BODY_SIZE="${BODY_SIZE:-2048}"
@@ -64,6 +66,7 @@ psql_() { PGPASSWORD="$PG_PASSWORD" PGCONNECT_TIMEOUT=10 psql -X -q -v ON_ERROR_
 INGRESS_PID=""
 CREATED_DB=0
 CREATED_VHOST=0
+STOPPED_RABBITMQ=0
 WORK_DIR="$(mktemp -d -t emailplatform-bench-XXXXXX)"
 
 cleanup() {
@@ -80,6 +83,10 @@ cleanup() {
   if [[ $CREATED_DB -eq 1 ]]; then
     log "dropping database $DB_NAME"
     psql_ -c "DROP DATABASE IF EXISTS \"$DB_NAME\" WITH (FORCE)" >&2
+  fi
+  if [[ $STOPPED_RABBITMQ -eq 1 ]]; then
+    log "starting RabbitMQ's application again"
+    rabbitmqctl_ start_app
   fi
   if [[ $CREATED_VHOST -eq 1 ]]; then
     log "deleting RabbitMQ vhost $VHOST"
@@ -164,15 +171,16 @@ bench() { # label args...
 }
 
 # A closed loop accepts faster than the outbox publisher hands the emails to RabbitMQ, and leaves tens of thousands of
-# messages waiting when it ends. drain waits until they are published and reports how many there were and how long
-# they took (the publisher's catch-up rate): "label backlog seconds", appended to $WORK_DIR/drains.
+# outbox rows waiting when it ends (one per email sent at once, published as its two bus messages). drain waits until
+# they are published and reports how many there were and how long they took (the publisher's catch-up rate):
+# "label backlog seconds", appended to $WORK_DIR/drains.
 pending() { psql_ -d "$DB_NAME" -At -c "SELECT count(*) FROM outbox_messages WHERE published_at IS NULL"; }
 drain() { # label
   local backlog left start
   backlog="$(pending)"; left="$backlog"; start="$(date +%s.%N)"
-  log "outbox: $backlog messages still to publish after $1; waiting for them (at most ${DRAIN_TIMEOUT}s)"
+  log "outbox: $backlog rows still to publish after $1; waiting for them (at most ${DRAIN_TIMEOUT}s)"
   while (( left > 0 )); do
-    (( $(date +%s) - ${start%.*} < DRAIN_TIMEOUT )) || die "the outbox still had $left messages to publish after ${DRAIN_TIMEOUT}s"
+    (( $(date +%s) - ${start%.*} < DRAIN_TIMEOUT )) || die "the outbox still had $left rows to publish after ${DRAIN_TIMEOUT}s"
     sleep 0.2
     left="$(pending)"
   done
@@ -200,6 +208,19 @@ CPU_AFTER="$(cpu_s)"
 gc_counters >"$WORK_DIR/gc-after.json"
 drain saturation
 
+if [[ $OUTAGE != 0 ]]; then
+  # RabbitMQ's application stopped on this machine's node (every vhost: nothing else may be using it) for a closed loop:
+  # the ingress keeps accepting into its outbox, and once the broker is back the publisher reconnects and publishes
+  # what waited; the drain's time runs from the broker being back, reconnection included.
+  log "broker outage: RabbitMQ stopped (rabbitmqctl stop_app) for a closed loop of $OUTAGE"
+  rabbitmqctl_ stop_app || die "rabbitmqctl stop_app failed"
+  STOPPED_RABBITMQ=1
+  bench outage --mode saturate --concurrency "$CONCURRENCY" --duration "$OUTAGE"
+  rabbitmqctl_ start_app || die "rabbitmqctl start_app failed"
+  STOPPED_RABBITMQ=0
+  drain outage
+fi
+
 LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 PEAK_RSS="$(rss_mb VmHWM)"
 END_RSS="$(rss_mb VmRSS)"
@@ -217,9 +238,10 @@ cpu_used = float(sys.argv[9]) - float(sys.argv[8])
 gc0, gc1 = (json.load(open(os.path.join(work, f))) for f in ("gc-before.json", "gc-after.json"))
 gc = {k: gc1[k] - gc0[k] for k in ("allocated_bytes", "pause_s") if k in gc0 and k in gc1}
 body_size, body_kind, outbox_bytes = int(sys.argv[10]), sys.argv[11], int(sys.argv[12])
-drains = {label: {"backlog": int(n), "seconds": float(t), "messages_per_s": round(int(n) / float(t)) if float(t) > 0 else None}
+drains = {label: {"backlog_rows": int(n), "seconds": float(t), "rows_per_s": round(int(n) / float(t)) if float(t) > 0 else None}
           for label, n, t in (line.split() for line in open(os.path.join(work, "drains")))}
-runs = {name: json.load(open(os.path.join(work, name + ".json"))) for name in ("warmup", "saturate", "rate")}
+runs = {name: json.load(open(os.path.join(work, name + ".json"))) for name in ("warmup", "saturate", "rate", "outage")
+        if os.path.exists(os.path.join(work, name + ".json"))}
 sat, rate = runs["saturate"], runs["rate"]
 def cpu():
     try:
@@ -266,12 +288,17 @@ rows = [
     ("fixed rate (open loop, %g/s)" % rate["target_rate"], "%.0f/s" % rate["accepted_per_s"],
      rate["latency_ms"]["p50"], rate["latency_ms"]["p95"], rate["latency_ms"]["p99"], rate["latency_ms"]["max"], errors(rate)),
 ]
+if "outage" in runs:
+    o = runs["outage"]
+    rows.append(("RabbitMQ stopped (closed loop, %s)" % o["concurrency"], "%.0f/s" % o["accepted_per_s"],
+                 o["latency_ms"]["p50"], o["latency_ms"]["p95"], o["latency_ms"]["p99"], o["latency_ms"]["max"], errors(o)))
 print("request body: %d bytes of JSON (%s); outbox row payload: %d bytes on average" % (body_size, body_kind, outbox_bytes))
 print("%-42s %10s %8s %8s %8s %8s  %s" % ("run", "accepted", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors"))
 for r in rows:
     print("%-42s %10s %8.2f %8.2f %8.2f %8.2f  %s" % r)
 for label, d in drains.items():
-    print("outbox after %s: %d messages still to publish, published in %.1f s (%s/s)" % (label, d["backlog"], d["seconds"], d["messages_per_s"] or "-"))
+    print("outbox after %s: %d rows (emails, two bus messages each) still to publish, published in %.1f s (%s rows/s)" % (
+        label, d["backlog_rows"], d["seconds"], d["rows_per_s"] or "-"))
 print("ingress RSS: idle %.0f MB, peak (VmHWM) %.0f MB, end %.0f MB" % (idle, peak, end))
 print("ingress CPU during saturation: %.1f s for %d accepted = %.3f ms per accept" % (cpu_used, sat["accepted"], result["saturate_ingress_cpu_ms_per_accept"]))
 print("ingress GC during saturation: %.1f KB allocated per accept, %.2f s paused" % (result["saturate_ingress_allocated_kb_per_accept"], result["saturate_ingress_gc_pause_s"]))
