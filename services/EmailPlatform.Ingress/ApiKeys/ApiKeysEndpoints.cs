@@ -19,8 +19,6 @@ public static class ApiKeysEndpoints
             .WithTags("API keys")
             .RequireAuthorization(ApiKeyScopes.Admin)
             .AddRateLimit(routes)
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 

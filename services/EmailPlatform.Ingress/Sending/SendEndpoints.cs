@@ -24,8 +24,6 @@ public static class SendEndpoints
             .WithTags("Emails")
             .RequireAuthorization(ApiKeyScopes.Send)
             .AddRateLimit(routes)
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 

@@ -24,8 +24,6 @@ public static class TemplatesEndpoints
             .WithTags("Templates")
             .RequireAuthorization(ApiKeyScopes.Admin)
             .AddRateLimit(routes)
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 

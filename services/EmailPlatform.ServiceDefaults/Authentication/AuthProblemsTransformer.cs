@@ -15,7 +15,7 @@ internal sealed class AuthProblemsTransformer : IOpenApiOperationTransformer
     private static readonly (int Status, string Description)[] Problems =
     [
         (StatusCodes.Status401Unauthorized, "No API key, or one that is unknown or revoked."),
-        (StatusCodes.Status403Forbidden, "The API key lacks the scope this operation needs."),
+        (StatusCodes.Status403Forbidden, "The API key may not do this: it lacks the scope, or (on a send) the sender's domain is not one it may send from."),
     ];
 
     public async Task TransformAsync(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
