@@ -4,10 +4,13 @@ using EmailPlatform.Contracts;
 namespace EmailPlatform.Delivery.Smtp;
 
 /// <summary>
-/// Turns an SMTP reply into an outcome. The reply code decides success: only a 2xx is delivered, whatever its
-/// text says. For a 4xx or 5xx the RFC 3463 enhanced status code at the start of the reply text (<c>5.1.1</c>,
-/// <c>4.7.1</c>, …) decides between deferred (4) and bounced (5) when present; otherwise the code's first digit
-/// does. Anything else is deferred: never bounce on a reply we do not understand.
+/// Turns an SMTP reply into an outcome. The reply code decides, as RFC 5321 has a client act: only a 2xx is delivered,
+/// a 5xx is bounced and a 4xx deferred, whatever the text says. The RFC 3463 enhanced status code at the start of the
+/// reply text (<c>5.1.1</c>, <c>4.7.1</c>, …) is recorded beside it and says what kind of bounce it is (whether it
+/// suppresses the address: <c>Status:Suppression:HardBounceCodes</c>). A relay whose enhanced code's class contradicts
+/// its reply code (<c>452 5.2.2</c>, <c>554 4.4.7</c>; RFC 2034 requires them to match) is taken at its reply code, as
+/// Postfix takes it: a temporary refusal is never turned into a final bounce, and a permanent one is not retried for
+/// days. Anything else is deferred: never bounce on a reply we do not understand.
 /// </summary>
 internal static partial class SmtpReplyClassifier
 {
@@ -34,10 +37,9 @@ internal static partial class SmtpReplyClassifier
         return match.Success ? match.Value : null;
     }
 
-    public static RecipientOutcomeKind Classify(SmtpReply reply) => Classify(reply.Code, reply.EnhancedCode);
-
-    public static RecipientOutcomeKind Classify(int code, string? enhancedCode)
+    public static RecipientOutcomeKind Classify(SmtpReply reply)
     {
+        var code = reply.Code;
         var codeClass = code / 100;
         if (code is < 200 or > 599 || codeClass is not (2 or 4 or 5))
         {
@@ -49,9 +51,7 @@ internal static partial class SmtpReplyClassifier
             return RecipientOutcomeKind.Delivered;
         }
 
-        // A failure reply: the enhanced class may say 4 or 5, never turn it into a success.
-        var failureClass = enhancedCode is ['4' or '5', ..] ? enhancedCode[0] - '0' : codeClass;
-        return failureClass == 5 ? RecipientOutcomeKind.Bounced : RecipientOutcomeKind.Deferred;
+        return codeClass == 5 ? RecipientOutcomeKind.Bounced : RecipientOutcomeKind.Deferred;
     }
 
     [GeneratedRegex(@"^[245]\.\d{1,3}\.\d{1,3}(?=\s|$)", RegexOptions.CultureInvariant)]

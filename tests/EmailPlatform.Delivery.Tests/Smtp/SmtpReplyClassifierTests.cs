@@ -9,7 +9,7 @@ public sealed class SmtpReplyClassifierTests
     [InlineData(250, "Ok", "Delivered")]
     [InlineData(451, "4.7.1 Greylisted, try again later", "Deferred")]
     [InlineData(550, "5.1.1 <bob@example.com>: Recipient address rejected: User unknown", "Bounced")]
-    [InlineData(554, "4.4.7 Message expired in queue", "Deferred")]
+    [InlineData(554, "4.4.7 Message expired in queue", "Bounced")]
     [InlineData(421, "Service not available, closing transmission channel", "Deferred")]
     [InlineData(552, "Requested mail action aborted: exceeded storage allocation", "Bounced")]
     [InlineData(0, "garbage", "Deferred")]
@@ -17,12 +17,14 @@ public sealed class SmtpReplyClassifierTests
     [InlineData(354, "Start mail input", "Deferred")]
     [InlineData(550, "2.0.0 Ok", "Bounced")]
     [InlineData(451, "2.0.0 Ok", "Deferred")]
-    [InlineData(451, "5.7.1 Policy", "Bounced")]
+    [InlineData(451, "5.7.1 Policy", "Deferred")]
+    [InlineData(452, "5.2.2 Mailbox full", "Deferred")]
+    [InlineData(450, "5.1.1 User unknown", "Deferred")]
     [InlineData(250, "5.0.0 Odd but accepted", "Delivered")]
     [InlineData(250, "4.0.0 Odd but accepted", "Delivered")]
     [InlineData(354, "2.0.0 Go ahead", "Deferred")]
     [InlineData(199, "2.0.0", "Deferred")]
-    public void RepliesAreClassifiedByEnhancedCodeFirstThenByReplyCode(int code, string text, string expected)
+    public void RepliesAreClassifiedByTheirReplyCodeWhateverTheEnhancedCodeSays(int code, string text, string expected)
     {
         var reply = SmtpReplyClassifier.ToReply(code, text);
 
