@@ -11,7 +11,7 @@
 # Options (passed to bench/EmailPlatform.LoadBench): --mode e2e|delivery, --emails N, --concurrency C, --rate R
 # (0 skips the fixed-rate phase), --rate-emails N, --workers W, --connections K (SMTP connections per worker; the
 # baseline uses W × K), --message-size BYTES (JSON body, default 2048), --attachments N, --attachment-size BYTES,
-# --recipients N, --priority-mix high=1,normal=8,bulk=1, --warmup N, --baseline-emails N (default max(emails, 10000)),
+# --recipients N, --same-recipients (every email to the same addresses; by default each has its own), --priority-mix high=1,normal=8,bulk=1, --warmup N, --baseline-emails N (default max(emails, 10000)),
 # --out FILE.
 # Environment: NO_BUILD=1 skips the Release build; SMTP_SINK_SESSIONS (1000) is smtp-sink's backlog.
 #

@@ -6,7 +6,11 @@ namespace EmailPlatform.LoadBench;
 
 /// <summary>
 /// The emails of a run: the JSON the clients POST (one body per priority, built once) and, for the baseline, a MIME
-/// message with the same text, attachments and recipients, so both sides move the same bytes to the sink.
+/// message with the same text, attachments and recipients, so both sides move the same bytes to the sink. Unless
+/// <c>--same-recipients</c> is given, each email goes to addresses of its own (<c>reader0.000000000042@example.test</c>),
+/// as a transactional stream's do: every address is then new to the workers' suppression lookups, which a stream of
+/// one address would hide behind their cache. The addresses are written into a copy of the built body, digits over
+/// digits, so the JSON stays the same size.
 /// </summary>
 internal sealed class BenchEmails
 {
@@ -16,6 +20,12 @@ internal sealed class BenchEmails
     private readonly (string Priority, double Upto)[] _mix;
     private readonly string _text;
     private readonly byte[] _attachment;
+
+    /// <summary>Where each recipient's number sits in the bodies (they differ only after the addresses, so one list serves all).</summary>
+    private readonly Dictionary<string, int[]> _numberOffsets = new(StringComparer.Ordinal);
+
+    /// <summary>The digits of the email's number in each address; unique up to 10^12 emails.</summary>
+    private const int NumberDigits = 12;
 
     public BenchEmails(BenchOptions options)
     {
@@ -38,7 +48,9 @@ internal sealed class BenchEmails
         _mix = options.PriorityMix.Select(p => (p.Key, upto += p.Value / total)).ToArray();
         foreach (var priority in options.PriorityMix.Keys)
         {
-            _bodies[priority] = Encoding.UTF8.GetBytes(Json(priority, _text).ToJsonString());
+            var body = Encoding.UTF8.GetBytes(Json(priority, _text).ToJsonString());
+            _bodies[priority] = body;
+            _numberOffsets[priority] = [.. Recipients(0).Select(r => OffsetOf(body, Encoding.UTF8.GetBytes(r)) + r.IndexOf('.', StringComparison.Ordinal) + 1)];
         }
     }
 
@@ -46,19 +58,28 @@ internal sealed class BenchEmails
 
     public int BodyBytes => _bodies.Values.First().Length;
 
-    /// <summary>The body of request <paramref name="index"/>: its priority drawn by weight, the same for the same index.</summary>
+    /// <summary>
+    /// The body of request <paramref name="index"/>: its priority drawn by weight, the same for the same index, and (unless
+    /// <c>--same-recipients</c>) addresses numbered <paramref name="index"/>.
+    /// </summary>
     public byte[] Body(long index)
     {
         var draw = new Random((int)(index * 2654435761 % int.MaxValue)).NextDouble();
-        foreach (var (priority, upto) in _mix)
+        var priority = _mix.FirstOrDefault(m => draw < m.Upto).Priority ?? _mix[^1].Priority;
+        var body = _bodies[priority];
+        if (Options.SameRecipients)
         {
-            if (draw < upto)
-            {
-                return _bodies[priority];
-            }
+            return body;
         }
 
-        return _bodies[_mix[^1].Priority];
+        var copy = (byte[])body.Clone();
+        var number = Encoding.ASCII.GetBytes(Number(index));
+        foreach (var offset in _numberOffsets[priority])
+        {
+            number.CopyTo(copy, offset);
+        }
+
+        return copy;
     }
 
     /// <summary>What a worker builds for one email, approximately: the baseline sends this.</summary>
@@ -66,7 +87,7 @@ internal sealed class BenchEmails
     {
         var message = new MimeMessage();
         message.From.Add(new MailboxAddress("Bench", "bench@acme.test"));
-        message.To.AddRange(Recipients().Select(r => MailboxAddress.Parse(r)));
+        message.To.AddRange(Recipients(Options.SameRecipients ? 0 : index).Select(r => MailboxAddress.Parse(r)));
         message.Subject = "End-to-end benchmark";
         message.MessageId = $"{Guid.NewGuid():N}.{index}@bench.acme.test";
         var body = new BodyBuilder { TextBody = _text };
@@ -79,15 +100,20 @@ internal sealed class BenchEmails
         return message;
     }
 
-    private IEnumerable<string> Recipients() =>
-        Enumerable.Range(0, Options.Recipients).Select(i => $"reader{i}@example.test");
+    private IEnumerable<string> Recipients(long number) =>
+        Enumerable.Range(0, Options.Recipients).Select(i => $"reader{i}.{Number(number)}@example.test");
+
+    private static string Number(long index) => index.ToString("D" + NumberDigits, System.Globalization.CultureInfo.InvariantCulture);
+
+    private static int OffsetOf(byte[] body, byte[] text) =>
+        body.AsSpan().IndexOf(text) is var at and >= 0 ? at : throw new InvalidOperationException("A recipient is not in the body as written.");
 
     private JsonObject Json(string priority, string text)
     {
         var email = new JsonObject
         {
             ["from"] = "Bench <bench@acme.test>",
-            ["to"] = new JsonArray(Recipients().Select(r => (JsonNode)JsonValue.Create(r)!).ToArray()),
+            ["to"] = new JsonArray(Recipients(0).Select(r => (JsonNode)JsonValue.Create(r)!).ToArray()),
             ["subject"] = "End-to-end benchmark",
             ["text"] = text,
             ["priority"] = priority,

@@ -9,7 +9,7 @@ internal sealed record BenchOptions
         usage: EmailPlatform.LoadBench --sink HOST:PORT [--mode e2e|delivery] [--emails 5000] [--concurrency 32]
                                        [--rate 1000] [--rate-emails 10000] [--workers 1] [--connections 4] [--baseline-emails N]
                                        [--message-size 2048] [--attachments 0] [--attachment-size 10240]
-                                       [--recipients 1] [--priority-mix normal=1] [--warmup 300]
+                                       [--recipients 1] [--same-recipients] [--priority-mix normal=1] [--warmup 300]
                                        [--state-dir DIR] [--out artifacts/bench/latest.json (delivery.json)]
         """;
 
@@ -47,6 +47,9 @@ internal sealed record BenchOptions
 
     public int Recipients { get; init; } = 1;
 
+    /// <summary>Every email to the same addresses (<c>--same-recipients</c>) instead of addresses of its own.</summary>
+    public bool SameRecipients { get; init; }
+
     /// <summary>Weights of <c>high</c>, <c>normal</c> and <c>bulk</c> among the emails sent.</summary>
     public IReadOnlyDictionary<string, double> PriorityMix { get; init; } = new Dictionary<string, double> { ["normal"] = 1 };
 
@@ -63,8 +66,15 @@ internal sealed record BenchOptions
     public static BenchOptions Parse(string[] args)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        var sameRecipients = false;
         for (var i = 0; i < args.Length; i++)
         {
+            if (args[i] == "--same-recipients")
+            {
+                sameRecipients = true;
+                continue;
+            }
+
             if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
             {
                 throw new ArgumentException($"unexpected or incomplete argument '{args[i]}'");
@@ -92,6 +102,7 @@ internal sealed record BenchOptions
             Attachments = Int("--attachments", 0),
             AttachmentSize = Int("--attachment-size", 10 * 1024),
             Recipients = Int("--recipients", 1),
+            SameRecipients = sameRecipients,
             PriorityMix = ParseMix(values.GetValueOrDefault("--priority-mix", "normal=1")),
             Warmup = Int("--warmup", 300),
             StateDir = values.GetValueOrDefault("--state-dir"),

@@ -44,7 +44,7 @@ public static class Program
             ["options"] = JsonSerializer.SerializeToNode(new
             {
                 options.Emails, options.Concurrency, options.Rate, options.RateEmails, options.Workers, options.Connections,
-                options.MessageSize, body_bytes = emails.BodyBytes, options.Attachments, options.AttachmentSize, options.Recipients,
+                options.MessageSize, body_bytes = emails.BodyBytes, options.Attachments, options.AttachmentSize, options.Recipients, options.SameRecipients,
                 priority_mix = options.PriorityMix, options.Warmup,
             }, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }),
         };
