@@ -1,7 +1,9 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using SmtpServer;
+using SmtpServer.Authentication;
 using SmtpServer.ComponentModel;
 using SmtpServer.Mail;
 using SmtpServer.Net;
@@ -12,11 +14,26 @@ using SmtpServerHost = SmtpServer.SmtpServer;
 namespace EmailPlatform.Testing;
 
 /// <summary>What the scripted relay received: the envelope as sent over the wire and the raw message.</summary>
-public sealed record ReceivedMessage(string MailFrom, IReadOnlyList<string> RcptTo, byte[] Raw);
+public sealed record ReceivedMessage(string MailFrom, IReadOnlyList<string> RcptTo, byte[] Raw)
+{
+    /// <summary>Whether the session was encrypted (implicit TLS or STARTTLS) when the message came.</summary>
+    public bool Secure { get; init; }
+
+    /// <summary>The user the session authenticated as (SMTP AUTH); null when it did not.</summary>
+    public string? User { get; init; }
+}
+
+/// <summary>
+/// How the scripted relay secures its sessions: with <paramref name="Certificate"/> it offers STARTTLS, or with
+/// <paramref name="Implicit"/> as well speaks TLS from the first byte (SMTPS); with <paramref name="Login"/> it offers AUTH
+/// (over TLS only) and refuses MAIL FROM until a session has authenticated with exactly those credentials.
+/// </summary>
+public sealed record ScriptedSecurity(X509Certificate2? Certificate = null, bool Implicit = false, (string User, string Password)? Login = null);
 
 /// <summary>
 /// A real SMTP server (the SmtpServer package) on 127.0.0.1 and an OS-chosen port, answering as scripted:
-/// per-recipient RCPT replies, a MAIL FROM reply, a reply to the final dot, or a dropped connection at DATA.
+/// per-recipient RCPT replies, a MAIL FROM reply, a reply to the final dot, or a dropped connection at DATA. Plain text
+/// unless started with a <see cref="ScriptedSecurity"/> (STARTTLS or implicit TLS, and AUTH).
 /// </summary>
 public sealed class ScriptedSmtpServer : IAsyncDisposable
 {
@@ -55,7 +72,8 @@ public sealed class ScriptedSmtpServer : IAsyncDisposable
     public ConcurrentQueue<ReceivedMessage> Received { get; } = new();
 
     /// <param name="port">0 for an OS-chosen port; a given one to come back where a stopped server was.</param>
-    public static async Task<ScriptedSmtpServer> StartAsync(int port = 0)
+    /// <param name="security">TLS and AUTH; none (plain text, no AUTH) when null.</param>
+    public static async Task<ScriptedSmtpServer> StartAsync(int port = 0, ScriptedSecurity? security = null)
     {
         var listeners = new EndpointListenerFactory();
         var started = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -63,11 +81,28 @@ public sealed class ScriptedSmtpServer : IAsyncDisposable
 
         var options = new SmtpServerOptionsBuilder()
             .ServerName("scripted.test")
-            .Endpoint(e => e.Endpoint(new IPEndPoint(IPAddress.Loopback, port)))
+            .Endpoint(e =>
+            {
+                e.Endpoint(new IPEndPoint(IPAddress.Loopback, port));
+                if (security?.Certificate is { } certificate)
+                {
+                    e.Certificate(certificate).IsSecure(security.Implicit);
+                }
+
+                if (security?.Login is not null)
+                {
+                    e.AuthenticationRequired();
+                }
+            })
             .Build();
 
         var services = new ServiceProvider();
         services.Add(listeners);
+        if (security?.Login is { } login)
+        {
+            services.Add((IUserAuthenticator)new DelegatingUserAuthenticator((user, password) => user == login.User && password == login.Password));
+        }
+
         ScriptedSmtpServer? self = null;
         var sessions = new Sessions();
         var script = new Script(() => self!, sessions);
@@ -187,8 +222,11 @@ public sealed class ScriptedSmtpServer : IAsyncDisposable
                 return reply;
             }
 
-            self.Received.Enqueue(new ReceivedMessage(
-                transaction.From.AsAddress(), transaction.To.Select(t => t.AsAddress()).ToList(), raw));
+            self.Received.Enqueue(new ReceivedMessage(transaction.From.AsAddress(), transaction.To.Select(t => t.AsAddress()).ToList(), raw)
+            {
+                Secure = context.Pipe.IsSecure,
+                User = context.Authentication.IsAuthenticated ? context.Authentication.User : null,
+            });
             return SmtpResponse.Ok;
         }
 

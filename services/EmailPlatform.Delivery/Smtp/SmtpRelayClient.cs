@@ -219,6 +219,17 @@ internal sealed class SmtpRelayClient(
             Log.StaleConnectionReplaced(logger, ex, emailId, relay.Name);
             return null;
         }
+        catch (MailKit.ServiceNotAuthenticatedException ex) when (connected)
+        {
+            // The relay refused MAIL FROM as not authenticated (530): its configuration's fault, with nothing sent, so the
+            // relay is unavailable to this email (the next one may take it), as when it refuses the credentials. The
+            // RCPT TO replies that came after it, out of any transaction (501, 503), are not the recipients'.
+            reusable = false;
+            var reason = SmtpFaults.Describe(ex, relay, connecting: false, settings);
+            errorType = ex.GetType().Name;
+            Log.TransportFault(logger, ex, emailId, relay.Name, relay.Host, relay.Port, reason);
+            outcomes = [.. failed, .. Unavailable(RecipientOutcomes.Deferred(sendable, NoRefusals, null, reason))];
+        }
         catch (Exception ex) when (SmtpFaults.IsTransportFault(ex) && (!cancellationToken.IsCancellationRequested || transactionStarted)
             && transfer is { WholeMessageSent: true })
         {
@@ -236,11 +247,13 @@ internal sealed class SmtpRelayClient(
             var reason = SmtpFaults.Describe(ex, relay, connecting: !connected, settings, transfer);
             errorType = ex.GetType().Name;
             Log.TransportFault(logger, ex, emailId, relay.Name, relay.Host, relay.Port, reason);
+            // A RCPT TO reply read before the relay answered MAIL FROM came out of sequence: it is not the recipient's.
+            var refusals = client.SenderAnswered ? client.Rejected : NoRefusals;
             outcomes = client.SenderRefusal is { } refusal
                 ? [.. failed, .. RecipientOutcomes.AllFromReply(sendable, RecipientOutcomes.ToReply(refusal), SmtpStage.MailFrom)]
                 : connected
-                    ? [.. failed, .. Broken(RecipientOutcomes.Deferred(sendable, client.Rejected, null, reason))]
-                    : Unavailable(RecipientOutcomes.Deferred(sendable, client.Rejected, null, reason));
+                    ? [.. failed, .. Broken(RecipientOutcomes.Deferred(sendable, refusals, null, reason))]
+                    : Unavailable(RecipientOutcomes.Deferred(sendable, refusals, null, reason));
         }
         catch (Claims.ClaimLostException ex)
         {
@@ -347,6 +360,9 @@ internal sealed class SmtpRelayClient(
             await client.AuthenticateAsync(relay.Username, relay.Password ?? "", connectTimeout.Token);
         }
     }
+
+    /// <summary>No RCPT TO refusals: those read out of sequence are not the recipients'.</summary>
+    private static readonly IReadOnlyDictionary<MailboxAddress, SmtpResponse> NoRefusals = new Dictionary<MailboxAddress, SmtpResponse>();
 
     private static IReadOnlyList<RecipientOutcome> Unavailable(IReadOnlyList<RecipientOutcome> outcomes) =>
         outcomes.Select(o => o with { RelayUnavailable = true }).ToList();
