@@ -54,6 +54,35 @@ public sealed class DkimSigningTests : IAsyncLifetime
         Assert.False(new DkimVerifier(new Locator(_key)).Verify(received, received.Headers[received.Headers.IndexOf(HeaderId.DkimSignature)]));
     }
 
+    [Fact]
+    public async Task KeyFromAMountedFileSignsSoThatTheReceivedMessageVerifies()
+    {
+        var keyFile = Path.Combine(Path.GetTempPath(), $"dkim-{Guid.NewGuid():N}.pem");
+        await File.WriteAllTextAsync(keyFile, _key.ExportPkcs8PrivateKeyPem());
+        try
+        {
+            await using var host = await DeliveryHost.StartAsync(_relay.Port, settings: new Dictionary<string, string?>
+            {
+                ["Delivery:Dkim:0:Domain"] = "acme.example",
+                ["Delivery:Dkim:0:Selector"] = "mail2026",
+                ["Delivery:Dkim:0:PrivateKeyFile"] = keyFile,
+            });
+
+            await host.SendAsync(TestEmails.Create());
+            await host.WaitForAsync<EmailDelivered>(d => d.Count == 1, "the delivery");
+        }
+        finally
+        {
+            File.Delete(keyFile);
+        }
+
+        var received = MimeMessage.Load(new MemoryStream(Assert.Single(_relay.Received).Raw));
+        var index = received.Headers.IndexOf(HeaderId.DkimSignature);
+        Assert.True(index >= 0, "no DKIM-Signature header");
+        Assert.Contains("d=acme.example;", received.Headers[index].Value, StringComparison.Ordinal);
+        Assert.True(new DkimVerifier(new Locator(_key)).Verify(received, received.Headers[index]), "the signature does not verify");
+    }
+
     [Theory]
     [InlineData("xn--bcher-kva.example", "billing@xn--bcher-kva.example")]
     [InlineData("xn--bcher-kva.example", "Billing <billing@bücher.example>")]

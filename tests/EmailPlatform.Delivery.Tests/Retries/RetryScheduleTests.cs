@@ -4,6 +4,7 @@ using EmailPlatform.Delivery.Tests.Support;
 using EmailPlatform.Testing;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using MimeKit;
 using SmtpServer.Protocol;
 
 namespace EmailPlatform.Delivery.Tests.Retries;
@@ -75,6 +76,30 @@ public sealed class RetryScheduleTests : IAsyncLifetime
         var kept = Assert.Single(await host.QueryAsync(db => db.RetryMessages.ToListAsync()));
         var now = clock.GetUtcNow().UtcDateTime;
         Assert.InRange(kept.KeepUntil!.Value, now.AddDays(3).AddMinutes(-5), now.AddDays(3));
+    }
+
+    [Fact]
+    public async Task UnknownOutcomeIsRetriedWithTheSameMessageId()
+    {
+        // The relay takes the first copy but answers its final dot only after the worker's data timeout (1 s): an unknown
+        // outcome. The retry's copy is answered at once. The first copy is kept until the deferral is seen, then stored.
+        var deferralSeen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var copies = 0;
+        _relay.BeforeDataReply = () => Interlocked.Increment(ref copies) == 1 ? deferralSeen.Task.WaitAsync(TimeSpan.FromSeconds(30)) : Task.CompletedTask;
+        var email = TestEmails.Create();
+        var settings = ShortSchedule("00:00:01");
+        settings["Delivery:DataTimeout"] = "00:00:01";
+        await using var host = await DeliveryHost.StartAsync(_relay.Port, settings: settings);
+
+        await host.SendAsync(email);
+        var deferred = Assert.Single(await host.WaitForAsync<EmailDeferred>(d => d.Count >= 1, "the unknown outcome", seconds: 20));
+        deferralSeen.SetResult();
+        var delivered = Assert.Single(await host.WaitForAsync<EmailDelivered>(d => d.Count == 1, "the retry's delivery", seconds: 20));
+        var received = await Eventually.GetAsync(() => Task.FromResult(_relay.Received.ToList()), r => r.Count == 2, TimeSpan.FromSeconds(20), "both copies");
+
+        Assert.StartsWith("Unknown outcome:", deferred.Reason, StringComparison.Ordinal);
+        Assert.Equal((1, 2), (deferred.Attempt, delivered.Attempt));
+        Assert.All(received, r => Assert.Equal(email.MessageId, MimeMessage.Load(new MemoryStream(r.Raw)).MessageId));
     }
 
     [Fact]

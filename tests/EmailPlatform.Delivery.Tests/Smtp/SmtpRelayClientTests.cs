@@ -156,6 +156,29 @@ public sealed class SmtpRelayClientTests : IAsyncLifetime
         });
     }
 
+    [Fact]
+    public async Task ConnectionDroppedMidDataDefersAsATransportFaultNotAnUnknownOutcome()
+    {
+        // The relay reads the first line of the message and closes: the rest (more than any socket buffer) cannot be
+        // written. Unlike a drop after the final dot, the relay cannot have taken the message.
+        await using var relay = new MinimalSmtpServer(closeDuringData: true);
+        var email = TestEmails.Create(
+            to: [Accepted, "bob@example.com"],
+            attachments: [new EmailAttachment("large.bin", "application/octet-stream", null, new byte[24 * 1024 * 1024])]);
+
+        var outcomes = await SendThroughAsync(relay, email, command: TimeSpan.FromSeconds(10), data: TimeSpan.FromSeconds(10));
+
+        Assert.Equal(2, outcomes.Count);
+        Assert.All(outcomes, o =>
+        {
+            Assert.Equal(RecipientOutcomeKind.Deferred, o.Kind);
+            Assert.Null(o.Reply);
+            Assert.True(o.SessionBroke);
+            Assert.StartsWith("The SMTP session with relay 'scripted' failed (", o.Reason, StringComparison.Ordinal);
+        });
+        Assert.Empty(relay.Received);
+    }
+
     [Theory]
     [InlineData("554 5.7.1 Message rejected as spam", "Bounced", 554, "5.7.1")]
     [InlineData("451-4.7.1 Try again later\r\n451 4.7.1 (greylisted)", "Deferred", 451, "4.7.1")]

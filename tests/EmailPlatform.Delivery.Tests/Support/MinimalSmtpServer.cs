@@ -13,7 +13,7 @@ namespace EmailPlatform.Delivery.Tests.Support;
 /// Or it can trickle its reply to the final dot: a continuation line now and then, never the last line, so that no
 /// single read waits long but the reply never ends. It can do the same to its reply to RCPT TO, or stop reading once it
 /// has answered DATA, as a relay whose disk is full might. Or it can close the connection right after accepting the
-/// <c>MAIL FROM</c> of a session's n-th transaction.
+/// <c>MAIL FROM</c> of a session's n-th transaction, or part-way through the message data.
 /// </summary>
 internal sealed class MinimalSmtpServer : IAsyncDisposable
 {
@@ -26,6 +26,7 @@ internal sealed class MinimalSmtpServer : IAsyncDisposable
     private readonly TimeSpan? _trickleRcpt;
     private readonly bool _stallData;
     private readonly int? _closeAfterMailFrom;
+    private readonly bool _closeDuringData;
     private readonly Task _accepting;
     private int _sessions;
 
@@ -36,11 +37,13 @@ internal sealed class MinimalSmtpServer : IAsyncDisposable
     /// <param name="trickleRcptReply">When set, the reply to RCPT TO is a continuation line at this interval, for ever.</param>
     /// <param name="stallData">Answer DATA with 354, then read nothing more.</param>
     /// <param name="closeAfterMailFrom">When set, close the connection right after accepting this <c>MAIL FROM</c> of a session (1 for its first).</param>
+    /// <param name="closeDuringData">Answer DATA with 354, read the first line of the message, then close the connection.</param>
     public MinimalSmtpServer(
         string finalReply = "250 2.0.0 Ok: queued", bool closeAfterFinalReply = false, string? dataCommandRefusal = null, TimeSpan? trickleFinalReply = null,
-        TimeSpan? trickleRcptReply = null, bool stallData = false, int? closeAfterMailFrom = null)
+        TimeSpan? trickleRcptReply = null, bool stallData = false, int? closeAfterMailFrom = null, bool closeDuringData = false)
     {
         _closeAfterMailFrom = closeAfterMailFrom;
+        _closeDuringData = closeDuringData;
         _finalReply = finalReply;
         _closeAfterFinalReply = closeAfterFinalReply;
         _dataCommandRefusal = dataCommandRefusal;
@@ -122,6 +125,13 @@ internal sealed class MinimalSmtpServer : IAsyncDisposable
                         return;
                     case "DATA":
                         await writer.WriteLineAsync("354 End data with <CR><LF>.<CR><LF>");
+                        if (_closeDuringData)
+                        {
+                            // Closed with the rest of the message unread: the peer gets a reset.
+                            await reader.ReadLineAsync(_stop.Token);
+                            return;
+                        }
+
                         if (_stallData)
                         {
                             await Task.Delay(Timeout.Infinite, _stop.Token);
