@@ -1,4 +1,5 @@
 using EmailPlatform.Delivery.Suppressions;
+using EmailPlatform.ServiceDefaults.Addresses;
 using EmailPlatform.Status.Storage;
 using Microsoft.EntityFrameworkCore;
 

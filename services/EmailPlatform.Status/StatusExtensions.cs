@@ -38,6 +38,7 @@ public static class StatusExtensions
                 "Status:Suppression:HardBounceCodes must hold enhanced codes of class 5 such as 5.1.1 or 5.1.")
             .ValidateOnStart();
         builder.Services.AddScoped<AutoSuppression>();
+        builder.Services.AddSingleton<SuppressionFilters>();
         builder.Services.AddOptions<RetentionOptions>()
             .BindConfiguration(RetentionOptions.SectionName)
             .Validate(o => o.BodiesAfter > TimeSpan.Zero && o.EventsAfter > TimeSpan.Zero, "Status:Retention:BodiesAfter and Status:Retention:EventsAfter must be positive.")

@@ -1,9 +1,10 @@
 using System.Globalization;
 
-namespace EmailPlatform.Status.Storage;
+namespace EmailPlatform.ServiceDefaults.Addresses;
 
 /// <summary>
-/// The one form in which the status store keeps and looks up an address (recipients, events, suppressions): trimmed,
+/// The one form in which the status store keeps and looks up an address (recipients, events, suppressions), and in which
+/// the delivery workers look one up in its suppression filter (<see cref="Suppressions.SuppressionFilter"/>): trimmed,
 /// lower-cased, and with an internationalized domain in its Unicode form. MimeKit, which parses every address at the
 /// ingress, decodes a punycode domain (<c>user@xn--bcher-kva.de</c> becomes <c>user@bücher.de</c>), so that is the form
 /// the envelope, the workers' outcomes and their suppression lookups carry; an address given to the API in its

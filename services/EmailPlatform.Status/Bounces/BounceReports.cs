@@ -1,3 +1,4 @@
+using EmailPlatform.ServiceDefaults.Addresses;
 using EmailPlatform.Status.Recording;
 using EmailPlatform.Status.Storage;
 using Microsoft.EntityFrameworkCore;

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using EmailPlatform.Contracts;
+using EmailPlatform.ServiceDefaults.Addresses;
 using EmailPlatform.ServiceDefaults.Authentication;
 using EmailPlatform.ServiceDefaults.Json;
 using EmailPlatform.ServiceDefaults.Problems;

@@ -1,3 +1,4 @@
+using EmailPlatform.ServiceDefaults.Addresses;
 using EmailPlatform.Status.Bounces;
 using EmailPlatform.Status.Recording;
 using EmailPlatform.Status.Retention;

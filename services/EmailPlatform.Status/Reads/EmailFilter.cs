@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using System.Globalization;
+using EmailPlatform.ServiceDefaults.Addresses;
 using EmailPlatform.Status.Storage;
 
 namespace EmailPlatform.Status.Reads;

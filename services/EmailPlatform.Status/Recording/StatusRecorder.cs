@@ -1,4 +1,5 @@
 using EmailPlatform.Contracts;
+using EmailPlatform.ServiceDefaults.Addresses;
 using EmailPlatform.Status.Bounces;
 using EmailPlatform.Status.Complaints;
 using EmailPlatform.Status.Retention;

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using EmailPlatform.ServiceDefaults.Addresses;
 
 namespace EmailPlatform.Status.Retention;
 

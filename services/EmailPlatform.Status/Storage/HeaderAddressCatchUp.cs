@@ -1,3 +1,4 @@
+using EmailPlatform.ServiceDefaults.Addresses;
 using EmailPlatform.ServiceDefaults.Hosting;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;

@@ -1,3 +1,5 @@
+using EmailPlatform.ServiceDefaults.Addresses;
+
 namespace EmailPlatform.Status.Storage;
 
 /// <summary>

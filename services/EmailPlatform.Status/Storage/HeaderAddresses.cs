@@ -1,3 +1,4 @@
+using EmailPlatform.ServiceDefaults.Addresses;
 using EmailPlatform.Status.Retention;
 using MimeKit;
 

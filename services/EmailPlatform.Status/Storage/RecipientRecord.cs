@@ -1,3 +1,5 @@
+using EmailPlatform.ServiceDefaults.Addresses;
+
 namespace EmailPlatform.Status.Storage;
 
 /// <summary>Where one recipient of an email stands, with the reply that put it there.</summary>

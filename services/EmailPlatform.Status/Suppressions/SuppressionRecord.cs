@@ -1,3 +1,5 @@
+using EmailPlatform.ServiceDefaults.Addresses;
+
 namespace EmailPlatform.Status.Suppressions;
 
 /// <summary>An address that must not be sent to, why, and until when.</summary>

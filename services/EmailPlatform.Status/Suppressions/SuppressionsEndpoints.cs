@@ -1,4 +1,5 @@
 using System.Globalization;
+using EmailPlatform.ServiceDefaults.Addresses;
 using EmailPlatform.ServiceDefaults.Authentication;
 using EmailPlatform.ServiceDefaults.Paging;
 using EmailPlatform.ServiceDefaults.Problems;
@@ -29,8 +30,9 @@ public sealed record SuppressionResponse(
 }
 
 /// <summary>
-/// <c>/v1/suppressions</c>: reads with the <c>read</c> scope (the delivery workers' lookup is
-/// <c>GET /v1/suppressions/{address}</c>: 200 suppressed, 404 not), changes with <c>admin</c>. Expired entries
+/// <c>/v1/suppressions</c>: reads with the <c>read</c> scope (the delivery workers download the list's filter,
+/// <see cref="SuppressionFilterEndpoint"/>, and look up an address it may hold: <c>GET /v1/suppressions/{address}</c>,
+/// 200 suppressed, 404 not), changes with <c>admin</c>. Expired entries
 /// count as absent, so an expiry must be in the future. A suppression a hard bounce (the address is dead) or a complaint
 /// (the recipient wants no more) made is for good: a PUT or an import with an expiry does not shorten it behind the
 /// operator's back (a PUT is 409, an import keeps it and counts it); lifting it takes a DELETE, after which it can be
@@ -54,6 +56,7 @@ public static class SuppressionsEndpoints
     {
         var group = routes.MapGroup("/v1/suppressions").WithTags("Suppressions").RequireAuthorization(ApiKeyScopes.Read);
         group.MapGet("/", ListAsync).WithName("ListSuppressions").WithSummary("Suppressed addresses in address order; search matches a part of the address.");
+        group.MapSuppressionFilter();
         group.MapGet("/{address}", GetAsync).WithName("GetSuppression").WithSummary("200 when the address is suppressed, 404 when it may be sent to.");
         group.MapPut("/{address}", PutAsync).WithName("PutSuppression").RequireAuthorization(ApiKeyScopes.Admin);
         group.MapDelete("/{address}", DeleteAsync).WithName("DeleteSuppression").RequireAuthorization(ApiKeyScopes.Admin);

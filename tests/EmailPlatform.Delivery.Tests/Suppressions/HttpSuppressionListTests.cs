@@ -7,6 +7,7 @@ using EmailPlatform.Delivery.Relays;
 using EmailPlatform.Delivery.Suppressions;
 using EmailPlatform.Delivery.Tests.Support;
 using EmailPlatform.ServiceDefaults.Authentication;
+using EmailPlatform.ServiceDefaults.Suppressions;
 using EmailPlatform.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -23,9 +24,14 @@ public sealed class HttpSuppressionListTests : IAsyncLifetime
     private const string Key = "test-bootstrap-key-0123456789";
     private readonly ConcurrentQueue<(string Address, string? Authorization)> _requests = new();
     private readonly ConcurrentDictionary<string, string> _suppressed = new();
+    private readonly ConcurrentQueue<(string? MaxAge, string? IfNoneMatch, int Answered)> _filterRequests = new();
     private WebApplication _status = null!;
     private int _failWith;
     private TimeSpan _delay;
+
+    /// <summary>Whether the status service serves its suppression filter (an earlier version did not), and how old it says it is.</summary>
+    private bool _serveFilter;
+    private TimeSpan _filterAge = TimeSpan.FromSeconds(2);
 
     public async Task InitializeAsync()
     {
@@ -33,6 +39,28 @@ public sealed class HttpSuppressionListTests : IAsyncLifetime
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
         _status = builder.Build();
+        _status.MapGet("/v1/suppressions/filter", (HttpContext context) =>
+        {
+            if (!_serveFilter)
+            {
+                return Results.NotFound();
+            }
+
+            var filter = SuppressionFilter.ForAddresses(_suppressed.Count);
+            foreach (var address in _suppressed.Keys)
+            {
+                filter.Add(address);
+            }
+
+            var bytes = filter.ToBytes();
+            var etag = $"\"{Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(bytes))}\"";
+            var ifNoneMatch = context.Request.Headers.IfNoneMatch.ToString();
+            context.Response.Headers["Suppression-Filter-Age"] = ((long)_filterAge.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            context.Response.Headers.ETag = etag;
+            var notModified = ifNoneMatch == etag;
+            _filterRequests.Enqueue((context.Request.Query["max_age"], ifNoneMatch, notModified ? 304 : 200));
+            return notModified ? Results.StatusCode(304) : Results.Bytes(bytes, SuppressionFilter.MediaType);
+        });
         _status.MapGet("/v1/suppressions/{address}", async (string address, HttpContext context) =>
         {
             _requests.Enqueue((address, context.Request.Headers.Authorization.ToString()));
@@ -171,6 +199,95 @@ public sealed class HttpSuppressionListTests : IAsyncLifetime
         await host.WaitForAsync<EmailDelivered>(d => d.Count == 1, "the delivery");
         Assert.Equal(("gone@example.com", "Hard bounce 550 5.1.1"), (suppressed.Recipient, suppressed.Reason));
         Assert.Equal(["alice@example.com"], Assert.Single(relay.Received).RcptTo);
+    }
+
+    [Fact]
+    public async Task WithTheStatusServicesFilterOnlyAnAddressItMayHoldIsAskedAbout()
+    {
+        _serveFilter = true;
+        await using var services = Create(StatusUrl);
+        var list = (HttpSuppressionList)services.GetRequiredService<ISuppressionList>();
+        await list.RefreshFilterAsync(CancellationToken.None);
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 200).Select(i => list.FindAsync($"reader{i}@example.com", CancellationToken.None).AsTask()));
+        Assert.All(answers, Assert.Null);
+        Assert.Equal("Hard bounce 550 5.1.1", await list.FindAsync("Gone@Example.com", CancellationToken.None));
+
+        // A needless lookup or two among the 200 (the filter's false positives) is allowed; asking about each is not.
+        Assert.Contains(("gone@example.com", $"Bearer {Key}"), _requests);
+        Assert.InRange(_requests.Count, 1, 6);
+        var download = Assert.Single(_filterRequests);
+        Assert.Equal(("15", 200), (download.MaxAge, download.Answered)); // a quarter of the minute the answers are cached
+    }
+
+    [Fact]
+    public async Task AnAddressSuppressedAfterTheFilterWasBuiltIsFoundOnceItIsDownloadedAgainAndAnUnchangedOneIsNotSentAgain()
+    {
+        _serveFilter = true;
+        await using var services = Create(StatusUrl);
+        var list = (HttpSuppressionList)services.GetRequiredService<ISuppressionList>();
+        await list.RefreshFilterAsync(CancellationToken.None);
+        await list.RefreshFilterAsync(CancellationToken.None);
+        _suppressed["alice@example.com"] = "Added by API";
+
+        Assert.Null(await list.FindAsync("alice@example.com", CancellationToken.None));
+        await list.RefreshFilterAsync(CancellationToken.None);
+        Assert.Equal("Added by API", await list.FindAsync("alice@example.com", CancellationToken.None));
+
+        // The second download named the first's entity tag and got 304; the third, after the list changed, the new filter.
+        Assert.Equal([200, 304, 200], _filterRequests.Select(r => r.Answered));
+        Assert.Equal("", _filterRequests.First().IfNoneMatch);
+        Assert.NotEqual("", _filterRequests.Last().IfNoneMatch);
+    }
+
+    [Fact]
+    public async Task AFilterAsOldAsTheCacheDurationIsNotTrustedAndEveryAddressIsAskedAbout()
+    {
+        _serveFilter = true;
+        _filterAge = TimeSpan.FromSeconds(61);
+        await using var services = Create(StatusUrl);
+        var list = (HttpSuppressionList)services.GetRequiredService<ISuppressionList>();
+        await list.RefreshFilterAsync(CancellationToken.None);
+
+        Assert.Null(await list.FindAsync("alice@example.com", CancellationToken.None));
+        Assert.Equal([("alice@example.com", $"Bearer {Key}")], _requests.ToArray());
+    }
+
+    [Fact]
+    public async Task AStatusServiceWithoutTheFilterIsAskedAboutEveryAddress()
+    {
+        await using var services = Create(StatusUrl);
+        var list = (HttpSuppressionList)services.GetRequiredService<ISuppressionList>();
+        await list.RefreshFilterAsync(CancellationToken.None);
+
+        Assert.Null(await list.FindAsync("alice@example.com", CancellationToken.None));
+        Assert.Equal("Hard bounce 550 5.1.1", await list.FindAsync("gone@example.com", CancellationToken.None));
+        Assert.Equal(2, _requests.Count);
+    }
+
+    [Fact]
+    public async Task TheFirstLookupsStartTheFilterDownloadWithoutWaitingForIt()
+    {
+        _serveFilter = true;
+        await using var services = Create(StatusUrl);
+        var list = services.GetRequiredService<ISuppressionList>();
+
+        Assert.Null(await list.FindAsync("alice@example.com", CancellationToken.None));
+        Assert.Equal([("alice@example.com", $"Bearer {Key}")], _requests.ToArray());
+        await Eventually.GetAsync(() => Task.FromResult(_filterRequests.Count), n => n == 1, TimeSpan.FromSeconds(30), "the filter download");
+    }
+
+    [Fact]
+    public async Task NoCacheDurationMeansNoFilterEither()
+    {
+        _serveFilter = true;
+        await using var services = Create(StatusUrl, TimeSpan.Zero);
+        var list = (HttpSuppressionList)services.GetRequiredService<ISuppressionList>();
+        await list.RefreshFilterAsync(CancellationToken.None);
+
+        Assert.Null(await list.FindAsync("alice@example.com", CancellationToken.None));
+        Assert.Single(_requests);
+        Assert.Empty(_filterRequests);
     }
 
     [Fact]

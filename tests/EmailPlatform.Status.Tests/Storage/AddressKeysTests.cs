@@ -1,3 +1,4 @@
+using EmailPlatform.ServiceDefaults.Addresses;
 using EmailPlatform.Status.Storage;
 
 namespace EmailPlatform.Status.Tests.Storage;
