@@ -198,6 +198,7 @@ public static class RecipientErasure
             {
                 var email = byId[delivery.EmailId];
                 delivery.Payload = WebhookPayload.Serialize(@event, email.AcceptedAt is null ? null : email);
+                delivery.WithoutDetails = email.AcceptedAt is null;
             }
             else
             {

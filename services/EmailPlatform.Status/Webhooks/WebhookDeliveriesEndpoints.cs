@@ -111,6 +111,16 @@ public static class WebhookDeliveriesEndpoints
                 $"Webhook '{id}' has no delivery '{deliveryId}'.");
         }
 
+        // The same body, unless it was written before the email's details were recorded and they are known now: then it is
+        // written again with them, from the event (if it is still kept), as a range replay writes every body.
+        var (payload, withoutDetails) = (original.Payload, original.WithoutDetails);
+        if (withoutDetails
+            && await db.Events.AsNoTracking().SingleOrDefaultAsync(e => e.Id == original.EventId, cancellationToken) is { } @event
+            && await PayloadFields(db.Emails.Where(e => e.Id == original.EmailId && e.AcceptedAt != null)).SingleOrDefaultAsync(cancellationToken) is { } email)
+        {
+            (payload, withoutDetails) = (WebhookPayload.Serialize(@event, email), false);
+        }
+
         var now = clock.GetUtcNow().UtcDateTime;
         var replay = new WebhookDeliveryRecord
         {
@@ -120,7 +130,8 @@ public static class WebhookDeliveriesEndpoints
             EventId = original.EventId,
             EmailId = original.EmailId,
             EventType = original.EventType,
-            Payload = original.Payload,
+            Payload = payload,
+            WithoutDetails = withoutDetails,
             CreatedAt = now,
             NextAttemptAt = now,
             ReplayOf = original.Id,
@@ -159,22 +170,29 @@ public static class WebhookDeliveriesEndpoints
 
         var found = await events.OrderBy(e => e.OccurredAt).ToListAsync(cancellationToken);
         var emailIds = found.Select(e => e.EmailId).Distinct().ToList();
-        // Only what a payload carries (WebhookPayload): the emails' bodies would be hundreds of megabytes for a full range.
-        var emails = await db.Emails.AsNoTracking().Where(e => emailIds.Contains(e.Id))
-            .Select(e => new EmailRecord
-            {
-                Id = e.Id, MessageId = e.MessageId, From = e.From, To = e.To, Subject = e.Subject, ScheduledAt = e.ScheduledAt, Tags = e.Tags, Metadata = e.Metadata,
-            })
-            .ToDictionaryAsync(e => e.Id, cancellationToken);
+        var emails = await PayloadFields(db.Emails.Where(e => emailIds.Contains(e.Id) && e.AcceptedAt != null)).ToDictionaryAsync(e => e.Id, cancellationToken);
         var now = clock.GetUtcNow().UtcDateTime;
-        var replays = found
-            .Select(e => WebhookOutbox.NewDelivery(subscription.Id, e, WebhookPayload.Serialize(e, emails.GetValueOrDefault(e.EmailId)), now))
-            .ToList();
+        var replays = found.ConvertAll(e =>
+        {
+            var email = emails.GetValueOrDefault(e.EmailId);
+            return WebhookOutbox.NewDelivery(subscription.Id, e, WebhookPayload.Serialize(e, email), withoutDetails: email is null, now);
+        });
         db.WebhookDeliveries.AddRange(replays);
         await db.SaveChangesAsync(cancellationToken);
         return TypedResults.Accepted($"/v1/webhooks/{subscription.Id}/deliveries",
             new ReplayResponse("replay", replays.Count, replays.Select(r => r.Id).ToList()));
     }
+
+    /// <summary>
+    /// Of the emails, only what a payload carries (<see cref="WebhookPayload"/>): their bodies would be hundreds of
+    /// megabytes for a full range. Select those whose details are recorded: a payload is written without an email that has
+    /// none yet, as the recorder writes it.
+    /// </summary>
+    private static IQueryable<EmailRecord> PayloadFields(IQueryable<EmailRecord> emails) => emails.AsNoTracking()
+        .Select(e => new EmailRecord
+        {
+            Id = e.Id, MessageId = e.MessageId, From = e.From, To = e.To, Subject = e.Subject, ScheduledAt = e.ScheduledAt, Tags = e.Tags, Metadata = e.Metadata,
+        });
 
     private static ProblemHttpResult Disabled(WebhookSubscriptionRecord subscription) => ApiProblems.Problem(
         StatusCodes.Status409Conflict, SubscriptionDisabled, "Webhook disabled.",

@@ -237,7 +237,8 @@ public sealed class WebhookDispatcher(
     /// <summary>
     /// Saves the finished attempts and the hand-backs in one go, then the subscriptions' health. The deliveries were read
     /// untracked when claimed, and are attached here unchanged before the attempt changes them, so only the dispatcher's
-    /// columns are written: the body is not the dispatcher's to write (an erasure may have written it again meanwhile).
+    /// columns are written: the body is not the dispatcher's to write (an erasure, or the email's details arriving, may have
+    /// written it again meanwhile).
     /// A send that failed in a way the sender does not report (a defect, not the endpoint) is left to its lease.
     /// </summary>
     private async Task RecordAsync(List<Sending> finished)
@@ -303,8 +304,10 @@ public sealed class WebhookDispatcher(
             await using var scope = scopes.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<StatusDbContext>();
             db.Entry(delivery).State = EntityState.Modified;
-            // The body is not the dispatcher's to write: an erasure may have written it again meanwhile.
+            // The body is not the dispatcher's to write: an erasure, or the email's details arriving, may have written it
+            // again meanwhile.
             db.Entry(delivery).Property(d => d.Payload).IsModified = false;
+            db.Entry(delivery).Property(d => d.WithoutDetails).IsModified = false;
             foreach (var attempt in delivery.Log)
             {
                 db.Entry(attempt).State = EntityState.Added;

@@ -46,6 +46,17 @@ public sealed class WebhookOptions
     /// <summary>… and at least this many times in a row is disabled.</summary>
     public int DisableAfterFailures { get; set; } = 50;
 
+    /// <summary>
+    /// How long the deliveries of an event recorded before its email's details (an outcome can overtake the accept: they
+    /// travel on different queues) wait for them: once the details are recorded the deliveries are written again with
+    /// them and are due at once; after this long they go out without them. Zero sends them at once, without the details.
+    /// Five minutes covers the lag between the two queues while a backlog drains: each drains at its own pace (an accept
+    /// carries the bodies, or has them read from the store), and at about 3,000 events a second a million, after an
+    /// outage on a busy day, take some six minutes, so an accept can trail its outcomes by minutes. The wait costs those
+    /// minutes only to the rare delivery whose details never come (an accept that faulted to the error queue).
+    /// </summary>
+    public TimeSpan DetailsWait { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>How long a replica reuses the list of subscriptions when recording events (changes made through this replica apply at once).</summary>
     public TimeSpan SubscriptionCacheDuration { get; set; } = TimeSpan.FromSeconds(5);
 

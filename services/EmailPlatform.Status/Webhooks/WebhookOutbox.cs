@@ -8,8 +8,19 @@ namespace EmailPlatform.Status.Webhooks;
 /// Adds one delivery row per enabled subscription that wants an event, to the recorder's unit of work: the
 /// deliveries commit (or roll back) with the event itself, and recording costs one insert more per subscriber.
 /// </summary>
-public sealed class WebhookOutbox(StatusDbContext db, WebhookSubscriptionCache subscriptions, TimeProvider clock)
+/// <remarks>
+/// The deliveries of an event recorded before its email's details wait for them, up to
+/// <see cref="WebhookOptions.DetailsWait"/>: they are written due that far ahead, so the dispatcher's claim, which takes
+/// what is due through its index, passes them over with no condition of its own, and recording does nothing more than
+/// write that time. When the details arrive, <see cref="CompleteAsync"/> writes their bodies again and makes them due.
+/// </remarks>
+public sealed class WebhookOutbox(StatusDbContext db, WebhookSubscriptionCache subscriptions, IOptions<WebhookOptions> options, TimeProvider clock)
 {
+    /// <summary>The delivery log's <c>last_error</c> of a delivery waiting for its email's details, until they come or it is sent.</summary>
+    public const string WaitingForDetails =
+        "Waiting for the email's details (from, to, subject, tags, metadata), not recorded yet: sent with them once they are, or without them at next_attempt_at.";
+
+    /// <param name="email">The event's email, or null when its details are not recorded yet.</param>
     /// <param name="traceParent">The W3C <c>traceparent</c> of the consume that recorded the event: each attempt is a span under it.</param>
     public async Task AddAsync(EventRecord @event, EmailRecord? email, string? traceParent, CancellationToken cancellationToken)
     {
@@ -28,16 +39,26 @@ public sealed class WebhookOutbox(StatusDbContext db, WebhookSubscriptionCache s
 
         var payload = WebhookPayload.Serialize(@event, email);
         var now = clock.GetUtcNow().UtcDateTime;
+        var wait = email is null ? options.Value.DetailsWait : TimeSpan.Zero;
         foreach (var subscription in wanted)
         {
-            db.WebhookDeliveries.Add(NewDelivery(subscription.Id, @event, payload, now, traceParent: traceParent));
+            var delivery = NewDelivery(subscription.Id, @event, payload, withoutDetails: email is null, now, traceParent: traceParent);
+            if (wait > TimeSpan.Zero)
+            {
+                delivery.NextAttemptAt = now + wait;
+                delivery.LastError = WaitingForDetails;
+            }
+
+            db.WebhookDeliveries.Add(delivery);
         }
     }
 
     /// <summary>
     /// When an email's details arrive after some of its events (an outcome can overtake the accept: they travel on
     /// different queues): the bodies of those events' deliveries still to be made were written without the details
-    /// (from, to, subject, tags, metadata), and are written again with them.
+    /// (from, to, subject, tags, metadata), and are written again with them. Those that were waiting for them (not yet
+    /// attempted) are due at once, in their place among the subscription's deliveries as though they had never waited;
+    /// those attempted after the wait keep their retry schedule.
     /// </summary>
     public async Task CompleteAsync(EmailRecord email, CancellationToken cancellationToken)
     {
@@ -70,6 +91,13 @@ public sealed class WebhookOutbox(StatusDbContext db, WebhookSubscriptionCache s
             if (events.TryGetValue(delivery.EventId, out var @event))
             {
                 delivery.Payload = WebhookPayload.Serialize(@event, email);
+                if (delivery.WithoutDetails && delivery.Attempts == 0)
+                {
+                    delivery.NextAttemptAt = delivery.CreatedAt;
+                    delivery.LastError = null;
+                }
+
+                delivery.WithoutDetails = false;
             }
         }
     }
@@ -96,8 +124,9 @@ public sealed class WebhookOutbox(StatusDbContext db, WebhookSubscriptionCache s
         }
     }
 
+    /// <param name="withoutDetails">Whether <paramref name="payload"/> was written without the email's details (<see cref="WebhookDeliveryRecord.WithoutDetails"/>).</param>
     public static WebhookDeliveryRecord NewDelivery(
-        Guid subscriptionId, EventRecord @event, string payload, DateTime now, Guid? replayOf = null, string? traceParent = null) => new()
+        Guid subscriptionId, EventRecord @event, string payload, bool withoutDetails, DateTime now, Guid? replayOf = null, string? traceParent = null) => new()
     {
         Id = Guid.CreateVersion7(),
         SubscriptionId = subscriptionId,
@@ -106,6 +135,7 @@ public sealed class WebhookOutbox(StatusDbContext db, WebhookSubscriptionCache s
         EmailId = @event.EmailId,
         EventType = @event.Type,
         Payload = payload,
+        WithoutDetails = withoutDetails,
         CreatedAt = now,
         NextAttemptAt = now,
         ReplayOf = replayOf,

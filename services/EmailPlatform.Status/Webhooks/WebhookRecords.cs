@@ -57,8 +57,20 @@ public sealed class WebhookDeliveryRecord
 
     public required string EventType { get; set; }
 
-    /// <summary>The JSON body, fixed when the event was recorded.</summary>
+    /// <summary>
+    /// The JSON body, fixed when the event was recorded, and written again only when the email's details arrive after it
+    /// (<see cref="WithoutDetails"/>) or an address in it is erased.
+    /// </summary>
     public required string Payload { get; set; }
+
+    /// <summary>
+    /// Whether <see cref="Payload"/> lacks the email's details (from, to, subject, tags, metadata): the event was recorded
+    /// before them. Such a delivery waits for them (<see cref="WebhookOptions.DetailsWait"/>, its <see cref="NextAttemptAt"/>
+    /// that far ahead), and <see cref="WebhookOutbox.CompleteAsync"/> writes it again, due at once, when they come; one
+    /// sent without them is built again from the event and the email when it is replayed. False for the rows of a status
+    /// service from before the column.
+    /// </summary>
+    public bool WithoutDetails { get; set; }
 
     public string Status { get; set; } = WebhookDeliveryStatus.Pending;
 

@@ -15,6 +15,7 @@ internal static class WebhooksExtensions
             .Validate(o => o.MaxConcurrencyPerSubscription is > 0 and <= 256, "Webhooks:MaxConcurrencyPerSubscription must be between 1 and 256.")
             .Validate(o => o.DisableAfterFailures > 0 && o.DisableAfter >= TimeSpan.Zero, "Webhooks:DisableAfterFailures must be positive and Webhooks:DisableAfter not negative.")
             .Validate(o => o.Schedule.All(s => s >= TimeSpan.Zero), "Webhooks:RetrySchedule must hold non-negative durations.")
+            .Validate(o => o.DetailsWait >= TimeSpan.Zero && o.DetailsWait <= TimeSpan.FromHours(1), "Webhooks:DetailsWait must be between 0 (no wait) and 1 hour.")
             .ValidateOnStart();
 
         // The dispatcher owns retries (persisted, over a day): no resilience handler retrying underneath it, no

@@ -4,6 +4,7 @@ using EmailPlatform.Status.Storage;
 using EmailPlatform.Status.Tests.Support;
 using EmailPlatform.Status.Webhooks;
 using MassTransit;
+using Microsoft.EntityFrameworkCore;
 using Npgsql;
 
 namespace EmailPlatform.Status.Tests.Recording;
@@ -402,11 +403,13 @@ public sealed class StatusRecorderTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task WebhooksOfOutcomesRecordedBeforeTheEmailsDetailsCarryTheDetailsOnceTheyArrive(bool sameBatch)
+    [InlineData(false, "postgres")]
+    [InlineData(true, "postgres")]
+    [InlineData(false, "sqlite")]
+    [InlineData(true, "sqlite")]
+    public async Task WebhooksOfOutcomesRecordedBeforeTheEmailsDetailsCarryTheDetailsOnceTheyArriveAndAreDueAtOnce(bool sameBatch, string provider)
     {
-        await using var store = await StatusStore.PostgresAsync();
+        await using var store = provider == "postgres" ? await StatusStore.PostgresAsync() : await StatusStore.SqliteAsync();
         await using (var db = store.NewContext())
         {
             db.WebhookSubscriptions.Add(new WebhookSubscriptionRecord
@@ -425,11 +428,22 @@ public sealed class StatusRecorderTests
         else
         {
             await store.RecordAsync(delivered);
+            await using (var between = store.NewContext())
+            {
+                // Waiting for the details, which it lacks.
+                var waiting = await between.WebhookDeliveries.SingleAsync();
+                Assert.True(waiting.WithoutDetails);
+                Assert.Equal(waiting.CreatedAt + new WebhookOptions().DetailsWait, waiting.NextAttemptAt);
+                Assert.Equal(WebhookOutbox.WaitingForDetails, waiting.LastError);
+            }
+
             await store.RecordAsync(accepted);
         }
 
         await using var check = store.NewContext();
         var delivery = Assert.Single(check.WebhookDeliveries, d => d.EventType == "email.delivered");
+        // Due at once, as though it had never waited.
+        Assert.Equal((false, (DateTime?)delivery.CreatedAt, (string?)null), (delivery.WithoutDetails, delivery.NextAttemptAt, delivery.LastError));
         var data = System.Text.Json.JsonDocument.Parse(delivery.Payload).RootElement.GetProperty("data");
         Assert.Equal("A-1001", data.GetProperty("metadata").GetProperty("order_id").GetString());
         Assert.Equal("receipt", data.GetProperty("tags")[0].GetProperty("value").GetString());

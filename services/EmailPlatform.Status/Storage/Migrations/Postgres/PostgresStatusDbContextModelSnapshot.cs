@@ -678,6 +678,10 @@ namespace EmailPlatform.Status.Storage.Migrations.Postgres
                         .HasColumnType("character varying(55)")
                         .HasColumnName("trace_parent");
 
+                    b.Property<bool>("WithoutDetails")
+                        .HasColumnType("boolean")
+                        .HasColumnName("without_details");
+
                     b.HasKey("Id")
                         .HasName("pk_webhook_deliveries");
 

@@ -672,6 +672,10 @@ namespace EmailPlatform.Status.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("trace_parent");
 
+                    b.Property<bool>("WithoutDetails")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("without_details");
+
                     b.HasKey("Id")
                         .HasName("pk_webhook_deliveries");
 
