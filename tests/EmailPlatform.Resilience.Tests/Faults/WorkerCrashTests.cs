@@ -12,6 +12,11 @@ public sealed class WorkerCrashTests(ITestOutputHelper output)
     public async Task WorkerKilledThreeTimesMidRunLosesNothingAndTheSecondWorkerFinishes()
     {
         await using var run = await FaultRun.StartAsync(output, workers: 2);
+
+        // The relay takes a tenth of a second to answer each final dot, as a real one can: each worker has transactions in
+        // flight nearly all the time, so every kill cuts some off (without it, the relay answered so fast that a kill
+        // usually found the worker between messages, and the takeover was never tested).
+        run.Relay.Server!.BeforeDataReply = () => Task.Delay(TimeSpan.FromMilliseconds(100));
         var sender = run.Send(FaultScale.Emails, FaultScale.Rate);
 
         var pendingAtKills = new List<int>();
@@ -35,8 +40,13 @@ public sealed class WorkerCrashTests(ITestOutputHelper output)
         var outcome = await run.SettleAsync("worker kill -9 ×3", sender, allowedDuplicates: 3 * 4);
         Assert.True(pendingAtKills[0] > 0, "the first kill came after the run had ended: it tested nothing");
         Assert.True(run.Stack.Workers[0] is null && run.Stack.Workers[1] is not null, "worker 1 alone was to finish the run");
-        output.WriteLine($"recipients sent more than once by the workers' own count (claims taken over after a kill): {await RetriedAsync(run)}");
+        var retried = await RetriedAsync(run);
+        output.WriteLine($"recipients sent more than once by the workers' own count (claims taken over after a kill): {retried}");
         Assert.Equal(sender.Accepted.Count, outcome.Accepted);
+
+        // Proof that the kills cut off work in flight, which is what the takeover is for: claims the dead worker held were
+        // taken over after their lease and attempted again. Had every kill come between transactions, none would be.
+        Assert.True(retried > 0, "no claim was taken over: no kill caught the worker with a message in hand");
     }
 
     private static async Task<long> RetriedAsync(FaultRun run)
