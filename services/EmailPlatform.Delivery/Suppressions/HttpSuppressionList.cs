@@ -23,7 +23,7 @@ namespace EmailPlatform.Delivery.Suppressions;
 /// </summary>
 /// <remarks>
 /// Most addresses a worker sends to are new to it and not suppressed, and asking about each one cost the status service a
-/// request and a query per recipient (a quarter of the end-to-end rate, bench/HISTORY.md). So the worker also keeps the
+/// request and a query per recipient (an eighth of the end-to-end rate, bench/HISTORY.md). So the worker also keeps the
 /// status service's <see cref="SuppressionFilter"/> of the whole list (<c>GET /v1/suppressions/filter</c>) and asks
 /// about an address only when the filter may hold it. The filter is refreshed every quarter of the cache duration, in
 /// the background, and trusted only while it is younger than the cache duration (its age as the status service reports
