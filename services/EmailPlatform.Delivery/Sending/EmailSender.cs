@@ -95,13 +95,13 @@ internal sealed class EmailSender(
         var lease = ClaimLease.Keep(claim, scopes, options.Value, time, logger);
         try
         {
-            var suppressed = await FindSuppressedAsync(claim, cancellationToken);
-            var rcptTo = claim.ToSend.Select(r => r.Recipient).Where(r => suppressed.All(s => s.Recipient != r)).ToList();
-            outcomes = suppressed;
+            var heldBack = await FindHeldBackAsync(claim, cancellationToken);
+            var rcptTo = claim.ToSend.Select(r => r.Recipient).Where(r => heldBack.All(s => s.Recipient != r)).ToList();
+            outcomes = heldBack;
             if (rcptTo.Count > 0 && message is null)
             {
                 Log.ContentGone(logger, email.EmailId);
-                outcomes = [.. suppressed, .. rcptTo.Select(r => new RecipientOutcome(r, RecipientOutcomeKind.Failed, null,
+                outcomes = [.. heldBack, .. rcptTo.Select(r => new RecipientOutcome(r, RecipientOutcomeKind.Failed, null,
                     "The email's content is no longer in the content store (Ingress:StoredContentRetention passed before it could be sent).")
                 {
                     FailedAs = Storage.FailureKind.Lost,
@@ -123,7 +123,7 @@ internal sealed class EmailSender(
                     },
                 };
                 (sent, relayName) = await SendThroughRelaysAsync(attempt, email, message, email.Envelope with { RcptTo = rcptTo }, cancellationToken);
-                outcomes = [.. suppressed, .. sent];
+                outcomes = [.. heldBack, .. sent];
             }
         }
         catch (NotSentForShutdownException ex)
@@ -246,21 +246,31 @@ internal sealed class EmailSender(
         PublishDeadline.RunAsync(options.Value.PublishTimeout, cancellationToken, token => RecordedOutcomes.PublishAsync(publisher, record, token));
 
     /// <summary>
-    /// The claimed recipients on the suppression list, looked up concurrently. The list answers "not suppressed" when
-    /// it cannot tell, so only shutdown makes this throw.
+    /// The claimed recipients not to send now, looked up concurrently: those on the suppression list (suppressed), and
+    /// those the list could not be asked about while its filter holds them (deferred: <see cref="SuppressionUnknownException"/>).
+    /// The list answers "not suppressed" when it cannot tell otherwise, so only shutdown makes this throw.
     /// </summary>
-    private async Task<IReadOnlyList<RecipientOutcome>> FindSuppressedAsync(Claim claim, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<RecipientOutcome>> FindHeldBackAsync(Claim claim, CancellationToken cancellationToken)
     {
         if (suppressions is null)
         {
             return [];
         }
 
-        var reasons = await Task.WhenAll(claim.ToSend.Select(r => suppressions.FindAsync(r.Recipient, cancellationToken).AsTask()));
-        return claim.ToSend.Zip(reasons)
-            .Where(p => p.Second is not null)
-            .Select(p => new RecipientOutcome(p.First.Recipient, RecipientOutcomeKind.Suppressed, null, p.Second))
-            .ToList();
+        var outcomes = await Task.WhenAll(claim.ToSend.Select(async r =>
+        {
+            try
+            {
+                return await suppressions.FindAsync(r.Recipient, cancellationToken) is { } reason
+                    ? new RecipientOutcome(r.Recipient, RecipientOutcomeKind.Suppressed, null, reason)
+                    : null;
+            }
+            catch (SuppressionUnknownException unknown)
+            {
+                return new RecipientOutcome(r.Recipient, RecipientOutcomeKind.Deferred, null, unknown.Message);
+            }
+        }));
+        return outcomes.OfType<RecipientOutcome>().ToList();
     }
 
     /// <summary>

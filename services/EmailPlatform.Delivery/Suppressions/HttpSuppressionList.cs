@@ -71,10 +71,15 @@ internal sealed class HttpSuppressionList(
             return null;
         }
 
-        if (TrustedFilter(settings, statusUrl) is { } filter && !filter.MightContain(key))
+        var filter = TrustedFilter(settings, statusUrl);
+        if (filter is not null && !filter.MightContain(key))
         {
             return null;
         }
+
+        // The filter holds it: suppressed, most likely (or one of the few others it seems to hold). Should the status
+        // service not answer, this recipient is deferred rather than sent.
+        var mayBeSuppressed = filter is not null;
 
         // Every character that means something in a path is escaped: a "/" in the local part goes as %2F, which the status
         // service turns back into "/" (its AddressRoute), and a "%" as %25.
@@ -100,14 +105,12 @@ internal sealed class HttpSuppressionList(
             }
             else
             {
-                Log.LookupFailed(logger, null, $"HTTP {(int)response.StatusCode}");
-                return null;
+                return Unanswered(null, $"HTTP {(int)response.StatusCode}", mayBeSuppressed);
             }
         }
-        catch (Exception ex) when (!ct.IsCancellationRequested)
+        catch (Exception ex) when (!ct.IsCancellationRequested && ex is not SuppressionUnknownException)
         {
-            Log.LookupFailed(logger, ex, ex.GetType().Name);
-            return null;
+            return Unanswered(ex, ex.GetType().Name, mayBeSuppressed);
         }
 
         if (settings.SuppressionCacheDuration > TimeSpan.Zero)
@@ -116,6 +119,21 @@ internal sealed class HttpSuppressionList(
         }
 
         return reason;
+    }
+
+    /// <summary>A lookup the status service did not answer: not suppressed, unless the filter holds the address.</summary>
+    private string? Unanswered(Exception? exception, string failure, bool mayBeSuppressed)
+    {
+        if (!mayBeSuppressed)
+        {
+            Log.LookupFailed(logger, exception, failure);
+            return null;
+        }
+
+        Log.LookupFailedForFiltered(logger, exception, failure);
+        throw new SuppressionUnknownException(
+            $"The suppression list could not be checked ({failure} from the status service) and its filter holds the address: not sent, tried again later.",
+            exception);
     }
 
     /// <summary>Downloads the filter now (the background refresh's work; tests call it to know when it is done).</summary>
@@ -211,13 +229,14 @@ internal sealed class HttpSuppressionList(
             return null;
         }
 
+        // Read before a refresh starts: this lookup goes by the filter it found, not by one the refresh may bring meanwhile.
+        var loaded = Volatile.Read(ref _filter);
         var now = _clock.GetUtcNow();
         if (now.UtcTicks >= Interlocked.Read(ref _nextRefreshTicks) && Interlocked.CompareExchange(ref _refreshing, 1, 0) == 0)
         {
             _ = RefreshInBackgroundAsync();
         }
 
-        var loaded = Volatile.Read(ref _filter);
         return loaded is not null && now - loaded.BuiltAt < settings.SuppressionCacheDuration ? loaded.Filter : null;
     }
 

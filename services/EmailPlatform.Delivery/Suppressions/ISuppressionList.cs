@@ -10,8 +10,9 @@ public interface ISuppressionList
 {
     /// <summary>
     /// The suppression's reason when <paramref name="address"/> is suppressed, null when it may be sent to. An
-    /// implementation that cannot answer returns null (sends anyway) rather than throwing: a status outage must never
-    /// stop delivery.
+    /// implementation that cannot answer returns null (sends anyway): a status outage must never stop delivery. Only when
+    /// it has reason to think the address suppressed (<see cref="HttpSuppressionList"/>'s filter holds it) does it throw
+    /// <see cref="SuppressionUnknownException"/>, and that recipient alone is deferred.
     /// </summary>
     ValueTask<string?> FindAsync(string address, CancellationToken ct);
 }

@@ -9,6 +9,10 @@ internal static partial class Log
         "Suppression lookup at the status service (Delivery:StatusUrl) failed ({Failure}): the recipient is sent as not suppressed")]
     public static partial void LookupFailed(ILogger logger, Exception? exception, string failure);
 
+    [LoggerMessage(4005, LogLevel.Warning,
+        "Suppression lookup at the status service (Delivery:StatusUrl) failed ({Failure}) for an address the suppression filter holds: the recipient is deferred")]
+    public static partial void LookupFailedForFiltered(ILogger logger, Exception? exception, string failure);
+
     [LoggerMessage(4003, LogLevel.Warning,
         "Downloading the suppression filter from the status service failed ({Failure}): addresses are asked about one by one until a download succeeds")]
     public static partial void FilterRefreshFailed(ILogger logger, Exception? exception, string failure);

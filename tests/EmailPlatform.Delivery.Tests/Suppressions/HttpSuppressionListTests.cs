@@ -241,6 +241,21 @@ public sealed class HttpSuppressionListTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task WhenTheStatusServiceFailsAnAddressTheFilterHoldsIsUnknownAndAnyOtherIsNotSuppressed()
+    {
+        _serveFilter = true;
+        await using var services = Create(StatusUrl);
+        var list = (HttpSuppressionList)services.GetRequiredService<ISuppressionList>();
+        await list.RefreshFilterAsync(CancellationToken.None);
+        _failWith = 503;
+
+        var unknown = await Assert.ThrowsAsync<SuppressionUnknownException>(() => list.FindAsync("gone@example.com", CancellationToken.None).AsTask());
+        Assert.Contains("(HTTP 503 from the status service)", unknown.Message, StringComparison.Ordinal);
+        Assert.Null(await list.FindAsync("alice@example.com", CancellationToken.None));
+        Assert.Equal([("gone@example.com", $"Bearer {Key}")], _requests.ToArray());
+    }
+
+    [Fact]
     public async Task AFilterAsOldAsTheCacheDurationIsNotTrustedAndEveryAddressIsAskedAbout()
     {
         _serveFilter = true;

@@ -45,6 +45,27 @@ public sealed class SuppressedSendingTests : IAsyncLifetime
         Assert.False(await host.Harness.Published.Any<EmailFailed>());
     }
 
+    [Fact]
+    public async Task ARecipientTheListCannotAnswerAboutWhileItsFilterHoldsItIsDeferredAndTheOthersAreSent()
+    {
+        _suppressions.Unknown["maybe@example.com"] = "The suppression list could not be checked.";
+        var email = TestEmails.Create(to: ["maybe@example.com", "alice@example.com"]);
+        await using var host = await StartAsync(_relay.Port);
+
+        await host.SendAsync(email);
+
+        var deferred = Assert.Single(await host.WaitForAsync<EmailDeferred>(d => d.Count == 1, "the deferral"));
+        var delivered = Assert.Single(await host.WaitForAsync<EmailDelivered>(d => d.Count == 1, "the delivery"));
+        Assert.Equal(("maybe@example.com", "The suppression list could not be checked."), (deferred.Recipient, deferred.Reason));
+        Assert.Null(deferred.Reply);
+        Assert.NotNull(deferred.NextAttemptAt);
+        Assert.Equal("alice@example.com", delivered.Recipient);
+        Assert.Equal(["alice@example.com"], Assert.Single(_relay.Received).RcptTo);
+        var records = await host.QueryAsync(db => db.Deliveries.Where(d => d.EmailId == email.EmailId).ToDictionaryAsync(d => d.Recipient, d => d.State));
+        Assert.Equal(DeliveryState.Deferred, records["maybe@example.com"]);
+        Assert.False(await host.Harness.Published.Any<EmailSuppressed>());
+    }
+
     [Theory]
     [InlineData(TestStore.Sqlite)]
     [InlineData(TestStore.Postgres)]
