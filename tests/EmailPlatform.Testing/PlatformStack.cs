@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
 
@@ -251,13 +250,8 @@ public sealed class PlatformStack : IAsyncDisposable
     {
         if (graceful && !service.HasExited)
         {
-            using var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", service.ProcessId.ToString(CultureInfo.InvariantCulture)]))!;
-            await kill.WaitForExitAsync();
-            var deadline = DateTime.UtcNow + (grace ?? TimeSpan.FromSeconds(30));
-            while (!service.HasExited && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(100);
-            }
+            await service.TerminateAsync();
+            await service.WaitForExitAsync(grace ?? TimeSpan.FromSeconds(30));
         }
 
         var pid = service.ProcessId;

@@ -71,6 +71,9 @@ public sealed class ScriptedSmtpServer : IAsyncDisposable
 
     public ConcurrentQueue<ReceivedMessage> Received { get; } = new();
 
+    /// <summary>The MAIL FROM address of every transaction begun, as it came on the wire, whatever became of it.</summary>
+    public ConcurrentQueue<string> MailFrom { get; } = new();
+
     /// <param name="port">0 for an OS-chosen port; a given one to come back where a stopped server was.</param>
     /// <param name="security">TLS and AUTH; none (plain text, no AUTH) when null.</param>
     public static async Task<ScriptedSmtpServer> StartAsync(int port = 0, ScriptedSecurity? security = null)
@@ -190,6 +193,7 @@ public sealed class ScriptedSmtpServer : IAsyncDisposable
         public Task<bool> CanAcceptFromAsync(ISessionContext context, IMailbox from, int size, CancellationToken cancellationToken)
         {
             ThrowIfStopping(context);
+            server().MailFrom.Enqueue(from.AsAddress());
             return server().MailFromReply is { } reply ? throw new SmtpResponseException(reply) : Task.FromResult(true);
         }
 

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Reflection;
@@ -37,6 +38,38 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     /// <summary>The operating system's id of the process: for signals and for its memory in <c>/proc</c>.</summary>
     public int ProcessId => _process.Id;
+
+    /// <summary>The process's exit code, once it has exited.</summary>
+    public int ExitCode => _process.ExitCode;
+
+    /// <summary>
+    /// SIGTERM, as Kubernetes, compose and systemd stop a container: the host's graceful stop begins. Returns once the
+    /// signal is sent; <see cref="WaitForExitAsync"/> waits for the process to end.
+    /// </summary>
+    public async Task TerminateAsync()
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", ProcessId.ToString(CultureInfo.InvariantCulture)]))!;
+        await kill.WaitForExitAsync();
+        if (kill.ExitCode != 0 && !HasExited)
+        {
+            throw new InvalidOperationException($"kill -TERM {ProcessId} failed ({kill.ExitCode}).");
+        }
+    }
+
+    /// <summary>Waits for the process to exit, <paramref name="timeout"/> at most: false if it is still running then.</summary>
+    public async Task<bool> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var wait = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(wait.Token);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>Starts a host on a free loopback port and waits until <c>/health/live</c> answers.</summary>
     public static async Task<ServiceProcess> StartAsync(
