@@ -34,12 +34,15 @@ internal sealed class DistributedPlatform : IAsyncDisposable
     /// <param name="status">Settings of the status service alone.</param>
     public static async Task<DistributedPlatform> StartAsync(
         string relayHost, int relayPort, bool withoutStatus = false,
-        IReadOnlyDictionary<string, string?>? ingress = null, IReadOnlyDictionary<string, string?>? status = null)
+        IReadOnlyDictionary<string, string?>? ingress = null, IReadOnlyDictionary<string, string?>? status = null,
+        IReadOnlyDictionary<string, string?>? delivery = null)
     {
         var platform = new DistributedPlatform(TestInfrastructure.NewApiKey());
         try
         {
-            await platform.StartServicesAsync(relayHost, relayPort, withoutStatus, ingress ?? new Dictionary<string, string?>(), status ?? new Dictionary<string, string?>());
+            await platform.StartServicesAsync(
+                relayHost, relayPort, withoutStatus, ingress ?? new Dictionary<string, string?>(), status ?? new Dictionary<string, string?>(),
+                delivery ?? new Dictionary<string, string?>());
             return platform;
         }
         catch
@@ -80,7 +83,8 @@ internal sealed class DistributedPlatform : IAsyncDisposable
     }
 
     private async Task StartServicesAsync(
-        string relayHost, int relayPort, bool withoutStatus, IReadOnlyDictionary<string, string?> ingressSettings, IReadOnlyDictionary<string, string?> statusSettings)
+        string relayHost, int relayPort, bool withoutStatus, IReadOnlyDictionary<string, string?> ingressSettings, IReadOnlyDictionary<string, string?> statusSettings,
+        IReadOnlyDictionary<string, string?> deliverySettings)
     {
         Database = Own(await TemporaryDatabase.CreateAsync());
         var vhost = Own(await TemporaryVirtualHost.CreateAsync());
@@ -120,6 +124,11 @@ internal sealed class DistributedPlatform : IAsyncDisposable
         {
             delivery["Delivery__StatusUrl"] = Status.Url!.ToString();
             ingress["Ingress__StatusUrl"] = Status.Url!.ToString();
+        }
+
+        foreach (var (key, value) in deliverySettings)
+        {
+            delivery[key] = value;
         }
 
         Delivery = Own(await ServiceProcess.StartAsync("EmailPlatform.Delivery", delivery));

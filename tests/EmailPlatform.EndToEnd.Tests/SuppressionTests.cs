@@ -46,6 +46,59 @@ public sealed class SuppressionTests
         Assert.Equal(["alice@example.test"], received.RcptTo);
     }
 
+    /// <summary>
+    /// The workers' cache and filter on, as in production (a short cache duration, so the filter is refreshed every 2 s):
+    /// once the worker has the status service's filter, of twenty new addresses and one suppressed, only the suppressed
+    /// one is asked about at the status service (its requests counted from its own metrics), and it is still skipped.
+    /// </summary>
+    [Fact]
+    public async Task WithTheStatusServicesFilterOnlyTheSuppressedAddressIsAskedAboutAndItIsSkipped()
+    {
+        await using var relay = await ScriptedSmtpServer.StartAsync();
+        await using var platform = await DistributedPlatform.StartAsync("127.0.0.1", relay.Port,
+            delivery: new Dictionary<string, string?> { ["Delivery__SuppressionCacheDuration"] = "00:00:08" });
+        using var client = platform.CreateClient();
+        using (var put = await client.PutAsJsonAsync(new Uri("/v1/suppressions/gone@example.test", UriKind.Relative), new { reason = "Asked to stop" }))
+        {
+            Assert.True(put.StatusCode == HttpStatusCode.OK, await put.Content.ReadAsStringAsync());
+        }
+
+        // The first lookup (asked at the status service: no filter yet) starts the download of a filter built after the PUT.
+        var warmUp = await EmailApi.SendAsync(client, new { from = "noreply@acme.test", to = "first@example.test", subject = "First", text = "Hi." });
+        Assert.Equal("delivered", (await EmailApi.WaitForFinalStateAsync(client, warmUp, Bounded))!["status"]!.GetValue<string>());
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        var before = await AddressLookupsAsync(platform);
+
+        var id = await EmailApi.SendAsync(client, new
+        {
+            from = "noreply@acme.test",
+            to = Enumerable.Range(0, 20).Select(i => $"reader{i}@example.test").Append("gone@example.test").ToArray(),
+            subject = "Second",
+            text = "Hi again.",
+        });
+        var email = await EmailApi.WaitForFinalStateAsync(client, id, Bounded);
+
+        var recipients = email!["recipients"]!.AsArray().ToDictionary(r => r!["email"]!.GetValue<string>(), r => r!["status"]!.GetValue<string>());
+        Assert.True(recipients["gone@example.test"] == "suppressed", $"{email.ToJsonString()}{Environment.NewLine}{platform.Logs}");
+        Assert.All(recipients.Where(r => r.Key != "gone@example.test"), r => Assert.Equal("delivered", r.Value));
+        Assert.DoesNotContain("gone@example.test", relay.Received.SelectMany(m => m.RcptTo));
+
+        // The suppressed address, and at most a false positive or two of the filter among the twenty (one in 120 each).
+        var asked = await AddressLookupsAsync(platform) - before;
+        Assert.True(asked is >= 1 and <= 3, $"{asked} lookups at the status service for 21 addresses{Environment.NewLine}{platform.Logs}");
+    }
+
+    /// <summary>The status service's count of <c>GET /v1/suppressions/{address}</c> requests, from its Prometheus metrics.</summary>
+    private static async Task<double> AddressLookupsAsync(DistributedPlatform platform)
+    {
+        using var http = new HttpClient { BaseAddress = platform.Status.Url };
+        var text = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        return text.Split('\n')
+            .Where(line => line.StartsWith("http_server_request_duration_seconds_count{", StringComparison.Ordinal)
+                && line.Contains("http_route=\"/v1/suppressions/{address}\"", StringComparison.Ordinal))
+            .Sum(line => double.Parse(line[(line.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
     [Fact]
     public async Task AnAddressWithASlashOrAnEscapeInItsLocalPartIsSuppressedThroughTheIngressSkippedByTheWorkerAndLifted()
     {
