@@ -172,6 +172,12 @@ internal sealed class HttpSuppressionList(
                 return;
             }
 
+            if (response.StatusCode != HttpStatusCode.NotModified && !response.IsSuccessStatusCode)
+            {
+                Log.FilterRefreshFailed(logger, null, $"HTTP {(int)response.StatusCode}");
+                return;
+            }
+
             var age = response.Headers.TryGetValues("Suppression-Filter-Age", out var values)
                 && long.TryParse(values.FirstOrDefault(), NumberStyles.None, CultureInfo.InvariantCulture, out var milliseconds)
                 ? TimeSpan.FromMilliseconds(milliseconds)
@@ -184,15 +190,14 @@ internal sealed class HttpSuppressionList(
 
             // Counted from before the request: the filter is at least this old.
             var builtAt = asked - age.Value;
-            if (response.StatusCode == HttpStatusCode.NotModified && loaded is not null)
+            if (response.StatusCode == HttpStatusCode.NotModified)
             {
-                Volatile.Write(ref _filter, loaded with { BuiltAt = builtAt });
-                return;
-            }
+                // The status service's filter is still the one this worker has (the entity tag it named): as young as that build.
+                if (loaded is not null)
+                {
+                    Volatile.Write(ref _filter, loaded with { BuiltAt = builtAt });
+                }
 
-            if (!response.IsSuccessStatusCode)
-            {
-                Log.FilterRefreshFailed(logger, null, $"HTTP {(int)response.StatusCode}");
                 return;
             }
 
