@@ -120,24 +120,26 @@ public sealed class DeliveryOptions
     public Uri? StatusUrl { get; set; }
 
     /// <summary>
-    /// How long a suppression lookup's answer (suppressed or not) is cached per address: the most a worker lags behind
-    /// a change to the suppression list. <c>00:00:00</c> disables the cache.
+    /// How long a suppression lookup's answer (suppressed or not) is cached per address, and how old a copy of the list's
+    /// filter a worker trusts (refreshed every quarter of it): the most a worker lags behind a change to the suppression
+    /// list. <c>00:00:00</c> disables both.
     /// </summary>
     public TimeSpan SuppressionCacheDuration { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>
     /// How long one suppression lookup at the status service may take; then it counts as failed and the recipient as
-    /// not suppressed (a status outage never stops delivery).
+    /// not suppressed (a status outage never stops delivery), unless the worker's suppression filter holds the address:
+    /// that recipient is deferred.
     /// </summary>
     public TimeSpan SuppressionLookupTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>The schedule in effect: <see cref="RetrySchedule"/>, or the default when it is empty.</summary>
     /// <summary>
     /// The longest one mail transaction on an open connection can take: the check of a pooled connection, MAIL FROM with
     /// the RCPT TOs, DATA (a <see cref="CommandTimeout"/> each), then the message and its final dot (<see cref="DataTimeout"/>).
     /// </summary>
     public TimeSpan LongestTransaction => (CommandTimeout * 3) + DataTimeout;
 
+    /// <summary>The schedule in effect: <see cref="RetrySchedule"/>, or the default when it is empty.</summary>
     public IReadOnlyList<TimeSpan> EffectiveRetrySchedule => RetrySchedule.Count > 0 ? RetrySchedule : DefaultRetrySchedule;
 
     /// <summary>The wait after attempt <paramref name="attempt"/> (1-based) failed temporarily.</summary>

@@ -49,11 +49,21 @@ internal sealed class FaultRun : IAsyncDisposable
 
     public PlatformStack Stack { get; }
 
+    /// <summary>The broker's queues, one per line: name, ready, unacknowledged, consumers.</summary>
+    public Task<string> ListQueuesAsync() => _listQueues();
+
+    /// <param name="environment">Settings for every service on top of <see cref="FastRecovery"/> (a key of both: this one).</param>
     /// <param name="listQueues">Lists the broker's queues for a run that does not settle (a dedicated broker's own
     /// <c>rabbitmqctl</c>); by default the shared broker's, for the stack's virtual host.</param>
     public static async Task<FaultRun> StartAsync(ITestOutputHelper output, int workers = 1, string? postgresAdmin = null, Uri? rabbitMq = null,
-        Func<Task<string>>? listQueues = null)
+        Func<Task<string>>? listQueues = null, IReadOnlyDictionary<string, string?>? environment = null)
     {
+        var settings = new Dictionary<string, string?>(FastRecovery);
+        foreach (var (key, value) in environment ?? new Dictionary<string, string?>())
+        {
+            settings[key] = value;
+        }
+
         var relay = await Relay.StartAsync();
         try
         {
@@ -65,7 +75,7 @@ internal sealed class FaultRun : IAsyncDisposable
                 MaxPoolSize = 5,
                 PostgresAdmin = postgresAdmin,
                 RabbitMq = rabbitMq,
-                Environment = FastRecovery,
+                Environment = settings,
             });
             try
             {
