@@ -8,20 +8,22 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace EmailPlatform.EndToEnd.Tests;
+namespace EmailPlatform.Testing;
 
 /// <summary>What a webhook receiver got: the Standard Webhooks headers, the body as sent, and what it answered.</summary>
-internal sealed record ReceivedWebhook(string Id, string Timestamp, string Signature, string Body, int Answered);
+public sealed record ReceivedWebhook(string Id, string Timestamp, string Signature, string Body, int Answered);
 
 /// <summary>
-/// A webhook endpoint on loopback (Kestrel on an OS-chosen port) that records every request and answers 500 to the
-/// first <c>failuresPerMessage</c> requests of each <c>webhook-id</c>, then 200: each event's delivery fails that many
-/// times whatever order the platform sends them in.
+/// A webhook endpoint on loopback (Kestrel on an OS-chosen port) that records every request and answers 500 to the first
+/// <see cref="FailFirst"/> requests, to all while <see cref="FailAll"/>, and to the first
+/// <see cref="FailuresPerMessage"/> requests of each <c>webhook-id</c> (each event's delivery then fails that many times
+/// whatever order the platform sends them in); 200 otherwise.
 /// </summary>
-internal sealed class WebhookReceiver : IAsyncDisposable
+public sealed class WebhookReceiver : IAsyncDisposable
 {
     private readonly WebApplication _app;
-    private readonly ConcurrentDictionary<string, int> _seen = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int> _perMessage = new(StringComparer.Ordinal);
+    private int _count;
 
     private WebhookReceiver(WebApplication app, int failuresPerMessage)
     {
@@ -29,13 +31,22 @@ internal sealed class WebhookReceiver : IAsyncDisposable
         FailuresPerMessage = failuresPerMessage;
     }
 
+    public ConcurrentQueue<ReceivedWebhook> Requests { get; } = new();
+
+    public int FailFirst { get; set; }
+
+    public bool FailAll { get; set; }
+
     public int FailuresPerMessage { get; }
 
-    public ConcurrentQueue<ReceivedWebhook> Requests { get; } = new();
+    /// <summary>Runs when a request has arrived, before it is answered.</summary>
+    public Func<Task>? BeforeAnswer { get; set; }
 
     public Uri Url { get; private set; } = null!;
 
-    public static async Task<WebhookReceiver> StartAsync(int failuresPerMessage)
+    public IReadOnlyList<ReceivedWebhook> Succeeded => [.. Requests.Where(r => r.Answered == StatusCodes.Status200OK)];
+
+    public static async Task<WebhookReceiver> StartAsync(int failuresPerMessage = 0)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
@@ -49,6 +60,9 @@ internal sealed class WebhookReceiver : IAsyncDisposable
         return receiver;
     }
 
+    /// <summary>Stops taking requests once those it has are answered, so that every request it got is in <see cref="Requests"/>.</summary>
+    public Task StopAsync() => _app.StopAsync();
+
     public async ValueTask DisposeAsync() => await _app.DisposeAsync();
 
     private async Task<IResult> AnswerAsync(HttpRequest request)
@@ -56,8 +70,16 @@ internal sealed class WebhookReceiver : IAsyncDisposable
         using var reader = new StreamReader(request.Body);
         var body = await reader.ReadToEndAsync();
         var id = request.Headers["webhook-id"].ToString();
-        var n = _seen.AddOrUpdate(id, 1, (_, count) => count + 1);
-        var status = n <= FailuresPerMessage ? StatusCodes.Status500InternalServerError : StatusCodes.Status200OK;
+        var n = Interlocked.Increment(ref _count);
+        var ofMessage = _perMessage.AddOrUpdate(id, 1, (_, count) => count + 1);
+        if (BeforeAnswer is { } beforeAnswer)
+        {
+            await beforeAnswer();
+        }
+
+        var status = FailAll || n <= FailFirst || ofMessage <= FailuresPerMessage
+            ? StatusCodes.Status500InternalServerError
+            : StatusCodes.Status200OK;
         Requests.Enqueue(new ReceivedWebhook(
             id, request.Headers["webhook-timestamp"].ToString(), request.Headers["webhook-signature"].ToString(), body, status));
         return Results.StatusCode(status);
