@@ -69,9 +69,9 @@ public sealed class SuppressionFilters(IServiceScopeFactory scopes, TimeProvider
         }
 
         var bytes = filter.ToBytes();
-        return new Built(bytes, $"\"{XxHash3.HashToUInt64(bytes):x16}\"", filter.Count, builtAt);
+        return new Built(bytes, $"\"{XxHash3.HashToUInt64(bytes):x16}\"", builtAt);
     }
 
     /// <summary>A filter as served: its bytes, their entity tag, and when it was built.</summary>
-    public sealed record Built(byte[] Bytes, string ETag, long Count, DateTimeOffset BuiltAt);
+    public sealed record Built(byte[] Bytes, string ETag, DateTimeOffset BuiltAt);
 }
