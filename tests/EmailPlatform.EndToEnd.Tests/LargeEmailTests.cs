@@ -1,4 +1,7 @@
+using System.Net;
 using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
 using EmailPlatform.ServiceDefaults.Messaging;
 using EmailPlatform.Testing;
 using MimeKit;
@@ -73,6 +76,74 @@ public sealed class LargeEmailTests
             Assert.Equal(html, message.HtmlBody);
         }
     }
+
+    /// <summary>
+    /// An email whose request is exactly the ingress's default limit (<c>Ingress:MaxRequestBodyBytes</c>, 40 MiB), nearly
+    /// all of it one attachment, arrives at the relay intact; the same request one byte longer is refused with 413 and
+    /// leaves nothing stored or queued.
+    /// </summary>
+    [Fact]
+    public async Task AnEmailAsLargeAsTheIngressAcceptsArrivesIntactAndOneByteMoreIsRefused()
+    {
+        const int limit = 40 * 1024 * 1024;
+        await using var relay = await ScriptedSmtpServer.StartAsync();
+        await using var stack = await PlatformStack.CreateAsync(new PlatformStackOptions { RelayHost = "127.0.0.1", RelayPort = relay.Port });
+        await stack.StartStatusAsync();
+        await stack.StartIngressAsync();
+        await stack.StartWorkerAsync(0);
+        using var client = stack.CreateClient();
+
+        var (atLimit, attachment) = RequestOfExactly(limit);
+        Assert.Equal(limit, Encoding.UTF8.GetByteCount(atLimit));
+
+        using (var tooLarge = await PostAsync(client, atLimit.Insert(atLimit.IndexOf("At the limit", StringComparison.Ordinal), "!")))
+        {
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooLarge.StatusCode);
+            var problem = JsonNode.Parse(await tooLarge.Content.ReadAsStringAsync())!;
+            Assert.Equal("payload_too_large", problem["name"]!.GetValue<string>());
+        }
+
+        Assert.Equal(0, await ScalarAsync(stack, "SELECT count(*)::int FROM email_contents"));
+        Assert.Equal(0, await ScalarAsync(stack, "SELECT count(*)::int FROM outbox_messages"));
+
+        string id;
+        using (var accepted = await PostAsync(client, atLimit))
+        {
+            var body = await accepted.Content.ReadAsStringAsync();
+            Assert.True(accepted.StatusCode == HttpStatusCode.Accepted, $"{(int)accepted.StatusCode}: {body}");
+            id = JsonNode.Parse(body)!["id"]!.GetValue<string>();
+        }
+
+        var email = await EmailApi.WaitForFinalStateAsync(client, id, Timeout);
+        Assert.True(email!["status"]!.GetValue<string>() == "delivered", stack.Logs);
+        var received = Assert.Single(relay.Received);
+        var message = MimeMessage.Load(new MemoryStream(received.Raw));
+        var part = Assert.Single(message.Attachments.OfType<MimePart>());
+        Assert.Equal("archive.bin", part.FileName);
+        using var content = new MemoryStream();
+        await part.Content!.DecodeToAsync(content);
+        Assert.Equal(attachment.Length, content.Length);
+        Assert.Equal(SHA256.HashData(attachment), SHA256.HashData(content.ToArray()));
+        Assert.Equal(1, await ScalarAsync(stack, "SELECT count(*)::int FROM email_contents"));
+    }
+
+    /// <summary>
+    /// A send request of exactly <paramref name="bytes"/> bytes: one attachment of random bytes takes all but a few hundred,
+    /// and the text absorbs what the attachment's base64 (a multiple of four characters) leaves over.
+    /// </summary>
+    private static (string Request, byte[] Attachment) RequestOfExactly(int bytes)
+    {
+        const string head = "{\"from\":\"Acme Archive <archive@acme.test>\",\"to\":[\"keeper@example.test\"],\"subject\":\"At the limit\",\"text\":\"Attached.";
+        const string middle = "\",\"attachments\":[{\"filename\":\"archive.bin\",\"content_type\":\"application/octet-stream\",\"content\":\"";
+        const string tail = "\"}]}";
+        var room = bytes - head.Length - middle.Length - tail.Length;
+        var attachment = RandomNumberGenerator.GetBytes(room / 4 * 3);
+        var request = head + new string('.', room % 4) + middle + Convert.ToBase64String(attachment) + tail;
+        return (request, attachment);
+    }
+
+    private static Task<HttpResponseMessage> PostAsync(HttpClient client, string json) =>
+        client.PostAsync(new Uri("/v1/emails", UriKind.Relative), new StringContent(json, Encoding.UTF8, "application/json"));
 
     private static async Task<int> ScalarAsync(PlatformStack stack, string sql)
     {
