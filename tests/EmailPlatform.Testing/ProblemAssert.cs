@@ -5,8 +5,9 @@ using Xunit;
 namespace EmailPlatform.Testing;
 
 /// <summary>
-/// What every error answer must be (WIRE.md): <c>application/problem+json</c> with the RFC 9457 members and the
-/// members Resend's clients read (<c>name</c>, <c>message</c>, <c>statusCode</c>).
+/// What every error answer must be (WIRE.md): <c>application/problem+json</c> with the RFC 9457 members, <c>errors</c>
+/// (an object, empty when the error is not about a field) and the members Resend's clients read (<c>name</c>,
+/// <c>message</c>, <c>statusCode</c>).
 /// </summary>
 public static class ProblemAssert
 {
@@ -27,6 +28,7 @@ public static class ProblemAssert
         Assert.Equal(name, problem.GetProperty("name").GetString());
         Assert.False(string.IsNullOrWhiteSpace(problem.GetProperty("message").GetString()), "message is empty");
         Assert.Equal((int)status, problem.GetProperty("statusCode").GetInt32());
+        Assert.True(problem.TryGetProperty("errors", out var errors) && errors.ValueKind == JsonValueKind.Object, $"errors is not an object: {body}");
         return problem;
     }
 

@@ -31,19 +31,21 @@ internal static class BatchEndpoint
         HttpContext http, EmailAcceptor acceptor, TemplateSending templates, CancellationToken cancellationToken)
     {
         var caller = ApiKeyIdentity.From(http.User)!;
-        var permissive = http.Request.Headers[ModeHeader].ToString() switch
+        var permissive = http.Request.Headers[ModeHeader].ToString().ToLowerInvariant() switch
         {
             "" or "strict" => false,
             "permissive" => true,
-            var other => (bool?)null,
+            _ => (bool?)null,
         };
         if (permissive is null)
         {
-            return ApiProblems.Problem(StatusCodes.Status400BadRequest, "invalid_parameter", "Invalid batch validation mode.",
-                $"The {ModeHeader} header is 'strict' or 'permissive'.");
+            const string message = $"The {ModeHeader} header is 'strict' or 'permissive'.";
+            return ApiProblems.FieldProblem(StatusCodes.Status400BadRequest, "invalid_parameter", "Invalid batch validation mode.", message,
+                new Dictionary<string, string[]> { [ModeHeader] = [message] });
         }
 
-        var body = await JsonBody.ReadAsync<List<SendEmailRequest>>(http.Request, cancellationToken);
+        // Item by item: in permissive mode an email of the wrong shape is that email's error, and the others are accepted.
+        var body = await JsonBody.ReadArrayAsync<SendEmailRequest>(http.Request, cancellationToken);
         if (body.Problem is not null)
         {
             return body.Problem;
@@ -77,9 +79,13 @@ internal static class BatchEndpoint
         var limits = acceptor.Limits;
         for (var i = 0; i < requests.Count; i++)
         {
-            var request = requests[i];
+            var (request, path, error) = requests[i];
             ValidationResult validation;
-            if (request is null)
+            if (error is not null)
+            {
+                validation = ValidationResult.Invalid(new Dictionary<string, string[]> { [path ?? "$"] = [error] }, ApiProblems.ValidationError);
+            }
+            else if (request is null)
             {
                 validation = ValidationResult.Invalid(new Dictionary<string, string[]> { ["$"] = ["An email must be a JSON object."] }, ApiProblems.ValidationError);
             }
@@ -97,7 +103,7 @@ internal static class BatchEndpoint
             {
                 foreach (var (field, messages) in validation.Errors)
                 {
-                    fieldErrors[$"[{i}].{field}"] = messages;
+                    fieldErrors[field == "$" ? $"[{i}]" : $"[{i}].{field}"] = messages;
                 }
 
                 errors.Add(new BatchError(i, string.Join(" ", validation.Errors.SelectMany(e => e.Value))));

@@ -13,6 +13,13 @@ namespace EmailPlatform.Ingress.Sending;
 internal sealed record JsonBody<T>(T? Value, ReadOnlyMemory<byte> Raw, ProblemHttpResult? Problem) where T : class;
 
 /// <summary>
+/// One item of a JSON array read by <see cref="JsonBody.ReadArrayAsync{T}"/>: its value (null for a JSON <c>null</c>),
+/// or, when it has the wrong shape, <see cref="Error"/> and the field at fault (<see cref="Path"/>, null for the item
+/// itself).
+/// </summary>
+internal sealed record JsonItem<T>(T? Value, string? Path, string? Error) where T : class;
+
+/// <summary>
 /// Reads a JSON body and turns every way it can be wrong (content type, size, syntax, types, encoding) into a
 /// clear problem instead of the framework's bare 400. The body is checked and parsed as the UTF-8 it arrived in: a
 /// body of tens of megabytes is never decoded to a string twice its size for the serializer to encode back. A UTF-8
@@ -26,40 +33,133 @@ internal static class JsonBody
     /// <summary>What one read of the request body takes at most (Kestrel hands it over in smaller pieces anyway).</summary>
     private const int ReadChunk = 16 * 1024;
 
+    /// <summary>The serializer's reading rules (depth, comments, trailing commas), for reading an array item by item.</summary>
+    private static readonly JsonReaderOptions ReaderOptions = new()
+    {
+        MaxDepth = WireJson.Options.MaxDepth,
+        CommentHandling = WireJson.Options.ReadCommentHandling,
+        AllowTrailingCommas = WireJson.Options.AllowTrailingCommas,
+    };
+
     private static ReadOnlySpan<byte> ByteOrderMark => [0xEF, 0xBB, 0xBF];
 
     public static async Task<JsonBody<T>> ReadAsync<T>(HttpRequest request, CancellationToken cancellationToken)
         where T : class
     {
+        var (raw, json, problem) = await ReadJsonAsync(request, cancellationToken);
+        if (problem is not null)
+        {
+            return Fail<T>(problem);
+        }
+
+        try
+        {
+            var value = JsonSerializer.Deserialize<T>(json.Span, WireJson.Options);
+            return value is null ? Fail<T>(Invalid("The request body must not be null.")) : new JsonBody<T>(value, raw, null);
+        }
+        catch (JsonException ex)
+        {
+            return Fail<T>(Invalid(ex));
+        }
+    }
+
+    /// <summary>
+    /// Reads a JSON array whose items are parsed one by one, so that an item of the wrong shape is that item's error
+    /// (<see cref="JsonItem{T}.Error"/>) instead of the whole body's: a permissive batch accepts the others. A body that is
+    /// not well-formed JSON, or not an array, is still the whole body's problem. Each item is parsed from the body's own
+    /// bytes.
+    /// </summary>
+    public static async Task<JsonBody<List<JsonItem<T>>>> ReadArrayAsync<T>(HttpRequest request, CancellationToken cancellationToken)
+        where T : class
+    {
+        var (raw, json, problem) = await ReadJsonAsync(request, cancellationToken);
+        if (problem is not null)
+        {
+            return Fail<List<JsonItem<T>>>(problem);
+        }
+
+        var items = new List<JsonItem<T>>();
+        var reader = new Utf8JsonReader(json.Span, ReaderOptions);
+        try
+        {
+            reader.Read();
+            if (reader.TokenType != JsonTokenType.StartArray)
+            {
+                return Fail<List<JsonItem<T>>>(Invalid("The request body must be a JSON array of emails."));
+            }
+
+            while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+            {
+                var start = (int)reader.TokenStartIndex;
+                reader.Skip();
+                items.Add(Parse<T>(json.Span[start..(int)reader.BytesConsumed]));
+            }
+
+            // Anything but white space after the array is malformed (the reader throws).
+            reader.Read();
+        }
+        catch (JsonException ex)
+        {
+            return Fail<List<JsonItem<T>>>(Invalid(ex));
+        }
+
+        return new JsonBody<List<JsonItem<T>>>(items, raw, null);
+    }
+
+    private static JsonItem<T> Parse<T>(ReadOnlySpan<byte> item) where T : class
+    {
+        try
+        {
+            return new JsonItem<T>(JsonSerializer.Deserialize<T>(item, WireJson.Options), null, null);
+        }
+        catch (JsonException ex)
+        {
+            var path = PathOf(ex);
+            return new JsonItem<T>(null, path, $"Not valid JSON for an email{(path is null ? "" : $" at '{path}'")}: {Describe(ex)}");
+        }
+    }
+
+    /// <summary>
+    /// The body as sent (<c>Raw</c>, for the idempotency hash) and as JSON to parse (without a byte order mark), once its
+    /// content type, size and encoding are right.
+    /// </summary>
+    private static async Task<(ReadOnlyMemory<byte> Raw, ReadOnlyMemory<byte> Json, ProblemHttpResult? Problem)> ReadJsonAsync(
+        HttpRequest request, CancellationToken cancellationToken)
+    {
         if (!request.HasJsonContentType())
         {
-            return Fail<T>(ApiProblems.Problem(StatusCodes.Status415UnsupportedMediaType, ApiProblems.UnsupportedMediaType,
+            return (default, default, ApiProblems.Problem(StatusCodes.Status415UnsupportedMediaType, ApiProblems.UnsupportedMediaType,
                 "Unsupported media type.", "Send the request body as JSON with 'Content-Type: application/json'."));
         }
 
         var (raw, problem) = await ReadBoundedAsync(request, cancellationToken);
         if (problem is not null)
         {
-            return Fail<T>(problem);
+            return (default, default, problem);
         }
 
-        var json = raw.Span;
-        if (!Utf8.IsValid(json))
+        if (!Utf8.IsValid(raw.Span))
         {
-            return Fail<T>(Invalid("The request body is not valid UTF-8."));
+            return (default, default, Invalid("The request body is not valid UTF-8."));
         }
 
-        try
-        {
-            var value = JsonSerializer.Deserialize<T>(json.StartsWith(ByteOrderMark) ? json[ByteOrderMark.Length..] : json, WireJson.Options);
-            return value is null ? Fail<T>(Invalid("The request body must not be null.")) : new JsonBody<T>(value, raw, null);
-        }
-        catch (JsonException ex)
-        {
-            var where = string.IsNullOrEmpty(ex.Path) || ex.Path == "$" ? "" : $" at '{ex.Path.TrimStart('$', '.')}'";
-            return Fail<T>(Invalid($"The request body is not valid JSON for this endpoint{where}: {Describe(ex)}"));
-        }
+        return (raw, raw.Span.StartsWith(ByteOrderMark) ? raw[ByteOrderMark.Length..] : raw, null);
     }
+
+    /// <summary>The whole body's problem for a value of the wrong shape, naming the field when the serializer could.</summary>
+    private static ProblemHttpResult Invalid(JsonException exception)
+    {
+        var path = PathOf(exception);
+        var detail = $"The request body is not valid JSON for this endpoint{(path is null ? "" : $" at '{path}'")}: {Describe(exception)}";
+        return path is null
+            ? Invalid(detail)
+            : ApiProblems.FieldProblem(StatusCodes.Status400BadRequest, ApiProblems.ValidationError, "The request body is invalid.", detail,
+                new Dictionary<string, string[]> { [path] = [Describe(exception)] });
+    }
+
+    /// <summary>Where in the body the serializer failed (<c>attachments[0].filename</c>, <c>[1].to</c>), or null for the whole body.</summary>
+    internal static string? PathOf(JsonException exception) =>
+        string.IsNullOrEmpty(exception.Path) || exception.Path == "$" ? null : exception.Path.TrimStart('$', '.');
 
     /// <summary>
     /// Reads the body once its share of the replica's <see cref="RequestBodyBudget"/> is taken, which it holds until the
@@ -159,6 +259,7 @@ internal static class JsonBody
     private static string Describe(JsonException ex) => ex.InnerException switch
     {
         _ when ex.Message.StartsWith(StringOrArrayConverter.Expectation, StringComparison.Ordinal) => StringOrArrayConverter.Expectation,
+        _ when ex.Message.StartsWith(FileNameConverter.Expectation, StringComparison.Ordinal) => FileNameConverter.Expectation,
         _ when ex.Message.Contains("could not be converted", StringComparison.Ordinal) => "a value has the wrong type or is not one of the allowed values.",
         _ when ex.Message.Contains("maximum configured depth", StringComparison.Ordinal) => "it is nested too deeply.",
         _ => "the JSON is malformed.",

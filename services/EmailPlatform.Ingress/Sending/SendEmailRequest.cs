@@ -55,7 +55,7 @@ public sealed record SendEmailRequest
 }
 
 public sealed record AttachmentRequest(
-    string? Filename,
+    [property: JsonConverter(typeof(FileNameConverter))] string? Filename,
     string? Content,
     string? ContentType,
     string? ContentId,

@@ -42,9 +42,10 @@ internal sealed class TemplateSending(IngressDbContext db, TemplateRenderer rend
         if (string.IsNullOrWhiteSpace(reference.Id))
         {
             const string message = "The template.id field is required: a template id or alias, optionally pinned ('welcome@2').";
+            var errors = new Dictionary<string, string[]> { ["template.id"] = [message] };
             return (null, new TemplateFailure(
-                ApiProblems.Problem(StatusCodes.Status422UnprocessableEntity, ApiProblems.MissingRequiredField, "The request is invalid.", message),
-                new Dictionary<string, string[]> { ["template.id"] = [message] }));
+                ApiProblems.FieldProblem(StatusCodes.Status400BadRequest, ApiProblems.MissingRequiredField, "The request is invalid.", message, errors),
+                errors));
         }
 
         if (!_versions.TryGetValue((reference.Id, published), out var version))

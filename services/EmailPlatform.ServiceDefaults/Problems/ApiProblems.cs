@@ -6,7 +6,8 @@ namespace EmailPlatform.ServiceDefaults.Problems;
 
 /// <summary>
 /// Every error the API sends is an RFC 9457 problem detail with a stable <c>type</c>, and carries the
-/// members that Resend-compatible clients read: <c>name</c>, <c>message</c> and <c>statusCode</c>.
+/// members that Resend-compatible clients read: <c>name</c>, <c>message</c> and <c>statusCode</c>. Each carries
+/// <c>errors</c> too: the fields at fault and what is wrong with each, empty when the error is not about a field.
 /// </summary>
 public static class ApiProblems
 {
@@ -27,8 +28,19 @@ public static class ApiProblems
     public const string InternalServerError = "internal_server_error";
     public const string ServiceUnavailable = "service_unavailable";
 
+    /// <summary>The <c>errors</c> of a problem that is not about a field.</summary>
+    private static readonly IReadOnlyDictionary<string, string[]> NoFieldErrors = new Dictionary<string, string[]>();
+
     public static ProblemHttpResult Problem(int status, string name, string title, string detail) =>
         TypedResults.Problem(Create(status, name, title, detail));
+
+    /// <summary>A problem about named fields (<paramref name="errors"/>), with a status and name of its own.</summary>
+    public static ProblemHttpResult FieldProblem(int status, string name, string title, string detail, IDictionary<string, string[]> errors)
+    {
+        var problem = new HttpValidationProblemDetails(errors) { Status = status, Type = TypeBase + name, Title = title, Detail = detail };
+        Enrich(problem, name);
+        return TypedResults.Problem(problem);
+    }
 
     public static ValidationProblem Validation(
         IDictionary<string, string[]> errors, string name = ValidationError, string? detail = null)
@@ -59,6 +71,10 @@ public static class ApiProblems
         problem.Extensions["name"] = name;
         problem.Extensions["message"] = problem.Detail ?? problem.Title ?? name;
         problem.Extensions["statusCode"] = status;
+        if (problem is not HttpValidationProblemDetails)
+        {
+            problem.Extensions.TryAdd("errors", NoFieldErrors);
+        }
     }
 
     private static string NameFor(int status) => status switch

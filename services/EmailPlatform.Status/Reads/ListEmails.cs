@@ -54,9 +54,12 @@ public static class ListEmails
         emails = new EmailFilter(query.Status, query.Recipient, query.From, query.Tag, query.Metadata, query.CreatedAfter, query.CreatedBefore)
             .Apply(emails, db, errors);
 
-        if (new[] { query.Cursor, query.After, query.Before }.Count(p => p is not null) > 1)
+        var positions = new (string Name, string? Value)[] { ("cursor", query.Cursor), ("after", query.After), ("before", query.Before) }
+            .Where(p => p.Value is not null).Select(p => p.Name).ToList();
+        if (positions.Count > 1)
         {
-            errors["cursor"] = ["Use one of cursor, after and before."];
+            // Named as sent: a Resend client, which never sends cursor, reads "after and before".
+            errors[positions[^1]] = [$"{string.Join(" and ", positions)} cannot be used together: send one of them."];
         }
 
         var (position, backwards) = await PositionAsync(db, query, errors, cancellationToken);

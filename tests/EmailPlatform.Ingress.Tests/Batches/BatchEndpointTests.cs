@@ -73,6 +73,72 @@ public sealed class BatchEndpointTests
         Assert.NotNull(await app.FindOutboxRowAsync(id));
     }
 
+    /// <summary>
+    /// An email of the wrong shape (a number for <c>to</c>, a string for the whole email) is that email's error in a
+    /// permissive batch, like any other invalid email: the rest are accepted.
+    /// </summary>
+    [Fact]
+    public async Task PermissiveBatchAcceptsTheOthersWhenAnEmailHasTheWrongShape()
+    {
+        await using var app = await IngressApp.StartAsync();
+        using var client = app.CreateClient();
+        var body = new JsonArray(SendBodies.Json(), SendBodies.Json(b => b["to"] = 5), "an email", SendBodies.Json(b => b["subject"] = "4"));
+
+        using var response = await IngressApp.PostJsonAsync(client, "/v1/emails/batch", body.ToJsonString(), ("x-batch-validation", "permissive"));
+
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+        using var json = JsonDocument.Parse(text);
+        Assert.Equal(2, json.RootElement.GetProperty("data").GetArrayLength());
+        var errors = json.RootElement.GetProperty("errors").EnumerateArray().ToList();
+        Assert.Equal([1, 2], errors.Select(e => e.GetProperty("index").GetInt32()));
+        Assert.Contains("'to'", errors[0].GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal(2, await app.CountOutboxAsync());
+    }
+
+    [Fact]
+    public async Task StrictBatchWithAnEmailOfTheWrongShapeNamesItsFieldAndStoresNothing()
+    {
+        await using var app = await IngressApp.StartAsync();
+        using var client = app.CreateClient();
+        var body = new JsonArray(SendBodies.Json(), SendBodies.Json(b => b["to"] = 5));
+
+        using var response = await IngressApp.PostJsonAsync(client, "/v1/emails/batch", body.ToJsonString(), ("x-batch-validation", "strict"));
+
+        await ProblemAssert.IsValidationProblemAsync(response, "validation_error", "[1].to");
+        Assert.Equal(0, await app.CountOutboxAsync());
+    }
+
+    [Theory]
+    [InlineData("[{\"from\": \"a@acme.test\"")]
+    [InlineData("[{}] trailing")]
+    [InlineData("[{},]")]
+    public async Task BatchThatIsNotWellFormedJsonIsRefusedAsAWhole(string body)
+    {
+        await using var app = await IngressApp.StartAsync();
+        using var client = app.CreateClient();
+
+        using var response = await IngressApp.PostJsonAsync(client, "/v1/emails/batch", body, ("x-batch-validation", "permissive"));
+
+        await ProblemAssert.IsDetailedProblemAsync(response, HttpStatusCode.BadRequest, "validation_error");
+        Assert.Equal(0, await app.CountOutboxAsync());
+    }
+
+    [Theory]
+    [InlineData("Permissive")]
+    [InlineData("PERMISSIVE")]
+    public async Task ValidationModeIgnoresCase(string mode)
+    {
+        await using var app = await IngressApp.StartAsync();
+        using var client = app.CreateClient();
+        var body = new JsonArray(SendBodies.Json(), SendBodies.Json(b => b["from"] = "not an address"));
+
+        using var response = await IngressApp.PostJsonAsync(client, "/v1/emails/batch", body.ToJsonString(), ("x-batch-validation", mode));
+
+        Assert.True(response.StatusCode == HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
+        Assert.Equal(1, await app.CountOutboxAsync());
+    }
+
     [Fact]
     public async Task BatchOfMoreThanOneHundredIsRefused()
     {
@@ -120,7 +186,8 @@ public sealed class BatchEndpointTests
 
         using var response = await IngressApp.PostJsonAsync(client, "/v1/emails/batch", new JsonArray(SendBodies.Json()).ToJsonString(), ("x-batch-validation", mode));
 
-        await ProblemAssert.IsDetailedProblemAsync(response, HttpStatusCode.BadRequest, "invalid_parameter");
+        var problem = await ProblemAssert.IsDetailedProblemAsync(response, HttpStatusCode.BadRequest, "invalid_parameter");
+        Assert.True(problem.GetProperty("errors").TryGetProperty("x-batch-validation", out _), problem.ToString());
         Assert.Equal(0, await app.CountOutboxAsync());
     }
 

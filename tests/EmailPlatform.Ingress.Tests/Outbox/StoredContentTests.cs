@@ -110,7 +110,7 @@ public sealed class StoredContentTests
     {
         using var status = new StatusStandIn(_ => (404, $$"""
             {"type": "{{ProblemAssert.TypeBase}}not_found", "title": "Email not found.", "status": 404, "name": "not_found",
-             "message": "No such email.", "statusCode": 404}
+             "message": "No such email.", "errors": {}, "statusCode": 404}
             """));
         var html = "<p>" + new string('b', 8000) + "</p>";
         await using var app = await StartAsync(new Dictionary<string, string?> { ["Ingress:StatusUrl"] = status.Url });

@@ -20,7 +20,7 @@ public sealed class PendingEmailTests
             ? (200, $$"""{"object": "email", "id": "{{Recorded}}", "last_event": "delivered"}""")
             : (404, $$"""
                 {"type": "{{ProblemAssert.TypeBase}}not_found", "title": "Email not found.", "status": 404, "name": "not_found",
-                 "message": "No such email.", "statusCode": 404}
+                 "message": "No such email.", "errors": {}, "statusCode": 404}
                 """));
         // No broker: what is accepted stays in the outbox, as right after a 202.
         var nowhere = new Uri($"amqp://guest:guest@127.0.0.1:{ServiceProcess.FreeTcpPort()}/");

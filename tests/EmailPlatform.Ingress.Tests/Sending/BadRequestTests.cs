@@ -132,8 +132,24 @@ public sealed class BadRequestTests
 
         using var response = await app.PostEmailAsync(SendBodies.Json(b => b["to"] = 5).ToJsonString());
 
-        var problem = await ProblemAssert.IsDetailedProblemAsync(response, HttpStatusCode.BadRequest, "validation_error");
+        var problem = await ProblemAssert.IsValidationProblemAsync(response, "validation_error", "to");
         Assert.Contains("'to'", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, await app.CountOutboxAsync());
+    }
+
+    [Fact]
+    public async Task AFilenameOfTheWrongTypeIsNamedAndFalseIsRefusedAsAMissingFilename()
+    {
+        await using var app = await IngressApp.StartAsync();
+        static JsonNode Attachment(JsonNode? filename) => SendBodies.Json(b => b["attachments"] = new JsonArray(
+            new JsonObject { ["filename"] = filename, ["content"] = "aGk=", ["content_id"] = "logo" }));
+
+        using var number = await app.PostEmailAsync(Attachment(5).ToJsonString());
+        using var @false = await app.PostEmailAsync(Attachment(false).ToJsonString());
+
+        await ProblemAssert.IsValidationProblemAsync(number, "validation_error", "attachments[0].filename");
+        var problem = await ProblemAssert.IsProblemAsync(@false, HttpStatusCode.BadRequest, "invalid_attachment");
+        Assert.True(problem.GetProperty("errors").TryGetProperty("attachments[0].filename", out _), problem.ToString());
         Assert.Equal(0, await app.CountOutboxAsync());
     }
 

@@ -218,6 +218,21 @@ public sealed class TemplateEndpointTests
         Assert.Equal(0, await app.CountOutboxAsync());
     }
 
+    [Theory]
+    [InlineData(null)]
+    [InlineData(" ")]
+    public async Task ATemplateWithoutAnIdIsAMissingRequiredFieldNamingIt(string? id)
+    {
+        await using var app = await IngressApp.StartAsync();
+        var body = Templated("welcome", new JsonObject());
+        body["template"]!["id"] = id;
+
+        using var response = await app.PostEmailAsync(body.ToJsonString());
+
+        await ProblemAssert.IsValidationProblemAsync(response, "missing_required_field", "template.id");
+        Assert.Equal(0, await app.CountOutboxAsync());
+    }
+
     [Fact]
     public async Task RenderReturnsTheRenderedPartsWithoutSending()
     {

@@ -163,7 +163,8 @@ public sealed class ListEmailsTests
         {
             ("?limit=101", "limit"), ("?limit=0", "limit"), ("?status=opened", "status"), ("?cursor=nonsense", "cursor"),
             ("?tag=nocolon", "tag"), ("?metadata=noequals", "metadata"), ("?created_after=yesterday", "created_after"),
-            ($"?after={Guid.NewGuid()}", "after"), ($"?after={Guid.NewGuid()}&before={Guid.NewGuid()}", "cursor"),
+            ($"?after={Guid.NewGuid()}", "after"), ($"?after={Guid.NewGuid()}&before={Guid.NewGuid()}", "before"),
+            ($"?cursor=nonsense&after={Guid.NewGuid()}", "after"),
         })
         {
             using var response = await client.GetAsync(new Uri("/v1/emails" + query, UriKind.Relative));
