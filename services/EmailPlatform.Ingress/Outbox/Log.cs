@@ -12,6 +12,10 @@ internal static partial class Log
         Message = "Outbox message {OutboxMessageId} of email {EmailId} (type '{MessageType}') cannot be read and will never be published; it is parked (available_at 9999-12-31) for inspection")]
     public static partial void Unpublishable(ILogger logger, Exception exception, Guid outboxMessageId, Guid emailId, string messageType);
 
+    [LoggerMessage(EventId = 1104, Level = LogLevel.Error,
+        Message = "Outbox message {OutboxMessageId} of email {EmailId} (type '{MessageType}') was not published while the rest of its batch was; it is tried again after {Lease}")]
+    public static partial void RowNotPublished(ILogger logger, Exception? exception, Guid outboxMessageId, Guid emailId, string messageType, TimeSpan lease);
+
     [LoggerMessage(EventId = 1103, Level = LogLevel.Warning, Message = "Counting the parked outbox messages failed; the emailplatform.outbox.parked gauge keeps its last count")]
     public static partial void CountParkedFailed(ILogger logger, Exception exception);
 }

@@ -25,6 +25,14 @@ public sealed class OutboxMessage
 
     public DateTime? PublishedAt { get; set; }
 
+    /// <summary>
+    /// Set, and committed, before a publisher sends the row's messages: from then on the broker may have them, so the
+    /// email can no longer be canceled or rescheduled (<see cref="Scheduling.UnsentEmails"/>), even if the publisher
+    /// then fails to mark the row published. Until this time the publisher that set it owns the row; after it, any
+    /// publisher may send the row again (a duplicate every consumer tolerates).
+    /// </summary>
+    public DateTime? PublishingUntil { get; set; }
+
     /// <summary>W3C <c>traceparent</c> of the request that wrote it, so the publish joins that trace.</summary>
     public string? TraceParent { get; set; }
 }

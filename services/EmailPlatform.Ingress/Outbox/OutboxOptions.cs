@@ -19,6 +19,12 @@ public sealed class OutboxOptions
     [Range(typeof(TimeSpan), "00:00:01", "00:05:00", ErrorMessage = "Ingress:Outbox:PublishTimeout must be between 1 s and 5 minutes.")]
     public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long a publisher owns the rows it claimed (<see cref="OutboxMessage.PublishingUntil"/>): its publishes end
+    /// within <see cref="PublishTimeout"/>, and marking them takes one statement more.
+    /// </summary>
+    public TimeSpan PublishLease => PublishTimeout + TimeSpan.FromSeconds(30);
+
     /// <summary>How long published messages are kept (a cancel after that answers 404 instead of 409).</summary>
     [Range(typeof(TimeSpan), "00:01:00", "365.00:00:00", ErrorMessage = "Ingress:Outbox:Retention must be between 1 minute and 365 days.")]
     public TimeSpan Retention { get; set; } = TimeSpan.FromDays(7);

@@ -1,5 +1,6 @@
 using EmailPlatform.Ingress.Storage;
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using System.Text.Json;
 using EmailPlatform.Contracts;
 using EmailPlatform.ServiceDefaults.Hosting;
@@ -12,22 +13,27 @@ using Microsoft.Extensions.Options;
 namespace EmailPlatform.Ingress.Outbox;
 
 /// <summary>
-/// Moves due outbox messages onto the bus, waits for the broker's confirms, then marks them published in the
-/// same transaction that locked them. A crash between confirm and commit publishes them again, which every
-/// consumer tolerates (at-least-once, idempotent). Events are published; <see cref="SendEmail"/> is sent into its
-/// priority lane (<see cref="DeliveryLanes"/>). Events go out before commands, so the status service hears
-/// of an email before any worker can report on it. With PostgreSQL, rows are claimed with
-/// <c>FOR UPDATE SKIP LOCKED</c>: several ingress replicas never publish the same message together, and a
-/// cancel waits for a batch in flight. Only rows of a type this version knows are claimed
-/// (<see cref="OutboxMessageTypes.Known"/>): in a rolling upgrade a row of a newer type waits for a newer replica. A
-/// row of a known type whose payload cannot be read is logged and parked, so it never blocks the rows behind it, and
-/// counted (<see cref="OutboxParkedGauge"/>). While the broker is down the ingress keeps accepting; this loop backs
-/// off and catches up afterwards. It wakes when signalled, and otherwise every poll interval, which is also
-/// how scheduled emails leave on time.
+/// Moves due outbox messages onto the bus. A batch is claimed first, in a transaction of its own
+/// (<see cref="OutboxMessage.PublishingUntil"/>), so that from the moment the broker may have an email's command a
+/// cancel or reschedule answers that it was handed to delivery, whatever happens next. Then its messages are published,
+/// the broker's confirms awaited, and the rows confirmed are marked published. A crash or store error before that mark
+/// publishes them again once the claim's lease ends, which every consumer tolerates (at-least-once, idempotent). Each
+/// row's outcome is its own: a row that cannot be published while the rest of its batch can (its lane's queue deleted,
+/// a message the broker refuses) is logged and tried again after the lease, and never holds back the rows behind it.
+/// Events are published; <see cref="SendEmail"/> is sent into its priority lane (<see cref="DeliveryLanes"/>). Events go
+/// out before commands, so the status service hears of an email before any worker can report on it. With PostgreSQL,
+/// rows are claimed with <c>FOR UPDATE SKIP LOCKED</c>: several ingress replicas never claim the same message together.
+/// Only rows of a type this version knows are claimed (<see cref="OutboxMessageTypes.Known"/>): in a rolling upgrade a
+/// row of a newer type waits for a newer replica. A row of a known type whose payload cannot be read is logged and
+/// parked, so it never blocks the rows behind it, and counted (<see cref="OutboxParkedGauge"/>). While the bus cannot
+/// reach the broker nothing is claimed, so every waiting email stays cancelable; the ingress keeps accepting, and this
+/// loop backs off and catches up afterwards. A batch that failed as a whole (the broker lost mid-batch) is claimed
+/// again before any other. It wakes when signalled, and otherwise every poll interval, which is also how scheduled
+/// emails leave on time.
 /// </summary>
 internal sealed class OutboxPublisher(
     IServiceScopeFactory scopes,
-    IBus bus,
+    IBusControl bus,
     OutboxSignal signal,
     OutboxParkedGauge parkedGauge,
     IOptions<OutboxOptions> options,
@@ -51,24 +57,27 @@ internal sealed class OutboxPublisher(
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<IngressDbContext>();
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        if (bus.CheckHealth() is { Status: BusHealthStatus.Unhealthy } health)
+        {
+            // Not connected to the broker (or not started yet): nothing is claimed, so every email waiting stays
+            // cancelable. The loop backs off and looks again.
+            throw new BrokerUnavailableException(health.Description, health.Exception);
+        }
 
         var now = clock.GetUtcNow().UtcDateTime;
-        var batch = await ClaimDueAsync(db, now, cancellationToken);
+        var batch = await ClaimAsync(db, now, cancellationToken);
         if (batch.Count == 0)
         {
             return 0;
         }
 
         var publishable = new List<(OutboxMessage Row, object Message, Type Type)>(batch.Count * 3);
-        var published = new List<Guid>(batch.Count);
         var parked = new List<Guid>();
         foreach (var row in batch)
         {
             if (Read(row) is { } messages)
             {
                 publishable.AddRange(messages.Select(m => (row, m.Message, m.Type)));
-                published.Add(row.Id);
             }
             else
             {
@@ -78,28 +87,42 @@ internal sealed class OutboxPublisher(
             }
         }
 
+        // Each row's outcome is its own: one that cannot be published (its lane's queue gone, a message the broker
+        // refuses) fails alone, and the rest of the batch is marked published instead of being sent again and again.
+        var outcomes = publishable.GroupBy(m => m.Row.Id).ToDictionary(g => g.Key, g => new RowOutcome(g.First().Row, g.Count()));
         using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
         {
             timeout.CancelAfter(_options.PublishTimeout);
-            await Task.WhenAll(publishable.Where(m => m.Message is not SendEmail).Select(m => PublishAsync(m, timeout.Token)));
-            await Task.WhenAll(publishable.Where(m => m.Message is SendEmail).Select(m => PublishAsync(m, timeout.Token)));
+            await PublishAllAsync(publishable.Where(m => m.Message is not SendEmail), outcomes, timeout.Token);
+            // No command leaves before its email's events: the status service hears of an email before any worker can
+            // report on it. The command of an email with an event that failed waits, unsent, for the next attempt.
+            var eventFailed = outcomes.Values.Where(o => o.Error is not null).Select(o => o.Row.EmailId).ToHashSet();
+            await PublishAllAsync(publishable.Where(m => m.Message is SendEmail && !eventFailed.Contains(m.Row.EmailId)), outcomes, timeout.Token);
         }
 
-        // One statement for the batch (not one UPDATE per row): the rows are still locked by this transaction.
-        await db.OutboxMessages.Where(m => published.Contains(m.Id))
-            .ExecuteUpdateAsync(set => set.SetProperty(m => m.PublishedAt, now), cancellationToken);
-        if (parked.Count > 0)
+        var published = outcomes.Values.Where(o => o.Published).Select(o => o.Row.Id).ToList();
+        var untried = outcomes.Values.Where(o => o.Attempted == 0).Select(o => o.Row.Id).ToList();
+        var unfinished = outcomes.Values.Where(o => o is { Published: false, Attempted: > 0 }).ToList();
+
+        // Not cancelled by shutdown: what the broker confirmed is marked, or it would be sent again.
+        await MarkAsync(db, published, parked, untried, published.Count == 0 ? [.. unfinished.Select(o => o.Row.Id)] : []);
+        if (published.Count == 0 && unfinished.Count > 0)
         {
-            await db.OutboxMessages.Where(m => parked.Contains(m.Id))
-                .ExecuteUpdateAsync(set => set.SetProperty(m => m.AvailableAt, Parked), cancellationToken);
+            // Nothing went through: the broker is likely unreachable. The loop backs off and then claims these rows
+            // again first (MarkAsync ended their lease), so an outage holds one batch, not more and more of the outbox.
+            ExceptionDispatchInfo.Throw(unfinished.First(o => o.Error is not null).Error!);
         }
 
-        await transaction.CommitAsync(cancellationToken);
+        foreach (var outcome in unfinished)
+        {
+            Log.RowNotPublished(logger, outcome.Error, outcome.Row.Id, outcome.Row.EmailId, outcome.Row.MessageType, _options.PublishLease);
+        }
+
         if (published.Count > 0)
         {
-            var emails = publishable.Count(m => m.Message is SendEmail);
+            var emails = publishable.Count(m => m.Message is SendEmail && outcomes[m.Row.Id].Published);
             OutboxTelemetry.Published.Add(emails);
-            OutboxTelemetry.RecordLag(now - publishable.Min(m => m.Row.AvailableAt));
+            OutboxTelemetry.RecordLag(now - outcomes.Values.Where(o => o.Published).Min(o => o.Row.AvailableAt));
             Log.Published(logger, emails);
         }
 
@@ -107,24 +130,124 @@ internal sealed class OutboxPublisher(
     }
 
     /// <summary>
-    /// The due rows of the types this version knows. A row of another type is not claimed, so it is neither published
-    /// nor parked here: it stays due for a replica of the version that wrote it.
+    /// Claims the due rows of the types this version knows, in one committed transaction, by setting their
+    /// <see cref="OutboxMessage.PublishingUntil"/>: from then on a cancel or reschedule finds them taken (the broker
+    /// may get them any moment), and other publishers leave them alone until the lease ends. A row of another type is
+    /// not claimed: it stays due for a replica of the version that wrote it. With PostgreSQL the rows are locked
+    /// (<c>FOR UPDATE SKIP LOCKED</c>) while they are claimed: a cancel holding one is skipped, and a cancel waiting for
+    /// one finds it taken.
     /// </summary>
-    private Task<List<OutboxMessage>> ClaimDueAsync(IngressDbContext db, DateTime now, CancellationToken cancellationToken)
+    private async Task<List<OutboxMessage>> ClaimAsync(IngressDbContext db, DateTime now, CancellationToken cancellationToken)
     {
         var size = _options.BatchSize;
         string[] known = [.. OutboxMessageTypes.Known];
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var due = db.Database.IsNpgsql()
             ? db.OutboxMessages.FromSql($"""
                 SELECT * FROM outbox_messages
                 WHERE published_at IS NULL AND available_at <= {now} AND message_type = ANY({known})
+                    AND (publishing_until IS NULL OR publishing_until <= {now})
                 ORDER BY available_at, id
                 LIMIT {size}
                 FOR UPDATE SKIP LOCKED
                 """)
-            : db.OutboxMessages.Where(m => m.PublishedAt == null && m.AvailableAt <= now && known.Contains(m.MessageType))
+            : db.OutboxMessages.Where(m => m.PublishedAt == null && m.AvailableAt <= now && known.Contains(m.MessageType)
+                    && (m.PublishingUntil == null || m.PublishingUntil <= now))
                 .OrderBy(m => m.AvailableAt).ThenBy(m => m.Id).Take(size);
-        return due.AsNoTracking().ToListAsync(cancellationToken);
+        var batch = await due.AsNoTracking().ToListAsync(cancellationToken);
+        if (batch.Count > 0)
+        {
+            var ids = batch.ConvertAll(m => m.Id);
+            var until = now + _options.PublishLease;
+            await db.OutboxMessages.Where(m => ids.Contains(m.Id)).ExecuteUpdateAsync(set => set.SetProperty(m => m.PublishingUntil, until), cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        return batch;
+    }
+
+    /// <summary>
+    /// Writes what became of a claimed batch, in one transaction, one statement per kind: <paramref name="published"/> (confirmed by the
+    /// broker), <paramref name="parked"/> (unreadable: never sent, so a cancel still finds them), <paramref name="unsent"/>
+    /// (not tried: released) and <paramref name="retryFirst"/> (tried in a batch that failed as a whole: their lease
+    /// ends now, so the next attempt takes them again before any other row). A failed row of a batch that otherwise
+    /// went through keeps its lease, and is tried again once it ends.
+    /// </summary>
+    private async Task MarkAsync(IngressDbContext db, List<Guid> published, List<Guid> parked, List<Guid> unsent, List<Guid> retryFirst)
+    {
+        var now = clock.GetUtcNow().UtcDateTime;
+        await using var transaction = await db.Database.BeginTransactionAsync(CancellationToken.None);
+        if (published.Count > 0)
+        {
+            await db.OutboxMessages.Where(m => published.Contains(m.Id))
+                .ExecuteUpdateAsync(set => set.SetProperty(m => m.PublishedAt, now), CancellationToken.None);
+        }
+
+        if (parked.Count > 0)
+        {
+            await db.OutboxMessages.Where(m => parked.Contains(m.Id)).ExecuteUpdateAsync(
+                set => set.SetProperty(m => m.AvailableAt, Parked).SetProperty(m => m.PublishingUntil, (DateTime?)null), CancellationToken.None);
+        }
+
+        if (unsent.Count > 0)
+        {
+            await db.OutboxMessages.Where(m => unsent.Contains(m.Id))
+                .ExecuteUpdateAsync(set => set.SetProperty(m => m.PublishingUntil, (DateTime?)null), CancellationToken.None);
+        }
+
+        if (retryFirst.Count > 0)
+        {
+            await db.OutboxMessages.Where(m => retryFirst.Contains(m.Id))
+                .ExecuteUpdateAsync(set => set.SetProperty(m => m.PublishingUntil, now), CancellationToken.None);
+        }
+
+        await transaction.CommitAsync(CancellationToken.None);
+    }
+
+    /// <summary>Publishes <paramref name="items"/> concurrently, counting each in its row's outcome.</summary>
+    private async Task PublishAllAsync(
+        IEnumerable<(OutboxMessage Row, object Message, Type Type)> items, Dictionary<Guid, RowOutcome> outcomes, CancellationToken cancellationToken)
+    {
+        var tries = items.Select(async item =>
+        {
+            try
+            {
+                await PublishAsync(item, cancellationToken);
+                return (item.Row.Id, (Exception?)null);
+            }
+            catch (Exception ex)
+            {
+                return (item.Row.Id, ex);
+            }
+        }).ToList();
+        foreach (var (id, error) in await Task.WhenAll(tries))
+        {
+            outcomes[id].Count(error);
+        }
+    }
+
+    /// <summary>The bus reports that it cannot reach the broker: the outbox waits.</summary>
+    private sealed class BrokerUnavailableException(string description, Exception? inner)
+        : Exception($"The bus cannot reach the broker: {description}", inner);
+
+    /// <summary>What became of one claimed row's messages.</summary>
+    private sealed class RowOutcome(OutboxMessage row, int messages)
+    {
+        public OutboxMessage Row { get; } = row;
+
+        public int Attempted { get; private set; }
+
+        /// <summary>The first of its messages' failures, if any failed.</summary>
+        public Exception? Error { get; private set; }
+
+        /// <summary>Every message of the row confirmed by the broker.</summary>
+        public bool Published => Error is null && Attempted == messages;
+
+        public void Count(Exception? error)
+        {
+            Attempted++;
+            Error ??= error;
+        }
     }
 
     /// <summary>Every <see cref="OutboxParkedGauge.Refresh"/>: the parked rows of the whole store, for the gauge.</summary>

@@ -29,9 +29,10 @@ internal enum UnsentChange
 /// <summary>
 /// Cancel and reschedule of an email that has not left yet, for <c>POST /v1/emails/{id}/cancel</c>,
 /// <c>PATCH /v1/emails/{id}</c> and the <see cref="CancelEmail"/> command. Both work while the email's
-/// <c>SendEmail</c> is still in the outbox, that is until it is due and published. The pending rows are locked
+/// <c>SendEmail</c> is still in the outbox, that is until a publisher claims it once it is due
+/// (<see cref="OutboxMessage.PublishingUntil"/>, committed before anything is sent). The pending rows are locked
 /// first, so a cancel and the publisher never both win: either the email is canceled and never sent, or it was
-/// already handed to delivery and nothing changes.
+/// already handed to delivery and nothing changes, even when the publisher failed to mark it published.
 /// </summary>
 internal sealed class UnsentEmails(IngressDbContext db, Outbox.Outbox outbox, IOptions<IngressOptions> options, TimeProvider clock)
 {
@@ -87,6 +88,13 @@ internal sealed class UnsentEmails(IngressDbContext db, Outbox.Outbox outbox, IO
             var canceled = OutboxMessageTypes.NameOf<EmailCanceled>();
             var kinds = await db.OutboxMessages.Where(m => m.EmailId == emailId).Select(m => m.MessageType).Distinct().ToListAsync(cancellationToken);
             return kinds.Count == 0 ? UnsentChange.Unknown : kinds.Contains(canceled) ? UnsentChange.AlreadyCanceled : UnsentChange.AlreadySent;
+        }
+
+        if (sendRow.PublishingUntil is not null)
+        {
+            // A publisher has claimed it: the broker may have the command already, even though it is not marked
+            // published (the publisher may yet fail to mark it, or have died). Too late to change, as once published.
+            return UnsentChange.AlreadySent;
         }
 
         if (sendRow.MessageType == OutboxMessageTypes.AcceptedEmailRow)

@@ -154,6 +154,10 @@ namespace EmailPlatform.Ingress.Storage.Migrations.Postgres
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("published_at");
 
+                    b.Property<DateTime?>("PublishingUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("publishing_until");
+
                     b.Property<string>("TraceParent")
                         .HasColumnType("text")
                         .HasColumnName("trace_parent");

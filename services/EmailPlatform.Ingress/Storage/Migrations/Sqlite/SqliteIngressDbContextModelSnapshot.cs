@@ -148,6 +148,10 @@ namespace EmailPlatform.Ingress.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("published_at");
 
+                    b.Property<DateTime?>("PublishingUntil")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("publishing_until");
+
                     b.Property<string>("TraceParent")
                         .HasColumnType("TEXT")
                         .HasColumnName("trace_parent");

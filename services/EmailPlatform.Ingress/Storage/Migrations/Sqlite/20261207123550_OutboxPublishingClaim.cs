@@ -1,0 +1,29 @@
+﻿using System;
+using Microsoft.EntityFrameworkCore.Migrations;
+
+#nullable disable
+
+namespace EmailPlatform.Ingress.Storage.Migrations.Sqlite
+{
+    /// <inheritdoc />
+    public partial class OutboxPublishingClaim : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.AddColumn<DateTime>(
+                name: "publishing_until",
+                table: "outbox_messages",
+                type: "TEXT",
+                nullable: true);
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropColumn(
+                name: "publishing_until",
+                table: "outbox_messages");
+        }
+    }
+}

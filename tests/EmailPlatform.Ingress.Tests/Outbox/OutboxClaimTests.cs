@@ -1,0 +1,147 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using EmailPlatform.Ingress.Tests.Support;
+using EmailPlatform.ServiceDefaults.Messaging;
+using EmailPlatform.Testing;
+using RabbitMQ.Client;
+
+namespace EmailPlatform.Ingress.Tests.Outbox;
+
+/// <summary>
+/// The publisher claims a batch (<c>publishing_until</c>, committed) before it sends anything, and marks each row's
+/// outcome on its own, on the real PostgreSQL and RabbitMQ: a cancel never wins against a command the broker may
+/// already have, and a row that cannot be published never holds back the rows behind it.
+/// </summary>
+public sealed class OutboxClaimTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// The statement that marks rows published fails, as a PostgreSQL restart between the broker's confirm and the mark
+    /// does. Before the claim, the row then looked unsent, and a cancel or reschedule answered 200 while a worker could
+    /// already be sending the email (and a reschedule sent it a second time at the new time).
+    /// </summary>
+    [Theory]
+    [InlineData("cancel")]
+    [InlineData("reschedule")]
+    public async Task AnEmailWhoseCommandReachedTheBrokerCannotBeChangedEvenWhenItsMarkFailed(string change)
+    {
+        await using var app = await IngressApp.StartAsync(settings: new Dictionary<string, string?> { ["Ingress:Outbox:PollInterval"] = "00:00:00.100" });
+        await app.ExecuteSqlAsync("""
+            CREATE FUNCTION refuse_publish_mark() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'the store failed between the broker''s confirm and the mark'; END $$;
+            CREATE TRIGGER refuse_publish_mark BEFORE UPDATE OF published_at ON outbox_messages
+            FOR EACH ROW WHEN (NEW.published_at IS NOT NULL) EXECUTE FUNCTION refuse_publish_mark();
+            """);
+        using var client = app.CreateClient();
+        var due = DateTimeOffset.UtcNow.AddSeconds(5);
+        var id = await AcceptAsync(client, SendBodies.Json(b => b["scheduled_at"] = due.ToString("O")).ToJsonString());
+
+        await Eventually.GetAsync(() => QueueDepthAsync(app.RabbitMq!, DeliveryLanes.Normal), n => n >= 1, Wait, "the command on its lane");
+        using var response = change == "cancel"
+            ? await client.PostAsync(new Uri($"/v1/emails/{id}/cancel", UriKind.Relative), null)
+            : await client.PatchAsync(new Uri($"/v1/emails/{id}", UriKind.Relative),
+                new StringContent($$"""{"scheduled_at": "{{DateTimeOffset.UtcNow.AddDays(10):O}}"}""", Encoding.UTF8, "application/json"));
+
+        await ProblemAssert.IsDetailedProblemAsync(response, HttpStatusCode.Conflict, "validation_error");
+        Assert.Contains(id, await DrainCommandsAsync(app.RabbitMq!, DeliveryLanes.Normal));
+        var rows = (await app.OutboxRowsAsync()).Where(r => r.EmailId == id).ToList();
+        Assert.All(rows, r => Assert.Null(r.PublishedAt));
+        Assert.Equal(due.UtcDateTime, rows.Single(r => r.MessageType == "SendEmail").AvailableAt, TimeSpan.FromMilliseconds(1));
+        Assert.DoesNotContain(rows, r => r.MessageType is "EmailCanceled" or "EmailRescheduled");
+    }
+
+    /// <summary>
+    /// The high lane's queue is gone (deleted by an operator; the mandatory send is returned), so the one high-priority
+    /// email at the head of the outbox can never be published. Before, it failed its whole batch again and again: its
+    /// batch-mates were sent on every retry and nothing behind them moved.
+    /// </summary>
+    [Fact]
+    public async Task ARowThatCannotBePublishedNeitherHoldsBackNorRepeatsTheRowsBehindIt()
+    {
+        await using var app = await IngressApp.StartAsync(settings: new Dictionary<string, string?>
+        {
+            ["Ingress:Outbox:BatchSize"] = "5", ["Ingress:Outbox:PublishTimeout"] = "00:00:02",
+        });
+        await using (var connection = await new ConnectionFactory { Uri = app.RabbitMq! }.CreateConnectionAsync())
+        await using (var channel = await connection.CreateChannelAsync())
+        {
+            await channel.QueueDeleteAsync(DeliveryLanes.High);
+        }
+
+        using var client = app.CreateClient();
+        var stuck = await AcceptAsync(client, SendBodies.Json(b => b["priority"] = "high").ToJsonString());
+        var normal = new List<Guid>();
+        for (var i = 0; i < 20; i++)
+        {
+            normal.Add(await AcceptAsync(client, SendBodies.Json().ToJsonString()));
+        }
+
+        await Eventually.GetAsync(async () => (await app.OutboxRowsAsync()).Count(r => r.PublishedAt is null), n => n == 1, Wait,
+            "every row but the unpublishable one published");
+        var commands = await DrainCommandsAsync(app.RabbitMq!, DeliveryLanes.Normal);
+        Assert.Equal(normal.Order(), commands.Order());
+        var row = Assert.Single(await app.OutboxRowsAsync(), r => r.PublishedAt is null);
+        Assert.Equal(stuck, row.EmailId);
+        Assert.NotNull(row.PublishingUntil);
+    }
+
+    /// <summary>
+    /// With the broker unreachable nothing is claimed: every email waiting in the outbox can still be canceled, and
+    /// once the broker is reachable again the rest are published.
+    /// </summary>
+    [Fact]
+    public async Task WhileTheBrokerIsUnreachableNothingIsClaimedAndEveryWaitingEmailCanBeCanceled()
+    {
+        var nowhere = new Uri($"amqp://guest:guest@127.0.0.1:{ServiceProcess.FreeTcpPort()}/");
+        await using var app = await IngressApp.StartAsync(rabbitMq: nowhere, settings: new Dictionary<string, string?>
+        {
+            ["Ingress:Outbox:BatchSize"] = "2", ["Ingress:Outbox:PublishTimeout"] = "00:00:01", ["Ingress:Outbox:PollInterval"] = "00:00:00.100",
+        });
+        using var client = app.CreateClient();
+        var ids = new List<Guid>();
+        for (var i = 0; i < 4; i++)
+        {
+            ids.Add(await AcceptAsync(client, SendBodies.Json().ToJsonString()));
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.All(await app.OutboxRowsAsync(), r => Assert.Null(r.PublishingUntil));
+        foreach (var id in ids)
+        {
+            using var canceled = await client.PostAsync(new Uri($"/v1/emails/{id}/cancel", UriKind.Relative), null);
+            Assert.Equal(HttpStatusCode.OK, canceled.StatusCode);
+        }
+    }
+
+    private static async Task<Guid> AcceptAsync(HttpClient client, string json)
+    {
+        using var response = await IngressApp.PostJsonAsync(client, "/v1/emails", json);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, body);
+        return JsonDocument.Parse(body).RootElement.GetProperty("id").GetGuid();
+    }
+
+    private static async Task<int> QueueDepthAsync(Uri broker, string queue)
+    {
+        await using var connection = await new ConnectionFactory { Uri = broker }.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        return (int)(await channel.QueueDeclarePassiveAsync(queue)).MessageCount;
+    }
+
+    /// <summary>The email ids of the commands waiting in <paramref name="queue"/>, taken off it.</summary>
+    private static async Task<List<Guid>> DrainCommandsAsync(Uri broker, string queue)
+    {
+        await using var connection = await new ConnectionFactory { Uri = broker }.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        var ids = new List<Guid>();
+        while (await channel.BasicGetAsync(queue, autoAck: true) is { } message)
+        {
+            using var envelope = JsonDocument.Parse(Encoding.UTF8.GetString(message.Body.Span));
+            ids.Add(envelope.RootElement.GetProperty("message").GetProperty("emailId").GetGuid());
+        }
+
+        return ids;
+    }
+}
