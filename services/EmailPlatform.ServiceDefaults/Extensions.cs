@@ -31,7 +31,11 @@ public static class Extensions
         builder.Services.ConfigureHttpJsonOptions(o => WireJson.Configure(o.SerializerOptions));
         // Retries only for safe methods: a retried POST could create something twice.
         builder.Services.ConfigureHttpClientDefaults(http => http.AddStandardResilienceHandler(o => o.Retry.DisableForUnsafeHttpMethods()));
-        builder.Services.AddOpenApi(o => o.AddOperationTransformer<AuthProblemsTransformer>());
+        builder.Services.AddOpenApi(o =>
+        {
+            o.AddDocumentTransformer<ApiKeyOpenApiTransformer>();
+            o.AddOperationTransformer<ApiKeyOpenApiTransformer>();
+        });
         return builder;
     }
 

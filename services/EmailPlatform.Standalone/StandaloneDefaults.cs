@@ -58,6 +58,12 @@ internal static class StandaloneDefaults
             defaults["Delivery:Relays:0:Security"] = "None";
         }
 
+        if (string.IsNullOrEmpty(builder.Configuration["Webhooks:AllowPrivateTargets"]))
+        {
+            // On a laptop the webhook receiver being tried runs on the same machine or network.
+            defaults["Webhooks:AllowPrivateTargets"] = "true";
+        }
+
         builder.Configuration.AddInMemoryCollection(defaults);
         return builder;
     }

@@ -29,7 +29,6 @@ internal static class StandaloneHost
         {
             web.UseSetting("Auth:BootstrapKey", apiKey);
             web.UseSetting("Standalone:DataDirectory", dataDirectory);
-            web.UseSetting("Webhooks:AllowPrivateTargets", "true");
             web.UseSetting("Standalone:CaptureRelayPort", captureRelayPort.ToString(CultureInfo.InvariantCulture));
             configure?.Invoke(web);
         });

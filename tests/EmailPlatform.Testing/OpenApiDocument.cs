@@ -19,7 +19,7 @@ public static class OpenApiDocument
 
     /// <summary>
     /// The operation of <paramref name="method"/> on <paramref name="path"/>, after asserting it exists and documents the
-    /// 401 and 403 problems of an endpoint that needs a key.
+    /// 401 and 403 problems and the bearer security requirement of an endpoint that needs a key.
     /// </summary>
     public static JsonElement KeyedOperation(JsonElement document, string path, string method)
     {
@@ -33,6 +33,11 @@ public static class OpenApiDocument
             Assert.True(problem.GetProperty("content").TryGetProperty("application/problem+json", out _), $"{status} is not a problem");
         }
 
+        // The key is a bearer token, declared once and required here, so that /docs offers a field for it.
+        var scheme = document.GetProperty("components").GetProperty("securitySchemes").GetProperty("bearer");
+        Assert.Equal(("http", "bearer"), (scheme.GetProperty("type").GetString(), scheme.GetProperty("scheme").GetString()));
+        Assert.True(operation.TryGetProperty("security", out var security)
+            && security.EnumerateArray().Any(r => r.TryGetProperty("bearer", out _)), $"{method} {path} does not require the bearer scheme");
         return operation;
     }
 

@@ -10,6 +10,9 @@ namespace EmailPlatform.Status.Webhooks;
 /// </summary>
 public static class WebhookTargets
 {
+    private const string HowToAllow =
+        "For a receiver on your own network, set Webhooks:AllowPrivateTargets to true (environment Webhooks__AllowPrivateTargets=true).";
+
     /// <returns>Null when the URL is acceptable, otherwise why not.</returns>
     public static async Task<string?> ValidateAsync(string? url, bool allowPrivate, CancellationToken cancellationToken)
     {
@@ -36,7 +39,7 @@ public static class WebhookTargets
         }
 
         return !allowPrivate && addresses.Any(IsPrivate)
-            ? $"The host '{uri.Host}' resolves to a private, loopback or link-local address, which webhooks may not target."
+            ? $"The host '{uri.Host}' resolves to a private, loopback or link-local address, which webhooks may not target. {HowToAllow}"
             : null;
     }
 
@@ -46,7 +49,7 @@ public static class WebhookTargets
         var addresses = await ResolveAsync(context.DnsEndPoint.Host, cancellationToken);
         if (!allowPrivate && addresses.Any(IsPrivate))
         {
-            throw new WebhookTargetRefusedException($"The host '{context.DnsEndPoint.Host}' resolves to a private, loopback or link-local address.");
+            throw new WebhookTargetRefusedException($"The host '{context.DnsEndPoint.Host}' resolves to a private, loopback or link-local address. {HowToAllow}");
         }
 
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };

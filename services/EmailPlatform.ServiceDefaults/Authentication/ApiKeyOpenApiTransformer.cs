@@ -7,11 +7,27 @@ using Microsoft.OpenApi;
 namespace EmailPlatform.ServiceDefaults.Authentication;
 
 /// <summary>
-/// Documents the 401 (no key, or an unknown or revoked one) and 403 (a key without the scope) problems on every operation
-/// that requires a key, so that no endpoint has to list them and none can forget them.
+/// Documents the API key on every operation that requires one: its security requirement (the <c>bearer</c> scheme, so
+/// that the interactive reference at <c>/docs</c> offers a field for the key) and its 401 (no key, or an unknown or
+/// revoked one) and 403 (a key without the scope) problems, so that no endpoint has to list them and none can forget them.
 /// </summary>
-internal sealed class AuthProblemsTransformer : IOpenApiOperationTransformer
+internal sealed class ApiKeyOpenApiTransformer : IOpenApiOperationTransformer, IOpenApiDocumentTransformer
 {
+    public const string SchemeName = "bearer";
+
+    public Task TransformAsync(OpenApiDocument document, OpenApiDocumentTransformerContext context, CancellationToken cancellationToken)
+    {
+        document.Components ??= new OpenApiComponents();
+        document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+        document.Components.SecuritySchemes[SchemeName] = new OpenApiSecurityScheme
+        {
+            Type = SecuritySchemeType.Http,
+            Scheme = "bearer",
+            Description = "An API key: `Authorization: Bearer <key>`. The standalone host prints one at start-up.",
+        };
+        return Task.CompletedTask;
+    }
+
     private static readonly (int Status, string Description)[] Problems =
     [
         (StatusCodes.Status401Unauthorized, "No API key, or one that is unknown or revoked."),
@@ -26,6 +42,8 @@ internal sealed class AuthProblemsTransformer : IOpenApiOperationTransformer
             return;
         }
 
+        operation.Security ??= [];
+        operation.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(SchemeName, context.Document)] = [] });
         operation.Responses ??= [];
         foreach (var (status, description) in Problems)
         {
