@@ -474,8 +474,8 @@ public sealed class HelmChartTests
     /// ingress-nginx takes bodies of 1 MB and waits 60 s for an upstream's answer by default (F5's NGINX Ingress
     /// Controller too): a send the API accepts (Ingress:MaxRequestBodyBytes, 40 MB) would get the controller's HTML 413,
     /// and a forwarded read or admin operation (Ingress:StatusTimeout, 100 s) the controller's 504, not the API's
-    /// problem details. With className nginx the Ingress raises both a little above the API's limits, as the ingress is
-    /// configured; annotations given in the values win, and another controller gets none of these.
+    /// problem details. With a className naming nginx, or none, the Ingress raises both a little above the API's limits,
+    /// as the ingress is configured; annotations given in the values win, and another controller gets none of these.
     /// </summary>
     [Fact]
     public void AnNginxIngressTakesTheBodiesTheApiTakesAndWaitsLongerThanItsStatusTimeout()
@@ -508,8 +508,31 @@ public sealed class HelmChartTests
         Assert.Equal("30", configured["nginx.ingress.kubernetes.io/proxy-send-timeout"]);
         Assert.Equal("letsencrypt", configured["cert-manager.io/cluster-issuer"]);
 
+        // A class whose name says nginx, or none (the cluster's default class, often ingress-nginx), gets them too.
+        foreach (var className in new[] { "nginx-public", "NGINX-internal", "\"\"" })
+        {
+            var named = IngressAnnotations($"ingress: {{ kubernetesIngress: {{ enabled: true, className: {className} }} }}");
+            Assert.InRange(NginxSize(named["nginx.ingress.kubernetes.io/proxy-body-size"]), 40 * MiB + 1, 50 * MiB);
+        }
+
         var other = IngressAnnotations("ingress: { kubernetesIngress: { enabled: true, className: traefik, annotations: { a: b } } }");
         Assert.Equal(["a"], other.Keys);
+    }
+
+    /// <summary>
+    /// Some gateways time a request out after 15 s by default (Envoy Gateway, Contour), shorter than a forwarded read may
+    /// take: the HTTPRoute's rule carries the timeouts given in ingress.httpRoute.timeouts, and none by default (a
+    /// gateway without the extended feature would refuse the route).
+    /// </summary>
+    [Fact]
+    public void TheHttpRouteCarriesTheTimeoutsGivenAndNoneByDefault()
+    {
+        const string route = "ingress: { httpRoute: { enabled: true, parentRefs: [{ name: gw }]{0} } }";
+        var given = Helm.TemplateWith(route.Replace("{0}", ", timeouts: { request: 120s }", StringComparison.Ordinal)).OfKind("HTTPRoute").Single();
+        var none = Helm.TemplateWith(route.Replace("{0}", "", StringComparison.Ordinal)).OfKind("HTTPRoute").Single();
+
+        Assert.Equal("120s", Yaml.Str(Yaml.List(Yaml.At(given, "spec.rules")).Single(), "timeouts.request"));
+        Assert.Null(Yaml.Str(Yaml.List(Yaml.At(none, "spec.rules")).Single(), "timeouts.request"));
     }
 
     private static Dictionary<string, string> IngressAnnotations(string values) =>
