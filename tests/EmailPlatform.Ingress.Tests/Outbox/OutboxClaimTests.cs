@@ -34,18 +34,19 @@ public sealed class OutboxClaimTests
             CREATE TRIGGER refuse_publish_mark BEFORE UPDATE OF published_at ON outbox_messages
             FOR EACH ROW WHEN (NEW.published_at IS NOT NULL) EXECUTE FUNCTION refuse_publish_mark();
             """);
+        await using var commands = await CountingQueue.BindAsync(app.RabbitMq!, DeliveryLanes.Normal);
         using var client = app.CreateClient();
         var due = DateTimeOffset.UtcNow.AddSeconds(5);
         var id = await AcceptAsync(client, SendBodies.Json(b => b["scheduled_at"] = due.ToString("O")).ToJsonString());
 
-        await Eventually.GetAsync(() => QueueDepthAsync(app.RabbitMq!, DeliveryLanes.Normal), n => n >= 1, Wait, "the command on its lane");
+        await Eventually.GetAsync(() => PutBackProbe.MessagesInAsync(app.RabbitMq!, DeliveryLanes.Normal), n => n >= 1, Wait, "the command on its lane");
         using var response = change == "cancel"
             ? await client.PostAsync(new Uri($"/v1/emails/{id}/cancel", UriKind.Relative), null)
             : await client.PatchAsync(new Uri($"/v1/emails/{id}", UriKind.Relative),
                 new StringContent($$"""{"scheduled_at": "{{DateTimeOffset.UtcNow.AddDays(10):O}}"}""", Encoding.UTF8, "application/json"));
 
         await ProblemAssert.IsDetailedProblemAsync(response, HttpStatusCode.Conflict, "validation_error");
-        Assert.Contains(id, await DrainCommandsAsync(app.RabbitMq!, DeliveryLanes.Normal));
+        Assert.Contains(id, await commands.DrainAsync());
         var rows = (await app.OutboxRowsAsync()).Where(r => r.EmailId == id).ToList();
         Assert.All(rows, r => Assert.Null(r.PublishedAt));
         Assert.Equal(due.UtcDateTime, rows.Single(r => r.MessageType == "SendEmail").AvailableAt, TimeSpan.FromMilliseconds(1));
@@ -70,6 +71,7 @@ public sealed class OutboxClaimTests
             await channel.QueueDeleteAsync(DeliveryLanes.High);
         }
 
+        await using var sent = await CountingQueue.BindAsync(app.RabbitMq!, DeliveryLanes.Normal);
         using var client = app.CreateClient();
         var stuck = await AcceptAsync(client, SendBodies.Json(b => b["priority"] = "high").ToJsonString());
         var normal = new List<Guid>();
@@ -80,8 +82,7 @@ public sealed class OutboxClaimTests
 
         await Eventually.GetAsync(async () => (await app.OutboxRowsAsync()).Count(r => r.PublishedAt is null), n => n == 1, Wait,
             "every row but the unpublishable one published");
-        var commands = await DrainCommandsAsync(app.RabbitMq!, DeliveryLanes.Normal);
-        Assert.Equal(normal.Order(), commands.Order());
+        Assert.Equal(normal.Order(), (await sent.DrainAsync()).Order());
         var row = Assert.Single(await app.OutboxRowsAsync(), r => r.PublishedAt is null);
         Assert.Equal(stuck, row.EmailId);
         Assert.NotNull(row.PublishingUntil);
@@ -121,27 +122,5 @@ public sealed class OutboxClaimTests
         var body = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.Accepted, body);
         return JsonDocument.Parse(body).RootElement.GetProperty("id").GetGuid();
-    }
-
-    private static async Task<int> QueueDepthAsync(Uri broker, string queue)
-    {
-        await using var connection = await new ConnectionFactory { Uri = broker }.CreateConnectionAsync();
-        await using var channel = await connection.CreateChannelAsync();
-        return (int)(await channel.QueueDeclarePassiveAsync(queue)).MessageCount;
-    }
-
-    /// <summary>The email ids of the commands waiting in <paramref name="queue"/>, taken off it.</summary>
-    private static async Task<List<Guid>> DrainCommandsAsync(Uri broker, string queue)
-    {
-        await using var connection = await new ConnectionFactory { Uri = broker }.CreateConnectionAsync();
-        await using var channel = await connection.CreateChannelAsync();
-        var ids = new List<Guid>();
-        while (await channel.BasicGetAsync(queue, autoAck: true) is { } message)
-        {
-            using var envelope = JsonDocument.Parse(Encoding.UTF8.GetString(message.Body.Span));
-            ids.Add(envelope.RootElement.GetProperty("message").GetProperty("emailId").GetGuid());
-        }
-
-        return ids;
     }
 }
