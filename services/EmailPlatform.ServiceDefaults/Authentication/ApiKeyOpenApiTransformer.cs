@@ -15,6 +15,12 @@ internal sealed class ApiKeyOpenApiTransformer : IOpenApiOperationTransformer, I
 {
     public const string SchemeName = "bearer";
 
+    private static readonly (int Status, string Description)[] Problems =
+    [
+        (StatusCodes.Status401Unauthorized, "No API key, or one that is unknown or revoked."),
+        (StatusCodes.Status403Forbidden, "The API key may not do this: it lacks the scope, or (on a send) the sender's domain is not one it may send from."),
+    ];
+
     public Task TransformAsync(OpenApiDocument document, OpenApiDocumentTransformerContext context, CancellationToken cancellationToken)
     {
         document.Components ??= new OpenApiComponents();
@@ -27,12 +33,6 @@ internal sealed class ApiKeyOpenApiTransformer : IOpenApiOperationTransformer, I
         };
         return Task.CompletedTask;
     }
-
-    private static readonly (int Status, string Description)[] Problems =
-    [
-        (StatusCodes.Status401Unauthorized, "No API key, or one that is unknown or revoked."),
-        (StatusCodes.Status403Forbidden, "The API key may not do this: it lacks the scope, or (on a send) the sender's domain is not one it may send from."),
-    ];
 
     public async Task TransformAsync(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
     {
