@@ -21,8 +21,14 @@ public sealed class DeferredRetryRestartTests(ITestOutputHelper output)
 {
     private const int Emails = 20;
 
-    /// <summary>The wait before the second attempt: longer than the restarts here take, so they happen while it runs.</summary>
-    private static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(20);
+    /// <summary>
+    /// The wait before the second attempt: long enough for the lanes to be looked at (<c>rabbitmqctl</c> took 20 s once on
+    /// a loaded CI machine) and for the restart to begin and end while it runs.
+    /// </summary>
+    private static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(40);
+
+    /// <summary>How long before the first retry is due the lanes must have been seen empty, so the restart begins before it.</summary>
+    private static readonly TimeSpan RestartLead = TimeSpan.FromSeconds(10);
 
     /// <summary>How long the worker, the broker or the store stays away before it is started again.</summary>
     private static readonly TimeSpan Outage = TimeSpan.FromSeconds(3);
@@ -141,18 +147,23 @@ public sealed class DeferredRetryRestartTests(ITestOutputHelper output)
     /// Waits, while the recipients wait for <paramref name="due"/>, until every lane's queue has a consumer (the worker)
     /// and holds nothing, ready or unacknowledged: no deferred command is held on the broker. The counts of a quorum
     /// queue are a few seconds old (RabbitMQ refreshes them every <c>quorum_tick_interval</c>, 5 s), so they are looked
-    /// at until the due time; a worker that held its commands until their next attempt would show them unacknowledged
-    /// until after it.
+    /// at until <see cref="RestartLead"/> before the due time; a worker that held its commands until their next attempt
+    /// would show them unacknowledged until after it. A listing counts from the moment it was returned, when what it
+    /// shows had certainly been the case.
     /// </summary>
     private async Task AssertLanesEmptyWhileWaitingAsync(FaultRun run, DateTime due)
     {
         var lanes = await Eventually.GetAsync(
-            async () => new Lanes(DateTime.UtcNow, await run.ListQueuesAsync()),
-            l => l.Empty || l.At >= due,
-            due - DateTime.UtcNow + TimeSpan.FromSeconds(1),
-            "the lanes empty");
-        Assert.True(lanes.Empty && lanes.At < due,
-            $"the lanes still held messages (ready, unacknowledged, consumers) when the first retry was due:{Environment.NewLine}{lanes}");
+            async () =>
+            {
+                var listing = await run.ListQueuesAsync();
+                return new Lanes(DateTime.UtcNow, listing);
+            },
+            l => l.Empty,
+            due - RestartLead - DateTime.UtcNow,
+            "the lanes empty (ready, unacknowledged, consumers) before the first retry was due");
+        Assert.True(lanes.At < due,
+            $"the lanes were seen empty only at {lanes.At:O}, after the first retry was due ({due:O}):{Environment.NewLine}{lanes}");
         output.WriteLine($"lanes empty {(due - lanes.At).TotalSeconds:F1} s before the first retry was due");
     }
 
@@ -175,7 +186,7 @@ public sealed class DeferredRetryRestartTests(ITestOutputHelper output)
         return events.ToDictionary(e => e.Key, e => string.Join(", ", e.Value));
     }
 
-    /// <summary>The broker's queue listing (name, ready, unacknowledged, consumers per line) asked for at <paramref name="At"/>.</summary>
+    /// <summary>The broker's queue listing (name, ready, unacknowledged, consumers per line) as returned at <paramref name="At"/>.</summary>
     private sealed record Lanes(DateTime At, string Listing)
     {
         public bool Empty
