@@ -42,5 +42,14 @@ rateLimited.MapDelivery();
 rateLimited.MapStatus();
 app.PrintWelcomeOnStart();
 
-await app.RunAsync();
+try
+{
+    await app.RunAsync();
+}
+catch (Exception ex) when (BusyPort.Explain(ex) is { } explanation)
+{
+    await Console.Error.WriteLineAsync(explanation);
+    return 1;
+}
+
 return 0;

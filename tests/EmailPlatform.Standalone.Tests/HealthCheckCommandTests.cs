@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using EmailPlatform.Testing;
 
@@ -76,35 +75,10 @@ public sealed class HealthCheckCommandTests : IDisposable
     /// <summary>Runs <c>dotnet EmailPlatform.Standalone.dll healthcheck [url]</c> from an empty directory, as the image's HEALTHCHECK does.</summary>
     private async Task<(int ExitCode, string Output)> HealthCheckAsync(string? url, Dictionary<string, string>? environment = null)
     {
-        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = _root, RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(typeof(StandaloneOptions).Assembly.Location);
-        start.ArgumentList.Add("healthcheck");
-        if (url is not null)
-        {
-            start.ArgumentList.Add(url);
-        }
-
-        foreach (var (name, value) in environment ?? [])
-        {
-            start.Environment[name] = value;
-        }
-
-        start.Environment["Standalone__CaptureRelayPort"] = ServiceProcess.FreeTcpPort().ToString(System.Globalization.CultureInfo.InvariantCulture);
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            return (-1, "still running after 60 s (it started a host instead of checking one)");
-        }
-
-        return (process.ExitCode, await output + await error);
+        environment ??= [];
+        environment["Standalone__CaptureRelayPort"] = ServiceProcess.FreeTcpPort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        // Still running at the timeout: it started a host instead of checking one.
+        return await StandaloneCommand.RunAsync(_root, url is null ? ["healthcheck"] : ["healthcheck", url], environment, TimeSpan.FromSeconds(60));
     }
 
     public void Dispose() => Directory.Delete(_root, recursive: true);

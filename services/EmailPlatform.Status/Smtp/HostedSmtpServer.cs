@@ -50,7 +50,8 @@ public abstract class HostedSmtpServer : IHostedService, IDisposable
         var first = await Task.WhenAny(listening.Task, _running).WaitAsync(TimeSpan.FromSeconds(10), cancellationToken);
         if (first == _running || _running.IsFaulted)
         {
-            throw new InvalidOperationException(cannotListen(_running.Exception?.GetBaseException().Message ?? "it stopped"));
+            var reason = _running.Exception?.GetBaseException();
+            throw new InvalidOperationException(cannotListen(reason?.Message ?? "it stopped"), reason);
         }
     }
 
