@@ -45,6 +45,57 @@ public sealed class StoreOutageTests
         Assert.Equal(emails.Count, relay.Received.Count);
     }
 
+    /// <summary>
+    /// A store that answers but refuses writes (PostgreSQL's 25006: a failover onto a standby, a managed database turned
+    /// read-only as its disk fills, an operator's <c>default_transaction_read_only</c>) is an outage too. It used to fault
+    /// the commands, whose fault consumer could not record a failure either: they ended in an error queue, the emails
+    /// never sent and never finished.
+    /// </summary>
+    [Fact]
+    public async Task EmailsArrivingWhileTheStoreIsReadOnlyWaitForItAndAreDeliveredOnceNoneFailed()
+    {
+        await using var relay = await ScriptedSmtpServer.StartAsync();
+        string? connectionString = null;
+        await using var host = await DeliveryHost.StartAsync(relay.Port, TestStore.Postgres, new Dictionary<string, string?>
+        {
+            ["Delivery:RetryPollInterval"] = "00:00:01",
+        }, routeStore: cs => connectionString = cs);
+        var database = new NpgsqlConnectionStringBuilder(connectionString).Database!;
+        var emails = Enumerable.Range(0, 3).Select(_ => TestEmails.Create()).ToList();
+
+        await ReadOnlyAsync(database, on: true);
+        foreach (var email in emails)
+        {
+            await host.SendAsync(email);
+        }
+
+        // Longer than the consumer's own retries (200 ms, 1 s, 5 s) and the fault consumer's first ones after them.
+        await Task.Delay(TimeSpan.FromSeconds(15));
+        Assert.Empty(host.Published<EmailFailed>());
+        Assert.Empty(relay.Received);
+        await ReadOnlyAsync(database, on: false);
+
+        var delivered = await host.WaitForAsync<EmailDelivered>(d => d.Count >= emails.Count, "the three deliveries", seconds: 120);
+        Assert.Equal(emails.Select(e => e.EmailId).Order(), delivered.Select(d => d.EmailId).Order());
+        Assert.Empty(host.Published<EmailFailed>());
+        Assert.Equal(emails.Count, relay.Received.Count);
+    }
+
+    /// <summary>Makes <paramref name="database"/> refuse writes, or take them again, for every session: the open ones are ended so the pools open new ones.</summary>
+    private static async Task ReadOnlyAsync(string database, bool on)
+    {
+        await using var admin = new NpgsqlConnection(TestInfrastructure.PostgresAdmin);
+        await admin.OpenAsync();
+        await using (var alter = new NpgsqlCommand($"ALTER DATABASE \"{database}\" {(on ? "SET default_transaction_read_only = on" : "RESET default_transaction_read_only")}", admin))
+        {
+            await alter.ExecuteNonQueryAsync();
+        }
+
+        await using var terminate = new NpgsqlCommand("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = @database AND pid <> pg_backend_pid()", admin);
+        terminate.Parameters.AddWithValue("database", database);
+        await terminate.ExecuteScalarAsync();
+    }
+
     [Fact]
     public async Task OutcomeTheStoreMissedIsRecordedWhenItIsBackAndTheEmailIsNotSentAgain()
     {
