@@ -60,6 +60,9 @@ public sealed class ScriptedSmtpServer : IAsyncDisposable
     /// <summary>A refusal of MAIL FROM; null accepts.</summary>
     public SmtpResponse? MailFromReply { get; set; }
 
+    /// <summary>Runs when MAIL FROM has arrived, before the server answers it (to hold the sender there).</summary>
+    public Func<Task>? BeforeMailFromReply { get; set; }
+
     /// <summary>The reply to the final dot; null stores the message and answers 250.</summary>
     public SmtpResponse? DataReply { get; set; }
 
@@ -190,11 +193,16 @@ public sealed class ScriptedSmtpServer : IAsyncDisposable
     /// <summary>Both the mailbox filter and the message store, reading the script of the server it belongs to.</summary>
     private sealed class Script(Func<ScriptedSmtpServer> server, Sessions sessions) : MessageStore, IMailboxFilter
     {
-        public Task<bool> CanAcceptFromAsync(ISessionContext context, IMailbox from, int size, CancellationToken cancellationToken)
+        public async Task<bool> CanAcceptFromAsync(ISessionContext context, IMailbox from, int size, CancellationToken cancellationToken)
         {
             ThrowIfStopping(context);
             server().MailFrom.Enqueue(from.AsAddress());
-            return server().MailFromReply is { } reply ? throw new SmtpResponseException(reply) : Task.FromResult(true);
+            if (server().BeforeMailFromReply is { } before)
+            {
+                await before();
+            }
+
+            return server().MailFromReply is { } reply ? throw new SmtpResponseException(reply) : true;
         }
 
         public Task<bool> CanDeliverToAsync(ISessionContext context, IMailbox to, IMailbox from, CancellationToken cancellationToken)

@@ -121,6 +121,13 @@ internal sealed class EmailSender(
                         await HoldIfStoppingAsync(email.EmailId, token);
                         await lease.RenewBeforeTransactionAsync(token);
                     },
+                    // Given back when the relay took no transaction, before the next relay's connection is waited for:
+                    // kept, it deadlocks against an attempt that holds that connection and waits for a permit.
+                    NothingSent = () =>
+                    {
+                        permit?.Dispose();
+                        permit = null;
+                    },
                 };
                 (sent, relayName) = await SendThroughRelaysAsync(attempt, email, message, email.Envelope with { RcptTo = rcptTo }, cancellationToken);
                 outcomes = [.. heldBack, .. sent];
@@ -345,6 +352,7 @@ internal sealed class EmailSender(
 
             // Nothing reached a mail transaction: whether this relay offers SMTPUTF8 was not learned (or not usable).
             unreached |= tried.Count > 0;
+            attempt.NothingSent?.Invoke();
         }
 
         if (outcomes is null)

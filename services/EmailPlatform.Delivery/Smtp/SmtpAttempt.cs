@@ -16,4 +16,11 @@ internal sealed record SmtpAttempt(Guid EmailId, EmailPriority Priority = EmailP
     /// <see cref="Claims.ClaimLostException"/> abandons the attempt with nothing sent.
     /// </summary>
     public Func<CancellationToken, Task>? BeforeTransaction { get; init; }
+
+    /// <summary>
+    /// Runs when a relay took no mail transaction of this attempt (it refused <c>MAIL FROM</c> as unauthenticated, or the
+    /// fresh connection that replaced a stale one could not connect) and the next relay is to be tried: whatever
+    /// <see cref="BeforeTransaction"/> took for that transaction is given back before the next connection is waited for.
+    /// </summary>
+    public Action? NothingSent { get; init; }
 }

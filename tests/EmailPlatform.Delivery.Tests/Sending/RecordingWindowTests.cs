@@ -8,6 +8,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using SmtpServer.Protocol;
 
 namespace EmailPlatform.Delivery.Tests.Sending;
 
@@ -53,6 +54,61 @@ public sealed class RecordingWindowTests
         first.Dispose();
         using var entered = await second.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal((1, 0), (window.InUse, window.Waiting));
+    }
+
+    /// <summary>
+    /// An attempt that took its place in the window at a relay that then took no mail transaction (530 to
+    /// <c>MAIL FROM</c>) gives the place back before it waits for the next relay's connection. Kept, it deadlocked against
+    /// an attempt that held that connection and waited for the place: with one place, both emails stalled until the
+    /// broker's consumer timeout. (The timeout is for that regression: the worker's deadlocked consumes would hold the
+    /// host's disposal, and with it the test run, for good.)
+    /// </summary>
+    [Fact(Timeout = 180_000)]
+    public async Task AnAttemptFailingOverWithNothingSentGivesItsPlaceBackBeforeWaitingForTheNextRelay()
+    {
+        await using var refusing = await ScriptedSmtpServer.StartAsync();
+        await using var backup = await ScriptedSmtpServer.StartAsync();
+        refusing.MailFromReply = new SmtpResponse((SmtpReplyCode)530, "5.7.0 Authentication required");
+        var routed = TestEmails.Create(to: ["routed@example.com"]) with { Tags = [new EmailTag("route", "backup")] };
+        DeliveryHost? host = null;
+        var first = 0;
+        refusing.BeforeMailFromReply = async () =>
+        {
+            if (Interlocked.Exchange(ref first, 1) != 0)
+            {
+                return;
+            }
+
+            // This attempt holds the window's one place: an email routed to the backup alone takes the backup's one
+            // connection and waits there for the place.
+            await host!.SendAsync(routed);
+            var window = host.Services.GetRequiredService<RecordingWindow>();
+            await Eventually.GetAsync(() => Task.FromResult(window.Waiting), waiting => waiting == 1, TimeSpan.FromSeconds(30),
+                "the routed email waiting for the window");
+        };
+        host = await DeliveryHost.StartAsync(refusing.Port, settings: new Dictionary<string, string?>
+        {
+            ["Delivery:Relays:0:MaxConnections"] = "1",
+            ["Delivery:Relays:1:Name"] = "backup",
+            ["Delivery:Relays:1:Host"] = "127.0.0.1",
+            ["Delivery:Relays:1:Port"] = backup.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Delivery:Relays:1:Security"] = "None",
+            ["Delivery:Relays:1:Priority"] = "10",
+            ["Delivery:Relays:1:MaxConnections"] = "1",
+            ["Delivery:Routes:0:Tag"] = "route=backup",
+            ["Delivery:Routes:0:Relays:0"] = "backup",
+            ["Delivery:MaxUnrecordedTransactions"] = "1",
+        });
+        await using var _ = host;
+        var failingOver = TestEmails.Create(to: ["failover@example.com"]);
+
+        await host.SendAsync(failingOver);
+
+        var delivered = await host.WaitForAsync<EmailDelivered>(d => d.Count >= 2, "both emails delivered through the backup", seconds: 60);
+        Assert.Equal(new[] { failingOver.EmailId, routed.EmailId }.Order(), delivered.Select(d => d.EmailId).Order());
+        Assert.All(delivered, d => Assert.Equal("backup", d.Relay));
+        Assert.Equal(["failover@example.com", "routed@example.com"], backup.Received.SelectMany(m => m.RcptTo).Order());
+        Assert.Equal(1, Volatile.Read(ref first));
     }
 
     [Fact]
