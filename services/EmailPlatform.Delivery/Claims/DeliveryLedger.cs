@@ -341,15 +341,16 @@ internal sealed class DeliveryLedger(
     /// <summary>
     /// The command faulted: every recipient without an outcome (and not being sent by another worker right now)
     /// fails with <paramref name="reason"/>. Returns those (<c>Failed</c>, recorded by this call: to count and publish)
-    /// and the ones already final (<c>AlreadyFinal</c>, a redelivered fault's: to publish again only).
+    /// and the ones whose outcome was recorded already (<c>Recorded</c>: final, a redelivered fault's; or deferred,
+    /// waiting for the scheduler, which the fault may be the failed publish of: to publish again only).
     /// </summary>
-    public async Task<(IReadOnlyList<DeliveryRecord> Failed, IReadOnlyList<DeliveryRecord> AlreadyFinal)> FailUnfinishedAsync(
+    public async Task<(IReadOnlyList<DeliveryRecord> Failed, IReadOnlyList<DeliveryRecord> Recorded)> FailUnfinishedAsync(
         SendEmail email, IReadOnlyList<string> recipients, string reason, string failedAs, CancellationToken cancellationToken)
     {
         var now = Now;
         var existing = await db.Deliveries.Where(d => d.EmailId == email.EmailId).ToListAsync(cancellationToken);
         var result = new List<DeliveryRecord>();
-        var final = new List<DeliveryRecord>();
+        var recorded = new List<DeliveryRecord>();
         foreach (var recipient in recipients)
         {
             var record = existing.Find(d => d.Recipient == recipient);
@@ -361,9 +362,9 @@ internal sealed class DeliveryLedger(
                 };
                 db.Deliveries.Add(record);
             }
-            else if (record.State.IsFinal())
+            else if (record.State.IsFinal() || (record.State == DeliveryState.Deferred && record.OutcomeEventId is not null))
             {
-                final.Add(record);
+                recorded.Add(record);
                 continue;
             }
             else if (record.State == DeliveryState.Deferred || (record.State == DeliveryState.Sending && record.DueAt > now))
@@ -387,7 +388,7 @@ internal sealed class DeliveryLedger(
         }
 
         await SaveAsync(cancellationToken);
-        return (result, final);
+        return (result, recorded);
     }
 
     public static SendEmail? ReadCommand(RetryMessage message) => JsonSerializer.Deserialize<SendEmail>(message.Command, StoredJson.Options);

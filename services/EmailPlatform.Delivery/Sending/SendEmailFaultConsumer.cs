@@ -34,17 +34,19 @@ internal sealed class SendEmailFaultConsumer(
         var reason = malformed
             ? "The message is malformed and cannot be sent."
             : "The delivery worker could not send the message because of an unexpected error.";
-        var (failed, alreadyFinal) = await ledger.FailUnfinishedAsync(
+        var (failed, recorded) = await ledger.FailUnfinishedAsync(
             email, DeliveryLedger.RecipientsOf(email), reason, malformed ? FailureKind.Rejected : FailureKind.Fault, context.CancellationToken);
 
         // Counted once, here, right after the store committed them: a publish that fails below is repeated by the retry
-        // policy, or a redelivered fault, which find them already final and publish them without counting.
+        // policy, or a redelivered fault, which find them already final and publish them without counting. The outcomes
+        // recorded before the fault are published again: the fault may be that their publish failed (a deferral's would
+        // otherwise be seen only at the next attempt, hours later).
         foreach (var record in failed)
         {
             metrics.RecordOutcome(record, email.Priority);
         }
 
-        foreach (var record in failed.Concat(alreadyFinal))
+        foreach (var record in failed.Concat(recorded))
         {
             // Bounded like the sender's publishes (PublishDeadline): a confirm lost with a broker restart would otherwise
             // hold this endpoint's permit for good; the retry policy publishes the recorded outcome again.

@@ -69,6 +69,34 @@ public sealed class OutcomeCountingTests : IAsyncLifetime
         Assert.Empty(_relay.Received);
     }
 
+    /// <summary>
+    /// A deferral recorded but never published (the broker did not confirm it through all the consumer's retries): the
+    /// fault that follows publishes it again, so the status service learns of it now and not at the next attempt,
+    /// which may be hours away. The recipient stays deferred, waiting for its next attempt.
+    /// </summary>
+    [Fact]
+    public async Task FaultAfterADeferralWhosePublishFailedPublishesTheDeferralAndFailsNothing()
+    {
+        var email = TestEmails.Create();
+        _relay.DataReply = new SmtpServer.Protocol.SmtpResponse((SmtpServer.Protocol.SmtpReplyCode)451, "4.3.0 Try again later");
+        await using var host = await DeliveryHost.StartAsync(_relay.Port, settings: ShortPublishTimeout);
+        var unconfirmed = host.Harness.Bus.ConnectPublishObserver(new NeverConfirmed<EmailDeferred>());
+
+        await Assert.ThrowsAsync<TimeoutException>(() => host.SendOnceAsync(email).WaitAsync(TimeSpan.FromSeconds(60)));
+        unconfirmed.Disconnect();
+        Assert.Empty(host.Published<EmailDeferred>());
+        var record = await host.QueryAsync(db => db.Deliveries.AsNoTracking().SingleAsync(d => d.EmailId == email.EmailId));
+        Assert.Equal(DeliveryState.Deferred, record.State);
+
+        await PublishFaultAsync(host, email);
+
+        var deferred = Assert.Single(await host.WaitForAsync<EmailDeferred>(d => d.Count >= 1, "the recorded deferral published"));
+        Assert.Equal((record.OutcomeEventId, 1), (deferred.EventId, deferred.Attempt));
+        Assert.NotNull(deferred.NextAttemptAt);
+        Assert.Empty(host.Published<EmailFailed>());
+        Assert.Equal(DeliveryState.Deferred, await host.QueryAsync(db => db.Deliveries.Where(d => d.EmailId == email.EmailId).Select(d => d.State).SingleAsync()));
+    }
+
     private static Task PublishFaultAsync(DeliveryHost host, SendEmail email) =>
         host.Harness.Bus.Publish<Fault<SendEmail>>(new MassTransit.Events.FaultEvent<SendEmail>(
             email, NewId.NextGuid(), MassTransit.Metadata.HostMetadataCache.Host, new InvalidOperationException("Something no one expected."), []));
