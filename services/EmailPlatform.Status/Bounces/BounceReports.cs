@@ -37,6 +37,13 @@ public sealed class BounceReports(StatusDbContext db, ReportedEmails emails, Sta
 
     protected override ReportedEmailKeys KeysOf(DeliveryReport report) => report.Keys;
 
+    /// <summary>A failed recipient the email does not list: one whose outcome and details are both still on their way.</summary>
+    protected override bool AwaitsDetails(DeliveryReport report, EmailRecord email)
+    {
+        var recipients = email.Recipients.Select(r => r.Address).ToHashSet(StringComparer.Ordinal);
+        return report.Recipients.Any(r => r.Failed && !Named(r).Any(recipients.Contains));
+    }
+
     protected override async Task<BounceReportResponse> RecordReportAsync(
         DeliveryReport report, EmailRecord email, DateTimeOffset occurredAt, byte[] received, CancellationToken cancellationToken)
     {
@@ -52,7 +59,7 @@ public sealed class BounceReports(StatusDbContext db, ReportedEmails emails, Sta
                 continue;
             }
 
-            var address = new[] { reported.FinalRecipient, reported.OriginalRecipient }.OfType<string>().Select(AddressKeys.Of).FirstOrDefault(recipients.Contains);
+            var address = Named(reported).FirstOrDefault(recipients.Contains);
             if (address is null)
             {
                 results.Add((reported, null, "not_a_recipient"));
@@ -81,6 +88,10 @@ public sealed class BounceReports(StatusDbContext db, ReportedEmails emails, Sta
         Log.Received(logger, email.Id, report.Recipients.Count, answer.Count(r => r.Result == "recorded"));
         return new BounceReportResponse("bounce_report", email.Id, report.ReportingMta, answer);
     }
+
+    /// <summary>The addresses a report names its recipient by, the final one first.</summary>
+    private static IEnumerable<string> Named(ReportedRecipient reported) =>
+        new[] { reported.FinalRecipient, reported.OriginalRecipient }.OfType<string>().Select(AddressKeys.Of);
 
     /// <summary>What the event ids of bounce reports are derived from first (<see cref="ReportedEmails.EventIdFor"/>).</summary>
     internal const string EventIdKind = "bounce-report";

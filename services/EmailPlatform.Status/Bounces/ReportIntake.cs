@@ -62,6 +62,14 @@ public abstract class ReportIntake<TReport, TResponse>(ReportedEmails emails, Re
     /// <summary>What in the report names the email it is about.</summary>
     protected abstract ReportedEmailKeys KeysOf(TReport report);
 
+    /// <summary>
+    /// Whether the report names what <paramref name="email"/> cannot answer while only its outcomes are recorded (they
+    /// overtook its accept, which brings the rest of its recipients): then, while the email is recent, the report is
+    /// refused as <see cref="ReportRefusal.NotRecordedYet"/>, for its sender to offer again, rather than answered with
+    /// nothing recorded and dropped.
+    /// </summary>
+    protected virtual bool AwaitsDetails(TReport report, EmailRecord email) => false;
+
     /// <summary>Records the report about <paramref name="email"/>, whose events happened at <paramref name="occurredAt"/>, and answers it.</summary>
     /// <param name="received">The message as received: it tells this report from another when the report has no Message-ID (<see cref="ReportedEmails.ReportKey"/>).</param>
     protected abstract Task<TResponse> RecordReportAsync(TReport report, EmailRecord email, DateTimeOffset occurredAt, byte[] received, CancellationToken cancellationToken);
@@ -85,6 +93,11 @@ public abstract class ReportIntake<TReport, TResponse>(ReportedEmails emails, Re
             return emails.RecentCandidate(keys) is { } recent
                 ? Refused(ReportRefusal.NotRecordedYet, ReportedEmails.NotRecordedYetDetail(recent))
                 : Refused(ReportRefusal.UnknownEmail, keys.UnknownEmailDetail());
+        }
+
+        if (email.AcceptedAt is null && emails.IsRecent(email.Id) && AwaitsDetails(report, email))
+        {
+            return Refused(ReportRefusal.NotRecordedYet, ReportedEmails.NotRecordedYetDetail(email.Id));
         }
 
         return new(await RecordReportAsync(report, email, emails.OccurredAt(message.Date), received, cancellationToken), null, null);

@@ -111,7 +111,7 @@ public sealed class ReportedEmails(StatusDbContext db, TimeProvider clock)
 
     /// <summary>The detail of a refusal for <see cref="RecentCandidate"/>: the email is on its way, the report is to be offered again.</summary>
     public static string NotRecordedYetDetail(Guid emailId) =>
-        $"Email {emailId} was accepted {AcceptedAt(emailId):u} and is not recorded here yet; offer the report again later.";
+        $"Email {emailId} was accepted {EmailIds.MadeAt(emailId):u} and is not recorded here yet; offer the report again later.";
 
     /// <summary>When a report's events happened: the date the report gives, unless it is missing or in the future.</summary>
     public DateTimeOffset OccurredAt(DateTimeOffset reportDate)
@@ -124,30 +124,17 @@ public sealed class ReportedEmails(StatusDbContext db, TimeProvider clock)
     public static string ReportKey(string? reportMessageId, byte[] received) =>
         reportMessageId is { Length: > 0 } id ? "id:" + id : "sha256:" + Convert.ToHexString(SHA256.HashData(received));
 
-    private bool IsRecent(Guid id)
+    /// <summary>Whether the id is one the ingress made (version 7) less than <see cref="RecordingGrace"/> ago.</summary>
+    public bool IsRecent(Guid id)
     {
-        if (id.Version != 7)
+        // The time in another version's bits is no time at all.
+        if (EmailIds.MadeAt(id) is not { } made)
         {
-            return false; // the time in another version's bits is no time at all
+            return false;
         }
 
-        var age = clock.GetUtcNow() - AcceptedAt(id);
+        var age = clock.GetUtcNow() - made;
         return age < RecordingGrace && age > -TimeSpan.FromMinutes(5);
-    }
-
-    /// <summary>The time a version 7 id was made: its first 48 bits, milliseconds since the Unix epoch.</summary>
-    private static DateTimeOffset AcceptedAt(Guid id)
-    {
-        Span<byte> bytes = stackalloc byte[16];
-        id.TryWriteBytes(bytes, bigEndian: true, out _);
-        var milliseconds = 0L;
-        foreach (var b in bytes[..6])
-        {
-            milliseconds = (milliseconds << 8) | b;
-        }
-
-        // 48 bits reach past the year 9999: such an id is from no clock.
-        return milliseconds <= DateTimeOffset.MaxValue.ToUnixTimeMilliseconds() ? DateTimeOffset.FromUnixTimeMilliseconds(milliseconds) : DateTimeOffset.MaxValue;
     }
 
     /// <summary>

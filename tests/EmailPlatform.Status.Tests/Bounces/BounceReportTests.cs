@@ -177,6 +177,32 @@ public sealed class BounceReportTests
         Assert.Equal(0, await api.WithStoreAsync(db => db.Emails.CountAsync(e => e.Id == acceptedTwoDaysAgo)));
     }
 
+    /// <summary>
+    /// One recipient's outcome overtook the email's accept, so the email is known with that recipient only: a report about
+    /// another is refused for now (it used to be answered <c>not_a_recipient</c>, which a reporting server takes as done,
+    /// and the bounce was lost). A report about the one it lists is recorded at once, as before.
+    /// </summary>
+    [Fact]
+    public async Task AReportAboutARecipientOfAnEmailKnownOnlyByAnotherRecipientsOutcomeIsRefusedUntilTheAcceptIsRecorded()
+    {
+        await using var api = await StatusApi.StartAsync();
+        using var client = api.CreateClient();
+        var emailId = Guid.CreateVersion7();
+        var accepted = TestEvents.Accepted(emailId, to: [Alice, Bob]);
+        await api.RecordAsync(TestEvents.Delivered(emailId, Alice));
+        var aboutBob = Postfix(accepted.MessageId.Trim('<', '>'), new Group(Bob, "failed", "5.1.1", "smtp; 550 5.1.1 User unknown"));
+
+        using var early = await SendAsync(client, aboutBob);
+        await ProblemAssert.IsProblemAsync(early, HttpStatusCode.ServiceUnavailable, "email_not_recorded_yet");
+        var aboutAlice = await PostAsync(client, Postfix(accepted.MessageId.Trim('<', '>'), new Group(Alice, "failed", "5.2.2", "smtp; 552 5.2.2 Mailbox full")));
+        Assert.Equal("recorded", Results(aboutAlice.Json).Single().Result);
+
+        await api.RecordAsync(accepted);
+        var again = await PostAsync(client, aboutBob);
+        Assert.Equal("recorded", Results(again.Json).Single().Result);
+        Assert.Equal(EmailState.Bounced, await api.WithStoreAsync(db => db.Recipients.Where(r => r.EmailId == emailId && r.Address == Bob).Select(r => r.State).SingleAsync()));
+    }
+
     [Fact]
     public async Task AFailedRecipientTheEmailDoesNotHaveIsReportedAsSuchAndNothingIsRecorded()
     {
