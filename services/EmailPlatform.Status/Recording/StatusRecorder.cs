@@ -179,8 +179,15 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
 
     private DateTime Now => clock.GetUtcNow().UtcDateTime;
 
-    private static string AddressOf(string mailbox) =>
-        MailboxAddress.TryParse(mailbox, out var parsed) ? parsed.Address : mailbox;
+    /// <summary>
+    /// The address an email is found by with <c>from=</c>: its From's first mailbox (a raw message's From may name several,
+    /// RFC 5322 §3.6.2, as its Message-ID's domain is the first's); none when it names no mailbox the column can hold.
+    /// </summary>
+    private static string? AddressOf(string from) =>
+        InternetAddressList.TryParse(from, out var parsed) && parsed.Mailboxes.FirstOrDefault() is { } first
+        && AddressKeys.Of(first.Address) is { Length: <= 320 } key
+            ? key
+            : null;
 
     /// <summary>One batch: the emails it touches, the event ids already stored, and what it has recorded so far.</summary>
     private sealed class Unit(
@@ -267,7 +274,7 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
 
             email.MessageId = accepted.MessageId;
             email.From = accepted.From;
-            email.FromAddress = AddressKeys.Of(AddressOf(accepted.From));
+            email.FromAddress = AddressOf(accepted.From);
             email.To = Erase(accepted.To);
             email.Cc = Erase(accepted.Cc);
             email.Bcc = Erase(accepted.Bcc);

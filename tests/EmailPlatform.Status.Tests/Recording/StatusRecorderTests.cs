@@ -53,6 +53,28 @@ public sealed class StatusRecorderTests
         Assert.Equal((250, "2.0.0", "Ok: queued as 4F2A1"), (events[1].SmtpCode, events[1].EnhancedCode, events[1].SmtpText));
     }
 
+    /// <summary>
+    /// A raw send's From may name several mailboxes (RFC 5322 §3.6.2), together longer than an address column: the email
+    /// is found by the first (its Message-ID's), and its From is kept as it came. It used to fail PostgreSQL's length check
+    /// and go to the error queue, the email stuck at <c>sending</c>.
+    /// </summary>
+    [Fact]
+    public async Task AnAcceptWhoseFromNamesSeveralMailboxesIsRecordedAndFoundByTheFirst()
+    {
+        await using var store = await StatusStore.PostgresAsync();
+        var emailId = Guid.NewGuid();
+        var from = string.Join(", ", Enumerable.Range(1, 3).Select(i =>
+            $"\"{new string('x', 100)} {i}\" <Team-{i}-notifications-{new string('n', 60)}@Acme.test>"));
+        Assert.True(from.Length > 320, from);
+
+        await store.RecordAsync(TestEvents.Accepted(emailId, to: [Alice]) with { From = from });
+        await store.RecordAsync(TestEvents.Delivered(emailId, Alice));
+
+        var email = await store.EmailAsync(emailId);
+        Assert.Equal((EmailState.Delivered, from), (email.State, email.From));
+        Assert.Equal($"team-1-notifications-{new string('n', 60)}@acme.test", email.FromAddress);
+    }
+
     [Fact]
     public async Task ScheduledEmailWaitsAsScheduledThenIsQueuedAndDelivered()
     {
