@@ -81,7 +81,8 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
             emails,
             [.. await _db.Events.Where(e => eventIds.Contains(e.Id)).Select(e => e.Id).ToListAsync(cancellationToken)],
             await LifecycleOfAcceptedAsync(batch, cancellationToken),
-            await LatestReschedulesAsync(batch, cancellationToken));
+            await LatestReschedulesAsync(batch, cancellationToken),
+            await ErasuresAsync(batch, emails, cancellationToken));
         await _suppressions.PrepareAsync(
             batch.Select(e => e.Message switch
             {
@@ -136,6 +137,35 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
             .Select(e => new { e.EmailId, e.Type }).ToListAsync(cancellationToken);
         return [.. found.Select(e => (e.EmailId, e.Type))];
     }
+
+    /// <summary>
+    /// The erasures (<see cref="ErasedAddressRecord"/>, by hash) made since the oldest email the batch brings addresses of
+    /// was accepted: almost always none, and then no address is hashed. An email whose accept time is unknown (a stub
+    /// whose id is not a version 7 one) takes every erasure into account.
+    /// </summary>
+    private async Task<Dictionary<string, DateTime>> ErasuresAsync(
+        IReadOnlyList<StatusEvent> batch, Dictionary<Guid, EmailRecord> emails, CancellationToken cancellationToken)
+    {
+        DateTime? since = null;
+        foreach (var @event in batch)
+        {
+            if (@event.Message is not (EmailAccepted or IRecipientOutcome or ReportedComplaint { Recipient: not null }))
+            {
+                continue;
+            }
+
+            var acceptedAt = @event.Message is EmailAccepted accepted ? accepted.AcceptedAt.UtcDateTime : AcceptedAt(emails.GetValueOrDefault(@event.EmailId), @event.EmailId);
+            since = since is null || acceptedAt < since ? acceptedAt : since;
+        }
+
+        return since is not { } from
+            ? []
+            : await _db.ErasedAddresses.AsNoTracking().Where(e => e.ErasedAt > from).ToDictionaryAsync(e => e.Hash, e => e.ErasedAt, StringComparer.Ordinal, cancellationToken);
+    }
+
+    /// <summary>When an email was accepted: as recorded, or as its version 7 id tells, or (neither known) the earliest time.</summary>
+    private static DateTime AcceptedAt(EmailRecord? email, Guid emailId) =>
+        email?.AcceptedAt ?? EmailIds.MadeAt(emailId)?.UtcDateTime ?? DateTime.MinValue;
 
     /// <summary>For the batch's reschedules: when each of their emails was last rescheduled, as recorded so far.</summary>
     private async Task<Dictionary<Guid, DateTime>> LatestReschedulesAsync(IReadOnlyList<StatusEvent> batch, CancellationToken cancellationToken)
@@ -192,7 +222,7 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
     /// <summary>One batch: the emails it touches, the event ids already stored, and what it has recorded so far.</summary>
     private sealed class Unit(
         StatusRecorder recorder, Dictionary<Guid, EmailRecord> emails, HashSet<Guid> stored, HashSet<(Guid EmailId, string Type)> lifecycle,
-        Dictionary<Guid, DateTime> latestReschedules)
+        Dictionary<Guid, DateTime> latestReschedules, Dictionary<string, DateTime> erasures)
     {
         private readonly HashSet<EmailRecord> _touched = [];
 
@@ -333,11 +363,15 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
                 erasedHere.Count == 0 ? [.. entries] : ErasedHeaders.Replace(entries, erasedHere.GetValueOrDefault);
         }
 
-        /// <summary>The addresses of an accept that were erased from its email before it arrived, with their placeholders.</summary>
-        private static Dictionary<string, string> ErasedAddresses(EmailRecord email, EmailAccepted accepted, HeaderAddresses named)
+        /// <summary>
+        /// The addresses of an accept that were erased before it arrived, with their placeholders: from its email (an
+        /// outcome recorded before these details, then the erasure), or erased after the email was accepted.
+        /// </summary>
+        private Dictionary<string, string> ErasedAddresses(EmailRecord email, EmailAccepted accepted, HeaderAddresses named)
         {
             var erased = new Dictionary<string, string>(StringComparer.Ordinal);
-            if (!email.Recipients.Exists(r => RecipientErasure.IsPlaceholder(r.Address)))
+            var placeholders = email.Recipients.Exists(r => RecipientErasure.IsPlaceholder(r.Address));
+            if (!placeholders && erasures.Count == 0)
             {
                 return erased;
             }
@@ -345,7 +379,7 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
             foreach (var address in named.All.Concat(accepted.Recipients ?? []).Select(AddressKeys.Of))
             {
                 var placeholder = RecipientErasure.PlaceholderFor(address);
-                if (email.Recipients.Exists(r => r.Address == placeholder))
+                if ((placeholders && email.Recipients.Exists(r => r.Address == placeholder)) || ErasedSince(address, accepted.AcceptedAt.UtcDateTime))
                 {
                     erased[address] = placeholder;
                 }
@@ -353,6 +387,10 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
 
             return erased;
         }
+
+        /// <summary>Whether the address (a key) was erased after <paramref name="acceptedAt"/>, while its email was on its way.</summary>
+        private bool ErasedSince(string key, DateTime acceptedAt) =>
+            erasures.Count > 0 && erasures.TryGetValue(RecipientErasure.HashOf(key), out var erasedAt) && acceptedAt < erasedAt;
 
         private async Task LifecycleAsync(
             Guid eventId, Guid emailId, string type, DateTimeOffset timestamp, DateTimeOffset? scheduledAt,
@@ -517,19 +555,23 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
 
         /// <summary>
         /// The placeholder of a recipient erased while the email was in flight (<see cref="RecipientErasure"/>), when an
-        /// outcome for the address arrives later: the address is no longer among its recipients, but its placeholder is.
-        /// The email's details need not be known: outcomes can come before them, and the erasure in between.
+        /// outcome for the address arrives later: the address is no longer among its recipients, but its placeholder is;
+        /// or, erased after the email was accepted and before any of it was recorded here, the address was never among
+        /// them, and the placeholder is added in its place. The email's details need not be known: outcomes can come
+        /// before them, and the erasure in between.
         /// </summary>
-        private static RecipientRecord? FindErased(EmailRecord email, string address)
+        private RecipientRecord? FindErased(EmailRecord email, string address)
         {
             var key = AddressKeys.Of(address);
-            if (email.Recipients.Exists(r => r.Address == key) || !email.Recipients.Exists(r => RecipientErasure.IsPlaceholder(r.Address)))
+            if (email.Recipients.Exists(r => r.Address == key)
+                || (erasures.Count == 0 && !email.Recipients.Exists(r => RecipientErasure.IsPlaceholder(r.Address))))
             {
                 return null;
             }
 
             var placeholder = RecipientErasure.PlaceholderFor(key);
-            return email.Recipients.Find(r => r.Address == placeholder);
+            return email.Recipients.Find(r => r.Address == placeholder)
+                ?? (ErasedSince(key, AcceptedAt(email, email.Id)) ? FindOrAddRecipient(email, placeholder) : null);
         }
 
         private static RecipientRecord FindOrAddRecipient(EmailRecord email, string address, EmailState initial = EmailState.Queued)

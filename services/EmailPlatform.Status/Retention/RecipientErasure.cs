@@ -24,7 +24,9 @@ public sealed record ErasureResponse(string Object, Guid AuditId, int Emails, in
 /// are written again without it, and a suppression of the address is deleted. An audit record keeps the SHA-256 of the address, who asked and the counts.
 /// The placeholder is derived from that hash (<see cref="PlaceholderFor"/>): an outcome that arrives later for an email in
 /// flight at the erasure is recorded on it (see <c>StatusRecorder</c>), without the relay's text and with the address
-/// replaced in its reason.
+/// replaced in its reason. The hash and the erasure's time are kept (<see cref="ErasedAddressRecord"/>) so that an email
+/// accepted before the erasure and not recorded here yet (its accept still in the ingress's outbox or a backlog) is
+/// recorded with the placeholder too, when its accept or outcomes come.
 /// </summary>
 public static class RecipientErasure
 {
@@ -62,6 +64,10 @@ public static class RecipientErasure
         var forms = AddressKeys.StoredForms(key);
         var placeholder = PlaceholderFor(key);
         var now = clock.GetUtcNow().UtcDateTime;
+
+        // First, so that what the recorder meets from now on of an email accepted before now (in flight, or not recorded
+        // yet) is recorded erased, and none of it comes back behind the batches below.
+        await RememberAsync(db, HashOf(key), now, cancellationToken);
         var (emails, events, deliveries) = (0, 0, 0);
         var after = Guid.Empty;
         while (true)
@@ -83,7 +89,7 @@ public static class RecipientErasure
         {
             Id = Guid.CreateVersion7(),
             Action = Action,
-            Subject = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key))),
+            Subject = HashOf(key),
             Actor = ApiKeyIdentity.From(http.User)?.Id,
             OccurredAt = now,
             Details = JsonSerializer.Serialize(new { emails, events, suppressions, webhook_deliveries = deliveries }),
@@ -216,8 +222,21 @@ public static class RecipientErasure
     /// of an email still in flight at the erasure (a deferred recipient delivered later) finds the placeholder and is
     /// recorded on it, instead of bringing the address back.
     /// </summary>
-    public static string PlaceholderFor(string address) =>
-        $"erased-{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(AddressKeys.Of(address))))[..32]}@erased.invalid";
+    public static string PlaceholderFor(string address) => $"erased-{HashOf(AddressKeys.Of(address))[..32]}@erased.invalid";
+
+    /// <summary>What the audit record and <see cref="ErasedAddressRecord"/> keep of an erased address: the lower-case hex SHA-256 of its key.</summary>
+    public static string HashOf(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+
+    /// <summary>Records that the address was erased at <paramref name="now"/> (<see cref="ErasedAddressRecord"/>), committed at once.</summary>
+    private static async Task RememberAsync(StatusDbContext db, string hash, DateTime now, CancellationToken cancellationToken)
+    {
+        if (await db.ErasedAddresses.Where(e => e.Hash == hash).ExecuteUpdateAsync(e => e.SetProperty(r => r.ErasedAt, now), cancellationToken) == 0)
+        {
+            db.ErasedAddresses.Add(new ErasedAddressRecord { Hash = hash, ErasedAt = now });
+            await db.SaveChangesAsync(cancellationToken);
+            db.ChangeTracker.Clear();
+        }
+    }
 
     /// <summary>
     /// Replaces the address in one email's headers and recipients (in every recipient's reason and relay text too),

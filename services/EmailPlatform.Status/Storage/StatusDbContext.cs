@@ -62,6 +62,8 @@ public class StatusDbContext(DbContextOptions options) : DbContext(options)
 
     public DbSet<BulkCommandRecord> BulkCommands => Set<BulkCommandRecord>();
 
+    public DbSet<ErasedAddressRecord> ErasedAddresses => Set<ErasedAddressRecord>();
+
     /// <summary>The longest address a header address row keeps (an API's address is at most 320 characters too).</summary>
     public const int HeaderAddressMaxLength = 320;
 
@@ -179,6 +181,12 @@ public class StatusDbContext(DbContextOptions options) : DbContext(options)
         // A webhook subscription's history (WebhookHistory): only its records, whose subject is short, are in it.
         audit.HasIndex(a => new { a.Subject, a.OccurredAt }, "WebhookHistory").HasDatabaseName("ix_audit_records_webhook_subject_occurred_at")
             .HasFilter(WebhookHistory.IndexFilterSql);
+
+        var erased = modelBuilder.Entity<ErasedAddressRecord>();
+        erased.HasKey(e => e.Hash);
+        erased.Property(e => e.Hash).HasMaxLength(64);
+        // The recorder asks for the erasures since its batch's oldest email was accepted: almost always none.
+        erased.HasIndex(e => e.ErasedAt);
 
         // Rows live from a bulk operation's commit to the broker's confirms: the primary key's order is the publisher's.
         var bulkCommand = modelBuilder.Entity<BulkCommandRecord>();

@@ -196,6 +196,60 @@ public sealed class RecipientErasureTests
         Assert.IsType<Ok<ErasureResponse>>((await EraseAsync(store, Alice)).Result);
     }
 
+    /// <summary>
+    /// Emails accepted before the erasure but recorded here only after it (their accepts were in the ingress's outbox
+    /// through a broker outage, or behind a backlog): one whose details come first, one whose outcome does. Both are
+    /// recorded with the placeholder, bodies and webhooks included; an email accepted after the erasure keeps the address.
+    /// They used to bring the address back, in full.
+    /// </summary>
+    [Fact]
+    public async Task EmailsAcceptedBeforeTheErasureButRecordedAfterItAreRecordedErasedAndLaterOnesAreNot()
+    {
+        await using var store = await StatusStore.PostgresAsync();
+        await using (var db = store.NewContext())
+        {
+            db.WebhookSubscriptions.Add(new WebhookSubscriptionRecord
+            {
+                Id = Guid.NewGuid(), Url = "https://hooks.example.com/email", Secret = WebhookSignature.NewSecret(),
+                Events = ["email.queued", "email.delivered", "email.bounced"], CreatedAt = DateTime.UtcNow, UpdatedAt = DateTime.UtcNow,
+            });
+            await db.SaveChangesAsync();
+        }
+
+        // Ids as the ingress makes them (version 7), a minute before the erasure.
+        var (detailsFirst, outcomeFirst) = (Guid.CreateVersion7(DateTimeOffset.UtcNow.AddMinutes(-1)), Guid.CreateVersion7(DateTimeOffset.UtcNow.AddMinutes(-1)));
+        var acceptedBefore = DateTimeOffset.UtcNow.AddMinutes(-1);
+        var erasure = Assert.IsType<Ok<ErasureResponse>>((await EraseAsync(store, Bob)).Result).Value!;
+        Assert.Equal(0, erasure.Emails);
+
+        await store.RecordAsync(TestEvents.Accepted(detailsFirst, to: [Alice, $"Bob <{Bob}>"]) with { AcceptedAt = acceptedBefore });
+        await store.RecordAsync(TestEvents.Delivered(detailsFirst, Alice));
+        await store.RecordAsync(TestEvents.Bounced(detailsFirst, Bob) with { Reply = QuotingBob });
+        await store.RecordAsync(TestEvents.Delivered(outcomeFirst, Bob));
+        await store.RecordAsync(TestEvents.Accepted(outcomeFirst, to: [Bob], cc: [Carol]) with { AcceptedAt = acceptedBefore });
+        await store.RecordAsync(TestEvents.Delivered(outcomeFirst, Carol));
+        var later = Guid.CreateVersion7();
+        await store.RecordAsync(TestEvents.Accepted(later, to: [Bob]) with { AcceptedAt = DateTimeOffset.UtcNow.AddSeconds(1) });
+
+        var placeholder = RecipientErasure.PlaceholderFor(Bob);
+        var first = await store.EmailAsync(detailsFirst);
+        Assert.Equal([Alice, placeholder], first.To);
+        Assert.Equal([(Alice, EmailState.Delivered), (placeholder, EmailState.Bounced)], first.Recipients.Select(r => (r.Address, r.State)).Order());
+        Assert.Null(first.Html);
+        var second = await store.EmailAsync(outcomeFirst);
+        Assert.Equal([placeholder], second.To);
+        Assert.Equal(EmailState.Delivered, second.State);
+        Assert.Equal([Carol, placeholder], second.Recipients.Select(r => r.Address).Order());
+        await using (var db = store.NewContext())
+        {
+            await AssertNoneNamesBobAsync(db, detailsFirst, outcomeFirst);
+            Assert.False(await db.HeaderAddresses.AnyAsync(h => h.Address == Bob));
+            Assert.False(await db.Suppressions.AnyAsync(s => s.Address == Bob));
+        }
+
+        Assert.Equal([Bob], (await store.EmailAsync(later)).Recipients.Select(r => r.Address));
+    }
+
     [Fact]
     public async Task ErasingAnAddressWhosePlaceholderIsAlreadyARecipientMergesThemKeepingTheFurtherState()
     {

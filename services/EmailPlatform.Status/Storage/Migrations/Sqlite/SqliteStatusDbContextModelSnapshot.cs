@@ -343,6 +343,26 @@ namespace EmailPlatform.Status.Storage.Migrations.Sqlite
                     b.ToTable("emails", (string)null);
                 });
 
+            modelBuilder.Entity("EmailPlatform.Status.Storage.ErasedAddressRecord", b =>
+                {
+                    b.Property<string>("Hash")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("hash");
+
+                    b.Property<DateTime>("ErasedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("erased_at");
+
+                    b.HasKey("Hash")
+                        .HasName("pk_erased_addresses");
+
+                    b.HasIndex("ErasedAt")
+                        .HasDatabaseName("ix_erased_addresses_erased_at");
+
+                    b.ToTable("erased_addresses", (string)null);
+                });
+
             modelBuilder.Entity("EmailPlatform.Status.Storage.EventRecord", b =>
                 {
                     b.Property<Guid>("Id")
