@@ -61,6 +61,11 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
         var emailIds = batch.Select(e => e.EmailId).Distinct().Order().ToArray();
         var eventIds = batch.Select(e => e.EventId).Distinct().ToArray();
         await using var transaction = await _db.Database.BeginTransactionAsync(cancellationToken);
+        if (_db.Database.IsNpgsql())
+        {
+            await RecorderBatches.EnterAsync(_db, cancellationToken);
+        }
+
         var locked = _db.Database.IsNpgsql()
             ? await _db.Database.SqlQuery<Guid>($"SELECT id AS \"Value\" FROM emails WHERE id = ANY({emailIds}) ORDER BY id FOR UPDATE")
                 .ToListAsync(cancellationToken)
@@ -379,7 +384,10 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
             foreach (var address in named.All.Concat(accepted.Recipients ?? []).Select(AddressKeys.Of))
             {
                 var placeholder = RecipientErasure.PlaceholderFor(address);
-                if ((placeholders && email.Recipients.Exists(r => r.Address == placeholder)) || ErasedSince(address, accepted.AcceptedAt.UtcDateTime))
+                // An erased address already among the recipients (recorded by an outcome before an erasure that failed part
+                // way) stays as it is, its placeholder not added beside it: the same erasure made again erases it.
+                if ((placeholders && email.Recipients.Exists(r => r.Address == placeholder))
+                    || (ErasedSince(address, accepted.AcceptedAt.UtcDateTime) && !email.Recipients.Exists(r => r.Address == address)))
                 {
                     erased[address] = placeholder;
                 }

@@ -227,14 +227,22 @@ public static class RecipientErasure
     /// <summary>What the audit record and <see cref="ErasedAddressRecord"/> keep of an erased address: the lower-case hex SHA-256 of its key.</summary>
     public static string HashOf(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
 
-    /// <summary>Records that the address was erased at <paramref name="now"/> (<see cref="ErasedAddressRecord"/>), committed at once.</summary>
+    /// <summary>
+    /// Records that the address was erased at <paramref name="now"/> (<see cref="ErasedAddressRecord"/>), committed at
+    /// once (two erasures of one address at once both succeed), then waits for the recorder's batches that began before
+    /// that commit, and so may not have seen it (<see cref="RecorderBatches"/>): their rows are committed when the
+    /// erasure looks for the emails that name the address. On SQLite the one writer at a time does the same.
+    /// </summary>
     private static async Task RememberAsync(StatusDbContext db, string hash, DateTime now, CancellationToken cancellationToken)
     {
-        if (await db.ErasedAddresses.Where(e => e.Hash == hash).ExecuteUpdateAsync(e => e.SetProperty(r => r.ErasedAt, now), cancellationToken) == 0)
+        await db.Database.ExecuteSqlAsync(
+            $"INSERT INTO erased_addresses (hash, erased_at) VALUES ({hash}, {now}) ON CONFLICT (hash) DO UPDATE SET erased_at = excluded.erased_at",
+            cancellationToken);
+        if (db.Database.IsNpgsql())
         {
-            db.ErasedAddresses.Add(new ErasedAddressRecord { Hash = hash, ErasedAt = now });
-            await db.SaveChangesAsync(cancellationToken);
-            db.ChangeTracker.Clear();
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock({RecorderBatches.Key})", cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
         }
     }
 
