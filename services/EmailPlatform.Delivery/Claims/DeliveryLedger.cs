@@ -362,8 +362,10 @@ internal sealed class DeliveryLedger(
                 };
                 db.Deliveries.Add(record);
             }
-            else if (record.State.IsFinal() || (record.State == DeliveryState.Deferred && record.OutcomeEventId is not null))
+            else if (record.State.IsFinal() || (record.State == DeliveryState.Deferred && record.DueAt > now))
             {
+                // Final, or waiting for its next attempt, as ClaimAsync tells them (an operator's retry makes a failed
+                // recipient deferred and due at once, with its failure's event id: not a deferral to publish).
                 recorded.Add(record);
                 continue;
             }

@@ -114,9 +114,10 @@ internal sealed class EmailSender(
                 {
                     BeforeTransaction = async token =>
                     {
-                        // Held from here until the outcome is recorded (once per attempt, whichever relay it reaches). Run
-                        // again when a pooled connection found dead before MAIL FROM was answered is replaced: the claim
-                        // is confirmed again right before the new connection's MAIL FROM, under the same permit.
+                        // Held from here until the outcome is recorded, unless the relay takes no transaction and the next
+                        // relay is tried (NothingSent). Run again when a pooled connection found dead before MAIL FROM was
+                        // answered is replaced: the claim is confirmed again right before the new connection's MAIL FROM,
+                        // under the same permit.
                         permit ??= await window.EnterAsync(email.Priority, token);
                         await HoldIfStoppingAsync(email.EmailId, token);
                         await lease.RenewBeforeTransactionAsync(token);
