@@ -39,8 +39,8 @@ public static class StoreErrors
     /// connections): it is the server's state, not the request's, and waiting for an operator to free space loses
     /// nothing, where failing would send every message written meanwhile to an error queue. SQLite's
     /// <c>SQLITE_FULL</c> (13: the disk or the database's size limit) is the same state on the standalone host's store.
-    /// So is a database that refuses writes (25006): a failover that left the connection on a standby, a managed service
-    /// that turns read-only when its storage is nearly full, <c>default_transaction_read_only</c> set by an operator.
+    /// So is a database that refuses writes (25006): a managed service that turns read-only when its storage is nearly
+    /// full, <c>default_transaction_read_only</c> set by an operator.
     /// </summary>
     public static bool IsUnavailable(Exception exception) => exception switch
     {
