@@ -1,5 +1,6 @@
 using EmailPlatform.ServiceDefaults.Addresses;
 using EmailPlatform.Status.Recording;
+using EmailPlatform.Status.Retention;
 using EmailPlatform.Status.Storage;
 using Microsoft.EntityFrameworkCore;
 using MimeKit;
@@ -37,11 +38,15 @@ public sealed class BounceReports(StatusDbContext db, ReportedEmails emails, Sta
 
     protected override ReportedEmailKeys KeysOf(DeliveryReport report) => report.Keys;
 
-    /// <summary>A failed recipient the email does not list: one whose outcome and details are both still on their way.</summary>
+    /// <summary>
+    /// A failed recipient the email does not list, even erased (by its placeholder): one whose outcome and details are
+    /// both still on their way.
+    /// </summary>
     protected override bool AwaitsDetails(DeliveryReport report, EmailRecord email)
     {
         var recipients = email.Recipients.Select(r => r.Address).ToHashSet(StringComparer.Ordinal);
-        return report.Recipients.Any(r => r.Failed && !Named(r).Any(recipients.Contains));
+        return report.Recipients.Any(r => r.Failed
+            && !Named(r).Any(a => recipients.Contains(a) || recipients.Contains(RecipientErasure.PlaceholderFor(a))));
     }
 
     protected override async Task<BounceReportResponse> RecordReportAsync(
