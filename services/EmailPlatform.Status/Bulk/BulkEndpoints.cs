@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using EmailPlatform.Contracts;
 using EmailPlatform.ServiceDefaults.Addresses;
@@ -8,6 +6,7 @@ using EmailPlatform.ServiceDefaults.Json;
 using EmailPlatform.ServiceDefaults.Problems;
 using EmailPlatform.ServiceDefaults.Storage;
 using EmailPlatform.Status.Reads;
+using EmailPlatform.Status.Retention;
 using EmailPlatform.Status.Storage;
 using MassTransit;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -187,7 +186,5 @@ public static class BulkEndpoints
         return new BulkResponse(kind, auditId, request.DryRun == true, items.Count, recipients, truncated, next, [.. items.Take(PageSize)]);
     }
 
-    private static string? Hash(string? address) => address is null
-        ? null
-        : "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(AddressKeys.Of(address))));
+    private static string? Hash(string? address) => address is null ? null : "sha256:" + RecipientErasure.HashOf(AddressKeys.Of(address));
 }
