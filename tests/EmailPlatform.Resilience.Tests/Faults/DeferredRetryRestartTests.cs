@@ -27,6 +27,9 @@ public sealed class DeferredRetryRestartTests(ITestOutputHelper output)
     /// </summary>
     private static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(40);
 
+    /// <summary>How old a quorum queue's counts may be (RabbitMQ's <c>quorum_tick_interval</c>, 5 s), and a second.</summary>
+    private static readonly TimeSpan QuorumTick = TimeSpan.FromSeconds(6);
+
     /// <summary>How long before the first retry is due the lanes must have been seen empty, so the restart begins before it.</summary>
     private static readonly TimeSpan RestartLead = TimeSpan.FromSeconds(10);
 
@@ -147,12 +150,14 @@ public sealed class DeferredRetryRestartTests(ITestOutputHelper output)
     /// Waits, while the recipients wait for <paramref name="due"/>, until every lane's queue has a consumer (the worker)
     /// and holds nothing, ready or unacknowledged: no deferred command is held on the broker. The counts of a quorum
     /// queue are a few seconds old (RabbitMQ refreshes them every <c>quorum_tick_interval</c>, 5 s), so they are looked
-    /// at until <see cref="RestartLead"/> before the due time; a worker that held its commands until their next attempt
-    /// would show them unacknowledged until after it. A listing counts from the moment it was returned, when what it
-    /// shows had certainly been the case.
+    /// at until <see cref="RestartLead"/> before the due time, and only from a tick after the deferrals were seen (an
+    /// earlier listing may show the lanes as they were before the sends); a worker that held its commands until their
+    /// next attempt would show them unacknowledged until after it. A listing counts from the moment it was returned,
+    /// when what it shows had certainly been the case.
     /// </summary>
     private async Task AssertLanesEmptyWhileWaitingAsync(FaultRun run, DateTime due)
     {
+        await Task.Delay(QuorumTick);
         var lanes = await Eventually.GetAsync(
             async () =>
             {
