@@ -10,6 +10,21 @@ namespace EmailPlatform.Standalone;
 /// </summary>
 internal static class BusyPort
 {
+    /// <summary>Runs the host until it stops: exit code 0, or 1 after the line that explains a port in use.</summary>
+    public static async Task<int> RunAsync(WebApplication app)
+    {
+        try
+        {
+            await app.RunAsync();
+            return 0;
+        }
+        catch (Exception ex) when (Explain(ex) is { } explanation)
+        {
+            await Console.Error.WriteLineAsync(explanation);
+            return 1;
+        }
+    }
+
     /// <summary>What to tell the user about <paramref name="exception"/>, or null when it is not a port in use.</summary>
     public static string? Explain(Exception exception)
     {
@@ -21,7 +36,7 @@ internal static class BusyPort
 
         return !inUse ? null
             // Kestrel's "Failed to bind to address http://127.0.0.1:8080: address already in use."
-            : exception is IOException ? $"{exception.Message} Stop what listens there, or listen elsewhere with --urls (--urls http://localhost:8081) or ASPNETCORE_URLS."
+            : exception is IOException ? $"{exception.Message} Stop what listens there, or listen elsewhere with --urls (--urls http://localhost:8099) or ASPNETCORE_URLS."
             // The capture relay's own message names its setting.
             : exception.Message;
     }

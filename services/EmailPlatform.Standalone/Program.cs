@@ -42,14 +42,4 @@ rateLimited.MapDelivery();
 rateLimited.MapStatus();
 app.PrintWelcomeOnStart();
 
-try
-{
-    await app.RunAsync();
-}
-catch (Exception ex) when (BusyPort.Explain(ex) is { } explanation)
-{
-    await Console.Error.WriteLineAsync(explanation);
-    return 1;
-}
-
-return 0;
+return await BusyPort.RunAsync(app);

@@ -22,7 +22,7 @@ public sealed class BusyPortTests : IDisposable
         Assert.True(exitCode == 1, $"exited {exitCode}: {output}");
         Assert.EndsWith(
             $"Failed to bind to address http://127.0.0.1:{Port(taken)}: address already in use. Stop what listens there, or listen elsewhere with --urls " +
-            "(--urls http://localhost:8081) or ASPNETCORE_URLS.", output.TrimEnd(), StringComparison.Ordinal);
+            "(--urls http://localhost:8099) or ASPNETCORE_URLS.", output.TrimEnd(), StringComparison.Ordinal);
         Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
     }
 

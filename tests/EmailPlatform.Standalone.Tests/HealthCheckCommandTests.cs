@@ -75,7 +75,7 @@ public sealed class HealthCheckCommandTests : IDisposable
     /// <summary>Runs <c>dotnet EmailPlatform.Standalone.dll healthcheck [url]</c> from an empty directory, as the image's HEALTHCHECK does.</summary>
     private async Task<(int ExitCode, string Output)> HealthCheckAsync(string? url, Dictionary<string, string>? environment = null)
     {
-        environment ??= [];
+        environment = new Dictionary<string, string>(environment ?? []);
         environment["Standalone__CaptureRelayPort"] = ServiceProcess.FreeTcpPort().ToString(System.Globalization.CultureInfo.InvariantCulture);
         // Still running at the timeout: it started a host instead of checking one.
         return await StandaloneCommand.RunAsync(_root, url is null ? ["healthcheck"] : ["healthcheck", url], environment, TimeSpan.FromSeconds(60));
