@@ -39,6 +39,23 @@ public sealed class ComplaintReports(StatusDbContext db, ReportedEmails emails, 
 
     protected override ReportedEmailKeys KeysOf(FeedbackReport report) => report.Keys;
 
+    /// <summary>
+    /// An email known so far only by some recipients' outcomes lists those recipients alone, so only a complaint that
+    /// names one of them (<c>Original-Rcpt-To</c>, <c>Delivered-To</c>) can be told apart: the returned message's
+    /// <c>To</c> and <c>Cc</c>, or who the message reached, would pick one of the known few for a recipient not listed yet.
+    /// </summary>
+    protected override bool AwaitsDetails(FeedbackReport report, EmailRecord email)
+    {
+        if (!report.IsComplaint)
+        {
+            return false;
+        }
+
+        var recipients = email.Recipients.Select(r => r.Address).ToHashSet(StringComparer.Ordinal);
+        return !report.OriginalRecipients.Concat(report.DeliveredTo).Select(AddressKeys.Of)
+            .Any(a => recipients.Contains(a) || recipients.Contains(RecipientErasure.PlaceholderFor(a)));
+    }
+
     protected override async Task<ComplaintReportResponse> RecordReportAsync(
         FeedbackReport report, EmailRecord email, DateTimeOffset occurredAt, byte[] received, CancellationToken cancellationToken)
     {

@@ -128,6 +128,46 @@ public sealed class ComplaintReportTests
             (await api.WithStoreAsync(db => db.Suppressions.Select(s => new { s.Address, s.Source }).ToListAsync())).Select(s => (s.Address, s.Source)).Order());
     }
 
+    /// <summary>
+    /// Alice's outcome overtook the email's accept, so the email is known with her alone. A complaint naming Bob, whose
+    /// returned message was addressed to both, and a redacted one, were taken as Alice's (the only one of the known few
+    /// in the message's <c>To</c>, the only one it reached): she was suppressed and Bob, who complained, was not. Both are
+    /// now refused for now, and recorded for Bob once the accept is in; one naming Alice is recorded at once.
+    /// </summary>
+    [Fact]
+    public async Task AComplaintAboutAnEmailKnownOnlyByOneRecipientsOutcomeIsRefusedUnlessItNamesThatRecipient()
+    {
+        await using var api = await StatusApi.StartAsync();
+        using var client = api.CreateClient();
+        var emailId = Guid.CreateVersion7();
+        var accepted = TestEvents.Accepted(emailId, to: [Alice, Bob]);
+        await api.RecordAsync(TestEvents.Delivered(emailId, Alice));
+        var messageId = accepted.MessageId.Trim('<', '>');
+        var aboutBob = Named(messageId, Bob, to: $"{Alice}, {Bob}", reportId: "<arf-bob@feedback.mail.example>");
+        var redacted = Redacted($"bounces+{emailId:N}@bounce.acme.test");
+
+        using (var early = await SendAsync(client, aboutBob))
+        {
+            await ProblemAssert.IsProblemAsync(early, HttpStatusCode.ServiceUnavailable, "email_not_recorded_yet");
+        }
+
+        using (var early = await SendAsync(client, redacted))
+        {
+            await ProblemAssert.IsProblemAsync(early, HttpStatusCode.ServiceUnavailable, "email_not_recorded_yet");
+        }
+
+        Assert.Equal(0, await api.WithStoreAsync(db => db.Suppressions.CountAsync()));
+        var aboutAlice = await PostAsync(client, Named(messageId, Alice, to: $"{Alice}, {Bob}"));
+        Assert.Equal((Alice, true, "recorded"), (aboutAlice.GetProperty("recipient").GetString(), aboutAlice.GetProperty("suppressed").GetBoolean(),
+            aboutAlice.GetProperty("result").GetString()));
+
+        await api.RecordAsync(accepted);
+        var again = await PostAsync(client, aboutBob);
+        Assert.Equal((Bob, true, "recorded"), (again.GetProperty("recipient").GetString(), again.GetProperty("suppressed").GetBoolean(),
+            again.GetProperty("result").GetString()));
+        Assert.Equal([Alice, Bob], (await api.WithStoreAsync(db => db.Suppressions.Select(s => s.Address).ToListAsync())).Order());
+    }
+
     [Fact]
     public async Task AReportThatIsNoComplaintRecordsNothing()
     {
