@@ -19,7 +19,8 @@ namespace EmailPlatform.Ingress.Outbox;
 /// the broker's confirms awaited, and the rows confirmed are marked published. A crash or store error before that mark
 /// publishes them again once the claim's lease ends, which every consumer tolerates (at-least-once, idempotent). Each
 /// row's outcome is its own: a row that cannot be published while the rest of its batch can (its lane's queue deleted,
-/// a message the broker refuses) is logged and tried again after the lease, and never holds back the rows behind it.
+/// a message the broker refuses) is logged and tried again after the lease, and never holds back the rows behind it,
+/// even when a whole batch is made of such rows.
 /// Events are published; <see cref="SendEmail"/> is sent into its priority lane (<see cref="DeliveryLanes"/>). Events go
 /// out before commands, so the status service hears of an email before any worker can report on it. With PostgreSQL,
 /// rows are claimed with <c>FOR UPDATE SKIP LOCKED</c>: several ingress replicas never claim the same message together.
@@ -104,12 +105,18 @@ internal sealed class OutboxPublisher(
         var untried = outcomes.Values.Where(o => o.Attempted == 0).Select(o => o.Row.Id).ToList();
         var unfinished = outcomes.Values.Where(o => o is { Published: false, Attempted: > 0 }).ToList();
 
+        // Nothing went through, and not because the broker refused each of these rows' messages: it is likely
+        // unreachable. A batch the broker answered row by row (every row's command returned, its lane's queue gone) is
+        // no outage: those rows keep their lease like any other row that failed alone, or, once there were a batch of
+        // them, they would be claimed first again and again and nothing behind them would ever leave.
+        var failedWhole = published.Count == 0 && unfinished.Count > 0 && !unfinished.All(o => RefusedAlone(o.Error));
+
         // Not cancelled by shutdown: what the broker confirmed is marked, or it would be sent again.
-        await MarkAsync(db, published, parked, untried, published.Count == 0 ? [.. unfinished.Select(o => o.Row.Id)] : []);
-        if (published.Count == 0 && unfinished.Count > 0)
+        await MarkAsync(db, published, parked, untried, failedWhole ? [.. unfinished.Select(o => o.Row.Id)] : []);
+        if (failedWhole)
         {
-            // Nothing went through: the broker is likely unreachable. The loop backs off and then claims these rows
-            // again first (MarkAsync ended their lease), so an outage holds one batch, not more and more of the outbox.
+            // The loop backs off and then claims these rows again first (MarkAsync ended their lease), so an outage
+            // holds one batch, not more and more of the outbox.
             ExceptionDispatchInfo.Throw(unfinished.First(o => o.Error is not null).Error!);
         }
 
@@ -203,6 +210,12 @@ internal sealed class OutboxPublisher(
 
         await transaction.CommitAsync(CancellationToken.None);
     }
+
+    /// <summary>
+    /// Whether the broker answered about this message itself: returned it (a mandatory send that no queue took) or
+    /// refused to confirm it (a nack). Anything else (a lost connection, no confirm in time) may be the broker's as a whole.
+    /// </summary>
+    private static bool RefusedAlone(Exception? error) => error is MessageReturnedException or MessageNotAcknowledgedException;
 
     /// <summary>Publishes <paramref name="items"/> concurrently, counting each in its row's outcome.</summary>
     private async Task PublishAllAsync(
