@@ -51,12 +51,30 @@ public sealed class Outbox(IngressDbContext db, OutboxSignal signal, IOptions<In
     public OutboxMessage[] Split(OutboxMessage row) =>
         Split(JsonSerializer.Deserialize<AcceptedEmail>(row.Payload, StoredJson.Options)!, row.AvailableAt, row.TraceParent);
 
-    private OutboxMessage[] Split(AcceptedEmail email, DateTimeOffset due, string? traceParent) =>
+    private OutboxMessage[] Split(AcceptedEmail email, DateTimeOffset due, string? traceParent) => InWrittenOrder(
     [
         Row(email.Command.EmailId, email.Accepted(due > email.Timestamp ? due : null), email.Timestamp, traceParent),
         Row(email.Command.EmailId, email.Queued(due), due, traceParent),
         Row(email.Command.EmailId, email.Command, due, traceParent),
-    ];
+    ]);
+
+    /// <summary>
+    /// A version 7 id is ordered by its millisecond only, and random within it: the ids of rows written together are
+    /// sorted (as PostgreSQL orders uuids, byte by byte) into the order the rows are written, so that the publisher's
+    /// claim (<c>ORDER BY available_at, id</c>) takes a scheduled email's <see cref="EmailQueued"/> before its
+    /// <see cref="SendEmail"/>, due at the same time, even when the two fall into different batches.
+    /// </summary>
+    private static OutboxMessage[] InWrittenOrder(OutboxMessage[] rows)
+    {
+        // Their hex digits, in order, are their bytes in the order PostgreSQL compares them.
+        var ids = rows.Select(r => r.Id).OrderBy(id => id.ToString("N"), StringComparer.Ordinal).ToArray();
+        for (var i = 0; i < rows.Length; i++)
+        {
+            rows[i].Id = ids[i];
+        }
+
+        return rows;
+    }
 
     /// <summary>Messages for this email that the publisher has not sent yet (the ones a cancel or reschedule changes).</summary>
     public IQueryable<OutboxMessage> Pending(Guid emailId) =>

@@ -8,7 +8,10 @@ namespace EmailPlatform.Ingress.Outbox;
 /// </summary>
 public sealed class OutboxMessage
 {
-    /// <summary>Version 7 (time-ordered): messages written together are published in the order written.</summary>
+    /// <summary>
+    /// Version 7 (time-ordered); the rows an email is split into for its schedule get theirs in the order written
+    /// (<see cref="Outbox"/>), so that its messages due at the same time are published in that order.
+    /// </summary>
     public Guid Id { get; set; }
 
     public Guid EmailId { get; set; }

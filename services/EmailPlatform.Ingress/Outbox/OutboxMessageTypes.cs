@@ -50,8 +50,16 @@ internal static class OutboxMessageTypes
             : throw new InvalidOperationException($"Outbox message {row.Id} has the unknown type '{row.MessageType}'.");
         var message = JsonSerializer.Deserialize(row.Payload, type, StoredJson.Options)
             ?? throw new InvalidOperationException($"Outbox message {row.Id} has an empty payload.");
-        return [(message is SendEmail command ? WithScheduledAt(command, row) : message, type)];
+        return [(message switch
+        {
+            SendEmail command => WithScheduledAt(command, row),
+            // Queued when it is handed to the workers: at the row's time, which a reschedule moves.
+            EmailQueued queued => queued with { Timestamp = DueAt(row) },
+            _ => message,
+        }, type)];
     }
+
+    private static DateTimeOffset DueAt(OutboxMessage row) => new(DateTime.SpecifyKind(row.AvailableAt, DateTimeKind.Utc));
 
     /// <summary>
     /// A command in a row of its own is a scheduled email's (<see cref="Outbox.Accept"/>) or one a reschedule split from
@@ -63,7 +71,7 @@ internal static class OutboxMessageTypes
     /// </summary>
     private static SendEmail WithScheduledAt(SendEmail command, OutboxMessage row)
     {
-        var due = new DateTimeOffset(DateTime.SpecifyKind(row.AvailableAt, DateTimeKind.Utc));
+        var due = DueAt(row);
         return due > command.AcceptedAt ? command with { ScheduledAt = due } : command;
     }
 

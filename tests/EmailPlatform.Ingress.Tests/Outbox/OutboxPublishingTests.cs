@@ -24,6 +24,9 @@ public sealed class OutboxPublishingTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan PublishWait = TimeSpan.FromSeconds(30);
 
+    /// <summary>The exchange MassTransit publishes <see cref="EmailQueued"/> to.</summary>
+    private const string QueuedExchange = "EmailPlatform.Contracts:EmailQueued";
+
     [Fact]
     public async Task EmailsAcceptedWhileTheBrokerWasDownArePublishedWhenItIsBack()
     {
@@ -131,7 +134,7 @@ public sealed class OutboxPublishingTests(ITestOutputHelper output)
     {
         await using var app = await IngressApp.StartAsync();
         await using var accepted = await CountingQueue.BindAsync(app.RabbitMq!, "EmailPlatform.Contracts:EmailAccepted");
-        await using var queued = await CountingQueue.BindAsync(app.RabbitMq!, "EmailPlatform.Contracts:EmailQueued");
+        await using var queued = await CountingQueue.BindAsync(app.RabbitMq!, QueuedExchange);
         await using var sent = await CountingQueue.BindAsync(app.RabbitMq!);
 
         using var response = await app.PostEmailAsync(SendBodies.Json().ToJsonString());
@@ -179,13 +182,18 @@ public sealed class OutboxPublishingTests(ITestOutputHelper output)
         Assert.All(messages, m => Assert.Equal(Text, m.GetProperty("text").GetString()));
     }
 
+    /// <summary>
+    /// A scheduled email's command, and its <c>email.queued</c> event, carry its time, the latest after a reschedule (the
+    /// event used to keep the time of the accept).
+    /// </summary>
     [Fact]
-    public async Task ACommandCarriesItsEmailsScheduledTimeTheLatestAfterARescheduleAndNoneWhenSentAtOnce()
+    public async Task ACommandAndItsQueuedEventCarryItsEmailsScheduledTimeTheLatestAfterARescheduleAndNoneWhenSentAtOnce()
     {
         // The ingress's clock is moved past the schedules instead of the test waiting for them.
         var clock = new AdvancingClock();
         await using var app = await IngressApp.StartAsync(services: s => s.AddSingleton<TimeProvider>(clock));
         await using var sent = await CountingQueue.BindAsync(app.RabbitMq!);
+        await using var queued = await CountingQueue.BindAsync(app.RabbitMq!, QueuedExchange);
         using var client = app.CreateClient();
         var scheduledAt = DateTimeOffset.UtcNow.AddHours(1);
         var scheduled = await AcceptAsync(app, SendBodies.Json(b => b["scheduled_at"] = scheduledAt.ToString("O")));
@@ -204,6 +212,40 @@ public sealed class OutboxPublishingTests(ITestOutputHelper output)
         Assert.Equal(scheduledAt.UtcDateTime, Assert.NotNull(ScheduledAtOf(commands[scheduled])).UtcDateTime, TimeSpan.FromMilliseconds(1));
         Assert.Equal(movedTo.UtcDateTime, Assert.NotNull(ScheduledAtOf(commands[moved])).UtcDateTime, TimeSpan.FromMilliseconds(1));
         Assert.Null(ScheduledAtOf(commands[atOnce]));
+        var events = (await queued.DrainMessagesAsync()).ToDictionary(m => m.GetProperty("emailId").GetGuid(), m => m.GetProperty("timestamp").GetDateTimeOffset());
+        Assert.Equal(scheduledAt.UtcDateTime, events[scheduled].UtcDateTime, TimeSpan.FromMilliseconds(1));
+        Assert.Equal(movedTo.UtcDateTime, events[moved].UtcDateTime, TimeSpan.FromMilliseconds(1));
+    }
+
+    /// <summary>
+    /// Emails scheduled for the same instant, in batches of three: an email's <c>EmailQueued</c> and <c>SendEmail</c>
+    /// rows are due together, and one batch's end fell between them about every third email. Their ids, random within
+    /// their millisecond, used to put the command first half of the time, and then it was published a batch before the
+    /// event. One queue bound to both keeps the order they were published in.
+    /// </summary>
+    [Fact]
+    public async Task EmailsScheduledForTheSameInstantAreAnnouncedBeforeTheirCommandsWhereverTheBatchesEnd()
+    {
+        var clock = new AdvancingClock();
+        await using var app = await IngressApp.StartAsync(
+            settings: new Dictionary<string, string?> { ["Ingress:Outbox:BatchSize"] = "3" }, services: s => s.AddSingleton<TimeProvider>(clock));
+        await using var published = await CountingQueue.BindAsync(app.RabbitMq!, QueuedExchange, DeliveryLanes.Normal);
+        var at = DateTimeOffset.UtcNow.AddHours(1).ToString("O");
+        var ids = new List<Guid>();
+        for (var i = 0; i < 20; i++)
+        {
+            ids.Add(await AcceptAsync(app, SendBodies.Json(b => b["scheduled_at"] = at)));
+        }
+
+        clock.Advance(TimeSpan.FromHours(2));
+        await Eventually.GetAsync(async () => (await app.OutboxRowsAsync()).Count(r => r.PublishedAt is null), n => n == 0,
+            TimeSpan.FromSeconds(60), "the outbox to drain");
+
+        var order = (await published.DrainMessagesAsync())
+            .Select((m, i) => (Email: m.GetProperty("emailId").GetGuid(), IsCommand: m.TryGetProperty("from", out _), Index: i)).ToList();
+        Assert.All(ids, id => Assert.True(
+            order.Single(m => m.Email == id && !m.IsCommand).Index < order.Single(m => m.Email == id && m.IsCommand).Index,
+            $"Email {id}'s command was published before its EmailQueued event."));
     }
 
     [Fact]
