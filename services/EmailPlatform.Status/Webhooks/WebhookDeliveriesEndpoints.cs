@@ -25,7 +25,7 @@ public static class WebhookDeliveriesEndpoints
         webhooks.MapPost("/{id}/deliveries/{deliveryId}/replay", ReplayOneAsync).WithName("ReplayWebhookDelivery")
             .WithSummary("Sends a delivery again (409 while the subscription is disabled).");
         webhooks.MapPost("/{id}/replay", ReplayRangeAsync).WithName("ReplayWebhookRange")
-            .WithSummary("Sends again every subscribed event that occurred in [from, to), including while the subscription was disabled (409 while it still is).");
+            .WithSummary("Sends again every subscribed event that occurred in [from, to), including while the subscription was disabled (409 while it still is); with only_undelivered, only those it has not received and is not about to.");
         return webhooks;
     }
 
@@ -162,6 +162,15 @@ public static class WebhookDeliveriesEndpoints
         var (fromUtc, toUtc) = (from.UtcDateTime, to.UtcDateTime);
         var types = subscription.Events;
         var events = db.Events.AsNoTracking().Where(e => e.OccurredAt >= fromUtc && e.OccurredAt < toUtc && types.Contains(e.Type));
+        if (request.OnlyUndelivered is true)
+        {
+            // Found through the deliveries' email index: an email has a few of them.
+            var (subscriptionId, createdAt) = (subscription.Id, subscription.CreatedAt);
+            events = events.Where(e => e.OccurredAt >= createdAt && !db.WebhookDeliveries.Any(d =>
+                d.EmailId == e.EmailId && d.EventId == e.Id && d.SubscriptionId == subscriptionId
+                && (d.Status == WebhookDeliveryStatus.Delivered || d.Status == WebhookDeliveryStatus.Pending)));
+        }
+
         // Counts no further than the limit: a range of a year would otherwise be counted in full, past the command timeout.
         if (await events.OrderBy(e => e.OccurredAt).Take(MaxReplay + 1).CountAsync(cancellationToken) > MaxReplay)
         {

@@ -4,7 +4,12 @@ public sealed record CreateWebhookRequest(string? Url, List<string>? Events);
 
 public sealed record UpdateWebhookRequest(string? Url, List<string>? Events, bool? Enabled);
 
-public sealed record ReplayRangeRequest(DateTimeOffset? From, DateTimeOffset? To);
+/// <param name="OnlyUndelivered">
+/// Only the events the subscription does not have and is not about to get: no delivery of theirs was delivered or is
+/// pending (one skipped when it was disabled, one that failed every retry, one recorded while it was disabled), from its
+/// creation on. Such a replay can cover an outage of days without sending again what got through.
+/// </param>
+public sealed record ReplayRangeRequest(DateTimeOffset? From, DateTimeOffset? To, bool? OnlyUndelivered = null);
 
 /// <summary>
 /// A subscription; <see cref="Secret"/> is only present in the answer to its creation, <see cref="History"/> (its

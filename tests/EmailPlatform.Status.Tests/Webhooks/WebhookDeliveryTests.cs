@@ -296,6 +296,64 @@ public sealed class WebhookDeliveryTests
         Assert.Equal("skipped", (await api.WithStoreAsync(db => db.WebhookDeliveries.SingleAsync(d => d.Id == skipped.GetProperty("id").GetGuid()))).Status);
     }
 
+    /// <summary>
+    /// A subscription disabled during an outage missed a delivery (skipped at the disable: its event happened before it)
+    /// and an event (recorded while it was disabled). A range replay wide enough to cover both sends everything in it
+    /// again; with <c>only_undelivered</c> it sends those two alone, and nothing a second time.
+    /// </summary>
+    [Fact]
+    public async Task ARangeReplayOfTheUndeliveredSendsWhatADisabledSubscriptionMissedAndNothingItHas()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var settings = FastRetries(retries: 0);
+        settings["Webhooks:RetrySchedule:0"] = "01:00:00";
+        await using var api = await StatusApi.StartAsync(settings);
+        using var client = api.CreateClient();
+        var (subscriptionId, _) = await SubscribeAsync(client, receiver.Url, "email.delivered");
+        var from = DateTimeOffset.UtcNow.AddMinutes(-1);
+        var (delivered, skipped, missed) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
+        await api.RecordAsync(TestEvents.Accepted(delivered, to: [Alice]), TestEvents.Delivered(delivered, Alice));
+        await Eventually.GetAsync(() => DeliveriesAsync(client, subscriptionId),
+            l => l.GetProperty("data")[0].GetProperty("status").GetString() == "delivered", TimeSpan.FromSeconds(20), "the first event delivered");
+        receiver.FailAll = true;
+        await api.RecordAsync(TestEvents.Accepted(skipped, to: [Alice]), TestEvents.Delivered(skipped, Alice));
+        await Eventually.GetAsync(() => DeliveriesAsync(client, subscriptionId),
+            l => l.GetProperty("data")[0].GetProperty("attempts").GetInt32() == 1, TimeSpan.FromSeconds(20), "the second event's failed attempt");
+        await SetEnabledAsync(client, subscriptionId, false);
+        await api.RecordAsync(TestEvents.Accepted(missed, to: [Alice]), TestEvents.Delivered(missed, Alice));
+        receiver.FailAll = false;
+        await SetEnabledAsync(client, subscriptionId, true);
+
+        var replay = await ReplayAsync(client, subscriptionId, new { from, to = DateTimeOffset.UtcNow.AddMinutes(1), only_undelivered = true });
+
+        Assert.Equal(2, replay.GetProperty("replayed").GetInt32());
+        var requests = await Eventually.GetAsync(() => Task.FromResult(receiver.Succeeded), r => r.Count >= 3, TimeSpan.FromSeconds(20), "the replays");
+        Assert.Equal([skipped, missed], requests.Skip(1).Select(EmailIdOf).Order());
+        // Both are now delivered or on their way: nothing is left to send.
+        Assert.Equal(0, (await ReplayAsync(client, subscriptionId, new { from, to = DateTimeOffset.UtcNow.AddMinutes(1), only_undelivered = true }))
+            .GetProperty("replayed").GetInt32());
+        Assert.Equal(3, (await ReplayAsync(client, subscriptionId, new { from, to = DateTimeOffset.UtcNow.AddMinutes(1) })).GetProperty("replayed").GetInt32());
+    }
+
+    private static async Task SetEnabledAsync(HttpClient client, Guid subscriptionId, bool enabled)
+    {
+        using var patch = await client.PatchAsJsonAsync(new Uri($"/v1/webhooks/{subscriptionId}", UriKind.Relative), new { enabled });
+        Assert.Equal(HttpStatusCode.OK, patch.StatusCode);
+    }
+
+    private static async Task<JsonElement> ReplayAsync(HttpClient client, Guid subscriptionId, object range)
+    {
+        using var replay = await client.PostAsJsonAsync(new Uri($"/v1/webhooks/{subscriptionId}/replay", UriKind.Relative), range);
+        Assert.Equal(HttpStatusCode.Accepted, replay.StatusCode);
+        return JsonDocument.Parse(await replay.Content.ReadAsStringAsync()).RootElement.Clone();
+    }
+
+    private static Guid EmailIdOf(ReceivedWebhook request)
+    {
+        using var body = JsonDocument.Parse(request.Body);
+        return body.RootElement.GetProperty("data").GetProperty("email_id").GetGuid();
+    }
+
     [Fact]
     public async Task DisablingThroughTheApiSkipsPendingDeliveriesWhichAreNotSentAfterReEnablingAndAttemptsShowInMetrics()
     {
