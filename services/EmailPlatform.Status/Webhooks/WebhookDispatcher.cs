@@ -381,16 +381,23 @@ public sealed class WebhookDispatcher(
             if (group.Any(a => a.Attempt.Result.Succeeded))
             {
                 await db.WebhookSubscriptions.Where(s => s.Id == id && s.ConsecutiveFailures > 0)
-                    .ExecuteUpdateAsync(s => s.SetProperty(x => x.ConsecutiveFailures, 0).SetProperty(x => x.FailingSince, (DateTime?)null), cancellationToken);
+                    .ExecuteUpdateAsync(s => s
+                        .SetProperty(x => x.ConsecutiveFailures, 0)
+                        .SetProperty(x => x.FailingSince, (DateTime?)null)
+                        .SetProperty(x => x.LastFailureAt, (DateTime?)null), cancellationToken);
                 continue;
             }
 
             var failures = group.Count();
             var firstFailure = group.Min(a => a.Attempt.At);
+            var lastFailure = group.Max(a => a.Attempt.At);
+            // A run is failures that follow each other: one long after the run's last failure starts a new run.
+            var runEndedBefore = firstFailure - settings.RunGap;
             await db.WebhookSubscriptions.Where(s => s.Id == id)
                 .ExecuteUpdateAsync(s => s
-                    .SetProperty(x => x.ConsecutiveFailures, x => x.ConsecutiveFailures + failures)
-                    .SetProperty(x => x.FailingSince, x => x.FailingSince ?? firstFailure), cancellationToken);
+                    .SetProperty(x => x.ConsecutiveFailures, x => x.LastFailureAt < runEndedBefore ? failures : x.ConsecutiveFailures + failures)
+                    .SetProperty(x => x.FailingSince, x => x.LastFailureAt < runEndedBefore ? firstFailure : x.FailingSince ?? firstFailure)
+                    .SetProperty(x => x.LastFailureAt, x => x.LastFailureAt > lastFailure ? x.LastFailureAt : lastFailure), cancellationToken);
 
             var failingBefore = now - settings.DisableAfter;
             var reason = $"Every attempt failed for at least {settings.DisableAfter} and {settings.DisableAfterFailures} times in a row.";

@@ -75,4 +75,12 @@ public sealed class WebhookOptions
     internal int HousekeepingBatchesPerPass { get; set; } = 20;
 
     public IReadOnlyList<TimeSpan> Schedule => RetrySchedule is { Length: > 0 } schedule ? schedule : DefaultRetrySchedule;
+
+    /// <summary>
+    /// How long after a failed attempt the next failure still continues the same run (<see cref="DisableAfter"/>): twice
+    /// the schedule's longest wait and one <see cref="Timeout"/> (16 h 10 s by default). A receiver that stays down is
+    /// tried at least that often while anything for it is pending; a subscription that had nothing to send for longer
+    /// has not been failing all that time, and a short outage after such a quiet spell does not disable it.
+    /// </summary>
+    public TimeSpan RunGap => (2 * Schedule.Max()) + Timeout;
 }

@@ -26,6 +26,12 @@ public sealed class WebhookSubscriptionRecord : IListedRecord
     /// <summary>When the current run of failures began; null after a success.</summary>
     public DateTime? FailingSince { get; set; }
 
+    /// <summary>
+    /// When the latest failed attempt of that run began; null after a success (and in rows from before the column, whose
+    /// run then goes on with the next failure). A failure long after it starts a new run (<see cref="WebhookOptions.RunGap"/>).
+    /// </summary>
+    public DateTime? LastFailureAt { get; set; }
+
     public DateTime CreatedAt { get; set; }
 
     public DateTime UpdatedAt { get; set; }

@@ -118,6 +118,7 @@ public static class WebhooksEndpoints
             subscription.DisabledReason = enabled ? null : "Disabled through the API.";
             subscription.ConsecutiveFailures = 0;
             subscription.FailingSince = null;
+            subscription.LastFailureAt = null;
             db.AuditRecords.Add(WebhookHistory.Record(subscription.Id, enabled ? WebhookHistory.Enabled : WebhookHistory.Disabled,
                 ApiKeyIdentity.From(http.User)?.Id, now, subscription.DisabledReason));
         }

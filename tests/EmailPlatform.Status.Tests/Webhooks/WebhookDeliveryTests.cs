@@ -297,6 +297,41 @@ public sealed class WebhookDeliveryTests
     }
 
     /// <summary>
+    /// A subscription with little to send fails twice, has nothing to send for longer than a run's gap (twice the longest
+    /// retry wait and a timeout: 2 s here), then fails twice more: two runs of two, not one of four, so it stays enabled.
+    /// Before, the count went on across the quiet spell and the first failure after it disabled the subscription, as if
+    /// its receiver had been failing all along.
+    /// </summary>
+    [Fact]
+    public async Task FailuresAfterAQuietSpellStartANewRunAndDoNotDisableTheSubscription()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.FailAll = true;
+        var settings = FastRetries(retries: 0);
+        settings["Webhooks:RetrySchedule:0"] = "00:00:00.500";
+        settings["Webhooks:Timeout"] = "00:00:01";
+        settings["Webhooks:DisableAfter"] = "00:00:00";
+        settings["Webhooks:DisableAfterFailures"] = "3";
+        await using var api = await StatusApi.StartAsync(settings);
+        using var client = api.CreateClient();
+        var (subscriptionId, _) = await SubscribeAsync(client, receiver.Url, "email.delivered");
+
+        foreach (var quiet in new[] { TimeSpan.Zero, TimeSpan.FromSeconds(4) })
+        {
+            await Task.Delay(quiet);
+            var emailId = Guid.NewGuid();
+            await api.RecordAsync(TestEvents.Accepted(emailId, to: [Alice]), TestEvents.Delivered(emailId, Alice));
+            await Eventually.GetAsync(() => api.WithStoreAsync(db => db.WebhookDeliveries.AsNoTracking().SingleAsync(d => d.EmailId == emailId)),
+                d => d.Status == WebhookDeliveryStatus.Failed, TimeSpan.FromSeconds(20), "the delivery failed twice");
+            var subscription = await Eventually.GetAsync(() => GetJsonAsync(client, $"/v1/webhooks/{subscriptionId}"),
+                s => s.GetProperty("consecutive_failures").GetInt32() == 2, TimeSpan.FromSeconds(20), "a run of two failures");
+            Assert.True(subscription.GetProperty("enabled").GetBoolean());
+        }
+
+        Assert.Equal(4, receiver.Requests.Count);
+    }
+
+    /// <summary>
     /// A subscription disabled during an outage missed a delivery (skipped at the disable: its event happened before it)
     /// and an event (recorded while it was disabled). A range replay wide enough to cover both sends everything in it
     /// again; with <c>only_undelivered</c> it sends those two alone, and nothing a second time.

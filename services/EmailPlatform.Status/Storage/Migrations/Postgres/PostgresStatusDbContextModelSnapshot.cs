@@ -768,6 +768,10 @@ namespace EmailPlatform.Status.Storage.Migrations.Postgres
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("failing_since");
 
+                    b.Property<DateTime?>("LastFailureAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("last_failure_at");
+
                     b.Property<string>("Secret")
                         .IsRequired()
                         .HasColumnType("text")

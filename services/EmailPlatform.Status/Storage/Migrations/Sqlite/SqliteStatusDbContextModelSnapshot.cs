@@ -762,6 +762,10 @@ namespace EmailPlatform.Status.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("failing_since");
 
+                    b.Property<DateTime?>("LastFailureAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("last_failure_at");
+
                     b.Property<string>("Secret")
                         .IsRequired()
                         .HasColumnType("TEXT")
