@@ -155,20 +155,32 @@ public sealed class WebhookSubscriptionCache(IOptions<WebhookOptions> options, T
 {
     private volatile Snapshot? _snapshot;
 
+    /// <summary>Advanced by every <see cref="Invalidate"/>: a list read before a change is never kept after it.</summary>
+    private long _generation;
+
     public async Task<IReadOnlyList<WebhookSubscriptionRecord>> GetAsync(StatusDbContext db, CancellationToken cancellationToken)
     {
         var now = clock.GetTimestamp();
-        if (_snapshot is { } snapshot && clock.GetElapsedTime(snapshot.Taken, now) < options.Value.SubscriptionCacheDuration)
+        var generation = Interlocked.Read(ref _generation);
+        if (_snapshot is { } snapshot && snapshot.Generation == generation
+            && clock.GetElapsedTime(snapshot.Taken, now) < options.Value.SubscriptionCacheDuration)
         {
             return snapshot.Subscriptions;
         }
 
+        // A change committed while this reads may be missing from what it reads: such a list, taken in the generation
+        // before the change's Invalidate, is stored but never used again.
         var subscriptions = await db.WebhookSubscriptions.AsNoTracking().Where(s => s.Enabled && s.DeletedAt == null).ToListAsync(cancellationToken);
-        _snapshot = new Snapshot(now, subscriptions);
+        _snapshot = new Snapshot(now, generation, subscriptions);
         return subscriptions;
     }
 
-    public void Invalidate() => _snapshot = null;
+    /// <summary>Called once a change to the subscriptions is committed: the next event reads them again.</summary>
+    public void Invalidate()
+    {
+        Interlocked.Increment(ref _generation);
+        _snapshot = null;
+    }
 
-    private sealed record Snapshot(long Taken, IReadOnlyList<WebhookSubscriptionRecord> Subscriptions);
+    private sealed record Snapshot(long Taken, long Generation, IReadOnlyList<WebhookSubscriptionRecord> Subscriptions);
 }
