@@ -26,7 +26,7 @@ public sealed class WebhookRangeReplayTests
         var subscription = new WebhookSubscriptionRecord
         {
             Id = Guid.NewGuid(), Url = "https://hooks.example.com/email", Events = ["email.delivered"], Secret = "whsec_dGVzdA==",
-            CreatedAt = DateTime.UtcNow, UpdatedAt = DateTime.UtcNow,
+            CreatedAt = DateTime.UtcNow.AddHours(-1), UpdatedAt = DateTime.UtcNow,
         };
         await using (var db = store.NewContext())
         {
@@ -40,6 +40,15 @@ public sealed class WebhookRangeReplayTests
             var result = await WebhookDeliveriesEndpoints.ReplayRangeAsync(subscription.Id.ToString(),
                 new ReplayRangeRequest(DateTimeOffset.UtcNow.AddHours(-1), DateTimeOffset.UtcNow.AddMinutes(1)), db, TimeProvider.System, CancellationToken.None);
             Assert.Equal(1, Assert.IsType<Accepted<ReplayResponse>>(result.Result).Value!.Replayed);
+        }
+
+        // The event now has a delivery on its way: a replay of what the subscription has not received finds nothing.
+        await using (var db = store.NewContext())
+        {
+            var result = await WebhookDeliveriesEndpoints.ReplayRangeAsync(subscription.Id.ToString(),
+                new ReplayRangeRequest(DateTimeOffset.UtcNow.AddHours(-1), DateTimeOffset.UtcNow.AddMinutes(1), OnlyUndelivered: true), db, TimeProvider.System,
+                CancellationToken.None);
+            Assert.Equal(0, Assert.IsType<Accepted<ReplayResponse>>(result.Result).Value!.Replayed);
         }
 
         var count = Assert.Single(statements.Selects, s => s.Contains("count(*)", StringComparison.OrdinalIgnoreCase));
