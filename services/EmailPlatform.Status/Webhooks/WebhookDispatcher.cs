@@ -228,8 +228,10 @@ public sealed class WebhookDispatcher(
             var at = clock.GetUtcNow().UtcDateTime;
             return new Attempt(await sender.SendAsync(subscription.Url, subscription.Secret, delivery, stoppingToken), at);
         }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        catch (Exception) when (stoppingToken.IsCancellationRequested)
         {
+            // Cut short by the stop, whatever it surfaced as (a cancellation, or the HttpRequestException of a connection
+            // torn down meanwhile): handed back, for another replica to send at once, not left to its lease.
             return null;
         }
     }
