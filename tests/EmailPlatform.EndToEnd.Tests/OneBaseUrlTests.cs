@@ -42,5 +42,27 @@ public sealed class OneBaseUrlTests
         sender.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
         using var forbidden = await sender.GetAsync(new Uri("/v1/webhooks", UriKind.Relative));
         await ProblemAssert.IsProblemAsync(forbidden, HttpStatusCode.Forbidden, "restricted_api_key");
+
+        // What an admin key changes through the ingress is on record as that key's doing, not the bootstrap key's, which
+        // the ingress uses to reach the status service.
+        using var operatorKey = await admin.PostAsJsonAsync("/v1/api-keys", new { name = "operator", scopes = new[] { "admin" } });
+        var operatorJson = JsonNode.Parse(await operatorKey.Content.ReadAsStringAsync())!;
+        using var @operator = platform.CreateClient();
+        @operator.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", operatorJson["token"]!.GetValue<string>());
+        string subscription;
+        using (var webhook = await @operator.PostAsJsonAsync("/v1/webhooks", new { url = "https://203.0.113.10/hook", events = new[] { "email.canceled" } }))
+        {
+            Assert.Equal(HttpStatusCode.Created, webhook.StatusCode);
+            subscription = JsonNode.Parse(await webhook.Content.ReadAsStringAsync())!["id"]!.GetValue<string>();
+        }
+
+        using (var disable = await @operator.PatchAsJsonAsync($"/v1/webhooks/{subscription}", new { enabled = false }))
+        {
+            Assert.Equal(HttpStatusCode.OK, disable.StatusCode);
+        }
+
+        var history = JsonNode.Parse(await admin.GetStringAsync(new Uri($"/v1/webhooks/{subscription}", UriKind.Relative)))!["history"]!.AsArray();
+        Assert.Equal(("webhook.disabled", operatorJson["id"]!.GetValue<string>()),
+            (history[0]!["action"]!.GetValue<string>(), history[0]!["actor"]!.GetValue<string>()));
     }
 }

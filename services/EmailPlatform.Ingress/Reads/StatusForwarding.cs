@@ -194,6 +194,12 @@ public static class StatusForwarding
 
         using var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), target);
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", auth.Value.BootstrapKey);
+        // The caller, authenticated here: the status service records it as the actor of what the request changes.
+        if (ApiKeyIdentity.From(context.User) is { } caller)
+        {
+            request.Headers.Add(ApiKeyIdentity.ActingKeyHeader, caller.Id);
+        }
+
         if (context.Request.ContentLength > 0 || context.Request.Headers.TransferEncoding.Count > 0)
         {
             request.Content = new StreamContent(context.Request.Body);

@@ -15,6 +15,14 @@ public sealed record ApiKeyIdentity(
 {
     public const string BootstrapId = "bootstrap";
 
+    /// <summary>
+    /// The header with which the ingress, forwarding a request to the status service under the bootstrap key, names the
+    /// API key it authenticated (<see cref="Id"/>): the status service records that key, not <c>bootstrap</c>, as the
+    /// actor of what the request changes. Taken only from a request made with the bootstrap key, whose holder may act
+    /// as anyone.
+    /// </summary>
+    public const string ActingKeyHeader = "EmailPlatform-Acting-Key";
+
     private const string ScopeClaim = "scope";
     private const string SenderDomainClaim = "sender_domain";
     private const string RateLimitClaim = "rate_limit";
@@ -50,6 +58,12 @@ public sealed record ApiKeyIdentity(
             user.FindAll(SenderDomainClaim).Select(c => c.Value).ToList(),
             rate is null ? null : double.Parse(rate, System.Globalization.CultureInfo.InvariantCulture));
     }
+
+    /// <summary>The bootstrap key acting for the key <paramref name="id"/> (<see cref="ActingKeyHeader"/>), with the bootstrap key's scopes.</summary>
+    public static ApiKeyIdentity ActingFor(string id) => Bootstrap with { Id = id, Name = $"bootstrap acting for {id}" };
+
+    /// <summary>Whether <paramref name="value"/> can be a key id: a GUID, or <c>bootstrap</c>.</summary>
+    public static bool IsKeyId(string? value) => value == BootstrapId || Guid.TryParse(value, out _);
 
     public bool Has(string scope) => Scopes.Contains(ApiKeyScopes.Admin) || Scopes.Contains(scope);
 }
