@@ -145,7 +145,8 @@ public static class BulkEndpoints
             return emails;
         }
 
-        return emails.Where(e => e.AcceptedAt < position.CreatedAt || (e.AcceptedAt == position.CreatedAt && e.Id.CompareTo(position.Id) < 0));
+        // The bound as a condition of its own, so the index scan starts at the cursor (as the list's does).
+        return emails.Where(e => e.AcceptedAt <= position.CreatedAt && (e.AcceptedAt < position.CreatedAt || e.Id.CompareTo(position.Id) < 0));
     }
 
     private static async Task<(List<EmailListCursor> Page, bool Truncated, string? Next)> PageAsync(

@@ -73,7 +73,7 @@ public static class ListEmails
         {
             // Resend's before=<id>: the page just newer than that email, still shown newest first.
             page = await emails
-                .Where(e => e.AcceptedAt > p.CreatedAt || (e.AcceptedAt == p.CreatedAt && e.Id.CompareTo(p.Id) > 0))
+                .Where(e => e.AcceptedAt >= p.CreatedAt && (e.AcceptedAt > p.CreatedAt || e.Id.CompareTo(p.Id) > 0))
                 .OrderBy(e => e.AcceptedAt).ThenBy(e => e.Id).Take(limit + 1).ToListAsync(cancellationToken);
             var hasNewer = page.Count > limit;
             page = [.. page.Take(limit).Reverse()];
@@ -82,7 +82,9 @@ public static class ListEmails
 
         if (position is { } q)
         {
-            emails = emails.Where(e => e.AcceptedAt < q.CreatedAt || (e.AcceptedAt == q.CreatedAt && e.Id.CompareTo(q.Id) < 0));
+            // The bound first, as a condition of its own: the index scan starts at the cursor. Under the OR alone it would
+            // start at the newest email and filter its way down, and page k of a long walk would read every email before it.
+            emails = emails.Where(e => e.AcceptedAt <= q.CreatedAt && (e.AcceptedAt < q.CreatedAt || e.Id.CompareTo(q.Id) < 0));
         }
 
         page = await emails.OrderByDescending(e => e.AcceptedAt).ThenByDescending(e => e.Id).Take(limit + 1).ToListAsync(cancellationToken);
