@@ -92,8 +92,19 @@ public sealed class DeliveryOptions
     /// <summary>How long after its first attempt a recipient is retried at all; then it fails as expired.</summary>
     public TimeSpan MaxRetryAge { get; set; } = TimeSpan.FromDays(2);
 
-    /// <summary>How long a worker's claim on a recipient holds; a claim left by a crashed worker is taken over after it.</summary>
-    public TimeSpan ClaimLease { get; set; } = TimeSpan.FromMinutes(10);
+    private TimeSpan? _claimLease;
+
+    /// <summary>
+    /// How long a worker's claim on a recipient holds; a claim left by a crashed worker is taken over after it. It must
+    /// outlast the longest attempt (<see cref="LongestAttempt"/>): when not set, 10 minutes, or the longest attempt and 30
+    /// seconds when the SMTP timeouts make that longer (the defaults make an attempt 9.5 minutes at most), so that raising <see cref="DataTimeout"/> to RFC 5321's 10 minutes
+    /// raises the lease with it; set to a value that does not outlast it, the worker refuses to start.
+    /// </summary>
+    public TimeSpan ClaimLease
+    {
+        get => _claimLease ?? Max(TimeSpan.FromMinutes(10), LongestAttempt + TimeSpan.FromSeconds(30));
+        set => _claimLease = value;
+    }
 
     /// <summary>A retry handed back to the bus and not picked up within this time is handed back again.</summary>
     public TimeSpan RequeueAfter { get; set; } = TimeSpan.FromMinutes(15);
@@ -138,6 +149,11 @@ public sealed class DeliveryOptions
     /// the RCPT TOs, DATA (a <see cref="CommandTimeout"/> each), then the message and its final dot (<see cref="DataTimeout"/>).
     /// </summary>
     public TimeSpan LongestTransaction => (CommandTimeout * 3) + DataTimeout;
+
+    /// <summary>The longest one attempt can take: connecting, with its retries (<see cref="ConnectTimeout"/> each), then the transaction.</summary>
+    public TimeSpan LongestAttempt => (ConnectTimeout * (ConnectRetries + 1)) + LongestTransaction;
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
     /// <summary>The schedule in effect: <see cref="RetrySchedule"/>, or the default when it is empty.</summary>
     public IReadOnlyList<TimeSpan> EffectiveRetrySchedule => RetrySchedule.Count > 0 ? RetrySchedule : DefaultRetrySchedule;

@@ -107,7 +107,7 @@ internal sealed class DeliveryOptionsValidator : IValidateOptions<DeliveryOption
         Positive($"{section}:RecordRetention", options.RecordRetention, failures);
 
         // A claim must outlive the longest attempt it covers, or a second worker would take over a live send.
-        var longestAttempt = (options.ConnectTimeout * (options.ConnectRetries + 1)) + options.LongestTransaction;
+        var longestAttempt = options.LongestAttempt;
         if (options.ClaimLease <= longestAttempt)
         {
             failures.Add($"{section}:ClaimLease must be longer than ({section}:ConnectRetries + 1) × {section}:ConnectTimeout + 3 × {section}:CommandTimeout + {section}:DataTimeout " +

@@ -49,6 +49,29 @@ public sealed class DeliveryOptionsValidatorTests
         Assert.Contains(failures, f => f.StartsWith("Delivery:MaxUnrecordedTransactions must be at least 1", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// The final dot's timeout raised to RFC 5321's 10 minutes: a lease left unset grows with it (it used to stay at 10
+    /// minutes, shorter than an attempt, and every worker refused to start); one set too short is still refused.
+    /// </summary>
+    [Fact]
+    public void AnUnsetClaimLeaseOutlastsTheLongestAttemptAndOneSetTooShortIsRefused()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Delivery:Relays:0:Name"] = "a", ["Delivery:Relays:0:Host"] = "smtp.a", ["Delivery:DataTimeout"] = "00:10:00",
+        }).Build();
+        var options = configuration.GetSection("Delivery").Get<DeliveryOptions>()!;
+
+        Assert.Equal(TimeSpan.FromSeconds((3 * 30) + (3 * 60) + 600 + 30), options.ClaimLease);
+        Assert.True(new DeliveryOptionsValidator().Validate(null, options).Succeeded);
+        Assert.Equal(TimeSpan.FromMinutes(10), new DeliveryOptions().ClaimLease);
+
+        configuration["Delivery:ClaimLease"] = "00:10:00";
+        var tooShort = configuration.GetSection("Delivery").Get<DeliveryOptions>()!;
+        Assert.Equal(TimeSpan.FromMinutes(10), tooShort.ClaimLease);
+        Assert.Contains(new DeliveryOptionsValidator().Validate(null, tooShort).Failures!, f => f.StartsWith("Delivery:ClaimLease must be longer", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void RouteWithoutAConditionOrWithAnUnknownRelayFailsNamingItsIndex()
     {

@@ -1,4 +1,6 @@
+using EmailPlatform.Delivery.Relays;
 using EmailPlatform.Deployment.Tests.Support;
+using Microsoft.Extensions.Configuration;
 
 namespace EmailPlatform.Deployment.Tests.Chart;
 
@@ -793,6 +795,31 @@ public sealed class HelmChartTests
 
         var manifests = Helm.TemplateWith("delivery: { relays: [ { name: primary, host: smtp.example.net, weight: 1 } ] }");
         Assert.NotEmpty(manifests.OfKind("Deployment"));
+    }
+
+    /// <summary>
+    /// The worker's configuration as each example renders it is one the worker starts with (but for the files it mounts
+    /// from Secrets, which are not here). The all-on example's SMTP
+    /// timeouts made an attempt longer than the 10-minute claim lease, and every worker refused to start (the lease now
+    /// grows with the timeouts unless it is set).
+    /// </summary>
+    [Theory]
+    [InlineData("ci/all-on-values.yaml")]
+    [InlineData("ci/minimal-values.yaml")]
+    [InlineData("ci/keda-values.yaml")]
+    public void EachExamplesWorkerConfigurationPassesTheWorkersOwnValidation(string values)
+    {
+        var data = Yaml.Map(Yaml.At(Helm.Template(values).OfKind("ConfigMap").Single(c => c.Component() == "delivery"), "data"), "delivery");
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(data.Select(e => KeyValuePair.Create(((string)e.Key).Replace("__", ":", StringComparison.Ordinal), (string?)e.Value)))
+            .Build();
+        var options = configuration.GetSection(DeliveryOptions.SectionName).Get<DeliveryOptions>()!;
+
+        // Certificates and DKIM keys are files the pod mounts from Secrets: not here.
+        var failures = (new DeliveryOptionsValidator().Validate(null, options).Failures ?? [])
+            .Where(f => !f.Contains("could not be read", StringComparison.Ordinal)).ToList();
+
+        Assert.Empty(failures);
     }
 
     [Fact]
