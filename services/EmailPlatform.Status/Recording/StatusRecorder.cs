@@ -324,6 +324,11 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
             email.AcceptedAt = accepted.AcceptedAt.UtcDateTime;
             email.ScheduledAt ??= accepted.ScheduledAt?.UtcDateTime;
             email.TraceId ??= traceId;
+            foreach (var (address, placeholder) in erasedHere)
+            {
+                // The subject and the metadata values may quote it too: they are recorded without it, searchable as such.
+                new ErasedText(AddressKeys.StoredForms(address), placeholder).EraseFrom(email);
+            }
 
             // A scheduled email waits as 'scheduled' unless its EmailQueued got here first; a cancel that overtook the
             // accept (they travel on different queues) still wins.
@@ -351,7 +356,7 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
                 Db.EmailLabels.Add(new EmailLabelRecord { EmailId = email.Id, Kind = EmailLabelRecord.TagKind, Name = tag.Name, Value = tag.Value });
             }
 
-            foreach (var (key, value) in accepted.Metadata)
+            foreach (var (key, value) in email.Metadata)
             {
                 Db.EmailLabels.Add(new EmailLabelRecord { EmailId = email.Id, Kind = EmailLabelRecord.MetadataKind, Name = key, Value = value });
             }

@@ -26,4 +26,25 @@ public sealed class ErasedText
 
     /// <returns>The text with the address replaced, or the text itself when it does not name it.</returns>
     public string? Replace(string? text) => text is null ? null : _address.Replace(text, _placeholder);
+
+    /// <returns>The metadata with the address replaced in its values, or the metadata itself when none names it.</returns>
+    public Dictionary<string, string> Replace(Dictionary<string, string> metadata) =>
+        metadata.Values.Any(_address.IsMatch)
+            ? metadata.ToDictionary(m => m.Key, m => _address.Replace(m.Value, _placeholder), StringComparer.Ordinal)
+            : metadata;
+
+    /// <summary>The texts of an email that can quote a recipient's address besides its headers and bodies: its subject and metadata values.</summary>
+    /// <returns>Whether the metadata changed (its search rows, <see cref="Storage.EmailLabelRecord"/>, are to be written again).</returns>
+    public bool EraseFrom(Storage.EmailRecord email)
+    {
+        email.Subject = Replace(email.Subject);
+        var metadata = Replace(email.Metadata);
+        if (ReferenceEquals(metadata, email.Metadata))
+        {
+            return false;
+        }
+
+        email.Metadata = metadata;
+        return true;
+    }
 }

@@ -134,16 +134,22 @@ public static class RecipientErasure
 
         var text = new ErasedText(forms, placeholder);
         var emails = new List<EmailRecord>();
+        var relabeled = new List<EmailRecord>();
         foreach (var email in await db.Emails.Include(e => e.Recipients).Where(e => found.Contains(e.Id)).ToListAsync(cancellationToken))
         {
             if (Erase(db, email, key, forms, placeholder, text, now))
             {
                 emails.Add(email);
+                if (text.EraseFrom(email))
+                {
+                    relabeled.Add(email);
+                }
             }
         }
 
         var emailIds = emails.ConvertAll(e => e.Id);
         await db.HeaderAddresses.Where(h => found.Contains(h.EmailId) && forms.Contains(h.Address)).ExecuteDeleteAsync(cancellationToken);
+        await RelabelMetadataAsync(db, relabeled, cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
 
         // The webhook deliveries of the address's own events go (their recipient is the address), before those events
@@ -157,6 +163,24 @@ public static class RecipientErasure
         deliveries += await RewriteWebhookPayloadsAsync(db, emails, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return (emails.Count, events, deliveries, found[^1]);
+    }
+
+    /// <summary>
+    /// The metadata search rows of emails whose metadata values quoted the address: the old ones go, the ones of the
+    /// metadata as it is now are added (saved with the rest of the batch), so that a metadata filter no longer finds the
+    /// email by the address.
+    /// </summary>
+    private static async Task RelabelMetadataAsync(StatusDbContext db, List<EmailRecord> emails, CancellationToken cancellationToken)
+    {
+        if (emails.Count == 0)
+        {
+            return;
+        }
+
+        var ids = emails.ConvertAll(e => e.Id);
+        await db.EmailLabels.Where(l => ids.Contains(l.EmailId) && l.Kind == EmailLabelRecord.MetadataKind).ExecuteDeleteAsync(cancellationToken);
+        db.EmailLabels.AddRange(emails.SelectMany(e => e.Metadata.Select(m =>
+            new EmailLabelRecord { EmailId = e.Id, Kind = EmailLabelRecord.MetadataKind, Name = m.Key, Value = m.Value })));
     }
 
     /// <summary>

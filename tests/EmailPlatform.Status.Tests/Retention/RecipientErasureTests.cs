@@ -369,6 +369,59 @@ public sealed class RecipientErasureTests
         Assert.Equal([RecipientErasure.PlaceholderFor(Carol), Dave], Strings(data.GetProperty("to")));
     }
 
+    /// <summary>
+    /// An email's subject and metadata values quote the recipient's address (a password reset "for bob@…", a
+    /// <c>user_email</c> key), in an email recorded before the erasure and in one accepted before it but recorded after.
+    /// The erasure left both as they were: the address stayed in the email, in its webhooks' bodies, and a metadata
+    /// filter on it still found the emails.
+    /// </summary>
+    [Theory]
+    [InlineData("postgres")]
+    [InlineData("sqlite")]
+    public async Task ErasureReplacesTheAddressWhereTheSubjectAndMetadataQuoteItAndTheMetadataFilterNoLongerFindsIt(string provider)
+    {
+        await using var store = provider == "postgres" ? await StatusStore.PostgresAsync() : await StatusStore.SqliteAsync();
+        await using (var db = store.NewContext())
+        {
+            db.WebhookSubscriptions.Add(new WebhookSubscriptionRecord
+            {
+                Id = Guid.NewGuid(), Url = "https://hooks.example.com/email", Secret = WebhookSignature.NewSecret(),
+                Events = ["email.delivered"], CreatedAt = DateTime.UtcNow, UpdatedAt = DateTime.UtcNow,
+            });
+            await db.SaveChangesAsync();
+        }
+
+        EmailAccepted Quoting(Guid id) => TestEvents.Accepted(id, to: [Bob, Dave]) with
+        {
+            Subject = $"Reset the password for {Bob.ToUpperInvariant()}",
+            Metadata = new Dictionary<string, string> { ["user_email"] = Bob, ["plan"] = "pro" },
+            AcceptedAt = DateTimeOffset.UtcNow.AddMinutes(-1),
+        };
+        var (recorded, inFlight) = (Guid.CreateVersion7(DateTimeOffset.UtcNow.AddMinutes(-1)), Guid.CreateVersion7(DateTimeOffset.UtcNow.AddMinutes(-1)));
+        await store.RecordAsync(Quoting(recorded));
+        await store.RecordAsync(TestEvents.Delivered(recorded, Dave));
+
+        Assert.Equal(1, Assert.IsType<Ok<ErasureResponse>>((await EraseAsync(store, Bob)).Result).Value!.Emails);
+        await store.RecordAsync(Quoting(inFlight));
+        await store.RecordAsync(TestEvents.Delivered(inFlight, Dave));
+
+        var placeholder = RecipientErasure.PlaceholderFor(Bob);
+        foreach (var id in new[] { recorded, inFlight })
+        {
+            var email = await store.EmailAsync(id);
+            Assert.Equal($"Reset the password for {placeholder}", email.Subject);
+            Assert.Equal(new Dictionary<string, string> { ["user_email"] = placeholder, ["plan"] = "pro" }, email.Metadata);
+        }
+
+        await using var check = store.NewContext();
+        var labels = await check.EmailLabels.AsNoTracking().Where(l => l.Kind == EmailLabelRecord.MetadataKind).ToListAsync();
+        Assert.Equal([(inFlight, "plan", "pro"), (inFlight, "user_email", placeholder), (recorded, "plan", "pro"), (recorded, "user_email", placeholder)],
+            labels.Select(l => (l.EmailId, l.Name, l.Value)).OrderBy(l => l.EmailId == recorded).ThenBy(l => l.Name));
+        var payloads = await check.WebhookDeliveries.AsNoTracking().Select(d => d.Payload).ToListAsync();
+        Assert.Equal(2, payloads.Count);
+        Assert.All(payloads, payload => Assert.DoesNotContain(Bob, payload, StringComparison.OrdinalIgnoreCase));
+    }
+
     [Theory]
     [InlineData("postgres")]
     [InlineData("sqlite")]
