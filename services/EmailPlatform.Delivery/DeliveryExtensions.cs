@@ -70,7 +70,7 @@ public static class DeliveryExtensions
 
         if (builder.Configuration.GetConnectionString(MessagingExtensions.ConnectionStringName) is { Length: > 0 } rabbitMq)
         {
-            builder.Services.TryAddSingleton(_ => new LaneDepths(new Uri(rabbitMq)));
+            builder.Services.TryAddSingleton(_ => new LaneDepths(MessagingExtensions.AmqpUri(rabbitMq)));
         }
 
         builder.Services.TryAddSingleton<DeliveryGauges>();

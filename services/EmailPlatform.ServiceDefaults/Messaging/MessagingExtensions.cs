@@ -104,6 +104,22 @@ public static class MessagingExtensions
         return builder;
     }
 
+    /// <summary>
+    /// The broker URI as the RabbitMQ client takes it (the queue depth reader uses one directly): MassTransit's
+    /// <c>rabbitmq://</c> and <c>rabbitmqs://</c>, which this key accepts too, as <c>amqp://</c> and <c>amqps://</c>, the
+    /// same host, port, credentials and virtual host.
+    /// </summary>
+    public static Uri AmqpUri(string connectionString)
+    {
+        var uri = new Uri(connectionString);
+        return uri.Scheme switch
+        {
+            "rabbitmq" => new UriBuilder(uri) { Scheme = "amqp", Port = uri.IsDefaultPort ? -1 : uri.Port }.Uri,
+            "rabbitmqs" => new UriBuilder(uri) { Scheme = "amqps", Port = uri.IsDefaultPort ? -1 : uri.Port }.Uri,
+            _ => uri,
+        };
+    }
+
     private static bool IsAmqpUri(string value) =>
         Uri.TryCreate(value, UriKind.Absolute, out var uri) && uri.Host.Length > 0
         && uri.Scheme is "amqp" or "amqps" or "rabbitmq" or "rabbitmqs"; // the schemes MassTransit's Host(Uri) takes

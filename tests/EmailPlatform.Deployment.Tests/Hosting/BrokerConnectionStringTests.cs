@@ -42,6 +42,25 @@ public sealed class BrokerConnectionStringTests
         Assert.NotNull(host.Services.GetRequiredService<IOptions<MassTransit.MassTransitHostOptions>>().Value);
     }
 
+    /// <summary>
+    /// The worker's queue depth reader hands the URI to the RabbitMQ client, which takes amqp and amqps only: MassTransit's
+    /// own schemes, accepted above, made it fail on every read, and the backlog metrics and alerts were silently gone.
+    /// </summary>
+    [Theory]
+    [InlineData("amqp://guest:guest@127.0.0.1:5672/", "amqp://guest:guest@127.0.0.1:5672/")]
+    [InlineData("amqps://user:secret@rabbitmq.example:5671/tenant", "amqps://user:secret@rabbitmq.example:5671/tenant")]
+    [InlineData("rabbitmq://rabbitmq/", "amqp://rabbitmq/")]
+    [InlineData("rabbitmqs://user:secret@rabbitmq.example:5671/tenant", "amqps://user:secret@rabbitmq.example:5671/tenant")]
+    [InlineData("rabbitmq://user:secret@rabbitmq:5673/", "amqp://user:secret@rabbitmq:5673/")]
+    public void EveryAcceptedUriIsOneTheRabbitMqClientTakesForTheSameBroker(string value, string expected)
+    {
+        var uri = MessagingExtensions.AmqpUri(value);
+
+        Assert.Equal(new Uri(expected), uri);
+        var factory = new RabbitMQ.Client.ConnectionFactory { Uri = uri };
+        Assert.Equal(new Uri(expected).Host, factory.HostName);
+    }
+
     private static IHost Build(string rabbitMq)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ApplicationName = "EmailPlatform.Test" });
