@@ -600,6 +600,9 @@ public sealed class HelmChartTests
 
         // The delivery container carries the variable KEDA reads the broker address from.
         Assert.Contains("ConnectionStrings__RabbitMq", manifests.Deployment("delivery").EnvironmentNames(manifests));
+        // Workers are removed at the pace of the HPA's scale-down window (KEDA's cooldownPeriod applies to zero only).
+        Assert.Equal("300", Yaml.Str(scaledObject, "spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.stabilizationWindowSeconds"));
+        Assert.Null(Yaml.At(scaledObject, "spec.cooldownPeriod"));
     }
 
     /// <summary>
