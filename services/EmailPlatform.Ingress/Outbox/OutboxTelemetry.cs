@@ -17,8 +17,13 @@ internal static class OutboxTelemetry
     public static readonly Counter<long> Published = Meter.CreateCounter<long>(
         "emailplatform.outbox.published", "{email}", "Accepted emails published to the bus.");
 
+    /// <summary>
+    /// Buckets in seconds, as the dashboard's percentiles and the alert (p99 over 30 s) read them: without them the
+    /// exporter's defaults (0, 5, 10, 25, 50, … meant for milliseconds) put every normal lag in one bucket.
+    /// </summary>
     private static readonly Histogram<double> Lag = Meter.CreateHistogram<double>(
-        "emailplatform.outbox.lag", "s", "Age of the oldest email in each published outbox batch.");
+        "emailplatform.outbox.lag", "s", "Age of the oldest email in each published outbox batch.",
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600] });
 
     /// <summary>
     /// Counts accepted emails, tagged <c>scheduled</c> "true" for those given a <c>scheduled_at</c>: they stay in the

@@ -65,6 +65,25 @@ public sealed class MetricNamesTests
         Assert.All(expected, e => Assert.Contains(e, Metrics.Own));
     }
 
+    /// <summary>
+    /// A histogram in seconds states its buckets: the exporter's defaults (0, 5, 10, 25, 50, … for milliseconds) put
+    /// every sub-second value in one bucket, and the dashboard's percentiles and the alerts read nonsense from it (the
+    /// outbox lag's did: its p50 showed 2.5 s whatever the lag).
+    /// </summary>
+    [Fact]
+    public void EveryHistogramInSecondsStatesItsBuckets()
+    {
+        var histograms = Repo.SourceFiles()
+            .Where(f => f.Contains($"{Path.DirectorySeparatorChar}services{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
+            .SelectMany(f => System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(f), @"CreateHistogram<double>\((?<call>[^;]*)\);")
+                .Select(m => (File: Repo.Relative(f), Call: m.Groups["call"].Value)))
+            .ToList();
+
+        Assert.Contains(histograms, h => h.Call.Contains("emailplatform.outbox.lag", StringComparison.Ordinal));
+        Assert.All(histograms.Where(h => h.Call.Contains("\"s\"", StringComparison.Ordinal)), h =>
+            Assert.True(h.Call.Contains("HistogramBucketBoundaries", StringComparison.Ordinal), $"{h.File}: {h.Call}"));
+    }
+
     [Fact]
     public void NoPlannedInstrumentIsCreatedByTheSourcesAlready()
     {
