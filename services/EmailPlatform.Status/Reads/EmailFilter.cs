@@ -23,13 +23,13 @@ public sealed record EmailFilter(
     /// <summary>Applies every filter but <see cref="Status"/>; a malformed one adds an error under <paramref name="prefix"/> + its name.</summary>
     internal IQueryable<EmailRecord> Apply(IQueryable<EmailRecord> emails, StatusDbContext db, Dictionary<string, string[]> errors, string prefix = "")
     {
-        if (!string.IsNullOrWhiteSpace(Recipient))
+        if (!string.IsNullOrWhiteSpace(Recipient) && OneAddress(Recipient, prefix + "recipient", errors))
         {
             var address = AddressKeys.Of(Recipient);
             emails = emails.Where(e => db.Recipients.Any(r => r.EmailId == e.Id && r.Address == address));
         }
 
-        if (!string.IsNullOrWhiteSpace(From))
+        if (!string.IsNullOrWhiteSpace(From) && OneAddress(From, prefix + "from", errors))
         {
             // The key the recorder stores (AddressKeys), so a punycode domain finds the mail MimeKit recorded in Unicode.
             var sender = AddressKeys.Of(From);
@@ -67,6 +67,25 @@ public sealed record EmailFilter(
     /// (ORed: <c>queued,sending</c> is <c>deferred</c>).
     /// </summary>
     public static EmailState? ParseState(string value) => States.TryGetValue(value, out var state) ? state : null;
+
+    /// <summary>
+    /// Whether <paramref name="value"/> can be one stored address (an <c>@</c>, no list, no space outside a quoted local
+    /// part); otherwise an error: such a filter would match nothing, and the commonest cause, a <c>+</c> written as it is
+    /// in a query string, which reads it as a space, would look like "no email was sent to this address".
+    /// </summary>
+    private static bool OneAddress(string value, string field, Dictionary<string, string[]> errors)
+    {
+        var address = value.Trim();
+        var spaced = !address.StartsWith('"') && address.Any(char.IsWhiteSpace);
+        if (address.Contains('@', StringComparison.Ordinal) && !address.Contains(',', StringComparison.Ordinal) && !spaced)
+        {
+            return true;
+        }
+
+        errors[field] = [$"{field} must be one email address, such as alice@example.com" +
+            (spaced ? "; a '+' in a query string is read as a space: write it as %2B." : ".")];
+        return false;
+    }
 
     private static IQueryable<EmailRecord> FilterByLabels(
         IQueryable<EmailRecord> emails, StatusDbContext db, string[]? filters, char separator, string kind, string field, Dictionary<string, string[]> errors)

@@ -165,10 +165,24 @@ public sealed class ListEmailsTests
             ("?tag=nocolon", "tag"), ("?metadata=noequals", "metadata"), ("?created_after=yesterday", "created_after"),
             ($"?after={Guid.NewGuid()}", "after"), ($"?after={Guid.NewGuid()}&before={Guid.NewGuid()}", "before"),
             ($"?cursor=nonsense&after={Guid.NewGuid()}", "after"),
+            // Values that can be no stored address, which matched nothing (200, an empty list) before.
+            ("?recipient=alice@example.com,bob@example.com", "recipient"), ("?from=acme.test", "from"),
         })
         {
             using var response = await client.GetAsync(new Uri("/v1/emails" + query, UriKind.Relative));
             await ProblemAssert.IsValidationProblemAsync(response, "validation_error", field);
+        }
+
+        // A '+' written as it is reads as a space: the problem says how to write it.
+        using (var plus = await client.GetAsync(new Uri("/v1/emails?recipient=alice+news@example.com", UriKind.Relative)))
+        {
+            var problem = await ProblemAssert.IsValidationProblemAsync(plus, "validation_error", "recipient");
+            Assert.Contains("%2B", problem.GetProperty("errors").GetProperty("recipient")[0].GetString(), StringComparison.Ordinal);
+        }
+
+        using (var encoded = await client.GetAsync(new Uri("/v1/emails?recipient=alice%2Bnews@example.com", UriKind.Relative)))
+        {
+            Assert.Equal(HttpStatusCode.OK, encoded.StatusCode);
         }
 
         // NUL goes as far as PostgreSQL, which refuses it in text: the client's error, not a 500.
