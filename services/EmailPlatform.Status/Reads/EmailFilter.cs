@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using System.Globalization;
+using System.Linq.Expressions;
 using EmailPlatform.ServiceDefaults.Addresses;
 using EmailPlatform.Status.Storage;
 
@@ -99,11 +100,36 @@ public sealed record EmailFilter(
                 continue;
             }
 
-            var (name, value) = (filter![..at], filter[(at + 1)..]);
-            emails = emails.Where(e => db.EmailLabels.Any(l => l.EmailId == e.Id && l.Kind == kind && l.Name == name && l.Value == value));
+            // A name may hold the separator too (a metadata key with '='): each place it could split at is a reading, and
+            // a label matching any of them is found. The first is the usual one, and values hold '=' more often.
+            var labels = db.EmailLabels.Where(l => l.Kind == kind).Where(AnyOf(Splits(filter!, separator)));
+            emails = emails.Where(e => labels.Any(l => l.EmailId == e.Id));
         }
 
         return emails;
+    }
+
+    private static IEnumerable<(string Name, string Value)> Splits(string filter, char separator)
+    {
+        for (var at = filter.IndexOf(separator, StringComparison.Ordinal); at > 0; at = filter.IndexOf(separator, at + 1))
+        {
+            yield return (filter[..at], filter[(at + 1)..]);
+        }
+    }
+
+    /// <summary><c>l.Name == name0 &amp;&amp; l.Value == value0 || l.Name == name1 &amp;&amp; …</c>, one term per reading.</summary>
+    private static Expression<Func<EmailLabelRecord, bool>> AnyOf(IEnumerable<(string Name, string Value)> readings)
+    {
+        var label = Expression.Parameter(typeof(EmailLabelRecord), "l");
+        var body = readings
+            .Select(r => (Expression)Expression.AndAlso(
+                Expression.Equal(Expression.Property(label, nameof(EmailLabelRecord.Name)), Constant(r.Name)),
+                Expression.Equal(Expression.Property(label, nameof(EmailLabelRecord.Value)), Constant(r.Value))))
+            .Aggregate(Expression.OrElse);
+        return Expression.Lambda<Func<EmailLabelRecord, bool>>(body, label);
+
+        // As a captured variable would be: a parameter of the statement, not a literal in its text.
+        static Expression Constant(string value) => ((Expression<Func<string>>)(() => value)).Body;
     }
 
     private static DateTime? ParseTime(string? value, string field, Dictionary<string, string[]> errors)
