@@ -11,7 +11,7 @@ namespace EmailPlatform.ServiceDefaults.Authentication;
 
 /// <summary>
 /// <c>Authorization: Bearer &lt;api key&gt;</c>. The bootstrap key (compared by hash in constant time) is an
-/// admin, acting for the key that <see cref="ApiKeyIdentity.ActingKeyHeader"/> names when it names one; any other key goes to the service's <see cref="IApiKeyResolver"/>, if it has one. A missing key
+/// admin; any other key goes to the service's <see cref="IApiKeyResolver"/>, if it has one. A missing key
 /// answers 401 <c>missing_api_key</c>, an unknown or revoked one 401 <c>invalid_api_key</c>, a key without
 /// the scope an endpoint needs 403 <c>restricted_api_key</c>; all as problem details.
 /// </summary>
@@ -49,9 +49,7 @@ internal sealed class ApiKeyAuthenticationHandler(
         }
 
         var identity = CryptographicOperations.FixedTimeEquals(Hash(key), _bootstrapHash)
-            ? Request.Headers[ApiKeyIdentity.ActingKeyHeader] is [var acting] && ApiKeyIdentity.IsKeyId(acting)
-                ? ApiKeyIdentity.ActingFor(acting!)
-                : ApiKeyIdentity.Bootstrap
+            ? ApiKeyIdentity.Bootstrap
             : resolver is null ? null : await resolver.ResolveAsync(key, Context.RequestAborted);
 
         return identity is null
