@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using Microsoft.AspNetCore.Http;
 
 namespace EmailPlatform.ServiceDefaults.Authentication;
 
@@ -18,8 +19,8 @@ public sealed record ApiKeyIdentity(
     /// <summary>
     /// The header with which the ingress, forwarding a request to the status service under the bootstrap key, names the
     /// API key it authenticated (<see cref="Id"/>): the status service records that key, not <c>bootstrap</c>, as the
-    /// actor of what the request changes. Taken only from a request made with the bootstrap key, whose holder may act
-    /// as anyone.
+    /// actor of what the request changes (<see cref="ActorOf"/>). Taken only from a request made with the bootstrap key,
+    /// whose holder may act as anyone, and only for that record.
     /// </summary>
     public const string ActingKeyHeader = "EmailPlatform-Acting-Key";
 
@@ -59,11 +60,22 @@ public sealed record ApiKeyIdentity(
             rate is null ? null : double.Parse(rate, System.Globalization.CultureInfo.InvariantCulture));
     }
 
-    /// <summary>The bootstrap key acting for the key <paramref name="id"/> (<see cref="ActingKeyHeader"/>), with the bootstrap key's scopes.</summary>
-    public static ApiKeyIdentity ActingFor(string id) => Bootstrap with { Id = id, Name = $"bootstrap acting for {id}" };
+    /// <summary>
+    /// Who to record as the actor of what a request changes (an audit record): the caller's key, or, for a request made
+    /// with the bootstrap key that names a key in <see cref="ActingKeyHeader"/> (one the ingress forwarded), that key, as
+    /// a key id is written (<c>bootstrap</c>, or a GUID in its hyphenated lower-case form). Authentication itself never
+    /// reads the header: the caller's identity, scopes and rate limits stay the bootstrap key's.
+    /// </summary>
+    public static string? ActorOf(HttpContext http)
+    {
+        var caller = From(http.User)?.Id;
+        if (caller != BootstrapId || http.Request.Headers[ActingKeyHeader] is not [{ } acting])
+        {
+            return caller;
+        }
 
-    /// <summary>Whether <paramref name="value"/> can be a key id: a GUID, or <c>bootstrap</c>.</summary>
-    public static bool IsKeyId(string? value) => value == BootstrapId || Guid.TryParse(value, out _);
+        return acting == BootstrapId ? acting : Guid.TryParseExact(acting, "D", out var id) ? id.ToString() : caller;
+    }
 
     public bool Has(string scope) => Scopes.Contains(ApiKeyScopes.Admin) || Scopes.Contains(scope);
 }

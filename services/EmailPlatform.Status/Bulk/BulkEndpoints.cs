@@ -173,7 +173,7 @@ public static class BulkEndpoints
                 Id = Guid.CreateVersion7(),
                 Action = action,
                 Subject = JsonSerializer.Serialize(filter with { Recipient = Hash(filter.Recipient) }, WireJson.Options),
-                Actor = ApiKeyIdentity.From(http.User)?.Id,
+                Actor = ApiKeyIdentity.ActorOf(http),
                 OccurredAt = now.UtcDateTime,
                 Details = JsonSerializer.Serialize(new { emails = items.Count, recipients, truncated, cursor = request.Cursor }, WireJson.Options),
             };

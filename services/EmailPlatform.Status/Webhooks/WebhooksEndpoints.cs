@@ -120,7 +120,7 @@ public static class WebhooksEndpoints
             subscription.FailingSince = null;
             subscription.LastFailureAt = null;
             db.AuditRecords.Add(WebhookHistory.Record(subscription.Id, enabled ? WebhookHistory.Enabled : WebhookHistory.Disabled,
-                ApiKeyIdentity.From(http.User)?.Id, now, subscription.DisabledReason));
+                ApiKeyIdentity.ActorOf(http), now, subscription.DisabledReason));
         }
 
         subscription.UpdatedAt = now;
