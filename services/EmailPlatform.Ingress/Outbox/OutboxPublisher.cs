@@ -105,7 +105,7 @@ internal sealed class OutboxPublisher(
         var untried = outcomes.Values.Where(o => o.Attempted == 0).Select(o => o.Row.Id).ToList();
         var unfinished = outcomes.Values.Where(o => o is { Published: false, Attempted: > 0 }).ToList();
 
-        // Nothing went through, and not because the broker refused each of these rows' messages: it is likely
+        // Nothing went through, and not because the broker returned each of these rows' messages: it is likely
         // unreachable. A batch the broker answered row by row (every row's command returned, its lane's queue gone) is
         // no outage: those rows keep their lease like any other row that failed alone, or, once there were a batch of
         // them, they would be claimed first again and again and nothing behind them would ever leave.
@@ -212,10 +212,11 @@ internal sealed class OutboxPublisher(
     }
 
     /// <summary>
-    /// Whether the broker answered about this message itself: returned it (a mandatory send that no queue took) or
-    /// refused to confirm it (a nack). Anything else (a lost connection, no confirm in time) may be the broker's as a whole.
+    /// Whether the broker answered about this message alone: returned it (a mandatory send that no queue took, its lane's
+    /// queue gone). Anything else may be the broker's as a whole: a lost connection, no confirm in time, or a nack, which
+    /// a queue that lost its majority answers to every message.
     /// </summary>
-    private static bool RefusedAlone(Exception? error) => error is MessageReturnedException or MessageNotAcknowledgedException;
+    private static bool RefusedAlone(Exception? error) => error is MessageReturnedException;
 
     /// <summary>Publishes <paramref name="items"/> concurrently, counting each in its row's outcome.</summary>
     private async Task PublishAllAsync(
