@@ -52,8 +52,11 @@ public sealed class ComplaintReports(StatusDbContext db, ReportedEmails emails, 
         }
 
         var recipients = email.Recipients.Select(r => r.Address).ToHashSet(StringComparer.Ordinal);
-        return !report.OriginalRecipients.Concat(report.DeliveredTo).Select(AddressKeys.Of)
-            .Any(a => recipients.Contains(a) || recipients.Contains(RecipientErasure.PlaceholderFor(a)));
+        // In the order WhoComplained reads them: the first that names anyone decides (Original-Rcpt-To naming one not
+        // listed yet is not overruled by a Delivered-To naming a listed one).
+        var named = new[] { report.OriginalRecipients, report.DeliveredTo }.FirstOrDefault(n => n.Count > 0);
+        return named is null
+            || !named.Select(AddressKeys.Of).Any(a => recipients.Contains(a) || recipients.Contains(RecipientErasure.PlaceholderFor(a)));
     }
 
     protected override async Task<ComplaintReportResponse> RecordReportAsync(

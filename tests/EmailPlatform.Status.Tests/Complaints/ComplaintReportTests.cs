@@ -156,6 +156,15 @@ public sealed class ComplaintReportTests
             await ProblemAssert.IsProblemAsync(early, HttpStatusCode.ServiceUnavailable, "email_not_recorded_yet");
         }
 
+        // Original-Rcpt-To names Bob; the returned message says it was delivered to Alice's mailbox (a forward): Bob's
+        // report still, which a Delivered-To naming the one recipient listed must not pin on Alice.
+        var forwarded = aboutBob.Replace("Return-Path: <bounces@acme.test>\r\n", $"Return-Path: <bounces@acme.test>\r\nDelivered-To: {Alice}\r\n", StringComparison.Ordinal);
+        Assert.NotEqual(aboutBob, forwarded);
+        using (var early = await SendAsync(client, forwarded))
+        {
+            await ProblemAssert.IsProblemAsync(early, HttpStatusCode.ServiceUnavailable, "email_not_recorded_yet");
+        }
+
         Assert.Equal(0, await api.WithStoreAsync(db => db.Suppressions.CountAsync()));
         var aboutAlice = await PostAsync(client, Named(messageId, Alice, to: $"{Alice}, {Bob}"));
         Assert.Equal((Alice, true, "recorded"), (aboutAlice.GetProperty("recipient").GetString(), aboutAlice.GetProperty("suppressed").GetBoolean(),
