@@ -24,13 +24,13 @@ public sealed record EmailFilter(
     /// <summary>Applies every filter but <see cref="Status"/>; a malformed one adds an error under <paramref name="prefix"/> + its name.</summary>
     internal IQueryable<EmailRecord> Apply(IQueryable<EmailRecord> emails, StatusDbContext db, Dictionary<string, string[]> errors, string prefix = "")
     {
-        if (!string.IsNullOrWhiteSpace(Recipient) && OneAddress(Recipient, prefix + "recipient", errors))
+        if (!string.IsNullOrWhiteSpace(Recipient) && OneAddress(Recipient, prefix, "recipient", errors))
         {
             var address = AddressKeys.Of(Recipient);
             emails = emails.Where(e => db.Recipients.Any(r => r.EmailId == e.Id && r.Address == address));
         }
 
-        if (!string.IsNullOrWhiteSpace(From) && OneAddress(From, prefix + "from", errors))
+        if (!string.IsNullOrWhiteSpace(From) && OneAddress(From, prefix, "from", errors))
         {
             // The key the recorder stores (AddressKeys), so a punycode domain finds the mail MimeKit recorded in Unicode.
             var sender = AddressKeys.Of(From);
@@ -74,7 +74,8 @@ public sealed record EmailFilter(
     /// part); otherwise an error: such a filter would match nothing, and the commonest cause, a <c>+</c> written as it is
     /// in a query string, which reads it as a space, would look like "no email was sent to this address".
     /// </summary>
-    private static bool OneAddress(string value, string field, Dictionary<string, string[]> errors)
+    /// <param name="prefix">Empty for the query string, where the advice on '+' applies; the JSON filter's path otherwise.</param>
+    private static bool OneAddress(string value, string prefix, string name, Dictionary<string, string[]> errors)
     {
         var address = value.Trim();
         var spaced = !address.StartsWith('"') && address.Any(char.IsWhiteSpace);
@@ -83,8 +84,9 @@ public sealed record EmailFilter(
             return true;
         }
 
+        var field = prefix + name;
         errors[field] = [$"{field} must be one email address, such as alice@example.com" +
-            (spaced ? "; a '+' in a query string is read as a space: write it as %2B." : ".")];
+            (spaced && prefix.Length == 0 ? "; a '+' in a query string is read as a space: write it as %2B." : ".")];
         return false;
     }
 
@@ -109,13 +111,21 @@ public sealed record EmailFilter(
         return emails;
     }
 
+    /// <summary>
+    /// The readings of a filter, at most <see cref="MaxReadings"/> (the first places it could split at): each is a term
+    /// of the statement, and a filter made of thousands of separators must not make one of thousands of terms.
+    /// </summary>
     private static IEnumerable<(string Name, string Value)> Splits(string filter, char separator)
     {
-        for (var at = filter.IndexOf(separator, StringComparison.Ordinal); at > 0; at = filter.IndexOf(separator, at + 1))
+        var readings = 0;
+        for (var at = filter.IndexOf(separator, StringComparison.Ordinal); at > 0 && readings < MaxReadings; at = filter.IndexOf(separator, at + 1))
         {
+            readings++;
             yield return (filter[..at], filter[(at + 1)..]);
         }
     }
+
+    private const int MaxReadings = 8;
 
     /// <summary><c>l.Name == name0 &amp;&amp; l.Value == value0 || l.Name == name1 &amp;&amp; …</c>, one term per reading.</summary>
     private static Expression<Func<EmailLabelRecord, bool>> AnyOf(IEnumerable<(string Name, string Value)> readings)

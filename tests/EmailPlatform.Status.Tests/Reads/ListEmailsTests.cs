@@ -190,7 +190,7 @@ public sealed class ListEmailsTests
         }
 
         // NUL goes as far as PostgreSQL, which refuses it in text: the client's error, not a 500.
-        foreach (var query in new[] { "?recipient=%00", "?from=a%00b", "?tag=a:%00", "?metadata=k=%00" })
+        foreach (var query in new[] { "?recipient=a%00@example.com", "?from=a%00b@acme.test", "?tag=a:%00", "?metadata=k=%00" })
         {
             using var response = await client.GetAsync(new Uri("/v1/emails" + query, UriKind.Relative));
             await ProblemAssert.IsDetailedProblemAsync(response, HttpStatusCode.BadRequest, "validation_error");
