@@ -356,10 +356,7 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
                 Db.EmailLabels.Add(new EmailLabelRecord { EmailId = email.Id, Kind = EmailLabelRecord.TagKind, Name = tag.Name, Value = tag.Value });
             }
 
-            foreach (var (key, value) in email.Metadata)
-            {
-                Db.EmailLabels.Add(new EmailLabelRecord { EmailId = email.Id, Kind = EmailLabelRecord.MetadataKind, Name = key, Value = value });
-            }
+            Db.EmailLabels.AddRange(EmailLabelRecord.MetadataOf(email.Id, email.Metadata));
 
             if (recordedBefore)
             {

@@ -90,7 +90,7 @@ public static class RecipientErasure
             Id = Guid.CreateVersion7(),
             Action = Action,
             Subject = HashOf(key),
-            Actor = ApiKeyIdentity.From(http.User)?.Id,
+            Actor = ApiKeyIdentity.ActorOf(http),
             OccurredAt = now,
             Details = JsonSerializer.Serialize(new { emails, events, suppressions, webhook_deliveries = deliveries }),
         };
@@ -113,8 +113,11 @@ public static class RecipientErasure
     {
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
 
-        // The emails with the address among their recipients or named in their headers, both through an index.
-        var found = await db.Recipients.Where(r => forms.Contains(r.Address) && r.EmailId.CompareTo(after) > 0).Select(r => r.EmailId)
+        // The emails with the address among their recipients or named in their headers, both through an index; and those
+        // an earlier erasure of it left with its placeholder, whose subject or metadata may still quote it (an erasure made
+        // by a version that left those alone, made again).
+        string[] recipientForms = [.. forms, placeholder];
+        var found = await db.Recipients.Where(r => recipientForms.Contains(r.Address) && r.EmailId.CompareTo(after) > 0).Select(r => r.EmailId)
             .Union(db.HeaderAddresses.Where(h => forms.Contains(h.Address) && h.EmailId.CompareTo(after) > 0).Select(h => h.EmailId))
             .OrderBy(id => id)
             .Take(batchSize)
@@ -137,13 +140,24 @@ public static class RecipientErasure
         var relabeled = new List<EmailRecord>();
         foreach (var email in await db.Emails.Include(e => e.Recipients).Where(e => found.Contains(e.Id)).ToListAsync(cancellationToken))
         {
-            if (Erase(db, email, key, forms, placeholder, text, now))
+            var named = Erase(db, email, key, forms, placeholder, text, now);
+            var subject = email.Subject;
+            var relabel = text.EraseFrom(email);
+            if (!named && !relabel && subject == email.Subject)
             {
-                emails.Add(email);
-                if (text.EraseFrom(email))
-                {
-                    relabeled.Add(email);
-                }
+                continue;
+            }
+
+            if (!named)
+            {
+                email.UpdatedAt = now;
+                email.Version++;
+            }
+
+            emails.Add(email);
+            if (relabel)
+            {
+                relabeled.Add(email);
             }
         }
 
@@ -179,8 +193,7 @@ public static class RecipientErasure
 
         var ids = emails.ConvertAll(e => e.Id);
         await db.EmailLabels.Where(l => ids.Contains(l.EmailId) && l.Kind == EmailLabelRecord.MetadataKind).ExecuteDeleteAsync(cancellationToken);
-        db.EmailLabels.AddRange(emails.SelectMany(e => e.Metadata.Select(m =>
-            new EmailLabelRecord { EmailId = e.Id, Kind = EmailLabelRecord.MetadataKind, Name = m.Key, Value = m.Value })));
+        db.EmailLabels.AddRange(emails.SelectMany(e => EmailLabelRecord.MetadataOf(e.Id, e.Metadata)));
     }
 
     /// <summary>

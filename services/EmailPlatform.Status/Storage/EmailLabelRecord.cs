@@ -16,4 +16,8 @@ public sealed class EmailLabelRecord
     public required string Name { get; set; }
 
     public required string Value { get; set; }
+
+    /// <summary>The rows through which the metadata filter finds an email by its metadata.</summary>
+    public static IEnumerable<EmailLabelRecord> MetadataOf(Guid emailId, IReadOnlyDictionary<string, string> metadata) =>
+        metadata.Select(m => new EmailLabelRecord { EmailId = emailId, Kind = MetadataKind, Name = m.Key, Value = m.Value });
 }

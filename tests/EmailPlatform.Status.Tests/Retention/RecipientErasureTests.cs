@@ -420,6 +420,22 @@ public sealed class RecipientErasureTests
         var payloads = await check.WebhookDeliveries.AsNoTracking().Select(d => d.Payload).ToListAsync();
         Assert.Equal(2, payloads.Count);
         Assert.All(payloads, payload => Assert.DoesNotContain(Bob, payload, StringComparison.OrdinalIgnoreCase));
+
+        // An erasure made by an earlier version left the subject and the metadata as they were: made again, it finds the
+        // email by its placeholder and erases them.
+        await using (var db = store.NewContext())
+        {
+            var earlier = await db.Emails.SingleAsync(e => e.Id == recorded);
+            (earlier.Subject, earlier.Metadata) = (Quoting(recorded).Subject, new Dictionary<string, string>(Quoting(recorded).Metadata));
+            await db.EmailLabels.Where(l => l.EmailId == recorded && l.Name == "user_email").ExecuteUpdateAsync(u => u.SetProperty(l => l.Value, Bob));
+            await db.SaveChangesAsync();
+        }
+
+        Assert.Equal(1, Assert.IsType<Ok<ErasureResponse>>((await EraseAsync(store, Bob)).Result).Value!.Emails);
+        var again = await store.EmailAsync(recorded);
+        Assert.Equal(($"Reset the password for {placeholder}", placeholder), (again.Subject, again.Metadata["user_email"]));
+        await using var last = store.NewContext();
+        Assert.False(await last.EmailLabels.AnyAsync(l => l.Value == Bob));
     }
 
     [Theory]
