@@ -603,6 +603,9 @@ public sealed class HelmChartTests
         // Workers are removed at the pace of the HPA's scale-down window (KEDA's cooldownPeriod applies to zero only).
         Assert.Equal("300", Yaml.Str(scaledObject, "spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.stabilizationWindowSeconds"));
         Assert.Null(Yaml.At(scaledObject, "spec.cooldownPeriod"));
+        // Values written for an earlier version, with the cooldownPeriod that never had an effect, still install.
+        var earlier = Helm.TemplateWith("delivery: { keda: { enabled: true, cooldownPeriod: 600 } }").OfKind("ScaledObject").Single();
+        Assert.Null(Yaml.At(earlier, "spec.cooldownPeriod"));
     }
 
     /// <summary>
