@@ -241,7 +241,8 @@ public sealed class WebhookDispatcher(
     /// untracked when claimed, and are attached here unchanged before the attempt changes them, so only the dispatcher's
     /// columns are written: the body is not the dispatcher's to write (an erasure, or the email's details arriving, may have
     /// written it again meanwhile).
-    /// A send that failed in a way the sender does not report (a defect, not the endpoint) is left to its lease.
+    /// A send that failed in a way the sender does not report (a defect, not the endpoint) is left to its lease, unless the
+    /// stop cut it short: then it is handed back like any send the stop cut short.
     /// </summary>
     private async Task RecordAsync(List<Sending> finished)
     {
