@@ -1,6 +1,5 @@
 using EmailPlatform.ServiceDefaults.Addresses;
 using EmailPlatform.Status.Recording;
-using EmailPlatform.Status.Retention;
 using EmailPlatform.Status.Storage;
 using Microsoft.EntityFrameworkCore;
 using MimeKit;
@@ -44,9 +43,7 @@ public sealed class BounceReports(StatusDbContext db, ReportedEmails emails, Sta
     /// </summary>
     protected override bool AwaitsDetails(DeliveryReport report, EmailRecord email)
     {
-        var recipients = email.Recipients.Select(r => r.Address).ToHashSet(StringComparer.Ordinal);
-        return report.Recipients.Any(r => r.Failed
-            && !Named(r).Any(a => recipients.Contains(a) || recipients.Contains(RecipientErasure.PlaceholderFor(a))));
+        return report.Recipients.Any(r => r.Failed && !Named(r).Any(a => Lists(email, a)));
     }
 
     protected override async Task<BounceReportResponse> RecordReportAsync(

@@ -1,3 +1,4 @@
+using EmailPlatform.Status.Retention;
 using EmailPlatform.Status.Storage;
 using MimeKit;
 
@@ -69,6 +70,16 @@ public abstract class ReportIntake<TReport, TResponse>(ReportedEmails emails, Re
     /// nothing recorded and dropped.
     /// </summary>
     protected virtual bool AwaitsDetails(TReport report, EmailRecord email) => false;
+
+    /// <summary>
+    /// Whether an address a report names (a key) is a recipient <paramref name="email"/> lists: as it is, or as its
+    /// placeholder once erased, which counts as known.
+    /// </summary>
+    protected static bool Lists(EmailRecord email, string address)
+    {
+        var placeholder = RecipientErasure.PlaceholderFor(address);
+        return email.Recipients.Exists(r => r.Address == address || r.Address == placeholder);
+    }
 
     /// <summary>Records the report about <paramref name="email"/>, whose events happened at <paramref name="occurredAt"/>, and answers it.</summary>
     /// <param name="received">The message as received: it tells this report from another when the report has no Message-ID (<see cref="ReportedEmails.ReportKey"/>).</param>

@@ -51,12 +51,10 @@ public sealed class ComplaintReports(StatusDbContext db, ReportedEmails emails, 
             return false;
         }
 
-        var recipients = email.Recipients.Select(r => r.Address).ToHashSet(StringComparer.Ordinal);
         // In the order WhoComplained reads them: the first that names anyone decides (Original-Rcpt-To naming one not
         // listed yet is not overruled by a Delivered-To naming a listed one).
         var named = new[] { report.OriginalRecipients, report.DeliveredTo }.FirstOrDefault(n => n.Count > 0);
-        return named is null
-            || !named.Select(AddressKeys.Of).Any(a => recipients.Contains(a) || recipients.Contains(RecipientErasure.PlaceholderFor(a)));
+        return named is null || !named.Select(AddressKeys.Of).Any(a => Lists(email, a));
     }
 
     protected override async Task<ComplaintReportResponse> RecordReportAsync(
