@@ -207,15 +207,7 @@ public sealed class RecipientErasureTests
     public async Task EmailsAcceptedBeforeTheErasureButRecordedAfterItAreRecordedErasedAndLaterOnesAreNot()
     {
         await using var store = await StatusStore.PostgresAsync();
-        await using (var db = store.NewContext())
-        {
-            db.WebhookSubscriptions.Add(new WebhookSubscriptionRecord
-            {
-                Id = Guid.NewGuid(), Url = "https://hooks.example.com/email", Secret = WebhookSignature.NewSecret(),
-                Events = ["email.queued", "email.delivered", "email.bounced"], CreatedAt = DateTime.UtcNow, UpdatedAt = DateTime.UtcNow,
-            });
-            await db.SaveChangesAsync();
-        }
+        await SubscribeAsync(store, "email.queued", "email.delivered", "email.bounced");
 
         // Ids as the ingress makes them (version 7), a minute before the erasure.
         var (detailsFirst, outcomeFirst) = (Guid.CreateVersion7(DateTimeOffset.UtcNow.AddMinutes(-1)), Guid.CreateVersion7(DateTimeOffset.UtcNow.AddMinutes(-1)));
@@ -342,15 +334,7 @@ public sealed class RecipientErasureTests
     public async Task ErasingOneRecipientKeepsTheOtherRecipientsWebhooksWithTheAddressReplacedInTheirBodies()
     {
         await using var store = await StatusStore.PostgresAsync();
-        await using (var db = store.NewContext())
-        {
-            db.WebhookSubscriptions.Add(new WebhookSubscriptionRecord
-            {
-                Id = Guid.NewGuid(), Url = "https://hooks.example.com/email", Secret = WebhookSignature.NewSecret(),
-                Events = ["email.delivered", "email.deferred"], CreatedAt = DateTime.UtcNow, UpdatedAt = DateTime.UtcNow,
-            });
-            await db.SaveChangesAsync();
-        }
+        await SubscribeAsync(store, "email.delivered", "email.deferred");
 
         var emailId = Guid.NewGuid();
         await store.RecordAsync(TestEvents.Accepted(emailId, to: [$"Carol <{Carol}>", Dave]));
@@ -381,15 +365,7 @@ public sealed class RecipientErasureTests
     public async Task ErasureReplacesTheAddressWhereTheSubjectAndMetadataQuoteItAndTheMetadataFilterNoLongerFindsIt(string provider)
     {
         await using var store = provider == "postgres" ? await StatusStore.PostgresAsync() : await StatusStore.SqliteAsync();
-        await using (var db = store.NewContext())
-        {
-            db.WebhookSubscriptions.Add(new WebhookSubscriptionRecord
-            {
-                Id = Guid.NewGuid(), Url = "https://hooks.example.com/email", Secret = WebhookSignature.NewSecret(),
-                Events = ["email.delivered"], CreatedAt = DateTime.UtcNow, UpdatedAt = DateTime.UtcNow,
-            });
-            await db.SaveChangesAsync();
-        }
+        await SubscribeAsync(store, "email.delivered");
 
         EmailAccepted Quoting(Guid id) => TestEvents.Accepted(id, to: [Bob, Dave]) with
         {
@@ -525,16 +501,7 @@ public sealed class RecipientErasureTests
     public async Task ReasonsQuotingAnErasedAddressLoseItInTheRowsAndWebhooksOfItsEmailsAndWhenRecordedAfterTheErasure(string provider)
     {
         await using var store = provider == "postgres" ? await StatusStore.PostgresAsync() : await StatusStore.SqliteAsync();
-        await using (var db = store.NewContext())
-        {
-            db.WebhookSubscriptions.Add(new WebhookSubscriptionRecord
-            {
-                Id = Guid.NewGuid(), Url = "https://hooks.example.com/email", Secret = WebhookSignature.NewSecret(),
-                Events = ["email.delivered", "email.deferred", "email.bounced", "email.failed", "email.suppressed"],
-                CreatedAt = DateTime.UtcNow, UpdatedAt = DateTime.UtcNow,
-            });
-            await db.SaveChangesAsync();
-        }
+        await SubscribeAsync(store, "email.delivered", "email.deferred", "email.bounced", "email.failed", "email.suppressed");
 
         var (bounced, suppressed, inFlight) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
         await store.RecordAsync(TestEvents.Accepted(bounced, to: [Alice, Bob]));
@@ -587,6 +554,18 @@ public sealed class RecipientErasureTests
             Committed++;
             return Task.CompletedTask;
         }
+    }
+
+    /// <summary>A webhook subscription to <paramref name="events"/>, so that the emails' events get deliveries an erasure must mind.</summary>
+    private static async Task SubscribeAsync(StatusStore store, params string[] events)
+    {
+        await using var db = store.NewContext();
+        db.WebhookSubscriptions.Add(new WebhookSubscriptionRecord
+        {
+            Id = Guid.NewGuid(), Url = "https://hooks.example.com/email", Secret = WebhookSignature.NewSecret(),
+            Events = [.. events], CreatedAt = DateTime.UtcNow, UpdatedAt = DateTime.UtcNow,
+        });
+        await db.SaveChangesAsync();
     }
 
     private static Task<Results<Ok<ErasureResponse>, ValidationProblem>> EraseAsync(StatusStore store, string address) =>
