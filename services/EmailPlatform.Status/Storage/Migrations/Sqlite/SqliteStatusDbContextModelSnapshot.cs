@@ -444,8 +444,8 @@ namespace EmailPlatform.Status.Storage.Migrations.Sqlite
                     b.HasKey("EmailId", "Address")
                         .HasName("pk_header_addresses");
 
-                    b.HasIndex("Address")
-                        .HasDatabaseName("ix_header_addresses_address");
+                    b.HasIndex("Address", "EmailId")
+                        .HasDatabaseName("ix_header_addresses_address_email_id");
 
                     b.ToTable("header_addresses", (string)null);
                 });
@@ -506,8 +506,8 @@ namespace EmailPlatform.Status.Storage.Migrations.Sqlite
                     b.HasKey("EmailId", "Address")
                         .HasName("pk_recipients");
 
-                    b.HasIndex("Address")
-                        .HasDatabaseName("ix_recipients_address");
+                    b.HasIndex("Address", "EmailId")
+                        .HasDatabaseName("ix_recipients_address_email_id");
 
                     b.HasIndex("State", "EmailId")
                         .HasDatabaseName("ix_recipients_state_email_id")
