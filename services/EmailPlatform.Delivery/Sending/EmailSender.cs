@@ -283,7 +283,8 @@ internal sealed class EmailSender(
 
     /// <summary>
     /// Tries the relays in routing order. It moves on to the next relay only when nothing reached the current one's mail
-    /// transaction (it failed before one began, or every recipient needs SMTPUTF8, which it lacks), so nothing can be
+    /// transaction (it failed before one began, refused <c>MAIL FROM</c> for now, or every recipient needs SMTPUTF8, which
+    /// it lacks), so nothing can be
     /// duplicated; once a relay has answered inside a transaction, or the session broke mid-message, that is the
     /// attempt's outcome. Recipients such a relay left out for lack of SMTPUTF8 are deferred, due at once: the next attempt
     /// takes them alone, and so on to a relay that offers it. They fail as unsupported only when every relay that may carry
@@ -335,9 +336,14 @@ internal sealed class EmailSender(
 
             used = relay.Name;
             var tried = outcomes.Where(o => !o.RelayLacksSmtpUtf8).ToList();
+            var senderRefused = tried.Count > 0 && tried.All(o => o.SenderRefusedForNow);
             // Judged by the session, not by the replies: one broken mid-message after the relay refused a recipient
-            // counts against the relay all the same.
-            if (tried.Count == 0 || !tried.All(o => o.RelayUnavailable || o.SessionBroke))
+            // counts against the relay all the same. A sender refused for now says nothing either way.
+            if (senderRefused)
+            {
+                relays.Abandoned(relay, probe);
+            }
+            else if (tried.Count == 0 || !tried.All(o => o.RelayUnavailable || o.SessionBroke))
             {
                 relays.Succeeded(relay);
             }
@@ -346,13 +352,14 @@ internal sealed class EmailSender(
                 Log.BreakerOpened(logger, relay.Name);
             }
 
-            if (!tried.All(o => o.RelayUnavailable))
+            if (!tried.All(o => o.RelayUnavailable || o.SenderRefusedForNow))
             {
                 break;
             }
 
-            // Nothing reached a mail transaction: whether this relay offers SMTPUTF8 was not learned (or not usable).
-            unreached |= tried.Count > 0;
+            // Nothing reached a mail transaction. Unless the relay refused the sender (after EHLO), whether it offers
+            // SMTPUTF8 was not learned (or not usable).
+            unreached |= tried.Count > 0 && !senderRefused;
             attempt.NothingSent?.Invoke();
         }
 
@@ -362,7 +369,7 @@ internal sealed class EmailSender(
                 "No relay is available: every relay this email may use is failing and skipped for a cool-down.")).ToList(), null);
         }
 
-        var carried = outcomes.Any(o => !o.RelayLacksSmtpUtf8 && !o.RelayUnavailable);
+        var carried = outcomes.Any(o => !o.RelayLacksSmtpUtf8 && !o.RelayUnavailable && !o.SenderRefusedForNow);
         return ([.. outcomes.Select(o => o.RelayLacksSmtpUtf8 && (carried || skipped || unreached)
             ? o with
             {

@@ -42,6 +42,13 @@ internal sealed record RecipientOutcome(string Recipient, RecipientOutcomeKind K
     public bool SessionBroke { get; init; }
 
     /// <summary>
+    /// The relay refused <c>MAIL FROM</c> with a temporary reply other than 421: no mail transaction began, so another
+    /// relay may be tried at once without risking a duplicate; not counted against this relay's breaker, since the
+    /// refusal may be about the sender alone (a sender domain whose DNS failed).
+    /// </summary>
+    public bool SenderRefusedForNow { get; init; }
+
+    /// <summary>
     /// Failed only because the address needs SMTPUTF8, which this relay does not offer: the recipient was left out of the
     /// mail transaction, so another relay may be tried for it without risking a duplicate (at once when no other
     /// recipient went through this relay; see <c>EmailSender</c>).

@@ -177,7 +177,7 @@ internal sealed class SmtpRelayClient(
             reply = RecipientOutcomes.ToReply(refusal);
             errorType = reply.Code.ToString(CultureInfo.InvariantCulture);
             Log.Refused(logger, emailId, relay.Name, SmtpStage.MailFrom.Describe(), reply.Code, reply.EnhancedCode);
-            outcomes = [.. failed, .. RecipientOutcomes.AllFromReply(sendable, reply, SmtpStage.MailFrom)];
+            outcomes = [.. failed, .. SenderRefused(RecipientOutcomes.AllFromReply(sendable, reply, SmtpStage.MailFrom), reply)];
         }
         catch (SmtpCommandException) when (connected && sendable.All(r => client.Rejected.ContainsKey(r.Mailbox)))
         {
@@ -250,7 +250,8 @@ internal sealed class SmtpRelayClient(
             // A RCPT TO reply read before the relay answered MAIL FROM came out of sequence: it is not the recipient's.
             var refusals = client.SenderAnswered ? client.Rejected : NoRefusals;
             outcomes = client.SenderRefusal is { } refusal
-                ? [.. failed, .. RecipientOutcomes.AllFromReply(sendable, RecipientOutcomes.ToReply(refusal), SmtpStage.MailFrom)]
+                ? [.. failed, .. SenderRefused(RecipientOutcomes.AllFromReply(sendable, RecipientOutcomes.ToReply(refusal), SmtpStage.MailFrom),
+                    RecipientOutcomes.ToReply(refusal))]
                 : connected
                     ? [.. failed, .. Broken(RecipientOutcomes.Deferred(sendable, refusals, null, reason))]
                     : Unavailable(RecipientOutcomes.Deferred(sendable, refusals, null, reason));
@@ -369,6 +370,17 @@ internal sealed class SmtpRelayClient(
 
     private static IReadOnlyList<RecipientOutcome> Broken(IReadOnlyList<RecipientOutcome> outcomes) =>
         outcomes.Select(o => o with { SessionBroke = true }).ToList();
+
+    /// <summary>
+    /// The relay refused <c>MAIL FROM</c>, so no mail transaction began and nothing of the message reached it. A 421 is
+    /// the relay closing the session (shutting down, overloaded): unavailable, as if it had refused the connection. Any
+    /// other temporary refusal (a full disk's 452, a rate limit's 451) may be about the relay or about this sender alone:
+    /// another relay is tried, and this one's breaker is left as it was. A permanent refusal stands.
+    /// </summary>
+    private static IReadOnlyList<RecipientOutcome> SenderRefused(IReadOnlyList<RecipientOutcome> outcomes, SmtpReply reply) =>
+        reply.Code == 421 ? Unavailable(outcomes)
+        : reply.Code is >= 400 and < 500 ? [.. outcomes.Select(o => o with { SenderRefusedForNow = true })]
+        : outcomes;
 
     /// <summary>
     /// Whether an envelope address can only be sent with SMTPUTF8: when its local part is not ASCII. An internationalized

@@ -153,6 +153,33 @@ public sealed class RelayRoutingTests : IAsyncLifetime
         Assert.Empty(old.Received);
     }
 
+    /// <summary>
+    /// A relay that refuses every sender for now (a full disk's 452, a shutdown's 421) began no mail transaction: the
+    /// backup takes the email in the same attempt, rather than the email waiting out the retry schedule on the one relay
+    /// that cannot take it. Only the 421, the relay closing the session, counts against its breaker: a 452 may be about
+    /// the sender alone.
+    /// </summary>
+    [Theory]
+    [InlineData(452, "4.3.1 Insufficient system storage", "Closed")]
+    [InlineData(451, "4.7.1 Sender rate limited, try again later", "Closed")]
+    [InlineData(421, "4.3.2 Service shutting down", "Open")]
+    public async Task PrimaryRefusingTheSenderForNowFailsOverToTheBackupInTheSameAttempt(int code, string text, string breaker)
+    {
+        await using var primary = await ScriptedSmtpServer.StartAsync();
+        primary.MailFromReply = new SmtpResponse((SmtpReplyCode)code, text);
+        await using var host = await DeliveryHost.StartAsync(_relay.Port, settings: TwoRelays(primary.Port, threshold: 1));
+
+        await host.SendAsync(TestEmails.Create());
+
+        var delivered = Assert.Single(await host.WaitForAsync<EmailDelivered>(d => d.Count == 1, "the delivery through the backup"));
+        Assert.Equal(("backup", 1), (delivered.Relay, delivered.Attempt));
+        Assert.Empty(host.Published<EmailDeferred>());
+        Assert.Empty(primary.Received);
+        Assert.Single(_relay.Received);
+        var relay = host.Services.GetRequiredService<IOptions<DeliveryOptions>>().Value.Relays[0];
+        Assert.Equal(Enum.Parse<BreakerState>(breaker), host.Services.GetRequiredService<RelayRouter>().BreakerState(relay));
+    }
+
     [Fact]
     public async Task SessionBrokenMidMessageCountsAgainstTheRelayEvenWhenOneRecipientWasRefused()
     {
