@@ -32,8 +32,7 @@ public sealed class InfrastructureRestartTests(ITestOutputHelper output)
         // send. No worker dies: a transaction already begun finishes on its own deadline, not the consume's, and its
         // outcome is recorded in PostgreSQL, which does not need the broker. So the one duplicate window, a relay's 250
         // not yet recorded when its worker dies, never opens: none allowed.
-        var outcome = await run.SettleAsync("RabbitMQ restart", sender, allowedDuplicates: 0);
-        Assert.True(outcome.Refused.Count == 0, $"the ingress refused requests while the broker was away: {outcome}");
+        await run.SettleAsync("RabbitMQ restart", sender, allowedDuplicates: 0);
     }
 
     /// <summary>
@@ -86,10 +85,10 @@ public sealed class InfrastructureRestartTests(ITestOutputHelper output)
         await store.StartAgainAsync();
         output.WriteLine($"PostgreSQL back; {sender.Accepted.Count} accepted so far");
 
-        // Requests refused with 503 while the store is down were never accepted. A worker that had the relay's 250 but
-        // could not record it keeps trying the record while its claim holds (30 s here, far longer than the outage), so
-        // nothing is sent twice.
-        await run.SettleAsync("PostgreSQL restart", sender, allowedDuplicates: 0);
+        // Requests refused with 503 while the store is down were never accepted: at most the share sent while it was
+        // away. A worker that had the relay's 250 but could not record it keeps trying the record while its claim holds
+        // (30 s here, far longer than the outage), so nothing is sent twice.
+        await run.SettleAsync("PostgreSQL restart", sender, allowedDuplicates: 0, maxRefused: FaultScale.Emails / 5);
     }
 
     /// <summary>The ingress outbox's messages not yet published.</summary>

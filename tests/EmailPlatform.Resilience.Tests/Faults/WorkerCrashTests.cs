@@ -37,12 +37,11 @@ public sealed class WorkerCrashTests(ITestOutputHelper output)
 
         // The only duplicates SMTP allows: a relay's 250 not yet recorded when the worker died, at most one per
         // connection (4) per kill. The killed worker's claims are taken over after Delivery:ClaimLease.
-        var outcome = await run.SettleAsync("worker kill -9 ×3", sender, allowedDuplicates: 3 * 4);
+        await run.SettleAsync("worker kill -9 ×3", sender, allowedDuplicates: 3 * 4);
         Assert.True(pendingAtKills[0] > 0, "the first kill came after the run had ended: it tested nothing");
         Assert.True(run.Stack.Workers[0] is null && run.Stack.Workers[1] is not null, "worker 1 alone was to finish the run");
         var retried = await RetriedAsync(run);
         output.WriteLine($"recipients sent more than once by the workers' own count (claims taken over after a kill): {retried}");
-        Assert.Equal(sender.Accepted.Count, outcome.Accepted);
 
         // Proof that the kills cut off work in flight, which is what the takeover is for: claims the dead worker held were
         // taken over after their lease and attempted again. Had every kill come between transactions, none would be.

@@ -119,6 +119,13 @@ internal sealed class DedicatedRabbitMq : IAsyncDisposable
             "set_vm_memory_high_watermark", "absolute", "1");
     }
 
+    /// <summary>Ends <see cref="BlockPublishersAsync"/>'s alarm: the node's default watermark again, without a restart.</summary>
+    public async Task UnblockPublishersAsync()
+    {
+        await Shell.RunCheckedAsync(User, _environment, Timeout, "/usr/lib/rabbitmq/bin/rabbitmqctl", "-q", "-n", Node,
+            "set_vm_memory_high_watermark", "0.4");
+    }
+
     /// <summary>The node's queues (default virtual host), one per line: name, ready, unacknowledged, consumers.</summary>
     public async Task<string> ListQueuesAsync()
     {

@@ -108,12 +108,18 @@ internal sealed class FaultRun : IAsyncDisposable
     /// <paramref name="allowedDuplicates"/> of those; reports everything to the test output.
     /// </summary>
     /// <param name="expectDeferrals">The fault must have deferred some recipients: proof that it hit emails in flight.</param>
-    public async Task<FaultOutcome> SettleAsync(string scenario, Sender sender, int allowedDuplicates, bool expectDeferrals = false)
+    /// <param name="maxRefused">Requests the ingress may have refused (or not answered): none by default, since a fault
+    /// behind the ingress (the relay, a worker, the status service, the broker) must not cost a client its 202; a
+    /// scenario whose fault is the ingress itself, or its store, says how many.</param>
+    public async Task<FaultOutcome> SettleAsync(string scenario, Sender sender, int allowedDuplicates, bool expectDeferrals = false, int maxRefused = 0)
     {
         await sender.Completion;
         var settling = Stopwatch.StartNew();
         var accepted = sender.Accepted.ToList();
         Assert.True(accepted.Count > 0, $"{scenario}: nothing was accepted ({Describe(sender.Refused)}).{Environment.NewLine}{Stack.Logs}");
+        var refused = sender.Refused.Values.Sum();
+        Assert.True(refused <= maxRefused,
+            $"{scenario}: {refused} request(s) not accepted, at most {maxRefused} allowed ({Describe(sender.Refused)}).{Environment.NewLine}{Stack.Logs}");
 
         StatusRows rows;
         try
