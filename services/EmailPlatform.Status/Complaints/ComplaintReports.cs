@@ -24,7 +24,8 @@ public sealed record ComplaintReportResponse(
 /// (<see cref="ReportedEmails"/>: the returned message's Message-ID or <c>X-Email-Id</c>, or the envelope sender
 /// <c>Ingress:ReturnPath</c> made); the recipient is the one it names (<see cref="WhoComplained"/>). The complaint is an <c>email.complained</c> event
 /// (<see cref="ReportedComplaint"/>), with its webhook, and a suppression of the address for good. Its event id is derived
-/// from the email, the recipient and the report, so the same report handed in twice records once.
+/// from the email and the report alone, not from the recipient found, which can change between two hand-ins of a
+/// redacted report (another recipient's outcome recorded meanwhile), so that the same report handed in twice records once.
 /// </summary>
 public sealed class ComplaintReports(StatusDbContext db, ReportedEmails emails, StatusEventWriter writer, ComplaintMetrics metrics, ILogger<ComplaintReports> logger)
     : ReportIntake<FeedbackReport, ComplaintReportResponse>(emails, metrics)
@@ -41,8 +42,8 @@ public sealed class ComplaintReports(StatusDbContext db, ReportedEmails emails, 
 
     /// <summary>
     /// An email known so far only by some recipients' outcomes lists those recipients alone, so only a complaint that
-    /// names one of them (<c>Original-Rcpt-To</c>, <c>Delivered-To</c>) can be told apart: the returned message's
-    /// <c>To</c> and <c>Cc</c>, or who the message reached, would pick one of the known few for a recipient not listed yet.
+    /// names one of them (<c>Original-Rcpt-To</c>, <c>Delivered-To</c>) can be told apart: who the message reached would
+    /// pick one of the known few for a recipient not listed yet.
     /// </summary>
     protected override bool AwaitsDetails(FeedbackReport report, EmailRecord email)
     {
@@ -67,7 +68,7 @@ public sealed class ComplaintReports(StatusDbContext db, ReportedEmails emails, 
         }
 
         var complaint = new ReportedComplaint(
-            ReportedEmails.EventIdFor(EventIdKind, email.Id, recipient ?? "", ReportedEmails.ReportKey(report.ReportId, received)),
+            ReportedEmails.EventIdFor(EventIdKind, email.Id, "", ReportedEmails.ReportKey(report.ReportId, received)),
             email.Id, recipient, report.FeedbackType, report.ReportingMta, report.Reporter, occurredAt);
         var before = await db.Events.AsNoTracking().AnyAsync(e => e.Id == complaint.EventId, cancellationToken);
         if (!before)
@@ -81,8 +82,9 @@ public sealed class ComplaintReports(StatusDbContext db, ReportedEmails emails, 
 
     /// <summary>
     /// The recipient the report is about: the one it names (<c>Original-Rcpt-To</c>), or the mailbox the returned message
-    /// was delivered to, or the only one of the email's recipients among the returned message's <c>To</c> and <c>Cc</c>,
-    /// or the only one the email was delivered to; null when the report leaves it open (providers redact the address).
+    /// was delivered to, or the only one the email was delivered to; null when the report leaves it open (providers redact
+    /// the address). Not the returned message's <c>To</c> and <c>Cc</c>: every recipient's copy carries the same ones, so
+    /// the one recipient they name is no likelier to have complained than a <c>Bcc</c> recipient they do not.
     /// </summary>
     internal static string? WhoComplained(FeedbackReport report, EmailRecord email)
     {
@@ -90,7 +92,7 @@ public sealed class ComplaintReports(StatusDbContext db, ReportedEmails emails, 
         var recipients = email.Recipients.Select(r => r.Address).Where(a => !RecipientErasure.IsPlaceholder(a)).ToHashSet(StringComparer.Ordinal);
         List<string> Named(IEnumerable<string> addresses) => [.. addresses.Select(AddressKeys.Of).Where(recipients.Contains).Distinct()];
 
-        foreach (var named in new[] { Named(report.OriginalRecipients), Named(report.DeliveredTo), Named(report.AddressedTo) })
+        foreach (var named in new[] { Named(report.OriginalRecipients), Named(report.DeliveredTo) })
         {
             if (named.Count == 1)
             {

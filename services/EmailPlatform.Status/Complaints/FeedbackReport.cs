@@ -20,8 +20,7 @@ public sealed record FeedbackReport(
     string? ReportId,
     ReportedEmailKeys Keys,
     IReadOnlyList<string> OriginalRecipients,
-    IReadOnlyList<string> DeliveredTo,
-    IReadOnlyList<string> AddressedTo)
+    IReadOnlyList<string> DeliveredTo)
 {
     /// <summary>
     /// Feedback types that are a recipient's complaint about a message (RFC 5965's registry): anything but
@@ -70,8 +69,7 @@ public sealed record FeedbackReport(
             message.MessageId,
             new ReportedEmailKeys(messageIds, ReportedEmailKeys.HeaderIdsIn(returned), returnPathIds),
             Addresses(All(fields, "Original-Rcpt-To")),
-            Addresses(returned.SelectMany(h => All(h, "Delivered-To").Concat(All(h, "X-Original-To")))),
-            Addresses(returned.SelectMany(h => All(h, "To").Concat(All(h, "Cc")))));
+            Addresses(returned.SelectMany(h => All(h, "Delivered-To").Concat(All(h, "X-Original-To")))));
     }
 
     private static IEnumerable<string> All(HeaderList headers, string field) =>

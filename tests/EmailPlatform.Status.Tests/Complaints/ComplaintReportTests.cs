@@ -129,6 +129,49 @@ public sealed class ComplaintReportTests
     }
 
     /// <summary>
+    /// Alice in <c>To</c>, Bob in <c>Bcc</c>, both reached: Bob's copy carries <c>To: alice</c> like hers, so a redacted
+    /// report returning that header says nothing of who complained. It was pinned on Alice (the only recipient in the
+    /// returned <c>To</c>), who was suppressed for good while Bob, had he complained, was not.
+    /// </summary>
+    [Fact]
+    public async Task ARedactedReportIsNotPinnedOnTheOneRecipientInTheReturnedToWhenOthersWereReachedToo()
+    {
+        await using var api = await StatusApi.StartAsync();
+        using var client = api.CreateClient();
+        var emailId = Guid.NewGuid();
+        await api.RecordAsync(TestEvents.Accepted(emailId, to: [Alice], bcc: [Bob]), TestEvents.Delivered(emailId, Alice), TestEvents.Delivered(emailId, Bob));
+
+        var answer = await PostAsync(client, Redacted($"bounces+{emailId:N}@bounce.acme.test", to: Alice));
+
+        Assert.Equal((JsonValueKind.Null, false, "recorded"),
+            (answer.GetProperty("recipient").ValueKind, answer.GetProperty("suppressed").GetBoolean(), answer.GetProperty("result").GetString()));
+        Assert.False(await api.WithStoreAsync(db => db.Suppressions.AnyAsync()));
+    }
+
+    /// <summary>
+    /// A redacted report about an email to Alice and Bob, when only Alice had been reached, is hers; handed in again
+    /// after Bob was reached too (a feedback loop retrying after our answer was lost), it is the same report and records
+    /// nothing more, although who it would point at now is no one.
+    /// </summary>
+    [Fact]
+    public async Task TheSameRedactedReportHandedInAgainAfterAnotherRecipientWasReachedIsRecordedOnce()
+    {
+        await using var api = await StatusApi.StartAsync();
+        using var client = api.CreateClient();
+        var emailId = Guid.NewGuid();
+        await api.RecordAsync(TestEvents.Accepted(emailId, to: [Alice, Bob]), TestEvents.Delivered(emailId, Alice));
+        var report = Redacted($"bounces+{emailId:N}@bounce.acme.test");
+
+        var first = await PostAsync(client, report);
+        await api.RecordAsync(TestEvents.Delivered(emailId, Bob));
+        var again = await PostAsync(client, report);
+
+        Assert.Equal((Alice, "recorded"), (first.GetProperty("recipient").GetString(), first.GetProperty("result").GetString()));
+        Assert.Equal("already_recorded", again.GetProperty("result").GetString());
+        Assert.Equal(1, await api.WithStoreAsync(db => db.Events.CountAsync(e => e.EmailId == emailId && e.Type == "email.complained")));
+    }
+
+    /// <summary>
     /// Alice's outcome overtook the email's accept, so the email is known with her alone. A complaint naming Bob, whose
     /// returned message was addressed to both, and a redacted one, were taken as Alice's (the only one of the known few
     /// in the message's <c>To</c>, the only one it reached): she was suppressed and Bob, who complained, was not. Both are
