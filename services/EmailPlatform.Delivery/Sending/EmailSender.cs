@@ -112,6 +112,7 @@ internal sealed class EmailSender(
                 IReadOnlyList<RecipientOutcome> sent;
                 var attempt = new SmtpAttempt(email.EmailId, email.Priority)
                 {
+                    WaitForRelay = (relay, token) => relays.WaitForRateLimitAsync(relay, email.Priority, token),
                     BeforeTransaction = async token =>
                     {
                         // Held from here until the outcome is recorded, unless the relay takes no transaction and the next
@@ -310,7 +311,6 @@ internal sealed class EmailSender(
 
             try
             {
-                await relays.WaitForRateLimitAsync(relay, email.Priority, cancellationToken);
                 outcomes = await smtp.SendAsync(relay, message, envelope, attempt, cancellationToken);
             }
             catch (ClaimLostException)

@@ -11,6 +11,14 @@ namespace EmailPlatform.Delivery.Smtp;
 internal sealed record SmtpAttempt(Guid EmailId, EmailPriority Priority = EmailPriority.Normal)
 {
     /// <summary>
+    /// Waits for the relay's turn to take a message (its <c>MaxMessagesPerSecond</c>), once a connection to it is in hand
+    /// and before the transaction: a message still waiting for a connection holds no token, so that tokens do not pile up
+    /// in waiting messages while connections are what is short, to be spent all at once, far over the limit, when
+    /// connections free up.
+    /// </summary>
+    public Func<Relays.RelayOptions, CancellationToken, ValueTask>? WaitForRelay { get; init; }
+
+    /// <summary>
     /// Runs after a connection is ready and before <c>MAIL FROM</c>: the worker renews its claim there, because the wait
     /// for a connection or a rate limit may have used up much of the lease. Throwing
     /// <see cref="Claims.ClaimLostException"/> abandons the attempt with nothing sent.

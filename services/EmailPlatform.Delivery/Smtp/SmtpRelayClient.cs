@@ -50,6 +50,19 @@ internal sealed class SmtpRelayClient(
         {
             var pool = pools.For(relay);
             var connection = await pool.RentAsync(attempt.Priority, cancellationToken);
+            if (attempt.WaitForRelay is { } wait)
+            {
+                try
+                {
+                    await wait(relay, cancellationToken);
+                }
+                catch
+                {
+                    pool.Return(connection, reusable: true);
+                    throw;
+                }
+            }
+
             sent = await TransactAsync(pool, connection, relay, message, sender, recipients, attempt, started, cancellationToken);
             if (sent is null)
             {
