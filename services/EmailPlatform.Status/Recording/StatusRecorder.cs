@@ -259,16 +259,22 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
                     {
                         Move(recipient, EmailState.Queued);
                     }
+
+                    return true;
                 }, cancellationToken),
-                // Two reschedules may be recorded in either order (replicas, concurrent consumes): the later one wins.
+                // Two reschedules may be recorded in either order (replicas, concurrent consumes): the later one wins, and
+                // the earlier, on the timeline all the same, sends no webhook, which would tell of a time no longer kept.
                 EmailRescheduled m => LifecycleAsync(m.EventId, m.EmailId, EventTypes.Scheduled, m.Timestamp, m.ScheduledAt, email =>
                 {
                     var at = m.Timestamp.UtcDateTime;
-                    if (!latestReschedules.TryGetValue(email.Id, out var latest) || at >= latest)
+                    if (latestReschedules.TryGetValue(email.Id, out var latest) && at < latest)
                     {
-                        email.ScheduledAt = m.ScheduledAt.UtcDateTime;
-                        latestReschedules[email.Id] = at;
+                        return false;
                     }
+
+                    email.ScheduledAt = m.ScheduledAt.UtcDateTime;
+                    latestReschedules[email.Id] = at;
+                    return true;
                 }, cancellationToken),
                 // Canceled before it was sent: every recipient not already final is canceled.
                 EmailCanceled m => LifecycleAsync(m.EventId, m.EmailId, EventTypes.Canceled, m.Timestamp, null, email =>
@@ -277,6 +283,8 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
                     {
                         Move(recipient, EmailState.Canceled);
                     }
+
+                    return true;
                 }, cancellationToken),
                 EmailDelivered m => OutcomeAsync(m, EmailState.Delivered, null, null, cancellationToken),
                 EmailDeferred m => OutcomeAsync(m, EmailState.Deferred, m.Reason, m.NextAttemptAt, cancellationToken),
@@ -404,12 +412,12 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
 
         private async Task LifecycleAsync(
             Guid eventId, Guid emailId, string type, DateTimeOffset timestamp, DateTimeOffset? scheduledAt,
-            Action<EmailRecord> apply, CancellationToken cancellationToken)
+            Func<EmailRecord, bool> apply, CancellationToken cancellationToken)
         {
             var email = EmailFor(emailId);
-            apply(email);
+            var applied = apply(email);
             lifecycle.Add((emailId, type));
-            await AddEventAsync(email, NewEvent(emailId, eventId, type, timestamp, scheduledAt), cancellationToken);
+            await AddEventAsync(email, NewEvent(emailId, eventId, type, timestamp, scheduledAt), cancellationToken, webhook: applied);
         }
 
         private async Task OutcomeAsync(IRecipientOutcome outcome, EmailState state, string? reason, DateTimeOffset? nextAttemptAt, CancellationToken cancellationToken)
@@ -428,7 +436,8 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
 
             // A reported bounce belongs to no attempt of ours: it is the outcome of the latest, as far as it is known here.
             var attempt = reported is null ? outcome.Attempt : recipient.Attempt;
-            if (Supersedes(recipient, state, attempt, reportedBounce: reported is not null))
+            var supersedes = Supersedes(recipient, state, attempt, reportedBounce: reported is not null);
+            if (supersedes)
             {
                 recipient.State = state;
                 // A final state reported late by an earlier attempt replaces a pending one, but the attempts made stay made.
@@ -458,7 +467,11 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
                 NextAttemptAt = nextAttemptAt?.UtcDateTime,
                 RecordedAt = recorder.Now,
             };
-            await AddEventAsync(email, @event, cancellationToken);
+
+            // An outcome that came too late to change what the recipient shows (a deferral of the attempt that then
+            // delivered, recorded after the delivery) is on the timeline, but sends no webhook: a receiver that keeps the
+            // latest webhook as the status would go back to deferred, with a retry that will never come.
+            await AddEventAsync(email, @event, cancellationToken, webhook: supersedes);
             if (state == EmailState.Bounced && erased is null)
             {
                 recorder._suppressions.OnBounce(@event);
@@ -536,12 +549,17 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
         };
 
         /// <summary>The timeline entry and, in the same unit of work, its webhook deliveries.</summary>
-        private async Task AddEventAsync(EmailRecord email, EventRecord @event, CancellationToken cancellationToken)
+        /// <param name="webhook">Whether the event goes to the webhook subscriptions: not when it changed nothing the
+        /// email or its recipient shows, having come after what superseded it.</param>
+        private async Task AddEventAsync(EmailRecord email, EventRecord @event, CancellationToken cancellationToken, bool webhook = true)
         {
             Db.Events.Add(@event);
             Recorded.Add(@event.Type);
             _touched.Add(email);
-            await recorder._webhooks.AddAsync(@event, email.AcceptedAt is null ? null : email, _traceParent, cancellationToken);
+            if (webhook)
+            {
+                await recorder._webhooks.AddAsync(@event, email.AcceptedAt is null ? null : email, _traceParent, cancellationToken);
+            }
         }
 
         private void Move(RecipientRecord recipient, EmailState state)

@@ -269,6 +269,46 @@ public sealed class StatusRecorderTests
         Assert.Contains(await store.EventsAsync(emailId), e => e.Id == lateDeferral.EventId && e.Type == "email.deferred");
     }
 
+    /// <summary>
+    /// Events that came after what superseded them are on the timeline, but send no webhook: a receiver that keeps the
+    /// latest webhook as the status would go back to <c>deferred</c> after <c>delivered</c> (with a retry that never
+    /// comes), or to a reschedule's older time.
+    /// </summary>
+    [Theory]
+    [InlineData("postgres")]
+    [InlineData("sqlite")]
+    public async Task AnEventThatCameAfterWhatSupersededItSendsNoWebhook(string provider)
+    {
+        await using var store = provider == "postgres" ? await StatusStore.PostgresAsync() : await StatusStore.SqliteAsync();
+        await using (var db = store.NewContext())
+        {
+            db.WebhookSubscriptions.Add(new WebhookSubscriptionRecord
+            {
+                Id = Guid.NewGuid(), Url = "https://hooks.example.com/email", Secret = "whsec_dGVzdA==",
+                Events = ["email.delivered", "email.deferred", "email.scheduled"],
+            });
+            await db.SaveChangesAsync();
+        }
+
+        var (delivered, scheduled) = (Guid.NewGuid(), Guid.NewGuid());
+        var lateDeferral = TestEvents.Deferred(delivered, Alice, attempt: 1, nextAttemptAt: DateTimeOffset.UtcNow.AddMinutes(5));
+        var (firstTime, secondTime) = (DateTimeOffset.UtcNow.AddDays(1), DateTimeOffset.UtcNow.AddDays(2));
+        var first = TestEvents.Rescheduled(scheduled, firstTime) with { Timestamp = DateTimeOffset.UtcNow.AddSeconds(-10) };
+        var second = TestEvents.Rescheduled(scheduled, secondTime);
+        await store.RecordBatchAsync(TestEvents.Accepted(delivered, to: [Alice]), TestEvents.Accepted(scheduled, to: [Bob], scheduledAt: firstTime));
+        await store.RecordBatchAsync(TestEvents.Delivered(delivered, Alice, attempt: 1), second);
+        await store.RecordBatchAsync(lateDeferral, first);
+
+        await using var check = store.NewContext();
+        var deliveries = await check.WebhookDeliveries.Select(d => d.EventId).ToListAsync();
+        Assert.Contains(second.EventId, deliveries);
+        Assert.DoesNotContain(lateDeferral.EventId, deliveries);
+        Assert.DoesNotContain(first.EventId, deliveries);
+        Assert.Contains(await store.EventsAsync(delivered), e => e.Id == lateDeferral.EventId);
+        Assert.Contains(await store.EventsAsync(scheduled), e => e.Id == first.EventId);
+        Assert.Equal(secondTime.UtcDateTime, (await store.EmailAsync(scheduled)).ScheduledAt!.Value, TimeSpan.FromMilliseconds(1));
+    }
+
     [Fact]
     public async Task DeferredRecipientDeliveredOnTheNextAttemptAndOtherBouncedMakesTheEmailBounced()
     {
