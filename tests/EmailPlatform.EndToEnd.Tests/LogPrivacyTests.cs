@@ -6,15 +6,15 @@ namespace EmailPlatform.EndToEnd.Tests;
 
 /// <summary>
 /// What the services write to their logs, at the Debug level an operator turns on to chase a problem, carries nothing of
-/// an email's content (subject, text, HTML, attachments) nor the API key it was sent with: logs go to shared aggregators
-/// that a data-protection erasure never reaches.
+/// an email's content (subject, text, HTML, attachments), nor its recipients' addresses, nor the API key it was sent with:
+/// logs go to shared aggregators that a data-protection erasure never reaches.
 /// </summary>
 public sealed class LogPrivacyTests
 {
     private static readonly TimeSpan Bounded = TimeSpan.FromSeconds(90);
 
     [Fact]
-    public async Task DebugLogsOfAnEmailDeliveredAndBouncedCarryNoneOfItsContentNorTheKey()
+    public async Task DebugLogsOfAnEmailDeliveredAndBouncedCarryNoneOfItsContentAddressesNorTheKey()
     {
         await using var relay = await ScriptedSmtpServer.StartAsync();
         relay.RcptReplies["gone@example.test"] = new SmtpResponse((SmtpReplyCode)550, "5.1.1 No such user");
@@ -46,6 +46,8 @@ public sealed class LogPrivacyTests
             Assert.DoesNotContain(marker, output, StringComparison.Ordinal);
             Assert.DoesNotContain(attachment[..40], output, StringComparison.Ordinal);
             Assert.DoesNotContain(platform.ApiKey, output, StringComparison.Ordinal);
+            Assert.DoesNotContain("reader@example.test", output, StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotContain("gone@example.test", output, StringComparison.OrdinalIgnoreCase);
         }
     }
 }
