@@ -67,6 +67,26 @@ internal sealed class RetryScheduler(
         }
     }
 
+    /// <summary>
+    /// How long a recipient handed back now waits before it is handed back again, should no worker have taken the command
+    /// by then (a command lost with a queue, or one still waiting behind a backlog in its lane): <c>Delivery:RequeueAfter</c>
+    /// the first time; twice as long as the last wait each time after that (the record still <c>queued</c>, as the last
+    /// hand-back left it), up to eight times <c>RequeueAfter</c> (2 hours by default). A lane hours behind then holds a
+    /// few copies of each deferred recipient's command, not one more every <c>RequeueAfter</c>, each a consume, a claim
+    /// and a look at the store that finds it sent already.
+    /// </summary>
+    internal static TimeSpan HandBackWait(DeliveryRecord record, DateTime now, TimeSpan requeueAfter)
+    {
+        if (record.State != DeliveryState.Queued)
+        {
+            return requeueAfter;
+        }
+
+        var twice = 2 * (now - record.UpdatedAt);
+        var longest = 8 * requeueAfter;
+        return twice < requeueAfter ? requeueAfter : twice > longest ? longest : twice;
+    }
+
     /// <summary>Hands back what is due now; returns how many recipients and when the next one is due.</summary>
     internal async Task<(int HandedBack, DateTime? NextDue)> RunOnceAsync(CancellationToken cancellationToken)
     {
@@ -137,9 +157,9 @@ internal sealed class RetryScheduler(
                     }
                     else
                     {
+                        record.DueAt = now + HandBackWait(record, now, settings.RequeueAfter);
                         record.State = DeliveryState.Queued;
                         record.ClaimId = null;
-                        record.DueAt = now + settings.RequeueAfter;
                         handBack.Add(record.Recipient);
                     }
 
