@@ -30,6 +30,14 @@ builder.Services.AddHostedService<HostActivity>();
 
 var app = builder.Build();
 
+// Before the stores are migrated and the bus recovered: a second host on this data directory ends here, changing nothing.
+using var dataDirectory = DataDirectoryLock.TryTake(app, out var inUse);
+if (inUse is not null)
+{
+    await Console.Error.WriteLineAsync(inUse);
+    return 1;
+}
+
 await app.MigrateStandaloneStoresAsync();
 await app.RecoverInMemoryBusAsync();
 

@@ -3,9 +3,12 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using EmailPlatform.Ingress.Storage;
 using EmailPlatform.Testing;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using MimeKit;
 
 namespace EmailPlatform.Standalone.Tests;
@@ -49,6 +52,30 @@ internal static class StandaloneHost
                 return read.IsSuccessStatusCode ? JsonNode.Parse(await read.Content.ReadAsStringAsync()) : null;
             },
             email => email?["status"]?.GetValue<string>() == status, timeout, $"email {id} to be {status}");
+
+    /// <summary>
+    /// Sends an email scheduled an hour ahead and leaves the stores as <paramref name="host"/> does once it came due and its
+    /// <c>EmailQueued</c> and <c>SendEmail</c> went onto the in-memory bus, taken by no consumer yet: what a start's
+    /// recovery publishes again (their outbox rows' <c>published_at</c> set back to null). Returns the email's id.
+    /// </summary>
+    public static async Task<Guid> LeaveCommandOnTheBusAsync(WebApplicationFactory<StandaloneOptions> host, HttpClient client)
+    {
+        using var sent = await client.PostAsJsonAsync(new Uri("/v1/emails", UriKind.Relative), new
+        {
+            from = "hello@acme.test", to = "cat@example.test", subject = "Scheduled", text = "Hi.", scheduled_at = DateTimeOffset.UtcNow.AddHours(1),
+        });
+        Assert.Equal(HttpStatusCode.Accepted, sent.StatusCode);
+        var id = (await sent.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<string>();
+        await WaitForStatusAsync(client, id, "scheduled", DeliveryWait);
+
+        using var scope = host.Services.CreateScope();
+        var ingress = scope.ServiceProvider.GetRequiredService<IngressDbContext>();
+        var emailId = Guid.Parse(id);
+        var now = DateTime.UtcNow;
+        Assert.Equal(2, await ingress.OutboxMessages.Where(m => m.EmailId == emailId && m.PublishedAt == null)
+            .ExecuteUpdateAsync(set => set.SetProperty(m => m.AvailableAt, now).SetProperty(m => m.PublishedAt, now)));
+        return emailId;
+    }
 
     /// <summary>
     /// Sends a one-line receipt from <c>hello@acme.test</c> to <paramref name="to"/>, waits until it is delivered to the

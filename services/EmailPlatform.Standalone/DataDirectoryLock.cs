@@ -1,0 +1,54 @@
+namespace EmailPlatform.Standalone;
+
+/// <summary>
+/// One host per data directory: <c>data/.lock</c>, opened exclusively (an advisory <c>flock</c> on Linux and macOS, a
+/// sharing lock on Windows) before the stores are migrated and the bus recovered. A second host started on the same
+/// directory would otherwise take the running host's in-flight work for what a stop lost (<see cref="InMemoryBusRecovery"/>)
+/// and publish, hand back and make due again what that host is doing. The system releases the lock with the process,
+/// so a host killed leaves a file that locks nothing.
+/// </summary>
+internal sealed class DataDirectoryLock : IDisposable
+{
+    private const string FileName = ".lock";
+
+    private readonly FileStream _file;
+
+    private DataDirectoryLock(FileStream file) => _file = file;
+
+    /// <summary>
+    /// Takes the lock of the app's data directory, held until the host stops (a test's next host in the same process can
+    /// start right after) or this is disposed; null, with the line that explains it in <paramref name="inUse"/>, when
+    /// another host holds it.
+    /// </summary>
+    public static DataDirectoryLock? TryTake(WebApplication app, out string? inUse)
+    {
+        var directory = Path.GetFullPath(app.Services.GetRequiredService<StandaloneOptions>().DataDirectory);
+        var open = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows())
+        {
+            open.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        try
+        {
+            var taken = new DataDirectoryLock(new FileStream(Path.Combine(directory, FileName), open));
+            app.Lifetime.ApplicationStopped.Register(taken.Dispose);
+            inUse = null;
+            return taken;
+        }
+        catch (IOException ex) when (IsHeld(ex))
+        {
+            inUse = $"Another standalone host is using {directory}. Stop it, or set Standalone:DataDirectory to a directory of this host's own.";
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The lock held elsewhere: EWOULDBLOCK from <c>flock</c> (11 on Linux, 35 on macOS); ERROR_SHARING_VIOLATION or
+    /// ERROR_LOCK_VIOLATION on Windows. Any other failure (permissions, a read-only disk) is not this one's to explain.
+    /// </summary>
+    private static bool IsHeld(IOException exception) =>
+        exception.GetType() == typeof(IOException) && exception.HResult is 11 or 35 or unchecked((int)0x80070020) or unchecked((int)0x80070021);
+
+    public void Dispose() => _file.Dispose();
+}
