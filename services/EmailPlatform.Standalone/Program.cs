@@ -30,11 +30,12 @@ builder.Services.AddHostedService<HostActivity>();
 
 var app = builder.Build();
 
-// Before the stores are migrated and the bus recovered: a second host on this data directory ends here, changing nothing.
+// Before the stores are migrated and the bus recovered: a second host on this data directory, or a port in use, ends
+// the start here, having changed nothing.
 using var dataDirectory = DataDirectoryLock.TryTake(app, out var inUse);
-if (inUse is not null)
+if ((inUse ?? BusyPort.FindTaken(app)) is { } refusal)
 {
-    await Console.Error.WriteLineAsync(inUse);
+    await Console.Error.WriteLineAsync(refusal);
     return 1;
 }
 

@@ -2,12 +2,13 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using EmailPlatform.Testing;
+using Microsoft.Data.Sqlite;
 
 namespace EmailPlatform.Standalone.Tests;
 
 /// <summary>
 /// A first run on a laptop where the API's port or the capture relay's is taken: the host ends at once with exit code 1
-/// and a line naming what moves it elsewhere, not an unhandled exception.
+/// and a line naming what moves it elsewhere, not an unhandled exception, and before it creates or changes its store.
 /// </summary>
 public sealed class BusyPortTests : IDisposable
 {
@@ -24,6 +25,7 @@ public sealed class BusyPortTests : IDisposable
             $"Failed to bind to address http://127.0.0.1:{Port(taken)}: address already in use. Stop what listens there, or listen elsewhere with --urls " +
             "(--urls http://localhost:8099) or ASPNETCORE_URLS.", output.TrimEnd(), StringComparison.Ordinal);
         Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_root, "data", "emailplatform.db")));
     }
 
     [Fact]
@@ -36,6 +38,33 @@ public sealed class BusyPortTests : IDisposable
         Assert.Matches(
             $@"The capture relay cannot listen on 127\.0\.0\.1:{Port(taken)} \(.+\)\. Set Standalone:CaptureRelayPort to a free port\.$", output.TrimEnd());
         Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_root, "data", "emailplatform.db")));
+    }
+
+    [Theory]
+    [InlineData("api")]
+    [InlineData("capture relay")]
+    public async Task APortInUseEndsTheHostBeforeItMigratesOrRecoversTheStoreOfTheLastRun(string port)
+    {
+        // The last run stopped with a command on its in-memory bus: a start that gets as far as its recovery publishes it
+        // again, and one that then fails on its port leaves it claimed by a publisher that is gone.
+        var data = Path.Combine(_root, "data");
+        var apiKey = TestInfrastructure.NewApiKey();
+        await using (var last = StandaloneHost.Create(data, apiKey, ServiceProcess.FreeTcpPort()))
+        {
+            using var client = StandaloneHost.Client(last, apiKey);
+            await StandaloneHost.LeaveCommandOnTheBusAsync(last, client);
+        }
+
+        var before = Rows(data);
+        using var taken = Take();
+        var (exitCode, output) = port == "api"
+            ? await RunAsync(apiPort: Port(taken), relayPort: ServiceProcess.FreeTcpPort(), apiKey)
+            : await RunAsync(apiPort: ServiceProcess.FreeTcpPort(), relayPort: Port(taken), apiKey);
+
+        Assert.True(exitCode == 1, $"exited {exitCode}: {output}");
+        Assert.StartsWith(port == "api" ? "Failed to bind to address" : "The capture relay cannot listen", output.TrimEnd().Split('\n')[^1], StringComparison.Ordinal);
+        Assert.Equal(before, Rows(data));
     }
 
     /// <summary>A port on 127.0.0.1 that something else listens on.</summary>
@@ -48,13 +77,53 @@ public sealed class BusyPortTests : IDisposable
 
     private static int Port(TcpListener listener) => ((IPEndPoint)listener.LocalEndpoint).Port;
 
-    /// <summary>Starts the host from an empty directory, as a first run does; it should not get as far as serving.</summary>
-    private Task<(int ExitCode, string Output)> RunAsync(int apiPort, int relayPort) =>
-        StandaloneCommand.RunAsync(
-            _root,
-            ["--urls", $"http://127.0.0.1:{apiPort}"],
-            new Dictionary<string, string> { ["Standalone__CaptureRelayPort"] = relayPort.ToString(CultureInfo.InvariantCulture) },
-            TimeSpan.FromSeconds(90));
+    /// <summary>
+    /// Starts the host in <c>_root</c> (from an empty directory, as a first run does, unless a test made <c>data/</c>);
+    /// it should not get as far as serving.
+    /// </summary>
+    private Task<(int ExitCode, string Output)> RunAsync(int apiPort, int relayPort, string? apiKey = null)
+    {
+        var environment = new Dictionary<string, string> { ["Standalone__CaptureRelayPort"] = relayPort.ToString(CultureInfo.InvariantCulture) };
+        if (apiKey is not null)
+        {
+            environment["Auth__BootstrapKey"] = apiKey;
+        }
+
+        return StandaloneCommand.RunAsync(_root, ["--urls", $"http://127.0.0.1:{apiPort}"], environment, TimeSpan.FromSeconds(90));
+    }
+
+    /// <summary>Every row of every table of the database in <paramref name="data"/>, as text.</summary>
+    private static List<string> Rows(string data)
+    {
+        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = Path.Combine(data, "emailplatform.db"), Mode = SqliteOpenMode.ReadOnly, Pooling = false,
+        }.ToString());
+        connection.Open();
+        var rows = new List<string>();
+        foreach (var table in Query(connection, "SELECT name FROM sqlite_master WHERE type = 'table'", r => r.GetString(0)))
+        {
+            rows.AddRange(Query(connection, $"SELECT * FROM \"{table}\"", r => table + ": " + string.Join(" | ", Enumerable.Range(0, r.FieldCount).Select(i =>
+                r.IsDBNull(i) ? "null" : r.GetValue(i) is byte[] bytes ? Convert.ToHexString(bytes) : Convert.ToString(r.GetValue(i), CultureInfo.InvariantCulture)))));
+        }
+
+        rows.Sort(StringComparer.Ordinal);
+        return rows;
+    }
+
+    private static List<T> Query<T>(SqliteConnection connection, string sql, Func<SqliteDataReader, T> read)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        using var reader = command.ExecuteReader();
+        var rows = new List<T>();
+        while (reader.Read())
+        {
+            rows.Add(read(reader));
+        }
+
+        return rows;
+    }
 
     public void Dispose() => Directory.Delete(_root, recursive: true);
 }

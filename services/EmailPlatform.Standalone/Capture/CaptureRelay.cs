@@ -52,9 +52,12 @@ internal sealed class CaptureRelay(StandaloneOptions options, IOptions<IngressOp
         services.Add(new EmlFileStore(options.MailDirectory, logger, Saving));
         // Fail the start, naming the setting, when the port cannot be bound: otherwise every email would be deferred.
         await StartServerAsync(serverOptions, services, new EndpointListenerFactory(),
-            reason => $"The capture relay cannot listen on 127.0.0.1:{options.CaptureRelayPort} ({reason}). Set Standalone:CaptureRelayPort to a free port.",
+            reason => CannotListen(options.CaptureRelayPort, reason),
             cancellationToken);
     }
+
+    internal static string CannotListen(int port, string reason) =>
+        $"The capture relay cannot listen on 127.0.0.1:{port} ({reason}). Set Standalone:CaptureRelayPort to a free port.";
 
     /// <summary>
     /// Writes a message as its file: first its envelope, as capture tools do, in an <c>X-Envelope-From</c> header (the
