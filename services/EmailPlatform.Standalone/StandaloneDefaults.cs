@@ -1,5 +1,6 @@
 using EmailPlatform.Delivery.Storage;
 using EmailPlatform.Ingress.Storage;
+using System.Net;
 using System.Security.Cryptography;
 using EmailPlatform.Ingress.Outbox;
 using EmailPlatform.ServiceDefaults.Messaging;
@@ -95,7 +96,7 @@ internal static class StandaloneDefaults
     {
         var options = app.Services.GetRequiredService<StandaloneOptions>();
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses;
-        var url = addresses?.FirstOrDefault() ?? DefaultUrl;
+        var url = BrowsableUrl(addresses?.FirstOrDefault() ?? DefaultUrl);
         // A key the operator configured is theirs to know; only a generated one is shown.
         var key = options.KeyIsGenerated ? app.Configuration["Auth:BootstrapKey"] : "<your Auth:BootstrapKey>";
         var capture = app.Services.GetService<CaptureRelay>() is not null
@@ -120,6 +121,19 @@ internal static class StandaloneDefaults
 
             """);
     });
+
+    /// <summary>
+    /// <paramref name="address"/> as a browser or curl on this machine reaches it: a wildcard host (<c>+</c>, <c>*</c>,
+    /// <c>[::]</c>, <c>0.0.0.0</c>) becomes <c>localhost</c>. The image's <c>ASPNETCORE_URLS=http://+:8080</c> is reported by
+    /// Kestrel as <c>http://[::]:8080</c>, which is no address to send a request to.
+    /// </summary>
+    internal static string BrowsableUrl(string address)
+    {
+        var url = BindingAddress.Parse(address);
+        var wildcard = url.Host is "+" or "*"
+            || (IPAddress.TryParse(url.Host, out var ip) && (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any)));
+        return wildcard ? $"{url.Scheme}://localhost:{url.Port}{url.PathBase}" : address;
+    }
 
     /// <summary>
     /// The data directory holds the API key, the database and every captured message: created readable by its owner
