@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using EmailPlatform.Ingress.Storage;
+using EmailPlatform.Status.Storage;
 using EmailPlatform.Testing;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
@@ -65,12 +66,15 @@ internal static class StandaloneHost
             from = "hello@acme.test", to = "cat@example.test", subject = "Scheduled", text = "Hi.", scheduled_at = DateTimeOffset.UtcNow.AddHours(1),
         });
         Assert.Equal(HttpStatusCode.Accepted, sent.StatusCode);
-        var id = (await sent.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<string>();
-        await WaitForStatusAsync(client, id, "scheduled", DeliveryWait);
+        var emailId = Guid.Parse((await sent.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<string>());
 
         using var scope = host.Services.CreateScope();
         var ingress = scope.ServiceProvider.GetRequiredService<IngressDbContext>();
-        var emailId = Guid.Parse(id);
+        var status = scope.ServiceProvider.GetRequiredService<StatusDbContext>();
+        // Its EmailAccepted published and recorded (a read shows it scheduled before that, from the outbox), the other two waiting.
+        await Eventually.GetAsync(
+            async () => await status.Emails.AnyAsync(e => e.Id == emailId) && await ingress.OutboxMessages.AnyAsync(m => m.EmailId == emailId && m.PublishedAt != null),
+            recorded => recorded, DeliveryWait, $"email {emailId}'s EmailAccepted to be published and recorded");
         var now = DateTime.UtcNow;
         Assert.Equal(2, await ingress.OutboxMessages.Where(m => m.EmailId == emailId && m.PublishedAt == null)
             .ExecuteUpdateAsync(set => set.SetProperty(m => m.AvailableAt, now).SetProperty(m => m.PublishedAt, now)));
