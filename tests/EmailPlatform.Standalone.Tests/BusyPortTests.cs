@@ -95,33 +95,15 @@ public sealed class BusyPortTests : IDisposable
     /// <summary>Every row of every table of the database in <paramref name="data"/>, as text.</summary>
     private static List<string> Rows(string data)
     {
-        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder
-        {
-            DataSource = Path.Combine(data, "emailplatform.db"), Mode = SqliteOpenMode.ReadOnly, Pooling = false,
-        }.ToString());
-        connection.Open();
+        using var connection = StoreFile.Open(data, SqliteOpenMode.ReadOnly);
         var rows = new List<string>();
-        foreach (var table in Query(connection, "SELECT name FROM sqlite_master WHERE type = 'table'", r => r.GetString(0)))
+        foreach (var table in StoreFile.Query(connection, "SELECT name FROM sqlite_master WHERE type = 'table'", r => r.GetString(0)))
         {
-            rows.AddRange(Query(connection, $"SELECT * FROM \"{table}\"", r => table + ": " + string.Join(" | ", Enumerable.Range(0, r.FieldCount).Select(i =>
+            rows.AddRange(StoreFile.Query(connection, $"SELECT * FROM \"{table}\"", r => table + ": " + string.Join(" | ", Enumerable.Range(0, r.FieldCount).Select(i =>
                 r.IsDBNull(i) ? "null" : r.GetValue(i) is byte[] bytes ? Convert.ToHexString(bytes) : Convert.ToString(r.GetValue(i), CultureInfo.InvariantCulture)))));
         }
 
         rows.Sort(StringComparer.Ordinal);
-        return rows;
-    }
-
-    private static List<T> Query<T>(SqliteConnection connection, string sql, Func<SqliteDataReader, T> read)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        using var reader = command.ExecuteReader();
-        var rows = new List<T>();
-        while (reader.Read())
-        {
-            rows.Add(read(reader));
-        }
-
         return rows;
     }
 

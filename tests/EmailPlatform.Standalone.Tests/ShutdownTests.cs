@@ -116,18 +116,8 @@ public sealed class ShutdownTests : IDisposable
 
     private List<T> Query<T>(string sql, Func<SqliteDataReader, T> read)
     {
-        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Path.Combine(_dataDirectory, "emailplatform.db"), Pooling = false }.ToString());
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        using var reader = command.ExecuteReader();
-        var rows = new List<T>();
-        while (reader.Read())
-        {
-            rows.Add(read(reader));
-        }
-
-        return rows;
+        using var connection = StoreFile.Open(_dataDirectory);
+        return StoreFile.Query(connection, sql, read);
     }
 
     public void Dispose() => Directory.Delete(_dataDirectory, recursive: true);

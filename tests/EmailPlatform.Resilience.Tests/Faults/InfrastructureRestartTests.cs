@@ -1,6 +1,5 @@
 using EmailPlatform.Resilience.Tests.Support;
 using EmailPlatform.Testing;
-using Npgsql;
 using Xunit.Abstractions;
 
 namespace EmailPlatform.Resilience.Tests.Faults;
@@ -55,7 +54,7 @@ public sealed class InfrastructureRestartTests(ITestOutputHelper output)
         await run.Stack.StopWorkerAsync(0, TimeSpan.FromSeconds(30));
         var sender = run.Send(FaultScale.Emails, FaultScale.Rate);
         await sender.Completion;
-        await Eventually.GetAsync(() => UnpublishedAsync(run.Stack), count => count == 0, FaultScale.Settle, "every command in its lane");
+        await Eventually.GetAsync(() => OutboxRows.UnpublishedAsync(run.Stack), count => count == 0, FaultScale.Settle, "every command in its lane");
         await broker.BlockPublishersAsync();
         await run.Stack.StartWorkerAsync(0);
         await Eventually.GetAsync(() => Task.FromResult(run.Relay.ReceivedCount), count => count > 0, FaultScale.Settle, "the worker sending");
@@ -89,14 +88,5 @@ public sealed class InfrastructureRestartTests(ITestOutputHelper output)
         // away. A worker that had the relay's 250 but could not record it keeps trying the record while its claim holds
         // (30 s here, far longer than the outage), so nothing is sent twice.
         await run.SettleAsync("PostgreSQL restart", sender, allowedDuplicates: 0, maxRefused: FaultScale.Emails / 5);
-    }
-
-    /// <summary>The ingress outbox's messages not yet published.</summary>
-    private static async Task<long> UnpublishedAsync(PlatformStack stack)
-    {
-        await using var connection = new NpgsqlConnection(stack.ConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT count(*) FROM outbox_messages WHERE published_at IS NULL", connection);
-        return (long)(await command.ExecuteScalarAsync())!;
     }
 }

@@ -1,6 +1,5 @@
 using EmailPlatform.Resilience.Tests.Support;
 using EmailPlatform.Testing;
-using Npgsql;
 using Xunit.Abstractions;
 
 namespace EmailPlatform.Resilience.Tests.Faults;
@@ -27,7 +26,7 @@ public sealed class IngressCrashTests(ITestOutputHelper output)
         var sender = run.Send(FaultScale.Emails, FaultScale.Rate);
         await Eventually.GetAsync(() => Task.FromResult(sender.Accepted.Count), count => count >= FaultScale.Emails / 5, FaultScale.Settle, "a fifth of the run accepted");
         var claimed = await Eventually.GetAsync(
-            () => ClaimedUnpublishedAsync(run.Stack), count => count > 0, FaultScale.Settle, "the ingress publishing rows it cannot get confirmed");
+            () => OutboxRows.ClaimedUnpublishedAsync(run.Stack), count => count > 0, FaultScale.Settle, "the ingress publishing rows it cannot get confirmed");
         await run.Stack.StopIngressAsync(graceful: false);
         output.WriteLine($"ingress killed holding {claimed} claimed rows unpublished; {sender.Accepted.Count} accepted so far");
 
@@ -40,15 +39,5 @@ public sealed class IngressCrashTests(ITestOutputHelper output)
         // accepted. A command published but not marked published before the kill is published again by the next
         // ingress; the worker's claim and its recorded outcome keep that from a second send, so no duplicate is allowed.
         await run.SettleAsync("ingress kill -9", sender, allowedDuplicates: 0, maxRefused: FaultScale.Emails);
-    }
-
-    /// <summary>Outbox rows claimed by a publisher (their lease running) and not published.</summary>
-    private static async Task<long> ClaimedUnpublishedAsync(PlatformStack stack)
-    {
-        await using var connection = new NpgsqlConnection(stack.ConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(
-            "SELECT count(*) FROM outbox_messages WHERE published_at IS NULL AND publishing_until > now()", connection);
-        return (long)(await command.ExecuteScalarAsync())!;
     }
 }
