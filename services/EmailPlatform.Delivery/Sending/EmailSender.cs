@@ -336,14 +336,9 @@ internal sealed class EmailSender(
 
             used = relay.Name;
             var tried = outcomes.Where(o => !o.RelayLacksSmtpUtf8).ToList();
-            var senderRefused = tried.Count > 0 && tried.All(o => o.SenderRefusedForNow);
             // Judged by the session, not by the replies: one broken mid-message after the relay refused a recipient
-            // counts against the relay all the same. A sender refused for now says nothing either way.
-            if (senderRefused)
-            {
-                relays.Abandoned(relay, probe);
-            }
-            else if (tried.Count == 0 || !tried.All(o => o.RelayUnavailable || o.SessionBroke))
+            // counts against the relay all the same, and one that refused the sender for now answered: it works.
+            if (tried.Count == 0 || !tried.All(o => o.RelayUnavailable || o.SessionBroke))
             {
                 relays.Succeeded(relay);
             }
@@ -357,9 +352,9 @@ internal sealed class EmailSender(
                 break;
             }
 
-            // Nothing reached a mail transaction. Unless the relay refused the sender (after EHLO), whether it offers
-            // SMTPUTF8 was not learned (or not usable).
-            unreached |= tried.Count > 0 && !senderRefused;
+            // Nothing reached a mail transaction: whether this relay offers SMTPUTF8 was not learned, or (it refused the
+            // sender for now) it may yet carry a recipient that needs it, once it takes the sender again.
+            unreached |= tried.Count > 0;
             attempt.NothingSent?.Invoke();
         }
 

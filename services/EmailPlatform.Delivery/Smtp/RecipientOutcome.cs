@@ -42,9 +42,9 @@ internal sealed record RecipientOutcome(string Recipient, RecipientOutcomeKind K
     public bool SessionBroke { get; init; }
 
     /// <summary>
-    /// The relay refused <c>MAIL FROM</c> with a temporary reply other than 421: no mail transaction began, so another
-    /// relay may be tried at once without risking a duplicate; not counted against this relay's breaker, since the
-    /// refusal may be about the sender alone (a sender domain whose DNS failed).
+    /// The relay refused <c>MAIL FROM</c> for now, for a reason that may be about the sender alone (not a 421 nor a mail
+    /// system refusal, which make it <see cref="RelayUnavailable"/>): no mail transaction began, so another relay may be
+    /// tried at once without risking a duplicate; the relay answered, so its breaker counts it as working.
     /// </summary>
     public bool SenderRefusedForNow { get; init; }
 

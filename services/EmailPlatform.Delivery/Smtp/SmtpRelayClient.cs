@@ -385,15 +385,20 @@ internal sealed class SmtpRelayClient(
         outcomes.Select(o => o with { SessionBroke = true }).ToList();
 
     /// <summary>
-    /// The relay refused <c>MAIL FROM</c>, so no mail transaction began and nothing of the message reached it. A 421 is
-    /// the relay closing the session (shutting down, overloaded): unavailable, as if it had refused the connection. Any
-    /// other temporary refusal (a full disk's 452, a rate limit's 451) may be about the relay or about this sender alone:
-    /// another relay is tried, and this one's breaker is left as it was. A permanent refusal stands.
+    /// The relay refused <c>MAIL FROM</c>, so no mail transaction began and nothing of the message reached it. A refusal
+    /// about the relay itself is as if it had refused the connection (unavailable: the next relay is tried, and it counts
+    /// against this one's breaker): a 421 (closing the session: shutting down, overloaded), an enhanced code of the mail
+    /// system class (X.3.x: a full disk's 452 4.3.1, 4.3.2 not accepting messages), or a bare 452 (RFC 5321's
+    /// insufficient system storage). Any other temporary refusal (a 451 4.7.1 rate limit, a 450 4.1.8 for a sender
+    /// domain whose DNS failed) may be about this sender alone: the next relay is tried, but the relay answered, so its
+    /// breaker counts it as working. A permanent refusal stands.
     /// </summary>
     private static IReadOnlyList<RecipientOutcome> SenderRefused(IReadOnlyList<RecipientOutcome> outcomes, SmtpReply reply) =>
-        reply.Code == 421 ? Unavailable(outcomes)
-        : reply.Code is >= 400 and < 500 ? [.. outcomes.Select(o => o with { SenderRefusedForNow = true })]
-        : outcomes;
+        reply.Code == 421 || (reply.Code is >= 400 and < 500 && reply.EnhancedCode is { } enhanced && enhanced[1..].StartsWith(".3.", StringComparison.Ordinal))
+            || (reply.Code == 452 && reply.EnhancedCode is null)
+            ? Unavailable(outcomes)
+            : reply.Code is >= 400 and < 500 ? [.. outcomes.Select(o => o with { SenderRefusedForNow = true })]
+            : outcomes;
 
     /// <summary>
     /// Whether an envelope address can only be sent with SMTPUTF8: when its local part is not ASCII. An internationalized

@@ -131,6 +131,28 @@ public sealed class RelayRoutingTests : IAsyncLifetime
         Assert.Equal(1, dead.Sessions);
     }
 
+    /// <summary>
+    /// The primary, which offers SMTPUTF8, refuses the sender for now; the backup lacks it. The recipient whose address
+    /// needs it waits for the primary to take the sender again, rather than failing as though no relay could carry it.
+    /// </summary>
+    [Fact]
+    public async Task InternationalizedRecipientIsDeferredNotFailedWhileTheRelayThatOffersSmtpUtf8RefusesTheSenderForNow()
+    {
+        await using var primary = await ScriptedSmtpServer.StartAsync();
+        primary.MailFromReply = new SmtpResponse((SmtpReplyCode)451, "4.7.1 Sender rate limited, try again later");
+        await using var old = new MinimalSmtpServer();
+        var settings = TwoRelays(primary.Port, threshold: 5);
+        settings["Delivery:Relays:1:Port"] = old.Port.ToString(CultureInfo.InvariantCulture);
+        await using var host = await DeliveryHost.StartAsync(_relay.Port, settings: settings);
+
+        await host.SendAsync(TestEmails.Create(to: ["jörg@example.com"]));
+
+        var deferred = Assert.Single(await host.WaitForAsync<EmailDeferred>(d => d.Count == 1, "the deferral"));
+        Assert.Equal("jörg@example.com", deferred.Recipient);
+        Assert.Empty(host.Published<EmailFailed>());
+        Assert.Empty(old.Received);
+    }
+
     [Fact]
     public async Task InternationalizedRecipientIsDeferredNotFailedWhenTheRelayThatMayOfferSmtpUtf8IsUnreachable()
     {
@@ -154,14 +176,17 @@ public sealed class RelayRoutingTests : IAsyncLifetime
     }
 
     /// <summary>
-    /// A relay that refuses every sender for now (a full disk's 452, a shutdown's 421) began no mail transaction: the
-    /// backup takes the email in the same attempt, rather than the email waiting out the retry schedule on the one relay
-    /// that cannot take it. Only the 421, the relay closing the session, counts against its breaker: a 452 may be about
-    /// the sender alone.
+    /// A relay that refuses every sender for now (a full disk's 452, a rate limit's 451, a shutdown's 421) began no mail
+    /// transaction: the backup takes the email in the same attempt, rather than the email waiting out the retry schedule
+    /// on the one relay that cannot take it. A refusal about the relay itself (421, a mail system code X.3.x, a bare 452)
+    /// counts against its breaker, so that the next emails go straight to the backup; one that may be about the sender
+    /// alone (4.7.1) does not.
     /// </summary>
     [Theory]
-    [InlineData(452, "4.3.1 Insufficient system storage", "Closed")]
+    [InlineData(452, "4.3.1 Insufficient system storage", "Open")]
+    [InlineData(452, "Insufficient system storage", "Open")]
     [InlineData(451, "4.7.1 Sender rate limited, try again later", "Closed")]
+    [InlineData(450, "4.1.8 Sender address rejected: Domain not found", "Closed")]
     [InlineData(421, "4.3.2 Service shutting down", "Open")]
     public async Task PrimaryRefusingTheSenderForNowFailsOverToTheBackupInTheSameAttempt(int code, string text, string breaker)
     {
