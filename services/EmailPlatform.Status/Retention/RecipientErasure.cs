@@ -113,15 +113,26 @@ public static class RecipientErasure
     {
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
 
-        // The emails with the address among their recipients or named in their headers, both through an index; and those
-        // an earlier erasure of it left with its placeholder, whose subject or metadata may still quote it (an erasure made
-        // by a version that left those alone, made again).
-        string[] recipientForms = [.. forms, placeholder];
-        var found = await db.Recipients.Where(r => recipientForms.Contains(r.Address) && r.EmailId.CompareTo(after) > 0).Select(r => r.EmailId)
-            .Union(db.HeaderAddresses.Where(h => forms.Contains(h.Address) && h.EmailId.CompareTo(after) > 0).Select(h => h.EmailId))
-            .OrderBy(id => id)
-            .Take(batchSize)
-            .ToListAsync(cancellationToken);
+        // The emails with the address among their recipients or named in their headers; and those an earlier erasure of
+        // it left with its placeholder, whose subject or metadata may still quote it (an erasure made by a version that
+        // left those alone, made again). One look per stored form and table, each the next few entries of an
+        // (address, email_id) index after the last batch: one look at them all would read every remaining row of the
+        // address to sort them, each batch.
+        var candidates = new List<Guid>();
+        foreach (var form in forms.Append(placeholder))
+        {
+            candidates.AddRange(await db.Recipients.Where(r => r.Address == form && r.EmailId.CompareTo(after) > 0)
+                .OrderBy(r => r.EmailId).Select(r => r.EmailId).Take(batchSize).ToListAsync(cancellationToken));
+        }
+
+        foreach (var form in forms)
+        {
+            candidates.AddRange(await db.HeaderAddresses.Where(h => h.Address == form && h.EmailId.CompareTo(after) > 0)
+                .OrderBy(h => h.EmailId).Select(h => h.EmailId).Take(batchSize).ToListAsync(cancellationToken));
+        }
+
+        // Guids compare as both stores order them (PostgreSQL's uuid, SQLite's upper-case text).
+        var found = candidates.Distinct().Order().Take(batchSize).ToList();
         if (found.Count == 0)
         {
             return (0, 0, 0, null);
