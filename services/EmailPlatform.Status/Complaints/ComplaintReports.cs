@@ -70,14 +70,19 @@ public sealed class ComplaintReports(StatusDbContext db, ReportedEmails emails, 
         var complaint = new ReportedComplaint(
             ReportedEmails.EventIdFor(EventIdKind, email.Id, "", ReportedEmails.ReportKey(report.ReportId, received)),
             email.Id, recipient, report.FeedbackType, report.ReportingMta, report.Reporter, occurredAt);
-        var before = await db.Events.AsNoTracking().AnyAsync(e => e.Id == complaint.EventId, cancellationToken);
-        if (!before)
+        // The same report handed in again is answered as it was recorded, whoever it would point at now.
+        var before = await db.Events.AsNoTracking().Where(e => e.Id == complaint.EventId).Select(e => new { e.Recipient }).SingleOrDefaultAsync(cancellationToken);
+        if (before is null)
         {
             await writer.RecordAsync([complaint], cancellationToken);
         }
+        else
+        {
+            recipient = before.Recipient is { } address && !RecipientErasure.IsPlaceholder(address) ? address : null;
+        }
 
-        Log.Received(logger, email.Id, report.FeedbackType, before);
-        return Answer(email, report, recipient, suppressed: recipient is not null, before ? "already_recorded" : "recorded");
+        Log.Received(logger, email.Id, report.FeedbackType, before is not null);
+        return Answer(email, report, recipient, suppressed: recipient is not null, before is not null ? "already_recorded" : "recorded");
     }
 
     /// <summary>
