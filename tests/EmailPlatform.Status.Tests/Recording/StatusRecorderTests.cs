@@ -285,12 +285,12 @@ public sealed class StatusRecorderTests
             db.WebhookSubscriptions.Add(new WebhookSubscriptionRecord
             {
                 Id = Guid.NewGuid(), Url = "https://hooks.example.com/email", Secret = "whsec_dGVzdA==",
-                Events = ["email.delivered", "email.deferred", "email.scheduled"],
+                Events = ["email.delivered", "email.deferred", "email.scheduled", "email.queued"],
             });
             await db.SaveChangesAsync();
         }
 
-        var (delivered, scheduled) = (Guid.NewGuid(), Guid.NewGuid());
+        var (delivered, scheduled, due) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
         var lateDeferral = TestEvents.Deferred(delivered, Alice, attempt: 1, nextAttemptAt: DateTimeOffset.UtcNow.AddMinutes(5));
         var (firstTime, secondTime) = (DateTimeOffset.UtcNow.AddDays(1), DateTimeOffset.UtcNow.AddDays(2));
         var first = TestEvents.Rescheduled(scheduled, firstTime) with { Timestamp = DateTimeOffset.UtcNow.AddSeconds(-10) };
@@ -299,11 +299,19 @@ public sealed class StatusRecorderTests
         await store.RecordBatchAsync(TestEvents.Delivered(delivered, Alice, attempt: 1), second);
         await store.RecordBatchAsync(lateDeferral, first);
 
+        // A scheduled email's EmailQueued overtaken by its delivery; and one that came in time.
+        var (lateQueued, queued) = (new EmailQueued(NewId.NextGuid(), due, DateTimeOffset.UtcNow), new EmailQueued(NewId.NextGuid(), scheduled, DateTimeOffset.UtcNow));
+        await store.RecordBatchAsync(TestEvents.Accepted(due, to: [Alice], scheduledAt: DateTimeOffset.UtcNow.AddMinutes(-1)));
+        await store.RecordBatchAsync(TestEvents.Delivered(due, Alice));
+        await store.RecordBatchAsync(lateQueued, queued);
+
         await using var check = store.NewContext();
         var deliveries = await check.WebhookDeliveries.Select(d => d.EventId).ToListAsync();
         Assert.Contains(second.EventId, deliveries);
         Assert.DoesNotContain(lateDeferral.EventId, deliveries);
         Assert.DoesNotContain(first.EventId, deliveries);
+        Assert.DoesNotContain(lateQueued.EventId, deliveries);
+        Assert.Contains(queued.EventId, deliveries);
         Assert.Contains(await store.EventsAsync(delivered), e => e.Id == lateDeferral.EventId);
         Assert.Contains(await store.EventsAsync(scheduled), e => e.Id == first.EventId);
         Assert.Equal(secondTime.UtcDateTime, (await store.EmailAsync(scheduled)).ScheduledAt!.Value, TimeSpan.FromMilliseconds(1));
