@@ -30,12 +30,9 @@ builder.Services.AddHostedService<HostActivity>();
 
 var app = builder.Build();
 
-// Before the stores are migrated and the bus recovered: a second host on this data directory, or a port in use, ends
-// the start here, having changed nothing.
-using var dataDirectory = DataDirectoryLock.TryTake(app, out var inUse);
-if ((inUse ?? BusyPort.FindTaken(app)) is { } refusal)
+// A second host on this data directory, or a port in use, ends the start here, having changed nothing.
+if (await DataDirectoryLock.RefuseStartAsync(app))
 {
-    await Console.Error.WriteLineAsync(refusal);
     return 1;
 }
 
