@@ -45,7 +45,7 @@ public sealed class InMemoryBusRecoveryTests : IDisposable
             await StandaloneHost.WaitForStatusAsync(client, unknown, "delivered", Timeout);
             await StandaloneHost.WaitForStatusAsync(client, cutShort, "delivered", Timeout);
             await StandaloneHost.WaitForStatusAsync(client, outcomeLost, "delivered", Timeout);
-            await StandaloneHost.WaitForStatusAsync(client, commandLost, "scheduled", Timeout);
+            await StandaloneHost.AcceptRecordedAsync(first.Services, Guid.Parse(commandLost), Timeout);
 
             // What a stop at the wrong moment leaves in the stores, one email for each kind of loss.
             using var scope = first.Services.CreateScope();
@@ -119,15 +119,10 @@ public sealed class InMemoryBusRecoveryTests : IDisposable
             {
                 from = "hello@acme.test", to = "ann@example.test", subject = "In ten days", text = "Hi.", scheduled_at = at,
             });
-            // Its EmailAccepted published and recorded: a read shows it scheduled before that, from the outbox, while
-            // its first row may still be unpublished.
+            var id = Guid.Parse(scheduled);
+            await StandaloneHost.AcceptRecordedAsync(first.Services, id, Timeout);
             using var scope = first.Services.CreateScope();
             var ingress = scope.ServiceProvider.GetRequiredService<IngressDbContext>();
-            var status = scope.ServiceProvider.GetRequiredService<StatusDbContext>();
-            var id = Guid.Parse(scheduled);
-            await Eventually.GetAsync(
-                async () => await status.Emails.AnyAsync(e => e.Id == id) && await ingress.OutboxMessages.AnyAsync(m => m.EmailId == id && m.PublishedAt != null),
-                recorded => recorded, Timeout, $"email {id}'s EmailAccepted to be published and recorded");
 
             // Ten days later the publisher sent its EmailQueued and SendEmail, and the user pressed Ctrl+C before a
             // worker took them: the stop, on that day, is the host's last active moment.
@@ -172,9 +167,7 @@ public sealed class InMemoryBusRecoveryTests : IDisposable
             var now = clock.GetUtcNow().UtcDateTime;
             var lostId = Guid.Parse(lost);
             var status = scope.ServiceProvider.GetRequiredService<StatusDbContext>();
-            await Eventually.GetAsync(
-                async () => await status.Emails.AnyAsync(e => e.Id == lostId) && await ingress.OutboxMessages.AnyAsync(m => m.EmailId == lostId && m.PublishedAt != null),
-                recorded => recorded, Timeout, $"email {lostId}'s EmailAccepted to be published and recorded");
+            await StandaloneHost.AcceptRecordedAsync(first.Services, lostId, Timeout);
             Assert.Equal(2, await ingress.OutboxMessages.Where(m => m.EmailId == lostId && m.PublishedAt == null)
                 .ExecuteUpdateAsync(set => set.SetProperty(m => m.AvailableAt, now).SetProperty(m => m.PublishedAt, now)));
             await ResetToQueuedAsync(status, Guid.Parse(outcomeLost));
