@@ -13,7 +13,9 @@ namespace EmailPlatform.Delivery.Relays;
 /// <remarks>
 /// Only one waiter at a time queues at the bucket: the one holding the turn, a single-slot <see cref="PrioritySlots"/>.
 /// The others wait for the turn, which goes to the oldest waiting high-priority message, then normal, then bulk. A
-/// high-priority message thus waits for the token of the one message already holding the turn, then for its own. The
+/// high-priority message thus waits for the token of the one message already holding the turn, then for its own (once it
+/// holds a connection: a message asks for its token only then, so a freed connection, which goes to it first, may first
+/// have to carry the token of the bulk message that held it). The
 /// bucket and so the rate are what they were (a burst of up to one second's tokens, then that many a second, per
 /// replica): the turn only chooses who takes the next token. A waiter cancelled at either step gives its place up (the
 /// bucket withdraws a cancelled request, and the turn passes on in every case), so nothing is left holding a token or
