@@ -253,7 +253,8 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
             return @event.Message switch
             {
                 EmailAccepted m => AcceptedAsync(m, @event.TraceId, cancellationToken),
-                // Recorded after every recipient went further (an outcome that overtook it), it sends no webhook either.
+                // A scheduled email's, recorded after every recipient went further (an outcome that overtook it), sends no
+                // webhook either. An email sent at once has its email.queued with its accept, whenever that is recorded.
                 EmailQueued m => LifecycleAsync(m.EventId, m.EmailId, EventTypes.Queued, m.Timestamp, null, email =>
                 {
                     foreach (var recipient in email.Recipients.Where(r => r.State == EmailState.Scheduled))
@@ -261,7 +262,8 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
                         Move(recipient, EmailState.Queued);
                     }
 
-                    return email.AcceptedAt is null || email.Recipients.Exists(r => r.State.Progress() <= EmailState.Queued.Progress());
+                    return email.AcceptedAt is null || email.ScheduledAt is null
+                        || email.Recipients.Exists(r => r.State.Progress() <= EmailState.Queued.Progress());
                 }, cancellationToken),
                 // Two reschedules may be recorded in either order (replicas, concurrent consumes): the later one wins, and
                 // the earlier, on the timeline all the same, sends no webhook, which would tell of a time no longer kept.

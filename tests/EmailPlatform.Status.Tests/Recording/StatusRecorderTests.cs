@@ -305,6 +305,13 @@ public sealed class StatusRecorderTests
         await store.RecordBatchAsync(TestEvents.Delivered(due, Alice));
         await store.RecordBatchAsync(lateQueued, queued);
 
+        // An email sent at once whose delivery was recorded before its accept: its email.queued comes with the accept,
+        // as its email.accepted does.
+        var atOnce = Guid.NewGuid();
+        var atOnceQueued = new EmailQueued(NewId.NextGuid(), atOnce, DateTimeOffset.UtcNow);
+        await store.RecordBatchAsync(TestEvents.Delivered(atOnce, Alice));
+        await store.RecordBatchAsync(TestEvents.Accepted(atOnce, to: [Alice]), atOnceQueued);
+
         await using var check = store.NewContext();
         var deliveries = await check.WebhookDeliveries.Select(d => d.EventId).ToListAsync();
         Assert.Contains(second.EventId, deliveries);
@@ -312,6 +319,7 @@ public sealed class StatusRecorderTests
         Assert.DoesNotContain(first.EventId, deliveries);
         Assert.DoesNotContain(lateQueued.EventId, deliveries);
         Assert.Contains(queued.EventId, deliveries);
+        Assert.Contains(atOnceQueued.EventId, deliveries);
         Assert.Contains(await store.EventsAsync(delivered), e => e.Id == lateDeferral.EventId);
         Assert.Contains(await store.EventsAsync(scheduled), e => e.Id == first.EventId);
         Assert.Equal(secondTime.UtcDateTime, (await store.EmailAsync(scheduled)).ScheduledAt!.Value, TimeSpan.FromMilliseconds(1));
