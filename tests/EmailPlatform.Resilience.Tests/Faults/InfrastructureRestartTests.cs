@@ -78,17 +78,21 @@ public sealed class InfrastructureRestartTests(ITestOutputHelper output)
         var sender = run.Send(FaultScale.Emails, FaultScale.Rate);
 
         await run.Relay.ReceivedAsync(0.2, sender);
+        var stopping = DateTime.UtcNow;
         await store.StopAsync();
         output.WriteLine($"PostgreSQL stopped with {run.Relay.ReceivedCount} emails at the relay, {sender.Accepted.Count} accepted");
         await Task.Delay(FaultScale.Window / 3);
         await store.StartAgainAsync();
+        var back = DateTime.UtcNow;
         output.WriteLine($"PostgreSQL back; {sender.Accepted.Count} accepted so far");
 
-        // Requests refused with 503 while the store is down were never accepted: at most those sent while it was away
-        // and for five seconds after (its restart, the pools' new connections). A worker that had the relay's 250 but
-        // could not record it keeps trying the record while its claim holds (30 s here, far longer than the outage), so
-        // nothing is sent twice.
-        var refusable = (int)(FaultScale.Rate * (FaultScale.Window / 3 + TimeSpan.FromSeconds(5)).TotalSeconds);
-        await run.SettleAsync("PostgreSQL restart", sender, allowedDuplicates: 0, maxRefused: refusable);
+        // Requests refused (503) while the store is down were never accepted; none may be refused before the stop began or
+        // more than five seconds after the store was back (the pools' new connections). A worker that had the relay's 250
+        // but could not record it keeps trying the record while its claim holds (30 s here, far longer than the outage),
+        // so nothing is sent twice.
+        await run.SettleAsync("PostgreSQL restart", sender, allowedDuplicates: 0, maxRefused: FaultScale.Emails);
+        var outside = sender.RefusedAt.Where(at => at < stopping || at > back + TimeSpan.FromSeconds(5)).ToList();
+        Assert.True(outside.Count == 0,
+            $"{outside.Count} request(s) refused outside the outage ({stopping:O} to {back:O}): first at {outside.FirstOrDefault():O}");
     }
 }

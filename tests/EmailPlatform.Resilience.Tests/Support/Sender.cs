@@ -15,6 +15,7 @@ internal sealed class Sender
 {
     private readonly ConcurrentQueue<Guid> _accepted = new();
     private readonly ConcurrentDictionary<string, int> _refused = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<DateTime> _refusedAt = new();
 
     private Sender(HttpClient client, int count, double rate)
     {
@@ -27,6 +28,9 @@ internal sealed class Sender
 
     /// <summary>Answers other than 202, by status code or exception type.</summary>
     public IReadOnlyDictionary<string, int> Refused => _refused;
+
+    /// <summary>When each answer other than 202 came (UTC).</summary>
+    public IReadOnlyCollection<DateTime> RefusedAt => _refusedAt;
 
     public static Sender Start(HttpClient client, int count, double rate) => new(client, count, rate);
 
@@ -66,12 +70,18 @@ internal sealed class Sender
             }
             else
             {
-                _refused.AddOrUpdate(((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture), 1, (_, n) => n + 1);
+                Refuse(((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture));
             }
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or IOException)
         {
-            _refused.AddOrUpdate(ex.GetType().Name, 1, (_, n) => n + 1);
+            Refuse(ex.GetType().Name);
         }
+    }
+
+    private void Refuse(string why)
+    {
+        _refused.AddOrUpdate(why, 1, (_, n) => n + 1);
+        _refusedAt.Enqueue(DateTime.UtcNow);
     }
 }
