@@ -51,22 +51,22 @@ internal sealed class DataDirectoryLock : IDisposable
     }
 
     /// <summary>
-    /// Whether the start ends here, before the stores are migrated and the bus recovered, having changed nothing: another
-    /// host holds the data directory, or a port this host needs is in use (<see cref="BusyPort.FindTaken"/>). Writes the
-    /// one line that says why.
+    /// The lock of the app's data directory, to hold while the host runs; or null when the start ends here, before the
+    /// stores are migrated and the bus recovered, having changed nothing: another host holds the data directory, or a
+    /// port this host needs is in use (<see cref="BusyPort.FindTaken"/>). Writes the one line that says why.
     /// </summary>
-    public static async Task<bool> RefuseStartAsync(WebApplication app)
+    public static async Task<DataDirectoryLock?> TakeOrRefuseStartAsync(WebApplication app)
     {
         var held = TryTake(app, out var refusal);
         refusal ??= BusyPort.FindTaken(app);
         if (refusal is null)
         {
-            return false;
+            return held;
         }
 
         held?.Dispose();
         await Console.Error.WriteLineAsync(refusal);
-        return true;
+        return null;
     }
 
     /// <summary>

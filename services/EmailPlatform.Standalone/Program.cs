@@ -31,7 +31,8 @@ builder.Services.AddHostedService<HostActivity>();
 var app = builder.Build();
 
 // A second host on this data directory, or a port in use, ends the start here, having changed nothing.
-if (await DataDirectoryLock.RefuseStartAsync(app))
+using var dataDirectory = await DataDirectoryLock.TakeOrRefuseStartAsync(app);
+if (dataDirectory is null)
 {
     return 1;
 }
