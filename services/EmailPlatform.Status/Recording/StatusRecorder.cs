@@ -333,6 +333,9 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
             email.Metadata = new Dictionary<string, string>(accepted.Metadata);
             email.Priority = accepted.Priority;
             email.AcceptedAt = accepted.AcceptedAt.UtcDateTime;
+            // A reschedule recorded before these details keeps its time; the accept's own email.scheduled, with the time
+            // the email was first given, then sends no webhook after the reschedule's.
+            var rescheduledBefore = accepted.ScheduledAt is not null && email.ScheduledAt is not null;
             email.ScheduledAt ??= accepted.ScheduledAt?.UtcDateTime;
             email.TraceId ??= traceId;
             foreach (var (address, placeholder) in erasedHere)
@@ -375,7 +378,7 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
             }
 
             await AddEventAsync(email, NewEvent(email.Id, accepted.EventId, accepted.ScheduledAt is null ? EventTypes.Accepted : EventTypes.Scheduled,
-                accepted.Timestamp, accepted.ScheduledAt), cancellationToken);
+                accepted.Timestamp, accepted.ScheduledAt), cancellationToken, webhook: !rescheduledBefore);
 
             List<string> Erase(IReadOnlyList<string> entries) =>
                 erasedHere.Count == 0 ? [.. entries] : ErasedHeaders.Replace(entries, erasedHere.GetValueOrDefault);

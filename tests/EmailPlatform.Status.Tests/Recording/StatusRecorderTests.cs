@@ -305,6 +305,13 @@ public sealed class StatusRecorderTests
         await store.RecordBatchAsync(TestEvents.Delivered(due, Alice));
         await store.RecordBatchAsync(lateQueued, queued);
 
+        // A scheduled email rescheduled before its accept was recorded: the accept's email.scheduled, with the time it
+        // was first given, does not follow the reschedule's.
+        var early = Guid.NewGuid();
+        var (earlyAccepted, earlyRescheduled) = (TestEvents.Accepted(early, to: [Bob], scheduledAt: firstTime), TestEvents.Rescheduled(early, secondTime));
+        await store.RecordBatchAsync(earlyRescheduled);
+        await store.RecordBatchAsync(earlyAccepted);
+
         // An email sent at once whose delivery was recorded before its accept: its email.queued comes with the accept,
         // as its email.accepted does.
         var atOnce = Guid.NewGuid();
@@ -320,6 +327,9 @@ public sealed class StatusRecorderTests
         Assert.DoesNotContain(lateQueued.EventId, deliveries);
         Assert.Contains(queued.EventId, deliveries);
         Assert.Contains(atOnceQueued.EventId, deliveries);
+        Assert.Contains(earlyRescheduled.EventId, deliveries);
+        Assert.DoesNotContain(earlyAccepted.EventId, deliveries);
+        Assert.Equal(secondTime.UtcDateTime, (await store.EmailAsync(early)).ScheduledAt!.Value, TimeSpan.FromMilliseconds(1));
         Assert.Contains(await store.EventsAsync(delivered), e => e.Id == lateDeferral.EventId);
         Assert.Contains(await store.EventsAsync(scheduled), e => e.Id == first.EventId);
         Assert.Equal(secondTime.UtcDateTime, (await store.EmailAsync(scheduled)).ScheduledAt!.Value, TimeSpan.FromMilliseconds(1));
