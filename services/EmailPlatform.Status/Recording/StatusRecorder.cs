@@ -559,6 +559,7 @@ public sealed class StatusRecorder(StatusDbContext db, TimeProvider clock, Webho
         /// email or its recipient shows, having come after what superseded it.</param>
         private async Task AddEventAsync(EmailRecord email, EventRecord @event, CancellationToken cancellationToken, bool webhook = true)
         {
+            @event.Withheld = !webhook;
             Db.Events.Add(@event);
             Recorded.Add(@event.Type);
             _touched.Add(email);

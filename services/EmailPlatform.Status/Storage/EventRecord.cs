@@ -32,4 +32,11 @@ public sealed class EventRecord
     public DateTime? NextAttemptAt { get; set; }
 
     public DateTime RecordedAt { get; set; }
+
+    /// <summary>
+    /// Recorded after what superseded it (a deferral of the attempt that then delivered, an older reschedule, a scheduled
+    /// email's late <c>email.queued</c>): on the timeline, but sent to no webhook subscription when recorded, and left
+    /// out of range replays, which would otherwise send a receiver back to what it no longer is.
+    /// </summary>
+    public bool Withheld { get; set; }
 }

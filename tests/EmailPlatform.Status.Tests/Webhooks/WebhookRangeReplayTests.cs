@@ -10,7 +10,8 @@ namespace EmailPlatform.Status.Tests.Webhooks;
 
 /// <summary>
 /// What a range replay reads: no further than its limit when it counts the range, and of the emails only what a payload
-/// carries, never their bodies (an hour of 80 KB emails would be hundreds of megabytes).
+/// carries, never their bodies (an hour of 80 KB emails would be hundreds of megabytes); and what it sends: never an
+/// event the recorder withheld from the subscriptions.
 /// </summary>
 public sealed class WebhookRangeReplayTests
 {
@@ -67,6 +68,60 @@ public sealed class WebhookRangeReplayTests
                 (data.GetProperty("message_id").GetString(), data.GetProperty("from").GetString(), data.GetProperty("to")[0].GetString(),
                     data.GetProperty("subject").GetString(), data.GetProperty("tags")[0].GetProperty("value").GetString(),
                     data.GetProperty("metadata").GetProperty("order_id").GetString()));
+        }
+    }
+
+    [Theory]
+    [InlineData("postgres")]
+    [InlineData("sqlite")]
+    public async Task RangeReplaySendsNoEventTheRecorderWithheldForComingAfterWhatSupersededIt(string provider)
+    {
+        await using var store = provider == "postgres" ? await StatusStore.PostgresAsync() : await StatusStore.SqliteAsync();
+        var subscription = new WebhookSubscriptionRecord
+        {
+            Id = Guid.NewGuid(), Url = "https://hooks.example.com/email", Events = ["email.delivered", "email.deferred"], Secret = "whsec_dGVzdA==",
+            CreatedAt = DateTime.UtcNow.AddHours(-1), UpdatedAt = DateTime.UtcNow,
+        };
+        await using (var db = store.NewContext())
+        {
+            db.WebhookSubscriptions.Add(subscription);
+            await db.SaveChangesAsync();
+        }
+
+        var emailId = Guid.NewGuid();
+        // The first attempt's deferral reaches the status service after the second attempt's delivery.
+        var deferred = TestEvents.Deferred(emailId, "alice@example.com", attempt: 1, nextAttemptAt: DateTimeOffset.UtcNow.AddMinutes(1));
+        await store.RecordAsync(TestEvents.Accepted(emailId, to: ["alice@example.com"]));
+        await store.RecordAsync(TestEvents.Delivered(emailId, "alice@example.com", attempt: 2));
+        await store.RecordAsync(deferred);
+
+        await using (var db = store.NewContext())
+        {
+            Assert.Equal(["email.delivered"], await db.WebhookDeliveries.Where(d => d.SubscriptionId == subscription.Id).Select(d => d.EventType).ToListAsync());
+            Assert.True(await db.Events.Where(e => e.Id == deferred.EventId).Select(e => e.Withheld).SingleAsync());
+        }
+
+        // The delivery is on its way, and the deferral was never sent: a replay of what the subscription has not
+        // received must not send it now, which would take a receiver keeping the latest webhook back to deferred.
+        await using (var db = store.NewContext())
+        {
+            var result = await WebhookDeliveriesEndpoints.ReplayRangeAsync(subscription.Id.ToString(),
+                new ReplayRangeRequest(DateTimeOffset.UtcNow.AddHours(-1), DateTimeOffset.UtcNow.AddMinutes(1), OnlyUndelivered: true), db, TimeProvider.System,
+                CancellationToken.None);
+            Assert.Equal(0, Assert.IsType<Accepted<ReplayResponse>>(result.Result).Value!.Replayed);
+        }
+
+        // Nor does a replay of the whole range: it sends what the subscription was sent.
+        await using (var db = store.NewContext())
+        {
+            var result = await WebhookDeliveriesEndpoints.ReplayRangeAsync(subscription.Id.ToString(),
+                new ReplayRangeRequest(DateTimeOffset.UtcNow.AddHours(-1), DateTimeOffset.UtcNow.AddMinutes(1)), db, TimeProvider.System, CancellationToken.None);
+            Assert.Equal(1, Assert.IsType<Accepted<ReplayResponse>>(result.Result).Value!.Replayed);
+        }
+
+        await using (var db = store.NewContext())
+        {
+            Assert.DoesNotContain("email.deferred", await db.WebhookDeliveries.Where(d => d.SubscriptionId == subscription.Id).Select(d => d.EventType).ToListAsync());
         }
     }
 

@@ -424,6 +424,10 @@ namespace EmailPlatform.Status.Storage.Migrations.Postgres
                         .HasColumnType("text")
                         .HasColumnName("type");
 
+                    b.Property<bool>("Withheld")
+                        .HasColumnType("boolean")
+                        .HasColumnName("withheld");
+
                     b.HasKey("Id")
                         .HasName("pk_events");
 

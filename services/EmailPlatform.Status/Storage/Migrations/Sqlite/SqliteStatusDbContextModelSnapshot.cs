@@ -418,6 +418,10 @@ namespace EmailPlatform.Status.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("type");
 
+                    b.Property<bool>("Withheld")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("withheld");
+
                     b.HasKey("Id")
                         .HasName("pk_events");
 
