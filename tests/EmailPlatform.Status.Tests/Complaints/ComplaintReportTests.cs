@@ -149,21 +149,21 @@ public sealed class ComplaintReportTests
     }
 
     /// <summary>
-    /// A redacted report about an email to Alice and Bob, when only Alice had been reached, is hers; handed in again
-    /// after Bob was reached too (a feedback loop retrying after our answer was lost), it is the same report: it records
-    /// nothing more, and is answered as it was recorded, although who it would point at now is no one.
+    /// A redacted report about an email to Alice and Bob, when Bob's address had bounced, is Alice's; handed in again
+    /// after a bounce report for Alice came in too (a feedback loop retrying after our answer was lost), it is the same
+    /// report: it records nothing more, and is answered as it was recorded, although who it would point at now is no one.
     /// </summary>
     [Fact]
-    public async Task TheSameRedactedReportHandedInAgainAfterAnotherRecipientWasReachedIsRecordedOnce()
+    public async Task TheSameRedactedReportHandedInAgainAfterItsRecipientBouncedIsRecordedOnce()
     {
         await using var api = await StatusApi.StartAsync();
         using var client = api.CreateClient();
         var emailId = Guid.NewGuid();
-        await api.RecordAsync(TestEvents.Accepted(emailId, to: [Alice, Bob]), TestEvents.Delivered(emailId, Alice));
+        await api.RecordAsync(TestEvents.Accepted(emailId, to: [Alice, Bob]), TestEvents.Delivered(emailId, Alice), TestEvents.Bounced(emailId, Bob));
         var report = Redacted($"bounces+{emailId:N}@bounce.acme.test");
 
         var first = await PostAsync(client, report);
-        await api.RecordAsync(TestEvents.Delivered(emailId, Bob));
+        await api.RecordAsync(new EmailPlatform.Status.Bounces.ReportedBounce(Guid.NewGuid(), emailId, Alice, "mx.example.com", "5.2.2", null, "mailbox full", DateTimeOffset.UtcNow));
         var again = await PostAsync(client, report);
 
         Assert.Equal((Alice, "recorded"), (first.GetProperty("recipient").GetString(), first.GetProperty("result").GetString()));
@@ -171,6 +171,36 @@ public sealed class ComplaintReportTests
         Assert.Equal(("already_recorded", Alice, true),
             (again.GetProperty("result").GetString(), again.GetProperty("recipient").GetString(), again.GetProperty("suppressed").GetBoolean()));
         Assert.Equal(1, await api.WithStoreAsync(db => db.Events.CountAsync(e => e.EmailId == emailId && e.Type == "email.complained")));
+    }
+
+    /// <summary>
+    /// Alice delivered, and Bob not (yet) as far as recorded: his attempt ended in an unknown outcome (the relay may have
+    /// taken the message), or his delivery is still on its way to the status service. A redacted report may be his: it
+    /// was pinned on Alice, the one recipient recorded as reached, and her address suppressed for good on a guess.
+    /// </summary>
+    [Theory]
+    [InlineData("unknown outcome")]
+    [InlineData("queued")]
+    public async Task ARedactedReportIsNotPinnedOnTheOneRecipientDeliveredWhileAnotherMayHaveBeenReached(string bob)
+    {
+        await using var api = await StatusApi.StartAsync();
+        using var client = api.CreateClient();
+        var emailId = Guid.NewGuid();
+        await api.RecordAsync(TestEvents.Accepted(emailId, to: [Alice, Bob]), TestEvents.Delivered(emailId, Alice));
+        if (bob == "unknown outcome")
+        {
+            await api.RecordAsync(TestEvents.Deferred(emailId, Bob) with
+            {
+                Reply = null,
+                Reason = "Unknown outcome: relay 'relay-a' received the whole message but its reply never came",
+            });
+        }
+
+        var answer = await PostAsync(client, Redacted($"bounces+{emailId:N}@bounce.acme.test"));
+
+        Assert.Equal((JsonValueKind.Null, false, "recorded"),
+            (answer.GetProperty("recipient").ValueKind, answer.GetProperty("suppressed").GetBoolean(), answer.GetProperty("result").GetString()));
+        Assert.False(await api.WithStoreAsync(db => db.Suppressions.AnyAsync()));
     }
 
     /// <summary>
