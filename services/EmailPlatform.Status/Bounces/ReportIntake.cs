@@ -111,7 +111,7 @@ public abstract class ReportIntake<TReport, TResponse>(ReportedEmails emails, Re
             return Refused(ReportRefusal.NotRecordedYet, ReportedEmails.NotRecordedYetDetail(email.Id));
         }
 
-        return new(await RecordReportAsync(report, email, emails.OccurredAt(message.Date), received, cancellationToken), null, null);
+        return new(await RecordReportAsync(report, email, emails.OccurredAt(message.Date, email), received, cancellationToken), null, null);
     }
 
     private static ReportOutcome<TResponse> Refused(ReportRefusal refusal, string detail) => new(null, refusal, detail);

@@ -113,11 +113,18 @@ public sealed class ReportedEmails(StatusDbContext db, TimeProvider clock)
     public static string NotRecordedYetDetail(Guid emailId) =>
         $"Email {emailId} was accepted {EmailIds.MadeAt(emailId):u} and is not recorded here yet; offer the report again later.";
 
-    /// <summary>When a report's events happened: the date the report gives, unless it is missing or in the future.</summary>
-    public DateTimeOffset OccurredAt(DateTimeOffset reportDate)
+    /// <summary>
+    /// When a report's events happened: the date the report gives, unless it is missing or in the future, and never before
+    /// the email was accepted (a report cannot be older than what it reports on). A date from a wrong clock or a report
+    /// made up would otherwise put its event out of every range replay that covers when it was recorded, and before the
+    /// retention purge's horizon, which would delete it at its next run and with it the record that the report was taken.
+    /// </summary>
+    public DateTimeOffset OccurredAt(DateTimeOffset reportDate, EmailRecord email)
     {
         var now = clock.GetUtcNow();
-        return reportDate > DateTimeOffset.MinValue && reportDate <= now ? reportDate : now;
+        var date = reportDate > DateTimeOffset.MinValue && reportDate <= now ? reportDate : now;
+        var acceptedAt = email.AcceptedAt is { } at ? new DateTimeOffset(DateTime.SpecifyKind(at, DateTimeKind.Utc)) : EmailIds.MadeAt(email.Id);
+        return acceptedAt is { } accepted && date < accepted && accepted <= now ? accepted : date;
     }
 
     /// <summary>What tells one report from another: its own Message-ID, or failing that a hash of it as received.</summary>

@@ -204,6 +204,27 @@ public sealed class ComplaintReportTests
     }
 
     /// <summary>
+    /// The report's <c>Date</c> (6 December 2026, 09:30) is before the email was accepted (at this test's run): its event is
+    /// recorded as of the accept, not of a date that would put it before the retention purge's horizon or outside the
+    /// range replays that cover when it was recorded.
+    /// </summary>
+    [Fact]
+    public async Task AReportDatedBeforeItsEmailWasAcceptedIsRecordedAsOfTheAccept()
+    {
+        await using var api = await StatusApi.StartAsync();
+        using var client = api.CreateClient();
+        var emailId = Guid.NewGuid();
+        var accepted = TestEvents.Accepted(emailId, to: [Alice]);
+        await api.RecordAsync(accepted, TestEvents.Delivered(emailId, Alice));
+        Assert.True(accepted.AcceptedAt > new DateTimeOffset(2026, 12, 6, 9, 30, 0, TimeSpan.Zero));
+
+        await PostAsync(client, Named(accepted.MessageId.Trim('<', '>'), Alice));
+
+        var occurredAt = await api.WithStoreAsync(db => db.Events.Where(e => e.EmailId == emailId && e.Type == "email.complained").Select(e => e.OccurredAt).SingleAsync());
+        Assert.Equal(accepted.AcceptedAt.UtcDateTime, occurredAt, TimeSpan.FromMilliseconds(1));
+    }
+
+    /// <summary>
     /// Alice's outcome overtook the email's accept, so the email is known with her alone. A complaint naming Bob, whose
     /// returned message was addressed to both, and a redacted one, were taken as Alice's (the only one of the known few
     /// in the message's <c>To</c>, the only one it reached): she was suppressed and Bob, who complained, was not. Both are
