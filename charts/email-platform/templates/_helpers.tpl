@@ -161,6 +161,24 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end }}
 
+{{/* Fails on a relay the workers would refuse to start with (DeliveryOptionsValidator), for when the schema is
+     skipped: port 465 (implicit TLS) with a security other than SslOnConnect, and a username with a security that can
+     send it in plain text (None, or Auto, the default). Call with (list $ <n> <relay>). */}}
+{{- define "email-platform.relaySecurity" -}}
+{{- $root := index . 0 }}
+{{- $i := index . 1 }}
+{{- $relay := index . 2 }}
+{{- $security := toString ($relay.security | default "Auto") }}
+{{- /* The workers bind the enum ignoring case. */}}
+{{- $tls := lower $security }}
+{{- if and (hasKey $relay "port") (eq (toString $relay.port) "465") (ne $tls "sslonconnect") }}
+{{- fail (printf "delivery.relays[%d] (%s): port 465 is implicit TLS, so security must be SslOnConnect (was %s): set delivery.relays[%d].security=SslOnConnect, or use port 587 with StartTls. The workers refuse any other security there." $i $relay.name $security $i) }}
+{{- end }}
+{{- if and $relay.username (not (has $tls (list "starttls" "sslonconnect"))) }}
+{{- fail (printf "delivery.relays[%d] (%s): a username needs security StartTls or SslOnConnect (was %s): set delivery.relays[%d].security to one of them. The workers never send credentials over a connection that may be unencrypted." $i $relay.name $security $i) }}
+{{- end }}
+{{- end }}
+
 {{/* Where relay <n> takes its trusted certificate from, as JSON like email-platform.dkimKey's: {} when it trusts
      only the system's roots or gives the PEM inline. Fails when the relay gives more than one. Call with (list <n> <relay>). */}}
 {{- define "email-platform.relayCertificate" -}}
@@ -463,6 +481,7 @@ readinessProbe:
 {{- $prefix := printf "Delivery__Relays__%d__" $i }}
 {{- $_ := set $data (print $prefix "Name") (required (printf "delivery.relays[%d].name is required" $i) $relay.name) }}
 {{- $_ := set $data (print $prefix "Host") (required (printf "delivery.relays[%d].host is required: the upstream SMTP relay the workers send through (the defaults name none). Give the whole entry, e.g. --set 'delivery.relays[0].name=primary,delivery.relays[0].host=smtp.example.net,delivery.relays[0].port=587,delivery.relays[0].security=StartTls'" $i) $relay.host) }}
+{{- include "email-platform.relaySecurity" (list $root $i $relay) }}
 {{- range $key := list "port" "security" "maxConnections" "maxMessagesPerSecond" "priority" "weight" "trustedCertificate" "trustedCertificateFile" "checkCertificateRevocation" }}
 {{- if hasKey $relay $key }}
 {{- $_ := set $data (print $prefix (upper (substr 0 1 $key)) (substr 1 -1 $key)) (index $relay $key) }}

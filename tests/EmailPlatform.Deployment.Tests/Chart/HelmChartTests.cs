@@ -813,19 +813,69 @@ public sealed class HelmChartTests
     [InlineData("ci/all-on-values.yaml")]
     [InlineData("ci/minimal-values.yaml")]
     [InlineData("ci/keda-values.yaml")]
-    public void EachExamplesWorkerConfigurationPassesTheWorkersOwnValidation(string values)
+    public void EachExamplesWorkerConfigurationPassesTheWorkersOwnValidation(string values) =>
+        Assert.Empty(WorkerValidationFailures(Helm.Template(values), Yaml.Parse(Repo.Read($"{Helm.Chart}/{values}"))));
+
+    /// <summary>
+    /// What the workers' own validation refuses in the delivery ConfigMap rendered from <paramref name="values"/>, with
+    /// each relay's username and password from those values, which reach the pods from the Secret, not the ConfigMap.
+    /// Certificates and DKIM keys are files the pod mounts from Secrets: their absence here is not counted.
+    /// </summary>
+    private static List<string> WorkerValidationFailures(List<Dictionary<object, object>> manifests, object? values)
     {
-        var data = Yaml.Map(Yaml.At(Helm.Template(values).OfKind("ConfigMap").Single(c => c.Component() == "delivery"), "data"), "delivery");
-        var configuration = new ConfigurationBuilder()
-            .AddInMemoryCollection(data.Select(e => KeyValuePair.Create(((string)e.Key).Replace("__", ":", StringComparison.Ordinal), (string?)e.Value)))
-            .Build();
-        var options = configuration.GetSection(DeliveryOptions.SectionName).Get<DeliveryOptions>()!;
+        var data = Yaml.Map(Yaml.At(manifests.OfKind("ConfigMap").Single(c => c.Component() == "delivery"), "data"), "delivery");
+        var settings = data.Select(e => KeyValuePair.Create(((string)e.Key).Replace("__", ":", StringComparison.Ordinal), (string?)e.Value)).ToList();
+        foreach (var (relay, i) in Yaml.List(Yaml.At(values, "delivery.relays")).Select((r, i) => (r, i)))
+        {
+            settings.AddRange(new[] { "Username", "Password" }
+                .Where(field => !string.IsNullOrEmpty(Yaml.Str(relay, field.ToLowerInvariant())))
+                .Select(field => KeyValuePair.Create($"Delivery:Relays:{i}:{field}", Yaml.Str(relay, field.ToLowerInvariant()))));
+        }
 
-        // Certificates and DKIM keys are files the pod mounts from Secrets: not here.
-        var failures = (new DeliveryOptionsValidator().Validate(null, options).Failures ?? [])
+        var options = new ConfigurationBuilder().AddInMemoryCollection(settings).Build()
+            .GetSection(DeliveryOptions.SectionName).Get<DeliveryOptions>()!;
+        return (new DeliveryOptionsValidator().Validate(null, options).Failures ?? [])
             .Where(f => !f.Contains("could not be read", StringComparison.Ordinal)).ToList();
+    }
 
-        Assert.Empty(failures);
+    /// <summary>
+    /// The workers refuse to start with a relay on port 465 (implicit TLS) whose security is not SslOnConnect, or with a
+    /// username whose security is not StartTls or SslOnConnect (Auto, the default, can fall back to plain text)
+    /// (DeliveryOptionsValidator). The schema refuses both at install, and the template does too when the schema is
+    /// skipped, naming the relay and the fix, rather than letting every worker crash-loop.
+    /// </summary>
+    [Theory]
+    [InlineData("port: 465, security: StartTls", "at '/delivery/relays/1/security': value must be 'SslOnConnect'",
+        "delivery.relays[1] (backup): port 465 is implicit TLS, so security must be SslOnConnect (was StartTls): set delivery.relays[1].security=SslOnConnect")]
+    [InlineData("port: 465", "at '/delivery/relays/1': missing property 'security'",
+        "delivery.relays[1] (backup): port 465 is implicit TLS, so security must be SslOnConnect (was Auto)")]
+    [InlineData("port: 587, security: Auto, username: apikey, password: secret", "at '/delivery/relays/1/security': value must be one of 'StartTls', 'SslOnConnect'",
+        "delivery.relays[1] (backup): a username needs security StartTls or SslOnConnect (was Auto): set delivery.relays[1].security to one of them")]
+    [InlineData("port: 25, security: None, username: apikey, password: secret", "at '/delivery/relays/1/security': value must be one of 'StartTls', 'SslOnConnect'",
+        "delivery.relays[1] (backup): a username needs security StartTls or SslOnConnect (was None)")]
+    [InlineData("port: 587, username: apikey, password: secret", "at '/delivery/relays/1': missing property 'security'",
+        "delivery.relays[1] (backup): a username needs security StartTls or SslOnConnect (was Auto)")]
+    public void ARelaySecurityTheWorkersWouldRefuseIsRefusedNamingTheRelay(string settings, string schemaMessage, string templateMessage)
+    {
+        var values = $"delivery: {{ relays: [ {{ name: primary, host: smtp.example.net, port: 587, security: StartTls }}, {{ name: backup, host: smtp.backup.example.org, {settings} }} ] }}";
+        Assert.Contains(schemaMessage, Helm.TemplateRefuses(values), StringComparison.Ordinal);
+        Assert.Contains(templateMessage, Helm.TemplateRefuses(values, flags: ["--skip-schema-validation"]), StringComparison.Ordinal);
+    }
+
+    /// <summary>What the workers accept the chart renders, and no more strictly: the rules are the validator's.</summary>
+    [Theory]
+    [InlineData("port: 465, security: SslOnConnect, username: apikey, password: secret", false)]
+    [InlineData("port: 587, security: StartTls, username: apikey, password: secret", false)]
+    [InlineData("port: 25, security: Auto, username: '', password: ''", false)]
+    [InlineData("port: 25, security: None", false)]
+    [InlineData("port: 2525, security: SslOnConnect", false)]
+    // The workers bind the enum ignoring case; the schema takes its spelling only.
+    [InlineData("port: 465, security: sslonconnect, username: apikey, password: secret", true)]
+    public void ARelaySecurityTheWorkersAcceptIsRendered(string settings, bool skipSchema)
+    {
+        var values = $"delivery: {{ relays: [ {{ name: primary, host: smtp.example.net, {settings} }} ] }}";
+        var manifests = Helm.TemplateWith(values, skipSchema ? ["--skip-schema-validation"] : []);
+        Assert.Empty(WorkerValidationFailures(manifests, Yaml.Parse(values)));
     }
 
     [Fact]
