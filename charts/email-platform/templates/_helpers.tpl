@@ -163,7 +163,8 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/* Fails on a relay the workers would refuse to start with (DeliveryOptionsValidator), for when the schema is
      skipped: port 465 (implicit TLS) with a security other than SslOnConnect, and a username with a security that can
-     send it in plain text (None, or Auto, the default). Call with (list $ <n> <relay>). */}}
+     send it in plain text (None, or Auto, the default). Also on credentials given in values with secrets.existingSecret,
+     which the chart does not write: dropped, they left the workers sending without AUTH. Call with (list $ <n> <relay>). */}}
 {{- define "email-platform.relaySecurity" -}}
 {{- $root := index . 0 }}
 {{- $i := index . 1 }}
@@ -176,6 +177,17 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- if and $relay.username (not (has $tls (list "starttls" "sslonconnect"))) }}
 {{- fail (printf "delivery.relays[%d] (%s): a username needs security StartTls or SslOnConnect (was %s): set delivery.relays[%d].security to one of them. The workers never send credentials over a connection that may be unencrypted." $i $relay.name $security $i) }}
+{{- end }}
+{{- if $root.Values.secrets.existingSecret }}
+{{- $given := list }}
+{{- range $field := list "username" "password" }}
+{{- if index $relay $field }}
+{{- $given = append $given $field }}
+{{- end }}
+{{- end }}
+{{- if $given }}
+{{- fail (printf "delivery.relays[%d] (%s): %s cannot go into secrets.existingSecret '%s', which the chart does not write: put the credentials there under the keys %s and %s and leave %s empty." $i $relay.name (join " and " $given) $root.Values.secrets.existingSecret (include "email-platform.relaySecretKey" (list $relay.name "username")) (include "email-platform.relaySecretKey" (list $relay.name "password")) (join " and " $given)) }}
+{{- end }}
 {{- end }}
 {{- end }}
 

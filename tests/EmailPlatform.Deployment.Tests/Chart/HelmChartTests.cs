@@ -878,6 +878,30 @@ public sealed class HelmChartTests
         Assert.Empty(WorkerValidationFailures(manifests, Yaml.Parse(values)));
     }
 
+    /// <summary>
+    /// With secrets.existingSecret the chart writes no Secret, and the workers read each relay's credentials from that
+    /// one (optional keys): a username or password given in the values was dropped without a word, and the workers sent
+    /// without AUTH. It is refused, naming the keys to put into the Secret, as a DKIM privateKey is.
+    /// </summary>
+    [Theory]
+    [InlineData("username: apikey, password: secret", "delivery.relays[0] (Primary Relay): username and password cannot go into secrets.existingSecret 'emailplatform-credentials'")]
+    [InlineData("password: secret", "delivery.relays[0] (Primary Relay): password cannot go into secrets.existingSecret 'emailplatform-credentials'")]
+    public void RelayCredentialsInTheValuesWithAnExistingSecretAreRefusedNamingItsKeys(string credentials, string message)
+    {
+        var values = $$"""
+            secrets: { existingSecret: emailplatform-credentials }
+            delivery: { relays: [ { name: Primary Relay, host: smtp.example.net, port: 587, security: StartTls, {{credentials}} } ] }
+            """;
+        var error = Helm.TemplateRefuses(values);
+        Assert.Contains(message, error, StringComparison.Ordinal);
+        Assert.Contains("under the keys relay-primary-relay-username and relay-primary-relay-password", error, StringComparison.Ordinal);
+
+        var withoutCredentials = Helm.TemplateWith(values.Replace($", {credentials}", "", StringComparison.Ordinal));
+        var username = Yaml.List(Yaml.At(Assert.Single(withoutCredentials.Deployment("delivery").Containers()), "env"))
+            .Single(e => Yaml.Str(e, "name") == "Delivery__Relays__0__Username");
+        Assert.Equal("relay-primary-relay-username", Yaml.Str(username, "valueFrom.secretKeyRef.key"));
+    }
+
     [Fact]
     public void ConfigMapsTakeExtraConfigurationKeysThatWinOverTheChartsOwn()
     {
