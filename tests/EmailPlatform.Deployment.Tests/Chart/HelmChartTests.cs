@@ -260,20 +260,32 @@ public sealed class HelmChartTests
         var manifests = Render(valuesFile);
         foreach (var component in Components)
         {
-            var known = ServiceSources.KeysReadBy(ProjectOf[component]);
             var names = manifests.Deployment(component).EnvironmentNames(manifests).ToList();
-            foreach (var name in names)
-            {
-                if (ServiceSources.KeyOf(name) is { } key)
-                {
-                    Assert.True(known.Contains(key), $"{component} gets {name}, but {ProjectOf[component]} reads no '{key}'");
-                }
-            }
+            Assert.True(!ServiceSources.UnreadBy(ProjectOf[component], names).Any(),
+                $"{component} gets {string.Join(", ", ServiceSources.UnreadBy(ProjectOf[component], names))}, which {ProjectOf[component]} does not read");
 
             Assert.Contains("Auth__BootstrapKey", names);
             Assert.Contains("ConnectionStrings__RabbitMq", names);
             Assert.Contains("ConnectionStrings__Postgres", names);
         }
+    }
+
+    /// <summary>
+    /// A key under a section no service defines is read by nothing: Webhook (for Webhooks) or Delivry given in the values
+    /// must fail the check above, not be skipped like the runtime's own variables (Logging__, OTEL_…, ASPNETCORE_…).
+    /// </summary>
+    [Fact]
+    public void AConfigurationKeyUnderAMisspeltSectionIsOneTheServicesDoNotRead()
+    {
+        var manifests = Helm.TemplateWith("""
+            config: { 'Webhook:AllowPrivateTargets': 'true' }
+            delivery: { config: { 'Delivry:StatusUrl': 'http://status:8080' } }
+            """);
+        string[] Unread(string component) =>
+            [.. ServiceSources.UnreadBy(ProjectOf[component], manifests.Deployment(component).EnvironmentNames(manifests))];
+
+        Assert.Equal(["Webhook__AllowPrivateTargets"], Unread("status"));
+        Assert.Equal(["Delivry__StatusUrl", "Webhook__AllowPrivateTargets"], Unread("delivery").Order(StringComparer.Ordinal));
     }
 
     [Fact]
@@ -438,8 +450,15 @@ public sealed class HelmChartTests
         string[] kinds = ["Ingress", "HTTPRoute", "HorizontalPodAutoscaler", "ServiceMonitor", "PrometheusRule", "PodDisruptionBudget", "NetworkPolicy"];
         Assert.All(kinds, kind => Assert.NotEmpty(manifests.OfKind(kind)));
         Assert.Null(Yaml.At(manifests.Deployment("delivery"), "spec.replicas"));
-        Assert.Equal("ServiceMonitor", Yaml.Str(manifests.OfKind("ServiceMonitor").Single(), "kind"));
-        Assert.Equal("/metrics", Yaml.Str(Yaml.List(Yaml.At(manifests.OfKind("ServiceMonitor").Single(), "spec.endpoints")).Single(), "path"));
+        var monitor = manifests.OfKind("ServiceMonitor").Single();
+        Assert.Equal("/metrics", Yaml.Str(Yaml.List(Yaml.At(monitor, "spec.endpoints")).Single(), "path"));
+        // It selects the three services' HTTP Services, not the bounce listener's (SMTP, no /metrics).
+        var matchLabels = Labels(Yaml.At(monitor, "spec.selector.matchLabels"));
+        var components = Yaml.List(Yaml.At(Yaml.List(Yaml.At(monitor, "spec.selector.matchExpressions")).Single(), "values")).Cast<string>().ToList();
+        var selected = manifests.OfKind("Service")
+            .Where(s => matchLabels.All(l => Labels(Yaml.At(s, "metadata.labels")).GetValueOrDefault(l.Key) == l.Value) && components.Contains(s.Component()!))
+            .Select(s => s.Component());
+        Assert.Equal(["delivery", "ingress", "status"], selected.Order(StringComparer.Ordinal));
     }
 
     /// <summary>

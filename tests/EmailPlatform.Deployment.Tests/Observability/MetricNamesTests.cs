@@ -154,6 +154,11 @@ public sealed class MetricNamesTests
         Assert.Equal("Delivery:Relays:*:Host", ServiceSources.KeyOf("Delivery__Relays__3__Host"));
         Assert.Equal("Status:BounceListener:Domains:*", ServiceSources.KeyOf("Status__BounceListener__Domains__0"));
         Assert.Null(ServiceSources.KeyOf("OTEL_EXPORTER_OTLP_ENDPOINT"));
+        Assert.Null(ServiceSources.KeyOf("ASPNETCORE_HTTP_PORTS"));
+        Assert.Null(ServiceSources.KeyOf("Logging__LogLevel__Default"));
+        // A section no service defines is a key nothing reads, not one skipped; the host strips DOTNET_ and ASPNETCORE_.
+        Assert.Equal("Webhook:AllowPrivateTargets", ServiceSources.KeyOf("Webhook__AllowPrivateTargets"));
+        Assert.Equal("Shutdown:Timeout", ServiceSources.KeyOf("DOTNET_Shutdown__Timeout"));
         Assert.DoesNotContain("EmailPlatform.Ingress", ServiceSources.KeysByProject.Where(p => p.Value.Contains("Delivery:Relays:*:Host")).Select(p => p.Key));
     }
 }

@@ -16,7 +16,7 @@ internal static partial class ServiceSources
     /// <summary>Configuration keys (<c>Delivery:Relays:*:Host</c>) by the project whose sources read them.</summary>
     public static readonly IReadOnlyDictionary<string, IReadOnlySet<string>> KeysByProject = FindKeys();
 
-    /// <summary>First segments of every key the services read: environment variables under these are checked.</summary>
+    /// <summary>First segments of every key the services read.</summary>
     public static IReadOnlySet<string> CheckedRoots { get; } =
         KeysByProject.Values.SelectMany(k => k).Select(k => k.Split(':')[0]).ToHashSet(StringComparer.OrdinalIgnoreCase);
 
@@ -64,18 +64,46 @@ internal static partial class ServiceSources
             .ToHashSet(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
-    /// <c>Delivery__Relays__0__Host</c> as the key the code binds (<c>Delivery:Relays:*:Host</c>), or null when
-    /// the variable is outside the sections the services define (<c>OTEL_…</c>, <c>ASPNETCORE_…</c>, <c>Logging__…</c>).
+    /// Roots of configuration keys that the runtime and the frameworks read, not the services' options: a variable under
+    /// one of these is not checked. Those the chart and docker-compose.yml set (<c>Logging__…</c>), and Kestrel's.
+    /// </summary>
+    public static IReadOnlySet<string> FrameworkRoots { get; } = new HashSet<string>(["Logging", "Kestrel"], StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// <c>Delivery__Relays__0__Host</c> as the key the code binds (<c>Delivery:Relays:*:Host</c>), after the
+    /// <c>DOTNET_</c> or <c>ASPNETCORE_</c> prefix the host strips; null for a variable that is no configuration key of
+    /// the services: one without a section (<c>OTEL_EXPORTER_OTLP_ENDPOINT</c>, <c>ASPNETCORE_HTTP_PORTS</c>) or under
+    /// <see cref="FrameworkRoots"/>. A key under any other root is returned, so that a misspelt section
+    /// (<c>Webhook__…</c> for <c>Webhooks__…</c>) is a key no service reads rather than one left unchecked.
     /// </summary>
     public static string? KeyOf(string environmentVariable)
     {
-        var segments = environmentVariable.Split("__");
-        if (segments.Length < 2 || !CheckedRoots.Contains(segments[0]))
+        var name = environmentVariable;
+        foreach (var prefix in (string[])["DOTNET_", "ASPNETCORE_"])
+        {
+            if (name.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+            {
+                name = name[prefix.Length..];
+            }
+        }
+
+        var segments = name.Split("__");
+        if (segments.Length < 2 || name.StartsWith("OTEL_", StringComparison.OrdinalIgnoreCase) || FrameworkRoots.Contains(segments[0]))
         {
             return null;
         }
 
         return string.Join(':', segments.Select(s => s.All(char.IsAsciiDigit) ? "*" : s));
+    }
+
+    /// <summary>
+    /// The environment variables among <paramref name="variables"/> that set a configuration key
+    /// <paramref name="project"/> does not read (<see cref="KeyOf"/>): a misspelt key, or one of another service.
+    /// </summary>
+    public static IEnumerable<string> UnreadBy(string project, IEnumerable<string> variables)
+    {
+        var known = KeysReadBy(project);
+        return variables.Where(v => KeyOf(v) is { } key && !known.Contains(key));
     }
 
     private static IEnumerable<string> ProjectFiles() =>
