@@ -943,6 +943,28 @@ public sealed class HelmChartTests
         Assert.DoesNotContain("Delivery__MaxRetryAge", Data("ingress").Keys);
     }
 
+    /// <summary>
+    /// A pod using more than its request is the first the kubelet evicts under memory pressure: the status service's
+    /// request covers the peak RSS its benchmark reports, with real-sized bodies in the README and with the image's GC
+    /// setting in its Dockerfile. It was 256Mi (268 MB) against about 275 MB.
+    /// </summary>
+    [Fact]
+    public void TheStatusServicesMemoryRequestCoversThePeakRssItsBenchmarkReports()
+    {
+        var readme = Repo.Read("README.md");
+        var performance = readme[readme.IndexOf("\n## Performance", StringComparison.Ordinal)..readme.IndexOf("\n## Fault tolerance", StringComparison.Ordinal)];
+        var peaks = System.Text.RegularExpressions.Regex.Matches(performance, @"service's\s+peak RSS is about (\d+) MB")
+            .Concat(System.Text.RegularExpressions.Regex.Matches(Repo.Read("services/EmailPlatform.Status/Dockerfile"), @"peak RSS unchanged \(\d+-(\d+) MB\)"))
+            .Select(m => long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) * 1_000_000)
+            .ToList();
+        Assert.Equal(2, peaks.Count);
+
+        var request = Yaml.Str(Assert.Single(Helm.Template(Helm.Minimal).Deployment("status").Containers()), "resources.requests.memory")!;
+        Assert.EndsWith("Mi", request, StringComparison.Ordinal);
+        var bytes = long.Parse(request[..^2], System.Globalization.CultureInfo.InvariantCulture) * 1024 * 1024;
+        Assert.True(bytes >= peaks.Max(), $"status.resources.requests.memory {request} ({bytes / 1_000_000} MB) is below the measured peak RSS of {peaks.Max() / 1_000_000} MB");
+    }
+
     [Fact]
     public void LogsAreJsonByDefault()
     {
