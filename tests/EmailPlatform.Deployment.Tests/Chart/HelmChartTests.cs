@@ -253,6 +253,41 @@ public sealed class HelmChartTests
         Assert.Equal("pool", Yaml.Str(Assert.Single(Yaml.List(Yaml.At(term, "matchExpressions"))), "key"));
     }
 
+    /// <summary>
+    /// PostgreSQL or RabbitMQ over TLS with a private CA, mounted into the components with their extraVolumes, needs
+    /// the same in the migrations Job, which connects to both first: its own volumes, mounted into every migration
+    /// container, its own environment after extraEnv, and a ServiceAccount (a cloud identity for the database). None
+    /// by default: the pod runs as the namespace's default account, the pre-install hook running before the chart's.
+    /// </summary>
+    [Fact]
+    public void TheMigrationsJobTakesItsOwnVolumesEnvironmentAndServiceAccount()
+    {
+        var bare = Yaml.At(Assert.Single(Helm.Template(Helm.Minimal).OfKind("Job")), "spec.template.spec");
+        Assert.Null(Yaml.At(bare, "serviceAccountName"));
+        Assert.Equal(["tmp"], Yaml.List(Yaml.At(bare, "volumes")).Select(v => Yaml.Str(v, "name")));
+
+        var job = Assert.Single(Helm.TemplateWith("""
+            extraEnv: [ { name: DOTNET_GCHeapHardLimitPercent, value: "0x4B" } ]
+            migrations:
+              serviceAccountName: emailplatform-migrations
+              env: [ { name: SSL_CERT_FILE, value: /etc/emailplatform/ca/ca.pem } ]
+              extraVolumes: [ { name: database-ca, configMap: { name: database-ca } } ]
+              extraVolumeMounts: [ { name: database-ca, mountPath: /etc/emailplatform/ca, readOnly: true } ]
+            """).OfKind("Job"));
+        var pod = Yaml.At(job, "spec.template.spec");
+        Assert.Equal("emailplatform-migrations", Yaml.Str(pod, "serviceAccountName"));
+        Assert.Contains(Yaml.List(Yaml.At(pod, "volumes")), v => Yaml.Str(v, "name") == "database-ca" && Yaml.Str(v, "configMap.name") == "database-ca");
+        var containers = job.Containers().ToList();
+        Assert.Equal(3, containers.Count);
+        Assert.All(containers, container =>
+        {
+            Assert.Contains(Yaml.List(Yaml.At(container, "volumeMounts")), m => Yaml.Str(m, "name") == "database-ca" && Yaml.Str(m, "mountPath") == "/etc/emailplatform/ca");
+            var env = Yaml.List(Yaml.At(container, "env")).Select(e => Yaml.Str(e, "name")).ToList();
+            Assert.Contains("SSL_CERT_FILE", env);
+            Assert.True(env.IndexOf("DOTNET_GCHeapHardLimitPercent") < env.IndexOf("SSL_CERT_FILE"), "migrations.env comes after extraEnv, so that it wins");
+        });
+    }
+
     [Theory]
     [MemberData(nameof(ValuesFiles))]
     public void ConfigurationKeysAreOnesTheServicesRead(string valuesFile)
