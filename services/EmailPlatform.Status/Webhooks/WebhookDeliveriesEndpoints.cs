@@ -161,7 +161,9 @@ public static class WebhookDeliveriesEndpoints
 
         var (fromUtc, toUtc) = (from.UtcDateTime, to.UtcDateTime);
         var types = subscription.Events;
-        var events = db.Events.AsNoTracking().Where(e => e.OccurredAt >= fromUtc && e.OccurredAt < toUtc && types.Contains(e.Type));
+        // Not the events recorded after what superseded them (EventRecord.Withheld): no subscription was sent them, and a
+        // receiver keeping the latest webhook as the status would go back.
+        var events = db.Events.AsNoTracking().Where(e => e.OccurredAt >= fromUtc && e.OccurredAt < toUtc && types.Contains(e.Type) && !e.Withheld);
         if (request.OnlyUndelivered is true)
         {
             // Found through the deliveries' email index: an email has a few of them.
