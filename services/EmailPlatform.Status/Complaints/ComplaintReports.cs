@@ -87,7 +87,7 @@ public sealed class ComplaintReports(StatusDbContext db, ReportedEmails emails, 
 
     /// <summary>
     /// The recipient the report is about: the one it names (<c>Original-Rcpt-To</c>), or the mailbox the returned message
-    /// was delivered to, or the only one the email was delivered to; null when the report leaves it open (providers redact
+    /// was delivered to, or the only one the email may have reached; null when the report leaves it open (providers redact
     /// the address). Not the returned message's <c>To</c> and <c>Cc</c>: every recipient's copy carries the same ones, so
     /// the one recipient they name is no likelier to have complained than a <c>Bcc</c> recipient they do not.
     /// </summary>
@@ -105,10 +105,15 @@ public sealed class ComplaintReports(StatusDbContext db, ReportedEmails emails, 
             }
         }
 
-        // Only a recipient the message reached can complain about it.
-        var reached = email.Recipients.Where(r => r.State == EmailState.Delivered && recipients.Contains(r.Address)).Select(r => r.Address).ToList();
-        return reached.Count == 1 ? reached[0] : null;
+        // Only a recipient the message may have reached can complain about it: not one it bounced for, nor one suppressed or
+        // canceled before any attempt. Every other may have got it, delivered or not as recorded so far: a deferral after
+        // the relay received the whole message (an unknown outcome), a delivery still on its way here, a failure after
+        // one of those. The report is pinned on a recipient only when no other could have sent it.
+        var reachable = email.Recipients.Where(r => recipients.Contains(r.Address) && !CannotHaveReceived(r.State)).Select(r => r.Address).ToList();
+        return reachable.Count == 1 ? reachable[0] : null;
     }
+
+    private static bool CannotHaveReceived(EmailState state) => state is EmailState.Bounced or EmailState.Suppressed or EmailState.Canceled;
 
     private static ComplaintReportResponse Answer(EmailRecord email, FeedbackReport report, string? recipient, bool suppressed, string result) =>
         new("complaint_report", email.Id, report.FeedbackType, report.UserAgent, report.ReportingMta, recipient, suppressed, result);
