@@ -288,7 +288,7 @@ public sealed class WebhookDispatcher(
                 // and the one save failed with it: saved one by one, the others' attempts are kept rather than sent again
                 // once their lease lapses.
                 Log.SavedOneByOne(logger, ex);
-                await SaveOneByOneAsync([.. attempted.Select(a => a.Delivery), .. handedBack]);
+                await SaveOneByOneAsync([.. attempted.Select(a => a.Delivery), .. handedBack], db);
             }
 
             await UpdateHealthAsync(db, attempted, CancellationToken.None);
@@ -300,17 +300,23 @@ public sealed class WebhookDispatcher(
         }
     }
 
-    private async Task SaveOneByOneAsync(List<WebhookDeliveryRecord> deliveries)
+    /// <param name="failed">The context whose one save failed: it tells which columns the attempt changed, the only ones
+    /// written here, as that save would have (not the status a disable may have set to <c>skipped</c> meanwhile, nor the
+    /// body, which an erasure or the email's details arriving may have written again).</param>
+    private async Task SaveOneByOneAsync(List<WebhookDeliveryRecord> deliveries, StatusDbContext failed)
     {
+        var changed = deliveries.ToDictionary(d => d, d => failed.Entry(d).Properties.Where(p => p.IsModified).Select(p => p.Metadata.Name).ToList());
+        failed.ChangeTracker.Clear();
         foreach (var delivery in deliveries)
         {
             await using var scope = scopes.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<StatusDbContext>();
-            db.Entry(delivery).State = EntityState.Modified;
-            // The body is not the dispatcher's to write: an erasure, or the email's details arriving, may have written it
-            // again meanwhile.
-            db.Entry(delivery).Property(d => d.Payload).IsModified = false;
-            db.Entry(delivery).Property(d => d.WithoutDetails).IsModified = false;
+            db.WebhookDeliveries.Attach(delivery);
+            foreach (var property in changed[delivery])
+            {
+                db.Entry(delivery).Property(property).IsModified = true;
+            }
+
             foreach (var attempt in delivery.Log)
             {
                 db.Entry(attempt).State = EntityState.Added;

@@ -16,7 +16,7 @@ internal sealed class FailingStatements(params string[] fragments) : DbCommandIn
     public bool Armed { get; set; }
 
     /// <summary>The exception each failed statement throws.</summary>
-    public Func<Exception> Failure { get; init; } =
+    public Func<Exception> Failure { get; set; } =
         () => new NpgsqlException("Exception while reading from stream", new TimeoutException("Timeout during reading attempt"));
 
     /// <summary>How many statements it failed.</summary>

@@ -3,11 +3,13 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using EmailPlatform.Status.Storage;
 using EmailPlatform.Status.Tests.Support;
 using EmailPlatform.Status.Webhooks;
 using EmailPlatform.Testing;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
 using static EmailPlatform.Status.Tests.Webhooks.WebhookTesting;
 
 namespace EmailPlatform.Status.Tests.Webhooks;
@@ -164,6 +166,45 @@ public sealed class WebhookDeliveryTests
         // The kept delivery was not sent again.
         await SettleAfterALaterDeliveryAsync(api, kept, 2);
         Assert.Single(deleted.Requests);
+    }
+
+    /// <summary>
+    /// A subscription is disabled while its delivery is in flight (the disable marks it skipped), and the attempt fails.
+    /// The round's one save fails (as when another delivery of the round was deleted meanwhile, with its subscription or
+    /// an erased recipient), so each attempt is saved on its own. That save wrote every column of the delivery as the
+    /// dispatcher had read it, pending, over the skip: re-enabled, the subscription would have been sent it late, which
+    /// the skip is there to prevent.
+    /// </summary>
+    [Fact]
+    public async Task ADeliverySkippedWhileInFlightStaysSkippedWhenItsFailedAttemptIsSavedOnItsOwn()
+    {
+        // The round's save (the delivery's update with its attempt) fails once, as a deleted row fails it.
+        var failing = new FailingStatements("INSERT INTO webhook_attempts");
+        failing.Failure = () =>
+        {
+            failing.Armed = false;
+            return new PostgresException("insert or update violates foreign key constraint", "ERROR", "ERROR", PostgresErrorCodes.ForeignKeyViolation);
+        };
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var api = await StatusApi.StartAsync(FastRetries(), s => s.ConfigureDbContext<PostgresStatusDbContext>(o => o.AddInterceptors(failing)));
+        using var client = api.CreateClient();
+        var (subscriptionId, _) = await SubscribeAsync(client, receiver.Url, "email.delivered");
+        receiver.FailAll = true;
+        receiver.BeforeAnswer = async () =>
+        {
+            using var patch = await client.PatchAsJsonAsync(new Uri($"/v1/webhooks/{subscriptionId}", UriKind.Relative), new { enabled = false });
+            Assert.Equal(HttpStatusCode.OK, patch.StatusCode);
+            failing.Armed = true;
+        };
+        var emailId = Guid.NewGuid();
+
+        await api.RecordAsync(TestEvents.Accepted(emailId, to: [Alice]), TestEvents.Delivered(emailId, Alice));
+
+        var log = await Eventually.GetAsync(() => DeliveriesAsync(client, subscriptionId),
+            l => l.GetProperty("data").EnumerateArray().Any(d => d.GetProperty("attempts").GetInt32() == 1), TimeSpan.FromSeconds(15),
+            "the failed attempt recorded");
+        Assert.Equal(1, failing.Failed);
+        Assert.Equal("skipped", Assert.Single(log.GetProperty("data").EnumerateArray()).GetProperty("status").GetString());
     }
 
     [Fact]
