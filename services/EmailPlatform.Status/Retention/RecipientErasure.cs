@@ -286,12 +286,7 @@ public static class RecipientErasure
         await db.Database.ExecuteSqlAsync(
             $"INSERT INTO erased_addresses (hash, erased_at) VALUES ({hash}, {now}) ON CONFLICT (hash) DO UPDATE SET erased_at = excluded.erased_at",
             cancellationToken);
-        if (db.Database.IsNpgsql())
-        {
-            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-            await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock({RecorderBatches.Key})", cancellationToken);
-            await transaction.CommitAsync(cancellationToken);
-        }
+        await RecorderBatches.WaitForBatchesAsync(db, cancellationToken);
     }
 
     /// <summary>

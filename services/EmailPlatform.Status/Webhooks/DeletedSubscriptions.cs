@@ -5,8 +5,7 @@ namespace EmailPlatform.Status.Webhooks;
 
 /// <summary>
 /// What is left of the subscriptions deleted through the API. <c>DELETE /v1/webhooks/{id}</c> only marks one deleted
-/// (and disabled, so that the dispatcher's claim and the recorder's subscription cache pass it over as they pass over a
-/// disabled one) and answers at once; its deliveries and their attempts are deleted here, by the dispatcher's
+/// (and disabled, so that the dispatcher's claim and the recorder pass it over as they pass over a disabled one) and answers at once; its deliveries and their attempts are deleted here, by the dispatcher's
 /// housekeeping, a bounded number of rows per statement and of statements per pass, and the row itself last. The
 /// delete used to remove the row and let <c>ON DELETE CASCADE</c> take up to 90 days of deliveries with it in one
 /// statement: for a busy subscription that outlived the command timeout every time (a 503 that no retry got past), and
@@ -15,19 +14,17 @@ namespace EmailPlatform.Status.Webhooks;
 /// </summary>
 /// <remarks>
 /// The row is removed only once none of its deliveries is left and <see cref="RemoveAfter"/> has passed since the
-/// delete: until then another replica, whose subscription cache is a few seconds old, may still record an event for it.
-/// That delivery is never sent (the subscription is disabled) and is purged with the rest; with the row already gone,
-/// its insert would have failed the recorder's whole batch. Replicas purge side by side: on PostgreSQL each statement
+/// delete: a recorder batch that read the subscriptions before it may still be adding a delivery for it (on PostgreSQL
+/// the delete waits for such batches before it answers; the margin covers SQLite and a wait cut short). That delivery is
+/// never sent (the subscription is disabled) and is purged with the rest; with the row already gone, its insert would
+/// have failed the recorder's whole batch. Replicas purge side by side: on PostgreSQL each statement
 /// takes only rows no other holds (<c>FOR UPDATE SKIP LOCKED</c>), so two housekeeping passes share the work instead of
 /// waiting on each other; SQLite has one writer.
 /// </remarks>
 internal static class DeletedSubscriptions
 {
-    /// <summary>Beyond the subscription cache's age: a recorder batch that read the cache just before it expired is committed well within it.</summary>
-    public static readonly TimeSpan RemoveAfterMargin = TimeSpan.FromMinutes(1);
-
-    /// <summary>How long after its delete a subscription's row may go, once its deliveries have.</summary>
-    public static TimeSpan RemoveAfter(WebhookOptions options) => options.SubscriptionCacheDuration + RemoveAfterMargin;
+    /// <summary>How long after its delete a subscription's row may go, once its deliveries have: a recorder batch is committed well within it.</summary>
+    public static readonly TimeSpan RemoveAfter = TimeSpan.FromMinutes(1);
 
     /// <summary>
     /// Deletes the deliveries of deleted subscriptions, oldest deleted first, <paramref name="batchSize"/> per statement

@@ -15,8 +15,9 @@ namespace EmailPlatform.Status.Webhooks;
 /// a time, each statement short, committed on its own and reading only that subscription's pending deliveries through
 /// the index on (subscription_id, status, created_at, id): the first batch right after the disable (for most
 /// subscriptions all there is), the rest by the dispatcher's sweep every <see cref="WebhookMetrics.PendingRefresh"/>, a
-/// bounded number of batches per pass, which also catches the deliveries that another replica's outbox adds in the
-/// moments after the disable (its subscription cache is a few seconds old). One statement over all of them outlived the
+/// bounded number of batches per pass, which also catches a delivery that a recorder batch which read the subscription
+/// before the disable adds after the first batch (the disable waits for such batches on PostgreSQL, not on SQLite, and
+/// not when that wait is cut short). One statement over all of them outlived the
 /// command timeout, rolled back, and was tried again at every pass, for ever. A delivery waiting for its turn is not
 /// sent: the dispatcher claims only deliveries of enabled subscriptions, and a re-enable is refused while any is left
 /// (<see cref="WebhooksEndpoints"/>). On PostgreSQL each statement takes only rows no other holds (<c>SKIP LOCKED</c>),

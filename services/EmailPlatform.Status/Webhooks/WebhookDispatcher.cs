@@ -1,3 +1,4 @@
+using EmailPlatform.Status.Recording;
 using EmailPlatform.Status.Storage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -19,7 +20,6 @@ namespace EmailPlatform.Status.Webhooks;
 public sealed class WebhookDispatcher(
     IServiceScopeFactory scopes,
     WebhookSender sender,
-    WebhookSubscriptionCache subscriptionCache,
     IOptions<WebhookOptions> options,
     WebhookMetrics metrics,
     TimeProvider clock,
@@ -101,7 +101,7 @@ public sealed class WebhookDispatcher(
         try
         {
             var purge = await DeletedSubscriptions.PurgeAsync(
-                db, now - DeletedSubscriptions.RemoveAfter(settings), settings.HousekeepingBatchSize, settings.HousekeepingBatchesPerPass, cancellationToken);
+                db, now - DeletedSubscriptions.RemoveAfter, settings.HousekeepingBatchSize, settings.HousekeepingBatchesPerPass, cancellationToken);
             foreach (var removed in purge.Removed)
             {
                 Log.DeletedSubscriptionRemoved(logger, removed);
@@ -431,8 +431,9 @@ public sealed class WebhookDispatcher(
 
             if (disabled > 0)
             {
+                // What the batches that read it still enabled queued for it is committed before the skip.
+                await RecorderBatches.WaitForBatchesAsync(db, cancellationToken);
                 await DisabledSubscriptions.SkipPendingAsync(db, id, cancellationToken);
-                subscriptionCache.Invalidate();
                 Log.SubscriptionDisabled(logger, id, reason);
             }
         }

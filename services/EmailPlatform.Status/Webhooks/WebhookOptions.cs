@@ -57,9 +57,6 @@ public sealed class WebhookOptions
     /// </summary>
     public TimeSpan DetailsWait { get; set; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>How long a replica reuses the list of subscriptions when recording events (changes made through this replica apply at once).</summary>
-    public TimeSpan SubscriptionCacheDuration { get; set; } = TimeSpan.FromSeconds(5);
-
     /// <summary>
     /// Rows changed per statement when a disabled subscription's pending deliveries are marked skipped (right after the
     /// disable, and by the dispatcher's housekeeping) and when a deleted subscription's deliveries are purged: each

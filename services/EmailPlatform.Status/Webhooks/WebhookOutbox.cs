@@ -1,5 +1,7 @@
 using EmailPlatform.Status.Storage;
+using EmailPlatform.Status.Recording;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.Options;
 
 namespace EmailPlatform.Status.Webhooks;
@@ -14,8 +16,11 @@ namespace EmailPlatform.Status.Webhooks;
 /// what is due through its index, passes them over with no condition of its own, and recording does nothing more than
 /// write that time. When the details arrive, <see cref="CompleteAsync"/> writes their bodies again and makes them due.
 /// </remarks>
-public sealed class WebhookOutbox(StatusDbContext db, WebhookSubscriptionCache subscriptions, IOptions<WebhookOptions> options, TimeProvider clock)
+public sealed class WebhookOutbox(StatusDbContext db, IOptions<WebhookOptions> options, TimeProvider clock)
 {
+    /// <summary>The enabled subscriptions, as the recorder batch's transaction read them (once: a few rows).</summary>
+    private (IDbContextTransaction Transaction, List<WebhookSubscriptionRecord> Subscriptions)? _enabled;
+
     /// <summary>The delivery log's <c>last_error</c> of a delivery waiting for its email's details, until they come or it is sent.</summary>
     public const string WaitingForDetails =
         "Waiting for the email's details (from, to, subject, tags, metadata), not recorded yet: sent with them once they are, or without them at next_attempt_at.";
@@ -29,7 +34,7 @@ public sealed class WebhookOutbox(StatusDbContext db, WebhookSubscriptionCache s
             return;
         }
 
-        var wanted = (await subscriptions.GetAsync(db, cancellationToken))
+        var wanted = (await EnabledAsync(cancellationToken))
             .Where(s => s.Events.Contains(@event.Type, StringComparer.Ordinal))
             .ToList();
         if (wanted.Count == 0)
@@ -51,6 +56,25 @@ public sealed class WebhookOutbox(StatusDbContext db, WebhookSubscriptionCache s
 
             db.WebhookDeliveries.Add(delivery);
         }
+    }
+
+    /// <summary>
+    /// The enabled subscriptions, read once per transaction: every batch reads them anew, so a subscription created,
+    /// changed, disabled or deleted through any replica applies to the next batch of every replica, and on PostgreSQL
+    /// to every batch committed after the change was answered (<see cref="RecorderBatches.WaitForBatchesAsync"/>). A
+    /// batch started again (<see cref="StatusRecorder"/>) is a new transaction, and reads them again.
+    /// </summary>
+    private async Task<List<WebhookSubscriptionRecord>> EnabledAsync(CancellationToken cancellationToken)
+    {
+        var transaction = db.Database.CurrentTransaction;
+        if (_enabled is { } read && transaction is not null && ReferenceEquals(read.Transaction, transaction))
+        {
+            return read.Subscriptions;
+        }
+
+        var subscriptions = await db.WebhookSubscriptions.AsNoTracking().Where(s => s.Enabled && s.DeletedAt == null).ToListAsync(cancellationToken);
+        _enabled = transaction is null ? null : (transaction, subscriptions);
+        return subscriptions;
     }
 
     /// <summary>
@@ -143,44 +167,4 @@ public sealed class WebhookOutbox(StatusDbContext db, WebhookSubscriptionCache s
     };
 
     public static string MessageIdFor(Guid eventId) => $"msg_{eventId:N}";
-}
-
-/// <summary>
-/// The enabled subscriptions, reused for <see cref="WebhookOptions.SubscriptionCacheDuration"/> so that recording
-/// an event does not read them every time. Changes made through this replica's API invalidate it at once; another
-/// replica's may still queue a delivery for a subscription just disabled or deleted, which is never sent (see
-/// <see cref="DisabledSubscriptions"/> and <see cref="DeletedSubscriptions"/>).
-/// </summary>
-public sealed class WebhookSubscriptionCache(IOptions<WebhookOptions> options, TimeProvider clock)
-{
-    private volatile Snapshot? _snapshot;
-
-    /// <summary>Advanced by every <see cref="Invalidate"/>: a list read before a change is never kept after it.</summary>
-    private long _generation;
-
-    public async Task<IReadOnlyList<WebhookSubscriptionRecord>> GetAsync(StatusDbContext db, CancellationToken cancellationToken)
-    {
-        var now = clock.GetTimestamp();
-        var generation = Interlocked.Read(ref _generation);
-        if (_snapshot is { } snapshot && snapshot.Generation == generation
-            && clock.GetElapsedTime(snapshot.Taken, now) < options.Value.SubscriptionCacheDuration)
-        {
-            return snapshot.Subscriptions;
-        }
-
-        // A change committed while this reads may be missing from what it reads: such a list, taken in the generation
-        // before the change's Invalidate, is stored but never used again.
-        var subscriptions = await db.WebhookSubscriptions.AsNoTracking().Where(s => s.Enabled && s.DeletedAt == null).ToListAsync(cancellationToken);
-        _snapshot = new Snapshot(now, generation, subscriptions);
-        return subscriptions;
-    }
-
-    /// <summary>Called once a change to the subscriptions is committed: the next event reads them again.</summary>
-    public void Invalidate()
-    {
-        Interlocked.Increment(ref _generation);
-        _snapshot = null;
-    }
-
-    private sealed record Snapshot(long Taken, long Generation, IReadOnlyList<WebhookSubscriptionRecord> Subscriptions);
 }

@@ -1,6 +1,7 @@
 using EmailPlatform.ServiceDefaults.Authentication;
 using EmailPlatform.ServiceDefaults.Paging;
 using EmailPlatform.ServiceDefaults.Problems;
+using EmailPlatform.Status.Recording;
 using EmailPlatform.Status.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -31,7 +32,7 @@ public static class WebhooksEndpoints
     }
 
     internal static async Task<Results<Created<WebhookResponse>, ValidationProblem>> CreateAsync(
-        CreateWebhookRequest request, StatusDbContext db, WebhookSubscriptionCache cache, IOptions<WebhookOptions> options,
+        CreateWebhookRequest request, StatusDbContext db, IOptions<WebhookOptions> options,
         TimeProvider clock, CancellationToken cancellationToken)
     {
         var errors = await ValidateAsync(request.Url, request.Events, required: true, options.Value, cancellationToken);
@@ -52,7 +53,9 @@ public static class WebhooksEndpoints
         };
         db.WebhookSubscriptions.Add(subscription);
         await db.SaveChangesAsync(cancellationToken);
-        cache.Invalidate();
+        // Answered once every recorder batch that read the subscriptions without it has committed: each event recorded
+        // after this answer, on any replica, is the subscription's.
+        await RecorderBatches.WaitForBatchesAsync(db, cancellationToken);
         return TypedResults.Created($"/v1/webhooks/{subscription.Id}", WebhookResponse.From(subscription, withSecret: true));
     }
 
@@ -81,7 +84,7 @@ public static class WebhooksEndpoints
     /// them are still to be marked: it would send them late, the flood the skip is there to prevent.
     /// </summary>
     internal static async Task<Results<Ok<WebhookResponse>, ValidationProblem, ProblemHttpResult>> UpdateAsync(
-        string id, UpdateWebhookRequest request, HttpContext http, StatusDbContext db, WebhookSubscriptionCache cache, IOptions<WebhookOptions> options,
+        string id, UpdateWebhookRequest request, HttpContext http, StatusDbContext db, IOptions<WebhookOptions> options,
         TimeProvider clock, ILogger<WebhookResponse> logger, CancellationToken cancellationToken)
     {
         if (await FindAsync(db, id, cancellationToken) is not { } subscription)
@@ -134,7 +137,9 @@ public static class WebhooksEndpoints
             return NotFound(id);
         }
 
-        cache.Invalidate();
+        // Once the batches that read the subscription as it was have committed: what they queued for a disabled one is
+        // there for the skip below, and each event recorded after the answer follows the change.
+        await RecorderBatches.WaitForBatchesAsync(db, cancellationToken);
         if (!subscription.Enabled)
         {
             // The disable is committed, whatever happens to this: a failure here is the sweep's to make up for (and
@@ -158,7 +163,7 @@ public static class WebhooksEndpoints
     /// many, are purged in the background and its row removed after them (<see cref="DeletedSubscriptions"/>).
     /// </summary>
     internal static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
-        string id, StatusDbContext db, WebhookSubscriptionCache cache, TimeProvider clock, CancellationToken cancellationToken)
+        string id, StatusDbContext db, TimeProvider clock, CancellationToken cancellationToken)
     {
         if (await FindAsync(db, id, cancellationToken) is not { } subscription)
         {
@@ -179,7 +184,8 @@ public static class WebhooksEndpoints
             return NotFound(id);
         }
 
-        cache.Invalidate();
+        // Nothing is queued for it after the answer: the batches that read it before the delete have committed.
+        await RecorderBatches.WaitForBatchesAsync(db, cancellationToken);
         return TypedResults.NoContent();
     }
 

@@ -38,7 +38,6 @@ internal static class WebhooksExtensions
                 };
             });
 
-        services.AddSingleton<WebhookSubscriptionCache>();
         services.AddSingleton<WebhookMetrics>();
         services.AddSingleton<WebhookSender>();
         services.AddScoped<WebhookOutbox>();

@@ -157,9 +157,8 @@ internal sealed class StatusStore : IAsyncDisposable
     private static StatusRecorder NewRecorder(StatusDbContext db)
     {
         var webhookOptions = Options.Create(new WebhookOptions());
-        var subscriptions = new WebhookSubscriptionCache(webhookOptions, TimeProvider.System);
         var suppressions = new AutoSuppression(db, Options.Create(new SuppressionOptions()), TimeProvider.System);
-        return new StatusRecorder(db, TimeProvider.System, new WebhookOutbox(db, subscriptions, webhookOptions, TimeProvider.System), suppressions);
+        return new StatusRecorder(db, TimeProvider.System, new WebhookOutbox(db, webhookOptions, TimeProvider.System), suppressions);
     }
 }
 

@@ -116,7 +116,7 @@ public sealed class DisabledSubscriptionTests
         {
             await using var other = store.NewContext();
             var enabled = await WebhooksEndpoints.UpdateAsync(subscription.Id.ToString(), new UpdateWebhookRequest(null, null, Enabled: true),
-                new DefaultHttpContext(), other, new WebhookSubscriptionCache(options, TimeProvider.System), options, TimeProvider.System,
+                new DefaultHttpContext(), other, options, TimeProvider.System,
                 NullLogger<WebhookResponse>.Instance, CancellationToken.None);
             Assert.IsType<Ok<WebhookResponse>>(enabled.Result);
             other.WebhookDeliveries.Add(fresh);

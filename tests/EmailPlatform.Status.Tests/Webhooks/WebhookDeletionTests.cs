@@ -175,17 +175,16 @@ public sealed class WebhookDeletionTests
             await db.SaveChangesAsync();
         }
 
-        var cache = new WebhookSubscriptionCache(Options.Create(new WebhookOptions()), TimeProvider.System);
         // The delete commits after the PATCH has read the subscription and before it saves the re-enable.
         var between = new AfterFirstQuery(async () =>
         {
             await using var other = store.NewContext();
-            Assert.IsType<NoContent>((await WebhooksEndpoints.DeleteAsync(subscription.Id.ToString(), other, cache, TimeProvider.System, CancellationToken.None)).Result);
+            Assert.IsType<NoContent>((await WebhooksEndpoints.DeleteAsync(subscription.Id.ToString(), other, TimeProvider.System, CancellationToken.None)).Result);
         });
         await using (var db = store.NewContext(between))
         {
             var result = await WebhooksEndpoints.UpdateAsync(subscription.Id.ToString(), new UpdateWebhookRequest(null, null, Enabled: true),
-                new DefaultHttpContext(), db, cache, Options.Create(new WebhookOptions()), TimeProvider.System, NullLogger<WebhookResponse>.Instance,
+                new DefaultHttpContext(), db, Options.Create(new WebhookOptions()), TimeProvider.System, NullLogger<WebhookResponse>.Instance,
                 CancellationToken.None);
             Assert.True(between.Ran, "nothing was committed between the read and the save");
             Assert.Equal(StatusCodes.Status404NotFound, Assert.IsType<ProblemHttpResult>(result.Result).StatusCode);

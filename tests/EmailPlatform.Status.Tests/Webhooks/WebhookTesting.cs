@@ -19,7 +19,6 @@ internal static class WebhookTesting
         {
             ["Webhooks:AllowPrivateTargets"] = "true",
             ["Webhooks:PollInterval"] = "00:00:00.100",
-            ["Webhooks:SubscriptionCacheDuration"] = "00:00:00",
         };
         for (var i = 0; i < retries; i++)
         {
