@@ -16,6 +16,10 @@ internal static partial class Log
         Message = "Outbox message {OutboxMessageId} of email {EmailId} (type '{MessageType}') was not published while the rest of its batch was; it is tried again after {Lease}")]
     public static partial void RowNotPublished(ILogger logger, Exception? exception, Guid outboxMessageId, Guid emailId, string messageType, TimeSpan lease);
 
+    [LoggerMessage(EventId = 1105, Level = LogLevel.Warning,
+        Message = "Outbox message {OutboxMessageId} of email {EmailId} (type '{MessageType}') was claimed by another publisher after this one's lease ended at {LeaseEnd:O}; its outcome here is not recorded and the row is left to that publisher")]
+    public static partial void ClaimLost(ILogger logger, Guid outboxMessageId, Guid emailId, string messageType, DateTime leaseEnd);
+
     [LoggerMessage(EventId = 1103, Level = LogLevel.Warning, Message = "Counting the parked outbox messages failed; the emailplatform.outbox.parked gauge keeps its last count")]
     public static partial void CountParkedFailed(ILogger logger, Exception exception);
 }

@@ -66,7 +66,7 @@ internal sealed class OutboxPublisher(
         }
 
         var now = clock.GetUtcNow().UtcDateTime;
-        var batch = await ClaimAsync(db, now, cancellationToken);
+        var (batch, until) = await ClaimAsync(db, now, cancellationToken);
         if (batch.Count == 0)
         {
             return 0;
@@ -112,7 +112,7 @@ internal sealed class OutboxPublisher(
         var failedWhole = published.Count == 0 && unfinished.Count > 0 && !unfinished.All(o => RefusedAlone(o.Error));
 
         // Not cancelled by shutdown: what the broker confirmed is marked, or it would be sent again.
-        await MarkAsync(db, published, parked, untried, failedWhole ? [.. unfinished.Select(o => o.Row.Id)] : []);
+        await MarkAsync(db, batch, until, published, parked, untried, failedWhole ? [.. unfinished.Select(o => o.Row.Id)] : []);
         if (failedWhole)
         {
             // The loop backs off and then claims these rows again first (MarkAsync ended their lease), so an outage
@@ -142,9 +142,10 @@ internal sealed class OutboxPublisher(
     /// may get them any moment), and other publishers leave them alone until the lease ends. A row of another type is
     /// not claimed: it stays due for a replica of the version that wrote it. With PostgreSQL the rows are locked
     /// (<c>FOR UPDATE SKIP LOCKED</c>) while they are claimed: a cancel holding one is skipped, and a cancel waiting for
-    /// one finds it taken.
+    /// one finds it taken. Returns the batch and the end of its lease, the claim's own mark: <see cref="MarkAsync"/>
+    /// changes only the rows that still carry it.
     /// </summary>
-    private async Task<List<OutboxMessage>> ClaimAsync(IngressDbContext db, DateTime now, CancellationToken cancellationToken)
+    private async Task<(List<OutboxMessage> Batch, DateTime Until)> ClaimAsync(IngressDbContext db, DateTime now, CancellationToken cancellationToken)
     {
         var size = _options.BatchSize;
         string[] known = [.. OutboxMessageTypes.Known];
@@ -162,15 +163,18 @@ internal sealed class OutboxPublisher(
                     && (m.PublishingUntil == null || m.PublishingUntil <= now))
                 .OrderBy(m => m.AvailableAt).ThenBy(m => m.Id).Take(size);
         var batch = await due.AsNoTracking().ToListAsync(cancellationToken);
+        // Whole microseconds, as PostgreSQL keeps them (SQLite keeps the text of every tick): the value read back, and
+        // compared by MarkAsync, is the one written.
+        var until = now + _options.PublishLease;
+        until = until.AddTicks(-(until.Ticks % 10));
         if (batch.Count > 0)
         {
             var ids = batch.ConvertAll(m => m.Id);
-            var until = now + _options.PublishLease;
             await db.OutboxMessages.Where(m => ids.Contains(m.Id)).ExecuteUpdateAsync(set => set.SetProperty(m => m.PublishingUntil, until), cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }
 
-        return batch;
+        return (batch, until);
     }
 
     /// <summary>
@@ -179,36 +183,45 @@ internal sealed class OutboxPublisher(
     /// (not tried: released) and <paramref name="retryFirst"/> (tried in a batch that failed as a whole: their lease
     /// ends now, so the next attempt takes them again before any other row). A failed row of a batch that otherwise
     /// went through keeps its lease, and is tried again once it ends.
+    /// Only the rows this round still holds are changed: those whose <see cref="OutboxMessage.PublishingUntil"/> is still
+    /// <paramref name="until"/>, as its claim wrote it. A round that outlived its lease (a long pause, a confirm held back
+    /// by a broker's memory alarm, clocks apart) may find rows claimed by another publisher since: releasing them would
+    /// make an email that publisher is sending cancelable, and ending their lease would have a third publisher send them
+    /// again. Such rows are left to the publisher that holds them, and logged.
     /// </summary>
-    private async Task MarkAsync(IngressDbContext db, List<Guid> published, List<Guid> parked, List<Guid> unsent, List<Guid> retryFirst)
+    private async Task MarkAsync(
+        IngressDbContext db, List<OutboxMessage> batch, DateTime until, List<Guid> published, List<Guid> parked, List<Guid> unsent, List<Guid> retryFirst)
     {
         var now = clock.GetUtcNow().UtcDateTime;
         await using var transaction = await db.Database.BeginTransactionAsync(CancellationToken.None);
-        if (published.Count > 0)
+        Guid[] claimed = [.. batch.Select(m => m.Id)];
+        // With PostgreSQL the rows still held are locked first: no other publisher claims them until this commits.
+        var held = (db.Database.IsNpgsql()
+            ? await db.Database.SqlQuery<Guid>($"""
+                SELECT id AS "Value" FROM outbox_messages WHERE id = ANY({claimed}) AND publishing_until = {until} FOR UPDATE
+                """).ToListAsync(CancellationToken.None)
+            : await db.OutboxMessages.Where(m => claimed.Contains(m.Id) && m.PublishingUntil == until).Select(m => m.Id).ToListAsync(CancellationToken.None))
+            .ToHashSet();
+        foreach (var row in batch.Where(m => !held.Contains(m.Id)))
         {
-            await db.OutboxMessages.Where(m => published.Contains(m.Id))
-                .ExecuteUpdateAsync(set => set.SetProperty(m => m.PublishedAt, now), CancellationToken.None);
+            Log.ClaimLost(logger, row.Id, row.EmailId, row.MessageType, until);
         }
 
-        if (parked.Count > 0)
-        {
-            await db.OutboxMessages.Where(m => parked.Contains(m.Id)).ExecuteUpdateAsync(
-                set => set.SetProperty(m => m.AvailableAt, Parked).SetProperty(m => m.PublishingUntil, (DateTime?)null), CancellationToken.None);
-        }
-
-        if (unsent.Count > 0)
-        {
-            await db.OutboxMessages.Where(m => unsent.Contains(m.Id))
-                .ExecuteUpdateAsync(set => set.SetProperty(m => m.PublishingUntil, (DateTime?)null), CancellationToken.None);
-        }
-
-        if (retryFirst.Count > 0)
-        {
-            await db.OutboxMessages.Where(m => retryFirst.Contains(m.Id))
-                .ExecuteUpdateAsync(set => set.SetProperty(m => m.PublishingUntil, now), CancellationToken.None);
-        }
-
+        await UpdateHeldAsync(published, set => set.SetProperty(m => m.PublishedAt, now));
+        await UpdateHeldAsync(parked, set => set.SetProperty(m => m.AvailableAt, Parked).SetProperty(m => m.PublishingUntil, (DateTime?)null));
+        await UpdateHeldAsync(unsent, set => set.SetProperty(m => m.PublishingUntil, (DateTime?)null));
+        await UpdateHeldAsync(retryFirst, set => set.SetProperty(m => m.PublishingUntil, now));
         await transaction.CommitAsync(CancellationToken.None);
+
+        async Task UpdateHeldAsync(List<Guid> rows, Action<Microsoft.EntityFrameworkCore.Query.UpdateSettersBuilder<OutboxMessage>> set)
+        {
+            List<Guid> ids = [.. rows.Where(held.Contains)];
+            if (ids.Count > 0)
+            {
+                // The claim is checked again in the statement itself: on SQLite nothing was locked.
+                await db.OutboxMessages.Where(m => ids.Contains(m.Id) && m.PublishingUntil == until).ExecuteUpdateAsync(set, CancellationToken.None);
+            }
+        }
     }
 
     /// <summary>

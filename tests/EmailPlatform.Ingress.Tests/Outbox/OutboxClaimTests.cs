@@ -1,9 +1,13 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using EmailPlatform.Contracts;
 using EmailPlatform.Ingress.Tests.Support;
 using EmailPlatform.ServiceDefaults.Messaging;
 using EmailPlatform.Testing;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using RabbitMQ.Client;
 
 namespace EmailPlatform.Ingress.Tests.Outbox;
@@ -124,6 +128,61 @@ public sealed class OutboxClaimTests
             Assert.Equal(HttpStatusCode.OK, canceled.StatusCode);
         }
     }
+
+    /// <summary>
+    /// Replica A's round outlives its lease (held in its publish of the email's <c>EmailQueued</c>; here its clock is
+    /// behind, as skewed clocks make it), replica B claims the rows, and then A's round fails. A used to mark the rows by
+    /// id alone: it released the untried command (a cancel then deleted it and answered 200 while B was sending it) and
+    /// ended the event's lease (a third publisher would send it again). Now it changes only rows that still carry its claim.
+    /// </summary>
+    [Fact]
+    public async Task ARoundThatOutlivedItsLeaseLeavesTheRowsClaimedSinceByAnotherReplicaAsThatReplicaClaimedThem()
+    {
+        await using var database = await TemporaryDatabase.CreateAsync();
+        await using var vhost = await TemporaryVirtualHost.CreateAsync();
+        await LaneQueues.DeclareAsync(vhost.Uri);
+        var apiKey = TestInfrastructure.NewApiKey();
+        var settings = new Dictionary<string, string?> { ["Ingress:Outbox:PollInterval"] = "00:00:00.100", ["Ingress:Outbox:PublishTimeout"] = "00:00:01" };
+        var clockA = new AdvancingClock();
+        var clockB = new AdvancingClock();
+        var logsA = new LogCapture();
+        await using var a = await IngressApp.StartAsync(vhost.Uri, settings, database, apiKey,
+            s => s.AddSingleton<TimeProvider>(clockA).AddSingleton<ILoggerProvider>(logsA));
+        using var heldA = new HeldPublishes<EmailQueued>(a.Services.GetRequiredService<IBusControl>());
+        using var client = a.CreateClient();
+        var id = await AcceptAsync(client, SendBodies.Json(b => b["scheduled_at"] = DateTimeOffset.UtcNow.AddHours(1).ToString("O")).ToJsonString());
+        await Eventually.GetAsync(async () => (await a.OutboxRowsAsync()).Single(r => r.EmailId == id && r.MessageType == nameof(EmailAccepted)).PublishedAt,
+            at => at is not null, Wait, "the email's EmailAccepted to be published");
+
+        clockA.Advance(TimeSpan.FromHours(2));
+        await heldA.Entered.WaitAsync(Wait);
+        await using var b = await IngressApp.StartAsync(vhost.Uri, settings, database, apiKey, s => s.AddSingleton<TimeProvider>(clockB));
+        using var heldB = new HeldPublishes<EmailQueued>(b.Services.GetRequiredService<IBusControl>());
+        var claimedByA = await ClaimsAsync(a, id);
+        Assert.Equal(2, claimedByA.Count);
+        Assert.All(claimedByA.Values, until => Assert.NotNull(until));
+        // B's clock is past A's lease: for B the rows are due again, and it claims them.
+        clockB.Advance(TimeSpan.FromHours(2) + TimeSpan.FromMinutes(1));
+        await heldB.Entered.WaitAsync(Wait);
+        var claimedByB = await ClaimsAsync(a, id);
+        Assert.All(claimedByB, claim => Assert.True(claim.Value > claimedByA[claim.Key]));
+
+        // A's publish fails at last; its round writes its outcome, fails as a whole and backs off (logged).
+        var failuresBefore = logsA.Entries.Count(e => e.Id == 1101);
+        heldA.Refuse();
+        await Eventually.GetAsync(() => Task.FromResult(logsA.Entries.Count(e => e.Id == 1101)), n => n > failuresBefore, Wait, "A's round to end");
+
+        Assert.Equal(claimedByB, await ClaimsAsync(a, id));
+        Assert.All((await a.OutboxRowsAsync()).Where(r => r.EmailId == id && r.MessageType != nameof(EmailAccepted)), r => Assert.Null(r.PublishedAt));
+        using var cancel = await client.PostAsync(new Uri($"/v1/emails/{id}/cancel", UriKind.Relative), null);
+        await ProblemAssert.IsDetailedProblemAsync(cancel, HttpStatusCode.Conflict, "validation_error");
+        Assert.DoesNotContain(await a.OutboxRowsAsync(), r => r.EmailId == id && r.MessageType == nameof(EmailCanceled));
+    }
+
+    /// <summary>The claims on an email's <c>EmailQueued</c> and <c>SendEmail</c> rows, by row id.</summary>
+    private static async Task<Dictionary<Guid, DateTime?>> ClaimsAsync(IngressApp app, Guid emailId) =>
+        (await app.OutboxRowsAsync()).Where(r => r.EmailId == emailId && r.MessageType is nameof(EmailQueued) or nameof(SendEmail))
+            .ToDictionary(r => r.Id, r => r.PublishingUntil);
 
     private static async Task<Guid> AcceptAsync(HttpClient client, string json)
     {
