@@ -15,7 +15,8 @@ namespace EmailPlatform.Ingress.Reads;
 /// An email the ingress accepted that the status service has not recorded yet (its events are still in the outbox
 /// or on the bus), so that <c>GET /v1/emails/{id}</c> right after the 202 finds it instead of answering 404. Built
 /// from the outbox in the status service's shape: Resend's email object with <c>last_event</c> <c>queued</c>,
-/// <c>scheduled</c> or <c>canceled</c>, our <c>status</c>, the recipients in that state, and no events yet.
+/// <c>scheduled</c> or <c>canceled</c>, its latest <c>scheduled_at</c>, our <c>status</c>, the recipients in that state, and
+/// no events yet.
 /// </summary>
 internal static class PendingEmails
 {
@@ -49,7 +50,9 @@ internal static class PendingEmails
             Html: bodies?.Html ?? accepted.Html,
             Text: bodies?.Text ?? accepted.Text,
             CreatedAt: accepted.AcceptedAt.UtcDateTime,
-            ScheduledAt: accepted.ScheduledAt?.UtcDateTime,
+            // The command's row carries the email's latest time (a reschedule moves it, and may have scheduled an email
+            // accepted for now); its accept keeps the time it was given first. Without the command (canceled), that one.
+            ScheduledAt: (send.Message is SendEmail command ? command.ScheduledAt : accepted.ScheduledAt)?.UtcDateTime,
             LastEvent: status,
             Tags: accepted.Tags,
             MessageId: accepted.MessageId,

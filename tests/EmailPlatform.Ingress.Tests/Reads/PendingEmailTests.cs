@@ -57,6 +57,41 @@ public sealed class PendingEmailTests
         Assert.Equal("canceled", canceled.RootElement.GetProperty("last_event").GetString());
     }
 
+    /// <summary>
+    /// A scheduled email rescheduled, and an email accepted for now and rescheduled before it left, answered from the
+    /// outbox: each shows the time it was moved to. They used to show the time of the accept, and none at all with
+    /// <c>last_event</c> <c>scheduled</c>.
+    /// </summary>
+    [Fact]
+    public async Task AnEmailRescheduledBeforeTheStatusServiceRecordedItShowsItsLatestScheduledAt()
+    {
+        using var status = new StatusStandIn(_ => (404, $$"""
+            {"type": "{{ProblemAssert.TypeBase}}not_found", "title": "Email not found.", "status": 404, "name": "not_found",
+             "message": "No such email.", "errors": {}, "statusCode": 404}
+            """));
+        var nowhere = new Uri($"amqp://guest:guest@127.0.0.1:{ServiceProcess.FreeTcpPort()}/");
+        await using var app = await IngressApp.StartAsync(rabbitMq: nowhere, settings: new Dictionary<string, string?> { ["Ingress:StatusUrl"] = status.Url });
+        using var client = app.CreateClient();
+        var scheduled = await AcceptAsync(app, SendBodies.Json(b => b["scheduled_at"] = DateTimeOffset.UtcNow.AddHours(1).ToString("O")).ToJsonString());
+        var atOnce = await AcceptAsync(app, SendBodies.Json().ToJsonString());
+        var movedTo = DateTimeOffset.UtcNow.AddHours(3);
+        var sentNowMovedTo = DateTimeOffset.UtcNow.AddHours(2);
+        foreach (var (id, at) in new[] { (scheduled, movedTo), (atOnce, sentNowMovedTo) })
+        {
+            using var patch = await client.PatchAsync(new Uri($"/v1/emails/{id}", UriKind.Relative),
+                new StringContent($$"""{"scheduled_at": "{{at:O}}"}""", System.Text.Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.OK, patch.StatusCode);
+        }
+
+        foreach (var (id, at) in new[] { (scheduled, movedTo), (atOnce, sentNowMovedTo) })
+        {
+            using var email = JsonDocument.Parse(await client.GetStringAsync(new Uri($"/v1/emails/{id}", UriKind.Relative)));
+            Assert.Equal("scheduled", email.RootElement.GetProperty("last_event").GetString());
+            Assert.Equal(JsonValueKind.String, email.RootElement.GetProperty("scheduled_at").ValueKind);
+            Assert.Equal(at.UtcDateTime, email.RootElement.GetProperty("scheduled_at").GetDateTime(), TimeSpan.FromMilliseconds(1));
+        }
+    }
+
     private static async Task<Guid> AcceptAsync(IngressApp app, string json)
     {
         using var response = await app.PostEmailAsync(json);
