@@ -49,7 +49,8 @@ public sealed class Outbox(IngressDbContext db, OutboxSignal signal, IOptions<In
     /// the trace id the status service records for it, stay the email's.
     /// </summary>
     public OutboxMessage[] Split(OutboxMessage row) =>
-        Split(JsonSerializer.Deserialize<AcceptedEmail>(row.Payload, StoredJson.Options)!, row.AvailableAt, row.TraceParent);
+        Split(JsonSerializer.Deserialize<AcceptedEmail>(row.Payload, StoredJson.Options)
+            ?? throw new InvalidOperationException($"Outbox message {row.Id} has an empty payload."), row.AvailableAt, row.TraceParent);
 
     private OutboxMessage[] Split(AcceptedEmail email, DateTimeOffset due, string? traceParent) => InWrittenOrder(
     [

@@ -75,6 +75,26 @@ internal static class OutboxMessageTypes
         return due > command.AcceptedAt ? command with { ScheduledAt = due } : command;
     }
 
+    /// <summary>
+    /// Whether <paramref name="exception"/>, thrown by <see cref="Read"/> or <see cref="Command"/>, says that the row's payload
+    /// cannot be read (the publisher parks such a row, <see cref="OutboxPublisher.Parked"/>).
+    /// </summary>
+    public static bool IsUnreadable(Exception exception) =>
+        exception is InvalidOperationException or JsonException or NotSupportedException or ArgumentException;
+
+    /// <summary>The bus messages a row stands for (<see cref="Read"/>), or none when its payload cannot be read.</summary>
+    public static IReadOnlyList<(object Message, Type Type)> ReadOrNone(OutboxMessage row)
+    {
+        try
+        {
+            return Read(row);
+        }
+        catch (Exception ex) when (IsUnreadable(ex))
+        {
+            return [];
+        }
+    }
+
     /// <summary>The command a row carries (see <see cref="HasCommand"/>).</summary>
     public static SendEmail Command(OutboxMessage row) =>
         Read(row).Select(m => m.Message).OfType<SendEmail>().Single();

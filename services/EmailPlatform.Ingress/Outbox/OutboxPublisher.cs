@@ -293,7 +293,7 @@ internal sealed class OutboxPublisher(
         {
             return OutboxMessageTypes.Read(row);
         }
-        catch (Exception ex) when (ex is InvalidOperationException or JsonException or NotSupportedException or ArgumentException)
+        catch (Exception ex) when (OutboxMessageTypes.IsUnreadable(ex))
         {
             Log.Unpublishable(logger, ex, row.Id, row.EmailId, row.MessageType);
             return null;

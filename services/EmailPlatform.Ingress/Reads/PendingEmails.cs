@@ -25,7 +25,8 @@ internal static class PendingEmails
         var rows = await db.OutboxMessages.AsNoTracking().Where(m => m.EmailId == id).ToListAsync(cancellationToken);
         var messages = rows
             .Where(r => r.MessageType is OutboxMessageTypes.AcceptedEmailRow or nameof(EmailAccepted) or nameof(SendEmail) or nameof(EmailCanceled))
-            .SelectMany(r => OutboxMessageTypes.Read(r).Select(m => (Row: r, m.Message)))
+            // A row the publisher parked as unreadable is left out: the email is shown from what can be read of it.
+            .SelectMany(r => OutboxMessageTypes.ReadOrNone(r).Select(m => (Row: r, m.Message)))
             .ToList();
         if (messages.Select(m => m.Message).OfType<EmailAccepted>().FirstOrDefault() is not { } accepted)
         {

@@ -7,7 +7,8 @@ namespace EmailPlatform.Ingress.Scheduling;
 /// <summary>
 /// The status service's bulk cancel, one email per <see cref="CancelEmail"/>: cancels it exactly as
 /// <c>POST /v1/emails/{id}/cancel</c> does. An email that already left, was canceled before (a redelivered command
-/// included) or is unknown to this ingress is left alone, so the command is safe to repeat.
+/// included), is unknown to this ingress or whose stored command cannot be read (parked, never sent) is left alone and
+/// the outcome logged, so the command is safe to repeat and never retried for what no retry changes.
 /// </summary>
 internal sealed class CancelEmailConsumer(UnsentEmails unsent, ILogger<CancelEmailConsumer> logger) : IConsumer<CancelEmail>
 {

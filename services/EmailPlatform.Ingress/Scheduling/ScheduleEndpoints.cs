@@ -6,8 +6,8 @@ namespace EmailPlatform.Ingress.Scheduling;
 
 /// <summary>
 /// <c>POST /v1/emails/{id}/cancel</c> and <c>PATCH /v1/emails/{id}</c> (<c>scheduled_at</c>), through
-/// <see cref="UnsentEmails"/>: an email already handed to delivery, or canceled already, answers 409 saying which; an
-/// unknown one 404.
+/// <see cref="UnsentEmails"/>: an email already handed to delivery, canceled already, or whose stored message cannot be read
+/// answers 409 saying which; an unknown one 404.
 /// </summary>
 internal static class ScheduleEndpoints
 {
@@ -76,6 +76,8 @@ internal static class ScheduleEndpoints
             $"Email '{id}' was already handed to delivery; only a scheduled email that has not been sent can be canceled or rescheduled."),
         UnsentChange.AlreadyCanceled => ApiProblems.Problem(StatusCodes.Status409Conflict, ApiProblems.ValidationError, "Email already canceled.",
             $"Email '{id}' was canceled already: it will not be sent, and cannot be canceled again or rescheduled."),
+        UnsentChange.Unreadable => ApiProblems.Problem(StatusCodes.Status409Conflict, ApiProblems.ValidationError, "Email cannot be changed.",
+            $"The stored message of email '{id}' cannot be read: it was set aside, unsent, for an operator to inspect, and cannot be canceled or rescheduled."),
         _ => NotFound(id),
     };
 

@@ -24,6 +24,12 @@ internal enum UnsentChange
 
     /// <summary>The new time is not before the email's <c>expires_at</c>; nothing changed.</summary>
     AfterExpiry,
+
+    /// <summary>
+    /// The email's stored command cannot be read (the publisher parks such a row: it is never sent); nothing changed,
+    /// and nothing can be, until an operator has dealt with it.
+    /// </summary>
+    Unreadable,
 }
 
 /// <summary>
@@ -54,7 +60,8 @@ internal sealed class UnsentEmails(IngressDbContext db, Outbox.Outbox outbox, IO
                     return false;
                 }
 
-                unsent.ForEach(m => m.AvailableAt = at.UtcDateTime);
+                // A parked row (unreadable) stays parked: moved, it would only be claimed and parked again.
+                unsent.Where(m => m.AvailableAt != OutboxPublisher.Parked).ToList().ForEach(m => m.AvailableAt = at.UtcDateTime);
                 return true;
             },
             () => new EmailRescheduled(NewId.NextGuid(), emailId, at, clock.GetUtcNow()),
@@ -97,19 +104,29 @@ internal sealed class UnsentEmails(IngressDbContext db, Outbox.Outbox outbox, IO
             return UnsentChange.AlreadySent;
         }
 
-        if (sendRow.MessageType == OutboxMessageTypes.AcceptedEmailRow)
+        SendEmail command;
+        try
         {
-            // Accepted for now and not yet published: one row, which becomes its three messages so that the change
-            // applies to the queued part while the email's EmailAccepted still leaves.
-            var parts = outbox.Split(sendRow);
-            db.OutboxMessages.Remove(sendRow);
-            db.OutboxMessages.AddRange(parts);
-            pending.Remove(sendRow);
-            pending.AddRange(parts);
-            sendRow = parts.Single(m => m.MessageType == nameof(SendEmail));
-        }
+            if (sendRow.MessageType == OutboxMessageTypes.AcceptedEmailRow)
+            {
+                // Accepted for now and not yet published: one row, which becomes its three messages so that the change
+                // applies to the queued part while the email's EmailAccepted still leaves.
+                var parts = outbox.Split(sendRow);
+                db.OutboxMessages.Remove(sendRow);
+                db.OutboxMessages.AddRange(parts);
+                pending.Remove(sendRow);
+                pending.AddRange(parts);
+                sendRow = parts.Single(m => m.MessageType == nameof(SendEmail));
+            }
 
-        var command = OutboxMessageTypes.Command(sendRow);
+            command = OutboxMessageTypes.Command(sendRow);
+        }
+        catch (Exception ex) when (OutboxMessageTypes.IsUnreadable(ex))
+        {
+            // Its command's row cannot be read (parked by the publisher, never sent): whatever this change would do, it
+            // could not say what it changed, nor announce it. Refused, as often as it is asked.
+            return UnsentChange.Unreadable;
+        }
         if (!change([.. pending.Where(m => m.MessageType is nameof(SendEmail) or nameof(EmailQueued))], command))
         {
             return UnsentChange.AfterExpiry;
