@@ -248,6 +248,70 @@ public sealed class OutboxPublishingTests(ITestOutputHelper output)
             $"Email {id}'s command was published before its EmailQueued event."));
     }
 
+    /// <summary>
+    /// A scheduled email's <c>EmailQueued</c> fails alone (the rest of its batch is published), so its untried command
+    /// is released while the event keeps its lease. The command used to be claimed again by the next round, a moment
+    /// later, and sent before its event; now it waits until the event is published.
+    /// </summary>
+    [Fact]
+    public async Task ACommandWhoseQueuedEventFailedAloneWaitsForThatEventInsteadOfLeavingBeforeIt()
+    {
+        var clock = new AdvancingClock();
+        await using var app = await IngressApp.StartAsync(
+            settings: new Dictionary<string, string?> { ["Ingress:Outbox:PollInterval"] = "00:00:00.100", ["Ingress:Outbox:PublishTimeout"] = "00:00:01" },
+            services: s => s.AddSingleton<TimeProvider>(clock));
+        await using var published = await CountingQueue.BindAsync(app.RabbitMq!, QueuedExchange, DeliveryLanes.Normal);
+        var at = DateTimeOffset.UtcNow.AddHours(1).ToString("O");
+        var failing = await AcceptAsync(app, SendBodies.Json(b => b["scheduled_at"] = at));
+        var other = await AcceptAsync(app, SendBodies.Json(b => b["scheduled_at"] = at));
+        var refusal = new RefusedQueuedEvent(failing);
+        using var observer = app.Services.GetRequiredService<MassTransit.IBusControl>().ConnectPublishObserver(refusal);
+
+        clock.Advance(TimeSpan.FromHours(2));
+        await Eventually.GetAsync(async () => (await app.OutboxRowsAsync()).Count(r => r.EmailId == other && r.PublishedAt is null), n => n == 0,
+            PublishWait, "the other email to be published");
+        Assert.True(refusal.Refused > 0);
+        // Many rounds (one every 100 ms) while the event's lease holds.
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var command = Assert.Single(await app.OutboxRowsAsync(), r => r.EmailId == failing && r.MessageType == nameof(SendEmail));
+        Assert.Null(command.PublishedAt);
+
+        // The event can be published again, and its lease ends: the event leaves, then the command.
+        refusal.Stop();
+        clock.Advance(TimeSpan.FromMinutes(1));
+        await Eventually.GetAsync(async () => (await app.OutboxRowsAsync()).Count(r => r.PublishedAt is null), n => n == 0,
+            PublishWait, "the outbox to drain");
+        var order = (await published.DrainMessagesAsync())
+            .Select(m => (Email: m.GetProperty("emailId").GetGuid(), IsCommand: m.TryGetProperty("from", out _))).ToList();
+        Assert.Equal([(failing, false), (failing, true)], order.Where(m => m.Email == failing));
+    }
+
+    /// <summary>Fails every publish of one email's <see cref="EmailQueued"/> until stopped.</summary>
+    private sealed class RefusedQueuedEvent(Guid emailId) : MassTransit.IPublishObserver
+    {
+        private int _refused;
+        private volatile bool _stopped;
+
+        public int Refused => Volatile.Read(ref _refused);
+
+        public void Stop() => _stopped = true;
+
+        public Task PrePublish<T>(MassTransit.PublishContext<T> context) where T : class
+        {
+            if (!_stopped && context.Message is EmailQueued queued && queued.EmailId == emailId)
+            {
+                Interlocked.Increment(ref _refused);
+                throw new InvalidOperationException("The test refused this EmailQueued.");
+            }
+
+            return Task.CompletedTask;
+        }
+
+        public Task PostPublish<T>(MassTransit.PublishContext<T> context) where T : class => Task.CompletedTask;
+
+        public Task PublishFault<T>(MassTransit.PublishContext<T> context, Exception exception) where T : class => Task.CompletedTask;
+    }
+
     [Fact]
     public async Task RowsOfAKnownTypeWithAnUnreadablePayloadAreParkedCountedAndDoNotBlockTheOthers()
     {
