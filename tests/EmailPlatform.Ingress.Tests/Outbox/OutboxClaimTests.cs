@@ -135,14 +135,39 @@ public sealed class OutboxClaimTests
     /// id alone: it released the untried command (a cancel then deleted it and answered 200 while B was sending it) and
     /// ended the event's lease (a third publisher would send it again). Now it changes only rows that still carry its claim.
     /// </summary>
-    [Fact]
-    public async Task ARoundThatOutlivedItsLeaseLeavesTheRowsClaimedSinceByAnotherReplicaAsThatReplicaClaimedThem()
+    [Theory]
+    [InlineData("PostgreSQL")]
+    [InlineData("SQLite")]
+    public async Task ARoundThatOutlivedItsLeaseLeavesTheRowsClaimedSinceByAnotherReplicaAsThatReplicaClaimedThem(string store)
     {
         await using var database = await TemporaryDatabase.CreateAsync();
         await using var vhost = await TemporaryVirtualHost.CreateAsync();
         await LaneQueues.DeclareAsync(vhost.Uri);
         var apiKey = TestInfrastructure.NewApiKey();
         var settings = new Dictionary<string, string?> { ["Ingress:Outbox:PollInterval"] = "00:00:00.100", ["Ingress:Outbox:PublishTimeout"] = "00:00:01" };
+        var file = Path.Combine(Path.GetTempPath(), $"emailplatform-claims-{Guid.NewGuid():N}.db");
+        if (store == "SQLite")
+        {
+            // Both replicas on one SQLite file (timestamps stored as text), the PostgreSQL database unused.
+            settings["ConnectionStrings:Postgres"] = "";
+            settings["ConnectionStrings:Sqlite"] = $"Data Source={file};Pooling=false";
+        }
+
+        try
+        {
+            await RoundOutlivingItsLeaseAsync(database, vhost, apiKey, settings);
+        }
+        finally
+        {
+            foreach (var path in new[] { file, file + "-wal", file + "-shm" })
+            {
+                File.Delete(path);
+            }
+        }
+    }
+
+    private static async Task RoundOutlivingItsLeaseAsync(TemporaryDatabase database, TemporaryVirtualHost vhost, string apiKey, Dictionary<string, string?> settings)
+    {
         var clockA = new AdvancingClock();
         var clockB = new AdvancingClock();
         var logsA = new LogCapture();
@@ -156,7 +181,9 @@ public sealed class OutboxClaimTests
 
         clockA.Advance(TimeSpan.FromHours(2));
         await heldA.Entered.WaitAsync(Wait);
-        await using var b = await IngressApp.StartAsync(vhost.Uri, settings, database, apiKey, s => s.AddSingleton<TimeProvider>(clockB));
+        var logsB = new LogCapture();
+        await using var b = await IngressApp.StartAsync(vhost.Uri, settings, database, apiKey,
+            s => s.AddSingleton<TimeProvider>(clockB).AddSingleton<ILoggerProvider>(logsB));
         using var heldB = new HeldPublishes<EmailQueued>(b.Services.GetRequiredService<IBusControl>());
         var claimedByA = await ClaimsAsync(a, id);
         Assert.Equal(2, claimedByA.Count);
@@ -177,6 +204,12 @@ public sealed class OutboxClaimTests
         using var cancel = await client.PostAsync(new Uri($"/v1/emails/{id}/cancel", UriKind.Relative), null);
         await ProblemAssert.IsDetailedProblemAsync(cancel, HttpStatusCode.Conflict, "validation_error");
         Assert.DoesNotContain(await a.OutboxRowsAsync(), r => r.EmailId == id && r.MessageType == nameof(EmailCanceled));
+        Assert.Equal(claimedByB.Keys.Order(), logsA.Entries.Where(e => e.Id == 1105).Select(e => Guid.Parse(e.Message.Split(' ')[2])).Order());
+
+        // B's round fails in turn, and writes its outcome to the rows it holds: its claim is recognised as its own.
+        heldB.Refuse();
+        await Eventually.GetAsync(() => Task.FromResult(logsB.Entries.Count(e => e.Id == 1101)), n => n > 0, Wait, "B's round to end");
+        Assert.DoesNotContain(logsB.Entries, e => e.Id == 1105);
     }
 
     /// <summary>The claims on an email's <c>EmailQueued</c> and <c>SendEmail</c> rows, by row id.</summary>
