@@ -1,5 +1,5 @@
-using EmailPlatform.Status.Storage;
 using EmailPlatform.Status.Recording;
+using EmailPlatform.Status.Storage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.Options;
