@@ -5,12 +5,13 @@ namespace EmailPlatform.Status.Webhooks;
 
 /// <summary>
 /// What is left of the subscriptions deleted through the API. <c>DELETE /v1/webhooks/{id}</c> only marks one deleted
-/// (and disabled, so that the dispatcher's claim and the recorder pass it over as they pass over a disabled one) and answers at once; its deliveries and their attempts are deleted here, by the dispatcher's
-/// housekeeping, a bounded number of rows per statement and of statements per pass, and the row itself last. The
-/// delete used to remove the row and let <c>ON DELETE CASCADE</c> take up to 90 days of deliveries with it in one
-/// statement: for a busy subscription that outlived the command timeout every time (a 503 that no retry got past), and
-/// while it ran it held the row's lock, which every insert of a delivery for that subscription waits on for its
-/// foreign key check, so event recording stalled behind it.
+/// (and disabled, so that the dispatcher's claim and the recorder pass it over as they pass over a disabled one) and
+/// answers at once; its deliveries and their attempts are deleted here, by the dispatcher's housekeeping, a bounded
+/// number of rows per statement and of statements per pass, and the row itself last. The delete used to remove the row
+/// and let <c>ON DELETE CASCADE</c> take up to 90 days of deliveries with it in one statement: for a busy subscription
+/// that outlived the command timeout every time (a 503 that no retry got past), and while it ran it held the row's
+/// lock, which every insert of a delivery for that subscription waits on for its foreign key check, so event recording
+/// stalled behind it.
 /// </summary>
 /// <remarks>
 /// The row is removed only once none of its deliveries is left and <see cref="RemoveAfter"/> has passed since the

@@ -29,4 +29,8 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3109, Level = LogLevel.Error, Message = "Webhook housekeeping failed to {Step}; it tries again at its next pass, and the sends go on")]
     public static partial void HousekeepingStepFailed(ILogger logger, string step, Exception exception);
+
+    [LoggerMessage(EventId = 3110, Level = LogLevel.Warning,
+        Message = "Webhook subscription {SubscriptionId} was changed, but waiting for the recording batches that read it before the change failed; events they record follow the subscription as it was")]
+    public static partial void BatchWaitFailed(ILogger logger, Guid subscriptionId, Exception exception);
 }

@@ -381,8 +381,7 @@ public sealed class WebhookDispatcher(
     {
         var settings = options.Value;
         var now = clock.GetUtcNow().UtcDateTime;
-        // The attempts are saved (or, saved one by one elsewhere, still tracked here as changed): only an audit record is
-        // saved from here on.
+        // The attempts are saved (here, or one by one in contexts of their own): only an audit record is saved from here on.
         db.ChangeTracker.Clear();
         foreach (var group in attempted.GroupBy(a => a.Delivery.SubscriptionId))
         {
@@ -432,7 +431,7 @@ public sealed class WebhookDispatcher(
             if (disabled > 0)
             {
                 // What the batches that read it still enabled queued for it is committed before the skip.
-                await RecorderBatches.WaitForBatchesAsync(db, cancellationToken);
+                await RecorderBatches.TryWaitForBatchesAsync(db, id, logger);
                 await DisabledSubscriptions.SkipPendingAsync(db, id, cancellationToken);
                 Log.SubscriptionDisabled(logger, id, reason);
             }

@@ -33,7 +33,7 @@ public static class WebhooksEndpoints
 
     internal static async Task<Results<Created<WebhookResponse>, ValidationProblem>> CreateAsync(
         CreateWebhookRequest request, StatusDbContext db, IOptions<WebhookOptions> options,
-        TimeProvider clock, CancellationToken cancellationToken)
+        TimeProvider clock, ILogger<WebhookResponse> logger, CancellationToken cancellationToken)
     {
         var errors = await ValidateAsync(request.Url, request.Events, required: true, options.Value, cancellationToken);
         if (errors.Count > 0)
@@ -55,7 +55,7 @@ public static class WebhooksEndpoints
         await db.SaveChangesAsync(cancellationToken);
         // Answered once every recorder batch that read the subscriptions without it has committed: each event recorded
         // after this answer, on any replica, is the subscription's.
-        await RecorderBatches.WaitForBatchesAsync(db, cancellationToken);
+        await RecorderBatches.TryWaitForBatchesAsync(db, subscription.Id, logger);
         return TypedResults.Created($"/v1/webhooks/{subscription.Id}", WebhookResponse.From(subscription, withSecret: true));
     }
 
@@ -139,7 +139,7 @@ public static class WebhooksEndpoints
 
         // Once the batches that read the subscription as it was have committed: what they queued for a disabled one is
         // there for the skip below, and each event recorded after the answer follows the change.
-        await RecorderBatches.WaitForBatchesAsync(db, cancellationToken);
+        await RecorderBatches.TryWaitForBatchesAsync(db, subscription.Id, logger);
         if (!subscription.Enabled)
         {
             // The disable is committed, whatever happens to this: a failure here is the sweep's to make up for (and
@@ -163,7 +163,7 @@ public static class WebhooksEndpoints
     /// many, are purged in the background and its row removed after them (<see cref="DeletedSubscriptions"/>).
     /// </summary>
     internal static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
-        string id, StatusDbContext db, TimeProvider clock, CancellationToken cancellationToken)
+        string id, StatusDbContext db, TimeProvider clock, ILogger<WebhookResponse> logger, CancellationToken cancellationToken)
     {
         if (await FindAsync(db, id, cancellationToken) is not { } subscription)
         {
@@ -185,7 +185,7 @@ public static class WebhooksEndpoints
         }
 
         // Nothing is queued for it after the answer: the batches that read it before the delete have committed.
-        await RecorderBatches.WaitForBatchesAsync(db, cancellationToken);
+        await RecorderBatches.TryWaitForBatchesAsync(db, subscription.Id, logger);
         return TypedResults.NoContent();
     }
 

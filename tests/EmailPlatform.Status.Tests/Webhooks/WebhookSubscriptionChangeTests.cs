@@ -6,6 +6,7 @@ using EmailPlatform.Testing;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace EmailPlatform.Status.Tests.Webhooks;
@@ -53,7 +54,8 @@ public sealed class WebhookSubscriptionChangeTests
 
         await using var db = store.NewContext();
         var creating = WebhooksEndpoints.CreateAsync(new CreateWebhookRequest("http://127.0.0.1:9/hooks", ["email.delivered"]), db,
-            Options.Create(new WebhookOptions { AllowPrivateTargets = true }), TimeProvider.System, CancellationToken.None);
+            Options.Create(new WebhookOptions { AllowPrivateTargets = true }), TimeProvider.System, NullLogger<WebhookResponse>.Instance,
+            CancellationToken.None);
         // Unless it waits, the creation answers well within this (a first save of this context included).
         var answered = await Task.WhenAny(creating, Task.Delay(TimeSpan.FromSeconds(5))) == creating;
         hold.Release();
