@@ -105,15 +105,21 @@ public sealed class ComplaintReports(StatusDbContext db, ReportedEmails emails, 
             }
         }
 
-        // Only a recipient the message may have reached can complain about it: not one it bounced for, nor one suppressed or
-        // canceled before any attempt. Every other may have got it, delivered or not as recorded so far: a deferral after
-        // the relay received the whole message (an unknown outcome), a delivery still on its way here, a failure after
-        // one of those. The report is pinned on a recipient only when no other could have sent it.
-        var reachable = email.Recipients.Where(r => recipients.Contains(r.Address) && !CannotHaveReceived(r.State)).Select(r => r.Address).ToList();
-        return reachable.Count == 1 ? reachable[0] : null;
+        // Only a recipient the message may have reached can complain about it: not one it bounced for, nor one canceled, nor
+        // one suppressed at its first attempt. Every other may have got it, delivered or not as recorded so far: a deferral
+        // after the relay received the whole message (an unknown outcome), a delivery still on its way here, a failure or a
+        // suppression on a retry after one of those; an erased recipient too, though it is never the one named. The report
+        // is pinned on a recipient only when no other could have sent it.
+        var reachable = email.Recipients.Where(MayHaveReceived).Select(r => r.Address).ToList();
+        return reachable.Count == 1 && recipients.Contains(reachable[0]) ? reachable[0] : null;
     }
 
-    private static bool CannotHaveReceived(EmailState state) => state is EmailState.Bounced or EmailState.Suppressed or EmailState.Canceled;
+    private static bool MayHaveReceived(RecipientRecord recipient) => recipient.State switch
+    {
+        EmailState.Bounced or EmailState.Canceled => false,
+        EmailState.Suppressed => recipient.Attempt > 1,
+        _ => true,
+    };
 
     private static ComplaintReportResponse Answer(EmailRecord email, FeedbackReport report, string? recipient, bool suppressed, string result) =>
         new("complaint_report", email.Id, report.FeedbackType, report.UserAgent, report.ReportingMta, recipient, suppressed, result);

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using EmailPlatform.Contracts;
 using EmailPlatform.Status.Storage;
 using EmailPlatform.Status.Tests.Support;
 using EmailPlatform.Testing;
@@ -175,25 +176,40 @@ public sealed class ComplaintReportTests
 
     /// <summary>
     /// Alice delivered, and Bob not (yet) as far as recorded: his attempt ended in an unknown outcome (the relay may have
-    /// taken the message), or his delivery is still on its way to the status service. A redacted report may be his: it
-    /// was pinned on Alice, the one recipient recorded as reached, and her address suppressed for good on a guess.
+    /// taken the message), and a retry then found his address suppressed, or his delivery is still on its way to the
+    /// status service, or he was delivered and then erased. A redacted report may be his: it was pinned on Alice, the one
+    /// recipient recorded as reached, and her address suppressed for good on a guess.
     /// </summary>
     [Theory]
     [InlineData("unknown outcome")]
+    [InlineData("suppressed on a retry")]
     [InlineData("queued")]
+    [InlineData("erased")]
     public async Task ARedactedReportIsNotPinnedOnTheOneRecipientDeliveredWhileAnotherMayHaveBeenReached(string bob)
     {
         await using var api = await StatusApi.StartAsync();
         using var client = api.CreateClient();
         var emailId = Guid.NewGuid();
         await api.RecordAsync(TestEvents.Accepted(emailId, to: [Alice, Bob]), TestEvents.Delivered(emailId, Alice));
-        if (bob == "unknown outcome")
+        if (bob is "unknown outcome" or "suppressed on a retry")
         {
             await api.RecordAsync(TestEvents.Deferred(emailId, Bob) with
             {
                 Reply = null,
                 Reason = "Unknown outcome: relay 'relay-a' received the whole message but its reply never came",
             });
+        }
+
+        if (bob == "suppressed on a retry")
+        {
+            await api.RecordAsync(new EmailSuppressed(Guid.NewGuid(), emailId, Bob, "The address is on the suppression list.", DateTimeOffset.UtcNow) { Attempt = 2 });
+        }
+
+        if (bob == "erased")
+        {
+            await api.RecordAsync(TestEvents.Delivered(emailId, Bob));
+            using var erased = await client.DeleteAsync(new Uri($"/v1/recipients/{Uri.EscapeDataString(Bob)}", UriKind.Relative));
+            Assert.True(erased.IsSuccessStatusCode, $"the erasure answered {(int)erased.StatusCode}");
         }
 
         var answer = await PostAsync(client, Redacted($"bounces+{emailId:N}@bounce.acme.test"));
