@@ -268,6 +268,7 @@ public sealed class HelmChartTests
 
         var job = Assert.Single(Helm.TemplateWith("""
             extraEnv: [ { name: DOTNET_GCHeapHardLimitPercent, value: "0x4B" } ]
+            serviceAccount: { automountServiceAccountToken: true }
             migrations:
               serviceAccountName: emailplatform-migrations
               env: [ { name: SSL_CERT_FILE, value: /etc/emailplatform/ca/ca.pem } ]
@@ -276,6 +277,9 @@ public sealed class HelmChartTests
             """).OfKind("Job"));
         var pod = Yaml.At(job, "spec.template.spec");
         Assert.Equal("emailplatform-migrations", Yaml.Str(pod, "serviceAccountName"));
+        // The Job talks to no Kubernetes API: it mounts no token, whatever the components' setting (the namespace's default
+        // account's token, when it runs as that one).
+        Assert.Equal("false", Yaml.Str(pod, "automountServiceAccountToken"));
         Assert.Contains(Yaml.List(Yaml.At(pod, "volumes")), v => Yaml.Str(v, "name") == "database-ca" && Yaml.Str(v, "configMap.name") == "database-ca");
         var containers = job.Containers().ToList();
         Assert.Equal(3, containers.Count);
