@@ -96,8 +96,7 @@ internal sealed class OutboxPublisher(
             timeout.CancelAfter(_options.PublishTimeout);
             await PublishAllAsync(publishable.Where(m => m.Message is not SendEmail), outcomes, timeout.Token);
             // No command leaves before its email's events: the status service hears of an email before any worker can
-            // report on it. The command of an email with an event that failed waits, unsent, for the next attempt, and
-            // is not claimed again while that event's lease holds (ClaimAsync).
+            // report on it. The command of an email with an event that failed waits, unsent, for the next attempt.
             var eventFailed = outcomes.Values.Where(o => o.Error is not null).Select(o => o.Row.EmailId).ToHashSet();
             await PublishAllAsync(publishable.Where(m => m.Message is SendEmail && !eventFailed.Contains(m.Row.EmailId)), outcomes, timeout.Token);
         }
@@ -143,38 +142,25 @@ internal sealed class OutboxPublisher(
     /// may get them any moment), and other publishers leave them alone until the lease ends. A row of another type is
     /// not claimed: it stays due for a replica of the version that wrote it. With PostgreSQL the rows are locked
     /// (<c>FOR UPDATE SKIP LOCKED</c>) while they are claimed: a cancel holding one is skipped, and a cancel waiting for
-    /// one finds it taken. No command leaves before its email's events: a <see cref="SendEmail"/> row whose email's
-    /// <see cref="EmailQueued"/> row (due with it) is under a claim's lease (being published by another replica, or tried
-    /// and failed alone, waiting for its lease to end) is not claimed until that event is published or its lease ends,
-    /// and then the event, ordered before it, is claimed first. It stays unclaimed meanwhile, so the email can still be
-    /// canceled. Only that event: the email's others left long before it was due (its accept) or need not precede it (a
-    /// cancel or reschedule, announced when made). Returns the batch and the end of its lease, the claim's own mark: <see cref="MarkAsync"/>
+    /// one finds it taken. Returns the batch and the end of its lease, the claim's own mark: <see cref="MarkAsync"/>
     /// changes only the rows that still carry it.
     /// </summary>
     private async Task<(List<OutboxMessage> Batch, DateTime Until)> ClaimAsync(IngressDbContext db, DateTime now, CancellationToken cancellationToken)
     {
         var size = _options.BatchSize;
         string[] known = [.. OutboxMessageTypes.Known];
-        const string command = nameof(SendEmail);
-        const string queued = nameof(EmailQueued);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var due = db.Database.IsNpgsql()
             ? db.OutboxMessages.FromSql($"""
                 SELECT * FROM outbox_messages
                 WHERE published_at IS NULL AND available_at <= {now} AND message_type = ANY({known})
                     AND (publishing_until IS NULL OR publishing_until <= {now})
-                    AND NOT (message_type = {command} AND EXISTS (
-                        SELECT 1 FROM outbox_messages AS held
-                        WHERE held.email_id = outbox_messages.email_id AND held.published_at IS NULL
-                            AND held.message_type = {queued} AND held.publishing_until > {now}))
                 ORDER BY available_at, id
                 LIMIT {size}
                 FOR UPDATE SKIP LOCKED
                 """)
             : db.OutboxMessages.Where(m => m.PublishedAt == null && m.AvailableAt <= now && known.Contains(m.MessageType)
-                    && (m.PublishingUntil == null || m.PublishingUntil <= now)
-                    && !(m.MessageType == command && db.OutboxMessages.Any(e => e.EmailId == m.EmailId && e.PublishedAt == null
-                        && e.MessageType == queued && e.PublishingUntil > now)))
+                    && (m.PublishingUntil == null || m.PublishingUntil <= now))
                 .OrderBy(m => m.AvailableAt).ThenBy(m => m.Id).Take(size);
         var batch = await due.AsNoTracking().ToListAsync(cancellationToken);
         // Whole microseconds, as PostgreSQL keeps them (SQLite keeps the text of every tick): the value read back, and
