@@ -195,10 +195,11 @@ internal sealed class OutboxPublisher(
         var now = clock.GetUtcNow().UtcDateTime;
         await using var transaction = await db.Database.BeginTransactionAsync(CancellationToken.None);
         Guid[] claimed = [.. batch.Select(m => m.Id)];
-        // With PostgreSQL the rows still held are locked first: no other publisher claims them until this commits.
+        // With PostgreSQL the rows still held are locked first: no other publisher claims them until this commits. In id
+        // order, as a cancel or reschedule locks an email's rows, so that the two never wait for each other crosswise.
         var held = (db.Database.IsNpgsql()
             ? await db.Database.SqlQuery<Guid>($"""
-                SELECT id AS "Value" FROM outbox_messages WHERE id = ANY({claimed}) AND publishing_until = {until} FOR UPDATE
+                SELECT id AS "Value" FROM outbox_messages WHERE id = ANY({claimed}) AND publishing_until = {until} ORDER BY id FOR UPDATE
                 """).ToListAsync(CancellationToken.None)
             : await db.OutboxMessages.Where(m => claimed.Contains(m.Id) && m.PublishingUntil == until).Select(m => m.Id).ToListAsync(CancellationToken.None))
             .ToHashSet();

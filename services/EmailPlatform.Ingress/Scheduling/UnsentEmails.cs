@@ -153,10 +153,13 @@ internal sealed class UnsentEmails(IngressDbContext db, Outbox.Outbox outbox, IO
         db.OutboxMessages.AnyAsync(m => m.EmailId == emailId && m.PublishedAt == null
             && OutboxMessageTypes.CommandRows.Contains(m.MessageType), cancellationToken);
 
-    /// <summary>The email's unpublished outbox rows, locked until the transaction ends (waiting for a publish in flight).</summary>
+    /// <summary>
+    /// The email's unpublished outbox rows, locked until the transaction ends (waiting for a publish in flight), in id order
+    /// as the publisher's mark locks them, so that the two never wait for each other crosswise (a deadlock).
+    /// </summary>
     private Task<List<OutboxMessage>> LockPendingAsync(Guid emailId, CancellationToken cancellationToken) =>
         (db.Database.IsNpgsql()
-            ? db.OutboxMessages.FromSql($"SELECT * FROM outbox_messages WHERE email_id = {emailId} AND published_at IS NULL FOR UPDATE")
+            ? db.OutboxMessages.FromSql($"SELECT * FROM outbox_messages WHERE email_id = {emailId} AND published_at IS NULL ORDER BY id FOR UPDATE")
             : db.OutboxMessages.Where(m => m.EmailId == emailId && m.PublishedAt == null))
         .ToListAsync(cancellationToken);
 }
