@@ -104,22 +104,15 @@ internal sealed class UnsentEmails(IngressDbContext db, Outbox.Outbox outbox, IO
             return UnsentChange.AlreadySent;
         }
 
+        // Only the reads are guarded: a failure of the store's own (tracking the parts) is no unreadable message.
+        OutboxMessage[]? parts = null;
         SendEmail command;
         try
         {
-            if (sendRow.MessageType == OutboxMessageTypes.AcceptedEmailRow)
-            {
-                // Accepted for now and not yet published: one row, which becomes its three messages so that the change
-                // applies to the queued part while the email's EmailAccepted still leaves.
-                var parts = outbox.Split(sendRow);
-                db.OutboxMessages.Remove(sendRow);
-                db.OutboxMessages.AddRange(parts);
-                pending.Remove(sendRow);
-                pending.AddRange(parts);
-                sendRow = parts.Single(m => m.MessageType == nameof(SendEmail));
-            }
-
-            command = OutboxMessageTypes.Command(sendRow);
+            // Accepted for now and not yet published: one row, which becomes its three messages so that the change
+            // applies to the queued part while the email's EmailAccepted still leaves.
+            parts = sendRow.MessageType == OutboxMessageTypes.AcceptedEmailRow ? outbox.Split(sendRow) : null;
+            command = OutboxMessageTypes.Command(parts?.Single(m => m.MessageType == nameof(SendEmail)) ?? sendRow);
         }
         catch (Exception ex) when (OutboxMessageTypes.IsUnreadable(ex))
         {
@@ -127,6 +120,15 @@ internal sealed class UnsentEmails(IngressDbContext db, Outbox.Outbox outbox, IO
             // could not say what it changed, nor announce it. Refused, as often as it is asked.
             return UnsentChange.Unreadable;
         }
+
+        if (parts is not null)
+        {
+            db.OutboxMessages.Remove(sendRow);
+            db.OutboxMessages.AddRange(parts);
+            pending.Remove(sendRow);
+            pending.AddRange(parts);
+        }
+
         if (!change([.. pending.Where(m => m.MessageType is nameof(SendEmail) or nameof(EmailQueued))], command))
         {
             return UnsentChange.AfterExpiry;
